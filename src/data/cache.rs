@@ -1,0 +1,88 @@
+//! Decoded datasets cached as one binary file, so a second run skips gunzip and JPEG
+//! decoding. The key covers the source path, size and mtime, so a changed source is
+//! decoded again; a cache that cannot be written only costs speed.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::dataset::{Dataset, Splits};
+use crate::error::write_atomic;
+
+const MAGIC: &[u8; 10] = b"CONVLABDS1";
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    name: String,
+    shape: [usize; 3],
+    classes: Vec<String>,
+    train: usize,
+    test: usize,
+}
+
+/// The cache file for a dataset read from `source`.
+pub fn cache_path(name: &str, source: &Path) -> PathBuf {
+    let mut h = DefaultHasher::new();
+    let canon = source.canonicalize().unwrap_or_else(|_| source.to_path_buf());
+    canon.hash(&mut h);
+    // A folder's own mtime changes when its files are replaced; for archives, the file's.
+    if let Ok(m) = std::fs::metadata(&canon) {
+        m.len().hash(&mut h);
+        if let Ok(t) = m.modified() {
+            t.hash(&mut h);
+        }
+    }
+    if canon.is_dir() {
+        if let Ok(entries) = std::fs::read_dir(&canon) {
+            let mut names: Vec<_> = entries.flatten().filter_map(|e| Some((e.file_name(), e.metadata().ok()?.len()))).collect();
+            names.sort();
+            names.hash(&mut h);
+        }
+    }
+    super::locate::cache_dir().join(format!("{name}-{:016x}.bin", h.finish()))
+}
+
+pub fn read(path: &Path) -> Option<Splits> {
+    let bytes = std::fs::read(path).ok()?;
+    if !bytes.starts_with(MAGIC) || bytes.len() < 18 {
+        return None;
+    }
+    let len = u64::from_le_bytes(bytes[10..18].try_into().ok()?) as usize;
+    let header: Header = serde_json::from_slice(bytes.get(18..18 + len)?).ok()?;
+    let per = header.shape.iter().product::<usize>();
+    let mut at = 18 + len;
+    let mut take = |n: usize| -> Option<Vec<u8>> {
+        let s = bytes.get(at..at + n)?.to_vec();
+        at += n;
+        Some(s)
+    };
+    let mut split = |n: usize| -> Option<Dataset> {
+        let images = take(n * per)?;
+        let labels = take(n)?;
+        Some(Dataset { shape: header.shape, images, labels, classes: header.classes.clone() })
+    };
+    let train = split(header.train)?;
+    let test = split(header.test)?;
+    Some(Splits { name: header.name.clone(), train, test })
+}
+
+pub fn write(path: &Path, splits: &Splits) -> crate::error::Result<()> {
+    let header = Header {
+        name: splits.name.clone(),
+        shape: splits.train.shape,
+        classes: splits.train.classes.clone(),
+        train: splits.train.len(),
+        test: splits.test.len(),
+    };
+    let h = serde_json::to_vec(&header).map_err(|e| crate::error::Error::Other(e.to_string()))?;
+    let mut out = Vec::with_capacity(18 + h.len() + splits.train.images.len() + splits.test.images.len() + 70_000);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&(h.len() as u64).to_le_bytes());
+    out.extend_from_slice(&h);
+    for ds in [&splits.train, &splits.test] {
+        out.extend_from_slice(&ds.images);
+        out.extend_from_slice(&ds.labels);
+    }
+    write_atomic(path, &out)
+}

@@ -1,0 +1,62 @@
+//! Batches assembled on a background thread, a few ahead, so the training thread never waits
+//! on augmentation or normalization. Shuffling and augmentation are seeded per epoch and per
+//! batch, so the batches are identical whatever the thread timing.
+
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, sync_channel};
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+
+use crate::data::dataset::Dataset;
+use crate::data::transform::{Augment, Normalize, fill_batch};
+
+pub struct Batch {
+    /// [n, C, H, W] normalized pixels.
+    pub images: Vec<f32>,
+    pub labels: Vec<i64>,
+}
+
+impl Batch {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+}
+
+/// How one pass over a dataset is batched.
+#[derive(Clone)]
+pub struct Plan {
+    pub batch_size: usize,
+    /// Shuffle with this seed (train); `None` keeps the order (eval).
+    pub shuffle_seed: Option<u64>,
+    pub augment: Augment,
+}
+
+/// Start a producer thread for one pass over `ds`; batches arrive in order on the receiver.
+pub fn spawn(ds: Arc<Dataset>, norm: Arc<Normalize>, plan: Plan) -> Receiver<Batch> {
+    let (tx, rx) = sync_channel(4);
+    std::thread::spawn(move || {
+        let mut order: Vec<usize> = (0..ds.len()).collect();
+        if let Some(seed) = plan.shuffle_seed {
+            order.shuffle(&mut StdRng::seed_from_u64(seed));
+        }
+        for (b, chunk) in order.chunks(plan.batch_size.max(1)).enumerate() {
+            let mut images = Vec::new();
+            if plan.augment.is_off() {
+                fill_batch(&ds, chunk, &norm, None::<(&Augment, &mut StdRng)>, &mut images);
+            } else {
+                let mut rng = StdRng::seed_from_u64(plan.shuffle_seed.unwrap_or(0).wrapping_mul(0x9e37_79b9).wrapping_add(b as u64));
+                fill_batch(&ds, chunk, &norm, Some((&plan.augment, &mut rng)), &mut images);
+            }
+            let labels = chunk.iter().map(|&i| ds.labels[i] as i64).collect();
+            if tx.send(Batch { images, labels }).is_err() {
+                return; // the consumer stopped early (divergence, error)
+            }
+        }
+    });
+    rx
+}

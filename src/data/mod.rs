@@ -1,0 +1,88 @@
+//! Datasets (IDX, CIFAR-10 binary/python, image folders), where to find them, the decoded
+//! cache, train-only transforms and the background batch loader.
+
+pub mod cache;
+pub mod cifar;
+pub mod dataset;
+pub mod folder;
+pub mod idx;
+pub mod loader;
+pub mod locate;
+pub mod pickle;
+pub mod transform;
+
+use std::path::Path;
+
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+
+pub use dataset::{Dataset, Splits};
+
+use crate::error::{Error, Result};
+use crate::experiment::config::DataConfig;
+use locate::Source;
+
+pub const FASHION_CLASSES: [&str; 10] = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
+
+fn class_names(name: &str) -> Vec<String> {
+    match name {
+        "fashion-mnist" => FASHION_CLASSES.iter().map(|s| s.to_string()).collect(),
+        _ => (0..10).map(|d| d.to_string()).collect(),
+    }
+}
+
+/// Decode a dataset from its source (no cache).
+pub fn decode(name: &str, source: &Source) -> Result<Splits> {
+    let (train, test) = match source {
+        Source::Idx(dir) => idx::load_dir(dir, &class_names(name))?,
+        Source::CifarBinary(p) => cifar::load_binary(p)?,
+        Source::CifarPython(p) => cifar::load_python(p)?,
+        Source::Folder(p) => folder::load(p)?,
+    };
+    if train.shape != test.shape {
+        return Err(Error::input(source.path().display(), format!("train images are {:?} but test images are {:?}", train.shape, test.shape)));
+    }
+    Ok(Splits { name: name.into(), train, test })
+}
+
+/// Load the configured dataset, through the decoded cache.
+pub fn load(cfg: &DataConfig, data_dir: Option<&Path>, download: bool) -> Result<Splits> {
+    let source = match (&cfg.dataset[..], &cfg.path) {
+        ("folder", Some(p)) => {
+            if !p.exists() {
+                return Err(Error::input(p.display(), "image folder not found"));
+            }
+            Source::Folder(p.clone())
+        }
+        (name, _) => locate::locate(name, data_dir, download)?,
+    };
+    let cache = cache::cache_path(&cfg.dataset, source.path());
+    let mut splits = match cache::read(&cache) {
+        Some(s) => s,
+        None => {
+            let s = decode(&cfg.dataset, &source)?;
+            if let Err(e) = cache::write(&cache, &s) {
+                tracing::warn!("could not write the dataset cache: {e}");
+            }
+            s
+        }
+    };
+    splits.train.truncate(cfg.limit_train);
+    splits.test.truncate(cfg.limit_test);
+    Ok(splits)
+}
+
+/// Carve a seeded validation split off `train`: returns (train, val).
+pub fn split_validation(train: &Dataset, fraction: f64, seed: u64) -> (Dataset, Option<Dataset>) {
+    let n_val = (train.len() as f64 * fraction).round() as usize;
+    if n_val == 0 || n_val >= train.len() {
+        return (train.clone(), None);
+    }
+    let mut idx: Vec<usize> = (0..train.len()).collect();
+    idx.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed ^ 0x5eed_0f_7a11));
+    let (val, tr) = idx.split_at(n_val);
+    let (mut val, mut tr) = (val.to_vec(), tr.to_vec());
+    val.sort_unstable();
+    tr.sort_unstable();
+    (train.select(&tr), Some(train.select(&val)))
+}

@@ -1,0 +1,77 @@
+//! One error type for everything a user can get wrong, so the CLI can print one line and
+//! pick the exit code (2 for bad input, 3 for a diverged run, 1 for anything else).
+
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file or value the user gave us is wrong: names the input and the problem.
+    #[error("{input}: {problem}")]
+    Input { input: String, problem: String },
+
+    /// The dataset is not where we looked.
+    #[error("{dataset} not found (looked in: {looked}); {hint}")]
+    DataNotFound {
+        dataset: String,
+        looked: String,
+        hint: String,
+    },
+
+    /// Training stopped because it diverged; the diagnosis says why.
+    #[error("run diverged: {0}")]
+    Diverged(String),
+
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{0}")]
+    Other(String),
+}
+
+impl Error {
+    pub fn input(input: impl std::fmt::Display, problem: impl std::fmt::Display) -> Self {
+        Error::Input {
+            input: input.to_string(),
+            problem: problem.to_string(),
+        }
+    }
+
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// Process exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Input { .. } | Error::DataNotFound { .. } => 2,
+            Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => 2,
+            Error::Diverged(_) => 3,
+            _ => 1,
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Read a whole file, mapping the I/O error to one that names the file.
+pub fn read_file(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::io(path, e))
+}
+
+/// Write `bytes` to `path` atomically: a temporary file in the same folder, then a rename,
+/// so a crash never leaves a half-written result where a good one was.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}

@@ -1,0 +1,94 @@
+//! The checkpoint format: everything `eval` (and later `predict`, `serve`, `finetune`) needs
+//! in one file, so a model never depends on the config or the machine that trained it.
+//!
+//! Layout: the 12-byte magic `CONVLABCKPT1`, a little-endian u64 header length, the header as
+//! JSON ([`CheckpointMeta`]), then Burn's burnpack record of the weights. Weights are stored
+//! as plain tensor data, not device buffers, so a checkpoint written on CUDA loads on the CPU.
+
+use std::path::Path;
+
+use burn::module::Module;
+use burn::store::ModuleRecord;
+use burn::tensor::{Bytes, Device};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result, read_file, write_atomic};
+use crate::model::net::Net;
+use crate::model::spec::{LayerSpec, Shape, check_net};
+
+const MAGIC: &[u8; 12] = b"CONVLABCKPT1";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CheckpointMeta {
+    pub convlab_version: String,
+    pub burn_version: String,
+    /// The exact net that trained (a preset is stored resolved).
+    pub layers: Vec<LayerSpec>,
+    /// Input image shape [channels, height, width].
+    pub input: [usize; 3],
+    pub classes: Vec<String>,
+    pub dataset: String,
+    /// Per-channel normalization applied before the net (empty: none).
+    pub mean: Vec<f32>,
+    pub std: Vec<f32>,
+    /// Device the weights were trained on ("cpu", "cuda", ...).
+    pub device: String,
+    pub epoch: usize,
+    /// Training summary at save time (metrics of that epoch).
+    pub summary: serde_json::Value,
+}
+
+impl CheckpointMeta {
+    pub fn input_shape(&self) -> Shape {
+        let [c, h, w] = self.input;
+        Shape::Image { c, h, w }
+    }
+}
+
+pub fn save(path: &Path, meta: &CheckpointMeta, model: &Net) -> Result<()> {
+    let header = serde_json::to_vec(meta).map_err(|e| Error::Other(format!("checkpoint header: {e}")))?;
+    let weights = model
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map_err(|e| Error::Other(format!("{}: could not serialize weights: {e}", path.display())))?;
+    let mut out = Vec::with_capacity(MAGIC.len() + 8 + header.len() + weights.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&(header.len() as u64).to_le_bytes());
+    out.extend_from_slice(&header);
+    out.extend_from_slice(&weights);
+    write_atomic(path, &out)
+}
+
+/// Read only the header (cheap: no weights are decoded).
+pub fn read_meta(path: &Path) -> Result<(CheckpointMeta, Vec<u8>, usize)> {
+    let bytes = read_file(path)?;
+    let bad = |problem: &str| Error::input(path.display(), format!("not a convlab checkpoint ({problem})"));
+    if bytes.len() < MAGIC.len() + 8 || &bytes[..MAGIC.len()] != MAGIC {
+        return Err(bad("wrong magic bytes"));
+    }
+    let len = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes")) as usize;
+    let end = 20usize.checked_add(len).filter(|&e| e <= bytes.len()).ok_or_else(|| bad("truncated header"))?;
+    let meta: CheckpointMeta =
+        serde_json::from_slice(&bytes[20..end]).map_err(|e| Error::input(path.display(), format!("corrupt checkpoint header: {e}")))?;
+    Ok((meta, bytes, end))
+}
+
+/// Load a checkpoint onto `device`: rebuild the net from its stored layers, then the weights.
+pub fn load(path: &Path, device: &Device) -> Result<(CheckpointMeta, Net)> {
+    let (meta, bytes, start) = read_meta(path)?;
+    let origin = path.display().to_string();
+    check_net(&meta.layers, meta.input_shape(), meta.classes.len(), &origin)?;
+    let net = Net::new(&meta.layers, meta.input_shape(), "default", device);
+    let net = load_weights(net, &bytes[start..], &origin)?;
+    Ok((meta, net))
+}
+
+/// Apply burnpack weights to `net`; a shape or name mismatch (wrong architecture) or
+/// corrupt bytes become an error naming `origin`.
+pub fn load_weights(net: Net, weights: &[u8], origin: &str) -> Result<Net> {
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
+        .map_err(|e| Error::input(origin, format!("corrupt weights: {e}")))?;
+    net.try_load_record(record.validate(true))
+        .map_err(|e| Error::input(origin, format!("weights do not fit this architecture: {e}")))
+}

@@ -1,0 +1,233 @@
+//! The Burn module built from a checked layer list. One enum covers every layer kind, so a
+//! preset and a custom net are the same type and load from the same checkpoint format.
+
+use burn::module::Param;
+use burn::nn::activation::{Elu, EluConfig, Gelu, LeakyRelu, LeakyReluConfig, PRelu, PReluConfig, RRelu, RReluConfig, Relu};
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
+use burn::prelude::*;
+
+use crate::model::spec::{LayerSpec, Shape};
+
+#[derive(Module, Debug)]
+pub enum Act {
+    Relu(Relu),
+    LeakyRelu(LeakyRelu),
+    PRelu(PRelu),
+    RRelu(RRelu),
+    Elu(Elu),
+    Gelu(Gelu),
+}
+
+impl Act {
+    fn new(kind: &str, device: &Device) -> Self {
+        match kind {
+            "leaky-relu" => Act::LeakyRelu(LeakyReluConfig::new().init()),
+            "prelu" => Act::PRelu(PReluConfig::new().init(device)),
+            "rrelu" => Act::RRelu(RReluConfig::new().init()),
+            "elu" => Act::Elu(EluConfig::new().init()),
+            "gelu" => Act::Gelu(Gelu::new()),
+            // spec::check_activation has rejected anything else already.
+            _ => Act::Relu(Relu::new()),
+        }
+    }
+
+    fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        match self {
+            Act::Relu(a) => a.forward(x),
+            Act::LeakyRelu(a) => a.forward(x),
+            Act::PRelu(a) => a.forward(x),
+            Act::RRelu(a) => a.forward(x),
+            Act::Elu(a) => a.forward(x),
+            Act::Gelu(a) => a.forward(x),
+        }
+    }
+}
+
+/// Flattens [N, C, H, W] to [N, C*H*W]; no parameters.
+#[derive(Module, Debug, Default)]
+pub struct Flatten;
+
+#[derive(Module, Debug)]
+pub struct Shortcut {
+    conv: Conv2d,
+    bn: BatchNorm,
+}
+
+/// ResNet basic block: conv-bn-act-conv-bn, plus the (projected) input, then act.
+#[derive(Module, Debug)]
+pub struct Residual {
+    conv1: Conv2d,
+    bn1: BatchNorm,
+    act1: Act,
+    conv2: Conv2d,
+    bn2: BatchNorm,
+    shortcut: Option<Shortcut>,
+    act2: Act,
+}
+
+impl Residual {
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let y = self.act1.forward(self.bn1.forward(self.conv1.forward(x.clone())));
+        let y = self.bn2.forward(self.conv2.forward(y));
+        let skip = match &self.shortcut {
+            Some(s) => s.bn.forward(s.conv.forward(x)),
+            None => x,
+        };
+        self.act2.forward(y + skip)
+    }
+}
+
+#[derive(Module, Debug)]
+pub enum Layer {
+    Conv(Conv2d),
+    Pool(MaxPool2d),
+    AvgPool(AdaptiveAvgPool2d),
+    Bn(BatchNorm),
+    Act(Act),
+    Dropout(Dropout),
+    Flatten(Flatten),
+    Linear(Linear),
+    Residual(Residual),
+}
+
+/// The classifier: layers applied in order to a [N, C, H, W] batch, giving [N, classes] logits.
+#[derive(Module, Debug)]
+pub struct Net {
+    pub layers: Vec<Layer>,
+}
+
+/// Activations between layers: image-shaped until a flatten, then flat.
+enum Flow {
+    Image(Tensor<4>),
+    Flat(Tensor<2>),
+}
+
+impl Net {
+    /// Build from a layer list already checked by `spec::check_net` against `input`.
+    pub fn new(layers: &[LayerSpec], input: Shape, init: &str, device: &Device) -> Self {
+        let init = WeightInit::from_name(init);
+        let mut shape = input;
+        let mut out = Vec::with_capacity(layers.len());
+        for spec in layers {
+            let channels = match shape {
+                Shape::Image { c, .. } => c,
+                Shape::Flat(n) => n,
+            };
+            out.push(match spec {
+                LayerSpec::Conv { out, kernel, stride, padding, .. } => {
+                    Layer::Conv(init.conv(channels, *out, *kernel, *stride, *padding, device))
+                }
+                LayerSpec::Pool { kernel, stride } => Layer::Pool(
+                    MaxPool2dConfig::new([*kernel, *kernel])
+                        .with_strides([stride.unwrap_or(*kernel); 2])
+                        .init(),
+                ),
+                LayerSpec::AvgPool => Layer::AvgPool(AdaptiveAvgPool2dConfig::new([1, 1]).init()),
+                LayerSpec::Bn => Layer::Bn(BatchNormConfig::new(channels).init(device)),
+                LayerSpec::Activation { kind } => Layer::Act(Act::new(kind, device)),
+                LayerSpec::Dropout { p } => Layer::Dropout(DropoutConfig::new(*p).init()),
+                LayerSpec::Flatten => Layer::Flatten(Flatten),
+                LayerSpec::Linear { out, .. } => Layer::Linear(init.linear(channels, *out, device)),
+                LayerSpec::Residual { out, stride, activation } => {
+                    let shortcut = (*stride != 1 || channels != *out).then(|| Shortcut {
+                        conv: init.conv_nobias(channels, *out, 1, *stride, 0, device),
+                        bn: BatchNormConfig::new(*out).init(device),
+                    });
+                    Layer::Residual(Residual {
+                        conv1: init.conv_nobias(channels, *out, 3, *stride, 1, device),
+                        bn1: BatchNormConfig::new(*out).init(device),
+                        act1: Act::new(activation, device),
+                        conv2: init.conv_nobias(*out, *out, 3, 1, 1, device),
+                        bn2: BatchNormConfig::new(*out).init(device),
+                        shortcut,
+                        act2: Act::new(activation, device),
+                    })
+                }
+            });
+            // check_net has validated every layer, so this cannot fail here.
+            shape = spec.output_shape(shape).unwrap_or(shape);
+        }
+        Net { layers: out }
+    }
+
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let mut flow = Flow::Image(x);
+        for layer in &self.layers {
+            flow = match (layer, flow) {
+                (Layer::Conv(l), Flow::Image(x)) => Flow::Image(l.forward(x)),
+                (Layer::Pool(l), Flow::Image(x)) => Flow::Image(l.forward(x)),
+                (Layer::AvgPool(l), Flow::Image(x)) => Flow::Image(l.forward(x)),
+                (Layer::Residual(l), Flow::Image(x)) => Flow::Image(l.forward(x)),
+                (Layer::Bn(l), Flow::Image(x)) => Flow::Image(l.forward(x)),
+                (Layer::Bn(l), Flow::Flat(x)) => Flow::Flat(l.forward(x)),
+                (Layer::Act(l), Flow::Image(x)) => Flow::Image(l.forward(x)),
+                (Layer::Act(l), Flow::Flat(x)) => Flow::Flat(l.forward(x)),
+                (Layer::Dropout(l), Flow::Image(x)) => Flow::Image(l.forward(x)),
+                (Layer::Dropout(l), Flow::Flat(x)) => Flow::Flat(l.forward(x)),
+                (Layer::Flatten(_), Flow::Image(x)) => Flow::Flat(x.flatten(1, 3)),
+                (Layer::Flatten(_), flat @ Flow::Flat(_)) => flat,
+                (Layer::Linear(l), Flow::Flat(x)) => Flow::Flat(l.forward(x)),
+                (layer, _) => unreachable!("check_net rejects {layer:?} at this position"),
+            };
+        }
+        match flow {
+            Flow::Flat(x) => x,
+            Flow::Image(x) => x.flatten(1, 3),
+        }
+    }
+}
+
+/// Weight init choice: Burn's default (the same uniform bounds as PyTorch's), or Kaiming
+/// normal / Xavier uniform for weights with zero biases, as `torch.nn.init` users write it.
+struct WeightInit(Option<Initializer>);
+
+impl WeightInit {
+    fn from_name(name: &str) -> Self {
+        WeightInit(match name {
+            "kaiming" => Some(Initializer::KaimingNormal { gain: 2f64.sqrt(), fan_out_only: false }),
+            "xavier" => Some(Initializer::XavierUniform { gain: 1.0 }),
+            _ => None,
+        })
+    }
+
+    fn conv_config(&self, cin: usize, cout: usize, k: usize, stride: usize, pad: usize) -> Conv2dConfig {
+        let c = Conv2dConfig::new([cin, cout], [k, k])
+            .with_stride([stride, stride])
+            .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad));
+        match &self.0 {
+            Some(i) => c.with_initializer(i.clone()),
+            None => c,
+        }
+    }
+
+    fn conv(&self, cin: usize, cout: usize, k: usize, stride: usize, pad: usize, device: &Device) -> Conv2d {
+        let mut conv = self.conv_config(cin, cout, k, stride, pad).init(device);
+        if self.0.is_some() {
+            conv.bias = conv.bias.map(|b| zeros_like(b, device));
+        }
+        conv
+    }
+
+    /// Convs followed by batch norm need no bias (BN's beta plays that role).
+    fn conv_nobias(&self, cin: usize, cout: usize, k: usize, stride: usize, pad: usize, device: &Device) -> Conv2d {
+        self.conv_config(cin, cout, k, stride, pad).with_bias(false).init(device)
+    }
+
+    fn linear(&self, din: usize, dout: usize, device: &Device) -> Linear {
+        let c = LinearConfig::new(din, dout);
+        match &self.0 {
+            Some(i) => {
+                let mut l = c.with_initializer(i.clone()).init(device);
+                l.bias = l.bias.map(|b| zeros_like(b, device));
+                l
+            }
+            None => c.init(device),
+        }
+    }
+}
+
+fn zeros_like(p: Param<Tensor<1>>, device: &Device) -> Param<Tensor<1>> {
+    Param::from_tensor(Tensor::zeros(p.val().shape(), device))
+}

@@ -1,0 +1,218 @@
+//! A net as data: a list of layer specs that presets produce and users can write in TOML.
+//! Shapes are checked here, before any tensor exists, so a wrong net fails with a message
+//! that names the layer instead of a panic inside a kernel.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+pub const ACTIVATIONS: &[&str] = &["relu", "leaky-relu", "prelu", "rrelu", "elu", "gelu"];
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum LayerSpec {
+    Conv {
+        out: usize,
+        #[serde(default = "three")]
+        kernel: usize,
+        #[serde(default = "one")]
+        stride: usize,
+        #[serde(default)]
+        padding: usize,
+        /// Optional: checked against the incoming channels.
+        #[serde(default, rename = "in", skip_serializing_if = "Option::is_none")]
+        input: Option<usize>,
+    },
+    Pool {
+        #[serde(default = "two")]
+        kernel: usize,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stride: Option<usize>,
+    },
+    /// Global average pool to 1x1.
+    AvgPool,
+    Bn,
+    Activation { kind: String },
+    Dropout { p: f64 },
+    Flatten,
+    Linear {
+        out: usize,
+        #[serde(default, rename = "in", skip_serializing_if = "Option::is_none")]
+        input: Option<usize>,
+    },
+    /// ResNet basic block (two 3x3 convs with BN, identity or 1x1 projection shortcut).
+    Residual {
+        out: usize,
+        #[serde(default = "one")]
+        stride: usize,
+        #[serde(default = "relu")]
+        activation: String,
+    },
+}
+
+fn one() -> usize {
+    1
+}
+fn two() -> usize {
+    2
+}
+fn three() -> usize {
+    3
+}
+fn relu() -> String {
+    "relu".into()
+}
+
+/// The shape of one example flowing through the net.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Image { c: usize, h: usize, w: usize },
+    Flat(usize),
+}
+
+impl std::fmt::Display for Shape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Shape::Image { c, h, w } => write!(f, "{c}x{h}x{w}"),
+            Shape::Flat(n) => write!(f, "{n} features"),
+        }
+    }
+}
+
+impl LayerSpec {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            LayerSpec::Conv { .. } => "conv",
+            LayerSpec::Pool { .. } => "pool",
+            LayerSpec::AvgPool => "avg-pool",
+            LayerSpec::Bn => "bn",
+            LayerSpec::Activation { .. } => "activation",
+            LayerSpec::Dropout { .. } => "dropout",
+            LayerSpec::Flatten => "flatten",
+            LayerSpec::Linear { .. } => "linear",
+            LayerSpec::Residual { .. } => "residual",
+        }
+    }
+
+    /// The shape after this layer, or why the layer cannot take `input`.
+    pub fn output_shape(&self, input: Shape) -> std::result::Result<Shape, String> {
+        let image = |what: &str| match input {
+            Shape::Image { c, h, w } => Ok((c, h, w)),
+            Shape::Flat(n) => Err(format!("{what} needs an image-shaped input but gets {n} features (put it before flatten)")),
+        };
+        match self {
+            LayerSpec::Conv { out, kernel, stride, padding, input: expected } => {
+                let (c, h, w) = image("conv")?;
+                if let Some(e) = expected {
+                    if *e != c {
+                        return Err(format!("declares in = {e} channels but receives {c}"));
+                    }
+                }
+                if *out == 0 || *kernel == 0 || *stride == 0 {
+                    return Err("out, kernel and stride must be at least 1".into());
+                }
+                let (ph, pw) = (h + 2 * padding, w + 2 * padding);
+                if *kernel > ph || *kernel > pw {
+                    return Err(format!("kernel {kernel} is larger than its {h}x{w} input (+ padding {padding})"));
+                }
+                Ok(Shape::Image { c: *out, h: (ph - kernel) / stride + 1, w: (pw - kernel) / stride + 1 })
+            }
+            LayerSpec::Pool { kernel, stride } => {
+                let (c, h, w) = image("pool")?;
+                let s = stride.unwrap_or(*kernel);
+                if *kernel == 0 || s == 0 {
+                    return Err("kernel and stride must be at least 1".into());
+                }
+                if *kernel > h || *kernel > w {
+                    return Err(format!("kernel {kernel} is larger than its {h}x{w} input"));
+                }
+                Ok(Shape::Image { c, h: (h - kernel) / s + 1, w: (w - kernel) / s + 1 })
+            }
+            LayerSpec::AvgPool => {
+                let (c, _, _) = image("avg-pool")?;
+                Ok(Shape::Image { c, h: 1, w: 1 })
+            }
+            LayerSpec::Flatten => match input {
+                Shape::Image { c, h, w } => Ok(Shape::Flat(c * h * w)),
+                flat => Ok(flat),
+            },
+            LayerSpec::Bn => Ok(input),
+            LayerSpec::Activation { kind } => {
+                check_activation(kind)?;
+                Ok(input)
+            }
+            LayerSpec::Dropout { p } => {
+                if !(0.0..1.0).contains(p) {
+                    return Err(format!("p = {p} is not in [0, 1)"));
+                }
+                Ok(input)
+            }
+            LayerSpec::Linear { out, input: expected } => {
+                let n = match input {
+                    Shape::Flat(n) => n,
+                    Shape::Image { c, h, w } => {
+                        return Err(format!("linear needs flat features but gets a {c}x{h}x{w} image (add {{ type = \"flatten\" }} before it)"));
+                    }
+                };
+                if let Some(e) = expected {
+                    if *e != n {
+                        return Err(format!("declares in = {e} features but the previous layer gives {n}"));
+                    }
+                }
+                if *out == 0 {
+                    return Err("out must be at least 1".into());
+                }
+                Ok(Shape::Flat(*out))
+            }
+            LayerSpec::Residual { out, stride, activation } => {
+                check_activation(activation)?;
+                let (_, h, w) = image("residual")?;
+                if *stride == 0 || *out == 0 {
+                    return Err("out and stride must be at least 1".into());
+                }
+                Ok(Shape::Image { c: *out, h: (h - 1) / stride + 1, w: (w - 1) / stride + 1 })
+            }
+        }
+    }
+}
+
+fn check_activation(kind: &str) -> std::result::Result<(), String> {
+    if ACTIVATIONS.contains(&kind) {
+        Ok(())
+    } else {
+        Err(format!("unknown activation \"{kind}\" (expected one of: {})", ACTIVATIONS.join(", ")))
+    }
+}
+
+/// Check a whole net against its input shape and class count; returns the shape after each
+/// layer. `origin` names the config in the error.
+pub fn check_net(layers: &[LayerSpec], input: Shape, classes: usize, origin: &str) -> Result<Vec<Shape>> {
+    let mut shape = input;
+    let mut shapes = Vec::with_capacity(layers.len());
+    for (i, layer) in layers.iter().enumerate() {
+        shape = layer.output_shape(shape).map_err(|problem| {
+            Error::input(origin, format!("model.layers[{i}] ({}), input {shape}: {problem}", layer.kind()))
+        })?;
+        shapes.push(shape);
+    }
+    match shape {
+        Shape::Flat(n) if n == classes => Ok(shapes),
+        other => Err(Error::input(
+            origin,
+            format!("the net ends with {other} but the dataset has {classes} classes (the last layer should be linear with out = {classes})"),
+        )),
+    }
+}
+
+/// Warn about a net that trains badly without failing: an activation on the logits bounds
+/// them (ReLU makes negative scores impossible), which the seed notebooks hit.
+pub fn lint_net(layers: &[LayerSpec]) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let last_linear = layers.iter().rposition(|l| matches!(l, LayerSpec::Linear { .. }));
+    if let Some(i) = last_linear {
+        if layers[i + 1..].iter().any(|l| matches!(l, LayerSpec::Activation { .. })) {
+            warnings.push("an activation follows the last linear layer: logits should be left unbounded for cross-entropy".into());
+        }
+    }
+    warnings
+}

@@ -1,0 +1,62 @@
+//! Loss and accuracy of a model over a dataset, never augmented.
+
+use std::sync::Arc;
+
+use burn::prelude::*;
+use burn::tensor::activation::log_softmax;
+
+use crate::data::Dataset;
+use crate::data::loader::{self, Plan};
+use crate::data::transform::{Augment, Normalize};
+use crate::model::Net;
+use crate::train::metrics::Tally;
+
+/// Mean cross-entropy with optional label smoothing (PyTorch's formulation).
+pub fn cross_entropy(logits: Tensor<2>, targets: Tensor<1, Int>, smoothing: f64) -> Tensor<1> {
+    let [n, _] = logits.dims();
+    let logp = log_softmax(logits, 1);
+    let nll = logp.clone().gather(1, targets.reshape([n, 1])).mean().neg();
+    if smoothing > 0.0 {
+        let uniform = logp.mean_dim(1).mean().neg();
+        nll * (1.0 - smoothing) + uniform * smoothing
+    } else {
+        nll
+    }
+}
+
+/// Number of rows whose argmax equals the target.
+pub fn correct(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1, Int> {
+    let [n, _] = logits.dims();
+    logits.argmax(1).reshape([n]).equal(targets).int().sum()
+}
+
+pub fn batch_tensors(batch: loader::Batch, shape: [usize; 3], device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
+    let n = batch.len();
+    let [c, h, w] = shape;
+    let x = Tensor::<4>::from_data(TensorData::new(batch.images, [n, c, h, w]), device);
+    let y = Tensor::<1, Int>::from_data(TensorData::new(batch.labels, [n]), device);
+    (x, y)
+}
+
+/// Evaluate `model` (in validation mode) on `ds`.
+pub fn evaluate(model: &Net, ds: &Arc<Dataset>, norm: &Arc<Normalize>, batch_size: usize, device: &Device) -> Tally {
+    let rx = loader::spawn(ds.clone(), norm.clone(), Plan { batch_size, shuffle_seed: None, augment: Augment::default() });
+    let mut tally = Tally::default();
+    for batch in rx {
+        let n = batch.len() as u64;
+        let (x, y) = batch_tensors(batch, ds.shape, device);
+        let logits = model.forward(x);
+        let loss = cross_entropy(logits.clone(), y.clone(), 0.0);
+        let ok = correct(logits, y);
+        tally.add(scalar(loss), scalar_int(ok), n);
+    }
+    tally
+}
+
+pub fn scalar(t: Tensor<1>) -> f64 {
+    t.into_data_as::<f32>().try_to_vec::<f32>().map(|v| v[0] as f64).unwrap_or(f64::NAN)
+}
+
+pub fn scalar_int(t: Tensor<1, Int>) -> u64 {
+    t.into_data_as::<i64>().try_to_vec::<i64>().map(|v| v[0] as u64).unwrap_or(0)
+}

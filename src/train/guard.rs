@@ -1,0 +1,79 @@
+//! The divergence guard: a NaN/inf loss, or train accuracy stuck at chance for N epochs,
+//! stops the run with a diagnosis instead of letting it train on silently (the seed
+//! notebooks' "24.71% on every epoch").
+
+use crate::experiment::config::RunConfig;
+
+pub struct Guard {
+    chance: f64,
+    patience: usize,
+    stuck: usize,
+}
+
+impl Guard {
+    pub fn new(classes: usize, patience: usize) -> Self {
+        Self { chance: 1.0 / classes.max(1) as f64, patience, stuck: 0 }
+    }
+
+    /// Accuracy this close to chance counts as "not learning".
+    pub fn at_chance(&self, acc: f64) -> bool {
+        acc < self.chance * 1.5 && acc < self.chance + 0.05
+    }
+
+    /// After an epoch: Some(diagnosis) when the run should stop.
+    pub fn check_epoch(&mut self, train_acc: f64, cfg: &RunConfig) -> Option<String> {
+        if self.patience == 0 {
+            return None;
+        }
+        if self.at_chance(train_acc) {
+            self.stuck += 1;
+        } else {
+            self.stuck = 0;
+        }
+        (self.stuck >= self.patience).then(|| {
+            format!(
+                "train accuracy stayed at chance level ({:.2}%, chance is {:.2}%) for {} epochs; {}",
+                train_acc * 100.0,
+                self.chance * 100.0,
+                self.stuck,
+                likely_causes(cfg)
+            )
+        })
+    }
+}
+
+/// A non-finite loss: the diagnosis.
+pub fn non_finite(loss: f64, epoch: usize, batch: usize, cfg: &RunConfig) -> String {
+    format!("loss became {loss} at epoch {epoch}, batch {batch}; {}", likely_causes(cfg))
+}
+
+/// What usually causes a run to diverge or stall, most likely first, for this config.
+pub fn likely_causes(cfg: &RunConfig) -> String {
+    let o = &cfg.optimizer;
+    let lr = o.lr.max(cfg.schedule.max_lr);
+    let mut causes = Vec::new();
+    // Adaptive methods are usually stable at 1e-3 and below; plain SGD up to ~0.1 at batch 64.
+    let high = match o.name.as_str() {
+        "adam" | "adamw" | "rmsprop" => lr > 3e-3,
+        "adagrad" => lr > 5e-2,
+        _ => lr > 0.1 * (cfg.train.batch_size as f64 / 64.0).max(0.25),
+    };
+    if high {
+        causes.push(format!(
+            "the learning rate {lr:.0e} is likely too high for {} at batch size {}: try {:.0e} (or a larger batch)",
+            o.name,
+            cfg.train.batch_size,
+            lr / 10.0
+        ));
+    }
+    if !cfg.data.normalize {
+        causes.push("the inputs are not normalized (data.normalize = false): set it to true".into());
+    }
+    if causes.is_empty() {
+        causes.push(format!(
+            "the learning rate {lr:.0e} may still be too high for batch size {}: try 10x lower; also check the labels and that the last layer has no activation",
+            cfg.train.batch_size
+        ));
+    }
+    format!("likely cause: {}", causes.join("; "))
+}

@@ -1,0 +1,9 @@
+//! Training: device choice, optimizers, schedules, the loop, metrics and the guard.
+
+pub mod device;
+pub mod eval;
+pub mod guard;
+pub mod metrics;
+pub mod optim;
+pub mod schedule;
+pub mod trainer;
