@@ -14,7 +14,11 @@ use crate::model::presets::PRESETS;
 use crate::train::{device, eval, trainer};
 
 #[derive(Parser)]
-#[command(name = "convlab", version, about = "Train image classifiers and compare hyperparameters, reproducibly")]
+#[command(
+    name = "convlab",
+    version,
+    about = "Train image classifiers and compare hyperparameters, reproducibly"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -77,11 +81,29 @@ enum Command {
 pub fn main() -> Result<()> {
     let cli = Cli::try_parse().unwrap_or_else(|e| e.exit());
     if std::env::var_os("RUST_LOG").is_some() {
-        let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).try_init();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .try_init();
     }
     match cli.command {
-        Command::Train { config, data, set, device, runs_dir, run_dir, quiet } => train(config, data, set, device, runs_dir, run_dir, quiet),
-        Command::Eval { checkpoint, data, folder, device, batch_size, json } => eval_cmd(checkpoint, data, folder, device, batch_size, json),
+        Command::Train {
+            config,
+            data,
+            set,
+            device,
+            runs_dir,
+            run_dir,
+            quiet,
+        } => train(config, data, set, device, runs_dir, run_dir, quiet),
+        Command::Eval {
+            checkpoint,
+            data,
+            folder,
+            device,
+            batch_size,
+            json,
+        } => eval_cmd(checkpoint, data, folder, device, batch_size, json),
         Command::Presets => {
             for (name, about) in PRESETS {
                 println!("{name:<14} {about}");
@@ -96,9 +118,13 @@ pub fn apply_overrides(text: &str, origin: &str, overrides: &[String]) -> Result
     if overrides.is_empty() {
         return Ok(text.to_string());
     }
-    let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| Error::input(origin, e.message().replace('\n', " ")))?;
+    let mut table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| Error::input(origin, e.message().replace('\n', " ")))?;
     for o in overrides {
-        let (key, raw) = o.split_once('=').ok_or_else(|| Error::input(format!("--set {o}"), "expected KEY=VALUE"))?;
+        let (key, raw) = o
+            .split_once('=')
+            .ok_or_else(|| Error::input(format!("--set {o}"), "expected KEY=VALUE"))?;
         let value: toml::Value = format!("v = {raw}")
             .parse::<toml::Table>()
             .ok()
@@ -111,20 +137,42 @@ pub fn apply_overrides(text: &str, origin: &str, overrides: &[String]) -> Result
                 .entry(part.to_string())
                 .or_insert_with(|| toml::Value::Table(toml::Table::new()))
                 .as_table_mut()
-                .ok_or_else(|| Error::input(format!("--set {o}"), format!("{part} is not a table")))?;
+                .ok_or_else(|| {
+                    Error::input(format!("--set {o}"), format!("{part} is not a table"))
+                })?;
         }
         cur.insert(parts[parts.len() - 1].to_string(), value);
     }
     Ok(table.to_string())
 }
 
-fn train(config: PathBuf, data_args: DataArgs, set: Vec<String>, device: Option<String>, runs_dir: PathBuf, run_dir: Option<PathBuf>, quiet: bool) -> Result<()> {
+fn train(
+    config: PathBuf,
+    data_args: DataArgs,
+    set: Vec<String>,
+    device: Option<String>,
+    runs_dir: PathBuf,
+    run_dir: Option<PathBuf>,
+    quiet: bool,
+) -> Result<()> {
     let origin = config.display().to_string();
     let text = std::fs::read_to_string(&config).map_err(|e| Error::io(&config, e))?;
     let text = apply_overrides(&text, &origin, &set)?;
-    let mut cfg = RunConfig::parse(&text, &origin)?;
-    if !toml::from_str::<toml::Table>(&text).map(|t| t.contains_key("name")).unwrap_or(false) {
-        cfg.name = config.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
+    // Line numbers refer to the file only when no --set rewrote it.
+    let parse_origin = if set.is_empty() {
+        origin.clone()
+    } else {
+        format!("{origin} (with --set overrides)")
+    };
+    let mut cfg = RunConfig::parse(&text, &parse_origin)?;
+    if !toml::from_str::<toml::Table>(&text)
+        .map(|t| t.contains_key("name"))
+        .unwrap_or(false)
+    {
+        cfg.name = config
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "run".into());
     }
     if let Some(d) = device {
         cfg.device = d;
@@ -135,13 +183,21 @@ fn train(config: PathBuf, data_args: DataArgs, set: Vec<String>, device: Option<
 
     let t0 = std::time::Instant::now();
     let splits = data::load(&cfg.data, data_args.data_dir.as_deref(), data_args.download)?;
-    let dataset = cfg.data.path.as_ref().map_or(cfg.data.dataset.clone(), |p| p.display().to_string());
+    let dataset = cfg
+        .data
+        .path
+        .as_ref()
+        .map_or(cfg.data.dataset.clone(), |p| p.display().to_string());
     let prep = trainer::prepare(&cfg, splits, &origin)?;
     if !quiet {
         println!(
             "{}: {} on {} ({} train / {} val / {} test images of {:?}, loaded in {:.2}s), device {}",
             cfg.name,
-            if cfg.model.preset.is_empty() { "custom net" } else { &cfg.model.preset },
+            if cfg.model.preset.is_empty() {
+                "custom net"
+            } else {
+                &cfg.model.preset
+            },
             dataset,
             prep.train.len(),
             prep.val.as_ref().map_or(0, |v| v.len()),
@@ -155,7 +211,15 @@ fn train(config: PathBuf, data_args: DataArgs, set: Vec<String>, device: Option<
         Some(d) => RunStore::create_at(&d)?,
         None => RunStore::create_unique(&runs_dir, &cfg.name)?,
     };
-    let t = trainer::Trainer { cfg: &cfg, prep: &prep, store: &store, device: dev, device_name: cfg.device.clone(), dataset, quiet };
+    let t = trainer::Trainer {
+        cfg: &cfg,
+        prep: &prep,
+        store: &store,
+        device: dev,
+        device_name: cfg.device.clone(),
+        dataset,
+        quiet,
+    };
     let result = t.run();
     match &result {
         Ok(s) => println!(
@@ -163,38 +227,81 @@ fn train(config: PathBuf, data_args: DataArgs, set: Vec<String>, device: Option<
             cfg.name,
             s.status,
             s.epochs_run,
-            s.test_acc.map_or("n/a".into(), |a| format!("{:.2}%", a * 100.0)),
+            s.test_acc
+                .map_or("n/a".into(), |a| format!("{:.2}%", a * 100.0)),
             s.seconds,
             store.dir.display()
         ),
-        Err(_) => eprintln!("run folder {} keeps the metrics up to the divergence", store.dir.display()),
+        Err(_) => eprintln!(
+            "run folder {} keeps the metrics up to the divergence",
+            store.dir.display()
+        ),
     }
     result.map(|_| ())
 }
 
-fn eval_cmd(ckpt: PathBuf, data_args: DataArgs, folder: Option<PathBuf>, device_name: String, batch_size: usize, json: bool) -> Result<()> {
+fn eval_cmd(
+    ckpt: PathBuf,
+    data_args: DataArgs,
+    folder: Option<PathBuf>,
+    device_name: String,
+    batch_size: usize,
+    json: bool,
+) -> Result<()> {
     if batch_size == 0 {
         return Err(Error::input("--batch-size", "must be at least 1"));
     }
     let dev = device::select(&device_name)?;
     let (meta, model) = checkpoint::load(&ckpt, &dev)?;
     let data_cfg = match &folder {
-        Some(p) => crate::experiment::config::DataConfig { dataset: "folder".into(), path: Some(p.clone()), ..Default::default() },
-        None if ["mnist", "fashion-mnist", "cifar10"].contains(&meta.dataset.as_str()) => crate::experiment::config::DataConfig { dataset: meta.dataset.clone(), ..Default::default() },
-        None => crate::experiment::config::DataConfig { dataset: "folder".into(), path: Some(PathBuf::from(&meta.dataset)), ..Default::default() },
+        Some(p) => crate::experiment::config::DataConfig {
+            dataset: "folder".into(),
+            path: Some(p.clone()),
+            ..Default::default()
+        },
+        None if ["mnist", "fashion-mnist", "cifar10"].contains(&meta.dataset.as_str()) => {
+            crate::experiment::config::DataConfig {
+                dataset: meta.dataset.clone(),
+                ..Default::default()
+            }
+        }
+        None => crate::experiment::config::DataConfig {
+            dataset: "folder".into(),
+            path: Some(PathBuf::from(&meta.dataset)),
+            ..Default::default()
+        },
     };
     let splits = data::load(&data_cfg, data_args.data_dir.as_deref(), data_args.download)?;
     if splits.test.shape != meta.input {
-        return Err(Error::input(ckpt.display(), format!("the model takes {:?} images but the test set has {:?}", meta.input, splits.test.shape)));
+        return Err(Error::input(
+            ckpt.display(),
+            format!(
+                "the model takes {:?} images but the test set has {:?}",
+                meta.input, splits.test.shape
+            ),
+        ));
     }
     if splits.test.classes.len() != meta.classes.len() {
-        return Err(Error::input(ckpt.display(), format!("the model has {} classes but the test set has {}", meta.classes.len(), splits.test.classes.len())));
+        return Err(Error::input(
+            ckpt.display(),
+            format!(
+                "the model has {} classes but the test set has {}",
+                meta.classes.len(),
+                splits.test.classes.len()
+            ),
+        ));
     }
-    let norm = Arc::new(crate::data::transform::Normalize::new(meta.mean.clone(), meta.std.clone()));
+    let norm = Arc::new(crate::data::transform::Normalize::new(
+        meta.mean.clone(),
+        meta.std.clone(),
+    ));
     let test = Arc::new(splits.test);
     let tally = eval::evaluate(&model, &test, &norm, batch_size, &dev);
     if json {
-        println!("{}", serde_json::json!({"checkpoint": ckpt, "images": tally.count, "test_loss": tally.loss(), "test_acc": tally.accuracy(), "trained_on": meta.device, "epoch": meta.epoch}));
+        println!(
+            "{}",
+            serde_json::json!({"checkpoint": ckpt, "images": tally.count, "test_loss": tally.loss(), "test_acc": tally.accuracy(), "trained_on": meta.device, "epoch": meta.epoch})
+        );
     } else {
         println!(
             "{}: {} test images, loss {:.4}, accuracy {:.2}% (epoch {}, trained on {}, evaluated on {})",

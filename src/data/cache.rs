@@ -24,7 +24,9 @@ struct Header {
 /// The cache file for a dataset read from `source`.
 pub fn cache_path(name: &str, source: &Path) -> PathBuf {
     let mut h = DefaultHasher::new();
-    let canon = source.canonicalize().unwrap_or_else(|_| source.to_path_buf());
+    let canon = source
+        .canonicalize()
+        .unwrap_or_else(|_| source.to_path_buf());
     canon.hash(&mut h);
     // A folder's own mtime changes when its files are replaced; for archives, the file's.
     if let Ok(m) = std::fs::metadata(&canon) {
@@ -35,7 +37,10 @@ pub fn cache_path(name: &str, source: &Path) -> PathBuf {
     }
     if canon.is_dir() {
         if let Ok(entries) = std::fs::read_dir(&canon) {
-            let mut names: Vec<_> = entries.flatten().filter_map(|e| Some((e.file_name(), e.metadata().ok()?.len()))).collect();
+            let mut names: Vec<_> = entries
+                .flatten()
+                .filter_map(|e| Some((e.file_name(), e.metadata().ok()?.len())))
+                .collect();
             names.sort();
             names.hash(&mut h);
         }
@@ -60,11 +65,20 @@ pub fn read(path: &Path) -> Option<Splits> {
     let mut split = |n: usize| -> Option<Dataset> {
         let images = take(n * per)?;
         let labels = take(n)?;
-        Some(Dataset { shape: header.shape, images, labels, classes: header.classes.clone() })
+        Some(Dataset {
+            shape: header.shape,
+            images,
+            labels,
+            classes: header.classes.clone(),
+        })
     };
     let train = split(header.train)?;
     let test = split(header.test)?;
-    Some(Splits { name: header.name.clone(), train, test })
+    Some(Splits {
+        name: header.name.clone(),
+        train,
+        test,
+    })
 }
 
 pub fn write(path: &Path, splits: &Splits) -> crate::error::Result<()> {
@@ -76,7 +90,9 @@ pub fn write(path: &Path, splits: &Splits) -> crate::error::Result<()> {
         test: splits.test.len(),
     };
     let h = serde_json::to_vec(&header).map_err(|e| crate::error::Error::Other(e.to_string()))?;
-    let mut out = Vec::with_capacity(18 + h.len() + splits.train.images.len() + splits.test.images.len() + 70_000);
+    let mut out = Vec::with_capacity(
+        18 + h.len() + splits.train.images.len() + splits.test.images.len() + 70_000,
+    );
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&(h.len() as u64).to_le_bytes());
     out.extend_from_slice(&h);

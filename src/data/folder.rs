@@ -32,7 +32,12 @@ fn folder_root(path: &Path) -> Option<PathBuf> {
     if path.join("train").is_dir() {
         return Some(path.to_path_buf());
     }
-    let subs: Vec<_> = std::fs::read_dir(path).ok()?.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    let subs: Vec<_> = std::fs::read_dir(path)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
     match subs.as_slice() {
         [one] if one.join("train").is_dir() => Some(one.clone()),
         _ => None,
@@ -60,7 +65,12 @@ fn read_dir_entries(root: &Path) -> Result<Vec<Entry>> {
                     continue;
                 }
                 let bytes = std::fs::read(f.path()).map_err(|e| Error::io(&f.path(), e))?;
-                out.push(Entry { split: split.into(), class: cname.clone(), name: f.path().display().to_string(), bytes });
+                out.push(Entry {
+                    split: split.into(),
+                    class: cname.clone(),
+                    name: f.path().display().to_string(),
+                    bytes,
+                });
             }
         }
     }
@@ -69,7 +79,8 @@ fn read_dir_entries(root: &Path) -> Result<Vec<Entry>> {
 
 fn read_archive_entries(path: &Path) -> Result<Vec<Entry>> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(std::io::BufReader::new(file)));
+    let mut archive =
+        tar::Archive::new(flate2::read::GzDecoder::new(std::io::BufReader::new(file)));
     let bad = |e: std::io::Error| Error::input(path.display(), format!("corrupt archive: {e}"));
     let mut out = Vec::new();
     for entry in archive.entries().map_err(bad)? {
@@ -78,7 +89,10 @@ fn read_archive_entries(path: &Path) -> Result<Vec<Entry>> {
             continue;
         }
         let p = entry.path().map_err(bad)?.into_owned();
-        let parts: Vec<String> = p.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+        let parts: Vec<String> = p
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
         // .../<split>/<class>/<file>
         let n = parts.len();
         if n < 3 || !matches!(parts[n - 3].as_str(), "train" | "test") || is_hidden(&parts[n - 1]) {
@@ -103,42 +117,85 @@ pub fn load(path: &Path) -> Result<(Dataset, Dataset)> {
     let mut entries = if path.is_file() {
         read_archive_entries(path)?
     } else {
-        let root = folder_root(path).ok_or_else(|| Error::input(path.display(), "no train/ folder (expected ROOT/train/<class>/*.png and ROOT/test/<class>/*.png)"))?;
+        let root = folder_root(path).ok_or_else(|| {
+            Error::input(
+                path.display(),
+                "no train/ folder (expected ROOT/train/<class>/*.png and ROOT/test/<class>/*.png)",
+            )
+        })?;
         read_dir_entries(&root)?
     };
     entries.sort_by(|a, b| (&a.split, &a.class, &a.name).cmp(&(&b.split, &b.class, &b.name)));
-    let mut classes: Vec<String> = entries.iter().filter(|e| e.split == "train").map(|e| e.class.clone()).collect();
+    let mut classes: Vec<String> = entries
+        .iter()
+        .filter(|e| e.split == "train")
+        .map(|e| e.class.clone())
+        .collect();
     classes.dedup();
     if classes.is_empty() {
-        return Err(Error::input(path.display(), "no training images found under train/<class>/"));
+        return Err(Error::input(
+            path.display(),
+            "no training images found under train/<class>/",
+        ));
     }
     if let Some(e) = entries.iter().find(|e| !classes.contains(&e.class)) {
-        return Err(Error::input(&e.name, format!("class \"{}\" is in test/ but not in train/", e.class)));
+        return Err(Error::input(
+            &e.name,
+            format!("class \"{}\" is in test/ but not in train/", e.class),
+        ));
     }
     if !entries.iter().any(|e| e.split == "test") {
-        return Err(Error::input(path.display(), "no test images found under test/<class>/"));
+        return Err(Error::input(
+            path.display(),
+            "no test images found under test/<class>/",
+        ));
     }
     if classes.len() > 256 {
-        return Err(Error::input(path.display(), format!("{} classes; at most 256 are supported", classes.len())));
+        return Err(Error::input(
+            path.display(),
+            format!("{} classes; at most 256 are supported", classes.len()),
+        ));
     }
 
     let decoded: Vec<DynamicImage> = entries
         .par_iter()
         .map(|e| {
-            image::load_from_memory(&e.bytes).map_err(|err| Error::input(&e.name, format!("not a readable PNG/JPEG image ({err})")))
+            image::load_from_memory(&e.bytes).map_err(|err| {
+                Error::input(&e.name, format!("not a readable PNG/JPEG image ({err})"))
+            })
         })
         .collect::<Result<_>>()?;
-    let first = decoded.iter().zip(&entries).find(|(_, e)| e.split == "train").map(|(d, _)| d).expect("train is non-empty");
+    let first = decoded
+        .iter()
+        .zip(&entries)
+        .find(|(_, e)| e.split == "train")
+        .map(|(d, _)| d)
+        .expect("train is non-empty");
     let (w, h) = (first.width(), first.height());
     let gray = decoded.iter().all(|d| !d.color().has_color());
     let c = if gray { 1 } else { 3 };
 
-    let mut train = Dataset { shape: [c, h as usize, w as usize], images: Vec::new(), labels: Vec::new(), classes: classes.clone() };
+    let mut train = Dataset {
+        shape: [c, h as usize, w as usize],
+        images: Vec::new(),
+        labels: Vec::new(),
+        classes: classes.clone(),
+    };
     let mut test = train.clone();
-    let pixels: Vec<Vec<u8>> = decoded.into_par_iter().map(|img| to_chw(img, w, h, gray)).collect();
+    let pixels: Vec<Vec<u8>> = decoded
+        .into_par_iter()
+        .map(|img| to_chw(img, w, h, gray))
+        .collect();
     for (e, px) in entries.iter().zip(pixels) {
-        let label = classes.iter().position(|c| *c == e.class).expect("checked above") as u8;
-        let ds = if e.split == "train" { &mut train } else { &mut test };
+        let label = classes
+            .iter()
+            .position(|c| *c == e.class)
+            .expect("checked above") as u8;
+        let ds = if e.split == "train" {
+            &mut train
+        } else {
+            &mut test
+        };
         ds.images.extend(px);
         ds.labels.push(label);
     }
@@ -147,7 +204,11 @@ pub fn load(path: &Path) -> Result<(Dataset, Dataset)> {
 
 /// Resize if needed and lay out as CHW bytes.
 pub fn to_chw(img: DynamicImage, w: u32, h: u32, gray: bool) -> Vec<u8> {
-    let img = if img.width() != w || img.height() != h { img.resize_exact(w, h, image::imageops::FilterType::Triangle) } else { img };
+    let img = if img.width() != w || img.height() != h {
+        img.resize_exact(w, h, image::imageops::FilterType::Triangle)
+    } else {
+        img
+    };
     if gray {
         return img.into_luma8().into_raw();
     }

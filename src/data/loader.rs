@@ -47,10 +47,27 @@ pub fn spawn(ds: Arc<Dataset>, norm: Arc<Normalize>, plan: Plan) -> Receiver<Bat
         for (b, chunk) in order.chunks(plan.batch_size.max(1)).enumerate() {
             let mut images = Vec::new();
             if plan.augment.is_off() {
-                fill_batch(&ds, chunk, &norm, None::<(&Augment, &mut StdRng)>, &mut images);
+                fill_batch(
+                    &ds,
+                    chunk,
+                    &norm,
+                    None::<(&Augment, &mut StdRng)>,
+                    &mut images,
+                );
             } else {
-                let mut rng = StdRng::seed_from_u64(plan.shuffle_seed.unwrap_or(0).wrapping_mul(0x9e37_79b9).wrapping_add(b as u64));
-                fill_batch(&ds, chunk, &norm, Some((&plan.augment, &mut rng)), &mut images);
+                let mut rng = StdRng::seed_from_u64(
+                    plan.shuffle_seed
+                        .unwrap_or(0)
+                        .wrapping_mul(0x9e37_79b9)
+                        .wrapping_add(b as u64),
+                );
+                fill_batch(
+                    &ds,
+                    chunk,
+                    &norm,
+                    Some((&plan.augment, &mut rng)),
+                    &mut images,
+                );
             }
             let labels = chunk.iter().map(|&i| ds.labels[i] as i64).collect();
             if tx.send(Batch { images, labels }).is_err() {

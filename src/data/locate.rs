@@ -22,7 +22,10 @@ pub enum Source {
 impl Source {
     pub fn path(&self) -> &Path {
         match self {
-            Source::Idx(p) | Source::CifarBinary(p) | Source::CifarPython(p) | Source::Folder(p) => p,
+            Source::Idx(p)
+            | Source::CifarBinary(p)
+            | Source::CifarPython(p)
+            | Source::Folder(p) => p,
         }
     }
 }
@@ -112,31 +115,60 @@ pub fn locate(name: &str, data_dir: Option<&Path>, download: bool) -> Result<Sou
     if download {
         let dir = cache_dir().join("datasets").join(subdirs(name)[0]);
         fetch_official(name, &dir)?;
-        return probe(&dir, name).ok_or_else(|| Error::Other(format!("{name}: downloaded into {} but could not find the files there", dir.display())));
+        return probe(&dir, name).ok_or_else(|| {
+            Error::Other(format!(
+                "{name}: downloaded into {} but could not find the files there",
+                dir.display()
+            ))
+        });
     }
-    Err(Error::DataNotFound { dataset: name.into(), looked: looked.join(", "), hint: hint(name) })
+    Err(Error::DataNotFound {
+        dataset: name.into(),
+        looked: looked.join(", "),
+        hint: hint(name),
+    })
 }
 
 /// The official files and their MD5 sums (the sums torchvision also checks).
 pub fn official_files(name: &str) -> Vec<(String, &'static str)> {
     let idx = |base: &str, sums: [&'static str; 4]| -> Vec<(String, &'static str)> {
-        idx::FILES.iter().zip(sums).map(|(f, s)| (format!("{base}{f}.gz"), s)).collect()
+        idx::FILES
+            .iter()
+            .zip(sums)
+            .map(|(f, s)| (format!("{base}{f}.gz"), s))
+            .collect()
     };
     match name {
         "mnist" => idx(
             "https://ossci-datasets.s3.amazonaws.com/mnist/",
-            ["f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432", "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c"],
+            [
+                "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+                "d53e105ee54ea40749a09fcbcd1e9432",
+                "9fb629c4189551a2d022fa330f9573f3",
+                "ec29112dd5afa0611ce80d1b7f02629c",
+            ],
         ),
         "fashion-mnist" => idx(
             "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-            ["8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe", "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310"],
+            [
+                "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+                "25c81989df183df01b3e8a0aad5dffbe",
+                "bef4ecab320f06d8554ea6380940ec79",
+                "bb300cfdad3c16e7a12a480ee83cd310",
+            ],
         ),
-        _ => vec![("https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz".into(), "c32a1d4ab5d03f1284b67883e8d87530")],
+        _ => vec![(
+            "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz".into(),
+            "c32a1d4ab5d03f1284b67883e8d87530",
+        )],
     }
 }
 
 pub fn md5_hex(bytes: &[u8]) -> String {
-    Md5::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Md5::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Check `bytes` against an expected MD5; the error names the file.
@@ -145,7 +177,12 @@ pub fn verify_md5(bytes: &[u8], expected: &str, origin: &str) -> Result<()> {
     if got == expected {
         Ok(())
     } else {
-        Err(Error::input(origin, format!("checksum mismatch: MD5 {got}, expected {expected} (corrupt or partial download)")))
+        Err(Error::input(
+            origin,
+            format!(
+                "checksum mismatch: MD5 {got}, expected {expected} (corrupt or partial download)"
+            ),
+        ))
     }
 }
 
@@ -153,13 +190,24 @@ fn fetch_official(name: &str, dir: &Path) -> Result<()> {
     for (url, md5) in official_files(name) {
         let file = url.rsplit('/').next().unwrap_or("download");
         let dest = dir.join(file);
-        if dest.is_file() && verify_md5(&crate::error::read_file(&dest)?, md5, &dest.display().to_string()).is_ok() {
+        if dest.is_file()
+            && verify_md5(
+                &crate::error::read_file(&dest)?,
+                md5,
+                &dest.display().to_string(),
+            )
+            .is_ok()
+        {
             continue;
         }
         eprintln!("downloading {url}");
-        let resp = ureq::get(&url).call().map_err(|e| Error::Other(format!("{url}: download failed: {e}")))?;
+        let resp = ureq::get(&url)
+            .call()
+            .map_err(|e| Error::Other(format!("{url}: download failed: {e}")))?;
         let mut bytes = Vec::new();
-        resp.into_reader().read_to_end(&mut bytes).map_err(|e| Error::Other(format!("{url}: download failed: {e}")))?;
+        resp.into_reader()
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::Other(format!("{url}: download failed: {e}")))?;
         verify_md5(&bytes, md5, &url)?;
         crate::error::write_atomic(&dest, &bytes)?;
     }

@@ -22,7 +22,18 @@ use crate::error::{Error, Result};
 use crate::experiment::config::DataConfig;
 use locate::Source;
 
-pub const FASHION_CLASSES: [&str; 10] = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
+pub const FASHION_CLASSES: [&str; 10] = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+];
 
 fn class_names(name: &str) -> Vec<String> {
     match name {
@@ -40,9 +51,19 @@ pub fn decode(name: &str, source: &Source) -> Result<Splits> {
         Source::Folder(p) => folder::load(p)?,
     };
     if train.shape != test.shape {
-        return Err(Error::input(source.path().display(), format!("train images are {:?} but test images are {:?}", train.shape, test.shape)));
+        return Err(Error::input(
+            source.path().display(),
+            format!(
+                "train images are {:?} but test images are {:?}",
+                train.shape, test.shape
+            ),
+        ));
     }
-    Ok(Splits { name: name.into(), train, test })
+    Ok(Splits {
+        name: name.into(),
+        train,
+        test,
+    })
 }
 
 /// Load the configured dataset, through the decoded cache.
@@ -79,7 +100,9 @@ pub fn split_validation(train: &Dataset, fraction: f64, seed: u64) -> (Dataset, 
         return (train.clone(), None);
     }
     let mut idx: Vec<usize> = (0..train.len()).collect();
-    idx.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed ^ 0x5eed_0f_7a11));
+    idx.shuffle(&mut rand::rngs::StdRng::seed_from_u64(
+        seed ^ 0x5eed_0f_7a11,
+    ));
     let (val, tr) = idx.split_at(n_val);
     let (mut val, mut tr) = (val.to_vec(), tr.to_vec());
     val.sort_unstable();

@@ -44,7 +44,13 @@ impl Augment {
 
 /// Write images `indices` of `ds` into `out` as normalized CHW f32, augmenting when `aug`
 /// is given (its RNG decides each image's shift and flip).
-pub fn fill_batch(ds: &Dataset, indices: &[usize], norm: &Normalize, aug: Option<(&Augment, &mut impl Rng)>, out: &mut Vec<f32>) {
+pub fn fill_batch(
+    ds: &Dataset,
+    indices: &[usize],
+    norm: &Normalize,
+    aug: Option<(&Augment, &mut impl Rng)>,
+    out: &mut Vec<f32>,
+) {
     let [c, h, w] = ds.shape;
     out.clear();
     out.reserve(indices.len() * c * h * w);
@@ -54,7 +60,11 @@ pub fn fill_batch(ds: &Dataset, indices: &[usize], norm: &Normalize, aug: Option
                 let img = ds.image(i);
                 for ch in 0..c {
                     let lut = &norm.lut[ch];
-                    out.extend(img[ch * h * w..(ch + 1) * h * w].iter().map(|&p| lut[p as usize]));
+                    out.extend(
+                        img[ch * h * w..(ch + 1) * h * w]
+                            .iter()
+                            .map(|&p| lut[p as usize]),
+                    );
                 }
             }
         }
@@ -62,7 +72,14 @@ pub fn fill_batch(ds: &Dataset, indices: &[usize], norm: &Normalize, aug: Option
             let pad = a.crop_padding as i64;
             for &i in indices {
                 let img = ds.image(i);
-                let (dy, dx) = if pad > 0 { (rng.random_range(-pad..=pad) as isize, rng.random_range(-pad..=pad) as isize) } else { (0, 0) };
+                let (dy, dx) = if pad > 0 {
+                    (
+                        rng.random_range(-pad..=pad) as isize,
+                        rng.random_range(-pad..=pad) as isize,
+                    )
+                } else {
+                    (0, 0)
+                };
                 let flip = a.hflip && rng.random_bool(0.5);
                 for ch in 0..c {
                     let lut = &norm.lut[ch];
@@ -73,7 +90,11 @@ pub fn fill_batch(ds: &Dataset, indices: &[usize], norm: &Normalize, aug: Option
                             let xx = if flip { w as isize - 1 - x } else { x };
                             let sx = xx + dx;
                             // Outside the image is zero padding, i.e. a black pixel.
-                            let p = if sy >= 0 && sy < h as isize && sx >= 0 && sx < w as isize { plane[sy as usize * w + sx as usize] } else { 0 };
+                            let p = if sy >= 0 && sy < h as isize && sx >= 0 && sx < w as isize {
+                                plane[sy as usize * w + sx as usize]
+                            } else {
+                                0
+                            };
                             out.push(lut[p as usize]);
                         }
                     }

@@ -247,11 +247,23 @@ impl RunConfig {
     /// Parse TOML text; `origin` names the input in error messages.
     pub fn parse(text: &str, origin: &str) -> Result<Self> {
         toml::from_str::<RunConfig>(text).map_err(|e| {
+            // serde's message does not name the key: quote the offending line.
             let line = e
                 .span()
-                .map(|s| format!(" (line {})", text[..s.start.min(text.len())].lines().count().max(1)))
+                .map(|s| {
+                    let start = s.start.min(text.len());
+                    let n = text[..start].matches('\n').count();
+                    format!(
+                        " (line {}: `{}`)",
+                        n + 1,
+                        text.lines().nth(n).unwrap_or("").trim()
+                    )
+                })
                 .unwrap_or_default();
-            Error::input(origin, format!("{}{line}", e.message().trim().replace('\n', " ")))
+            Error::input(
+                origin,
+                format!("{}{line}", e.message().trim().replace('\n', " ")),
+            )
         })
     }
 
@@ -271,14 +283,18 @@ impl RunConfig {
 
     /// Reject impossible values before anything trains.
     pub fn validate(&self, origin: &str) -> Result<()> {
-        let bad = |key: &str, problem: String| Err(Error::input(origin, format!("{key}: {problem}")));
+        let bad =
+            |key: &str, problem: String| Err(Error::input(origin, format!("{key}: {problem}")));
         let one_of = |key: &str, v: &str, allowed: &[&str]| -> Result<()> {
             if allowed.contains(&v) {
                 Ok(())
             } else {
                 Err(Error::input(
                     origin,
-                    format!("{key}: unknown value \"{v}\" (expected one of: {})", allowed.join(", ")),
+                    format!(
+                        "{key}: unknown value \"{v}\" (expected one of: {})",
+                        allowed.join(", ")
+                    ),
                 ))
             }
         };
@@ -286,16 +302,34 @@ impl RunConfig {
         one_of("data.dataset", &self.data.dataset, DATASETS)?;
         one_of("optimizer.name", &self.optimizer.name, OPTIMIZERS)?;
         one_of("schedule.name", &self.schedule.name, SCHEDULES)?;
-        one_of("model.batch_norm", &self.model.batch_norm, &["preset", "on", "off"])?;
-        one_of("model.init", &self.model.init, &["default", "kaiming", "xavier"])?;
+        one_of(
+            "model.batch_norm",
+            &self.model.batch_norm,
+            &["preset", "on", "off"],
+        )?;
+        one_of(
+            "model.init",
+            &self.model.init,
+            &["default", "kaiming", "xavier"],
+        )?;
         if !self.model.activation.is_empty() {
-            one_of("model.activation", &self.model.activation, crate::model::spec::ACTIVATIONS)?;
+            one_of(
+                "model.activation",
+                &self.model.activation,
+                crate::model::spec::ACTIVATIONS,
+            )?;
         }
         if self.data.dataset == "folder" && self.data.path.is_none() {
-            return bad("data.path", "dataset \"folder\" needs data.path = \"ROOT\" (with train/ and test/)".into());
+            return bad(
+                "data.path",
+                "dataset \"folder\" needs data.path = \"ROOT\" (with train/ and test/)".into(),
+            );
         }
         if !(0.0..1.0).contains(&self.data.val_fraction) {
-            return bad("data.val_fraction", format!("{} is not in [0, 1)", self.data.val_fraction));
+            return bad(
+                "data.val_fraction",
+                format!("{} is not in [0, 1)", self.data.val_fraction),
+            );
         }
         if self.train.batch_size == 0 {
             return bad("train.batch_size", "must be at least 1".into());
@@ -304,38 +338,64 @@ impl RunConfig {
             return bad("train.epochs", "must be at least 1".into());
         }
         if !(self.optimizer.lr > 0.0 && self.optimizer.lr.is_finite()) {
-            return bad("optimizer.lr", format!("{} must be a positive number", self.optimizer.lr));
+            return bad(
+                "optimizer.lr",
+                format!("{} must be a positive number", self.optimizer.lr),
+            );
         }
         if self.optimizer.momentum < 0.0 || self.optimizer.momentum >= 1.0 {
-            return bad("optimizer.momentum", format!("{} is not in [0, 1)", self.optimizer.momentum));
+            return bad(
+                "optimizer.momentum",
+                format!("{} is not in [0, 1)", self.optimizer.momentum),
+            );
         }
-        if self.optimizer.nesterov && self.optimizer.momentum == 0.0 && self.optimizer.name == "sgd" {
+        if self.optimizer.nesterov && self.optimizer.momentum == 0.0 && self.optimizer.name == "sgd"
+        {
             return bad("optimizer.nesterov", "needs optimizer.momentum > 0".into());
         }
         if self.optimizer.weight_decay < 0.0 {
             return bad("optimizer.weight_decay", "must not be negative".into());
         }
         if self.model.dropout >= 1.0 {
-            return bad("model.dropout", format!("{} is not in [0, 1)", self.model.dropout));
+            return bad(
+                "model.dropout",
+                format!("{} is not in [0, 1)", self.model.dropout),
+            );
         }
         if !(0.0..1.0).contains(&self.train.label_smoothing) {
-            return bad("train.label_smoothing", format!("{} is not in [0, 1)", self.train.label_smoothing));
+            return bad(
+                "train.label_smoothing",
+                format!("{} is not in [0, 1)", self.train.label_smoothing),
+            );
         }
         if self.train.early_stopping_patience > 0 && self.data.val_fraction == 0.0 {
-            return bad("train.early_stopping_patience", "early stopping needs a validation split (data.val_fraction > 0)".into());
+            return bad(
+                "train.early_stopping_patience",
+                "early stopping needs a validation split (data.val_fraction > 0)".into(),
+            );
         }
         let s = &self.schedule;
         match s.name.as_str() {
-            "step" if s.step_size == 0 => return bad("schedule.step_size", "must be at least 1".into()),
+            "step" if s.step_size == 0 => {
+                return bad("schedule.step_size", "must be at least 1".into());
+            }
             "step" | "multistep" | "exponential" if !(s.gamma > 0.0) => {
                 return bad("schedule.gamma", format!("{} must be positive", s.gamma));
             }
-            "multistep" if s.milestones.is_empty() => return bad("schedule.milestones", "must list at least one epoch".into()),
+            "multistep" if s.milestones.is_empty() => {
+                return bad("schedule.milestones", "must list at least one epoch".into());
+            }
             "onecycle" if !(s.pct_start > 0.0 && s.pct_start < 1.0) => {
-                return bad("schedule.pct_start", format!("{} is not in (0, 1)", s.pct_start));
+                return bad(
+                    "schedule.pct_start",
+                    format!("{} is not in (0, 1)", s.pct_start),
+                );
             }
             "plateau" if self.data.val_fraction == 0.0 => {
-                return bad("schedule.name", "plateau needs a validation split (data.val_fraction > 0)".into());
+                return bad(
+                    "schedule.name",
+                    "plateau needs a validation split (data.val_fraction > 0)".into(),
+                );
             }
             _ => {}
         }
@@ -348,5 +408,7 @@ impl RunConfig {
 
 /// Whether the top level of a TOML text sets `key` (so a file stem does not override it).
 fn text_sets_key(text: &str, key: &str) -> bool {
-    toml::from_str::<toml::Table>(text).map(|t| t.contains_key(key)).unwrap_or(false)
+    toml::from_str::<toml::Table>(text)
+        .map(|t| t.contains_key(key))
+        .unwrap_or(false)
 }

@@ -39,7 +39,11 @@ impl RunStore {
     pub fn create_unique(root: &Path, name: &str) -> Result<Self> {
         std::fs::create_dir_all(root).map_err(|e| Error::io(root, e))?;
         for n in 1.. {
-            let dir = if n == 1 { root.join(name) } else { root.join(format!("{name}-{n}")) };
+            let dir = if n == 1 {
+                root.join(name)
+            } else {
+                root.join(format!("{name}-{n}"))
+            };
             match std::fs::create_dir(&dir) {
                 Ok(()) => return Ok(Self { dir }),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
@@ -52,10 +56,15 @@ impl RunStore {
     /// Use exactly `dir`; it must not hold a run already.
     pub fn create_at(dir: &Path) -> Result<Self> {
         if dir.join("config.toml").exists() {
-            return Err(Error::input(dir.display(), "already holds a run (config.toml exists); choose another --run-dir"));
+            return Err(Error::input(
+                dir.display(),
+                "already holds a run (config.toml exists); choose another --run-dir",
+            ));
         }
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        Ok(Self { dir: dir.to_path_buf() })
+        Ok(Self {
+            dir: dir.to_path_buf(),
+        })
     }
 
     pub fn path(&self, file: &str) -> PathBuf {
@@ -63,7 +72,11 @@ impl RunStore {
     }
 
     pub fn write_config(&self, cfg: &RunConfig) -> Result<()> {
-        let text = format!("# Resolved config of this run: every default written out.\n# Re-run with: convlab train {}\n{}", self.path("config.toml").display(), cfg.to_toml());
+        let text = format!(
+            "# Resolved config of this run: every default written out.\n# Re-run with: convlab train {}\n{}",
+            self.path("config.toml").display(),
+            cfg.to_toml()
+        );
         write_atomic(&self.path("config.toml"), text.as_bytes())
     }
 

@@ -46,12 +46,14 @@ impl CheckpointMeta {
 }
 
 pub fn save(path: &Path, meta: &CheckpointMeta, model: &Net) -> Result<()> {
-    let header = serde_json::to_vec(meta).map_err(|e| Error::Other(format!("checkpoint header: {e}")))?;
-    let weights = model
-        .clone()
-        .into_record()
-        .into_bytes()
-        .map_err(|e| Error::Other(format!("{}: could not serialize weights: {e}", path.display())))?;
+    let header =
+        serde_json::to_vec(meta).map_err(|e| Error::Other(format!("checkpoint header: {e}")))?;
+    let weights = model.clone().into_record().into_bytes().map_err(|e| {
+        Error::Other(format!(
+            "{}: could not serialize weights: {e}",
+            path.display()
+        ))
+    })?;
     let mut out = Vec::with_capacity(MAGIC.len() + 8 + header.len() + weights.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&(header.len() as u64).to_le_bytes());
@@ -63,14 +65,22 @@ pub fn save(path: &Path, meta: &CheckpointMeta, model: &Net) -> Result<()> {
 /// Read only the header (cheap: no weights are decoded).
 pub fn read_meta(path: &Path) -> Result<(CheckpointMeta, Vec<u8>, usize)> {
     let bytes = read_file(path)?;
-    let bad = |problem: &str| Error::input(path.display(), format!("not a convlab checkpoint ({problem})"));
+    let bad = |problem: &str| {
+        Error::input(
+            path.display(),
+            format!("not a convlab checkpoint ({problem})"),
+        )
+    };
     if bytes.len() < MAGIC.len() + 8 || &bytes[..MAGIC.len()] != MAGIC {
         return Err(bad("wrong magic bytes"));
     }
     let len = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes")) as usize;
-    let end = 20usize.checked_add(len).filter(|&e| e <= bytes.len()).ok_or_else(|| bad("truncated header"))?;
-    let meta: CheckpointMeta =
-        serde_json::from_slice(&bytes[20..end]).map_err(|e| Error::input(path.display(), format!("corrupt checkpoint header: {e}")))?;
+    let end = 20usize
+        .checked_add(len)
+        .filter(|&e| e <= bytes.len())
+        .ok_or_else(|| bad("truncated header"))?;
+    let meta: CheckpointMeta = serde_json::from_slice(&bytes[20..end])
+        .map_err(|e| Error::input(path.display(), format!("corrupt checkpoint header: {e}")))?;
     Ok((meta, bytes, end))
 }
 
@@ -78,7 +88,12 @@ pub fn read_meta(path: &Path) -> Result<(CheckpointMeta, Vec<u8>, usize)> {
 pub fn load(path: &Path, device: &Device) -> Result<(CheckpointMeta, Net)> {
     let (meta, bytes, start) = read_meta(path)?;
     let origin = path.display().to_string();
-    check_net(&meta.layers, meta.input_shape(), meta.classes.len(), &origin)?;
+    check_net(
+        &meta.layers,
+        meta.input_shape(),
+        meta.classes.len(),
+        &origin,
+    )?;
     let net = Net::new(&meta.layers, meta.input_shape(), "default", device);
     let net = load_weights(net, &bytes[start..], &origin)?;
     Ok((meta, net))

@@ -2,10 +2,15 @@
 //! preset and a custom net are the same type and load from the same checkpoint format.
 
 use burn::module::Param;
-use burn::nn::activation::{Elu, EluConfig, Gelu, LeakyRelu, LeakyReluConfig, PRelu, PReluConfig, RRelu, RReluConfig, Relu};
+use burn::nn::activation::{
+    Elu, EluConfig, Gelu, LeakyRelu, LeakyReluConfig, PRelu, PReluConfig, RRelu, RReluConfig, Relu,
+};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
+use burn::nn::{
+    BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Initializer, Linear, LinearConfig,
+    PaddingConfig2d,
+};
 use burn::prelude::*;
 
 use crate::model::spec::{LayerSpec, Shape};
@@ -69,7 +74,9 @@ pub struct Residual {
 
 impl Residual {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let y = self.act1.forward(self.bn1.forward(self.conv1.forward(x.clone())));
+        let y = self
+            .act1
+            .forward(self.bn1.forward(self.conv1.forward(x.clone())));
         let y = self.bn2.forward(self.conv2.forward(y));
         let skip = match &self.shortcut {
             Some(s) => s.bn.forward(s.conv.forward(x)),
@@ -116,9 +123,13 @@ impl Net {
                 Shape::Flat(n) => n,
             };
             out.push(match spec {
-                LayerSpec::Conv { out, kernel, stride, padding, .. } => {
-                    Layer::Conv(init.conv(channels, *out, *kernel, *stride, *padding, device))
-                }
+                LayerSpec::Conv {
+                    out,
+                    kernel,
+                    stride,
+                    padding,
+                    ..
+                } => Layer::Conv(init.conv(channels, *out, *kernel, *stride, *padding, device)),
                 LayerSpec::Pool { kernel, stride } => Layer::Pool(
                     MaxPool2dConfig::new([*kernel, *kernel])
                         .with_strides([stride.unwrap_or(*kernel); 2])
@@ -130,7 +141,11 @@ impl Net {
                 LayerSpec::Dropout { p } => Layer::Dropout(DropoutConfig::new(*p).init()),
                 LayerSpec::Flatten => Layer::Flatten(Flatten),
                 LayerSpec::Linear { out, .. } => Layer::Linear(init.linear(channels, *out, device)),
-                LayerSpec::Residual { out, stride, activation } => {
+                LayerSpec::Residual {
+                    out,
+                    stride,
+                    activation,
+                } => {
                     let shortcut = (*stride != 1 || channels != *out).then(|| Shortcut {
                         conv: init.conv_nobias(channels, *out, 1, *stride, 0, device),
                         bn: BatchNormConfig::new(*out).init(device),
@@ -186,13 +201,23 @@ struct WeightInit(Option<Initializer>);
 impl WeightInit {
     fn from_name(name: &str) -> Self {
         WeightInit(match name {
-            "kaiming" => Some(Initializer::KaimingNormal { gain: 2f64.sqrt(), fan_out_only: false }),
+            "kaiming" => Some(Initializer::KaimingNormal {
+                gain: 2f64.sqrt(),
+                fan_out_only: false,
+            }),
             "xavier" => Some(Initializer::XavierUniform { gain: 1.0 }),
             _ => None,
         })
     }
 
-    fn conv_config(&self, cin: usize, cout: usize, k: usize, stride: usize, pad: usize) -> Conv2dConfig {
+    fn conv_config(
+        &self,
+        cin: usize,
+        cout: usize,
+        k: usize,
+        stride: usize,
+        pad: usize,
+    ) -> Conv2dConfig {
         let c = Conv2dConfig::new([cin, cout], [k, k])
             .with_stride([stride, stride])
             .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad));
@@ -202,7 +227,15 @@ impl WeightInit {
         }
     }
 
-    fn conv(&self, cin: usize, cout: usize, k: usize, stride: usize, pad: usize, device: &Device) -> Conv2d {
+    fn conv(
+        &self,
+        cin: usize,
+        cout: usize,
+        k: usize,
+        stride: usize,
+        pad: usize,
+        device: &Device,
+    ) -> Conv2d {
         let mut conv = self.conv_config(cin, cout, k, stride, pad).init(device);
         if self.0.is_some() {
             conv.bias = conv.bias.map(|b| zeros_like(b, device));
@@ -211,8 +244,18 @@ impl WeightInit {
     }
 
     /// Convs followed by batch norm need no bias (BN's beta plays that role).
-    fn conv_nobias(&self, cin: usize, cout: usize, k: usize, stride: usize, pad: usize, device: &Device) -> Conv2d {
-        self.conv_config(cin, cout, k, stride, pad).with_bias(false).init(device)
+    fn conv_nobias(
+        &self,
+        cin: usize,
+        cout: usize,
+        k: usize,
+        stride: usize,
+        pad: usize,
+        device: &Device,
+    ) -> Conv2d {
+        self.conv_config(cin, cout, k, stride, pad)
+            .with_bias(false)
+            .init(device)
     }
 
     fn linear(&self, din: usize, dout: usize, device: &Device) -> Linear {

@@ -32,8 +32,12 @@ pub enum LayerSpec {
     /// Global average pool to 1x1.
     AvgPool,
     Bn,
-    Activation { kind: String },
-    Dropout { p: f64 },
+    Activation {
+        kind: String,
+    },
+    Dropout {
+        p: f64,
+    },
     Flatten,
     Linear {
         out: usize,
@@ -98,10 +102,18 @@ impl LayerSpec {
     pub fn output_shape(&self, input: Shape) -> std::result::Result<Shape, String> {
         let image = |what: &str| match input {
             Shape::Image { c, h, w } => Ok((c, h, w)),
-            Shape::Flat(n) => Err(format!("{what} needs an image-shaped input but gets {n} features (put it before flatten)")),
+            Shape::Flat(n) => Err(format!(
+                "{what} needs an image-shaped input but gets {n} features (put it before flatten)"
+            )),
         };
         match self {
-            LayerSpec::Conv { out, kernel, stride, padding, input: expected } => {
+            LayerSpec::Conv {
+                out,
+                kernel,
+                stride,
+                padding,
+                input: expected,
+            } => {
                 let (c, h, w) = image("conv")?;
                 if let Some(e) = expected {
                     if *e != c {
@@ -113,9 +125,15 @@ impl LayerSpec {
                 }
                 let (ph, pw) = (h + 2 * padding, w + 2 * padding);
                 if *kernel > ph || *kernel > pw {
-                    return Err(format!("kernel {kernel} is larger than its {h}x{w} input (+ padding {padding})"));
+                    return Err(format!(
+                        "kernel {kernel} is larger than its {h}x{w} input (+ padding {padding})"
+                    ));
                 }
-                Ok(Shape::Image { c: *out, h: (ph - kernel) / stride + 1, w: (pw - kernel) / stride + 1 })
+                Ok(Shape::Image {
+                    c: *out,
+                    h: (ph - kernel) / stride + 1,
+                    w: (pw - kernel) / stride + 1,
+                })
             }
             LayerSpec::Pool { kernel, stride } => {
                 let (c, h, w) = image("pool")?;
@@ -126,7 +144,11 @@ impl LayerSpec {
                 if *kernel > h || *kernel > w {
                     return Err(format!("kernel {kernel} is larger than its {h}x{w} input"));
                 }
-                Ok(Shape::Image { c, h: (h - kernel) / s + 1, w: (w - kernel) / s + 1 })
+                Ok(Shape::Image {
+                    c,
+                    h: (h - kernel) / s + 1,
+                    w: (w - kernel) / s + 1,
+                })
             }
             LayerSpec::AvgPool => {
                 let (c, _, _) = image("avg-pool")?;
@@ -147,16 +169,23 @@ impl LayerSpec {
                 }
                 Ok(input)
             }
-            LayerSpec::Linear { out, input: expected } => {
+            LayerSpec::Linear {
+                out,
+                input: expected,
+            } => {
                 let n = match input {
                     Shape::Flat(n) => n,
                     Shape::Image { c, h, w } => {
-                        return Err(format!("linear needs flat features but gets a {c}x{h}x{w} image (add {{ type = \"flatten\" }} before it)"));
+                        return Err(format!(
+                            "linear needs flat features but gets a {c}x{h}x{w} image (add {{ type = \"flatten\" }} before it)"
+                        ));
                     }
                 };
                 if let Some(e) = expected {
                     if *e != n {
-                        return Err(format!("declares in = {e} features but the previous layer gives {n}"));
+                        return Err(format!(
+                            "declares in = {e} features but the previous layer gives {n}"
+                        ));
                     }
                 }
                 if *out == 0 {
@@ -164,13 +193,21 @@ impl LayerSpec {
                 }
                 Ok(Shape::Flat(*out))
             }
-            LayerSpec::Residual { out, stride, activation } => {
+            LayerSpec::Residual {
+                out,
+                stride,
+                activation,
+            } => {
                 check_activation(activation)?;
                 let (_, h, w) = image("residual")?;
                 if *stride == 0 || *out == 0 {
                     return Err("out and stride must be at least 1".into());
                 }
-                Ok(Shape::Image { c: *out, h: (h - 1) / stride + 1, w: (w - 1) / stride + 1 })
+                Ok(Shape::Image {
+                    c: *out,
+                    h: (h - 1) / stride + 1,
+                    w: (w - 1) / stride + 1,
+                })
             }
         }
     }
@@ -180,18 +217,32 @@ fn check_activation(kind: &str) -> std::result::Result<(), String> {
     if ACTIVATIONS.contains(&kind) {
         Ok(())
     } else {
-        Err(format!("unknown activation \"{kind}\" (expected one of: {})", ACTIVATIONS.join(", ")))
+        Err(format!(
+            "unknown activation \"{kind}\" (expected one of: {})",
+            ACTIVATIONS.join(", ")
+        ))
     }
 }
 
 /// Check a whole net against its input shape and class count; returns the shape after each
 /// layer. `origin` names the config in the error.
-pub fn check_net(layers: &[LayerSpec], input: Shape, classes: usize, origin: &str) -> Result<Vec<Shape>> {
+pub fn check_net(
+    layers: &[LayerSpec],
+    input: Shape,
+    classes: usize,
+    origin: &str,
+) -> Result<Vec<Shape>> {
     let mut shape = input;
     let mut shapes = Vec::with_capacity(layers.len());
     for (i, layer) in layers.iter().enumerate() {
         shape = layer.output_shape(shape).map_err(|problem| {
-            Error::input(origin, format!("model.layers[{i}] ({}), input {shape}: {problem}", layer.kind()))
+            Error::input(
+                origin,
+                format!(
+                    "model.layers[{i}] ({}), input {shape}: {problem}",
+                    layer.kind()
+                ),
+            )
         })?;
         shapes.push(shape);
     }
@@ -199,7 +250,9 @@ pub fn check_net(layers: &[LayerSpec], input: Shape, classes: usize, origin: &st
         Shape::Flat(n) if n == classes => Ok(shapes),
         other => Err(Error::input(
             origin,
-            format!("the net ends with {other} but the dataset has {classes} classes (the last layer should be linear with out = {classes})"),
+            format!(
+                "the net ends with {other} but the dataset has {classes} classes (the last layer should be linear with out = {classes})"
+            ),
         )),
     }
 }
@@ -208,9 +261,14 @@ pub fn check_net(layers: &[LayerSpec], input: Shape, classes: usize, origin: &st
 /// them (ReLU makes negative scores impossible), which the seed notebooks hit.
 pub fn lint_net(layers: &[LayerSpec]) -> Vec<String> {
     let mut warnings = Vec::new();
-    let last_linear = layers.iter().rposition(|l| matches!(l, LayerSpec::Linear { .. }));
+    let last_linear = layers
+        .iter()
+        .rposition(|l| matches!(l, LayerSpec::Linear { .. }));
     if let Some(i) = last_linear {
-        if layers[i + 1..].iter().any(|l| matches!(l, LayerSpec::Activation { .. })) {
+        if layers[i + 1..]
+            .iter()
+            .any(|l| matches!(l, LayerSpec::Activation { .. }))
+        {
             warnings.push("an activation follows the last linear layer: logits should be left unbounded for cross-entropy".into());
         }
     }

@@ -11,7 +11,10 @@ static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 pub fn register_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        for style in [plotters::style::FontStyle::Normal, plotters::style::FontStyle::Bold] {
+        for style in [
+            plotters::style::FontStyle::Normal,
+            plotters::style::FontStyle::Bold,
+        ] {
             if plotters::style::register_font("sans-serif", style, FONT).is_err() {
                 tracing::warn!("could not load the embedded chart font");
             }

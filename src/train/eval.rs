@@ -30,7 +30,11 @@ pub fn correct(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1, Int> {
     logits.argmax(1).reshape([n]).equal(targets).int().sum()
 }
 
-pub fn batch_tensors(batch: loader::Batch, shape: [usize; 3], device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
+pub fn batch_tensors(
+    batch: loader::Batch,
+    shape: [usize; 3],
+    device: &Device,
+) -> (Tensor<4>, Tensor<1, Int>) {
     let n = batch.len();
     let [c, h, w] = shape;
     let x = Tensor::<4>::from_data(TensorData::new(batch.images, [n, c, h, w]), device);
@@ -39,8 +43,22 @@ pub fn batch_tensors(batch: loader::Batch, shape: [usize; 3], device: &Device) -
 }
 
 /// Evaluate `model` (in validation mode) on `ds`.
-pub fn evaluate(model: &Net, ds: &Arc<Dataset>, norm: &Arc<Normalize>, batch_size: usize, device: &Device) -> Tally {
-    let rx = loader::spawn(ds.clone(), norm.clone(), Plan { batch_size, shuffle_seed: None, augment: Augment::default() });
+pub fn evaluate(
+    model: &Net,
+    ds: &Arc<Dataset>,
+    norm: &Arc<Normalize>,
+    batch_size: usize,
+    device: &Device,
+) -> Tally {
+    let rx = loader::spawn(
+        ds.clone(),
+        norm.clone(),
+        Plan {
+            batch_size,
+            shuffle_seed: None,
+            augment: Augment::default(),
+        },
+    );
     let mut tally = Tally::default();
     for batch in rx {
         let n = batch.len() as u64;
@@ -54,9 +72,15 @@ pub fn evaluate(model: &Net, ds: &Arc<Dataset>, norm: &Arc<Normalize>, batch_siz
 }
 
 pub fn scalar(t: Tensor<1>) -> f64 {
-    t.into_data_as::<f32>().try_to_vec::<f32>().map(|v| v[0] as f64).unwrap_or(f64::NAN)
+    t.into_data_as::<f32>()
+        .try_to_vec::<f32>()
+        .map(|v| v[0] as f64)
+        .unwrap_or(f64::NAN)
 }
 
 pub fn scalar_int(t: Tensor<1, Int>) -> u64 {
-    t.into_data_as::<i64>().try_to_vec::<i64>().map(|v| v[0] as u64).unwrap_or(0)
+    t.into_data_as::<i64>()
+        .try_to_vec::<i64>()
+        .map(|v| v[0] as u64)
+        .unwrap_or(0)
 }

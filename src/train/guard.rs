@@ -11,13 +11,24 @@ pub struct Guard {
 }
 
 impl Guard {
-    pub fn new(classes: usize, patience: usize) -> Self {
-        Self { chance: 1.0 / classes.max(1) as f64, patience, stuck: 0 }
+    /// Chance is the majority-class frequency of the training labels: what a net that
+    /// predicts one class for everything scores (24.71% is such a number).
+    pub fn new(labels: &[u8], patience: usize) -> Self {
+        let mut counts = [0usize; 256];
+        for &l in labels {
+            counts[l as usize] += 1;
+        }
+        let majority = counts.iter().max().copied().unwrap_or(0);
+        Self {
+            chance: majority as f64 / labels.len().max(1) as f64,
+            patience,
+            stuck: 0,
+        }
     }
 
     /// Accuracy this close to chance counts as "not learning".
     pub fn at_chance(&self, acc: f64) -> bool {
-        acc < self.chance * 1.5 && acc < self.chance + 0.05
+        acc < self.chance * 1.2 + 0.01
     }
 
     /// After an epoch: Some(diagnosis) when the run should stop.
@@ -32,7 +43,7 @@ impl Guard {
         }
         (self.stuck >= self.patience).then(|| {
             format!(
-                "train accuracy stayed at chance level ({:.2}%, chance is {:.2}%) for {} epochs; {}",
+                "train accuracy stayed at chance level ({:.2}%; always predicting the commonest class scores {:.2}%) for {} epochs; {}",
                 train_acc * 100.0,
                 self.chance * 100.0,
                 self.stuck,
@@ -44,7 +55,10 @@ impl Guard {
 
 /// A non-finite loss: the diagnosis.
 pub fn non_finite(loss: f64, epoch: usize, batch: usize, cfg: &RunConfig) -> String {
-    format!("loss became {loss} at epoch {epoch}, batch {batch}; {}", likely_causes(cfg))
+    format!(
+        "loss became {loss} at epoch {epoch}, batch {batch}; {}",
+        likely_causes(cfg)
+    )
 }
 
 /// What usually causes a run to diverge or stall, most likely first, for this config.
@@ -67,7 +81,8 @@ pub fn likely_causes(cfg: &RunConfig) -> String {
         ));
     }
     if !cfg.data.normalize {
-        causes.push("the inputs are not normalized (data.normalize = false): set it to true".into());
+        causes
+            .push("the inputs are not normalized (data.normalize = false): set it to true".into());
     }
     if causes.is_empty() {
         causes.push(format!(

@@ -5,7 +5,9 @@
 use burn::grad_clipping::GradientClippingConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdaGradConfig, AdamConfig, AdamWConfig, ModuleOptimizer, RmsPropConfig, SgdConfig};
+use burn::optim::{
+    AdaGradConfig, AdamConfig, AdamWConfig, ModuleOptimizer, RmsPropConfig, SgdConfig,
+};
 
 use crate::experiment::config::OptimizerConfig;
 
@@ -15,8 +17,16 @@ pub fn build(cfg: &OptimizerConfig) -> ModuleOptimizer {
     let eps = cfg.eps as f32;
     match cfg.name.as_str() {
         "sgd" | "sgd-momentum" => {
-            let momentum = (cfg.momentum > 0.0).then(|| MomentumConfig { momentum: cfg.momentum, dampening: 0.0, nesterov: cfg.nesterov });
-            SgdConfig::new().with_momentum(momentum).with_weight_decay(wd).with_gradient_clipping(clip).init()
+            let momentum = (cfg.momentum > 0.0).then(|| MomentumConfig {
+                momentum: cfg.momentum,
+                dampening: 0.0,
+                nesterov: cfg.nesterov,
+            });
+            SgdConfig::new()
+                .with_momentum(momentum)
+                .with_weight_decay(wd)
+                .with_gradient_clipping(clip)
+                .init()
         }
         "adamw" => AdamWConfig::new()
             .with_beta_1(cfg.beta1 as f32)
@@ -25,7 +35,11 @@ pub fn build(cfg: &OptimizerConfig) -> ModuleOptimizer {
             .with_weight_decay(cfg.weight_decay as f32)
             .with_grad_clipping(clip)
             .init(),
-        "adagrad" => AdaGradConfig::new().with_epsilon(eps).with_weight_decay(wd).with_grad_clipping(clip).init(),
+        "adagrad" => AdaGradConfig::new()
+            .with_epsilon(eps)
+            .with_weight_decay(wd)
+            .with_grad_clipping(clip)
+            .init(),
         "rmsprop" => RmsPropConfig::new()
             .with_alpha(cfg.alpha as f32)
             .with_momentum(cfg.momentum as f32)

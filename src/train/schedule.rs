@@ -16,7 +16,15 @@ pub struct Schedule {
 
 impl Schedule {
     pub fn new(cfg: &ScheduleConfig, base_lr: f64, epochs: usize, steps_per_epoch: usize) -> Self {
-        Self { cfg: cfg.clone(), base_lr, epochs, steps_per_epoch: steps_per_epoch.max(1), plateau_lr: base_lr, best: f64::INFINITY, bad_epochs: 0 }
+        Self {
+            cfg: cfg.clone(),
+            base_lr,
+            epochs,
+            steps_per_epoch: steps_per_epoch.max(1),
+            plateau_lr: base_lr,
+            best: f64::INFINITY,
+            bad_epochs: 0,
+        }
     }
 
     /// The lr for batch `step` (0-based) of epoch `epoch` (0-based).
@@ -25,7 +33,11 @@ impl Schedule {
         let lr = self.base_lr;
         match c.name.as_str() {
             "step" => lr * c.gamma.powi((epoch / c.step_size.max(1)) as i32),
-            "multistep" => lr * c.gamma.powi(c.milestones.iter().filter(|&&m| m <= epoch).count() as i32),
+            "multistep" => {
+                lr * c
+                    .gamma
+                    .powi(c.milestones.iter().filter(|&&m| m <= epoch).count() as i32)
+            }
             "exponential" => lr * c.gamma.powi(epoch as i32),
             "cosine" => {
                 let t = epoch as f64 / self.epochs.max(1) as f64;
@@ -40,13 +52,19 @@ impl Schedule {
     /// torch.optim.lr_scheduler.OneCycleLR with cosine annealing (its default).
     fn one_cycle(&self, step: usize) -> f64 {
         let c = &self.cfg;
-        let max_lr = if c.max_lr > 0.0 { c.max_lr } else { self.base_lr };
+        let max_lr = if c.max_lr > 0.0 {
+            c.max_lr
+        } else {
+            self.base_lr
+        };
         let initial = max_lr / c.div_factor;
         let min = initial / c.final_div_factor;
         let total = (self.epochs * self.steps_per_epoch) as f64;
         let up = c.pct_start * total - 1.0;
         let down = total - up - 1.0;
-        let cos = |start: f64, end: f64, pct: f64| end + (start - end) / 2.0 * ((std::f64::consts::PI * pct).cos() + 1.0);
+        let cos = |start: f64, end: f64, pct: f64| {
+            end + (start - end) / 2.0 * ((std::f64::consts::PI * pct).cos() + 1.0)
+        };
         let s = step as f64;
         if s <= up {
             cos(initial, max_lr, if up > 0.0 { s / up } else { 1.0 })

@@ -18,10 +18,10 @@ use crate::data::{Dataset, Splits, split_validation};
 use crate::error::{Error, Result};
 use crate::experiment::config::RunConfig;
 use crate::experiment::run_store::{BURN_VERSION, RunInfo, RunStore};
+use crate::model::Net;
 use crate::model::checkpoint::{self, CheckpointMeta};
 use crate::model::presets::resolve_layers;
 use crate::model::spec::{LayerSpec, Shape, check_net, lint_net};
-use crate::model::Net;
 use crate::train::eval::{batch_tensors, correct, cross_entropy, evaluate, scalar, scalar_int};
 use crate::train::guard::{self, Guard};
 use crate::train::metrics::{EpochMetrics, Tally};
@@ -72,7 +72,10 @@ pub fn prepare(cfg: &RunConfig, splits: Splits, origin: &str) -> Result<Prepared
     }
     let (train, val) = split_validation(&splits.train, cfg.data.val_fraction, cfg.seed);
     if train.is_empty() || splits.test.is_empty() {
-        return Err(Error::input(origin, "the dataset has no training or no test images"));
+        return Err(Error::input(
+            origin,
+            "the dataset has no training or no test images",
+        ));
     }
     let norm = if cfg.data.normalize {
         let (mean, std) = train.channel_stats();
@@ -80,7 +83,15 @@ pub fn prepare(cfg: &RunConfig, splits: Splits, origin: &str) -> Result<Prepared
     } else {
         Normalize::identity(c)
     };
-    Ok(Prepared { layers, input, classes, norm: Arc::new(norm), train: Arc::new(train), val: val.map(Arc::new), test: Arc::new(splits.test) })
+    Ok(Prepared {
+        layers,
+        input,
+        classes,
+        norm: Arc::new(norm),
+        train: Arc::new(train),
+        val: val.map(Arc::new),
+        test: Arc::new(splits.test),
+    })
 }
 
 fn progress_bar(len: usize, quiet: bool) -> ProgressBar {
@@ -88,7 +99,10 @@ fn progress_bar(len: usize, quiet: bool) -> ProgressBar {
     if quiet || !std::io::stderr().is_terminal() {
         pb.set_draw_target(ProgressDrawTarget::hidden());
     }
-    pb.set_style(ProgressStyle::with_template("  {bar:30} {pos}/{len} batches  {msg}  {elapsed}<{eta}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    pb.set_style(
+        ProgressStyle::with_template("  {bar:30} {pos}/{len} batches  {msg}  {elapsed}<{eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
     pb
 }
 
@@ -104,7 +118,9 @@ pub struct Trainer<'a> {
 
 impl Trainer<'_> {
     fn meta(&self, epoch: usize, summary: serde_json::Value) -> CheckpointMeta {
-        let Shape::Image { c, h, w } = self.prep.input else { unreachable!("inputs are images") };
+        let Shape::Image { c, h, w } = self.prep.input else {
+            unreachable!("inputs are images")
+        };
         CheckpointMeta {
             convlab_version: env!("CARGO_PKG_VERSION").into(),
             burn_version: BURN_VERSION.into(),
@@ -141,14 +157,19 @@ impl Trainer<'_> {
                 convlab_version: env!("CARGO_PKG_VERSION"),
                 burn_version: BURN_VERSION,
                 device: &self.device_name,
-                cpu_threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+                cpu_threads: std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1),
                 dataset: &self.dataset,
                 train_images: p.train.len(),
                 val_images: p.val.as_ref().map_or(0, |v| v.len()),
                 test_images: p.test.len(),
                 parameters,
                 command: std::env::args().collect::<Vec<_>>().join(" "),
-                started_unix: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+                started_unix: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0),
             },
         )?;
 
@@ -156,8 +177,11 @@ impl Trainer<'_> {
         let steps = p.train.len().div_ceil(bs);
         let mut optim = optim::build(&cfg.optimizer);
         let mut schedule = Schedule::new(&cfg.schedule, cfg.optimizer.lr, cfg.train.epochs, steps);
-        let mut guard = Guard::new(p.classes.len(), cfg.train.chance_epochs);
-        let augment = Augment { crop_padding: cfg.data.crop_padding, hflip: cfg.data.hflip };
+        let mut guard = Guard::new(&p.train.labels, cfg.train.chance_epochs);
+        let augment = Augment {
+            crop_padding: cfg.data.crop_padding,
+            hflip: cfg.data.hflip,
+        };
         let plain = self.device.clone();
 
         let mut rows: Vec<EpochMetrics> = Vec::new();
@@ -168,7 +192,15 @@ impl Trainer<'_> {
         'epochs: for epoch in 0..cfg.train.epochs {
             let t0 = Instant::now();
             let seed = cfg.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64);
-            let rx = loader::spawn(p.train.clone(), p.norm.clone(), Plan { batch_size: bs, shuffle_seed: Some(seed), augment });
+            let rx = loader::spawn(
+                p.train.clone(),
+                p.norm.clone(),
+                Plan {
+                    batch_size: bs,
+                    shuffle_seed: Some(seed),
+                    augment,
+                },
+            );
             let pb = progress_bar(steps, self.quiet);
             let mut tally = Tally::default();
             let mut pending: Vec<(Tensor<1>, Tensor<1, Int>, u64)> = Vec::with_capacity(SYNC_EVERY);
@@ -195,15 +227,23 @@ impl Trainer<'_> {
                         tally.add(l, scalar_int(c), n);
                     }
                     pb.set_position(step as u64 + 1);
-                    pb.set_message(format!("loss {:.4} acc {:.2}%", tally.loss(), tally.accuracy() * 100.0));
+                    pb.set_message(format!(
+                        "loss {:.4} acc {:.2}%",
+                        tally.loss(),
+                        tally.accuracy() * 100.0
+                    ));
                 }
             }
             pb.finish_and_clear();
 
             let eval_model = model.valid();
-            let val = p.val.as_ref().map(|v| evaluate(&eval_model, v, &p.norm, bs.max(256), &plain));
+            let val = p
+                .val
+                .as_ref()
+                .map(|v| evaluate(&eval_model, v, &p.norm, bs.max(256), &plain));
             let last = epoch + 1 == cfg.train.epochs;
-            let test = (cfg.train.test_every_epoch || last).then(|| evaluate(&eval_model, &p.test, &p.norm, bs.max(256), &plain));
+            let test = (cfg.train.test_every_epoch || last)
+                .then(|| evaluate(&eval_model, &p.test, &p.norm, bs.max(256), &plain));
             let row = EpochMetrics {
                 epoch: epoch + 1,
                 train_loss: tally.loss(),
@@ -221,12 +261,20 @@ impl Trainer<'_> {
             rows.push(row.clone());
             self.store.write_metrics(&rows)?;
             let row_json = serde_json::to_value(&row).unwrap_or_default();
-            checkpoint::save(&self.store.path("last.ckpt"), &self.meta(epoch + 1, row_json.clone()), &eval_model)?;
+            checkpoint::save(
+                &self.store.path("last.ckpt"),
+                &self.meta(epoch + 1, row_json.clone()),
+                &eval_model,
+            )?;
 
             // Best weights: lowest val loss, or the latest epoch without a validation split.
             let score = row.val_loss.unwrap_or(-(epoch as f64));
             if best.as_ref().is_none_or(|(b, _, _)| score < *b) {
-                checkpoint::save(&self.store.path("best.ckpt"), &self.meta(epoch + 1, row_json), &eval_model)?;
+                checkpoint::save(
+                    &self.store.path("best.ckpt"),
+                    &self.meta(epoch + 1, row_json),
+                    &eval_model,
+                )?;
                 best = Some((score, epoch + 1, eval_model));
             }
             crate::report::curves::draw(&self.store.path("curves.png"), &rows, &cfg.name)?;
@@ -243,7 +291,12 @@ impl Trainer<'_> {
             }
             schedule.end_epoch(row.val_loss);
             let patience = cfg.train.early_stopping_patience;
-            if patience > 0 && best.as_ref().is_some_and(|(_, e, _)| epoch + 1 - e >= patience) && !last {
+            if patience > 0
+                && best
+                    .as_ref()
+                    .is_some_and(|(_, e, _)| epoch + 1 - e >= patience)
+                && !last
+            {
                 status = "early-stopped";
                 if !self.quiet {
                     println!("early stopping: no val-loss improvement for {patience} epochs");
@@ -259,7 +312,11 @@ impl Trainer<'_> {
                 let t = evaluate(weights, &p.test, &p.norm, bs.max(256), &plain);
                 test = Some((t.accuracy(), t.loss()));
                 if !self.quiet {
-                    println!("restored best weights of epoch {e}: test loss {:.4} acc {:.2}%", t.loss(), t.accuracy() * 100.0);
+                    println!(
+                        "restored best weights of epoch {e}: test loss {:.4} acc {:.2}%",
+                        t.loss(),
+                        t.accuracy() * 100.0
+                    );
                 }
             }
         }

@@ -1,0 +1,499 @@
+//! The binary as a user runs it: train, the run folder, eval, reproducibility, early
+//! stopping, the divergence guard and every kind of bad input.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+/// A 4-class 28x28 IDX dataset and a config training a tiny net on it.
+fn setup(dir: &Path, extra: &str) -> std::path::PathBuf {
+    write_idx_dataset(&dir.join("mnist"), 400, 200, 4);
+    let cfg = dir.join("tiny.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"seed = 3
+[data]
+dataset = "mnist"
+val_fraction = 0.2
+[model]
+preset = ""
+layers = [
+  {{ type = "conv", out = 4, kernel = 5, stride = 2 }},
+  {{ type = "activation", kind = "relu" }},
+  {{ type = "pool" }},
+  {{ type = "flatten" }},
+  {{ type = "dropout", p = 0.2 }},
+  {{ type = "linear", out = 10 }},
+]
+[optimizer]
+name = "adam"
+lr = 3e-3
+[train]
+epochs = 2
+batch_size = 32
+{extra}
+"#
+        ),
+    )
+    .unwrap();
+    cfg
+}
+
+fn train(dir: &Path, cfg: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "train",
+        cfg.to_str().unwrap(),
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "--runs-dir",
+        "runs",
+    ];
+    args.extend(extra);
+    convlab(&args, dir)
+}
+
+#[test]
+fn train_writes_a_complete_run_folder_and_eval_agrees() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = setup(dir.path(), "");
+    let out = train(dir.path(), &cfg, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run = dir.path().join("runs/tiny");
+    for f in [
+        "config.toml",
+        "run.json",
+        "metrics.csv",
+        "timing.csv",
+        "summary.json",
+        "best.ckpt",
+        "last.ckpt",
+        "curves.png",
+    ] {
+        assert!(run.join(f).is_file(), "{f} missing");
+    }
+    // One printed line per epoch, with every metric.
+    let lines: Vec<String> = stdout(&out)
+        .lines()
+        .filter(|l| l.starts_with("epoch"))
+        .map(String::from)
+        .collect();
+    assert_eq!(lines.len(), 2, "{}", stdout(&out));
+    for key in ["train loss", "val loss", "test loss", "lr", "s"] {
+        assert!(lines[0].contains(key), "{}", lines[0]);
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    let acc = summary["test_acc"].as_f64().unwrap();
+    assert!(acc > 0.6, "4 classes, chance 25%: got {acc}");
+    // The resolved config writes every default out and re-parses to the same config.
+    let resolved = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    for key in [
+        "val_fraction = 0.2",
+        "label_smoothing",
+        "early_stopping_patience",
+        "[schedule]",
+        "beta2",
+    ] {
+        assert!(resolved.contains(key), "resolved config lacks {key}");
+    }
+    let info: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    assert_eq!(
+        (
+            info["seed"].as_u64(),
+            info["burn_version"].as_str(),
+            info["device"].as_str()
+        ),
+        (Some(3), Some("0.22.1"), Some("cpu"))
+    );
+    // metrics.csv: header + one row per epoch.
+    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 3);
+    // eval on the last checkpoint reports exactly the final test accuracy.
+    let e = convlab(
+        &[
+            "eval",
+            "--checkpoint",
+            "runs/tiny/last.ckpt",
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "--json",
+        ],
+        dir.path(),
+    );
+    assert!(e.status.success(), "{}", stderr(&e));
+    let v: serde_json::Value = serde_json::from_str(stdout(&e).trim()).unwrap();
+    assert_eq!(v["images"].as_u64(), Some(200));
+    assert!(
+        (v["test_acc"].as_f64().unwrap() - acc).abs() < 1e-9,
+        "eval {} vs train {acc}",
+        v["test_acc"]
+    );
+    // A second run of the same name goes to a new folder; nothing is overwritten.
+    let again = train(dir.path(), &cfg, &["--set", "train.epochs=1", "--quiet"]);
+    assert!(again.status.success());
+    assert!(dir.path().join("runs/tiny-2/summary.json").is_file());
+    assert_eq!(
+        std::fs::read_to_string(run.join("metrics.csv")).unwrap(),
+        csv
+    );
+}
+
+#[test]
+fn same_seed_gives_identical_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = setup(dir.path(), "");
+    let extra = ["--set", "data.hflip=true", "--set", "data.crop_padding=2"];
+    for d in ["runs/a", "runs/b"] {
+        let mut args = extra.to_vec();
+        args.extend(["--run-dir", d]);
+        let out = train(dir.path(), &cfg, &args);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let a = std::fs::read_to_string(dir.path().join("runs/a/metrics.csv")).unwrap();
+    let b = std::fs::read_to_string(dir.path().join("runs/b/metrics.csv")).unwrap();
+    assert_eq!(a, b);
+    // And a different seed gives different numbers.
+    let out = train(
+        dir.path(),
+        &cfg,
+        &["--set", "seed=4", "--run-dir", "runs/c"],
+    );
+    assert!(out.status.success());
+    assert_ne!(
+        std::fs::read_to_string(dir.path().join("runs/c/metrics.csv")).unwrap(),
+        a
+    );
+}
+
+#[test]
+fn early_stopping_restores_the_best_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    // A learning rate that makes val loss bounce, and patience 1 over many epochs.
+    let cfg = setup(dir.path(), "early_stopping_patience = 1");
+    let out = train(
+        dir.path(),
+        &cfg,
+        &["--set", "train.epochs=30", "--set", "optimizer.lr=0.02"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("runs/tiny/summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary["status"], "early-stopped", "{summary}");
+    let (best, ran) = (
+        summary["best_epoch"].as_u64().unwrap(),
+        summary["epochs_run"].as_u64().unwrap(),
+    );
+    assert_eq!(ran, best + 1, "patience 1 stops one epoch after the best");
+    // The final test accuracy is the best checkpoint's, which eval confirms.
+    let e = convlab(
+        &[
+            "eval",
+            "--checkpoint",
+            "runs/tiny/best.ckpt",
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "--json",
+        ],
+        dir.path(),
+    );
+    let v: serde_json::Value = serde_json::from_str(stdout(&e).trim()).unwrap();
+    assert!((v["test_acc"].as_f64().unwrap() - summary["test_acc"].as_f64().unwrap()).abs() < 1e-9);
+    assert!(stdout(&out).contains(&format!("restored best weights of epoch {best}")));
+}
+
+#[test]
+fn divergence_stops_with_a_diagnosis() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = setup(dir.path(), "");
+    let out = train(
+        dir.path(),
+        &cfg,
+        &[
+            "--set",
+            "optimizer.name=\"sgd\"",
+            "--set",
+            "optimizer.lr=1e4",
+            "--set",
+            "train.epochs=5",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("run diverged")
+            && err.contains("learning rate 1e4 is likely too high for sgd at batch size 32"),
+        "{err}"
+    );
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("runs/tiny/summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary["status"], "diverged");
+}
+
+#[test]
+fn stuck_at_chance_is_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = setup(dir.path(), "chance_epochs = 2");
+    // Unnormalized inputs and a huge Adam step: the net dies at chance, loss stays finite.
+    let out = train(
+        dir.path(),
+        &cfg,
+        &[
+            "--set",
+            "optimizer.lr=5.0",
+            "--set",
+            "data.normalize=false",
+            "--set",
+            "train.epochs=6",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("chance") || err.contains("loss became"),
+        "{err}"
+    );
+    assert!(err.contains("data.normalize = false"), "{err}");
+}
+
+#[test]
+fn bad_config_inputs_are_one_line_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = setup(dir.path(), "");
+    let name = cfg.to_str().unwrap();
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &["--set", "train.lerning_rate=1"],
+            &[name, "unknown field `lerning_rate`"],
+        ),
+        (
+            &["--set", "train.batch_size=0"],
+            &[name, "train.batch_size: must be at least 1"],
+        ),
+        (&["--set", "train.batch_size=-5"], &[name, "batch_size"]),
+        (
+            &["--set", "optimizer.lr=-0.1"],
+            &[name, "optimizer.lr: -0.1 must be a positive number"],
+        ),
+        (&["--set", "optimizer.lr=0"], &[name, "optimizer.lr"]),
+        (
+            &["--set", "optimizer.name=\"adamax\""],
+            &[name, "unknown value \"adamax\"", "sgd, sgd-momentum, adam"],
+        ),
+        (
+            &["--set", "model.preset=\"resnet99\""],
+            &[name, "unknown preset \"resnet99\""],
+        ),
+        (&["--set", "data.val_fraction=1.5"], &[name, "val_fraction"]),
+        (
+            &[
+                "--set",
+                "schedule.name=\"step\"",
+                "--set",
+                "schedule.step_size=0",
+            ],
+            &[name, "schedule.step_size"],
+        ),
+        (&["--set", "model.dropout=1.0"], &[name, "model.dropout"]),
+    ];
+    for (args, needles) in cases {
+        let out = train(dir.path(), &cfg, args);
+        assert_bad_input(&out, needles);
+    }
+    assert!(
+        !dir.path().join("runs").exists(),
+        "no run folder for rejected configs"
+    );
+}
+
+#[test]
+fn shape_errors_name_the_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = setup(dir.path(), "");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("  {{ type = \"flatten\" }},\n", "")
+        .replace("{ type = \"flatten\" },", "");
+    let bad = dir.path().join("noflat.toml");
+    std::fs::write(&bad, text).unwrap();
+    let out = train(dir.path(), &bad, &[]);
+    assert_bad_input(
+        &out,
+        &[
+            "noflat.toml",
+            "model.layers[4] (linear)",
+            "add { type = \"flatten\" } before it",
+        ],
+    );
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("out = 10 }", "out = 10, in = 99 }");
+    std::fs::write(&bad, text).unwrap();
+    assert_bad_input(
+        &train(dir.path(), &bad, &[]),
+        &[
+            "model.layers[5] (linear)",
+            "declares in = 99 features but the previous layer gives",
+        ],
+    );
+}
+
+#[test]
+fn bad_data_files_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = setup(dir.path(), "");
+    let images = dir.path().join("mnist/train-images-idx3-ubyte.gz");
+    let good = std::fs::read(&images).unwrap();
+    // Truncated gzip stream.
+    std::fs::write(&images, &good[..good.len() / 2]).unwrap();
+    assert_bad_input(
+        &train(dir.path(), &cfg, &[]),
+        &["train-images-idx3-ubyte.gz"],
+    );
+    // Wrong magic (a label file in place of the images).
+    std::fs::copy(dir.path().join("mnist/train-labels-idx1-ubyte.gz"), &images).unwrap();
+    assert_bad_input(
+        &train(dir.path(), &cfg, &[]),
+        &["train-images-idx3-ubyte.gz", "wrong magic"],
+    );
+    // Label out of range.
+    std::fs::write(&images, &good).unwrap();
+    std::fs::write(
+        dir.path().join("mnist/t10k-labels-idx1-ubyte.gz"),
+        gz(&idx_labels(&vec![10u8; 200])),
+    )
+    .unwrap();
+    assert_bad_input(
+        &train(dir.path(), &cfg, &[]),
+        &[
+            "t10k-labels-idx1-ubyte.gz",
+            "label 10 at index 0 is out of range",
+        ],
+    );
+}
+
+#[test]
+fn missing_dataset_says_where_it_looked() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = setup(dir.path(), "");
+    let out = train(dir.path(), &cfg, &["--set", "data.dataset=\"cifar10\""]);
+    assert_bad_input(
+        &out,
+        &[
+            "cifar10 not found",
+            &dir.path().display().to_string(),
+            "--download",
+        ],
+    );
+}
+
+#[test]
+fn non_image_in_an_image_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = setup(dir.path(), "");
+    write_png_folder(&dir.path().join("pets"), &["cat", "dog"], 3);
+    std::fs::write(dir.path().join("pets/test/dog/readme.md"), "# hi").unwrap();
+    let out = train(
+        dir.path(),
+        &cfg,
+        &[
+            "--set",
+            "data.dataset=\"folder\"",
+            "--set",
+            "data.path=\"pets\"",
+        ],
+    );
+    assert_bad_input(
+        &out,
+        &["pets/test/dog/readme.md", "not a readable PNG/JPEG image"],
+    );
+}
+
+#[test]
+fn image_folder_trains_with_any_class_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = setup(dir.path(), "");
+    write_png_folder(&dir.path().join("pets"), &["cat", "dog", "owl"], 40);
+    // The custom net ends in 10 outputs: a clear error, then a preset that fits.
+    let out = train(
+        dir.path(),
+        &cfg,
+        &[
+            "--set",
+            "data.dataset=\"folder\"",
+            "--set",
+            "data.path=\"pets\"",
+        ],
+    );
+    assert_bad_input(&out, &["the dataset has 3 classes", "out = 3"]);
+    let out = train(
+        dir.path(),
+        &cfg,
+        &[
+            "--set",
+            "data.dataset=\"folder\"",
+            "--set",
+            "data.path=\"pets\"",
+            "--set",
+            "model.preset=\"bn-prelu-cnn\"",
+            "--set",
+            "train.epochs=3",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("runs/tiny/summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(summary["test_acc"].as_f64().unwrap() > 0.5, "{summary}");
+}
+
+#[test]
+fn corrupt_and_mismatched_checkpoints_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = setup(dir.path(), "");
+    assert!(
+        train(dir.path(), &cfg, &["--set", "train.epochs=1"])
+            .status
+            .success()
+    );
+    let d = dir.path().to_str().unwrap();
+    std::fs::write(dir.path().join("junk.ckpt"), b"hello").unwrap();
+    assert_bad_input(
+        &convlab(
+            &["eval", "--checkpoint", "junk.ckpt", "--data-dir", d],
+            dir.path(),
+        ),
+        &["junk.ckpt", "not a convlab checkpoint"],
+    );
+    let mut bytes = std::fs::read(dir.path().join("runs/tiny/last.ckpt")).unwrap();
+    bytes.truncate(bytes.len() - 100);
+    std::fs::write(dir.path().join("cut.ckpt"), &bytes).unwrap();
+    assert_bad_input(
+        &convlab(
+            &["eval", "--checkpoint", "cut.ckpt", "--data-dir", d],
+            dir.path(),
+        ),
+        &["cut.ckpt"],
+    );
+    assert_bad_input(
+        &convlab(
+            &["eval", "--checkpoint", "nope.ckpt", "--data-dir", d],
+            dir.path(),
+        ),
+        &["nope.ckpt"],
+    );
+}
