@@ -52,11 +52,13 @@ impl Dataset {
         }
     }
 
-    /// Keep only the first `n` images (no-op when `n` is 0 or not smaller).
-    pub fn truncate(&mut self, n: usize) {
+    /// Keep `n` images spread evenly over the set (no-op when `n` is 0 or not smaller).
+    /// Evenly strided rather than the first `n`, because image folders are stored class by
+    /// class: a prefix would be one class.
+    pub fn limit(&mut self, n: usize) {
         if n > 0 && n < self.len() {
-            self.labels.truncate(n);
-            self.images.truncate(n * self.image_len());
+            let idx: Vec<usize> = (0..n).map(|i| i * self.len() / n).collect();
+            *self = self.select(&idx);
         }
     }
 

@@ -88,8 +88,8 @@ pub fn load(cfg: &DataConfig, data_dir: Option<&Path>, download: bool) -> Result
             s
         }
     };
-    splits.train.truncate(cfg.limit_train);
-    splits.test.truncate(cfg.limit_test);
+    splits.train.limit(cfg.limit_train);
+    splits.test.limit(cfg.limit_test);
     Ok(splits)
 }
 

@@ -56,7 +56,7 @@ pub struct DataConfig {
     pub crop_padding: usize,
     /// Random horizontal flip (train split only).
     pub hflip: bool,
-    /// Use only the first N training / test images (quick runs and tests); 0 = all.
+    /// Use only N training / test images, spread evenly over each set (quick runs); 0 = all.
     pub limit_train: usize,
     pub limit_test: usize,
 }

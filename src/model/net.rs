@@ -129,7 +129,9 @@ impl Net {
                     stride,
                     padding,
                     ..
-                } => Layer::Conv(init.conv(channels, *out, *kernel, *stride, *padding, device)),
+                } => {
+                    Layer::Conv(init.conv(channels, *out, *kernel, *stride, *padding, true, device))
+                }
                 LayerSpec::Pool { kernel, stride } => Layer::Pool(
                     MaxPool2dConfig::new([*kernel, *kernel])
                         .with_strides([stride.unwrap_or(*kernel); 2])
@@ -147,14 +149,14 @@ impl Net {
                     activation,
                 } => {
                     let shortcut = (*stride != 1 || channels != *out).then(|| Shortcut {
-                        conv: init.conv_nobias(channels, *out, 1, *stride, 0, device),
+                        conv: init.conv(channels, *out, 1, *stride, 0, false, device),
                         bn: BatchNormConfig::new(*out).init(device),
                     });
                     Layer::Residual(Residual {
-                        conv1: init.conv_nobias(channels, *out, 3, *stride, 1, device),
+                        conv1: init.conv(channels, *out, 3, *stride, 1, false, device),
                         bn1: BatchNormConfig::new(*out).init(device),
                         act1: Act::new(activation, device),
-                        conv2: init.conv_nobias(*out, *out, 3, 1, 1, device),
+                        conv2: init.conv(*out, *out, 3, 1, 1, false, device),
                         bn2: BatchNormConfig::new(*out).init(device),
                         shortcut,
                         act2: Act::new(activation, device),
@@ -227,6 +229,9 @@ impl WeightInit {
         }
     }
 
+    /// A conv; `bias: false` for convs followed by batch norm (BN's beta plays that role).
+    /// Kaiming/Xavier init zeroes the bias, as `torch.nn.init` users write it.
+    #[allow(clippy::too_many_arguments)]
     fn conv(
         &self,
         cin: usize,
@@ -234,28 +239,17 @@ impl WeightInit {
         k: usize,
         stride: usize,
         pad: usize,
+        bias: bool,
         device: &Device,
     ) -> Conv2d {
-        let mut conv = self.conv_config(cin, cout, k, stride, pad).init(device);
+        let mut conv = self
+            .conv_config(cin, cout, k, stride, pad)
+            .with_bias(bias)
+            .init(device);
         if self.0.is_some() {
             conv.bias = conv.bias.map(|b| zeros_like(b, device));
         }
         conv
-    }
-
-    /// Convs followed by batch norm need no bias (BN's beta plays that role).
-    fn conv_nobias(
-        &self,
-        cin: usize,
-        cout: usize,
-        k: usize,
-        stride: usize,
-        pad: usize,
-        device: &Device,
-    ) -> Conv2d {
-        self.conv_config(cin, cout, k, stride, pad)
-            .with_bias(false)
-            .init(device)
     }
 
     fn linear(&self, din: usize, dout: usize, device: &Device) -> Linear {

@@ -1,0 +1,112 @@
+"""PyTorch reference for `convlab train` epoch times: the same nets, batch sizes, optimizer,
+split and per-epoch evaluation (val + test at batch 256), data already in memory.
+
+    python3 bench/pytorch_epoch.py --dataset mnist --model mnist-cnn --batch 64 --lr 1e-3 --epochs 1
+    python3 bench/pytorch_epoch.py --dataset cifar10 --model bn-prelu-cnn --batch 32 --lr 2e-3 --epochs 1
+
+Prints one JSON line per epoch: seconds (train + val + test, as convlab's timing.csv) and
+test accuracy. bench/cpu_epoch.sh runs it beside convlab and prints the ratio.
+"""
+import argparse, gzip, io, json, os, tarfile, time
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def mnist(root):
+    def read(name, offset):
+        with gzip.open(os.path.join(root, name), "rb") as f:
+            return np.frombuffer(f.read(), np.uint8, offset=offset)
+    xtr = read("train-images-idx3-ubyte.gz", 16).reshape(-1, 1, 28, 28)
+    ytr = read("train-labels-idx1-ubyte.gz", 8)
+    xte = read("t10k-images-idx3-ubyte.gz", 16).reshape(-1, 1, 28, 28)
+    yte = read("t10k-labels-idx1-ubyte.gz", 8)
+    return xtr, ytr, xte, yte
+
+
+def cifar_jpeg(path):
+    from PIL import Image
+    classes = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    split = {"train": ([], []), "test": ([], [])}
+    with tarfile.open(path) as tar:
+        for m in sorted(tar.getmembers(), key=lambda m: m.name):
+            parts = m.name.split("/")
+            if not m.isfile() or len(parts) < 3 or parts[-3] not in split:
+                continue
+            img = np.asarray(Image.open(io.BytesIO(tar.extractfile(m).read())).convert("RGB"))
+            split[parts[-3]][0].append(img.transpose(2, 0, 1))
+            split[parts[-3]][1].append(classes.index(parts[-2]))
+    f = lambda s: (np.stack(split[s][0]), np.array(split[s][1], np.uint8))
+    return (*f("train"), *f("test"))
+
+
+def net(name):
+    if name == "mnist-cnn":
+        return nn.Sequential(nn.Conv2d(1, 10, 5), nn.MaxPool2d(2), nn.ReLU(), nn.Conv2d(10, 32, 5), nn.MaxPool2d(2), nn.ReLU(),
+                             nn.Flatten(), nn.Linear(512, 100), nn.ReLU(), nn.Dropout(0.3), nn.Linear(100, 10))
+    if name == "bn-prelu-cnn":
+        layers, cin = [], 3
+        for c in (16, 32, 64):
+            layers += [nn.Conv2d(cin, c, 3, padding=1), nn.BatchNorm2d(c), nn.PReLU(), nn.MaxPool2d(2)]
+            cin = c
+        return nn.Sequential(*layers, nn.Flatten(), nn.Dropout(0.35), nn.Linear(1024, 100), nn.PReLU(), nn.Dropout(0.35), nn.Linear(100, 10))
+    raise SystemExit(f"unknown model {name}")
+
+
+def evaluate(model, x, y):
+    model.eval()
+    correct, loss = 0, 0.0
+    with torch.no_grad():
+        for i in range(0, len(x), 256):
+            out = model(x[i:i + 256])
+            loss += nn.functional.cross_entropy(out, y[i:i + 256], reduction="sum").item()
+            correct += (out.argmax(1) == y[i:i + 256]).sum().item()
+    model.train()
+    return loss / len(x), correct / len(x)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dataset", default="mnist")
+    ap.add_argument("--model", default="mnist-cnn")
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--data-dir", default="../shared/datasets")
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args()
+    torch.manual_seed(a.seed)
+    xtr, ytr, xte, yte = mnist(os.path.join(a.data_dir, "mnist")) if a.dataset == "mnist" else cifar_jpeg(os.path.join(a.data_dir, "cifar10/cifar10-jpeg.tar.gz"))
+    # convlab's defaults: 10% seeded validation split, per-channel normalization from train.
+    rng = np.random.default_rng(a.seed)
+    idx = rng.permutation(len(xtr))
+    nval = round(len(xtr) * 0.1)
+    val, tr = idx[:nval], idx[nval:]
+    xt = torch.tensor(xtr[tr], dtype=torch.float32) / 255
+    mean, std = xt.mean((0, 2, 3), keepdim=True), xt.std((0, 2, 3), keepdim=True)
+    norm = lambda x: (torch.tensor(x, dtype=torch.float32) / 255 - mean) / std
+    xt, yt = (xt - mean) / std, torch.tensor(ytr[tr], dtype=torch.long)
+    xv, yv = norm(xtr[val]), torch.tensor(ytr[val], dtype=torch.long)
+    xs, ys = norm(xte), torch.tensor(yte, dtype=torch.long)
+    model = net(a.model)
+    opt = torch.optim.Adam(model.parameters(), lr=a.lr)
+    for epoch in range(a.epochs):
+        t0 = time.perf_counter()
+        perm = torch.randperm(len(xt))
+        for i in range(0, len(xt), a.batch):
+            b = perm[i:i + a.batch]
+            opt.zero_grad(set_to_none=True)
+            loss = nn.functional.cross_entropy(model(xt[b]), yt[b])
+            loss.backward()
+            opt.step()
+        train_s = time.perf_counter() - t0
+        evaluate(model, xv, yv)
+        _, acc = evaluate(model, xs, ys)
+        print(json.dumps({"framework": "pytorch", "torch": torch.__version__, "threads": torch.get_num_threads(), "model": a.model,
+                          "batch": a.batch, "epoch": epoch + 1, "train_seconds": round(train_s, 2),
+                          "seconds": round(time.perf_counter() - t0, 2), "test_acc": acc}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
