@@ -373,7 +373,7 @@ fn bad_data_files_are_named() {
     std::fs::write(&images, &good).unwrap();
     std::fs::write(
         dir.path().join("mnist/t10k-labels-idx1-ubyte.gz"),
-        gz(&idx_labels(&vec![10u8; 200])),
+        gz(&idx_labels(&[10u8; 200])),
     )
     .unwrap();
     assert_bad_input(

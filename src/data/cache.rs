@@ -35,15 +35,15 @@ pub fn cache_path(name: &str, source: &Path) -> PathBuf {
             t.hash(&mut h);
         }
     }
-    if canon.is_dir() {
-        if let Ok(entries) = std::fs::read_dir(&canon) {
-            let mut names: Vec<_> = entries
-                .flatten()
-                .filter_map(|e| Some((e.file_name(), e.metadata().ok()?.len())))
-                .collect();
-            names.sort();
-            names.hash(&mut h);
-        }
+    if canon.is_dir()
+        && let Ok(entries) = std::fs::read_dir(&canon)
+    {
+        let mut names: Vec<_> = entries
+            .flatten()
+            .filter_map(|e| Some((e.file_name(), e.metadata().ok()?.len())))
+            .collect();
+        names.sort();
+        names.hash(&mut h);
     }
     super::locate::cache_dir().join(format!("{name}-{:016x}.bin", h.finish()))
 }

@@ -72,7 +72,7 @@ fn read_members(path: &Path) -> Result<HashMap<String, Vec<u8>>> {
 
 /// Parse binary records (label byte + 3072 pixel bytes, channel planes R, G, B).
 pub fn parse_binary(bytes: &[u8], origin: &str) -> Result<Dataset> {
-    if bytes.is_empty() || bytes.len() % RECORD != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(RECORD) {
         return Err(Error::input(
             origin,
             format!(

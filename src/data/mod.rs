@@ -101,7 +101,7 @@ pub fn split_validation(train: &Dataset, fraction: f64, seed: u64) -> (Dataset, 
     }
     let mut idx: Vec<usize> = (0..train.len()).collect();
     idx.shuffle(&mut rand::rngs::StdRng::seed_from_u64(
-        seed ^ 0x5eed_0f_7a11,
+        seed ^ 0x005e_ed0f_7a11,
     ));
     let (val, tr) = idx.split_at(n_val);
     let (mut val, mut tr) = (val.to_vec(), tr.to_vec());

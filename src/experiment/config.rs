@@ -235,10 +235,10 @@ impl RunConfig {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let mut cfg = Self::parse(&text, &path.display().to_string())?;
         cfg.resolve();
-        if !text_sets_key(&text, "name") {
-            if let Some(stem) = path.file_stem() {
-                cfg.name = stem.to_string_lossy().into_owned();
-            }
+        if !text_sets_key(&text, "name")
+            && let Some(stem) = path.file_stem()
+        {
+            cfg.name = stem.to_string_lossy().into_owned();
         }
         cfg.validate(&path.display().to_string())?;
         Ok(cfg)
@@ -379,7 +379,7 @@ impl RunConfig {
             "step" if s.step_size == 0 => {
                 return bad("schedule.step_size", "must be at least 1".into());
             }
-            "step" | "multistep" | "exponential" if !(s.gamma > 0.0) => {
+            "step" | "multistep" | "exponential" if s.gamma.is_nan() || s.gamma <= 0.0 => {
                 return bad("schedule.gamma", format!("{} must be positive", s.gamma));
             }
             "multistep" if s.milestones.is_empty() => {

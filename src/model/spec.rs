@@ -115,10 +115,10 @@ impl LayerSpec {
                 input: expected,
             } => {
                 let (c, h, w) = image("conv")?;
-                if let Some(e) = expected {
-                    if *e != c {
-                        return Err(format!("declares in = {e} channels but receives {c}"));
-                    }
+                if let Some(e) = expected
+                    && *e != c
+                {
+                    return Err(format!("declares in = {e} channels but receives {c}"));
                 }
                 if *out == 0 || *kernel == 0 || *stride == 0 {
                     return Err("out, kernel and stride must be at least 1".into());
@@ -181,12 +181,12 @@ impl LayerSpec {
                         ));
                     }
                 };
-                if let Some(e) = expected {
-                    if *e != n {
-                        return Err(format!(
-                            "declares in = {e} features but the previous layer gives {n}"
-                        ));
-                    }
+                if let Some(e) = expected
+                    && *e != n
+                {
+                    return Err(format!(
+                        "declares in = {e} features but the previous layer gives {n}"
+                    ));
                 }
                 if *out == 0 {
                     return Err("out must be at least 1".into());
@@ -264,13 +264,12 @@ pub fn lint_net(layers: &[LayerSpec]) -> Vec<String> {
     let last_linear = layers
         .iter()
         .rposition(|l| matches!(l, LayerSpec::Linear { .. }));
-    if let Some(i) = last_linear {
-        if layers[i + 1..]
+    if let Some(i) = last_linear
+        && layers[i + 1..]
             .iter()
             .any(|l| matches!(l, LayerSpec::Activation { .. }))
-        {
-            warnings.push("an activation follows the last linear layer: logits should be left unbounded for cross-entropy".into());
-        }
+    {
+        warnings.push("an activation follows the last linear layer: logits should be left unbounded for cross-entropy".into());
     }
     warnings
 }

@@ -17,7 +17,7 @@ pub fn build(cfg: &OptimizerConfig) -> ModuleOptimizer {
     let eps = cfg.eps as f32;
     match cfg.name.as_str() {
         "sgd" | "sgd-momentum" => {
-            let momentum = (cfg.momentum > 0.0).then(|| MomentumConfig {
+            let momentum = (cfg.momentum > 0.0).then_some(MomentumConfig {
                 momentum: cfg.momentum,
                 dampening: 0.0,
                 nesterov: cfg.nesterov,

@@ -307,17 +307,17 @@ impl Trainer<'_> {
 
         // Early stopping restores the best weights, so the final test is theirs.
         let mut test = rows.last().and_then(|r| r.test_acc.zip(r.test_loss));
-        if status == "early-stopped" {
-            if let Some((_, e, weights)) = &best {
-                let t = evaluate(weights, &p.test, &p.norm, bs.max(256), &plain);
-                test = Some((t.accuracy(), t.loss()));
-                if !self.quiet {
-                    println!(
-                        "restored best weights of epoch {e}: test loss {:.4} acc {:.2}%",
-                        t.loss(),
-                        t.accuracy() * 100.0
-                    );
-                }
+        if status == "early-stopped"
+            && let Some((_, e, weights)) = &best
+        {
+            let t = evaluate(weights, &p.test, &p.norm, bs.max(256), &plain);
+            test = Some((t.accuracy(), t.loss()));
+            if !self.quiet {
+                println!(
+                    "restored best weights of epoch {e}: test loss {:.4} acc {:.2}%",
+                    t.loss(),
+                    t.accuracy() * 100.0
+                );
             }
         }
         let best_row = best.as_ref().and_then(|(_, e, _)| rows.get(e - 1));
