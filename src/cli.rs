@@ -113,39 +113,6 @@ pub fn main() -> Result<()> {
     }
 }
 
-/// Apply `KEY=VALUE` overrides (dotted keys, TOML values; bare words are strings).
-pub fn apply_overrides(text: &str, origin: &str, overrides: &[String]) -> Result<String> {
-    if overrides.is_empty() {
-        return Ok(text.to_string());
-    }
-    let mut table: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| Error::input(origin, e.message().replace('\n', " ")))?;
-    for o in overrides {
-        let (key, raw) = o
-            .split_once('=')
-            .ok_or_else(|| Error::input(format!("--set {o}"), "expected KEY=VALUE"))?;
-        let value: toml::Value = format!("v = {raw}")
-            .parse::<toml::Table>()
-            .ok()
-            .and_then(|mut t| t.remove("v"))
-            .unwrap_or_else(|| toml::Value::String(raw.to_string()));
-        let parts: Vec<&str> = key.trim().split('.').collect();
-        let mut cur = &mut table;
-        for part in &parts[..parts.len() - 1] {
-            cur = cur
-                .entry(part.to_string())
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()))
-                .as_table_mut()
-                .ok_or_else(|| {
-                    Error::input(format!("--set {o}"), format!("{part} is not a table"))
-                })?;
-        }
-        cur.insert(parts[parts.len() - 1].to_string(), value);
-    }
-    Ok(table.to_string())
-}
-
 fn train(
     config: PathBuf,
     data_args: DataArgs,
@@ -156,29 +123,11 @@ fn train(
     quiet: bool,
 ) -> Result<()> {
     let origin = config.display().to_string();
-    let text = std::fs::read_to_string(&config).map_err(|e| Error::io(&config, e))?;
-    let text = apply_overrides(&text, &origin, &set)?;
-    // Line numbers refer to the file only when no --set rewrote it.
-    let parse_origin = if set.is_empty() {
-        origin.clone()
-    } else {
-        format!("{origin} (with --set overrides)")
-    };
-    let mut cfg = RunConfig::parse(&text, &parse_origin)?;
-    if !toml::from_str::<toml::Table>(&text)
-        .map(|t| t.contains_key("name"))
-        .unwrap_or(false)
-    {
-        cfg.name = config
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "run".into());
-    }
+    let mut cfg = RunConfig::load(&config, &set)?;
     if let Some(d) = device {
         cfg.device = d;
+        cfg.validate(&origin)?;
     }
-    cfg.resolve();
-    cfg.validate(&origin)?;
     let dev = device::select(&cfg.device)?;
 
     let t0 = std::time::Instant::now();

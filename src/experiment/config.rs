@@ -230,17 +230,26 @@ pub const DATASETS: &[&str] = &["mnist", "fashion-mnist", "cifar10", "folder"];
 pub const DEVICES: &[&str] = &["cpu", "cuda", "ndarray"];
 
 impl RunConfig {
-    /// Parse a config file; the run name defaults to the file stem.
-    pub fn load(path: &Path) -> Result<Self> {
+    /// Read a config file, apply `--set KEY=VALUE` overrides, parse, resolve and validate.
+    /// The run name defaults to the file stem.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
+        let origin = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let mut cfg = Self::parse(&text, &path.display().to_string())?;
-        cfg.resolve();
-        if !text_sets_key(&text, "name")
-            && let Some(stem) = path.file_stem()
-        {
-            cfg.name = stem.to_string_lossy().into_owned();
+        let text = apply_overrides(&text, &origin, overrides)?;
+        // Line numbers refer to the file only when no --set rewrote it.
+        let parse_origin = if overrides.is_empty() {
+            origin.clone()
+        } else {
+            format!("{origin} (with --set overrides)")
+        };
+        let mut cfg = Self::parse(&text, &parse_origin)?;
+        if !text_sets_key(&text, "name") {
+            if let Some(stem) = path.file_stem() {
+                cfg.name = stem.to_string_lossy().into_owned();
+            }
         }
-        cfg.validate(&path.display().to_string())?;
+        cfg.resolve();
+        cfg.validate(&origin)?;
         Ok(cfg)
     }
 
@@ -411,4 +420,37 @@ fn text_sets_key(text: &str, key: &str) -> bool {
     toml::from_str::<toml::Table>(text)
         .map(|t| t.contains_key(key))
         .unwrap_or(false)
+}
+
+/// Apply `KEY=VALUE` overrides (dotted keys, TOML values; bare words are strings).
+pub fn apply_overrides(text: &str, origin: &str, overrides: &[String]) -> Result<String> {
+    if overrides.is_empty() {
+        return Ok(text.to_string());
+    }
+    let mut table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| Error::input(origin, e.message().replace('\n', " ")))?;
+    for o in overrides {
+        let (key, raw) = o
+            .split_once('=')
+            .ok_or_else(|| Error::input(format!("--set {o}"), "expected KEY=VALUE"))?;
+        let value: toml::Value = format!("v = {raw}")
+            .parse::<toml::Table>()
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+        let parts: Vec<&str> = key.trim().split('.').collect();
+        let mut cur = &mut table;
+        for part in &parts[..parts.len() - 1] {
+            cur = cur
+                .entry(part.to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                .as_table_mut()
+                .ok_or_else(|| {
+                    Error::input(format!("--set {o}"), format!("{part} is not a table"))
+                })?;
+        }
+        cur.insert(parts[parts.len() - 1].to_string(), value);
+    }
+    Ok(table.to_string())
 }
