@@ -1,0 +1,105 @@
+//! Garbage and truncated bytes into every parser: an error, never a panic.
+
+mod common;
+
+use common::*;
+use convlab::data::{cifar, idx, pickle};
+use convlab::model::checkpoint;
+
+/// Deterministic pseudo-random bytes.
+fn noise(n: usize, seed: u64) -> Vec<u8> {
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407)
+        | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 24) as u8
+        })
+        .collect()
+}
+
+/// Every prefix length of `good` (sampled), and `good` with bytes overwritten by noise.
+fn mutations(good: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let step = (good.len() / 97).max(1);
+    for cut in (0..good.len()).step_by(step) {
+        out.push(good[..cut].to_vec());
+    }
+    for seed in 0..60u64 {
+        let mut m = good.to_vec();
+        let n = noise(8, seed);
+        for k in 0..4 {
+            let at = (u64::from_le_bytes(n.clone().try_into().unwrap()) as usize)
+                .wrapping_add(k * 31)
+                % m.len().max(1);
+            if let Some(b) = m.get_mut(at) {
+                *b = n[k];
+            }
+        }
+        out.push(m);
+        out.push(noise(1 + seed as usize * 37, seed));
+    }
+    out
+}
+
+#[test]
+fn idx_and_cifar_parsers_never_panic() {
+    let images = idx_images(&[pattern(1, 2, 28, 0), pattern(0, 2, 28, 1)], 28);
+    for m in mutations(&images) {
+        let _ = idx::parse_images(&m, "x");
+        let _ = idx::parse_labels(&m, 10, "x");
+    }
+    for m in mutations(&cifar_records(2, 0).0) {
+        let _ = cifar::parse_binary(&m, "x");
+    }
+    let (recs, labels) = cifar_records(2, 0);
+    let data: Vec<u8> = recs.chunks(3073).flat_map(|r| r[1..].to_vec()).collect();
+    let batch = cifar_python_batch(&labels, &data);
+    assert!(cifar::parse_python(&batch, "x").is_ok());
+    for m in mutations(&batch) {
+        let _ = pickle::parse(&m);
+        let _ = cifar::parse_python(&m, "x");
+    }
+}
+
+#[test]
+fn checkpoint_loader_never_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    write_idx_dataset(&dir.path().join("mnist"), 64, 16, 2);
+    std::fs::write(
+        dir.path().join("c.toml"),
+        "[data]\ndataset = \"mnist\"\nval_fraction = 0.0\n[model]\npreset = \"\"\nlayers = [{ type = \"flatten\" }, { type = \"linear\", out = 10 }]\n[train]\nepochs = 1\n",
+    )
+    .unwrap();
+    let out = convlab(
+        &[
+            "train",
+            "c.toml",
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "--run-dir",
+            "r",
+            "--quiet",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let good = std::fs::read(dir.path().join("r/last.ckpt")).unwrap();
+    let device = burn::tensor::Device::flex();
+    let path = dir.path().join("m.ckpt");
+    let mut errors = 0;
+    for m in mutations(&good) {
+        std::fs::write(&path, &m).unwrap();
+        let result = std::panic::catch_unwind(|| checkpoint::load(&path, &device).map(|_| ()));
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => errors += 1,
+            Err(_) => panic!("checkpoint::load panicked on {} mutated bytes", m.len()),
+        }
+    }
+    assert!(errors > 50, "most mutations must be rejected, got {errors}");
+}
