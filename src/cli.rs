@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::data;
 use crate::error::{Error, Result};
-use crate::experiment::config::RunConfig;
+use crate::experiment::config::{DataConfig, RunConfig};
 use crate::experiment::run_store::RunStore;
 use crate::model::checkpoint;
 use crate::model::presets::PRESETS;
@@ -202,23 +202,18 @@ fn eval_cmd(
     }
     let dev = device::select(&device_name)?;
     let (meta, model) = checkpoint::load(&ckpt, &dev)?;
-    let data_cfg = match &folder {
-        Some(p) => crate::experiment::config::DataConfig {
-            dataset: "folder".into(),
-            path: Some(p.clone()),
-            ..Default::default()
-        },
+    // The checkpoint's own dataset: a named one, or the image folder it was trained on.
+    let (dataset, path) = match folder {
+        Some(p) => ("folder".to_string(), Some(p)),
         None if ["mnist", "fashion-mnist", "cifar10"].contains(&meta.dataset.as_str()) => {
-            crate::experiment::config::DataConfig {
-                dataset: meta.dataset.clone(),
-                ..Default::default()
-            }
+            (meta.dataset.clone(), None)
         }
-        None => crate::experiment::config::DataConfig {
-            dataset: "folder".into(),
-            path: Some(PathBuf::from(&meta.dataset)),
-            ..Default::default()
-        },
+        None => ("folder".to_string(), Some(PathBuf::from(&meta.dataset))),
+    };
+    let data_cfg = DataConfig {
+        dataset,
+        path,
+        ..Default::default()
     };
     let splits = data::load(&data_cfg, data_args.data_dir.as_deref(), data_args.download)?;
     if splits.test.shape != meta.input {

@@ -62,9 +62,9 @@ pub fn save(path: &Path, meta: &CheckpointMeta, model: &Net) -> Result<()> {
     write_atomic(path, &out)
 }
 
-/// Read only the header (cheap: no weights are decoded).
-pub fn read_meta(path: &Path) -> Result<(CheckpointMeta, Vec<u8>, usize)> {
-    let bytes = read_file(path)?;
+/// Read the header, and return the weight bytes after it undecoded.
+pub fn read_meta(path: &Path) -> Result<(CheckpointMeta, Vec<u8>)> {
+    let mut bytes = read_file(path)?;
     let bad = |problem: &str| {
         Error::input(
             path.display(),
@@ -81,12 +81,13 @@ pub fn read_meta(path: &Path) -> Result<(CheckpointMeta, Vec<u8>, usize)> {
         .ok_or_else(|| bad("truncated header"))?;
     let meta: CheckpointMeta = serde_json::from_slice(&bytes[20..end])
         .map_err(|e| Error::input(path.display(), format!("corrupt checkpoint header: {e}")))?;
-    Ok((meta, bytes, end))
+    let weights = bytes.split_off(end);
+    Ok((meta, weights))
 }
 
 /// Load a checkpoint onto `device`: rebuild the net from its stored layers, then the weights.
 pub fn load(path: &Path, device: &Device) -> Result<(CheckpointMeta, Net)> {
-    let (meta, bytes, start) = read_meta(path)?;
+    let (meta, weights) = read_meta(path)?;
     let origin = path.display().to_string();
     check_net(
         &meta.layers,
@@ -95,14 +96,14 @@ pub fn load(path: &Path, device: &Device) -> Result<(CheckpointMeta, Net)> {
         &origin,
     )?;
     let net = Net::new(&meta.layers, meta.input_shape(), "default", device);
-    let net = load_weights(net, &bytes[start..], &origin)?;
+    let net = load_weights(net, weights, &origin)?;
     Ok((meta, net))
 }
 
 /// Apply burnpack weights to `net`; a shape or name mismatch (wrong architecture) or
 /// corrupt bytes become an error naming `origin`.
-pub fn load_weights(net: Net, weights: &[u8], origin: &str) -> Result<Net> {
-    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
+pub fn load_weights(net: Net, weights: Vec<u8>, origin: &str) -> Result<Net> {
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights))
         .map_err(|e| Error::input(origin, format!("corrupt weights: {e}")))?;
     net.try_load_record(record.validate(true))
         .map_err(|e| Error::input(origin, format!("weights do not fit this architecture: {e}")))
