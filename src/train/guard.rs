@@ -26,6 +26,15 @@ impl Guard {
         }
     }
 
+    /// Epochs in a row at chance so far (saved for resuming).
+    pub fn stuck_epochs(&self) -> usize {
+        self.stuck
+    }
+
+    pub fn set_stuck_epochs(&mut self, n: usize) {
+        self.stuck = n;
+    }
+
     /// Accuracy this close to chance counts as "not learning".
     pub fn at_chance(&self, acc: f64) -> bool {
         acc < self.chance * 1.2 + 0.01

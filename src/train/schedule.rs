@@ -1,7 +1,19 @@
 //! Learning-rate schedules with PyTorch's semantics: StepLR, MultiStepLR, ExponentialLR and
 //! CosineAnnealingLR change per epoch, OneCycleLR per batch, ReduceLROnPlateau on val loss.
 
+use serde::{Deserialize, Serialize};
+
 use crate::experiment::config::ScheduleConfig;
+
+/// The part of a schedule that changes while training (ReduceLROnPlateau's), saved so an
+/// interrupted run resumes with the same lr.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct ScheduleState {
+    pub plateau_lr: f64,
+    /// Best val loss so far; None before the first epoch.
+    pub best: Option<f64>,
+    pub bad_epochs: usize,
+}
 
 pub struct Schedule {
     cfg: ScheduleConfig,
@@ -25,6 +37,20 @@ impl Schedule {
             best: f64::INFINITY,
             bad_epochs: 0,
         }
+    }
+
+    pub fn state(&self) -> ScheduleState {
+        ScheduleState {
+            plateau_lr: self.plateau_lr,
+            best: self.best.is_finite().then_some(self.best),
+            bad_epochs: self.bad_epochs,
+        }
+    }
+
+    pub fn restore(&mut self, s: ScheduleState) {
+        self.plateau_lr = s.plateau_lr;
+        self.best = s.best.unwrap_or(f64::INFINITY);
+        self.bad_epochs = s.bad_epochs;
     }
 
     /// The lr for batch `step` (0-based) of epoch `epoch` (0-based).

@@ -26,6 +26,7 @@ use crate::train::eval::{batch_tensors, correct, cross_entropy, evaluate, scalar
 use crate::train::guard::{self, Guard};
 use crate::train::metrics::{EpochMetrics, Tally};
 use crate::train::optim;
+use crate::train::resume::{self, LoopState};
 use crate::train::schedule::Schedule;
 
 /// Read the running loss back from the device every this many batches: often enough for
@@ -114,6 +115,16 @@ pub struct Trainer<'a> {
     pub device_name: String,
     pub dataset: String,
     pub quiet: bool,
+    /// Continue from the run folder's resume file when there is one (sweeps); otherwise
+    /// start from scratch.
+    pub resume: bool,
+}
+
+/// The device RNG seed for epoch `epoch` (dropout masks): reseeding every epoch makes a
+/// resumed run draw exactly what an uninterrupted one would.
+fn epoch_seed(seed: u64, epoch: usize) -> u64 {
+    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add(epoch as u64 + 1)
 }
 
 impl Trainer<'_> {
@@ -147,31 +158,39 @@ impl Trainer<'_> {
         ad.seed(cfg.seed);
         let mut model = Net::new(&p.layers, p.input, &cfg.model.init, &ad);
         let parameters = model.num_params();
+        let resume_path = self.store.path(resume::FILE);
+        let resumed = if self.resume && resume_path.exists() {
+            Some(resume::load(&resume_path)?)
+        } else {
+            None
+        };
 
         self.store.write_config(cfg)?;
-        self.store.write_json(
-            "run.json",
-            &RunInfo {
-                name: &cfg.name,
-                seed: cfg.seed,
-                convlab_version: env!("CARGO_PKG_VERSION"),
-                burn_version: BURN_VERSION,
-                device: &self.device_name,
-                cpu_threads: std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(1),
-                dataset: &self.dataset,
-                train_images: p.train.len(),
-                val_images: p.val.as_ref().map_or(0, |v| v.len()),
-                test_images: p.test.len(),
-                parameters,
-                command: std::env::args().collect::<Vec<_>>().join(" "),
-                started_unix: std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs())
-                    .unwrap_or(0),
-            },
-        )?;
+        if resumed.is_none() {
+            self.store.write_json(
+                "run.json",
+                &RunInfo {
+                    name: &cfg.name,
+                    seed: cfg.seed,
+                    convlab_version: env!("CARGO_PKG_VERSION"),
+                    burn_version: BURN_VERSION,
+                    device: &self.device_name,
+                    cpu_threads: std::thread::available_parallelism()
+                        .map(|n| n.get())
+                        .unwrap_or(1),
+                    dataset: &self.dataset,
+                    train_images: p.train.len(),
+                    val_images: p.val.as_ref().map_or(0, |v| v.len()),
+                    test_images: p.test.len(),
+                    parameters,
+                    command: std::env::args().collect::<Vec<_>>().join(" "),
+                    started_unix: std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_secs())
+                        .unwrap_or(0),
+                },
+            )?;
+        }
 
         let bs = cfg.train.batch_size;
         let steps = p.train.len().div_ceil(bs);
@@ -188,9 +207,39 @@ impl Trainer<'_> {
         let mut best: Option<(f64, usize, Net)> = None; // (val loss, epoch, weights)
         let mut status = "completed";
         let mut diagnosis = None;
+        let mut seconds_before = 0.0;
+        let mut first_epoch = 0;
 
-        'epochs: for epoch in 0..cfg.train.epochs {
+        if let Some(r) = resumed {
+            let origin = resume_path.display().to_string();
+            // The record carries the parameter ids, so the optimizer state finds its params.
+            model = checkpoint::load_weights(model, r.model, &origin)?;
+            optim = optim
+                .from_bytes(burn::tensor::Bytes::from_bytes_vec(r.optimizer))
+                .map_err(|e| Error::input(&origin, format!("corrupt optimizer state: {e}")))?;
+            let st = r.state;
+            rows = st.rows;
+            for (row, s) in rows.iter_mut().zip(&st.epoch_seconds) {
+                row.seconds = *s;
+            }
+            schedule.restore(st.schedule);
+            guard.set_stuck_epochs(st.guard_stuck);
+            seconds_before = st.seconds_before;
+            first_epoch = st.epochs_done;
+            if let Some((score, e)) = st.best {
+                let (_, weights) = checkpoint::load(&self.store.path("best.ckpt"), &plain)?;
+                best = Some((score, e, weights));
+            }
+            if !self.quiet {
+                println!("resuming {} after epoch {first_epoch}", cfg.name);
+            }
+        }
+
+        'epochs: for epoch in first_epoch..cfg.train.epochs {
             let t0 = Instant::now();
+            let dropout_seed = epoch_seed(cfg.seed, epoch);
+            self.device.seed(dropout_seed);
+            ad.seed(dropout_seed);
             let seed = cfg.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64);
             let rx = loader::spawn(
                 p.train.clone(),
@@ -290,6 +339,27 @@ impl Trainer<'_> {
                 break;
             }
             schedule.end_epoch(row.val_loss);
+            if self.resume {
+                let state = LoopState {
+                    epochs_done: epoch + 1,
+                    rows: rows.clone(),
+                    epoch_seconds: rows.iter().map(|r| r.seconds).collect(),
+                    best: best.as_ref().map(|(s, e, _)| (*s, *e)),
+                    guard_stuck: guard.stuck_epochs(),
+                    schedule: schedule.state(),
+                    seconds_before: seconds_before + started.elapsed().as_secs_f64(),
+                };
+                let weights = model.clone().into_record().into_bytes();
+                let moments = optim.into_bytes();
+                match (weights, moments) {
+                    (Ok(w), Ok(m)) => resume::save(&resume_path, &state, &w, &m)?,
+                    (Err(e), _) | (_, Err(e)) => {
+                        return Err(Error::Other(format!(
+                            "could not save the resume state: {e}"
+                        )));
+                    }
+                }
+            }
             let patience = cfg.train.early_stopping_patience;
             if patience > 0
                 && best
@@ -330,10 +400,14 @@ impl Trainer<'_> {
             best_val_acc: best_row.and_then(|r| r.val_acc),
             test_acc: test.map(|t| t.0),
             test_loss: test.map(|t| t.1),
-            seconds: started.elapsed().as_secs_f64(),
+            seconds: seconds_before + started.elapsed().as_secs_f64(),
             parameters,
         };
+        // summary.json marks the run finished; only then is the resume file dropped.
         self.store.write_json("summary.json", &summary)?;
+        if resume_path.exists() {
+            std::fs::remove_file(&resume_path).map_err(|e| Error::io(&resume_path, e))?;
+        }
         match diagnosis {
             Some(d) => Err(Error::Diverged(d)),
             None => Ok(summary),

@@ -1,0 +1,87 @@
+//! The resume file, `resume.state`, written atomically after every completed epoch and
+//! removed when the run ends: the weights (with their parameter ids), the optimizer's
+//! moments, and the loop's own state, so an interrupted run continues exactly where its
+//! last completed epoch left it and ends with the same numbers as an uninterrupted one.
+//!
+//! Layout: the magic `CONVLABRESUME1`, then three length-prefixed (u64 LE) sections:
+//! the JSON [`LoopState`], the model's burnpack record, the optimizer's burnpack record.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result, read_file, write_atomic};
+use crate::train::metrics::EpochMetrics;
+use crate::train::schedule::ScheduleState;
+
+const MAGIC: &[u8; 14] = b"CONVLABRESUME1";
+pub const FILE: &str = "resume.state";
+
+/// Everything the training loop carries from one epoch to the next, besides tensors.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoopState {
+    /// Epochs completed.
+    pub epochs_done: usize,
+    pub rows: Vec<EpochMetrics>,
+    /// Wall-clock seconds of each completed epoch (not in `rows`: they are not seeded).
+    pub epoch_seconds: Vec<f64>,
+    /// (score, epoch) of the best weights so far; they are in best.ckpt.
+    pub best: Option<(f64, usize)>,
+    pub guard_stuck: usize,
+    pub schedule: ScheduleState,
+    /// Seconds spent in the earlier sessions of this run.
+    pub seconds_before: f64,
+}
+
+pub struct Resume {
+    pub state: LoopState,
+    pub model: Vec<u8>,
+    pub optimizer: Vec<u8>,
+}
+
+pub fn save(path: &Path, state: &LoopState, model: &[u8], optimizer: &[u8]) -> Result<()> {
+    let json = serde_json::to_vec(state).map_err(|e| Error::Other(format!("resume state: {e}")))?;
+    let mut out = Vec::with_capacity(MAGIC.len() + 24 + json.len() + model.len() + optimizer.len());
+    out.extend_from_slice(MAGIC);
+    for part in [&json[..], model, optimizer] {
+        out.extend_from_slice(&(part.len() as u64).to_le_bytes());
+        out.extend_from_slice(part);
+    }
+    write_atomic(path, &out)
+}
+
+pub fn load(path: &Path) -> Result<Resume> {
+    let bytes = read_file(path)?;
+    let bad = |problem: &str| {
+        Error::input(
+            path.display(),
+            format!("{problem}; delete it to restart this run from scratch"),
+        )
+    };
+    if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
+        return Err(bad("not a convlab resume file"));
+    }
+    let mut at = MAGIC.len();
+    let mut parts = Vec::with_capacity(3);
+    for _ in 0..3 {
+        let len = bytes
+            .get(at..at + 8)
+            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize)
+            .ok_or_else(|| bad("truncated resume file"))?;
+        let end = (at + 8)
+            .checked_add(len)
+            .filter(|&e| e <= bytes.len())
+            .ok_or_else(|| bad("truncated resume file"))?;
+        parts.push(bytes[at + 8..end].to_vec());
+        at = end;
+    }
+    let optimizer = parts.pop().unwrap_or_default();
+    let model = parts.pop().unwrap_or_default();
+    let state = serde_json::from_slice(&parts[0])
+        .map_err(|e| bad(&format!("corrupt resume state: {e}")))?;
+    Ok(Resume {
+        state,
+        model,
+        optimizer,
+    })
+}
