@@ -1,4 +1,4 @@
-//! The command line: `convlab train`, `convlab eval`, `convlab presets`.
+//! The command line: `convlab train`, `sweep`, `report`, `lr-find`, `eval`, `presets`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,10 +8,13 @@ use clap::{Args, Parser, Subcommand};
 use crate::data;
 use crate::error::{Error, Result};
 use crate::experiment::config::{DataConfig, RunConfig};
+use crate::experiment::emit::{self, EmitOptions};
 use crate::experiment::run_store::RunStore;
+use crate::experiment::study::Study;
+use crate::experiment::sweep::{self, SweepOptions};
 use crate::model::checkpoint;
 use crate::model::presets::PRESETS;
-use crate::train::{device, eval, trainer};
+use crate::train::{device, eval, lr_find, trainer};
 
 #[derive(Parser)]
 #[command(
@@ -56,6 +59,64 @@ enum Command {
         /// Print only the final summary.
         #[arg(long, short)]
         quiet: bool,
+    },
+    /// Train every variant x seed of a study; writes runs/<study>/<variant>/seed-N/ and the report.
+    /// Re-running the same command skips finished runs and resumes an interrupted one.
+    Sweep {
+        study: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
+        /// Parent folder of study folders.
+        #[arg(long, default_value = "runs")]
+        runs_dir: PathBuf,
+        /// cpu (default) or cuda; overrides the study's device.
+        #[arg(long)]
+        device: Option<String>,
+        /// Trials to run at once, as child processes sharing the cores.
+        #[arg(long, short, default_value_t = 1)]
+        jobs: usize,
+        /// Run only trial I (0-based), as a Slurm array task or Kubernetes pod does.
+        #[arg(long, value_name = "I")]
+        trial: Option<usize>,
+        /// List the trials (index, variant, seed, folder) and exit.
+        #[arg(long)]
+        list: bool,
+        /// Write a cluster job file instead of training: slurm (job array) or k8s (Indexed Job).
+        #[arg(long, value_name = "slurm|k8s")]
+        emit: Option<String>,
+        /// Where --emit writes (default: <runs-dir>/<study>.slurm or .k8s.yaml).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// --emit k8s: the container image holding convlab.
+        #[arg(long, default_value = "convlab:latest")]
+        image: String,
+        /// --emit: tasks that may run at once.
+        #[arg(long, default_value_t = 8)]
+        parallel: usize,
+        /// Print no per-run lines and no report.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Tables, significance and figures of a study folder; writes report.md/.csv/.html there.
+    Report { study_dir: PathBuf },
+    /// Learning-rate range test: a short run with an exponentially growing lr; suggests an lr.
+    LrFind {
+        config: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        #[arg(long)]
+        device: Option<String>,
+        #[arg(long, default_value_t = 1e-7)]
+        start: f64,
+        #[arg(long, default_value_t = 10.0)]
+        end: f64,
+        /// Batches to train (the lr reaches --end at the last one).
+        #[arg(long, default_value_t = 100)]
+        steps: usize,
+        #[arg(long, default_value = "runs")]
+        runs_dir: PathBuf,
     },
     /// Test loss and accuracy of a checkpoint.
     Eval {
@@ -104,6 +165,86 @@ pub fn main() -> Result<()> {
             batch_size,
             json,
         } => eval_cmd(checkpoint, data, folder, device, batch_size, json),
+        Command::Sweep {
+            study,
+            data,
+            runs_dir,
+            device,
+            jobs,
+            trial,
+            list,
+            emit,
+            out,
+            image,
+            parallel,
+            quiet,
+        } => {
+            let study = Study::load(&study)?;
+            if list {
+                for t in &study.trials {
+                    println!(
+                        "{:>4}  {}",
+                        t.index,
+                        study.trial_dir(&runs_dir, t).display()
+                    );
+                }
+                return Ok(());
+            }
+            if let Some(kind) = emit {
+                let o = EmitOptions {
+                    runs_dir: &runs_dir,
+                    data_dir: data.data_dir.as_deref(),
+                    device: device.as_deref(),
+                    image: &image,
+                    parallel,
+                };
+                let (text, ext) = match kind.as_str() {
+                    "slurm" => (emit::slurm(&study, &o), "slurm"),
+                    "k8s" => (emit::k8s(&study, &o), "k8s.yaml"),
+                    other => {
+                        return Err(Error::input(
+                            "--emit",
+                            format!("unknown target \"{other}\" (expected slurm or k8s)"),
+                        ));
+                    }
+                };
+                let path = out.unwrap_or_else(|| runs_dir.join(format!("{}.{ext}", study.name)));
+                crate::error::write_atomic(&path, text.as_bytes())?;
+                println!("wrote {} ({} trials)", path.display(), study.trials.len());
+                return Ok(());
+            }
+            if jobs == 0 {
+                return Err(Error::input("--jobs", "must be at least 1"));
+            }
+            sweep::run(
+                &study,
+                &SweepOptions {
+                    runs_dir,
+                    data_dir: data.data_dir,
+                    download: data.download,
+                    device,
+                    jobs,
+                    trial,
+                    quiet,
+                },
+            )
+        }
+        Command::Report { study_dir } => {
+            let md = crate::report::study::write(&study_dir)?;
+            println!("{md}");
+            println!("wrote {}", study_dir.join("report.html").display());
+            Ok(())
+        }
+        Command::LrFind {
+            config,
+            data,
+            set,
+            device,
+            start,
+            end,
+            steps,
+            runs_dir,
+        } => lr_find_cmd(config, data, set, device, start, end, steps, runs_dir),
         Command::Presets => {
             for (name, about) in PRESETS {
                 println!("{name:<14} {about}");
@@ -168,6 +309,7 @@ fn train(
         device_name: cfg.device.clone(),
         dataset,
         quiet,
+        resume: false,
     };
     let result = t.run();
     match &result {
@@ -187,6 +329,65 @@ fn train(
         ),
     }
     result.map(|_| ())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn lr_find_cmd(
+    config: PathBuf,
+    data_args: DataArgs,
+    set: Vec<String>,
+    device: Option<String>,
+    start: f64,
+    end: f64,
+    steps: usize,
+    runs_dir: PathBuf,
+) -> Result<()> {
+    if !(start > 0.0 && end > start && end.is_finite()) {
+        return Err(Error::input(
+            "--start/--end",
+            format!("need 0 < start < end (got {start} and {end})"),
+        ));
+    }
+    if steps < 10 {
+        return Err(Error::input("--steps", "must be at least 10"));
+    }
+    let origin = config.display().to_string();
+    let mut cfg = RunConfig::load(&config, &set)?;
+    if let Some(d) = device {
+        cfg.device = d;
+        cfg.validate(&origin)?;
+    }
+    let dev = device::select(&cfg.device)?;
+    let splits = data::load(&cfg.data, data_args.data_dir.as_deref(), data_args.download)?;
+    let prep = trainer::prepare(&cfg, splits, &origin)?;
+    let finding = lr_find::run(&cfg, &prep, &dev, lr_find::RangeTest { start, end, steps })?;
+    let store = RunStore::create_unique(&runs_dir, &format!("{}-lr-find", cfg.name))?;
+    store.write_config(&cfg)?;
+    lr_find::write(&store.dir, &finding, &cfg.name)?;
+    let last = finding.points.last().map_or(start, |p| p.lr);
+    println!(
+        "{}: {} batches of {} with {} from lr {start:.0e} to {last:.1e}{}",
+        cfg.name,
+        finding.points.len(),
+        cfg.train.batch_size,
+        cfg.optimizer.name,
+        if finding.stopped_early {
+            " (stopped: the loss exploded)"
+        } else {
+            ""
+        }
+    );
+    match finding.suggested_lr {
+        Some(lr) => println!(
+            "suggested lr: {lr:.2e} (steepest descent of the smoothed loss); min-loss lr / 10: {}",
+            finding
+                .min_loss_lr_over_10
+                .map_or("n/a".into(), |l| format!("{l:.2e}"))
+        ),
+        None => println!("no suggestion: too few points before the loss exploded; lower --start"),
+    }
+    println!("plot and table: {}", store.dir.display());
+    Ok(())
 }
 
 fn eval_cmd(

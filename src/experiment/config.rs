@@ -243,11 +243,10 @@ impl RunConfig {
             format!("{origin} (with --set overrides)")
         };
         let mut cfg = Self::parse(&text, &parse_origin)?;
-        if !text_sets_key(&text, "name") {
-            if let Some(stem) = path.file_stem() {
+        if !text_sets_key(&text, "name")
+            && let Some(stem) = path.file_stem() {
                 cfg.name = stem.to_string_lossy().into_owned();
             }
-        }
         cfg.resolve();
         cfg.validate(&origin)?;
         Ok(cfg)

@@ -1,6 +1,9 @@
-//! Charts (and, with the sweep issue, tables and HTML reports).
+//! Charts, study tables and the HTML report.
 
 pub mod curves;
+pub mod html;
+pub mod study;
+pub mod study_plots;
 
 use std::sync::Once;
 
