@@ -72,6 +72,9 @@ enum Command {
         /// cpu (default) or cuda; overrides the study's device.
         #[arg(long)]
         device: Option<String>,
+        /// Override a key of the base run, e.g. --set train.epochs=2 --set name=short (the study name).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
         /// Trials to run at once, as child processes sharing the cores.
         #[arg(long, short, default_value_t = 1)]
         jobs: usize,
@@ -170,6 +173,7 @@ pub fn main() -> Result<()> {
             data,
             runs_dir,
             device,
+            set,
             jobs,
             trial,
             list,
@@ -179,7 +183,7 @@ pub fn main() -> Result<()> {
             parallel,
             quiet,
         } => {
-            let study = Study::load(&study)?;
+            let study = Study::load(&study, &set)?;
             if list {
                 for t in &study.trials {
                     println!(
@@ -273,11 +277,7 @@ fn train(
 
     let t0 = std::time::Instant::now();
     let splits = data::load(&cfg.data, data_args.data_dir.as_deref(), data_args.download)?;
-    let dataset = cfg
-        .data
-        .path
-        .as_ref()
-        .map_or(cfg.data.dataset.clone(), |p| p.display().to_string());
+    let dataset = cfg.data.label();
     let prep = trainer::prepare(&cfg, splits, &origin)?;
     if !quiet {
         println!(

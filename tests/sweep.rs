@@ -473,3 +473,23 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+#[test]
+fn example_studies_expand_and_validate() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let expected = [
+        ("mnist-optimizers.toml", 15),
+        ("cifar10-optimizers.toml", 15),
+        ("cifar10-lr-batch.toml", 24),
+        ("cifar10-activations.toml", 15),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (file, trials) in expected {
+        let out = convlab(
+            &["sweep", root.join(file).to_str().unwrap(), "--list"],
+            dir.path(),
+        );
+        assert!(out.status.success(), "{file}: {}", stderr(&out));
+        assert_eq!(stdout(&out).lines().count(), trials, "{file}");
+    }
+}

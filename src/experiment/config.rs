@@ -61,6 +61,15 @@ pub struct DataConfig {
     pub limit_test: usize,
 }
 
+impl DataConfig {
+    /// What a run and its checkpoints record as the dataset: the name, or the folder's path.
+    pub fn label(&self) -> String {
+        self.path
+            .as_ref()
+            .map_or(self.dataset.clone(), |p| p.display().to_string())
+    }
+}
+
 impl Default for DataConfig {
     fn default() -> Self {
         Self {
@@ -244,9 +253,10 @@ impl RunConfig {
         };
         let mut cfg = Self::parse(&text, &parse_origin)?;
         if !text_sets_key(&text, "name")
-            && let Some(stem) = path.file_stem() {
-                cfg.name = stem.to_string_lossy().into_owned();
-            }
+            && let Some(stem) = path.file_stem()
+        {
+            cfg.name = stem.to_string_lossy().into_owned();
+        }
         cfg.resolve();
         cfg.validate(&origin)?;
         Ok(cfg)

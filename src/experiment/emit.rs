@@ -22,6 +22,9 @@ fn sweep_command(study: &Study, o: &EmitOptions, index: &str) -> String {
         shell_quote(&study.path.display().to_string()),
         shell_quote(&o.runs_dir.display().to_string())
     );
+    for set in &study.overrides {
+        cmd.push_str(&format!(" --set {}", shell_quote(set)));
+    }
     if let Some(d) = o.data_dir {
         cmd.push_str(&format!(
             " --data-dir {}",

@@ -108,6 +108,8 @@ pub struct Trial {
 pub struct Study {
     pub name: String,
     pub path: PathBuf,
+    /// `--set` overrides of the base run, passed on to child processes and job files.
+    pub overrides: Vec<String>,
     pub axes: Vec<Axis>,
     pub seeds: Vec<u64>,
     pub variants: Vec<Variant>,
@@ -117,8 +119,9 @@ pub struct Study {
 }
 
 impl Study {
-    /// Read, expand and validate a study file; every trial's config is checked here.
-    pub fn load(path: &Path) -> Result<Self> {
+    /// Read, expand and validate a study file; `overrides` (`--set KEY=VALUE`) change the
+    /// base run before the axes apply. Every trial's config is checked here.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
         let origin = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let mut table: toml::Table = text
@@ -145,6 +148,13 @@ impl Study {
             None => toml::Table::new(),
         };
         merge(&mut run, table);
+        if !overrides.is_empty() {
+            let text =
+                crate::experiment::config::apply_overrides(&run.to_string(), &origin, overrides)?;
+            run = text.parse().map_err(|e: toml::de::Error| {
+                Error::input(&origin, e.message().replace('\n', " "))
+            })?;
+        }
         let name = spec
             .name
             .clone()
@@ -224,6 +234,7 @@ impl Study {
         Ok(Self {
             name,
             path: path.to_path_buf(),
+            overrides: overrides.to_vec(),
             axes,
             seeds,
             variants,

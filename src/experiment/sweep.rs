@@ -31,6 +31,8 @@ pub struct SweepOptions {
 pub struct StudyIndex {
     pub name: String,
     pub study_file: PathBuf,
+    #[serde(default)]
+    pub overrides: Vec<String>,
     pub axes: Vec<Axis>,
     pub seeds: Vec<u64>,
     pub variants: Vec<Variant>,
@@ -51,6 +53,7 @@ pub fn write_index(study: &Study, runs_dir: &Path) -> Result<PathBuf> {
     let index = StudyIndex {
         name: study.name.clone(),
         study_file: study.path.clone(),
+        overrides: study.overrides.clone(),
         axes: study.axes.clone(),
         seeds: study.seeds.clone(),
         variants: study.variants.clone(),
@@ -237,11 +240,7 @@ fn train_trial(
             s
         }
     };
-    let dataset = cfg
-        .data
-        .path
-        .as_ref()
-        .map_or(cfg.data.dataset.clone(), |p| p.display().to_string());
+    let dataset = cfg.data.label();
     let prep = trainer::prepare(cfg, splits, &origin)?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let resume_file = dir.join(crate::train::resume::FILE);
@@ -301,6 +300,9 @@ fn run_parallel(
                 .arg(&opts.runs_dir)
                 .arg("--quiet")
                 .env("RAYON_NUM_THREADS", threads.to_string());
+            for o in &study.overrides {
+                cmd.arg("--set").arg(o);
+            }
             if let Some(d) = &opts.data_dir {
                 cmd.arg("--data-dir").arg(d);
             }

@@ -3,8 +3,8 @@
 
 use std::fmt::Write as _;
 
+use crate::report::Figure;
 use crate::report::study::{Group, ReportText, StudyData};
-use crate::report::study_plots::Figure;
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")

@@ -24,3 +24,44 @@ pub fn register_font() {
         }
     });
 }
+
+pub type DrawResult = std::result::Result<(), String>;
+
+pub fn se<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
+
+/// A figure drawn twice, as `<name>.png` and `<name>.svg`; the SVG text is kept for HTML.
+pub struct Figure {
+    pub name: String,
+    pub title: String,
+    pub svg: String,
+}
+
+/// Draw with `$f(&area, args...)` (generic over the plotters backend) into `<dir>/<name>.png`
+/// and `<dir>/<name>.svg`, both written atomically; evaluates to a [`Figure`].
+#[macro_export]
+macro_rules! render_png_svg {
+    ($dir:expr, $name:expr, $title:expr, $size:expr, $f:ident, $($arg:expr),*) => {{
+        use plotters::prelude::{BitMapBackend, IntoDrawingArea, SVGBackend, WHITE};
+        let png = $dir.join(format!("{}.png", $name));
+        let tmp = $dir.join(format!(".{}.tmp.png", $name));
+        let mut svg = String::new();
+        let drawn = (|| -> $crate::report::DrawResult {
+            {
+                let area = BitMapBackend::new(&tmp, $size).into_drawing_area();
+                area.fill(&WHITE).map_err($crate::report::se)?;
+                $f(&area, $($arg),*)?;
+                area.present().map_err($crate::report::se)?;
+            }
+            let area = SVGBackend::with_string(&mut svg, $size).into_drawing_area();
+            area.fill(&WHITE).map_err($crate::report::se)?;
+            $f(&area, $($arg),*)?;
+            area.present().map_err($crate::report::se)
+        })();
+        drawn.map_err(|e| $crate::error::Error::Other(format!("{}: could not draw: {e}", png.display())))?;
+        std::fs::rename(&tmp, &png).map_err(|e| $crate::error::Error::io(&png, e))?;
+        $crate::error::write_atomic(&$dir.join(format!("{}.svg", $name)), svg.as_bytes())?;
+        $crate::report::Figure { name: $name.to_string(), title: $title.to_string(), svg }
+    }};
+}

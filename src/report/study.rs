@@ -438,10 +438,21 @@ fn markdown(data: &StudyData, r: &ReportText, figures: &[String]) -> String {
     } else {
         "variant".into()
     };
+    let sets: String = data
+        .index
+        .overrides
+        .iter()
+        .map(|o| format!(" --set {o}"))
+        .collect();
     let mut out = format!(
-        "# {}\n\nStudy file `{}`; {} variants x {} seeds. Mean ± std over seeds; test accuracy is that of the weights each run ends with.\n\n",
+        "# {}\n\nStudy file `{}`{}; {} variants x {} seeds. Mean ± std over seeds; test accuracy is that of the weights each run ends with.\n\n",
         r.title,
         data.index.study_file.display(),
+        if sets.is_empty() {
+            String::new()
+        } else {
+            format!(" (with{sets})")
+        },
         data.index.variants.len(),
         data.index.seeds.len()
     );

@@ -7,45 +7,11 @@ use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::error::{Error, Result, write_atomic};
+use crate::error::Result;
+use crate::report::se;
 use crate::report::study::{EpochRow, Group, ReportText, Stat, StudyData, by_key};
 
-type DrawResult = std::result::Result<(), String>;
-
-pub struct Figure {
-    pub name: String,
-    pub title: String,
-    pub svg: String,
-}
-
-fn se<E: std::fmt::Display>(e: E) -> String {
-    e.to_string()
-}
-
-/// Draw with `$f` into `<name>.png` and `<name>.svg` (both written atomically).
-macro_rules! render {
-    ($root:expr, $name:expr, $title:expr, $size:expr, $f:ident, $($arg:expr),*) => {{
-        let png = $root.join(format!("{}.png", $name));
-        let tmp = $root.join(format!(".{}.tmp.png", $name));
-        let mut svg = String::new();
-        let drawn = (|| -> DrawResult {
-            {
-                let area = BitMapBackend::new(&tmp, $size).into_drawing_area();
-                area.fill(&WHITE).map_err(se)?;
-                $f(&area, $($arg),*)?;
-                area.present().map_err(se)?;
-            }
-            let area = SVGBackend::with_string(&mut svg, $size).into_drawing_area();
-            area.fill(&WHITE).map_err(se)?;
-            $f(&area, $($arg),*)?;
-            area.present().map_err(se)
-        })();
-        drawn.map_err(|e| Error::Other(format!("{}: could not draw: {e}", png.display())))?;
-        std::fs::rename(&tmp, &png).map_err(|e| Error::io(&png, e))?;
-        write_atomic(&$root.join(format!("{}.svg", $name)), svg.as_bytes())?;
-        Figure { name: $name.to_string(), title: $title.to_string(), svg }
-    }};
-}
+use crate::report::{DrawResult, Figure};
 
 pub fn draw_all(data: &StudyData, text: &ReportText) -> Result<Vec<Figure>> {
     super::register_font();
@@ -53,7 +19,7 @@ pub fn draw_all(data: &StudyData, text: &ReportText) -> Result<Vec<Figure>> {
     let mut figures = Vec::new();
     let metric = curve_metric(data);
     if data.runs.iter().any(|r| !r.rows.is_empty()) {
-        figures.push(render!(
+        figures.push(crate::render_png_svg!(
             root,
             "curves",
             format!(
@@ -68,7 +34,7 @@ pub fn draw_all(data: &StudyData, text: &ReportText) -> Result<Vec<Figure>> {
     }
     if text.variants.iter().any(|g| g.test.n > 0) {
         let h = (120 + 34 * text.variants.len()).clamp(260, 1400) as u32;
-        figures.push(render!(
+        figures.push(crate::render_png_svg!(
             root,
             "final",
             "final test accuracy per variant (± 1 std over seeds)",
@@ -82,7 +48,7 @@ pub fn draw_all(data: &StudyData, text: &ReportText) -> Result<Vec<Figure>> {
             "mean test accuracy: {} x {}",
             data.index.axes[ax].name, data.index.axes[ay].name
         );
-        figures.push(render!(
+        figures.push(crate::render_png_svg!(
             root,
             "heatmap",
             title,
@@ -145,8 +111,21 @@ fn curves<DB: DrawingBackend>(
     } else {
         "validation loss"
     };
-    panel(&left, data, &format!("{} (%)", metric.0), &acc)?;
-    panel(&right, data, loss_name, &loss)
+    // Accuracy rises and loss falls: put each legend where the curves usually are not.
+    panel(
+        &left,
+        data,
+        &format!("{} (%)", metric.0),
+        &acc,
+        SeriesLabelPosition::LowerRight,
+    )?;
+    panel(
+        &right,
+        data,
+        loss_name,
+        &loss,
+        SeriesLabelPosition::UpperRight,
+    )
 }
 
 fn panel<DB: DrawingBackend>(
@@ -154,6 +133,7 @@ fn panel<DB: DrawingBackend>(
     data: &StudyData,
     y_name: &str,
     f: &dyn Fn(&EpochRow) -> Option<f64>,
+    legend: SeriesLabelPosition,
 ) -> DrawResult {
     let lines: Vec<Vec<(f64, f64, f64)>> = (0..data.index.variants.len())
         .map(|v| per_epoch(data, v, f))
@@ -212,7 +192,7 @@ fn panel<DB: DrawingBackend>(
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
+        .position(legend)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .label_font(("sans-serif", 13))

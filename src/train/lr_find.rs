@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::data::loader::{self, Plan};
 use crate::data::transform::Augment;
-use crate::error::{Error, Result, write_atomic};
+use crate::error::{Result, write_atomic};
 use crate::experiment::config::RunConfig;
 use crate::model::Net;
 use crate::train::eval::{batch_tensors, cross_entropy, scalar};
@@ -165,24 +165,8 @@ pub fn write(dir: &Path, f: &Finding, title: &str) -> Result<()> {
     });
     write_atomic(&dir.join("lr_find.json"), format!("{json:#}\n").as_bytes())?;
     crate::report::register_font();
-    let png = dir.join("lr_find.png");
-    let tmp = dir.join(".lr_find.tmp.png");
-    let mut svg = String::new();
-    let drawn = (|| -> std::result::Result<(), String> {
-        {
-            let area = BitMapBackend::new(&tmp, (900, 520)).into_drawing_area();
-            area.fill(&WHITE).map_err(|e| e.to_string())?;
-            plot(&area, f, title)?;
-            area.present().map_err(|e| e.to_string())?;
-        }
-        let area = SVGBackend::with_string(&mut svg, (900, 520)).into_drawing_area();
-        area.fill(&WHITE).map_err(|e| e.to_string())?;
-        plot(&area, f, title)?;
-        area.present().map_err(|e| e.to_string())
-    })();
-    drawn.map_err(|e| Error::Other(format!("{}: could not draw: {e}", png.display())))?;
-    std::fs::rename(&tmp, &png).map_err(|e| Error::io(&png, e))?;
-    write_atomic(&dir.join("lr_find.svg"), svg.as_bytes())
+    crate::render_png_svg!(dir, "lr_find", "lr range test", (900, 520), plot, f, title);
+    Ok(())
 }
 
 fn plot<DB: DrawingBackend>(
