@@ -493,3 +493,39 @@ fn example_studies_expand_and_validate() {
         assert_eq!(stdout(&out).lines().count(), trials, "{file}");
     }
 }
+
+#[test]
+fn random_sampling_is_seeded_distinct_and_in_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let list = |study: &str| {
+        setup(d, 40, study);
+        let out = sweep(d, &["--list"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    // Lists only: distinct grid points, without replacement.
+    let grid = "sampling = \"random\"\ntrials = 4\nsample_seed = 1\n[study.axes]\noptimizer = [\"sgd\", \"adam\", \"rmsprop\"]\nbatch_size = [32, 64]\n";
+    let a = list(grid);
+    assert_eq!(a, list(grid), "same sample_seed, same trials");
+    let variants: std::collections::HashSet<&str> =
+        a.lines().map(|l| l.split('/').nth(2).unwrap()).collect();
+    assert_eq!(variants.len(), 4, "{a}");
+    // A range: log-uniform values inside it, three significant digits.
+    let ranged = list(
+        "sampling = \"random\"\ntrials = 5\n[study.axes]\nlr = { log_uniform = [1e-4, 1e-2] }\n",
+    );
+    for line in ranged.lines() {
+        let v: f64 = line
+            .split("lr=")
+            .nth(1)
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1e-4..1e-2).contains(&v), "{line}");
+        assert_eq!(format!("{v:.2e}").parse::<f64>().unwrap(), v, "{line}");
+    }
+}

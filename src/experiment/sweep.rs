@@ -243,6 +243,7 @@ fn train_trial(
     let dataset = cfg.data.label();
     let prep = trainer::prepare(cfg, splits, &origin)?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    remove_temporaries(dir);
     let resume_file = dir.join(crate::train::resume::FILE);
     let resumed_after = if resume_file.exists() {
         Some(crate::train::resume::load(&resume_file)?.state.epochs_done)
@@ -267,6 +268,20 @@ fn train_trial(
         serde_json::to_value(&summary).unwrap_or_default(),
         resumed_after,
     ))
+}
+
+/// A killed run can leave the temporary files of an unfinished atomic write (`.name.tmpPID`);
+/// they never replaced a good file, so they can go.
+fn remove_temporaries(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') && name.contains(".tmp") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// `--jobs N`: N child processes, each `convlab sweep STUDY --trial i`, sharing the cores.

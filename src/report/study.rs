@@ -148,7 +148,12 @@ impl StudyData {
         (0..self.index.variants.len())
             .map(|v| {
                 let runs: Vec<&RunResult> = self.runs.iter().filter(|r| r.variant == v).collect();
-                group(self.index.variants[v].name.clone(), &runs)
+                // With one axis the table's first column is that axis: show just its value.
+                let label = match self.index.variants[v].values.as_slice() {
+                    [only] => only.clone(),
+                    _ => self.index.variants[v].name.clone(),
+                };
+                group(label, &runs)
             })
             .collect()
     }
