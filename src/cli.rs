@@ -14,6 +14,7 @@ use crate::experiment::study::Study;
 use crate::experiment::sweep::{self, SweepOptions};
 use crate::model::checkpoint;
 use crate::model::presets::PRESETS;
+use crate::report::diagnostics;
 use crate::train::{device, eval, lr_find, trainer};
 
 #[derive(Parser)]
@@ -121,7 +122,8 @@ enum Command {
         #[arg(long, default_value = "runs")]
         runs_dir: PathBuf,
     },
-    /// Test loss and accuracy of a checkpoint.
+    /// Test loss and accuracy of a checkpoint, per-class accuracy, the confusion matrix and
+    /// the most confidently wrong images.
     Eval {
         #[arg(long)]
         checkpoint: PathBuf,
@@ -137,6 +139,16 @@ enum Command {
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
+        /// Also report test-time augmentation: plain and horizontally flipped, averaged.
+        #[arg(long)]
+        tta: bool,
+        /// Folder for confusion.png/.svg/.csv, top_losses.png and eval.json
+        /// (default: eval-<checkpoint name> beside the checkpoint).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// How many of the most confidently wrong images to draw.
+        #[arg(long, default_value_t = 16)]
+        top: usize,
     },
     /// List the model presets.
     Presets,
@@ -167,7 +179,22 @@ pub fn main() -> Result<()> {
             device,
             batch_size,
             json,
-        } => eval_cmd(checkpoint, data, folder, device, batch_size, json),
+            tta,
+            out,
+            top,
+        } => eval_cmd(
+            checkpoint,
+            data,
+            folder,
+            device,
+            EvalOptions {
+                batch_size,
+                json,
+                tta,
+                out,
+                top,
+            },
+        ),
         Command::Sweep {
             study,
             data,
@@ -390,14 +417,22 @@ fn lr_find_cmd(
     Ok(())
 }
 
+struct EvalOptions {
+    batch_size: usize,
+    json: bool,
+    tta: bool,
+    out: Option<PathBuf>,
+    top: usize,
+}
+
 fn eval_cmd(
     ckpt: PathBuf,
     data_args: DataArgs,
     folder: Option<PathBuf>,
     device_name: String,
-    batch_size: usize,
-    json: bool,
+    o: EvalOptions,
 ) -> Result<()> {
+    let batch_size = o.batch_size;
     if batch_size == 0 {
         return Err(Error::input("--batch-size", "must be at least 1"));
     }
@@ -441,23 +476,65 @@ fn eval_cmd(
         meta.std.clone(),
     ));
     let test = Arc::new(splits.test);
-    let tally = eval::evaluate(&model, &test, &norm, batch_size, &dev);
-    if json {
+    let probs = eval::probabilities(&model, &test, &norm, batch_size, &dev, false);
+    let d = diagnostics::diagnose(&probs, &test.labels, &meta.classes);
+    let tta = o.tta.then(|| {
+        let p = eval::probabilities(&model, &test, &norm, batch_size, &dev, true);
+        diagnostics::diagnose(&p, &test.labels, &meta.classes)
+    });
+    let out = o.out.clone().unwrap_or_else(|| {
+        let stem = ckpt
+            .file_stem()
+            .map_or("checkpoint".into(), |s| s.to_string_lossy().into_owned());
+        ckpt.parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join(format!("eval-{stem}"))
+    });
+    diagnostics::write(&out, &d, &test, o.top)?;
+    let report = serde_json::json!({
+        "checkpoint": ckpt,
+        "images": d.images,
+        "test_loss": d.loss,
+        "test_acc": d.accuracy,
+        "tta_flip_test_loss": tta.as_ref().map(|t| t.loss),
+        "tta_flip_test_acc": tta.as_ref().map(|t| t.accuracy),
+        "per_class": d.per_class,
+        "confusion": d.confusion,
+        "trained_on": meta.device,
+        "epoch": meta.epoch,
+        "files": out,
+    });
+    crate::error::write_atomic(&out.join("eval.json"), format!("{report:#}\n").as_bytes())?;
+    if o.json {
+        println!("{report}");
+        return Ok(());
+    }
+    println!(
+        "{}: {} test images, loss {:.4}, accuracy {:.2}% (epoch {}, trained on {}, evaluated on {})",
+        ckpt.display(),
+        d.images,
+        d.loss,
+        d.accuracy * 100.0,
+        meta.epoch,
+        meta.device,
+        device_name
+    );
+    if let Some(t) = &tta {
         println!(
-            "{}",
-            serde_json::json!({"checkpoint": ckpt, "images": tally.count, "test_loss": tally.loss(), "test_acc": tally.accuracy(), "trained_on": meta.device, "epoch": meta.epoch})
-        );
-    } else {
-        println!(
-            "{}: {} test images, loss {:.4}, accuracy {:.2}% (epoch {}, trained on {}, evaluated on {})",
-            ckpt.display(),
-            tally.count,
-            tally.loss(),
-            tally.accuracy() * 100.0,
-            meta.epoch,
-            meta.device,
-            device_name
+            "with flip test-time augmentation: loss {:.4}, accuracy {:.2}% ({:+.2} points)",
+            t.loss,
+            t.accuracy * 100.0,
+            (t.accuracy - d.accuracy) * 100.0
         );
     }
+    println!("\n{}", d.per_class_table());
+    if d.per_class.len() <= 20 {
+        println!("{}", d.confusion_table());
+    }
+    println!(
+        "confusion matrix and the {} most confidently wrong images: {}",
+        o.top.min(d.top_losses.len()),
+        out.display()
+    );
     Ok(())
 }

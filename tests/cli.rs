@@ -132,6 +132,59 @@ fn train_writes_a_complete_run_folder_and_eval_agrees() {
         "eval {} vs train {acc}",
         v["test_acc"]
     );
+    // The diagnostics agree with each other and with the data: 50 test images per class
+    // (labels i % 4), the confusion matrix's diagonal is the accuracy.
+    let confusion: Vec<Vec<u64>> = serde_json::from_value(v["confusion"].clone()).unwrap();
+    assert_eq!(confusion.len(), 10);
+    for (c, row) in confusion.iter().enumerate() {
+        assert_eq!(
+            row.iter().sum::<u64>(),
+            if c < 4 { 50 } else { 0 },
+            "row {c}"
+        );
+        let per_class = &v["per_class"][c];
+        assert_eq!(per_class["correct"].as_u64(), Some(row[c]));
+    }
+    let diagonal: u64 = (0..10).map(|c| confusion[c][c]).sum();
+    assert!((diagonal as f64 / 200.0 - acc).abs() < 1e-9);
+    let eval_dir = run.join("eval-last");
+    for f in [
+        "confusion.png",
+        "confusion.svg",
+        "confusion.csv",
+        "eval.json",
+    ] {
+        assert!(eval_dir.join(f).is_file(), "{f}");
+    }
+    let csv_rows: Vec<String> = std::fs::read_to_string(eval_dir.join("confusion.csv"))
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(csv_rows.len(), 11);
+    // Wrong predictions exist unless the tiny net is perfect; then there is nothing to draw.
+    assert_eq!(eval_dir.join("top_losses.png").is_file(), diagonal < 200);
+    let tta = convlab(
+        &[
+            "eval",
+            "--checkpoint",
+            "runs/tiny/last.ckpt",
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "--tta",
+            "--out",
+            "tta-eval",
+        ],
+        dir.path(),
+    );
+    assert!(tta.status.success(), "{}", stderr(&tta));
+    let text = stdout(&tta);
+    assert!(
+        text.contains("with flip test-time augmentation: loss"),
+        "{text}"
+    );
+    assert!(text.contains("| true \\ predicted |"), "{text}");
+    assert!(dir.path().join("tta-eval/eval.json").is_file());
     // A second run of the same name goes to a new folder; nothing is overwritten.
     let again = train(dir.path(), &cfg, &["--set", "train.epochs=1", "--quiet"]);
     assert!(again.status.success());

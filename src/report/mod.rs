@@ -1,6 +1,7 @@
 //! Charts, study tables and the HTML report.
 
 pub mod curves;
+pub mod diagnostics;
 pub mod html;
 pub mod study;
 pub mod study_plots;

@@ -221,7 +221,7 @@ fn bars<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, groups: &[Group]) -> 
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(label_width.min(420))
-        .build_cartesian_2d(lo..hi, (0..n).into_segmented())
+        .build_cartesian_2d(lo..hi, (0..n.saturating_sub(1)).into_segmented())
         .map_err(se)?;
     chart
         .configure_mesh()
@@ -367,8 +367,8 @@ fn heatmap<DB: DrawingBackend>(
         .x_label_area_size(44)
         .y_label_area_size(70)
         .build_cartesian_2d(
-            (0..xs.len()).into_segmented(),
-            (0..ys.len()).into_segmented(),
+            (0..xs.len().saturating_sub(1)).into_segmented(),
+            (0..ys.len().saturating_sub(1)).into_segmented(),
         )
         .map_err(se)?;
     let fmt = |vals: &[String], v: &SegmentValue<usize>| match v {

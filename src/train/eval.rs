@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use burn::prelude::*;
-use burn::tensor::activation::log_softmax;
+use burn::tensor::activation::{log_softmax, softmax};
 
 use crate::data::Dataset;
 use crate::data::loader::{self, Plan};
@@ -69,6 +69,42 @@ pub fn evaluate(
         tally.add(scalar(loss), scalar_int(ok), n);
     }
     tally
+}
+
+/// Class probabilities for every image of `ds` (row-major, images x classes), in order.
+/// With `flip_tta` each row is the mean of the plain and the horizontally flipped image's
+/// softmax (test-time augmentation).
+pub fn probabilities(
+    model: &Net,
+    ds: &Arc<Dataset>,
+    norm: &Arc<Normalize>,
+    batch_size: usize,
+    device: &Device,
+    flip_tta: bool,
+) -> Vec<f32> {
+    let rx = loader::spawn(
+        ds.clone(),
+        norm.clone(),
+        Plan {
+            batch_size,
+            shuffle_seed: None,
+            augment: Augment::default(),
+        },
+    );
+    let mut out = Vec::new();
+    for batch in rx {
+        let (x, _) = batch_tensors(batch, ds.shape, device);
+        let mut p = softmax(model.forward(x.clone()), 1);
+        if flip_tta {
+            p = (p + softmax(model.forward(x.flip([3])), 1)) / 2.0;
+        }
+        out.extend(
+            p.into_data_as::<f32>()
+                .try_to_vec::<f32>()
+                .unwrap_or_default(),
+        );
+    }
+    out
 }
 
 pub fn scalar(t: Tensor<1>) -> f64 {
