@@ -13,6 +13,7 @@ use crate::experiment::run_store::RunStore;
 use crate::experiment::study::Study;
 use crate::experiment::sweep::{self, SweepOptions};
 use crate::model::checkpoint;
+use crate::model::predictor::Predictor;
 use crate::model::presets::PRESETS;
 use crate::report::diagnostics;
 use crate::train::{device, eval, lr_find, trainer};
@@ -150,6 +151,21 @@ enum Command {
         #[arg(long, default_value_t = 16)]
         top: usize,
     },
+    /// Classify your own PNG/JPEG images (any size) with a checkpoint: top-k classes.
+    Predict {
+        #[arg(long)]
+        checkpoint: PathBuf,
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+        /// How many classes to show per image.
+        #[arg(long, short = 'k', default_value_t = 3)]
+        top_k: usize,
+        /// Print one JSON array instead of text.
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value = "cpu")]
+        device: String,
+    },
     /// List the model presets.
     Presets,
 }
@@ -276,6 +292,13 @@ pub fn main() -> Result<()> {
             steps,
             runs_dir,
         } => lr_find_cmd(config, data, set, device, start, end, steps, runs_dir),
+        Command::Predict {
+            checkpoint,
+            images,
+            top_k,
+            json,
+            device,
+        } => predict_cmd(&checkpoint, &images, top_k, json, &device),
         Command::Presets => {
             for (name, about) in PRESETS {
                 println!("{name:<14} {about}");
@@ -415,6 +438,64 @@ fn lr_find_cmd(
     }
     println!("plot and table: {}", store.dir.display());
     Ok(())
+}
+
+/// Predict every image; a file that cannot be read or decoded is a one-line error of its
+/// own and the others are still predicted (then the exit code is 2).
+fn predict_cmd(
+    ckpt: &std::path::Path,
+    images: &[PathBuf],
+    k: usize,
+    json: bool,
+    device_name: &str,
+) -> Result<()> {
+    if k == 0 {
+        return Err(Error::input("--top-k", "must be at least 1"));
+    }
+    let dev = device::select(device_name)?;
+    let predictor = Predictor::load(ckpt, &dev)?;
+    let k = k.min(predictor.meta.classes.len());
+    let mut decoded = Vec::new();
+    let mut failed: Vec<(usize, String)> = Vec::new();
+    for (i, path) in images.iter().enumerate() {
+        let name = path.display().to_string();
+        match crate::error::read_file(path).and_then(|b| predictor.decode(&b, &name)) {
+            Ok(px) => decoded.push((i, px)),
+            Err(e) => failed.push((i, e.to_string())),
+        }
+    }
+    let mut results: Vec<serde_json::Value> = vec![serde_json::Value::Null; images.len()];
+    // Batches of 256 keep memory flat for long file lists.
+    for chunk in decoded.chunks(256) {
+        let px: Vec<Vec<u8>> = chunk.iter().map(|(_, p)| p.clone()).collect();
+        for ((i, _), probs) in chunk.iter().zip(predictor.probabilities(&px)) {
+            let top = predictor.top_k(&probs, k);
+            if !json {
+                let shown: Vec<String> = top
+                    .iter()
+                    .map(|g| format!("{} ({:.3})", g.class, g.probability))
+                    .collect();
+                println!("{}: {}", images[*i].display(), shown.join(", "));
+            }
+            results[*i] = serde_json::json!({"file": images[*i], "top": top});
+        }
+    }
+    for (i, e) in &failed {
+        eprintln!("error: {e}");
+        results[*i] = serde_json::json!({"file": images[*i], "error": e});
+    }
+    if json {
+        println!("{}", serde_json::Value::Array(results));
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Partial(format!(
+            "{} of {} images could not be predicted",
+            failed.len(),
+            images.len()
+        )))
+    }
 }
 
 struct EvalOptions {

@@ -30,6 +30,10 @@ pub enum Error {
 
     #[error("{0}")]
     Other(String),
+
+    /// Some inputs failed (each already reported on its own line), the rest succeeded.
+    #[error("{0}")]
+    Partial(String),
 }
 
 impl Error {
@@ -50,7 +54,7 @@ impl Error {
     /// Process exit code for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Input { .. } | Error::DataNotFound { .. } => 2,
+            Error::Input { .. } | Error::DataNotFound { .. } | Error::Partial(_) => 2,
             Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => 2,
             Error::Diverged(_) => 3,
             _ => 1,

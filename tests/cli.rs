@@ -550,3 +550,69 @@ fn corrupt_and_mismatched_checkpoints_are_clear_errors() {
         &["nope.ckpt"],
     );
 }
+
+#[test]
+fn predict_own_images_of_any_size_and_names_a_bad_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = setup(dir.path(), "");
+    let out = train(dir.path(), &cfg, &["--set", "train.epochs=3", "--quiet"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Pattern images of classes 0..3, upscaled to 84x84 RGB: predict converts them to 28x28
+    // grayscale as the model expects.
+    let mut files = Vec::new();
+    for label in 0..4u8 {
+        let small = pattern(label, 4, 28, 5_000_000 + label as usize);
+        let img = image::GrayImage::from_raw(28, 28, small).unwrap();
+        let big = image::DynamicImage::ImageLuma8(img)
+            .resize_exact(84, 84, image::imageops::FilterType::Nearest)
+            .into_rgb8();
+        let path = dir.path().join(format!("mine-{label}.png"));
+        big.save(&path).unwrap();
+        files.push(path.to_str().unwrap().to_string());
+    }
+    std::fs::write(dir.path().join("notes.png"), b"not really a png").unwrap();
+    let mut args = vec!["predict", "--checkpoint", "runs/tiny/best.ckpt", "-k", "2"];
+    args.extend(files.iter().map(String::as_str));
+    args.push("notes.png");
+    let p = convlab(&args, dir.path());
+    let err = stderr(&p);
+    assert_eq!(p.status.code(), Some(2), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let bad: Vec<&str> = err.lines().filter(|l| l.contains("notes.png")).collect();
+    assert_eq!(bad.len(), 1, "{err}");
+    assert!(bad[0].contains("not a readable PNG/JPEG image"), "{err}");
+    let text = stdout(&p);
+    let mut right = 0;
+    for (label, f) in files.iter().enumerate() {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(f.as_str()))
+            .unwrap_or_else(|| panic!("{text}"));
+        let first = line.split(": ").nth(1).unwrap().split(' ').next().unwrap();
+        right += usize::from(first == label.to_string());
+        assert_eq!(line.matches('(').count(), 2, "top-2: {line}");
+    }
+    assert!(right >= 3, "{right}/4 right:\n{text}");
+
+    // JSON: every file in order, probabilities of the top-10 summing to 1.
+    let mut args = vec![
+        "predict",
+        "--checkpoint",
+        "runs/tiny/best.ckpt",
+        "-k",
+        "10",
+        "--json",
+    ];
+    args.extend(files.iter().map(String::as_str));
+    let j = convlab(&args, dir.path());
+    assert!(j.status.success(), "{}", stderr(&j));
+    let v: serde_json::Value = serde_json::from_str(stdout(&j).trim()).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 4);
+    let sum: f64 = v[0]["top"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["probability"].as_f64().unwrap())
+        .sum();
+    assert!((sum - 1.0).abs() < 1e-4, "{sum}");
+}

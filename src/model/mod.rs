@@ -2,6 +2,7 @@
 
 pub mod checkpoint;
 pub mod net;
+pub mod predictor;
 pub mod presets;
 pub mod spec;
 

@@ -1,0 +1,99 @@
+//! A checkpoint ready to classify images given as file bytes: decoded, converted to the
+//! checkpoint's channels, resized and normalized exactly as its training images were, and
+//! run in batches. `predict` and (later) `serve` share it.
+
+use std::path::Path;
+
+use burn::prelude::*;
+use burn::tensor::activation::softmax;
+use serde::Serialize;
+
+use crate::data::Dataset;
+use crate::data::folder::to_chw;
+use crate::data::transform::{Normalize, fill_batch};
+use crate::error::{Error, Result};
+use crate::model::Net;
+use crate::model::checkpoint::{self, CheckpointMeta};
+
+pub struct Predictor {
+    pub meta: CheckpointMeta,
+    model: Net,
+    norm: Normalize,
+    device: Device,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Guess {
+    pub class: String,
+    pub probability: f32,
+}
+
+impl Predictor {
+    pub fn load(path: &Path, device: &Device) -> Result<Self> {
+        let (meta, model) = checkpoint::load(path, device)?;
+        let norm = if meta.mean.is_empty() {
+            Normalize::identity(meta.input[0])
+        } else {
+            Normalize::new(meta.mean.clone(), meta.std.clone())
+        };
+        Ok(Self {
+            meta,
+            model,
+            norm,
+            device: device.clone(),
+        })
+    }
+
+    /// PNG/JPEG bytes to the checkpoint's input as CHW bytes: grayscale or RGB as the
+    /// model expects, resized (squashed, Triangle filter) as the image-folder loader does.
+    pub fn decode(&self, bytes: &[u8], name: &str) -> Result<Vec<u8>> {
+        let img = image::load_from_memory(bytes)
+            .map_err(|e| Error::input(name, format!("not a readable PNG/JPEG image ({e})")))?;
+        let [c, h, w] = self.meta.input;
+        Ok(to_chw(img, w as u32, h as u32, c == 1))
+    }
+
+    /// Class probabilities for decoded images, one row per image.
+    pub fn probabilities(&self, images: &[Vec<u8>]) -> Vec<Vec<f32>> {
+        if images.is_empty() {
+            return Vec::new();
+        }
+        let ds = Dataset {
+            shape: self.meta.input,
+            images: images.concat(),
+            labels: vec![0; images.len()],
+            classes: self.meta.classes.clone(),
+        };
+        let idx: Vec<usize> = (0..images.len()).collect();
+        let mut buf = Vec::new();
+        fill_batch(
+            &ds,
+            &idx,
+            &self.norm,
+            None::<(&_, &mut rand::rngs::StdRng)>,
+            &mut buf,
+        );
+        let [c, h, w] = self.meta.input;
+        let x = Tensor::<4>::from_data(TensorData::new(buf, [images.len(), c, h, w]), &self.device);
+        let p = softmax(self.model.forward(x), 1)
+            .into_data_as::<f32>()
+            .try_to_vec::<f32>()
+            .unwrap_or_default();
+        let k = self.meta.classes.len();
+        p.chunks(k).map(<[f32]>::to_vec).collect()
+    }
+
+    /// The `k` most probable classes, most probable first.
+    pub fn top_k(&self, probs: &[f32], k: usize) -> Vec<Guess> {
+        let mut order: Vec<usize> = (0..probs.len()).collect();
+        order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
+        order
+            .into_iter()
+            .take(k)
+            .map(|i| Guess {
+                class: self.meta.classes[i].clone(),
+                probability: probs[i],
+            })
+            .collect()
+    }
+}
