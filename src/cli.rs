@@ -151,6 +151,38 @@ enum Command {
         #[arg(long, default_value_t = 16)]
         top: usize,
     },
+    /// Fine-tune a checkpoint on an image folder: a new head for the folder's classes, the
+    /// features optionally frozen for the first epochs. Writes runs/<name>/ as train does.
+    Finetune {
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// Image folder ROOT with train/<class>/ and test/<class>/ (or a .tar.gz of one).
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, default_value_t = 5)]
+        epochs: usize,
+        /// Train only the new head for this many epochs first.
+        #[arg(long, default_value_t = 1)]
+        freeze_epochs: usize,
+        #[arg(long, default_value_t = 1e-3)]
+        lr: f64,
+        #[arg(long, default_value_t = 32)]
+        batch_size: usize,
+        /// Same net and recipe from random weights instead (the baseline to compare with).
+        #[arg(long)]
+        scratch: bool,
+        /// Any other run-config key, e.g. --set data.hflip=true --set seed=1.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, default_value = "cpu")]
+        device: String,
+        #[arg(long, default_value = "runs")]
+        runs_dir: PathBuf,
+        #[arg(long, short)]
+        quiet: bool,
+    },
     /// Classify your own PNG/JPEG images (any size) with a checkpoint: top-k classes.
     Predict {
         #[arg(long)]
@@ -292,6 +324,68 @@ pub fn main() -> Result<()> {
             steps,
             runs_dir,
         } => lr_find_cmd(config, data, set, device, start, end, steps, runs_dir),
+        Command::Finetune {
+            checkpoint,
+            data,
+            epochs,
+            freeze_epochs,
+            lr,
+            batch_size,
+            scratch,
+            set,
+            name,
+            device,
+            runs_dir,
+            quiet,
+        } => {
+            let (meta, _) = checkpoint::read_meta(&checkpoint)?;
+            let folder = data
+                .file_stem()
+                .map_or("folder".into(), |s| s.to_string_lossy().replace(".tar", ""));
+            // The checkpoint's net with its last linear layer sized for the new classes
+            // (its out is set once the folder's classes are known, in prepare via resolve).
+            let mut cfg = RunConfig::default();
+            cfg.name = name.unwrap_or_else(|| {
+                format!("{}-{folder}", if scratch { "scratch" } else { "finetune" })
+            });
+            cfg.device = device;
+            cfg.data.dataset = "folder".into();
+            cfg.data.path = Some(data.clone());
+            cfg.model.preset = String::new();
+            cfg.model.layers = meta.layers.clone();
+            cfg.optimizer.lr = lr;
+            cfg.train.epochs = epochs;
+            cfg.train.batch_size = batch_size;
+            cfg.train.chance_epochs = 0;
+            if !scratch {
+                cfg.model.pretrained = Some(checkpoint.clone());
+                cfg.train.freeze_epochs = freeze_epochs;
+            }
+            let text =
+                crate::experiment::config::apply_overrides(&cfg.to_toml(), "finetune", &set)?;
+            let origin = format!("finetune {}", data.display());
+            let mut cfg = RunConfig::parse(&text, &origin)?;
+            let classes = data::folder_classes(&data)?;
+            let head = trainer::head_index(&cfg.model.layers);
+            if let Some(crate::model::LayerSpec::Linear { out, .. }) =
+                cfg.model.layers.get_mut(head)
+            {
+                *out = classes;
+            }
+            cfg.resolve();
+            cfg.validate(&origin)?;
+            run_config(
+                cfg,
+                &origin,
+                DataArgs {
+                    data_dir: None,
+                    download: false,
+                },
+                runs_dir,
+                None,
+                quiet,
+            )
+        }
         Command::Predict {
             checkpoint,
             images,
@@ -323,6 +417,19 @@ fn train(
         cfg.device = d;
         cfg.validate(&origin)?;
     }
+    run_config(cfg, &origin, data_args, runs_dir, run_dir, quiet)
+}
+
+/// Train a resolved, validated config into a new run folder.
+fn run_config(
+    cfg: RunConfig,
+    origin: &str,
+    data_args: DataArgs,
+    runs_dir: PathBuf,
+    run_dir: Option<PathBuf>,
+    quiet: bool,
+) -> Result<()> {
+    let origin = origin.to_string();
     let dev = device::select(&cfg.device)?;
 
     let t0 = std::time::Instant::now();

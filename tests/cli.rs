@@ -616,3 +616,122 @@ fn predict_own_images_of_any_size_and_names_a_bad_file() {
         .sum();
     assert!((sum - 1.0).abs() < 1e-4, "{sum}");
 }
+
+/// A 2-class 28x28 PNG folder: bands of half the image height.
+fn write_two_class_folder(root: &Path, per_class: usize) {
+    for split in ["train", "test"] {
+        for (k, class) in ["top", "bottom"].iter().enumerate() {
+            let dir = root.join(split).join(class);
+            std::fs::create_dir_all(&dir).unwrap();
+            for i in 0..per_class {
+                let px = pattern(k as u8, 2, 28, i + if split == "test" { 9000 } else { 0 });
+                image::GrayImage::from_raw(28, 28, px)
+                    .unwrap()
+                    .save(dir.join(format!("{i:03}.png")))
+                    .unwrap();
+            }
+        }
+    }
+}
+
+#[test]
+fn finetune_replaces_the_head_and_freezes_the_features() {
+    use convlab::model::net::Layer;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = setup(d, "");
+    assert!(train(d, &cfg, &["--quiet"]).status.success());
+    write_two_class_folder(&d.join("halves"), 40);
+    let out = convlab(
+        &[
+            "finetune",
+            "--checkpoint",
+            "runs/tiny/best.ckpt",
+            "--data",
+            "halves",
+            "--epochs",
+            "1",
+            "--freeze-epochs",
+            "1",
+            "--quiet",
+        ],
+        d,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run = d.join("runs/finetune-halves");
+    let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(
+        config.contains("pretrained = \"runs/tiny/best.ckpt\""),
+        "{config}"
+    );
+    assert!(config.contains("freeze_epochs = 1"), "{config}");
+    // The new head has 2 outputs; the frozen conv layer is exactly the pretrained one.
+    let dev = convlab::train::device::select("cpu").unwrap();
+    let (meta, tuned) = convlab::model::checkpoint::load(&run.join("last.ckpt"), &dev).unwrap();
+    assert_eq!(meta.classes, vec!["bottom".to_string(), "top".to_string()]);
+    let (_, base) = convlab::model::checkpoint::load(&d.join("runs/tiny/best.ckpt"), &dev).unwrap();
+    let conv = |n: &convlab::model::Net| match &n.layers[0] {
+        Layer::Conv(c) => c.weight.val().into_data().to_vec::<f32>().unwrap(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(conv(&tuned), conv(&base), "frozen features must not move");
+    let head = |n: &convlab::model::Net| match n.layers.last().unwrap() {
+        Layer::Linear(l) => l.weight.val().dims(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(head(&tuned), [144, 2]);
+
+    // Unfrozen, the features move; --scratch trains the same net from random weights.
+    let out = convlab(
+        &[
+            "finetune",
+            "--checkpoint",
+            "runs/tiny/best.ckpt",
+            "--data",
+            "halves",
+            "--epochs",
+            "1",
+            "--freeze-epochs",
+            "0",
+            "--name",
+            "thawed",
+            "--quiet",
+        ],
+        d,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (_, thawed) =
+        convlab::model::checkpoint::load(&d.join("runs/thawed/last.ckpt"), &dev).unwrap();
+    assert_ne!(conv(&thawed), conv(&base));
+    let out = convlab(
+        &[
+            "finetune",
+            "--checkpoint",
+            "runs/tiny/best.ckpt",
+            "--data",
+            "halves",
+            "--epochs",
+            "1",
+            "--scratch",
+            "--quiet",
+        ],
+        d,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let config = std::fs::read_to_string(d.join("runs/scratch-halves/config.toml")).unwrap();
+    assert!(!config.contains("pretrained"), "{config}");
+
+    // A folder of another image size: a one-line error naming the checkpoint.
+    write_png_folder(&d.join("small"), &["a", "b"], 4);
+    let bad = convlab(
+        &[
+            "finetune",
+            "--checkpoint",
+            "runs/tiny/best.ckpt",
+            "--data",
+            "small",
+        ],
+        d,
+    );
+    assert_bad_input(&bad, &["runs/tiny/best.ckpt", "[1, 28, 28]", "[1, 16, 16]"]);
+}

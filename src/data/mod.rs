@@ -109,3 +109,13 @@ pub fn split_validation(train: &Dataset, fraction: f64, seed: u64) -> (Dataset, 
     tr.sort_unstable();
     (train.select(&tr), Some(train.select(&val)))
 }
+
+/// The number of classes of an image folder (decoding it once; the cache serves the rest).
+pub fn folder_classes(path: &Path) -> Result<usize> {
+    let cfg = DataConfig {
+        dataset: "folder".into(),
+        path: Some(path.to_path_buf()),
+        ..Default::default()
+    };
+    Ok(load(&cfg, None, false)?.train.classes.len())
+}

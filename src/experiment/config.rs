@@ -102,6 +102,10 @@ pub struct ModelConfig {
     /// A custom net, used when `preset` is empty.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub layers: Vec<LayerSpec>,
+    /// Start from this checkpoint's weights (fine-tuning). Every layer but the last must
+    /// match it; the last linear layer is new when the class count differs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pretrained: Option<PathBuf>,
 }
 
 impl Default for ModelConfig {
@@ -113,6 +117,7 @@ impl Default for ModelConfig {
             batch_norm: "preset".into(),
             init: "default".into(),
             layers: Vec::new(),
+            pretrained: None,
         }
     }
 }
@@ -210,6 +215,8 @@ pub struct TrainConfig {
     pub chance_epochs: usize,
     /// Evaluate on the test split every epoch (the final epoch is always evaluated).
     pub test_every_epoch: bool,
+    /// Fine-tuning: train only the last layer for the first N epochs (needs model.pretrained).
+    pub freeze_epochs: usize,
 }
 
 impl Default for TrainConfig {
@@ -221,6 +228,7 @@ impl Default for TrainConfig {
             early_stopping_patience: 0,
             chance_epochs: 2,
             test_every_epoch: true,
+            freeze_epochs: 0,
         }
     }
 }
@@ -416,6 +424,12 @@ impl RunConfig {
                 );
             }
             _ => {}
+        }
+        if self.train.freeze_epochs > 0 && self.model.pretrained.is_none() {
+            return bad(
+                "train.freeze_epochs",
+                "freezing needs pretrained features: set model.pretrained = \"CHECKPOINT\"".into(),
+            );
         }
         if self.model.preset.is_empty() && self.model.layers.is_empty() {
             return bad("model", "set model.preset or list model.layers".into());

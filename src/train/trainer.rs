@@ -61,6 +61,48 @@ pub struct Prepared {
     pub test: Arc<Dataset>,
 }
 
+/// Index of the classifier head: the last linear layer.
+pub fn head_index(layers: &[LayerSpec]) -> usize {
+    layers
+        .iter()
+        .rposition(|l| matches!(l, LayerSpec::Linear { .. }))
+        .unwrap_or(layers.len().saturating_sub(1))
+}
+
+/// Copy a checkpoint's weights into `model`: all of them when the nets are equal, every
+/// layer but the head when only the head's class count differs.
+fn from_pretrained(
+    mut model: Net,
+    layers: &[LayerSpec],
+    ckpt: &std::path::Path,
+    device: &Device,
+) -> Result<Net> {
+    let (meta, old) = checkpoint::load(ckpt, device)?;
+    if meta.layers == layers {
+        return Ok(old);
+    }
+    let head = head_index(layers);
+    let same_body = meta.layers.len() == layers.len()
+        && meta
+            .layers
+            .iter()
+            .zip(layers)
+            .enumerate()
+            .all(|(i, (a, b))| i == head || a == b);
+    if !same_body {
+        return Err(Error::input(
+            ckpt.display(),
+            "model.layers differ from the pretrained checkpoint's beyond the last linear layer",
+        ));
+    }
+    for (i, layer) in old.layers.into_iter().enumerate() {
+        if i != head {
+            model.layers[i] = layer;
+        }
+    }
+    Ok(model)
+}
+
 /// Check the net against the data and carve the validation split.
 pub fn prepare(cfg: &RunConfig, splits: Splits, origin: &str) -> Result<Prepared> {
     let [c, h, w] = splits.train.shape;
@@ -78,7 +120,23 @@ pub fn prepare(cfg: &RunConfig, splits: Splits, origin: &str) -> Result<Prepared
             "the dataset has no training or no test images",
         ));
     }
-    let norm = if cfg.data.normalize {
+    if let Some(ckpt) = &cfg.model.pretrained {
+        let (meta, _) = checkpoint::read_meta(ckpt)?;
+        if meta.input != splits.train.shape {
+            return Err(Error::input(
+                ckpt.display(),
+                format!(
+                    "the pretrained model takes {:?} images but {origin}'s data has {:?}",
+                    meta.input, splits.train.shape
+                ),
+            ));
+        }
+    }
+    let norm = if let Some(ckpt) = &cfg.model.pretrained {
+        // Fine-tuning keeps the normalization the features were learned with.
+        let (meta, _) = checkpoint::read_meta(ckpt)?;
+        Normalize::new(meta.mean, meta.std)
+    } else if cfg.data.normalize {
         let (mean, std) = train.channel_stats();
         Normalize::new(mean, std)
     } else {
@@ -157,6 +215,10 @@ impl Trainer<'_> {
         self.device.seed(cfg.seed);
         ad.seed(cfg.seed);
         let mut model = Net::new(&p.layers, p.input, &cfg.model.init, &ad);
+        if let Some(ckpt) = &cfg.model.pretrained {
+            model = from_pretrained(model, &p.layers, ckpt, &ad)?;
+        }
+        let head = head_index(&p.layers);
         let parameters = model.num_params();
         let resume_path = self.store.path(resume::FILE);
         let resumed = if self.resume && resume_path.exists() {
@@ -261,7 +323,13 @@ impl Trainer<'_> {
                 let logits = model.forward(x);
                 let loss = cross_entropy(logits.clone(), y.clone(), cfg.train.label_smoothing);
                 let ok = correct(logits.detach(), y);
-                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                let grads = if epoch < cfg.train.freeze_epochs {
+                    // Frozen features: only the head's gradients reach the optimizer.
+                    let mut g = loss.backward();
+                    GradientsParams::from_module(&mut g, &model.layers[head])
+                } else {
+                    GradientsParams::from_grads(loss.backward(), &model)
+                };
                 model = optim.step(lr, model, grads);
                 pending.push((loss.detach(), ok, n));
                 if pending.len() == SYNC_EVERY || step + 1 == steps {
