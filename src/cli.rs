@@ -198,6 +198,30 @@ enum Command {
         #[arg(long, default_value = "cpu")]
         device: String,
     },
+    /// Serve a checkpoint over HTTP: POST /predict, GET /health, GET /model.
+    Serve {
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// 0 picks a free port (printed on the first line).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Listen address; only this machine by default.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        #[arg(long, default_value_t = 64)]
+        max_batch: usize,
+        /// Milliseconds a request waits for others to share its batch.
+        #[arg(long, default_value_t = 2)]
+        max_wait_ms: u64,
+        /// Largest accepted upload in bytes (larger: 413).
+        #[arg(long, default_value_t = 10 * 1024 * 1024)]
+        max_bytes: usize,
+        /// Default number of classes per answer (?k=N overrides).
+        #[arg(long, default_value_t = 3)]
+        top_k: usize,
+        #[arg(long, default_value = "cpu")]
+        device: String,
+    },
     /// List the model presets.
     Presets,
 }
@@ -344,11 +368,13 @@ pub fn main() -> Result<()> {
                 .map_or("folder".into(), |s| s.to_string_lossy().replace(".tar", ""));
             // The checkpoint's net with its last linear layer sized for the new classes
             // (its out is set once the folder's classes are known, in prepare via resolve).
-            let mut cfg = RunConfig::default();
-            cfg.name = name.unwrap_or_else(|| {
-                format!("{}-{folder}", if scratch { "scratch" } else { "finetune" })
-            });
-            cfg.device = device;
+            let mut cfg = RunConfig {
+                name: name.unwrap_or_else(|| {
+                    format!("{}-{folder}", if scratch { "scratch" } else { "finetune" })
+                }),
+                device,
+                ..Default::default()
+            };
             cfg.data.dataset = "folder".into();
             cfg.data.path = Some(data.clone());
             cfg.model.preset = String::new();
@@ -384,6 +410,30 @@ pub fn main() -> Result<()> {
                 runs_dir,
                 None,
                 quiet,
+            )
+        }
+        Command::Serve {
+            checkpoint,
+            port,
+            host,
+            max_batch,
+            max_wait_ms,
+            max_bytes,
+            top_k,
+            device,
+        } => {
+            let dev = device::select(&device)?;
+            let predictor = Predictor::load(&checkpoint, &dev)?;
+            crate::serve::run(
+                predictor,
+                crate::serve::ServeOptions {
+                    host,
+                    port,
+                    max_batch,
+                    max_wait_ms,
+                    max_bytes,
+                    top_k,
+                },
             )
         }
         Command::Predict {

@@ -671,7 +671,7 @@ fn finetune_replaces_the_head_and_freezes_the_features() {
     assert_eq!(meta.classes, vec!["bottom".to_string(), "top".to_string()]);
     let (_, base) = convlab::model::checkpoint::load(&d.join("runs/tiny/best.ckpt"), &dev).unwrap();
     let conv = |n: &convlab::model::Net| match &n.layers[0] {
-        Layer::Conv(c) => c.weight.val().into_data().to_vec::<f32>().unwrap(),
+        Layer::Conv(c) => c.weight.val().into_data().try_to_vec::<f32>().unwrap(),
         other => panic!("{other:?}"),
     };
     assert_eq!(conv(&tuned), conv(&base), "frozen features must not move");

@@ -47,10 +47,7 @@ impl Predictor {
     /// PNG/JPEG bytes to the checkpoint's input as CHW bytes: grayscale or RGB as the
     /// model expects, resized (squashed, Triangle filter) as the image-folder loader does.
     pub fn decode(&self, bytes: &[u8], name: &str) -> Result<Vec<u8>> {
-        let img = image::load_from_memory(bytes)
-            .map_err(|e| Error::input(name, format!("not a readable PNG/JPEG image ({e})")))?;
-        let [c, h, w] = self.meta.input;
-        Ok(to_chw(img, w as u32, h as u32, c == 1))
+        decode_for(&self.meta, bytes, name)
     }
 
     /// Class probabilities for decoded images, one row per image.
@@ -85,15 +82,28 @@ impl Predictor {
 
     /// The `k` most probable classes, most probable first.
     pub fn top_k(&self, probs: &[f32], k: usize) -> Vec<Guess> {
-        let mut order: Vec<usize> = (0..probs.len()).collect();
-        order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
-        order
-            .into_iter()
-            .take(k)
-            .map(|i| Guess {
-                class: self.meta.classes[i].clone(),
-                probability: probs[i],
-            })
-            .collect()
+        top_k(&self.meta.classes, probs, k)
     }
+}
+
+/// [`Predictor::decode`] without the model, for threads that only prepare inputs.
+pub fn decode_for(meta: &CheckpointMeta, bytes: &[u8], name: &str) -> Result<Vec<u8>> {
+    let img = image::load_from_memory(bytes)
+        .map_err(|e| Error::input(name, format!("not a readable PNG/JPEG image ({e})")))?;
+    let [c, h, w] = meta.input;
+    Ok(to_chw(img, w as u32, h as u32, c == 1))
+}
+
+/// The `k` most probable of `classes`, most probable first.
+pub fn top_k(classes: &[String], probs: &[f32], k: usize) -> Vec<Guess> {
+    let mut order: Vec<usize> = (0..probs.len().min(classes.len())).collect();
+    order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
+    order
+        .into_iter()
+        .take(k)
+        .map(|i| Guess {
+            class: classes[i].clone(),
+            probability: probs[i],
+        })
+        .collect()
 }

@@ -1,0 +1,201 @@
+//! `convlab serve`: the checkpoint behind HTTP. `POST /predict` (raw image bytes or a
+//! multipart upload) answers the top-k classes as JSON, `GET /health` and `GET /model`
+//! describe the server and the model. Requests arriving together are run as one batch
+//! by a single inference thread (see batcher.rs).
+
+mod batcher;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::error::{Error, Result};
+use crate::model::checkpoint::CheckpointMeta;
+use crate::model::predictor::{Predictor, decode_for, top_k};
+use batcher::Batcher;
+
+pub struct ServeOptions {
+    pub host: String,
+    pub port: u16,
+    /// Largest batch the inference thread assembles.
+    pub max_batch: usize,
+    /// How long the first request of a batch waits for company, in milliseconds.
+    pub max_wait_ms: u64,
+    /// Uploads above this many bytes get 413.
+    pub max_bytes: usize,
+    pub top_k: usize,
+}
+
+struct AppState {
+    meta: CheckpointMeta,
+    batcher: Batcher,
+    max_bytes: usize,
+    top_k: usize,
+}
+
+#[derive(Deserialize)]
+struct PredictQuery {
+    k: Option<usize>,
+}
+
+fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
+    (status, Json(json!({ "error": message.to_string() }))).into_response()
+}
+
+pub fn run(predictor: Predictor, opts: ServeOptions) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Other(format!("could not start the server runtime: {e}")))?;
+    runtime.block_on(serve(predictor, opts))
+}
+
+async fn serve(predictor: Predictor, opts: ServeOptions) -> Result<()> {
+    let addr: SocketAddr = format!("{}:{}", opts.host, opts.port)
+        .parse()
+        .map_err(|e| {
+            Error::input(
+                "--host",
+                format!("\"{}\" is not an IP address ({e})", opts.host),
+            )
+        })?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| Error::input(format!("{addr}"), format!("cannot listen there ({e})")))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| Error::Other(e.to_string()))?;
+    let meta = predictor.meta.clone();
+    let state = Arc::new(AppState {
+        meta,
+        batcher: Batcher::start(predictor, opts.max_batch.max(1), opts.max_wait_ms),
+        max_bytes: opts.max_bytes,
+        top_k: opts.top_k,
+    });
+    let app = Router::new()
+        .route("/predict", post(predict))
+        .route("/health", get(health))
+        .route("/model", get(model))
+        .layer(DefaultBodyLimit::max(opts.max_bytes))
+        .with_state(state);
+    // Tests and scripts read this line to find the port (useful with --port 0).
+    println!("listening on http://{local}");
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    axum::serve(listener, app)
+        .await
+        .map_err(|e| Error::Other(format!("server stopped: {e}")))
+}
+
+async fn health(State(s): State<Arc<AppState>>) -> Response {
+    let st = &s.batcher.stats;
+    Json(json!({
+        "status": "ok",
+        "requests": st.requests.load(Ordering::Relaxed),
+        "batches": st.batches.load(Ordering::Relaxed),
+        "largest_batch": st.largest.load(Ordering::Relaxed),
+    }))
+    .into_response()
+}
+
+async fn model(State(s): State<Arc<AppState>>) -> Response {
+    let m = &s.meta;
+    Json(json!({
+        "classes": m.classes,
+        "input": m.input,
+        "dataset": m.dataset,
+        "mean": m.mean,
+        "std": m.std,
+        "trained_on": m.device,
+        "epoch": m.epoch,
+        "summary": m.summary,
+        "layers": m.layers,
+        "convlab_version": m.convlab_version,
+        "burn_version": m.burn_version,
+    }))
+    .into_response()
+}
+
+/// The upload: the body itself, or the first file field of a multipart form.
+async fn upload(s: &AppState, req: Request) -> std::result::Result<Bytes, Response> {
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let too_big = || {
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("upload larger than {} bytes", s.max_bytes),
+        )
+    };
+    if !multipart {
+        return axum::body::to_bytes(req.into_body(), s.max_bytes)
+            .await
+            .map_err(|_| too_big());
+    }
+    let mut form = Multipart::from_request(req, &())
+        .await
+        .map_err(|e| error(StatusCode::BAD_REQUEST, e.body_text()))?;
+    loop {
+        match form.next_field().await {
+            Ok(Some(field)) => {
+                return field.bytes().await.map_err(|e| match e.status() {
+                    StatusCode::PAYLOAD_TOO_LARGE => too_big(),
+                    status => error(status, e.body_text()),
+                });
+            }
+            Ok(None) => return Err(error(StatusCode::BAD_REQUEST, "the form has no file field")),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_big()),
+            Err(e) => return Err(error(e.status(), e.body_text())),
+        }
+    }
+}
+
+async fn predict(
+    State(s): State<Arc<AppState>>,
+    Query(q): Query<PredictQuery>,
+    req: Request,
+) -> Response {
+    let k = q.k.unwrap_or(s.top_k).clamp(1, s.meta.classes.len().max(1));
+    let bytes = match upload(&s, req).await {
+        Ok(b) if b.is_empty() => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "empty upload: send the image bytes",
+            );
+        }
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let started = std::time::Instant::now();
+    // Decoding is CPU work: keep it off the async threads.
+    let meta = s.meta.clone();
+    let decoded = tokio::task::spawn_blocking(move || decode_for(&meta, &bytes, "upload")).await;
+    let pixels = match decoded {
+        Ok(Ok(px)) => px,
+        Ok(Err(e)) => return error(StatusCode::BAD_REQUEST, e),
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
+    match s.batcher.infer(pixels).await {
+        Some(probs) => Json(json!({
+            "top": top_k(&s.meta.classes, &probs, k),
+            "milliseconds": started.elapsed().as_secs_f64() * 1e3,
+        }))
+        .into_response(),
+        None => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the inference thread stopped",
+        ),
+    }
+}
