@@ -147,18 +147,14 @@ async fn upload(s: &AppState, req: Request) -> std::result::Result<Bytes, Respon
     let mut form = Multipart::from_request(req, &())
         .await
         .map_err(|e| error(StatusCode::BAD_REQUEST, e.body_text()))?;
-    loop {
-        match form.next_field().await {
-            Ok(Some(field)) => {
-                return field.bytes().await.map_err(|e| match e.status() {
-                    StatusCode::PAYLOAD_TOO_LARGE => too_big(),
-                    status => error(status, e.body_text()),
-                });
-            }
-            Ok(None) => return Err(error(StatusCode::BAD_REQUEST, "the form has no file field")),
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_big()),
-            Err(e) => return Err(error(e.status(), e.body_text())),
-        }
+    match form.next_field().await {
+        Ok(Some(field)) => field.bytes().await.map_err(|e| match e.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => too_big(),
+            status => error(status, e.body_text()),
+        }),
+        Ok(None) => Err(error(StatusCode::BAD_REQUEST, "the form has no file field")),
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(too_big()),
+        Err(e) => Err(error(e.status(), e.body_text())),
     }
 }
 
