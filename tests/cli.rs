@@ -20,14 +20,7 @@ dataset = "mnist"
 val_fraction = 0.2
 [model]
 preset = ""
-layers = [
-  {{ type = "conv", out = 4, kernel = 5, stride = 2 }},
-  {{ type = "activation", kind = "relu" }},
-  {{ type = "pool" }},
-  {{ type = "flatten" }},
-  {{ type = "dropout", p = 0.2 }},
-  {{ type = "linear", out = 10 }},
-]
+{TINY_NET}
 [optimizer]
 name = "adam"
 lr = 3e-3
@@ -634,6 +627,19 @@ fn write_two_class_folder(root: &Path, per_class: usize) {
     }
 }
 
+fn finetune(d: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "finetune",
+        "--checkpoint",
+        "runs/tiny/best.ckpt",
+        "--epochs",
+        "1",
+        "--quiet",
+    ];
+    args.extend(extra);
+    convlab(&args, d)
+}
+
 #[test]
 fn finetune_replaces_the_head_and_freezes_the_features() {
     use convlab::model::net::Layer;
@@ -642,21 +648,7 @@ fn finetune_replaces_the_head_and_freezes_the_features() {
     let cfg = setup(d, "");
     assert!(train(d, &cfg, &["--quiet"]).status.success());
     write_two_class_folder(&d.join("halves"), 40);
-    let out = convlab(
-        &[
-            "finetune",
-            "--checkpoint",
-            "runs/tiny/best.ckpt",
-            "--data",
-            "halves",
-            "--epochs",
-            "1",
-            "--freeze-epochs",
-            "1",
-            "--quiet",
-        ],
-        d,
-    );
+    let out = finetune(d, &["--data", "halves", "--freeze-epochs", "1"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let run = d.join("runs/finetune-halves");
     let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
@@ -682,56 +674,28 @@ fn finetune_replaces_the_head_and_freezes_the_features() {
     assert_eq!(head(&tuned), [144, 2]);
 
     // Unfrozen, the features move; --scratch trains the same net from random weights.
-    let out = convlab(
+    let out = finetune(
+        d,
         &[
-            "finetune",
-            "--checkpoint",
-            "runs/tiny/best.ckpt",
             "--data",
             "halves",
-            "--epochs",
-            "1",
             "--freeze-epochs",
             "0",
             "--name",
             "thawed",
-            "--quiet",
         ],
-        d,
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let (_, thawed) =
         convlab::model::checkpoint::load(&d.join("runs/thawed/last.ckpt"), &dev).unwrap();
     assert_ne!(conv(&thawed), conv(&base));
-    let out = convlab(
-        &[
-            "finetune",
-            "--checkpoint",
-            "runs/tiny/best.ckpt",
-            "--data",
-            "halves",
-            "--epochs",
-            "1",
-            "--scratch",
-            "--quiet",
-        ],
-        d,
-    );
+    let out = finetune(d, &["--data", "halves", "--scratch"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let config = std::fs::read_to_string(d.join("runs/scratch-halves/config.toml")).unwrap();
     assert!(!config.contains("pretrained"), "{config}");
 
     // A folder of another image size: a one-line error naming the checkpoint.
     write_png_folder(&d.join("small"), &["a", "b"], 4);
-    let bad = convlab(
-        &[
-            "finetune",
-            "--checkpoint",
-            "runs/tiny/best.ckpt",
-            "--data",
-            "small",
-        ],
-        d,
-    );
+    let bad = finetune(d, &["--data", "small"]);
     assert_bad_input(&bad, &["runs/tiny/best.ckpt", "[1, 28, 28]", "[1, 16, 16]"]);
 }

@@ -14,27 +14,22 @@ fn setup(dir: &Path, train_images: usize, study: &str) -> PathBuf {
     write_idx_dataset(&dir.join("mnist"), train_images, 200, 4);
     std::fs::write(
         dir.join("base.toml"),
-        r#"seed = 0
+        format!(
+            r#"seed = 0
 [data]
 dataset = "mnist"
 val_fraction = 0.2
 [model]
 preset = ""
-layers = [
-  { type = "conv", out = 4, kernel = 5, stride = 2 },
-  { type = "activation", kind = "relu" },
-  { type = "pool" },
-  { type = "flatten" },
-  { type = "dropout", p = 0.2 },
-  { type = "linear", out = 10 },
-]
+{TINY_NET}
 [optimizer]
 name = "adam"
 lr = 3e-3
 [train]
 epochs = 2
 batch_size = 32
-"#,
+"#
+        ),
     )
     .unwrap();
     let path = dir.join("tiny-study.toml");

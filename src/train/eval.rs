@@ -42,6 +42,23 @@ pub fn batch_tensors(
     (x, y)
 }
 
+/// Batches of `ds` in order, never augmented: what every evaluation reads.
+fn in_order(
+    ds: &Arc<Dataset>,
+    norm: &Arc<Normalize>,
+    batch_size: usize,
+) -> std::sync::mpsc::Receiver<loader::Batch> {
+    loader::spawn(
+        ds.clone(),
+        norm.clone(),
+        Plan {
+            batch_size,
+            shuffle_seed: None,
+            augment: Augment::default(),
+        },
+    )
+}
+
 /// Evaluate `model` (in validation mode) on `ds`.
 pub fn evaluate(
     model: &Net,
@@ -50,15 +67,7 @@ pub fn evaluate(
     batch_size: usize,
     device: &Device,
 ) -> Tally {
-    let rx = loader::spawn(
-        ds.clone(),
-        norm.clone(),
-        Plan {
-            batch_size,
-            shuffle_seed: None,
-            augment: Augment::default(),
-        },
-    );
+    let rx = in_order(ds, norm, batch_size);
     let mut tally = Tally::default();
     for batch in rx {
         let n = batch.len() as u64;
@@ -82,15 +91,7 @@ pub fn probabilities(
     device: &Device,
     flip_tta: bool,
 ) -> Vec<f32> {
-    let rx = loader::spawn(
-        ds.clone(),
-        norm.clone(),
-        Plan {
-            batch_size,
-            shuffle_seed: None,
-            augment: Augment::default(),
-        },
-    );
+    let rx = in_order(ds, norm, batch_size);
     let mut out = Vec::new();
     for batch in rx {
         let (x, _) = batch_tensors(batch, ds.shape, device);

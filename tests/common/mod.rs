@@ -245,3 +245,13 @@ pub fn assert_bad_input(o: &Output, needles: &[&str]) {
         );
     }
 }
+
+/// The layers of a tiny conv net for 28x28 inputs and 10 outputs (fast to train in tests).
+pub const TINY_NET: &str = r#"layers = [
+  { type = "conv", out = 4, kernel = 5, stride = 2 },
+  { type = "activation", kind = "relu" },
+  { type = "pool" },
+  { type = "flatten" },
+  { type = "dropout", p = 0.2 },
+  { type = "linear", out = 10 },
+]"#;
