@@ -222,6 +222,28 @@ enum Command {
         #[arg(long, default_value = "cpu")]
         device: String,
     },
+    /// Training and data-pipeline throughput on synthetic data (see bench/compare.sh).
+    Bench {
+        #[arg(long, default_value = "cpu")]
+        device: String,
+        #[arg(long, default_value = "mnist-cnn")]
+        model: String,
+        #[arg(long, default_value_t = 64)]
+        batch: usize,
+        /// f32 (bf16 is not available yet).
+        #[arg(long, default_value = "f32")]
+        dtype: String,
+        /// Input CxHxW (default: 1x28x28 for mnist-cnn, else 3x32x32).
+        #[arg(long)]
+        input: Option<String>,
+        /// Timed training steps, after --warmup untimed ones.
+        #[arg(long, default_value_t = 30)]
+        steps: usize,
+        #[arg(long, default_value_t = 5)]
+        warmup: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// List the model presets.
     Presets,
 }
@@ -443,6 +465,48 @@ pub fn main() -> Result<()> {
             json,
             device,
         } => predict_cmd(&checkpoint, &images, top_k, json, &device),
+        Command::Bench {
+            device,
+            model,
+            batch,
+            dtype,
+            input,
+            steps,
+            warmup,
+            json,
+        } => {
+            if dtype != "f32" {
+                return Err(Error::input(
+                    "--dtype",
+                    format!("\"{dtype}\" is not supported yet (only f32)"),
+                ));
+            }
+            if batch == 0 || steps == 0 {
+                return Err(Error::input("--batch/--steps", "must be at least 1"));
+            }
+            let input = match input {
+                Some(text) => parse_shape(&text)?,
+                None if model == "mnist-cnn" => [1, 28, 28],
+                None => [3, 32, 32],
+            };
+            let dev = device::select(&device)?;
+            let r = crate::train::bench::run(&model, input, batch, steps, warmup, &dev, &device)?;
+            if json {
+                println!("{}", serde_json::to_string(&r).unwrap_or_default());
+            } else {
+                println!(
+                    "{} batch {} on {}: train {:.0} img/s ({} steps after {} warm-up), data pipeline {:.0} img/s (crop + flip)",
+                    r.model,
+                    r.batch,
+                    r.device,
+                    r.train_images_per_s,
+                    r.steps,
+                    warmup,
+                    r.data_images_per_s
+                );
+            }
+            Ok(())
+        }
         Command::Presets => {
             for (name, about) in PRESETS {
                 println!("{name:<14} {about}");
@@ -652,6 +716,17 @@ fn predict_cmd(
             failed.len(),
             images.len()
         )))
+    }
+}
+
+fn parse_shape(text: &str) -> Result<[usize; 3]> {
+    let dims: Vec<usize> = text.split('x').filter_map(|d| d.parse().ok()).collect();
+    match dims[..] {
+        [c, h, w] if c > 0 && h > 0 && w > 0 => Ok([c, h, w]),
+        _ => Err(Error::input(
+            "--input",
+            format!("\"{text}\" is not CxHxW, e.g. 3x32x32"),
+        )),
     }
 }
 

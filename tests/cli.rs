@@ -699,3 +699,41 @@ fn finetune_replaces_the_head_and_freezes_the_features() {
     let bad = finetune(d, &["--data", "small"]);
     assert_bad_input(&bad, &["runs/tiny/best.ckpt", "[1, 28, 28]", "[1, 16, 16]"]);
 }
+
+#[test]
+fn bench_reports_throughput_and_refuses_what_it_cannot_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = convlab(
+        &[
+            "bench",
+            "--model",
+            "bn-prelu-cnn",
+            "--batch",
+            "8",
+            "--steps",
+            "2",
+            "--warmup",
+            "1",
+            "--json",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(v["model"], "bn-prelu-cnn");
+    assert_eq!(v["batch"], 8);
+    assert!(v["train_images_per_s"].as_f64().unwrap() > 0.0);
+    assert!(v["data_images_per_s"].as_f64().unwrap() > 0.0);
+    assert_bad_input(
+        &convlab(&["bench", "--dtype", "bf16"], dir.path()),
+        &["--dtype", "bf16"],
+    );
+    assert_bad_input(
+        &convlab(&["bench", "--input", "3x32"], dir.path()),
+        &["--input", "CxHxW"],
+    );
+    assert_bad_input(
+        &convlab(&["bench", "--model", "resnet99"], dir.path()),
+        &["resnet99"],
+    );
+}

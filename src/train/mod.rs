@@ -1,5 +1,6 @@
 //! Training: device choice, optimizers, schedules, the loop, metrics and the guard.
 
+pub mod bench;
 pub mod device;
 pub mod eval;
 pub mod guard;

@@ -1,0 +1,96 @@
+"""PyTorch side of `convlab bench`: the identical nets (bench/pytorch_epoch.py's, plus a
+CIFAR-style ResNet-18), the same optimizer (Adam 1e-3), batch and synthetic data, timed the
+same way: warm-up steps excluded, the device synchronized before the clock stops.
+
+    python3 bench/pytorch.py --model mnist-cnn --batch 64 --device cpu
+    python3 bench/pytorch.py --model resnet18 --batch 512 --device cuda --dtype bf16 --channels-last
+
+Prints one JSON line: {"model", "batch", "device", "dtype", "train_images_per_s"}.
+"""
+import argparse, json, os, sys, time
+
+import torch
+from torch import nn
+
+sys.path.insert(0, os.path.dirname(__file__))
+from pytorch_epoch import net as seed_net  # noqa: E402
+
+
+class Block(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.c1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.b1 = nn.BatchNorm2d(cout)
+        self.c2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.b2 = nn.BatchNorm2d(cout)
+        self.short = None
+        if stride != 1 or cin != cout:
+            self.short = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        y = torch.relu(self.b1(self.c1(x)))
+        y = self.b2(self.c2(y))
+        return torch.relu(y + (x if self.short is None else self.short(x)))
+
+
+def resnet18():
+    # The stem conv keeps its bias, as convlab's resnet18 preset does.
+    layers = [nn.Conv2d(3, 64, 3, 1, 1), nn.BatchNorm2d(64), nn.ReLU()]
+    cin = 64
+    for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+        layers += [Block(cin, cout, stride), Block(cout, cout, 1)]
+        cin = cout
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, 10))
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", default="mnist-cnn")
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--dtype", default="f32", choices=["f32", "bf16"])
+    p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--steps", type=int, default=30)
+    p.add_argument("--warmup", type=int, default=5)
+    a = p.parse_args()
+    torch.manual_seed(0)
+    torch.backends.cudnn.benchmark = True
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    dev = torch.device(a.device)
+    model = (resnet18() if a.model == "resnet18" else seed_net(a.model)).to(dev)
+    shape = (1, 28, 28) if a.model == "mnist-cnn" else (3, 32, 32)
+    fmt = torch.channels_last if a.channels_last else torch.contiguous_format
+    model = model.to(memory_format=fmt)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    batches = [(torch.randn(a.batch, *shape, device=dev).to(memory_format=fmt),
+                torch.randint(0, 10, (a.batch,), device=dev)) for _ in range(8)]
+    model.train()
+
+    def step(i):
+        x, y = batches[i % len(batches)]
+        with torch.autocast(a.device if a.device != "cpu" else "cpu", dtype=torch.bfloat16, enabled=a.dtype == "bf16"):
+            loss = loss_fn(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return loss
+
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    for i in range(a.warmup):
+        step(i)
+    sync()
+    t0 = time.perf_counter()
+    for i in range(a.steps):
+        loss = step(i)
+    loss.item()
+    sync()
+    seconds = time.perf_counter() - t0
+    print(json.dumps({"model": a.model, "batch": a.batch, "device": a.device, "dtype": a.dtype,
+                      "torch": torch.__version__, "threads": torch.get_num_threads(),
+                      "train_images_per_s": a.steps * a.batch / seconds}))
+
+
+if __name__ == "__main__":
+    main()
