@@ -134,7 +134,7 @@ fn serve_predicts_rejects_bad_uploads_and_batches_concurrent_requests() {
         assert_eq!(status, 200, "{v}");
         let top = v["top"].as_array().unwrap();
         assert_eq!(top.len(), 2);
-        right += usize::from(top[0]["class"] == label.to_string());
+        right += usize::from(top[0]["class"].as_str() == Some(label.to_string().as_str()));
     }
     assert!(right >= 3, "{right}/4");
 
