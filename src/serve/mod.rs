@@ -11,11 +11,12 @@ use std::sync::atomic::Ordering;
 
 use axum::Json;
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use http_body_util::BodyExt;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -37,7 +38,8 @@ pub struct ServeOptions {
 }
 
 struct AppState {
-    meta: CheckpointMeta,
+    /// Shared with the decoding threads without copying it per request.
+    meta: Arc<CheckpointMeta>,
     batcher: Batcher,
     max_bytes: usize,
     top_k: usize,
@@ -75,7 +77,7 @@ async fn serve(predictor: Predictor, opts: ServeOptions) -> Result<()> {
     let local = listener
         .local_addr()
         .map_err(|e| Error::Other(e.to_string()))?;
-    let meta = predictor.meta.clone();
+    let meta = Arc::new(predictor.meta.clone());
     let state = Arc::new(AppState {
         meta,
         batcher: Batcher::start(predictor, opts.max_batch.max(1), opts.max_wait_ms),
@@ -126,34 +128,60 @@ async fn model(State(s): State<Arc<AppState>>) -> Response {
     .into_response()
 }
 
-/// The upload: the body itself, or the first file field of a multipart form.
+/// Past the limit the rest of an upload is still read (and dropped), up to this much, so
+/// the client finishes sending and reads the 413 instead of a reset connection.
+const DRAIN_BYTES: usize = 64 << 20;
+
+/// The whole body if it fits in `limit` bytes; otherwise None, after draining it.
+async fn read_limited(
+    mut body: Body,
+    limit: usize,
+) -> std::result::Result<Option<Vec<u8>>, Response> {
+    let mut buf = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame
+            .map_err(|e| error(StatusCode::BAD_REQUEST, format!("reading the upload: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            seen += data.len();
+            if seen <= limit {
+                buf.extend_from_slice(&data);
+            } else if seen > limit.saturating_add(DRAIN_BYTES) {
+                break;
+            }
+        }
+    }
+    Ok((seen <= limit).then_some(buf))
+}
+
+/// The upload: the body itself, or the first file field of a multipart form. The size
+/// limit applies to the whole body.
 async fn upload(s: &AppState, req: Request) -> std::result::Result<Bytes, Response> {
     let multipart = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("multipart/form-data"));
-    let too_big = || {
-        error(
+    let (parts, body) = req.into_parts();
+    let Some(bytes) = read_limited(body, s.max_bytes).await? else {
+        return Err(error(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("upload larger than {} bytes", s.max_bytes),
-        )
+        ));
     };
     if !multipart {
-        return axum::body::to_bytes(req.into_body(), s.max_bytes)
-            .await
-            .map_err(|_| too_big());
+        return Ok(Bytes::from(bytes));
     }
+    let req = Request::from_parts(parts, Body::from(bytes));
     let mut form = Multipart::from_request(req, &())
         .await
         .map_err(|e| error(StatusCode::BAD_REQUEST, e.body_text()))?;
     match form.next_field().await {
-        Ok(Some(field)) => field.bytes().await.map_err(|e| match e.status() {
-            StatusCode::PAYLOAD_TOO_LARGE => too_big(),
-            status => error(status, e.body_text()),
-        }),
+        Ok(Some(field)) => field
+            .bytes()
+            .await
+            .map_err(|e| error(e.status(), e.body_text())),
         Ok(None) => Err(error(StatusCode::BAD_REQUEST, "the form has no file field")),
-        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(too_big()),
         Err(e) => Err(error(e.status(), e.body_text())),
     }
 }
@@ -176,7 +204,7 @@ async fn predict(
     };
     let started = std::time::Instant::now();
     // Decoding is CPU work: keep it off the async threads.
-    let meta = s.meta.clone();
+    let meta = Arc::clone(&s.meta);
     let decoded = tokio::task::spawn_blocking(move || decode_for(&meta, &bytes, "upload")).await;
     let pixels = match decoded {
         Ok(Ok(px)) => px,
