@@ -676,20 +676,22 @@ fn predict_cmd(
     let dev = device::select(device_name)?;
     let predictor = Predictor::load(ckpt, &dev)?;
     let k = k.min(predictor.meta.classes.len());
-    let mut decoded = Vec::new();
+    let (mut ok, mut pixels) = (Vec::new(), Vec::new());
     let mut failed: Vec<(usize, String)> = Vec::new();
     for (i, path) in images.iter().enumerate() {
         let name = path.display().to_string();
         match crate::error::read_file(path).and_then(|b| predictor.decode(&b, &name)) {
-            Ok(px) => decoded.push((i, px)),
+            Ok(px) => {
+                ok.push(i);
+                pixels.push(px);
+            }
             Err(e) => failed.push((i, e.to_string())),
         }
     }
     let mut results: Vec<serde_json::Value> = vec![serde_json::Value::Null; images.len()];
-    // Batches of 256 keep memory flat for long file lists.
-    for chunk in decoded.chunks(256) {
-        let px: Vec<Vec<u8>> = chunk.iter().map(|(_, p)| p.clone()).collect();
-        for ((i, _), probs) in chunk.iter().zip(predictor.probabilities(&px)) {
+    // Forward passes of at most 256 images bound the tensor memory for long file lists.
+    for (idx, px) in ok.chunks(256).zip(pixels.chunks(256)) {
+        for (i, probs) in idx.iter().zip(predictor.probabilities(px)) {
             let top = predictor.top_k(&probs, k);
             if !json {
                 let shown: Vec<String> = top
@@ -789,12 +791,9 @@ fn eval_cmd(
         meta.std.clone(),
     ));
     let test = Arc::new(splits.test);
-    let probs = eval::probabilities(&model, &test, &norm, batch_size, &dev, false);
+    let (probs, tta_probs) = eval::probabilities(&model, &test, &norm, batch_size, &dev, o.tta);
     let d = diagnostics::diagnose(&probs, &test.labels, &meta.classes);
-    let tta = o.tta.then(|| {
-        let p = eval::probabilities(&model, &test, &norm, batch_size, &dev, true);
-        diagnostics::diagnose(&p, &test.labels, &meta.classes)
-    });
+    let tta = tta_probs.map(|p| diagnostics::diagnose(&p, &test.labels, &meta.classes));
     let out = o.out.clone().unwrap_or_else(|| {
         let stem = ckpt
             .file_stem()

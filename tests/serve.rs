@@ -86,6 +86,11 @@ fn model(dir: &std::path::Path) -> Vec<Vec<u8>> {
         .collect()
 }
 
+fn get(url: &str) -> serde_json::Value {
+    let body = ureq::get(url).call().unwrap().into_string().unwrap();
+    serde_json::from_str(&body).unwrap()
+}
+
 fn post(url: &str, body: &[u8], content_type: &str) -> (u16, serde_json::Value) {
     let r = ureq::post(url)
         .set("Content-Type", content_type)
@@ -109,21 +114,9 @@ fn serve_predicts_rejects_bad_uploads_and_batches_concurrent_requests() {
     let server = start(dir.path(), &["--max-bytes", "20000", "--max-wait-ms", "50"]);
     let url = &server.url;
 
-    let health: serde_json::Value = ureq::get(&format!("{url}/health"))
-        .call()
-        .unwrap()
-        .into_string()
-        .unwrap()
-        .parse::<serde_json::Value>()
-        .unwrap();
+    let health: serde_json::Value = get(&format!("{url}/health"));
     assert_eq!(health["status"], "ok");
-    let m: serde_json::Value = ureq::get(&format!("{url}/model"))
-        .call()
-        .unwrap()
-        .into_string()
-        .unwrap()
-        .parse::<serde_json::Value>()
-        .unwrap();
+    let m: serde_json::Value = get(&format!("{url}/model"));
     assert_eq!(m["input"], serde_json::json!([1, 28, 28]));
     assert_eq!(m["classes"].as_array().unwrap().len(), 10);
 
@@ -174,13 +167,7 @@ fn serve_predicts_rejects_bad_uploads_and_batches_concurrent_requests() {
     assert_eq!(status, 400);
 
     // 24 clients at once: every answer right for its image, and batched together.
-    let before: serde_json::Value = ureq::get(&format!("{url}/health"))
-        .call()
-        .unwrap()
-        .into_string()
-        .unwrap()
-        .parse::<serde_json::Value>()
-        .unwrap();
+    let before: serde_json::Value = get(&format!("{url}/health"));
     let gate = Arc::new(Barrier::new(24));
     let handles: Vec<_> = (0..24)
         .map(|i| {
@@ -210,13 +197,7 @@ fn serve_predicts_rejects_bad_uploads_and_batches_concurrent_requests() {
     for (label, _, class) in &answers {
         assert_eq!(class, &single[*label], "batched answers equal single ones");
     }
-    let after: serde_json::Value = ureq::get(&format!("{url}/health"))
-        .call()
-        .unwrap()
-        .into_string()
-        .unwrap()
-        .parse::<serde_json::Value>()
-        .unwrap();
+    let after: serde_json::Value = get(&format!("{url}/health"));
     let requests = after["requests"].as_u64().unwrap() - before["requests"].as_u64().unwrap();
     let batches = after["batches"].as_u64().unwrap() - before["batches"].as_u64().unwrap();
     assert_eq!(requests, 28);

@@ -246,7 +246,7 @@ fn train_trial(
     remove_temporaries(dir);
     let resume_file = dir.join(crate::train::resume::FILE);
     let resumed_after = if resume_file.exists() {
-        Some(crate::train::resume::load(&resume_file)?.state.epochs_done)
+        Some(crate::train::resume::epochs_done(&resume_file)?)
     } else {
         None
     };

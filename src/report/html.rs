@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::report::Figure;
-use crate::report::study::{Group, ReportText, StudyData};
+use crate::report::study::{Group, ReportText, StudyData, best_index, cells, header};
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -13,27 +13,22 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// The same rows as the Markdown table, built from the groups directly.
 fn table(first: &str, groups: &[Group]) -> String {
-    let md = crate::report::study::markdown_table(first, groups);
-    let mut out = String::from("<table>\n");
-    for (i, line) in md.lines().enumerate() {
-        if i == 1 {
-            continue; // the Markdown rule
-        }
-        let tag = if i == 0 { "th" } else { "td" };
+    let mut out = String::from("<table>\n<tr>");
+    for h in header(first) {
+        let _ = write!(out, "<th>{}</th>", esc(&h));
+    }
+    out.push_str("</tr>\n");
+    let best = best_index(groups);
+    for (i, g) in groups.iter().enumerate() {
         out.push_str("<tr>");
-        for cell in line.trim().trim_matches('|').split(" | ") {
-            let cell = cell.trim();
-            let (strong, cell) = match cell.strip_prefix("**").and_then(|c| c.strip_suffix("**")) {
-                Some(c) => (true, c),
-                None => (false, cell),
-            };
-            let body = if strong {
-                format!("<b>{}</b>", esc(cell))
+        for (col, cell) in cells(g).iter().enumerate() {
+            if col == 3 && Some(i) == best {
+                let _ = write!(out, "<td><b>{}</b></td>", esc(cell));
             } else {
-                esc(cell)
-            };
-            let _ = write!(out, "<{tag}>{body}</{tag}>");
+                let _ = write!(out, "<td>{}</td>", esc(cell));
+            }
         }
         out.push_str("</tr>\n");
     }

@@ -158,8 +158,8 @@ impl StudyData {
             .collect()
     }
 
-    /// One group per value of axis `a`, over every seed and every value of the other axes.
-    pub fn axis_groups(&self, a: usize) -> Vec<Group> {
+    /// The distinct values of axis `a`, in study order.
+    pub fn axis_values(&self, a: usize) -> Vec<String> {
         let mut values: Vec<String> = Vec::new();
         for v in &self.index.variants {
             if !values.contains(&v.values[a]) {
@@ -167,6 +167,11 @@ impl StudyData {
             }
         }
         values
+    }
+
+    /// One group per value of axis `a`, over every seed and every value of the other axes.
+    pub fn axis_groups(&self, a: usize) -> Vec<Group> {
+        self.axis_values(a)
             .into_iter()
             .map(|value| {
                 let runs: Vec<&RunResult> = self
@@ -259,7 +264,7 @@ pub fn welch(a: &[f64], b: &[f64]) -> Option<(f64, f64, f64)> {
 /// The verdict in words: is the best variant's lead over the runner-up larger than the
 /// seed-to-seed noise?
 /// The group with the highest mean test accuracy (the first of equals).
-fn best_index(groups: &[Group]) -> Option<usize> {
+pub fn best_index(groups: &[Group]) -> Option<usize> {
     (0..groups.len())
         .filter(|&i| groups[i].test.n > 0)
         .fold(None, |best: Option<usize>, i| match best {
@@ -309,18 +314,16 @@ pub fn verdict(groups: &[Group]) -> String {
     }
 }
 
-fn table_header(first: &str) -> (Vec<String>, &'static str) {
-    (
-        vec![
-            first.to_string(),
-            "runs".into(),
-            "best val acc (%)".into(),
-            "test acc (%)".into(),
-            "epochs to best".into(),
-            "seconds".into(),
-        ],
-        "|---|---:|---:|---:|---:|---:|",
-    )
+/// Column titles of every study table; the test accuracy is column 3.
+pub fn header(first: &str) -> [String; 6] {
+    [
+        first.to_string(),
+        "runs".into(),
+        "best val acc (%)".into(),
+        "test acc (%)".into(),
+        "epochs to best".into(),
+        "seconds".into(),
+    ]
 }
 
 fn runs_cell(g: &Group) -> String {
@@ -334,7 +337,7 @@ fn runs_cell(g: &Group) -> String {
     s
 }
 
-fn cells(g: &Group) -> Vec<String> {
+pub fn cells(g: &Group) -> Vec<String> {
     vec![
         g.label.clone(),
         runs_cell(g),
@@ -346,8 +349,10 @@ fn cells(g: &Group) -> Vec<String> {
 }
 
 pub fn markdown_table(first: &str, groups: &[Group]) -> String {
-    let (head, rule) = table_header(first);
-    let mut out = format!("| {} |\n{rule}\n", head.join(" | "));
+    let mut out = format!(
+        "| {} |\n|---|---:|---:|---:|---:|---:|\n",
+        header(first).join(" | ")
+    );
     let best = best_index(groups);
     for (i, g) in groups.iter().enumerate() {
         let mut c = cells(g);

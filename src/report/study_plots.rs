@@ -296,13 +296,9 @@ fn numeric_axes(data: &StudyData) -> Option<(usize, usize)> {
     (numeric.len() >= 2).then(|| (numeric[0], numeric[1]))
 }
 
+/// An axis's values in numeric order (for the heat map's rows and columns).
 fn sorted_values(data: &StudyData, a: usize) -> Vec<String> {
-    let mut vals: Vec<String> = Vec::new();
-    for v in &data.index.variants {
-        if !vals.contains(&v.values[a]) {
-            vals.push(v.values[a].clone());
-        }
-    }
+    let mut vals = data.axis_values(a);
     vals.sort_by(|x, y| {
         let p = |s: &str| s.parse::<f64>().unwrap_or(0.0);
         p(x).total_cmp(&p(y))

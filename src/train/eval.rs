@@ -80,9 +80,9 @@ pub fn evaluate(
     tally
 }
 
-/// Class probabilities for every image of `ds` (row-major, images x classes), in order.
-/// With `flip_tta` each row is the mean of the plain and the horizontally flipped image's
-/// softmax (test-time augmentation).
+/// Class probabilities for every image of `ds` (row-major, images x classes), in order;
+/// with `flip_tta` also the test-time-augmented ones (the mean of the image's and its
+/// horizontal mirror's softmax), from the same pass over the data.
 pub fn probabilities(
     model: &Net,
     ds: &Arc<Dataset>,
@@ -90,22 +90,24 @@ pub fn probabilities(
     batch_size: usize,
     device: &Device,
     flip_tta: bool,
-) -> Vec<f32> {
-    let rx = in_order(ds, norm, batch_size);
-    let mut out = Vec::new();
-    for batch in rx {
+) -> (Vec<f32>, Option<Vec<f32>>) {
+    let rows = |p: Tensor<2>| {
+        p.into_data_as::<f32>()
+            .try_to_vec::<f32>()
+            .unwrap_or_default()
+    };
+    let mut plain = Vec::new();
+    let mut tta = flip_tta.then(Vec::new);
+    for batch in in_order(ds, norm, batch_size) {
         let (x, _) = batch_tensors(batch, ds.shape, device);
-        let mut p = softmax(model.forward(x.clone()), 1);
-        if flip_tta {
-            p = (p + softmax(model.forward(x.flip([3])), 1)) / 2.0;
+        let p = softmax(model.forward(x.clone()), 1);
+        if let Some(t) = tta.as_mut() {
+            let mirrored = softmax(model.forward(x.flip([3])), 1);
+            t.extend(rows((p.clone() + mirrored) / 2.0));
         }
-        out.extend(
-            p.into_data_as::<f32>()
-                .try_to_vec::<f32>()
-                .unwrap_or_default(),
-        );
+        plain.extend(rows(p));
     }
-    out
+    (plain, tta)
 }
 
 pub fn scalar(t: Tensor<1>) -> f64 {

@@ -50,6 +50,31 @@ pub fn save(path: &Path, state: &LoopState, model: &[u8], optimizer: &[u8]) -> R
     write_atomic(path, &out)
 }
 
+/// Epochs completed according to the resume file, reading only its JSON section (the
+/// tensors are read once, by the trainer).
+pub fn epochs_done(path: &Path) -> Result<usize> {
+    use std::io::Read;
+    let bad = || {
+        Error::input(
+            path.display(),
+            "not a convlab resume file; delete it to restart this run from scratch",
+        )
+    };
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut head = [0u8; MAGIC.len() + 8];
+    f.read_exact(&mut head).map_err(|_| bad())?;
+    if &head[..MAGIC.len()] != MAGIC {
+        return Err(bad());
+    }
+    let len = u64::from_le_bytes(head[MAGIC.len()..].try_into().expect("8 bytes"));
+    let mut json = Vec::new();
+    f.take(len)
+        .read_to_end(&mut json)
+        .map_err(|e| Error::io(path, e))?;
+    let state: LoopState = serde_json::from_slice(&json).map_err(|_| bad())?;
+    Ok(state.epochs_done)
+}
+
 pub fn load(path: &Path) -> Result<Resume> {
     let bytes = read_file(path)?;
     let bad = |problem: &str| {

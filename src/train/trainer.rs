@@ -120,21 +120,24 @@ pub fn prepare(cfg: &RunConfig, splits: Splits, origin: &str) -> Result<Prepared
             "the dataset has no training or no test images",
         ));
     }
-    if let Some(ckpt) = &cfg.model.pretrained {
-        let (meta, _) = checkpoint::read_meta(ckpt)?;
-        if meta.input != splits.train.shape {
-            return Err(Error::input(
-                ckpt.display(),
-                format!(
-                    "the pretrained model takes {:?} images but {origin}'s data has {:?}",
-                    meta.input, splits.train.shape
-                ),
-            ));
+    let pretrained = match &cfg.model.pretrained {
+        Some(ckpt) => {
+            let (meta, _) = checkpoint::read_meta(ckpt)?;
+            if meta.input != splits.train.shape {
+                return Err(Error::input(
+                    ckpt.display(),
+                    format!(
+                        "the pretrained model takes {:?} images but {origin}'s data has {:?}",
+                        meta.input, splits.train.shape
+                    ),
+                ));
+            }
+            Some(meta)
         }
-    }
-    let norm = if let Some(ckpt) = &cfg.model.pretrained {
+        None => None,
+    };
+    let norm = if let Some(meta) = pretrained {
         // Fine-tuning keeps the normalization the features were learned with.
-        let (meta, _) = checkpoint::read_meta(ckpt)?;
         Normalize::new(meta.mean, meta.std)
     } else if cfg.data.normalize {
         let (mean, std) = train.channel_stats();
