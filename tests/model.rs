@@ -242,3 +242,148 @@ fn checkpoint_round_trip_and_wrong_architecture() {
         "{e}"
     );
 }
+
+/// Deterministic values in [-1, 1) for the operation checks below.
+fn wavy<const D: usize>(shape: [usize; D], seed: u32, device: &Device) -> Tensor<D> {
+    let n: usize = shape.iter().product();
+    let v: Vec<f32> = (0..n as u32)
+        .map(|i| ((i.wrapping_mul(2654435761).wrapping_add(seed) >> 8) % 1000) as f32 / 500.0 - 1.0)
+        .collect();
+    Tensor::<1>::from_floats(v.as_slice(), device).reshape(shape)
+}
+
+fn assert_close<const D: usize>(what: &str, a: Tensor<D>, b: Tensor<D>) {
+    assert_eq!(a.dims(), b.dims(), "{what}");
+    let (a, b) = (
+        a.into_data().try_to_vec::<f32>().unwrap(),
+        b.into_data().try_to_vec::<f32>().unwrap(),
+    );
+    let worst = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs() / (1.0 + y.abs()))
+        .fold(0.0, f32::max);
+    assert!(worst < 1e-4, "{what}: differs by {worst}");
+}
+
+/// convlab's im2col convolution (used on the CPU) gives Burn's conv2d's output and the same
+/// gradients for the input, weight and bias, for the kernel/stride/padding mixes the presets use.
+#[test]
+fn cpu_conv_matches_burns_conv2d_and_its_gradients() {
+    use burn::tensor::module::conv2d;
+    use burn::tensor::ops::ConvOptions;
+    use convlab::model::cpu::conv::conv2d_fast;
+    let device = Device::flex().autodiff();
+    for (n, c, hw, o, k, stride, pad) in [
+        (3, 1, 12, 4, 5, 1, 0),
+        (4, 3, 9, 5, 3, 1, 1),
+        (2, 4, 9, 6, 3, 2, 1),
+        (5, 6, 6, 3, 1, 2, 0),
+    ] {
+        let case = format!("n{n} c{c} hw{hw} o{o} k{k} s{stride} p{pad}");
+        let run = |fast: bool| {
+            let x = wavy([n, c, hw, hw], 1, &device).require_grad();
+            assert!(convlab::model::cpu::on_flex(&x), "the fast path is taken");
+            let w = wavy([o, c, k, k], 2, &device).require_grad();
+            let b = wavy([o], 3, &device).require_grad();
+            let opts = ConvOptions::new([stride; 2], [pad; 2], [1, 1], 1);
+            let y = if fast {
+                conv2d_fast(x.clone(), w.clone(), Some(b.clone()), opts)
+            } else {
+                conv2d(x.clone(), w.clone(), Some(b.clone()), opts)
+            };
+            // A loss whose output gradient is not uniform, so every path is exercised.
+            let r = wavy(y.dims(), 4, &device);
+            let grads = (y.clone() * r).sum().backward();
+            let g = |t: &Tensor<4>| t.grad(&grads).unwrap();
+            (y.inner(), g(&x), g(&w), b.grad(&grads).unwrap())
+        };
+        let (fast, burn) = (run(true), run(false));
+        assert_close(&format!("{case} output"), fast.0, burn.0);
+        assert_close(&format!("{case} dx"), fast.1, burn.1);
+        assert_close(&format!("{case} dw"), fast.2, burn.2);
+        assert_close(&format!("{case} db"), fast.3, burn.3);
+    }
+}
+
+/// The one-pass PReLU gives Burn's PReLU output and gradients, with one slope or one per channel.
+#[test]
+fn cpu_prelu_matches_burns_prelu_and_its_gradients() {
+    use burn::nn::PReluConfig;
+    use convlab::model::cpu::prelu;
+    let device = Device::flex().autodiff();
+    for slopes in [1, 3] {
+        let run = |fast: bool| {
+            let mut layer = PReluConfig::new().with_num_parameters(slopes).init(&device);
+            layer.alpha = layer
+                .alpha
+                .map(|_| wavy([slopes], 5, &device).require_grad());
+            let x = wavy([2, 3, 4, 5], 6, &device).require_grad();
+            let y = if fast {
+                prelu::forward(&layer, x.clone())
+            } else {
+                layer.forward(x.clone())
+            };
+            let grads = (y.clone() * wavy([2, 3, 4, 5], 7, &device))
+                .sum()
+                .backward();
+            (
+                y.inner(),
+                x.grad(&grads).unwrap(),
+                layer.alpha.val().grad(&grads).unwrap(),
+            )
+        };
+        let (fast, burn) = (run(true), run(false));
+        assert_close(&format!("{slopes} slopes: output"), fast.0, burn.0);
+        assert_close(&format!("{slopes} slopes: dx"), fast.1, burn.1);
+        assert_close(&format!("{slopes} slopes: dalpha"), fast.2, burn.2);
+    }
+}
+
+/// The one-op batch norm gives Burn's training-mode output, gradients and running statistics,
+/// on images and on flat features.
+#[test]
+fn cpu_batch_norm_matches_burns_and_its_gradients() {
+    use burn::nn::BatchNormConfig;
+    use convlab::model::cpu::batch_norm;
+    let device = Device::flex().autodiff();
+    let check = |shape: Vec<usize>| {
+        let c = shape[1];
+        let run = |fast: bool| {
+            let mut bn = BatchNormConfig::new(c).init(&device);
+            bn.gamma = bn.gamma.map(|_| wavy([c], 8, &device).require_grad());
+            bn.beta = bn.beta.map(|_| wavy([c], 9, &device).require_grad());
+            let x: Tensor<4> = wavy::<1>([shape.iter().product()], 10, &device)
+                .mul_scalar(3.0)
+                .reshape([shape[0], c, shape[2], shape[3]])
+                .require_grad();
+            let y = if fast {
+                batch_norm::forward(&bn, x.clone())
+            } else {
+                bn.forward(x.clone())
+            };
+            let grads = (y.clone() * wavy(y.dims(), 11, &device)).sum().backward();
+            let running = (
+                bn.running_mean.value().inner(),
+                bn.running_var.value().inner(),
+            );
+            (
+                y.inner(),
+                x.grad(&grads).unwrap(),
+                bn.gamma.val().grad(&grads).unwrap(),
+                bn.beta.val().grad(&grads).unwrap(),
+                running,
+            )
+        };
+        let (fast, burn) = (run(true), run(false));
+        let case = format!("{shape:?}");
+        assert_close(&format!("{case} output"), fast.0, burn.0);
+        assert_close(&format!("{case} dx"), fast.1, burn.1);
+        assert_close(&format!("{case} dgamma"), fast.2, burn.2);
+        assert_close(&format!("{case} dbeta"), fast.3, burn.3);
+        assert_close(&format!("{case} running mean"), fast.4.0, burn.4.0);
+        assert_close(&format!("{case} running var"), fast.4.1, burn.4.1);
+    };
+    check(vec![4, 3, 5, 6]);
+    check(vec![7, 5, 1, 1]); // flat features seen as 1x1 images
+}

@@ -13,6 +13,7 @@ use burn::nn::{
 };
 use burn::prelude::*;
 
+use crate::model::cpu;
 use crate::model::spec::{LayerSpec, Shape};
 
 #[derive(Module, Debug)]
@@ -42,7 +43,7 @@ impl Act {
         match self {
             Act::Relu(a) => a.forward(x),
             Act::LeakyRelu(a) => a.forward(x),
-            Act::PRelu(a) => a.forward(x),
+            Act::PRelu(a) => cpu::prelu::forward(a, x),
             Act::RRelu(a) => a.forward(x),
             Act::Elu(a) => a.forward(x),
             Act::Gelu(a) => a.forward(x),
@@ -74,12 +75,13 @@ pub struct Residual {
 
 impl Residual {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let y = self
-            .act1
-            .forward(self.bn1.forward(self.conv1.forward(x.clone())));
-        let y = self.bn2.forward(self.conv2.forward(y));
+        let y = self.act1.forward(cpu::batch_norm::forward(
+            &self.bn1,
+            cpu::conv::forward(&self.conv1, x.clone()),
+        ));
+        let y = cpu::batch_norm::forward(&self.bn2, cpu::conv::forward(&self.conv2, y));
         let skip = match &self.shortcut {
-            Some(s) => s.bn.forward(s.conv.forward(x)),
+            Some(s) => cpu::batch_norm::forward(&s.bn, cpu::conv::forward(&s.conv, x)),
             None => x,
         };
         self.act2.forward(y + skip)
@@ -175,12 +177,12 @@ impl Net {
         let mut flow = Flow::Image(x);
         for layer in &self.layers {
             flow = match (layer, flow) {
-                (Layer::Conv(l), Flow::Image(x)) => Flow::Image(l.forward(x)),
+                (Layer::Conv(l), Flow::Image(x)) => Flow::Image(cpu::conv::forward(l, x)),
                 (Layer::Pool(l), Flow::Image(x)) => Flow::Image(l.forward(x)),
                 (Layer::AvgPool(l), Flow::Image(x)) => Flow::Image(l.forward(x)),
                 (Layer::Residual(l), Flow::Image(x)) => Flow::Image(l.forward(x)),
-                (Layer::Bn(l), Flow::Image(x)) => Flow::Image(l.forward(x)),
-                (Layer::Bn(l), Flow::Flat(x)) => Flow::Flat(l.forward(x)),
+                (Layer::Bn(l), Flow::Image(x)) => Flow::Image(cpu::batch_norm::forward(l, x)),
+                (Layer::Bn(l), Flow::Flat(x)) => Flow::Flat(cpu::batch_norm::forward(l, x)),
                 (Layer::Act(l), Flow::Image(x)) => Flow::Image(l.forward(x)),
                 (Layer::Act(l), Flow::Flat(x)) => Flow::Flat(l.forward(x)),
                 (Layer::Dropout(l), Flow::Image(x)) => Flow::Image(l.forward(x)),

@@ -1,0 +1,203 @@
+//! Batch norm's training pass as one operation with its own backward step. Burn's default
+//! (used by flex) builds the statistics and the gradient from a dozen tensor operations, each
+//! transposing the activation to channel-major first; here each direction is two passes over
+//! the data. Same arithmetic as Burn's: biased batch variance, the same running-stat update.
+
+use burn::backend::AutodiffBackend;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::FlexTensor;
+use burn::backend::{Autodiff, Backend, Flex, backend_extension, tensor::FloatTensor};
+use burn::nn::BatchNorm;
+use burn::tensor::Tensor;
+use rayon::prelude::*;
+
+use super::{dims, on_flex, tensor, values};
+
+#[backend_extension(Flex, Autodiff)]
+pub trait CpuBatchNorm: Backend {
+    /// Training-mode batch norm over dimension 1: (output, batch mean, biased batch variance).
+    fn cpu_batch_norm_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+}
+
+/// `BatchNorm::forward`, with the training pass through the one-op version on flex.
+pub fn forward<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
+    let training = x.device().is_autodiff() && bn.training.is_enabled();
+    if !training || D < 2 || !on_flex(&x) {
+        return bn.forward(x);
+    }
+    let (out, mean, var) = <burn::backend::Dispatch as CpuBatchNorm>::cpu_batch_norm_train(
+        x.into_dispatch(),
+        bn.gamma.val().into_dispatch(),
+        bn.beta.val().into_dispatch(),
+        bn.epsilon,
+    );
+    let (mean, var) = (
+        Tensor::<1>::from_dispatch(mean),
+        Tensor::<1>::from_dispatch(var),
+    );
+    // The running statistics, exactly as burn-nn's BatchNorm::forward_train updates them.
+    let m = bn.momentum;
+    let running_mean = bn
+        .running_mean
+        .value_sync()
+        .mul_scalar(1.0 - m)
+        .add(mean.detach().mul_scalar(m));
+    let running_var = bn
+        .running_var
+        .value_sync()
+        .mul_scalar(1.0 - m)
+        .add(var.detach().mul_scalar(m));
+    bn.running_mean.update(running_mean.detach());
+    bn.running_var.update(running_var.detach());
+    Tensor::from_dispatch(out)
+}
+
+/// (channels, elements per channel plane): the data is [n * channels] planes.
+fn layout(x: &FlexTensor) -> (usize, usize) {
+    let d = dims(x);
+    (d[1], d[2..].iter().product::<usize>().max(1))
+}
+
+/// Per channel, the sum over every plane of that channel of `f(plane index, element index)`,
+/// planes taken in order (the same bits whatever the thread count).
+fn channel_sums(
+    planes: usize,
+    channels: usize,
+    plane: usize,
+    f: impl Fn(usize, usize) -> f32 + Sync,
+) -> Vec<f32> {
+    (0..channels)
+        .into_par_iter()
+        .map(|c| {
+            let mut total = 0.0f32;
+            for row in (c..planes).step_by(channels) {
+                total += (0..plane).map(|i| f(row, i)).sum::<f32>();
+            }
+            total
+        })
+        .collect()
+}
+
+fn train_forward(
+    x: &FlexTensor,
+    gamma: &FlexTensor,
+    beta: &FlexTensor,
+    eps: f64,
+) -> (FlexTensor, Vec<f32>, Vec<f32>) {
+    let (channels, plane) = layout(x);
+    let (xs, g, b) = (values(x), values(gamma), values(beta));
+    let planes = xs.len() / plane;
+    let count = (planes / channels * plane) as f32;
+    let mean: Vec<f32> = channel_sums(planes, channels, plane, |r, i| xs[r * plane + i])
+        .into_iter()
+        .map(|s| s / count)
+        .collect();
+    let var: Vec<f32> = channel_sums(planes, channels, plane, |r, i| {
+        let d = xs[r * plane + i] - mean[r % channels];
+        d * d
+    })
+    .into_iter()
+    .map(|s| s / count)
+    .collect();
+    let mut y = vec![0.0f32; xs.len()];
+    y.par_chunks_mut(plane)
+        .zip(xs.par_chunks(plane))
+        .enumerate()
+        .for_each(|(row, (yr, xr))| {
+            let c = row % channels;
+            let scale = g[c] / (var[c] + eps as f32).sqrt();
+            let shift = b[c] - mean[c] * scale;
+            yr.iter_mut()
+                .zip(xr)
+                .for_each(|(o, &v)| *o = v * scale + shift);
+        });
+    (tensor(y, dims(x)), mean, var)
+}
+
+impl CpuBatchNorm for Flex {
+    fn cpu_batch_norm_train(
+        x: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        epsilon: f64,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        let (y, mean, var) = train_forward(&x, &gamma, &beta, epsilon);
+        let c = mean.len();
+        (y, tensor(mean, [c]), tensor(var, [c]))
+    }
+}
+
+#[derive(Debug)]
+struct BatchNormBackward;
+
+impl Backward<Flex, 3> for BatchNormBackward {
+    /// Input, gamma, batch mean, batch variance, epsilon.
+    type State = (FlexTensor, FlexTensor, Vec<f32>, Vec<f32>, f64);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_gamma, node_beta] = ops.parents;
+        let dy = grads.consume::<Flex>(&ops.node);
+        let (x, gamma, mean, var, eps) = ops.state;
+        let (channels, plane) = layout(&x);
+        let (xs, g, gs) = (values(&x), values(&gamma), values(&dy));
+        let planes = xs.len() / plane;
+        let count = (planes / channels * plane) as f32;
+        let inv_std: Vec<f32> = var.iter().map(|v| 1.0 / (v + eps as f32).sqrt()).collect();
+        let xhat =
+            |r: usize, i: usize| (xs[r * plane + i] - mean[r % channels]) * inv_std[r % channels];
+        let dbeta = channel_sums(planes, channels, plane, |r, i| gs[r * plane + i]);
+        let dgamma = channel_sums(planes, channels, plane, |r, i| {
+            gs[r * plane + i] * xhat(r, i)
+        });
+        if let Some(node) = node_x {
+            let mut dx = vec![0.0f32; xs.len()];
+            dx.par_chunks_mut(plane).enumerate().for_each(|(row, dr)| {
+                let c = row % channels;
+                let (mdy, mdyx, scale) = (dbeta[c] / count, dgamma[c] / count, g[c] * inv_std[c]);
+                for (i, d) in dr.iter_mut().enumerate() {
+                    *d = scale * (gs[row * plane + i] - mdy - xhat(row, i) * mdyx);
+                }
+            });
+            grads.register::<Flex>(node.id, tensor(dx, dims(&x)));
+        }
+        if let Some(node) = node_gamma {
+            grads.register::<Flex>(node.id, tensor(dgamma, [channels]));
+        }
+        if let Some(node) = node_beta {
+            grads.register::<Flex>(node.id, tensor(dbeta, [channels]));
+        }
+    }
+}
+
+impl<C: CheckpointStrategy> CpuBatchNorm for Autodiff<Flex, C> {
+    fn cpu_batch_norm_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let (xp, xn) = x.into_parts();
+        let (gp, gn) = gamma.into_parts();
+        let (bp, bn) = beta.into_parts();
+        let (y, mean, var) = train_forward(&xp, &gp, &bp, epsilon);
+        let c = mean.len();
+        let stats = (tensor(mean.clone(), [c]), tensor(var.clone(), [c]));
+        let out = match BatchNormBackward
+            .prepare::<C>([xn, gn, bn])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish((xp, gp, mean, var, epsilon), y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        };
+        (out, Self::from_inner(stats.0), Self::from_inner(stats.1))
+    }
+}

@@ -1,0 +1,166 @@
+//! The im2col convolution as a Burn operation: the forward pass on `Flex`, and on
+//! `Autodiff<Flex>` the forward pass plus its own backward step, both running `conv_kernels`.
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::FlexTensor;
+use burn::backend::{Autodiff, Backend, Flex, backend_extension, tensor::FloatTensor};
+use burn::nn::PaddingConfig2d;
+use burn::tensor::Tensor;
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+
+use super::conv_kernels::{self, ConvShape};
+use super::{dims, on_flex, tensor, values};
+
+#[backend_extension(Flex, Autodiff)]
+pub trait CpuConv: Backend {
+    /// conv2d with a square kernel, one stride and one padding for both axes.
+    fn cpu_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        stride: usize,
+        pad: usize,
+    ) -> FloatTensor<Self>;
+}
+
+/// Burn's conv2d, or the im2col one where the tensor lives on flex and the conv is plain
+/// (square kernel, same stride and padding on both axes, no dilation or groups).
+pub fn conv2d_fast(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    options: ConvOptions<2>,
+) -> Tensor<4> {
+    let [_, _, kh, kw] = weight.dims();
+    let plain = kh == kw
+        && options.stride[0] == options.stride[1]
+        && !options.is_asymmetric()
+        && options.padding[0] == options.padding[1]
+        && options.dilation == [1, 1]
+        && options.groups == 1;
+    if !plain || !on_flex(&x) {
+        return conv2d(x, weight, bias, options);
+    }
+    let bias = bias.unwrap_or_else(|| Tensor::zeros([weight.dims()[0]], &weight.device()));
+    let out = <burn::backend::Dispatch as CpuConv>::cpu_conv2d(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        bias.into_dispatch(),
+        options.stride[0],
+        options.padding[0].0,
+    );
+    Tensor::from_dispatch(out)
+}
+
+fn shape_of(x: &FlexTensor, weight: &FlexTensor, stride: usize, pad: usize) -> ConvShape {
+    let (xd, wd) = (dims(x), dims(weight));
+    ConvShape {
+        n: xd[0],
+        c: xd[1],
+        h: xd[2],
+        w: xd[3],
+        o: wd[0],
+        k: wd[2],
+        stride,
+        pad,
+    }
+}
+
+fn flex_forward(
+    x: &FlexTensor,
+    weight: &FlexTensor,
+    bias: &FlexTensor,
+    stride: usize,
+    pad: usize,
+) -> FlexTensor {
+    let s = shape_of(x, weight, stride, pad);
+    let y = conv_kernels::forward(&s, &values(x), &values(weight), Some(&values(bias)));
+    tensor(y, [s.n, s.o, s.out_h(), s.out_w()])
+}
+
+impl CpuConv for Flex {
+    fn cpu_conv2d(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        stride: usize,
+        pad: usize,
+    ) -> FlexTensor {
+        flex_forward(&x, &weight, &bias, stride, pad)
+    }
+}
+
+#[derive(Debug)]
+struct CpuConvBackward;
+
+impl Backward<Flex, 3> for CpuConvBackward {
+    /// The input and weight as they were in the forward pass, stride, padding.
+    type State = (FlexTensor, FlexTensor, usize, usize);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_w, node_b] = ops.parents;
+        let dy = grads.consume::<Flex>(&ops.node);
+        let (x, weight, stride, pad) = ops.state;
+        let s = shape_of(&x, &weight, stride, pad);
+        let g = conv_kernels::backward(
+            &s,
+            &values(&x),
+            &values(&weight),
+            &values(&dy),
+            node_x.is_some(),
+        );
+        if let (Some(node), Some(dx)) = (node_x, g.x) {
+            grads.register::<Flex>(node.id, tensor(dx, [s.n, s.c, s.h, s.w]));
+        }
+        if let Some(node) = node_w {
+            grads.register::<Flex>(node.id, tensor(g.weight, [s.o, s.c, s.k, s.k]));
+        }
+        if let Some(node) = node_b {
+            grads.register::<Flex>(node.id, tensor(g.bias, [s.o]));
+        }
+    }
+}
+
+impl<C: CheckpointStrategy> CpuConv for Autodiff<Flex, C> {
+    fn cpu_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        stride: usize,
+        pad: usize,
+    ) -> FloatTensor<Self> {
+        let (xp, xn) = x.into_parts();
+        let (wp, wn) = weight.into_parts();
+        let (bp, bn) = bias.into_parts();
+        let y = flex_forward(&xp, &wp, &bp, stride, pad);
+        match CpuConvBackward
+            .prepare::<C>([xn, wn, bn])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish((xp, wp, stride, pad), y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        }
+    }
+}
+
+/// `Conv2d::forward` with the convolution routed through [`conv2d_fast`] (convlab's nets use
+/// explicit padding; other padding modes keep Burn's path).
+pub fn forward(conv: &burn::nn::conv::Conv2d, input: Tensor<4>) -> Tensor<4> {
+    let padding = match conv.padding {
+        PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
+        PaddingConfig2d::Valid => [(0, 0), (0, 0)],
+        PaddingConfig2d::Same => return conv.forward(input),
+    };
+    let options = ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups);
+    conv2d_fast(
+        input,
+        conv.weight.val(),
+        conv.bias.as_ref().map(|b| b.val()),
+        options,
+    )
+}

@@ -1,0 +1,427 @@
+//! 2-D convolution on the CPU as im2col + GEMM, forward and both gradients, on plain NCHW
+//! `f32` slices. Burn's flex backend computes the input gradient through a generic 3-D
+//! transposed convolution and the weight gradient as a convolution whose kernel is the whole
+//! output gradient; on the small nets of the seed notebooks those two paths were most of a
+//! training step (bench/README.md). Here every pass is one GEMM per image on a patch matrix.
+//!
+//! Work is split over images in fixed chunks and partial weight gradients are summed in chunk
+//! order, so results do not depend on the number of threads (runs stay byte-reproducible
+//! across `--jobs`).
+
+use gemm::{Parallelism, gemm};
+use rayon::prelude::*;
+
+/// Shapes of one convolution: input `[n, c, h, w]`, weight `[o, c, k, k]`, square kernel,
+/// equal stride and padding on both axes, no dilation, no groups.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvShape {
+    pub n: usize,
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub o: usize,
+    pub k: usize,
+    pub stride: usize,
+    pub pad: usize,
+}
+
+/// Images per work item: small enough to spread a batch of 32 over the cores, large enough
+/// that the per-chunk weight-gradient partials stay few.
+const CHUNK: usize = 4;
+
+impl ConvShape {
+    pub fn out_h(&self) -> usize {
+        (self.h + 2 * self.pad - self.k) / self.stride + 1
+    }
+    pub fn out_w(&self) -> usize {
+        (self.w + 2 * self.pad - self.k) / self.stride + 1
+    }
+    /// Output positions per image.
+    fn l(&self) -> usize {
+        self.out_h() * self.out_w()
+    }
+    /// Rows of the patch matrix: c * k * k.
+    fn ckk(&self) -> usize {
+        self.c * self.k * self.k
+    }
+    fn in_len(&self) -> usize {
+        self.c * self.h * self.w
+    }
+    fn out_len(&self) -> usize {
+        self.o * self.l()
+    }
+    /// A 1x1 stride-1 unpadded conv reads the image itself as its patch matrix.
+    fn is_pointwise(&self) -> bool {
+        self.k == 1 && self.stride == 1 && self.pad == 0
+    }
+}
+
+/// Fills `cols` ([c*k*k, oh*ow], row-major) with the patches of one image `x` ([c, h, w]).
+fn im2col(s: &ConvShape, x: &[f32], cols: &mut [f32]) {
+    let (oh, ow, k) = (s.out_h(), s.out_w(), s.k);
+    let l = oh * ow;
+    for c in 0..s.c {
+        let plane = &x[c * s.h * s.w..(c + 1) * s.h * s.w];
+        for ki in 0..k {
+            for kj in 0..k {
+                let row = &mut cols[((c * k + ki) * k + kj) * l..][..l];
+                for y in 0..oh {
+                    let out = &mut row[y * ow..(y + 1) * ow];
+                    let iy = (y * s.stride + ki) as isize - s.pad as isize;
+                    if iy < 0 || iy >= s.h as isize {
+                        out.fill(0.0);
+                        continue;
+                    }
+                    let src = &plane[iy as usize * s.w..(iy as usize + 1) * s.w];
+                    if s.stride == 1 {
+                        // Contiguous run with zeros where the window hangs over an edge.
+                        let first = s.pad.saturating_sub(kj).min(ow);
+                        let last = (s.w + s.pad).saturating_sub(kj).min(ow).max(first);
+                        out[..first].fill(0.0);
+                        let start = first + kj - s.pad;
+                        out[first..last].copy_from_slice(&src[start..start + (last - first)]);
+                        out[last..].fill(0.0);
+                    } else {
+                        for (xo, v) in out.iter_mut().enumerate() {
+                            let ix = (xo * s.stride + kj) as isize - s.pad as isize;
+                            *v = if ix < 0 || ix >= s.w as isize {
+                                0.0
+                            } else {
+                                src[ix as usize]
+                            };
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Adds the patch-matrix gradient `cols` back onto one image's gradient `dx` ([c, h, w]).
+fn col2im_add(s: &ConvShape, cols: &[f32], dx: &mut [f32]) {
+    let (oh, ow, k) = (s.out_h(), s.out_w(), s.k);
+    let l = oh * ow;
+    for c in 0..s.c {
+        let plane = &mut dx[c * s.h * s.w..(c + 1) * s.h * s.w];
+        for ki in 0..k {
+            for kj in 0..k {
+                let row = &cols[((c * k + ki) * k + kj) * l..][..l];
+                for y in 0..oh {
+                    let iy = (y * s.stride + ki) as isize - s.pad as isize;
+                    if iy < 0 || iy >= s.h as isize {
+                        continue;
+                    }
+                    let dst = &mut plane[iy as usize * s.w..(iy as usize + 1) * s.w];
+                    let src = &row[y * ow..(y + 1) * ow];
+                    for (xo, g) in src.iter().enumerate() {
+                        let ix = (xo * s.stride + kj) as isize - s.pad as isize;
+                        if ix >= 0 && (ix as usize) < s.w {
+                            dst[ix as usize] += g;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// dst[m, n] (+)= lhs[m, k] * rhs[k, n], all row-major unless the strides say otherwise.
+/// `accumulate` adds to what is in `dst`.
+#[allow(clippy::too_many_arguments)]
+fn matmul(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    lhs: &[f32],
+    lhs_strides: (isize, isize),
+    rhs: &[f32],
+    rhs_strides: (isize, isize),
+    accumulate: bool,
+) {
+    debug_assert!(dst.len() >= m * n);
+    // SAFETY: every index gemm touches is inside the slices: dst is m x n row-major, and the
+    // strides given for lhs (m x k) and rhs (k x n) are those of the callers' buffers.
+    unsafe {
+        gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs.as_ptr(),
+            lhs_strides.1,
+            lhs_strides.0,
+            rhs.as_ptr(),
+            rhs_strides.1,
+            rhs_strides.0,
+            if accumulate { 1.0 } else { 0.0 },
+            1.0,
+            false,
+            false,
+            false,
+            Parallelism::None,
+        );
+    }
+}
+
+/// Forward: y = conv(x, weight) + bias, y is [n, o, oh, ow].
+pub fn forward(s: &ConvShape, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+    let (l, ckk, out_len, in_len) = (s.l(), s.ckk(), s.out_len(), s.in_len());
+    let mut y = vec![0.0f32; s.n * out_len];
+    y.par_chunks_mut(out_len * CHUNK)
+        .enumerate()
+        .for_each(|(chunk, ys)| {
+            let mut cols = if s.is_pointwise() {
+                Vec::new()
+            } else {
+                vec![0.0f32; ckk * l]
+            };
+            for (i, yi) in ys.chunks_mut(out_len).enumerate() {
+                let img = &x[(chunk * CHUNK + i) * in_len..][..in_len];
+                let patches = if s.is_pointwise() {
+                    img
+                } else {
+                    im2col(s, img, &mut cols);
+                    &cols
+                };
+                let w_strides = (ckk as isize, 1);
+                matmul(
+                    s.o,
+                    l,
+                    ckk,
+                    yi,
+                    weight,
+                    w_strides,
+                    patches,
+                    (l as isize, 1),
+                    false,
+                );
+                if let Some(b) = bias {
+                    for (row, bo) in yi.chunks_mut(l).zip(b) {
+                        row.iter_mut().for_each(|v| *v += bo);
+                    }
+                }
+            }
+        });
+    y
+}
+
+/// Gradients of the loss with respect to x (when `need_x`), the weight and the bias, given
+/// the output gradient `dy` ([n, o, oh, ow]).
+pub struct Grads {
+    pub x: Option<Vec<f32>>,
+    pub weight: Vec<f32>,
+    pub bias: Vec<f32>,
+}
+
+pub fn backward(s: &ConvShape, x: &[f32], weight: &[f32], dy: &[f32], need_x: bool) -> Grads {
+    let (l, ckk, out_len, in_len) = (s.l(), s.ckk(), s.out_len(), s.in_len());
+    let chunks = s.n.div_ceil(CHUNK);
+    let mut dx = need_x.then(|| vec![0.0f32; s.n * in_len]);
+
+    // Per chunk: its partial weight and bias gradients, and (if asked) its images' dx.
+    let work = |chunk: usize, dx_chunk: Option<&mut [f32]>| -> (Vec<f32>, Vec<f32>) {
+        let mut dw = vec![0.0f32; s.o * ckk];
+        let mut db = vec![0.0f32; s.o];
+        let mut cols = vec![0.0f32; if s.is_pointwise() { 0 } else { ckk * l }];
+        let mut dcols = vec![0.0f32; if dx_chunk.is_some() { ckk * l } else { 0 }];
+        let first = chunk * CHUNK;
+        let last = (first + CHUNK).min(s.n);
+        let mut dx_chunk = dx_chunk;
+        for (i, img_n) in (first..last).enumerate() {
+            let img = &x[img_n * in_len..][..in_len];
+            let g = &dy[img_n * out_len..][..out_len];
+            for (row, dbo) in g.chunks(l).zip(db.iter_mut()) {
+                *dbo += row.iter().sum::<f32>();
+            }
+            let patches: &[f32] = if s.is_pointwise() {
+                img
+            } else {
+                im2col(s, img, &mut cols);
+                &cols
+            };
+            // dW[o, ckk] += dY[o, l] * P[ckk, l]^T
+            let p_t = (1, l as isize);
+            matmul(s.o, ckk, l, &mut dw, g, (l as isize, 1), patches, p_t, true);
+            if let Some(dxc) = dx_chunk.as_deref_mut() {
+                let dxi = &mut dxc[i * in_len..(i + 1) * in_len];
+                // dP[ckk, l] = W[o, ckk]^T * dY[o, l]
+                let w_t = (1, ckk as isize);
+                if s.is_pointwise() {
+                    matmul(ckk, l, s.o, dxi, weight, w_t, g, (l as isize, 1), false);
+                } else {
+                    matmul(
+                        ckk,
+                        l,
+                        s.o,
+                        &mut dcols,
+                        weight,
+                        w_t,
+                        g,
+                        (l as isize, 1),
+                        false,
+                    );
+                    col2im_add(s, &dcols, dxi);
+                }
+            }
+        }
+        (dw, db)
+    };
+
+    let partials: Vec<(Vec<f32>, Vec<f32>)> = match dx.as_mut() {
+        Some(dx) => dx
+            .par_chunks_mut(in_len * CHUNK)
+            .enumerate()
+            .map(|(chunk, dxc)| work(chunk, Some(dxc)))
+            .collect(),
+        None => (0..chunks)
+            .into_par_iter()
+            .map(|chunk| work(chunk, None))
+            .collect(),
+    };
+    // Sum in chunk order: the same bits whatever the thread count.
+    let mut weight_grad = vec![0.0f32; s.o * ckk];
+    let mut bias_grad = vec![0.0f32; s.o];
+    for (dw, db) in &partials {
+        weight_grad.iter_mut().zip(dw).for_each(|(a, b)| *a += b);
+        bias_grad.iter_mut().zip(db).for_each(|(a, b)| *a += b);
+    }
+    Grads {
+        x: dx,
+        weight: weight_grad,
+        bias: bias_grad,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Direct 7-loop convolution, the definition itself.
+    fn reference(s: &ConvShape, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
+        let (oh, ow) = (s.out_h(), s.out_w());
+        let mut y = vec![0.0; s.n * s.o * oh * ow];
+        for n in 0..s.n {
+            for o in 0..s.o {
+                for yy in 0..oh {
+                    for xx in 0..ow {
+                        let mut acc = b[o];
+                        for c in 0..s.c {
+                            for ki in 0..s.k {
+                                for kj in 0..s.k {
+                                    let iy = (yy * s.stride + ki) as isize - s.pad as isize;
+                                    let ix = (xx * s.stride + kj) as isize - s.pad as isize;
+                                    if iy < 0 || ix < 0 || iy >= s.h as isize || ix >= s.w as isize
+                                    {
+                                        continue;
+                                    }
+                                    let xi =
+                                        ((n * s.c + c) * s.h + iy as usize) * s.w + ix as usize;
+                                    let wi = ((o * s.c + c) * s.k + ki) * s.k + kj;
+                                    acc += x[xi] * w[wi];
+                                }
+                            }
+                        }
+                        y[((n * s.o + o) * oh + yy) * ow + xx] = acc;
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    fn values(len: usize, seed: u32) -> Vec<f32> {
+        (0..len)
+            .map(|i| {
+                (((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) % 1000) as f32
+                    / 500.0
+                    - 1.0
+            })
+            .collect()
+    }
+
+    fn shapes() -> Vec<ConvShape> {
+        let mk = |n, c, h, w, o, k, stride, pad| ConvShape {
+            n,
+            c,
+            h,
+            w,
+            o,
+            k,
+            stride,
+            pad,
+        };
+        vec![
+            mk(5, 1, 9, 9, 3, 5, 1, 0),
+            mk(6, 3, 8, 7, 4, 3, 1, 1),
+            mk(3, 2, 9, 8, 5, 3, 2, 1),
+            mk(9, 4, 5, 5, 6, 1, 1, 0),
+            mk(2, 3, 6, 6, 2, 1, 2, 0),
+        ]
+    }
+
+    #[test]
+    fn forward_equals_the_definition() {
+        for s in shapes() {
+            let x = values(s.n * s.in_len(), 1);
+            let w = values(s.o * s.ckk(), 2);
+            let b = values(s.o, 3);
+            let got = forward(&s, &x, &w, Some(&b));
+            let want = reference(&s, &x, &w, &b);
+            for (g, r) in got.iter().zip(&want) {
+                assert!((g - r).abs() < 1e-4, "{s:?}: {g} vs {r}");
+            }
+        }
+    }
+
+    /// The loss sum(y * r) has dL/dy = r; each gradient is checked against the change of the
+    /// loss when one input is nudged (central differences in f64 on the reference conv).
+    #[test]
+    fn gradients_equal_finite_differences() {
+        for s in shapes() {
+            let x = values(s.n * s.in_len(), 4);
+            let w = values(s.o * s.ckk(), 5);
+            let b = values(s.o, 6);
+            let r = values(s.n * s.out_len(), 7);
+            let loss = |x: &[f32], w: &[f32], b: &[f32]| -> f64 {
+                reference(&s, x, w, b)
+                    .iter()
+                    .zip(&r)
+                    .map(|(y, r)| (*y as f64) * (*r as f64))
+                    .sum()
+            };
+            let g = backward(&s, &x, &w, &r, true);
+            let eps = 1e-2f32;
+            let check = |name: &str, analytic: &[f32], perturb: &dyn Fn(usize, f32) -> f64| {
+                for i in (0..analytic.len()).step_by(analytic.len() / 7 + 1) {
+                    let numeric = (perturb(i, eps) - perturb(i, -eps)) / (2.0 * eps as f64);
+                    let a = analytic[i] as f64;
+                    assert!(
+                        (a - numeric).abs() < 1e-2 * (1.0 + numeric.abs()),
+                        "{s:?} {name}[{i}]: {a} vs {numeric}"
+                    );
+                }
+            };
+            check("x", g.x.as_ref().unwrap(), &|i, d| {
+                let mut x2 = x.clone();
+                x2[i] += d;
+                loss(&x2, &w, &b)
+            });
+            check("w", &g.weight, &|i, d| {
+                let mut w2 = w.clone();
+                w2[i] += d;
+                loss(&x, &w2, &b)
+            });
+            check("b", &g.bias, &|i, d| {
+                let mut b2 = b.clone();
+                b2[i] += d;
+                loss(&x, &w, &b2)
+            });
+            // Without the input gradient the weight gradient is the same.
+            assert_eq!(backward(&s, &x, &w, &r, false).weight, g.weight);
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! PReLU as one pass forward and one backward (Burn composes it from a comparison, a
+//! multiply and a masked select, each with its own gradient pass: a fifth of a bn-prelu-cnn
+//! step on flex). Gradients follow PyTorch: slope 1 where x > 0, alpha elsewhere.
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::FlexTensor;
+use burn::backend::{Autodiff, Backend, Flex, backend_extension, tensor::FloatTensor};
+use burn::nn::PRelu;
+use burn::tensor::Tensor;
+use rayon::prelude::*;
+
+use super::{dims, on_flex, tensor, values};
+
+#[backend_extension(Flex, Autodiff)]
+pub trait CpuPrelu: Backend {
+    /// PReLU with `alpha` of length 1 or one per channel (dimension 1).
+    fn cpu_prelu(x: FloatTensor<Self>, alpha: FloatTensor<Self>) -> FloatTensor<Self>;
+}
+
+/// `PRelu::forward`, through the one-pass operation on flex.
+pub fn forward<const D: usize>(prelu: &PRelu, x: Tensor<D>) -> Tensor<D> {
+    if D < 2 || !on_flex(&x) {
+        return prelu.forward(x);
+    }
+    let alpha = prelu.alpha.val();
+    let channels = x.dims()[1];
+    if alpha.dims()[0] != 1 && alpha.dims()[0] != channels {
+        return prelu.forward(x);
+    }
+    let out =
+        <burn::backend::Dispatch as CpuPrelu>::cpu_prelu(x.into_dispatch(), alpha.into_dispatch());
+    Tensor::from_dispatch(out)
+}
+
+/// Elements per channel plane: the product of the dimensions after the channel one.
+fn plane(x: &FlexTensor) -> usize {
+    dims(x)[2..].iter().product()
+}
+
+/// Rows of (channel-plane) work: [n * c] planes of `plane` elements; channel of row r is r % c.
+fn layout(x: &FlexTensor) -> (usize, usize) {
+    let d = dims(x);
+    (d[1], plane(x))
+}
+
+fn prelu_forward(x: &FlexTensor, alpha: &FlexTensor) -> FlexTensor {
+    let (channels, plane) = layout(x);
+    let (xs, a) = (values(x), values(alpha));
+    let mut y = vec![0.0f32; xs.len()];
+    y.par_chunks_mut(plane.max(1))
+        .zip(xs.par_chunks(plane.max(1)))
+        .enumerate()
+        .for_each(|(row, (yr, xr))| {
+            let slope = a[if a.len() == 1 { 0 } else { row % channels }];
+            for (o, &v) in yr.iter_mut().zip(xr) {
+                *o = if v > 0.0 { v } else { slope * v };
+            }
+        });
+    tensor(y, dims(x))
+}
+
+impl CpuPrelu for Flex {
+    fn cpu_prelu(x: FlexTensor, alpha: FlexTensor) -> FlexTensor {
+        prelu_forward(&x, &alpha)
+    }
+}
+
+#[derive(Debug)]
+struct PreluBackward;
+
+impl Backward<Flex, 2> for PreluBackward {
+    type State = (FlexTensor, FlexTensor);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_a] = ops.parents;
+        let dy = grads.consume::<Flex>(&ops.node);
+        let (x, alpha) = ops.state;
+        let (channels, plane) = layout(&x);
+        let plane = plane.max(1);
+        let (xs, a, g) = (values(&x), values(&alpha), values(&dy));
+        if let Some(node) = node_x {
+            let mut dx = vec![0.0f32; xs.len()];
+            dx.par_chunks_mut(plane)
+                .zip(xs.par_chunks(plane).zip(g.par_chunks(plane)))
+                .enumerate()
+                .for_each(|(row, (dr, (xr, gr)))| {
+                    let slope = a[if a.len() == 1 { 0 } else { row % channels }];
+                    for ((d, &v), &gv) in dr.iter_mut().zip(xr).zip(gr) {
+                        *d = if v > 0.0 { gv } else { slope * gv };
+                    }
+                });
+            grads.register::<Flex>(node.id, tensor(dx, dims(&x)));
+        }
+        if let Some(node) = node_a {
+            // Per-plane sums in parallel, then added in plane order: thread-count independent.
+            let sums: Vec<f32> = xs
+                .par_chunks(plane)
+                .zip(g.par_chunks(plane))
+                .map(|(xr, gr)| {
+                    xr.iter()
+                        .zip(gr)
+                        .map(|(&v, &gv)| if v > 0.0 { 0.0 } else { v * gv })
+                        .sum()
+                })
+                .collect();
+            let mut da = vec![0.0f32; a.len()];
+            for (row, s) in sums.iter().enumerate() {
+                da[if a.len() == 1 { 0 } else { row % channels }] += s;
+            }
+            grads.register::<Flex>(node.id, tensor(da, dims(&alpha)));
+        }
+    }
+}
+
+impl<C: CheckpointStrategy> CpuPrelu for Autodiff<Flex, C> {
+    fn cpu_prelu(x: FloatTensor<Self>, alpha: FloatTensor<Self>) -> FloatTensor<Self> {
+        let (xp, xn) = x.into_parts();
+        let (ap, an) = alpha.into_parts();
+        let y = prelu_forward(&xp, &ap);
+        match PreluBackward
+            .prepare::<C>([xn, an])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish((xp, ap), y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        }
+    }
+}
