@@ -2,13 +2,14 @@
 # convlab bench beside bench/pytorch.py, interleaved, REPEATS times each; prints one
 # Markdown table: preset, batch, device, convlab img/s, PyTorch img/s, ratio (median, with
 # min-max over the repeats).
-#   bench/compare.sh                      # CPU: mnist-cnn b64, bn-prelu-cnn b32, 3 repeats
+#   bench/compare.sh                      # CPU: mnist-cnn b64, bn-prelu-cnn b32, 3 repeats, 100 steps
 #   DEVICE=cuda CASES="resnet18:512 bn-prelu-cnn:512" bench/compare.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 device=${DEVICE:-cpu}
 cases=${CASES:-"mnist-cnn:64 bn-prelu-cnn:32"}
 repeats=${REPEATS:-3}
+steps=${STEPS:-100}   # timed steps per run, after 5 warm-up steps
 bin=${CONVLAB:-target/release/convlab}
 python=${PYTHON:-python3}
 [ -x "$bin" ] || cargo build --release
@@ -17,8 +18,8 @@ trap 'rm -f "$out"' EXIT
 for case in $cases; do
   model=${case%%:*}; batch=${case##*:}
   for r in $(seq "$repeats"); do
-    c=$("$bin" bench --device "$device" --model "$model" --batch "$batch" --json)
-    p=$("$python" bench/pytorch.py --device "$device" --model "$model" --batch "$batch")
+    c=$("$bin" bench --device "$device" --model "$model" --batch "$batch" --steps "$steps" --json)
+    p=$("$python" bench/pytorch.py --device "$device" --model "$model" --batch "$batch" --steps "$steps")
     rate() { "$python" -c "import json,sys; print(json.loads(sys.argv[1])['train_images_per_s'])" "$1"; }
     echo "$model $batch $(rate "$c") $(rate "$p")" >> "$out"
   done

@@ -387,3 +387,28 @@ fn cpu_batch_norm_matches_burns_and_its_gradients() {
     check(vec![4, 3, 5, 6]);
     check(vec![7, 5, 1, 1]); // flat features seen as 1x1 images
 }
+
+/// The one-pass max pool gives Burn's output and input gradient, for the presets' 2x2/2
+/// window and an overlapping 3x3/2 one (where gradients of shared winners add up).
+#[test]
+fn cpu_max_pool_matches_burns_and_its_gradient() {
+    use burn::nn::pool::MaxPool2dConfig;
+    use convlab::model::cpu::max_pool;
+    let device = Device::flex().autodiff();
+    for (k, s, hw) in [(2, 2, 8), (3, 2, 9), (2, 2, 7)] {
+        let pool = MaxPool2dConfig::new([k, k]).with_strides([s, s]).init();
+        let run = |fast: bool| {
+            let x = wavy([3, 2, hw, hw], 12, &device).require_grad();
+            let y = if fast {
+                max_pool::forward(&pool, x.clone())
+            } else {
+                pool.forward(x.clone())
+            };
+            let grads = (y.clone() * wavy(y.dims(), 13, &device)).sum().backward();
+            (y.inner(), x.grad(&grads).unwrap())
+        };
+        let (fast, burn) = (run(true), run(false));
+        assert_close(&format!("k{k} s{s} hw{hw} output"), fast.0, burn.0);
+        assert_close(&format!("k{k} s{s} hw{hw} dx"), fast.1, burn.1);
+    }
+}

@@ -178,7 +178,7 @@ impl Net {
         for layer in &self.layers {
             flow = match (layer, flow) {
                 (Layer::Conv(l), Flow::Image(x)) => Flow::Image(cpu::conv::forward(l, x)),
-                (Layer::Pool(l), Flow::Image(x)) => Flow::Image(l.forward(x)),
+                (Layer::Pool(l), Flow::Image(x)) => Flow::Image(cpu::max_pool::forward(l, x)),
                 (Layer::AvgPool(l), Flow::Image(x)) => Flow::Image(l.forward(x)),
                 (Layer::Residual(l), Flow::Image(x)) => Flow::Image(l.forward(x)),
                 (Layer::Bn(l), Flow::Image(x)) => Flow::Image(cpu::batch_norm::forward(l, x)),

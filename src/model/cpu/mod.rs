@@ -10,6 +10,7 @@
 pub mod batch_norm;
 pub mod conv;
 mod conv_kernels;
+pub mod max_pool;
 pub mod prelu;
 
 use std::borrow::Cow;
