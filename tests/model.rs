@@ -412,3 +412,31 @@ fn cpu_max_pool_matches_burns_and_its_gradient() {
         assert_close(&format!("k{k} s{s} hw{hw} dx"), fast.1, burn.1);
     }
 }
+
+/// Batch norm on flat features ([batch, features], as after a linear layer) through the one-op
+/// version equals Burn's, gradients included.
+#[test]
+fn cpu_batch_norm_on_flat_features_matches_burns() {
+    use burn::nn::BatchNormConfig;
+    use convlab::model::cpu::batch_norm;
+    let device = Device::flex().autodiff();
+    let run = |fast: bool| {
+        let bn = BatchNormConfig::new(5).init(&device);
+        let x: Tensor<2> = wavy([7, 5], 14, &device).mul_scalar(2.0).require_grad();
+        let y = if fast {
+            batch_norm::forward(&bn, x.clone())
+        } else {
+            bn.forward(x.clone())
+        };
+        let grads = (y.clone() * wavy([7, 5], 15, &device)).sum().backward();
+        (
+            y.inner(),
+            x.grad(&grads).unwrap(),
+            bn.gamma.val().grad(&grads).unwrap(),
+        )
+    };
+    let (fast, burn) = (run(true), run(false));
+    assert_close("flat output", fast.0, burn.0);
+    assert_close("flat dx", fast.1, burn.1);
+    assert_close("flat dgamma", fast.2, burn.2);
+}
