@@ -14,7 +14,7 @@ use burn::nn::BatchNorm;
 use burn::tensor::Tensor;
 use rayon::prelude::*;
 
-use super::{dims, on_flex, tensor, values};
+use super::{channel_planes, dims, on_flex, tensor, values};
 
 #[backend_extension(Flex, Autodiff)]
 pub trait CpuBatchNorm: Backend {
@@ -60,12 +60,6 @@ pub fn forward<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
     Tensor::from_dispatch(out)
 }
 
-/// (channels, elements per channel plane): the data is [n * channels] planes.
-fn layout(x: &FlexTensor) -> (usize, usize) {
-    let d = dims(x);
-    (d[1], d[2..].iter().product::<usize>().max(1))
-}
-
 /// Per channel, the sum over every plane of that channel of `f(plane index, element index)`,
 /// planes taken in order (the same bits whatever the thread count).
 fn channel_sums(
@@ -92,7 +86,7 @@ fn train_forward(
     beta: &FlexTensor,
     eps: f64,
 ) -> (FlexTensor, Vec<f32>, Vec<f32>) {
-    let (channels, plane) = layout(x);
+    let (channels, plane) = channel_planes(x);
     let (xs, g, b) = (values(x), values(gamma), values(beta));
     let planes = xs.len() / plane;
     let count = (planes / channels * plane) as f32;
@@ -146,7 +140,7 @@ impl Backward<Flex, 3> for BatchNormBackward {
         let [node_x, node_gamma, node_beta] = ops.parents;
         let dy = grads.consume::<Flex>(&ops.node);
         let (x, gamma, mean, var, eps) = ops.state;
-        let (channels, plane) = layout(&x);
+        let (channels, plane) = channel_planes(&x);
         let (xs, g, gs) = (values(&x), values(&gamma), values(&dy));
         let planes = xs.len() / plane;
         let count = (planes / channels * plane) as f32;

@@ -1,6 +1,6 @@
 //! Hand-written CPU operations for the layers where Burn's flex backend was slow on the seed
-//! notebooks' nets (profiles in bench/README.md): convolution (im2col + GEMM, with its own
-//! backward pass) and PReLU (one pass each way instead of a masked select and its gradient).
+//! notebooks' nets (profiles in bench/README.md): convolution (im2col + GEMM), batch norm's
+//! training pass, PReLU and max pooling, each with its own backward pass.
 //! Each is a Burn backend extension implemented for `Flex` and `Autodiff<Flex>`; on every
 //! other device the layers keep Burn's own operations.
 //!
@@ -49,4 +49,11 @@ pub(crate) fn tensor(values: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
 
 pub(crate) fn dims(t: &FlexTensor) -> Vec<usize> {
     t.layout().shape().to_vec()
+}
+
+/// (channels, elements per channel plane) of an [n, c, ...] tensor: its data is n * c planes
+/// in a row, and plane r belongs to channel r % c. At least 1 per plane, so it can chunk.
+pub(crate) fn channel_planes(t: &FlexTensor) -> (usize, usize) {
+    let d = dims(t);
+    (d[1], d[2..].iter().product::<usize>().max(1))
 }

@@ -12,7 +12,7 @@ use burn::nn::PRelu;
 use burn::tensor::Tensor;
 use rayon::prelude::*;
 
-use super::{dims, on_flex, tensor, values};
+use super::{channel_planes, dims, on_flex, tensor, values};
 
 #[backend_extension(Flex, Autodiff)]
 pub trait CpuPrelu: Backend {
@@ -35,23 +35,12 @@ pub fn forward<const D: usize>(prelu: &PRelu, x: Tensor<D>) -> Tensor<D> {
     Tensor::from_dispatch(out)
 }
 
-/// Elements per channel plane: the product of the dimensions after the channel one.
-fn plane(x: &FlexTensor) -> usize {
-    dims(x)[2..].iter().product()
-}
-
-/// Rows of (channel-plane) work: [n * c] planes of `plane` elements; channel of row r is r % c.
-fn layout(x: &FlexTensor) -> (usize, usize) {
-    let d = dims(x);
-    (d[1], plane(x))
-}
-
 fn prelu_forward(x: &FlexTensor, alpha: &FlexTensor) -> FlexTensor {
-    let (channels, plane) = layout(x);
+    let (channels, plane) = channel_planes(x);
     let (xs, a) = (values(x), values(alpha));
     let mut y = vec![0.0f32; xs.len()];
-    y.par_chunks_mut(plane.max(1))
-        .zip(xs.par_chunks(plane.max(1)))
+    y.par_chunks_mut(plane)
+        .zip(xs.par_chunks(plane))
         .enumerate()
         .for_each(|(row, (yr, xr))| {
             let slope = a[if a.len() == 1 { 0 } else { row % channels }];
@@ -78,8 +67,7 @@ impl Backward<Flex, 2> for PreluBackward {
         let [node_x, node_a] = ops.parents;
         let dy = grads.consume::<Flex>(&ops.node);
         let (x, alpha) = ops.state;
-        let (channels, plane) = layout(&x);
-        let plane = plane.max(1);
+        let (channels, plane) = channel_planes(&x);
         let (xs, a, g) = (values(&x), values(&alpha), values(&dy));
         if let Some(node) = node_x {
             let mut dx = vec![0.0f32; xs.len()];
