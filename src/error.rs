@@ -28,8 +28,28 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    #[error("{0}")]
-    Other(String),
+    /// A value of ours could not be turned into bytes (JSON, weights): a bug or a full
+    /// memory, never the user's input.
+    #[error("{what}: could not serialize: {problem}")]
+    Serialize { what: String, problem: String },
+
+    /// A chart could not be drawn.
+    #[error("{path}: could not draw: {problem}")]
+    Draw { path: PathBuf, problem: String },
+
+    /// A process, thread or runtime convlab needs could not be started or waited for.
+    #[error("{what}: {problem}")]
+    Process { what: String, problem: String },
+
+    /// A download from an official source failed.
+    #[error("{url}: download failed: {problem}")]
+    Download { url: String, problem: String },
+
+    /// Some trials of a sweep failed with an error (each printed on its own line).
+    #[error(
+        "{0} trial(s) failed (not diverged: an error, printed above); fix it and run the same command again"
+    )]
+    TrialsFailed(usize),
 
     /// Some inputs failed (each already reported on its own line), the rest succeeded.
     #[error("{0}")]
@@ -40,6 +60,13 @@ impl Error {
     pub fn input(input: impl std::fmt::Display, problem: impl std::fmt::Display) -> Self {
         Error::Input {
             input: input.to_string(),
+            problem: problem.to_string(),
+        }
+    }
+
+    pub fn process(what: impl std::fmt::Display, problem: impl std::fmt::Display) -> Self {
+        Error::Process {
+            what: what.to_string(),
             problem: problem.to_string(),
         }
     }

@@ -658,7 +658,7 @@ fn finetune_replaces_the_head_and_freezes_the_features() {
     );
     assert!(config.contains("freeze_epochs = 1"), "{config}");
     // The new head has 2 outputs; the frozen conv layer is exactly the pretrained one.
-    let dev = convlab::train::device::select("cpu").unwrap();
+    let dev = convlab::train::device::select(convlab::train::device::DeviceName::Cpu).unwrap();
     let (meta, tuned) = convlab::model::checkpoint::load(&run.join("last.ckpt"), &dev).unwrap();
     assert_eq!(meta.classes, vec!["bottom".to_string(), "top".to_string()]);
     let (_, base) = convlab::model::checkpoint::load(&d.join("runs/tiny/best.ckpt"), &dev).unwrap();

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use convlab::data::{self, cifar, folder, idx, pickle, transform};
-use convlab::experiment::config::DataConfig;
+use convlab::data::{DataConfig, DatasetName, Lookup};
 
 #[test]
 fn idx_round_trip_gz_and_plain() {
@@ -210,16 +210,20 @@ fn cache_makes_the_second_load_identical() {
     // SAFETY: tests in this binary that touch CONVLAB_CACHE run only here.
     unsafe { std::env::set_var("CONVLAB_CACHE", dir.path().join("cache")) };
     let cfg = DataConfig {
-        dataset: "mnist".into(),
+        dataset: DatasetName::Mnist,
         ..Default::default()
     };
-    let first = data::load(&cfg, Some(dir.path()), false).unwrap();
+    let lookup = Lookup {
+        data_dir: Some(dir.path().to_path_buf()),
+        download: false,
+    };
+    let first = data::load(&cfg, &lookup).unwrap();
     let cached: Vec<_> = std::fs::read_dir(dir.path().join("cache"))
         .unwrap()
         .flatten()
         .collect();
     assert_eq!(cached.len(), 1, "one cache file");
-    assert_eq!(data::load(&cfg, Some(dir.path()), false).unwrap(), first);
+    assert_eq!(data::load(&cfg, &lookup).unwrap(), first);
 }
 
 #[test]

@@ -89,7 +89,10 @@ pub fn write(path: &Path, splits: &Splits) -> crate::error::Result<()> {
         train: splits.train.len(),
         test: splits.test.len(),
     };
-    let h = serde_json::to_vec(&header).map_err(|e| crate::error::Error::Other(e.to_string()))?;
+    let h = serde_json::to_vec(&header).map_err(|e| crate::error::Error::Serialize {
+        what: path.display().to_string(),
+        problem: e.to_string(),
+    })?;
     let mut out = Vec::with_capacity(
         18 + h.len() + splits.train.images.len() + splits.test.images.len() + 70_000,
     );

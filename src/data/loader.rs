@@ -11,6 +11,7 @@ use rand::seq::SliceRandom;
 
 use crate::data::dataset::Dataset;
 use crate::data::transform::{Augment, Normalize, fill_batch};
+use crate::seed::{Stream, derive_seed};
 
 pub struct Batch {
     /// [n, C, H, W] normalized pixels.
@@ -55,12 +56,14 @@ pub fn spawn(ds: Arc<Dataset>, norm: Arc<Normalize>, plan: Plan) -> Receiver<Bat
                     &mut images,
                 );
             } else {
-                let mut rng = StdRng::seed_from_u64(
-                    plan.shuffle_seed
-                        .unwrap_or(0)
-                        .wrapping_mul(0x9e37_79b9)
-                        .wrapping_add(b as u64),
-                );
+                // The augment stream is derived from the pass's shuffle seed alone.
+                let mut rng = StdRng::seed_from_u64(derive_seed(
+                    0,
+                    Stream::Augment {
+                        pass_seed: plan.shuffle_seed.unwrap_or(0),
+                        batch: b,
+                    },
+                ));
                 fill_batch(
                     &ds,
                     chunk,

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use md5::{Digest, Md5};
 
+use crate::data::config::DatasetName;
 use crate::data::{folder, idx};
 use crate::error::{Error, Result};
 
@@ -52,17 +53,22 @@ pub fn search_roots(data_dir: Option<&Path>) -> Vec<(PathBuf, bool)> {
     roots
 }
 
-fn subdirs(name: &str) -> &'static [&'static str] {
+fn subdirs(name: DatasetName) -> &'static [&'static str] {
     match name {
-        "mnist" => &["mnist", "MNIST"],
-        "fashion-mnist" => &["fashion-mnist", "fashion_mnist", "FashionMNIST"],
-        _ => &["cifar10", "cifar-10", "CIFAR10"],
+        DatasetName::Mnist => &["mnist", "MNIST"],
+        DatasetName::FashionMnist => &["fashion-mnist", "fashion_mnist", "FashionMNIST"],
+        DatasetName::Cifar10 => &["cifar10", "cifar-10", "CIFAR10"],
+        // An image folder is given by its path, never searched for.
+        DatasetName::Folder => &[],
     }
 }
 
 /// Find `name` in one folder.
-fn probe(dir: &Path, name: &str) -> Option<Source> {
-    if name == "cifar10" {
+fn probe(dir: &Path, name: DatasetName) -> Option<Source> {
+    if name == DatasetName::Folder {
+        return None;
+    }
+    if name == DatasetName::Cifar10 {
         let binary = ["cifar-10-batches-bin", "cifar-10-binary.tar.gz"];
         let python = ["cifar-10-batches-py", "cifar-10-python.tar.gz"];
         let jpeg = ["cifar10-jpeg", "cifar10-jpeg.tar.gz"];
@@ -86,16 +92,17 @@ fn probe(dir: &Path, name: &str) -> Option<Source> {
     idx::has_files(dir).then(|| Source::Idx(dir.to_path_buf()))
 }
 
-pub fn hint(name: &str) -> String {
+pub fn hint(name: DatasetName) -> String {
     match name {
-        "fashion-mnist" => "install it with `apt-get install dataset-fashion-mnist`, or pass --download, or --data-dir DIR holding the four IDX .gz files".into(),
-        "mnist" => "pass --download, or --data-dir DIR holding the four IDX .gz files (train-images-idx3-ubyte.gz, ...)".into(),
-        _ => "pass --download, or --data-dir DIR holding cifar10/cifar-10-binary.tar.gz, cifar-10-python.tar.gz or cifar10-jpeg.tar.gz".into(),
+        DatasetName::FashionMnist => "install it with `apt-get install dataset-fashion-mnist`, or pass --download, or --data-dir DIR holding the four IDX .gz files".into(),
+        DatasetName::Mnist => "pass --download, or --data-dir DIR holding the four IDX .gz files (train-images-idx3-ubyte.gz, ...)".into(),
+        DatasetName::Folder => "set data.path = \"ROOT\" (with train/<class>/ and test/<class>/)".into(),
+        DatasetName::Cifar10 => "pass --download, or --data-dir DIR holding cifar10/cifar-10-binary.tar.gz, cifar-10-python.tar.gz or cifar10-jpeg.tar.gz".into(),
     }
 }
 
 /// Find a named dataset, downloading it first when `download` is set and it is not found.
-pub fn locate(name: &str, data_dir: Option<&Path>, download: bool) -> Result<Source> {
+pub fn locate(name: DatasetName, data_dir: Option<&Path>, download: bool) -> Result<Source> {
     let mut looked = Vec::new();
     for (root, direct) in search_roots(data_dir) {
         if direct {
@@ -116,21 +123,21 @@ pub fn locate(name: &str, data_dir: Option<&Path>, download: bool) -> Result<Sou
         let dir = cache_dir().join("datasets").join(subdirs(name)[0]);
         fetch_official(name, &dir)?;
         return probe(&dir, name).ok_or_else(|| {
-            Error::Other(format!(
-                "{name}: downloaded into {} but could not find the files there",
-                dir.display()
-            ))
+            Error::input(
+                dir.display(),
+                format!("{name} was downloaded here but its files are not where expected"),
+            )
         });
     }
     Err(Error::DataNotFound {
-        dataset: name.into(),
+        dataset: name.to_string(),
         looked: looked.join(", "),
         hint: hint(name),
     })
 }
 
 /// The official files and their MD5 sums (the sums torchvision also checks).
-pub fn official_files(name: &str) -> Vec<(String, &'static str)> {
+pub fn official_files(name: DatasetName) -> Vec<(String, &'static str)> {
     let idx = |base: &str, sums: [&'static str; 4]| -> Vec<(String, &'static str)> {
         idx::FILES
             .iter()
@@ -139,7 +146,7 @@ pub fn official_files(name: &str) -> Vec<(String, &'static str)> {
             .collect()
     };
     match name {
-        "mnist" => idx(
+        DatasetName::Mnist => idx(
             "https://ossci-datasets.s3.amazonaws.com/mnist/",
             [
                 "f68b3c2dcbeaaa9fbdd348bbdeb94873",
@@ -148,7 +155,7 @@ pub fn official_files(name: &str) -> Vec<(String, &'static str)> {
                 "ec29112dd5afa0611ce80d1b7f02629c",
             ],
         ),
-        "fashion-mnist" => idx(
+        DatasetName::FashionMnist => idx(
             "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
             [
                 "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
@@ -157,7 +164,8 @@ pub fn official_files(name: &str) -> Vec<(String, &'static str)> {
                 "bb300cfdad3c16e7a12a480ee83cd310",
             ],
         ),
-        _ => vec![(
+        DatasetName::Folder => Vec::new(),
+        DatasetName::Cifar10 => vec![(
             "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz".into(),
             "c32a1d4ab5d03f1284b67883e8d87530",
         )],
@@ -186,7 +194,7 @@ pub fn verify_md5(bytes: &[u8], expected: &str, origin: &str) -> Result<()> {
     }
 }
 
-fn fetch_official(name: &str, dir: &Path) -> Result<()> {
+fn fetch_official(name: DatasetName, dir: &Path) -> Result<()> {
     for (url, md5) in official_files(name) {
         let file = url.rsplit('/').next().unwrap_or("download");
         let dest = dir.join(file);
@@ -201,13 +209,17 @@ fn fetch_official(name: &str, dir: &Path) -> Result<()> {
             continue;
         }
         eprintln!("downloading {url}");
-        let resp = ureq::get(&url)
-            .call()
-            .map_err(|e| Error::Other(format!("{url}: download failed: {e}")))?;
+        let resp = ureq::get(&url).call().map_err(|e| Error::Download {
+            url: url.clone(),
+            problem: e.to_string(),
+        })?;
         let mut bytes = Vec::new();
         resp.into_reader()
             .read_to_end(&mut bytes)
-            .map_err(|e| Error::Other(format!("{url}: download failed: {e}")))?;
+            .map_err(|e| Error::Download {
+                url: url.clone(),
+                problem: e.to_string(),
+            })?;
         verify_md5(&bytes, md5, &url)?;
         crate::error::write_atomic(&dest, &bytes)?;
     }

@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod cifar;
+pub mod config;
 pub mod dataset;
 pub mod folder;
 pub mod idx;
@@ -11,7 +12,7 @@ pub mod locate;
 pub mod pickle;
 pub mod transform;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -19,7 +20,8 @@ use rand::seq::SliceRandom;
 pub use dataset::{Dataset, Splits};
 
 use crate::error::{Error, Result};
-use crate::experiment::config::DataConfig;
+use crate::seed::{Stream, derive_seed};
+pub use config::{DataConfig, DatasetName};
 use locate::Source;
 
 pub const FASHION_CLASSES: [&str; 10] = [
@@ -35,17 +37,18 @@ pub const FASHION_CLASSES: [&str; 10] = [
     "Ankle boot",
 ];
 
-fn class_names(name: &str) -> Vec<String> {
+/// Class names of an IDX dataset (MNIST's are its digits).
+fn idx_class_names(name: DatasetName) -> Vec<String> {
     match name {
-        "fashion-mnist" => FASHION_CLASSES.iter().map(|s| s.to_string()).collect(),
+        DatasetName::FashionMnist => FASHION_CLASSES.iter().map(|s| s.to_string()).collect(),
         _ => (0..10).map(|d| d.to_string()).collect(),
     }
 }
 
 /// Decode a dataset from its source (no cache).
-pub fn decode(name: &str, source: &Source) -> Result<Splits> {
+pub fn decode(name: DatasetName, source: &Source) -> Result<Splits> {
     let (train, test) = match source {
-        Source::Idx(dir) => idx::load_dir(dir, &class_names(name))?,
+        Source::Idx(dir) => idx::load_dir(dir, &idx_class_names(name))?,
         Source::CifarBinary(p) => cifar::load_binary(p)?,
         Source::CifarPython(p) => cifar::load_python(p)?,
         Source::Folder(p) => folder::load(p)?,
@@ -60,28 +63,36 @@ pub fn decode(name: &str, source: &Source) -> Result<Splits> {
         ));
     }
     Ok(Splits {
-        name: name.into(),
+        name: name.to_string(),
         train,
         test,
     })
 }
 
+/// Where to look for named datasets, and whether to download them when they are missing.
+#[derive(Debug, Clone, Default)]
+pub struct Lookup {
+    /// Searched first (then $CONVLAB_DATA, the cache dir, /usr/share/datasets).
+    pub data_dir: Option<PathBuf>,
+    pub download: bool,
+}
+
 /// Load the configured dataset, through the decoded cache.
-pub fn load(cfg: &DataConfig, data_dir: Option<&Path>, download: bool) -> Result<Splits> {
-    let source = match (&cfg.dataset[..], &cfg.path) {
-        ("folder", Some(p)) => {
+pub fn load(cfg: &DataConfig, lookup: &Lookup) -> Result<Splits> {
+    let source = match (cfg.dataset, &cfg.path) {
+        (DatasetName::Folder, Some(p)) => {
             if !p.exists() {
                 return Err(Error::input(p.display(), "image folder not found"));
             }
             Source::Folder(p.clone())
         }
-        (name, _) => locate::locate(name, data_dir, download)?,
+        (name, _) => locate::locate(name, lookup.data_dir.as_deref(), lookup.download)?,
     };
-    let cache = cache::cache_path(&cfg.dataset, source.path());
+    let cache = cache::cache_path(cfg.dataset.as_str(), source.path());
     let mut splits = match cache::read(&cache) {
         Some(s) => s,
         None => {
-            let s = decode(&cfg.dataset, &source)?;
+            let s = decode(cfg.dataset, &source)?;
             if let Err(e) = cache::write(&cache, &s) {
                 tracing::warn!("could not write the dataset cache: {e}");
             }
@@ -100,9 +111,10 @@ pub fn split_validation(train: &Dataset, fraction: f64, seed: u64) -> (Dataset, 
         return (train.clone(), None);
     }
     let mut idx: Vec<usize> = (0..train.len()).collect();
-    idx.shuffle(&mut rand::rngs::StdRng::seed_from_u64(
-        seed ^ 0x005e_ed0f_7a11,
-    ));
+    idx.shuffle(&mut rand::rngs::StdRng::seed_from_u64(derive_seed(
+        seed,
+        Stream::ValidationSplit,
+    )));
     let (val, tr) = idx.split_at(n_val);
     let (mut val, mut tr) = (val.to_vec(), tr.to_vec());
     val.sort_unstable();
@@ -112,10 +124,10 @@ pub fn split_validation(train: &Dataset, fraction: f64, seed: u64) -> (Dataset, 
 
 /// The number of classes of an image folder (decoding it once; the cache serves the rest).
 pub fn folder_classes(path: &Path) -> Result<usize> {
-    let cfg = DataConfig {
-        dataset: "folder".into(),
-        path: Some(path.to_path_buf()),
-        ..Default::default()
-    };
-    Ok(load(&cfg, None, false)?.train.classes.len())
+    Ok(
+        load(&DataConfig::folder(path.to_path_buf()), &Lookup::default())?
+            .train
+            .classes
+            .len(),
+    )
 }

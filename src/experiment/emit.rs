@@ -5,11 +5,39 @@
 use std::path::Path;
 
 use crate::experiment::study::Study;
+use crate::train::device::DeviceName;
+
+crate::choice! {
+    pub enum EmitTarget("target") {
+        /// A Slurm job array.
+        Slurm => "slurm",
+        /// A Kubernetes Indexed Job.
+        K8s => "k8s",
+    }
+}
+
+impl EmitTarget {
+    /// The job file's extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            EmitTarget::Slurm => "slurm",
+            EmitTarget::K8s => "k8s.yaml",
+        }
+    }
+}
+
+/// The job file for `target`.
+pub fn emit(target: EmitTarget, study: &Study, o: &EmitOptions) -> String {
+    match target {
+        EmitTarget::Slurm => slurm(study, o),
+        EmitTarget::K8s => k8s(study, o),
+    }
+}
 
 pub struct EmitOptions<'a> {
     pub runs_dir: &'a Path,
     pub data_dir: Option<&'a Path>,
-    pub device: Option<&'a str>,
+    pub device: Option<DeviceName>,
     /// Kubernetes: container image with convlab on its PATH.
     pub image: &'a str,
     /// Tasks that may run at once.
@@ -32,7 +60,7 @@ fn sweep_command(study: &Study, o: &EmitOptions, index: &str) -> String {
         ));
     }
     if let Some(d) = o.device {
-        cmd.push_str(&format!(" --device {}", shell_quote(d)));
+        cmd.push_str(&format!(" --device {}", shell_quote(d.as_str())));
     }
     cmd
 }
@@ -51,7 +79,7 @@ fn shell_quote(s: &str) -> String {
 /// A Slurm batch script: `sbatch sweep.slurm`.
 pub fn slurm(study: &Study, o: &EmitOptions) -> String {
     let n = study.trials.len();
-    let gpu = if o.device == Some("cuda") {
+    let gpu = if o.device == Some(DeviceName::Cuda) {
         "#SBATCH --gres=gpu:1\n"
     } else {
         ""
@@ -86,7 +114,7 @@ pub fn k8s(study: &Study, o: &EmitOptions) -> String {
     let n = study.trials.len();
     let name = k8s_name(&study.name);
     let command = sweep_command(study, o, "\"$JOB_COMPLETION_INDEX\"");
-    let gpu = if o.device == Some("cuda") {
+    let gpu = if o.device == Some(DeviceName::Cuda) {
         "\n          resources:\n            limits:\n              nvidia.com/gpu: 1"
     } else {
         "\n          resources:\n            requests:\n              cpu: \"2\""

@@ -1,7 +1,10 @@
-//! Run configs, studies (axes x seeds), sweeps, the run store and cluster job files.
+//! Orchestration: config files and `--set`, single training runs, studies (axes x seeds),
+//! sweeps, checkpoint evaluation and cluster job files. The layer the CLI calls.
 
 pub mod config;
 pub mod emit;
-pub mod run_store;
+pub mod evaluate;
 pub mod study;
+pub mod study_axes;
 pub mod sweep;
+pub mod training;

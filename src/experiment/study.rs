@@ -16,33 +16,13 @@
 
 use std::path::{Path, PathBuf};
 
-use rand::seq::{IndexedRandom, SliceRandom};
-use rand::{Rng, SeedableRng};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::experiment::config::RunConfig;
-
-/// Short axis names for the keys studies vary most; any dotted config key works too.
-pub const AXIS_ALIASES: &[(&str, &str)] = &[
-    ("optimizer", "optimizer.name"),
-    ("lr", "optimizer.lr"),
-    ("momentum", "optimizer.momentum"),
-    ("weight_decay", "optimizer.weight_decay"),
-    ("batch_size", "train.batch_size"),
-    ("epochs", "train.epochs"),
-    ("label_smoothing", "train.label_smoothing"),
-    ("schedule", "schedule.name"),
-    ("activation", "model.activation"),
-    ("dropout", "model.dropout"),
-    ("batch_norm", "model.batch_norm"),
-    ("init", "model.init"),
-    ("preset", "model.preset"),
-    ("model", "model.preset"),
-    ("dataset", "data.dataset"),
-    ("hflip", "data.hflip"),
-    ("crop_padding", "data.crop_padding"),
-];
+use crate::experiment::config::{apply_sets, merge, read_table, run_config, set_dotted};
+use crate::experiment::study_axes::{Sampling, parse_axes, sample, value_text};
+use crate::run::{Axis, StudyIndex, TrialEntry, Variant};
+use crate::train::config::RunConfig;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -52,7 +32,7 @@ struct StudySpec {
     #[serde(default)]
     seeds: Option<Seeds>,
     #[serde(default = "grid")]
-    sampling: String,
+    sampling: Sampling,
     #[serde(default)]
     trials: usize,
     #[serde(default)]
@@ -61,8 +41,8 @@ struct StudySpec {
     axes: toml::Table,
 }
 
-fn grid() -> String {
-    "grid".into()
+fn grid() -> Sampling {
+    Sampling::Grid
 }
 
 #[derive(Debug, Deserialize)]
@@ -70,30 +50,6 @@ fn grid() -> String {
 enum Seeds {
     Count(usize),
     List(Vec<u64>),
-}
-
-/// The values one axis takes.
-#[derive(Debug, Clone)]
-enum Domain {
-    Values(Vec<toml::Value>),
-    Uniform(f64, f64),
-    LogUniform(f64, f64),
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Axis {
-    /// As written in the study file.
-    pub name: String,
-    /// The dotted run-config key it sets.
-    pub key: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Variant {
-    /// Folder name, e.g. `optimizer=adam,lr=0.001`.
-    pub name: String,
-    /// The value of each axis, in axis order, as text.
-    pub values: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -123,10 +79,7 @@ impl Study {
     /// base run before the axes apply. Every trial's config is checked here.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let mut table: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| Error::input(&origin, e.message().replace('\n', " ")))?;
+        let mut table = read_table(path)?;
         let spec_value = table.remove("study").ok_or_else(|| {
             Error::input(
                 &origin,
@@ -139,78 +92,41 @@ impl Study {
 
         // The run every variant starts from: the base file, then this file's own keys.
         let mut run = match &spec.base {
-            Some(b) => {
-                let b = path.parent().unwrap_or(Path::new(".")).join(b);
-                let t = std::fs::read_to_string(&b).map_err(|e| Error::io(&b, e))?;
-                t.parse::<toml::Table>()
-                    .map_err(|e| Error::input(b.display(), e.message().replace('\n', " ")))?
-            }
+            Some(b) => read_table(&path.parent().unwrap_or(Path::new(".")).join(b))?,
             None => toml::Table::new(),
         };
         merge(&mut run, table);
-        if !overrides.is_empty() {
-            let text =
-                crate::experiment::config::apply_overrides(&run.to_string(), &origin, overrides)?;
-            run = text.parse().map_err(|e: toml::de::Error| {
-                Error::input(&origin, e.message().replace('\n', " "))
-            })?;
-        }
-        let name = spec
-            .name
-            .clone()
-            .or_else(|| run.get("name").and_then(|v| v.as_str()).map(String::from))
-            .or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
-            .unwrap_or_else(|| "study".into());
-        if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
-            return Err(Error::input(
-                &origin,
-                format!("study name \"{name}\" is not a folder name"),
-            ));
-        }
+        apply_sets(&mut run, overrides)?;
+        let name = study_name(&spec, &run, path, &origin)?;
 
-        let (axes, domains) = parse_axes(&spec, &origin)?;
-        let base_seed = run.get("seed").and_then(|v| v.as_integer()).unwrap_or(0) as u64;
-        let seeds = match spec.seeds.take() {
-            None => vec![base_seed],
-            Some(Seeds::Count(0)) => {
-                return Err(Error::input(&origin, "study.seeds must be at least 1"));
-            }
-            Some(Seeds::Count(n)) => (0..n as u64).map(|i| base_seed + i).collect(),
-            Some(Seeds::List(l)) if l.is_empty() => {
-                return Err(Error::input(&origin, "study.seeds: the list is empty"));
-            }
-            Some(Seeds::List(l)) => l,
-        };
-        let points = sample(&spec, &domains, &origin)?;
+        let (axes, domains) = parse_axes(&spec.axes, spec.sampling, &origin)?;
+        let seeds = seeds(spec.seeds.take(), &run, &origin)?;
+        let points = sample(
+            &domains,
+            spec.sampling,
+            spec.trials,
+            spec.sample_seed,
+            &origin,
+        )?;
 
         let mut variants = Vec::with_capacity(points.len());
         let mut configs = Vec::with_capacity(points.len());
         for point in &points {
             let values: Vec<String> = point.iter().map(value_text).collect();
-            let vname = if axes.is_empty() {
-                "base".to_string()
-            } else {
-                axes.iter()
-                    .zip(&values)
-                    .map(|(a, v)| format!("{}={}", a.name, v.replace(['/', '\\', ' '], "_")))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            };
+            let vname = variant_name(&axes, &values);
+            let where_ = format!("{origin} (variant {vname})");
             let mut t = run.clone();
             for (axis, v) in axes.iter().zip(point) {
-                set_key(&mut t, &axis.key, v.clone());
+                set_dotted(&mut t, &axis.key, v.clone())
+                    .map_err(|e| Error::input(&where_, format!("{}: {e}", axis.key)))?;
             }
-            let where_ = format!("{origin} (variant {vname})");
-            let mut cfg = RunConfig::parse(&t.to_string(), &where_)?;
-            cfg.resolve();
-            cfg.validate(&where_)?;
-            configs.push(cfg);
+            configs.push(run_config(t, &where_)?);
             variants.push(Variant {
                 name: vname,
                 values,
             });
         }
-        if let Some(d) = duplicates(&variants) {
+        if let Some(d) = duplicate(&variants) {
             return Err(Error::input(
                 &origin,
                 format!("variant {d} appears twice; remove the repeated axis value"),
@@ -244,210 +160,83 @@ impl Study {
 
     /// The run folder of a trial: `<runs>/<study>/<variant>/seed-N`.
     pub fn trial_dir(&self, runs_dir: &Path, t: &Trial) -> PathBuf {
-        runs_dir
-            .join(&self.name)
-            .join(&self.variants[t.variant].name)
-            .join(format!("seed-{}", t.seed))
+        runs_dir.join(&self.name).join(self.trial_rel_dir(t))
+    }
+
+    fn trial_rel_dir(&self, t: &Trial) -> PathBuf {
+        Path::new(&self.variants[t.variant].name).join(format!("seed-{}", t.seed))
+    }
+
+    /// study.json's content.
+    pub fn index(&self) -> StudyIndex {
+        StudyIndex {
+            name: self.name.clone(),
+            study_file: self.path.clone(),
+            overrides: self.overrides.clone(),
+            axes: self.axes.clone(),
+            seeds: self.seeds.clone(),
+            variants: self.variants.clone(),
+            trials: self
+                .trials
+                .iter()
+                .map(|t| TrialEntry {
+                    index: t.index,
+                    variant: t.variant,
+                    seed: t.seed,
+                    dir: self.trial_rel_dir(t),
+                })
+                .collect(),
+        }
     }
 }
 
-fn parse_axes(spec: &StudySpec, origin: &str) -> Result<(Vec<Axis>, Vec<Domain>)> {
-    let known = serde_json::to_value(RunConfig::default()).unwrap_or_default();
-    let mut axes = Vec::new();
-    let mut domains = Vec::new();
-    for (name, value) in &spec.axes {
-        let bad = |problem: String| Error::input(origin, format!("axis {name}: {problem}"));
-        let key = AXIS_ALIASES
-            .iter()
-            .find(|(a, _)| a == name)
-            .map_or(name.clone(), |(_, k)| k.to_string());
-        if key == "seed" || key == "name" {
-            return Err(bad(
-                "use study.seeds to repeat runs; the run name is set per trial".into(),
-            ));
-        }
-        let exists = key
-            .split('.')
-            .try_fold(&known, |v, part| v.get(part))
-            .is_some_and(|v| !v.is_object())
-            || key == "data.path";
-        if !exists {
-            let aliases: Vec<&str> = AXIS_ALIASES.iter().map(|(a, _)| *a).collect();
-            return Err(bad(format!(
-                "unknown axis (expected a run-config key such as optimizer.lr, or one of: {})",
-                aliases.join(", ")
-            )));
-        }
-        let domain =
-            match value {
-                toml::Value::Array(v) if v.is_empty() => return Err(bad("no values".into())),
-                toml::Value::Array(v) => Domain::Values(v.clone()),
-                toml::Value::Table(t) => {
-                    let range =
-                        |k: &str| -> Option<Result<(f64, f64)>> {
-                            let v = t.get(k)?;
-                            let pair = v.as_array().filter(|a| a.len() == 2).and_then(|a| {
-                                let num = |x: &toml::Value| {
-                                    x.as_float().or_else(|| x.as_integer().map(|i| i as f64))
-                                };
-                                Some((num(&a[0])?, num(&a[1])?))
-                            });
-                            Some(pair.filter(|(lo, hi)| lo < hi).ok_or_else(|| {
-                                bad(format!("{k} needs [low, high] with low < high"))
-                            }))
-                        };
-                    if t.len() != 1 {
-                        return Err(bad(
-                            "a range is one of { uniform = [lo, hi] }, { log_uniform = [lo, hi] }"
-                                .into(),
-                        ));
-                    }
-                    match (range("uniform"), range("log_uniform")) {
-                        (Some(r), _) => {
-                            let (lo, hi) = r?;
-                            Domain::Uniform(lo, hi)
-                        }
-                        (_, Some(r)) => {
-                            let (lo, hi) = r?;
-                            if lo <= 0.0 {
-                                return Err(bad("log_uniform needs a positive low end".into()));
-                            }
-                            Domain::LogUniform(lo, hi)
-                        }
-                        _ => return Err(bad(
-                            "a range is one of { uniform = [lo, hi] }, { log_uniform = [lo, hi] }"
-                                .into(),
-                        )),
-                    }
-                }
-                other => Domain::Values(vec![other.clone()]),
-            };
-        if !matches!(domain, Domain::Values(_)) && spec.sampling != "random" {
-            return Err(bad("a range needs study.sampling = \"random\"".into()));
-        }
-        axes.push(Axis {
-            name: name.clone(),
-            key,
-        });
-        domains.push(domain);
-    }
-    Ok((axes, domains))
-}
-
-/// The axis points to train: the full grid, or `trials` random points.
-fn sample(spec: &StudySpec, domains: &[Domain], origin: &str) -> Result<Vec<Vec<toml::Value>>> {
-    let lists: Option<Vec<&Vec<toml::Value>>> = domains
-        .iter()
-        .map(|d| match d {
-            Domain::Values(v) => Some(v),
-            _ => None,
-        })
-        .collect();
-    let grid = |lists: &[&Vec<toml::Value>]| {
-        let mut points: Vec<Vec<toml::Value>> = vec![Vec::new()];
-        for values in lists {
-            points = points
-                .into_iter()
-                .flat_map(|p| {
-                    values.iter().map(move |v| {
-                        let mut q = p.clone();
-                        q.push(v.clone());
-                        q
-                    })
-                })
-                .collect();
-        }
-        points
-    };
-    match spec.sampling.as_str() {
-        "grid" => Ok(grid(&lists.unwrap_or_default())),
-        "random" => {
-            if spec.trials == 0 {
-                return Err(Error::input(
-                    origin,
-                    "sampling = \"random\" needs study.trials = N (N >= 1)",
-                ));
-            }
-            let mut rng = rand::rngs::StdRng::seed_from_u64(spec.sample_seed);
-            if let Some(lists) = lists {
-                // Only lists: distinct grid points, without replacement.
-                let mut points = grid(&lists);
-                points.shuffle(&mut rng);
-                points.truncate(spec.trials);
-                return Ok(points);
-            }
-            Ok((0..spec.trials)
-                .map(|_| {
-                    domains
-                        .iter()
-                        .map(|d| match d {
-                            Domain::Values(v) => v
-                                .choose(&mut rng)
-                                .cloned()
-                                .unwrap_or(toml::Value::Boolean(false)),
-                            Domain::Uniform(lo, hi) => {
-                                toml::Value::Float(round3(rng.random_range(*lo..*hi)))
-                            }
-                            Domain::LogUniform(lo, hi) => {
-                                toml::Value::Float(round3(rng.random_range(lo.ln()..hi.ln()).exp()))
-                            }
-                        })
-                        .collect()
-                })
-                .collect())
-        }
-        other => Err(Error::input(
+/// `study.name`, else the run's `name`, else the file stem; it must be a folder name.
+fn study_name(spec: &StudySpec, run: &toml::Table, path: &Path, origin: &str) -> Result<String> {
+    let name = spec
+        .name
+        .clone()
+        .or_else(|| run.get("name").and_then(|v| v.as_str()).map(String::from))
+        .or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "study".into());
+    if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+        return Err(Error::input(
             origin,
-            format!("study.sampling: unknown value \"{other}\" (expected grid or random)"),
-        )),
+            format!("study name \"{name}\" is not a folder name"),
+        ));
+    }
+    Ok(name)
+}
+
+/// `seeds = N` counts up from the base run's seed; a list is taken as given.
+fn seeds(spec: Option<Seeds>, run: &toml::Table, origin: &str) -> Result<Vec<u64>> {
+    let base_seed = run.get("seed").and_then(|v| v.as_integer()).unwrap_or(0) as u64;
+    match spec {
+        None => Ok(vec![base_seed]),
+        Some(Seeds::Count(0)) => Err(Error::input(origin, "study.seeds must be at least 1")),
+        Some(Seeds::Count(n)) => Ok((0..n as u64).map(|i| base_seed + i).collect()),
+        Some(Seeds::List(l)) if l.is_empty() => {
+            Err(Error::input(origin, "study.seeds: the list is empty"))
+        }
+        Some(Seeds::List(l)) => Ok(l),
     }
 }
 
-/// Three significant digits, so sampled values make readable folder names.
-fn round3(x: f64) -> f64 {
-    format!("{x:.2e}").parse().unwrap_or(x)
-}
-
-pub fn value_text(v: &toml::Value) -> String {
-    match v {
-        toml::Value::String(s) => s.clone(),
-        toml::Value::Float(f) => format!("{f}"),
-        toml::Value::Array(a) => a.iter().map(value_text).collect::<Vec<_>>().join("+"),
-        other => other.to_string(),
+/// `axis=value,axis=value` (path separators and spaces replaced), or "base" without axes.
+fn variant_name(axes: &[Axis], values: &[String]) -> String {
+    if axes.is_empty() {
+        return "base".to_string();
     }
+    axes.iter()
+        .zip(values)
+        .map(|(a, v)| format!("{}={}", a.name, v.replace(['/', '\\', ' '], "_")))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
-fn duplicates(variants: &[Variant]) -> Option<String> {
+fn duplicate(variants: &[Variant]) -> Option<String> {
     let mut seen = std::collections::HashSet::new();
     variants
         .iter()
         .find(|v| !seen.insert(&v.name))
         .map(|v| v.name.clone())
-}
-
-/// Deep-merge `top` into `base` (tables merge, everything else replaces).
-fn merge(base: &mut toml::Table, top: toml::Table) {
-    for (k, v) in top {
-        match (base.get_mut(&k), v) {
-            (Some(toml::Value::Table(b)), toml::Value::Table(t)) => merge(b, t),
-            (_, v) => {
-                base.insert(k, v);
-            }
-        }
-    }
-}
-
-fn set_key(table: &mut toml::Table, key: &str, value: toml::Value) {
-    let parts: Vec<&str> = key.split('.').collect();
-    let mut cur = table;
-    for part in &parts[..parts.len() - 1] {
-        let entry = cur
-            .entry(part.to_string())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        if !entry.is_table() {
-            *entry = toml::Value::Table(toml::Table::new());
-        }
-        cur = entry.as_table_mut().expect("just made a table");
-    }
-    cur.insert(parts[parts.len() - 1].to_string(), value);
 }

@@ -6,91 +6,57 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 
-use serde::Serialize;
-
-use crate::data;
+use crate::data::{self, Lookup};
 use crate::error::{Error, Result, write_atomic};
-use crate::experiment::config::RunConfig;
-use crate::experiment::run_store::RunStore;
-use crate::experiment::study::{Axis, Study, Trial, Variant};
-use crate::train::{device, trainer};
+use crate::experiment::config::read_stored;
+use crate::experiment::study::{Study, Trial};
+use crate::experiment::training::train_in;
+use crate::run::{RunDir, Status, Summary, files, write_json};
+use crate::train::config::RunConfig;
+use crate::train::device::DeviceName;
+use crate::train::prepare::prepare;
+use crate::train::resume;
 
 pub struct SweepOptions {
     pub runs_dir: PathBuf,
-    pub data_dir: Option<PathBuf>,
-    pub download: bool,
-    pub device: Option<String>,
+    pub lookup: Lookup,
+    pub device: Option<DeviceName>,
     pub jobs: usize,
     /// Run only this trial (a Slurm array task or a Kubernetes indexed pod).
     pub trial: Option<usize>,
     pub quiet: bool,
 }
 
-/// study.json: what the report needs to find and label every run.
-#[derive(Serialize, serde::Deserialize)]
-pub struct StudyIndex {
-    pub name: String,
-    pub study_file: PathBuf,
-    #[serde(default)]
-    pub overrides: Vec<String>,
-    pub axes: Vec<Axis>,
-    pub seeds: Vec<u64>,
-    pub variants: Vec<Variant>,
-    pub trials: Vec<TrialEntry>,
+/// What became of one trial.
+pub enum Outcome {
+    /// The summary, and the epoch an interrupted run was resumed after.
+    Done(Summary, Option<usize>),
+    Skipped(Summary),
+    Failed(String),
 }
 
-#[derive(Serialize, serde::Deserialize)]
-pub struct TrialEntry {
-    pub index: usize,
-    pub variant: usize,
-    pub seed: u64,
-    /// Relative to the study folder.
-    pub dir: PathBuf,
-}
-
+/// study.json and study.toml in the study folder; returns the folder.
 pub fn write_index(study: &Study, runs_dir: &Path) -> Result<PathBuf> {
     let root = runs_dir.join(&study.name);
-    let index = StudyIndex {
-        name: study.name.clone(),
-        study_file: study.path.clone(),
-        overrides: study.overrides.clone(),
-        axes: study.axes.clone(),
-        seeds: study.seeds.clone(),
-        variants: study.variants.clone(),
-        trials: study
-            .trials
-            .iter()
-            .map(|t| TrialEntry {
-                index: t.index,
-                variant: t.variant,
-                seed: t.seed,
-                dir: Path::new(&study.variants[t.variant].name).join(format!("seed-{}", t.seed)),
-            })
-            .collect(),
-    };
-    let text = serde_json::to_string_pretty(&index).map_err(|e| Error::Other(e.to_string()))?;
-    write_atomic(&root.join("study.json"), format!("{text}\n").as_bytes())?;
+    write_json(&root.join(files::STUDY_INDEX), &study.index())?;
     // The study file itself, so the folder says what was asked for.
     if let Ok(src) = std::fs::read(&study.path) {
-        write_atomic(&root.join("study.toml"), &src)?;
+        write_atomic(&root.join(files::STUDY_FILE), &src)?;
     }
     Ok(root)
 }
 
-/// What became of one trial.
-pub enum Outcome {
-    /// The summary, and the epoch an interrupted run was resumed after.
-    Done(serde_json::Value, Option<usize>),
-    Skipped(serde_json::Value),
-    Failed(String),
-}
-
-pub fn run(study: &Study, opts: &SweepOptions) -> Result<()> {
+/// Train the study's trials (or the one `opts.trial` names); `on_outcome` hears of each.
+/// A trial that failed with an error makes the result an error once all have run.
+pub fn run(
+    study: &Study,
+    opts: &SweepOptions,
+    on_outcome: &mut dyn FnMut(&Trial, &Outcome),
+) -> Result<()> {
     let mut study = study.clone();
-    if let Some(d) = &opts.device {
+    if let Some(d) = opts.device {
         for t in &mut study.trials {
-            t.cfg.device = d.clone();
-            t.cfg.validate("--device")?;
+            t.cfg.device = d;
         }
     }
     let trials: Vec<&Trial> = match opts.trial {
@@ -106,42 +72,31 @@ pub fn run(study: &Study, opts: &SweepOptions) -> Result<()> {
         None => study.trials.iter().collect(),
     };
     write_index(&study, &opts.runs_dir)?;
-    let total = study.trials.len();
     let mut failures = 0;
-    let mut report_line = |t: &Trial, outcome: &Outcome| {
-        if matches!(outcome, Outcome::Failed(_)) {
-            failures += 1;
-            // Errors are printed even with --quiet.
-            eprintln!("{}", progress_line(&study, t, total, outcome));
-        } else if !opts.quiet {
-            println!("{}", progress_line(&study, t, total, outcome));
-        }
+    let mut report = |t: &Trial, outcome: &Outcome| {
+        failures += usize::from(matches!(outcome, Outcome::Failed(_)));
+        on_outcome(t, outcome);
     };
     if opts.jobs <= 1 || trials.len() <= 1 {
         let mut data_cache: Option<(RunConfig, data::Splits)> = None;
         for t in trials {
-            let outcome = run_trial(&study, t, opts, &mut data_cache);
-            report_line(t, &outcome);
+            let dir = study.trial_dir(&opts.runs_dir, t);
+            let outcome = train_trial(&study, t, &dir, opts, &mut data_cache)
+                .unwrap_or_else(|e| Outcome::Failed(e.to_string()));
+            report(t, &outcome);
         }
     } else {
-        run_parallel(&study, &trials, opts, &mut report_line)?;
-    }
-    if opts.trial.is_none() && !opts.quiet {
-        let root = opts.runs_dir.join(&study.name);
-        match crate::report::study::write(&root) {
-            Ok(text) => println!("\n{text}"),
-            Err(e) => eprintln!("error: report: {e}"),
-        }
+        run_parallel(&study, &trials, opts, &mut report)?;
     }
     if failures > 0 {
-        return Err(Error::Other(format!(
-            "{failures} trial(s) failed (not diverged: an error, printed above); fix it and run the same command again"
-        )));
+        return Err(Error::TrialsFailed(failures));
     }
     Ok(())
 }
 
-fn progress_line(study: &Study, t: &Trial, total: usize, outcome: &Outcome) -> String {
+/// The one-line account of a trial that the sweep prints.
+pub fn progress_line(study: &Study, t: &Trial, outcome: &Outcome) -> String {
+    let total = study.trials.len();
     let width = total.to_string().len();
     let head = format!(
         "[{:>width$}/{total}] {} seed-{}",
@@ -149,49 +104,35 @@ fn progress_line(study: &Study, t: &Trial, total: usize, outcome: &Outcome) -> S
         study.variants[t.variant].name,
         t.seed
     );
-    let pct = |s: &serde_json::Value, k: &str| {
-        s.get(k)
-            .and_then(|v| v.as_f64())
-            .map_or("n/a".into(), |a| format!("{:.2}%", a * 100.0))
+    let pct = |a: Option<f64>| a.map_or("n/a".into(), |a| format!("{:.2}%", a * 100.0));
+    let (s, tag) = match outcome {
+        Outcome::Failed(e) => return format!("{head}: FAILED: {e}"),
+        Outcome::Skipped(s) => (s, " (already done)".to_string()),
+        Outcome::Done(s, Some(e)) => (s, format!(" (resumed after epoch {e})")),
+        Outcome::Done(s, None) => (s, String::new()),
     };
-    match outcome {
-        Outcome::Failed(e) => format!("{head}: FAILED: {e}"),
-        Outcome::Done(s, _) | Outcome::Skipped(s) => {
-            let status = s.get("status").and_then(|v| v.as_str()).unwrap_or("?");
-            let tag = match outcome {
-                Outcome::Skipped(_) => " (already done)".to_string(),
-                Outcome::Done(_, Some(e)) => format!(" (resumed after epoch {e})"),
-                _ => String::new(),
-            };
-            if status == "diverged" {
-                let d = s.get("diagnosis").and_then(|v| v.as_str()).unwrap_or("");
-                format!("{head}: diverged{tag}: {d}")
-            } else {
-                format!(
-                    "{head}: {status}{tag}, {} epochs, best val {}, test {}, {:.1}s",
-                    s.get("epochs_run").and_then(|v| v.as_u64()).unwrap_or(0),
-                    pct(s, "best_val_acc"),
-                    pct(s, "test_acc"),
-                    s.get("seconds").and_then(|v| v.as_f64()).unwrap_or(0.0)
-                )
-            }
-        }
+    if s.status == Status::Diverged {
+        let d = s.diagnosis.as_deref().unwrap_or("");
+        format!("{head}: diverged{tag}: {d}")
+    } else {
+        format!(
+            "{head}: {}{tag}, {} epochs, best val {}, test {}, {:.1}s",
+            s.status,
+            s.epochs_run,
+            pct(s.best_val_acc),
+            pct(s.test_acc),
+            s.seconds
+        )
     }
-}
-
-fn read_summary(dir: &Path) -> Option<serde_json::Value> {
-    let text = std::fs::read_to_string(dir.join("summary.json")).ok()?;
-    serde_json::from_str(&text).ok()
 }
 
 /// A run folder may only be continued by the config that started it.
 fn check_same_config(dir: &Path, cfg: &RunConfig) -> Result<()> {
-    let path = dir.join("config.toml");
-    let Ok(text) = std::fs::read_to_string(&path) else {
+    let path = dir.join(files::CONFIG);
+    if !path.exists() {
         return Ok(());
-    };
-    let stored = RunConfig::parse(&text, &path.display().to_string())?;
-    if &stored != cfg {
+    }
+    if &read_stored(&path)? != cfg {
         return Err(Error::input(
             dir.display(),
             "holds a run made with a different config (the study file changed); delete that folder or give the study a new name",
@@ -200,21 +141,13 @@ fn check_same_config(dir: &Path, cfg: &RunConfig) -> Result<()> {
     Ok(())
 }
 
-pub fn run_trial(
-    study: &Study,
-    t: &Trial,
-    opts: &SweepOptions,
-    data_cache: &mut Option<(RunConfig, data::Splits)>,
-) -> Outcome {
-    let dir = study.trial_dir(&opts.runs_dir, t);
-    match train_trial(study, t, &dir, opts, data_cache) {
-        Ok(o) => o,
-        Err(Error::Diverged(_)) => read_summary(&dir).map_or_else(
-            || Outcome::Failed("diverged, but summary.json is missing".into()),
-            |s| Outcome::Done(s, None),
-        ),
-        Err(e) => Outcome::Failed(e.to_string()),
+/// The summary of a finished trial made with this config, if there is one.
+fn finished(dir: &Path, cfg: &RunConfig) -> Result<Option<Summary>> {
+    check_same_config(dir, cfg)?;
+    RunDir {
+        dir: dir.to_path_buf(),
     }
+    .read_summary()
 }
 
 fn train_trial(
@@ -224,64 +157,56 @@ fn train_trial(
     opts: &SweepOptions,
     data_cache: &mut Option<(RunConfig, data::Splits)>,
 ) -> Result<Outcome> {
-    check_same_config(dir, &t.cfg)?;
-    if let Some(s) = read_summary(dir) {
+    if let Some(s) = finished(dir, &t.cfg)? {
         return Ok(Outcome::Skipped(s));
     }
     let cfg = &t.cfg;
     let origin = format!("{} (trial {})", study.path.display(), t.index);
-    let dev = device::select(&cfg.device)?;
     // Trials of one study nearly always share their data: decode it once.
     let splits = match data_cache {
         Some((c, s)) if c.data == cfg.data => s.clone(),
         _ => {
-            let s = data::load(&cfg.data, opts.data_dir.as_deref(), opts.download)?;
+            let s = data::load(&cfg.data, &opts.lookup)?;
             *data_cache = Some((cfg.clone(), s.clone()));
             s
         }
     };
-    let dataset = cfg.data.label();
-    let prep = trainer::prepare(cfg, splits, &origin)?;
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    remove_temporaries(dir);
-    let resume_file = dir.join(crate::train::resume::FILE);
+    let prep = prepare(cfg, splits, &origin)?;
+    let run = RunDir::open(dir)?;
+    run.remove_temporaries();
+    let resume_file = run.path(files::RESUME);
     let resumed_after = if resume_file.exists() {
-        Some(crate::train::resume::epochs_done(&resume_file)?)
+        Some(resume::epochs_done(&resume_file)?)
     } else {
         None
     };
-    let store = RunStore {
-        dir: dir.to_path_buf(),
-    };
-    let summary = trainer::Trainer {
-        cfg,
-        prep: &prep,
-        store: &store,
-        device: dev,
-        device_name: cfg.device.clone(),
-        dataset,
-        quiet: true,
-        resume: true,
-    }
-    .run()?;
-    Ok(Outcome::Done(
-        serde_json::to_value(&summary).unwrap_or_default(),
-        resumed_after,
-    ))
+    let summary = train_in(cfg, &prep, &run, true, true)?;
+    Ok(Outcome::Done(summary, resumed_after))
 }
 
-/// A killed run can leave the temporary files of an unfinished atomic write (`.name.tmpPID`);
-/// they never replaced a good file, so they can go.
-fn remove_temporaries(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') && name.contains(".tmp") {
-            let _ = std::fs::remove_file(e.path());
-        }
+/// The command that trains trial `t` alone, as `--jobs` children (and job files) run it.
+fn trial_command(study: &Study, t: &Trial, opts: &SweepOptions, exe: &Path) -> Command {
+    let mut cmd = Command::new(exe);
+    cmd.arg("sweep")
+        .arg(&study.path)
+        .arg("--trial")
+        .arg(t.index.to_string())
+        .arg("--runs-dir")
+        .arg(&opts.runs_dir)
+        .arg("--quiet");
+    for o in &study.overrides {
+        cmd.arg("--set").arg(o);
     }
+    if let Some(d) = &opts.lookup.data_dir {
+        cmd.arg("--data-dir").arg(d);
+    }
+    if opts.lookup.download {
+        cmd.arg("--download");
+    }
+    if let Some(d) = opts.device {
+        cmd.arg("--device").arg(d.as_str());
+    }
+    cmd
 }
 
 /// `--jobs N`: N child processes, each `convlab sweep STUDY --trial i`, sharing the cores.
@@ -289,10 +214,9 @@ fn run_parallel(
     study: &Study,
     trials: &[&Trial],
     opts: &SweepOptions,
-    report_line: &mut dyn FnMut(&Trial, &Outcome),
+    report: &mut dyn FnMut(&Trial, &Outcome),
 ) -> Result<()> {
-    let exe = std::env::current_exe()
-        .map_err(|e| Error::Other(format!("cannot find convlab itself: {e}")))?;
+    let exe = std::env::current_exe().map_err(|e| Error::process("convlab's own path", e))?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = (cores / opts.jobs).max(1);
     let mut queue = trials.iter().rev().copied().collect::<Vec<_>>();
@@ -301,35 +225,14 @@ fn run_parallel(
         while running.len() < opts.jobs {
             let Some(t) = queue.pop() else { break };
             let dir = study.trial_dir(&opts.runs_dir, t);
-            if let Some(s) = read_summary(&dir).filter(|_| check_same_config(&dir, &t.cfg).is_ok())
-            {
-                report_line(t, &Outcome::Skipped(s));
+            if let Ok(Some(s)) = finished(&dir, &t.cfg) {
+                report(t, &Outcome::Skipped(s));
                 continue;
             }
-            let mut cmd = Command::new(&exe);
-            cmd.arg("sweep")
-                .arg(&study.path)
-                .arg("--trial")
-                .arg(t.index.to_string())
-                .arg("--runs-dir")
-                .arg(&opts.runs_dir)
-                .arg("--quiet")
-                .env("RAYON_NUM_THREADS", threads.to_string());
-            for o in &study.overrides {
-                cmd.arg("--set").arg(o);
-            }
-            if let Some(d) = &opts.data_dir {
-                cmd.arg("--data-dir").arg(d);
-            }
-            if opts.download {
-                cmd.arg("--download");
-            }
-            if let Some(d) = &opts.device {
-                cmd.arg("--device").arg(d);
-            }
-            let child = cmd
+            let child = trial_command(study, t, opts, &exe)
+                .env("RAYON_NUM_THREADS", threads.to_string())
                 .spawn()
-                .map_err(|e| Error::Other(format!("could not start trial {}: {e}", t.index)))?;
+                .map_err(|e| Error::process(format!("trial {}", t.index), e))?;
             running.push((t, child));
         }
         if running.is_empty() {
@@ -342,14 +245,15 @@ fn run_parallel(
                 Ok(Some(status)) => {
                     let (t, _) = running.swap_remove(i);
                     let dir = study.trial_dir(&opts.runs_dir, t);
-                    let outcome = match read_summary(&dir) {
-                        Some(s) => Outcome::Done(s, None),
-                        None => Outcome::Failed(format!("exited with {status}")),
+                    let outcome = match finished(&dir, &t.cfg) {
+                        Ok(Some(s)) => Outcome::Done(s, None),
+                        Ok(None) => Outcome::Failed(format!("exited with {status}")),
+                        Err(e) => Outcome::Failed(e.to_string()),
                     };
-                    report_line(t, &outcome);
+                    report(t, &outcome);
                 }
                 Ok(None) => i += 1,
-                Err(e) => return Err(Error::Other(format!("waiting for a trial: {e}"))),
+                Err(e) => return Err(Error::process("waiting for a trial", e)),
             }
         }
     }

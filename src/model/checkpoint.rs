@@ -1,5 +1,5 @@
-//! The checkpoint format: everything `eval` (and later `predict`, `serve`, `finetune`) needs
-//! in one file, so a model never depends on the config or the machine that trained it.
+//! The checkpoint format: everything `eval`, `predict`, `serve` and `finetune` need in one
+//! file, so a model never depends on the config or the machine that trained it.
 //!
 //! Layout: the 12-byte magic `CONVLABCKPT1`, a little-endian u64 header length, the header as
 //! JSON ([`CheckpointMeta`]), then Burn's burnpack record of the weights. Weights are stored
@@ -13,6 +13,7 @@ use burn::tensor::{Bytes, Device};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, read_file, write_atomic};
+use crate::model::config::Init;
 use crate::model::net::Net;
 use crate::model::spec::{LayerSpec, Shape, check_net};
 
@@ -46,14 +47,16 @@ impl CheckpointMeta {
 }
 
 pub fn save(path: &Path, meta: &CheckpointMeta, model: &Net) -> Result<()> {
-    let header =
-        serde_json::to_vec(meta).map_err(|e| Error::Other(format!("checkpoint header: {e}")))?;
-    let weights = model.clone().into_record().into_bytes().map_err(|e| {
-        Error::Other(format!(
-            "{}: could not serialize weights: {e}",
-            path.display()
-        ))
-    })?;
+    let serialize = |problem: String| Error::Serialize {
+        what: path.display().to_string(),
+        problem,
+    };
+    let header = serde_json::to_vec(meta).map_err(|e| serialize(format!("header: {e}")))?;
+    let weights = model
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map_err(|e| serialize(format!("weights: {e}")))?;
     let mut out = Vec::with_capacity(MAGIC.len() + 8 + header.len() + weights.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&(header.len() as u64).to_le_bytes());
@@ -95,7 +98,7 @@ pub fn load(path: &Path, device: &Device) -> Result<(CheckpointMeta, Net)> {
         meta.classes.len(),
         &origin,
     )?;
-    let net = Net::new(&meta.layers, meta.input_shape(), "default", device);
+    let net = Net::new(&meta.layers, meta.input_shape(), Init::Default, device);
     let net = load_weights(net, weights, &origin)?;
     Ok((meta, net))
 }

@@ -1,11 +1,14 @@
-//! Models: layer specs (data), presets (spec lists), the Burn module, and checkpoints.
+//! Models: the model config, layer specs (data), presets (one table of spec lists), the
+//! Burn module, checkpoints, the predictor, and the CPU operations.
 
 pub mod checkpoint;
+pub mod config;
 pub mod cpu;
 pub mod net;
 pub mod predictor;
 pub mod presets;
 pub mod spec;
 
+pub use config::{Activation, BatchNormChoice, Init, ModelConfig};
 pub use net::Net;
 pub use spec::{LayerSpec, Shape};

@@ -13,6 +13,7 @@ use burn::nn::{
 };
 use burn::prelude::*;
 
+use crate::model::config::{Activation, Init};
 use crate::model::cpu;
 use crate::model::spec::{LayerSpec, Shape};
 
@@ -27,15 +28,14 @@ pub enum Act {
 }
 
 impl Act {
-    fn new(kind: &str, device: &Device) -> Self {
+    fn new(kind: Activation, device: &Device) -> Self {
         match kind {
-            "leaky-relu" => Act::LeakyRelu(LeakyReluConfig::new().init()),
-            "prelu" => Act::PRelu(PReluConfig::new().init(device)),
-            "rrelu" => Act::RRelu(RReluConfig::new().init()),
-            "elu" => Act::Elu(EluConfig::new().init()),
-            "gelu" => Act::Gelu(Gelu::new()),
-            // spec::check_activation has rejected anything else already.
-            _ => Act::Relu(Relu::new()),
+            Activation::Relu => Act::Relu(Relu::new()),
+            Activation::LeakyRelu => Act::LeakyRelu(LeakyReluConfig::new().init()),
+            Activation::Prelu => Act::PRelu(PReluConfig::new().init(device)),
+            Activation::Rrelu => Act::RRelu(RReluConfig::new().init()),
+            Activation::Elu => Act::Elu(EluConfig::new().init()),
+            Activation::Gelu => Act::Gelu(Gelu::new()),
         }
     }
 
@@ -117,7 +117,7 @@ enum Flow {
 
 impl Net {
     /// Build from a layer list already checked by `spec::check_net` against `input`.
-    pub fn new(layers: &[LayerSpec], input: Shape, init: &str, device: &Device) -> Self {
+    pub fn new(layers: &[LayerSpec], input: Shape, init: Init, device: &Device) -> Self {
         let init = WeightInit::from_name(init);
         let mut shape = input;
         let mut out = Vec::with_capacity(layers.len());
@@ -143,7 +143,7 @@ impl Net {
                 ),
                 LayerSpec::AvgPool => Layer::AvgPool(AdaptiveAvgPool2dConfig::new([1, 1]).init()),
                 LayerSpec::Bn => Layer::Bn(BatchNormConfig::new(channels).init(device)),
-                LayerSpec::Activation { kind } => Layer::Act(Act::new(kind, device)),
+                LayerSpec::Activation { kind } => Layer::Act(Act::new(*kind, device)),
                 LayerSpec::Dropout { p } => Layer::Dropout(DropoutConfig::new(*p).init()),
                 LayerSpec::Flatten => Layer::Flatten(Flatten),
                 LayerSpec::Linear { out, .. } => Layer::Linear(init.linear(channels, *out, device)),
@@ -159,11 +159,11 @@ impl Net {
                     Layer::Residual(Residual {
                         conv1: init.conv(channels, *out, 3, *stride, 1, false, device),
                         bn1: BatchNormConfig::new(*out).init(device),
-                        act1: Act::new(activation, device),
+                        act1: Act::new(*activation, device),
                         conv2: init.conv(*out, *out, 3, 1, 1, false, device),
                         bn2: BatchNormConfig::new(*out).init(device),
                         shortcut,
-                        act2: Act::new(activation, device),
+                        act2: Act::new(*activation, device),
                     })
                 }
             });
@@ -205,14 +205,14 @@ impl Net {
 struct WeightInit(Option<Initializer>);
 
 impl WeightInit {
-    fn from_name(name: &str) -> Self {
-        WeightInit(match name {
-            "kaiming" => Some(Initializer::KaimingNormal {
+    fn from_name(init: Init) -> Self {
+        WeightInit(match init {
+            Init::Default => None,
+            Init::Kaiming => Some(Initializer::KaimingNormal {
                 gain: 2f64.sqrt(),
                 fan_out_only: false,
             }),
-            "xavier" => Some(Initializer::XavierUniform { gain: 1.0 }),
-            _ => None,
+            Init::Xavier => Some(Initializer::XavierUniform { gain: 1.0 }),
         })
     }
 

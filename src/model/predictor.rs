@@ -1,8 +1,8 @@
 //! A checkpoint ready to classify images given as file bytes: decoded, converted to the
 //! checkpoint's channels, resized and normalized exactly as its training images were, and
-//! run in batches. `predict` and (later) `serve` share it.
+//! run in batches. `predict` and `serve` share it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::data::Dataset;
 use crate::data::folder::to_chw;
 use crate::data::transform::{Normalize, fill_batch};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, read_file};
 use crate::model::Net;
 use crate::model::checkpoint::{self, CheckpointMeta};
 
@@ -83,6 +83,32 @@ impl Predictor {
     /// The `k` most probable classes, most probable first.
     pub fn top_k(&self, probs: &[f32], k: usize) -> Vec<Guess> {
         top_k(&self.meta.classes, probs, k)
+    }
+
+    /// The top `k` classes of every image file, in order; a file that cannot be read or
+    /// decoded is its own error and does not stop the others.
+    pub fn predict_files(&self, paths: &[PathBuf], k: usize) -> Vec<Result<Vec<Guess>>> {
+        let mut results: Vec<Result<Vec<Guess>>> = Vec::with_capacity(paths.len());
+        let (mut ok, mut pixels) = (Vec::new(), Vec::new());
+        for (i, path) in paths.iter().enumerate() {
+            let name = path.display().to_string();
+            match read_file(path).and_then(|b| self.decode(&b, &name)) {
+                Ok(px) => {
+                    ok.push(i);
+                    pixels.push(px);
+                    results.push(Ok(Vec::new()));
+                }
+                Err(e) => results.push(Err(e)),
+            }
+        }
+        // Forward passes of at most this many images bound the tensor memory of long lists.
+        const CHUNK: usize = 256;
+        for (idx, px) in ok.chunks(CHUNK).zip(pixels.chunks(CHUNK)) {
+            for (&i, probs) in idx.iter().zip(self.probabilities(px)) {
+                results[i] = Ok(self.top_k(&probs, k));
+            }
+        }
+        results
     }
 }
 

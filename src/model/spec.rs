@@ -5,8 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-
-pub const ACTIVATIONS: &[&str] = &["relu", "leaky-relu", "prelu", "rrelu", "elu", "gelu"];
+use crate::model::config::Activation;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
@@ -33,7 +32,7 @@ pub enum LayerSpec {
     AvgPool,
     Bn,
     Activation {
-        kind: String,
+        kind: Activation,
     },
     Dropout {
         p: f64,
@@ -50,7 +49,7 @@ pub enum LayerSpec {
         #[serde(default = "one")]
         stride: usize,
         #[serde(default = "relu")]
-        activation: String,
+        activation: Activation,
     },
 }
 
@@ -63,8 +62,8 @@ fn two() -> usize {
 fn three() -> usize {
     3
 }
-fn relu() -> String {
-    "relu".into()
+fn relu() -> Activation {
+    Activation::Relu
 }
 
 /// The shape of one example flowing through the net.
@@ -113,28 +112,7 @@ impl LayerSpec {
                 stride,
                 padding,
                 input: expected,
-            } => {
-                let (c, h, w) = image("conv")?;
-                if let Some(e) = expected
-                    && *e != c
-                {
-                    return Err(format!("declares in = {e} channels but receives {c}"));
-                }
-                if *out == 0 || *kernel == 0 || *stride == 0 {
-                    return Err("out, kernel and stride must be at least 1".into());
-                }
-                let (ph, pw) = (h + 2 * padding, w + 2 * padding);
-                if *kernel > ph || *kernel > pw {
-                    return Err(format!(
-                        "kernel {kernel} is larger than its {h}x{w} input (+ padding {padding})"
-                    ));
-                }
-                Ok(Shape::Image {
-                    c: *out,
-                    h: (ph - kernel) / stride + 1,
-                    w: (pw - kernel) / stride + 1,
-                })
-            }
+            } => conv_output(image("conv")?, *out, *kernel, *stride, *padding, *expected),
             LayerSpec::Pool { kernel, stride } => {
                 let (c, h, w) = image("pool")?;
                 let s = stride.unwrap_or(*kernel);
@@ -159,10 +137,7 @@ impl LayerSpec {
                 flat => Ok(flat),
             },
             LayerSpec::Bn => Ok(input),
-            LayerSpec::Activation { kind } => {
-                check_activation(kind)?;
-                Ok(input)
-            }
+            LayerSpec::Activation { .. } => Ok(input),
             LayerSpec::Dropout { p } => {
                 if !(0.0..1.0).contains(p) {
                     return Err(format!("p = {p} is not in [0, 1)"));
@@ -172,33 +147,8 @@ impl LayerSpec {
             LayerSpec::Linear {
                 out,
                 input: expected,
-            } => {
-                let n = match input {
-                    Shape::Flat(n) => n,
-                    Shape::Image { c, h, w } => {
-                        return Err(format!(
-                            "linear needs flat features but gets a {c}x{h}x{w} image (add {{ type = \"flatten\" }} before it)"
-                        ));
-                    }
-                };
-                if let Some(e) = expected
-                    && *e != n
-                {
-                    return Err(format!(
-                        "declares in = {e} features but the previous layer gives {n}"
-                    ));
-                }
-                if *out == 0 {
-                    return Err("out must be at least 1".into());
-                }
-                Ok(Shape::Flat(*out))
-            }
-            LayerSpec::Residual {
-                out,
-                stride,
-                activation,
-            } => {
-                check_activation(activation)?;
+            } => linear_output(input, *out, *expected),
+            LayerSpec::Residual { out, stride, .. } => {
                 let (_, h, w) = image("residual")?;
                 if *stride == 0 || *out == 0 {
                     return Err("out and stride must be at least 1".into());
@@ -213,15 +163,61 @@ impl LayerSpec {
     }
 }
 
-fn check_activation(kind: &str) -> std::result::Result<(), String> {
-    if ACTIVATIONS.contains(&kind) {
-        Ok(())
-    } else {
-        Err(format!(
-            "unknown activation \"{kind}\" (expected one of: {})",
-            ACTIVATIONS.join(", ")
-        ))
+/// A conv's output shape from its (c, h, w) input.
+fn conv_output(
+    (c, h, w): (usize, usize, usize),
+    out: usize,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    expected: Option<usize>,
+) -> std::result::Result<Shape, String> {
+    if let Some(e) = expected
+        && e != c
+    {
+        return Err(format!("declares in = {e} channels but receives {c}"));
     }
+    if out == 0 || kernel == 0 || stride == 0 {
+        return Err("out, kernel and stride must be at least 1".into());
+    }
+    let (ph, pw) = (h + 2 * padding, w + 2 * padding);
+    if kernel > ph || kernel > pw {
+        return Err(format!(
+            "kernel {kernel} is larger than its {h}x{w} input (+ padding {padding})"
+        ));
+    }
+    Ok(Shape::Image {
+        c: out,
+        h: (ph - kernel) / stride + 1,
+        w: (pw - kernel) / stride + 1,
+    })
+}
+
+/// A linear layer's output shape; it needs flat features.
+fn linear_output(
+    input: Shape,
+    out: usize,
+    expected: Option<usize>,
+) -> std::result::Result<Shape, String> {
+    let n = match input {
+        Shape::Flat(n) => n,
+        Shape::Image { c, h, w } => {
+            return Err(format!(
+                "linear needs flat features but gets a {c}x{h}x{w} image (add {{ type = \"flatten\" }} before it)"
+            ));
+        }
+    };
+    if let Some(e) = expected
+        && e != n
+    {
+        return Err(format!(
+            "declares in = {e} features but the previous layer gives {n}"
+        ));
+    }
+    if out == 0 {
+        return Err("out must be at least 1".into());
+    }
+    Ok(Shape::Flat(out))
 }
 
 /// Check a whole net against its input shape and class count; returns the shape after each

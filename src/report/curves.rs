@@ -5,7 +5,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::train::metrics::EpochMetrics;
+use crate::run::EpochMetrics;
 
 type Series = (&'static str, RGBColor, Vec<(f64, f64)>);
 
@@ -137,6 +137,9 @@ pub fn draw(path: &Path, rows: &[EpochMetrics], title: &str) -> Result<()> {
         )?;
         root.present().map_err(|e| e.to_string())
     })();
-    result.map_err(|e| Error::Other(format!("{}: could not draw curves: {e}", path.display())))?;
+    result.map_err(|problem| Error::Draw {
+        path: path.to_path_buf(),
+        problem,
+    })?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }

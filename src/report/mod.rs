@@ -1,10 +1,15 @@
-//! Charts, study tables and the HTML report.
+//! What a person reads: a run's curves, a study's tables, verdict, figures and HTML page,
+//! a checkpoint's diagnostics, lr-find's plot. It reads the run folder's schema (`run`)
+//! and datasets (`data`), never the trainer.
 
 pub mod curves;
 pub mod diagnostics;
+pub mod heatmap;
 pub mod html;
+pub mod lr_find;
 pub mod study;
 pub mod study_plots;
+pub mod study_tables;
 
 use std::sync::Once;
 
@@ -60,7 +65,7 @@ macro_rules! render_png_svg {
             $f(&area, $($arg),*)?;
             area.present().map_err($crate::report::se)
         })();
-        drawn.map_err(|e| $crate::error::Error::Other(format!("{}: could not draw: {e}", png.display())))?;
+        drawn.map_err(|problem| $crate::error::Error::Draw { path: png.clone(), problem })?;
         std::fs::rename(&tmp, &png).map_err(|e| $crate::error::Error::io(&png, e))?;
         $crate::error::write_atomic(&$dir.join(format!("{}.svg", $name)), svg.as_bytes())?;
         $crate::report::Figure { name: $name.to_string(), title: $title.to_string(), svg }

@@ -3,40 +3,31 @@
 //! (Welch's t-test), the figures, and one self-contained report.html.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use statrs::distribution::{ContinuousCDF, StudentsT};
+use crate::error::{Error, Result, write_atomic};
+pub use crate::report::study_tables::{best_index, cells, header, markdown_table, verdict, welch};
+use crate::report::study_tables::{csv, markdown};
+use crate::run::{EpochMetrics, RunDir, Status, StudyIndex, Summary, files, read_json};
 
-use crate::error::{Error, Result, read_file, write_atomic};
-use crate::experiment::sweep::StudyIndex;
-
-/// One epoch of one run, as read back from metrics.csv.
-#[derive(Debug, Clone, Default)]
-pub struct EpochRow {
-    pub epoch: usize,
-    pub val_loss: Option<f64>,
-    pub val_acc: Option<f64>,
-    pub test_loss: Option<f64>,
-    pub test_acc: Option<f64>,
-}
-
+/// One trial of a study as found on disk.
 #[derive(Debug, Clone)]
 pub struct RunResult {
     pub variant: usize,
     pub seed: u64,
-    /// completed, early-stopped, diverged, or "missing" (not run yet / interrupted).
-    pub status: String,
-    pub best_val_acc: Option<f64>,
-    pub test_acc: Option<f64>,
-    pub best_epoch: usize,
-    pub seconds: f64,
-    pub rows: Vec<EpochRow>,
+    /// None while the run is missing (not run yet, or interrupted).
+    pub summary: Option<Summary>,
+    pub rows: Vec<EpochMetrics>,
 }
 
 impl RunResult {
+    pub fn status(&self) -> Option<Status> {
+        self.summary.as_ref().map(|s| s.status)
+    }
+
+    /// Completed or early-stopped: its numbers count.
     pub fn finished(&self) -> bool {
-        self.status == "completed" || self.status == "early-stopped"
+        self.status().is_some_and(Status::finished)
     }
 }
 
@@ -67,7 +58,7 @@ impl Stat {
         }
     }
 
-    fn show(&self, scale: f64, digits: usize) -> String {
+    pub fn show(&self, scale: f64, digits: usize) -> String {
         if self.n == 0 {
             "n/a".into()
         } else if self.n == 1 {
@@ -97,20 +88,27 @@ pub struct Group {
 }
 
 fn group(label: String, runs: &[&RunResult]) -> Group {
-    let done: Vec<&&RunResult> = runs.iter().filter(|r| r.finished()).collect();
-    let pick = |f: &dyn Fn(&RunResult) -> Option<f64>| -> Vec<f64> {
-        done.iter().filter_map(|r| f(r)).collect()
+    let done: Vec<&Summary> = runs
+        .iter()
+        .filter(|r| r.finished())
+        .filter_map(|r| r.summary.as_ref())
+        .collect();
+    let pick = |f: &dyn Fn(&Summary) -> Option<f64>| -> Vec<f64> {
+        done.iter().filter_map(|s| f(s)).collect()
     };
-    let test_accs = pick(&|r| r.test_acc);
+    let test_accs = pick(&|s| s.test_acc);
     Group {
         label,
         finished: done.len(),
-        diverged: runs.iter().filter(|r| r.status == "diverged").count(),
-        missing: runs.iter().filter(|r| r.status == "missing").count(),
-        best_val: Stat::of(&pick(&|r| r.best_val_acc)),
+        diverged: runs
+            .iter()
+            .filter(|r| r.status() == Some(Status::Diverged))
+            .count(),
+        missing: runs.iter().filter(|r| r.summary.is_none()).count(),
+        best_val: Stat::of(&pick(&|s| s.best_val_acc)),
         test: Stat::of(&test_accs),
-        epochs_to_best: Stat::of(&pick(&|r| Some(r.best_epoch as f64))),
-        seconds: Stat::of(&pick(&|r| Some(r.seconds))),
+        epochs_to_best: Stat::of(&pick(&|s| Some(s.best_epoch as f64))),
+        seconds: Stat::of(&pick(&|s| Some(s.seconds))),
         test_accs,
     }
 }
@@ -123,15 +121,13 @@ pub struct StudyData {
 
 impl StudyData {
     pub fn load(root: &Path) -> Result<Self> {
-        let path = root.join("study.json");
-        let bytes = read_file(&path).map_err(|_| {
+        let path = root.join(files::STUDY_INDEX);
+        let index: StudyIndex = read_json(&path, "corrupt study index")?.ok_or_else(|| {
             Error::input(
                 root.display(),
                 "not a study folder (no study.json); give runs/<study> as written by `convlab sweep`",
             )
         })?;
-        let index: StudyIndex = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::input(path.display(), format!("corrupt study index: {e}")))?;
         let runs = index
             .trials
             .iter()
@@ -186,223 +182,15 @@ impl StudyData {
 }
 
 fn read_run(dir: &Path, variant: usize, seed: u64) -> Result<RunResult> {
-    let mut run = RunResult {
+    let run = RunDir {
+        dir: dir.to_path_buf(),
+    };
+    Ok(RunResult {
         variant,
         seed,
-        status: "missing".into(),
-        best_val_acc: None,
-        test_acc: None,
-        best_epoch: 0,
-        seconds: 0.0,
-        rows: Vec::new(),
-    };
-    if let Ok(text) = std::fs::read_to_string(dir.join("metrics.csv")) {
-        run.rows =
-            parse_metrics(&text).map_err(|e| Error::input(dir.join("metrics.csv").display(), e))?;
-    }
-    let summary_path = dir.join("summary.json");
-    if let Ok(bytes) = std::fs::read(&summary_path) {
-        let s: serde_json::Value = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::input(summary_path.display(), format!("corrupt summary: {e}")))?;
-        let f = |k: &str| s.get(k).and_then(|v| v.as_f64());
-        run.status = s
-            .get("status")
-            .and_then(|v| v.as_str())
-            .unwrap_or("missing")
-            .into();
-        run.best_val_acc = f("best_val_acc");
-        run.test_acc = f("test_acc");
-        run.best_epoch = f("best_epoch").unwrap_or(0.0) as usize;
-        run.seconds = f("seconds").unwrap_or(0.0);
-    }
-    Ok(run)
-}
-
-fn parse_metrics(text: &str) -> std::result::Result<Vec<EpochRow>, String> {
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
-    let col = |name: &str| header.iter().position(|h| *h == name);
-    let epoch = col("epoch").ok_or("no epoch column")?;
-    let cols = ["val_loss", "val_acc", "test_loss", "test_acc"].map(col);
-    lines
-        .filter(|l| !l.trim().is_empty())
-        .map(|line| {
-            let f: Vec<&str> = line.split(',').collect();
-            let get =
-                |c: Option<usize>| c.and_then(|i| f.get(i)).and_then(|s| s.parse::<f64>().ok());
-            Ok(EpochRow {
-                epoch: f
-                    .get(epoch)
-                    .and_then(|s| s.parse().ok())
-                    .ok_or_else(|| format!("bad row `{line}`"))?,
-                val_loss: get(cols[0]),
-                val_acc: get(cols[1]),
-                test_loss: get(cols[2]),
-                test_acc: get(cols[3]),
-            })
-        })
-        .collect()
-}
-
-/// Welch's t-test of two samples: (t, degrees of freedom, two-sided p).
-pub fn welch(a: &[f64], b: &[f64]) -> Option<(f64, f64, f64)> {
-    let (sa, sb) = (Stat::of(a), Stat::of(b));
-    if sa.n < 2 || sb.n < 2 {
-        return None;
-    }
-    let (va, vb) = (sa.std.powi(2) / sa.n as f64, sb.std.powi(2) / sb.n as f64);
-    if va + vb == 0.0 {
-        return None;
-    }
-    let t = (sa.mean - sb.mean) / (va + vb).sqrt();
-    let df = (va + vb).powi(2) / (va.powi(2) / (sa.n - 1) as f64 + vb.powi(2) / (sb.n - 1) as f64);
-    let dist = StudentsT::new(0.0, 1.0, df).ok()?;
-    let p = 2.0 * (1.0 - dist.cdf(t.abs()));
-    Some((t, df, p))
-}
-
-/// The verdict in words: is the best variant's lead over the runner-up larger than the
-/// seed-to-seed noise?
-/// The group with the highest mean test accuracy (the first of equals).
-pub fn best_index(groups: &[Group]) -> Option<usize> {
-    (0..groups.len())
-        .filter(|&i| groups[i].test.n > 0)
-        .fold(None, |best: Option<usize>, i| match best {
-            Some(b) if groups[b].test.mean >= groups[i].test.mean => Some(b),
-            _ => Some(i),
-        })
-}
-
-pub fn verdict(groups: &[Group]) -> String {
-    let mut ranked: Vec<&Group> = groups.iter().filter(|g| g.test.n > 0).collect();
-    // Stable: among equal means the first in study order leads, as in the tables.
-    ranked.sort_by(|a, b| b.test.mean.total_cmp(&a.test.mean));
-    let pct = |s: &Stat| format!("{:.2}%", s.mean * 100.0);
-    match ranked.as_slice() {
-        [] => "No run has finished yet.".into(),
-        [only] => format!(
-            "Only {} has finished runs (test {}).",
-            only.label,
-            pct(&only.test)
-        ),
-        [best, second, ..] => {
-            let gap = (best.test.mean - second.test.mean) * 100.0;
-            let head = format!(
-                "Best: {} with test accuracy {} over {} seed(s); runner-up: {} with {} ({:.2} points behind).",
-                best.label,
-                best.test.show(100.0, 2),
-                best.test.n,
-                second.label,
-                second.test.show(100.0, 2),
-                gap
-            );
-            let judgement = match welch(&best.test_accs, &second.test_accs) {
-                _ if gap.abs() < 1e-9 => "The two are tied.".to_string(),
-                None if best.test.n < 2 || second.test.n < 2 => {
-                    "With one seed per variant the seed noise is unknown: run study.seeds >= 3 to tell noise from effect.".to_string()
-                }
-                None => "Every seed gave the same accuracy, so any gap is beyond the seed noise.".to_string(),
-                Some((t, df, p)) if p < 0.05 => format!(
-                    "The lead is larger than the seed noise: Welch's t = {t:.2}, df = {df:.1}, p = {p:.3} (< 0.05)."
-                ),
-                Some((t, df, p)) => format!(
-                    "The lead is NOT clearly larger than the seed noise: Welch's t = {t:.2}, df = {df:.1}, p = {p:.2} (>= 0.05); more seeds would tell."
-                ),
-            };
-            format!("{head} {judgement}")
-        }
-    }
-}
-
-/// Column titles of every study table; the test accuracy is column 3.
-pub fn header(first: &str) -> [String; 6] {
-    [
-        first.to_string(),
-        "runs".into(),
-        "best val acc (%)".into(),
-        "test acc (%)".into(),
-        "epochs to best".into(),
-        "seconds".into(),
-    ]
-}
-
-fn runs_cell(g: &Group) -> String {
-    let mut s = g.finished.to_string();
-    if g.diverged > 0 {
-        s.push_str(&format!(" +{} diverged", g.diverged));
-    }
-    if g.missing > 0 {
-        s.push_str(&format!(" +{} not run", g.missing));
-    }
-    s
-}
-
-pub fn cells(g: &Group) -> Vec<String> {
-    vec![
-        g.label.clone(),
-        runs_cell(g),
-        g.best_val.show(100.0, 2),
-        g.test.show(100.0, 2),
-        g.epochs_to_best.show(1.0, 1),
-        g.seconds.show(1.0, 1),
-    ]
-}
-
-pub fn markdown_table(first: &str, groups: &[Group]) -> String {
-    let mut out = format!(
-        "| {} |\n|---|---:|---:|---:|---:|---:|\n",
-        header(first).join(" | ")
-    );
-    let best = best_index(groups);
-    for (i, g) in groups.iter().enumerate() {
-        let mut c = cells(g);
-        if Some(i) == best {
-            c[3] = format!("**{}**", c[3]);
-        }
-        let _ = writeln!(out, "| {} |", c.join(" | "));
-    }
-    out
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
-fn csv(data: &StudyData, groups: &[Group]) -> String {
-    let axes: Vec<&str> = data.index.axes.iter().map(|a| a.name.as_str()).collect();
-    let mut out = format!(
-        "variant,{}{}finished,diverged,missing,best_val_acc_mean,best_val_acc_std,test_acc_mean,test_acc_std,epochs_to_best_mean,epochs_to_best_std,seconds_mean,seconds_std\n",
-        axes.join(","),
-        if axes.is_empty() { "" } else { "," }
-    );
-    for (g, v) in groups.iter().zip(&data.index.variants) {
-        let opt = |s: &Stat, d: usize| {
-            if s.n == 0 {
-                ",".to_string()
-            } else {
-                format!("{:.d$},{:.d$}", s.mean, s.std)
-            }
-        };
-        let mut fields = vec![csv_field(&g.label)];
-        fields.extend(v.values.iter().map(|x| csv_field(x)));
-        fields.extend([
-            g.finished.to_string(),
-            g.diverged.to_string(),
-            g.missing.to_string(),
-        ]);
-        fields.extend([
-            opt(&g.best_val, 6),
-            opt(&g.test, 6),
-            opt(&g.epochs_to_best, 2),
-            opt(&g.seconds, 2),
-        ]);
-        let _ = writeln!(out, "{}", fields.join(","));
-    }
-    out
+        summary: run.read_summary()?,
+        rows: run.read_metrics()?,
+    })
 }
 
 /// Everything the report says, computed once for Markdown, HTML and the terminal.
@@ -430,7 +218,7 @@ pub fn summarize(data: &StudyData) -> ReportText {
     let diverged = data
         .runs
         .iter()
-        .filter(|r| r.status == "diverged")
+        .filter(|r| r.status() == Some(Status::Diverged))
         .map(|r| format!("{} seed-{}", data.index.variants[r.variant].name, r.seed))
         .collect();
     ReportText {
@@ -440,52 +228,6 @@ pub fn summarize(data: &StudyData) -> ReportText {
         per_axis,
         diverged,
     }
-}
-
-fn markdown(data: &StudyData, r: &ReportText, figures: &[String]) -> String {
-    let first = if data.index.axes.len() == 1 {
-        data.index.axes[0].name.clone()
-    } else {
-        "variant".into()
-    };
-    let sets: String = data
-        .index
-        .overrides
-        .iter()
-        .map(|o| format!(" --set {o}"))
-        .collect();
-    let mut out = format!(
-        "# {}\n\nStudy file `{}`{}; {} variants x {} seeds. Mean ± std over seeds; test accuracy is that of the weights each run ends with.\n\n",
-        r.title,
-        data.index.study_file.display(),
-        if sets.is_empty() {
-            String::new()
-        } else {
-            format!(" (with{sets})")
-        },
-        data.index.variants.len(),
-        data.index.seeds.len()
-    );
-    out.push_str(&markdown_table(&first, &r.variants));
-    for (axis, groups) in &r.per_axis {
-        let _ = write!(
-            out,
-            "\n### By {axis} (over all other axes and seeds)\n\n{}",
-            markdown_table(axis, groups)
-        );
-    }
-    let _ = writeln!(out, "\n{}", r.verdict);
-    if !r.diverged.is_empty() {
-        let _ = writeln!(
-            out,
-            "\nDiverged: {} (see their summary.json for the diagnosis).",
-            r.diverged.join(", ")
-        );
-    }
-    for f in figures {
-        let _ = writeln!(out, "\n![{f}]({f}.png)");
-    }
-    out
 }
 
 /// Write report.md, report.csv, the figures and report.html into the study folder;

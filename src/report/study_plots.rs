@@ -5,11 +5,12 @@
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::error::Result;
+use crate::report::heatmap::{heatmap, numeric_axes};
 use crate::report::se;
-use crate::report::study::{EpochRow, Group, ReportText, Stat, StudyData, by_key};
+use crate::report::study::{Group, ReportText, Stat, StudyData};
+use crate::run::EpochMetrics;
 
 use crate::report::{DrawResult, Figure};
 
@@ -80,7 +81,7 @@ fn curve_metric(data: &StudyData) -> (&'static str, bool) {
 fn per_epoch(
     data: &StudyData,
     variant: usize,
-    f: &dyn Fn(&EpochRow) -> Option<f64>,
+    f: &dyn Fn(&EpochMetrics) -> Option<f64>,
 ) -> Vec<(f64, f64, f64)> {
     let runs: Vec<_> = data.runs.iter().filter(|r| r.variant == variant).collect();
     let max = runs.iter().map(|r| r.rows.len()).max().unwrap_or(0);
@@ -104,8 +105,9 @@ fn curves<DB: DrawingBackend>(
 ) -> DrawResult {
     let (left, right) = area.split_horizontally(area.dim_in_pixel().0 / 2);
     let use_test = metric.1;
-    let acc = move |r: &EpochRow| if use_test { r.test_acc } else { r.val_acc }.map(|a| a * 100.0);
-    let loss = move |r: &EpochRow| if use_test { r.test_loss } else { r.val_loss };
+    let acc =
+        move |r: &EpochMetrics| if use_test { r.test_acc } else { r.val_acc }.map(|a| a * 100.0);
+    let loss = move |r: &EpochMetrics| if use_test { r.test_loss } else { r.val_loss };
     let loss_name = if use_test {
         "test loss"
     } else {
@@ -132,7 +134,7 @@ fn panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     data: &StudyData,
     y_name: &str,
-    f: &dyn Fn(&EpochRow) -> Option<f64>,
+    f: &dyn Fn(&EpochMetrics) -> Option<f64>,
     legend: SeriesLabelPosition,
 ) -> DrawResult {
     let lines: Vec<Vec<(f64, f64, f64)>> = (0..data.index.variants.len())
@@ -279,146 +281,6 @@ fn bars<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, groups: &[Group]) -> 
                 ("sans-serif", 13).into_font(),
             )))
             .map_err(se)?;
-    }
-    Ok(())
-}
-
-/// The first two axes whose every value is a number, e.g. lr and batch_size.
-fn numeric_axes(data: &StudyData) -> Option<(usize, usize)> {
-    let numeric: Vec<usize> = (0..data.index.axes.len())
-        .filter(|&a| {
-            data.index
-                .variants
-                .iter()
-                .all(|v| v.values[a].parse::<f64>().is_ok())
-        })
-        .collect();
-    (numeric.len() >= 2).then(|| (numeric[0], numeric[1]))
-}
-
-/// An axis's values in numeric order (for the heat map's rows and columns).
-fn sorted_values(data: &StudyData, a: usize) -> Vec<String> {
-    let mut vals = data.axis_values(a);
-    vals.sort_by(|x, y| {
-        let p = |s: &str| s.parse::<f64>().unwrap_or(0.0);
-        p(x).total_cmp(&p(y))
-    });
-    vals
-}
-
-/// Viridis-like: dark blue (low) through teal to yellow (high).
-fn colormap(t: f64) -> RGBColor {
-    let stops = [
-        (68.0, 1.0, 84.0),
-        (33.0, 145.0, 140.0),
-        (253.0, 231.0, 37.0),
-    ];
-    let t = t.clamp(0.0, 1.0) * 2.0;
-    let (a, b, u) = if t < 1.0 {
-        (stops[0], stops[1], t)
-    } else {
-        (stops[1], stops[2], t - 1.0)
-    };
-    let mix = |x: f64, y: f64| (x + (y - x) * u) as u8;
-    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
-}
-
-fn heatmap<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    data: &StudyData,
-    ax: usize,
-    ay: usize,
-) -> DrawResult {
-    let xs = sorted_values(data, ax);
-    let ys = sorted_values(data, ay);
-    let cells = by_key(&data.runs, |r| {
-        let v = &data.index.variants[r.variant].values;
-        (v[ax].clone(), v[ay].clone())
-    });
-    let mean = |x: &str, y: &str| -> Option<f64> {
-        let runs = cells.get(&(x.to_string(), y.to_string()))?;
-        let accs: Vec<f64> = runs
-            .iter()
-            .filter(|r| r.finished())
-            .filter_map(|r| r.test_acc)
-            .collect();
-        (!accs.is_empty()).then(|| Stat::of(&accs).mean)
-    };
-    let values: Vec<f64> = xs
-        .iter()
-        .flat_map(|x| ys.iter().filter_map(|y| mean(x, y)))
-        .collect();
-    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let (xn, yn) = (
-        data.index.axes[ax].name.clone(),
-        data.index.axes[ay].name.clone(),
-    );
-    let mut chart = ChartBuilder::on(area)
-        .caption(
-            format!("mean test accuracy (%): {xn} x {yn}"),
-            ("sans-serif", 20),
-        )
-        .margin(14)
-        .x_label_area_size(44)
-        .y_label_area_size(70)
-        .build_cartesian_2d(
-            (0..xs.len().saturating_sub(1)).into_segmented(),
-            (0..ys.len().saturating_sub(1)).into_segmented(),
-        )
-        .map_err(se)?;
-    let fmt = |vals: &[String], v: &SegmentValue<usize>| match v {
-        SegmentValue::CenterOf(i) => vals.get(*i).cloned().unwrap_or_default(),
-        _ => String::new(),
-    };
-    chart
-        .configure_mesh()
-        .disable_mesh()
-        .x_desc(xn.as_str())
-        .y_desc(yn.as_str())
-        .x_labels(xs.len())
-        .y_labels(ys.len())
-        .x_label_formatter(&|v| fmt(&xs, v))
-        .y_label_formatter(&|v| fmt(&ys, v))
-        .draw()
-        .map_err(se)?;
-    for (i, x) in xs.iter().enumerate() {
-        for (j, y) in ys.iter().enumerate() {
-            let m = mean(x, y);
-            let fill = match m {
-                Some(m) if hi > lo => colormap((m - lo) / (hi - lo)),
-                Some(_) => colormap(1.0),
-                None => RGBColor(200, 200, 200),
-            };
-            chart
-                .draw_series(std::iter::once(Rectangle::new(
-                    [
-                        (SegmentValue::Exact(i), SegmentValue::Exact(j)),
-                        (SegmentValue::Exact(i + 1), SegmentValue::Exact(j + 1)),
-                    ],
-                    fill.filled(),
-                )))
-                .map_err(se)?;
-            let label = m.map_or("diverged / not run".to_string(), |m| {
-                format!("{:.2}", m * 100.0)
-            });
-            let ink = if m.is_some_and(|m| hi > lo && (m - lo) / (hi - lo) > 0.6) {
-                BLACK
-            } else {
-                WHITE
-            };
-            let ink = if m.is_none() { BLACK } else { ink };
-            chart
-                .draw_series(std::iter::once(Text::new(
-                    label,
-                    (SegmentValue::CenterOf(i), SegmentValue::CenterOf(j)),
-                    ("sans-serif", 16)
-                        .into_font()
-                        .color(&ink)
-                        .pos(Pos::new(HPos::Center, VPos::Center)),
-                )))
-                .map_err(se)?;
-        }
     }
     Ok(())
 }

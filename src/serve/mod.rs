@@ -58,7 +58,7 @@ pub fn run(predictor: Predictor, opts: ServeOptions) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::Other(format!("could not start the server runtime: {e}")))?;
+        .map_err(|e| Error::process("the server runtime", e))?;
     runtime.block_on(serve(predictor, opts))
 }
 
@@ -76,7 +76,7 @@ async fn serve(predictor: Predictor, opts: ServeOptions) -> Result<()> {
         .map_err(|e| Error::input(format!("{addr}"), format!("cannot listen there ({e})")))?;
     let local = listener
         .local_addr()
-        .map_err(|e| Error::Other(e.to_string()))?;
+        .map_err(|e| Error::input(format!("{addr}"), format!("no local address ({e})")))?;
     let meta = Arc::new(predictor.meta.clone());
     let state = Arc::new(AppState {
         meta,
@@ -96,7 +96,7 @@ async fn serve(predictor: Predictor, opts: ServeOptions) -> Result<()> {
     let _ = std::io::stdout().flush();
     axum::serve(listener, app)
         .await
-        .map_err(|e| Error::Other(format!("server stopped: {e}")))
+        .map_err(|e| Error::process("the server", format!("stopped: {e}")))
 }
 
 async fn health(State(s): State<Arc<AppState>>) -> Response {

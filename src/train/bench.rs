@@ -5,21 +5,21 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use burn::optim::GradientsParams;
-use burn::prelude::*;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
 use crate::data::Dataset;
 use crate::data::loader::{self, Plan};
 use crate::data::transform::{Augment, Normalize};
-use crate::error::Result;
-use crate::experiment::config::{ModelConfig, OptimizerConfig};
-use crate::model::Net;
+use crate::error::{Error, Result};
 use crate::model::presets::resolve_layers;
 use crate::model::spec::{Shape, check_net};
-use crate::train::eval::{batch_tensors, cross_entropy, scalar};
-use crate::train::optim;
+use crate::model::{Init, ModelConfig, Net};
+use crate::train::device;
+use crate::train::device::DeviceName;
+use crate::train::eval::{batch_tensors, scalar};
+use crate::train::optim::{self, OptimizerConfig};
+use crate::train::step::train_step;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchResult {
@@ -45,15 +45,28 @@ fn synthetic(input: [usize; 3], classes: usize, n: usize) -> Dataset {
     }
 }
 
-pub fn run(
-    preset: &str,
-    input: [usize; 3],
-    batch: usize,
-    steps: usize,
-    warmup: usize,
-    device: &Device,
-    device_name: &str,
-) -> Result<BenchResult> {
+/// What to measure.
+pub struct BenchOptions {
+    pub preset: String,
+    /// CxHxW; None: the preset's usual input (28x28 gray for mnist-cnn, else 32x32 RGB).
+    pub input: Option<[usize; 3]>,
+    pub batch: usize,
+    pub steps: usize,
+    pub warmup: usize,
+    pub device: DeviceName,
+}
+
+pub fn run(o: &BenchOptions) -> Result<BenchResult> {
+    if o.batch == 0 || o.steps == 0 {
+        return Err(Error::input("--batch/--steps", "must be at least 1"));
+    }
+    let input = o.input.unwrap_or(if o.preset == "mnist-cnn" {
+        [1, 28, 28]
+    } else {
+        [3, 32, 32]
+    });
+    let device = &device::select(o.device)?;
+    let (preset, batch, steps, warmup) = (o.preset.as_str(), o.batch, o.steps, o.warmup);
     let classes = 10;
     let model_cfg = ModelConfig {
         preset: preset.into(),
@@ -69,7 +82,7 @@ pub fn run(
     // Training: a few batches made once and cycled, so only the model step is timed.
     let ad = device.clone().autodiff();
     ad.seed(0);
-    let mut model = Net::new(&layers, shape, "default", &ad);
+    let mut model = Net::new(&layers, shape, Init::Default, &ad);
     let mut opt = optim::build(&OptimizerConfig::default());
     let plan = Plan {
         batch_size: batch,
@@ -89,11 +102,10 @@ pub fn run(
             }
             t0 = Instant::now();
         }
-        let (x, y) = batches[step % batches.len()].clone();
-        let loss = cross_entropy(model.forward(x), y, 0.0);
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = opt.step(1e-3, model, grads);
-        last = Some(loss.detach());
+        let xy = batches[step % batches.len()].clone();
+        let (next, out) = train_step(model, &mut opt, xy, 1e-3, 0.0, None);
+        model = next;
+        last = Some(out.loss);
     }
     if let Some(l) = last {
         scalar(l); // reading the last loss waits for every queued kernel
@@ -123,7 +135,7 @@ pub fn run(
     Ok(BenchResult {
         model: preset.into(),
         batch,
-        device: device_name.into(),
+        device: o.device.to_string(),
         steps,
         train_images_per_s: (steps * batch) as f64 / train_s,
         data_images_per_s: images as f64 / data_s,

@@ -5,27 +5,39 @@ use burn::tensor::Device;
 
 use crate::error::{Error, Result};
 
-pub fn select(name: &str) -> Result<Device> {
+crate::choice! {
+    pub enum DeviceName("device") {
+        /// Burn's flex backend plus convlab's own CPU operations.
+        Cpu => "cpu",
+        /// Burn's CUDA backend (`--features cuda`).
+        Cuda => "cuda",
+        /// Burn's ndarray backend (`--features ndarray`), kept only to measure it.
+        Ndarray => "ndarray",
+    }
+}
+
+/// A `--device` flag's text as a device name.
+pub fn parse_flag(text: &str) -> Result<DeviceName> {
+    text.parse().map_err(|e| Error::input("--device", e))
+}
+
+pub fn select(name: DeviceName) -> Result<Device> {
     match name {
-        "cpu" => Ok(Device::flex()),
+        DeviceName::Cpu => Ok(Device::flex()),
         #[cfg(feature = "cuda")]
-        "cuda" => Ok(Device::cuda(0)),
+        DeviceName::Cuda => Ok(Device::cuda(0)),
         #[cfg(not(feature = "cuda"))]
-        "cuda" => Err(Error::input(
+        DeviceName::Cuda => Err(Error::input(
             "device",
             "cuda is not in this build: rebuild with `cargo build --release --features cuda`",
         )),
         #[cfg(feature = "ndarray")]
         #[allow(deprecated)]
-        "ndarray" => Ok(Device::ndarray()),
+        DeviceName::Ndarray => Ok(Device::ndarray()),
         #[cfg(not(feature = "ndarray"))]
-        "ndarray" => Err(Error::input(
+        DeviceName::Ndarray => Err(Error::input(
             "device",
             "ndarray is not in this build: rebuild with `--features ndarray`",
-        )),
-        other => Err(Error::input(
-            "device",
-            format!("unknown device \"{other}\" (expected cpu, cuda or ndarray)"),
         )),
     }
 }

@@ -1,12 +1,19 @@
-//! Training: device choice, optimizers, schedules, the loop, metrics and the guard.
+//! Training: the run config, device choice, optimizers, schedules, one training step, the
+//! loop, evaluation, metrics, the divergence guard, resuming, fine-tuning recipes, the
+//! learning-rate range test and the throughput benchmark.
 
 pub mod bench;
+pub mod config;
 pub mod device;
 pub mod eval;
+pub mod finetune;
 pub mod guard;
 pub mod lr_find;
 pub mod metrics;
 pub mod optim;
+pub mod prepare;
+mod provenance;
 pub mod resume;
 pub mod schedule;
+pub mod step;
 pub mod trainer;

@@ -1,6 +1,6 @@
-//! Optimizers from the config, with PyTorch's defaults and semantics (Burn's differ:
-//! epsilon 1e-5, RMSprop momentum 0.9, SGD dampening 0.1), so a study compares the same
-//! algorithms a PyTorch notebook would.
+//! `[optimizer]` of a run config and the optimizer it builds, with PyTorch's defaults and
+//! semantics (Burn's differ: epsilon 1e-5, RMSprop momentum 0.9, SGD dampening 0.1), so a
+//! study compares the same algorithms a PyTorch notebook would.
 
 use burn::grad_clipping::GradientClippingConfig;
 use burn::optim::decay::WeightDecayConfig;
@@ -8,15 +8,97 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{
     AdaGradConfig, AdamConfig, AdamWConfig, ModuleOptimizer, RmsPropConfig, SgdConfig,
 };
+use serde::{Deserialize, Serialize};
 
-use crate::experiment::config::OptimizerConfig;
+crate::choice! {
+    pub enum OptimizerName("value") {
+        Sgd => "sgd",
+        /// SGD with momentum 0.9 unless `momentum` says otherwise.
+        SgdMomentum => "sgd-momentum",
+        Adam => "adam",
+        Adamw => "adamw",
+        Adagrad => "adagrad",
+        Rmsprop => "rmsprop",
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OptimizerConfig {
+    pub name: OptimizerName,
+    pub lr: f64,
+    /// SGD and RMSprop momentum (PyTorch semantics: no dampening).
+    pub momentum: f64,
+    pub nesterov: bool,
+    pub weight_decay: f64,
+    /// Adam/AdamW betas.
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    /// RMSprop smoothing constant (PyTorch's alpha).
+    pub alpha: f64,
+    /// Clip the gradient norm to this value; 0 = off.
+    pub grad_clip: f64,
+}
+
+impl Default for OptimizerConfig {
+    fn default() -> Self {
+        Self {
+            name: OptimizerName::Adam,
+            lr: 1e-3,
+            momentum: 0.0,
+            nesterov: false,
+            weight_decay: 0.0,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            alpha: 0.99,
+            grad_clip: 0.0,
+        }
+    }
+}
+
+impl OptimizerConfig {
+    /// Fill the defaults a name implies, so the stored config says what really ran:
+    /// `sgd-momentum` means momentum 0.9, AdamW's weight decay defaults to 0.01 (PyTorch's).
+    pub fn resolve(&mut self) {
+        match self.name {
+            OptimizerName::SgdMomentum if self.momentum == 0.0 => self.momentum = 0.9,
+            OptimizerName::Adamw if self.weight_decay == 0.0 => self.weight_decay = 0.01,
+            _ => {}
+        }
+    }
+
+    /// Impossible values, as (key, problem).
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return Err((
+                "optimizer.lr",
+                format!("{} must be a positive number", self.lr),
+            ));
+        }
+        if self.momentum < 0.0 || self.momentum >= 1.0 {
+            return Err((
+                "optimizer.momentum",
+                format!("{} is not in [0, 1)", self.momentum),
+            ));
+        }
+        if self.nesterov && self.momentum == 0.0 && self.name == OptimizerName::Sgd {
+            return Err(("optimizer.nesterov", "needs optimizer.momentum > 0".into()));
+        }
+        if self.weight_decay < 0.0 {
+            return Err(("optimizer.weight_decay", "must not be negative".into()));
+        }
+        Ok(())
+    }
+}
 
 pub fn build(cfg: &OptimizerConfig) -> ModuleOptimizer {
     let wd = (cfg.weight_decay > 0.0).then(|| WeightDecayConfig::new(cfg.weight_decay as f32));
     let clip = (cfg.grad_clip > 0.0).then_some(GradientClippingConfig::Norm(cfg.grad_clip as f32));
     let eps = cfg.eps as f32;
-    match cfg.name.as_str() {
-        "sgd" | "sgd-momentum" => {
+    match cfg.name {
+        OptimizerName::Sgd | OptimizerName::SgdMomentum => {
             let momentum = (cfg.momentum > 0.0).then_some(MomentumConfig {
                 momentum: cfg.momentum,
                 dampening: 0.0,
@@ -28,27 +110,26 @@ pub fn build(cfg: &OptimizerConfig) -> ModuleOptimizer {
                 .with_gradient_clipping(clip)
                 .init()
         }
-        "adamw" => AdamWConfig::new()
+        OptimizerName::Adamw => AdamWConfig::new()
             .with_beta_1(cfg.beta1 as f32)
             .with_beta_2(cfg.beta2 as f32)
             .with_epsilon(eps)
             .with_weight_decay(cfg.weight_decay as f32)
             .with_grad_clipping(clip)
             .init(),
-        "adagrad" => AdaGradConfig::new()
+        OptimizerName::Adagrad => AdaGradConfig::new()
             .with_epsilon(eps)
             .with_weight_decay(wd)
             .with_grad_clipping(clip)
             .init(),
-        "rmsprop" => RmsPropConfig::new()
+        OptimizerName::Rmsprop => RmsPropConfig::new()
             .with_alpha(cfg.alpha as f32)
             .with_momentum(cfg.momentum as f32)
             .with_epsilon(eps)
             .with_weight_decay(wd)
             .with_grad_clipping(clip)
             .init(),
-        // "adam"; config validation has rejected unknown names.
-        _ => AdamConfig::new()
+        OptimizerName::Adam => AdamConfig::new()
             .with_beta_1(cfg.beta1 as f32)
             .with_beta_2(cfg.beta2 as f32)
             .with_epsilon(eps)

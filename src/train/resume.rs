@@ -11,11 +11,12 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, read_file, write_atomic};
-use crate::train::metrics::EpochMetrics;
+use crate::run::{EpochMetrics, files};
 use crate::train::schedule::ScheduleState;
 
 const MAGIC: &[u8; 14] = b"CONVLABRESUME1";
-pub const FILE: &str = "resume.state";
+/// The resume file's name in a run folder.
+pub const FILE: &str = files::RESUME;
 
 /// Everything the training loop carries from one epoch to the next, besides tensors.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -40,7 +41,10 @@ pub struct Resume {
 }
 
 pub fn save(path: &Path, state: &LoopState, model: &[u8], optimizer: &[u8]) -> Result<()> {
-    let json = serde_json::to_vec(state).map_err(|e| Error::Other(format!("resume state: {e}")))?;
+    let json = serde_json::to_vec(state).map_err(|e| Error::Serialize {
+        what: path.display().to_string(),
+        problem: e.to_string(),
+    })?;
     let mut out = Vec::with_capacity(MAGIC.len() + 24 + json.len() + model.len() + optimizer.len());
     out.extend_from_slice(MAGIC);
     for part in [&json[..], model, optimizer] {

@@ -1,9 +1,86 @@
-//! Learning-rate schedules with PyTorch's semantics: StepLR, MultiStepLR, ExponentialLR and
-//! CosineAnnealingLR change per epoch, OneCycleLR per batch, ReduceLROnPlateau on val loss.
+//! `[schedule]` of a run config and the learning-rate schedule, with PyTorch's semantics:
+//! StepLR, MultiStepLR, ExponentialLR and CosineAnnealingLR change per epoch, OneCycleLR per
+//! batch, ReduceLROnPlateau on val loss.
 
 use serde::{Deserialize, Serialize};
 
-use crate::experiment::config::ScheduleConfig;
+crate::choice! {
+    pub enum ScheduleName("value") {
+        Constant => "constant",
+        Step => "step",
+        Multistep => "multistep",
+        Exponential => "exponential",
+        Cosine => "cosine",
+        Onecycle => "onecycle",
+        Plateau => "plateau",
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScheduleConfig {
+    pub name: ScheduleName,
+    /// step: decay every `step_size` epochs by `gamma`.
+    pub step_size: usize,
+    /// step, multistep, exponential: the decay factor.
+    pub gamma: f64,
+    /// multistep: the epochs at which lr is multiplied by `gamma`.
+    pub milestones: Vec<usize>,
+    /// cosine: the lr reached at the last epoch.
+    pub min_lr: f64,
+    /// onecycle (per batch, as PyTorch's OneCycleLR): peak lr, warm-up fraction, divisors.
+    pub max_lr: f64,
+    pub pct_start: f64,
+    pub div_factor: f64,
+    pub final_div_factor: f64,
+    /// plateau: multiply lr by `factor` after `patience` epochs without val-loss improvement.
+    pub factor: f64,
+    pub patience: usize,
+}
+
+impl Default for ScheduleConfig {
+    fn default() -> Self {
+        Self {
+            name: ScheduleName::Constant,
+            step_size: 10,
+            gamma: 0.1,
+            milestones: Vec::new(),
+            min_lr: 0.0,
+            max_lr: 0.0,
+            pct_start: 0.3,
+            div_factor: 25.0,
+            final_div_factor: 1e4,
+            factor: 0.1,
+            patience: 10,
+        }
+    }
+}
+
+impl ScheduleConfig {
+    /// Impossible values, as (key, problem); `has_val` says whether a validation split
+    /// exists (ReduceLROnPlateau needs one).
+    pub fn check(&self, has_val: bool) -> Result<(), (&'static str, String)> {
+        use ScheduleName::*;
+        match self.name {
+            Step if self.step_size == 0 => Err(("schedule.step_size", "must be at least 1".into())),
+            Step | Multistep | Exponential if self.gamma.is_nan() || self.gamma <= 0.0 => {
+                Err(("schedule.gamma", format!("{} must be positive", self.gamma)))
+            }
+            Multistep if self.milestones.is_empty() => {
+                Err(("schedule.milestones", "must list at least one epoch".into()))
+            }
+            Onecycle if !(self.pct_start > 0.0 && self.pct_start < 1.0) => Err((
+                "schedule.pct_start",
+                format!("{} is not in (0, 1)", self.pct_start),
+            )),
+            Plateau if !has_val => Err((
+                "schedule.name",
+                "plateau needs a validation split (data.val_fraction > 0)".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
 
 /// The part of a schedule that changes while training (ReduceLROnPlateau's), saved so an
 /// interrupted run resumes with the same lr.
@@ -57,21 +134,21 @@ impl Schedule {
     pub fn lr(&self, epoch: usize, step: usize) -> f64 {
         let c = &self.cfg;
         let lr = self.base_lr;
-        match c.name.as_str() {
-            "step" => lr * c.gamma.powi((epoch / c.step_size.max(1)) as i32),
-            "multistep" => {
+        match c.name {
+            ScheduleName::Step => lr * c.gamma.powi((epoch / c.step_size.max(1)) as i32),
+            ScheduleName::Multistep => {
                 lr * c
                     .gamma
                     .powi(c.milestones.iter().filter(|&&m| m <= epoch).count() as i32)
             }
-            "exponential" => lr * c.gamma.powi(epoch as i32),
-            "cosine" => {
+            ScheduleName::Exponential => lr * c.gamma.powi(epoch as i32),
+            ScheduleName::Cosine => {
                 let t = epoch as f64 / self.epochs.max(1) as f64;
                 c.min_lr + (lr - c.min_lr) * (1.0 + (std::f64::consts::PI * t).cos()) / 2.0
             }
-            "onecycle" => self.one_cycle(epoch * self.steps_per_epoch + step),
-            "plateau" => self.plateau_lr,
-            _ => lr,
+            ScheduleName::Onecycle => self.one_cycle(epoch * self.steps_per_epoch + step),
+            ScheduleName::Plateau => self.plateau_lr,
+            ScheduleName::Constant => lr,
         }
     }
 
@@ -102,7 +179,7 @@ impl Schedule {
     /// Called after each epoch with the validation loss (ReduceLROnPlateau, mode "min",
     /// relative threshold 1e-4, as PyTorch's defaults).
     pub fn end_epoch(&mut self, val_loss: Option<f64>) {
-        if self.cfg.name != "plateau" {
+        if self.cfg.name != ScheduleName::Plateau {
             return;
         }
         let Some(v) = val_loss else { return };

@@ -3,157 +3,81 @@
 //! run folder kept up to date after every epoch.
 
 use std::io::IsTerminal;
-use std::sync::Arc;
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::optim::GradientsParams;
+use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde::Serialize;
 
 use crate::data::loader::{self, Plan};
-use crate::data::transform::{Augment, Normalize};
-use crate::data::{Dataset, Splits, split_validation};
+use crate::data::transform::Augment;
 use crate::error::{Error, Result};
-use crate::experiment::config::RunConfig;
-use crate::experiment::run_store::{BURN_VERSION, RunInfo, RunStore};
 use crate::model::Net;
-use crate::model::checkpoint::{self, CheckpointMeta};
-use crate::model::presets::resolve_layers;
-use crate::model::spec::{LayerSpec, Shape, check_net, lint_net};
-use crate::train::eval::{batch_tensors, correct, cross_entropy, evaluate, scalar, scalar_int};
+use crate::model::checkpoint;
+use crate::run::{EpochMetrics, RunDir, Status, Summary, files};
+use crate::seed::{Stream, derive_seed};
+use crate::train::config::RunConfig;
+use crate::train::eval::{batch_tensors, correct, evaluate, scalar, scalar_int};
 use crate::train::guard::{self, Guard};
-use crate::train::metrics::{EpochMetrics, Tally};
+use crate::train::metrics::Tally;
 use crate::train::optim;
+use crate::train::prepare::{Prepared, from_pretrained, head_index};
 use crate::train::resume::{self, LoopState};
 use crate::train::schedule::Schedule;
+use crate::train::step::train_step;
 
 /// Read the running loss back from the device every this many batches: often enough for
 /// the progress bar and the NaN guard, rarely enough not to stall a GPU queue.
 const SYNC_EVERY: usize = 16;
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Summary {
-    /// "completed", "early-stopped" or "diverged".
-    pub status: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub diagnosis: Option<String>,
-    pub epochs_run: usize,
-    pub best_epoch: usize,
-    pub best_val_loss: Option<f64>,
-    pub best_val_acc: Option<f64>,
-    /// Test metrics of the weights the run ends with (the best ones when restored).
-    pub test_loss: Option<f64>,
-    pub test_acc: Option<f64>,
-    pub seconds: f64,
-    pub parameters: usize,
+/// Evaluation batches are at least this large: without a backward pass they fit easily,
+/// and fewer, larger batches amortise the per-batch overhead. (Changing it would change
+/// the float summation order, so stored val/test losses, in their last digits.)
+const MIN_EVAL_BATCH: usize = 256;
+
+/// Called with every row so far after an epoch's files are written (e.g. to draw curves).
+pub type EpochHook<'a> = &'a dyn Fn(&RunDir, &[EpochMetrics]) -> Result<()>;
+
+pub struct Trainer<'a> {
+    pub cfg: &'a RunConfig,
+    pub prep: &'a Prepared,
+    pub dir: &'a RunDir,
+    pub device: Device,
+    pub quiet: bool,
+    /// Continue from the run folder's resume file when there is one, and keep one after
+    /// every epoch (sweeps); otherwise start from scratch.
+    pub resume: bool,
+    pub after_epoch: EpochHook<'a>,
 }
 
-/// Everything fixed before the first epoch.
-pub struct Prepared {
-    pub layers: Vec<LayerSpec>,
-    pub input: Shape,
-    pub classes: Vec<String>,
-    pub norm: Arc<Normalize>,
-    pub train: Arc<Dataset>,
-    pub val: Option<Arc<Dataset>>,
-    pub test: Arc<Dataset>,
+/// The best weights so far: lowest val loss, or the latest epoch without a validation split.
+struct Best {
+    score: f64,
+    epoch: usize,
+    weights: Net,
 }
 
-/// Index of the classifier head: the last linear layer.
-pub fn head_index(layers: &[LayerSpec]) -> usize {
-    layers
-        .iter()
-        .rposition(|l| matches!(l, LayerSpec::Linear { .. }))
-        .unwrap_or(layers.len().saturating_sub(1))
+/// Why the epoch loop ended early.
+enum Stop {
+    Diverged(String),
+    EarlyStopped,
 }
 
-/// Copy a checkpoint's weights into `model`: all of them when the nets are equal, every
-/// layer but the head when only the head's class count differs.
-fn from_pretrained(
-    mut model: Net,
-    layers: &[LayerSpec],
-    ckpt: &std::path::Path,
-    device: &Device,
-) -> Result<Net> {
-    let (meta, old) = checkpoint::load(ckpt, device)?;
-    if meta.layers == layers {
-        return Ok(old);
-    }
-    let head = head_index(layers);
-    let same_body = meta.layers.len() == layers.len()
-        && meta
-            .layers
-            .iter()
-            .zip(layers)
-            .enumerate()
-            .all(|(i, (a, b))| i == head || a == b);
-    if !same_body {
-        return Err(Error::input(
-            ckpt.display(),
-            "model.layers differ from the pretrained checkpoint's beyond the last linear layer",
-        ));
-    }
-    for (i, layer) in old.layers.into_iter().enumerate() {
-        if i != head {
-            model.layers[i] = layer;
-        }
-    }
-    Ok(model)
-}
-
-/// Check the net against the data and carve the validation split.
-pub fn prepare(cfg: &RunConfig, splits: Splits, origin: &str) -> Result<Prepared> {
-    let [c, h, w] = splits.train.shape;
-    let input = Shape::Image { c, h, w };
-    let classes = splits.train.classes.clone();
-    let layers = resolve_layers(&cfg.model, classes.len(), origin)?;
-    check_net(&layers, input, classes.len(), origin)?;
-    for warning in lint_net(&layers) {
-        eprintln!("warning: {origin}: {warning}");
-    }
-    let (train, val) = split_validation(&splits.train, cfg.data.val_fraction, cfg.seed);
-    if train.is_empty() || splits.test.is_empty() {
-        return Err(Error::input(
-            origin,
-            "the dataset has no training or no test images",
-        ));
-    }
-    let pretrained = match &cfg.model.pretrained {
-        Some(ckpt) => {
-            let (meta, _) = checkpoint::read_meta(ckpt)?;
-            if meta.input != splits.train.shape {
-                return Err(Error::input(
-                    ckpt.display(),
-                    format!(
-                        "the pretrained model takes {:?} images but {origin}'s data has {:?}",
-                        meta.input, splits.train.shape
-                    ),
-                ));
-            }
-            Some(meta)
-        }
-        None => None,
-    };
-    let norm = if let Some(meta) = pretrained {
-        // Fine-tuning keeps the normalization the features were learned with.
-        Normalize::new(meta.mean, meta.std)
-    } else if cfg.data.normalize {
-        let (mean, std) = train.channel_stats();
-        Normalize::new(mean, std)
-    } else {
-        Normalize::identity(c)
-    };
-    Ok(Prepared {
-        layers,
-        input,
-        classes,
-        norm: Arc::new(norm),
-        train: Arc::new(train),
-        val: val.map(Arc::new),
-        test: Arc::new(splits.test),
-    })
+/// What the loop carries from one epoch to the next.
+struct Progress {
+    /// The autodiff device the model trains on (one handle for the whole run).
+    ad: Device,
+    model: Net,
+    optim: ModuleOptimizer,
+    schedule: Schedule,
+    guard: Guard,
+    rows: Vec<EpochMetrics>,
+    best: Option<Best>,
+    /// Seconds spent in earlier sessions of a resumed run.
+    seconds_before: f64,
+    first_epoch: usize,
+    parameters: usize,
 }
 
 fn progress_bar(len: usize, quiet: bool) -> ProgressBar {
@@ -168,320 +92,315 @@ fn progress_bar(len: usize, quiet: bool) -> ProgressBar {
     pb
 }
 
-pub struct Trainer<'a> {
-    pub cfg: &'a RunConfig,
-    pub prep: &'a Prepared,
-    pub store: &'a RunStore,
-    pub device: Device,
-    pub device_name: String,
-    pub dataset: String,
-    pub quiet: bool,
-    /// Continue from the run folder's resume file when there is one (sweeps); otherwise
-    /// start from scratch.
-    pub resume: bool,
-}
-
-/// The device RNG seed for epoch `epoch` (dropout masks): reseeding every epoch makes a
-/// resumed run draw exactly what an uninterrupted one would.
-fn epoch_seed(seed: u64, epoch: usize) -> u64 {
-    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        .wrapping_add(epoch as u64 + 1)
-}
-
 impl Trainer<'_> {
-    fn meta(&self, epoch: usize, summary: serde_json::Value) -> CheckpointMeta {
-        let Shape::Image { c, h, w } = self.prep.input else {
-            unreachable!("inputs are images")
-        };
-        CheckpointMeta {
-            convlab_version: env!("CARGO_PKG_VERSION").into(),
-            burn_version: BURN_VERSION.into(),
-            layers: self.prep.layers.clone(),
-            input: [c, h, w],
-            classes: self.prep.classes.clone(),
-            dataset: self.dataset.clone(),
-            mean: self.prep.norm.mean.clone(),
-            std: self.prep.norm.std.clone(),
-            device: self.device_name.clone(),
-            epoch,
-            summary,
+    /// Train; the run folder holds everything after each epoch. A diverged run is a result:
+    /// its summary says so and carries the diagnosis.
+    pub fn run(&self) -> Result<Summary> {
+        let started = Instant::now();
+        let mut p = self.start()?;
+        let mut stop = None;
+        for epoch in p.first_epoch..self.cfg.train.epochs {
+            let t0 = Instant::now();
+            let (tally, lr) = match self.train_epoch(&mut p, epoch) {
+                Ok(done) => done,
+                Err(diagnosis) => {
+                    stop = Some(Stop::Diverged(diagnosis));
+                    break;
+                }
+            };
+            stop = self.end_epoch(&mut p, epoch, tally, lr, t0, started)?;
+            if stop.is_some() {
+                break;
+            }
         }
+        self.finish(p, stop, started)
     }
 
-    /// Train; the run folder holds everything after each epoch. A diverged run is stored
-    /// with its diagnosis and returned as `Error::Diverged`.
-    pub fn run(&self) -> Result<Summary> {
-        let cfg = self.cfg;
-        let p = self.prep;
-        let started = Instant::now();
+    /// The model, optimizer and loop state to begin with: fresh (or pretrained), or as
+    /// the resume file left them. Writes config.toml and, for a new run, run.json.
+    fn start(&self) -> Result<Progress> {
+        let (cfg, p) = (self.cfg, self.prep);
         let ad = self.device.clone().autodiff();
         self.device.seed(cfg.seed);
         ad.seed(cfg.seed);
-        let mut model = Net::new(&p.layers, p.input, &cfg.model.init, &ad);
+        let mut model = Net::new(&p.layers, p.input, cfg.model.init, &ad);
         if let Some(ckpt) = &cfg.model.pretrained {
             model = from_pretrained(model, &p.layers, ckpt, &ad)?;
         }
-        let head = head_index(&p.layers);
-        let parameters = model.num_params();
-        let resume_path = self.store.path(resume::FILE);
-        let resumed = if self.resume && resume_path.exists() {
-            Some(resume::load(&resume_path)?)
+        let steps = p.train.len().div_ceil(cfg.train.batch_size);
+        let mut progress = Progress {
+            ad,
+            parameters: model.num_params(),
+            model,
+            optim: optim::build(&cfg.optimizer),
+            schedule: Schedule::new(&cfg.schedule, cfg.optimizer.lr, cfg.train.epochs, steps),
+            guard: Guard::new(&p.train.labels, cfg.train.chance_epochs),
+            rows: Vec::new(),
+            best: None,
+            seconds_before: 0.0,
+            first_epoch: 0,
+        };
+        self.dir.write_config(&cfg.to_toml()?)?;
+        let resume_path = self.dir.path(files::RESUME);
+        if self.resume && resume_path.exists() {
+            self.restore(&mut progress)?;
         } else {
-            None
-        };
-
-        self.store.write_config(cfg)?;
-        if resumed.is_none() {
-            self.store.write_json(
-                "run.json",
-                &RunInfo {
-                    name: &cfg.name,
-                    seed: cfg.seed,
-                    convlab_version: env!("CARGO_PKG_VERSION"),
-                    burn_version: BURN_VERSION,
-                    device: &self.device_name,
-                    cpu_threads: std::thread::available_parallelism()
-                        .map(|n| n.get())
-                        .unwrap_or(1),
-                    dataset: &self.dataset,
-                    train_images: p.train.len(),
-                    val_images: p.val.as_ref().map_or(0, |v| v.len()),
-                    test_images: p.test.len(),
-                    parameters,
-                    command: std::env::args().collect::<Vec<_>>().join(" "),
-                    started_unix: std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map(|d| d.as_secs())
-                        .unwrap_or(0),
-                },
-            )?;
+            self.dir.write_info(&self.info(progress.parameters))?;
         }
+        Ok(progress)
+    }
 
-        let bs = cfg.train.batch_size;
-        let steps = p.train.len().div_ceil(bs);
-        let mut optim = optim::build(&cfg.optimizer);
-        let mut schedule = Schedule::new(&cfg.schedule, cfg.optimizer.lr, cfg.train.epochs, steps);
-        let mut guard = Guard::new(&p.train.labels, cfg.train.chance_epochs);
-        let augment = Augment {
-            crop_padding: cfg.data.crop_padding,
-            hflip: cfg.data.hflip,
-        };
-        let plain = self.device.clone();
-
-        let mut rows: Vec<EpochMetrics> = Vec::new();
-        let mut best: Option<(f64, usize, Net)> = None; // (val loss, epoch, weights)
-        let mut status = "completed";
-        let mut diagnosis = None;
-        let mut seconds_before = 0.0;
-        let mut first_epoch = 0;
-
-        if let Some(r) = resumed {
-            let origin = resume_path.display().to_string();
-            // The record carries the parameter ids, so the optimizer state finds its params.
-            model = checkpoint::load_weights(model, r.model, &origin)?;
-            optim = optim
-                .from_bytes(burn::tensor::Bytes::from_bytes_vec(r.optimizer))
-                .map_err(|e| Error::input(&origin, format!("corrupt optimizer state: {e}")))?;
-            let st = r.state;
-            rows = st.rows;
-            for (row, s) in rows.iter_mut().zip(&st.epoch_seconds) {
-                row.seconds = *s;
-            }
-            schedule.restore(st.schedule);
-            guard.set_stuck_epochs(st.guard_stuck);
-            seconds_before = st.seconds_before;
-            first_epoch = st.epochs_done;
-            if let Some((score, e)) = st.best {
-                let (_, weights) = checkpoint::load(&self.store.path("best.ckpt"), &plain)?;
-                best = Some((score, e, weights));
-            }
-            if !self.quiet {
-                println!("resuming {} after epoch {first_epoch}", cfg.name);
-            }
+    /// Continue where the resume file says: weights with their parameter ids (so the
+    /// optimizer state finds its params), optimizer moments, rows, schedule, guard, best.
+    fn restore(&self, p: &mut Progress) -> Result<()> {
+        let path = self.dir.path(files::RESUME);
+        let r = resume::load(&path)?;
+        let origin = path.display().to_string();
+        p.model = checkpoint::load_weights(p.model.clone(), r.model, &origin)?;
+        p.optim = optim::build(&self.cfg.optimizer)
+            .from_bytes(burn::tensor::Bytes::from_bytes_vec(r.optimizer))
+            .map_err(|e| Error::input(&origin, format!("corrupt optimizer state: {e}")))?;
+        let st = r.state;
+        p.rows = st.rows;
+        for (row, s) in p.rows.iter_mut().zip(&st.epoch_seconds) {
+            row.seconds = *s;
         }
+        p.schedule.restore(st.schedule);
+        p.guard.set_stuck_epochs(st.guard_stuck);
+        p.seconds_before = st.seconds_before;
+        p.first_epoch = st.epochs_done;
+        if let Some((score, epoch)) = st.best {
+            let (_, weights) = checkpoint::load(&self.dir.path(files::BEST), &self.device)?;
+            p.best = Some(Best {
+                score,
+                epoch,
+                weights,
+            });
+        }
+        if !self.quiet {
+            println!("resuming {} after epoch {}", self.cfg.name, p.first_epoch);
+        }
+        Ok(())
+    }
 
-        'epochs: for epoch in first_epoch..cfg.train.epochs {
-            let t0 = Instant::now();
-            let dropout_seed = epoch_seed(cfg.seed, epoch);
-            self.device.seed(dropout_seed);
-            ad.seed(dropout_seed);
-            let seed = cfg.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64);
-            let rx = loader::spawn(
-                p.train.clone(),
-                p.norm.clone(),
-                Plan {
-                    batch_size: bs,
-                    shuffle_seed: Some(seed),
-                    augment,
+    /// One pass over the training set: the mean loss and accuracy, and the last lr; or the
+    /// diagnosis when the loss stopped being finite.
+    fn train_epoch(
+        &self,
+        p: &mut Progress,
+        epoch: usize,
+    ) -> std::result::Result<(Tally, f64), String> {
+        let (cfg, prep) = (self.cfg, self.prep);
+        let ad = p.ad.clone();
+        let dropout_seed = derive_seed(cfg.seed, Stream::Dropout { epoch });
+        self.device.seed(dropout_seed);
+        ad.seed(dropout_seed);
+        let batches = loader::spawn(
+            prep.train.clone(),
+            prep.norm.clone(),
+            Plan {
+                batch_size: cfg.train.batch_size,
+                shuffle_seed: Some(derive_seed(cfg.seed, Stream::Shuffle { epoch })),
+                augment: Augment {
+                    crop_padding: cfg.data.crop_padding,
+                    hflip: cfg.data.hflip,
                 },
-            );
-            let pb = progress_bar(steps, self.quiet);
-            let mut tally = Tally::default();
-            let mut pending: Vec<(Tensor<1>, Tensor<1, Int>, u64)> = Vec::with_capacity(SYNC_EVERY);
-            let mut lr = schedule.lr(epoch, 0);
-            for (step, batch) in rx.into_iter().enumerate() {
-                lr = schedule.lr(epoch, step);
-                let n = batch.len() as u64;
-                let (x, y) = batch_tensors(batch, p.train.shape, &ad);
-                let logits = model.forward(x);
-                let loss = cross_entropy(logits.clone(), y.clone(), cfg.train.label_smoothing);
-                let ok = correct(logits.detach(), y);
-                let grads = if epoch < cfg.train.freeze_epochs {
-                    // Frozen features: only the head's gradients reach the optimizer.
-                    let mut g = loss.backward();
-                    GradientsParams::from_module(&mut g, &model.layers[head])
-                } else {
-                    GradientsParams::from_grads(loss.backward(), &model)
-                };
-                model = optim.step(lr, model, grads);
-                pending.push((loss.detach(), ok, n));
-                if pending.len() == SYNC_EVERY || step + 1 == steps {
-                    for (l, c, n) in pending.drain(..) {
-                        let l = scalar(l);
-                        if !l.is_finite() {
-                            pb.finish_and_clear();
-                            status = "diverged";
-                            diagnosis = Some(guard::non_finite(l, epoch + 1, step + 1, cfg));
-                            break 'epochs;
-                        }
-                        tally.add(l, scalar_int(c), n);
-                    }
-                    pb.set_position(step as u64 + 1);
-                    pb.set_message(format!(
-                        "loss {:.4} acc {:.2}%",
-                        tally.loss(),
-                        tally.accuracy() * 100.0
-                    ));
-                }
-            }
-            pb.finish_and_clear();
-
-            let eval_model = model.valid();
-            let val = p
-                .val
-                .as_ref()
-                .map(|v| evaluate(&eval_model, v, &p.norm, bs.max(256), &plain));
-            let last = epoch + 1 == cfg.train.epochs;
-            let test = (cfg.train.test_every_epoch || last)
-                .then(|| evaluate(&eval_model, &p.test, &p.norm, bs.max(256), &plain));
-            let row = EpochMetrics {
-                epoch: epoch + 1,
-                train_loss: tally.loss(),
-                train_acc: tally.accuracy(),
-                val_loss: val.map(|t| t.loss()),
-                val_acc: val.map(|t| t.accuracy()),
-                test_loss: test.map(|t| t.loss()),
-                test_acc: test.map(|t| t.accuracy()),
+            },
+        );
+        let steps = prep.train.len().div_ceil(cfg.train.batch_size);
+        let frozen = (epoch < cfg.train.freeze_epochs).then(|| head_index(&prep.layers));
+        let pb = progress_bar(steps, self.quiet);
+        let mut tally = Tally::default();
+        let mut pending: Vec<(Tensor<1>, Tensor<1, Int>, u64)> = Vec::with_capacity(SYNC_EVERY);
+        let mut lr = p.schedule.lr(epoch, 0);
+        for (step, batch) in batches.into_iter().enumerate() {
+            lr = p.schedule.lr(epoch, step);
+            let n = batch.len() as u64;
+            let (x, y) = batch_tensors(batch, prep.train.shape, &ad);
+            // The step consumes the model; an empty net holds its place meanwhile.
+            let model = std::mem::replace(&mut p.model, Net { layers: Vec::new() });
+            let (model, out) = train_step(
+                model,
+                &mut p.optim,
+                (x, y.clone()),
                 lr,
-                seconds: t0.elapsed().as_secs_f64(),
-            };
-            if !self.quiet {
-                println!("{}", row.line(cfg.train.epochs));
-            }
-            rows.push(row.clone());
-            self.store.write_metrics(&rows)?;
-            let row_json = serde_json::to_value(&row).unwrap_or_default();
-            checkpoint::save(
-                &self.store.path("last.ckpt"),
-                &self.meta(epoch + 1, row_json.clone()),
-                &eval_model,
-            )?;
-
-            // Best weights: lowest val loss, or the latest epoch without a validation split.
-            let score = row.val_loss.unwrap_or(-(epoch as f64));
-            if best.as_ref().is_none_or(|(b, _, _)| score < *b) {
-                checkpoint::save(
-                    &self.store.path("best.ckpt"),
-                    &self.meta(epoch + 1, row_json),
-                    &eval_model,
-                )?;
-                best = Some((score, epoch + 1, eval_model));
-            }
-            crate::report::curves::draw(&self.store.path("curves.png"), &rows, &cfg.name)?;
-
-            if !row.train_loss.is_finite() {
-                status = "diverged";
-                diagnosis = Some(guard::non_finite(row.train_loss, epoch + 1, steps, cfg));
-                break;
-            }
-            if let Some(d) = guard.check_epoch(row.train_acc, cfg) {
-                status = "diverged";
-                diagnosis = Some(d);
-                break;
-            }
-            schedule.end_epoch(row.val_loss);
-            if self.resume {
-                let state = LoopState {
-                    epochs_done: epoch + 1,
-                    rows: rows.clone(),
-                    epoch_seconds: rows.iter().map(|r| r.seconds).collect(),
-                    best: best.as_ref().map(|(s, e, _)| (*s, *e)),
-                    guard_stuck: guard.stuck_epochs(),
-                    schedule: schedule.state(),
-                    seconds_before: seconds_before + started.elapsed().as_secs_f64(),
-                };
-                let weights = model.clone().into_record().into_bytes();
-                let moments = optim.into_bytes();
-                match (weights, moments) {
-                    (Ok(w), Ok(m)) => resume::save(&resume_path, &state, &w, &m)?,
-                    (Err(e), _) | (_, Err(e)) => {
-                        return Err(Error::Other(format!(
-                            "could not save the resume state: {e}"
-                        )));
+                cfg.train.label_smoothing,
+                frozen,
+            );
+            p.model = model;
+            pending.push((out.loss, correct(out.logits, y), n));
+            if pending.len() == SYNC_EVERY || step + 1 == steps {
+                for (l, c, n) in pending.drain(..) {
+                    let l = scalar(l);
+                    if !l.is_finite() {
+                        pb.finish_and_clear();
+                        return Err(guard::non_finite(l, epoch + 1, step + 1, cfg));
                     }
+                    tally.add(l, scalar_int(c), n);
                 }
-            }
-            let patience = cfg.train.early_stopping_patience;
-            if patience > 0
-                && best
-                    .as_ref()
-                    .is_some_and(|(_, e, _)| epoch + 1 - e >= patience)
-                && !last
-            {
-                status = "early-stopped";
-                if !self.quiet {
-                    println!("early stopping: no val-loss improvement for {patience} epochs");
-                }
-                break;
+                pb.set_position(step as u64 + 1);
+                pb.set_message(format!(
+                    "loss {:.4} acc {:.2}%",
+                    tally.loss(),
+                    tally.accuracy() * 100.0
+                ));
             }
         }
+        pb.finish_and_clear();
+        Ok((tally, lr))
+    }
 
-        // Early stopping restores the best weights, so the final test is theirs.
-        let mut test = rows.last().and_then(|r| r.test_acc.zip(r.test_loss));
-        if status == "early-stopped"
-            && let Some((_, e, weights)) = &best
+    /// After an epoch's training pass: evaluate, store metrics and checkpoints, call the
+    /// hook, then ask the guard, the schedule and early stopping whether to go on.
+    fn end_epoch(
+        &self,
+        p: &mut Progress,
+        epoch: usize,
+        tally: Tally,
+        lr: f64,
+        t0: Instant,
+        started: Instant,
+    ) -> Result<Option<Stop>> {
+        let (cfg, prep) = (self.cfg, self.prep);
+        let eval_batch = cfg.train.batch_size.max(MIN_EVAL_BATCH);
+        let eval_model = p.model.valid();
+        let last = epoch + 1 == cfg.train.epochs;
+        let val = prep
+            .val
+            .as_ref()
+            .map(|v| evaluate(&eval_model, v, &prep.norm, eval_batch, &self.device));
+        let test = (cfg.train.test_every_epoch || last).then(|| {
+            evaluate(
+                &eval_model,
+                &prep.test,
+                &prep.norm,
+                eval_batch,
+                &self.device,
+            )
+        });
+        let row = EpochMetrics {
+            epoch: epoch + 1,
+            train_loss: tally.loss(),
+            train_acc: tally.accuracy(),
+            val_loss: val.map(|t| t.loss()),
+            val_acc: val.map(|t| t.accuracy()),
+            test_loss: test.map(|t| t.loss()),
+            test_acc: test.map(|t| t.accuracy()),
+            lr,
+            seconds: t0.elapsed().as_secs_f64(),
+        };
+        if !self.quiet {
+            println!("{}", row.line(cfg.train.epochs));
+        }
+        p.rows.push(row.clone());
+        self.dir.write_metrics(&p.rows)?;
+        let meta = self.meta(epoch + 1, &row)?;
+        checkpoint::save(&self.dir.path(files::LAST), &meta, &eval_model)?;
+        let score = row.val_loss.unwrap_or(-(epoch as f64));
+        if p.best.as_ref().is_none_or(|b| score < b.score) {
+            checkpoint::save(&self.dir.path(files::BEST), &meta, &eval_model)?;
+            p.best = Some(Best {
+                score,
+                epoch: epoch + 1,
+                weights: eval_model,
+            });
+        }
+        (self.after_epoch)(self.dir, &p.rows)?;
+
+        if !row.train_loss.is_finite() {
+            let steps = prep.train.len().div_ceil(cfg.train.batch_size);
+            let d = guard::non_finite(row.train_loss, epoch + 1, steps, cfg);
+            return Ok(Some(Stop::Diverged(d)));
+        }
+        if let Some(d) = p.guard.check_epoch(row.train_acc, cfg) {
+            return Ok(Some(Stop::Diverged(d)));
+        }
+        p.schedule.end_epoch(row.val_loss);
+        if self.resume {
+            self.save_resume(p, epoch, started)?;
+        }
+        let patience = cfg.train.early_stopping_patience;
+        let stale = p
+            .best
+            .as_ref()
+            .is_some_and(|b| epoch + 1 - b.epoch >= patience);
+        if patience > 0 && stale && !last {
+            if !self.quiet {
+                println!("early stopping: no val-loss improvement for {patience} epochs");
+            }
+            return Ok(Some(Stop::EarlyStopped));
+        }
+        Ok(None)
+    }
+
+    fn save_resume(&self, p: &Progress, epoch: usize, started: Instant) -> Result<()> {
+        let state = LoopState {
+            epochs_done: epoch + 1,
+            rows: p.rows.clone(),
+            epoch_seconds: p.rows.iter().map(|r| r.seconds).collect(),
+            best: p.best.as_ref().map(|b| (b.score, b.epoch)),
+            guard_stuck: p.guard.stuck_epochs(),
+            schedule: p.schedule.state(),
+            seconds_before: p.seconds_before + started.elapsed().as_secs_f64(),
+        };
+        let path = self.dir.path(files::RESUME);
+        let serialize = |e: String| Error::Serialize {
+            what: path.display().to_string(),
+            problem: e,
+        };
+        let weights = p.model.clone().into_record().into_bytes();
+        let weights = weights.map_err(|e| serialize(e.to_string()))?;
+        let moments = p
+            .optim
+            .clone()
+            .into_bytes()
+            .map_err(|e| serialize(e.to_string()))?;
+        resume::save(&path, &state, &weights, &moments)
+    }
+
+    /// The summary: early stopping restores the best weights, so the final test is
+    /// theirs. summary.json marks the run finished; only then is the resume file dropped.
+    fn finish(&self, p: Progress, stop: Option<Stop>, started: Instant) -> Result<Summary> {
+        let mut test = p.rows.last().and_then(|r| r.test_acc.zip(r.test_loss));
+        let (status, diagnosis) = match stop {
+            None => (Status::Completed, None),
+            Some(Stop::EarlyStopped) => (Status::EarlyStopped, None),
+            Some(Stop::Diverged(d)) => (Status::Diverged, Some(d)),
+        };
+        if status == Status::EarlyStopped
+            && let Some(b) = &p.best
         {
-            let t = evaluate(weights, &p.test, &p.norm, bs.max(256), &plain);
+            let eval_batch = self.cfg.train.batch_size.max(MIN_EVAL_BATCH);
+            let prep = self.prep;
+            let t = evaluate(&b.weights, &prep.test, &prep.norm, eval_batch, &self.device);
             test = Some((t.accuracy(), t.loss()));
             if !self.quiet {
                 println!(
-                    "restored best weights of epoch {e}: test loss {:.4} acc {:.2}%",
+                    "restored best weights of epoch {}: test loss {:.4} acc {:.2}%",
+                    b.epoch,
                     t.loss(),
                     t.accuracy() * 100.0
                 );
             }
         }
-        let best_row = best.as_ref().and_then(|(_, e, _)| rows.get(e - 1));
+        let best_row = p.best.as_ref().and_then(|b| p.rows.get(b.epoch - 1));
         let summary = Summary {
-            status: status.into(),
-            diagnosis: diagnosis.clone(),
-            epochs_run: rows.len(),
-            best_epoch: best.as_ref().map_or(0, |(_, e, _)| *e),
+            status,
+            diagnosis,
+            epochs_run: p.rows.len(),
+            best_epoch: p.best.as_ref().map_or(0, |b| b.epoch),
             best_val_loss: best_row.and_then(|r| r.val_loss),
             best_val_acc: best_row.and_then(|r| r.val_acc),
             test_acc: test.map(|t| t.0),
             test_loss: test.map(|t| t.1),
-            seconds: seconds_before + started.elapsed().as_secs_f64(),
-            parameters,
+            seconds: p.seconds_before + started.elapsed().as_secs_f64(),
+            parameters: p.parameters,
         };
-        // summary.json marks the run finished; only then is the resume file dropped.
-        self.store.write_json("summary.json", &summary)?;
+        self.dir.write_summary(&summary)?;
+        let resume_path = self.dir.path(files::RESUME);
         if resume_path.exists() {
             std::fs::remove_file(&resume_path).map_err(|e| Error::io(&resume_path, e))?;
         }
-        match diagnosis {
-            Some(d) => Err(Error::Diverged(d)),
-            None => Ok(summary),
-        }
+        Ok(summary)
     }
 }

@@ -1,0 +1,73 @@
+//! `convlab bench`: training and data-pipeline throughput on synthetic data.
+
+use clap::Args;
+
+use crate::error::{Error, Result};
+use crate::train::bench::{self, BenchOptions};
+use crate::train::device;
+
+#[derive(Args)]
+pub struct BenchArgs {
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    #[arg(long, default_value = "mnist-cnn")]
+    model: String,
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    /// f32 (bf16 is not available yet).
+    #[arg(long, default_value = "f32")]
+    dtype: String,
+    /// Input CxHxW (default: 1x28x28 for mnist-cnn, else 3x32x32).
+    #[arg(long)]
+    input: Option<String>,
+    /// Timed training steps, after --warmup untimed ones.
+    #[arg(long, default_value_t = 30)]
+    steps: usize,
+    #[arg(long, default_value_t = 5)]
+    warmup: usize,
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_shape(text: &str) -> Result<[usize; 3]> {
+    let dims: Vec<usize> = text.split('x').filter_map(|d| d.parse().ok()).collect();
+    match dims[..] {
+        [c, h, w] if c > 0 && h > 0 && w > 0 => Ok([c, h, w]),
+        _ => Err(Error::input(
+            "--input",
+            format!("\"{text}\" is not CxHxW, e.g. 3x32x32"),
+        )),
+    }
+}
+
+pub fn run(a: BenchArgs) -> Result<()> {
+    if a.dtype != "f32" {
+        return Err(Error::input(
+            "--dtype",
+            format!("\"{}\" is not supported yet (only f32)", a.dtype),
+        ));
+    }
+    let r = bench::run(&BenchOptions {
+        preset: a.model.clone(),
+        input: a.input.as_deref().map(parse_shape).transpose()?,
+        batch: a.batch,
+        steps: a.steps,
+        warmup: a.warmup,
+        device: device::parse_flag(&a.device)?,
+    })?;
+    if a.json {
+        println!("{}", super::json_line(&r)?);
+    } else {
+        println!(
+            "{} batch {} on {}: train {:.0} img/s ({} steps after {} warm-up), data pipeline {:.0} img/s (crop + flip)",
+            r.model,
+            r.batch,
+            r.device,
+            r.train_images_per_s,
+            r.steps,
+            a.warmup,
+            r.data_images_per_s
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,69 @@
+//! `convlab finetune --checkpoint CKPT --data FOLDER`: the fine-tuning recipe (or the same
+//! from scratch), trained and stored as `convlab train` does.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::data::Lookup;
+use crate::error::Result;
+use crate::experiment::config::{apply_sets, to_table, typed};
+use crate::experiment::training::RunTarget;
+use crate::train::device;
+use crate::train::finetune::{FinetuneOptions, fit_head, recipe};
+
+#[derive(Args)]
+pub struct FinetuneArgs {
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// Image folder ROOT with train/<class>/ and test/<class>/ (or a .tar.gz of one).
+    #[arg(long)]
+    data: PathBuf,
+    #[arg(long, default_value_t = 5)]
+    epochs: usize,
+    /// Train only the new head for this many epochs first.
+    #[arg(long, default_value_t = 1)]
+    freeze_epochs: usize,
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    /// Same net and recipe from random weights instead (the baseline to compare with).
+    #[arg(long)]
+    scratch: bool,
+    /// Any other run-config key, e.g. --set data.hflip=true --set seed=1.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    #[arg(long, default_value = "runs")]
+    runs_dir: PathBuf,
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+pub fn run(a: FinetuneArgs) -> Result<()> {
+    let base = recipe(&FinetuneOptions {
+        checkpoint: a.checkpoint.clone(),
+        folder: a.data.clone(),
+        epochs: a.epochs,
+        freeze_epochs: a.freeze_epochs,
+        lr: a.lr,
+        batch_size: a.batch_size,
+        scratch: a.scratch,
+        name: a.name.clone(),
+        device: device::parse_flag(&a.device)?,
+    })?;
+    let origin = format!("finetune {}", a.data.display());
+    let mut table = to_table(&base)?;
+    apply_sets(&mut table, &a.set)?;
+    // The head is sized for the folder's classes before the net is checked.
+    let mut cfg = typed(table, &origin)?;
+    fit_head(&mut cfg)?;
+    cfg.resolve();
+    cfg.validate(&origin)?;
+    let target = RunTarget::Unique(&a.runs_dir);
+    super::train::train_new(&cfg, &origin, &Lookup::default(), &target, a.quiet)
+}

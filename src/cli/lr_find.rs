@@ -1,0 +1,88 @@
+//! `convlab lr-find CONFIG.toml`: the learning-rate range test, its plot and suggestion.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::DataArgs;
+use crate::data;
+use crate::error::{Error, Result};
+use crate::experiment::config::load_run_config;
+use crate::run::RunDir;
+use crate::train::device;
+use crate::train::lr_find::{self, RangeTest};
+use crate::train::prepare::prepare;
+
+#[derive(Args)]
+pub struct LrFindArgs {
+    config: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    #[arg(long)]
+    device: Option<String>,
+    #[arg(long, default_value_t = 1e-7)]
+    start: f64,
+    #[arg(long, default_value_t = 10.0)]
+    end: f64,
+    /// Batches to train (the lr reaches --end at the last one).
+    #[arg(long, default_value_t = 100)]
+    steps: usize,
+    #[arg(long, default_value = "runs")]
+    runs_dir: PathBuf,
+}
+
+pub fn run(a: LrFindArgs) -> Result<()> {
+    let (start, end) = (a.start, a.end);
+    if !(start > 0.0 && end > start && end.is_finite()) {
+        return Err(Error::input(
+            "--start/--end",
+            format!("need 0 < start < end (got {start} and {end})"),
+        ));
+    }
+    if a.steps < 10 {
+        return Err(Error::input("--steps", "must be at least 10"));
+    }
+    let origin = a.config.display().to_string();
+    let mut cfg = load_run_config(&a.config, &a.set)?;
+    if let Some(d) = &a.device {
+        cfg.device = device::parse_flag(d)?;
+    }
+    let dev = device::select(cfg.device)?;
+    let splits = data::load(&cfg.data, &a.data.lookup())?;
+    let prep = prepare(&cfg, splits, &origin)?;
+    let test = RangeTest {
+        start,
+        end,
+        steps: a.steps,
+    };
+    let finding = lr_find::run(&cfg, &prep, &dev, test)?;
+    let dir = RunDir::create_unique(&a.runs_dir, &format!("{}-lr-find", cfg.name))?;
+    dir.write_config(&cfg.to_toml()?)?;
+    crate::report::lr_find::write(&dir.dir, &finding, &cfg.name)?;
+    let last = finding.points.last().map_or(start, |p| p.lr);
+    println!(
+        "{}: {} batches of {} with {} from lr {start:.0e} to {last:.1e}{}",
+        cfg.name,
+        finding.points.len(),
+        cfg.train.batch_size,
+        cfg.optimizer.name,
+        if finding.stopped_early {
+            " (stopped: the loss exploded)"
+        } else {
+            ""
+        }
+    );
+    match finding.suggested_lr {
+        Some(lr) => println!(
+            "suggested lr: {lr:.2e} (steepest descent of the smoothed loss); min-loss lr / 10: {}",
+            finding
+                .min_loss_lr_over_10
+                .map_or("n/a".into(), |l| format!("{l:.2e}"))
+        ),
+        None => println!("no suggestion: too few points before the loss exploded; lower --start"),
+    }
+    println!("plot and table: {}", dir.dir.display());
+    Ok(())
+}

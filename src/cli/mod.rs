@@ -1,0 +1,109 @@
+//! The command line: one file per subcommand, each a clap `Args` struct and a `run(args)`
+//! that parses, calls the library and prints. Commands: train, sweep, report, lr-find,
+//! eval, finetune, predict, serve, bench, presets.
+
+mod bench;
+mod eval;
+mod finetune;
+mod lr_find;
+mod predict;
+mod presets;
+mod report;
+mod serve;
+mod sweep;
+mod train;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::data::Lookup;
+use crate::error::Result;
+
+#[derive(Parser)]
+#[command(
+    name = "convlab",
+    version,
+    about = "Train image classifiers and compare hyperparameters, reproducibly"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where datasets are looked for; shared by every command that reads one.
+#[derive(Args, Clone)]
+pub struct DataArgs {
+    /// Folder to look for datasets in first (then $CONVLAB_DATA, the cache dir, /usr/share/datasets).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Download the official files (checksummed) when the dataset is not found.
+    #[arg(long)]
+    download: bool,
+}
+
+impl DataArgs {
+    fn lookup(&self) -> Lookup {
+        Lookup {
+            data_dir: self.data_dir.clone(),
+            download: self.download,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a model from a TOML config; writes runs/<name>/.
+    Train(train::TrainArgs),
+    /// Train every variant x seed of a study; writes runs/<study>/<variant>/seed-N/ and the report.
+    /// Re-running the same command skips finished runs and resumes an interrupted one.
+    Sweep(sweep::SweepArgs),
+    /// Tables, significance and figures of a study folder; writes report.md/.csv/.html there.
+    Report(report::ReportArgs),
+    /// Learning-rate range test: a short run with an exponentially growing lr; suggests an lr.
+    LrFind(lr_find::LrFindArgs),
+    /// Test loss and accuracy of a checkpoint, per-class accuracy, the confusion matrix and
+    /// the most confidently wrong images.
+    Eval(eval::EvalArgs),
+    /// Fine-tune a checkpoint on an image folder: a new head for the folder's classes, the
+    /// features optionally frozen for the first epochs. Writes runs/<name>/ as train does.
+    Finetune(finetune::FinetuneArgs),
+    /// Classify your own PNG/JPEG images (any size) with a checkpoint: top-k classes.
+    Predict(predict::PredictArgs),
+    /// Serve a checkpoint over HTTP: POST /predict, GET /health, GET /model.
+    Serve(serve::ServeArgs),
+    /// Training and data-pipeline throughput on synthetic data (see bench/compare.sh).
+    Bench(bench::BenchArgs),
+    /// List the model presets.
+    Presets,
+}
+
+pub fn main() -> Result<()> {
+    let cli = Cli::try_parse().unwrap_or_else(|e| e.exit());
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
+    match cli.command {
+        Command::Train(a) => train::run(a),
+        Command::Sweep(a) => sweep::run(a),
+        Command::Report(a) => report::run(a),
+        Command::LrFind(a) => lr_find::run(a),
+        Command::Eval(a) => eval::run(a),
+        Command::Finetune(a) => finetune::run(a),
+        Command::Predict(a) => predict::run(a),
+        Command::Serve(a) => serve::run(a),
+        Command::Bench(a) => bench::run(a),
+        Command::Presets => presets::run(),
+    }
+}
+
+/// A value as one line of JSON, for `--json` output.
+fn json_line(value: &impl serde::Serialize) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| crate::error::Error::Serialize {
+        what: "--json output".into(),
+        problem: e.to_string(),
+    })
+}

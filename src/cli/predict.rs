@@ -1,0 +1,71 @@
+//! `convlab predict --checkpoint CKPT IMAGE...`: the top-k classes of each image.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::error::{Error, Result};
+use crate::model::predictor::Predictor;
+use crate::train::device;
+
+#[derive(Args)]
+pub struct PredictArgs {
+    #[arg(long)]
+    checkpoint: PathBuf,
+    #[arg(required = true)]
+    images: Vec<PathBuf>,
+    /// How many classes to show per image.
+    #[arg(long, short = 'k', default_value_t = 3)]
+    top_k: usize,
+    /// Print one JSON array instead of text.
+    #[arg(long)]
+    json: bool,
+    #[arg(long, default_value = "cpu")]
+    device: String,
+}
+
+/// Every image is predicted; one that cannot be read or decoded is a one-line error of its
+/// own and the others are still predicted (then the exit code is 2).
+pub fn run(a: PredictArgs) -> Result<()> {
+    if a.top_k == 0 {
+        return Err(Error::input("--top-k", "must be at least 1"));
+    }
+    let dev = device::select(device::parse_flag(&a.device)?)?;
+    let predictor = Predictor::load(&a.checkpoint, &dev)?;
+    let k = a.top_k.min(predictor.meta.classes.len());
+    let results = predictor.predict_files(&a.images, k);
+    let mut json = Vec::with_capacity(results.len());
+    let mut failed = 0;
+    for (path, result) in a.images.iter().zip(&results) {
+        match result {
+            Ok(top) => {
+                if !a.json {
+                    let shown: Vec<String> = top
+                        .iter()
+                        .map(|g| format!("{} ({:.3})", g.class, g.probability))
+                        .collect();
+                    println!("{}: {}", path.display(), shown.join(", "));
+                }
+                json.push(serde_json::json!({"file": path, "top": top}));
+            }
+            Err(e) => {
+                failed += 1;
+                json.push(serde_json::json!({"file": path, "error": e.to_string()}));
+            }
+        }
+    }
+    for e in results.iter().filter_map(|r| r.as_ref().err()) {
+        eprintln!("error: {e}");
+    }
+    if a.json {
+        println!("{}", serde_json::Value::Array(json));
+    }
+    if failed == 0 {
+        Ok(())
+    } else {
+        Err(Error::Partial(format!(
+            "{failed} of {} images could not be predicted",
+            a.images.len()
+        )))
+    }
+}

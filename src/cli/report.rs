@@ -1,0 +1,19 @@
+//! `convlab report runs/<study>`: tables, verdict, figures and report.html of a study.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::error::Result;
+
+#[derive(Args)]
+pub struct ReportArgs {
+    study_dir: PathBuf,
+}
+
+pub fn run(a: ReportArgs) -> Result<()> {
+    let md = crate::report::study::write(&a.study_dir)?;
+    println!("{md}");
+    println!("wrote {}", a.study_dir.join("report.html").display());
+    Ok(())
+}

@@ -1,0 +1,51 @@
+//! `convlab serve --checkpoint CKPT`: the HTTP server.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::error::Result;
+use crate::model::predictor::Predictor;
+use crate::serve::ServeOptions;
+use crate::train::device;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// 0 picks a free port (printed on the first line).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Listen address; only this machine by default.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    #[arg(long, default_value_t = 64)]
+    max_batch: usize,
+    /// Milliseconds a request waits for others to share its batch.
+    #[arg(long, default_value_t = 2)]
+    max_wait_ms: u64,
+    /// Largest accepted upload in bytes (larger: 413).
+    #[arg(long, default_value_t = 10 * 1024 * 1024)]
+    max_bytes: usize,
+    /// Default number of classes per answer (?k=N overrides).
+    #[arg(long, default_value_t = 3)]
+    top_k: usize,
+    #[arg(long, default_value = "cpu")]
+    device: String,
+}
+
+pub fn run(a: ServeArgs) -> Result<()> {
+    let dev = device::select(device::parse_flag(&a.device)?)?;
+    let predictor = Predictor::load(&a.checkpoint, &dev)?;
+    crate::serve::run(
+        predictor,
+        ServeOptions {
+            host: a.host,
+            port: a.port,
+            max_batch: a.max_batch,
+            max_wait_ms: a.max_wait_ms,
+            max_bytes: a.max_bytes,
+            top_k: a.top_k,
+        },
+    )
+}

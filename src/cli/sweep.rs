@@ -1,0 +1,113 @@
+//! `convlab sweep STUDY.toml`: every trial of a study (or one, or N at once), then the
+//! report; `--list` and `--emit` only describe the work.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::DataArgs;
+use crate::error::{Error, Result, write_atomic};
+use crate::experiment::emit::{self, EmitOptions, EmitTarget};
+use crate::experiment::study::Study;
+use crate::experiment::sweep::{self, Outcome, SweepOptions, progress_line};
+use crate::train::device;
+
+#[derive(Args)]
+pub struct SweepArgs {
+    study: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
+    /// Parent folder of study folders.
+    #[arg(long, default_value = "runs")]
+    runs_dir: PathBuf,
+    /// cpu (default) or cuda; overrides the study's device.
+    #[arg(long)]
+    device: Option<String>,
+    /// Override a key of the base run, e.g. --set train.epochs=2 --set name=short (the study name).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Trials to run at once, as child processes sharing the cores.
+    #[arg(long, short, default_value_t = 1)]
+    jobs: usize,
+    /// Run only trial I (0-based), as a Slurm array task or Kubernetes pod does.
+    #[arg(long, value_name = "I")]
+    trial: Option<usize>,
+    /// List the trials (index, variant, seed, folder) and exit.
+    #[arg(long)]
+    list: bool,
+    /// Write a cluster job file instead of training: slurm (job array) or k8s (Indexed Job).
+    #[arg(long, value_name = "slurm|k8s")]
+    emit: Option<String>,
+    /// Where --emit writes (default: <runs-dir>/<study>.slurm or .k8s.yaml).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// --emit k8s: the container image holding convlab.
+    #[arg(long, default_value = "convlab:latest")]
+    image: String,
+    /// --emit: tasks that may run at once.
+    #[arg(long, default_value_t = 8)]
+    parallel: usize,
+    /// Print no per-run lines and no report.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+pub fn run(a: SweepArgs) -> Result<()> {
+    let study = Study::load(&a.study, &a.set)?;
+    let device = a.device.as_deref().map(device::parse_flag).transpose()?;
+    if a.list {
+        for t in &study.trials {
+            println!(
+                "{:>4}  {}",
+                t.index,
+                study.trial_dir(&a.runs_dir, t).display()
+            );
+        }
+        return Ok(());
+    }
+    if let Some(kind) = &a.emit {
+        let target: EmitTarget = kind.parse().map_err(|e| Error::input("--emit", e))?;
+        let o = EmitOptions {
+            runs_dir: &a.runs_dir,
+            data_dir: a.data.data_dir.as_deref(),
+            device,
+            image: &a.image,
+            parallel: a.parallel,
+        };
+        let text = emit::emit(target, &study, &o);
+        let path = a.out.clone().unwrap_or_else(|| {
+            a.runs_dir
+                .join(format!("{}.{}", study.name, target.extension()))
+        });
+        write_atomic(&path, text.as_bytes())?;
+        println!("wrote {} ({} trials)", path.display(), study.trials.len());
+        return Ok(());
+    }
+    if a.jobs == 0 {
+        return Err(Error::input("--jobs", "must be at least 1"));
+    }
+    let opts = SweepOptions {
+        runs_dir: a.runs_dir.clone(),
+        lookup: a.data.lookup(),
+        device,
+        jobs: a.jobs,
+        trial: a.trial,
+        quiet: a.quiet,
+    };
+    let result = sweep::run(&study, &opts, &mut |t, outcome| {
+        if matches!(outcome, Outcome::Failed(_)) {
+            // Errors are printed even with --quiet.
+            eprintln!("{}", progress_line(&study, t, outcome));
+        } else if !a.quiet {
+            println!("{}", progress_line(&study, t, outcome));
+        }
+    });
+    let trials_ran = matches!(result, Ok(()) | Err(Error::TrialsFailed(_)));
+    if trials_ran && a.trial.is_none() && !a.quiet {
+        match crate::report::study::write(&a.runs_dir.join(&study.name)) {
+            Ok(text) => println!("\n{text}"),
+            Err(e) => eprintln!("error: report: {e}"),
+        }
+    }
+    result
+}

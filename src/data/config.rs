@@ -1,0 +1,100 @@
+//! `[data]` of a run config: which dataset, the validation split, normalization and the
+//! train-only augmentation.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+crate::choice! {
+    /// The datasets convlab reads.
+    pub enum DatasetName("value") {
+        Mnist => "mnist",
+        FashionMnist => "fashion-mnist",
+        Cifar10 => "cifar10",
+        /// An image folder: ROOT/train/<class>/ and ROOT/test/<class>/.
+        Folder => "folder",
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataConfig {
+    /// "mnist", "fashion-mnist", "cifar10" or "folder" (then `path` is required).
+    pub dataset: DatasetName,
+    /// For "folder": ROOT with train/ and test/ subfolders (or a .tar.gz of such a tree).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// Fraction of the training set held out for validation (seeded); 0 disables it.
+    pub val_fraction: f64,
+    /// Normalize with the training set's per-channel mean and std.
+    pub normalize: bool,
+    /// Random crop after zero-padding by this many pixels (train split only); 0 = off.
+    pub crop_padding: usize,
+    /// Random horizontal flip (train split only).
+    pub hflip: bool,
+    /// Use only N training / test images, spread evenly over each set (quick runs); 0 = all.
+    pub limit_train: usize,
+    pub limit_test: usize,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            dataset: DatasetName::Mnist,
+            path: None,
+            val_fraction: 0.1,
+            normalize: true,
+            crop_padding: 0,
+            hflip: false,
+            limit_train: 0,
+            limit_test: 0,
+        }
+    }
+}
+
+impl DataConfig {
+    /// An image folder (a directory or a .tar.gz), everything else default.
+    pub fn folder(path: PathBuf) -> Self {
+        Self {
+            dataset: DatasetName::Folder,
+            path: Some(path),
+            ..Default::default()
+        }
+    }
+
+    /// The dataset a checkpoint records (see [`DataConfig::label`]): a dataset name, or
+    /// the path of the image folder it was trained on.
+    pub fn from_label(label: &str) -> Self {
+        match label.parse::<DatasetName>() {
+            Ok(dataset) if dataset != DatasetName::Folder => Self {
+                dataset,
+                ..Default::default()
+            },
+            _ => Self::folder(PathBuf::from(label)),
+        }
+    }
+
+    /// What a run and its checkpoints record as the dataset: the name, or the folder's path.
+    pub fn label(&self) -> String {
+        self.path
+            .as_ref()
+            .map_or(self.dataset.to_string(), |p| p.display().to_string())
+    }
+
+    /// Impossible values, as (key, problem).
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        if self.dataset == DatasetName::Folder && self.path.is_none() {
+            return Err((
+                "data.path",
+                "dataset \"folder\" needs data.path = \"ROOT\" (with train/ and test/)".into(),
+            ));
+        }
+        if !(0.0..1.0).contains(&self.val_fraction) {
+            return Err((
+                "data.val_fraction",
+                format!("{} is not in [0, 1)", self.val_fraction),
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,126 @@
+//! `convlab eval`'s work: a checkpoint on its own test set (or an image folder), per-class
+//! accuracy, the confusion matrix, the most confidently wrong images, optional flip
+//! test-time augmentation, and eval.json beside the figures.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::data::transform::Normalize;
+use crate::data::{self, DataConfig, Lookup};
+use crate::error::{Error, Result, write_atomic};
+use crate::model::checkpoint::{self, CheckpointMeta};
+use crate::report::diagnostics::{self, ClassResult, Diagnostics};
+use crate::train::device::{self, DeviceName};
+use crate::train::eval;
+
+pub struct EvalOptions {
+    pub checkpoint: PathBuf,
+    /// An image folder to evaluate on instead of the checkpoint's own test set.
+    pub folder: Option<PathBuf>,
+    pub lookup: Lookup,
+    pub device: DeviceName,
+    pub batch_size: usize,
+    /// Also evaluate with flip test-time augmentation.
+    pub tta: bool,
+    /// Where the files go (default: `eval-<checkpoint stem>` beside the checkpoint).
+    pub out: Option<PathBuf>,
+    /// How many of the most confidently wrong images to draw.
+    pub top: usize,
+}
+
+/// eval.json.
+#[derive(Debug, Serialize)]
+pub struct EvalReport {
+    pub checkpoint: PathBuf,
+    pub images: usize,
+    pub test_loss: f64,
+    pub test_acc: f64,
+    pub tta_flip_test_loss: Option<f64>,
+    pub tta_flip_test_acc: Option<f64>,
+    pub per_class: Vec<ClassResult>,
+    pub confusion: Vec<Vec<u64>>,
+    pub trained_on: String,
+    pub epoch: usize,
+    pub files: PathBuf,
+}
+
+/// What the CLI prints besides eval.json: the full diagnostics and the checkpoint's header.
+pub struct Evaluation {
+    pub report: EvalReport,
+    pub plain: Diagnostics,
+    pub meta: CheckpointMeta,
+}
+
+fn default_out(ckpt: &Path) -> PathBuf {
+    let stem = ckpt
+        .file_stem()
+        .map_or("checkpoint".into(), |s| s.to_string_lossy().into_owned());
+    ckpt.parent()
+        .unwrap_or(Path::new("."))
+        .join(format!("eval-{stem}"))
+}
+
+/// The test set must be what the model takes: same image shape, same number of classes.
+fn check_fits(ckpt: &Path, meta: &CheckpointMeta, test: &data::Dataset) -> Result<()> {
+    let problem = if test.shape != meta.input {
+        format!(
+            "the model takes {:?} images but the test set has {:?}",
+            meta.input, test.shape
+        )
+    } else if test.classes.len() != meta.classes.len() {
+        format!(
+            "the model has {} classes but the test set has {}",
+            meta.classes.len(),
+            test.classes.len()
+        )
+    } else {
+        return Ok(());
+    };
+    Err(Error::input(ckpt.display(), problem))
+}
+
+pub fn evaluate(o: &EvalOptions) -> Result<Evaluation> {
+    if o.batch_size == 0 {
+        return Err(Error::input("--batch-size", "must be at least 1"));
+    }
+    let dev = device::select(o.device)?;
+    let (meta, model) = checkpoint::load(&o.checkpoint, &dev)?;
+    let data_cfg = match &o.folder {
+        Some(p) => DataConfig::folder(p.clone()),
+        None => DataConfig::from_label(&meta.dataset),
+    };
+    let splits = data::load(&data_cfg, &o.lookup)?;
+    check_fits(&o.checkpoint, &meta, &splits.test)?;
+    let norm = Arc::new(Normalize::new(meta.mean.clone(), meta.std.clone()));
+    let test = Arc::new(splits.test);
+    let (probs, tta_probs) = eval::probabilities(&model, &test, &norm, o.batch_size, &dev, o.tta);
+    let plain = diagnostics::diagnose(&probs, &test.labels, &meta.classes);
+    let tta = tta_probs.map(|p| diagnostics::diagnose(&p, &test.labels, &meta.classes));
+    let out = o.out.clone().unwrap_or_else(|| default_out(&o.checkpoint));
+    diagnostics::write(&out, &plain, &test, o.top)?;
+    let report = EvalReport {
+        checkpoint: o.checkpoint.clone(),
+        images: plain.images,
+        test_loss: plain.loss,
+        test_acc: plain.accuracy,
+        tta_flip_test_loss: tta.as_ref().map(|t| t.loss),
+        tta_flip_test_acc: tta.as_ref().map(|t| t.accuracy),
+        per_class: plain.per_class.clone(),
+        confusion: plain.confusion.clone(),
+        trained_on: meta.device.clone(),
+        epoch: meta.epoch,
+        files: out.clone(),
+    };
+    let json = serde_json::to_string_pretty(&report).map_err(|e| Error::Serialize {
+        what: "eval.json".into(),
+        problem: e.to_string(),
+    })?;
+    write_atomic(&out.join("eval.json"), format!("{json}\n").as_bytes())?;
+    Ok(Evaluation {
+        report,
+        plain,
+        meta,
+    })
+}

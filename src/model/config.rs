@@ -1,0 +1,92 @@
+//! `[model]` of a run config: a preset or a layer list, the knobs that apply to it, the
+//! weight init, and an optional pretrained checkpoint.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::spec::LayerSpec;
+
+crate::choice! {
+    /// Hidden-layer activations, with PyTorch's defaults (LeakyReLU slope 0.01, one PReLU
+    /// slope initialised to 0.25, RReLU in [1/8, 1/3], ELU alpha 1).
+    pub enum Activation("activation") {
+        Relu => "relu",
+        LeakyRelu => "leaky-relu",
+        Prelu => "prelu",
+        Rrelu => "rrelu",
+        Elu => "elu",
+        Gelu => "gelu",
+    }
+}
+
+crate::choice! {
+    /// Batch norm after every conv of a preset.
+    pub enum BatchNormChoice("value") {
+        /// The preset's own choice.
+        Preset => "preset",
+        On => "on",
+        Off => "off",
+    }
+}
+
+crate::choice! {
+    /// Weight init: Burn's default (the same bounds as PyTorch's), or Kaiming normal /
+    /// Xavier uniform with zero biases, as `torch.nn.init` users write it.
+    pub enum Init("value") {
+        Default => "default",
+        Kaiming => "kaiming",
+        Xavier => "xavier",
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// A preset name (`convlab presets` lists them), or empty when `layers` is given.
+    pub preset: String,
+    /// Activation for every hidden activation; "" (None) keeps the preset's own.
+    #[serde(with = "crate::choice::empty_as_none")]
+    pub activation: Option<Activation>,
+    /// Dropout probability for every dropout layer; negative keeps the preset's own.
+    pub dropout: f64,
+    pub batch_norm: BatchNormChoice,
+    pub init: Init,
+    /// A custom net, used when `preset` is empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<LayerSpec>,
+    /// Start from this checkpoint's weights (fine-tuning). Every layer but the last must
+    /// match it; the last linear layer is new when the class count differs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pretrained: Option<PathBuf>,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            preset: "mnist-cnn".into(),
+            activation: None,
+            dropout: -1.0,
+            batch_norm: BatchNormChoice::Preset,
+            init: Init::Default,
+            layers: Vec::new(),
+            pretrained: None,
+        }
+    }
+}
+
+impl ModelConfig {
+    /// Impossible values, as (key, problem).
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        if self.dropout >= 1.0 {
+            return Err((
+                "model.dropout",
+                format!("{} is not in [0, 1)", self.dropout),
+            ));
+        }
+        if self.preset.is_empty() && self.layers.is_empty() {
+            return Err(("model", "set model.preset or list model.layers".into()));
+        }
+        Ok(())
+    }
+}

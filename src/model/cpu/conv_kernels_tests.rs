@@ -1,0 +1,124 @@
+//! The kernels against the 7-loop definition and central finite differences.
+use super::*;
+
+/// Direct 7-loop convolution, the definition itself.
+fn reference(s: &ConvShape, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
+    let (oh, ow) = (s.out_h(), s.out_w());
+    let mut y = vec![0.0; s.n * s.o * oh * ow];
+    for n in 0..s.n {
+        for o in 0..s.o {
+            for yy in 0..oh {
+                for xx in 0..ow {
+                    let mut acc = b[o];
+                    for c in 0..s.c {
+                        for ki in 0..s.k {
+                            for kj in 0..s.k {
+                                let iy = (yy * s.stride + ki) as isize - s.pad as isize;
+                                let ix = (xx * s.stride + kj) as isize - s.pad as isize;
+                                if iy < 0 || ix < 0 || iy >= s.h as isize || ix >= s.w as isize {
+                                    continue;
+                                }
+                                let xi = ((n * s.c + c) * s.h + iy as usize) * s.w + ix as usize;
+                                let wi = ((o * s.c + c) * s.k + ki) * s.k + kj;
+                                acc += x[xi] * w[wi];
+                            }
+                        }
+                    }
+                    y[((n * s.o + o) * oh + yy) * ow + xx] = acc;
+                }
+            }
+        }
+    }
+    y
+}
+
+fn values(len: usize, seed: u32) -> Vec<f32> {
+    (0..len)
+        .map(|i| {
+            (((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) % 1000) as f32 / 500.0
+                - 1.0
+        })
+        .collect()
+}
+
+fn shapes() -> Vec<ConvShape> {
+    let mk = |n, c, h, w, o, k, stride, pad| ConvShape {
+        n,
+        c,
+        h,
+        w,
+        o,
+        k,
+        stride,
+        pad,
+    };
+    vec![
+        mk(5, 1, 9, 9, 3, 5, 1, 0),
+        mk(6, 3, 8, 7, 4, 3, 1, 1),
+        mk(3, 2, 9, 8, 5, 3, 2, 1),
+        mk(9, 4, 5, 5, 6, 1, 1, 0),
+        mk(2, 3, 6, 6, 2, 1, 2, 0),
+    ]
+}
+
+#[test]
+fn forward_equals_the_definition() {
+    for s in shapes() {
+        let x = values(s.n * s.in_len(), 1);
+        let w = values(s.o * s.ckk(), 2);
+        let b = values(s.o, 3);
+        let got = forward(&s, &x, &w, Some(&b));
+        let want = reference(&s, &x, &w, &b);
+        for (g, r) in got.iter().zip(&want) {
+            assert!((g - r).abs() < 1e-4, "{s:?}: {g} vs {r}");
+        }
+    }
+}
+
+/// The loss sum(y * r) has dL/dy = r; each gradient is checked against the change of the
+/// loss when one input is nudged (central differences in f64 on the reference conv).
+#[test]
+fn gradients_equal_finite_differences() {
+    for s in shapes() {
+        let x = values(s.n * s.in_len(), 4);
+        let w = values(s.o * s.ckk(), 5);
+        let b = values(s.o, 6);
+        let r = values(s.n * s.out_len(), 7);
+        let loss = |x: &[f32], w: &[f32], b: &[f32]| -> f64 {
+            reference(&s, x, w, b)
+                .iter()
+                .zip(&r)
+                .map(|(y, r)| (*y as f64) * (*r as f64))
+                .sum()
+        };
+        let g = backward(&s, &x, &w, &r, true);
+        let eps = 1e-2f32;
+        let check = |name: &str, analytic: &[f32], perturb: &dyn Fn(usize, f32) -> f64| {
+            for i in (0..analytic.len()).step_by(analytic.len() / 7 + 1) {
+                let numeric = (perturb(i, eps) - perturb(i, -eps)) / (2.0 * eps as f64);
+                let a = analytic[i] as f64;
+                assert!(
+                    (a - numeric).abs() < 1e-2 * (1.0 + numeric.abs()),
+                    "{s:?} {name}[{i}]: {a} vs {numeric}"
+                );
+            }
+        };
+        check("x", g.x.as_ref().unwrap(), &|i, d| {
+            let mut x2 = x.clone();
+            x2[i] += d;
+            loss(&x2, &w, &b)
+        });
+        check("w", &g.weight, &|i, d| {
+            let mut w2 = w.clone();
+            w2[i] += d;
+            loss(&x, &w2, &b)
+        });
+        check("b", &g.bias, &|i, d| {
+            let mut b2 = b.clone();
+            b2[i] += d;
+            loss(&x, &w, &b2)
+        });
+        // Without the input gradient the weight gradient is the same.
+        assert_eq!(backward(&s, &x, &w, &r, false).weight, g.weight);
+    }
+}

@@ -1,0 +1,215 @@
+//! A study's tables (Markdown and CSV) and the verdict in words: is the winner's lead
+//! larger than the seed noise (Welch's t-test)?
+
+use std::fmt::Write as _;
+
+use statrs::distribution::{ContinuousCDF, StudentsT};
+
+use crate::report::study::{Group, ReportText, Stat, StudyData};
+
+/// Welch's t-test of two samples: (t, degrees of freedom, two-sided p).
+pub fn welch(a: &[f64], b: &[f64]) -> Option<(f64, f64, f64)> {
+    let (sa, sb) = (Stat::of(a), Stat::of(b));
+    if sa.n < 2 || sb.n < 2 {
+        return None;
+    }
+    let (va, vb) = (sa.std.powi(2) / sa.n as f64, sb.std.powi(2) / sb.n as f64);
+    if va + vb == 0.0 {
+        return None;
+    }
+    let t = (sa.mean - sb.mean) / (va + vb).sqrt();
+    let df = (va + vb).powi(2) / (va.powi(2) / (sa.n - 1) as f64 + vb.powi(2) / (sb.n - 1) as f64);
+    let dist = StudentsT::new(0.0, 1.0, df).ok()?;
+    let p = 2.0 * (1.0 - dist.cdf(t.abs()));
+    Some((t, df, p))
+}
+
+/// The verdict in words: is the best variant's lead over the runner-up larger than the
+/// seed-to-seed noise?
+/// The group with the highest mean test accuracy (the first of equals).
+pub fn best_index(groups: &[Group]) -> Option<usize> {
+    (0..groups.len())
+        .filter(|&i| groups[i].test.n > 0)
+        .fold(None, |best: Option<usize>, i| match best {
+            Some(b) if groups[b].test.mean >= groups[i].test.mean => Some(b),
+            _ => Some(i),
+        })
+}
+
+pub fn verdict(groups: &[Group]) -> String {
+    let mut ranked: Vec<&Group> = groups.iter().filter(|g| g.test.n > 0).collect();
+    // Stable: among equal means the first in study order leads, as in the tables.
+    ranked.sort_by(|a, b| b.test.mean.total_cmp(&a.test.mean));
+    let pct = |s: &Stat| format!("{:.2}%", s.mean * 100.0);
+    match ranked.as_slice() {
+        [] => "No run has finished yet.".into(),
+        [only] => format!(
+            "Only {} has finished runs (test {}).",
+            only.label,
+            pct(&only.test)
+        ),
+        [best, second, ..] => {
+            let gap = (best.test.mean - second.test.mean) * 100.0;
+            let head = format!(
+                "Best: {} with test accuracy {} over {} seed(s); runner-up: {} with {} ({:.2} points behind).",
+                best.label,
+                best.test.show(100.0, 2),
+                best.test.n,
+                second.label,
+                second.test.show(100.0, 2),
+                gap
+            );
+            let judgement = match welch(&best.test_accs, &second.test_accs) {
+                _ if gap.abs() < 1e-9 => "The two are tied.".to_string(),
+                None if best.test.n < 2 || second.test.n < 2 => {
+                    "With one seed per variant the seed noise is unknown: run study.seeds >= 3 to tell noise from effect.".to_string()
+                }
+                None => "Every seed gave the same accuracy, so any gap is beyond the seed noise.".to_string(),
+                Some((t, df, p)) if p < 0.05 => format!(
+                    "The lead is larger than the seed noise: Welch's t = {t:.2}, df = {df:.1}, p = {p:.3} (< 0.05)."
+                ),
+                Some((t, df, p)) => format!(
+                    "The lead is NOT clearly larger than the seed noise: Welch's t = {t:.2}, df = {df:.1}, p = {p:.2} (>= 0.05); more seeds would tell."
+                ),
+            };
+            format!("{head} {judgement}")
+        }
+    }
+}
+
+/// Column titles of every study table; the test accuracy is column 3.
+pub fn header(first: &str) -> [String; 6] {
+    [
+        first.to_string(),
+        "runs".into(),
+        "best val acc (%)".into(),
+        "test acc (%)".into(),
+        "epochs to best".into(),
+        "seconds".into(),
+    ]
+}
+
+fn runs_cell(g: &Group) -> String {
+    let mut s = g.finished.to_string();
+    if g.diverged > 0 {
+        s.push_str(&format!(" +{} diverged", g.diverged));
+    }
+    if g.missing > 0 {
+        s.push_str(&format!(" +{} not run", g.missing));
+    }
+    s
+}
+
+pub fn cells(g: &Group) -> Vec<String> {
+    vec![
+        g.label.clone(),
+        runs_cell(g),
+        g.best_val.show(100.0, 2),
+        g.test.show(100.0, 2),
+        g.epochs_to_best.show(1.0, 1),
+        g.seconds.show(1.0, 1),
+    ]
+}
+
+pub fn markdown_table(first: &str, groups: &[Group]) -> String {
+    let mut out = format!(
+        "| {} |\n|---|---:|---:|---:|---:|---:|\n",
+        header(first).join(" | ")
+    );
+    let best = best_index(groups);
+    for (i, g) in groups.iter().enumerate() {
+        let mut c = cells(g);
+        if Some(i) == best {
+            c[3] = format!("**{}**", c[3]);
+        }
+        let _ = writeln!(out, "| {} |", c.join(" | "));
+    }
+    out
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+pub fn csv(data: &StudyData, groups: &[Group]) -> String {
+    let axes: Vec<&str> = data.index.axes.iter().map(|a| a.name.as_str()).collect();
+    let mut out = format!(
+        "variant,{}{}finished,diverged,missing,best_val_acc_mean,best_val_acc_std,test_acc_mean,test_acc_std,epochs_to_best_mean,epochs_to_best_std,seconds_mean,seconds_std\n",
+        axes.join(","),
+        if axes.is_empty() { "" } else { "," }
+    );
+    for (g, v) in groups.iter().zip(&data.index.variants) {
+        let opt = |s: &Stat, d: usize| {
+            if s.n == 0 {
+                ",".to_string()
+            } else {
+                format!("{:.d$},{:.d$}", s.mean, s.std)
+            }
+        };
+        let mut fields = vec![csv_field(&g.label)];
+        fields.extend(v.values.iter().map(|x| csv_field(x)));
+        fields.extend([
+            g.finished.to_string(),
+            g.diverged.to_string(),
+            g.missing.to_string(),
+        ]);
+        fields.extend([
+            opt(&g.best_val, 6),
+            opt(&g.test, 6),
+            opt(&g.epochs_to_best, 2),
+            opt(&g.seconds, 2),
+        ]);
+        let _ = writeln!(out, "{}", fields.join(","));
+    }
+    out
+}
+
+pub fn markdown(data: &StudyData, r: &ReportText, figures: &[String]) -> String {
+    let first = if data.index.axes.len() == 1 {
+        data.index.axes[0].name.clone()
+    } else {
+        "variant".into()
+    };
+    let sets: String = data
+        .index
+        .overrides
+        .iter()
+        .map(|o| format!(" --set {o}"))
+        .collect();
+    let mut out = format!(
+        "# {}\n\nStudy file `{}`{}; {} variants x {} seeds. Mean ± std over seeds; test accuracy is that of the weights each run ends with.\n\n",
+        r.title,
+        data.index.study_file.display(),
+        if sets.is_empty() {
+            String::new()
+        } else {
+            format!(" (with{sets})")
+        },
+        data.index.variants.len(),
+        data.index.seeds.len()
+    );
+    out.push_str(&markdown_table(&first, &r.variants));
+    for (axis, groups) in &r.per_axis {
+        let _ = write!(
+            out,
+            "\n### By {axis} (over all other axes and seeds)\n\n{}",
+            markdown_table(axis, groups)
+        );
+    }
+    let _ = writeln!(out, "\n{}", r.verdict);
+    if !r.diverged.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nDiverged: {} (see their summary.json for the diagnosis).",
+            r.diverged.join(", ")
+        );
+    }
+    for f in figures {
+        let _ = writeln!(out, "\n![{f}]({f}.png)");
+    }
+    out
+}

@@ -1,0 +1,152 @@
+//! [`RunDir`]: one run folder, created without overwriting and written atomically.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::metrics::{EpochMetrics, parse_metrics_csv, to_csv};
+use super::summary::{RunInfo, Summary};
+use crate::error::{Error, Result, write_atomic};
+
+/// The file names of a run folder.
+pub mod files {
+    pub const CONFIG: &str = "config.toml";
+    pub const RUN_INFO: &str = "run.json";
+    pub const METRICS: &str = "metrics.csv";
+    pub const TIMING: &str = "timing.csv";
+    pub const SUMMARY: &str = "summary.json";
+    pub const BEST: &str = "best.ckpt";
+    pub const LAST: &str = "last.ckpt";
+    pub const CURVES: &str = "curves.png";
+    /// Present only while a resumable run is unfinished.
+    pub const RESUME: &str = "resume.state";
+    pub const STUDY_INDEX: &str = "study.json";
+    pub const STUDY_FILE: &str = "study.toml";
+}
+
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    pub dir: PathBuf,
+}
+
+impl RunDir {
+    /// Create `root/name`, or `root/name-N` for the first free N: an existing run is never
+    /// overwritten.
+    pub fn create_unique(root: &Path, name: &str) -> Result<Self> {
+        std::fs::create_dir_all(root).map_err(|e| Error::io(root, e))?;
+        for n in 1.. {
+            let dir = if n == 1 {
+                root.join(name)
+            } else {
+                root.join(format!("{name}-{n}"))
+            };
+            match std::fs::create_dir(&dir) {
+                Ok(()) => return Ok(Self { dir }),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(Error::io(&dir, e)),
+            }
+        }
+        unreachable!("an unbounded range always yields a free name or an error")
+    }
+
+    /// Use exactly `dir`; it must not hold a run already.
+    pub fn create_at(dir: &Path) -> Result<Self> {
+        if dir.join(files::CONFIG).exists() {
+            return Err(Error::input(
+                dir.display(),
+                "already holds a run (config.toml exists); choose another --run-dir",
+            ));
+        }
+        Self::open(dir)
+    }
+
+    /// `dir`, created if missing, whatever it holds (a sweep continues its own runs).
+    pub fn open(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self, file: &str) -> PathBuf {
+        self.dir.join(file)
+    }
+
+    /// config.toml: the resolved config text, with a comment saying how to re-run it.
+    pub fn write_config(&self, resolved_toml: &str) -> Result<()> {
+        let text = format!(
+            "# Resolved config of this run: every default written out.\n# Re-run with: convlab train {}\n{resolved_toml}",
+            self.path(files::CONFIG).display(),
+        );
+        write_atomic(&self.path(files::CONFIG), text.as_bytes())
+    }
+
+    /// config.toml's text, None when the folder has none yet.
+    pub fn read_config(&self) -> Option<String> {
+        std::fs::read_to_string(self.path(files::CONFIG)).ok()
+    }
+
+    pub fn write_info(&self, info: &RunInfo) -> Result<()> {
+        write_json(&self.path(files::RUN_INFO), info)
+    }
+
+    pub fn write_summary(&self, summary: &Summary) -> Result<()> {
+        write_json(&self.path(files::SUMMARY), summary)
+    }
+
+    /// The summary of a finished run; None while it is unfinished (or never started).
+    pub fn read_summary(&self) -> Result<Option<Summary>> {
+        read_json(&self.path(files::SUMMARY), "corrupt summary")
+    }
+
+    pub fn write_metrics(&self, rows: &[EpochMetrics]) -> Result<()> {
+        let (csv, timing) = to_csv(rows);
+        write_atomic(&self.path(files::METRICS), csv.as_bytes())?;
+        write_atomic(&self.path(files::TIMING), timing.as_bytes())
+    }
+
+    /// metrics.csv's rows; empty when there is none yet.
+    pub fn read_metrics(&self) -> Result<Vec<EpochMetrics>> {
+        let path = self.path(files::METRICS);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => parse_metrics_csv(&text).map_err(|e| Error::input(path.display(), e)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(Error::io(&path, e)),
+        }
+    }
+
+    /// A killed run can leave the temporary files of an unfinished atomic write
+    /// (`.name.tmpPID`); they never replaced a good file, so they can go.
+    pub fn remove_temporaries(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') && name.contains(".tmp") {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+/// Pretty JSON with a final newline, written atomically.
+pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| Error::Serialize {
+        what: path.display().to_string(),
+        problem: e.to_string(),
+    })?;
+    write_atomic(path, format!("{text}\n").as_bytes())
+}
+
+/// A JSON file of ours: None when it does not exist, an error naming it when it is corrupt.
+pub fn read_json<T: DeserializeOwned>(path: &Path, corrupt: &str) -> Result<Option<T>> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| Error::input(path.display(), format!("{corrupt}: {e}"))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}

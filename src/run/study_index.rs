@@ -1,0 +1,45 @@
+//! study.json: what a report needs to find and label every run of a study.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StudyIndex {
+    pub name: String,
+    pub study_file: PathBuf,
+    /// `--set` overrides of the base run the study was swept with.
+    #[serde(default)]
+    pub overrides: Vec<String>,
+    pub axes: Vec<Axis>,
+    pub seeds: Vec<u64>,
+    pub variants: Vec<Variant>,
+    pub trials: Vec<TrialEntry>,
+}
+
+/// One varied setting of a study.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Axis {
+    /// As written in the study file.
+    pub name: String,
+    /// The dotted run-config key it sets.
+    pub key: String,
+}
+
+/// One point of the axes: a combination of axis values.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Variant {
+    /// Folder name, e.g. `optimizer=adam,lr=0.001`.
+    pub name: String,
+    /// The value of each axis, in axis order, as text.
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrialEntry {
+    pub index: usize,
+    pub variant: usize,
+    pub seed: u64,
+    /// Relative to the study folder.
+    pub dir: PathBuf,
+}

@@ -1,0 +1,139 @@
+//! The run configuration: `[train]` here, every other table beside what it configures
+//! (`data::DataConfig`, `model::ModelConfig`, `OptimizerConfig`, `ScheduleConfig`), and
+//! [`RunConfig`] composing them. Unknown keys are errors (a misspelt `lerning_rate` must not
+//! silently train with the default); reading files and `--set` is `experiment::config`'s.
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::DataConfig;
+use crate::error::{Error, Result};
+use crate::model::ModelConfig;
+use crate::train::device::DeviceName;
+use crate::train::optim::OptimizerConfig;
+use crate::train::schedule::ScheduleConfig;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunConfig {
+    /// Run folder name under `runs/`; defaults to the config file's stem.
+    pub name: String,
+    /// Seed for weight init, shuffling, augmentation, dropout and the validation split.
+    pub seed: u64,
+    /// "cpu" (Burn's flex backend), "cuda" (needs `--features cuda`) or "ndarray".
+    pub device: DeviceName,
+    pub data: DataConfig,
+    pub model: ModelConfig,
+    pub optimizer: OptimizerConfig,
+    pub schedule: ScheduleConfig,
+    pub train: TrainConfig,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self {
+            name: "run".into(),
+            seed: 0,
+            device: DeviceName::Cpu,
+            data: DataConfig::default(),
+            model: ModelConfig::default(),
+            optimizer: OptimizerConfig::default(),
+            schedule: ScheduleConfig::default(),
+            train: TrainConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    pub batch_size: usize,
+    /// Cross-entropy label smoothing in [0, 1).
+    pub label_smoothing: f64,
+    /// Stop after this many epochs without val-loss improvement and restore the best
+    /// weights; 0 = off.
+    pub early_stopping_patience: usize,
+    /// Divergence guard: stop when train accuracy stays at chance for this many epochs
+    /// (0 = off). A NaN/inf loss always stops the run.
+    pub chance_epochs: usize,
+    /// Evaluate on the test split every epoch (the final epoch is always evaluated).
+    pub test_every_epoch: bool,
+    /// Fine-tuning: train only the last layer for the first N epochs (needs model.pretrained).
+    pub freeze_epochs: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 3,
+            batch_size: 64,
+            label_smoothing: 0.0,
+            early_stopping_patience: 0,
+            chance_epochs: 2,
+            test_every_epoch: true,
+            freeze_epochs: 0,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Impossible values, as (key, problem).
+    pub fn check(&self) -> std::result::Result<(), (&'static str, String)> {
+        if self.batch_size == 0 {
+            return Err(("train.batch_size", "must be at least 1".into()));
+        }
+        if self.epochs == 0 {
+            return Err(("train.epochs", "must be at least 1".into()));
+        }
+        if !(0.0..1.0).contains(&self.label_smoothing) {
+            return Err((
+                "train.label_smoothing",
+                format!("{} is not in [0, 1)", self.label_smoothing),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl RunConfig {
+    /// Fill the defaults other values imply, so the stored config says what really ran.
+    pub fn resolve(&mut self) {
+        self.optimizer.resolve();
+    }
+
+    /// The resolved config as TOML, as stored in a run folder.
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string_pretty(self).map_err(|e| Error::Serialize {
+            what: format!("config of run {}", self.name),
+            problem: e.to_string(),
+        })
+    }
+
+    /// Reject impossible values before anything trains; `origin` names the config.
+    pub fn validate(&self, origin: &str) -> Result<()> {
+        self.check()
+            .map_err(|(key, problem)| Error::input(origin, format!("{key}: {problem}")))
+    }
+
+    fn check(&self) -> std::result::Result<(), (&'static str, String)> {
+        let has_val = self.data.val_fraction > 0.0;
+        self.data.check()?;
+        self.train.check()?;
+        self.optimizer.check()?;
+        self.model.check()?;
+        self.schedule.check(has_val)?;
+        if self.train.early_stopping_patience > 0 && !has_val {
+            return Err((
+                "train.early_stopping_patience",
+                "early stopping needs a validation split (data.val_fraction > 0)".into(),
+            ));
+        }
+        if self.train.freeze_epochs > 0 && self.model.pretrained.is_none() {
+            return Err((
+                "train.freeze_epochs",
+                "freezing needs pretrained features: set model.pretrained = \"CHECKPOINT\"".into(),
+            ));
+        }
+        Ok(())
+    }
+}

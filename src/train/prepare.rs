@@ -1,0 +1,120 @@
+//! Everything fixed before the first epoch: the resolved net checked against the data, the
+//! validation split, the normalization, and a pretrained checkpoint's weights.
+
+use std::sync::Arc;
+
+use burn::prelude::*;
+
+use crate::data::transform::Normalize;
+use crate::data::{Dataset, Splits, split_validation};
+use crate::error::{Error, Result};
+use crate::model::Net;
+use crate::model::checkpoint;
+use crate::model::presets::resolve_layers;
+use crate::model::spec::{LayerSpec, Shape, check_net, lint_net};
+use crate::train::config::RunConfig;
+
+pub struct Prepared {
+    pub layers: Vec<LayerSpec>,
+    pub input: Shape,
+    pub classes: Vec<String>,
+    pub norm: Arc<Normalize>,
+    pub train: Arc<Dataset>,
+    pub val: Option<Arc<Dataset>>,
+    pub test: Arc<Dataset>,
+}
+
+/// Index of the classifier head: the last linear layer.
+pub fn head_index(layers: &[LayerSpec]) -> usize {
+    layers
+        .iter()
+        .rposition(|l| matches!(l, LayerSpec::Linear { .. }))
+        .unwrap_or(layers.len().saturating_sub(1))
+}
+
+/// Check the net against the data and carve the validation split.
+pub fn prepare(cfg: &RunConfig, splits: Splits, origin: &str) -> Result<Prepared> {
+    let [c, h, w] = splits.train.shape;
+    let input = Shape::Image { c, h, w };
+    let classes = splits.train.classes.clone();
+    let layers = resolve_layers(&cfg.model, classes.len(), origin)?;
+    check_net(&layers, input, classes.len(), origin)?;
+    for warning in lint_net(&layers) {
+        eprintln!("warning: {origin}: {warning}");
+    }
+    let (train, val) = split_validation(&splits.train, cfg.data.val_fraction, cfg.seed);
+    if train.is_empty() || splits.test.is_empty() {
+        return Err(Error::input(
+            origin,
+            "the dataset has no training or no test images",
+        ));
+    }
+    let pretrained = match &cfg.model.pretrained {
+        Some(ckpt) => {
+            let (meta, _) = checkpoint::read_meta(ckpt)?;
+            if meta.input != splits.train.shape {
+                return Err(Error::input(
+                    ckpt.display(),
+                    format!(
+                        "the pretrained model takes {:?} images but {origin}'s data has {:?}",
+                        meta.input, splits.train.shape
+                    ),
+                ));
+            }
+            Some(meta)
+        }
+        None => None,
+    };
+    let norm = if let Some(meta) = pretrained {
+        // Fine-tuning keeps the normalization the features were learned with.
+        Normalize::new(meta.mean, meta.std)
+    } else if cfg.data.normalize {
+        let (mean, std) = train.channel_stats();
+        Normalize::new(mean, std)
+    } else {
+        Normalize::identity(c)
+    };
+    Ok(Prepared {
+        layers,
+        input,
+        classes,
+        norm: Arc::new(norm),
+        train: Arc::new(train),
+        val: val.map(Arc::new),
+        test: Arc::new(splits.test),
+    })
+}
+
+/// Copy a checkpoint's weights into `model`: all of them when the nets are equal, every
+/// layer but the head when only the head's class count differs.
+pub fn from_pretrained(
+    mut model: Net,
+    layers: &[LayerSpec],
+    ckpt: &std::path::Path,
+    device: &Device,
+) -> Result<Net> {
+    let (meta, old) = checkpoint::load(ckpt, device)?;
+    if meta.layers == layers {
+        return Ok(old);
+    }
+    let head = head_index(layers);
+    let same_body = meta.layers.len() == layers.len()
+        && meta
+            .layers
+            .iter()
+            .zip(layers)
+            .enumerate()
+            .all(|(i, (a, b))| i == head || a == b);
+    if !same_body {
+        return Err(Error::input(
+            ckpt.display(),
+            "model.layers differ from the pretrained checkpoint's beyond the last linear layer",
+        ));
+    }
+    for (i, layer) in old.layers.into_iter().enumerate() {
+        if i != head {
+            model.layers[i] = layer;
+        }
+    }
+    Ok(model)
+}

@@ -1,0 +1,57 @@
+//! What a run records about itself: run.json's provenance and each checkpoint's header.
+
+use crate::error::{Error, Result};
+use crate::model::checkpoint::CheckpointMeta;
+use crate::model::spec::Shape;
+use crate::run::{BURN_VERSION, EpochMetrics, RunInfo};
+use crate::train::trainer::Trainer;
+
+impl Trainer<'_> {
+    /// The header of a checkpoint saved after `epoch`, with that epoch's metrics.
+    pub(super) fn meta(&self, epoch: usize, row: &EpochMetrics) -> Result<CheckpointMeta> {
+        let Shape::Image { c, h, w } = self.prep.input else {
+            unreachable!("inputs are images")
+        };
+        Ok(CheckpointMeta {
+            convlab_version: env!("CARGO_PKG_VERSION").into(),
+            burn_version: BURN_VERSION.into(),
+            layers: self.prep.layers.clone(),
+            input: [c, h, w],
+            classes: self.prep.classes.clone(),
+            dataset: self.cfg.data.label(),
+            mean: self.prep.norm.mean.clone(),
+            std: self.prep.norm.std.clone(),
+            device: self.cfg.device.to_string(),
+            epoch,
+            summary: serde_json::to_value(row).map_err(|e| Error::Serialize {
+                what: "epoch metrics".into(),
+                problem: e.to_string(),
+            })?,
+        })
+    }
+
+    /// run.json: seed, versions, device, threads, data sizes and the command line.
+    pub(super) fn info(&self, parameters: usize) -> RunInfo {
+        let (cfg, p) = (self.cfg, self.prep);
+        RunInfo {
+            name: cfg.name.clone(),
+            seed: cfg.seed,
+            convlab_version: env!("CARGO_PKG_VERSION").into(),
+            burn_version: BURN_VERSION.into(),
+            device: cfg.device.to_string(),
+            cpu_threads: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            dataset: cfg.data.label(),
+            train_images: p.train.len(),
+            val_images: p.val.as_ref().map_or(0, |v| v.len()),
+            test_images: p.test.len(),
+            parameters,
+            command: std::env::args().collect::<Vec<_>>().join(" "),
+            started_unix: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! One training step, the same for training runs, the learning-rate range test and the
+//! benchmark: forward, cross-entropy, backward, optimizer step.
+
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+
+use crate::model::Net;
+use crate::train::eval::cross_entropy;
+
+/// What a step leaves to look at, detached from the graph (reading them is the only sync).
+pub struct StepOutput {
+    pub loss: Tensor<1>,
+    pub logits: Tensor<2>,
+}
+
+/// Train `model` on one batch with learning rate `lr`. With `only_layer`, the gradients of
+/// that layer alone reach the optimizer (fine-tuning a head on frozen features).
+pub fn train_step(
+    model: Net,
+    optim: &mut ModuleOptimizer,
+    (x, y): (Tensor<4>, Tensor<1, Int>),
+    lr: f64,
+    label_smoothing: f64,
+    only_layer: Option<usize>,
+) -> (Net, StepOutput) {
+    let logits = model.forward(x);
+    let loss = cross_entropy(logits.clone(), y, label_smoothing);
+    let mut grads = loss.backward();
+    let grads = match only_layer.and_then(|i| model.layers.get(i)) {
+        Some(layer) => GradientsParams::from_module(&mut grads, layer),
+        None => GradientsParams::from_grads(grads, &model),
+    };
+    let model = optim.step(lr, model, grads);
+    (
+        model,
+        StepOutput {
+            loss: loss.detach(),
+            logits: logits.detach(),
+        },
+    )
+}
