@@ -4,10 +4,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::DataArgs;
+use super::ConfigArgs;
 use crate::data;
 use crate::error::{Error, Result};
-use crate::experiment::config::load_run_config;
 use crate::run::RunDir;
 use crate::train::device;
 use crate::train::lr_find::{self, RangeTest};
@@ -15,13 +14,8 @@ use crate::train::prepare::prepare;
 
 #[derive(Args)]
 pub struct LrFindArgs {
-    config: PathBuf,
     #[command(flatten)]
-    data: DataArgs,
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    set: Vec<String>,
-    #[arg(long)]
-    device: Option<String>,
+    config: ConfigArgs,
     #[arg(long, default_value_t = 1e-7)]
     start: f64,
     #[arg(long, default_value_t = 10.0)]
@@ -44,13 +38,10 @@ pub fn run(a: LrFindArgs) -> Result<()> {
     if a.steps < 10 {
         return Err(Error::input("--steps", "must be at least 10"));
     }
-    let origin = a.config.display().to_string();
-    let mut cfg = load_run_config(&a.config, &a.set)?;
-    if let Some(d) = &a.device {
-        cfg.device = device::parse_flag(d)?;
-    }
+    let origin = a.config.origin();
+    let cfg = a.config.load()?;
     let dev = device::select(cfg.device)?;
-    let splits = data::load(&cfg.data, &a.data.lookup())?;
+    let splits = data::load(&cfg.data, &a.config.data.lookup())?;
     let prep = prepare(&cfg, splits, &origin)?;
     let test = RangeTest {
         start,

@@ -51,6 +51,36 @@ impl DataArgs {
     }
 }
 
+/// A run config file with its overrides: what train and lr-find read.
+#[derive(Args)]
+pub struct ConfigArgs {
+    config: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
+    /// Override a config key, e.g. --set train.epochs=1 --set optimizer.lr=3e-4.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// cpu (default) or cuda (needs --features cuda); overrides the config.
+    #[arg(long)]
+    device: Option<String>,
+}
+
+impl ConfigArgs {
+    /// The resolved, validated config with `--set` and `--device` applied.
+    fn load(&self) -> Result<crate::train::config::RunConfig> {
+        let mut cfg = crate::experiment::config::load_run_config(&self.config, &self.set)?;
+        if let Some(d) = &self.device {
+            cfg.device = crate::train::device::parse_flag(d)?;
+        }
+        Ok(cfg)
+    }
+
+    /// The config file's name, for messages.
+    fn origin(&self) -> String {
+        self.config.display().to_string()
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Train a model from a TOML config; writes runs/<name>/.

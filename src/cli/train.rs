@@ -4,10 +4,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::DataArgs;
+use super::ConfigArgs;
 use crate::data::{self, Lookup};
 use crate::error::{Error, Result};
-use crate::experiment::config::load_run_config;
 use crate::experiment::training::{RunTarget, train_in};
 use crate::run::Status;
 use crate::train::config::RunConfig;
@@ -16,15 +15,8 @@ use crate::train::prepare::prepare;
 
 #[derive(Args)]
 pub struct TrainArgs {
-    config: PathBuf,
     #[command(flatten)]
-    data: DataArgs,
-    /// Override a config key, e.g. --set train.epochs=1 --set optimizer.lr=3e-4.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    set: Vec<String>,
-    /// cpu (default) or cuda (needs --features cuda); overrides the config.
-    #[arg(long)]
-    device: Option<String>,
+    config: ConfigArgs,
     /// Parent folder of run folders.
     #[arg(long, default_value = "runs")]
     runs_dir: PathBuf,
@@ -37,16 +29,13 @@ pub struct TrainArgs {
 }
 
 pub fn run(a: TrainArgs) -> Result<()> {
-    let mut cfg = load_run_config(&a.config, &a.set)?;
-    if let Some(d) = &a.device {
-        cfg.device = device::parse_flag(d)?;
-    }
+    let cfg = a.config.load()?;
     let target = match &a.run_dir {
         Some(d) => RunTarget::Exact(d),
         None => RunTarget::Unique(&a.runs_dir),
     };
-    let origin = a.config.display().to_string();
-    train_new(&cfg, &origin, &a.data.lookup(), &target, a.quiet)
+    let lookup = a.config.data.lookup();
+    train_new(&cfg, &a.config.origin(), &lookup, &target, a.quiet)
 }
 
 /// Load the data, train a validated config into a new run folder and say how it ended;

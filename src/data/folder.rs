@@ -110,22 +110,8 @@ fn read_archive_entries(path: &Path) -> Result<Vec<Entry>> {
     Ok(out)
 }
 
-/// Load train and test from an image folder or its archive. Images are decoded in parallel;
-/// all must have the size of the first train image (others are resized to it) and are
-/// stored as grayscale only when every image is grayscale.
-pub fn load(path: &Path) -> Result<(Dataset, Dataset)> {
-    let mut entries = if path.is_file() {
-        read_archive_entries(path)?
-    } else {
-        let root = folder_root(path).ok_or_else(|| {
-            Error::input(
-                path.display(),
-                "no train/ folder (expected ROOT/train/<class>/*.png and ROOT/test/<class>/*.png)",
-            )
-        })?;
-        read_dir_entries(&root)?
-    };
-    entries.sort_by(|a, b| (&a.split, &a.class, &a.name).cmp(&(&b.split, &b.class, &b.name)));
+/// The class names (train/ subfolders, sorted); test/ must hold images of those only.
+fn check_classes(path: &Path, entries: &[Entry]) -> Result<Vec<String>> {
     let mut classes: Vec<String> = entries
         .iter()
         .filter(|e| e.split == "train")
@@ -156,6 +142,26 @@ pub fn load(path: &Path) -> Result<(Dataset, Dataset)> {
             format!("{} classes; at most 256 are supported", classes.len()),
         ));
     }
+    Ok(classes)
+}
+
+/// Load train and test from an image folder or its archive. Images are decoded in parallel;
+/// all must have the size of the first train image (others are resized to it) and are
+/// stored as grayscale only when every image is grayscale.
+pub fn load(path: &Path) -> Result<(Dataset, Dataset)> {
+    let mut entries = if path.is_file() {
+        read_archive_entries(path)?
+    } else {
+        let root = folder_root(path).ok_or_else(|| {
+            Error::input(
+                path.display(),
+                "no train/ folder (expected ROOT/train/<class>/*.png and ROOT/test/<class>/*.png)",
+            )
+        })?;
+        read_dir_entries(&root)?
+    };
+    entries.sort_by(|a, b| (&a.split, &a.class, &a.name).cmp(&(&b.split, &b.class, &b.name)));
+    let classes = check_classes(path, &entries)?;
 
     let decoded: Vec<DynamicImage> = entries
         .par_iter()

@@ -1,5 +1,7 @@
 //! The heat map of mean test accuracy over two numeric axes (e.g. lr x batch size).
 
+use std::collections::BTreeMap;
+
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
@@ -49,6 +51,25 @@ fn colormap(t: f64) -> RGBColor {
     RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
 }
 
+/// Mean test accuracy of the finished runs of every (x value, y value) cell that has any.
+fn cell_means(data: &StudyData, ax: usize, ay: usize) -> BTreeMap<(String, String), f64> {
+    let cells = by_key(&data.runs, |r| {
+        let v = &data.index.variants[r.variant].values;
+        (v[ax].clone(), v[ay].clone())
+    });
+    cells
+        .into_iter()
+        .filter_map(|(key, runs)| {
+            let accs: Vec<f64> = runs
+                .iter()
+                .filter(|r| r.finished())
+                .filter_map(|r| r.summary.as_ref()?.test_acc)
+                .collect();
+            (!accs.is_empty()).then(|| (key, Stat::of(&accs).mean))
+        })
+        .collect()
+}
+
 pub fn heatmap<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     data: &StudyData,
@@ -57,19 +78,8 @@ pub fn heatmap<DB: DrawingBackend>(
 ) -> DrawResult {
     let xs = sorted_values(data, ax);
     let ys = sorted_values(data, ay);
-    let cells = by_key(&data.runs, |r| {
-        let v = &data.index.variants[r.variant].values;
-        (v[ax].clone(), v[ay].clone())
-    });
-    let mean = |x: &str, y: &str| -> Option<f64> {
-        let runs = cells.get(&(x.to_string(), y.to_string()))?;
-        let accs: Vec<f64> = runs
-            .iter()
-            .filter(|r| r.finished())
-            .filter_map(|r| r.summary.as_ref()?.test_acc)
-            .collect();
-        (!accs.is_empty()).then(|| Stat::of(&accs).mean)
-    };
+    let means = cell_means(data, ax, ay);
+    let mean = |x: &str, y: &str| means.get(&(x.to_string(), y.to_string())).copied();
     let values: Vec<f64> = xs
         .iter()
         .flat_map(|x| ys.iter().filter_map(|y| mean(x, y)))
@@ -125,15 +135,7 @@ pub fn heatmap<DB: DrawingBackend>(
                     fill.filled(),
                 )))
                 .map_err(se)?;
-            let label = m.map_or("diverged / not run".to_string(), |m| {
-                format!("{:.2}", m * 100.0)
-            });
-            let ink = if m.is_some_and(|m| hi > lo && (m - lo) / (hi - lo) > 0.6) {
-                BLACK
-            } else {
-                WHITE
-            };
-            let ink = if m.is_none() { BLACK } else { ink };
+            let (label, ink) = cell_label(m, lo, hi);
             chart
                 .draw_series(std::iter::once(Text::new(
                     label,
@@ -147,4 +149,18 @@ pub fn heatmap<DB: DrawingBackend>(
         }
     }
     Ok(())
+}
+
+/// A cell's text, and an ink that reads on its colour.
+fn cell_label(m: Option<f64>, lo: f64, hi: f64) -> (String, RGBColor) {
+    let label = m.map_or("diverged / not run".to_string(), |m| {
+        format!("{:.2}", m * 100.0)
+    });
+    let ink = if m.is_some_and(|m| hi > lo && (m - lo) / (hi - lo) > 0.6) {
+        BLACK
+    } else {
+        WHITE
+    };
+    let ink = if m.is_none() { BLACK } else { ink };
+    (label, ink)
 }

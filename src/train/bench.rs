@@ -112,7 +112,19 @@ pub fn run(o: &BenchOptions) -> Result<BenchResult> {
     }
     let train_s = t0.elapsed().as_secs_f64();
 
-    // Data pipeline: whole passes over the synthetic set with crop + flip.
+    let data_images_per_s = pipeline_images_per_s(&ds, &norm, batch);
+    Ok(BenchResult {
+        model: preset.into(),
+        batch,
+        device: o.device.to_string(),
+        steps,
+        train_images_per_s: (steps * batch) as f64 / train_s,
+        data_images_per_s,
+    })
+}
+
+/// Data pipeline: whole passes over the synthetic set with crop + flip, as images/s.
+fn pipeline_images_per_s(ds: &Arc<Dataset>, norm: &Arc<Normalize>, batch: usize) -> f64 {
     let augment = Augment {
         crop_padding: 4,
         hflip: true,
@@ -132,12 +144,5 @@ pub fn run(o: &BenchOptions) -> Result<BenchResult> {
         images += rx.into_iter().map(|b| b.len()).sum::<usize>();
     }
     let data_s = t1.elapsed().as_secs_f64();
-    Ok(BenchResult {
-        model: preset.into(),
-        batch,
-        device: o.device.to_string(),
-        steps,
-        train_images_per_s: (steps * batch) as f64 / train_s,
-        data_images_per_s: images as f64 / data_s,
-    })
+    images as f64 / data_s
 }

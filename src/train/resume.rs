@@ -10,9 +10,16 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use std::time::Instant;
+
+use burn::module::Module;
+
 use crate::error::{Error, Result, read_file, write_atomic};
+use crate::model::checkpoint;
 use crate::run::{EpochMetrics, files};
+use crate::train::optim;
 use crate::train::schedule::ScheduleState;
+use crate::train::trainer::{Best, Progress, Trainer};
 
 const MAGIC: &[u8; 14] = b"CONVLABRESUME1";
 /// The resume file's name in a run folder.
@@ -113,4 +120,65 @@ pub fn load(path: &Path) -> Result<Resume> {
         model,
         optimizer,
     })
+}
+
+/// The trainer's side: continue from the resume file, and write it after an epoch.
+impl Trainer<'_> {
+    /// Continue where the resume file says: weights with their parameter ids (so the
+    /// optimizer state finds its params), optimizer moments, rows, schedule, guard, best.
+    pub(super) fn restore(&self, p: &mut Progress) -> Result<()> {
+        let path = self.dir.path(files::RESUME);
+        let r = load(&path)?;
+        let origin = path.display().to_string();
+        p.model = checkpoint::load_weights(p.model.clone(), r.model, &origin)?;
+        p.optim = optim::build(&self.cfg.optimizer)
+            .from_bytes(burn::tensor::Bytes::from_bytes_vec(r.optimizer))
+            .map_err(|e| Error::input(&origin, format!("corrupt optimizer state: {e}")))?;
+        let st = r.state;
+        p.rows = st.rows;
+        for (row, s) in p.rows.iter_mut().zip(&st.epoch_seconds) {
+            row.seconds = *s;
+        }
+        p.schedule.restore(st.schedule);
+        p.guard.set_stuck_epochs(st.guard_stuck);
+        p.seconds_before = st.seconds_before;
+        p.first_epoch = st.epochs_done;
+        if let Some((score, epoch)) = st.best {
+            let (_, weights) = checkpoint::load(&self.dir.path(files::BEST), &self.device)?;
+            p.best = Some(Best {
+                score,
+                epoch,
+                weights,
+            });
+        }
+        if !self.quiet {
+            println!("resuming {} after epoch {}", self.cfg.name, p.first_epoch);
+        }
+        Ok(())
+    }
+
+    pub(super) fn save_resume(&self, p: &Progress, epoch: usize, started: Instant) -> Result<()> {
+        let state = LoopState {
+            epochs_done: epoch + 1,
+            rows: p.rows.clone(),
+            epoch_seconds: p.rows.iter().map(|r| r.seconds).collect(),
+            best: p.best.as_ref().map(|b| (b.score, b.epoch)),
+            guard_stuck: p.guard.stuck_epochs(),
+            schedule: p.schedule.state(),
+            seconds_before: p.seconds_before + started.elapsed().as_secs_f64(),
+        };
+        let path = self.dir.path(files::RESUME);
+        let serialize = |e: String| Error::Serialize {
+            what: path.display().to_string(),
+            problem: e,
+        };
+        let weights = p.model.clone().into_record().into_bytes();
+        let weights = weights.map_err(|e| serialize(e.to_string()))?;
+        let moments = p
+            .optim
+            .clone()
+            .into_bytes()
+            .map_err(|e| serialize(e.to_string()))?;
+        save(&path, &state, &weights, &moments)
+    }
 }

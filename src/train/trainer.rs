@@ -23,7 +23,6 @@ use crate::train::guard::{self, Guard};
 use crate::train::metrics::Tally;
 use crate::train::optim;
 use crate::train::prepare::{Prepared, from_pretrained, head_index};
-use crate::train::resume::{self, LoopState};
 use crate::train::schedule::Schedule;
 use crate::train::step::train_step;
 
@@ -52,10 +51,10 @@ pub struct Trainer<'a> {
 }
 
 /// The best weights so far: lowest val loss, or the latest epoch without a validation split.
-struct Best {
-    score: f64,
-    epoch: usize,
-    weights: Net,
+pub(super) struct Best {
+    pub(super) score: f64,
+    pub(super) epoch: usize,
+    pub(super) weights: Net,
 }
 
 /// Why the epoch loop ended early.
@@ -65,19 +64,19 @@ enum Stop {
 }
 
 /// What the loop carries from one epoch to the next.
-struct Progress {
+pub(super) struct Progress {
     /// The autodiff device the model trains on (one handle for the whole run).
-    ad: Device,
-    model: Net,
-    optim: ModuleOptimizer,
-    schedule: Schedule,
-    guard: Guard,
-    rows: Vec<EpochMetrics>,
-    best: Option<Best>,
+    pub(super) ad: Device,
+    pub(super) model: Net,
+    pub(super) optim: ModuleOptimizer,
+    pub(super) schedule: Schedule,
+    pub(super) guard: Guard,
+    pub(super) rows: Vec<EpochMetrics>,
+    pub(super) best: Option<Best>,
     /// Seconds spent in earlier sessions of a resumed run.
-    seconds_before: f64,
-    first_epoch: usize,
-    parameters: usize,
+    pub(super) seconds_before: f64,
+    pub(super) first_epoch: usize,
+    pub(super) parameters: usize,
 }
 
 fn progress_bar(len: usize, quiet: bool) -> ProgressBar {
@@ -148,39 +147,6 @@ impl Trainer<'_> {
             self.dir.write_info(&self.info(progress.parameters))?;
         }
         Ok(progress)
-    }
-
-    /// Continue where the resume file says: weights with their parameter ids (so the
-    /// optimizer state finds its params), optimizer moments, rows, schedule, guard, best.
-    fn restore(&self, p: &mut Progress) -> Result<()> {
-        let path = self.dir.path(files::RESUME);
-        let r = resume::load(&path)?;
-        let origin = path.display().to_string();
-        p.model = checkpoint::load_weights(p.model.clone(), r.model, &origin)?;
-        p.optim = optim::build(&self.cfg.optimizer)
-            .from_bytes(burn::tensor::Bytes::from_bytes_vec(r.optimizer))
-            .map_err(|e| Error::input(&origin, format!("corrupt optimizer state: {e}")))?;
-        let st = r.state;
-        p.rows = st.rows;
-        for (row, s) in p.rows.iter_mut().zip(&st.epoch_seconds) {
-            row.seconds = *s;
-        }
-        p.schedule.restore(st.schedule);
-        p.guard.set_stuck_epochs(st.guard_stuck);
-        p.seconds_before = st.seconds_before;
-        p.first_epoch = st.epochs_done;
-        if let Some((score, epoch)) = st.best {
-            let (_, weights) = checkpoint::load(&self.dir.path(files::BEST), &self.device)?;
-            p.best = Some(Best {
-                score,
-                epoch,
-                weights,
-            });
-        }
-        if !self.quiet {
-            println!("resuming {} after epoch {}", self.cfg.name, p.first_epoch);
-        }
-        Ok(())
     }
 
     /// One pass over the training set: the mean loss and accuracy, and the last lr; or the
@@ -331,31 +297,6 @@ impl Trainer<'_> {
             return Ok(Some(Stop::EarlyStopped));
         }
         Ok(None)
-    }
-
-    fn save_resume(&self, p: &Progress, epoch: usize, started: Instant) -> Result<()> {
-        let state = LoopState {
-            epochs_done: epoch + 1,
-            rows: p.rows.clone(),
-            epoch_seconds: p.rows.iter().map(|r| r.seconds).collect(),
-            best: p.best.as_ref().map(|b| (b.score, b.epoch)),
-            guard_stuck: p.guard.stuck_epochs(),
-            schedule: p.schedule.state(),
-            seconds_before: p.seconds_before + started.elapsed().as_secs_f64(),
-        };
-        let path = self.dir.path(files::RESUME);
-        let serialize = |e: String| Error::Serialize {
-            what: path.display().to_string(),
-            problem: e,
-        };
-        let weights = p.model.clone().into_record().into_bytes();
-        let weights = weights.map_err(|e| serialize(e.to_string()))?;
-        let moments = p
-            .optim
-            .clone()
-            .into_bytes()
-            .map_err(|e| serialize(e.to_string()))?;
-        resume::save(&path, &state, &weights, &moments)
     }
 
     /// The summary: early stopping restores the best weights, so the final test is
