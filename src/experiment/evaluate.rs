@@ -9,9 +9,10 @@ use serde::Serialize;
 
 use crate::data::transform::Normalize;
 use crate::data::{self, DataConfig, Lookup};
-use crate::error::{Error, Result, write_atomic};
+use crate::error::{Error, Result};
 use crate::model::checkpoint::{self, CheckpointMeta};
 use crate::report::diagnostics::{self, ClassResult, Diagnostics};
+use crate::run::write_json;
 use crate::train::device::{self, DeviceName};
 use crate::train::eval;
 
@@ -113,11 +114,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<Evaluation> {
         epoch: meta.epoch,
         files: out.clone(),
     };
-    let json = serde_json::to_string_pretty(&report).map_err(|e| Error::Serialize {
-        what: "eval.json".into(),
-        problem: e.to_string(),
-    })?;
-    write_atomic(&out.join("eval.json"), format!("{json}\n").as_bytes())?;
+    write_json(&out.join("eval.json"), &report)?;
     Ok(Evaluation {
         report,
         plain,

@@ -174,11 +174,7 @@ impl Trainer<'_> {
         };
         let weights = p.model.clone().into_record().into_bytes();
         let weights = weights.map_err(|e| serialize(e.to_string()))?;
-        let moments = p
-            .optim
-            .clone()
-            .into_bytes()
-            .map_err(|e| serialize(e.to_string()))?;
+        let moments = p.optim.into_bytes().map_err(|e| serialize(e.to_string()))?;
         save(&path, &state, &weights, &moments)
     }
 }
