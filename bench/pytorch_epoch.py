@@ -7,11 +7,14 @@ split and per-epoch evaluation (val + test at batch 256), data already in memory
 Prints one JSON line per epoch: seconds (train + val + test, as convlab's timing.csv) and
 test accuracy. bench/cpu_epoch.sh runs it beside convlab and prints the ratio.
 """
-import argparse, gzip, io, json, os, tarfile, time
+import argparse, gzip, io, json, os, sys, tarfile, time
 
 import numpy as np
 import torch
 from torch import nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from seed_nets import NETS  # noqa: E402
 
 
 def mnist(root):
@@ -42,16 +45,10 @@ def cifar_jpeg(path):
 
 
 def net(name):
-    if name == "mnist-cnn":
-        return nn.Sequential(nn.Conv2d(1, 10, 5), nn.MaxPool2d(2), nn.ReLU(), nn.Conv2d(10, 32, 5), nn.MaxPool2d(2), nn.ReLU(),
-                             nn.Flatten(), nn.Linear(512, 100), nn.ReLU(), nn.Dropout(0.3), nn.Linear(100, 10))
-    if name == "bn-prelu-cnn":
-        layers, cin = [], 3
-        for c in (16, 32, 64):
-            layers += [nn.Conv2d(cin, c, 3, padding=1), nn.BatchNorm2d(c), nn.PReLU(), nn.MaxPool2d(2)]
-            cin = c
-        return nn.Sequential(*layers, nn.Flatten(), nn.Dropout(0.35), nn.Linear(1024, 100), nn.PReLU(), nn.Dropout(0.35), nn.Linear(100, 10))
-    raise SystemExit(f"unknown model {name}")
+    """The seed nets as their notebooks wrote them (bench/seed_nets.py)."""
+    if name not in NETS:
+        raise SystemExit(f"unknown model {name}")
+    return NETS[name][0]()
 
 
 def evaluate(model, x, y):

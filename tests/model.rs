@@ -4,7 +4,7 @@ use burn::prelude::*;
 use convlab::model::Net;
 use convlab::model::checkpoint::{self, CheckpointMeta};
 use convlab::model::presets::{PRESETS, resolve_layers};
-use convlab::model::spec::{LayerSpec, Shape, check_net, lint_net};
+use convlab::model::spec::{LayerSpec, Shape, check_net, lint_net, trainable_params};
 use convlab::model::{Activation, Init, ModelConfig};
 use convlab::train::schedule::{Schedule, ScheduleConfig};
 
@@ -53,28 +53,69 @@ fn every_preset_checks_and_runs_on_its_input() {
     );
 }
 
+/// The seed nets' parameter counts as PyTorch prints them:
+/// `sum(p.numel() for p in model.parameters())` on the nn.Sequential that
+/// `bench/seed_nets.py` builds (160922, 295650, 9457962, 434722, 11173962).
+/// By hand, seed 004: conv 3->16 (448) + PReLU (1) + BN (32), conv 16->32 (4640) + 1 + 64,
+/// conv 32->64 (18496) + 1 + 128, fc 4096->100 (409700) + 1 + BN1d (200), fc 100->10 (1010).
 #[test]
 fn preset_parameter_counts_match_the_seed_nets() {
-    // mnist-cnn: conv 1->10 k5 (260), conv 10->32 k5 (8032), fc 512->100 (51300), fc 100->10 (1010).
-    let device = Device::flex();
+    let mnist = Shape::Image { c: 1, h: 28, w: 28 };
+    let cifar = Shape::Image { c: 3, h: 32, w: 32 };
     let count = |name: &str, input: Shape| {
-        Net::new(
-            &resolve_layers(&preset(name), 10, "t").unwrap(),
-            input,
-            Init::Default,
-            &device,
-        )
-        .num_params()
+        let layers = resolve_layers(&preset(name), 10, "t").unwrap();
+        check_net(&layers, input, 10, "t").unwrap();
+        trainable_params(&layers, input)
     };
+    // conv 1->10 3x3 (100), conv 10->32 3x3 (2912), fc 1568->100 (156900), fc 100->10 (1010).
+    assert_eq!(count("mnist-cnn", mnist), 100 + 2912 + 156_900 + 1010);
+    assert_eq!(count("cifar-cnn", cifar), 295_650);
+    assert_eq!(count("vgg-blocks", cifar), 9_457_962);
     assert_eq!(
-        count("mnist-cnn", Shape::Image { c: 1, h: 28, w: 28 }),
-        260 + 8032 + 51300 + 1010
+        count("bn-prelu-cnn", cifar),
+        448 + 1 + 32 + 4640 + 1 + 64 + 18_496 + 1 + 128 + 409_700 + 1 + 200 + 1010
     );
-    // cifar-cnn: conv 3->15 k5 (1140), 15->45 k5 (16920), fc 1125->100 (112600), fc 100->10 (1010).
+    assert_eq!(count("resnet18", cifar), 11_173_962);
+    // Burn counts batch norm's running mean and var too: 2 x 4800 channels more.
+    let layers = resolve_layers(&preset("resnet18"), 10, "t").unwrap();
+    let burn_count = Net::new(&layers, cifar, Init::Default, &Device::flex()).num_params();
+    assert_eq!(burn_count, 11_173_962 + 9600);
+}
+
+/// Seed 004's order: PReLU, channel dropout, then batch norm after each conv; BatchNorm1d
+/// after the fc layer's dropout.
+#[test]
+fn bn_prelu_cnn_is_seed_004s_layer_order() {
+    let layers = resolve_layers(&preset("bn-prelu-cnn"), 10, "t").unwrap();
+    let kinds: Vec<&str> = layers.iter().map(|l| l.kind()).collect();
     assert_eq!(
-        count("cifar-cnn", Shape::Image { c: 3, h: 32, w: 32 }),
-        1140 + 16920 + 112600 + 1010
+        kinds.join(" "),
+        "conv activation dropout2d bn conv activation dropout2d bn pool conv activation dropout2d bn pool flatten linear activation dropout bn linear"
     );
+    assert!(layers.contains(&LayerSpec::Dropout2d { p: 0.35 }));
+}
+
+/// A knob on a layer list would change nothing: it is refused, naming the key.
+#[test]
+fn knobs_on_a_layer_list_are_refused() {
+    let text = r#"
+[model]
+preset = ""
+dropout = 0.5
+layers = [{ type = "flatten" }, { type = "linear", out = 10 }]
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("net.toml");
+    std::fs::write(&path, text).unwrap();
+    let e = convlab::experiment::config::load_run_config(&path, &[]).unwrap_err().to_string();
+    assert!(e.contains("model.dropout") && e.contains("presets only"), "{e}");
+    let e = convlab::experiment::config::load_run_config(
+        &path,
+        &["model.dropout=-1".into(), "model.activation=elu".into()],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("model.activation"), "{e}");
 }
 
 #[test]
@@ -126,6 +167,7 @@ fn custom_net_errors_and_lint() {
         stride: 1,
         padding: 0,
         input: None,
+        bias: true,
     }];
     let e = check_net(&layers, Shape::Image { c: 1, h: 28, w: 28 }, 10, "my.toml")
         .unwrap_err()

@@ -1,10 +1,12 @@
 //! The command line: one file per subcommand, each a clap `Args` struct and a `run(args)`
 //! that parses, calls the library and prints. Commands: train, sweep, report, lr-find,
-//! eval, finetune, predict, serve, bench, presets.
+//! eval, finetune, predict, serve, bench, presets, import, export.
 
 mod bench;
 mod eval;
+mod export;
 mod finetune;
+mod import;
 mod lr_find;
 mod predict;
 mod presets;
@@ -104,8 +106,12 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Training and data-pipeline throughput on synthetic data (see bench/compare.sh).
     Bench(bench::BenchArgs),
-    /// List the model presets.
+    /// List the model presets: the seed notebook each reproduces and PyTorch's parameter count.
     Presets,
+    /// Read a PyTorch state_dict (.pth) into a convlab checkpoint.
+    Import(import::ImportArgs),
+    /// Write a checkpoint as a PyTorch state_dict (+ its nn.Sequential code) or as ONNX.
+    Export(export::ExportArgs),
 }
 
 pub fn main() -> Result<()> {
@@ -127,6 +133,8 @@ pub fn main() -> Result<()> {
         Command::Serve(a) => serve::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Presets => presets::run(),
+        Command::Import(a) => import::run(a),
+        Command::Export(a) => export::run(a),
     }
 }
 

@@ -22,6 +22,9 @@ pub struct PredictArgs {
     json: bool,
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// Also print the raw outputs (logits) before the softmax.
+    #[arg(long)]
+    logits: bool,
 }
 
 /// Every image is predicted; one that cannot be read or decoded is a one-line error of its
@@ -38,15 +41,23 @@ pub fn run(a: PredictArgs) -> Result<()> {
     let mut failed = 0;
     for (path, result) in a.images.iter().zip(&results) {
         match result {
-            Ok(top) => {
+            Ok(p) => {
                 if !a.json {
-                    let shown: Vec<String> = top
+                    let shown: Vec<String> = p
+                        .top
                         .iter()
                         .map(|g| format!("{} ({:.3})", g.class, g.probability))
                         .collect();
                     println!("{}: {}", path.display(), shown.join(", "));
+                    if a.logits {
+                        println!("  logits: {:?}", p.logits);
+                    }
                 }
-                json.push(serde_json::json!({"file": path, "top": top}));
+                let mut row = serde_json::json!({"file": path, "top": p.top});
+                if a.logits {
+                    row["logits"] = serde_json::json!(p.logits);
+                }
+                json.push(row);
             }
             Err(e) => {
                 failed += 1;

@@ -131,3 +131,17 @@ pub fn folder_classes(path: &Path) -> Result<usize> {
             .len(),
     )
 }
+
+/// Input shape [channels, height, width] and class names of a built-in dataset, known
+/// without reading it (what `convlab import` needs to describe a PyTorch model); `None` for
+/// an image folder.
+pub fn known_layout(name: DatasetName) -> Option<([usize; 3], Vec<String>)> {
+    match name {
+        DatasetName::Mnist | DatasetName::FashionMnist => Some(([1, 28, 28], idx_class_names(name))),
+        DatasetName::Cifar10 => Some((
+            [3, 32, 32],
+            cifar::CLASSES.iter().map(|s| s.to_string()).collect(),
+        )),
+        DatasetName::Folder => None,
+    }
+}

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod emit;
 pub mod evaluate;
+pub mod interchange;
 pub mod study;
 pub mod study_axes;
 pub mod sweep;

@@ -87,6 +87,25 @@ impl ModelConfig {
         if self.preset.is_empty() && self.layers.is_empty() {
             return Err(("model", "set model.preset or list model.layers".into()));
         }
+        if self.preset.is_empty() {
+            // The knobs rewrite a preset; on a layer list they would change nothing, and a
+            // study over them would train identical variants and report "no difference".
+            let knob = if self.activation.is_some() {
+                Some("model.activation")
+            } else if self.dropout >= 0.0 {
+                Some("model.dropout")
+            } else if self.batch_norm != BatchNormChoice::Preset {
+                Some("model.batch_norm")
+            } else {
+                None
+            };
+            if let Some(key) = knob {
+                return Err((
+                    key,
+                    "applies to presets only; this net is a layer list, so set it on the layers in model.layers".into(),
+                ));
+            }
+        }
         Ok(())
     }
 }

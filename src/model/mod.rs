@@ -7,6 +7,7 @@ pub mod cpu;
 pub mod net;
 pub mod predictor;
 pub mod presets;
+pub mod pytorch;
 pub mod spec;
 
 pub use config::{Activation, BatchNormChoice, Init, ModelConfig};

@@ -12,6 +12,7 @@ use burn::nn::{
     PaddingConfig2d,
 };
 use burn::prelude::*;
+use burn::tensor::Distribution;
 
 use crate::model::config::{Activation, Init};
 use crate::model::cpu;
@@ -51,26 +52,46 @@ impl Act {
     }
 }
 
+/// PyTorch's `nn.Dropout2d`: zeroes whole channels of each image. Wraps Burn's dropout for
+/// its probability and training flag (frozen layers and inference pass inputs through).
+#[derive(Module, Debug)]
+pub struct Dropout2d {
+    pub inner: Dropout,
+}
+
+impl Dropout2d {
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let d = &self.inner;
+        if !d.training.is_enabled() || !x.device().is_autodiff() || d.prob == 0.0 {
+            return x;
+        }
+        let [n, c, _, _] = x.dims();
+        let keep = 1.0 - d.prob;
+        let mask = Tensor::<4>::random([n, c, 1, 1], Distribution::Bernoulli(keep), &x.device());
+        x * (mask * (1.0 / keep))
+    }
+}
+
 /// Flattens [N, C, H, W] to [N, C*H*W]; no parameters.
 #[derive(Module, Debug, Default)]
 pub struct Flatten;
 
 #[derive(Module, Debug)]
 pub struct Shortcut {
-    conv: Conv2d,
-    bn: BatchNorm,
+    pub conv: Conv2d,
+    pub bn: BatchNorm,
 }
 
 /// ResNet basic block: conv-bn-act-conv-bn, plus the (projected) input, then act.
 #[derive(Module, Debug)]
 pub struct Residual {
-    conv1: Conv2d,
-    bn1: BatchNorm,
-    act1: Act,
-    conv2: Conv2d,
-    bn2: BatchNorm,
-    shortcut: Option<Shortcut>,
-    act2: Act,
+    pub conv1: Conv2d,
+    pub bn1: BatchNorm,
+    pub act1: Act,
+    pub conv2: Conv2d,
+    pub bn2: BatchNorm,
+    pub shortcut: Option<Shortcut>,
+    pub act2: Act,
 }
 
 impl Residual {
@@ -98,6 +119,7 @@ pub enum Layer {
     Bn(BatchNorm),
     Act(Act),
     Dropout(Dropout),
+    Dropout2d(Dropout2d),
     Flatten(Flatten),
     Linear(Linear),
     Residual(Residual),
@@ -132,10 +154,11 @@ impl Net {
                     kernel,
                     stride,
                     padding,
+                    bias,
                     ..
-                } => {
-                    Layer::Conv(init.conv(channels, *out, *kernel, *stride, *padding, true, device))
-                }
+                } => Layer::Conv(init.conv(
+                    channels, *out, *kernel, *stride, *padding, *bias, device,
+                )),
                 LayerSpec::Pool { kernel, stride } => Layer::Pool(
                     MaxPool2dConfig::new([*kernel, *kernel])
                         .with_strides([stride.unwrap_or(*kernel); 2])
@@ -145,6 +168,9 @@ impl Net {
                 LayerSpec::Bn => Layer::Bn(BatchNormConfig::new(channels).init(device)),
                 LayerSpec::Activation { kind } => Layer::Act(Act::new(*kind, device)),
                 LayerSpec::Dropout { p } => Layer::Dropout(DropoutConfig::new(*p).init()),
+                LayerSpec::Dropout2d { p } => Layer::Dropout2d(Dropout2d {
+                    inner: DropoutConfig::new(*p).init(),
+                }),
                 LayerSpec::Flatten => Layer::Flatten(Flatten),
                 LayerSpec::Linear { out, .. } => Layer::Linear(init.linear(channels, *out, device)),
                 LayerSpec::Residual {
@@ -187,6 +213,7 @@ impl Net {
                 (Layer::Act(l), Flow::Flat(x)) => Flow::Flat(l.forward(x)),
                 (Layer::Dropout(l), Flow::Image(x)) => Flow::Image(l.forward(x)),
                 (Layer::Dropout(l), Flow::Flat(x)) => Flow::Flat(l.forward(x)),
+                (Layer::Dropout2d(l), Flow::Image(x)) => Flow::Image(l.forward(x)),
                 (Layer::Flatten(_), Flow::Image(x)) => Flow::Flat(x.flatten(1, 3)),
                 (Layer::Flatten(_), flat @ Flow::Flat(_)) => flat,
                 (Layer::Linear(l), Flow::Flat(x)) => Flow::Flat(l.forward(x)),

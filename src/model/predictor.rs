@@ -52,6 +52,15 @@ impl Predictor {
 
     /// Class probabilities for decoded images, one row per image.
     pub fn probabilities(&self, images: &[Vec<u8>]) -> Vec<Vec<f32>> {
+        self.rows(images, true)
+    }
+
+    /// The net's raw outputs (logits) for decoded images, one row per image.
+    pub fn logits(&self, images: &[Vec<u8>]) -> Vec<Vec<f32>> {
+        self.rows(images, false)
+    }
+
+    fn rows(&self, images: &[Vec<u8>], probabilities: bool) -> Vec<Vec<f32>> {
         if images.is_empty() {
             return Vec::new();
         }
@@ -72,7 +81,13 @@ impl Predictor {
         );
         let [c, h, w] = self.meta.input;
         let x = Tensor::<4>::from_data(TensorData::new(buf, [images.len(), c, h, w]), &self.device);
-        let p = softmax(self.model.forward(x), 1)
+        let logits = self.model.forward(x);
+        let out = if probabilities {
+            softmax(logits, 1)
+        } else {
+            logits
+        };
+        let p = out
             .into_data_as::<f32>()
             .try_to_vec::<f32>()
             .unwrap_or_default();
@@ -87,8 +102,8 @@ impl Predictor {
 
     /// The top `k` classes of every image file, in order; a file that cannot be read or
     /// decoded is its own error and does not stop the others.
-    pub fn predict_files(&self, paths: &[PathBuf], k: usize) -> Vec<Result<Vec<Guess>>> {
-        let mut results: Vec<Result<Vec<Guess>>> = Vec::with_capacity(paths.len());
+    pub fn predict_files(&self, paths: &[PathBuf], k: usize) -> Vec<Result<Predicted>> {
+        let mut results: Vec<Result<Predicted>> = Vec::with_capacity(paths.len());
         let (mut ok, mut pixels) = (Vec::new(), Vec::new());
         for (i, path) in paths.iter().enumerate() {
             let name = path.display().to_string();
@@ -96,7 +111,7 @@ impl Predictor {
                 Ok(px) => {
                     ok.push(i);
                     pixels.push(px);
-                    results.push(Ok(Vec::new()));
+                    results.push(Ok(Predicted::default()));
                 }
                 Err(e) => results.push(Err(e)),
             }
@@ -104,12 +119,31 @@ impl Predictor {
         // Forward passes of at most this many images bound the tensor memory of long lists.
         const CHUNK: usize = 256;
         for (idx, px) in ok.chunks(CHUNK).zip(pixels.chunks(CHUNK)) {
-            for (&i, probs) in idx.iter().zip(self.probabilities(px)) {
-                results[i] = Ok(self.top_k(&probs, k));
+            for (&i, logits) in idx.iter().zip(self.logits(px)) {
+                results[i] = Ok(Predicted {
+                    top: self.top_k(&softmax_row(&logits), k),
+                    logits,
+                });
             }
         }
         results
     }
+}
+
+/// One image's result: the top classes, and the logits they come from.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Predicted {
+    pub top: Vec<Guess>,
+    pub logits: Vec<f32>,
+}
+
+/// Softmax of one row, in f64 for the sum (the same probabilities as the batched path to
+/// float rounding).
+fn softmax_row(logits: &[f32]) -> Vec<f32> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exp: Vec<f64> = logits.iter().map(|&z| ((z - max) as f64).exp()).collect();
+    let sum: f64 = exp.iter().sum();
+    exp.iter().map(|e| (e / sum) as f32).collect()
 }
 
 /// [`Predictor::decode`] without the model, for threads that only prepare inputs.

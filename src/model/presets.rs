@@ -8,17 +8,26 @@ use crate::model::spec::LayerSpec;
 
 pub struct Preset {
     pub name: &'static str,
+    /// Which seed notebook's net this is, layer for layer ("" when none).
+    pub seed: &'static str,
     pub about: &'static str,
+    /// The input it was written for, [channels, height, width] (10 classes).
+    pub input: [usize; 3],
     pub activation: Activation,
     pub dropout: f64,
     pub batch_norm: bool,
     build: fn(&mut Builder, usize),
 }
 
+const MNIST: [usize; 3] = [1, 28, 28];
+const CIFAR: [usize; 3] = [3, 32, 32];
+
 pub const PRESETS: &[Preset] = &[
     Preset {
         name: "mnist-cnn",
-        about: "conv 10 k5, pool, act, conv 32 k5, pool, act, fc 100, act, dropout 0.3, fc (seed notebooks)",
+        seed: "seed 001 (MNIST)",
+        about: "conv 10 3x3 pad 1, pool, act, conv 32 3x3 pad 1, pool, act, fc 100, act, dropout 0.3, fc",
+        input: MNIST,
         activation: Activation::Relu,
         dropout: 0.3,
         batch_norm: false,
@@ -26,7 +35,9 @@ pub const PRESETS: &[Preset] = &[
     },
     Preset {
         name: "cifar-cnn",
+        seed: "seed 001 (CIFAR-10)",
         about: "mnist-cnn's shape with 15/45 channels",
+        input: CIFAR,
         activation: Activation::Relu,
         dropout: 0.3,
         batch_norm: false,
@@ -34,7 +45,9 @@ pub const PRESETS: &[Preset] = &[
     },
     Preset {
         name: "vgg-blocks",
+        seed: "seed 002",
         about: "three double-conv blocks 16/32, 64/128, 128/256, fc 4096-2048-256-classes, no activation on logits",
+        input: CIFAR,
         activation: Activation::Relu,
         dropout: 0.0,
         batch_norm: false,
@@ -42,7 +55,9 @@ pub const PRESETS: &[Preset] = &[
     },
     Preset {
         name: "bn-prelu-cnn",
-        about: "conv 16/32/64 each with BN, PReLU and pool, dropout 0.35, fc 100",
+        seed: "seed 004 (final net)",
+        about: "[conv 3x3 pad 1, PReLU, Dropout2d 0.35, BN] x 3 (16, 32+pool, 64+pool), fc 100, PReLU, dropout 0.35, BatchNorm1d, fc",
+        input: CIFAR,
         activation: Activation::Prelu,
         dropout: 0.35,
         batch_norm: true,
@@ -50,7 +65,9 @@ pub const PRESETS: &[Preset] = &[
     },
     Preset {
         name: "vgg11",
+        seed: "",
         about: "VGG-11 with batch norm, CIFAR variant (one linear head)",
+        input: CIFAR,
         activation: Activation::Relu,
         dropout: 0.0,
         batch_norm: true,
@@ -64,7 +81,9 @@ pub const PRESETS: &[Preset] = &[
     },
     Preset {
         name: "vgg16",
+        seed: "",
         about: "VGG-16 with batch norm, CIFAR variant (one linear head)",
+        input: CIFAR,
         activation: Activation::Relu,
         dropout: 0.0,
         batch_norm: true,
@@ -77,7 +96,9 @@ pub const PRESETS: &[Preset] = &[
     },
     Preset {
         name: "resnet18",
-        about: "ResNet-18, CIFAR variant (3x3 stem, no max-pool)",
+        seed: "",
+        about: "ResNet-18, CIFAR variant as commonly written in PyTorch (3x3 stem without bias, no max-pool)",
+        input: CIFAR,
         activation: Activation::Relu,
         dropout: 0.0,
         batch_norm: true,
@@ -105,9 +126,20 @@ impl Builder {
             stride: 1,
             padding,
             input: None,
+            bias: true,
         });
+        self
+    }
+    /// Batch norm (2d or 1d, from the position), when the knob is on.
+    fn bn(&mut self) -> &mut Self {
         if self.bn {
             self.layers.push(LayerSpec::Bn);
+        }
+        self
+    }
+    fn dropout2d(&mut self) -> &mut Self {
+        if self.p > 0.0 {
+            self.layers.push(LayerSpec::Dropout2d { p: self.p });
         }
         self
     }
@@ -147,13 +179,13 @@ impl Builder {
 }
 
 fn small_cnn(b: &mut Builder, (c1, c2): (usize, usize), classes: usize) {
-    b.conv(c1, 5, 0).pool().act().conv(c2, 5, 0).pool().act();
+    b.conv(c1, 3, 1).bn().pool().act().conv(c2, 3, 1).bn().pool().act();
     b.flatten().linear(100).act().dropout().linear(classes);
 }
 
 fn vgg_blocks(b: &mut Builder, classes: usize) {
     for (c1, c2) in [(16, 32), (64, 128), (128, 256)] {
-        b.conv(c1, 3, 1).act().conv(c2, 3, 1).act().pool();
+        b.conv(c1, 3, 1).bn().act().conv(c2, 3, 1).bn().act().pool();
     }
     // 256 x 4 x 4 = 4096 features on a 32x32 input.
     b.flatten()
@@ -166,15 +198,18 @@ fn vgg_blocks(b: &mut Builder, classes: usize) {
         .linear(classes);
 }
 
+/// Seed 004's order: activation and dropout before batch norm, no pool after the first
+/// conv (so the flatten gives 64 x 8 x 8 = 4096 features), batch norm on the fc layer too.
 fn bn_prelu_cnn(b: &mut Builder, classes: usize) {
-    for c in [16, 32, 64] {
-        b.conv(c, 3, 1).act().pool();
+    b.conv(16, 3, 1).act().dropout2d().bn();
+    for c in [32, 64] {
+        b.conv(c, 3, 1).act().dropout2d().bn().pool();
     }
     b.flatten()
-        .dropout()
         .linear(100)
         .act()
         .dropout()
+        .bn()
         .linear(classes);
 }
 
@@ -184,14 +219,22 @@ fn vgg(b: &mut Builder, plan: &[usize], classes: usize) {
         if c == 0 {
             b.pool();
         } else {
-            b.conv(c, 3, 1).act();
+            b.conv(c, 3, 1).bn().act();
         }
     }
     b.flatten().dropout().linear(classes);
 }
 
 fn resnet18(b: &mut Builder, classes: usize) {
-    b.conv(64, 3, 1).act();
+    b.layers.push(LayerSpec::Conv {
+        out: 64,
+        kernel: 3,
+        stride: 1,
+        padding: 1,
+        input: None,
+        bias: false,
+    });
+    b.bn().act();
     for (out, stride) in [
         (64, 1),
         (64, 1),

@@ -21,6 +21,9 @@ pub enum LayerSpec {
         /// Optional: checked against the incoming channels.
         #[serde(default, rename = "in", skip_serializing_if = "Option::is_none")]
         input: Option<usize>,
+        /// PyTorch's `bias=` (false before batch norm in a ResNet stem).
+        #[serde(default = "yes", skip_serializing_if = "is_true")]
+        bias: bool,
     },
     Pool {
         #[serde(default = "two")]
@@ -35,6 +38,10 @@ pub enum LayerSpec {
         kind: Activation,
     },
     Dropout {
+        p: f64,
+    },
+    /// Channel dropout (PyTorch's `nn.Dropout2d`): whole feature maps are zeroed.
+    Dropout2d {
         p: f64,
     },
     Flatten,
@@ -61,6 +68,12 @@ fn two() -> usize {
 }
 fn three() -> usize {
     3
+}
+fn yes() -> bool {
+    true
+}
+fn is_true(b: &bool) -> bool {
+    *b
 }
 fn relu() -> Activation {
     Activation::Relu
@@ -91,6 +104,7 @@ impl LayerSpec {
             LayerSpec::Bn => "bn",
             LayerSpec::Activation { .. } => "activation",
             LayerSpec::Dropout { .. } => "dropout",
+            LayerSpec::Dropout2d { .. } => "dropout2d",
             LayerSpec::Flatten => "flatten",
             LayerSpec::Linear { .. } => "linear",
             LayerSpec::Residual { .. } => "residual",
@@ -112,6 +126,7 @@ impl LayerSpec {
                 stride,
                 padding,
                 input: expected,
+                ..
             } => conv_output(image("conv")?, *out, *kernel, *stride, *padding, *expected),
             LayerSpec::Pool { kernel, stride } => {
                 let (c, h, w) = image("pool")?;
@@ -138,11 +153,10 @@ impl LayerSpec {
             },
             LayerSpec::Bn => Ok(input),
             LayerSpec::Activation { .. } => Ok(input),
-            LayerSpec::Dropout { p } => {
-                if !(0.0..1.0).contains(p) {
-                    return Err(format!("p = {p} is not in [0, 1)"));
-                }
-                Ok(input)
+            LayerSpec::Dropout { p } => check_p(*p, input),
+            LayerSpec::Dropout2d { p } => {
+                image("dropout2d")?;
+                check_p(*p, input)
             }
             LayerSpec::Linear {
                 out,
@@ -161,6 +175,13 @@ impl LayerSpec {
             }
         }
     }
+}
+
+fn check_p(p: f64, input: Shape) -> std::result::Result<Shape, String> {
+    if !(0.0..1.0).contains(&p) {
+        return Err(format!("p = {p} is not in [0, 1)"));
+    }
+    Ok(input)
 }
 
 /// A conv's output shape from its (c, h, w) input.
@@ -268,4 +289,46 @@ pub fn lint_net(layers: &[LayerSpec]) -> Vec<String> {
         warnings.push("an activation follows the last linear layer: logits should be left unbounded for cross-entropy".into());
     }
     warnings
+}
+
+/// Trainable parameters, counted as PyTorch's `sum(p.numel() for p in model.parameters())`:
+/// batch norm's running statistics are buffers, not parameters. `layers` must have passed
+/// `check_net` for `input`.
+pub fn trainable_params(layers: &[LayerSpec], input: Shape) -> usize {
+    let mut shape = input;
+    let mut total = 0;
+    for layer in layers {
+        let width = match shape {
+            Shape::Image { c, .. } => c,
+            Shape::Flat(n) => n,
+        };
+        let slopes = |kind: &Activation| usize::from(*kind == Activation::Prelu);
+        total += match layer {
+            LayerSpec::Conv {
+                out, kernel, bias, ..
+            } => out * width * kernel * kernel + if *bias { *out } else { 0 },
+            LayerSpec::Bn => 2 * width,
+            LayerSpec::Activation { kind } => slopes(kind),
+            LayerSpec::Linear { out, .. } => out * width + out,
+            LayerSpec::Residual {
+                out,
+                stride,
+                activation,
+            } => {
+                let projection = if *stride != 1 || width != *out {
+                    width * out + 2 * out
+                } else {
+                    0
+                };
+                9 * width * out + 9 * out * out + 4 * out + projection + 2 * slopes(activation)
+            }
+            LayerSpec::Pool { .. }
+            | LayerSpec::AvgPool
+            | LayerSpec::Dropout { .. }
+            | LayerSpec::Dropout2d { .. }
+            | LayerSpec::Flatten => 0,
+        };
+        shape = layer.output_shape(shape).unwrap_or(shape);
+    }
+    total
 }

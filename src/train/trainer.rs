@@ -15,6 +15,7 @@ use crate::data::transform::Augment;
 use crate::error::{Error, Result};
 use crate::model::Net;
 use crate::model::checkpoint;
+use crate::model::spec::trainable_params;
 use crate::run::{EpochMetrics, RunDir, Status, Summary, files};
 use crate::seed::{Stream, derive_seed};
 use crate::train::config::RunConfig;
@@ -129,7 +130,7 @@ impl Trainer<'_> {
         let steps = p.train.len().div_ceil(cfg.train.batch_size);
         let mut progress = Progress {
             ad,
-            parameters: model.num_params(),
+            parameters: trainable_params(&p.layers, p.input),
             model,
             optim: optim::build(&cfg.optimizer),
             schedule: Schedule::new(&cfg.schedule, cfg.optimizer.lr, cfg.train.epochs, steps),

@@ -1,0 +1,392 @@
+//! ONNX export (opset 17): the net in inference mode, weights as initializers named by
+//! their state_dict keys. The few protobuf messages needed are declared here with prost's
+//! derive, field numbers from onnx.proto, so no protoc or generated code is involved.
+
+use prost::Message;
+
+use crate::model::config::Activation;
+use crate::model::pytorch::Group;
+use crate::model::spec::{LayerSpec, Shape};
+
+#[derive(Clone, PartialEq, Message)]
+pub struct ModelProto {
+    #[prost(int64, tag = "1")]
+    pub ir_version: i64,
+    #[prost(string, tag = "2")]
+    pub producer_name: String,
+    #[prost(string, tag = "3")]
+    pub producer_version: String,
+    #[prost(message, optional, tag = "7")]
+    pub graph: Option<GraphProto>,
+    #[prost(message, repeated, tag = "8")]
+    pub opset_import: Vec<OperatorSetIdProto>,
+    #[prost(message, repeated, tag = "14")]
+    pub metadata_props: Vec<StringStringEntryProto>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub struct OperatorSetIdProto {
+    #[prost(string, tag = "1")]
+    pub domain: String,
+    #[prost(int64, tag = "2")]
+    pub version: i64,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub struct StringStringEntryProto {
+    #[prost(string, tag = "1")]
+    pub key: String,
+    #[prost(string, tag = "2")]
+    pub value: String,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub struct GraphProto {
+    #[prost(message, repeated, tag = "1")]
+    pub node: Vec<NodeProto>,
+    #[prost(string, tag = "2")]
+    pub name: String,
+    #[prost(message, repeated, tag = "5")]
+    pub initializer: Vec<TensorProto>,
+    #[prost(message, repeated, tag = "11")]
+    pub input: Vec<ValueInfoProto>,
+    #[prost(message, repeated, tag = "12")]
+    pub output: Vec<ValueInfoProto>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub struct NodeProto {
+    #[prost(string, repeated, tag = "1")]
+    pub input: Vec<String>,
+    #[prost(string, repeated, tag = "2")]
+    pub output: Vec<String>,
+    #[prost(string, tag = "3")]
+    pub name: String,
+    #[prost(string, tag = "4")]
+    pub op_type: String,
+    #[prost(message, repeated, tag = "5")]
+    pub attribute: Vec<AttributeProto>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub struct AttributeProto {
+    #[prost(string, tag = "1")]
+    pub name: String,
+    #[prost(float, tag = "2")]
+    pub f: f32,
+    #[prost(int64, tag = "3")]
+    pub i: i64,
+    #[prost(int64, repeated, tag = "8")]
+    pub ints: Vec<i64>,
+    /// AttributeType: FLOAT = 1, INT = 2, INTS = 7.
+    #[prost(int32, tag = "20")]
+    pub r#type: i32,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub struct TensorProto {
+    #[prost(int64, repeated, tag = "1")]
+    pub dims: Vec<i64>,
+    /// DataType: FLOAT = 1.
+    #[prost(int32, tag = "2")]
+    pub data_type: i32,
+    #[prost(string, tag = "8")]
+    pub name: String,
+    #[prost(bytes = "vec", tag = "9")]
+    pub raw_data: Vec<u8>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub struct ValueInfoProto {
+    #[prost(string, tag = "1")]
+    pub name: String,
+    #[prost(message, optional, tag = "2")]
+    pub r#type: Option<TypeProto>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub struct TypeProto {
+    #[prost(message, optional, tag = "1")]
+    pub tensor_type: Option<TensorTypeProto>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub struct TensorTypeProto {
+    #[prost(int32, tag = "1")]
+    pub elem_type: i32,
+    #[prost(message, optional, tag = "2")]
+    pub shape: Option<TensorShapeProto>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub struct TensorShapeProto {
+    #[prost(message, repeated, tag = "1")]
+    pub dim: Vec<Dimension>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub struct Dimension {
+    #[prost(int64, optional, tag = "1")]
+    pub dim_value: Option<i64>,
+    #[prost(string, optional, tag = "2")]
+    pub dim_param: Option<String>,
+}
+
+fn ints(name: &str, v: &[usize]) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        ints: v.iter().map(|&x| x as i64).collect(),
+        r#type: 7,
+        ..Default::default()
+    }
+}
+
+fn int(name: &str, v: i64) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        i: v,
+        r#type: 2,
+        ..Default::default()
+    }
+}
+
+fn float(name: &str, v: f32) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        f: v,
+        r#type: 1,
+        ..Default::default()
+    }
+}
+
+fn value_info(name: &str, dims: Vec<Dimension>) -> ValueInfoProto {
+    ValueInfoProto {
+        name: name.into(),
+        r#type: Some(TypeProto {
+            tensor_type: Some(TensorTypeProto {
+                elem_type: 1,
+                shape: Some(TensorShapeProto { dim: dims }),
+            }),
+        }),
+    }
+}
+
+fn dim(n: usize) -> Dimension {
+    Dimension {
+        dim_value: Some(n as i64),
+        dim_param: None,
+    }
+}
+
+/// Builds the graph node by node; each node's output is a fresh value name.
+struct Graph {
+    nodes: Vec<NodeProto>,
+    initializers: Vec<TensorProto>,
+    groups: std::vec::IntoIter<Group>,
+    count: usize,
+}
+
+impl Graph {
+    fn node(&mut self, op: &str, inputs: Vec<String>, attrs: Vec<AttributeProto>) -> String {
+        self.count += 1;
+        let out = format!("{}_{}", op.to_lowercase(), self.count);
+        self.nodes.push(NodeProto {
+            input: inputs,
+            output: vec![out.clone()],
+            name: out.clone(),
+            op_type: op.into(),
+            attribute: attrs,
+        });
+        out
+    }
+
+    /// The next weight group as initializers; returns their names in state_dict order.
+    fn weights(&mut self) -> Vec<String> {
+        let g = self.groups.next().expect("one group per weighted layer");
+        let mut names = Vec::new();
+        for t in g.tensors {
+            let name = format!("{}.{}", g.module, t.name);
+            self.initializers.push(TensorProto {
+                dims: t.shape.iter().map(|&d| d as i64).collect(),
+                data_type: 1,
+                name: name.clone(),
+                raw_data: t.values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            });
+            names.push(name);
+        }
+        names
+    }
+
+    fn constant(&mut self, name: &str, value: f32) -> String {
+        if !self.initializers.iter().any(|t| t.name == name) {
+            self.initializers.push(TensorProto {
+                dims: vec![],
+                data_type: 1,
+                name: name.into(),
+                raw_data: value.to_le_bytes().to_vec(),
+            });
+        }
+        name.into()
+    }
+
+    fn conv(&mut self, x: String, kernel: usize, stride: usize, padding: usize) -> String {
+        let mut inputs = vec![x];
+        inputs.extend(self.weights());
+        let attrs = vec![
+            ints("kernel_shape", &[kernel, kernel]),
+            ints("strides", &[stride, stride]),
+            ints("pads", &[padding; 4]),
+        ];
+        self.node("Conv", inputs, attrs)
+    }
+
+    fn batch_norm(&mut self, x: String) -> String {
+        let mut inputs = vec![x];
+        inputs.extend(self.weights());
+        self.node("BatchNormalization", inputs, vec![float("epsilon", 1e-5)])
+    }
+
+    fn activation(&mut self, x: String, kind: Activation) -> String {
+        match kind {
+            Activation::Relu => self.node("Relu", vec![x], vec![]),
+            Activation::LeakyRelu => self.node("LeakyRelu", vec![x], vec![float("alpha", 0.01)]),
+            // In inference RReLU is a leaky ReLU with the midpoint slope.
+            Activation::Rrelu => {
+                let slope = ((1.0 / 8.0 + 1.0 / 3.0) / 2.0) as f32;
+                self.node("LeakyRelu", vec![x], vec![float("alpha", slope)])
+            }
+            Activation::Elu => self.node("Elu", vec![x], vec![float("alpha", 1.0)]),
+            Activation::Prelu => {
+                let slope = self.weights().remove(0);
+                self.node("PRelu", vec![x, slope], vec![])
+            }
+            // Exact GELU, x * (1 + erf(x / sqrt 2)) / 2, from opset-17 ops.
+            Activation::Gelu => {
+                let sqrt2 = self.constant("gelu_sqrt2", std::f32::consts::SQRT_2);
+                let one = self.constant("gelu_one", 1.0);
+                let half = self.constant("gelu_half", 0.5);
+                let scaled = self.node("Div", vec![x.clone(), sqrt2], vec![]);
+                let erf = self.node("Erf", vec![scaled], vec![]);
+                let plus = self.node("Add", vec![erf, one], vec![]);
+                let times = self.node("Mul", vec![x, plus], vec![]);
+                self.node("Mul", vec![times, half], vec![])
+            }
+        }
+    }
+
+    fn layer(&mut self, layer: &LayerSpec, x: String) -> String {
+        match layer {
+            LayerSpec::Conv {
+                kernel,
+                stride,
+                padding,
+                ..
+            } => self.conv(x, *kernel, *stride, *padding),
+            LayerSpec::Pool { kernel, stride } => self.node(
+                "MaxPool",
+                vec![x],
+                vec![
+                    ints("kernel_shape", &[*kernel, *kernel]),
+                    ints("strides", &[stride.unwrap_or(*kernel); 2]),
+                ],
+            ),
+            LayerSpec::AvgPool => self.node("GlobalAveragePool", vec![x], vec![]),
+            LayerSpec::Bn => self.batch_norm(x),
+            LayerSpec::Activation { kind } => self.activation(x, *kind),
+            LayerSpec::Dropout { .. } | LayerSpec::Dropout2d { .. } => x,
+            LayerSpec::Flatten => self.node("Flatten", vec![x], vec![int("axis", 1)]),
+            LayerSpec::Linear { .. } => {
+                let mut inputs = vec![x];
+                inputs.extend(self.weights());
+                self.node("Gemm", inputs, vec![int("transB", 1)])
+            }
+            LayerSpec::Residual {
+                stride, activation, ..
+            } => {
+                let y = self.conv(x.clone(), 3, *stride, 1);
+                let y = self.batch_norm(y);
+                let y = self.activation(y, *activation);
+                let y = self.conv(y, 3, 1, 1);
+                let y = self.batch_norm(y);
+                // The projection's weights come after conv2/bn2 in state_dict order, and
+                // act2's PReLU slope after them.
+                let has_projection = self
+                    .groups
+                    .as_slice()
+                    .first()
+                    .is_some_and(|g| g.module.ends_with(".shortcut.0"));
+                let skip = if has_projection {
+                    let s = self.conv(x, 1, *stride, 0);
+                    self.batch_norm(s)
+                } else {
+                    x
+                };
+                let sum = self.node("Add", vec![y, skip], vec![]);
+                self.activation(sum, *activation)
+            }
+        }
+    }
+}
+
+/// The serialized ONNX model of a net with the weights `groups` (from `pytorch::groups`).
+pub fn model(
+    layers: &[LayerSpec],
+    input: Shape,
+    groups: Vec<Group>,
+    metadata: &[(&str, String)],
+) -> Vec<u8> {
+    let mut g = Graph {
+        nodes: Vec::new(),
+        initializers: Vec::new(),
+        groups: groups.into_iter(),
+        count: 0,
+    };
+    let mut x = "input".to_string();
+    let mut shape = input;
+    for layer in layers {
+        x = g.layer(layer, x);
+        shape = layer.output_shape(shape).unwrap_or(shape);
+    }
+    if let Shape::Image { .. } = shape {
+        x = g.node("Flatten", vec![x], vec![int("axis", 1)]);
+    }
+    g.node("Identity", vec![x], vec![]);
+    // The graph's output keeps a fixed name for onnxruntime users.
+    g.nodes.last_mut().expect("just added").output = vec!["logits".into()];
+    let batch = Dimension {
+        dim_value: None,
+        dim_param: Some("batch".into()),
+    };
+    let (c, h, w) = match input {
+        Shape::Image { c, h, w } => (c, h, w),
+        Shape::Flat(n) => (n, 1, 1),
+    };
+    let classes = match shape {
+        Shape::Flat(n) => n,
+        Shape::Image { c, h, w } => c * h * w,
+    };
+    let model = ModelProto {
+        ir_version: 8,
+        producer_name: "convlab".into(),
+        producer_version: env!("CARGO_PKG_VERSION").into(),
+        graph: Some(GraphProto {
+            node: g.nodes,
+            name: "convlab".into(),
+            initializer: g.initializers,
+            input: vec![value_info("input", vec![batch.clone(), dim(c), dim(h), dim(w)])],
+            output: vec![value_info("logits", vec![batch, dim(classes)])],
+        }),
+        opset_import: vec![OperatorSetIdProto {
+            domain: String::new(),
+            version: 17,
+        }],
+        metadata_props: metadata
+            .iter()
+            .map(|(k, v)| StringStringEntryProto {
+                key: (*k).into(),
+                value: v.clone(),
+            })
+            .collect(),
+    };
+    model.encode_to_vec()
+}

@@ -1,0 +1,116 @@
+//! The PyTorch code of a net: an `nn.Sequential` whose `state_dict()` keys are exactly the
+//! ones `export` writes, so `load_state_dict` takes the file as it is.
+
+use crate::model::config::Activation;
+use crate::model::spec::{LayerSpec, Shape};
+
+/// The module constructor for an activation, with convlab's (= PyTorch's default) settings.
+pub fn activation(kind: Activation) -> &'static str {
+    match kind {
+        Activation::Relu => "nn.ReLU()",
+        Activation::LeakyRelu => "nn.LeakyReLU(0.01)",
+        Activation::Prelu => "nn.PReLU()",
+        Activation::Rrelu => "nn.RReLU(1 / 8, 1 / 3)",
+        Activation::Elu => "nn.ELU(1.0)",
+        Activation::Gelu => "nn.GELU()",
+    }
+}
+
+const BASIC_BLOCK: &str = r#"
+class BasicBlock(nn.Module):
+    """convlab's residual layer: conv-bn-act-conv-bn, plus the (projected) input, then act."""
+
+    def __init__(self, cin, cout, stride, act):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.act1 = act()
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+        self.act2 = act()
+
+    def forward(self, x):
+        y = self.act1(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        return self.act2(y + self.shortcut(x))
+
+"#;
+
+/// One line per layer: the module expression for `layer` given its input shape.
+fn module(layer: &LayerSpec, shape: Shape) -> String {
+    let width = match shape {
+        Shape::Image { c, .. } => c,
+        Shape::Flat(n) => n,
+    };
+    match layer {
+        LayerSpec::Conv {
+            out,
+            kernel,
+            stride,
+            padding,
+            bias,
+            ..
+        } => format!(
+            "nn.Conv2d({width}, {out}, kernel_size={kernel}, stride={stride}, padding={padding}{})",
+            if *bias { "" } else { ", bias=False" }
+        ),
+        LayerSpec::Pool { kernel, stride } => format!(
+            "nn.MaxPool2d({kernel}, stride={})",
+            stride.unwrap_or(*kernel)
+        ),
+        LayerSpec::AvgPool => "nn.AdaptiveAvgPool2d(1)".into(),
+        LayerSpec::Bn => match shape {
+            Shape::Image { .. } => format!("nn.BatchNorm2d({width})"),
+            Shape::Flat(_) => format!("nn.BatchNorm1d({width})"),
+        },
+        LayerSpec::Activation { kind } => activation(*kind).into(),
+        LayerSpec::Dropout { p } => format!("nn.Dropout({p})"),
+        LayerSpec::Dropout2d { p } => format!("nn.Dropout2d({p})"),
+        LayerSpec::Flatten => "nn.Flatten()".into(),
+        LayerSpec::Linear { out, .. } => format!("nn.Linear({width}, {out})"),
+        LayerSpec::Residual {
+            out,
+            stride,
+            activation: act,
+        } => format!(
+            "BasicBlock({width}, {out}, {stride}, lambda: {})",
+            activation(*act)
+        ),
+    }
+}
+
+/// A Python module defining `make_net()`, `MEAN`, `STD` and `CLASSES`.
+pub fn sequential(
+    layers: &[LayerSpec],
+    input: Shape,
+    mean: &[f32],
+    std: &[f32],
+    classes: &[String],
+) -> String {
+    let mut code = String::from(
+        "\"\"\"A convlab net as PyTorch modules (written by `convlab export --format pytorch`).\n\n\
+         model = make_net(); model.load_state_dict(torch.load(\"MODEL.pth\")); model.eval()\n\
+         Inputs: [N, C, H, W] pixels in [0, 1] (torchvision's ToTensor), then\n\
+         transforms.Normalize(MEAN, STD) when MEAN is not empty.\n\"\"\"\n\
+         import torch\nfrom torch import nn\n",
+    );
+    if layers
+        .iter()
+        .any(|l| matches!(l, LayerSpec::Residual { .. }))
+    {
+        code.push_str(BASIC_BLOCK);
+    }
+    code.push_str(&format!(
+        "\nMEAN = {mean:?}\nSTD = {std:?}\nCLASSES = {classes:?}\n\n\ndef make_net():\n    return nn.Sequential(\n"
+    ));
+    let mut shape = input;
+    for (i, layer) in layers.iter().enumerate() {
+        code.push_str(&format!("        {},  # {i}\n", module(layer, shape)));
+        shape = layer.output_shape(shape).unwrap_or(shape);
+    }
+    code.push_str("    )\n");
+    code
+}

@@ -1,0 +1,161 @@
+//! PyTorch interchange: state_dicts written by PyTorch (tests/fixtures/pytorch, made by its
+//! make_fixtures.py) import with the logits PyTorch computed; exports read back.
+//! The real-PyTorch and onnxruntime check of every preset is bench/pytorch_interchange.py.
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use convlab::experiment::interchange::{ImportOptions, NetSource, import, to_onnx, to_pytorch};
+use convlab::model::checkpoint;
+use convlab::model::pytorch::onnx::ModelProto;
+use prost::Message;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pytorch").join(name)
+}
+
+fn options(pth: PathBuf, net: &str, out: PathBuf) -> ImportOptions {
+    ImportOptions {
+        pth,
+        net: NetSource::Config(fixture(&format!("{net}.toml"))),
+        dataset: None,
+        mean: vec![],
+        std: vec![],
+        out,
+        force: false,
+    }
+}
+
+/// make_fixtures.py's input: x[i] = ((i * 7919) % 256) / 255 over [2, 1, 28, 28].
+fn logits(ckpt: &Path) -> Vec<f32> {
+    let device = Device::flex();
+    let (_, net) = checkpoint::load(ckpt, &device).unwrap();
+    let x: Vec<f32> = (0..2 * 28 * 28).map(|i| ((i * 7919) % 256) as f32 / 255.0).collect();
+    let x = Tensor::<4>::from_data(TensorData::new(x, [2, 1, 28, 28]), &device);
+    net.forward(x).into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
+}
+
+fn expected(net: &str) -> Vec<f32> {
+    let text = std::fs::read_to_string(fixture(&format!("{net}.json"))).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["logits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|row| row.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32))
+        .collect()
+}
+
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+/// Every way a notebook saves weights imports with PyTorch's logits (1e-4): the zip
+/// state_dict, the legacy format, storages saved from CUDA, and the whole pickled model.
+#[test]
+fn pytorch_files_import_with_pytorchs_logits() {
+    let dir = tempfile::tempdir().unwrap();
+    for net in ["tiny_seq", "tiny_res"] {
+        let want = expected(net);
+        for variant in ["", "_legacy", "_cuda", "_model"] {
+            let pth = fixture(&format!("{net}{variant}.pth"));
+            let out = dir.path().join(format!("{net}{variant}.ckpt"));
+            let meta = import(&options(pth, net, out.clone())).unwrap();
+            assert_eq!(meta.classes.len(), 10);
+            let got = logits(&out);
+            let d = max_diff(&got, &want);
+            assert!(d < 1e-4, "{net}{variant}: max |diff| {d}");
+        }
+    }
+}
+
+/// Export then import gives the same weights bit for bit, and the state_dict has PyTorch's
+/// keys, num_batches_tracked included (load_state_dict is strict about it).
+#[test]
+fn pytorch_export_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    for net in ["tiny_seq", "tiny_res"] {
+        let ckpt = dir.path().join(format!("{net}.ckpt"));
+        import(&options(fixture(&format!("{net}.pth")), net, ckpt.clone())).unwrap();
+        let pth = dir.path().join(format!("{net}-export.pth"));
+        let code = to_pytorch(&ckpt, &pth).unwrap();
+        let back = dir.path().join(format!("{net}-back.ckpt"));
+        import(&options(pth.clone(), net, back.clone())).unwrap();
+        assert_eq!(logits(&ckpt), logits(&back), "{net}");
+        let reader = burn::store::pytorch_reader::PytorchReader::new(&pth).unwrap();
+        let mut keys = reader.keys();
+        keys.sort();
+        if net == "tiny_seq" {
+            assert!(code.contains("nn.Dropout2d(0.35),  # 2"), "{code}");
+            assert!(code.contains("nn.BatchNorm1d(6),  # 9"), "{code}");
+            assert_eq!(
+                keys.join(" "),
+                "0.bias 0.weight 1.weight 10.bias 10.weight 3.bias 3.num_batches_tracked 3.running_mean \
+                 3.running_var 3.weight 6.bias 6.weight 9.bias 9.num_batches_tracked 9.running_mean \
+                 9.running_var 9.weight"
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+        } else {
+            assert!(code.contains("class BasicBlock"), "{code}");
+            assert!(keys.contains(&"4.shortcut.0.weight".to_string()), "{keys:?}");
+        }
+    }
+}
+
+/// The ONNX graph: the layers in order (dropout is inference's identity), weights as
+/// initializers under their state_dict names with the checkpoint's values.
+#[test]
+fn onnx_export_has_the_layers_and_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = dir.path().join("tiny_seq.ckpt");
+    import(&options(fixture("tiny_seq.pth"), "tiny_seq", ckpt.clone())).unwrap();
+    let onnx = dir.path().join("tiny_seq.onnx");
+    to_onnx(&ckpt, &onnx).unwrap();
+    let model = ModelProto::decode(std::fs::read(&onnx).unwrap().as_slice()).unwrap();
+    let graph = model.graph.unwrap();
+    let ops: Vec<&str> = graph.node.iter().map(|n| n.op_type.as_str()).collect();
+    assert_eq!(
+        ops.join(" "),
+        "Conv PRelu BatchNormalization MaxPool Flatten Gemm Elu BatchNormalization Gemm Identity"
+    );
+    assert_eq!(model.opset_import[0].version, 17);
+    let w = graph.initializer.iter().find(|t| t.name == "0.weight").unwrap();
+    assert_eq!(w.dims, vec![2, 1, 3, 3]);
+    let reader = burn::store::pytorch_reader::PytorchReader::new(fixture("tiny_seq.pth")).unwrap();
+    assert_eq!(w.raw_data, reader.get("conv1.weight").unwrap().read().unwrap());
+}
+
+/// Wrong nets and broken files are one-line errors that name the key or the file.
+#[test]
+fn import_errors_name_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.ckpt");
+    // A preset whose layers do not match: the counts say which.
+    let mut o = options(fixture("tiny_seq.pth"), "tiny_seq", out.clone());
+    o.net = NetSource::Preset("mnist-cnn".into());
+    let e = import(&o).unwrap_err().to_string();
+    assert!(e.contains("tiny_seq.pth") && e.contains("the net has 2 conv layer(s) but the file has 1 (conv1)"), "{e}");
+    // The stem conv with a bias the file does not have.
+    let config = dir.path().join("with_bias.toml");
+    let text = std::fs::read_to_string(fixture("tiny_res.toml")).unwrap();
+    std::fs::write(&config, text.replace(", bias = false", "")).unwrap();
+    let mut o = options(fixture("tiny_res.pth"), "tiny_res", out.clone());
+    o.net = NetSource::Config(config);
+    let e = import(&o).unwrap_err().to_string();
+    assert!(e.contains("conv1.bias: missing"), "{e}");
+    // Not a PyTorch file at all.
+    let junk = dir.path().join("junk.pth");
+    std::fs::write(&junk, b"not a pickle").unwrap();
+    let e = import(&options(junk, "tiny_seq", out.clone())).unwrap_err().to_string();
+    assert!(e.contains("junk.pth") && e.contains("state_dict"), "{e}");
+    assert!(!out.exists());
+    // An existing checkpoint is not replaced without force.
+    std::fs::write(&out, b"keep me").unwrap();
+    let e = import(&options(fixture("tiny_seq.pth"), "tiny_seq", out.clone())).unwrap_err().to_string();
+    assert!(e.contains("already exists"), "{e}");
+    assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
+}
