@@ -2,6 +2,8 @@
 //! make_fixtures.py) import with the logits PyTorch computed; exports read back.
 //! The real-PyTorch and onnxruntime check of every preset is bench/pytorch_interchange.py.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
@@ -158,4 +160,37 @@ fn import_errors_name_the_key() {
     let e = import(&options(fixture("tiny_seq.pth"), "tiny_seq", out.clone())).unwrap_err().to_string();
     assert!(e.contains("already exists"), "{e}");
     assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
+}
+
+/// The commands as a user runs them: import then export, and one-line errors (exit 2) that
+/// leave existing files alone.
+#[test]
+fn import_and_export_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::copy(fixture("tiny_seq.pth"), d.join("tiny.pth")).unwrap();
+    let config = fixture("tiny_seq.toml");
+    let out = common::convlab(&["import", "tiny.pth", "--config", config.to_str().unwrap()], d);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(common::stdout(&out).contains("tiny.ckpt"));
+    let out = common::convlab(&["export", "tiny.ckpt", "--format", "pytorch", "-o", "out.pth"], d);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(common::stdout(&out).contains("def make_net():"));
+    assert!(d.join("out.py").exists() && d.join("out.pth").exists());
+    // tiny.pth exists: export refuses to replace it (the default name is the checkpoint's).
+    let before = std::fs::read(d.join("tiny.pth")).unwrap();
+    let out = common::convlab(&["export", "tiny.ckpt", "--format", "pytorch"], d);
+    common::assert_bad_input(&out, &["tiny.pth", "already exists"]);
+    assert_eq!(std::fs::read(d.join("tiny.pth")).unwrap(), before);
+    let out = common::convlab(&["export", "tiny.ckpt", "--format", "onnx"], d);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(std::fs::metadata(d.join("tiny.onnx")).unwrap().len() > 2000);
+    // The wrong preset: one line naming the file and what does not match.
+    let out = common::convlab(&["import", "tiny.pth", "--preset", "bn-prelu-cnn", "-o", "x.ckpt"], d);
+    common::assert_bad_input(&out, &["tiny.pth", "conv layer(s)"]);
+    let out = common::convlab(&["import", "missing.pth", "--preset", "mnist-cnn"], d);
+    common::assert_bad_input(&out, &["missing.pth", "no such file"]);
+    let out = common::convlab(&["import", "tiny.pth", "--preset", "mnist-cnn", "--mean", "0.5"], d);
+    common::assert_bad_input(&out, &["--mean/--std"]);
+    assert!(!d.join("x.ckpt").exists());
 }

@@ -89,6 +89,11 @@ fn study_errors_are_caught_before_anything_trains() {
             "sede = 3\n[study.axes]\nlr = [1e-3]\n",
             &["[study]", "sede"],
         ),
+        // The base is a layer list: a dropout axis would train identical variants.
+        (
+            "[study.axes]\ndropout = [0.0, 0.5]\n",
+            &["variant dropout=0", "model.dropout", "presets only"],
+        ),
     ];
     for (study, needles) in cases {
         setup(d, 40, study);
