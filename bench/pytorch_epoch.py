@@ -72,6 +72,7 @@ def main():
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--data-dir", default="../shared/datasets")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--save", help="write the trained state_dict here (for convlab import; its mean/std are printed)")
     a = ap.parse_args()
     torch.manual_seed(a.seed)
     xtr, ytr, xte, yte = mnist(os.path.join(a.data_dir, "mnist")) if a.dataset == "mnist" else cifar_jpeg(os.path.join(a.data_dir, "cifar10/cifar10-jpeg.tar.gz"))
@@ -103,6 +104,10 @@ def main():
         print(json.dumps({"framework": "pytorch", "torch": torch.__version__, "threads": torch.get_num_threads(), "model": a.model,
                           "batch": a.batch, "epoch": epoch + 1, "train_seconds": round(train_s, 2),
                           "seconds": round(time.perf_counter() - t0, 2), "test_acc": acc}), flush=True)
+    if a.save:
+        torch.save(model.state_dict(), a.save)
+        print(json.dumps({"saved": a.save, "mean": [round(v, 6) for v in mean.flatten().tolist()],
+                          "std": [round(v, 6) for v in std.flatten().tolist()]}), flush=True)
 
 
 if __name__ == "__main__":

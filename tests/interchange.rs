@@ -193,4 +193,15 @@ fn import_and_export_commands() {
     let out = common::convlab(&["import", "tiny.pth", "--preset", "mnist-cnn", "--mean", "0.5"], d);
     common::assert_bad_input(&out, &["--mean/--std"]);
     assert!(!d.join("x.ckpt").exists());
+    // The imported model (no normalization: ToTensor's [0, 1] pixels) evaluates and predicts.
+    common::write_idx_dataset(&d.join("mnist"), 20, 50, 10);
+    let out = common::convlab(&["eval", "--checkpoint", "tiny.ckpt", "--data-dir", d.to_str().unwrap()], d);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(common::stdout(&out).contains("50 test images"), "{}", common::stdout(&out));
+    let img = image::GrayImage::from_raw(28, 28, common::pattern(3, 10, 28, 7)).unwrap();
+    img.save(d.join("digit.png")).unwrap();
+    let out = common::convlab(&["predict", "--checkpoint", "tiny.ckpt", "digit.png", "--json", "--logits"], d);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let rows: serde_json::Value = serde_json::from_str(&common::stdout(&out)).unwrap();
+    assert_eq!(rows[0]["logits"].as_array().unwrap().len(), 10);
 }

@@ -24,6 +24,16 @@ impl Normalize {
         Self { mean, std, lut }
     }
 
+    /// A checkpoint's normalization: empty mean and std mean none (an imported PyTorch
+    /// model fed ToTensor's [0, 1] pixels).
+    pub fn from_checkpoint(mean: &[f32], std: &[f32], channels: usize) -> Self {
+        if mean.is_empty() {
+            Self::identity(channels)
+        } else {
+            Self::new(mean.to_vec(), std.to_vec())
+        }
+    }
+
     /// Only scale to [0, 1].
     pub fn identity(channels: usize) -> Self {
         Self::new(vec![0.0; channels], vec![1.0; channels])

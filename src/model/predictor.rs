@@ -31,11 +31,7 @@ pub struct Guess {
 impl Predictor {
     pub fn load(path: &Path, device: &Device) -> Result<Self> {
         let (meta, model) = checkpoint::load(path, device)?;
-        let norm = if meta.mean.is_empty() {
-            Normalize::identity(meta.input[0])
-        } else {
-            Normalize::new(meta.mean.clone(), meta.std.clone())
-        };
+        let norm = Normalize::from_checkpoint(&meta.mean, &meta.std, meta.input[0]);
         Ok(Self {
             meta,
             model,

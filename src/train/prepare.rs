@@ -67,7 +67,7 @@ pub fn prepare(cfg: &RunConfig, splits: Splits, origin: &str) -> Result<Prepared
     };
     let norm = if let Some(meta) = pretrained {
         // Fine-tuning keeps the normalization the features were learned with.
-        Normalize::new(meta.mean, meta.std)
+        Normalize::from_checkpoint(&meta.mean, &meta.std, c)
     } else if cfg.data.normalize {
         let (mean, std) = train.channel_stats();
         Normalize::new(mean, std)
