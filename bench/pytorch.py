@@ -1,5 +1,5 @@
-"""PyTorch side of `convlab bench`: the identical nets (bench/pytorch_epoch.py's, plus a
-CIFAR-style ResNet-18), the same optimizer (Adam 1e-3), batch and synthetic data, timed the
+"""PyTorch side of `convlab bench`: the identical nets (bench/seed_nets.py: the seed
+notebooks' nets and the CIFAR ResNet-18), the same optimizer (Adam 1e-3), batch and synthetic data, timed the
 same way: warm-up steps excluded, the device synchronized before the clock stops.
 
     python3 bench/pytorch.py --model mnist-cnn --batch 64 --device cpu
@@ -12,35 +12,8 @@ import argparse, json, os, sys, time
 import torch
 from torch import nn
 
-sys.path.insert(0, os.path.dirname(__file__))
-from pytorch_epoch import net as seed_net  # noqa: E402
-
-
-class Block(nn.Module):
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.c1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.b1 = nn.BatchNorm2d(cout)
-        self.c2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.b2 = nn.BatchNorm2d(cout)
-        self.short = None
-        if stride != 1 or cin != cout:
-            self.short = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        y = torch.relu(self.b1(self.c1(x)))
-        y = self.b2(self.c2(y))
-        return torch.relu(y + (x if self.short is None else self.short(x)))
-
-
-def resnet18():
-    # The stem conv keeps its bias, as convlab's resnet18 preset does.
-    layers = [nn.Conv2d(3, 64, 3, 1, 1), nn.BatchNorm2d(64), nn.ReLU()]
-    cin = 64
-    for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
-        layers += [Block(cin, cout, stride), Block(cout, cout, 1)]
-        cin = cout
-    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, 10))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from seed_nets import NETS  # noqa: E402
 
 
 def main():
@@ -58,8 +31,10 @@ def main():
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
     dev = torch.device(a.device)
-    model = (resnet18() if a.model == "resnet18" else seed_net(a.model)).to(dev)
-    shape = (1, 28, 28) if a.model == "mnist-cnn" else (3, 32, 32)
+    if a.model not in NETS:
+        raise SystemExit(f"unknown model {a.model} (one of {', '.join(NETS)})")
+    make, shape = NETS[a.model]
+    model = make().to(dev)
     fmt = torch.channels_last if a.channels_last else torch.contiguous_format
     model = model.to(memory_format=fmt)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
