@@ -102,6 +102,8 @@ fn train_writes_a_complete_run_folder_and_eval_agrees() {
         ),
         (Some(3), Some("0.22.1"), Some("cpu"))
     );
+    // TINY_NET: conv 1->4 5x5 (100 + 4), fc 4*6*6->10 (1440 + 10); no running stats.
+    assert_eq!(info["parameters"], 104 + 1450);
     // metrics.csv: header + one row per epoch.
     let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
     assert_eq!(csv.lines().count(), 3);

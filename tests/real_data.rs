@@ -57,4 +57,6 @@ fn mnist_one_short_epoch_beats_95_percent() {
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("run/run.json")).unwrap())
             .unwrap();
     assert_eq!(run["test_images"], 10000);
+    // Seed 001's MNIST net, counted as PyTorch counts it (bench/seed_nets.py prints 160,922).
+    assert_eq!(run["parameters"], 160_922);
 }
