@@ -14,7 +14,9 @@ use convlab::model::pytorch::onnx::ModelProto;
 use prost::Message;
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pytorch").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/pytorch")
+        .join(name)
 }
 
 fn options(pth: PathBuf, net: &str, out: PathBuf) -> ImportOptions {
@@ -33,9 +35,15 @@ fn options(pth: PathBuf, net: &str, out: PathBuf) -> ImportOptions {
 fn logits(ckpt: &Path) -> Vec<f32> {
     let device = Device::flex();
     let (_, net) = checkpoint::load(ckpt, &device).unwrap();
-    let x: Vec<f32> = (0..2 * 28 * 28).map(|i| ((i * 7919) % 256) as f32 / 255.0).collect();
+    let x: Vec<f32> = (0..2 * 28 * 28)
+        .map(|i| ((i * 7919) % 256) as f32 / 255.0)
+        .collect();
     let x = Tensor::<4>::from_data(TensorData::new(x, [2, 1, 28, 28]), &device);
-    net.forward(x).into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
+    net.forward(x)
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .unwrap()
 }
 
 fn expected(net: &str) -> Vec<f32> {
@@ -45,13 +53,21 @@ fn expected(net: &str) -> Vec<f32> {
         .as_array()
         .unwrap()
         .iter()
-        .flat_map(|row| row.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32))
+        .flat_map(|row| {
+            row.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap() as f32)
+        })
         .collect()
 }
 
 fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 /// Every way a notebook saves weights imports with PyTorch's logits (1e-4): the zip
@@ -103,7 +119,10 @@ fn pytorch_export_round_trips() {
             );
         } else {
             assert!(code.contains("class BasicBlock"), "{code}");
-            assert!(keys.contains(&"4.shortcut.0.weight".to_string()), "{keys:?}");
+            assert!(
+                keys.contains(&"4.shortcut.0.weight".to_string()),
+                "{keys:?}"
+            );
         }
     }
 }
@@ -125,10 +144,17 @@ fn onnx_export_has_the_layers_and_weights() {
         "Conv PRelu BatchNormalization MaxPool Flatten Gemm Elu BatchNormalization Gemm Identity"
     );
     assert_eq!(model.opset_import[0].version, 17);
-    let w = graph.initializer.iter().find(|t| t.name == "0.weight").unwrap();
+    let w = graph
+        .initializer
+        .iter()
+        .find(|t| t.name == "0.weight")
+        .unwrap();
     assert_eq!(w.dims, vec![2, 1, 3, 3]);
     let reader = burn::store::pytorch_reader::PytorchReader::new(fixture("tiny_seq.pth")).unwrap();
-    assert_eq!(w.raw_data, reader.get("conv1.weight").unwrap().read().unwrap());
+    assert_eq!(
+        w.raw_data,
+        reader.get("conv1.weight").unwrap().read().unwrap()
+    );
 }
 
 /// Wrong nets and broken files are one-line errors that name the key or the file.
@@ -140,7 +166,11 @@ fn import_errors_name_the_key() {
     let mut o = options(fixture("tiny_seq.pth"), "tiny_seq", out.clone());
     o.net = NetSource::Preset("mnist-cnn".into());
     let e = import(&o).unwrap_err().to_string();
-    assert!(e.contains("tiny_seq.pth") && e.contains("the net has 2 conv layer(s) but the file has 1 (conv1)"), "{e}");
+    assert!(
+        e.contains("tiny_seq.pth")
+            && e.contains("the net has 2 conv layer(s) but the file has 1 (conv1)"),
+        "{e}"
+    );
     // The stem conv with a bias the file does not have.
     let config = dir.path().join("with_bias.toml");
     let text = std::fs::read_to_string(fixture("tiny_res.toml")).unwrap();
@@ -152,12 +182,16 @@ fn import_errors_name_the_key() {
     // Not a PyTorch file at all.
     let junk = dir.path().join("junk.pth");
     std::fs::write(&junk, b"not a pickle").unwrap();
-    let e = import(&options(junk, "tiny_seq", out.clone())).unwrap_err().to_string();
+    let e = import(&options(junk, "tiny_seq", out.clone()))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("junk.pth") && e.contains("state_dict"), "{e}");
     assert!(!out.exists());
     // An existing checkpoint is not replaced without force.
     std::fs::write(&out, b"keep me").unwrap();
-    let e = import(&options(fixture("tiny_seq.pth"), "tiny_seq", out.clone())).unwrap_err().to_string();
+    let e = import(&options(fixture("tiny_seq.pth"), "tiny_seq", out.clone()))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("already exists"), "{e}");
     assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
 }
@@ -170,10 +204,23 @@ fn import_and_export_commands() {
     let d = dir.path();
     std::fs::copy(fixture("tiny_seq.pth"), d.join("tiny.pth")).unwrap();
     let config = fixture("tiny_seq.toml");
-    let out = common::convlab(&["import", "tiny.pth", "--config", config.to_str().unwrap()], d);
+    let out = common::convlab(
+        &["import", "tiny.pth", "--config", config.to_str().unwrap()],
+        d,
+    );
     assert!(out.status.success(), "{}", common::stderr(&out));
     assert!(common::stdout(&out).contains("tiny.ckpt"));
-    let out = common::convlab(&["export", "tiny.ckpt", "--format", "pytorch", "-o", "out.pth"], d);
+    let out = common::convlab(
+        &[
+            "export",
+            "tiny.ckpt",
+            "--format",
+            "pytorch",
+            "-o",
+            "out.pth",
+        ],
+        d,
+    );
     assert!(out.status.success(), "{}", common::stderr(&out));
     assert!(common::stdout(&out).contains("def make_net():"));
     assert!(d.join("out.py").exists() && d.join("out.pth").exists());
@@ -186,21 +233,64 @@ fn import_and_export_commands() {
     assert!(out.status.success(), "{}", common::stderr(&out));
     assert!(std::fs::metadata(d.join("tiny.onnx")).unwrap().len() > 2000);
     // The wrong preset: one line naming the file and what does not match.
-    let out = common::convlab(&["import", "tiny.pth", "--preset", "bn-prelu-cnn", "-o", "x.ckpt"], d);
+    let out = common::convlab(
+        &[
+            "import",
+            "tiny.pth",
+            "--preset",
+            "bn-prelu-cnn",
+            "-o",
+            "x.ckpt",
+        ],
+        d,
+    );
     common::assert_bad_input(&out, &["tiny.pth", "conv layer(s)"]);
     let out = common::convlab(&["import", "missing.pth", "--preset", "mnist-cnn"], d);
     common::assert_bad_input(&out, &["missing.pth", "no such file"]);
-    let out = common::convlab(&["import", "tiny.pth", "--preset", "mnist-cnn", "--mean", "0.5"], d);
+    let out = common::convlab(
+        &[
+            "import",
+            "tiny.pth",
+            "--preset",
+            "mnist-cnn",
+            "--mean",
+            "0.5",
+        ],
+        d,
+    );
     common::assert_bad_input(&out, &["--mean/--std"]);
     assert!(!d.join("x.ckpt").exists());
     // The imported model (no normalization: ToTensor's [0, 1] pixels) evaluates and predicts.
     common::write_idx_dataset(&d.join("mnist"), 20, 50, 10);
-    let out = common::convlab(&["eval", "--checkpoint", "tiny.ckpt", "--data-dir", d.to_str().unwrap()], d);
+    let out = common::convlab(
+        &[
+            "eval",
+            "--checkpoint",
+            "tiny.ckpt",
+            "--data-dir",
+            d.to_str().unwrap(),
+        ],
+        d,
+    );
     assert!(out.status.success(), "{}", common::stderr(&out));
-    assert!(common::stdout(&out).contains("50 test images"), "{}", common::stdout(&out));
+    assert!(
+        common::stdout(&out).contains("50 test images"),
+        "{}",
+        common::stdout(&out)
+    );
     let img = image::GrayImage::from_raw(28, 28, common::pattern(3, 10, 28, 7)).unwrap();
     img.save(d.join("digit.png")).unwrap();
-    let out = common::convlab(&["predict", "--checkpoint", "tiny.ckpt", "digit.png", "--json", "--logits"], d);
+    let out = common::convlab(
+        &[
+            "predict",
+            "--checkpoint",
+            "tiny.ckpt",
+            "digit.png",
+            "--json",
+            "--logits",
+        ],
+        d,
+    );
     assert!(out.status.success(), "{}", common::stderr(&out));
     let rows: serde_json::Value = serde_json::from_str(&common::stdout(&out)).unwrap();
     assert_eq!(rows[0]["logits"].as_array().unwrap().len(), 10);

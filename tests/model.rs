@@ -107,8 +107,13 @@ layers = [{ type = "flatten" }, { type = "linear", out = 10 }]
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("net.toml");
     std::fs::write(&path, text).unwrap();
-    let e = convlab::experiment::config::load_run_config(&path, &[]).unwrap_err().to_string();
-    assert!(e.contains("model.dropout") && e.contains("presets only"), "{e}");
+    let e = convlab::experiment::config::load_run_config(&path, &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("model.dropout") && e.contains("presets only"),
+        "{e}"
+    );
     let e = convlab::experiment::config::load_run_config(
         &path,
         &["model.dropout=-1".into(), "model.activation=elu".into()],

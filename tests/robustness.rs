@@ -103,3 +103,42 @@ fn checkpoint_loader_never_panics() {
     }
     assert!(errors > 50, "most mutations must be rejected, got {errors}");
 }
+
+/// PyTorch files (zip and legacy, from tests/fixtures/pytorch) truncated or with bytes
+/// overwritten: `import` gives an error or a checkpoint, never a panic.
+#[test]
+fn pytorch_import_never_panics() {
+    use convlab::experiment::interchange::{ImportOptions, NetSource, import};
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pytorch");
+    let dir = tempfile::tempdir().unwrap();
+    let (pth, out) = (dir.path().join("m.pth"), dir.path().join("m.ckpt"));
+    let mut errors = 0;
+    for (name, net) in [
+        ("tiny_seq.pth", "tiny_seq.toml"),
+        ("tiny_seq_legacy.pth", "tiny_seq.toml"),
+        ("tiny_res_model.pth", "tiny_res.toml"),
+    ] {
+        let good = std::fs::read(fixtures.join(name)).unwrap();
+        for m in mutations(&good) {
+            std::fs::write(&pth, &m).unwrap();
+            let _ = std::fs::remove_file(&out);
+            let result = import(&ImportOptions {
+                pth: pth.clone(),
+                net: NetSource::Config(fixtures.join(net)),
+                dataset: None,
+                mean: vec![],
+                std: vec![],
+                out: out.clone(),
+                force: true,
+            });
+            if let Err(e) = result {
+                errors += 1;
+                assert!(e.to_string().contains("m.pth"), "{e}");
+            }
+        }
+    }
+    assert!(
+        errors > 100,
+        "mutated files should mostly be refused: {errors}"
+    );
+}

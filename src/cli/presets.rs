@@ -2,12 +2,15 @@
 //! parameter count as PyTorch reports it.
 
 use crate::error::Result;
+use crate::model::ModelConfig;
 use crate::model::presets::{PRESETS, resolve_layers};
 use crate::model::spec::{Shape, trainable_params};
-use crate::model::ModelConfig;
 
 pub fn run() -> Result<()> {
-    println!("{:<14} {:<22} {:>11}  net", "preset", "reproduces", "parameters");
+    println!(
+        "{:<14} {:<22} {:>11}  net",
+        "preset", "reproduces", "parameters"
+    );
     for p in PRESETS {
         let model = ModelConfig {
             preset: p.name.into(),
@@ -17,9 +20,17 @@ pub fn run() -> Result<()> {
         let [c, h, w] = p.input;
         let params = trainable_params(&layers, Shape::Image { c, h, w });
         let seed = if p.seed.is_empty() { "-" } else { p.seed };
-        println!("{:<14} {:<22} {:>11}  {}", p.name, seed, thousands(params), p.about);
+        println!(
+            "{:<14} {:<22} {:>11}  {}",
+            p.name,
+            seed,
+            thousands(params),
+            p.about
+        );
     }
-    println!("\nparameters: trainable, for {{1x28x28 | 3x32x32}} input and 10 classes, as PyTorch's sum(p.numel() for p in model.parameters()) counts them (batch norm running statistics excluded)");
+    println!(
+        "\nparameters: trainable, for {{1x28x28 | 3x32x32}} input and 10 classes, as PyTorch's sum(p.numel() for p in model.parameters()) counts them (batch norm running statistics excluded)"
+    );
     Ok(())
 }
 

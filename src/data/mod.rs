@@ -137,7 +137,9 @@ pub fn folder_classes(path: &Path) -> Result<usize> {
 /// an image folder.
 pub fn known_layout(name: DatasetName) -> Option<([usize; 3], Vec<String>)> {
     match name {
-        DatasetName::Mnist | DatasetName::FashionMnist => Some(([1, 28, 28], idx_class_names(name))),
+        DatasetName::Mnist | DatasetName::FashionMnist => {
+            Some(([1, 28, 28], idx_class_names(name)))
+        }
         DatasetName::Cifar10 => Some((
             [3, 32, 32],
             cifar::CLASSES.iter().map(|s| s.to_string()).collect(),

@@ -94,7 +94,11 @@ pub fn evaluate(o: &EvalOptions) -> Result<Evaluation> {
     };
     let splits = data::load(&data_cfg, &o.lookup)?;
     check_fits(&o.checkpoint, &meta, &splits.test)?;
-    let norm = Arc::new(Normalize::from_checkpoint(&meta.mean, &meta.std, meta.input[0]));
+    let norm = Arc::new(Normalize::from_checkpoint(
+        &meta.mean,
+        &meta.std,
+        meta.input[0],
+    ));
     let test = Arc::new(splits.test);
     let (probs, tta_probs) = eval::probabilities(&model, &test, &norm, o.batch_size, &dev, o.tta);
     let plain = diagnostics::diagnose(&probs, &test.labels, &meta.classes);

@@ -7,11 +7,11 @@ use burn::tensor::Device;
 
 use crate::data::{DatasetName, known_layout};
 use crate::error::{Error, Result};
+use crate::model::ModelConfig;
 use crate::model::checkpoint::{self, CheckpointMeta};
 use crate::model::presets::{find, resolve_layers};
 use crate::model::pytorch::import::load_into;
 use crate::model::spec::{Shape, check_net};
-use crate::model::ModelConfig;
 
 /// Where the net's description comes from.
 pub enum NetSource {
@@ -48,7 +48,11 @@ pub fn import(o: &ImportOptions) -> Result<CheckpointMeta> {
         }
         NetSource::Config(path) => {
             let cfg = crate::experiment::config::load_run_config(path, &[])?;
-            (cfg.model, Some(cfg.data.dataset), path.display().to_string())
+            (
+                cfg.model,
+                Some(cfg.data.dataset),
+                path.display().to_string(),
+            )
         }
     };
     let dataset = o.dataset.or(config_dataset).unwrap_or(DatasetName::Mnist);

@@ -156,9 +156,9 @@ impl Net {
                     padding,
                     bias,
                     ..
-                } => Layer::Conv(init.conv(
-                    channels, *out, *kernel, *stride, *padding, *bias, device,
-                )),
+                } => Layer::Conv(
+                    init.conv(channels, *out, *kernel, *stride, *padding, *bias, device),
+                ),
                 LayerSpec::Pool { kernel, stride } => Layer::Pool(
                     MaxPool2dConfig::new([*kernel, *kernel])
                         .with_strides([stride.unwrap_or(*kernel); 2])

@@ -179,7 +179,14 @@ impl Builder {
 }
 
 fn small_cnn(b: &mut Builder, (c1, c2): (usize, usize), classes: usize) {
-    b.conv(c1, 3, 1).bn().pool().act().conv(c2, 3, 1).bn().pool().act();
+    b.conv(c1, 3, 1)
+        .bn()
+        .pool()
+        .act()
+        .conv(c2, 3, 1)
+        .bn()
+        .pool()
+        .act();
     b.flatten().linear(100).act().dropout().linear(classes);
 }
 
@@ -205,12 +212,7 @@ fn bn_prelu_cnn(b: &mut Builder, classes: usize) {
     for c in [32, 64] {
         b.conv(c, 3, 1).act().dropout2d().bn().pool();
     }
-    b.flatten()
-        .linear(100)
-        .act()
-        .dropout()
-        .bn()
-        .linear(classes);
+    b.flatten().linear(100).act().dropout().bn().linear(classes);
 }
 
 /// VGG from its plan: channel counts, 0 for a max-pool.

@@ -17,7 +17,8 @@ use crate::model::net::Net;
 use crate::model::pytorch::{Group, Kind, Named, groups, natural_key, set_groups};
 use crate::model::spec::{LayerSpec, Shape};
 
-const RESAVE: &str = "re-save it as a state_dict in PyTorch: torch.save(model.state_dict(), \"model.pth\")";
+const RESAVE: &str =
+    "re-save it as a state_dict in PyTorch: torch.save(model.state_dict(), \"model.pth\")";
 
 /// One module's tensors as the file has them.
 struct FileGroup {
@@ -49,7 +50,11 @@ pub fn load_into(path: &Path, layers: &[LayerSpec], input: Shape, device: &Devic
                 format!(
                     "the net has {need} {} layer(s) but the file has {have} ({})",
                     kind.name(),
-                    if names.is_empty() { "none".to_string() } else { names.join(", ") }
+                    if names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names.join(", ")
+                    }
                 ),
             ));
         }
@@ -60,7 +65,9 @@ pub fn load_into(path: &Path, layers: &[LayerSpec], input: Shape, device: &Devic
     // the error.
     let mut filled = Vec::with_capacity(want.len());
     for w in want {
-        let queue = by_kind.get_mut(w.kind.name()).expect("counts checked above");
+        let queue = by_kind
+            .get_mut(w.kind.name())
+            .expect("counts checked above");
         let at = queue
             .iter()
             .position(|f| fits(&w, f))
@@ -158,7 +165,10 @@ fn read_groups(path: &Path) -> Result<Vec<FileGroup>> {
         return Err(Error::input(&origin, "no such file"));
     }
     let reader = PytorchReader::new(path).map_err(|e| {
-        Error::input(&origin, format!("not a readable PyTorch file ({e}); if it holds a whole model, {RESAVE}"))
+        Error::input(
+            &origin,
+            format!("not a readable PyTorch file ({e}); if it holds a whole model, {RESAVE}"),
+        )
     })?;
     let mut modules: BTreeMap<String, BTreeMap<String, TorchTensor>> = BTreeMap::new();
     for (name, tensor) in reader.into_tensors() {
@@ -239,4 +249,3 @@ fn to_f32(origin: &str, key: &str, t: &TorchTensor) -> Result<Vec<f32>> {
     };
     Ok(values)
 }
-

@@ -55,7 +55,11 @@ pub struct Group {
 
 fn named<const D: usize>(name: &'static str, t: Tensor<D>) -> Named {
     let shape = t.dims().to_vec();
-    let values = t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
+    let values = t
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap_or_default();
     Named {
         name,
         shape,

@@ -373,7 +373,10 @@ pub fn model(
             node: g.nodes,
             name: "convlab".into(),
             initializer: g.initializers,
-            input: vec![value_info("input", vec![batch.clone(), dim(c), dim(h), dim(w)])],
+            input: vec![value_info(
+                "input",
+                vec![batch.clone(), dim(c), dim(h), dim(w)],
+            )],
             output: vec![value_info("logits", vec![batch, dim(classes)])],
         }),
         opset_import: vec![OperatorSetIdProto {

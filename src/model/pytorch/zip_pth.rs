@@ -26,7 +26,8 @@ impl Pickle {
     }
     fn global(&mut self, module: &str, name: &str) -> &mut Self {
         self.0.push(b'c');
-        self.0.extend_from_slice(format!("{module}\n{name}\n").as_bytes());
+        self.0
+            .extend_from_slice(format!("{module}\n{name}\n").as_bytes());
         self
     }
     fn string(&mut self, s: &str) -> &mut Self {
@@ -89,9 +90,11 @@ pub fn write(groups: &[Group]) -> zip::result::ZipResult<Vec<u8>> {
     for g in groups {
         for t in &g.tensors {
             let key = storages.len().to_string();
-            pickle
-                .string(&format!("{}.{}", g.module, t.name))
-                .tensor(&key, "FloatStorage", &t.shape);
+            pickle.string(&format!("{}.{}", g.module, t.name)).tensor(
+                &key,
+                "FloatStorage",
+                &t.shape,
+            );
             storages.push(Storage::Float(t.values.clone()));
         }
         if g.kind == crate::model::pytorch::Kind::BatchNorm {
