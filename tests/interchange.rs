@@ -22,6 +22,7 @@ fn fixture(name: &str) -> PathBuf {
 fn options(pth: PathBuf, net: &str, out: PathBuf) -> ImportOptions {
     ImportOptions {
         pth,
+        key: None,
         net: NetSource::Config(fixture(&format!("{net}.toml"))),
         dataset: None,
         mean: vec![],
@@ -87,6 +88,24 @@ fn pytorch_files_import_with_pytorchs_logits() {
             assert!(d < 1e-4, "{net}{variant}: max |diff| {d}");
         }
     }
+}
+
+/// A training checkpoint ({epoch, model_state_dict, optimizer_state_dict}): refused with a
+/// hint, then read with the key.
+#[test]
+fn training_checkpoint_imports_with_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("t.ckpt");
+    let mut o = options(fixture("tiny_seq_training.pth"), "tiny_seq", out.clone());
+    let e = import(&o).unwrap_err().to_string();
+    assert!(
+        e.contains("optimizer_state_dict") && e.contains("--key"),
+        "{e}"
+    );
+    o.key = Some("model_state_dict".into());
+    import(&o).unwrap();
+    let d = max_diff(&logits(&out), &expected("tiny_seq"));
+    assert!(d < 1e-4, "max |diff| {d}");
 }
 
 /// Export then import gives the same weights bit for bit, and the state_dict has PyTorch's

@@ -124,6 +124,7 @@ fn pytorch_import_never_panics() {
             let _ = std::fs::remove_file(&out);
             let result = import(&ImportOptions {
                 pth: pth.clone(),
+                key: None,
                 net: NetSource::Config(fixtures.join(net)),
                 dataset: None,
                 mean: vec![],

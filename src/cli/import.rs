@@ -31,6 +31,10 @@ pub struct ImportArgs {
     /// The per-channel std of transforms.Normalize (e.g. 0.3081).
     #[arg(long, value_delimiter = ',')]
     std: Vec<f32>,
+    /// The entry holding the state_dict when the file saved more, e.g. model_state_dict or
+    /// state_dict (nested keys with dots).
+    #[arg(long)]
+    key: Option<String>,
     /// The checkpoint to write (default: MODEL.ckpt beside MODEL.pth).
     #[arg(long, short = 'o')]
     out: Option<PathBuf>,
@@ -48,6 +52,7 @@ pub fn run(a: ImportArgs) -> Result<()> {
     let out = a.out.unwrap_or_else(|| a.pth.with_extension("ckpt"));
     let meta = import(&ImportOptions {
         pth: a.pth.clone(),
+        key: a.key,
         net,
         dataset: a.dataset,
         mean: a.mean,

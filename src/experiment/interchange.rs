@@ -21,6 +21,8 @@ pub enum NetSource {
 
 pub struct ImportOptions {
     pub pth: PathBuf,
+    /// The entry of the file that holds the state_dict, when it holds more.
+    pub key: Option<String>,
     pub net: NetSource,
     /// Overrides the dataset of the preset (by its input) or of the config.
     pub dataset: Option<DatasetName>,
@@ -68,7 +70,7 @@ pub fn import(o: &ImportOptions) -> Result<CheckpointMeta> {
     let [c, h, w] = input;
     let shape = Shape::Image { c, h, w };
     check_net(&layers, shape, classes.len(), &origin)?;
-    let net = load_into(&o.pth, &layers, shape, &Device::flex())?;
+    let net = load_into(&o.pth, o.key.as_deref(), &layers, shape, &Device::flex())?;
     let meta = CheckpointMeta {
         convlab_version: env!("CARGO_PKG_VERSION").into(),
         burn_version: crate::run::BURN_VERSION.into(),

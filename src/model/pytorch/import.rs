@@ -28,9 +28,17 @@ struct FileGroup {
 }
 
 /// Read `path` and load its tensors into a net built from `layers` (already checked).
-pub fn load_into(path: &Path, layers: &[LayerSpec], input: Shape, device: &Device) -> Result<Net> {
+/// `key`: the entry holding the state_dict when the file saved more (a training checkpoint
+/// such as `{"model_state_dict": ..., "optimizer_state_dict": ...}`).
+pub fn load_into(
+    path: &Path,
+    key: Option<&str>,
+    layers: &[LayerSpec],
+    input: Shape,
+    device: &Device,
+) -> Result<Net> {
     let origin = path.display().to_string();
-    let file = read_groups(path)?;
+    let file = read_groups(path, key)?;
     let net = Net::new(layers, input, Init::Default, device);
     let want = groups(&net);
     let mut by_kind: BTreeMap<&'static str, VecDeque<FileGroup>> = BTreeMap::new();
@@ -159,12 +167,16 @@ fn fill(origin: &str, w: &Group, f: &FileGroup) -> Result<Group> {
 }
 
 /// The file's tensors grouped by module and classified, in natural name order.
-fn read_groups(path: &Path) -> Result<Vec<FileGroup>> {
+fn read_groups(path: &Path, key: Option<&str>) -> Result<Vec<FileGroup>> {
     let origin = path.display().to_string();
     if !path.exists() {
         return Err(Error::input(&origin, "no such file"));
     }
-    let reader = PytorchReader::new(path).map_err(|e| {
+    let opened = match key {
+        Some(k) => PytorchReader::with_top_level_key(path, k),
+        None => PytorchReader::new(path),
+    };
+    let reader = opened.map_err(|e| {
         Error::input(
             &origin,
             format!("not a readable PyTorch file ({e}); if it holds a whole model, {RESAVE}"),
@@ -191,7 +203,7 @@ fn read_groups(path: &Path) -> Result<Vec<FileGroup>> {
             Error::input(
                 &origin,
                 format!(
-                    "cannot tell what module \"{module}\" is (tensors: {}); convlab reads conv, linear, batch norm and PReLU weights",
+                    "cannot tell what module \"{module}\" is (tensors: {}); convlab reads conv, linear, batch norm and PReLU weights (a file that saved more than a state_dict: pass --key, e.g. --key model_state_dict)",
                     names.join(", ")
                 ),
             )
