@@ -119,6 +119,8 @@ fn serve_predicts_rejects_bad_uploads_and_batches_concurrent_requests() {
     let m: serde_json::Value = get(&format!("{url}/model"));
     assert_eq!(m["input"], serde_json::json!([1, 28, 28]));
     assert_eq!(m["classes"].as_array().unwrap().len(), 10);
+    // conv 1->4 5x5 (100 + 4), fc 4*12*12 -> 10 (5760 + 10), as PyTorch counts them.
+    assert_eq!(m["parameters"], 104 + 5770);
 
     // Raw bytes: the class of each pattern image, top-2.
     let mut right = 0;

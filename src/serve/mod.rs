@@ -23,6 +23,7 @@ use serde_json::json;
 use crate::error::{Error, Result};
 use crate::model::checkpoint::CheckpointMeta;
 use crate::model::predictor::{Predictor, decode_for, top_k};
+use crate::model::spec::trainable_params;
 use batcher::Batcher;
 
 pub struct ServeOptions {
@@ -122,6 +123,7 @@ async fn model(State(s): State<Arc<AppState>>) -> Response {
         "epoch": m.epoch,
         "summary": m.summary,
         "layers": m.layers,
+        "parameters": trainable_params(&m.layers, m.input_shape()),
         "convlab_version": m.convlab_version,
         "burn_version": m.burn_version,
     }))
