@@ -48,17 +48,24 @@ impl Predictor {
 
     /// Class probabilities for decoded images, one row per image.
     pub fn probabilities(&self, images: &[Vec<u8>]) -> Vec<Vec<f32>> {
-        self.rows(images, true)
+        match self.forward(images) {
+            Some(logits) => self.rows(softmax(logits, 1)),
+            None => Vec::new(),
+        }
     }
 
-    /// The net's raw outputs (logits) for decoded images, one row per image.
-    pub fn logits(&self, images: &[Vec<u8>]) -> Vec<Vec<f32>> {
-        self.rows(images, false)
+    /// The net's raw outputs (logits) and their probabilities, from one forward pass.
+    pub fn logits_and_probabilities(&self, images: &[Vec<u8>]) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
+        match self.forward(images) {
+            Some(logits) => (self.rows(logits.clone()), self.rows(softmax(logits, 1))),
+            None => (Vec::new(), Vec::new()),
+        }
     }
 
-    fn rows(&self, images: &[Vec<u8>], probabilities: bool) -> Vec<Vec<f32>> {
+    /// The logits of decoded images; None for no images.
+    fn forward(&self, images: &[Vec<u8>]) -> Option<Tensor<2>> {
         if images.is_empty() {
-            return Vec::new();
+            return None;
         }
         let ds = Dataset {
             shape: self.meta.input,
@@ -77,18 +84,18 @@ impl Predictor {
         );
         let [c, h, w] = self.meta.input;
         let x = Tensor::<4>::from_data(TensorData::new(buf, [images.len(), c, h, w]), &self.device);
-        let logits = self.model.forward(x);
-        let out = if probabilities {
-            softmax(logits, 1)
-        } else {
-            logits
-        };
-        let p = out
+        Some(self.model.forward(x))
+    }
+
+    /// A [images, classes] tensor as one row per image.
+    fn rows(&self, t: Tensor<2>) -> Vec<Vec<f32>> {
+        let v = t
             .into_data_as::<f32>()
             .try_to_vec::<f32>()
             .unwrap_or_default();
-        let k = self.meta.classes.len();
-        p.chunks(k).map(<[f32]>::to_vec).collect()
+        v.chunks(self.meta.classes.len())
+            .map(<[f32]>::to_vec)
+            .collect()
     }
 
     /// The `k` most probable classes, most probable first.
@@ -115,9 +122,10 @@ impl Predictor {
         // Forward passes of at most this many images bound the tensor memory of long lists.
         const CHUNK: usize = 256;
         for (idx, px) in ok.chunks(CHUNK).zip(pixels.chunks(CHUNK)) {
-            for (&i, logits) in idx.iter().zip(self.logits(px)) {
+            let (logits, probs) = self.logits_and_probabilities(px);
+            for ((&i, logits), probs) in idx.iter().zip(logits).zip(probs) {
                 results[i] = Ok(Predicted {
-                    top: self.top_k(&softmax_row(&logits), k),
+                    top: self.top_k(&probs, k),
                     logits,
                 });
             }
@@ -127,19 +135,10 @@ impl Predictor {
 }
 
 /// One image's result: the top classes, and the logits they come from.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct Predicted {
     pub top: Vec<Guess>,
     pub logits: Vec<f32>,
-}
-
-/// Softmax of one row, in f64 for the sum (the same probabilities as the batched path to
-/// float rounding).
-fn softmax_row(logits: &[f32]) -> Vec<f32> {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let exp: Vec<f64> = logits.iter().map(|&z| ((z - max) as f64).exp()).collect();
-    let sum: f64 = exp.iter().sum();
-    exp.iter().map(|e| (e / sum) as f32).collect()
 }
 
 /// [`Predictor::decode`] without the model, for threads that only prepare inputs.

@@ -41,16 +41,16 @@ pub fn load_into(
     let file = read_groups(path, key)?;
     let net = Net::new(layers, input, Init::Default, device);
     let want = groups(&net);
-    let mut by_kind: BTreeMap<&'static str, VecDeque<FileGroup>> = BTreeMap::new();
+    let mut by_kind: BTreeMap<Kind, VecDeque<FileGroup>> = BTreeMap::new();
     for g in file {
-        by_kind.entry(g.kind.name()).or_default().push_back(g);
+        by_kind.entry(g.kind).or_default().push_back(g);
     }
     for kind in [Kind::Conv, Kind::Linear, Kind::BatchNorm, Kind::Prelu] {
-        let have = by_kind.get(kind.name()).map(|q| q.len()).unwrap_or(0);
+        let have = by_kind.get(&kind).map_or(0, VecDeque::len);
         let need = want.iter().filter(|g| g.kind == kind).count();
         if have != need {
             let names: Vec<&str> = by_kind
-                .get(kind.name())
+                .get(&kind)
                 .map(|q| q.iter().map(|g| g.module.as_str()).collect())
                 .unwrap_or_default();
             return Err(Error::input(
@@ -73,9 +73,7 @@ pub fn load_into(
     // the error.
     let mut filled = Vec::with_capacity(want.len());
     for w in want {
-        let queue = by_kind
-            .get_mut(w.kind.name())
-            .expect("counts checked above");
+        let queue = by_kind.get_mut(&w.kind).expect("counts checked above");
         let at = queue
             .iter()
             .position(|f| fits(&w, f))

@@ -18,7 +18,7 @@ use burn::tensor::TensorData;
 use crate::model::net::{Act, Layer, Net, Residual};
 
 /// What a group of tensors is, as PyTorch modules go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
     Conv,
     Linear,
@@ -85,26 +85,26 @@ pub fn groups(net: &Net) -> Vec<Group> {
 }
 
 fn conv_group(module: String, c: &Conv2d) -> Group {
-    let mut tensors = vec![named("weight", c.weight.val())];
-    if let Some(b) = &c.bias {
-        tensors.push(named("bias", b.val()));
-    }
-    Group {
-        module,
-        kind: Kind::Conv,
-        tensors,
-    }
+    weight_and_bias(module, Kind::Conv, named("weight", c.weight.val()), &c.bias)
 }
 
 fn linear_group(module: String, l: &Linear) -> Group {
     // Burn keeps [in, out]; PyTorch [out, in].
-    let mut tensors = vec![named("weight", l.weight.val().transpose())];
-    if let Some(b) = &l.bias {
-        tensors.push(named("bias", b.val()));
-    }
+    let weight = named("weight", l.weight.val().transpose());
+    weight_and_bias(module, Kind::Linear, weight, &l.bias)
+}
+
+fn weight_and_bias(
+    module: String,
+    kind: Kind,
+    weight: Named,
+    bias: &Option<Param<Tensor<1>>>,
+) -> Group {
+    let mut tensors = vec![weight];
+    tensors.extend(bias.as_ref().map(|b| named("bias", b.val())));
     Group {
         module,
-        kind: Kind::Linear,
+        kind,
         tensors,
     }
 }
