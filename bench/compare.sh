@@ -1,40 +1,98 @@
 #!/usr/bin/env bash
-# convlab bench beside bench/pytorch.py, interleaved, REPEATS times each; prints one
-# Markdown table: preset, batch, device, convlab img/s, PyTorch img/s, ratio (median, with
-# min-max over the repeats).
-#   bench/compare.sh                      # CPU: mnist-cnn b64, bn-prelu-cnn b32, 3 repeats, 100 steps
-#   DEVICE=cuda CASES="resnet18:512 bn-prelu-cnn:512" bench/compare.sh
+# convlab beside PyTorch on the seed notebooks' nets, interleaved (convlab, PyTorch, convlab,
+# ...) REPEATS times each so both see the same machine noise. Prints one Markdown table,
+# median (min-max) over the repeats; ratio = convlab / PyTorch speed (> 1: convlab faster).
+#
+#   bash bench/compare.sh                         # MODE=steps: training steps on synthetic data
+#   MODE=epoch bash bench/compare.sh              # one epoch on the real data, evaluation included
+#   CASES="bn-prelu-cnn:32" REPEATS=5 bash bench/compare.sh
+#   DEVICE=cuda CASES="resnet18:512 bn-prelu-cnn:512" bash bench/compare.sh
+#
+# MODE=steps: `convlab bench` vs bench/pytorch.py: forward, backward and Adam step on batches
+#   already in memory, STEPS timed steps after 5 warm-up steps (images/s).
+# MODE=epoch: `convlab train --set train.epochs=1` vs bench/pytorch_epoch.py (the same net,
+#   Adam, batch, 10% validation split, normalization; PyTorch indexes batches out of tensors
+#   already in memory, which beat its DataLoader here): seconds for the training pass plus the
+#   val and test evaluation (convlab's timing.csv; the script's own clock), and the peak
+#   resident memory of each process (GNU time's %M, data loading included). vgg-blocks and
+#   resnet18 train on LIMIT_TRAIN images and test on LIMIT_TEST (a full epoch is 10-30 min
+#   per side on 2 cores); the other nets run the full 45,000/5,000/10,000 (MNIST 54,000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mode=${MODE:-steps}
 device=${DEVICE:-cpu}
-cases=${CASES:-"mnist-cnn:64 bn-prelu-cnn:32"}
+cases=${CASES:-"mnist-cnn:64 cifar-cnn:64 vgg-blocks:16 bn-prelu-cnn:32 resnet18:128"}
 repeats=${REPEATS:-3}
-steps=${STEPS:-100}   # timed steps per run, after 5 warm-up steps
+steps=${STEPS:-100}
+limit_train=${LIMIT_TRAIN:-5000}
+limit_test=${LIMIT_TEST:-2000}
+data=${CONVLAB_DATA:-../shared/datasets}
 bin=${CONVLAB:-target/release/convlab}
 python=${PYTHON:-python3}
 [ -x "$bin" ] || cargo build --release
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+json() { "$python" -c "import json,sys; print(json.loads(sys.argv[1].splitlines()[-1])[sys.argv[2]])" "$1" "$2"; }
+
+steps_case() { # model batch -> "convlab_img_s pytorch_img_s"
+  local c p
+  c=$("$bin" bench --device "$device" --model "$1" --batch "$2" --steps "$steps" --json)
+  p=$("$python" bench/pytorch.py --device "$device" --model "$1" --batch "$2" --steps "$steps")
+  echo "$(json "$c" train_images_per_s) $(json "$p" train_images_per_s)"
+}
+
+epoch_case() { # model batch -> "convlab_s pytorch_s convlab_MB pytorch_MB convlab_acc pytorch_acc"
+  local model=$1 batch=$2 ds=cifar10 cfg=examples/cifar10-bn-prelu.toml lr=1e-3 lim=() plim=()
+  [ "$model" = mnist-cnn ] && ds=mnist && cfg=examples/mnist.toml
+  [ "$model" = bn-prelu-cnn ] && lr=2e-3
+  if [ "$model" = vgg-blocks ] || [ "$model" = resnet18 ]; then
+    lim=(--set "data.limit_train=$limit_train" --set "data.limit_test=$limit_test")
+    plim=(--limit-train "$limit_train" --limit-test "$limit_test")
+  fi
+  local dir="$tmp/run-$RANDOM$RANDOM"
+  /usr/bin/time -f %M -o "$tmp/c.rss" "$bin" train "$cfg" --data-dir "$data" --device "$device" \
+    --run-dir "$dir" --quiet --set train.epochs=1 --set "model.preset=$model" \
+    --set "train.batch_size=$batch" --set "optimizer.lr=$lr" "${lim[@]}" > /dev/null
+  local cs cacc p
+  cs=$("$python" -c "import csv; print(list(csv.DictReader(open('$dir/timing.csv')))[0]['seconds'])")
+  cacc=$(json "$(cat "$dir/summary.json" | tr -d '\n')" test_acc)
+  p=$(/usr/bin/time -f %M -o "$tmp/p.rss" "$python" bench/pytorch_epoch.py --dataset "$ds" \
+    --model "$model" --batch "$batch" --lr "$lr" --data-dir "$data" --device "$device" "${plim[@]}")
+  echo "$cs $(json "$p" seconds) $(($(cat "$tmp/c.rss") / 1024)) $(($(cat "$tmp/p.rss") / 1024)) $cacc $(json "$p" test_acc)"
+}
+
 for case in $cases; do
   model=${case%%:*}; batch=${case##*:}
-  for r in $(seq "$repeats"); do
-    c=$("$bin" bench --device "$device" --model "$model" --batch "$batch" --steps "$steps" --json)
-    p=$("$python" bench/pytorch.py --device "$device" --model "$model" --batch "$batch" --steps "$steps")
-    rate() { "$python" -c "import json,sys; print(json.loads(sys.argv[1])['train_images_per_s'])" "$1"; }
-    echo "$model $batch $(rate "$c") $(rate "$p")" >> "$out"
+  for _ in $(seq "$repeats"); do
+    echo "$model $batch $("${mode}_case" "$model" "$batch")" >> "$tmp/rows"
   done
 done
-"$python" - "$out" "$device" <<'PY'
+
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; $(date -u +%F)"
+echo "convlab $("$bin" --version | cut -d' ' -f2), torch $("$python" -c 'import torch; print(torch.__version__, "threads", torch.get_num_threads())'); MODE=$mode DEVICE=$device REPEATS=$repeats"
+echo
+"$python" - "$tmp/rows" "$device" "$mode" "$limit_train" "$limit_test" <<'PY'
 import sys, statistics as st
-rows, device = {}, sys.argv[2]
-for line in open(sys.argv[1]):
-    m, b, c, p = line.split()
-    rows.setdefault((m, int(b)), []).append((float(c), float(p)))
-print("| preset | batch | device | convlab img/s | PyTorch img/s | ratio convlab / PyTorch |")
-print("|---|---:|---|---:|---:|---:|")
-for (m, b), v in rows.items():
-    c = [x for x, _ in v]; p = [y for _, y in v]; r = [x / y for x, y in v]
-    f = lambda xs, d=0: f"{st.median(xs):.{d}f} ({min(xs):.{d}f}–{max(xs):.{d}f})"
-    print(f"| {m} | {b} | {device} | {f(c)} | {f(p)} | {f(r, 2)} |")
+path, device, mode, lt, ls = sys.argv[1:]
+rows = {}
+for line in open(path):
+    m, b, *v = line.split()
+    rows.setdefault((m, int(b)), []).append([float(x) for x in v])
+f = lambda xs, d=0: f"{st.median(xs):.{d}f} ({min(xs):.{d}f}–{max(xs):.{d}f})"
+if mode == "steps":
+    print("| net | batch | device | convlab img/s | PyTorch img/s | convlab / PyTorch |")
+    print("|---|---:|---|---:|---:|---:|")
+    for (m, b), v in rows.items():
+        c, p = [x[0] for x in v], [x[1] for x in v]
+        print(f"| {m} | {b} | {device} | {f(c)} | {f(p)} | {f([x / y for x, y in zip(c, p)], 2)} |")
+else:
+    print("| net | batch | images (train/test) | convlab s/epoch | PyTorch s/epoch | PyTorch s / convlab s | convlab peak MB | PyTorch peak MB | test acc convlab / PyTorch |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|---|")
+    for (m, b), v in rows.items():
+        c, p = [x[0] for x in v], [x[1] for x in v]
+        imgs = f"{lt}/{ls}" if m in ("vgg-blocks", "resnet18") else "all"
+        acc = f"{st.median(x[4] for x in v) * 100:.2f} / {st.median(x[5] for x in v) * 100:.2f}"
+        print(f"| {m} | {b} | {imgs} | {f(c, 1)} | {f(p, 1)} | {f([y / x for x, y in zip(c, p)], 2)} "
+              f"| {f([x[2] for x in v])} | {f([x[3] for x in v])} | {acc} |")
 print(f"\n{len(next(iter(rows.values())))} interleaved repeats each; median (min–max).")
 PY

@@ -51,6 +51,14 @@ def net(name):
     return NETS[name][0]()
 
 
+def limit(x, y, n):
+    """The first of every len/n images, as convlab's data.limit_train / limit_test pick them."""
+    if n <= 0 or n >= len(x):
+        return x, y
+    idx = [i * len(x) // n for i in range(n)]
+    return x[idx], y[idx]
+
+
 def evaluate(model, x, y):
     model.eval()
     correct, loss = 0, 0.0
@@ -72,10 +80,15 @@ def main():
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--data-dir", default="../shared/datasets")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--limit-train", type=int, default=0, help="use N training images, evenly spaced (convlab's data.limit_train)")
+    ap.add_argument("--limit-test", type=int, default=0, help="use N test images, evenly spaced (convlab's data.limit_test)")
     ap.add_argument("--save", help="write the trained state_dict here (for convlab import; its mean/std are printed)")
     a = ap.parse_args()
     torch.manual_seed(a.seed)
     xtr, ytr, xte, yte = mnist(os.path.join(a.data_dir, "mnist")) if a.dataset == "mnist" else cifar_jpeg(os.path.join(a.data_dir, "cifar10/cifar10-jpeg.tar.gz"))
+    xtr, ytr = limit(xtr, ytr, a.limit_train)
+    xte, yte = limit(xte, yte, a.limit_test)
     # convlab's defaults: 10% seeded validation split, per-channel normalization from train.
     rng = np.random.default_rng(a.seed)
     idx = rng.permutation(len(xtr))
@@ -87,17 +100,21 @@ def main():
     xt, yt = (xt - mean) / std, torch.tensor(ytr[tr], dtype=torch.long)
     xv, yv = norm(xtr[val]), torch.tensor(ytr[val], dtype=torch.long)
     xs, ys = norm(xte), torch.tensor(yte, dtype=torch.long)
-    model = net(a.model)
+    dev = torch.device(a.device)
+    xt, yt, xv, yv, xs, ys = (t.to(dev) for t in (xt, yt, xv, yv, xs, ys))
+    model = net(a.model).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     for epoch in range(a.epochs):
         t0 = time.perf_counter()
-        perm = torch.randperm(len(xt))
+        perm = torch.randperm(len(xt), device=dev)
         for i in range(0, len(xt), a.batch):
             b = perm[i:i + a.batch]
             opt.zero_grad(set_to_none=True)
             loss = nn.functional.cross_entropy(model(xt[b]), yt[b])
             loss.backward()
             opt.step()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
         train_s = time.perf_counter() - t0
         evaluate(model, xv, yv)
         _, acc = evaluate(model, xs, ys)

@@ -428,6 +428,55 @@ fn cpu_batch_norm_matches_burns_and_its_gradients() {
     };
     check(vec![4, 3, 5, 6]);
     check(vec![7, 5, 1, 1]); // flat features seen as 1x1 images
+    check(vec![6, 3, 40, 40]); // planes of 1,600: several parallel jobs of whole planes
+}
+
+/// Batch norm in inference mode (evaluation and serving: no autodiff) through the one-pass
+/// affine equals Burn's, with running statistics that are not the defaults.
+#[test]
+fn cpu_batch_norm_inference_matches_burns() {
+    use burn::nn::BatchNormConfig;
+    use convlab::model::cpu::batch_norm;
+    let device = Device::flex();
+    let mut bn = BatchNormConfig::new(3).init(&device);
+    bn.gamma = bn.gamma.map(|_| wavy([3], 16, &device));
+    bn.beta = bn.beta.map(|_| wavy([3], 17, &device));
+    bn.running_mean = burn::module::RunningState::new(wavy([3], 18, &device));
+    bn.running_var = burn::module::RunningState::new(wavy([3], 19, &device).abs() + 0.5);
+    for shape in [[2, 3, 5, 6], [6, 3, 40, 40]] {
+        let x = wavy(shape, 20, &device).mul_scalar(3.0);
+        assert!(convlab::model::cpu::on_flex(&x), "the fast path is taken");
+        let fast = batch_norm::forward(&bn, x.clone());
+        assert_close(&format!("{shape:?} inference"), fast, bn.forward(x));
+    }
+}
+
+/// Channel dropout's one-pass scaling (one factor per plane, the mask times 1 / keep) equals
+/// the broadcast multiply it replaces, output and input gradient.
+#[test]
+fn cpu_plane_scaling_matches_a_broadcast_multiply() {
+    use convlab::model::cpu::plane_affine;
+    let device = Device::flex().autodiff();
+    for [n, c, h, w] in [[2, 3, 4, 5], [5, 4, 33, 33]] {
+        let factors = wavy([n, c, 1, 1], 21, &device)
+            .greater_elem(0.0)
+            .float()
+            .mul_scalar(1.0 / 0.65);
+        let run = |fast: bool| {
+            let x = wavy([n, c, h, w], 22, &device).require_grad();
+            let y = if fast {
+                let zero = Tensor::<1>::zeros([1], &device);
+                plane_affine::apply(x.clone(), factors.clone().reshape([n * c]), zero)
+            } else {
+                x.clone() * factors.clone()
+            };
+            let grads = (y.clone() * wavy(y.dims(), 23, &device)).sum().backward();
+            (y.inner(), x.grad(&grads).unwrap())
+        };
+        let (fast, burn) = (run(true), run(false));
+        assert_close(&format!("{n}x{c}x{h}x{w} output"), fast.0, burn.0);
+        assert_close(&format!("{n}x{c}x{h}x{w} dx"), fast.1, burn.1);
+    }
 }
 
 /// The one-pass max pool gives Burn's output and input gradient, for the presets' 2x2/2

@@ -68,7 +68,13 @@ impl Dropout2d {
         let [n, c, _, _] = x.dims();
         let keep = 1.0 - d.prob;
         let mask = Tensor::<4>::random([n, c, 1, 1], Distribution::Bernoulli(keep), &x.device());
-        x * (mask * (1.0 / keep))
+        let factors = mask * (1.0 / keep);
+        if cpu::on_flex(&x) {
+            let zeros = Tensor::zeros([1], &x.device());
+            cpu::plane_affine::apply(x, factors.reshape([n * c]), zeros)
+        } else {
+            x * factors
+        }
     }
 }
 

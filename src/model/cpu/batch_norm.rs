@@ -14,7 +14,8 @@ use burn::nn::BatchNorm;
 use burn::tensor::Tensor;
 use rayon::prelude::*;
 
-use super::{channel_planes, dims, on_flex, tensor, values};
+use super::plane_affine;
+use super::{channel_planes, dims, map_planes, on_flex, sum_zip, tensor, values};
 
 #[backend_extension(Flex, Autodiff)]
 pub trait CpuBatchNorm: Backend {
@@ -27,10 +28,20 @@ pub trait CpuBatchNorm: Backend {
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }
 
-/// `BatchNorm::forward`, with the training pass through the one-op version on flex.
+/// `BatchNorm::forward`, with the training and inference passes through one-op versions on
+/// flex (inference: on a device without autodiff, as evaluation and serving run).
 pub fn forward<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
-    let training = x.device().is_autodiff() && bn.training.is_enabled();
-    if !training || D < 2 || !on_flex(&x) {
+    if D < 2 || !on_flex(&x) {
+        return bn.forward(x);
+    }
+    if !x.device().is_autodiff() {
+        // Inference: one pass of x * scale + shift per channel, from the running statistics.
+        let scale = bn.gamma.val() / (bn.running_var.value() + bn.epsilon).sqrt();
+        let shift = bn.beta.val() - bn.running_mean.value() * scale.clone();
+        return plane_affine::apply(x, scale, shift);
+    }
+    if !bn.training.is_enabled() {
+        // Frozen in a training graph: Burn's, so gamma and beta still get their gradients.
         return bn.forward(x);
     }
     let (out, mean, var) = <burn::backend::Dispatch as CpuBatchNorm>::cpu_batch_norm_train(
@@ -60,20 +71,23 @@ pub fn forward<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
     Tensor::from_dispatch(out)
 }
 
-/// Per channel, the sum over every plane of that channel of `f(plane index, element index)`,
-/// planes taken in order (the same bits whatever the thread count).
+/// Per channel c, the sum of `f(c, a[i], b[i])` over the elements of every plane of that
+/// channel, planes taken in order (the same bits whatever the thread count).
 fn channel_sums(
-    planes: usize,
+    a: &[f32],
+    b: &[f32],
     channels: usize,
     plane: usize,
-    f: impl Fn(usize, usize) -> f32 + Sync,
+    f: impl Fn(usize, f32, f32) -> f32 + Sync,
 ) -> Vec<f32> {
+    let planes = a.len() / plane;
     (0..channels)
         .into_par_iter()
         .map(|c| {
             let mut total = 0.0f32;
             for row in (c..planes).step_by(channels) {
-                total += (0..plane).map(|i| f(row, i)).sum::<f32>();
+                let r = row * plane..(row + 1) * plane;
+                total += sum_zip(&a[r.clone()], &b[r], |x, y| f(c, x, y));
             }
             total
         })
@@ -90,30 +104,36 @@ fn train_forward(
     let (xs, g, b) = (values(x), values(gamma), values(beta));
     let planes = xs.len() / plane;
     let count = (planes / channels * plane) as f32;
-    let mean: Vec<f32> = channel_sums(planes, channels, plane, |r, i| xs[r * plane + i])
+    let mean: Vec<f32> = channel_sums(&xs, &xs, channels, plane, |_, v, _| v)
         .into_iter()
         .map(|s| s / count)
         .collect();
-    let var: Vec<f32> = channel_sums(planes, channels, plane, |r, i| {
-        let d = xs[r * plane + i] - mean[r % channels];
-        d * d
+    let var: Vec<f32> = channel_sums(&xs, &xs, channels, plane, |c, v, _| {
+        (v - mean[c]) * (v - mean[c])
     })
     .into_iter()
     .map(|s| s / count)
     .collect();
-    let mut y = vec![0.0f32; xs.len()];
-    y.par_chunks_mut(plane)
-        .zip(xs.par_chunks(plane))
-        .enumerate()
-        .for_each(|(row, (yr, xr))| {
-            let c = row % channels;
-            let scale = g[c] / (var[c] + eps as f32).sqrt();
-            let shift = b[c] - mean[c] * scale;
-            yr.iter_mut()
-                .zip(xr)
-                .for_each(|(o, &v)| *o = v * scale + shift);
-        });
+    let scale: Vec<f32> = (0..channels)
+        .map(|c| g[c] / (var[c] + eps as f32).sqrt())
+        .collect();
+    let shift: Vec<f32> = (0..channels).map(|c| b[c] - mean[c] * scale[c]).collect();
+    let y = affine_planes(&xs, channels, plane, &scale, &shift);
     (tensor(y, dims(x)), mean, var)
+}
+
+/// y = x * scale[c] + shift[c] for every plane of channel c.
+pub(crate) fn affine_planes(
+    xs: &[f32],
+    channels: usize,
+    plane: usize,
+    scale: &[f32],
+    shift: &[f32],
+) -> Vec<f32> {
+    map_planes(xs, xs, plane, |row| {
+        let (a, b) = (scale[row % channels], shift[row % channels]);
+        move |v, _| v * a + b
+    })
 }
 
 impl CpuBatchNorm for Flex {
@@ -145,20 +165,16 @@ impl Backward<Flex, 3> for BatchNormBackward {
         let planes = xs.len() / plane;
         let count = (planes / channels * plane) as f32;
         let inv_std: Vec<f32> = var.iter().map(|v| 1.0 / (v + eps as f32).sqrt()).collect();
-        let xhat =
-            |r: usize, i: usize| (xs[r * plane + i] - mean[r % channels]) * inv_std[r % channels];
-        let dbeta = channel_sums(planes, channels, plane, |r, i| gs[r * plane + i]);
-        let dgamma = channel_sums(planes, channels, plane, |r, i| {
-            gs[r * plane + i] * xhat(r, i)
+        let dbeta = channel_sums(&gs, &gs, channels, plane, |_, d, _| d);
+        let dgamma = channel_sums(&gs, &xs, channels, plane, |c, d, v| {
+            d * (v - mean[c]) * inv_std[c]
         });
         if let Some(node) = node_x {
-            let mut dx = vec![0.0f32; xs.len()];
-            dx.par_chunks_mut(plane).enumerate().for_each(|(row, dr)| {
+            let dx = map_planes(&xs, &gs, plane, |row| {
                 let c = row % channels;
-                let (mdy, mdyx, scale) = (dbeta[c] / count, dgamma[c] / count, g[c] * inv_std[c]);
-                for (i, d) in dr.iter_mut().enumerate() {
-                    *d = scale * (gs[row * plane + i] - mdy - xhat(row, i) * mdyx);
-                }
+                let (mdy, mdyx) = (dbeta[c] / count, dgamma[c] / count);
+                let (scale, m, is) = (g[c] * inv_std[c], mean[c], inv_std[c]);
+                move |v, gv| scale * (gv - mdy - (v - m) * is * mdyx)
             });
             grads.register::<Flex>(node.id, tensor(dx, dims(&x)));
         }

@@ -113,6 +113,18 @@ fn col2im_add(s: &ConvShape, cols: &[f32], dx: &mut [f32]) {
                     }
                     let dst = &mut plane[iy as usize * s.w..(iy as usize + 1) * s.w];
                     let src = &row[y * ow..(y + 1) * ow];
+                    if s.stride == 1 {
+                        // The run of output columns whose input column lies inside the row
+                        // (im2col's zero padding gets no gradient): one vectorizable add.
+                        let first = s.pad.saturating_sub(kj).min(ow);
+                        let last = (s.w + s.pad).saturating_sub(kj).min(ow).max(first);
+                        let start = first + kj - s.pad;
+                        dst[start..start + (last - first)]
+                            .iter_mut()
+                            .zip(&src[first..last])
+                            .for_each(|(d, g)| *d += g);
+                        continue;
+                    }
                     for (xo, g) in src.iter().enumerate() {
                         let ix = (xo * s.stride + kj) as isize - s.pad as isize;
                         if ix >= 0 && (ix as usize) < s.w {

@@ -1,6 +1,7 @@
 //! Hand-written CPU operations for the layers where Burn's flex backend was slow on the seed
 //! notebooks' nets (profiles in bench/README.md): convolution (im2col + GEMM), batch norm's
-//! training pass, PReLU and max pooling, each with its own backward pass.
+//! training and inference passes, PReLU, max pooling and channel dropout, each with its own
+//! backward pass.
 //! Each is a Burn backend extension implemented for `Flex` and `Autodiff<Flex>`; on every
 //! other device the layers keep Burn's own operations.
 //!
@@ -11,6 +12,7 @@ pub mod batch_norm;
 pub mod conv;
 mod conv_kernels;
 pub mod max_pool;
+pub mod plane_affine;
 pub mod prelu;
 
 use std::borrow::Cow;
@@ -18,6 +20,7 @@ use std::borrow::Cow;
 use burn::backend::DispatchDevice;
 use burn::backend::flex::FlexTensor;
 use burn::tensor::{DType, Shape, Tensor, TensorData};
+use rayon::prelude::*;
 
 /// Whether a tensor is f32 on the flex CPU backend (with or without autodiff): the tensors
 /// these operations take.
@@ -49,6 +52,67 @@ pub(crate) fn tensor(values: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
 
 pub(crate) fn dims(t: &FlexTensor) -> Vec<usize> {
     t.layout().shape().to_vec()
+}
+
+/// Independent accumulators of [`sum_zip`]: enough to hide the latency of a float add and to
+/// let the compiler use whole SIMD registers.
+const LANES: usize = 16;
+
+/// The sum over i of `f(a[i], b[i])`, in a fixed order of 16 interleaved partial sums (a plain
+/// `.sum()` is one sequential chain of adds that cannot be vectorized). Fixed order: the same
+/// bits whatever the thread count.
+#[inline]
+pub(crate) fn sum_zip(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
+    debug_assert_eq!(a.len(), b.len());
+    let mut acc = [0.0f32; LANES];
+    let (ac, bc) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let (ar, br) = (ac.remainder(), bc.remainder());
+    for (x, y) in ac.zip(bc) {
+        for l in 0..LANES {
+            acc[l] += f(x[l], y[l]);
+        }
+    }
+    let tail: f32 = ar.iter().zip(br).map(|(&x, &y)| f(x, y)).sum();
+    acc.iter().sum::<f32>() + tail
+}
+
+/// Elements per parallel work item of the per-plane passes, at least: a flat [batch, features]
+/// tensor has one element per plane and would otherwise be cut into thousands of tiny jobs.
+pub(crate) const PAR_MIN: usize = 4096;
+
+/// The elementwise map of two equally long tensors made of planes of `plane` elements:
+/// out[i] = g(a[i], b[i]) with `g = per_plane(plane index)`, in parallel over chunks of whole
+/// planes. The output is written once, never zeroed first (a `vec![0.0; n]` per operation
+/// was a serial memset of every activation, ~5% of a bn-prelu-cnn step).
+pub(crate) fn map_planes<G: Fn(f32, f32) -> f32>(
+    a: &[f32],
+    b: &[f32],
+    plane: usize,
+    per_plane: impl Fn(usize) -> G + Sync,
+) -> Vec<f32> {
+    assert_eq!(a.len(), b.len());
+    let per_job = PAR_MIN.div_ceil(plane);
+    let chunk = per_job * plane;
+    let mut out: Vec<f32> = Vec::with_capacity(a.len());
+    out.spare_capacity_mut()[..a.len()]
+        .par_chunks_mut(chunk)
+        .zip(a.par_chunks(chunk).zip(b.par_chunks(chunk)))
+        .enumerate()
+        .for_each(|(job, (oc, (ac, bc)))| {
+            let planes = oc
+                .chunks_mut(plane)
+                .zip(ac.chunks(plane).zip(bc.chunks(plane)));
+            for (i, (o, (x, y))) in planes.enumerate() {
+                let g = per_plane(job * per_job + i);
+                for (o, (&x, &y)) in o.iter_mut().zip(x.iter().zip(y)) {
+                    o.write(g(x, y));
+                }
+            }
+        });
+    // SAFETY: the three slices have equal lengths and are cut into the same chunks and
+    // planes, so the loop above wrote every one of the first a.len() elements.
+    unsafe { out.set_len(a.len()) };
+    out
 }
 
 /// (channels, elements per channel plane) of an [n, c, ...] tensor: its data is n * c planes

@@ -12,7 +12,7 @@ use burn::nn::PRelu;
 use burn::tensor::Tensor;
 use rayon::prelude::*;
 
-use super::{channel_planes, dims, on_flex, tensor, values};
+use super::{PAR_MIN, channel_planes, dims, map_planes, on_flex, sum_zip, tensor, values};
 
 #[backend_extension(Flex, Autodiff)]
 pub trait CpuPrelu: Backend {
@@ -38,16 +38,10 @@ pub fn forward<const D: usize>(prelu: &PRelu, x: Tensor<D>) -> Tensor<D> {
 fn prelu_forward(x: &FlexTensor, alpha: &FlexTensor) -> FlexTensor {
     let (channels, plane) = channel_planes(x);
     let (xs, a) = (values(x), values(alpha));
-    let mut y = vec![0.0f32; xs.len()];
-    y.par_chunks_mut(plane)
-        .zip(xs.par_chunks(plane))
-        .enumerate()
-        .for_each(|(row, (yr, xr))| {
-            let slope = a[if a.len() == 1 { 0 } else { row % channels }];
-            for (o, &v) in yr.iter_mut().zip(xr) {
-                *o = if v > 0.0 { v } else { slope * v };
-            }
-        });
+    let y = map_planes(&xs, &xs, plane, |row| {
+        let slope = a[if a.len() == 1 { 0 } else { row % channels }];
+        move |v, _| if v > 0.0 { v } else { slope * v }
+    });
     tensor(y, dims(x))
 }
 
@@ -70,16 +64,10 @@ impl Backward<Flex, 2> for PreluBackward {
         let (channels, plane) = channel_planes(&x);
         let (xs, a, g) = (values(&x), values(&alpha), values(&dy));
         if let Some(node) = node_x {
-            let mut dx = vec![0.0f32; xs.len()];
-            dx.par_chunks_mut(plane)
-                .zip(xs.par_chunks(plane).zip(g.par_chunks(plane)))
-                .enumerate()
-                .for_each(|(row, (dr, (xr, gr)))| {
-                    let slope = a[if a.len() == 1 { 0 } else { row % channels }];
-                    for ((d, &v), &gv) in dr.iter_mut().zip(xr).zip(gr) {
-                        *d = if v > 0.0 { gv } else { slope * gv };
-                    }
-                });
+            let dx = map_planes(&xs, &g, plane, |row| {
+                let slope = a[if a.len() == 1 { 0 } else { row % channels }];
+                move |v, gv| if v > 0.0 { gv } else { slope * gv }
+            });
             grads.register::<Flex>(node.id, tensor(dx, dims(&x)));
         }
         if let Some(node) = node_a {
@@ -87,12 +75,8 @@ impl Backward<Flex, 2> for PreluBackward {
             let sums: Vec<f32> = xs
                 .par_chunks(plane)
                 .zip(g.par_chunks(plane))
-                .map(|(xr, gr)| {
-                    xr.iter()
-                        .zip(gr)
-                        .map(|(&v, &gv)| if v > 0.0 { 0.0 } else { v * gv })
-                        .sum()
-                })
+                .with_min_len(PAR_MIN.div_ceil(plane))
+                .map(|(xr, gr)| sum_zip(xr, gr, |v, gv| if v > 0.0 { 0.0 } else { v * gv }))
                 .collect();
             let mut da = vec![0.0f32; a.len()];
             for (row, s) in sums.iter().enumerate() {
