@@ -382,6 +382,44 @@ fn cpu_prelu_matches_burns_prelu_and_its_gradients() {
     }
 }
 
+/// ReLU and LeakyReLU through the one-pass PReLU with a constant slope give Burn's outputs and
+/// input gradients. At exactly 0 the gradient is PyTorch's (slope 0 for ReLU, the negative
+/// slope for LeakyReLU):
+///   x = torch.tensor([0., -1., 1.], requires_grad=True)
+///   F.leaky_relu(x, 0.1).sum().backward(); x.grad  # tensor([0.1000, 0.1000, 1.0000])
+/// Burn's LeakyReLU gives 1 there, so exact zeros are compared with PyTorch's value.
+#[test]
+fn cpu_relu_and_leaky_relu_match_burns() {
+    use burn::nn::{LeakyReluConfig, Relu};
+    use convlab::model::cpu::prelu;
+    let device = Device::flex().autodiff();
+    let leaky = LeakyReluConfig::new().with_negative_slope(0.1).init();
+    for (name, slope) in [("relu", 0.0), ("leaky", 0.1)] {
+        let run = |fast: bool| {
+            // Rounded to tenths so that some inputs are exactly 0.
+            let x = (wavy([3, 4, 20, 20], 24, &device) * 10.0).round() / 10.0;
+            let x = x.require_grad();
+            let y = match (fast, slope == 0.0) {
+                (true, _) => prelu::fixed_slope(x.clone(), slope).expect("on flex"),
+                (false, true) => Relu::new().forward(x.clone()),
+                (false, false) => leaky.forward(x.clone()),
+            };
+            let grads = (y.clone() * wavy(y.dims(), 25, &device)).sum().backward();
+            (y.inner(), x.grad(&grads).unwrap())
+        };
+        let (fast, burn) = (run(true), run(false));
+        assert_close(&format!("{name} output"), fast.0, burn.0);
+        let x = (wavy([3, 4, 20, 20], 24, &device) * 10.0).round() / 10.0;
+        let r = wavy([3, 4, 20, 20], 25, &device);
+        // Where x == 0: PyTorch's gradient, slope * upstream; elsewhere Burn's.
+        let at_zero = x.inner().equal_elem(0.0);
+        let zeros: i64 = at_zero.clone().int().sum().into_scalar::<i64>();
+        assert!(zeros > 0, "some exact zeros");
+        let expected = burn.1.mask_where(at_zero, r.inner() * slope);
+        assert_close(&format!("{name} dx"), fast.1, expected);
+    }
+}
+
 /// The one-op batch norm gives Burn's training-mode output, gradients and running statistics,
 /// on images and on flat features.
 #[test]

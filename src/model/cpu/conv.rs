@@ -112,6 +112,7 @@ impl Backward<Flex, 3> for CpuConvBackward {
             &values(&weight),
             &values(&dy),
             node_x.is_some(),
+            node_b.is_some(),
         );
         if let (Some(node), Some(dx)) = (node_x, g.x) {
             grads.register::<Flex>(node.id, tensor(dx, [s.n, s.c, s.h, s.w]));

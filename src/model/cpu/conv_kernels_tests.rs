@@ -91,7 +91,7 @@ fn gradients_equal_finite_differences() {
                 .map(|(y, r)| (*y as f64) * (*r as f64))
                 .sum()
         };
-        let g = backward(&s, &x, &w, &r, true);
+        let g = backward(&s, &x, &w, &r, true, true);
         let eps = 1e-2f32;
         let check = |name: &str, analytic: &[f32], perturb: &dyn Fn(usize, f32) -> f64| {
             for i in (0..analytic.len()).step_by(analytic.len() / 7 + 1) {
@@ -119,6 +119,6 @@ fn gradients_equal_finite_differences() {
             loss(&x, &w, &b2)
         });
         // Without the input gradient the weight gradient is the same.
-        assert_eq!(backward(&s, &x, &w, &r, false).weight, g.weight);
+        assert_eq!(backward(&s, &x, &w, &r, false, true).weight, g.weight);
     }
 }

@@ -35,6 +35,19 @@ pub fn forward<const D: usize>(prelu: &PRelu, x: Tensor<D>) -> Tensor<D> {
     Tensor::from_dispatch(out)
 }
 
+/// ReLU (slope 0) and LeakyReLU (a fixed slope) through the same one-pass operation, with a
+/// constant slope that gets no gradient; `None` when `x` is not on flex. Burn's flex ReLU
+/// is a mask, a select and a second mask for the gradient (ResNet-18 runs 17 of them).
+pub fn fixed_slope<const D: usize>(x: Tensor<D>, slope: f64) -> Result<Tensor<D>, Tensor<D>> {
+    if D < 2 || !on_flex(&x) {
+        return Err(x);
+    }
+    let alpha = Tensor::<1>::from_floats([slope as f32], &x.device());
+    let out =
+        <burn::backend::Dispatch as CpuPrelu>::cpu_prelu(x.into_dispatch(), alpha.into_dispatch());
+    Ok(Tensor::from_dispatch(out))
+}
+
 fn prelu_forward(x: &FlexTensor, alpha: &FlexTensor) -> FlexTensor {
     let (channels, plane) = channel_planes(x);
     let (xs, a) = (values(x), values(alpha));
