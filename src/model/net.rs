@@ -42,10 +42,8 @@ impl Act {
 
     fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         match self {
-            Act::Relu(a) => cpu::prelu::fixed_slope(x, 0.0).unwrap_or_else(|x| a.forward(x)),
-            Act::LeakyRelu(a) => {
-                cpu::prelu::fixed_slope(x, a.negative_slope).unwrap_or_else(|x| a.forward(x))
-            }
+            Act::Relu(a) => cpu::prelu::fixed_slope(x, 0.0, |x| a.forward(x)),
+            Act::LeakyRelu(a) => cpu::prelu::fixed_slope(x, a.negative_slope, |x| a.forward(x)),
             Act::PRelu(a) => cpu::prelu::forward(a, x),
             Act::RRelu(a) => a.forward(x),
             Act::Elu(a) => a.forward(x),

@@ -36,16 +36,21 @@ pub fn forward<const D: usize>(prelu: &PRelu, x: Tensor<D>) -> Tensor<D> {
 }
 
 /// ReLU (slope 0) and LeakyReLU (a fixed slope) through the same one-pass operation, with a
-/// constant slope that gets no gradient; `None` when `x` is not on flex. Burn's flex ReLU
-/// is a mask, a select and a second mask for the gradient (ResNet-18 runs 17 of them).
-pub fn fixed_slope<const D: usize>(x: Tensor<D>, slope: f64) -> Result<Tensor<D>, Tensor<D>> {
+/// constant slope that gets no gradient; `elsewhere` (Burn's layer) when `x` is not on flex.
+/// Burn's flex ReLU is a mask, a select and a second mask for the gradient (ResNet-18 runs
+/// 17 of them).
+pub fn fixed_slope<const D: usize>(
+    x: Tensor<D>,
+    slope: f64,
+    elsewhere: impl FnOnce(Tensor<D>) -> Tensor<D>,
+) -> Tensor<D> {
     if D < 2 || !on_flex(&x) {
-        return Err(x);
+        return elsewhere(x);
     }
     let alpha = Tensor::<1>::from_floats([slope as f32], &x.device());
     let out =
         <burn::backend::Dispatch as CpuPrelu>::cpu_prelu(x.into_dispatch(), alpha.into_dispatch());
-    Ok(Tensor::from_dispatch(out))
+    Tensor::from_dispatch(out)
 }
 
 fn prelu_forward(x: &FlexTensor, alpha: &FlexTensor) -> FlexTensor {
