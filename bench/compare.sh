@@ -5,11 +5,12 @@
 #
 #   bash bench/compare.sh                         # MODE=steps: training steps on synthetic data
 #   MODE=epoch bash bench/compare.sh              # one epoch on the real data, evaluation included
-#   CASES="bn-prelu-cnn:32" REPEATS=5 bash bench/compare.sh
+#   CASES="bn-prelu-cnn:32 resnet18:128:10" REPEATS=5 bash bench/compare.sh   # net:batch[:steps]
 #   DEVICE=cuda CASES="resnet18:512 bn-prelu-cnn:512" bash bench/compare.sh
 #
 # MODE=steps: `convlab bench` vs bench/pytorch.py: forward, backward and Adam step on batches
-#   already in memory, STEPS timed steps after 5 warm-up steps (images/s).
+#   already in memory, STEPS timed steps (or the case's own) after WARMUP warm-up steps
+#   (images/s).
 # MODE=epoch: `convlab train --set train.epochs=1` vs bench/pytorch_epoch.py (the same net,
 #   Adam, batch, 10% validation split, normalization; PyTorch indexes batches out of tensors
 #   already in memory, which beat its DataLoader here): seconds for the training pass plus the
@@ -21,11 +22,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${MODE:-steps}
 device=${DEVICE:-cpu}
-cases=${CASES:-"mnist-cnn:64 cifar-cnn:64 vgg-blocks:16 bn-prelu-cnn:32 resnet18:128"}
+cases=${CASES:-"mnist-cnn:64 cifar-cnn:64 vgg-blocks:16 bn-prelu-cnn:32 resnet18:128:10"}
 repeats=${REPEATS:-3}
 steps=${STEPS:-100}
-limit_train=${LIMIT_TRAIN:-5000}
-limit_test=${LIMIT_TEST:-2000}
+warmup=${WARMUP:-3}
+limit_train=${LIMIT_TRAIN:-2000}
+limit_test=${LIMIT_TEST:-1000}
 data=${CONVLAB_DATA:-../shared/datasets}
 bin=${CONVLAB:-target/release/convlab}
 python=${PYTHON:-python3}
@@ -34,10 +36,10 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 json() { "$python" -c "import json,sys; print(json.loads(sys.argv[1].splitlines()[-1])[sys.argv[2]])" "$1" "$2"; }
 
-steps_case() { # model batch -> "convlab_img_s pytorch_img_s"
-  local c p
-  c=$("$bin" bench --device "$device" --model "$1" --batch "$2" --steps "$steps" --json)
-  p=$("$python" bench/pytorch.py --device "$device" --model "$1" --batch "$2" --steps "$steps")
+steps_case() { # model batch [steps] -> "convlab_img_s pytorch_img_s"
+  local c p n=${3:-$steps}
+  c=$("$bin" bench --device "$device" --model "$1" --batch "$2" --steps "$n" --warmup "$warmup" --json)
+  p=$("$python" bench/pytorch.py --device "$device" --model "$1" --batch "$2" --steps "$n" --warmup "$warmup")
   echo "$(json "$c" train_images_per_s) $(json "$p" train_images_per_s)"
 }
 
@@ -62,9 +64,9 @@ epoch_case() { # model batch -> "convlab_s pytorch_s convlab_MB pytorch_MB convl
 }
 
 for case in $cases; do
-  model=${case%%:*}; batch=${case##*:}
+  IFS=: read -r model batch case_steps <<< "$case"
   for _ in $(seq "$repeats"); do
-    echo "$model $batch $("${mode}_case" "$model" "$batch")" >> "$tmp/rows"
+    echo "$model $batch $("${mode}_case" "$model" "$batch" $case_steps)" >> "$tmp/rows"
   done
 done
 

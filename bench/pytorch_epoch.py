@@ -81,6 +81,9 @@ def main():
     ap.add_argument("--data-dir", default="../shared/datasets")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--loader", default="memory", choices=["memory", "dataloader"],
+                    help="memory: index batches out of the normalized tensors (the default, faster here); "
+                         "dataloader: torch.utils.data.DataLoader over a TensorDataset, shuffled, no workers")
     ap.add_argument("--limit-train", type=int, default=0, help="use N training images, evenly spaced (convlab's data.limit_train)")
     ap.add_argument("--limit-test", type=int, default=0, help="use N test images, evenly spaced (convlab's data.limit_test)")
     ap.add_argument("--save", help="write the trained state_dict here (for convlab import; its mean/std are printed)")
@@ -106,11 +109,14 @@ def main():
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     for epoch in range(a.epochs):
         t0 = time.perf_counter()
-        perm = torch.randperm(len(xt), device=dev)
-        for i in range(0, len(xt), a.batch):
-            b = perm[i:i + a.batch]
+        if a.loader == "memory":
+            perm = torch.randperm(len(xt), device=dev)
+            batches = ((xt[perm[i:i + a.batch]], yt[perm[i:i + a.batch]]) for i in range(0, len(xt), a.batch))
+        else:
+            batches = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(xt, yt), batch_size=a.batch, shuffle=True)
+        for xb, yb in batches:
             opt.zero_grad(set_to_none=True)
-            loss = nn.functional.cross_entropy(model(xt[b]), yt[b])
+            loss = nn.functional.cross_entropy(model(xb), yb)
             loss.backward()
             opt.step()
         if dev.type == "cuda":
