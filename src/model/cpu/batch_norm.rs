@@ -118,22 +118,8 @@ fn train_forward(
         .map(|c| g[c] / (var[c] + eps as f32).sqrt())
         .collect();
     let shift: Vec<f32> = (0..channels).map(|c| b[c] - mean[c] * scale[c]).collect();
-    let y = affine_planes(&xs, channels, plane, &scale, &shift);
+    let y = plane_affine::scale_shift(&xs, plane, &scale, Some(&shift));
     (tensor(y, dims(x)), mean, var)
-}
-
-/// y = x * scale[c] + shift[c] for every plane of channel c.
-pub(crate) fn affine_planes(
-    xs: &[f32],
-    channels: usize,
-    plane: usize,
-    scale: &[f32],
-    shift: &[f32],
-) -> Vec<f32> {
-    map_planes(xs, xs, plane, |row| {
-        let (a, b) = (scale[row % channels], shift[row % channels]);
-        move |v, _| v * a + b
-    })
 }
 
 impl CpuBatchNorm for Flex {

@@ -37,16 +37,25 @@ pub fn apply<const D: usize>(x: Tensor<D>, scale: Tensor<1>, shift: Tensor<1>) -
     )
 }
 
+/// y = x * scale + shift for every plane r, with factors scale[r % len] and shift[r % len]
+/// (`None`: no shift). Also batch norm's training pass, with per-channel factors.
+pub(crate) fn scale_shift(
+    xs: &[f32],
+    plane: usize,
+    scale: &[f32],
+    shift: Option<&[f32]>,
+) -> Vec<f32> {
+    map_planes(xs, xs, plane, |row| {
+        let k = scale[row % scale.len()];
+        let c = shift.map_or(0.0, |b| b[row % b.len()]);
+        move |v, _| v * k + c
+    })
+}
+
 fn affine(x: &FlexTensor, scale: &FlexTensor, shift: Option<&FlexTensor>) -> FlexTensor {
     let (_, plane) = channel_planes(x);
-    let xs = values(x);
-    let a = values(scale);
-    let b = shift.map(values);
-    let y = map_planes(&xs, &xs, plane, |row| {
-        let k = a[row % a.len()];
-        let c = b.as_ref().map_or(0.0, |b| b[row % b.len()]);
-        move |v, _| v * k + c
-    });
+    let shift = shift.map(values);
+    let y = scale_shift(&values(x), plane, &values(scale), shift.as_deref());
     tensor(y, dims(x))
 }
 
