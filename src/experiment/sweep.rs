@@ -71,6 +71,14 @@ pub fn run(
         })?],
         None => study.trials.iter().collect(),
     };
+    // A missing device fails the sweep once, before any study or trial folder exists.
+    let mut checked: Vec<DeviceName> = Vec::new();
+    for t in &trials {
+        if !checked.contains(&t.cfg.device) {
+            crate::train::device::select(t.cfg.device)?;
+            checked.push(t.cfg.device);
+        }
+    }
     write_index(&study, &opts.runs_dir)?;
     let mut failures = 0;
     let mut report = |t: &Trial, outcome: &Outcome| {

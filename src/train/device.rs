@@ -25,11 +25,14 @@ pub fn select(name: DeviceName) -> Result<Device> {
     match name {
         DeviceName::Cpu => Ok(Device::flex()),
         #[cfg(feature = "cuda")]
-        DeviceName::Cuda => Ok(Device::cuda(0)),
+        DeviceName::Cuda => match super::cuda_probe::devices() {
+            Ok(_) => Ok(Device::cuda(0)),
+            Err(problem) => Err(Error::input("device cuda", problem)),
+        },
         #[cfg(not(feature = "cuda"))]
         DeviceName::Cuda => Err(Error::input(
-            "device",
-            "cuda is not in this build: rebuild with `cargo build --release --features cuda`",
+            "device cuda",
+            "not in this build: rebuild with `cargo build --release --features cuda`",
         )),
         #[cfg(feature = "ndarray")]
         #[allow(deprecated)]

@@ -4,6 +4,8 @@
 
 pub mod bench;
 pub mod config;
+#[cfg(feature = "cuda")]
+mod cuda_probe;
 pub mod device;
 pub mod eval;
 pub mod finetune;

@@ -1,0 +1,81 @@
+//! `--device cuda` where CUDA cannot run (a CPU-only build, or a CUDA build on a machine with
+//! no NVIDIA driver): one line naming the device and the problem, exit 2, no run or study
+//! folder. Before, a CUDA build panicked twice at the first tensor and left an empty folder.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+/// Whether this test binary can run CUDA at all; then the refusals below do not apply.
+fn cuda_can_run() -> bool {
+    cfg!(feature = "cuda") && Path::new("/proc/driver/nvidia/version").exists()
+}
+
+/// What the one error line says in this build.
+fn expected_problem() -> &'static str {
+    if cfg!(feature = "cuda") {
+        "no NVIDIA driver"
+    } else {
+        "not in this build"
+    }
+}
+
+fn write_configs(d: &Path) {
+    write_idx_dataset(&d.join("mnist"), 64, 32, 4);
+    let run = format!(
+        "seed = 1\n[data]\ndataset = \"mnist\"\n[model]\npreset = \"\"\n{TINY_NET}\n[train]\nepochs = 1\n"
+    );
+    std::fs::write(d.join("tiny.toml"), run).unwrap();
+    std::fs::write(
+        d.join("study.toml"),
+        "[study]\nbase = \"tiny.toml\"\nseeds = 2\n[study.axes]\nlr = [1e-3, 1e-2]\n",
+    )
+    .unwrap();
+}
+
+#[test]
+fn train_and_sweep_on_a_missing_cuda_device_fail_before_any_folder_exists() {
+    if cuda_can_run() {
+        eprintln!("skipped: this CUDA build runs on an NVIDIA driver here");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_configs(d);
+    let data = d.to_str().unwrap();
+    let train = convlab(
+        &["train", "tiny.toml", "--data-dir", data, "--device", "cuda"],
+        d,
+    );
+    assert_bad_input(&train, &["device cuda", expected_problem()]);
+    let sweep = convlab(
+        &[
+            "sweep",
+            "study.toml",
+            "--data-dir",
+            data,
+            "--device",
+            "cuda",
+        ],
+        d,
+    );
+    assert_bad_input(&sweep, &["device cuda", expected_problem()]);
+    let lr_find = convlab(
+        &[
+            "lr-find",
+            "tiny.toml",
+            "--data-dir",
+            data,
+            "--device",
+            "cuda",
+        ],
+        d,
+    );
+    assert_bad_input(&lr_find, &["device cuda", expected_problem()]);
+    assert!(
+        !d.join("runs").exists(),
+        "a refused device must leave no runs folder"
+    );
+}
