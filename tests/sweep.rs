@@ -529,3 +529,107 @@ fn random_sampling_is_seeded_distinct_and_in_range() {
         assert_eq!(format!("{v:.2e}").parse::<f64>().unwrap(), v, "{line}");
     }
 }
+
+/// The trial lines of a sweep's output that say it trained the trial (not skipped).
+fn trained_lines(out: &std::process::Output) -> Vec<String> {
+    stdout(out)
+        .lines()
+        .filter(|l| l.starts_with('[') && !l.contains("skipped") && !l.contains("already done"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// report.csv without its timing columns (seconds_mean, seconds_std).
+fn report_without_seconds(study_dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(study_dir.join("report.csv"))
+        .unwrap()
+        .lines()
+        .map(|l| l.rsplitn(3, ',').nth(2).unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_run_folder_held_by_another_process_is_skipped_and_said_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(d, 300, "seeds = 2\n");
+    // This test process plays the other sweep: it holds seed 1's folder lock.
+    let held = d.join("runs/tiny-study/base/seed-1");
+    std::fs::create_dir_all(&held).unwrap();
+    let lock = std::fs::File::create(held.join(".lock")).unwrap();
+    lock.try_lock().unwrap();
+    let out = sweep(d, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("seed-1: skipped, another process is training it"),
+        "{text}"
+    );
+    assert!(text.contains("1 trial(s) skipped"), "{text}");
+    assert_eq!(trained_lines(&out).len(), 1, "{text}");
+    assert!(!held.join("summary.json").exists());
+    // The same with --jobs 2 (each trial in a child process).
+    let out = sweep(d, &["--jobs", "2"]);
+    assert!(
+        stdout(&out).contains("seed-1: skipped, another process"),
+        "{}",
+        stdout(&out)
+    );
+    // Released (as when its holder ends or is killed): the next sweep trains it.
+    drop(lock);
+    let out = sweep(d, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(trained_lines(&out).len(), 1, "{}", stdout(&out));
+    assert_eq!(summary(&held)["status"], "completed");
+}
+
+#[test]
+fn two_concurrent_sweeps_train_every_trial_once_and_report_as_one_sweep() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(d, 600, "seeds = 2\n[study.axes]\nlr = [1e-3, 3e-3, 1e-2]\n");
+    let reference = sweep(d, &["--runs-dir", "reference"]);
+    assert!(reference.status.success(), "{}", stderr(&reference));
+    let launch = || {
+        Command::new(bin())
+            .args([
+                "sweep",
+                "tiny-study.toml",
+                "--data-dir",
+                d.to_str().unwrap(),
+            ])
+            .current_dir(d)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (launch(), launch());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(a.status.success(), "{}", stderr(&a));
+    assert!(b.status.success(), "{}", stderr(&b));
+    let mut trained = trained_lines(&a);
+    trained.extend(trained_lines(&b));
+    assert_eq!(
+        trained.len(),
+        6,
+        "each of the 6 trials trained exactly once:\n{}\n---\n{}",
+        stdout(&a),
+        stdout(&b)
+    );
+    for v in ["lr=0.001", "lr=0.003", "lr=0.01"] {
+        for s in 0..2 {
+            let rel = format!("tiny-study/{v}/seed-{s}/metrics.csv");
+            assert_eq!(
+                std::fs::read(d.join("reference").join(&rel)).unwrap(),
+                std::fs::read(d.join("runs").join(&rel)).unwrap(),
+                "{rel}"
+            );
+        }
+    }
+    // The last sweep to end wrote the report over every trial.
+    assert_eq!(
+        report_without_seconds(&d.join("runs/tiny-study")),
+        report_without_seconds(&d.join("reference/tiny-study"))
+    );
+}

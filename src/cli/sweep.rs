@@ -94,7 +94,9 @@ pub fn run(a: SweepArgs) -> Result<()> {
         trial: a.trial,
         quiet: a.quiet,
     };
+    let mut held = 0;
     let result = sweep::run(&study, &opts, &mut |t, outcome| {
+        held += usize::from(matches!(outcome, Outcome::Held));
         if matches!(outcome, Outcome::Failed(_)) {
             // Errors are printed even with --quiet.
             eprintln!("{}", progress_line(&study, t, outcome));
@@ -102,6 +104,12 @@ pub fn run(a: SweepArgs) -> Result<()> {
             println!("{}", progress_line(&study, t, outcome));
         }
     });
+    if held > 0 && !a.quiet {
+        println!(
+            "{held} trial(s) skipped: another process is training them; once it ends, its report (or `convlab report {}`) has them",
+            a.runs_dir.join(&study.name).display()
+        );
+    }
     let trials_ran = matches!(result, Ok(()) | Err(Error::TrialsFailed(_)));
     if trials_ran && a.trial.is_none() && !a.quiet {
         match crate::report::study::write(&a.runs_dir.join(&study.name)) {

@@ -70,7 +70,8 @@ pub(super) fn train_new(
             cfg.device
         );
     }
-    let dir = target.create(&cfg.name)?;
+    // The lock is held (by `_lock`) until the run ends.
+    let (dir, _lock) = target.create(&cfg.name)?;
     let s = train_in(cfg, &prep, &dir, quiet, false)?;
     if s.status == Status::Diverged {
         eprintln!(

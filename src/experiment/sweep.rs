@@ -11,7 +11,7 @@ use crate::error::{Error, Result, write_atomic};
 use crate::experiment::config::read_stored;
 use crate::experiment::study::{Study, Trial};
 use crate::experiment::training::train_in;
-use crate::run::{RunDir, Status, Summary, files, write_json};
+use crate::run::{RunDir, Status, Summary, files, try_lock, write_json};
 use crate::train::config::RunConfig;
 use crate::train::device::DeviceName;
 use crate::train::prepare::prepare;
@@ -32,6 +32,8 @@ pub enum Outcome {
     /// The summary, and the epoch an interrupted run was resumed after.
     Done(Summary, Option<usize>),
     Skipped(Summary),
+    /// Another process holds the trial's run folder (it is training it now).
+    Held,
     Failed(String),
 }
 
@@ -115,6 +117,11 @@ pub fn progress_line(study: &Study, t: &Trial, outcome: &Outcome) -> String {
     let pct = |a: Option<f64>| a.map_or("n/a".into(), |a| format!("{:.2}%", a * 100.0));
     let (s, tag) = match outcome {
         Outcome::Failed(e) => return format!("{head}: FAILED: {e}"),
+        Outcome::Held => {
+            return format!(
+                "{head}: skipped, another process is training it (its run folder is locked)"
+            );
+        }
         Outcome::Skipped(s) => (s, " (already done)".to_string()),
         Outcome::Done(s, Some(e)) => (s, format!(" (resumed after epoch {e})")),
         Outcome::Done(s, None) => (s, String::new()),
@@ -168,6 +175,14 @@ fn train_trial(
     if let Some(s) = finished(dir, &t.cfg)? {
         return Ok(Outcome::Skipped(s));
     }
+    let run = RunDir::open(dir)?;
+    let Some(_lock) = try_lock(dir)? else {
+        return Ok(Outcome::Held);
+    };
+    // Its holder may have finished it between the check above and the lock.
+    if let Some(s) = finished(dir, &t.cfg)? {
+        return Ok(Outcome::Skipped(s));
+    }
     let cfg = &t.cfg;
     let origin = format!("{} (trial {})", study.path.display(), t.index);
     // Trials of one study nearly always share their data: decode it once.
@@ -180,7 +195,7 @@ fn train_trial(
         }
     };
     let prep = prepare(cfg, splits, &origin)?;
-    let run = RunDir::open(dir)?;
+    // Only the lock holder may: another process's half-written files would go too.
     run.remove_temporaries();
     let resume_file = run.path(files::RESUME);
     let resumed_after = if resume_file.exists() {
@@ -237,6 +252,7 @@ fn run_parallel(
                 report(t, &Outcome::Skipped(s));
                 continue;
             }
+
             let child = trial_command(study, t, opts, &exe)
                 .env("RAYON_NUM_THREADS", threads.to_string())
                 .spawn()
@@ -255,6 +271,10 @@ fn run_parallel(
                     let dir = study.trial_dir(&opts.runs_dir, t);
                     let outcome = match finished(&dir, &t.cfg) {
                         Ok(Some(s)) => Outcome::Done(s, None),
+                        // A child that trained nothing and succeeded found the folder held
+                        // (the child takes the lock: a probe here would hold it a moment
+                        // and could turn a third process away).
+                        Ok(None) if status.success() => Outcome::Held,
                         Ok(None) => Outcome::Failed(format!("exited with {status}")),
                         Err(e) => Outcome::Failed(e.to_string()),
                     };

@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::report::curves;
-use crate::run::{EpochMetrics, RunDir, Summary, files};
+use crate::run::{EpochMetrics, RunDir, RunLock, Summary, files, try_lock};
 use crate::train::config::RunConfig;
 use crate::train::device;
 use crate::train::prepare::Prepared;
@@ -20,10 +20,18 @@ pub enum RunTarget<'a> {
 }
 
 impl RunTarget<'_> {
-    pub fn create(&self, name: &str) -> Result<RunDir> {
-        match self {
-            RunTarget::Unique(root) => RunDir::create_unique(root, name),
-            RunTarget::Exact(dir) => RunDir::create_at(dir),
+    /// The new run's folder, locked for this process until the lock is dropped.
+    pub fn create(&self, name: &str) -> Result<(RunDir, RunLock)> {
+        let dir = match self {
+            RunTarget::Unique(root) => RunDir::create_unique(root, name)?,
+            RunTarget::Exact(dir) => RunDir::create_at(dir)?,
+        };
+        match try_lock(&dir.dir)? {
+            Some(lock) => Ok((dir, lock)),
+            None => Err(Error::input(
+                dir.dir.display(),
+                "another process is training into this folder; choose another --run-dir",
+            )),
         }
     }
 }

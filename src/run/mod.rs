@@ -9,16 +9,19 @@
 //!   metrics.csv   EpochMetrics rows    <variant>/seed-N/   one run folder each
 //!   timing.csv    seconds per epoch
 //!   summary.json  Summary (the run is finished once it exists)
+//!   .lock         held (OS lock) by the process training the run
 //!   best.ckpt, last.ckpt, curves.png, resume.state (while unfinished)
 //! ```
 
 mod folder;
+mod lock;
 mod lr_find;
 mod metrics;
 mod study_index;
 mod summary;
 
 pub use folder::{RunDir, files, read_json, write_json};
+pub use lock::{LOCK_FILE, RunLock, try_lock};
 pub use lr_find::{LR_FIND_EXPLODE, LrFinding, LrPoint};
 pub use metrics::{EpochMetrics, parse_metrics_csv};
 pub use study_index::{Axis, StudyIndex, TrialEntry, Variant};

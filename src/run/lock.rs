@@ -1,0 +1,36 @@
+//! One process per run folder: an exclusive OS lock (flock on Unix, LockFileEx on Windows)
+//! on `<run>/.lock`, held while the run trains.
+//!
+//! Why an OS lock rather than a PID file: the kernel drops it when its holder dies, SIGKILL
+//! included, so a crashed or killed sweep leaves nothing to clean up and the next sweep
+//! resumes the run as before. The lock file itself stays (empty); it carries no state.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// The lock file's name inside a run folder.
+pub const LOCK_FILE: &str = ".lock";
+
+/// Held for as long as it lives; dropping it (or the process ending) releases the folder.
+#[derive(Debug)]
+pub struct RunLock {
+    _file: File,
+}
+
+/// Locks `dir` (which must exist) for this process: `Ok(None)` when another process holds it.
+pub fn try_lock(dir: &Path) -> Result<Option<RunLock>> {
+    let path = dir.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(RunLock { _file: file })),
+        Err(TryLockError::WouldBlock) => Ok(None),
+        Err(TryLockError::Error(e)) => Err(Error::io(&path, e)),
+    }
+}
