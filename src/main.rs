@@ -12,6 +12,14 @@ fn main() {
     // was ~8% faster on mnist-cnn (bench/README.md). The process keeps its peak instead.
     // SAFETY: sets an integer option; mimalloc allows this at any time.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    // Past a file-size limit (`ulimit -f`) the kernel's default is to kill the process with
+    // SIGXFSZ, no message. Ignored, the write fails with EFBIG instead, which convlab reports
+    // as one line naming the file (and the atomic writes leave the previous file intact).
+    // SAFETY: setting a signal's disposition to SIG_IGN runs no code of ours.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     // A panic is a bug, but the user still gets one line, not a backtrace dump.
     std::panic::set_hook(Box::new(|info| {
         let msg = info.to_string().replace('\n', " ");

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::run::EpochMetrics;
 
 type Series = (&'static str, RGBColor, Vec<(f64, f64)>);
@@ -137,9 +137,5 @@ pub fn draw(path: &Path, rows: &[EpochMetrics], title: &str) -> Result<()> {
         )?;
         root.present().map_err(|e| e.to_string())
     })();
-    result.map_err(|problem| Error::Draw {
-        path: path.to_path_buf(),
-        problem,
-    })?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    super::finish_png(&tmp, path, result)
 }

@@ -274,9 +274,5 @@ fn top_losses(path: &Path, d: &Diagnostics, test: &Dataset, top: usize) -> Resul
         }
         root.present().map_err(se)
     })();
-    drawn.map_err(|problem| Error::Draw {
-        path: path.to_path_buf(),
-        problem,
-    })?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    super::finish_png(&tmp, path, drawn)
 }

@@ -11,7 +11,10 @@ pub mod study;
 pub mod study_plots;
 pub mod study_tables;
 
+use std::path::Path;
 use std::sync::Once;
+
+use crate::error::{Error, Result};
 
 /// plotters draws text with this embedded font (DejaVu Sans, see assets/), so charts need
 /// no system font library.
@@ -35,6 +38,22 @@ pub type DrawResult = std::result::Result<(), String>;
 
 pub fn se<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
+}
+
+/// Move a PNG drawn into `tmp` to `path`; when drawing or the move failed (a full disk, a
+/// file-size limit), remove `tmp` and leave what `path` held before untouched.
+pub fn finish_png(tmp: &Path, path: &Path, drawn: DrawResult) -> Result<()> {
+    let moved = match drawn {
+        Ok(()) => std::fs::rename(tmp, path).map_err(|e| Error::io(path, e)),
+        Err(problem) => Err(Error::Draw {
+            path: path.to_path_buf(),
+            problem,
+        }),
+    };
+    if moved.is_err() {
+        let _ = std::fs::remove_file(tmp);
+    }
+    moved
 }
 
 /// A figure drawn twice, as `<name>.png` and `<name>.svg`; the SVG text is kept for HTML.
@@ -65,8 +84,7 @@ macro_rules! render_png_svg {
             $f(&area, $($arg),*)?;
             area.present().map_err($crate::report::se)
         })();
-        drawn.map_err(|problem| $crate::error::Error::Draw { path: png.clone(), problem })?;
-        std::fs::rename(&tmp, &png).map_err(|e| $crate::error::Error::io(&png, e))?;
+        $crate::report::finish_png(&tmp, &png, drawn)?;
         $crate::error::write_atomic(&$dir.join(format!("{}.svg", $name)), svg.as_bytes())?;
         $crate::report::Figure { name: $name.to_string(), title: $title.to_string(), svg }
     }};
