@@ -32,6 +32,17 @@ pub struct ServeArgs {
     top_k: usize,
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// Clients must send `Authorization: Bearer TOKEN` (all but GET /health). Required when
+    /// --host is not a loopback address.
+    #[arg(long, env = "CONVLAB_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Client connections open at once; further clients wait until one closes.
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
+    /// Seconds a connection may send nothing before it is closed (idle keep-alives,
+    /// clients that stop halfway through a request).
+    #[arg(long, default_value_t = 30)]
+    idle_timeout_s: u64,
 }
 
 pub fn run(a: ServeArgs) -> Result<()> {
@@ -46,6 +57,9 @@ pub fn run(a: ServeArgs) -> Result<()> {
             max_wait_ms: a.max_wait_ms,
             max_bytes: a.max_bytes,
             top_k: a.top_k,
+            token: a.token,
+            max_connections: a.max_connections,
+            idle_timeout: std::time::Duration::from_secs(a.idle_timeout_s.max(1)),
         },
     )
 }

@@ -3,7 +3,9 @@
 //! describe the server and the model. Requests arriving together are run as one batch
 //! by a single inference thread (see batcher.rs).
 
+mod auth;
 mod batcher;
+mod listener;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,6 +38,12 @@ pub struct ServeOptions {
     /// Uploads above this many bytes get 413.
     pub max_bytes: usize,
     pub top_k: usize,
+    /// Clients must send `Authorization: Bearer <token>` (required off loopback).
+    pub token: Option<String>,
+    /// Connections open at once; more wait in the kernel's accept queue.
+    pub max_connections: usize,
+    /// A connection that sends nothing for this long is closed.
+    pub idle_timeout: std::time::Duration,
 }
 
 struct AppState {
@@ -44,6 +52,7 @@ struct AppState {
     batcher: Batcher,
     max_bytes: usize,
     top_k: usize,
+    token: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -72,6 +81,7 @@ async fn serve(predictor: Predictor, opts: ServeOptions) -> Result<()> {
                 format!("\"{}\" is not an IP address ({e})", opts.host),
             )
         })?;
+    auth::check_config(addr.ip(), opts.token.as_deref())?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| Error::input(format!("{addr}"), format!("cannot listen there ({e})")))?;
@@ -84,17 +94,24 @@ async fn serve(predictor: Predictor, opts: ServeOptions) -> Result<()> {
         batcher: Batcher::start(predictor, opts.max_batch.max(1), opts.max_wait_ms),
         max_bytes: opts.max_bytes,
         top_k: opts.top_k,
+        token: opts.token,
     });
     let app = Router::new()
         .route("/predict", post(predict))
         .route("/health", get(health))
         .route("/model", get(model))
         .layer(DefaultBodyLimit::max(opts.max_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            auth::require_token,
+        ))
         .with_state(state);
     // Tests and scripts read this line to find the port (useful with --port 0).
     println!("listening on http://{local}");
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
+    let listener =
+        listener::LimitedListener::new(listener, opts.max_connections, opts.idle_timeout);
     axum::serve(listener, app)
         .await
         .map_err(|e| Error::process("the server", format!("stopped: {e}")))
