@@ -394,3 +394,63 @@ fn connections_silent_past_the_idle_timeout_are_closed_and_free_their_slot() {
         }
     }
 }
+
+#[test]
+fn the_openapi_description_matches_what_the_server_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let pngs = model(dir.path());
+    let server = start(dir.path(), &[]);
+    let doc = get(&format!("{}/openapi.json", server.url));
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths: Vec<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(paths, ["/health", "/model", "/openapi.json", "/predict"]);
+    let predict = &doc["paths"]["/predict"]["post"];
+    assert_eq!(predict["parameters"][0]["in"], "query");
+    for status in ["200", "400", "401", "413"] {
+        assert!(predict["responses"][status].is_object(), "{status}");
+    }
+    // Every field the schema requires is in the real answers, and nothing else.
+    let schemas = &doc["components"]["schemas"];
+    let (status, answer) = post(&format!("{}/predict", server.url), &pngs[3], "image/png");
+    assert_eq!(status, 200);
+    let health = get(&format!("{}/health", server.url));
+    let model = get(&format!("{}/model", server.url));
+    let (_, bad) = post(
+        &format!("{}/predict", server.url),
+        b"not an image",
+        "image/png",
+    );
+    for k in ["0", "", "x", "-1"] {
+        let url = format!("{}/predict?k={k}", server.url);
+        let (status, v) = post(&url, &pngs[3], "image/png");
+        assert_eq!(status, 400, "k={k}: {v}");
+        assert!(v["error"].as_str().unwrap().starts_with("k: "), "{v}");
+    }
+    for (name, value) in [
+        ("Prediction", &answer),
+        ("Health", &health),
+        ("ModelInfo", &model),
+        ("ApiError", &bad),
+    ] {
+        let mut required: Vec<&str> = schemas[name]["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let mut present: Vec<&str> = value
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        required.sort();
+        present.sort();
+        assert_eq!(required, present, "{name}");
+    }
+}

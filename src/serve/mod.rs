@@ -3,6 +3,7 @@
 //! describe the server and the model. Requests arriving together are run as one batch
 //! by a single inference thread (see batcher.rs).
 
+mod api;
 mod auth;
 mod batcher;
 mod listener;
@@ -14,13 +15,13 @@ use std::sync::atomic::Ordering;
 use axum::Json;
 use axum::Router;
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http_body_util::BodyExt;
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::error::{Error, Result};
 use crate::model::checkpoint::CheckpointMeta;
@@ -55,13 +56,37 @@ struct AppState {
     token: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PredictQuery {
-    k: Option<usize>,
+    /// Classes in the answer (default: the server's --top-k). Read as text and checked here,
+    /// so `k=`, `k=0` or `k=x` is a 400 naming k rather than a silent default.
+    #[param(required = false, value_type = usize, minimum = 1)]
+    k: Option<String>,
+}
+
+/// `?k=`: a whole number of at least 1, capped at the number of classes.
+fn parse_k(
+    text: Option<&str>,
+    default: usize,
+    classes: usize,
+) -> std::result::Result<usize, String> {
+    let k = match text {
+        None => default,
+        Some(t) => t
+            .parse::<usize>()
+            .ok()
+            .filter(|&k| k >= 1)
+            .ok_or_else(|| format!("k: {t:?} is not a whole number of at least 1"))?,
+    };
+    Ok(k.clamp(1, classes.max(1)))
 }
 
 fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
-    (status, Json(json!({ "error": message.to_string() }))).into_response()
+    let body = api::ApiError {
+        error: message.to_string(),
+    };
+    (status, Json(body)).into_response()
 }
 
 pub fn run(predictor: Predictor, opts: ServeOptions) -> Result<()> {
@@ -100,6 +125,7 @@ async fn serve(predictor: Predictor, opts: ServeOptions) -> Result<()> {
         .route("/predict", post(predict))
         .route("/health", get(health))
         .route("/model", get(model))
+        .route("/openapi.json", get(openapi_json))
         .layer(DefaultBodyLimit::max(opts.max_bytes))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
@@ -117,34 +143,61 @@ async fn serve(predictor: Predictor, opts: ServeOptions) -> Result<()> {
         .map_err(|e| Error::process("the server", format!("stopped: {e}")))
 }
 
-async fn health(State(s): State<Arc<AppState>>) -> Response {
+/// The server is up; batching counters. Needs no token.
+#[utoipa::path(get, path = "/health", tag = "serve", responses((status = 200, body = api::Health)))]
+async fn health(State(s): State<Arc<AppState>>) -> Json<api::Health> {
     let st = &s.batcher.stats;
-    Json(json!({
-        "status": "ok",
-        "requests": st.requests.load(Ordering::Relaxed),
-        "batches": st.batches.load(Ordering::Relaxed),
-        "largest_batch": st.largest.load(Ordering::Relaxed),
-    }))
-    .into_response()
+    Json(api::Health {
+        status: "ok".into(),
+        requests: st.requests.load(Ordering::Relaxed),
+        batches: st.batches.load(Ordering::Relaxed),
+        largest_batch: st.largest.load(Ordering::Relaxed),
+    })
 }
 
-async fn model(State(s): State<Arc<AppState>>) -> Response {
+/// What the checkpoint is: classes, input, normalization, layers, training summary.
+#[utoipa::path(
+    get,
+    path = "/model",
+    tag = "serve",
+    responses(
+        (status = 200, body = api::ModelInfo),
+        (status = 401, description = "missing or wrong token", body = api::ApiError)
+    ),
+    security((), ("bearer" = []))
+)]
+async fn model(State(s): State<Arc<AppState>>) -> Json<api::ModelInfo> {
     let m = &s.meta;
-    Json(json!({
-        "classes": m.classes,
-        "input": m.input,
-        "dataset": m.dataset,
-        "mean": m.mean,
-        "std": m.std,
-        "trained_on": m.device,
-        "epoch": m.epoch,
-        "summary": m.summary,
-        "layers": m.layers,
-        "parameters": trainable_params(&m.layers, m.input_shape()),
-        "convlab_version": m.convlab_version,
-        "burn_version": m.burn_version,
-    }))
-    .into_response()
+    Json(api::ModelInfo {
+        classes: m.classes.clone(),
+        input: m.input,
+        dataset: m.dataset.clone(),
+        mean: m.mean.clone(),
+        std: m.std.clone(),
+        trained_on: m.device.clone(),
+        epoch: m.epoch,
+        summary: m.summary.clone(),
+        layers: serde_json::to_value(&m.layers).unwrap_or_default(),
+        parameters: trainable_params(&m.layers, m.input_shape()),
+        convlab_version: m.convlab_version.clone(),
+        burn_version: m.burn_version.clone(),
+    })
+}
+
+/// This description (OpenAPI 3.1).
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "serve",
+    responses(
+        (status = 200, description = "the OpenAPI document", content_type = "application/json"),
+        (status = 401, description = "missing or wrong token", body = api::ApiError)
+    ),
+    security((), ("bearer" = []))
+)]
+async fn openapi_json() -> Response {
+    use utoipa::OpenApi as _;
+    Json(api::ApiDoc::openapi()).into_response()
 }
 
 /// Past the limit the rest of an upload is still read (and dropped), up to this much, so
@@ -205,12 +258,44 @@ async fn upload(s: &AppState, req: Request) -> std::result::Result<Bytes, Respon
     }
 }
 
+/// Classify one image: PNG or JPEG bytes as the body, or the first file field of a
+/// multipart form; any size (resized to the model's input).
+#[utoipa::path(
+    post,
+    path = "/predict",
+    tag = "serve",
+    params(PredictQuery),
+    request_body(
+        content(
+            ([u8] = "image/png"),
+            ([u8] = "image/jpeg"),
+            ([u8] = "application/octet-stream"),
+            (api::UploadForm = "multipart/form-data")
+        ),
+        description = "the image"
+    ),
+    responses(
+        (status = 200, body = api::Prediction),
+        (status = 400, description = "empty, not an image, or a broken form", body = api::ApiError),
+        (status = 401, description = "missing or wrong token", body = api::ApiError),
+        (status = 413, description = "larger than --max-bytes", body = api::ApiError),
+        (status = 503, description = "the inference thread stopped", body = api::ApiError)
+    ),
+    security((), ("bearer" = []))
+)]
 async fn predict(
     State(s): State<Arc<AppState>>,
-    Query(q): Query<PredictQuery>,
+    query: std::result::Result<Query<PredictQuery>, QueryRejection>,
     req: Request,
 ) -> Response {
-    let k = q.k.unwrap_or(s.top_k).clamp(1, s.meta.classes.len().max(1));
+    let q = match query {
+        Ok(Query(q)) => q,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    let k = match parse_k(q.k.as_deref(), s.top_k, s.meta.classes.len()) {
+        Ok(k) => k,
+        Err(problem) => return error(StatusCode::BAD_REQUEST, problem),
+    };
     let bytes = match upload(&s, req).await {
         Ok(b) if b.is_empty() => {
             return error(
@@ -231,10 +316,16 @@ async fn predict(
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
     };
     match s.batcher.infer(pixels).await {
-        Some(probs) => Json(json!({
-            "top": top_k(&s.meta.classes, &probs, k),
-            "milliseconds": started.elapsed().as_secs_f64() * 1e3,
-        }))
+        Some(probs) => Json(api::Prediction {
+            top: top_k(&s.meta.classes, &probs, k)
+                .into_iter()
+                .map(|g| api::Guess {
+                    class: g.class,
+                    probability: g.probability,
+                })
+                .collect(),
+            milliseconds: started.elapsed().as_secs_f64() * 1e3,
+        })
         .into_response(),
         None => error(
             StatusCode::SERVICE_UNAVAILABLE,
