@@ -408,7 +408,10 @@ fn the_openapi_description_matches_what_the_server_answers() {
         .keys()
         .map(String::as_str)
         .collect();
-    assert_eq!(paths, ["/health", "/model", "/openapi.json", "/predict"]);
+    assert_eq!(
+        paths,
+        ["/", "/health", "/model", "/openapi.json", "/predict"]
+    );
     let predict = &doc["paths"]["/predict"]["post"];
     assert_eq!(predict["parameters"][0]["in"], "query");
     for status in ["200", "400", "401", "413"] {
@@ -453,4 +456,66 @@ fn the_openapi_description_matches_what_the_server_answers() {
         present.sort();
         assert_eq!(required, present, "{name}");
     }
+}
+
+/// Python with Playwright and a Chromium, or why this machine cannot drive the page.
+fn browser() -> Result<String, String> {
+    let chromium = std::env::var("CONVLAB_CHROMIUM").unwrap_or("/usr/bin/chromium".into());
+    if !std::path::Path::new(&chromium).exists() {
+        return Err(format!(
+            "no Chromium at {chromium} (apt-get install chromium)"
+        ));
+    }
+    let probe = Command::new("python3")
+        .args(["-c", "import playwright"])
+        .output();
+    match probe {
+        Ok(o) if o.status.success() => Ok(chromium),
+        _ => Err("python3 cannot import playwright (pip install playwright)".into()),
+    }
+}
+
+#[test]
+fn the_page_shows_the_top_class_of_a_dropped_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let pngs = model(dir.path());
+    let server = start(dir.path(), &["--token", "page-token"]);
+    // The page itself is open, and says what it is.
+    let page = ureq::get(&format!("{}/", server.url)).call().unwrap();
+    assert_eq!(page.content_type(), "text/html");
+    let html = page.into_string().unwrap();
+    assert!(
+        html.contains("id=\"drop\"") && !html.contains("http"),
+        "no external assets"
+    );
+    // Headless Chromium: only where it and Playwright are installed (not in CI).
+    let chromium = match browser() {
+        Ok(c) => c,
+        Err(why) => {
+            eprintln!("browser part skipped: {why}");
+            return;
+        }
+    };
+    let server = start(dir.path(), &[]);
+    std::fs::write(dir.path().join("dropped.png"), &pngs[2]).unwrap();
+    let (_, answer) = post(&format!("{}/predict", server.url), &pngs[2], "image/png");
+    let out = Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/browser/drop_image.py"
+        ))
+        .arg(format!("{}/", server.url))
+        .arg(dir.path().join("dropped.png"))
+        .env("CONVLAB_CHROMIUM", chromium)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown = stdout(&out);
+    let mut words = shown.split_whitespace();
+    assert_eq!(words.next(), answer["top"][0]["class"].as_str(), "{shown}");
+    assert_eq!(
+        words.next(),
+        Some("5"),
+        "the page asks for the top 5: {shown}"
+    );
 }

@@ -81,9 +81,9 @@ impl Modify for BearerAuth {
 #[openapi(
     info(
         title = "convlab serve",
-        description = "A trained convlab checkpoint behind HTTP. With --token, every path but /health needs `Authorization: Bearer <token>`."
+        description = "A trained convlab checkpoint behind HTTP. With --token, every path but / and /health needs `Authorization: Bearer <token>`."
     ),
-    paths(super::predict, super::health, super::model, super::openapi_json),
+    paths(super::page, super::predict, super::health, super::model, super::openapi_json),
     components(schemas(Guess, Prediction, Health, ModelInfo, ApiError, UploadForm)),
     modifiers(&BearerAuth)
 )]

@@ -1,7 +1,7 @@
 //! The bearer token of `convlab serve`. Listening beyond this machine needs one (TorchServe
 //! does the same by default): anyone who can reach the port could otherwise use the model
 //! and read what it is. `GET /health` stays open, for load balancers and probes, and says
-//! nothing about the model.
+//! nothing about the model; so does `GET /`, the page, whose own requests carry the token.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -33,7 +33,8 @@ pub async fn require_token(State(s): State<Arc<AppState>>, req: Request, next: N
     let Some(token) = s.token.as_deref() else {
         return next.run(req).await;
     };
-    if req.uri().path() == "/health" {
+    // The page holds nothing secret (it asks for the token itself); probes need no token.
+    if matches!(req.uri().path(), "/" | "/health") {
         return next.run(req).await;
     }
     let given = req

@@ -122,6 +122,7 @@ async fn serve(predictor: Predictor, opts: ServeOptions) -> Result<()> {
         token: opts.token,
     });
     let app = Router::new()
+        .route("/", get(page))
         .route("/predict", post(predict))
         .route("/health", get(health))
         .route("/model", get(model))
@@ -141,6 +142,18 @@ async fn serve(predictor: Predictor, opts: ServeOptions) -> Result<()> {
     axum::serve(listener, app)
         .await
         .map_err(|e| Error::process("the server", format!("stopped: {e}")))
+}
+
+/// A page where a person drops an image and sees the top classes as bars (no external
+/// assets). Needs no token; the page asks for one when the server has it.
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "serve",
+    responses((status = 200, description = "the page", content_type = "text/html"))
+)]
+async fn page() -> axum::response::Html<&'static str> {
+    axum::response::Html(include_str!("page.html"))
 }
 
 /// The server is up; batching counters. Needs no token.
