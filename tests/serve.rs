@@ -265,32 +265,15 @@ fn with_token(req: ureq::Request, token: Option<&str>, body: Option<&[u8]>) -> (
 fn a_server_beyond_loopback_needs_a_token_and_checks_it() {
     let dir = tempfile::tempdir().unwrap();
     let pngs = model(dir.path());
+    let refused = |extra: &[&str]| {
+        let mut args = vec!["serve", "--checkpoint", "model.ckpt", "--port", "0"];
+        args.extend(extra);
+        convlab(&args, dir.path())
+    };
     // Every interface and no token: refused before listening.
-    let out = convlab(
-        &[
-            "serve",
-            "--checkpoint",
-            "model.ckpt",
-            "--port",
-            "0",
-            "--host",
-            "0.0.0.0",
-        ],
-        dir.path(),
-    );
+    let out = refused(&["--host", "0.0.0.0"]);
     assert_bad_input(&out, &["--host", "0.0.0.0", "token"]);
-    let out = convlab(
-        &[
-            "serve",
-            "--checkpoint",
-            "model.ckpt",
-            "--port",
-            "0",
-            "--token",
-            "",
-        ],
-        dir.path(),
-    );
+    let out = refused(&["--token", ""]);
     assert_bad_input(&out, &["--token", "empty"]);
 
     for (flag, env) in [
