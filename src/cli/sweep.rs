@@ -112,7 +112,11 @@ pub fn run(a: SweepArgs) -> Result<()> {
     }
     let trials_ran = matches!(result, Ok(()) | Err(Error::TrialsFailed(_)));
     if trials_ran && a.trial.is_none() && !a.quiet {
-        match crate::report::study::write(&a.runs_dir.join(&study.name)) {
+        // Two sweeps of one study ending together: one reads and writes the report after
+        // the other, so the last report written is never one read before a trial ended.
+        let root = a.runs_dir.join(&study.name);
+        let _report_lock = crate::run::lock_waiting(&root)?;
+        match crate::report::study::write(&root) {
             Ok(text) => println!("\n{text}"),
             Err(e) => eprintln!("error: report: {e}"),
         }

@@ -34,3 +34,18 @@ pub fn try_lock(dir: &Path) -> Result<Option<RunLock>> {
         Err(TryLockError::Error(e)) => Err(Error::io(&path, e)),
     }
 }
+
+/// Locks `dir` (created if missing), waiting for another holder to let go: for short work
+/// that must not interleave, such as reading a study's runs and writing its report.
+pub fn lock_waiting(dir: &Path) -> Result<RunLock> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let path = dir.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(&path, e))?;
+    file.lock().map_err(|e| Error::io(&path, e))?;
+    Ok(RunLock { _file: file })
+}
