@@ -143,3 +143,41 @@ fn pytorch_import_never_panics() {
         "mutated files should mostly be refused: {errors}"
     );
 }
+
+/// Every input the fuzzers (bench/fuzz.sh) found a crash with, kept once fixed: each must now
+/// be an error (or, for the cache, ignored), never a panic. tests/fixtures/fuzz/<target>/.
+#[test]
+fn inputs_that_crashed_the_fuzzers_are_errors_now() {
+    use convlab::data::cache;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz");
+    let inputs = |target: &str| -> Vec<Vec<u8>> {
+        std::fs::read_dir(root.join(target))
+            .unwrap()
+            .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+            .collect()
+    };
+    let idx_inputs = inputs("idx");
+    assert!(!idx_inputs.is_empty());
+    for bytes in idx_inputs {
+        // An IDX image header whose n x rows x cols overflows usize.
+        let err = idx::parse_images(&bytes, "crash").unwrap_err().to_string();
+        assert!(err.contains("crash"), "{err}");
+    }
+    // The same fault where it does not panic but lies (release builds wrap): 2^22 images of
+    // 2^21 x 2^21 pixels is 2^64 bytes, 0 after wrapping, which "matched" an empty file.
+    let mut header = vec![0, 0, 8, 3];
+    for v in [1u32 << 22, 1 << 21, 1 << 21] {
+        header.extend(v.to_be_bytes());
+    }
+    let err = idx::parse_images(&header, "wrapped")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("4194304 images of 2097152x2097152"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crash.cache");
+    for bytes in inputs("dataset_cache") {
+        // A cache header length near u64::MAX.
+        std::fs::write(&path, bytes).unwrap();
+        assert!(cache::read(&path).is_none());
+    }
+}

@@ -53,17 +53,21 @@ pub fn read(path: &Path) -> Option<Splits> {
     if !bytes.starts_with(MAGIC) || bytes.len() < 18 {
         return None;
     }
-    let len = u64::from_le_bytes(bytes[10..18].try_into().ok()?) as usize;
-    let header: Header = serde_json::from_slice(bytes.get(18..18 + len)?).ok()?;
-    let per = header.shape.iter().product::<usize>();
+    // Sizes read from a damaged file can overflow usize: checked, a bad cache is ignored.
+    let len = usize::try_from(u64::from_le_bytes(bytes[10..18].try_into().ok()?)).ok()?;
+    let header: Header = serde_json::from_slice(bytes.get(18..18usize.checked_add(len)?)?).ok()?;
+    let per = header
+        .shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))?;
     let mut at = 18 + len;
     let mut take = |n: usize| -> Option<Vec<u8>> {
-        let s = bytes.get(at..at + n)?.to_vec();
+        let s = bytes.get(at..at.checked_add(n)?)?.to_vec();
         at += n;
         Some(s)
     };
     let mut split = |n: usize| -> Option<Dataset> {
-        let images = take(n * per)?;
+        let images = take(n.checked_mul(per)?)?;
         let labels = take(n)?;
         Some(Dataset {
             shape: header.shape,

@@ -58,16 +58,18 @@ pub fn parse_images(bytes: &[u8], origin: &str) -> Result<(usize, usize, usize, 
         be_u32(bytes, 8) as usize,
         be_u32(bytes, 12) as usize,
     );
-    let want = n * rows * cols;
-    if bytes.len() - 16 != want {
+    // A header of random bytes can multiply past usize: that is a wrong file, not a size.
+    let want = n.checked_mul(rows).and_then(|v| v.checked_mul(cols));
+    let Some(want) = want.filter(|&w| w == bytes.len() - 16) else {
         return Err(Error::input(
             origin,
             format!(
-                "header says {n} images of {rows}x{cols} ({want} bytes) but the file holds {} bytes of pixels (truncated?)",
+                "header says {n} images of {rows}x{cols} but the file holds {} bytes of pixels (truncated?)",
                 bytes.len() - 16
             ),
         ));
-    }
+    };
+    debug_assert_eq!(want, bytes.len() - 16);
     Ok((n, rows, cols, bytes[16..].to_vec()))
 }
 
