@@ -45,35 +45,17 @@ fn train_and_sweep_on_a_missing_cuda_device_fail_before_any_folder_exists() {
     let d = dir.path();
     write_configs(d);
     let data = d.to_str().unwrap();
-    let train = convlab(
-        &["train", "tiny.toml", "--data-dir", data, "--device", "cuda"],
-        d,
-    );
-    assert_bad_input(&train, &["device cuda", expected_problem()]);
-    let sweep = convlab(
-        &[
-            "sweep",
-            "study.toml",
-            "--data-dir",
-            data,
-            "--device",
-            "cuda",
-        ],
-        d,
-    );
-    assert_bad_input(&sweep, &["device cuda", expected_problem()]);
-    let lr_find = convlab(
-        &[
-            "lr-find",
-            "tiny.toml",
-            "--data-dir",
-            data,
-            "--device",
-            "cuda",
-        ],
-        d,
-    );
-    assert_bad_input(&lr_find, &["device cuda", expected_problem()]);
+    for (command, config) in [
+        ("train", "tiny.toml"),
+        ("sweep", "study.toml"),
+        ("lr-find", "tiny.toml"),
+    ] {
+        let out = convlab(
+            &[command, config, "--data-dir", data, "--device", "cuda"],
+            d,
+        );
+        assert_bad_input(&out, &["device cuda", expected_problem()]);
+    }
     assert!(
         !d.join("runs").exists(),
         "a refused device must leave no runs folder"

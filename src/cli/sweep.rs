@@ -115,8 +115,9 @@ pub fn run(a: SweepArgs) -> Result<()> {
         // Two sweeps of one study ending together: one reads and writes the report after
         // the other, so the last report written is never one read before a trial ended.
         let root = a.runs_dir.join(&study.name);
-        let _report_lock = crate::run::lock_waiting(&root)?;
-        match crate::report::study::write(&root) {
+        let written =
+            crate::run::lock_waiting(&root).and_then(|_lock| crate::report::study::write(&root));
+        match written {
             Ok(text) => println!("\n{text}"),
             Err(e) => eprintln!("error: report: {e}"),
         }

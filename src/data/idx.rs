@@ -60,7 +60,7 @@ pub fn parse_images(bytes: &[u8], origin: &str) -> Result<(usize, usize, usize, 
     );
     // A header of random bytes can multiply past usize: that is a wrong file, not a size.
     let want = n.checked_mul(rows).and_then(|v| v.checked_mul(cols));
-    let Some(want) = want.filter(|&w| w == bytes.len() - 16) else {
+    if want != Some(bytes.len() - 16) {
         return Err(Error::input(
             origin,
             format!(
@@ -68,8 +68,7 @@ pub fn parse_images(bytes: &[u8], origin: &str) -> Result<(usize, usize, usize, 
                 bytes.len() - 16
             ),
         ));
-    };
-    debug_assert_eq!(want, bytes.len() - 16);
+    }
     Ok((n, rows, cols, bytes[16..].to_vec()))
 }
 

@@ -252,7 +252,6 @@ fn run_parallel(
                 report(t, &Outcome::Skipped(s));
                 continue;
             }
-
             let child = trial_command(study, t, opts, &exe)
                 .env("RAYON_NUM_THREADS", threads.to_string())
                 .spawn()

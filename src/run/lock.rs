@@ -6,12 +6,12 @@
 //! resumes the run as before. The lock file itself stays (empty); it carries no state.
 
 use std::fs::{File, OpenOptions, TryLockError};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
 /// The lock file's name inside a run folder.
-pub const LOCK_FILE: &str = ".lock";
+const LOCK_FILE: &str = ".lock";
 
 /// Held for as long as it lives; dropping it (or the process ending) releases the folder.
 #[derive(Debug)]
@@ -21,13 +21,7 @@ pub struct RunLock {
 
 /// Locks `dir` (which must exist) for this process: `Ok(None)` when another process holds it.
 pub fn try_lock(dir: &Path) -> Result<Option<RunLock>> {
-    let path = dir.join(LOCK_FILE);
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| Error::io(&path, e))?;
+    let (file, path) = open_lock_file(dir)?;
     match file.try_lock() {
         Ok(()) => Ok(Some(RunLock { _file: file })),
         Err(TryLockError::WouldBlock) => Ok(None),
@@ -39,6 +33,13 @@ pub fn try_lock(dir: &Path) -> Result<Option<RunLock>> {
 /// that must not interleave, such as reading a study's runs and writing its report.
 pub fn lock_waiting(dir: &Path) -> Result<RunLock> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let (file, path) = open_lock_file(dir)?;
+    file.lock().map_err(|e| Error::io(&path, e))?;
+    Ok(RunLock { _file: file })
+}
+
+/// `dir`'s lock file, created empty if missing (never truncated: another process may hold it).
+fn open_lock_file(dir: &Path) -> Result<(File, PathBuf)> {
     let path = dir.join(LOCK_FILE);
     let file = OpenOptions::new()
         .create(true)
@@ -46,6 +47,5 @@ pub fn lock_waiting(dir: &Path) -> Result<RunLock> {
         .write(true)
         .open(&path)
         .map_err(|e| Error::io(&path, e))?;
-    file.lock().map_err(|e| Error::io(&path, e))?;
-    Ok(RunLock { _file: file })
+    Ok((file, path))
 }

@@ -21,7 +21,7 @@ mod study_index;
 mod summary;
 
 pub use folder::{RunDir, files, read_json, write_json};
-pub use lock::{LOCK_FILE, RunLock, lock_waiting, try_lock};
+pub use lock::{RunLock, lock_waiting, try_lock};
 pub use lr_find::{LR_FIND_EXPLODE, LrFinding, LrPoint};
 pub use metrics::{EpochMetrics, parse_metrics_csv};
 pub use study_index::{Axis, StudyIndex, TrialEntry, Variant};
