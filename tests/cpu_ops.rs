@@ -29,8 +29,9 @@ fn assert_close<const D: usize>(what: &str, a: Tensor<D>, b: Tensor<D>) {
     assert!(worst < 1e-4, "{what}: differs by {worst}");
 }
 
-/// convlab's im2col convolution (used on the CPU) gives Burn's conv2d's output and the same
-/// gradients for the input, weight and bias, for the kernel/stride/padding mixes the presets use.
+/// convlab's convolutions (used on the CPU: im2col, and Winograd for 3x3 stride-1 convs with
+/// c * o >= 64) give Burn's conv2d's output and the same gradients for the input, weight and
+/// bias, for the kernel/stride/padding mixes the presets use.
 #[test]
 fn cpu_conv_matches_burns_conv2d_and_its_gradients() {
     use burn::tensor::module::conv2d;
@@ -42,6 +43,8 @@ fn cpu_conv_matches_burns_conv2d_and_its_gradients() {
         (4, 3, 9, 5, 3, 1, 1),
         (2, 4, 9, 6, 3, 2, 1),
         (5, 6, 6, 3, 1, 2, 0),
+        (4, 8, 10, 8, 3, 1, 1),
+        (3, 16, 7, 8, 3, 1, 0),
     ] {
         let case = format!("n{n} c{c} hw{hw} o{o} k{k} s{stride} p{pad}");
         let run = |fast: bool| {

@@ -13,6 +13,7 @@ use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 
 use super::conv_kernels::{self, ConvShape};
+use super::winograd;
 use super::{dims, on_flex, tensor, values};
 
 #[backend_extension(Flex, Autodiff)]
@@ -78,7 +79,12 @@ fn flex_forward(
     pad: usize,
 ) -> FlexTensor {
     let s = shape_of(x, weight, stride, pad);
-    let y = conv_kernels::forward(&s, &values(x), &values(weight), Some(&values(bias)));
+    let (x, weight, bias) = (values(x), values(weight), values(bias));
+    let y = if winograd::applies(&s) {
+        winograd::forward(&s, &x, &weight, Some(&bias))
+    } else {
+        conv_kernels::forward(&s, &x, &weight, Some(&bias))
+    };
     tensor(y, [s.n, s.o, s.out_h(), s.out_w()])
 }
 
@@ -106,7 +112,12 @@ impl Backward<Flex, 3> for CpuConvBackward {
         let dy = grads.consume::<Flex>(&ops.node);
         let (x, weight, stride, pad) = ops.state;
         let s = shape_of(&x, &weight, stride, pad);
-        let g = conv_kernels::backward(
+        let backward = if winograd::applies(&s) {
+            winograd::backward
+        } else {
+            conv_kernels::backward
+        };
+        let g = backward(
             &s,
             &values(&x),
             &values(&weight),

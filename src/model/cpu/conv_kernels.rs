@@ -167,7 +167,7 @@ fn col2im_add(s: &ConvShape, cols: &[f32], dx: &mut [f32]) {
 /// dst[m, n] (+)= lhs[m, k] * rhs[k, n], all row-major unless the strides say otherwise.
 /// `accumulate` adds to what is in `dst`.
 #[allow(clippy::too_many_arguments)]
-fn matmul(
+pub(super) fn matmul(
     m: usize,
     n: usize,
     k: usize,
@@ -299,15 +299,12 @@ pub fn backward(
     need_bias: bool,
 ) -> Grads {
     let (l, ckk, out_len, in_len) = (s.l(), s.ckk(), s.out_len(), s.in_len());
-    let chunks = s.n.div_ceil(CHUNK);
     let cols_len = if s.is_pointwise() { 0 } else { ckk * l };
     let dcols_len = if need_x && !s.is_pointwise() {
         ckk * l
     } else {
         0
     };
-    let mut dx: Option<Vec<f32>> = need_x.then(|| Vec::with_capacity(s.n * in_len));
-
     // Per chunk: its partial weight and bias gradients, and (if asked) its images' dx.
     let work = |chunk: usize, dx_chunk: Option<&mut [MaybeUninit<f32>]>| -> (Vec<f32>, Vec<f32>) {
         let mut dw = vec![0.0f32; s.o * ckk];
@@ -354,21 +351,7 @@ pub fn backward(
         (dw, db)
     };
 
-    let partials: Vec<(Vec<f32>, Vec<f32>)> = match dx.as_mut() {
-        Some(dx) => dx.spare_capacity_mut()[..s.n * in_len]
-            .par_chunks_mut(in_len * CHUNK)
-            .enumerate()
-            .map(|(chunk, dxc)| work(chunk, Some(dxc)))
-            .collect(),
-        None => (0..chunks)
-            .into_par_iter()
-            .map(|chunk| work(chunk, None))
-            .collect(),
-    };
-    if let Some(dx) = dx.as_mut() {
-        // SAFETY: the chunks cover all s.n * in_len elements and `work` zeroed each one.
-        unsafe { dx.set_len(s.n * in_len) };
-    }
+    let (dx, partials) = backward_in_chunks(s.n, CHUNK, in_len, need_x, work);
     // Sum in chunk order: the same bits whatever the thread count.
     let mut weight_grad = vec![0.0f32; s.o * ckk];
     let mut bias_grad = vec![0.0f32; s.o];
@@ -381,6 +364,34 @@ pub fn backward(
         weight: weight_grad,
         bias: bias_grad,
     }
+}
+
+/// Runs `work(chunk, dx of its images)` over the batch in chunks of `per` images, in
+/// parallel; `work` must write every element of its dx chunk. Returns dx (when `need_x`) and
+/// each chunk's result, in chunk order.
+pub(super) fn backward_in_chunks<T: Send>(
+    n: usize,
+    per: usize,
+    in_len: usize,
+    need_x: bool,
+    work: impl Fn(usize, Option<&mut [MaybeUninit<f32>]>) -> T + Sync,
+) -> (Option<Vec<f32>>, Vec<T>) {
+    if !need_x {
+        let partials = (0..n.div_ceil(per))
+            .into_par_iter()
+            .map(|c| work(c, None))
+            .collect();
+        return (None, partials);
+    }
+    let mut dx: Vec<f32> = Vec::with_capacity(n * in_len);
+    let partials = dx.spare_capacity_mut()[..n * in_len]
+        .par_chunks_mut(in_len * per)
+        .enumerate()
+        .map(|(chunk, dxc)| work(chunk, Some(dxc)))
+        .collect();
+    // SAFETY: the chunks cover all n * in_len elements and `work` wrote each one.
+    unsafe { dx.set_len(n * in_len) };
+    (Some(dx), partials)
 }
 
 #[cfg(test)]

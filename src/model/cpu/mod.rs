@@ -14,6 +14,8 @@ mod conv_kernels;
 pub mod max_pool;
 pub mod plane_affine;
 pub mod prelu;
+mod winograd;
+mod winograd_tiles;
 
 use std::borrow::Cow;
 

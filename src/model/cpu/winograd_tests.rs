@@ -1,0 +1,105 @@
+//! The Winograd passes against the im2col ones (themselves checked against the 7-loop
+//! definition and finite differences in conv_kernels_tests.rs), on odd and even sizes, every
+//! padding a 3x3 conv can have, and batches that do not fill the last chunk.
+use super::super::conv_kernels;
+use super::*;
+
+fn values(len: usize, seed: u32) -> Vec<f32> {
+    (0..len)
+        .map(|i| {
+            (((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) % 1000) as f32 / 500.0
+                - 1.0
+        })
+        .collect()
+}
+
+fn shape(n: usize, c: usize, h: usize, w: usize, o: usize, pad: usize) -> ConvShape {
+    ConvShape {
+        n,
+        c,
+        h,
+        w,
+        o,
+        k: 3,
+        stride: 1,
+        pad,
+    }
+}
+
+fn shapes() -> Vec<ConvShape> {
+    vec![
+        shape(3, 8, 8, 8, 8, 1),
+        shape(10, 16, 7, 9, 8, 1),
+        shape(17, 8, 5, 6, 12, 0),
+        shape(2, 9, 6, 5, 8, 2),
+        shape(9, 32, 4, 4, 16, 1),
+        shape(1, 8, 3, 3, 8, 0),
+    ]
+}
+
+/// Winograd's rounding differs from im2col's dot products: a tolerance relative to the
+/// magnitudes summed (c * 9 products of values in [-1, 1]).
+fn assert_close(what: &str, s: &ConvShape, got: &[f32], want: &[f32], scale: f32) {
+    assert_eq!(got.len(), want.len(), "{what} {s:?}");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (g - w).abs() <= 1e-5 * scale,
+            "{what} {s:?} [{i}]: {g} vs {w}"
+        );
+    }
+}
+
+#[test]
+fn forward_equals_im2col() {
+    for s in shapes() {
+        assert!(applies(&s), "{s:?}");
+        let (x, w, b) = (
+            values(s.n * s.c * s.h * s.w, 1),
+            values(s.o * s.c * 9, 2),
+            values(s.o, 3),
+        );
+        let got = forward(&s, &x, &w, Some(&b));
+        let want = conv_kernels::forward(&s, &x, &w, Some(&b));
+        assert_close("y", &s, &got, &want, (s.c * 9) as f32);
+    }
+}
+
+#[test]
+fn gradients_equal_im2col() {
+    for s in shapes() {
+        let x = values(s.n * s.c * s.h * s.w, 4);
+        let w = values(s.o * s.c * 9, 5);
+        let dy = values(s.n * s.o * s.out_h() * s.out_w(), 6);
+        let got = backward(&s, &x, &w, &dy, true, true);
+        let want = conv_kernels::backward(&s, &x, &w, &dy, true, true);
+        assert_close(
+            "dx",
+            &s,
+            got.x.as_ref().unwrap(),
+            want.x.as_ref().unwrap(),
+            (s.o * 9) as f32,
+        );
+        let per_weight = (s.n * s.out_h() * s.out_w()) as f32;
+        assert_close("dw", &s, &got.weight, &want.weight, per_weight);
+        assert_close("db", &s, &got.bias, &want.bias, per_weight);
+        let without_x = backward(&s, &x, &w, &dy, false, false);
+        assert!(without_x.x.is_none());
+        assert_eq!(without_x.weight, got.weight);
+    }
+}
+
+#[test]
+fn small_or_strided_convs_keep_im2col() {
+    assert!(
+        !applies(&shape(4, 3, 8, 8, 16, 1)),
+        "3 -> 16 channels: too few for the GEMMs"
+    );
+    assert!(!applies(&ConvShape {
+        stride: 2,
+        ..shape(4, 16, 8, 8, 16, 1)
+    }));
+    assert!(!applies(&ConvShape {
+        k: 5,
+        ..shape(4, 16, 8, 8, 16, 1)
+    }));
+}

@@ -1,0 +1,329 @@
+//! The F(2x2, 3x3) transforms of `winograd.rs`, on one plane at a time. Tile data lives in
+//! blocks `[16][channels][tiles]` (one block per position xi = 4 i + j of the 4x4 tile), so
+//! the transforms are runs of adds over many tiles, which the compiler vectorizes; even and
+//! odd columns are split apart first, as neighbouring tiles overlap by two columns. The plane
+//! transforms run compiled for AVX2 where the CPU has it (`wide!`); they only add, subtract
+//! and negate, so both builds give the same bits.
+
+use std::mem::MaybeUninit;
+
+use super::conv_kernels::ConvShape;
+
+/// The tile grid of one plane: th x tw tiles of 2x2 outputs; tile (ty, tx) reads the 4x4
+/// input window whose top-left corner is (2 ty - pad, 2 tx - pad).
+#[derive(Clone, Copy)]
+pub(super) struct Grid {
+    h: usize,
+    w: usize,
+    pub oh: usize,
+    pub ow: usize,
+    pad: usize,
+    th: usize,
+    tw: usize,
+}
+
+impl Grid {
+    pub fn new(s: &ConvShape) -> Self {
+        let (oh, ow) = (s.out_h(), s.out_w());
+        let (th, tw) = (oh.div_ceil(2), ow.div_ceil(2));
+        Grid {
+            h: s.h,
+            w: s.w,
+            oh,
+            ow,
+            pad: s.pad,
+            th,
+            tw,
+        }
+    }
+    pub fn tiles(&self) -> usize {
+        self.th * self.tw
+    }
+    /// Rows of the zero-padded input the tiles read (at least h + 2 pad).
+    fn rows(&self) -> usize {
+        2 * self.th + 2
+    }
+    /// Row scratch any one of the plane transforms needs.
+    pub fn scratch_len(&self) -> usize {
+        let span = self.tw + 1;
+        let input = 2 * span + 4 * self.rows() * self.tw;
+        let input_grad = 2 * self.rows() * span + 32 * self.tiles();
+        input.max(input_grad)
+    }
+}
+
+/// out[t] = f(a[t], b[t]).
+#[inline(always)]
+fn lanes(out: &mut [f32], a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) {
+    for (o, (&a, &b)) in out.iter_mut().zip(a.iter().zip(b)) {
+        *o = f(a, b);
+    }
+}
+
+/// out[t] = f(a[t], b[t], c[t]).
+#[inline(always)]
+fn lanes3(out: &mut [f32], a: &[f32], b: &[f32], c: &[f32], f: impl Fn(f32, f32, f32) -> f32) {
+    for (o, ((&a, &b), &c)) in out.iter_mut().zip(a.iter().zip(b).zip(c)) {
+        *o = f(a, b, c);
+    }
+}
+
+/// Defines `fn name(args)` that runs `body` compiled for AVX2 where the CPU has it (8 lanes
+/// instead of the baseline's 4), and for the baseline elsewhere.
+macro_rules! wide {
+    ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
+        $(#[$doc])*
+        pub(super) fn $name($($arg: $ty),*) {
+            #[inline(always)]
+            fn body($($arg: $ty),*) $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2")]
+                unsafe fn avx2($($arg: $ty),*) {
+                    body($($arg),*)
+                }
+                if std::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU has AVX2, checked just above.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            body($($arg),*)
+        }
+    };
+}
+
+/// Splits one row into the even and odd columns of its zero-padded version (`pad` zeros in
+/// front); the two outputs must be zero where the row does not reach.
+#[inline(always)]
+fn split_row(src: &[f32], pad: usize, even: &mut [f32], odd: &mut [f32]) {
+    let (first, second) = if pad.is_multiple_of(2) {
+        (even, odd)
+    } else {
+        (odd, even)
+    };
+    let (first, second) = (&mut first[pad / 2..], &mut second[pad.div_ceil(2)..]);
+    for ((pair, a), b) in src
+        .chunks_exact(2)
+        .zip(first.iter_mut())
+        .zip(second.iter_mut())
+    {
+        *a = pair[0];
+        *b = pair[1];
+    }
+    if src.len() % 2 == 1 {
+        first[src.len() / 2] = src[src.len() - 1];
+    }
+}
+
+/// U = G w G^T of every (o, c) pair, laid out [16][o][c].
+pub(super) fn weight_tiles(s: &ConvShape, weight: &[f32]) -> Vec<f32> {
+    let oc = s.o * s.c;
+    let mut u = vec![0.0f32; 16 * oc];
+    let g = |a: f32, b: f32, c: f32| [a, 0.5 * (a + b + c), 0.5 * (a - b + c), c];
+    for (k, w) in weight.chunks_exact(9).enumerate() {
+        let cols = [0, 1, 2].map(|j| g(w[j], w[3 + j], w[6 + j]));
+        for i in 0..4 {
+            for (j, v) in g(cols[0][i], cols[1][i], cols[2][i])
+                .into_iter()
+                .enumerate()
+            {
+                u[(i * 4 + j) * oc + k] = v;
+            }
+        }
+    }
+    u
+}
+
+/// dw = G^T du G of every (o, c) pair, from du laid out [16][o][c]; dw is [o][c][3][3].
+pub(super) fn weight_grad(s: &ConvShape, du: &[f32]) -> Vec<f32> {
+    let oc = s.o * s.c;
+    let gt = |x: [f32; 4]| {
+        [
+            x[0] + 0.5 * (x[1] + x[2]),
+            0.5 * (x[1] - x[2]),
+            0.5 * (x[1] + x[2]) + x[3],
+        ]
+    };
+    let mut dw = vec![0.0f32; oc * 9];
+    for (k, out) in dw.chunks_exact_mut(9).enumerate() {
+        let rows = [0, 1, 2, 3].map(|j| gt([0, 1, 2, 3].map(|i| du[(i * 4 + j) * oc + k])));
+        for a in 0..3 {
+            out[a * 3..a * 3 + 3].copy_from_slice(&gt([0, 1, 2, 3].map(|j| rows[j][a])));
+        }
+    }
+    dw
+}
+
+wide! {
+    /// V = B^T d B of every tile of one input plane ([h, w]), into v[xi * stride + at + tile].
+    fn input_tiles(g: &Grid, plane: &[f32], v: &mut [f32], stride: usize, at: usize, buf: &mut [f32]) {
+        let (tw, span) = (g.tw, g.tw + 1);
+        let (eo, e) = buf.split_at_mut(2 * span);
+        let (even, odd) = eo.split_at_mut(span);
+        // Row pass: e[r][j] = (B^T of the window at each tile column)[j], every padded row r.
+        for r in 0..g.rows() {
+            let er = &mut e[r * 4 * tw..][..4 * tw];
+            let iy = r as isize - g.pad as isize;
+            if iy < 0 || iy as usize >= g.h {
+                er.fill(0.0);
+                continue;
+            }
+            even.fill(0.0);
+            odd.fill(0.0);
+            split_row(&plane[iy as usize * g.w..][..g.w], g.pad, even, odd);
+            let (e01, e23) = er.split_at_mut(2 * tw);
+            let ((e0, e1), (e2, e3)) = (e01.split_at_mut(tw), e23.split_at_mut(tw));
+            let (d0, d1, d2, d3) = (&even[..tw], &odd[..tw], &even[1..], &odd[1..]);
+            lanes(e0, d0, d2, |a, b| a - b);
+            lanes(e1, d1, d2, |a, b| a + b);
+            lanes(e2, d2, d1, |a, b| a - b);
+            lanes(e3, d1, d3, |a, b| a - b);
+        }
+        // Column pass over the four rows of each tile row.
+        for ty in 0..g.th {
+            let row = |k: usize, j: usize| &e[((2 * ty + k) * 4 + j) * tw..][..tw];
+            for j in 0..4 {
+                let dst = |i: usize| (i * 4 + j) * stride + at + ty * tw;
+                let (e0, e1, e2, e3) = (row(0, j), row(1, j), row(2, j), row(3, j));
+                lanes(&mut v[dst(0)..][..tw], e0, e2, |a, b| a - b);
+                lanes(&mut v[dst(1)..][..tw], e1, e2, |a, b| a + b);
+                lanes(&mut v[dst(2)..][..tw], e2, e1, |a, b| a - b);
+                lanes(&mut v[dst(3)..][..tw], e1, e3, |a, b| a - b);
+            }
+        }
+    }
+}
+
+wide! {
+    /// y = A^T M A + bias of every tile of one output plane, from m[xi * stride + at + tile].
+    fn output_tiles(
+        g: &Grid,
+        m: &[f32],
+        stride: usize,
+        at: usize,
+        bias: f32,
+        out: &mut [MaybeUninit<f32>],
+        buf: &mut [f32],
+    ) {
+        let n = g.tiles();
+        let (a, y) = buf[..12 * n].split_at_mut(8 * n);
+        // Over all tiles at once: a[r][j] = (A^T M[., j])[r], then y[r][q] = (a[r] A)[q].
+        for j in 0..4 {
+            let m = |i: usize| &m[(i * 4 + j) * stride + at..][..n];
+            lanes3(&mut a[j * n..][..n], m(0), m(1), m(2), |a, b, c| a + b + c);
+            lanes3(&mut a[(4 + j) * n..][..n], m(1), m(2), m(3), |a, b, c| a - b - c);
+        }
+        for r in 0..2 {
+            let a = |j: usize| &a[(4 * r + j) * n..][..n];
+            lanes3(&mut y[2 * r * n..][..n], a(0), a(1), a(2), |a, b, c| a + b + c + bias);
+            lanes3(&mut y[(2 * r + 1) * n..][..n], a(1), a(2), a(3), |a, b, c| a - b - c + bias);
+        }
+        let tw = g.tw;
+        for (oy, dst) in out.chunks_exact_mut(g.ow).enumerate() {
+            let at = (oy % 2) * 2 * n + (oy / 2) * tw;
+            let (left, right) = (&y[at..][..tw], &y[at + n..][..tw]);
+            for ((d, &l), &r) in dst.chunks_exact_mut(2).zip(left).zip(right) {
+                d[0].write(l);
+                d[1].write(r);
+            }
+            if g.ow % 2 == 1 {
+                dst[g.ow - 1].write(left[tw - 1]);
+            }
+        }
+    }
+}
+
+wide! {
+    /// Yh = A dy A^T of every tile of one output-gradient plane ([oh, ow]), into
+    /// yh[xi * stride + at + tile]; outputs past an odd edge count as zero.
+    fn grad_tiles(g: &Grid, plane: &[f32], yh: &mut [f32], stride: usize, at: usize, buf: &mut [f32]) {
+        let (tw, rows) = (g.tw, 2 * g.th);
+        let len = rows * tw;
+        let (eo, h) = buf[..12 * g.tiles()].split_at_mut(2 * len);
+        let (even, odd) = eo.split_at_mut(len);
+        even.fill(0.0);
+        odd.fill(0.0);
+        for (r, src) in plane.chunks_exact(g.ow).enumerate() {
+            split_row(src, 0, &mut even[r * tw..][..tw], &mut odd[r * tw..][..tw]);
+        }
+        // Row pass over the whole plane: h[j] = (dy row A^T)[j].
+        h[..len].copy_from_slice(even);
+        lanes(&mut h[len..][..len], even, odd, |a, b| a + b);
+        lanes(&mut h[2 * len..][..len], even, odd, |a, b| a - b);
+        lanes(&mut h[3 * len..][..len], odd, odd, |a, _| -a);
+        for ty in 0..g.th {
+            for j in 0..4 {
+                let dst = |i: usize| (i * 4 + j) * stride + at + ty * tw;
+                let p = &h[j * len + 2 * ty * tw..][..tw];
+                let q = &h[j * len + (2 * ty + 1) * tw..][..tw];
+                yh[dst(0)..][..tw].copy_from_slice(p);
+                lanes(&mut yh[dst(1)..][..tw], p, q, |a, b| a + b);
+                lanes(&mut yh[dst(2)..][..tw], p, q, |a, b| a - b);
+                lanes(&mut yh[dst(3)..][..tw], q, q, |a, _| -a);
+            }
+        }
+    }
+}
+
+wide! {
+    /// dx = the sum over tiles of B Z B^T for one input plane, from z[xi * stride + at + tile];
+    /// writes every element of `dx` ([h, w]).
+    fn input_grad_tiles(
+        g: &Grid,
+        z: &[f32],
+        stride: usize,
+        at: usize,
+        dx: &mut [MaybeUninit<f32>],
+        buf: &mut [f32],
+    ) {
+        let (n, tw, span) = (g.tiles(), g.tw, g.tw + 1);
+        // The padded plane's gradient, even and odd columns apart: tile column tx adds to
+        // columns tx and tx + 1 of both.
+        let (even, rest) = buf.split_at_mut(g.rows() * span);
+        let (odd, rest) = rest.split_at_mut(g.rows() * span);
+        let (w, out) = rest[..32 * n].split_at_mut(16 * n);
+        even.fill(0.0);
+        odd.fill(0.0);
+        // Over all tiles at once: w[r][j] = (B Z[., j])[r], then out[r][q] = (w[r] B^T)[q].
+        for j in 0..4 {
+            let z = |i: usize| &z[(i * 4 + j) * stride + at..][..n];
+            w[j * n..][..n].copy_from_slice(z(0));
+            lanes3(&mut w[(4 + j) * n..][..n], z(1), z(2), z(3), |a, b, c| a - b + c);
+            lanes3(&mut w[(8 + j) * n..][..n], z(0), z(1), z(2), |a, b, c| b + c - a);
+            lanes(&mut w[(12 + j) * n..][..n], z(3), z(3), |a, _| -a);
+        }
+        for r in 0..4 {
+            let w = |j: usize| &w[(4 * r + j) * n..][..n];
+            out[4 * r * n..][..n].copy_from_slice(w(0));
+            lanes3(&mut out[(4 * r + 1) * n..][..n], w(1), w(2), w(3), |a, b, c| a - b + c);
+            lanes3(&mut out[(4 * r + 2) * n..][..n], w(0), w(1), w(2), |a, b, c| b + c - a);
+            lanes(&mut out[(4 * r + 3) * n..][..n], w(3), w(3), |a, _| -a);
+        }
+        for ty in 0..g.th {
+            for r in 0..4 {
+                let o = |q: usize| &out[(4 * r + q) * n + ty * tw..][..tw];
+                let row = (2 * ty + r) * span;
+                let (e, d) = (&mut even[row..row + span], &mut odd[row..row + span]);
+                e[..tw].iter_mut().zip(o(0)).for_each(|(s, v)| *s += v);
+                d[..tw].iter_mut().zip(o(1)).for_each(|(s, v)| *s += v);
+                e[1..].iter_mut().zip(o(2)).for_each(|(s, v)| *s += v);
+                d[1..].iter_mut().zip(o(3)).for_each(|(s, v)| *s += v);
+            }
+        }
+        // Back to interleaved columns, cropping the padding.
+        let (s0, s1) = (g.pad / 2, g.pad.div_ceil(2));
+        for (iy, dst) in dx.chunks_exact_mut(g.w).enumerate() {
+            let row = (iy + g.pad) * span;
+            let (e, d) = (&even[row..row + span], &odd[row..row + span]);
+            let (first, second) = if g.pad.is_multiple_of(2) { (e, d) } else { (d, e) };
+            let (first, second) = (&first[s0..], &second[s1..]);
+            for ((pair, &a), &b) in dst.chunks_exact_mut(2).zip(first).zip(second) {
+                pair[0].write(a);
+                pair[1].write(b);
+            }
+            if g.w % 2 == 1 {
+                dst[g.w - 1].write(first[g.w / 2]);
+            }
+        }
+    }
+}
