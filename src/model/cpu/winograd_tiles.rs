@@ -46,7 +46,7 @@ impl Grid {
     /// Row scratch any one of the plane transforms needs.
     pub fn scratch_len(&self) -> usize {
         let span = self.tw + 1;
-        let input = 2 * span + 4 * self.rows() * self.tw;
+        let input = 2 * span + 8 * (self.th + 1) * self.tw;
         let input_grad = 2 * self.rows() * span + 32 * self.tiles();
         input.max(input_grad)
     }
@@ -157,39 +157,39 @@ pub(super) fn weight_grad(s: &ConvShape, du: &[f32]) -> Vec<f32> {
 wide! {
     /// V = B^T d B of every tile of one input plane ([h, w]), into v[xi * stride + at + tile].
     fn input_tiles(g: &Grid, plane: &[f32], v: &mut [f32], stride: usize, at: usize, buf: &mut [f32]) {
-        let (tw, span) = (g.tw, g.tw + 1);
+        let (n, tw, span) = (g.tiles(), g.tw, g.tw + 1);
+        // Padded rows by parity: row r is row r / 2 of its half, so a tile row's four input
+        // rows are rows ty and ty + 1 of both halves, and one pass covers every tile.
+        let half = (g.th + 1) * tw;
         let (eo, e) = buf.split_at_mut(2 * span);
         let (even, odd) = eo.split_at_mut(span);
-        // Row pass: e[r][j] = (B^T of the window at each tile column)[j], every padded row r.
+        let e = &mut e[..8 * half];
+        // Row pass: e[j][r] = (B^T of the window at each tile column)[j], every padded row r.
         for r in 0..g.rows() {
-            let er = &mut e[r * 4 * tw..][..4 * tw];
+            let at_r = (r % 2) * half + (r / 2) * tw;
             let iy = r as isize - g.pad as isize;
             if iy < 0 || iy as usize >= g.h {
-                er.fill(0.0);
+                (0..4).for_each(|j| e[2 * j * half + at_r..][..tw].fill(0.0));
                 continue;
             }
             even.fill(0.0);
             odd.fill(0.0);
             split_row(&plane[iy as usize * g.w..][..g.w], g.pad, even, odd);
-            let (e01, e23) = er.split_at_mut(2 * tw);
-            let ((e0, e1), (e2, e3)) = (e01.split_at_mut(tw), e23.split_at_mut(tw));
             let (d0, d1, d2, d3) = (&even[..tw], &odd[..tw], &even[1..], &odd[1..]);
-            lanes(e0, d0, d2, |a, b| a - b);
-            lanes(e1, d1, d2, |a, b| a + b);
-            lanes(e2, d2, d1, |a, b| a - b);
-            lanes(e3, d1, d3, |a, b| a - b);
+            lanes(&mut e[at_r..][..tw], d0, d2, |a, b| a - b);
+            lanes(&mut e[2 * half + at_r..][..tw], d1, d2, |a, b| a + b);
+            lanes(&mut e[4 * half + at_r..][..tw], d2, d1, |a, b| a - b);
+            lanes(&mut e[6 * half + at_r..][..tw], d1, d3, |a, b| a - b);
         }
-        // Column pass over the four rows of each tile row.
-        for ty in 0..g.th {
-            let row = |k: usize, j: usize| &e[((2 * ty + k) * 4 + j) * tw..][..tw];
-            for j in 0..4 {
-                let dst = |i: usize| (i * 4 + j) * stride + at + ty * tw;
-                let (e0, e1, e2, e3) = (row(0, j), row(1, j), row(2, j), row(3, j));
-                lanes(&mut v[dst(0)..][..tw], e0, e2, |a, b| a - b);
-                lanes(&mut v[dst(1)..][..tw], e1, e2, |a, b| a + b);
-                lanes(&mut v[dst(2)..][..tw], e2, e1, |a, b| a - b);
-                lanes(&mut v[dst(3)..][..tw], e1, e3, |a, b| a - b);
-            }
+        // Column pass over all tiles: rows 2 ty, 2 ty + 1, 2 ty + 2, 2 ty + 3.
+        for j in 0..4 {
+            let (ev, od) = (&e[2 * j * half..], &e[(2 * j + 1) * half..]);
+            let (e0, e1, e2, e3) = (&ev[..n], &od[..n], &ev[tw..tw + n], &od[tw..tw + n]);
+            let dst = |i: usize| (i * 4 + j) * stride + at;
+            lanes(&mut v[dst(0)..][..n], e0, e2, |a, b| a - b);
+            lanes(&mut v[dst(1)..][..n], e1, e2, |a, b| a + b);
+            lanes(&mut v[dst(2)..][..n], e2, e1, |a, b| a - b);
+            lanes(&mut v[dst(3)..][..n], e1, e3, |a, b| a - b);
         }
     }
 }
@@ -237,30 +237,30 @@ wide! {
     /// Yh = A dy A^T of every tile of one output-gradient plane ([oh, ow]), into
     /// yh[xi * stride + at + tile]; outputs past an odd edge count as zero.
     fn grad_tiles(g: &Grid, plane: &[f32], yh: &mut [f32], stride: usize, at: usize, buf: &mut [f32]) {
-        let (tw, rows) = (g.tw, 2 * g.th);
-        let len = rows * tw;
-        let (eo, h) = buf[..12 * g.tiles()].split_at_mut(2 * len);
-        let (even, odd) = eo.split_at_mut(len);
+        let (n, tw) = (g.tiles(), g.tw);
+        // Even and odd columns of the even and odd rows: [row parity][ty][tx] each.
+        let (eo, h) = buf[..12 * n].split_at_mut(4 * n);
+        let (even, odd) = eo.split_at_mut(2 * n);
         even.fill(0.0);
         odd.fill(0.0);
         for (r, src) in plane.chunks_exact(g.ow).enumerate() {
-            split_row(src, 0, &mut even[r * tw..][..tw], &mut odd[r * tw..][..tw]);
+            let at_r = (r % 2) * n + (r / 2) * tw;
+            split_row(src, 0, &mut even[at_r..][..tw], &mut odd[at_r..][..tw]);
         }
         // Row pass over the whole plane: h[j] = (dy row A^T)[j].
+        let len = 2 * n;
         h[..len].copy_from_slice(even);
         lanes(&mut h[len..][..len], even, odd, |a, b| a + b);
         lanes(&mut h[2 * len..][..len], even, odd, |a, b| a - b);
         lanes(&mut h[3 * len..][..len], odd, odd, |a, _| -a);
-        for ty in 0..g.th {
-            for j in 0..4 {
-                let dst = |i: usize| (i * 4 + j) * stride + at + ty * tw;
-                let p = &h[j * len + 2 * ty * tw..][..tw];
-                let q = &h[j * len + (2 * ty + 1) * tw..][..tw];
-                yh[dst(0)..][..tw].copy_from_slice(p);
-                lanes(&mut yh[dst(1)..][..tw], p, q, |a, b| a + b);
-                lanes(&mut yh[dst(2)..][..tw], p, q, |a, b| a - b);
-                lanes(&mut yh[dst(3)..][..tw], q, q, |a, _| -a);
-            }
+        // Column pass over all tiles: p = the tile's first row, q = its second.
+        for j in 0..4 {
+            let (p, q) = (&h[j * len..][..n], &h[j * len + n..][..n]);
+            let dst = |i: usize| (i * 4 + j) * stride + at;
+            yh[dst(0)..][..n].copy_from_slice(p);
+            lanes(&mut yh[dst(1)..][..n], p, q, |a, b| a + b);
+            lanes(&mut yh[dst(2)..][..n], p, q, |a, b| a - b);
+            lanes(&mut yh[dst(3)..][..n], q, q, |a, _| -a);
         }
     }
 }
