@@ -12,6 +12,8 @@ use std::cell::RefCell;
 use std::mem::MaybeUninit;
 
 use gemm::{Parallelism, gemm};
+
+use super::chunks::{backward_in_chunks, sum_in_chunk_order};
 use rayon::prelude::*;
 
 thread_local! {
@@ -352,48 +354,14 @@ pub fn backward(
     };
 
     let (dx, partials) = backward_in_chunks(s.n, CHUNK, in_len, need_x, work);
-    // Sum in chunk order: the same bits whatever the thread count.
-    let mut weight_grad = vec![0.0f32; s.o * ckk];
-    let mut bias_grad = vec![0.0f32; s.o];
-    for (dw, db) in &partials {
-        weight_grad.iter_mut().zip(dw).for_each(|(a, b)| *a += b);
-        bias_grad.iter_mut().zip(db).for_each(|(a, b)| *a += b);
-    }
+    let (weight, bias) = sum_in_chunk_order(&partials, s.o * ckk, s.o);
     Grads {
         x: dx,
-        weight: weight_grad,
-        bias: bias_grad,
+        weight,
+        bias,
     }
-}
-
-/// Runs `work(chunk, dx of its images)` over the batch in chunks of `per` images, in
-/// parallel; `work` must write every element of its dx chunk. Returns dx (when `need_x`) and
-/// each chunk's result, in chunk order.
-pub(super) fn backward_in_chunks<T: Send>(
-    n: usize,
-    per: usize,
-    in_len: usize,
-    need_x: bool,
-    work: impl Fn(usize, Option<&mut [MaybeUninit<f32>]>) -> T + Sync,
-) -> (Option<Vec<f32>>, Vec<T>) {
-    if !need_x {
-        let partials = (0..n.div_ceil(per))
-            .into_par_iter()
-            .map(|c| work(c, None))
-            .collect();
-        return (None, partials);
-    }
-    let mut dx: Vec<f32> = Vec::with_capacity(n * in_len);
-    let partials = dx.spare_capacity_mut()[..n * in_len]
-        .par_chunks_mut(in_len * per)
-        .enumerate()
-        .map(|(chunk, dxc)| work(chunk, Some(dxc)))
-        .collect();
-    // SAFETY: the chunks cover all n * in_len elements and `work` wrote each one.
-    unsafe { dx.set_len(n * in_len) };
-    (Some(dx), partials)
 }
 
 #[cfg(test)]
 #[path = "conv_kernels_tests.rs"]
-mod tests;
+pub(super) mod tests;

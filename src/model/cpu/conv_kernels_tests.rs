@@ -32,7 +32,8 @@ fn reference(s: &ConvShape, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
     y
 }
 
-fn values(len: usize, seed: u32) -> Vec<f32> {
+/// Values in [-1, 1) that look random and are the same on every run.
+pub(in crate::model::cpu) fn values(len: usize, seed: u32) -> Vec<f32> {
     (0..len)
         .map(|i| {
             (((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) % 1000) as f32 / 500.0

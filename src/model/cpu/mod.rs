@@ -1,5 +1,6 @@
 //! Hand-written CPU operations for the layers where Burn's flex backend was slow on the seed
-//! notebooks' nets (profiles in bench/README.md): convolution (im2col + GEMM), batch norm's
+//! notebooks' nets (profiles in bench/README.md): convolution (im2col + GEMM, or
+//! Winograd F(2x2, 3x3) for 3x3 stride-1 convs), batch norm's
 //! training and inference passes, PReLU, max pooling and channel dropout, each with its own
 //! backward pass.
 //! Each is a Burn backend extension implemented for `Flex` and `Autodiff<Flex>`; on every
@@ -9,6 +10,7 @@
 //! depend on the thread count (runs stay byte-reproducible under `sweep --jobs`).
 
 pub mod batch_norm;
+mod chunks;
 pub mod conv;
 mod conv_kernels;
 pub mod max_pool;

@@ -18,7 +18,8 @@ use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
-use super::conv_kernels::{ConvShape, Grads, backward_in_chunks, matmul};
+use super::chunks::{backward_in_chunks, sum_in_chunk_order};
+use super::conv_kernels::{ConvShape, Grads, matmul};
 use super::winograd_tiles::{
     Grid, grad_tiles, input_grad_tiles, input_tiles, output_tiles, weight_grad, weight_tiles,
 };
@@ -163,13 +164,7 @@ pub(super) fn backward(
         (du, db)
     };
     let (dx, partials) = backward_in_chunks(s.n, per, in_len, need_x, work);
-    // Sum in chunk order: the same bits whatever the thread count.
-    let mut du = vec![0.0f32; 16 * oc];
-    let mut bias = vec![0.0f32; s.o];
-    for (d, b) in &partials {
-        du.iter_mut().zip(d).for_each(|(a, b)| *a += b);
-        bias.iter_mut().zip(b).for_each(|(a, b)| *a += b);
-    }
+    let (du, bias) = sum_in_chunk_order(&partials, 16 * oc, s.o);
     Grads {
         x: dx,
         weight: weight_grad(s, &du),

@@ -2,16 +2,8 @@
 //! definition and finite differences in conv_kernels_tests.rs), on odd and even sizes, every
 //! padding a 3x3 conv can have, and batches that do not fill the last chunk.
 use super::super::conv_kernels;
+use super::super::conv_kernels::tests::values;
 use super::*;
-
-fn values(len: usize, seed: u32) -> Vec<f32> {
-    (0..len)
-        .map(|i| {
-            (((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) % 1000) as f32 / 500.0
-                - 1.0
-        })
-        .collect()
-}
 
 fn shape(n: usize, c: usize, h: usize, w: usize, o: usize, pad: usize) -> ConvShape {
     ConvShape {
