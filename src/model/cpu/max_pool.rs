@@ -148,25 +148,47 @@ fn unpool_plane(
     }
 }
 
-/// The same for 2x2 windows with stride 2, branch-free: each of the four inputs gets the
-/// gradient times "I am the first to equal the max".
-fn unpool_plane_2x2(xp: &[f32], yp: &[f32], gp: &[f32], w: usize, ow: usize, dp: &mut [f32]) {
-    for (oy, (yr, gr)) in yp.chunks_exact(ow).zip(gp.chunks_exact(ow)).enumerate() {
-        let top = &xp[2 * oy * w..][..2 * ow];
-        let bottom = &xp[(2 * oy + 1) * w..][..2 * ow];
-        let (dtop, rest) = dp[2 * oy * w..].split_at_mut(w);
-        let (dtop, dbottom) = (&mut dtop[..2 * ow], &mut rest[..2 * ow]);
-        let windows = top.chunks_exact(2).zip(bottom.chunks_exact(2));
-        let grads = dtop.chunks_exact_mut(2).zip(dbottom.chunks_exact_mut(2));
-        for (((t, b), (dt, db)), (&m, &g)) in windows.zip(grads).zip(yr.iter().zip(gr)) {
-            let e0 = t[0] == m;
-            let e1 = !e0 & (t[1] == m);
-            let e2 = !(e0 | e1) & (b[0] == m);
-            let e3 = !(e0 | e1 | e2) & (b[1] == m);
-            dt[0] = g * f32::from(u8::from(e0));
-            dt[1] = g * f32::from(u8::from(e1));
-            db[0] = g * f32::from(u8::from(e2));
-            db[1] = g * f32::from(u8::from(e3));
+wide! {
+    /// The same for 2x2 windows with stride 2, branch-free: each of the four inputs gets the
+    /// gradient if it is the first to equal the max. The window's four inputs are first split
+    /// into four contiguous runs (even and odd columns of both rows), so the compares and
+    /// selects run over whole vectors; `buf` holds 8 * ow values.
+    fn unpool_plane_2x2(
+        xp: &[f32],
+        yp: &[f32],
+        gp: &[f32],
+        w: usize,
+        ow: usize,
+        dp: &mut [f32],
+        buf: &mut [f32],
+    ) {
+        let (inputs, grads) = buf[..8 * ow].split_at_mut(4 * ow);
+        for (oy, (yr, gr)) in yp.chunks_exact(ow).zip(gp.chunks_exact(ow)).enumerate() {
+            let (t, b) = inputs.split_at_mut(2 * ow);
+            let ((t0, t1), (b0, b1)) = (t.split_at_mut(ow), b.split_at_mut(ow));
+            let top = &xp[2 * oy * w..][..2 * ow];
+            let bottom = &xp[(2 * oy + 1) * w..][..2 * ow];
+            for (j, (p, q)) in top.chunks_exact(2).zip(bottom.chunks_exact(2)).enumerate() {
+                (t0[j], t1[j], b0[j], b1[j]) = (p[0], p[1], q[0], q[1]);
+            }
+            let (gt, gb) = grads.split_at_mut(2 * ow);
+            let ((g0, g1), (g2, g3)) = (gt.split_at_mut(ow), gb.split_at_mut(ow));
+            for j in 0..ow {
+                let (m, g) = (yr[j], gr[j]);
+                let e0 = t0[j] == m;
+                let e1 = !e0 & (t1[j] == m);
+                let e2 = !(e0 | e1) & (b0[j] == m);
+                let e3 = !(e0 | e1 | e2) & (b1[j] == m);
+                g0[j] = if e0 { g } else { 0.0 };
+                g1[j] = if e1 { g } else { 0.0 };
+                g2[j] = if e2 { g } else { 0.0 };
+                g3[j] = if e3 { g } else { 0.0 };
+            }
+            let (dtop, rest) = dp[2 * oy * w..].split_at_mut(w);
+            let (dtop, dbottom) = (&mut dtop[..2 * ow], &mut rest[..2 * ow]);
+            for (j, (p, q)) in dtop.chunks_exact_mut(2).zip(dbottom.chunks_exact_mut(2)).enumerate() {
+                (p[0], p[1], q[0], q[1]) = (g0[j], g1[j], g2[j], g3[j]);
+            }
         }
     }
 }
@@ -196,13 +218,16 @@ impl Backward<Flex, 1> for MaxPoolBackward {
         dx.par_chunks_mut(in_plane)
             .zip(xs.par_chunks(in_plane))
             .zip(ys.par_chunks(out_plane).zip(gs.par_chunks(out_plane)))
-            .for_each(|((dp, xp), (yp, gp))| {
-                if k == 2 && s == 2 {
-                    unpool_plane_2x2(xp, yp, gp, g.w, g.ow, dp)
-                } else {
-                    unpool_plane(xp, yp, gp, g.w, g.ow, k, s, dp)
-                }
-            });
+            .for_each_init(
+                || vec![0.0f32; 8 * g.ow],
+                |buf, ((dp, xp), (yp, gp))| {
+                    if k == 2 && s == 2 {
+                        unpool_plane_2x2(xp, yp, gp, g.w, g.ow, dp, buf)
+                    } else {
+                        unpool_plane(xp, yp, gp, g.w, g.ow, k, s, dp)
+                    }
+                },
+            );
         grads.register::<Flex>(node.id, tensor(dx, dims(&x)));
     }
 }
@@ -219,5 +244,23 @@ impl<C: CheckpointStrategy> CpuMaxPool for Autodiff<Flex, C> {
             OpsKind::Tracked(prep) => prep.finish((xp, y.clone(), kernel, stride), y),
             OpsKind::UnTracked(prep) => prep.finish(y),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Ties go to the first input of the window in row-major order, as in PyTorch: the four
+    /// windows below (two 2x4 planes) hold their max once, four times, three times and twice.
+    #[test]
+    fn unpool_2x2_gives_ties_to_the_first_maximum() {
+        let x = [1.0, 5.0, 7.0, 7.0, /* */ 2.0, 3.0, 7.0, 7.0];
+        let (y, g) = ([5.0, 7.0], [10.0, 20.0]);
+        let mut dx = [0.0; 8];
+        super::unpool_plane_2x2(&x, &y, &g, 4, 2, &mut dx, &mut [0.0; 16]);
+        assert_eq!(dx, [0.0, 10.0, 20.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+        let x = [0.0, 4.0, 9.0, 1.0, /* */ 4.0, 4.0, 2.0, 9.0];
+        let mut dx = [0.0; 8];
+        super::unpool_plane_2x2(&x, &[4.0, 9.0], &g, 4, 2, &mut dx, &mut [0.0; 16]);
+        assert_eq!(dx, [0.0, 10.0, 20.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
     }
 }

@@ -9,6 +9,31 @@
 //! Parallel work is split in fixed chunks and reduced in a fixed order, so results do not
 //! depend on the thread count (runs stay byte-reproducible under `sweep --jobs`).
 
+/// Defines `fn name(args)` that runs `body` compiled for AVX2 where the CPU has it (8 lanes
+/// instead of the x86-64 baseline's 4), and for the baseline elsewhere. Defined before the
+/// `mod` lines so that every operation's module can use it.
+macro_rules! wide {
+    ($(#[$doc:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
+        $(#[$doc])*
+        $vis fn $name($($arg: $ty),*) {
+            #[inline(always)]
+            fn body($($arg: $ty),*) $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2")]
+                unsafe fn avx2($($arg: $ty),*) {
+                    body($($arg),*)
+                }
+                if std::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU has AVX2, checked just above.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            body($($arg),*)
+        }
+    };
+}
+
 pub mod batch_norm;
 mod chunks;
 pub mod conv;

@@ -68,30 +68,6 @@ fn lanes3(out: &mut [f32], a: &[f32], b: &[f32], c: &[f32], f: impl Fn(f32, f32,
     }
 }
 
-/// Defines `fn name(args)` that runs `body` compiled for AVX2 where the CPU has it (8 lanes
-/// instead of the baseline's 4), and for the baseline elsewhere.
-macro_rules! wide {
-    ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
-        $(#[$doc])*
-        pub(super) fn $name($($arg: $ty),*) {
-            #[inline(always)]
-            fn body($($arg: $ty),*) $body
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx2")]
-                unsafe fn avx2($($arg: $ty),*) {
-                    body($($arg),*)
-                }
-                if std::is_x86_feature_detected!("avx2") {
-                    // SAFETY: the CPU has AVX2, checked just above.
-                    return unsafe { avx2($($arg),*) };
-                }
-            }
-            body($($arg),*)
-        }
-    };
-}
-
 /// Splits one row into the even and odd columns of its zero-padded version (`pad` zeros in
 /// front); the two outputs must be zero where the row does not reach.
 #[inline(always)]
@@ -156,7 +132,7 @@ pub(super) fn weight_grad(s: &ConvShape, du: &[f32]) -> Vec<f32> {
 
 wide! {
     /// V = B^T d B of every tile of one input plane ([h, w]), into v[xi * stride + at + tile].
-    fn input_tiles(g: &Grid, plane: &[f32], v: &mut [f32], stride: usize, at: usize, buf: &mut [f32]) {
+    pub(super) fn input_tiles(g: &Grid, plane: &[f32], v: &mut [f32], stride: usize, at: usize, buf: &mut [f32]) {
         let (n, tw, span) = (g.tiles(), g.tw, g.tw + 1);
         // Padded rows by parity: row r is row r / 2 of its half, so a tile row's four input
         // rows are rows ty and ty + 1 of both halves, and one pass covers every tile.
@@ -196,7 +172,7 @@ wide! {
 
 wide! {
     /// y = A^T M A + bias of every tile of one output plane, from m[xi * stride + at + tile].
-    fn output_tiles(
+    pub(super) fn output_tiles(
         g: &Grid,
         m: &[f32],
         stride: usize,
@@ -236,7 +212,7 @@ wide! {
 wide! {
     /// Yh = A dy A^T of every tile of one output-gradient plane ([oh, ow]), into
     /// yh[xi * stride + at + tile]; outputs past an odd edge count as zero.
-    fn grad_tiles(g: &Grid, plane: &[f32], yh: &mut [f32], stride: usize, at: usize, buf: &mut [f32]) {
+    pub(super) fn grad_tiles(g: &Grid, plane: &[f32], yh: &mut [f32], stride: usize, at: usize, buf: &mut [f32]) {
         let (n, tw) = (g.tiles(), g.tw);
         // Even and odd columns of the even and odd rows: [row parity][ty][tx] each.
         let (eo, h) = buf[..12 * n].split_at_mut(4 * n);
@@ -268,7 +244,7 @@ wide! {
 wide! {
     /// dx = the sum over tiles of B Z B^T for one input plane, from z[xi * stride + at + tile];
     /// writes every element of `dx` ([h, w]).
-    fn input_grad_tiles(
+    pub(super) fn input_grad_tiles(
         g: &Grid,
         z: &[f32],
         stride: usize,
