@@ -6,20 +6,17 @@ use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
-/// The chunks' partial (weight, bias) gradients summed in chunk order: the same bits
+/// The chunks' partial gradients (each `len` long) summed in chunk order: the same bits
 /// whatever the thread count.
-pub(super) fn sum_in_chunk_order(
-    partials: &[(Vec<f32>, Vec<f32>)],
-    weight_len: usize,
-    bias_len: usize,
-) -> (Vec<f32>, Vec<f32>) {
-    let mut weight = vec![0.0f32; weight_len];
-    let mut bias = vec![0.0f32; bias_len];
-    for (dw, db) in partials {
-        weight.iter_mut().zip(dw).for_each(|(a, b)| *a += b);
-        bias.iter_mut().zip(db).for_each(|(a, b)| *a += b);
+pub(super) fn sum_in_chunk_order<'a>(
+    partials: impl Iterator<Item = &'a [f32]>,
+    len: usize,
+) -> Vec<f32> {
+    let mut sum = vec![0.0f32; len];
+    for part in partials {
+        sum.iter_mut().zip(part).for_each(|(a, b)| *a += b);
     }
-    (weight, bias)
+    sum
 }
 
 /// Runs `work(chunk, dx of its images)` over the batch in chunks of `per` images, in

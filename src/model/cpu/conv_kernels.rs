@@ -354,11 +354,10 @@ pub fn backward(
     };
 
     let (dx, partials) = backward_in_chunks(s.n, CHUNK, in_len, need_x, work);
-    let (weight, bias) = sum_in_chunk_order(&partials, s.o * ckk, s.o);
     Grads {
         x: dx,
-        weight,
-        bias,
+        weight: sum_in_chunk_order(partials.iter().map(|p| &p.0[..]), s.o * ckk),
+        bias: sum_in_chunk_order(partials.iter().map(|p| &p.1[..]), s.o),
     }
 }
 

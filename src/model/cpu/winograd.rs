@@ -104,6 +104,23 @@ pub(super) fn forward(s: &ConvShape, x: &[f32], weight: &[f32], bias: Option<&[f
     y
 }
 
+/// Whether dU is taken over the whole batch at once: in deep layers (many channels, few
+/// tiles) one partial dU per chunk would be larger than the whole batch's tiles, so the
+/// tiles are kept and dU's 16 GEMMs run over the whole batch, in parallel over xi, with no
+/// partials to zero and sum.
+fn whole_batch_weight_grad(s: &ConvShape, g: &Grid) -> bool {
+    (s.c + s.o) * s.n * g.tiles() < s.o * s.c * s.n.div_ceil(chunk_images(s, g))
+}
+
+/// One chunk's share of the weight and bias gradients: its partial dU, or (in whole-batch
+/// mode) its input and gradient tiles, kept for the 16 GEMMs over the whole batch.
+struct ChunkGrads {
+    du: Vec<f32>,
+    db: Vec<f32>,
+    tiles: Option<(Vec<f32>, Vec<f32>)>,
+    tt: usize,
+}
+
 /// Gradients with respect to x (when `need_x`), the weight and the bias, given dy.
 pub(super) fn backward(
     s: &ConvShape,
@@ -117,15 +134,22 @@ pub(super) fn backward(
     let per = chunk_images(s, &g);
     let (in_len, plane_in, plane_out) = (s.c * s.h * s.w, s.h * s.w, g.oh * g.ow);
     let (out_len, oc) = (s.o * plane_out, s.o * s.c);
+    let whole = whole_batch_weight_grad(s, &g);
     let u = need_x.then(|| weight_tiles(s, weight));
-    let work = |chunk: usize, dxc: Option<&mut [MaybeUninit<f32>]>| -> (Vec<f32>, Vec<f32>) {
+    let work = |chunk: usize, dxc: Option<&mut [MaybeUninit<f32>]>| -> ChunkGrads {
         let first = chunk * per;
         let imgs = (s.n - first).min(per);
         let tt = imgs * g.tiles();
-        let mut du = vec![0.0f32; 16 * oc];
+        let (v_len, y_len) = (16 * s.c * tt, 16 * s.o * tt);
+        let mut kept = whole.then(|| (vec![0.0f32; v_len], vec![0.0f32; y_len]));
+        let mut du = vec![0.0f32; if whole { 0 } else { 16 * oc }];
         let mut db = vec![0.0f32; if need_bias { s.o } else { 0 }];
-        let lens = [16 * s.c * tt, 16 * s.o * tt, g.scratch_len()];
-        with_scratch(lens, |v, yh, buf| {
+        let lens = [v_len, if whole { 0 } else { y_len }, g.scratch_len()];
+        with_scratch(lens, |scratch_v, scratch_y, buf| {
+            let (v, yh) = match kept.as_mut() {
+                Some((v, y)) => (&mut v[..], &mut y[..]),
+                None => (&mut *scratch_v, &mut *scratch_y),
+            };
             for i in 0..imgs {
                 let img = &x[(first + i) * in_len..][..in_len];
                 for (c, plane) in img.chunks_exact(plane_in).enumerate() {
@@ -139,37 +163,92 @@ pub(super) fn backward(
                     }
                 }
             }
-            let (tt_s, c_s) = (tt as isize, s.c as isize);
-            for xi in 0..16 {
-                // dU[o, c] = Yh[o, tiles] * V[c, tiles]^T
-                let yx = &yh[xi * s.o * tt..][..s.o * tt];
-                let vx = &v[xi * s.c * tt..][..s.c * tt];
-                let dux = &mut du[xi * oc..][..oc];
-                matmul(s.o, s.c, tt, dux, yx, (tt_s, 1), vx, (1, tt_s), false);
+            if !whole {
+                for (xi, dux) in du.chunks_exact_mut(oc).enumerate() {
+                    weight_tile_grad(s, xi, dux, yh, v, tt, false);
+                }
             }
             if let (Some(dxc), Some(u)) = (dxc, u.as_deref()) {
+                // Z = U^T Yh: over V where V is not kept (no longer needed), else in scratch.
+                let z: &mut [f32] = if whole { scratch_v } else { v };
+                let tt_s = tt as isize;
                 for xi in 0..16 {
-                    // Z[c, tiles] = U[o, c]^T * Yh[o, tiles], over V (no longer needed).
                     let (yx, ux) = (&yh[xi * s.o * tt..][..s.o * tt], &u[xi * oc..][..oc]);
-                    let zx = &mut v[xi * s.c * tt..][..s.c * tt];
-                    matmul(s.c, tt, s.o, zx, ux, (1, c_s), yx, (tt_s, 1), false);
+                    let zx = &mut z[xi * s.c * tt..][..s.c * tt];
+                    matmul(
+                        s.c,
+                        tt,
+                        s.o,
+                        zx,
+                        ux,
+                        (1, s.c as isize),
+                        yx,
+                        (tt_s, 1),
+                        false,
+                    );
                 }
                 for (i, dxi) in dxc.chunks_mut(in_len).enumerate() {
                     for (c, plane) in dxi.chunks_mut(plane_in).enumerate() {
-                        input_grad_tiles(&g, v, s.c * tt, c * tt + i * g.tiles(), plane, buf);
+                        input_grad_tiles(&g, z, s.c * tt, c * tt + i * g.tiles(), plane, buf);
                     }
                 }
             }
         });
-        (du, db)
+        ChunkGrads {
+            du,
+            db,
+            tiles: kept,
+            tt,
+        }
     };
-    let (dx, partials) = backward_in_chunks(s.n, per, in_len, need_x, work);
-    let (du, bias) = sum_in_chunk_order(&partials, 16 * oc, s.o);
+    let (dx, parts) = backward_in_chunks(s.n, per, in_len, need_x, work);
+    let du = if whole {
+        let blocks: Vec<Vec<f32>> = (0..16)
+            .into_par_iter()
+            .map(|xi| {
+                let mut dux = vec![0.0f32; oc];
+                for (k, p) in parts.iter().enumerate() {
+                    let (v, yh) = p.tiles.as_ref().expect("tiles kept in whole-batch mode");
+                    weight_tile_grad(s, xi, &mut dux, yh, v, p.tt, k > 0);
+                }
+                dux
+            })
+            .collect();
+        blocks.concat()
+    } else {
+        sum_in_chunk_order(parts.iter().map(|p| &p.du[..]), 16 * oc)
+    };
     Grads {
         x: dx,
         weight: weight_grad(s, &du),
-        bias,
+        bias: sum_in_chunk_order(parts.iter().map(|p| &p.db[..]), s.o),
     }
+}
+
+/// dU[xi] (+)= Yh[xi] (o x tiles) * V[xi]^T (tiles x c), for one chunk's `tt` tiles.
+fn weight_tile_grad(
+    s: &ConvShape,
+    xi: usize,
+    dux: &mut [f32],
+    yh: &[f32],
+    v: &[f32],
+    tt: usize,
+    accumulate: bool,
+) {
+    let yx = &yh[xi * s.o * tt..][..s.o * tt];
+    let vx = &v[xi * s.c * tt..][..s.c * tt];
+    let tt = tt as isize;
+    matmul(
+        s.o,
+        s.c,
+        tt as usize,
+        dux,
+        yx,
+        (tt, 1),
+        vx,
+        (1, tt),
+        accumulate,
+    );
 }
 
 #[cfg(test)]

@@ -58,6 +58,11 @@ fn forward_equals_im2col() {
 
 #[test]
 fn gradients_equal_im2col() {
+    let whole = |s: &ConvShape| whole_batch_weight_grad(s, &Grid::new(s));
+    assert!(
+        shapes().iter().any(whole) && !shapes().iter().all(whole),
+        "both dU modes tested"
+    );
     for s in shapes() {
         let x = values(s.n * s.c * s.h * s.w, 4);
         let w = values(s.o * s.c * 9, 5);
