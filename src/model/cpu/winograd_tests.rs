@@ -26,6 +26,9 @@ fn shapes() -> Vec<ConvShape> {
         shape(2, 9, 6, 5, 8, 2),
         shape(9, 32, 4, 4, 16, 1),
         shape(1, 8, 3, 3, 8, 0),
+        shape(2, 8, 1, 1, 8, 1),
+        shape(2, 8, 2, 5, 8, 1),
+        shape(2, 8, 3, 4, 8, 3),
     ]
 }
 
