@@ -103,3 +103,31 @@ fn small_or_strided_convs_keep_im2col() {
         ..shape(4, 16, 8, 8, 16, 1)
     }));
 }
+
+/// The same bits on 1 and 3 threads, forward and all three gradients, in both dU modes.
+#[test]
+fn thread_count_does_not_change_the_bits() {
+    let on = |threads: usize, s: &ConvShape, x: &[f32], w: &[f32], dy: &[f32]| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let g = backward(s, x, w, dy, true, true);
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<u32>>();
+            let y = forward(s, x, w, None);
+            (
+                bits(&y),
+                bits(&g.x.unwrap()),
+                bits(&g.weight),
+                bits(&g.bias),
+            )
+        })
+    };
+    for s in shapes() {
+        let x = values(s.n * s.c * s.h * s.w, 8);
+        let w = values(s.o * s.c * 9, 9);
+        let dy = values(s.n * s.o * s.out_h() * s.out_w(), 10);
+        assert_eq!(on(1, &s, &x, &w, &dy), on(3, &s, &x, &w, &dy), "{s:?}");
+    }
+}
