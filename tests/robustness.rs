@@ -180,4 +180,14 @@ fn inputs_that_crashed_the_fuzzers_are_errors_now() {
         std::fs::write(&path, bytes).unwrap();
         assert!(cache::read(&path).is_none());
     }
+    let path = dir.path().join("crash.ckpt");
+    for bytes in inputs("checkpoint") {
+        // A checkpoint whose weights declare a non-float dtype (Burn panicked: "Expected
+        // float dtype").
+        std::fs::write(&path, bytes).unwrap();
+        let device =
+            convlab::train::device::select(convlab::train::device::DeviceName::Cpu).unwrap();
+        let err = checkpoint::load(&path, &device).unwrap_err().to_string();
+        assert!(err.contains("crash.ckpt"), "{err}");
+    }
 }

@@ -108,6 +108,9 @@ pub fn load(path: &Path, device: &Device) -> Result<(CheckpointMeta, Net)> {
 pub fn load_weights(net: Net, weights: Vec<u8>, origin: &str) -> Result<Net> {
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights))
         .map_err(|e| Error::input(origin, format!("corrupt weights: {e}")))?;
-    net.try_load_record(record.validate(true))
+    // Cast to the parameters' own dtype (f32): a record that declares an integer or bool dtype
+    // for a weight would otherwise reach Burn's "Expected float dtype" panic (found by the
+    // checkpoint fuzzer).
+    net.try_load_record(record.validate(true).cast_to_module_dtype())
         .map_err(|e| Error::input(origin, format!("weights do not fit this architecture: {e}")))
 }
