@@ -8,37 +8,12 @@
 //! order, so results do not depend on the number of threads (runs stay byte-reproducible
 //! across `--jobs`).
 
-use std::cell::RefCell;
 use std::mem::MaybeUninit;
 
 use gemm::{Parallelism, gemm};
-
-use super::chunks::{backward_in_chunks, sum_in_chunk_order};
 use rayon::prelude::*;
 
-thread_local! {
-    /// Each thread's patch-matrix buffers (patches, patch gradients), kept between calls:
-    /// im2col and the GEMMs overwrite every element they read, so they are never zeroed. A
-    /// fresh zeroed c*k*k x oh*ow buffer per chunk of images was a memset of 2.4 MB per chunk
-    /// on ResNet-18's 64-channel layers.
-    static SCRATCH: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
-}
-
-/// Runs `f` with this thread's scratch buffers cut to `cols` and `dcols` elements. `f` must
-/// not start parallel work (a stolen job on this thread would borrow the buffers again).
-fn with_scratch<R>(cols: usize, dcols: usize, f: impl FnOnce(&mut [f32], &mut [f32]) -> R) -> R {
-    SCRATCH.with(|cell| {
-        let mut bufs = cell.borrow_mut();
-        let (a, b) = &mut *bufs;
-        if a.len() < cols {
-            a.resize(cols, 0.0);
-        }
-        if b.len() < dcols {
-            b.resize(dcols, 0.0);
-        }
-        f(&mut a[..cols], &mut b[..dcols])
-    })
-}
+use super::chunks::{backward_in_chunks, sum_in_chunk_order, with_scratch};
 
 /// Shapes of one convolution: input `[n, c, h, w]`, weight `[o, c, k, k]`, square kernel,
 /// equal stride and padding on both axes, no dilation, no groups.
@@ -219,7 +194,7 @@ pub fn forward(s: &ConvShape, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -
         .par_chunks_mut(out_len * CHUNK)
         .enumerate()
         .for_each(|(chunk, ys)| {
-            with_scratch(cols_len, 0, |cols, _| {
+            with_scratch([cols_len, 0, 0], |cols, _, _| {
                 for (i, yi) in ys.chunks_mut(out_len).enumerate() {
                     let img = &x[(chunk * CHUNK + i) * in_len..][..in_len];
                     let patches = if s.is_pointwise() {
@@ -321,7 +296,7 @@ pub fn backward(
         });
         let first = chunk * CHUNK;
         let last = (first + CHUNK).min(s.n);
-        with_scratch(cols_len, dcols_len, |cols, dcols| {
+        with_scratch([cols_len, dcols_len, 0], |cols, dcols, _| {
             for (i, img_n) in (first..last).enumerate() {
                 let img = &x[img_n * in_len..][..in_len];
                 let g = &dy[img_n * out_len..][..out_len];

@@ -13,12 +13,11 @@
 //! Deterministic like the im2col path: chunks of images fixed by the shapes, partial weight
 //! gradients summed in chunk order.
 
-use std::cell::RefCell;
 use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
-use super::chunks::{backward_in_chunks, sum_in_chunk_order};
+use super::chunks::{backward_in_chunks, sum_in_chunk_order, with_scratch};
 use super::conv_kernels::{ConvShape, Grads, matmul};
 use super::winograd_tiles::{
     Grid, grad_tiles, input_grad_tiles, input_tiles, output_tiles, weight_grad, weight_tiles,
@@ -27,25 +26,6 @@ use super::winograd_tiles::{
 /// Whether a convolution goes through this module: 3x3 kernel, stride 1.
 pub(super) fn applies(s: &ConvShape) -> bool {
     s.k == 3 && s.stride == 1 && s.c * s.o >= 64
-}
-
-thread_local! {
-    /// Each thread's tile buffers (input tiles, output or gradient tiles, row scratch), kept
-    /// between calls; every element read is written first, so they are never zeroed.
-    static SCRATCH: RefCell<[Vec<f32>; 3]> = const { RefCell::new([Vec::new(), Vec::new(), Vec::new()]) };
-}
-
-fn with_scratch<R>(lens: [usize; 3], f: impl FnOnce(&mut [f32], &mut [f32], &mut [f32]) -> R) -> R {
-    SCRATCH.with(|cell| {
-        let mut bufs = cell.borrow_mut();
-        for (b, &len) in bufs.iter_mut().zip(&lens) {
-            if b.len() < len {
-                b.resize(len, 0.0);
-            }
-        }
-        let [a, b, c] = &mut *bufs;
-        f(&mut a[..lens[0]], &mut b[..lens[1]], &mut c[..lens[2]])
-    })
 }
 
 /// Images per work item: enough tiles (~256) for the GEMMs to run at speed, yet at least
