@@ -16,6 +16,8 @@ pub enum Stream {
     Augment { pass_seed: u64, batch: usize },
     /// The order of pass `pass` over the data in the learning-rate range test.
     LrFindPass { pass: u64 },
+    /// Alternating flips: which images are mirrored in even epochs (odd ones flip them all).
+    FlipCoins,
 }
 
 pub fn derive_seed(seed: u64, stream: Stream) -> u64 {
@@ -29,5 +31,6 @@ pub fn derive_seed(seed: u64, stream: Stream) -> u64 {
             .wrapping_mul(0x9e37_79b9)
             .wrapping_add(batch as u64),
         Stream::LrFindPass { pass } => seed.wrapping_add(pass),
+        Stream::FlipCoins => seed ^ 0xf11b_c0f1_0000,
     }
 }

@@ -356,6 +356,30 @@ fn bad_config_inputs_are_one_line_exit_2() {
             &[name, "schedule.step_size"],
         ),
         (&["--set", "model.dropout=1.0"], &[name, "model.dropout"]),
+        (
+            &["--set", "optimizer.bn_bias_lr_scale=64"],
+            &[name, "optimizer.bn_bias_lr_scale: is for SGD"],
+        ),
+        (
+            &["--set", "data.hflip_alternate=true"],
+            &[
+                name,
+                "data.hflip_alternate: alternating flips need data.hflip = true",
+            ],
+        ),
+        (
+            &["--set", "train.tta=\"mirror\""],
+            &[name, "unknown value \"mirror\"", "flip-translate"],
+        ),
+        (
+            &[
+                "--set",
+                "model.preset=\"\"",
+                "--set",
+                "model.layers=[{type=\"flatten\"},{type=\"whiten\"}]",
+            ],
+            &[name, "model.layers[1] (whiten)", "must be the first layer"],
+        ),
     ];
     for (args, needles) in cases {
         let out = train(dir.path(), &cfg, args);

@@ -286,6 +286,7 @@ fn flip_only_augmentation_mirrors_or_keeps() {
     let aug = transform::Augment {
         crop_padding: 0,
         hflip: true,
+        ..Default::default()
     };
     let mut rng = rand::rngs::StdRng::seed_from_u64(1);
     let (mut flipped, mut kept) = (0, 0);

@@ -4,8 +4,9 @@
 use burn::prelude::*;
 use convlab::model::Net;
 use convlab::model::checkpoint::{self, CheckpointMeta};
+use convlab::model::params::trainable_params;
 use convlab::model::presets::{PRESETS, resolve_layers};
-use convlab::model::spec::{LayerSpec, Shape, check_net, lint_net, trainable_params};
+use convlab::model::spec::{LayerSpec, Shape, check_net, lint_net};
 use convlab::model::{Activation, Init, ModelConfig};
 use convlab::train::schedule::{Schedule, ScheduleConfig};
 
@@ -132,7 +133,10 @@ fn knobs_change_every_preset() {
     m.batch_norm = convlab::model::BatchNormChoice::On;
     let layers = resolve_layers(&m, 10, "t").unwrap();
     assert_eq!(
-        layers.iter().filter(|l| matches!(l, LayerSpec::Bn)).count(),
+        layers
+            .iter()
+            .filter(|l| matches!(l, LayerSpec::Bn { .. }))
+            .count(),
         2
     );
     assert!(
@@ -174,6 +178,7 @@ fn custom_net_errors_and_lint() {
         padding: 0,
         input: None,
         bias: true,
+        dirac: false,
     }];
     let e = check_net(&layers, Shape::Image { c: 1, h: 28, w: 28 }, 10, "my.toml")
         .unwrap_err()
@@ -187,6 +192,7 @@ fn custom_net_errors_and_lint() {
         LayerSpec::Linear {
             out: 10,
             input: None,
+            bias: true,
         },
         LayerSpec::Activation {
             kind: Activation::Relu,

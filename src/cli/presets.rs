@@ -3,8 +3,9 @@
 
 use crate::error::Result;
 use crate::model::ModelConfig;
+use crate::model::params::trainable_params;
 use crate::model::presets::{PRESETS, resolve_layers};
-use crate::model::spec::{Shape, trainable_params};
+use crate::model::spec::Shape;
 
 pub fn run() -> Result<()> {
     println!(

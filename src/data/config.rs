@@ -6,6 +6,14 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 crate::choice! {
+    /// torchvision RandomCrop's padding_mode.
+    pub enum PaddingMode("value") {
+        Constant => "constant",
+        Reflect => "reflect",
+    }
+}
+
+crate::choice! {
     /// The datasets convlab reads.
     pub enum DatasetName("value") {
         Mnist => "mnist",
@@ -32,6 +40,12 @@ pub struct DataConfig {
     pub crop_padding: usize,
     /// Random horizontal flip (train split only).
     pub hflip: bool,
+    /// With hflip: mirror each image by a seeded coin in even epochs and the other way in
+    /// odd ones, so consecutive epochs see both views (airbench's alternating flip).
+    pub hflip_alternate: bool,
+    /// What the crop's padding shows: "constant" (black, as torchvision's default) or
+    /// "reflect" (the image mirrored at its border).
+    pub padding_mode: PaddingMode,
     /// Use only N training / test images, spread evenly over each set (quick runs); 0 = all.
     pub limit_train: usize,
     pub limit_test: usize,
@@ -46,6 +60,8 @@ impl Default for DataConfig {
             normalize: true,
             crop_padding: 0,
             hflip: false,
+            hflip_alternate: false,
+            padding_mode: PaddingMode::Constant,
             limit_train: 0,
             limit_test: 0,
         }
@@ -87,6 +103,12 @@ impl DataConfig {
             return Err((
                 "data.path",
                 "dataset \"folder\" needs data.path = \"ROOT\" (with train/ and test/)".into(),
+            ));
+        }
+        if self.hflip_alternate && !self.hflip {
+            return Err((
+                "data.hflip_alternate",
+                "alternating flips need data.hflip = true".into(),
             ));
         }
         if !(0.0..1.0).contains(&self.val_fraction) {

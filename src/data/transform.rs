@@ -4,7 +4,9 @@
 
 use rand::Rng;
 
+use crate::data::config::{DataConfig, PaddingMode};
 use crate::data::dataset::Dataset;
+use crate::seed::{Stream, derive_seed};
 
 /// Per-channel normalization as a 256-entry lookup table per channel.
 #[derive(Debug, Clone)]
@@ -44,12 +46,60 @@ impl Normalize {
 pub struct Augment {
     pub crop_padding: usize,
     pub hflip: bool,
+    /// Crop padding shows the image mirrored at its border instead of black.
+    pub reflect: bool,
+    /// Alternating flips, (coin seed, epoch): image i is mirrored when its seeded coin
+    /// differs from the epoch's parity, instead of at random.
+    pub alternate: Option<(u64, usize)>,
 }
 
 impl Augment {
+    /// The training split's augmentation in epoch `epoch`.
+    pub fn for_epoch(cfg: &DataConfig, seed: u64, epoch: usize) -> Self {
+        Self {
+            crop_padding: cfg.crop_padding,
+            hflip: cfg.hflip,
+            reflect: cfg.padding_mode == PaddingMode::Reflect,
+            alternate: cfg
+                .hflip_alternate
+                .then(|| (derive_seed(seed, Stream::FlipCoins), epoch)),
+        }
+    }
+
     pub fn is_off(&self) -> bool {
         self.crop_padding == 0 && !self.hflip
     }
+
+    /// Whether image `index` is mirrored, drawing from `rng` unless flips alternate.
+    fn flip(&self, index: usize, rng: &mut impl Rng) -> bool {
+        match self.alternate {
+            _ if !self.hflip => false,
+            Some((seed, epoch)) => {
+                let coin = splitmix64(seed.wrapping_add(index as u64)) >> 63 == 1;
+                coin != (epoch % 2 == 1)
+            }
+            None => rng.random_bool(0.5),
+        }
+    }
+}
+
+/// SplitMix64's output function: one well-mixed 64-bit value per input.
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Index `i` of a row of `n` pixels mirrored at both ends without repeating the edge
+/// (PyTorch's "reflect"): -1 -> 1, n -> n - 2.
+fn reflect(i: isize, n: usize) -> usize {
+    if n == 1 {
+        return 0;
+    }
+    let period = 2 * (n as isize - 1);
+    let m = i.rem_euclid(period);
+    (if m >= n as isize { period - m } else { m }) as usize
 }
 
 /// Write images `indices` of `ds` into `out` as normalized CHW f32, augmenting when `aug`
@@ -90,7 +140,7 @@ pub fn fill_batch(
                 } else {
                     (0, 0)
                 };
-                let flip = a.hflip && rng.random_bool(0.5);
+                let flip = a.flip(i, rng);
                 for ch in 0..c {
                     let lut = &norm.lut[ch];
                     let plane = &img[ch * h * w..(ch + 1) * h * w];
@@ -99,11 +149,13 @@ pub fn fill_batch(
                         for x in 0..w as isize {
                             let xx = if flip { w as isize - 1 - x } else { x };
                             let sx = xx + dx;
-                            // Outside the image is zero padding, i.e. a black pixel.
-                            let p = if sy >= 0 && sy < h as isize && sx >= 0 && sx < w as isize {
+                            let inside = sy >= 0 && sy < h as isize && sx >= 0 && sx < w as isize;
+                            let p = if inside {
                                 plane[sy as usize * w + sx as usize]
+                            } else if a.reflect {
+                                plane[reflect(sy, h) * w + reflect(sx, w)]
                             } else {
-                                0
+                                0 // zero padding: a black pixel
                             };
                             out.push(lut[p as usize]);
                         }

@@ -5,10 +5,12 @@ pub mod checkpoint;
 pub mod config;
 pub mod cpu;
 pub mod net;
+pub mod params;
 pub mod predictor;
 pub mod presets;
 pub mod pytorch;
 pub mod spec;
+pub mod whiten;
 
 pub use config::{Activation, BatchNormChoice, Init, ModelConfig};
 pub use net::Net;

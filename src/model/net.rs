@@ -78,6 +78,12 @@ impl Dropout2d {
     }
 }
 
+/// Multiplies by a constant; no parameters.
+#[derive(Module, Debug)]
+pub struct Scale {
+    pub factor: f64,
+}
+
 /// Flattens [N, C, H, W] to [N, C*H*W]; no parameters.
 #[derive(Module, Debug, Default)]
 pub struct Flatten;
@@ -129,6 +135,7 @@ pub enum Layer {
     Flatten(Flatten),
     Linear(Linear),
     Residual(Residual),
+    Scale(Scale),
 }
 
 /// The classifier: layers applied in order to a [N, C, H, W] batch, giving [N, classes] logits.
@@ -161,24 +168,39 @@ impl Net {
                     stride,
                     padding,
                     bias,
+                    dirac,
                     ..
-                } => Layer::Conv(
-                    init.conv(channels, *out, *kernel, *stride, *padding, *bias, device),
-                ),
+                } => {
+                    let conv = init.conv(channels, *out, *kernel, *stride, *padding, *bias, device);
+                    Layer::Conv(if *dirac { dirac_init(conv) } else { conv })
+                }
+                // Default-initialized here; `whiten::init` sets the filters from the data.
+                LayerSpec::Whiten { kernel, .. } => {
+                    let out = 2 * channels * kernel * kernel;
+                    Layer::Conv(WeightInit(None).conv(channels, out, *kernel, 1, 0, true, device))
+                }
                 LayerSpec::Pool { kernel, stride } => Layer::Pool(
                     MaxPool2dConfig::new([*kernel, *kernel])
                         .with_strides([stride.unwrap_or(*kernel); 2])
                         .init(),
                 ),
                 LayerSpec::AvgPool => Layer::AvgPool(AdaptiveAvgPool2dConfig::new([1, 1]).init()),
-                LayerSpec::Bn => Layer::Bn(BatchNormConfig::new(channels).init(device)),
+                LayerSpec::Bn { momentum, eps, .. } => Layer::Bn(
+                    BatchNormConfig::new(channels)
+                        .with_momentum(*momentum)
+                        .with_epsilon(*eps)
+                        .init(device),
+                ),
+                LayerSpec::Scale { factor } => Layer::Scale(Scale { factor: *factor }),
                 LayerSpec::Activation { kind } => Layer::Act(Act::new(*kind, device)),
                 LayerSpec::Dropout { p } => Layer::Dropout(DropoutConfig::new(*p).init()),
                 LayerSpec::Dropout2d { p } => Layer::Dropout2d(Dropout2d {
                     inner: DropoutConfig::new(*p).init(),
                 }),
                 LayerSpec::Flatten => Layer::Flatten(Flatten),
-                LayerSpec::Linear { out, .. } => Layer::Linear(init.linear(channels, *out, device)),
+                LayerSpec::Linear { out, bias, .. } => {
+                    Layer::Linear(init.linear(channels, *out, *bias, device))
+                }
                 LayerSpec::Residual {
                     out,
                     stride,
@@ -223,6 +245,8 @@ impl Net {
                 (Layer::Flatten(_), Flow::Image(x)) => Flow::Flat(x.flatten(1, 3)),
                 (Layer::Flatten(_), flat @ Flow::Flat(_)) => flat,
                 (Layer::Linear(l), Flow::Flat(x)) => Flow::Flat(l.forward(x)),
+                (Layer::Scale(s), Flow::Image(x)) => Flow::Image(x * s.factor),
+                (Layer::Scale(s), Flow::Flat(x)) => Flow::Flat(x * s.factor),
                 (layer, _) => unreachable!("check_net rejects {layer:?} at this position"),
             };
         }
@@ -289,8 +313,8 @@ impl WeightInit {
         conv
     }
 
-    fn linear(&self, din: usize, dout: usize, device: &Device) -> Linear {
-        let c = LinearConfig::new(din, dout);
+    fn linear(&self, din: usize, dout: usize, bias: bool, device: &Device) -> Linear {
+        let c = LinearConfig::new(din, dout).with_bias(bias);
         match &self.0 {
             Some(i) => {
                 let mut l = c.with_initializer(i.clone()).init(device);
@@ -300,6 +324,23 @@ impl WeightInit {
             None => c.init(device),
         }
     }
+}
+
+/// `torch.nn.init.dirac_` on the first `in` filters (each passes its own input channel
+/// through the kernel's centre); the others keep their init.
+fn dirac_init(mut conv: Conv2d) -> Conv2d {
+    let [out, cin, kh, kw] = conv.weight.val().dims();
+    let data = conv.weight.val().into_data().convert::<f32>();
+    let mut w = data.try_to_vec::<f32>().unwrap_or_default();
+    for o in 0..out.min(cin) {
+        let filter = &mut w[o * cin * kh * kw..(o + 1) * cin * kh * kw];
+        filter.fill(0.0);
+        filter[o * kh * kw + (kh / 2) * kw + kw / 2] = 1.0;
+    }
+    let device = conv.weight.val().device();
+    let weight = Tensor::from_data(TensorData::new(w, [out, cin, kh, kw]), &device);
+    conv.weight = Param::from_tensor(weight);
+    conv
 }
 
 fn zeros_like(p: Param<Tensor<1>>, device: &Device) -> Param<Tensor<1>> {

@@ -127,13 +127,14 @@ impl Builder {
             padding,
             input: None,
             bias: true,
+            dirac: false,
         });
         self
     }
     /// Batch norm (2d or 1d, from the position), when the knob is on.
     fn bn(&mut self) -> &mut Self {
         if self.bn {
-            self.layers.push(LayerSpec::Bn);
+            self.layers.push(LayerSpec::bn());
         }
         self
     }
@@ -165,7 +166,11 @@ impl Builder {
         self
     }
     fn linear(&mut self, out: usize) -> &mut Self {
-        self.layers.push(LayerSpec::Linear { out, input: None });
+        self.layers.push(LayerSpec::Linear {
+            out,
+            input: None,
+            bias: true,
+        });
         self
     }
     fn residual(&mut self, out: usize, stride: usize) -> &mut Self {
@@ -235,6 +240,7 @@ fn resnet18(b: &mut Builder, classes: usize) {
         padding: 1,
         input: None,
         bias: false,
+        dirac: false,
     });
     b.bn().act();
     for (out, stride) in [

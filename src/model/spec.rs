@@ -24,6 +24,22 @@ pub enum LayerSpec {
         /// PyTorch's `bias=` (false before batch norm in a ResNet stem).
         #[serde(default = "yes", skip_serializing_if = "is_true")]
         bias: bool,
+        /// Start the first `in` filters as the identity (`torch.nn.init.dirac_`), the rest
+        /// as usual: a deep stack then begins close to passing its input through (airbench).
+        #[serde(default, skip_serializing_if = "is_false")]
+        dirac: bool,
+    },
+    /// A fixed patch-whitening conv (airbench's first layer): `kernel` x `kernel`, no padding,
+    /// 2*C*kernel^2 filters, set before training from the training images' patch covariance
+    /// (each eigenvector scaled by 1/sqrt(eigenvalue + eps), and its negative) and never
+    /// trained; its bias trains for the first `bias_epochs` epochs only.
+    Whiten {
+        #[serde(default = "two")]
+        kernel: usize,
+        #[serde(default = "whiten_eps")]
+        eps: f64,
+        #[serde(default = "three")]
+        bias_epochs: usize,
     },
     Pool {
         #[serde(default = "two")]
@@ -33,7 +49,16 @@ pub enum LayerSpec {
     },
     /// Global average pool to 1x1.
     AvgPool,
-    Bn,
+    /// Batch norm; PyTorch's `momentum` and `eps`. `weight = false` keeps the scale at 1
+    /// and trains only the shift (airbench).
+    Bn {
+        #[serde(default = "bn_momentum", skip_serializing_if = "is_bn_momentum")]
+        momentum: f64,
+        #[serde(default = "bn_eps", skip_serializing_if = "is_bn_eps")]
+        eps: f64,
+        #[serde(default = "yes", skip_serializing_if = "is_true")]
+        weight: bool,
+    },
     Activation {
         kind: Activation,
     },
@@ -49,6 +74,12 @@ pub enum LayerSpec {
         out: usize,
         #[serde(default, rename = "in", skip_serializing_if = "Option::is_none")]
         input: Option<usize>,
+        #[serde(default = "yes", skip_serializing_if = "is_true")]
+        bias: bool,
+    },
+    /// Multiply by a constant (airbench scales its logits by 1/9).
+    Scale {
+        factor: f64,
     },
     /// ResNet basic block (two 3x3 convs with BN, identity or 1x1 projection shortcut).
     Residual {
@@ -75,6 +106,24 @@ fn yes() -> bool {
 fn is_true(b: &bool) -> bool {
     *b
 }
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+fn whiten_eps() -> f64 {
+    5e-4
+}
+fn bn_momentum() -> f64 {
+    0.1
+}
+fn is_bn_momentum(m: &f64) -> bool {
+    *m == bn_momentum()
+}
+fn bn_eps() -> f64 {
+    1e-5
+}
+fn is_bn_eps(e: &f64) -> bool {
+    *e == bn_eps()
+}
 fn relu() -> Activation {
     Activation::Relu
 }
@@ -96,12 +145,23 @@ impl std::fmt::Display for Shape {
 }
 
 impl LayerSpec {
+    /// Batch norm with PyTorch's defaults.
+    pub fn bn() -> Self {
+        LayerSpec::Bn {
+            momentum: bn_momentum(),
+            eps: bn_eps(),
+            weight: true,
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             LayerSpec::Conv { .. } => "conv",
             LayerSpec::Pool { .. } => "pool",
             LayerSpec::AvgPool => "avg-pool",
-            LayerSpec::Bn => "bn",
+            LayerSpec::Whiten { .. } => "whiten",
+            LayerSpec::Bn { .. } => "bn",
+            LayerSpec::Scale { .. } => "scale",
             LayerSpec::Activation { .. } => "activation",
             LayerSpec::Dropout { .. } => "dropout",
             LayerSpec::Dropout2d { .. } => "dropout2d",
@@ -151,7 +211,30 @@ impl LayerSpec {
                 Shape::Image { c, h, w } => Ok(Shape::Flat(c * h * w)),
                 flat => Ok(flat),
             },
-            LayerSpec::Bn => Ok(input),
+            LayerSpec::Whiten {
+                kernel,
+                eps,
+                bias_epochs: _,
+            } => {
+                let (c, h, w) = image("whiten")?;
+                if !(*eps > 0.0 && eps.is_finite()) {
+                    return Err(format!("eps = {eps} must be a positive number"));
+                }
+                conv_output((c, h, w), 2 * c * kernel * kernel, *kernel, 1, 0, None)
+            }
+            LayerSpec::Bn { momentum, eps, .. } => {
+                if !(0.0..=1.0).contains(momentum) {
+                    return Err(format!("momentum = {momentum} is not in [0, 1]"));
+                }
+                if !(*eps > 0.0 && eps.is_finite()) {
+                    return Err(format!("eps = {eps} must be a positive number"));
+                }
+                Ok(input)
+            }
+            LayerSpec::Scale { factor } if !factor.is_finite() => {
+                Err(format!("factor = {factor} must be a finite number"))
+            }
+            LayerSpec::Scale { .. } => Ok(input),
             LayerSpec::Activation { .. } => Ok(input),
             LayerSpec::Dropout { p } => check_p(*p, input),
             LayerSpec::Dropout2d { p } => {
@@ -161,6 +244,7 @@ impl LayerSpec {
             LayerSpec::Linear {
                 out,
                 input: expected,
+                ..
             } => linear_output(input, *out, *expected),
             LayerSpec::Residual { out, stride, .. } => {
                 let (_, h, w) = image("residual")?;
@@ -252,7 +336,13 @@ pub fn check_net(
     let mut shape = input;
     let mut shapes = Vec::with_capacity(layers.len());
     for (i, layer) in layers.iter().enumerate() {
-        shape = layer.output_shape(shape).map_err(|problem| {
+        let first_only = (i > 0 && matches!(layer, LayerSpec::Whiten { .. }))
+            .then_some("whiten must be the first layer (its filters come from the input images)");
+        let checked = match first_only {
+            Some(problem) => Err(problem.to_string()),
+            None => layer.output_shape(shape),
+        };
+        shape = checked.map_err(|problem| {
             Error::input(
                 origin,
                 format!(
@@ -289,46 +379,4 @@ pub fn lint_net(layers: &[LayerSpec]) -> Vec<String> {
         warnings.push("an activation follows the last linear layer: logits should be left unbounded for cross-entropy".into());
     }
     warnings
-}
-
-/// Trainable parameters, counted as PyTorch's `sum(p.numel() for p in model.parameters())`:
-/// batch norm's running statistics are buffers, not parameters. `layers` must have passed
-/// `check_net` for `input`.
-pub fn trainable_params(layers: &[LayerSpec], input: Shape) -> usize {
-    let mut shape = input;
-    let mut total = 0;
-    for layer in layers {
-        let width = match shape {
-            Shape::Image { c, .. } => c,
-            Shape::Flat(n) => n,
-        };
-        let slopes = |kind: &Activation| usize::from(*kind == Activation::Prelu);
-        total += match layer {
-            LayerSpec::Conv {
-                out, kernel, bias, ..
-            } => out * width * kernel * kernel + if *bias { *out } else { 0 },
-            LayerSpec::Bn => 2 * width,
-            LayerSpec::Activation { kind } => slopes(kind),
-            LayerSpec::Linear { out, .. } => out * width + out,
-            LayerSpec::Residual {
-                out,
-                stride,
-                activation,
-            } => {
-                let projection = if *stride != 1 || width != *out {
-                    width * out + 2 * out
-                } else {
-                    0
-                };
-                9 * width * out + 9 * out * out + 4 * out + projection + 2 * slopes(activation)
-            }
-            LayerSpec::Pool { .. }
-            | LayerSpec::AvgPool
-            | LayerSpec::Dropout { .. }
-            | LayerSpec::Dropout2d { .. }
-            | LayerSpec::Flatten => 0,
-        };
-        shape = layer.output_shape(shape).unwrap_or(shape);
-    }
-    total
 }

@@ -25,8 +25,8 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::model::checkpoint::CheckpointMeta;
+use crate::model::params::trainable_params;
 use crate::model::predictor::{Predictor, decode_for, top_k};
-use crate::model::spec::trainable_params;
 use batcher::Batcher;
 
 pub struct ServeOptions {

@@ -18,6 +18,7 @@ use crate::model::{Init, ModelConfig, Net};
 use crate::train::device;
 use crate::train::device::DeviceName;
 use crate::train::eval::{batch_tensors, scalar};
+use crate::train::grad_plan::GradPlan;
 use crate::train::optim::{self, OptimizerConfig};
 use crate::train::step::train_step;
 
@@ -103,7 +104,7 @@ pub fn run(o: &BenchOptions) -> Result<BenchResult> {
             t0 = Instant::now();
         }
         let xy = batches[step % batches.len()].clone();
-        let (next, out) = train_step(model, &mut opt, xy, 1e-3, 0.0, None);
+        let (next, out) = train_step(model, &mut opt, xy, 1e-3, 0.0, None, &GradPlan::none());
         model = next;
         last = Some(out.loss);
     }
@@ -128,6 +129,7 @@ fn pipeline_images_per_s(ds: &Arc<Dataset>, norm: &Arc<Normalize>, batch: usize)
     let augment = Augment {
         crop_padding: 4,
         hflip: true,
+        ..Default::default()
     };
     let t1 = Instant::now();
     let mut images = 0usize;

@@ -60,6 +60,24 @@ pub struct TrainConfig {
     pub test_every_epoch: bool,
     /// Fine-tuning: train only the last layer for the first N epochs (needs model.pretrained).
     pub freeze_epochs: usize,
+    /// Test-time augmentation of val and test: "none", "flip" (mean logits of the image and
+    /// its mirror) or "flip-translate" (also the pair shifted one pixel up-left and
+    /// down-right, borders reflected: airbench's level 2).
+    pub tta: Tta,
+    /// Lookahead weight averaging (airbench): every N steps the weights (and batch-norm
+    /// statistics) move to an exponential average of themselves; 0 = off.
+    pub lookahead_every: usize,
+    /// Its per-step decay; the average's weight ramps as decay^N * (step / total)^3.
+    pub lookahead_decay: f64,
+}
+
+crate::choice! {
+    /// Test-time augmentation.
+    pub enum Tta("value") {
+        None => "none",
+        Flip => "flip",
+        FlipTranslate => "flip-translate",
+    }
 }
 
 impl Default for TrainConfig {
@@ -72,6 +90,9 @@ impl Default for TrainConfig {
             chance_epochs: 2,
             test_every_epoch: true,
             freeze_epochs: 0,
+            tta: Tta::None,
+            lookahead_every: 0,
+            lookahead_decay: 0.95,
         }
     }
 }
@@ -89,6 +110,12 @@ impl TrainConfig {
             return Err((
                 "train.label_smoothing",
                 format!("{} is not in [0, 1)", self.label_smoothing),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.lookahead_decay) {
+            return Err((
+                "train.lookahead_decay",
+                format!("{} is not in [0, 1]", self.lookahead_decay),
             ));
         }
         Ok(())

@@ -4,11 +4,13 @@ use std::sync::Arc;
 
 use burn::prelude::*;
 use burn::tensor::activation::{log_softmax, softmax};
+use burn::tensor::ops::PadMode;
 
 use crate::data::Dataset;
 use crate::data::loader::{self, Plan};
 use crate::data::transform::{Augment, Normalize};
 use crate::model::Net;
+use crate::train::config::Tta;
 use crate::train::metrics::Tally;
 
 /// Mean cross-entropy with optional label smoothing (PyTorch's formulation).
@@ -59,20 +61,42 @@ fn in_order(
     )
 }
 
-/// Evaluate `model` (in validation mode) on `ds`.
+/// The logits of `model` for `x`, averaged over the test-time augmentations `tta`.
+/// flip-translate is airbench's level 2: half the mean of the image and its mirror, half
+/// the same for the image shifted one pixel down-right and up-left (reflected borders).
+pub fn tta_logits(model: &Net, x: Tensor<4>, tta: Tta) -> Tensor<2> {
+    let mirrored = |x: Tensor<4>| (model.forward(x.clone()) + model.forward(x.flip([3]))) / 2.0;
+    let [n, c, h, w] = x.dims();
+    match tta {
+        Tta::None => model.forward(x),
+        Tta::Flip => mirrored(x),
+        // Reflect padding needs two pixels per side; smaller images get the flip only.
+        Tta::FlipTranslate if h < 2 || w < 2 => mirrored(x),
+        Tta::FlipTranslate => {
+            let padded = x.clone().pad((1, 1, 1, 1), PadMode::Reflect);
+            let down_right = padded.clone().slice([0..n, 0..c, 0..h, 0..w]);
+            let up_left = padded.slice([0..n, 0..c, 2..h + 2, 2..w + 2]);
+            let shifted = (mirrored(down_right) + mirrored(up_left)) / 2.0;
+            (mirrored(x) + shifted) / 2.0
+        }
+    }
+}
+
+/// Evaluate `model` (in validation mode) on `ds`, with test-time augmentation `tta`.
 pub fn evaluate(
     model: &Net,
     ds: &Arc<Dataset>,
     norm: &Arc<Normalize>,
     batch_size: usize,
     device: &Device,
+    tta: Tta,
 ) -> Tally {
     let rx = in_order(ds, norm, batch_size);
     let mut tally = Tally::default();
     for batch in rx {
         let n = batch.len() as u64;
         let (x, y) = batch_tensors(batch, ds.shape, device);
-        let logits = model.forward(x);
+        let logits = tta_logits(model, x, tta);
         let loss = cross_entropy(logits.clone(), y.clone(), 0.0);
         let ok = correct(logits, y);
         tally.add(scalar(loss), scalar_int(ok), n);

@@ -9,13 +9,13 @@ use burn::prelude::*;
 use crate::data::loader::{self, Plan};
 use crate::data::transform::Augment;
 use crate::error::Result;
-use crate::model::Net;
 use crate::run::{LR_FIND_EXPLODE, LrFinding as Finding, LrPoint as Point};
 use crate::seed::{Stream, derive_seed};
 use crate::train::config::RunConfig;
 use crate::train::eval::{batch_tensors, scalar};
+use crate::train::grad_plan::GradPlan;
 use crate::train::optim;
-use crate::train::prepare::Prepared;
+use crate::train::prepare::{Prepared, fresh_model};
 use crate::train::step::train_step;
 
 /// Exponential smoothing of the loss (fastai and Lightning use 0.98).
@@ -63,16 +63,14 @@ pub fn run(cfg: &RunConfig, p: &Prepared, device: &Device, t: RangeTest) -> Resu
     let ad = device.clone().autodiff();
     device.seed(cfg.seed);
     ad.seed(cfg.seed);
-    let mut model = Net::new(&p.layers, p.input, cfg.model.init, &ad);
+    let mut model = fresh_model(cfg, p, &ad);
+    let plan = GradPlan::new(&model, &p.layers, 0, cfg.optimizer.bn_bias_lr_scale);
     let mut opt = optim::build(&cfg.optimizer);
     let ratio = t.end / t.start;
     let mut points = Vec::with_capacity(t.steps);
     let (mut avg, mut best) = (0.0, f64::INFINITY);
     let mut stopped_early = false;
-    let augment = Augment {
-        crop_padding: cfg.data.crop_padding,
-        hflip: cfg.data.hflip,
-    };
+    let augment = Augment::for_epoch(&cfg.data, cfg.seed, 0);
     'outer: for pass in 0u64.. {
         let rx = loader::spawn(
             p.train.clone(),
@@ -91,7 +89,7 @@ pub fn run(cfg: &RunConfig, p: &Prepared, device: &Device, t: RangeTest) -> Resu
             let lr = t.start * ratio.powf(step as f64 / (t.steps - 1).max(1) as f64);
             let xy = batch_tensors(batch, p.train.shape, &ad);
             let smoothing = cfg.train.label_smoothing;
-            let (next, out) = train_step(model, &mut opt, xy, lr, smoothing, None);
+            let (next, out) = train_step(model, &mut opt, xy, lr, smoothing, None, &plan);
             model = next;
             let value = scalar(out.loss);
             avg = BETA * avg + (1.0 - BETA) * value;

@@ -39,6 +39,9 @@ pub struct OptimizerConfig {
     pub alpha: f64,
     /// Clip the gradient norm to this value; 0 = off.
     pub grad_clip: f64,
+    /// SGD: batch-norm shifts (beta) learn this many times faster, with the same decay per
+    /// step as the other weights (airbench's bias_scaler: lr * f, weight decay / f).
+    pub bn_bias_lr_scale: f64,
 }
 
 impl Default for OptimizerConfig {
@@ -54,6 +57,7 @@ impl Default for OptimizerConfig {
             eps: 1e-8,
             alpha: 0.99,
             grad_clip: 0.0,
+            bn_bias_lr_scale: 1.0,
         }
     }
 }
@@ -85,6 +89,19 @@ impl OptimizerConfig {
         }
         if self.nesterov && self.momentum == 0.0 && self.name == OptimizerName::Sgd {
             return Err(("optimizer.nesterov", "needs optimizer.momentum > 0".into()));
+        }
+        let sgd = matches!(self.name, OptimizerName::Sgd | OptimizerName::SgdMomentum);
+        if self.bn_bias_lr_scale != 1.0 && !sgd {
+            return Err((
+                "optimizer.bn_bias_lr_scale",
+                "is for SGD (a gradient scale equals an lr scale only there)".into(),
+            ));
+        }
+        if !(self.bn_bias_lr_scale > 0.0 && self.bn_bias_lr_scale.is_finite()) {
+            return Err((
+                "optimizer.bn_bias_lr_scale",
+                format!("{} must be a positive number", self.bn_bias_lr_scale),
+            ));
         }
         if self.weight_decay < 0.0 {
             return Err(("optimizer.weight_decay", "must not be negative".into()));

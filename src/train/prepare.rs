@@ -5,13 +5,16 @@ use std::sync::Arc;
 
 use burn::prelude::*;
 
-use crate::data::transform::Normalize;
+use rand::rngs::StdRng;
+
+use crate::data::transform::{Augment, Normalize, fill_batch};
 use crate::data::{Dataset, Splits, split_validation};
 use crate::error::{Error, Result};
-use crate::model::Net;
 use crate::model::checkpoint;
+use crate::model::net::{Layer, Net};
 use crate::model::presets::resolve_layers;
 use crate::model::spec::{LayerSpec, Shape, check_net, lint_net};
+use crate::model::whiten;
 use crate::train::config::RunConfig;
 
 pub struct Prepared {
@@ -83,6 +86,33 @@ pub fn prepare(cfg: &RunConfig, splits: Splits, origin: &str) -> Result<Prepared
         val: val.map(Arc::new),
         test: Arc::new(splits.test),
     })
+}
+
+/// How many training images the whitening layer's patch statistics come from (airbench's).
+const WHITEN_IMAGES: usize = 5000;
+
+/// A new net for `p` on `device`: seeded init, then a whitening first layer's filters from
+/// 5,000 training images spread evenly over the set (normalized, never augmented). airbench
+/// takes the first 5,000 of CIFAR-10's shuffled order; an image folder is sorted by class,
+/// so its first 5,000 would all be airplanes.
+pub fn fresh_model(cfg: &RunConfig, p: &Prepared, device: &Device) -> Net {
+    let mut model = Net::new(&p.layers, p.input, cfg.model.init, device);
+    if let (Some(LayerSpec::Whiten { eps, .. }), Some(Layer::Conv(conv))) =
+        (p.layers.first(), model.layers.first_mut())
+    {
+        let (total, n) = (p.train.len(), p.train.len().min(WHITEN_IMAGES));
+        let indices: Vec<usize> = (0..n).map(|i| i * total / n).collect();
+        let mut images = Vec::new();
+        fill_batch(
+            &p.train,
+            &indices,
+            &p.norm,
+            None::<(&Augment, &mut StdRng)>,
+            &mut images,
+        );
+        whiten::init(conv, &images, p.train.shape, *eps);
+    }
+    model
 }
 
 /// Copy a checkpoint's weights into `model`: all of them when the nets are equal, every

@@ -16,6 +16,14 @@ crate::choice! {
     }
 }
 
+crate::choice! {
+    /// OneCycleLR's anneal_strategy.
+    pub enum Anneal("value") {
+        Cos => "cos",
+        Linear => "linear",
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ScheduleConfig {
@@ -33,6 +41,8 @@ pub struct ScheduleConfig {
     pub pct_start: f64,
     pub div_factor: f64,
     pub final_div_factor: f64,
+    /// onecycle: "cos" (PyTorch's default) or "linear" (airbench's triangle).
+    pub anneal: Anneal,
     /// plateau: multiply lr by `factor` after `patience` epochs without val-loss improvement.
     pub factor: f64,
     pub patience: usize,
@@ -50,6 +60,7 @@ impl Default for ScheduleConfig {
             pct_start: 0.3,
             div_factor: 25.0,
             final_div_factor: 1e4,
+            anneal: Anneal::Cos,
             factor: 0.1,
             patience: 10,
         }
@@ -165,8 +176,13 @@ impl Schedule {
         let total = (self.epochs * self.steps_per_epoch) as f64;
         let up = c.pct_start * total - 1.0;
         let down = total - up - 1.0;
+        let linear = c.anneal == Anneal::Linear;
         let cos = |start: f64, end: f64, pct: f64| {
-            end + (start - end) / 2.0 * ((std::f64::consts::PI * pct).cos() + 1.0)
+            if linear {
+                start + (end - start) * pct
+            } else {
+                end + (start - end) / 2.0 * ((std::f64::consts::PI * pct).cos() + 1.0)
+            }
         };
         let s = step as f64;
         if s <= up {

@@ -6,6 +6,7 @@ use burn::prelude::*;
 
 use crate::model::Net;
 use crate::train::eval::cross_entropy;
+use crate::train::grad_plan::GradPlan;
 
 /// What a step leaves to look at, detached from the graph (reading them is the only sync).
 pub struct StepOutput {
@@ -14,7 +15,9 @@ pub struct StepOutput {
 }
 
 /// Train `model` on one batch with learning rate `lr`. With `only_layer`, the gradients of
-/// that layer alone reach the optimizer (fine-tuning a head on frozen features).
+/// that layer alone reach the optimizer (fine-tuning a head on frozen features); `plan`
+/// drops frozen parameters' gradients and scales the batch-norm shifts'.
+#[allow(clippy::too_many_arguments)]
 pub fn train_step(
     model: Net,
     optim: &mut ModuleOptimizer,
@@ -22,14 +25,16 @@ pub fn train_step(
     lr: f64,
     label_smoothing: f64,
     only_layer: Option<usize>,
+    plan: &GradPlan,
 ) -> (Net, StepOutput) {
     let logits = model.forward(x);
     let loss = cross_entropy(logits.clone(), y, label_smoothing);
     let mut grads = loss.backward();
-    let grads = match only_layer.and_then(|i| model.layers.get(i)) {
+    let mut grads = match only_layer.and_then(|i| model.layers.get(i)) {
         Some(layer) => GradientsParams::from_module(&mut grads, layer),
         None => GradientsParams::from_grads(grads, &model),
     };
+    plan.apply(&mut grads);
     let model = optim.step(lr, model, grads);
     (
         model,

@@ -15,15 +15,17 @@ use crate::data::transform::Augment;
 use crate::error::{Error, Result};
 use crate::model::Net;
 use crate::model::checkpoint;
-use crate::model::spec::trainable_params;
+use crate::model::params::trainable_params;
 use crate::run::{EpochMetrics, RunDir, Status, Summary, files};
 use crate::seed::{Stream, derive_seed};
 use crate::train::config::RunConfig;
 use crate::train::eval::{batch_tensors, correct, evaluate, scalar, scalar_int};
+use crate::train::grad_plan::GradPlan;
 use crate::train::guard::{self, Guard};
+use crate::train::lookahead::Lookahead;
 use crate::train::metrics::Tally;
 use crate::train::optim;
-use crate::train::prepare::{Prepared, from_pretrained, head_index};
+use crate::train::prepare::{Prepared, fresh_model, from_pretrained, head_index};
 use crate::train::schedule::Schedule;
 use crate::train::step::train_step;
 
@@ -71,6 +73,8 @@ pub(super) struct Progress {
     pub(super) model: Net,
     pub(super) optim: ModuleOptimizer,
     pub(super) schedule: Schedule,
+    /// Weight averaging (train.lookahead_every); restarts from the weights on resume.
+    pub(super) lookahead: Option<Lookahead>,
     pub(super) guard: Guard,
     pub(super) rows: Vec<EpochMetrics>,
     pub(super) best: Option<Best>,
@@ -123,14 +127,16 @@ impl Trainer<'_> {
         let ad = self.device.clone().autodiff();
         self.device.seed(cfg.seed);
         ad.seed(cfg.seed);
-        let mut model = Net::new(&p.layers, p.input, cfg.model.init, &ad);
+        let mut model = fresh_model(cfg, p, &ad);
         if let Some(ckpt) = &cfg.model.pretrained {
             model = from_pretrained(model, &p.layers, ckpt, &ad)?;
         }
         let steps = p.train.len().div_ceil(cfg.train.batch_size);
+        let (every, decay) = (cfg.train.lookahead_every, cfg.train.lookahead_decay);
         let mut progress = Progress {
             ad,
             parameters: trainable_params(&p.layers, p.input),
+            lookahead: Lookahead::new(&model, every, decay, steps * cfg.train.epochs),
             model,
             optim: optim::build(&cfg.optimizer),
             schedule: Schedule::new(&cfg.schedule, cfg.optimizer.lr, cfg.train.epochs, steps),
@@ -168,14 +174,13 @@ impl Trainer<'_> {
             Plan {
                 batch_size: cfg.train.batch_size,
                 shuffle_seed: Some(derive_seed(cfg.seed, Stream::Shuffle { epoch })),
-                augment: Augment {
-                    crop_padding: cfg.data.crop_padding,
-                    hflip: cfg.data.hflip,
-                },
+                augment: Augment::for_epoch(&cfg.data, cfg.seed, epoch),
             },
         );
         let steps = prep.train.len().div_ceil(cfg.train.batch_size);
         let frozen = (epoch < cfg.train.freeze_epochs).then(|| head_index(&prep.layers));
+        let bias_scale = cfg.optimizer.bn_bias_lr_scale;
+        let plan = GradPlan::new(&p.model, &prep.layers, epoch, bias_scale);
         let pb = progress_bar(steps, self.quiet);
         let mut tally = Tally::default();
         let mut pending: Vec<(Tensor<1>, Tensor<1, Int>, u64)> = Vec::with_capacity(SYNC_EVERY);
@@ -193,8 +198,12 @@ impl Trainer<'_> {
                 lr,
                 cfg.train.label_smoothing,
                 frozen,
+                &plan,
             );
-            p.model = model;
+            p.model = match p.lookahead.as_mut() {
+                Some(l) => l.after_step(model, epoch * steps + step + 1),
+                None => model,
+            };
             pending.push((out.loss, correct(out.logits, y), n));
             if pending.len() == SYNC_EVERY || step + 1 == steps {
                 for (l, c, n) in pending.drain(..) {
@@ -231,11 +240,12 @@ impl Trainer<'_> {
         let (cfg, prep) = (self.cfg, self.prep);
         let eval_batch = cfg.train.batch_size.max(MIN_EVAL_BATCH);
         let eval_model = p.model.valid();
+        let tta = cfg.train.tta;
         let last = epoch + 1 == cfg.train.epochs;
         let val = prep
             .val
             .as_ref()
-            .map(|v| evaluate(&eval_model, v, &prep.norm, eval_batch, &self.device));
+            .map(|v| evaluate(&eval_model, v, &prep.norm, eval_batch, &self.device, tta));
         let test = (cfg.train.test_every_epoch || last).then(|| {
             evaluate(
                 &eval_model,
@@ -243,6 +253,7 @@ impl Trainer<'_> {
                 &prep.norm,
                 eval_batch,
                 &self.device,
+                tta,
             )
         });
         let row = EpochMetrics {
@@ -314,7 +325,15 @@ impl Trainer<'_> {
         {
             let eval_batch = self.cfg.train.batch_size.max(MIN_EVAL_BATCH);
             let prep = self.prep;
-            let t = evaluate(&b.weights, &prep.test, &prep.norm, eval_batch, &self.device);
+            let tta = self.cfg.train.tta;
+            let t = evaluate(
+                &b.weights,
+                &prep.test,
+                &prep.norm,
+                eval_batch,
+                &self.device,
+                tta,
+            );
             test = Some((t.accuracy(), t.loss()));
             if !self.quiet {
                 println!(

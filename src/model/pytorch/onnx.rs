@@ -230,8 +230,7 @@ impl Graph {
     }
 
     fn conv(&mut self, x: String, kernel: usize, stride: usize, padding: usize) -> String {
-        let mut inputs = vec![x];
-        inputs.extend(self.weights());
+        let inputs = std::iter::once(x).chain(self.weights()).collect();
         let attrs = vec![
             ints("kernel_shape", &[kernel, kernel]),
             ints("strides", &[stride, stride]),
@@ -240,10 +239,10 @@ impl Graph {
         self.node("Conv", inputs, attrs)
     }
 
-    fn batch_norm(&mut self, x: String) -> String {
-        let mut inputs = vec![x];
-        inputs.extend(self.weights());
-        self.node("BatchNormalization", inputs, vec![float("epsilon", 1e-5)])
+    fn batch_norm(&mut self, x: String, eps: f64) -> String {
+        let inputs = std::iter::once(x).chain(self.weights()).collect();
+        let attrs = vec![float("epsilon", eps as f32)];
+        self.node("BatchNormalization", inputs, attrs)
     }
 
     fn activation(&mut self, x: String, kind: Activation) -> String {
@@ -291,7 +290,12 @@ impl Graph {
                 ],
             ),
             LayerSpec::AvgPool => self.node("GlobalAveragePool", vec![x], vec![]),
-            LayerSpec::Bn => self.batch_norm(x),
+            LayerSpec::Whiten { kernel, .. } => self.conv(x, *kernel, 1, 0),
+            LayerSpec::Bn { eps, .. } => self.batch_norm(x, *eps),
+            LayerSpec::Scale { factor } => {
+                let f = self.constant(&format!("scale_{factor}"), *factor as f32);
+                self.node("Mul", vec![x, f], vec![])
+            }
             LayerSpec::Activation { kind } => self.activation(x, *kind),
             LayerSpec::Dropout { .. } | LayerSpec::Dropout2d { .. } => x,
             LayerSpec::Flatten => self.node("Flatten", vec![x], vec![int("axis", 1)]),
@@ -304,10 +308,10 @@ impl Graph {
                 stride, activation, ..
             } => {
                 let y = self.conv(x.clone(), 3, *stride, 1);
-                let y = self.batch_norm(y);
+                let y = self.batch_norm(y, 1e-5);
                 let y = self.activation(y, *activation);
                 let y = self.conv(y, 3, 1, 1);
-                let y = self.batch_norm(y);
+                let y = self.batch_norm(y, 1e-5);
                 // The projection's weights come after conv2/bn2 in state_dict order, and
                 // act2's PReLU slope after them.
                 let has_projection = self
@@ -317,7 +321,7 @@ impl Graph {
                     .is_some_and(|g| g.module.ends_with(".shortcut.0"));
                 let skip = if has_projection {
                     let s = self.conv(x, 1, *stride, 0);
-                    self.batch_norm(s)
+                    self.batch_norm(s, 1e-5)
                 } else {
                     x
                 };

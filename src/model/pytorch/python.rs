@@ -39,6 +39,19 @@ class BasicBlock(nn.Module):
 
 "#;
 
+const SCALE: &str = r#"
+class Scale(nn.Module):
+    """Multiplies by a constant (airbench's logit scale)."""
+
+    def __init__(self, factor):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x):
+        return x * self.factor
+
+"#;
+
 /// One line per layer: the module expression for `layer` given its input shape.
 fn module(layer: &LayerSpec, shape: Shape) -> String {
     let width = match shape {
@@ -62,15 +75,33 @@ fn module(layer: &LayerSpec, shape: Shape) -> String {
             stride.unwrap_or(*kernel)
         ),
         LayerSpec::AvgPool => "nn.AdaptiveAvgPool2d(1)".into(),
-        LayerSpec::Bn => match shape {
-            Shape::Image { .. } => format!("nn.BatchNorm2d({width})"),
-            Shape::Flat(_) => format!("nn.BatchNorm1d({width})"),
-        },
+        LayerSpec::Whiten { kernel, .. } => {
+            let out = 2 * width * kernel * kernel;
+            format!("nn.Conv2d({width}, {out}, kernel_size={kernel})")
+        }
+        LayerSpec::Bn { momentum, eps, .. } => {
+            let dims = match shape {
+                Shape::Image { .. } => "2d",
+                Shape::Flat(_) => "1d",
+            };
+            let mut args = width.to_string();
+            if *eps != 1e-5 {
+                args += &format!(", eps={eps:e}");
+            }
+            if *momentum != 0.1 {
+                args += &format!(", momentum={momentum}");
+            }
+            format!("nn.BatchNorm{dims}({args})")
+        }
+        LayerSpec::Scale { factor } => format!("Scale({factor:?})"),
         LayerSpec::Activation { kind } => activation(*kind).into(),
         LayerSpec::Dropout { p } => format!("nn.Dropout({p})"),
         LayerSpec::Dropout2d { p } => format!("nn.Dropout2d({p})"),
         LayerSpec::Flatten => "nn.Flatten()".into(),
-        LayerSpec::Linear { out, .. } => format!("nn.Linear({width}, {out})"),
+        LayerSpec::Linear { out, bias, .. } => format!(
+            "nn.Linear({width}, {out}{})",
+            if *bias { "" } else { ", bias=False" }
+        ),
         LayerSpec::Residual {
             out,
             stride,
@@ -102,6 +133,9 @@ pub fn sequential(
         .any(|l| matches!(l, LayerSpec::Residual { .. }))
     {
         code.push_str(BASIC_BLOCK);
+    }
+    if layers.iter().any(|l| matches!(l, LayerSpec::Scale { .. })) {
+        code.push_str(SCALE);
     }
     code.push_str(&format!(
         "\nMEAN = {mean:?}\nSTD = {std:?}\nCLASSES = {classes:?}\n\n\ndef make_net():\n    return nn.Sequential(\n"
