@@ -8,7 +8,7 @@ batch-norm statistics) saved as a zip state_dict, a legacy one, one tagged as CU
 whole pickled model -> `convlab import --preset` -> `convlab predict --logits` on PNGs,
 against PyTorch's logits on the same pixels.
 Export: those checkpoints and, when MNIST is found, briefly trained ones with other
-activations and batch norm -> `convlab export --format pytorch` loaded into the printed
+activations and batch norm, and when CIFAR-10 is found the cifar10-fast net -> `convlab export --format pytorch` loaded into the printed
 nn.Sequential with load_state_dict(strict=True), and `--format onnx` run by onnxruntime,
 against convlab's logits. Prints one line per check and exits 1 if any is over 1e-4.
 """
@@ -126,6 +126,17 @@ def trained_checks(bin, tmp, data_dir, results):
                       paths, x, results, f"mnist-cnn {act}{' + batch norm' if extra else ''}, trained")
 
 
+def fast_checks(bin, tmp, data_dir, results):
+    """examples/cifar10-fast.toml's net (whitening conv, shift-only batch norm with eps 1e-12,
+    bias-free linear, logit scale), briefly trained on CIFAR-10."""
+    paths, x = images(tmp, (3, 32, 32))
+    run = os.path.join(tmp, "run-fast")
+    sets = ["train.epochs=1", "data.limit_train=1024", "data.limit_test=64", "train.batch_size=256"]
+    cmd = [bin, "train", os.path.join(os.path.dirname(__file__), "..", "examples", "cifar10-fast.toml"), "--data-dir", data_dir, "--run-dir", run, "--quiet"]
+    subprocess.run(cmd + [a for s in sets for a in ("--set", s)], check=True, capture_output=True)
+    export_checks(bin, tmp, os.path.join(run, "last.ckpt"), paths, x, results, "cifar10-fast net, trained")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--convlab", default="target/release/convlab")
@@ -140,6 +151,8 @@ def main():
             trained_checks(a.convlab, tmp, a.data_dir, results)
         else:
             print(f"(no MNIST under {a.data_dir}: trained-variant export checks skipped)")
+        if os.path.exists(os.path.join(a.data_dir, "cifar10")):
+            fast_checks(a.convlab, tmp, a.data_dir, results)
     bad = sum(d >= TOL for d in results)
     print(f"{len(results) - bad} of {len(results)} checks within {TOL}; largest difference {max(results):.2e}")
     sys.exit(1 if bad else 0)
