@@ -206,6 +206,55 @@ fn lookahead_follows_airbench() {
     }
 }
 
+/// The batch-norm running mean is averaged with the weights (airbench averages PyTorch's
+/// whole state_dict). PyTorch, with `x` the 4x1x3x3 batch of `one_step`:
+///   bn = nn.BatchNorm2d(1, momentum=0.4); bn(x)          # running_mean = 0.4 * x.mean()
+///   avg = 0 (the start); d = 0.95**5 * 0.5**3; avg = d * avg + (1 - d) * bn.running_mean
+/// Before the fix Burn's pending running statistic replaced the blended one at the next sync.
+#[test]
+fn lookahead_averages_the_running_statistics() {
+    let device = Device::flex().autodiff();
+    device.seed(5);
+    let layers = vec![
+        LayerSpec::Bn {
+            momentum: 0.4,
+            eps: 1e-5,
+            weight: true,
+        },
+        LayerSpec::Flatten,
+        LayerSpec::Linear {
+            out: 2,
+            input: None,
+            bias: true,
+        },
+    ];
+    let net = Net::new(
+        &layers,
+        Shape::Image { c: 1, h: 3, w: 3 },
+        Init::Default,
+        &device,
+    );
+    let mut look = Lookahead::new(&net, 5, 0.95, 10).unwrap();
+    let plan = GradPlan::new(&net, &layers, 0, 1.0);
+    let net = one_step(net, &plan, &device);
+    let batch_mean = (0..36)
+        .map(|i| ((i * 7) % 11) as f64 / 11.0 - 0.5)
+        .sum::<f64>()
+        / 36.0;
+    let d = 0.95f64.powi(5) * 0.5f64.powi(3);
+    let want = (1.0 - d) * 0.4 * batch_mean;
+    let net = look.after_step(net, 5).valid();
+    let Layer::Bn(bn) = &net.layers[0] else {
+        unreachable!()
+    };
+    let got = values(bn.running_mean.value())[0] as f64;
+    assert!(
+        (got - want).abs() < 1e-6,
+        "running mean {got}, want {want} (unaveraged: {})",
+        0.4 * batch_mean
+    );
+}
+
 /// airbench's infer_mirror_translate: 0.5 * mirror(x) + 0.5 * mean(mirror(pad(x)[0:h, 0:w]),
 /// mirror(pad(x)[2:, 2:])) with reflect padding 1, mirror(x) = (f(x) + f(flip x)) / 2. Here
 /// rebuilt by index arithmetic on a 1x3x3 image through a linear net.

@@ -4,6 +4,12 @@
 //! follow the weights and late ones average over many; after the last step the weights
 //! become the average. Batch-norm running statistics are averaged with the weights (they are part of
 //! PyTorch's state_dict, which airbench averages).
+//!
+//! Burn keeps a training forward's new running statistics pending beside the stored value
+//! (`RunningState::update`), and module visitors and mappers read and write only the stored
+//! one; the next forward then replaces it with the pending value. So the statistics are
+//! settled (`settle`) before every read and write here, or the average would trail by one step
+//! and the blended statistics would be thrown away (bench/parity_fast.py found this).
 
 use burn::module::{ModuleMapper, ModuleVisitor, Param};
 use burn::prelude::*;
@@ -62,6 +68,7 @@ impl Lookahead {
             return None;
         }
         let mut collect = Collect(Vec::new());
+        settle(model);
         model.visit(&mut collect);
         Some(Self {
             every,
@@ -84,6 +91,7 @@ impl Lookahead {
     }
 
     fn blend(&mut self, model: Net, decay: f64) -> Net {
+        settle(&model);
         let mut blend = Blend {
             average: &mut self.average,
             next: 0,
@@ -91,4 +99,11 @@ impl Lookahead {
         };
         model.map(&mut blend)
     }
+}
+
+/// Moves every pending batch-norm running statistic into its stored value: `valid()` syncs
+/// each `RunningState` it passes (pending values from all threads), and the copy it returns
+/// is not needed.
+fn settle(model: &Net) {
+    let _ = model.valid();
 }
