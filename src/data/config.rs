@@ -14,6 +14,20 @@ crate::choice! {
 }
 
 crate::choice! {
+    /// Where training batches are put together.
+    pub enum Pipeline("value") {
+        /// "device" when training on a GPU and the set takes at most 4 GiB there, else "host".
+        Auto => "auto",
+        /// A background CPU thread builds each batch (shuffle, crop, flip, normalize) and
+        /// the batch is copied to the device.
+        Host => "host",
+        /// The training set is copied to the device once; each batch is gathered, shifted
+        /// and mirrored there. The same batches as "host".
+        Device => "device",
+    }
+}
+
+crate::choice! {
     /// The datasets convlab reads.
     pub enum DatasetName("value") {
         Mnist => "mnist",
@@ -46,6 +60,8 @@ pub struct DataConfig {
     /// What the crop's padding shows: "constant" (black, as torchvision's default) or
     /// "reflect" (the image mirrored at its border).
     pub padding_mode: PaddingMode,
+    /// Where training batches are built: "auto", "host" or "device" (see `Pipeline`).
+    pub pipeline: Pipeline,
     /// Use only N training / test images, spread evenly over each set (quick runs); 0 = all.
     pub limit_train: usize,
     pub limit_test: usize,
@@ -62,6 +78,7 @@ impl Default for DataConfig {
             hflip: false,
             hflip_alternate: false,
             padding_mode: PaddingMode::Constant,
+            pipeline: Pipeline::Auto,
             limit_train: 0,
             limit_test: 0,
         }

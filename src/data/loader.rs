@@ -37,14 +37,33 @@ pub struct Plan {
     pub augment: Augment,
 }
 
+impl Plan {
+    /// The image indices of one pass over `len` images, in batch order.
+    pub fn order(&self, len: usize) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..len).collect();
+        if let Some(seed) = self.shuffle_seed {
+            order.shuffle(&mut StdRng::seed_from_u64(seed));
+        }
+        order
+    }
+
+    /// Batch `b`'s augmentation stream, derived from the pass's shuffle seed alone.
+    pub fn augment_rng(&self, b: usize) -> StdRng {
+        StdRng::seed_from_u64(derive_seed(
+            0,
+            Stream::Augment {
+                pass_seed: self.shuffle_seed.unwrap_or(0),
+                batch: b,
+            },
+        ))
+    }
+}
+
 /// Start a producer thread for one pass over `ds`; batches arrive in order on the receiver.
 pub fn spawn(ds: Arc<Dataset>, norm: Arc<Normalize>, plan: Plan) -> Receiver<Batch> {
     let (tx, rx) = sync_channel(4);
     std::thread::spawn(move || {
-        let mut order: Vec<usize> = (0..ds.len()).collect();
-        if let Some(seed) = plan.shuffle_seed {
-            order.shuffle(&mut StdRng::seed_from_u64(seed));
-        }
+        let order = plan.order(ds.len());
         for (b, chunk) in order.chunks(plan.batch_size.max(1)).enumerate() {
             let mut images = Vec::new();
             if plan.augment.is_off() {
@@ -56,14 +75,7 @@ pub fn spawn(ds: Arc<Dataset>, norm: Arc<Normalize>, plan: Plan) -> Receiver<Bat
                     &mut images,
                 );
             } else {
-                // The augment stream is derived from the pass's shuffle seed alone.
-                let mut rng = StdRng::seed_from_u64(derive_seed(
-                    0,
-                    Stream::Augment {
-                        pass_seed: plan.shuffle_seed.unwrap_or(0),
-                        batch: b,
-                    },
-                ));
+                let mut rng = plan.augment_rng(b);
                 fill_batch(
                     &ds,
                     chunk,

@@ -10,6 +10,7 @@ pub mod idx;
 pub mod loader;
 pub mod locate;
 pub mod pickle;
+pub mod resident;
 pub mod transform;
 
 use std::path::{Path, PathBuf};

@@ -70,6 +70,23 @@ impl Augment {
         self.crop_padding == 0 && !self.hflip
     }
 
+    /// Image `index`'s shift and flip, drawn from `rng` in this order (shift rows, shift
+    /// columns, then the flip unless flips alternate): the host and the device pipelines
+    /// draw through here, so they augment identically.
+    pub fn draw(&self, index: usize, rng: &mut impl Rng) -> Draw {
+        let pad = self.crop_padding as i64;
+        let (dy, dx) = if pad > 0 {
+            (
+                rng.random_range(-pad..=pad) as isize,
+                rng.random_range(-pad..=pad) as isize,
+            )
+        } else {
+            (0, 0)
+        };
+        let flip = self.flip(index, rng);
+        Draw { dy, dx, flip }
+    }
+
     /// Whether image `index` is mirrored, drawing from `rng` unless flips alternate.
     fn flip(&self, index: usize, rng: &mut impl Rng) -> bool {
         match self.alternate {
@@ -83,6 +100,15 @@ impl Augment {
     }
 }
 
+/// One image's augmentation: output pixel (y, x) shows source pixel (y + dy, x' + dx), where
+/// x' = w - 1 - x when mirrored, else x.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Draw {
+    pub dy: isize,
+    pub dx: isize,
+    pub flip: bool,
+}
+
 /// SplitMix64's output function: one well-mixed 64-bit value per input.
 fn splitmix64(x: u64) -> u64 {
     let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -93,7 +119,7 @@ fn splitmix64(x: u64) -> u64 {
 
 /// Index `i` of a row of `n` pixels mirrored at both ends without repeating the edge
 /// (PyTorch's "reflect"): -1 -> 1, n -> n - 2.
-fn reflect(i: isize, n: usize) -> usize {
+pub fn reflect(i: isize, n: usize) -> usize {
     if n == 1 {
         return 0;
     }
@@ -129,18 +155,9 @@ pub fn fill_batch(
             }
         }
         Some((a, rng)) => {
-            let pad = a.crop_padding as i64;
             for &i in indices {
                 let img = ds.image(i);
-                let (dy, dx) = if pad > 0 {
-                    (
-                        rng.random_range(-pad..=pad) as isize,
-                        rng.random_range(-pad..=pad) as isize,
-                    )
-                } else {
-                    (0, 0)
-                };
-                let flip = a.flip(i, rng);
+                let Draw { dy, dx, flip } = a.draw(i, rng);
                 for ch in 0..c {
                     let lut = &norm.lut[ch];
                     let plane = &img[ch * h * w..(ch + 1) * h * w];
@@ -161,6 +178,37 @@ pub fn fill_batch(
                         }
                     }
                 }
+            }
+        }
+    }
+}
+
+/// Append image `i` of `ds`, normalized and padded by `pad` pixels on every side (mirrored
+/// when `reflect`, else black), as CHW f32: what the device pipeline crops from, the same
+/// pixels `fill_batch` reads outside the image.
+pub fn fill_padded(
+    ds: &Dataset,
+    i: usize,
+    norm: &Normalize,
+    pad: usize,
+    reflect_border: bool,
+    out: &mut Vec<f32>,
+) {
+    let [c, h, w] = ds.shape;
+    let img = ds.image(i);
+    let p = pad as isize;
+    for ch in 0..c {
+        let lut = &norm.lut[ch];
+        let plane = &img[ch * h * w..(ch + 1) * h * w];
+        for y in -p..h as isize + p {
+            for x in -p..w as isize + p {
+                let inside = y >= 0 && y < h as isize && x >= 0 && x < w as isize;
+                let pixel = if inside || reflect_border {
+                    plane[reflect(y, h) * w + reflect(x, w)]
+                } else {
+                    0
+                };
+                out.push(lut[pixel as usize]);
             }
         }
     }

@@ -7,6 +7,8 @@ use burn::prelude::*;
 
 use rand::rngs::StdRng;
 
+use crate::data::config::Pipeline;
+use crate::data::resident::Resident;
 use crate::data::transform::{Augment, Normalize, fill_batch};
 use crate::data::{Dataset, Splits, split_validation};
 use crate::error::{Error, Result};
@@ -16,6 +18,7 @@ use crate::model::presets::resolve_layers;
 use crate::model::spec::{LayerSpec, Shape, check_net, lint_net};
 use crate::model::whiten;
 use crate::train::config::RunConfig;
+use crate::train::device::DeviceName;
 
 pub struct Prepared {
     pub layers: Vec<LayerSpec>,
@@ -147,4 +150,22 @@ pub fn from_pretrained(
         }
     }
     Ok(model)
+}
+
+/// The most bytes `data.pipeline = "auto"` puts on a GPU (CIFAR-10's training set padded
+/// for a 4-pixel crop takes 1.0 GB).
+const AUTO_DEVICE_BYTES: usize = 4 << 30;
+
+/// Whether training batches are built on the device (`data.pipeline`): on request, or by
+/// default on a GPU when the training set fits in `AUTO_DEVICE_BYTES`.
+pub fn device_pipeline(cfg: &RunConfig, p: &Prepared) -> bool {
+    match cfg.data.pipeline {
+        Pipeline::Host => false,
+        Pipeline::Device => true,
+        Pipeline::Auto => {
+            let augment = Augment::for_epoch(&cfg.data, cfg.seed, 0);
+            cfg.device == DeviceName::Cuda
+                && Resident::bytes(&p.train, &augment) <= AUTO_DEVICE_BYTES
+        }
+    }
 }

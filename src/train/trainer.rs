@@ -11,6 +11,7 @@ use burn::prelude::*;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::data::loader::{self, Plan};
+use crate::data::resident::Resident;
 use crate::data::transform::Augment;
 use crate::error::{Error, Result};
 use crate::model::Net;
@@ -25,7 +26,7 @@ use crate::train::guard::{self, Guard};
 use crate::train::lookahead::Lookahead;
 use crate::train::metrics::Tally;
 use crate::train::optim;
-use crate::train::prepare::{Prepared, fresh_model, from_pretrained, head_index};
+use crate::train::prepare::{Prepared, device_pipeline, fresh_model, from_pretrained, head_index};
 use crate::train::schedule::Schedule;
 use crate::train::step::train_step;
 
@@ -82,6 +83,8 @@ pub(super) struct Progress {
     pub(super) seconds_before: f64,
     pub(super) first_epoch: usize,
     pub(super) parameters: usize,
+    /// The training set on the device, when batches are built there (`data.pipeline`).
+    pub(super) resident: Option<Resident>,
 }
 
 fn progress_bar(len: usize, quiet: bool) -> ProgressBar {
@@ -133,7 +136,12 @@ impl Trainer<'_> {
         }
         let steps = p.train.len().div_ceil(cfg.train.batch_size);
         let (every, decay) = (cfg.train.lookahead_every, cfg.train.lookahead_decay);
+        let resident = device_pipeline(cfg, p).then(|| {
+            let augment = Augment::for_epoch(&cfg.data, cfg.seed, 0);
+            Resident::upload(&p.train, &p.norm, &augment, &ad)
+        });
         let mut progress = Progress {
+            resident,
             ad,
             parameters: trainable_params(&p.layers, p.input),
             lookahead: Lookahead::new(&model, every, decay, steps * cfg.train.epochs),
@@ -168,15 +176,19 @@ impl Trainer<'_> {
         let dropout_seed = derive_seed(cfg.seed, Stream::Dropout { epoch });
         self.device.seed(dropout_seed);
         ad.seed(dropout_seed);
-        let batches = loader::spawn(
-            prep.train.clone(),
-            prep.norm.clone(),
-            Plan {
-                batch_size: cfg.train.batch_size,
-                shuffle_seed: Some(derive_seed(cfg.seed, Stream::Shuffle { epoch })),
-                augment: Augment::for_epoch(&cfg.data, cfg.seed, epoch),
-            },
-        );
+        let plan = Plan {
+            batch_size: cfg.train.batch_size,
+            shuffle_seed: Some(derive_seed(cfg.seed, Stream::Shuffle { epoch })),
+            augment: Augment::for_epoch(&cfg.data, cfg.seed, epoch),
+        };
+        let batches: Box<dyn Iterator<Item = (Tensor<4>, Tensor<1, Int>)>> = match &p.resident {
+            Some(set) => Box::new(set.pass(plan)),
+            None => {
+                let (shape, ad) = (prep.train.shape, ad.clone());
+                let rx = loader::spawn(prep.train.clone(), prep.norm.clone(), plan);
+                Box::new(rx.into_iter().map(move |b| batch_tensors(b, shape, &ad)))
+            }
+        };
         let steps = prep.train.len().div_ceil(cfg.train.batch_size);
         let frozen = (epoch < cfg.train.freeze_epochs).then(|| head_index(&prep.layers));
         let bias_scale = cfg.optimizer.bn_bias_lr_scale;
@@ -185,10 +197,9 @@ impl Trainer<'_> {
         let mut tally = Tally::default();
         let mut pending: Vec<(Tensor<1>, Tensor<1, Int>, u64)> = Vec::with_capacity(SYNC_EVERY);
         let mut lr = p.schedule.lr(epoch, 0);
-        for (step, batch) in batches.into_iter().enumerate() {
+        for (step, (x, y)) in batches.enumerate() {
             lr = p.schedule.lr(epoch, step);
-            let n = batch.len() as u64;
-            let (x, y) = batch_tensors(batch, prep.train.shape, &ad);
+            let n = y.dims()[0] as u64;
             // The step consumes the model; an empty net holds its place meanwhile.
             let model = std::mem::replace(&mut p.model, Net { layers: Vec::new() });
             let (model, out) = train_step(
