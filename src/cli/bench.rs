@@ -3,6 +3,7 @@
 use clap::Args;
 
 use crate::error::{Error, Result};
+use crate::model::config::Precision;
 use crate::train::bench::{self, BenchOptions};
 use crate::train::device;
 
@@ -14,7 +15,8 @@ pub struct BenchArgs {
     model: String,
     #[arg(long, default_value_t = 64)]
     batch: usize,
-    /// f32 (bf16 is not available yet).
+    /// f32, or bf16: mixed precision as `train.precision = "bf16"` (bf16 activations, f32
+    /// weights and optimizer).
     #[arg(long, default_value = "f32")]
     dtype: String,
     /// Input CxHxW (default: 1x28x28 for mnist-cnn, else 3x32x32).
@@ -41,12 +43,16 @@ fn parse_shape(text: &str) -> Result<[usize; 3]> {
 }
 
 pub fn run(a: BenchArgs) -> Result<()> {
-    if a.dtype != "f32" {
-        return Err(Error::input(
-            "--dtype",
-            format!("\"{}\" is not supported yet (only f32)", a.dtype),
-        ));
-    }
+    let precision = match a.dtype.as_str() {
+        "f32" | "fp32" => Precision::Fp32,
+        "bf16" => Precision::Bf16,
+        other => {
+            return Err(Error::input(
+                "--dtype",
+                format!("\"{other}\" is not one of f32, bf16"),
+            ));
+        }
+    };
     let r = bench::run(&BenchOptions {
         preset: a.model.clone(),
         input: a.input.as_deref().map(parse_shape).transpose()?,
@@ -54,15 +60,17 @@ pub fn run(a: BenchArgs) -> Result<()> {
         steps: a.steps,
         warmup: a.warmup,
         device: device::parse_flag(&a.device)?,
+        precision,
     })?;
     if a.json {
         println!("{}", super::json_line(&r)?);
     } else {
         println!(
-            "{} batch {} on {}: train {:.0} img/s ({} steps after {} warm-up), data pipeline {:.0} img/s (crop + flip)",
+            "{} batch {} on {} ({}): train {:.0} img/s ({} steps after {} warm-up), data pipeline {:.0} img/s (crop + flip)",
             r.model,
             r.batch,
             r.device,
+            r.precision,
             r.train_images_per_s,
             r.steps,
             a.warmup,

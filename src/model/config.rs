@@ -109,3 +109,28 @@ impl ModelConfig {
         Ok(())
     }
 }
+
+crate::choice! {
+    /// The float format of a training step's activations (`train.precision`). The weights,
+    /// their gradients, the optimizer state and batch norm stay f32 either way.
+    pub enum Precision("value") {
+        Fp32 => "fp32",
+        /// bfloat16 activations, convolutions and linear layers (weights cast at use), as
+        /// PyTorch's autocast(dtype=torch.bfloat16): faster on GPUs with bf16 tensor cores.
+        Bf16 => "bf16",
+    }
+}
+
+impl Precision {
+    pub fn dtype(self) -> burn::tensor::DType {
+        match self {
+            Precision::Fp32 => burn::tensor::DType::F32,
+            Precision::Bf16 => burn::tensor::DType::BF16,
+        }
+    }
+
+    /// A batch in this precision: the net then computes in it (`Net::forward`).
+    pub fn input(self, x: burn::tensor::Tensor<4>) -> burn::tensor::Tensor<4> {
+        crate::model::cpu::cast_to(x, self.dtype())
+    }
+}

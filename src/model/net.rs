@@ -68,7 +68,7 @@ impl Dropout2d {
         let [n, c, _, _] = x.dims();
         let keep = 1.0 - d.prob;
         let mask = Tensor::<4>::random([n, c, 1, 1], Distribution::Bernoulli(keep), &x.device());
-        let factors = mask * (1.0 / keep);
+        let factors = cpu::cast_to(mask * (1.0 / keep), x.dtype());
         if cpu::on_flex(&x) {
             let zeros = Tensor::zeros([1], &x.device());
             cpu::plane_affine::apply(x, factors.reshape([n * c]), zeros)
@@ -244,16 +244,31 @@ impl Net {
                 (Layer::Dropout2d(l), Flow::Image(x)) => Flow::Image(l.forward(x)),
                 (Layer::Flatten(_), Flow::Image(x)) => Flow::Flat(x.flatten(1, 3)),
                 (Layer::Flatten(_), flat @ Flow::Flat(_)) => flat,
-                (Layer::Linear(l), Flow::Flat(x)) => Flow::Flat(l.forward(x)),
+                (Layer::Linear(l), Flow::Flat(x)) => Flow::Flat(linear(l, x)),
                 (Layer::Scale(s), Flow::Image(x)) => Flow::Image(x * s.factor),
                 (Layer::Scale(s), Flow::Flat(x)) => Flow::Flat(x * s.factor),
                 (layer, _) => unreachable!("check_net rejects {layer:?} at this position"),
             };
         }
-        match flow {
+        let logits = match flow {
             Flow::Flat(x) => x,
             Flow::Image(x) => x.flatten(1, 3),
-        }
+        };
+        // A bf16 forward (train.precision) gives f32 logits: the loss is computed in f32.
+        cpu::cast_to(logits, burn::tensor::DType::F32)
+    }
+}
+
+/// `Linear::forward` with the weights cast to the input's float type.
+fn linear(l: &Linear, x: Tensor<2>) -> Tensor<2> {
+    let dtype = x.dtype();
+    if dtype == l.weight.val().dtype() {
+        return l.forward(x);
+    }
+    let y = x.matmul(cpu::cast_to(l.weight.val(), dtype));
+    match &l.bias {
+        Some(b) => y + cpu::cast_to(b.val(), dtype).unsqueeze(),
+        None => y,
     }
 }
 

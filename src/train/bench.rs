@@ -12,6 +12,7 @@ use crate::data::Dataset;
 use crate::data::loader::{self, Plan};
 use crate::data::transform::{Augment, Normalize};
 use crate::error::{Error, Result};
+use crate::model::config::Precision;
 use crate::model::presets::resolve_layers;
 use crate::model::spec::{Shape, check_net};
 use crate::model::{Init, ModelConfig, Net};
@@ -27,6 +28,8 @@ pub struct BenchResult {
     pub model: String,
     pub batch: usize,
     pub device: String,
+    /// "fp32" or "bf16" (mixed precision, as `train.precision`).
+    pub precision: String,
     pub steps: usize,
     /// Training images per second (forward + backward + Adam step).
     pub train_images_per_s: f64,
@@ -55,6 +58,7 @@ pub struct BenchOptions {
     pub steps: usize,
     pub warmup: usize,
     pub device: DeviceName,
+    pub precision: Precision,
 }
 
 pub fn run(o: &BenchOptions) -> Result<BenchResult> {
@@ -92,7 +96,10 @@ pub fn run(o: &BenchOptions) -> Result<BenchResult> {
     };
     let batches: Vec<_> = loader::spawn(ds.clone(), norm.clone(), plan)
         .into_iter()
-        .map(|b| batch_tensors(b, input, &ad))
+        .map(|b| {
+            let (x, y) = batch_tensors(b, input, &ad);
+            (o.precision.input(x), y)
+        })
         .collect();
     let mut t0 = Instant::now();
     let mut last = None;
@@ -118,6 +125,7 @@ pub fn run(o: &BenchOptions) -> Result<BenchResult> {
         model: preset.into(),
         batch,
         device: o.device.to_string(),
+        precision: o.precision.to_string(),
         steps,
         train_images_per_s: (steps * batch) as f64 / train_s,
         data_images_per_s,

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::DataConfig;
 use crate::error::{Error, Result};
 use crate::model::ModelConfig;
+use crate::model::config::Precision;
 use crate::train::device::DeviceName;
 use crate::train::optim::OptimizerConfig;
 use crate::train::schedule::ScheduleConfig;
@@ -69,6 +70,9 @@ pub struct TrainConfig {
     pub lookahead_every: usize,
     /// Its per-step decay; the average's weight ramps as decay^N * (step / total)^3.
     pub lookahead_decay: f64,
+    /// Training steps' activations: "fp32" or "bf16" (mixed precision, f32 weights; see
+    /// `Precision`). Evaluation always runs in f32.
+    pub precision: Precision,
 }
 
 crate::choice! {
@@ -93,6 +97,7 @@ impl Default for TrainConfig {
             tta: Tta::None,
             lookahead_every: 0,
             lookahead_decay: 0.95,
+            precision: Precision::Fp32,
         }
     }
 }

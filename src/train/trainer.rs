@@ -198,6 +198,7 @@ impl Trainer<'_> {
         let mut pending: Vec<(Tensor<1>, Tensor<1, Int>, u64)> = Vec::with_capacity(SYNC_EVERY);
         let mut lr = p.schedule.lr(epoch, 0);
         for (step, (x, y)) in batches.enumerate() {
+            let x = cfg.train.precision.input(x);
             lr = p.schedule.lr(epoch, step);
             let n = y.dims()[0] as u64;
             // The step consumes the model; an empty net holds its place meanwhile.

@@ -162,6 +162,8 @@ impl<C: CheckpointStrategy> CpuConv for Autodiff<Flex, C> {
 
 /// `Conv2d::forward` with the convolution routed through [`conv2d_fast`] (convlab's nets use
 /// explicit padding; other padding modes keep Burn's path).
+/// The weights are cast to the input's float type (bf16 under `train.precision = "bf16"`), so
+/// their gradients reach the f32 weights through the cast.
 pub fn forward(conv: &burn::nn::conv::Conv2d, input: Tensor<4>) -> Tensor<4> {
     let padding = match conv.padding {
         PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
@@ -169,10 +171,11 @@ pub fn forward(conv: &burn::nn::conv::Conv2d, input: Tensor<4>) -> Tensor<4> {
         PaddingConfig2d::Same => return conv.forward(input),
     };
     let options = ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups);
+    let dtype = input.dtype();
     conv2d_fast(
         input,
-        conv.weight.val(),
-        conv.bias.as_ref().map(|b| b.val()),
+        super::cast_to(conv.weight.val(), dtype),
+        conv.bias.as_ref().map(|b| super::cast_to(b.val(), dtype)),
         options,
     )
 }
