@@ -7,10 +7,13 @@
 #   MODE=epoch bash bench/compare.sh              # one epoch on the real data, evaluation included
 #   CASES="bn-prelu-cnn:32 resnet18:128:10" REPEATS=5 bash bench/compare.sh   # net:batch[:steps]
 #   DEVICE=cuda CASES="resnet18:512 bn-prelu-cnn:512" bash bench/compare.sh
+#   DEVICE=cuda DTYPES="f32 bf16" COMPILE=1 bash bench/compare.sh   # both precisions, + torch.compile
 #
 # MODE=steps: `convlab bench` vs bench/pytorch.py: forward, backward and Adam step on batches
 #   already in memory, STEPS timed steps (or the case's own) after WARMUP warm-up steps
-#   (images/s).
+#   (images/s). DTYPES: f32 and/or bf16 (convlab's train.precision = "bf16" against
+#   PyTorch's autocast to bfloat16), each a row. COMPILE=1: also PyTorch with torch.compile
+#   (its compilation inside the warm-up), a column of its own.
 # MODE=epoch: `convlab train --set train.epochs=1` vs bench/pytorch_epoch.py (the same net,
 #   Adam, batch, 10% validation split, normalization; PyTorch indexes batches out of tensors
 #   already in memory, which beat its DataLoader here): seconds for the training pass plus the
@@ -24,6 +27,8 @@ mode=${MODE:-steps}
 device=${DEVICE:-cpu}
 cases=${CASES:-"mnist-cnn:64 cifar-cnn:64 vgg-blocks:16 bn-prelu-cnn:32 resnet18:128:10"}
 repeats=${REPEATS:-3}
+dtypes=${DTYPES:-f32}
+compile=${COMPILE:-0}
 steps=${STEPS:-100}
 warmup=${WARMUP:-3}
 limit_train=${LIMIT_TRAIN:-2000}
@@ -36,11 +41,15 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 json() { "$python" -c "import json,sys; print(json.loads(sys.argv[1].splitlines()[-1])[sys.argv[2]])" "$1" "$2"; }
 
-steps_case() { # model batch [steps] -> "convlab_img_s pytorch_img_s"
-  local c p n=${3:-$steps}
-  c=$("$bin" bench --device "$device" --model "$1" --batch "$2" --steps "$n" --warmup "$warmup" --json)
-  p=$("$python" bench/pytorch.py --device "$device" --model "$1" --batch "$2" --steps "$n" --warmup "$warmup")
-  echo "$(json "$c" train_images_per_s) $(json "$p" train_images_per_s)"
+steps_case() { # model batch [steps] -> "convlab_img_s pytorch_img_s pytorch_compiled_img_s"
+  local c p pc=nan n=${3:-$steps}
+  c=$("$bin" bench --device "$device" --model "$1" --batch "$2" --steps "$n" --warmup "$warmup" --dtype "$dtype" --json)
+  p=$("$python" bench/pytorch.py --device "$device" --model "$1" --batch "$2" --steps "$n" --warmup "$warmup" --dtype "$dtype")
+  if [ "$compile" = 1 ]; then
+    pc=$("$python" bench/pytorch.py --device "$device" --model "$1" --batch "$2" --steps "$n" --warmup "$warmup" \
+      --dtype "$dtype" --compile 2>/dev/null) && pc=$(json "$pc" train_images_per_s) || pc=nan
+  fi
+  echo "$(json "$c" train_images_per_s) $(json "$p" train_images_per_s) $pc"
 }
 
 epoch_case() { # model batch -> "convlab_s pytorch_s convlab_MB pytorch_MB convlab_acc pytorch_acc"
@@ -54,43 +63,51 @@ epoch_case() { # model batch -> "convlab_s pytorch_s convlab_MB pytorch_MB convl
   local dir="$tmp/run-$RANDOM$RANDOM"
   /usr/bin/time -f %M -o "$tmp/c.rss" "$bin" train "$cfg" --data-dir "$data" --device "$device" \
     --run-dir "$dir" --quiet --set train.epochs=1 --set "model.preset=$model" \
-    --set "train.batch_size=$batch" --set "optimizer.lr=$lr" "${lim[@]}" > /dev/null
+    --set "train.batch_size=$batch" --set "optimizer.lr=$lr" --set "train.precision=\"${dtype/f32/fp32}\"" \
+    "${lim[@]}" > /dev/null
   local cs cacc p
   cs=$("$python" -c "import csv; print(list(csv.DictReader(open('$dir/timing.csv')))[0]['seconds'])")
   cacc=$(json "$(cat "$dir/summary.json" | tr -d '\n')" test_acc)
   p=$(/usr/bin/time -f %M -o "$tmp/p.rss" "$python" bench/pytorch_epoch.py --dataset "$ds" \
-    --model "$model" --batch "$batch" --lr "$lr" --data-dir "$data" --device "$device" "${plim[@]}")
+    --model "$model" --batch "$batch" --lr "$lr" --data-dir "$data" --device "$device" --dtype "$dtype" "${plim[@]}")
   echo "$cs $(json "$p" seconds) $(($(cat "$tmp/c.rss") / 1024)) $(($(cat "$tmp/p.rss") / 1024)) $cacc $(json "$p" test_acc)"
 }
 
-for case in $cases; do
-  IFS=: read -r model batch case_steps <<< "$case"
-  for _ in $(seq "$repeats"); do
-    echo "$model $batch $("${mode}_case" "$model" "$batch" $case_steps)" >> "$tmp/rows"
+for dtype in $dtypes; do
+  for case in $cases; do
+    IFS=: read -r model batch case_steps <<< "$case"
+    for _ in $(seq "$repeats"); do
+      echo "$model $batch $dtype $("${mode}_case" "$model" "$batch" $case_steps)" >> "$tmp/rows"
+    done
   done
 done
 
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; $(date -u +%F)"
-echo "convlab $("$bin" --version | cut -d' ' -f2), torch $("$python" -c 'import torch; print(torch.__version__, "threads", torch.get_num_threads())'); MODE=$mode DEVICE=$device REPEATS=$repeats"
+echo "convlab $("$bin" --version | cut -d' ' -f2), torch $("$python" -c 'import torch; print(torch.__version__, "threads", torch.get_num_threads())'); MODE=$mode DEVICE=$device REPEATS=$repeats DTYPES=\"$dtypes\" COMPILE=$compile"
 echo
-"$python" - "$tmp/rows" "$device" "$mode" "$limit_train" "$limit_test" <<'PY'
-import sys, statistics as st
-path, device, mode, lt, ls = sys.argv[1:]
+"$python" - "$tmp/rows" "$device" "$mode" "$limit_train" "$limit_test" "$compile" <<'PY'
+import math, sys, statistics as st
+path, device, mode, lt, ls, compiled = sys.argv[1:]
 rows = {}
 for line in open(path):
-    m, b, *v = line.split()
-    rows.setdefault((m, int(b)), []).append([float(x) for x in v])
+    m, b, dt, *v = line.split()
+    rows.setdefault((m, int(b), dt), []).append([float(x) for x in v])
 f = lambda xs, d=0: f"{st.median(xs):.{d}f} ({min(xs):.{d}f}–{max(xs):.{d}f})"
 if mode == "steps":
-    print("| net | batch | device | convlab img/s | PyTorch img/s | convlab / PyTorch |")
-    print("|---|---:|---|---:|---:|---:|")
-    for (m, b), v in rows.items():
-        c, p = [x[0] for x in v], [x[1] for x in v]
-        print(f"| {m} | {b} | {device} | {f(c)} | {f(p)} | {f([x / y for x, y in zip(c, p)], 2)} |")
+    extra = compiled == "1"
+    print("| net | batch | device | dtype | convlab img/s | PyTorch img/s | convlab / PyTorch |"
+          + (" PyTorch compiled img/s | convlab / compiled |" if extra else ""))
+    print("|---|---:|---|---|---:|---:|---:|" + ("---:|---:|" if extra else ""))
+    for (m, b, dt), v in rows.items():
+        c, p, pc = [x[0] for x in v], [x[1] for x in v], [x[2] for x in v if not math.isnan(x[2])]
+        row = f"| {m} | {b} | {device} | {dt} | {f(c)} | {f(p)} | {f([x / y for x, y in zip(c, p)], 2)} |"
+        if extra:
+            row += f" {f(pc)} | {f([st.median(c) / y for y in pc], 2)} |" if pc else " did not run | – |"
+        print(row)
 else:
     print("| net | batch | images (train/test) | convlab s/epoch | PyTorch s/epoch | PyTorch s / convlab s | convlab peak MB | PyTorch peak MB | test acc convlab / PyTorch |")
     print("|---|---:|---|---:|---:|---:|---:|---:|---|")
-    for (m, b), v in rows.items():
+    for (m, b, _), v in rows.items():
         c, p = [x[0] for x in v], [x[1] for x in v]
         imgs = f"{lt}/{ls}" if m in ("vgg-blocks", "resnet18") else "all"
         acc = f"{st.median(x[4] for x in v) * 100:.2f} / {st.median(x[5] for x in v) * 100:.2f}"

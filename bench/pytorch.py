@@ -4,8 +4,10 @@ same way: warm-up steps excluded, the device synchronized before the clock stops
 
     python3 bench/pytorch.py --model mnist-cnn --batch 64 --device cpu
     python3 bench/pytorch.py --model resnet18 --batch 512 --device cuda --dtype bf16 --channels-last
+    python3 bench/pytorch.py --model resnet18 --batch 512 --device cuda --compile   # torch.compile
 
-Prints one JSON line: {"model", "batch", "device", "dtype", "train_images_per_s"}.
+Prints one JSON line: {"model", "batch", "device", "dtype", "compiled", "train_images_per_s"}
+(with --compile the warm-up steps include the compilation, which is not timed).
 """
 import argparse, json, os, sys, time
 
@@ -25,6 +27,7 @@ def main():
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--compile", action="store_true", help="torch.compile the net (default mode)")
     a = p.parse_args()
     torch.manual_seed(0)
     torch.backends.cudnn.benchmark = True
@@ -37,6 +40,7 @@ def main():
     model = make().to(dev)
     fmt = torch.channels_last if a.channels_last else torch.contiguous_format
     model = model.to(memory_format=fmt)
+    net = torch.compile(model) if a.compile else model
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
     batches = [(torch.randn(a.batch, *shape, device=dev).to(memory_format=fmt),
@@ -46,7 +50,7 @@ def main():
     def step(i):
         x, y = batches[i % len(batches)]
         with torch.autocast(a.device if a.device != "cpu" else "cpu", dtype=torch.bfloat16, enabled=a.dtype == "bf16"):
-            loss = loss_fn(model(x), y)
+            loss = loss_fn(net(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -62,7 +66,7 @@ def main():
     loss.item()
     sync()
     seconds = time.perf_counter() - t0
-    print(json.dumps({"model": a.model, "batch": a.batch, "device": a.device, "dtype": a.dtype,
+    print(json.dumps({"model": a.model, "batch": a.batch, "device": a.device, "dtype": a.dtype, "compiled": a.compile,
                       "torch": torch.__version__, "threads": torch.get_num_threads(),
                       "train_images_per_s": a.steps * a.batch / seconds}))
 

@@ -86,6 +86,7 @@ def main():
                          "dataloader: torch.utils.data.DataLoader over a TensorDataset, shuffled, no workers")
     ap.add_argument("--limit-train", type=int, default=0, help="use N training images, evenly spaced (convlab's data.limit_train)")
     ap.add_argument("--limit-test", type=int, default=0, help="use N test images, evenly spaced (convlab's data.limit_test)")
+    ap.add_argument("--dtype", default="f32", choices=["f32", "bf16"], help="bf16: training steps under autocast (convlab's train.precision)")
     ap.add_argument("--save", help="write the trained state_dict here (for convlab import; its mean/std are printed)")
     a = ap.parse_args()
     torch.manual_seed(a.seed)
@@ -116,7 +117,8 @@ def main():
             batches = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(xt, yt), batch_size=a.batch, shuffle=True)
         for xb, yb in batches:
             opt.zero_grad(set_to_none=True)
-            loss = nn.functional.cross_entropy(model(xb), yb)
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=a.dtype == "bf16"):
+                loss = nn.functional.cross_entropy(model(xb), yb)
             loss.backward()
             opt.step()
         if dev.type == "cuda":
