@@ -117,7 +117,7 @@ def main():
         write_folder(root, picked)
         torch.save(net.state_dict(), os.path.join(tmp, "start.pth"))
         overrides = ["data.dataset=\"folder\"", f"data.path=\"{root}\"", "data.crop_padding=0", "data.hflip=false", "data.hflip_alternate=false",
-                     f"train.epochs={a.epochs}", f"train.batch_size={a.train}", "train.test_every_epoch=true",
+                     f"train.epochs={a.epochs}", f"train.batch_size={a.train}", "train.test_every_epoch=true", "train.chance_epochs=0",
                      f"model.pretrained=\"{tmp}/start.ckpt\"", f"seed={a.seed}",
                      f"optimizer.lr={a.lr}", f"schedule.max_lr={a.lr}", f"train.lookahead_every={a.lookahead_every}"]
         sets = [x for o in overrides for x in ("--set", o)]
