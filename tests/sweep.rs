@@ -211,7 +211,7 @@ fn sigkilled_sweep_resumes_and_ends_as_an_uninterrupted_one() {
     setup(
         d,
         1600,
-        "[study.axes]\nlr = [3e-3, 1e-3]\n[train]\nepochs = 12\n[schedule]\nname = \"plateau\"\npatience = 1\n",
+        "[study.axes]\nlr = [3e-3, 1e-3]\n[train]\nepochs = 12\nlookahead_every = 3\n[schedule]\nname = \"plateau\"\npatience = 1\n",
     );
     // The reference: the same study, never interrupted.
     let reference = sweep(d, &["--runs-dir", "reference", "--quiet"]);

@@ -90,6 +90,38 @@ impl Lookahead {
         model
     }
 
+    /// The average as little-endian f32s, tensor after tensor (for the resume file).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for t in &self.average {
+            let values = t.clone().into_data().convert::<f32>();
+            for v in values.iter::<f32>() {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        out
+    }
+
+    /// Replace the average by one `to_bytes` wrote for the same net.
+    pub fn restore(&mut self, bytes: &[u8]) -> std::result::Result<(), String> {
+        let total: usize = self.average.iter().map(|t| t.dims()[0]).sum();
+        if bytes.len() != total * 4 {
+            return Err(format!(
+                "the lookahead average holds {} values, the net has {total}",
+                bytes.len() / 4
+            ));
+        }
+        let mut values = bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")));
+        for t in &mut self.average {
+            let n = t.dims()[0];
+            let part: Vec<f32> = values.by_ref().take(n).collect();
+            *t = Tensor::from_data(TensorData::new(part, [n]), &t.device());
+        }
+        Ok(())
+    }
+
     fn blend(&mut self, model: Net, decay: f64) -> Net {
         settle(&model);
         let mut blend = Blend {

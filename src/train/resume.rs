@@ -3,8 +3,9 @@
 //! moments, and the loop's own state, so an interrupted run continues exactly where its
 //! last completed epoch left it and ends with the same numbers as an uninterrupted one.
 //!
-//! Layout: the magic `CONVLABRESUME1`, then three length-prefixed (u64 LE) sections:
-//! the JSON [`LoopState`], the model's burnpack record, the optimizer's burnpack record.
+//! Layout: the magic `CONVLABRESUME1`, then length-prefixed (u64 LE) sections: the JSON
+//! [`LoopState`], the model's burnpack record, the optimizer's burnpack record, and the
+//! lookahead average as f32 LE (empty without lookahead; absent in older files).
 
 use std::path::Path;
 
@@ -45,16 +46,24 @@ pub struct Resume {
     pub state: LoopState,
     pub model: Vec<u8>,
     pub optimizer: Vec<u8>,
+    pub lookahead: Vec<u8>,
 }
 
-pub fn save(path: &Path, state: &LoopState, model: &[u8], optimizer: &[u8]) -> Result<()> {
+pub fn save(
+    path: &Path,
+    state: &LoopState,
+    model: &[u8],
+    optimizer: &[u8],
+    lookahead: &[u8],
+) -> Result<()> {
     let json = serde_json::to_vec(state).map_err(|e| Error::Serialize {
         what: path.display().to_string(),
         problem: e.to_string(),
     })?;
-    let mut out = Vec::with_capacity(MAGIC.len() + 24 + json.len() + model.len() + optimizer.len());
+    let size = json.len() + model.len() + optimizer.len() + lookahead.len();
+    let mut out = Vec::with_capacity(MAGIC.len() + 32 + size);
     out.extend_from_slice(MAGIC);
-    for part in [&json[..], model, optimizer] {
+    for part in [&json[..], model, optimizer, lookahead] {
         out.extend_from_slice(&(part.len() as u64).to_le_bytes());
         out.extend_from_slice(part);
     }
@@ -98,8 +107,12 @@ pub fn load(path: &Path) -> Result<Resume> {
         return Err(bad("not a convlab resume file"));
     }
     let mut at = MAGIC.len();
-    let mut parts = Vec::with_capacity(3);
-    for _ in 0..3 {
+    let mut parts = Vec::with_capacity(4);
+    for i in 0..4 {
+        if i == 3 && at == bytes.len() {
+            parts.push(Vec::new()); // written before the lookahead section existed
+            break;
+        }
         let len = bytes
             .get(at..at + 8)
             .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize)
@@ -111,6 +124,7 @@ pub fn load(path: &Path) -> Result<Resume> {
         parts.push(bytes[at + 8..end].to_vec());
         at = end;
     }
+    let lookahead = parts.pop().unwrap_or_default();
     let optimizer = parts.pop().unwrap_or_default();
     let model = parts.pop().unwrap_or_default();
     let state = serde_json::from_slice(&parts[0])
@@ -119,6 +133,7 @@ pub fn load(path: &Path) -> Result<Resume> {
         state,
         model,
         optimizer,
+        lookahead,
     })
 }
 
@@ -134,6 +149,12 @@ impl Trainer<'_> {
         p.optim = optim::build(&self.cfg.optimizer)
             .from_bytes(burn::tensor::Bytes::from_bytes_vec(r.optimizer))
             .map_err(|e| Error::input(&origin, format!("corrupt optimizer state: {e}")))?;
+        if let Some(look) = p.lookahead.as_mut()
+            && !r.lookahead.is_empty()
+        {
+            look.restore(&r.lookahead)
+                .map_err(|e| Error::input(&origin, format!("corrupt lookahead average: {e}")))?;
+        }
         let st = r.state;
         p.rows = st.rows;
         for (row, s) in p.rows.iter_mut().zip(&st.epoch_seconds) {
@@ -175,6 +196,11 @@ impl Trainer<'_> {
         let weights = p.model.clone().into_record().into_bytes();
         let weights = weights.map_err(|e| serialize(e.to_string()))?;
         let moments = p.optim.into_bytes().map_err(|e| serialize(e.to_string()))?;
-        save(&path, &state, &weights, &moments)
+        let average = p
+            .lookahead
+            .as_ref()
+            .map(|l| l.to_bytes())
+            .unwrap_or_default();
+        save(&path, &state, &weights, &moments, &average)
     }
 }
