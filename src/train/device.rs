@@ -13,6 +13,9 @@ crate::choice! {
         Cuda => "cuda",
         /// Burn's ndarray backend (`--features ndarray`), kept only to measure it.
         Ndarray => "ndarray",
+        /// Burn's CubeCL CPU backend (`--features cubecl-cpu`): the GPU path's kernels,
+        /// JIT-compiled for the CPU, to test that path where there is no GPU.
+        CubeclCpu => "cubecl-cpu",
     }
 }
 
@@ -33,6 +36,13 @@ pub fn select(name: DeviceName) -> Result<Device> {
         DeviceName::Cuda => Err(Error::input(
             "device cuda",
             "not in this build: rebuild with `cargo build --release --features cuda`",
+        )),
+        #[cfg(feature = "cubecl-cpu")]
+        DeviceName::CubeclCpu => Ok(Device::cpu()),
+        #[cfg(not(feature = "cubecl-cpu"))]
+        DeviceName::CubeclCpu => Err(Error::input(
+            "device",
+            "cubecl-cpu is not in this build: rebuild with `--features cubecl-cpu`",
         )),
         #[cfg(feature = "ndarray")]
         #[allow(deprecated)]
