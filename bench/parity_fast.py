@@ -73,14 +73,7 @@ def pytorch_side(net, xtr, ytr, xte, yte, epochs):
         loss.backward()
         opt.step()
         sched.step()
-        step = epoch + 1
-        decays = ([pf.LOOKAHEAD_DECAY ** pf.LOOKAHEAD_EVERY * (step / epochs) ** 3] if pf.LOOKAHEAD_EVERY and step % pf.LOOKAHEAD_EVERY == 0 else []) + ([1.0] if step == epochs else [])
-        for decay in decays:
-            with torch.no_grad():
-                live = [t for t in net.state_dict().values() if t.dtype.is_floating_point]
-                for avg, cur in zip(average, live):
-                    avg.lerp_(cur, 1 - decay)
-                    cur.copy_(avg)
+        pf.lookahead(net, average, epoch + 1, epochs)
         net.eval()
         with torch.no_grad():
             logits = pf.tta_logits(torch.nn.Sequential(net, pf.Scale()), xte)

@@ -88,6 +88,20 @@ def tta_logits(net, x):
     return (mirror(x) + shifted) / 2
 
 
+def lookahead(net, average, step, total):
+    """airbench's lookahead after step `step` of `total`: every LOOKAHEAD_EVERY steps the
+    average (of the whole state_dict, batch-norm statistics included) moves toward the net
+    and the net is set to it; after the last step the net becomes the average."""
+    every = LOOKAHEAD_EVERY
+    decays = ([LOOKAHEAD_DECAY ** every * (step / total) ** 3] if every and step % every == 0 else []) + ([1.0] if step == total else [])
+    for decay in decays:
+        with torch.no_grad():
+            live = [t for t in net.state_dict().values() if t.dtype.is_floating_point]
+            for avg, cur in zip(average, live):
+                avg.lerp_(cur, 1 - decay)
+                cur.copy_(avg)
+
+
 def evaluate(net, x, y, tta):
     net.eval()
     correct = 0
@@ -135,13 +149,7 @@ def one_run(xtr, ytr, xte, yte, seed, device):
             opt.step()
             sched.step()
             step += 1
-            decays = ([LOOKAHEAD_DECAY ** LOOKAHEAD_EVERY * (step / total) ** 3] if step % LOOKAHEAD_EVERY == 0 else []) + ([1.0] if step == total else [])
-            for decay in decays:
-                with torch.no_grad():
-                    live = [t for t in net.state_dict().values() if t.dtype.is_floating_point]
-                    for avg, cur in zip(average, live):
-                        avg.lerp_(cur, 1 - decay)
-                        cur.copy_(avg)
+            lookahead(net, average, step, total)
     scaled = nn.Sequential(net, Scale())
     acc_tta = evaluate(scaled, xte, yte, tta=True)
     sync()
