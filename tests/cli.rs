@@ -750,9 +750,10 @@ fn bench_reports_throughput_and_refuses_what_it_cannot_do() {
     assert_eq!(v["batch"], 8);
     assert!(v["train_images_per_s"].as_f64().unwrap() > 0.0);
     assert!(v["data_images_per_s"].as_f64().unwrap() > 0.0);
+    assert_eq!(v["precision"], "fp32");
     assert_bad_input(
-        &convlab(&["bench", "--dtype", "bf16"], dir.path()),
-        &["--dtype", "bf16"],
+        &convlab(&["bench", "--dtype", "fp16"], dir.path()),
+        &["--dtype", "fp16", "f32, bf16"],
     );
     assert_bad_input(
         &convlab(&["bench", "--input", "3x32"], dir.path()),
