@@ -36,14 +36,13 @@ impl Resident {
         let pad = aug.crop_padding;
         let per_image = c * (h + 2 * pad) * (w + 2 * pad);
         let mut parts = Vec::new();
-        let mut buf = Vec::new();
         for start in (0..ds.len()).step_by(UPLOAD_CHUNK) {
             let end = (start + UPLOAD_CHUNK).min(ds.len());
-            buf.clear();
+            let mut buf = Vec::with_capacity((end - start) * per_image);
             for i in start..end {
                 fill_padded(ds, i, norm, pad, aug.reflect, &mut buf);
             }
-            let data = TensorData::new(buf.clone(), [end - start, per_image]);
+            let data = TensorData::new(buf, [end - start, per_image]);
             parts.push(Tensor::<2>::from_data(data, device));
         }
         let labels: Vec<i64> = ds.labels.iter().map(|&l| l as i64).collect();

@@ -31,10 +31,10 @@ pub trait CpuBatchNorm: Backend {
 /// `BatchNorm::forward`, with the training and inference passes through one-op versions on
 /// flex (inference: on a device without autodiff, as evaluation and serving run).
 pub fn forward<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
-    let dtype = x.dtype();
-    if dtype != bn.gamma.val().dtype() {
+    let (dtype, own) = (x.dtype(), bn.gamma.val().dtype());
+    if dtype != own {
         // bf16 activations: normalized in f32 with the f32 statistics (as autocast does).
-        return forward(bn, x.cast(bn.gamma.val().dtype())).cast(dtype);
+        return forward(bn, x.cast(own)).cast(dtype);
     }
     if D < 2 || !on_flex(&x) {
         return bn.forward(x);

@@ -51,14 +51,14 @@ use burn::backend::flex::FlexTensor;
 use burn::tensor::{DType, Shape, Tensor, TensorData};
 use rayon::prelude::*;
 
-/// Whether a tensor is f32 on the flex CPU backend (with or without autodiff): the tensors
-/// these operations take.
 /// `t` in float type `dtype` (unchanged when it already is): a layer's f32 weights meeting
 /// bf16 activations.
 pub fn cast_to<const D: usize>(t: Tensor<D>, dtype: DType) -> Tensor<D> {
     if t.dtype() == dtype { t } else { t.cast(dtype) }
 }
 
+/// Whether a tensor is f32 on the flex CPU backend (with or without autodiff): the tensors
+/// these operations take.
 pub fn on_flex<const D: usize>(x: &Tensor<D>) -> bool {
     x.dtype() == DType::F32
         && matches!(

@@ -22,9 +22,9 @@ pub trait CpuPrelu: Backend {
 
 /// `PRelu::forward`, through the one-pass operation on flex.
 pub fn forward<const D: usize>(prelu: &PRelu, x: Tensor<D>) -> Tensor<D> {
-    let dtype = x.dtype();
-    if dtype != prelu.alpha.val().dtype() {
-        return forward(prelu, x.cast(prelu.alpha.val().dtype())).cast(dtype);
+    let (dtype, own) = (x.dtype(), prelu.alpha.val().dtype());
+    if dtype != own {
+        return forward(prelu, x.cast(own)).cast(dtype);
     }
     if D < 2 || !on_flex(&x) {
         return prelu.forward(x);
