@@ -3,6 +3,7 @@ here from its description, fp32), on the same CIFAR-10 JPEG copy, for accuracy a
 side by side with `convlab train examples/cifar10-fast.toml`.
 
     python3 bench/pytorch_fast.py --device cpu --threads 2 --runs 1     # this 2-core VM
+    python3 bench/pytorch_fast.py --device cpu --log-epochs             # + each epoch's train loss/acc
     python3 bench/pytorch_fast.py --device cuda --runs 6                # the GPU machine
     # needs: pip install torch numpy pillow
 
@@ -14,7 +15,7 @@ shifts, lookahead every 5 steps, flip + shift test-time augmentation. Prints one
 per run: test accuracy (with and without TTA) and seconds from the data on the device to the
 end of the final evaluation; the first run includes warm-up (on CUDA: cuDNN autotune).
 """
-import argparse, io, json, math, os, tarfile, time
+import argparse, io, json, math, os, sys, tarfile, time
 
 import numpy as np
 import torch
@@ -112,7 +113,7 @@ def evaluate(net, x, y, tta):
     return correct / len(x)
 
 
-def one_run(xtr, ytr, xte, yte, seed, device):
+def one_run(xtr, ytr, xte, yte, seed, device, log_epochs=False):
     torch.manual_seed(seed)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     sync()
@@ -137,19 +138,27 @@ def one_run(xtr, ytr, xte, yte, seed, device):
         net[0].bias.requires_grad = epoch < WHITEN_BIAS_EPOCHS
         net.train()
         flip = coins ^ (epoch % 2 == 1)
+        loss_sum, correct = torch.zeros((), device=device), torch.zeros((), device=device, dtype=torch.long)
         for idx in torch.randperm(n, device=device).split(BATCH):
             dy, dx = torch.randint(0, 5, (2, len(idx)), device=device)
             rows = (torch.arange(32, device=device)[None, :] + dy[:, None])
             cols = (torch.arange(32, device=device)[None, :] + dx[:, None])
             batch = padded[idx[:, None, None, None], torch.arange(3, device=device)[None, :, None, None], rows[:, None, :, None], cols[:, None, None, :]]
             batch = torch.where(flip[idx][:, None, None, None], batch.flip(-1), batch)
-            loss = F.cross_entropy(net(batch) / 9, ytr[idx], label_smoothing=SMOOTHING)
+            logits = net(batch) / 9
+            loss = F.cross_entropy(logits, ytr[idx], label_smoothing=SMOOTHING)
+            if log_epochs:  # summed on the device: one host sync per epoch, when printed
+                loss_sum += loss.detach() * len(idx)
+                correct += (logits.detach().argmax(1) == ytr[idx]).sum()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
             step += 1
             lookahead(net, average, step, total)
+        if log_epochs:  # as convlab's metrics.csv: the epoch's mean loss and accuracy, in train mode, augmented
+            print(json.dumps({"epoch": epoch + 1, "train_loss": round(loss_sum.item() / n, 6),
+                              "train_acc": round(correct.item() / n, 6)}), file=sys.stderr, flush=True)
     scaled = nn.Sequential(net, Scale())
     acc_tta = evaluate(scaled, xte, yte, tta=True)
     sync()
@@ -171,6 +180,7 @@ def main():
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--epochs", type=int, default=10, help="shorter runs for a smoke test")
+    ap.add_argument("--log-epochs", action="store_true", help="each epoch's train loss and accuracy on stderr (one host sync per epoch)")
     ap.add_argument("--limit-train", type=int, default=0, help="N evenly spaced training images (0: all)")
     ap.add_argument("--limit-test", type=int, default=0, help="N evenly spaced test images (0: all)")
     a = ap.parse_args()
@@ -190,7 +200,7 @@ def main():
     xtr, xte = ((xtr - mean) / std).to(device), ((xte - mean) / std).to(device)
     ytr, yte = ytr.to(device), yte.to(device)
     for r in range(a.runs):
-        acc_tta, acc, seconds = one_run(xtr, ytr, xte, yte, a.seed + r, device)
+        acc_tta, acc, seconds = one_run(xtr, ytr, xte, yte, a.seed + r, device, a.log_epochs)
         print(json.dumps({"run": r, "device": a.device, "torch": torch.__version__, "test_acc_tta": acc_tta,
                           "test_acc": acc, "seconds": round(seconds, 3)}), flush=True)
 
