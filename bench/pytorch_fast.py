@@ -46,6 +46,24 @@ def load(path):
     return arrays["train"], arrays["test"]
 
 
+def load_convlab_cache(path):
+    """The same images as convlab decoded them (its JPEG decoder is zune-jpeg, not libjpeg):
+    the decoded-dataset cache `convlab train` writes (src/data/cache.rs: magic, header length,
+    JSON header, then train images + labels and test images + labels as bytes)."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    assert raw[:10] == b"CONVLABDS1", f"{path}: not a convlab dataset cache"
+    n = int.from_bytes(raw[10:18], "little")
+    header, at = json.loads(raw[18:18 + n]), 18 + n
+    per, out = int(np.prod(header["shape"])), []
+    for count in (header["train"], header["test"]):
+        x = torch.tensor(np.frombuffer(raw, np.uint8, count * per, at).reshape(count, *header["shape"]))
+        at += count * per
+        out.append((x, torch.tensor(np.frombuffer(raw, np.uint8, count, at).astype(np.int64))))
+        at += count
+    return out
+
+
 def make_net():
     def conv(cin, cout):
         c = nn.Conv2d(cin, cout, 3, padding=1, bias=False)
@@ -180,6 +198,8 @@ def main():
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--epochs", type=int, default=10, help="shorter runs for a smoke test")
+    ap.add_argument("--pixels", default="pil", help="pil: decode the JPEGs with PIL (libjpeg); or a convlab cache file "
+                    "(~/.cache/convlab/cifar10-*.bin) to train on convlab's decoding of the same files")
     ap.add_argument("--log-epochs", action="store_true", help="each epoch's train loss and accuracy on stderr (one host sync per epoch)")
     ap.add_argument("--limit-train", type=int, default=0, help="N evenly spaced training images (0: all)")
     ap.add_argument("--limit-test", type=int, default=0, help="N evenly spaced test images (0: all)")
@@ -188,7 +208,10 @@ def main():
     if a.threads:
         torch.set_num_threads(a.threads)
     device = torch.device(a.device)
-    (xtr, ytr), (xte, yte) = load(os.path.join(a.data_dir, "cifar10", "cifar10-jpeg.tar.gz"))
+    if a.pixels == "pil":
+        (xtr, ytr), (xte, yte) = load(os.path.join(a.data_dir, "cifar10", "cifar10-jpeg.tar.gz"))
+    else:
+        (xtr, ytr), (xte, yte) = load_convlab_cache(a.pixels)
     if a.limit_train:
         keep = torch.arange(a.limit_train) * len(xtr) // a.limit_train
         xtr, ytr = xtr[keep], ytr[keep]
@@ -202,7 +225,7 @@ def main():
     for r in range(a.runs):
         acc_tta, acc, seconds = one_run(xtr, ytr, xte, yte, a.seed + r, device, a.log_epochs)
         print(json.dumps({"run": r, "device": a.device, "torch": torch.__version__, "test_acc_tta": acc_tta,
-                          "test_acc": acc, "seconds": round(seconds, 3)}), flush=True)
+                          "test_acc": acc, "seconds": round(seconds, 3), "pixels": "pil" if a.pixels == "pil" else "convlab"}), flush=True)
 
 
 if __name__ == "__main__":
