@@ -1,0 +1,123 @@
+//! The training loader's random shifts and flips have the distribution the recipe asks for
+//! (airbench's, and bench/pytorch_fast.py's `torch.randint(0, 5)` crops of a 2-pixel reflect
+//! pad and `coins ^ odd epoch` flips): every shift in -2..=2 on each axis equally often and
+//! independently, half the images mirrored in the first epoch, and each image mirrored in
+//! exactly one of two consecutive epochs. The images encode their own coordinates, so each
+//! batch image tells which shift and flip the loader drew for it.
+
+use std::sync::Arc;
+
+use convlab::data::Dataset;
+use convlab::data::config::{DataConfig, PaddingMode};
+use convlab::data::loader::{Plan, spawn};
+use convlab::data::transform::{Augment, Normalize};
+
+const N: usize = 5_000;
+const SIDE: usize = 32;
+
+/// Image i: channel 0 holds the column x * 8, channel 1 the row y * 8, channel 2 the id:
+/// i % 256 in the top half, i / 256 in the bottom half.
+fn coordinate_images() -> Dataset {
+    let plane = SIDE * SIDE;
+    let mut images = vec![0u8; N * 3 * plane];
+    for (i, img) in images.chunks_exact_mut(3 * plane).enumerate() {
+        for y in 0..SIDE {
+            for x in 0..SIDE {
+                img[y * SIDE + x] = (x * 8) as u8;
+                img[plane + y * SIDE + x] = (y * 8) as u8;
+                let id = if y < SIDE / 2 { i % 256 } else { i / 256 };
+                img[2 * plane + y * SIDE + x] = id as u8;
+            }
+        }
+    }
+    Dataset {
+        shape: [3, SIDE, SIDE],
+        images,
+        labels: vec![0; N],
+        classes: vec!["only".into()],
+    }
+}
+
+/// (dy, dx, flip) of every image in one epoch's batches, by image id.
+fn draws(ds: &Arc<Dataset>, epoch: usize) -> Vec<(isize, isize, bool)> {
+    let cfg = DataConfig {
+        crop_padding: 2,
+        hflip: true,
+        hflip_alternate: true,
+        padding_mode: PaddingMode::Reflect,
+        ..Default::default()
+    };
+    let plan = Plan {
+        batch_size: 1024,
+        shuffle_seed: Some(11 + epoch as u64),
+        augment: Augment::for_epoch(&cfg, 0, epoch),
+    };
+    let norm = Arc::new(Normalize::identity(3));
+    let (plane, at) = (SIDE * SIDE, |c: usize, y: usize, x: usize| {
+        c * SIDE * SIDE + y * SIDE + x
+    });
+    let mut out = vec![(9, 9, false); N];
+    let mut seen = 0;
+    for batch in spawn(ds.clone(), norm, plan) {
+        for img in batch.images.chunks_exact(3 * plane) {
+            let value = |c, y, x| (img[at(c, y, x)] * 255.0).round() as isize / 8;
+            // Away from the border (rows/columns 16, 17) no reflection is involved.
+            let flip = value(0, 16, 17) < value(0, 16, 16);
+            let dy = value(1, 16, 16) - 16;
+            let dx = value(0, 16, 16) - if flip { 15 } else { 16 };
+            // Rows 8 and 24 read source rows 6-10 and 22-26: each inside its half.
+            let byte = |y| (img[at(2, y, 16)] * 255.0).round() as usize;
+            out[byte(8) + 256 * byte(24)] = (dy, dx, flip);
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, N);
+    out
+}
+
+#[test]
+fn shifts_and_flips_are_uniform_independent_and_alternate() {
+    let ds = Arc::new(coordinate_images());
+    let first = draws(&ds, 0);
+    // 25 (dy, dx) cells, N/25 = 200 expected each; a fair draw stays within +-60 (4.4 sd).
+    let mut cells = [[0usize; 5]; 5];
+    for &(dy, dx, _) in &first {
+        assert!(
+            (-2..=2).contains(&dy) && (-2..=2).contains(&dx),
+            "shift {dy},{dx}"
+        );
+        cells[(dy + 2) as usize][(dx + 2) as usize] += 1;
+    }
+    for row in &cells {
+        for &c in row {
+            assert!((140..=260).contains(&c), "shift counts {cells:?}");
+        }
+    }
+    let flipped = first.iter().filter(|d| d.2).count();
+    assert!(
+        (2350..=2650).contains(&flipped),
+        "{flipped} of {N} mirrored in epoch 0"
+    );
+
+    // The next epoch mirrors exactly the images epoch 0 did not, and draws shifts afresh:
+    // an image keeps its shift with chance 1/25 (200 of 5,000 expected).
+    let second = draws(&ds, 1);
+    let kept_flip = first
+        .iter()
+        .zip(&second)
+        .filter(|(a, b)| a.2 == b.2)
+        .count();
+    assert_eq!(
+        kept_flip, 0,
+        "images mirrored the same way in epochs 0 and 1"
+    );
+    let kept_shift = first
+        .iter()
+        .zip(&second)
+        .filter(|(a, b)| (a.0, a.1) == (b.0, b.1))
+        .count();
+    assert!(
+        (140..=260).contains(&kept_shift),
+        "{kept_shift} of {N} kept their shift"
+    );
+}
