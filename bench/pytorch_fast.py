@@ -131,7 +131,7 @@ def evaluate(net, x, y, tta):
     return correct / len(x)
 
 
-def one_run(xtr, ytr, xte, yte, seed, device, log_epochs=False):
+def one_run(xtr, ytr, xte, yte, seed, device, log_epochs=False, stop_after=0):
     torch.manual_seed(seed)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     sync()
@@ -152,7 +152,7 @@ def one_run(xtr, ytr, xte, yte, seed, device, log_epochs=False):
     coins = torch.rand(n, device=device) < 0.5
     padded = F.pad(xtr, (2,) * 4, mode="reflect")
     step = 0
-    for epoch in range(EPOCHS):
+    for epoch in range(stop_after or EPOCHS):
         net[0].bias.requires_grad = epoch < WHITEN_BIAS_EPOCHS
         net.train()
         flip = coins ^ (epoch % 2 == 1)
@@ -177,6 +177,8 @@ def one_run(xtr, ytr, xte, yte, seed, device, log_epochs=False):
         if log_epochs:  # as convlab's metrics.csv: the epoch's mean loss and accuracy, in train mode, augmented
             print(json.dumps({"epoch": epoch + 1, "train_loss": round(loss_sum.item() / n, 6),
                               "train_acc": round(correct.item() / n, 6)}), file=sys.stderr, flush=True)
+    if stop_after:  # a partial run: its curves are the point, not its accuracy
+        return float("nan"), float("nan"), time.perf_counter() - t0
     scaled = nn.Sequential(net, Scale())
     acc_tta = evaluate(scaled, xte, yte, tta=True)
     sync()
@@ -200,6 +202,7 @@ def main():
     ap.add_argument("--epochs", type=int, default=10, help="shorter runs for a smoke test")
     ap.add_argument("--pixels", default="pil", help="pil: decode the JPEGs with PIL (libjpeg); or a convlab cache file "
                     "(~/.cache/convlab/cifar10-*.bin) to train on convlab's decoding of the same files")
+    ap.add_argument("--stop-after", type=int, default=0, help="stop after N epochs of the full schedule (curves only)")
     ap.add_argument("--log-epochs", action="store_true", help="each epoch's train loss and accuracy on stderr (one host sync per epoch)")
     ap.add_argument("--limit-train", type=int, default=0, help="N evenly spaced training images (0: all)")
     ap.add_argument("--limit-test", type=int, default=0, help="N evenly spaced test images (0: all)")
@@ -223,7 +226,7 @@ def main():
     xtr, xte = ((xtr - mean) / std).to(device), ((xte - mean) / std).to(device)
     ytr, yte = ytr.to(device), yte.to(device)
     for r in range(a.runs):
-        acc_tta, acc, seconds = one_run(xtr, ytr, xte, yte, a.seed + r, device, a.log_epochs)
+        acc_tta, acc, seconds = one_run(xtr, ytr, xte, yte, a.seed + r, device, a.log_epochs, a.stop_after)
         print(json.dumps({"run": r, "device": a.device, "torch": torch.__version__, "test_acc_tta": acc_tta,
                           "test_acc": acc, "seconds": round(seconds, 3), "pixels": "pil" if a.pixels == "pil" else "convlab"}), flush=True)
 
