@@ -178,7 +178,7 @@ def one_run(xtr, ytr, xte, yte, seed, device, log_epochs=False, stop_after=0):
             print(json.dumps({"epoch": epoch + 1, "train_loss": round(loss_sum.item() / n, 6),
                               "train_acc": round(correct.item() / n, 6)}), file=sys.stderr, flush=True)
     if stop_after:  # a partial run: its curves are the point, not its accuracy
-        return float("nan"), float("nan"), time.perf_counter() - t0
+        return None, None, time.perf_counter() - t0  # null in the JSON line
     scaled = nn.Sequential(net, Scale())
     acc_tta = evaluate(scaled, xte, yte, tta=True)
     sync()

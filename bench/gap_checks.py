@@ -1,0 +1,76 @@
+"""The checks behind bench/RESULTS.md, "Where the 0.64-point gap is not": a convlab net of
+examples/cifar10-fast.toml against bench/pytorch_fast.py's, piece by piece.
+
+    # a trained run: its test accuracy on PIL's decoding of the JPEGs, and its whitening
+    # filters against PyTorch's from PIL's pixels
+    convlab export --format pytorch runs/cifar10-fast/last.ckpt -o /tmp/fast.pth
+    python3 bench/gap_checks.py trained /tmp/fast.pth
+    # a fresh net (one step at lr 1e-30 on any 10-class folder), per-layer init statistics
+    convlab train examples/cifar10-fast.toml --set data.dataset=\\"folder\\" --set data.path=\\"DIR\\" \\
+      --set train.epochs=1 --set optimizer.lr=1e-30 --set schedule.name=\\"constant\\" \\
+      --set train.lookahead_every=0 --set train.chance_epochs=0 --run-dir /tmp/init
+    convlab export --format pytorch /tmp/init/last.ckpt -o /tmp/init.pth
+    python3 bench/gap_checks.py fresh /tmp/init.pth
+"""
+import argparse, importlib.util, math, os, sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(__file__))
+import pytorch_fast as pf  # noqa: E402
+
+
+def exported(pth):
+    """The net `convlab export` wrote (its .py beside the .pth) and its state_dict."""
+    spec = importlib.util.spec_from_file_location("exported", pth[:-4] + ".py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    net = module.make_net()
+    net.load_state_dict(torch.load(pth))
+    return module, net.eval()
+
+
+def trained(pth, data_dir):
+    module, net = exported(pth)
+    (xtr, _), (xte, yte) = pf.load(os.path.join(data_dir, "cifar10", "cifar10-jpeg.tar.gz"))
+    mean, std = (torch.tensor(v)[None, :, None, None] for v in (module.MEAN, module.STD))
+    x = (xte.float() / 255 - mean) / std
+    print(f"on PIL's pixels: test accuracy {pf.evaluate(net, x, yte, True):.4f} (TTA), {pf.evaluate(net, x, yte, False):.4f} (none)")
+    train = xtr.float() / 255
+    train = (train - train.mean((0, 2, 3), keepdim=True)) / train.std((0, 2, 3), keepdim=True)
+    ref = torch.nn.Conv2d(3, 24, 2)
+    pf.whiten_(ref, train[torch.arange(5000) * len(train) // 5000])
+    ours, theirs = net[0].weight.detach(), ref.weight.detach()
+    for i in range(12):  # filter norm = 1/sqrt(eigenvalue + eps); the signs are arbitrary
+        a, b = ours[i].norm().item(), theirs[i].norm().item()
+        print(f"whitening filter {i:2}: norm {a:.5f} vs PyTorch {b:.5f} ({100 * (a - b) / b:+.3f}%)")
+
+
+def fresh(pth):
+    _, net = exported(pth)
+    torch.manual_seed(0)
+    ref = pf.make_net().state_dict()
+    for k, v in net.state_dict().items():
+        if k == "0.bias":
+            print(f"{k}: max |b| {v.abs().max():.4f}, bound {1 / math.sqrt(12):.4f}")
+        elif v.dim() == 4 and v.shape[1] != 3:
+            cin = v.shape[1]
+            dirac = torch.allclose(v[:cin], ref[k][:cin], atol=1e-20)
+            rest, theirs = v[cin:], ref[k][cin:]
+            stats = f", others std {rest.std():.5f} (PyTorch {theirs.std():.5f}), bound {1 / math.sqrt(cin * 9):.5f}" if len(rest) else ""
+            print(f"{k} {tuple(v.shape)}: dirac filters {'equal' if dirac else 'DIFFER'}{stats}")
+        elif v.dim() == 2:
+            print(f"{k}: std {v.std():.5f} (PyTorch {ref[k].std():.5f}), bound {1 / math.sqrt(v.shape[1]):.5f}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("what", choices=["trained", "fresh"])
+    ap.add_argument("pth")
+    ap.add_argument("--data-dir", default=os.environ.get("CONVLAB_DATA", "../shared/datasets"))
+    a = ap.parse_args()
+    trained(a.pth, a.data_dir) if a.what == "trained" else fresh(a.pth)
+
+
+if __name__ == "__main__":
+    main()
