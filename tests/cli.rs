@@ -568,6 +568,29 @@ fn corrupt_and_mismatched_checkpoints_are_clear_errors() {
         ),
         &["nope.ckpt"],
     );
+    // A run folder stands for its best.ckpt; a folder without one is named, not read.
+    let eval_json = |ckpt: &str| {
+        let args = ["eval", "--checkpoint", ckpt, "--data-dir", d, "--json"];
+        convlab(&args, dir.path())
+    };
+    let (by_file, by_folder) = (eval_json("runs/tiny/best.ckpt"), eval_json("runs/tiny"));
+    assert!(by_folder.status.success(), "{}", stderr(&by_folder));
+    let (f, g): (serde_json::Value, serde_json::Value) = (
+        serde_json::from_str(stdout(&by_file).trim()).unwrap(),
+        serde_json::from_str(stdout(&by_folder).trim()).unwrap(),
+    );
+    assert_eq!(f["test_loss"], g["test_loss"]);
+    assert!(
+        g["checkpoint"].as_str().unwrap().ends_with("best.ckpt"),
+        "{g}"
+    );
+    assert_bad_input(
+        &convlab(
+            &["eval", "--checkpoint", "runs", "--data-dir", d],
+            dir.path(),
+        ),
+        &["runs", "no best.ckpt"],
+    );
 }
 
 #[test]

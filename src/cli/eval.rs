@@ -8,10 +8,12 @@ use clap::Args;
 use super::DataArgs;
 use crate::error::Result;
 use crate::experiment::evaluate::{EvalOptions, evaluate};
+use crate::run;
 use crate::train::device;
 
 #[derive(Args)]
 pub struct EvalArgs {
+    /// A checkpoint file (.ckpt), or a run folder: its best.ckpt.
     #[arg(long)]
     checkpoint: PathBuf,
     #[command(flatten)]
@@ -39,8 +41,9 @@ pub struct EvalArgs {
 }
 
 pub fn run(a: EvalArgs) -> Result<()> {
+    let checkpoint = run::checkpoint_in(&a.checkpoint)?;
     let e = evaluate(&EvalOptions {
-        checkpoint: a.checkpoint.clone(),
+        checkpoint: checkpoint.clone(),
         folder: a.folder.clone(),
         lookup: a.data.lookup(),
         device: device::parse_flag(&a.device)?,
@@ -56,7 +59,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
     }
     println!(
         "{}: {} test images, loss {:.4}, accuracy {:.2}% (epoch {}, trained on {}, evaluated on {})",
-        a.checkpoint.display(),
+        r.checkpoint.display(),
         d.images,
         d.loss,
         d.accuracy * 100.0,

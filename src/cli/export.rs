@@ -7,6 +7,7 @@ use clap::{Args, ValueEnum};
 
 use crate::error::{Result, write_atomic};
 use crate::experiment::interchange::{check_new, to_onnx, to_pytorch};
+use crate::run;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Format {
@@ -29,17 +30,18 @@ pub struct ExportArgs {
 }
 
 pub fn run(a: ExportArgs) -> Result<()> {
+    let checkpoint = run::checkpoint_in(&a.checkpoint)?;
     let ext = match a.format {
         Format::Pytorch => "pth",
         Format::Onnx => "onnx",
     };
-    let out = a.out.unwrap_or_else(|| a.checkpoint.with_extension(ext));
+    let out = a.out.unwrap_or_else(|| checkpoint.with_extension(ext));
     check_new(&out, a.force)?;
     match a.format {
         Format::Pytorch => {
             let py = out.with_extension("py");
             check_new(&py, a.force)?;
-            let code = to_pytorch(&a.checkpoint, &out)?;
+            let code = to_pytorch(&checkpoint, &out)?;
             write_atomic(&py, code.as_bytes())?;
             println!("{code}");
             println!(
@@ -49,7 +51,7 @@ pub fn run(a: ExportArgs) -> Result<()> {
             );
         }
         Format::Onnx => {
-            to_onnx(&a.checkpoint, &out)?;
+            to_onnx(&checkpoint, &out)?;
             println!(
                 "wrote {} (ONNX opset 17; input \"input\" [batch, C, H, W], output \"logits\")",
                 out.display()

@@ -9,11 +9,13 @@ use crate::data::Lookup;
 use crate::error::Result;
 use crate::experiment::config::{apply_sets, to_table, typed};
 use crate::experiment::training::RunTarget;
+use crate::run;
 use crate::train::device;
 use crate::train::finetune::{FinetuneOptions, fit_head, recipe};
 
 #[derive(Args)]
 pub struct FinetuneArgs {
+    /// A checkpoint file (.ckpt), or a run folder: its best.ckpt.
     #[arg(long)]
     checkpoint: PathBuf,
     /// Image folder ROOT with train/<class>/ and test/<class>/ (or a .tar.gz of one).
@@ -45,8 +47,9 @@ pub struct FinetuneArgs {
 }
 
 pub fn run(a: FinetuneArgs) -> Result<()> {
+    let checkpoint = run::checkpoint_in(&a.checkpoint)?;
     let base = recipe(&FinetuneOptions {
-        checkpoint: a.checkpoint.clone(),
+        checkpoint: checkpoint.clone(),
         folder: a.data.clone(),
         epochs: a.epochs,
         freeze_epochs: a.freeze_epochs,

@@ -6,10 +6,12 @@ use clap::Args;
 
 use crate::error::{Error, Result};
 use crate::model::predictor::Predictor;
+use crate::run;
 use crate::train::device;
 
 #[derive(Args)]
 pub struct PredictArgs {
+    /// A checkpoint file (.ckpt), or a run folder: its best.ckpt.
     #[arg(long)]
     checkpoint: PathBuf,
     #[arg(required = true)]
@@ -30,11 +32,12 @@ pub struct PredictArgs {
 /// Every image is predicted; one that cannot be read or decoded is a one-line error of its
 /// own and the others are still predicted (then the exit code is 2).
 pub fn run(a: PredictArgs) -> Result<()> {
+    let checkpoint = run::checkpoint_in(&a.checkpoint)?;
     if a.top_k == 0 {
         return Err(Error::input("--top-k", "must be at least 1"));
     }
     let dev = device::select(device::parse_flag(&a.device)?)?;
-    let predictor = Predictor::load(&a.checkpoint, &dev)?;
+    let predictor = Predictor::load(&checkpoint, &dev)?;
     let k = a.top_k.min(predictor.meta.classes.len());
     let results = predictor.predict_files(&a.images, k);
     let mut json = Vec::with_capacity(results.len());

@@ -6,11 +6,13 @@ use clap::Args;
 
 use crate::error::Result;
 use crate::model::predictor::Predictor;
+use crate::run;
 use crate::serve::ServeOptions;
 use crate::train::device;
 
 #[derive(Args)]
 pub struct ServeArgs {
+    /// A checkpoint file (.ckpt), or a run folder: its best.ckpt.
     #[arg(long)]
     checkpoint: PathBuf,
     /// 0 picks a free port (printed on the first line).
@@ -46,8 +48,9 @@ pub struct ServeArgs {
 }
 
 pub fn run(a: ServeArgs) -> Result<()> {
+    let checkpoint = run::checkpoint_in(&a.checkpoint)?;
     let dev = device::select(device::parse_flag(&a.device)?)?;
-    let predictor = Predictor::load(&a.checkpoint, &dev)?;
+    let predictor = Predictor::load(&checkpoint, &dev)?;
     crate::serve::run(
         predictor,
         ServeOptions {

@@ -25,6 +25,26 @@ pub mod files {
     pub const STUDY_FILE: &str = "study.toml";
 }
 
+/// The checkpoint file a `--checkpoint` argument names: the file itself, or for a run folder
+/// its `best.ckpt` (the folder `train` printed is what a user has at hand; Lightning's and
+/// fastai's loaders likewise take a checkpoint folder).
+pub fn checkpoint_in(path: &Path) -> Result<PathBuf> {
+    if !path.is_dir() {
+        return Ok(path.to_path_buf());
+    }
+    let best = path.join(files::BEST);
+    if best.is_file() {
+        return Ok(best);
+    }
+    Err(Error::input(
+        path.display(),
+        format!(
+            "a folder with no {} in it; pass a .ckpt file or a run folder",
+            files::BEST
+        ),
+    ))
+}
+
 #[derive(Debug, Clone)]
 pub struct RunDir {
     pub dir: PathBuf,
