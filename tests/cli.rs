@@ -102,6 +102,10 @@ fn train_writes_a_complete_run_folder_and_eval_agrees() {
         ),
         (Some(3), Some("0.22.1"), Some("cpu"))
     );
+    // The SIMD level that explains last-digit differences between CPU kinds.
+    let simd = info["cpu_simd"].as_str().unwrap_or_default();
+    let known = ["avx512f", "avx2", "sse2", std::env::consts::ARCH];
+    assert!(known.contains(&simd), "cpu_simd {simd:?}");
     // TINY_NET: conv 1->4 5x5 (100 + 4), fc 4*6*6->10 (1440 + 10); no running stats.
     assert_eq!(info["parameters"], 104 + 1450);
     // metrics.csv: header + one row per epoch.

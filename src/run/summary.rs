@@ -59,6 +59,11 @@ pub struct RunInfo {
     pub burn_version: String,
     pub device: String,
     pub cpu_threads: usize,
+    /// The widest SIMD the CPU offers ("avx512f", "avx2", ...): Burn's flex kernels choose
+    /// their vector width by it, so the same seed can end a few last digits apart on two CPU
+    /// kinds (it gives identical numbers on one). Absent in runs from before it was recorded.
+    #[serde(default)]
+    pub cpu_simd: String,
     pub dataset: String,
     pub train_images: usize,
     pub val_images: usize,

@@ -42,6 +42,7 @@ impl Trainer<'_> {
             cpu_threads: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1),
+            cpu_simd: cpu_simd().into(),
             dataset: cfg.data.label(),
             train_images: p.train.len(),
             val_images: p.val.as_ref().map_or(0, |v| v.len()),
@@ -53,5 +54,23 @@ impl Trainer<'_> {
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
         }
+    }
+}
+
+/// The widest x86 SIMD level the CPU has (the architecture's name elsewhere).
+fn cpu_simd() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx512f") {
+            return "avx512f";
+        }
+        if std::is_x86_feature_detected!("avx2") {
+            return "avx2";
+        }
+        "sse2"
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        std::env::consts::ARCH
     }
 }
