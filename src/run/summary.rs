@@ -59,9 +59,10 @@ pub struct RunInfo {
     pub burn_version: String,
     pub device: String,
     pub cpu_threads: usize,
-    /// The widest SIMD the CPU offers ("avx512f", "avx2", ...): Burn's flex kernels choose
-    /// their vector width by it, so the same seed can end a few last digits apart on two CPU
-    /// kinds (it gives identical numbers on one). Absent in runs from before it was recorded.
+    /// The widest SIMD the CPU offers ("avx512f", "avx2", ...): the likely reason the same
+    /// seed can end a few last digits apart on two CPU kinds (Burn's flex kernels can use
+    /// wider vectors on one); on one CPU kind it gives identical numbers. Absent in runs from
+    /// before it was recorded.
     #[serde(default)]
     pub cpu_simd: String,
     pub dataset: String,
