@@ -1,9 +1,11 @@
 //! Models: the model config, layer specs (data), presets (one table of spec lists), the
-//! Burn module, checkpoints, the predictor, and the CPU operations.
+//! Burn module, checkpoints, the predictor, the CPU operations and the CubeCL kernels.
 
 pub mod checkpoint;
 pub mod config;
 pub mod cpu;
+#[cfg(any(feature = "cuda", feature = "cubecl-cpu"))]
+pub mod cube;
 pub mod net;
 pub mod params;
 pub mod predictor;

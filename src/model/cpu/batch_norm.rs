@@ -36,6 +36,12 @@ pub fn forward<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
         // bf16 activations: normalized in f32 with the f32 statistics (as autocast does).
         return forward(bn, x.cast(own)).cast(dtype);
     }
+    #[cfg(any(feature = "cuda", feature = "cubecl-cpu"))]
+    if bn.training.is_enabled() && crate::model::cube::batch_norm::applies(&x) {
+        let (out, mean, var) = crate::model::cube::batch_norm::forward_train(bn, x);
+        update_running_stats(bn, mean, var);
+        return out;
+    }
     if D < 2 || !on_flex(&x) {
         return bn.forward(x);
     }
@@ -55,11 +61,17 @@ pub fn forward<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
         bn.beta.val().into_dispatch(),
         bn.epsilon,
     );
-    let (mean, var) = (
+    update_running_stats(
+        bn,
         Tensor::<1>::from_dispatch(mean),
         Tensor::<1>::from_dispatch(var),
     );
-    // The running statistics, exactly as burn-nn's BatchNorm::forward_train updates them.
+    Tensor::from_dispatch(out)
+}
+
+/// The running statistics from one training batch's mean and biased variance, exactly as
+/// burn-nn's BatchNorm::forward_train updates them.
+fn update_running_stats(bn: &BatchNorm, mean: Tensor<1>, var: Tensor<1>) {
     let m = bn.momentum;
     let running_mean = bn
         .running_mean
@@ -73,7 +85,6 @@ pub fn forward<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
         .add(var.detach().mul_scalar(m));
     bn.running_mean.update(running_mean.detach());
     bn.running_var.update(running_var.detach());
-    Tensor::from_dispatch(out)
 }
 
 /// Per channel c, the sum of `f(c, a[i], b[i])` over the elements of every plane of that
