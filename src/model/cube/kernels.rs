@@ -80,6 +80,16 @@ fn channel_partials_kernel(
     }
 }
 
+/// Sum `which` (0: of u, 1: of u * w) of channel c over its chunks, in chunk order.
+#[cube]
+fn channel_total(partials: &[f32], c: usize, chunks: usize, which: usize) -> f32 {
+    let mut total = 0.0f32;
+    for k in 0..chunks {
+        total += partials[(c * chunks + k) * 2 + which];
+    }
+    total
+}
+
 /// One unit per channel: the batch mean and biased variance from the partial sums, and the
 /// scale gamma / sqrt(var + eps) the output pass uses.
 #[cube(launch)]
@@ -100,13 +110,8 @@ fn forward_finish_kernel(
     if c >= channels as usize {
         terminate!();
     }
-    let chunks = chunks as usize;
-    let mut p = 0.0f32;
-    let mut q = 0.0f32;
-    for k in 0..chunks {
-        p += partials[(c * chunks + k) * 2];
-        q += partials[(c * chunks + k) * 2 + 1];
-    }
+    let p = channel_total(partials, c, chunks as usize, 0);
+    let q = channel_total(partials, c, chunks as usize, 1);
     let m = f32::cast_from(count);
     let d = p / m;
     let v = f32::max(q / m - d * d, 0.0f32);
@@ -155,13 +160,8 @@ fn backward_finish_kernel(
     if c >= channels as usize {
         terminate!();
     }
-    let chunks = chunks as usize;
-    let mut p = 0.0f32;
-    let mut q = 0.0f32;
-    for k in 0..chunks {
-        p += partials[(c * chunks + k) * 2];
-        q += partials[(c * chunks + k) * 2 + 1];
-    }
+    let p = channel_total(partials, c, chunks as usize, 0);
+    let q = channel_total(partials, c, chunks as usize, 1);
     let m = f32::cast_from(count);
     let inv_std = 1.0f32 / f32::sqrt(var[c] + epsilon);
     let a = gamma[c] * inv_std;
