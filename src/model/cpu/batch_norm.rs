@@ -29,7 +29,8 @@ pub trait CpuBatchNorm: Backend {
 }
 
 /// `BatchNorm::forward`, with the training and inference passes through one-op versions on
-/// flex (inference: on a device without autodiff, as evaluation and serving run).
+/// flex (inference: on a device without autodiff, as evaluation and serving run), and the
+/// training pass through convlab's CubeCL kernels on the CubeCL backend (`model::cube`).
 pub fn forward<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
     let (dtype, own) = (x.dtype(), bn.gamma.val().dtype());
     if dtype != own {

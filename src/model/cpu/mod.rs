@@ -4,7 +4,8 @@
 //! training and inference passes, PReLU, max pooling and channel dropout, each with its own
 //! backward pass.
 //! Each is a Burn backend extension implemented for `Flex` and `Autodiff<Flex>`; on every
-//! other device the layers keep Burn's own operations.
+//! other device the layers keep Burn's own operations, except batch norm's training pass on
+//! the CubeCL backend (CUDA), which `batch_norm::forward` hands to `model::cube`.
 //!
 //! Parallel work is split in fixed chunks and reduced in a fixed order, so results do not
 //! depend on the thread count (runs stay byte-reproducible under `sweep --jobs`).

@@ -281,7 +281,7 @@ pub fn batch_norm_train(
         dim,
         x.clone().into_buffer_arg(),
         x.clone().into_buffer_arg(),
-        gamma.clone().into_buffer_arg(),
+        gamma.clone().into_buffer_arg(), // `mean`: unread forward (the shift is x[0, c, 0])
         partials.clone().into_buffer_arg(),
         g.channels as u32,
         g.plane as u32,
