@@ -112,6 +112,8 @@ def lookahead(net, average, step, total):
     average (of the whole state_dict, batch-norm statistics included) moves toward the net
     and the net is set to it; after the last step the net becomes the average."""
     every = LOOKAHEAD_EVERY
+    if not every:  # off: no average to end on either
+        return
     decays = ([LOOKAHEAD_DECAY ** every * (step / total) ** 3] if every and step % every == 0 else []) + ([1.0] if step == total else [])
     for decay in decays:
         with torch.no_grad():

@@ -50,6 +50,7 @@ fn draws(ds: &Arc<Dataset>, epoch: usize) -> Vec<(isize, isize, bool)> {
     let plan = Plan {
         batch_size: 1024,
         shuffle_seed: Some(11 + epoch as u64),
+        shuffle: true,
         augment: Augment::for_epoch(&cfg, 0, epoch),
     };
     let norm = Arc::new(Normalize::identity(3));

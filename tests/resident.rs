@@ -71,16 +71,24 @@ fn device_batches_equal_host_batches() {
         },
     ];
     for augment in augments {
-        for shuffle_seed in [None, Some(7)] {
+        // (None, _): eval's order; (seed, false): `data.shuffle = false`, augmented from the seed.
+        for (shuffle_seed, shuffle) in [(None, false), (Some(7), true), (Some(7), false)] {
             let plan = Plan {
                 batch_size: 4,
                 shuffle_seed,
+                shuffle,
                 augment,
             };
             let host = host_batches(&ds, &norm, &plan);
             let device = device_batches(&ds, &norm, &plan);
             assert_eq!(host.len(), 3, "11 images in batches of 4");
-            assert_eq!(device, host, "{augment:?}, shuffle {shuffle_seed:?}");
+            assert_eq!(
+                device, host,
+                "{augment:?}, shuffle {shuffle_seed:?} {shuffle}"
+            );
+            let labels: Vec<i64> = host.iter().flat_map(|(_, y)| y.clone()).collect();
+            let in_order: Vec<i64> = (0..11).map(|i| i % 4).collect();
+            assert_eq!(labels == in_order, !shuffle, "order kept iff not shuffled");
         }
     }
 }
@@ -95,6 +103,7 @@ fn a_plain_batch_is_the_normalized_images() {
     let plan = Plan {
         batch_size: 5,
         shuffle_seed: None,
+        shuffle: false,
         augment: Augment::default(),
     };
     let batches = device_batches(&ds, &norm, &plan);

@@ -62,6 +62,9 @@ pub struct DataConfig {
     pub padding_mode: PaddingMode,
     /// Where training batches are built: "auto", "host" or "device" (see `Pipeline`).
     pub pipeline: Pipeline,
+    /// Shuffle the training set every epoch (as PyTorch's `shuffle=True`); false keeps the
+    /// dataset's order, for step-for-step comparisons (bench/parity_fast.py).
+    pub shuffle: bool,
     /// Use only N training / test images, spread evenly over each set (quick runs); 0 = all.
     pub limit_train: usize,
     pub limit_test: usize,
@@ -79,6 +82,7 @@ impl Default for DataConfig {
             hflip_alternate: false,
             padding_mode: PaddingMode::Constant,
             pipeline: Pipeline::Auto,
+            shuffle: true,
             limit_train: 0,
             limit_test: 0,
         }

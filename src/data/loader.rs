@@ -32,8 +32,12 @@ impl Batch {
 #[derive(Clone)]
 pub struct Plan {
     pub batch_size: usize,
-    /// Shuffle with this seed (train); `None` keeps the order (eval).
+    /// The pass's seed: its shuffle (train) and its augmentation draws; `None` keeps the
+    /// order (eval).
     pub shuffle_seed: Option<u64>,
+    /// With a seed: false keeps the order but still draws augmentation from the seed
+    /// (`data.shuffle = false`).
+    pub shuffle: bool,
     pub augment: Augment,
 }
 
@@ -41,7 +45,7 @@ impl Plan {
     /// The image indices of one pass over `len` images, in batch order.
     pub fn order(&self, len: usize) -> Vec<usize> {
         let mut order: Vec<usize> = (0..len).collect();
-        if let Some(seed) = self.shuffle_seed {
+        if let (Some(seed), true) = (self.shuffle_seed, self.shuffle) {
             order.shuffle(&mut StdRng::seed_from_u64(seed));
         }
         order

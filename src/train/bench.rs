@@ -92,6 +92,7 @@ pub fn run(o: &BenchOptions) -> Result<BenchResult> {
     let plan = Plan {
         batch_size: batch,
         shuffle_seed: Some(0),
+        shuffle: true,
         augment: Augment::default(),
     };
     let batches: Vec<_> = loader::spawn(ds.clone(), norm.clone(), plan)
@@ -148,6 +149,7 @@ fn pipeline_images_per_s(ds: &Arc<Dataset>, norm: &Arc<Normalize>, batch: usize)
             Plan {
                 batch_size: batch,
                 shuffle_seed: Some(pass),
+                shuffle: true,
                 augment,
             },
         );

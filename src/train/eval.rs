@@ -56,6 +56,7 @@ fn in_order(
         Plan {
             batch_size,
             shuffle_seed: None,
+            shuffle: false,
             augment: Augment::default(),
         },
     )

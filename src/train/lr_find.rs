@@ -78,6 +78,7 @@ pub fn run(cfg: &RunConfig, p: &Prepared, device: &Device, t: RangeTest) -> Resu
             Plan {
                 batch_size: cfg.train.batch_size,
                 shuffle_seed: Some(derive_seed(cfg.seed, Stream::LrFindPass { pass })),
+                shuffle: true,
                 augment,
             },
         );

@@ -179,6 +179,7 @@ impl Trainer<'_> {
         let plan = Plan {
             batch_size: cfg.train.batch_size,
             shuffle_seed: Some(derive_seed(cfg.seed, Stream::Shuffle { epoch })),
+            shuffle: cfg.data.shuffle,
             augment: Augment::for_epoch(&cfg.data, cfg.seed, epoch),
         };
         let batches: Box<dyn Iterator<Item = (Tensor<4>, Tensor<1, Int>)>> = match &p.resident {
