@@ -1,7 +1,8 @@
 //! Batch norm's training pass as one operation with its own backward step. Burn's default
 //! (used by flex) builds the statistics and the gradient from a dozen tensor operations, each
 //! transposing the activation to channel-major first; here each direction is two passes over
-//! the data. Same arithmetic as Burn's: biased batch variance, the same running-stat update.
+//! the data. Same arithmetic as Burn's (biased batch variance); the running variance is
+//! updated with the unbiased one, as PyTorch's.
 
 use burn::backend::AutodiffBackend;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -31,30 +32,39 @@ pub trait CpuBatchNorm: Backend {
 /// `BatchNorm::forward`, with the training and inference passes through one-op versions on
 /// flex (inference: on a device without autodiff, as evaluation and serving run), and the
 /// training pass through convlab's CubeCL kernels on the CubeCL backend (`model::cube`).
+/// Every training pass updates the running variance as PyTorch does (see
+/// [`update_running_stats`]), whichever path computes it.
 pub fn forward<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
     let (dtype, own) = (x.dtype(), bn.gamma.val().dtype());
     if dtype != own {
         // bf16 activations: normalized in f32 with the f32 statistics (as autocast does).
         return forward(bn, x.cast(own)).cast(dtype);
     }
+    // As Burn's `BatchNorm::forward`: a frozen layer in a training graph runs as in inference.
+    let training = bn.training.is_enabled() && x.device().is_autodiff();
+    let per_channel = x.shape().num_elements() / x.dims().get(1).copied().unwrap_or(1).max(1);
     #[cfg(any(feature = "cuda", feature = "cubecl-cpu"))]
-    if bn.training.is_enabled() && crate::model::cube::batch_norm::applies(&x) {
+    if training && crate::model::cube::batch_norm::applies(&x) {
         let (out, mean, var) = crate::model::cube::batch_norm::forward_train(bn, x);
-        update_running_stats(bn, mean, var);
+        update_running_stats(bn, mean, var, per_channel);
         return out;
     }
-    if D < 2 || !on_flex(&x) {
-        return bn.forward(x);
-    }
-    if !x.device().is_autodiff() {
-        // Inference: one pass of x * scale + shift per channel, from the running statistics.
-        let scale = bn.gamma.val() / (bn.running_var.value() + bn.epsilon).sqrt();
-        let shift = bn.beta.val() - bn.running_mean.value() * scale.clone();
-        return plane_affine::apply(x, scale, shift);
-    }
-    if !bn.training.is_enabled() {
+    let flex = D >= 2 && on_flex(&x);
+    if !training {
+        if flex && !x.device().is_autodiff() {
+            // Inference: one pass of x * scale + shift per channel, from the running statistics.
+            let scale = bn.gamma.val() / (bn.running_var.value() + bn.epsilon).sqrt();
+            let shift = bn.beta.val() - bn.running_mean.value() * scale.clone();
+            return plane_affine::apply(x, scale, shift);
+        }
         // Frozen in a training graph: Burn's, so gamma and beta still get their gradients.
         return bn.forward(x);
+    }
+    if !flex {
+        let r =
+            burn::tensor::module::batch_norm_train(x, bn.gamma.val(), bn.beta.val(), bn.epsilon);
+        update_running_stats(bn, r.mean, r.variance, per_channel);
+        return r.output;
     }
     let (out, mean, var) = <burn::backend::Dispatch as CpuBatchNorm>::cpu_batch_norm_train(
         x.into_dispatch(),
@@ -66,14 +76,23 @@ pub fn forward<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
         bn,
         Tensor::<1>::from_dispatch(mean),
         Tensor::<1>::from_dispatch(var),
+        per_channel,
     );
     Tensor::from_dispatch(out)
 }
 
-/// The running statistics from one training batch's mean and biased variance, exactly as
-/// burn-nn's BatchNorm::forward_train updates them.
-fn update_running_stats(bn: &BatchNorm, mean: Tensor<1>, var: Tensor<1>) {
+/// The running statistics from one training batch's mean and biased variance over `count`
+/// values per channel. As PyTorch's `BatchNorm`, the running variance takes the unbiased
+/// variance (times count / (count - 1)); Burn's own layer takes the biased one, which leaves
+/// evaluation-mode outputs off PyTorch's, most at small batches of flat features (batch 32:
+/// the variance 3% low). The normalization in the training pass itself stays biased in both.
+fn update_running_stats(bn: &BatchNorm, mean: Tensor<1>, var: Tensor<1>, count: usize) {
     let m = bn.momentum;
+    let unbias = if count > 1 {
+        count as f64 / (count - 1) as f64
+    } else {
+        1.0
+    };
     let running_mean = bn
         .running_mean
         .value_sync()
@@ -83,7 +102,7 @@ fn update_running_stats(bn: &BatchNorm, mean: Tensor<1>, var: Tensor<1>) {
         .running_var
         .value_sync()
         .mul_scalar(1.0 - m)
-        .add(var.detach().mul_scalar(m));
+        .add(var.detach().mul_scalar(m * unbias));
     bn.running_mean.update(running_mean.detach());
     bn.running_var.update(running_var.detach());
 }
