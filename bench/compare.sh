@@ -83,7 +83,7 @@ for dtype in $dtypes; do
 done
 
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; $(date -u +%F)"
-echo "convlab $("$bin" --version | cut -d' ' -f2), torch $("$python" -c 'import torch; print(torch.__version__, "threads", torch.get_num_threads())'); MODE=$mode DEVICE=$device REPEATS=$repeats DTYPES=\"$dtypes\" COMPILE=$compile"
+echo "$("$bin" --version), torch $("$python" -c 'import torch; print(torch.__version__, "threads", torch.get_num_threads())'); MODE=$mode DEVICE=$device REPEATS=$repeats DTYPES=\"$dtypes\" COMPILE=$compile"
 echo
 "$python" - "$tmp/rows" "$device" "$mode" "$limit_train" "$limit_test" "$compile" <<'PY'
 import math, sys, statistics as st

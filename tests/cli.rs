@@ -98,10 +98,19 @@ fn train_writes_a_complete_run_folder_and_eval_agrees() {
         (
             info["seed"].as_u64(),
             info["burn_version"].as_str(),
-            info["device"].as_str()
+            info["device"].as_str(),
+            info["build"].as_str()
         ),
-        (Some(3), Some("0.22.1"), Some("cpu"))
+        (
+            Some(3),
+            Some("0.22.1"),
+            Some("cpu"),
+            Some(convlab::run::BUILD)
+        )
     );
+    // The backends built in; this test's build is the default one unless a feature is on.
+    #[cfg(not(any(feature = "cuda", feature = "cubecl-cpu")))]
+    assert_eq!(info["build"], "cpu");
     // The SIMD level that explains last-digit differences between CPU kinds.
     let simd = info["cpu_simd"].as_str().unwrap_or_default();
     let known = ["avx512f", "avx2", "sse2", std::env::consts::ARCH];

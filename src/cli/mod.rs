@@ -22,10 +22,16 @@ use clap::{Args, Parser, Subcommand};
 use crate::data::Lookup;
 use crate::error::Result;
 
+/// `--version`: the version and the backends built in ("0.1.0 (cpu + cuda (kernels through LLVM))").
+fn version_line() -> &'static str {
+    static LINE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    LINE.get_or_init(|| format!("{} ({})", env!("CARGO_PKG_VERSION"), crate::run::BUILD))
+}
+
 #[derive(Parser)]
 #[command(
     name = "convlab",
-    version,
+    version = version_line(),
     about = "Train image classifiers and compare hyperparameters, reproducibly"
 )]
 struct Cli {

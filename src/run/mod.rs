@@ -29,3 +29,16 @@ pub use summary::{RunInfo, Status, Summary};
 
 /// The Burn version convlab is pinned to (Cargo.toml), recorded in runs and checkpoints.
 pub const BURN_VERSION: &str = "0.22.1";
+
+/// The backends this binary was built with (cargo features), recorded in runs and printed
+/// by `convlab --version`: on CUDA, which compiler turns the kernels into PTX is part of what
+/// a speed figure measured.
+pub const BUILD: &str = if cfg!(feature = "cuda-nvrtc") {
+    "cpu + cuda (kernels through NVRTC)"
+} else if cfg!(feature = "cuda") {
+    "cpu + cuda (kernels through LLVM)"
+} else if cfg!(feature = "cubecl-cpu") {
+    "cpu + cubecl-cpu"
+} else {
+    "cpu"
+};

@@ -57,6 +57,10 @@ pub struct RunInfo {
     pub seed: u64,
     pub convlab_version: String,
     pub burn_version: String,
+    /// The backends of the binary ([`crate::run::BUILD`]); absent in runs from before it was
+    /// recorded.
+    #[serde(default)]
+    pub build: String,
     pub device: String,
     pub cpu_threads: usize,
     /// The widest SIMD the CPU offers ("avx512f", "avx2", ...): the likely reason the same

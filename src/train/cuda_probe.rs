@@ -36,6 +36,7 @@ fn ask_driver() -> Result<usize, String> {
                 DRIVER_NAMES[0]
             )
         })?;
+    let mut n: c_int = 0;
     // SAFETY: the signatures are the CUDA driver API's (cuda.h), stable since CUDA 2.
     unsafe {
         let init: Symbol<unsafe extern "C" fn(c_uint) -> c_int> = symbol(&lib, b"cuInit\0")?;
@@ -48,7 +49,6 @@ fn ask_driver() -> Result<usize, String> {
                 error_name(&lib, code)
             ));
         }
-        let mut n: c_int = 0;
         let code = count(&mut n);
         if code != 0 {
             return Err(format!(
@@ -59,7 +59,60 @@ fn ask_driver() -> Result<usize, String> {
         if n <= 0 {
             return Err("the NVIDIA driver sees no GPU (check CUDA_VISIBLE_DEVICES)".into());
         }
-        Ok(n as usize)
+    }
+    #[cfg(feature = "cuda-nvrtc")]
+    nvrtc_ready()?;
+    Ok(n as usize)
+}
+
+/// With `--features cuda-nvrtc`, CubeCL hands CUDA C++ to NVRTC, which needs libnvrtc and the
+/// CUDA headers; without them cubecl-cuda panics at the first kernel. It finds the headers
+/// under CUDA_PATH, else /usr/local/cuda, /opt/cuda, or /usr when /usr/bin/nvcc exists (its
+/// own search, repeated here so the answer is an error rather than a panic).
+#[cfg(feature = "cuda-nvrtc")]
+fn nvrtc_ready() -> Result<(), String> {
+    use std::path::{Path, PathBuf};
+    const HINT: &str =
+        "(PyTorch's CUDA wheels carry both: site-packages/nvidia/cu13, with include/ and lib/)";
+    let root = std::env::var_os("CUDA_PATH")
+        .map(PathBuf::from)
+        .or_else(|| {
+            ["/usr/local/cuda", "/opt/cuda"]
+                .iter()
+                .map(PathBuf::from)
+                .find(|p| p.exists())
+                .or_else(|| {
+                    Path::new("/usr/bin/nvcc")
+                        .exists()
+                        .then(|| PathBuf::from("/usr"))
+                })
+        });
+    match root {
+        Some(root) if root.join("include").join("cuda_fp16.h").exists() => {}
+        Some(root) => {
+            return Err(format!(
+                "this build compiles GPU kernels with NVRTC, and {} has no CUDA headers \
+                 (include/cuda_fp16.h); point CUDA_PATH at a CUDA toolkit folder {HINT}",
+                root.display()
+            ));
+        }
+        None => {
+            return Err(format!(
+                "this build compiles GPU kernels with NVRTC, which needs the CUDA headers: \
+                 set CUDA_PATH to a CUDA toolkit folder {HINT}"
+            ));
+        }
+    }
+    // The names cudarc tries for CUDA 13 and 12.
+    let names = ["libnvrtc.so", "libnvrtc.so.13", "libnvrtc.so.12"];
+    // SAFETY: loading NVRTC runs only its own initialisers.
+    if names.iter().any(|n| unsafe { Library::new(*n) }.is_ok()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "this build compiles GPU kernels with NVRTC, and libnvrtc.so is not found: add its \
+             folder to LD_LIBRARY_PATH {HINT}"
+        ))
     }
 }
 

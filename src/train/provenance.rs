@@ -3,7 +3,7 @@
 use crate::error::{Error, Result};
 use crate::model::checkpoint::CheckpointMeta;
 use crate::model::spec::Shape;
-use crate::run::{BURN_VERSION, EpochMetrics, RunInfo};
+use crate::run::{BUILD, BURN_VERSION, EpochMetrics, RunInfo};
 use crate::train::trainer::Trainer;
 
 impl Trainer<'_> {
@@ -38,6 +38,7 @@ impl Trainer<'_> {
             seed: cfg.seed,
             convlab_version: env!("CARGO_PKG_VERSION").into(),
             burn_version: BURN_VERSION.into(),
+            build: BUILD.into(),
             device: cfg.device.to_string(),
             cpu_threads: std::thread::available_parallelism()
                 .map(|n| n.get())
