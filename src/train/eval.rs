@@ -92,15 +92,19 @@ pub fn evaluate(
     device: &Device,
     tta: Tta,
 ) -> Tally {
-    let rx = in_order(ds, norm, batch_size);
-    let mut tally = Tally::default();
-    for batch in rx {
-        let n = batch.len() as u64;
+    // The batches' losses and counts stay on the device until the pass ends: one read
+    // then, instead of a host wait per batch (on a GPU, each wait drains its queue).
+    let (mut losses, mut hits, mut sizes) = (Vec::new(), Vec::new(), Vec::new());
+    for batch in in_order(ds, norm, batch_size) {
+        sizes.push(batch.len() as u64);
         let (x, y) = batch_tensors(batch, ds.shape, device);
         let logits = tta_logits(model, x, tta);
-        let loss = cross_entropy(logits.clone(), y.clone(), 0.0);
-        let ok = correct(logits, y);
-        tally.add(scalar(loss), scalar_int(ok), n);
+        losses.push(cross_entropy(logits.clone(), y.clone(), 0.0));
+        hits.push(correct(logits, y));
+    }
+    let mut tally = Tally::default();
+    for ((l, c), n) in scalars(losses).into_iter().zip(counts(hits)).zip(sizes) {
+        tally.add(l, c, n);
     }
     tally
 }
@@ -142,9 +146,28 @@ pub fn scalar(t: Tensor<1>) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-pub fn scalar_int(t: Tensor<1, Int>) -> u64 {
-    t.into_data_as::<i64>()
+/// One-element float tensors read back in one transfer (one host sync for all of them).
+pub fn scalars(ts: Vec<Tensor<1>>) -> Vec<f64> {
+    let n = ts.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    Tensor::cat(ts, 0)
+        .into_data_as::<f32>()
+        .try_to_vec::<f32>()
+        .map(|v| v.into_iter().map(f64::from).collect())
+        .unwrap_or_else(|_| vec![f64::NAN; n])
+}
+
+/// One-element integer tensors read back in one transfer.
+pub fn counts(ts: Vec<Tensor<1, Int>>) -> Vec<u64> {
+    let n = ts.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    Tensor::cat(ts, 0)
+        .into_data_as::<i64>()
         .try_to_vec::<i64>()
-        .map(|v| v[0] as u64)
-        .unwrap_or(0)
+        .map(|v| v.into_iter().map(|c| c as u64).collect())
+        .unwrap_or_else(|_| vec![0; n])
 }

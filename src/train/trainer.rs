@@ -3,6 +3,7 @@
 //! run folder kept up to date after every epoch.
 
 use std::io::IsTerminal;
+use std::mem::take;
 use std::time::Instant;
 
 use burn::module::Module;
@@ -20,7 +21,7 @@ use crate::model::params::trainable_params;
 use crate::run::{EpochMetrics, RunDir, Status, Summary, files};
 use crate::seed::{Stream, derive_seed};
 use crate::train::config::RunConfig;
-use crate::train::eval::{batch_tensors, correct, evaluate, scalar, scalar_int};
+use crate::train::eval::{batch_tensors, correct, counts, evaluate, scalars};
 use crate::train::grad_plan::GradPlan;
 use crate::train::guard::{self, Guard};
 use crate::train::lookahead::Lookahead;
@@ -30,8 +31,9 @@ use crate::train::prepare::{Prepared, device_pipeline, fresh_model, from_pretrai
 use crate::train::schedule::Schedule;
 use crate::train::step::train_step;
 
-/// Read the running loss back from the device every this many batches: often enough for
-/// the progress bar and the NaN guard, rarely enough not to stall a GPU queue.
+/// Read the batches' losses and correct counts back from the device every this many
+/// batches, one transfer for each kind: often enough for the progress bar and the NaN
+/// guard, rarely enough not to stall a GPU queue.
 const SYNC_EVERY: usize = 16;
 
 /// Evaluation batches are at least this large: without a backward pass they fit easily,
@@ -196,7 +198,8 @@ impl Trainer<'_> {
         let plan = GradPlan::new(&p.model, &prep.layers, epoch, bias_scale);
         let pb = progress_bar(steps, self.quiet);
         let mut tally = Tally::default();
-        let mut pending: Vec<(Tensor<1>, Tensor<1, Int>, u64)> = Vec::with_capacity(SYNC_EVERY);
+        // Each step's loss and correct count, read back SYNC_EVERY steps at a time.
+        let (mut losses, mut hits, mut sizes) = (Vec::new(), Vec::new(), Vec::new());
         let mut lr = p.schedule.lr(epoch, 0);
         for (step, (x, y)) in batches.enumerate() {
             let x = cfg.train.precision.input(x);
@@ -217,15 +220,21 @@ impl Trainer<'_> {
                 Some(l) => l.after_step(model, epoch * steps + step + 1),
                 None => model,
             };
-            pending.push((out.loss, correct(out.logits, y), n));
-            if pending.len() == SYNC_EVERY || step + 1 == steps {
-                for (l, c, n) in pending.drain(..) {
-                    let l = scalar(l);
+            losses.push(out.loss);
+            hits.push(correct(out.logits, y));
+            sizes.push(n);
+            if sizes.len() == SYNC_EVERY || step + 1 == steps {
+                let (losses, hits) = (take(&mut losses), take(&mut hits));
+                for ((l, c), n) in scalars(losses)
+                    .into_iter()
+                    .zip(counts(hits))
+                    .zip(sizes.drain(..))
+                {
                     if !l.is_finite() {
                         pb.finish_and_clear();
                         return Err(guard::non_finite(l, epoch + 1, step + 1, cfg));
                     }
-                    tally.add(l, scalar_int(c), n);
+                    tally.add(l, c, n);
                 }
                 pb.set_position(step as u64 + 1);
                 pb.set_message(format!(
