@@ -11,6 +11,9 @@ examples/cifar10-fast.toml against bench/pytorch_fast.py's, piece by piece.
       --set train.lookahead_every=0 --set train.chance_epochs=0 --run-dir /tmp/init
     convlab export --format pytorch /tmp/init/last.ckpt -o /tmp/init.pth
     python3 bench/gap_checks.py fresh /tmp/init.pth
+    # PyTorch's starting net for a seed (make_net + whiten_, as pytorch_fast.py's run builds
+    # it) as a convlab checkpoint, to train convlab from the twin's init (model.pretrained)
+    python3 bench/gap_checks.py start /tmp/start0.pth --seed 0     # prints the import line
 """
 import argparse, importlib.util, math, os, sys
 
@@ -50,6 +53,11 @@ def fresh(pth):
     _, net = exported(pth)
     torch.manual_seed(0)
     ref = pf.make_net().state_dict()
+    for k, v in net.state_dict().items():  # every tensor (the running statistics moved one step)
+        r = ref[k]
+        if v.dtype.is_floating_point and v.numel() > 1:
+            print(f"{k} {tuple(v.shape)}: mean {v.mean():+.5f} std {v.std():.5f} min {v.min():+.4f} max {v.max():+.4f}"
+                  f" | PyTorch mean {r.mean():+.5f} std {r.std():.5f} min {r.min():+.4f} max {r.max():+.4f}")
     for k, v in net.state_dict().items():
         if k == "0.bias":
             print(f"{k}: max |b| {v.abs().max():.4f}, bound {1 / math.sqrt(12):.4f}")
@@ -63,13 +71,33 @@ def fresh(pth):
             print(f"{k}: std {v.std():.5f} (PyTorch {ref[k].std():.5f}), bound {1 / math.sqrt(v.shape[1]):.5f}")
 
 
+def start(pth, data_dir, seed):
+    (xtr, _), _ = pf.load(os.path.join(data_dir, "cifar10", "cifar10-jpeg.tar.gz"))
+    xtr = xtr.float() / 255
+    mean, std = xtr.mean((0, 2, 3)), xtr.std((0, 2, 3))
+    xtr = (xtr - mean[None, :, None, None]) / std[None, :, None, None]
+    torch.manual_seed(seed)  # the same draws as pytorch_fast.one_run's net
+    net = pf.make_net()
+    pf.whiten_(net[0], xtr[torch.arange(5000) * len(xtr) // 5000])
+    torch.save(net.state_dict(), pth)
+    as_list = lambda v: ",".join(repr(x) for x in v.tolist())  # noqa: E731
+    print(f"convlab import --config examples/cifar10-fast.toml --dataset cifar10 --mean {as_list(mean)} "
+          f"--std {as_list(std)} -o {pth[:-4]}.ckpt {pth}")
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["trained", "fresh"])
+    ap.add_argument("what", choices=["trained", "fresh", "start"])
     ap.add_argument("pth")
     ap.add_argument("--data-dir", default=os.environ.get("CONVLAB_DATA", "../shared/datasets"))
+    ap.add_argument("--seed", type=int, default=0, help="start: the twin's seed")
     a = ap.parse_args()
-    trained(a.pth, a.data_dir) if a.what == "trained" else fresh(a.pth)
+    if a.what == "trained":
+        trained(a.pth, a.data_dir)
+    elif a.what == "fresh":
+        fresh(a.pth)
+    else:
+        start(a.pth, a.data_dir, a.seed)
 
 
 if __name__ == "__main__":
