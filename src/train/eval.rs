@@ -103,7 +103,7 @@ pub fn evaluate(
         hits.push(correct(logits, y));
     }
     let mut tally = Tally::default();
-    for ((l, c), n) in scalars(losses).into_iter().zip(counts(hits)).zip(sizes) {
+    for ((l, c), n) in read_back(losses, hits).into_iter().zip(sizes) {
         tally.add(l, c, n);
     }
     tally
@@ -146,28 +146,20 @@ pub fn scalar(t: Tensor<1>) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-/// One-element float tensors read back in one transfer (one host sync for all of them).
-pub fn scalars(ts: Vec<Tensor<1>>) -> Vec<f64> {
-    let n = ts.len();
+/// Each batch's mean loss and correct count (one-element tensors), read back together in
+/// one transfer: one host sync for all of them. The counts travel as f32, exact for any
+/// batch under 2^24 images.
+pub fn read_back(losses: Vec<Tensor<1>>, hits: Vec<Tensor<1, Int>>) -> Vec<(f64, u64)> {
+    let n = losses.len();
     if n == 0 {
         return Vec::new();
     }
-    Tensor::cat(ts, 0)
-        .into_data_as::<f32>()
-        .try_to_vec::<f32>()
-        .map(|v| v.into_iter().map(f64::from).collect())
-        .unwrap_or_else(|_| vec![f64::NAN; n])
-}
-
-/// One-element integer tensors read back in one transfer.
-pub fn counts(ts: Vec<Tensor<1, Int>>) -> Vec<u64> {
-    let n = ts.len();
-    if n == 0 {
-        return Vec::new();
+    let both = Tensor::cat(
+        vec![Tensor::cat(losses, 0), Tensor::cat(hits, 0).float()],
+        0,
+    );
+    match both.into_data_as::<f32>().try_to_vec::<f32>() {
+        Ok(v) => (0..n).map(|i| (f64::from(v[i]), v[n + i] as u64)).collect(),
+        Err(_) => vec![(f64::NAN, 0); n],
     }
-    Tensor::cat(ts, 0)
-        .into_data_as::<i64>()
-        .try_to_vec::<i64>()
-        .map(|v| v.into_iter().map(|c| c as u64).collect())
-        .unwrap_or_else(|_| vec![0; n])
 }

@@ -21,7 +21,7 @@ use crate::model::params::trainable_params;
 use crate::run::{EpochMetrics, RunDir, Status, Summary, files};
 use crate::seed::{Stream, derive_seed};
 use crate::train::config::RunConfig;
-use crate::train::eval::{batch_tensors, correct, counts, evaluate, scalars};
+use crate::train::eval::{batch_tensors, correct, evaluate, read_back};
 use crate::train::grad_plan::GradPlan;
 use crate::train::guard::{self, Guard};
 use crate::train::lookahead::Lookahead;
@@ -32,7 +32,7 @@ use crate::train::schedule::Schedule;
 use crate::train::step::train_step;
 
 /// Read the batches' losses and correct counts back from the device every this many
-/// batches, one transfer for each kind: often enough for the progress bar and the NaN
+/// batches, all in one transfer: often enough for the progress bar and the NaN
 /// guard, rarely enough not to stall a GPU queue.
 const SYNC_EVERY: usize = 16;
 
@@ -224,12 +224,8 @@ impl Trainer<'_> {
             hits.push(correct(out.logits, y));
             sizes.push(n);
             if sizes.len() == SYNC_EVERY || step + 1 == steps {
-                let (losses, hits) = (take(&mut losses), take(&mut hits));
-                for ((l, c), n) in scalars(losses)
-                    .into_iter()
-                    .zip(counts(hits))
-                    .zip(sizes.drain(..))
-                {
+                let read = read_back(take(&mut losses), take(&mut hits));
+                for ((l, c), n) in read.into_iter().zip(sizes.drain(..)) {
                     if !l.is_finite() {
                         pb.finish_and_clear();
                         return Err(guard::non_finite(l, epoch + 1, step + 1, cfg));
