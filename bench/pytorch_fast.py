@@ -133,7 +133,21 @@ def evaluate(net, x, y, tta):
     return correct / len(x)
 
 
-def one_run(xtr, ytr, xte, yte, seed, device, log_epochs=False, stop_after=0):
+def read_draws(path, n, epochs):
+    """A convlab run's data order and augmentation draws (bench/draws.rs): per epoch the
+    image order, then each position's row shift, column shift and flip."""
+    raw, out = np.fromfile(path, np.uint8), []
+    size = n * 7
+    assert len(raw) >= epochs * size, f"{path}: {len(raw) // size} epoch(s) of {n} images, {epochs} wanted"
+    for e in range(epochs):
+        part = raw[e * size:(e + 1) * size]
+        order = torch.tensor(part[:4 * n].view("<u4").astype(np.int64))
+        dy, dx = (torch.tensor(part[4 * n + k * n:4 * n + (k + 1) * n].view(np.int8).astype(np.int64)) for k in (0, 1))
+        out.append((order, dy, dx, torch.tensor(part[6 * n:] == 1)))
+    return out
+
+
+def one_run(xtr, ytr, xte, yte, seed, device, log_epochs=False, stop_after=0, draws=None, start=None):
     torch.manual_seed(seed)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     sync()
@@ -141,6 +155,8 @@ def one_run(xtr, ytr, xte, yte, seed, device, log_epochs=False, stop_after=0):
     net = make_net().to(device)
     n = len(xtr)
     whiten_(net[0], xtr[torch.arange(5000) * n // 5000])
+    if start:  # another starting net (bench/gap_checks.py start writes them), whitening included
+        net.load_state_dict(torch.load(start, map_location=device))
     bn_biases = [m.bias for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
     others = [p for p in net.parameters() if p.requires_grad and all(p is not b for b in bn_biases)]
     opt = torch.optim.SGD([dict(params=others), dict(params=bn_biases, lr=LR * BIAS_SCALE, weight_decay=WD / BIAS_SCALE)],
@@ -159,8 +175,14 @@ def one_run(xtr, ytr, xte, yte, seed, device, log_epochs=False, stop_after=0):
         net.train()
         flip = coins ^ (epoch % 2 == 1)
         loss_sum, correct = torch.zeros((), device=device), torch.zeros((), device=device, dtype=torch.long)
-        for idx in torch.randperm(n, device=device).split(BATCH):
-            dy, dx = torch.randint(0, 5, (2, len(idx)), device=device)
+        if draws:  # convlab's order, shifts and flips for this epoch, in place of our own
+            order, shift_y, shift_x, flip_at = (t.to(device) for t in draws[epoch])
+            flip = torch.empty_like(flip)
+            flip[order] = flip_at
+            batches = [(idx, shift_y[k:k + BATCH] + 2, shift_x[k:k + BATCH] + 2) for k, idx in zip(range(0, n, BATCH), order.split(BATCH))]
+        else:
+            batches = ((idx, *torch.randint(0, 5, (2, len(idx)), device=device)) for idx in torch.randperm(n, device=device).split(BATCH))
+        for idx, dy, dx in batches:
             rows = (torch.arange(32, device=device)[None, :] + dy[:, None])
             cols = (torch.arange(32, device=device)[None, :] + dx[:, None])
             batch = padded[idx[:, None, None, None], torch.arange(3, device=device)[None, :, None, None], rows[:, None, :, None], cols[:, None, None, :]]
@@ -206,6 +228,8 @@ def main():
                     "(~/.cache/convlab/cifar10-*.bin) to train on convlab's decoding of the same files")
     ap.add_argument("--stop-after", type=int, default=0, help="stop after N epochs of the full schedule (curves only)")
     ap.add_argument("--log-epochs", action="store_true", help="each epoch's train loss and accuracy on stderr (one host sync per epoch)")
+    ap.add_argument("--draws", help="train on a convlab run's data order and augmentation draws (bench/draws.rs writes them)")
+    ap.add_argument("--start", help="start from this state_dict (.pth; bench/gap_checks.py start) instead of a fresh net")
     ap.add_argument("--limit-train", type=int, default=0, help="N evenly spaced training images (0: all)")
     ap.add_argument("--limit-test", type=int, default=0, help="N evenly spaced test images (0: all)")
     a = ap.parse_args()
@@ -227,8 +251,9 @@ def main():
     mean, std = xtr.mean((0, 2, 3), keepdim=True), xtr.std((0, 2, 3), keepdim=True)
     xtr, xte = ((xtr - mean) / std).to(device), ((xte - mean) / std).to(device)
     ytr, yte = ytr.to(device), yte.to(device)
+    draws = read_draws(a.draws, len(xtr), a.stop_after or EPOCHS) if a.draws else None
     for r in range(a.runs):
-        acc_tta, acc, seconds = one_run(xtr, ytr, xte, yte, a.seed + r, device, a.log_epochs, a.stop_after)
+        acc_tta, acc, seconds = one_run(xtr, ytr, xte, yte, a.seed + r, device, a.log_epochs, a.stop_after, draws, a.start)
         print(json.dumps({"run": r, "device": a.device, "torch": torch.__version__, "test_acc_tta": acc_tta,
                           "test_acc": acc, "seconds": round(seconds, 3), "pixels": "pil" if a.pixels == "pil" else "convlab"}), flush=True)
 

@@ -38,8 +38,8 @@ fn coordinate_images() -> Dataset {
     }
 }
 
-/// (dy, dx, flip) of every image in one epoch's batches, by image id.
-fn draws(ds: &Arc<Dataset>, epoch: usize) -> Vec<(isize, isize, bool)> {
+/// Epoch `epoch`'s pass, as the recipe's (examples/cifar10-fast.toml) data settings make it.
+fn plan(epoch: usize) -> Plan {
     let cfg = DataConfig {
         crop_padding: 2,
         hflip: true,
@@ -47,19 +47,22 @@ fn draws(ds: &Arc<Dataset>, epoch: usize) -> Vec<(isize, isize, bool)> {
         padding_mode: PaddingMode::Reflect,
         ..Default::default()
     };
-    let plan = Plan {
+    Plan {
         batch_size: 1024,
         shuffle_seed: Some(11 + epoch as u64),
         shuffle: true,
         augment: Augment::for_epoch(&cfg, 0, epoch),
-    };
+    }
+}
+
+/// (image id, (dy, dx, flip)) of every image in one epoch's batches, in batch order.
+fn read_back(ds: &Arc<Dataset>, epoch: usize) -> Vec<(usize, (isize, isize, bool))> {
     let norm = Arc::new(Normalize::identity(3));
     let (plane, at) = (SIDE * SIDE, |c: usize, y: usize, x: usize| {
         c * SIDE * SIDE + y * SIDE + x
     });
-    let mut out = vec![(9, 9, false); N];
-    let mut seen = 0;
-    for batch in spawn(ds.clone(), norm, plan) {
+    let mut out = Vec::with_capacity(N);
+    for batch in spawn(ds.clone(), norm, plan(epoch)) {
         for img in batch.images.chunks_exact(3 * plane) {
             let value = |c, y, x| (img[at(c, y, x)] * 255.0).round() as isize / 8;
             // Away from the border (rows/columns 16, 17) no reflection is involved.
@@ -68,12 +71,20 @@ fn draws(ds: &Arc<Dataset>, epoch: usize) -> Vec<(isize, isize, bool)> {
             let dx = value(0, 16, 16) - if flip { 15 } else { 16 };
             // Rows 8 and 24 read source rows 6-10 and 22-26: each inside its half.
             let byte = |y| (img[at(2, y, 16)] * 255.0).round() as usize;
-            out[byte(8) + 256 * byte(24)] = (dy, dx, flip);
-            seen += 1;
+            out.push((byte(8) + 256 * byte(24), (dy, dx, flip)));
         }
     }
-    assert_eq!(seen, N);
+    assert_eq!(out.len(), N);
     out
+}
+
+/// (dy, dx, flip) of every image in one epoch's batches, by image id.
+fn draws(ds: &Arc<Dataset>, epoch: usize) -> Vec<(isize, isize, bool)> {
+    let mut by_id = vec![(9, 9, false); N];
+    for (id, draw) in read_back(ds, epoch) {
+        by_id[id] = draw;
+    }
+    by_id
 }
 
 #[test]
@@ -121,4 +132,25 @@ fn shifts_and_flips_are_uniform_independent_and_alternate() {
         (140..=260).contains(&kept_shift),
         "{kept_shift} of {N} kept their shift"
     );
+}
+
+/// `Plan::draws`, which bench/draws.rs writes out for the PyTorch twin to train on convlab's
+/// batches, lists what the loader's batches hold: the same images in the same order, each
+/// with the shift and flip it was given.
+#[test]
+fn plan_draws_list_the_loaders_batches() {
+    let ds = Arc::new(coordinate_images());
+    for epoch in 0..2 {
+        let listed: Vec<_> = plan(epoch)
+            .draws(N)
+            .into_iter()
+            .map(|(i, d)| (i, (d.dy, d.dx, d.flip)))
+            .collect();
+        let batches = read_back(&ds, epoch);
+        let first_difference = batches.iter().zip(&listed).position(|(a, b)| a != b);
+        assert_eq!(
+            first_difference, None,
+            "epoch {epoch}: position {first_difference:?} differs"
+        );
+    }
 }

@@ -10,7 +10,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use crate::data::dataset::Dataset;
-use crate::data::transform::{Augment, Normalize, fill_batch};
+use crate::data::transform::{Augment, Draw, Normalize, fill_batch};
 use crate::seed::{Stream, derive_seed};
 
 pub struct Batch {
@@ -49,6 +49,18 @@ impl Plan {
             order.shuffle(&mut StdRng::seed_from_u64(seed));
         }
         order
+    }
+
+    /// The pass's image order with each position's shift and flip, drawn as `spawn`'s batches
+    /// draw them: what `bench/draws.rs` writes out for the PyTorch twin to replay.
+    pub fn draws(&self, len: usize) -> Vec<(usize, Draw)> {
+        let order = self.order(len);
+        let mut out = Vec::with_capacity(len);
+        for (b, chunk) in order.chunks(self.batch_size.max(1)).enumerate() {
+            let mut rng = self.augment_rng(b);
+            out.extend(chunk.iter().map(|&i| (i, self.augment.draw(i, &mut rng))));
+        }
+        out
     }
 
     /// Batch `b`'s augmentation stream, derived from the pass's shuffle seed alone.
