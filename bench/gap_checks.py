@@ -14,6 +14,9 @@ examples/cifar10-fast.toml against bench/pytorch_fast.py's, piece by piece.
     # PyTorch's starting net for a seed (make_net + whiten_, as pytorch_fast.py's run builds
     # it) as a convlab checkpoint, to train convlab from the twin's init (model.pretrained)
     python3 bench/gap_checks.py start /tmp/start0.pth --seed 0     # prints the import line
+    # convlab's own starting net, for the twin's --start (bench/replay.sh runs all of it): a
+    # run of the recipe at lr 1e-30, exported, with batch norm put back to its initial state
+    python3 bench/gap_checks.py unrun /tmp/run.pth --out /tmp/start.pth
 """
 import argparse, importlib.util, math, os, sys
 
@@ -85,19 +88,39 @@ def start(pth, data_dir, seed):
           f"--std {as_list(std)} -o {pth[:-4]}.ckpt {pth}")
 
 
+def unrun(pth, out):
+    """A convlab run exported after one epoch at lr 1e-30 is its starting net but for batch
+    norm: the forwards moved the running statistics and the steps made the zero shifts ~1e-32.
+    Put those back to 0 / 1 / 0 and save the state_dict as `out`."""
+    state = torch.load(pth)
+    for k, v in state.items():
+        layer = k.rsplit(".", 1)[0]
+        if f"{layer}.running_var" not in state:  # not a batch-norm layer
+            continue
+        if k.endswith(("running_mean", ".bias", "num_batches_tracked")):
+            state[k] = torch.zeros_like(v)
+        elif k.endswith("running_var"):
+            state[k] = torch.ones_like(v)
+    torch.save(state, out)
+    print(f"wrote {out}")
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["trained", "fresh", "start"])
+    ap.add_argument("what", choices=["trained", "fresh", "start", "unrun"])
     ap.add_argument("pth")
     ap.add_argument("--data-dir", default=os.environ.get("CONVLAB_DATA", "../shared/datasets"))
     ap.add_argument("--seed", type=int, default=0, help="start: the twin's seed")
+    ap.add_argument("--out", help="unrun: where to write the starting net")
     a = ap.parse_args()
     if a.what == "trained":
         trained(a.pth, a.data_dir)
     elif a.what == "fresh":
         fresh(a.pth)
-    else:
+    elif a.what == "start":
         start(a.pth, a.data_dir, a.seed)
+    else:
+        unrun(a.pth, a.out)
 
 
 if __name__ == "__main__":
