@@ -147,7 +147,7 @@ def read_draws(path, n, epochs):
     return out
 
 
-def one_run(xtr, ytr, xte, yte, seed, device, log_epochs=False, stop_after=0, draws=None, start=None):
+def one_run(xtr, ytr, xte, yte, seed, device, log_epochs=False, stop_after=0, draws=None, start=None, save=None):
     torch.manual_seed(seed)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     sync()
@@ -203,6 +203,8 @@ def one_run(xtr, ytr, xte, yte, seed, device, log_epochs=False, stop_after=0, dr
                               "train_acc": round(correct.item() / n, 6)}), file=sys.stderr, flush=True)
     if stop_after:  # a partial run: its curves are the point, not its accuracy
         return None, None, time.perf_counter() - t0  # null in the JSON line
+    if save:  # the final net (lookahead's average, batch-norm statistics included), to compare with convlab's
+        torch.save(net.state_dict(), save)
     scaled = nn.Sequential(net, Scale())
     acc_tta = evaluate(scaled, xte, yte, tta=True)
     sync()
@@ -230,6 +232,7 @@ def main():
     ap.add_argument("--log-epochs", action="store_true", help="each epoch's train loss and accuracy on stderr (one host sync per epoch)")
     ap.add_argument("--draws", help="train on a convlab run's data order and augmentation draws (bench/draws.rs writes them)")
     ap.add_argument("--start", help="start from this state_dict (.pth; bench/gap_checks.py start) instead of a fresh net")
+    ap.add_argument("--save", help="write the final net's state_dict here (the last run's)")
     ap.add_argument("--limit-train", type=int, default=0, help="N evenly spaced training images (0: all)")
     ap.add_argument("--limit-test", type=int, default=0, help="N evenly spaced test images (0: all)")
     a = ap.parse_args()
@@ -253,7 +256,7 @@ def main():
     ytr, yte = ytr.to(device), yte.to(device)
     draws = read_draws(a.draws, len(xtr), a.stop_after or EPOCHS) if a.draws else None
     for r in range(a.runs):
-        acc_tta, acc, seconds = one_run(xtr, ytr, xte, yte, a.seed + r, device, a.log_epochs, a.stop_after, draws, a.start)
+        acc_tta, acc, seconds = one_run(xtr, ytr, xte, yte, a.seed + r, device, a.log_epochs, a.stop_after, draws, a.start, a.save)
         print(json.dumps({"run": r, "device": a.device, "torch": torch.__version__, "test_acc_tta": acc_tta,
                           "test_acc": acc, "seconds": round(seconds, 3), "pixels": "pil" if a.pixels == "pil" else "convlab"}), flush=True)
 

@@ -12,7 +12,8 @@
 # Makes, in $REPLAY_DIR (default /tmp/replay-sSEED): draws.bin (bench/draws.rs), run/ (the
 # recipe at lr 1e-30 for one epoch, i.e. convlab's starting net; lookahead stays on as in the
 # recipe, since it decides when Burn draws the parameters it initializes lazily), start.pth
-# (that net exported, batch norm put back to its initial state). PIXELS: convlab's decoded
+# (that net exported, batch norm put back to its initial state), final.pth (the twin's trained
+# net, to set beside convlab's: `convlab export --format pytorch`). PIXELS: convlab's decoded
 # CIFAR-10 cache (default: the newest ~/.cache/convlab/cifar10-*.bin), so both sides train on
 # the same pixels. DRAWS: a draws file made beforehand (where there is no cargo: the device
 # machine), e.g. `cargo run --release --example draws -- --seed 2 --epochs 10 --out draws-s2.bin`.
@@ -34,4 +35,4 @@ rm -rf "$out/run"
 python3 bench/gap_checks.py unrun "$out/run.pth" --out "$out/start.pth"
 pixels=${PIXELS:-$(ls -t ~/.cache/convlab/cifar10-*.bin | head -1)}
 python3 bench/pytorch_fast.py --device "${DEVICE:-cpu}" --pixels "$pixels" --seed "$seed" --log-epochs \
-  --draws "$draws" --start "$out/start.pth" --stop-after "$stop"
+  --draws "$draws" --start "$out/start.pth" --stop-after "$stop" --save "$out/final.pth"
