@@ -9,6 +9,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
+use crate::data::config::DataConfig;
 use crate::data::dataset::Dataset;
 use crate::data::transform::{Augment, Draw, Normalize, fill_batch};
 use crate::seed::{Stream, derive_seed};
@@ -42,6 +43,16 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Training epoch `epoch`'s pass (0-based): shuffled and augmented from the run's seed.
+    pub fn training(data: &DataConfig, seed: u64, batch_size: usize, epoch: usize) -> Self {
+        Self {
+            batch_size,
+            shuffle_seed: Some(derive_seed(seed, Stream::Shuffle { epoch })),
+            shuffle: data.shuffle,
+            augment: Augment::for_epoch(data, seed, epoch),
+        }
+    }
+
     /// The image indices of one pass over `len` images, in batch order.
     pub fn order(&self, len: usize) -> Vec<usize> {
         let mut order: Vec<usize> = (0..len).collect();
@@ -57,10 +68,27 @@ impl Plan {
         let order = self.order(len);
         let mut out = Vec::with_capacity(len);
         for (b, chunk) in order.chunks(self.batch_size.max(1)).enumerate() {
-            let mut rng = self.augment_rng(b);
-            out.extend(chunk.iter().map(|&i| (i, self.augment.draw(i, &mut rng))));
+            out.extend(chunk.iter().copied().zip(self.batch_draws(b, chunk)));
         }
         out
+    }
+
+    /// The shifts and flips of batch `b`, images `chunk`, in order (none when augmentation is
+    /// off): the device pipeline's, and what `fill_batch` draws from `augment_rng(b)`.
+    pub fn batch_draws(&self, b: usize, chunk: &[usize]) -> Vec<Draw> {
+        if self.augment.is_off() {
+            let still = Draw {
+                dy: 0,
+                dx: 0,
+                flip: false,
+            };
+            return vec![still; chunk.len()];
+        }
+        let mut rng = self.augment_rng(b);
+        chunk
+            .iter()
+            .map(|&i| self.augment.draw(i, &mut rng))
+            .collect()
     }
 
     /// Batch `b`'s augmentation stream, derived from the pass's shuffle seed alone.

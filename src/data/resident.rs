@@ -120,20 +120,7 @@ impl Iterator for ResidentPass {
             return None;
         }
         let chunk = &self.order[start..(start + size).min(self.order.len())];
-        let still = Draw {
-            dy: 0,
-            dx: 0,
-            flip: false,
-        };
-        let draws: Vec<Draw> = if self.plan.augment.is_off() {
-            vec![still; chunk.len()]
-        } else {
-            let mut rng = self.plan.augment_rng(self.next);
-            chunk
-                .iter()
-                .map(|&i| self.plan.augment.draw(i, &mut rng))
-                .collect()
-        };
+        let draws = self.plan.batch_draws(self.next, chunk);
         self.next += 1;
         Some(self.set.batch(chunk, &draws))
     }

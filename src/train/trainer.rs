@@ -178,12 +178,7 @@ impl Trainer<'_> {
         let dropout_seed = derive_seed(cfg.seed, Stream::Dropout { epoch });
         self.device.seed(dropout_seed);
         ad.seed(dropout_seed);
-        let plan = Plan {
-            batch_size: cfg.train.batch_size,
-            shuffle_seed: Some(derive_seed(cfg.seed, Stream::Shuffle { epoch })),
-            shuffle: cfg.data.shuffle,
-            augment: Augment::for_epoch(&cfg.data, cfg.seed, epoch),
-        };
+        let plan = Plan::training(&cfg.data, cfg.seed, cfg.train.batch_size, epoch);
         let batches: Box<dyn Iterator<Item = (Tensor<4>, Tensor<1, Int>)>> = match &p.resident {
             Some(set) => Box::new(set.pass(plan)),
             None => {
