@@ -17,6 +17,10 @@ examples/cifar10-fast.toml against bench/pytorch_fast.py's, piece by piece.
     # convlab's own starting net, for the twin's --start (bench/replay.sh runs all of it): a
     # run of the recipe at lr 1e-30, exported, with batch norm put back to its initial state
     python3 bench/gap_checks.py unrun /tmp/run.pth --out /tmp/start.pth
+    # two final nets of the recipe side by side (convlab's export, the twin's --save):
+    # tensor norms, test accuracy, batch-norm running statistics against the actual
+    # statistics of each layer's input (eval mode, 10,000 unaugmented training images)
+    python3 bench/gap_checks.py finals /tmp/fast.pth /tmp/replay-s2/final.pth --pixels CACHE
 """
 import argparse, importlib.util, math, os, sys
 
@@ -105,14 +109,62 @@ def unrun(pth, out):
     print(f"wrote {out}")
 
 
+def finals(paths, pixels):
+    (xtr, ytr), (xte, yte) = pf.load_convlab_cache(pixels)
+    sub = torch.arange(10000) * 5
+    train = xtr.float() / 255  # both sides' normalization: the training set's channel statistics
+    mean, std = train.mean((0, 2, 3), keepdim=True), train.std((0, 2, 3), keepdim=True)
+    del train
+    norm = lambda x: (x.float() / 255 - mean) / std  # noqa: E731
+    states = [torch.load(p) for p in paths]
+    nets = [pf.make_net() for _ in paths]
+    for net, state in zip(nets, states):
+        net.load_state_dict(state)
+        net.eval()
+    print("tensor norms:", "  ".join(paths))
+    for k, v in states[0].items():
+        if v.dtype.is_floating_point:
+            print(f"  {k:18s}", "  ".join(f"{float(s[k].norm()):10.4f}" for s in states))
+
+    def accuracy(net, x, y):
+        with torch.no_grad():
+            return 100 * sum(int((net(norm(x[k:k + 1000])).argmax(1) == y[k:k + 1000]).sum()) for k in range(0, len(x), 1000)) / len(x)
+
+    def bn_ratios(net, x):  # per batch-norm layer: running / actual, mean shift and median variance ratio
+        bns = [m for m in net if isinstance(m, torch.nn.BatchNorm2d)]
+        seen = {i: [] for i in range(len(bns))}
+        hooks = [b.register_forward_pre_hook(lambda m, inp, i=i: seen[i].append((inp[0].mean((0, 2, 3)), inp[0].var((0, 2, 3)))))
+                 for i, b in enumerate(bns)]
+        with torch.no_grad():
+            for k in range(0, len(x), 1000):
+                net(norm(x[k:k + 1000]))
+        for h in hooks:
+            h.remove()
+        out = []
+        for i, b in enumerate(bns):
+            mu, var = (torch.stack([s[j] for s in seen[i]]).mean(0) for j in (0, 1))
+            out.append((float((b.running_mean - mu).abs().mean() / mu.abs().mean()), float((b.running_var / var).median())))
+        return out
+
+    for path, net in zip(paths, nets):
+        print(f"{path}: test accuracy (no TTA) {accuracy(net, xte, yte):.2f}%, training images {accuracy(net, xtr[sub], ytr[sub]):.2f}%")
+        for i, (dm, rv) in enumerate(bn_ratios(net, xtr[sub])):
+            print(f"  bn{i}: |running_mean - actual| / |actual| {dm:.4f}, running_var / actual (median) {rv:.4f}")
+        print("  the same variance ratios on the test images:", " ".join(f"{rv:.3f}" for _, rv in bn_ratios(net, xte)))
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["trained", "fresh", "start", "unrun"])
-    ap.add_argument("pth")
+    ap.add_argument("what", choices=["trained", "fresh", "start", "unrun", "finals"])
+    ap.add_argument("pth", nargs="+", help="finals: two or more state_dicts of the recipe's net")
     ap.add_argument("--data-dir", default=os.environ.get("CONVLAB_DATA", "../shared/datasets"))
     ap.add_argument("--seed", type=int, default=0, help="start: the twin's seed")
     ap.add_argument("--out", help="unrun: where to write the starting net")
+    ap.add_argument("--pixels", help="finals: convlab's decoded CIFAR-10 cache (~/.cache/convlab/cifar10-*.bin)")
     a = ap.parse_args()
+    if a.what == "finals":
+        return finals(a.pth, a.pixels)
+    a.pth = a.pth[0]
     if a.what == "trained":
         trained(a.pth, a.data_dir)
     elif a.what == "fresh":
