@@ -126,10 +126,6 @@ def finals(paths, pixels):
         if v.dtype.is_floating_point:
             print(f"  {k:18s}", "  ".join(f"{float(s[k].norm()):10.4f}" for s in states))
 
-    def accuracy(net, x, y):
-        with torch.no_grad():
-            return 100 * sum(int((net(norm(x[k:k + 1000])).argmax(1) == y[k:k + 1000]).sum()) for k in range(0, len(x), 1000)) / len(x)
-
     def bn_ratios(net, x):  # per batch-norm layer: running / actual, mean shift and median variance ratio
         bns = [m for m in net if isinstance(m, torch.nn.BatchNorm2d)]
         seen = {i: [] for i in range(len(bns))}
@@ -147,7 +143,8 @@ def finals(paths, pixels):
         return out
 
     for path, net in zip(paths, nets):
-        print(f"{path}: test accuracy (no TTA) {accuracy(net, xte, yte):.2f}%, training images {accuracy(net, xtr[sub], ytr[sub]):.2f}%")
+        test, train = (100 * pf.evaluate(net, norm(x), y, tta=False) for x, y in ((xte, yte), (xtr[sub], ytr[sub])))
+        print(f"{path}: test accuracy (no TTA) {test:.2f}%, training images {train:.2f}%")
         for i, (dm, rv) in enumerate(bn_ratios(net, xtr[sub])):
             print(f"  bn{i}: |running_mean - actual| / |actual| {dm:.4f}, running_var / actual (median) {rv:.4f}")
         print("  the same variance ratios on the test images:", " ".join(f"{rv:.3f}" for _, rv in bn_ratios(net, xte)))
