@@ -1,5 +1,7 @@
 //! The im2col convolution as a Burn operation: the forward pass on `Flex`, and on
-//! `Autodiff<Flex>` the forward pass plus its own backward step, both running `conv_kernels`.
+//! `Autodiff<Flex>` the forward pass plus its own backward step, both running `conv_kernels`
+//! (or `winograd` for 3x3 stride-1 convs; `CONVLAB_CPU_CONV=im2col` keeps im2col for all, to
+//! measure one against the other on a full run).
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -15,6 +17,15 @@ use burn::tensor::ops::ConvOptions;
 use super::conv_kernels::{self, ConvShape};
 use super::winograd;
 use super::{dims, on_flex, tensor, values};
+
+/// Whether `s` runs through Winograd's transforms: where they apply, unless the user asked
+/// for im2col everywhere (`CONVLAB_CPU_CONV=im2col`, read once).
+fn uses_winograd(s: &ConvShape) -> bool {
+    static IM2COL_ONLY: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let im2col_only =
+        *IM2COL_ONLY.get_or_init(|| std::env::var("CONVLAB_CPU_CONV").is_ok_and(|v| v == "im2col"));
+    !im2col_only && winograd::applies(s)
+}
 
 #[backend_extension(Flex, Autodiff)]
 pub trait CpuConv: Backend {
@@ -80,7 +91,7 @@ fn flex_forward(
 ) -> FlexTensor {
     let s = shape_of(x, weight, stride, pad);
     let (x, weight, bias) = (values(x), values(weight), values(bias));
-    let y = if winograd::applies(&s) {
+    let y = if uses_winograd(&s) {
         winograd::forward(&s, &x, &weight, Some(&bias))
     } else {
         conv_kernels::forward(&s, &x, &weight, Some(&bias))
@@ -112,7 +123,7 @@ impl Backward<Flex, 3> for CpuConvBackward {
         let dy = grads.consume::<Flex>(&ops.node);
         let (x, weight, stride, pad) = ops.state;
         let s = shape_of(&x, &weight, stride, pad);
-        let backward = if winograd::applies(&s) {
+        let backward = if uses_winograd(&s) {
             winograd::backward
         } else {
             conv_kernels::backward
