@@ -115,6 +115,11 @@ fn train_writes_a_complete_run_folder_and_eval_agrees() {
     let simd = info["cpu_simd"].as_str().unwrap_or_default();
     let known = ["avx512f", "avx2", "sse2", std::env::consts::ARCH];
     assert!(known.contains(&simd), "cpu_simd {simd:?}");
+    // The CONVLAB_* variables the run saw, switches that change the rounding among them
+    // (the harness sets CONVLAB_CACHE and removes CONVLAB_DATA).
+    let cache = dir.path().join(".cache");
+    assert_eq!(info["env"]["CONVLAB_CACHE"].as_str(), cache.to_str());
+    assert!(info["env"].get("CONVLAB_DATA").is_none(), "{}", info["env"]);
     // TINY_NET: conv 1->4 5x5 (100 + 4), fc 4*6*6->10 (1440 + 10); no running stats.
     assert_eq!(info["parameters"], 104 + 1450);
     // metrics.csv: header + one row per epoch.

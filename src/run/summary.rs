@@ -75,5 +75,9 @@ pub struct RunInfo {
     pub test_images: usize,
     pub parameters: usize,
     pub command: String,
+    /// The `CONVLAB_*` environment variables set when the run started (switches such as
+    /// `CONVLAB_CPU_CONV=im2col` change the rounding, so the numbers); empty for most runs.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub env: std::collections::BTreeMap<String, String>,
     pub started_unix: u64,
 }

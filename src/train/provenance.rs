@@ -50,6 +50,9 @@ impl Trainer<'_> {
             test_images: p.test.len(),
             parameters,
             command: std::env::args().collect::<Vec<_>>().join(" "),
+            env: std::env::vars()
+                .filter(|(k, _)| k.starts_with("CONVLAB_"))
+                .collect(),
             started_unix: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs())
