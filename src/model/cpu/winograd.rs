@@ -234,3 +234,7 @@ fn weight_tile_grad(
 #[cfg(test)]
 #[path = "winograd_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "winograd_rounding_tests.rs"]
+mod rounding_tests;
