@@ -162,3 +162,38 @@ fn cube_batch_norm_keeps_a_small_variance_under_a_large_mean() {
         );
     }
 }
+
+/// (gelu(x), d gelu / dx) on `device`, through convlab's GELU (`own`) or Burn's layer.
+fn gelu_and_slope(xs: &[f32], device: &Device, own: bool) -> (Vec<f32>, Vec<f32>) {
+    let x = tensor(xs, [xs.len()], device).require_grad();
+    let y = if own {
+        convlab::model::gelu::forward(x.clone())
+    } else {
+        burn::nn::Gelu::new().forward(x.clone())
+    };
+    let grads = y.clone().sum().backward();
+    (values(y.inner()), values(x.grad(&grads).unwrap()))
+}
+
+/// GELU on the CubeCL path has the exact slope Phi(x) + x phi(x), as PyTorch's `nn.GELU()` and
+/// flex have: flex's gradient is the reference. Burn's own layer there differentiates the
+/// tanh approximation instead (up to 8.7e-4 off, near x = -2), which the last check catches.
+#[test]
+fn cube_gelu_has_the_exact_gradient() {
+    let xs: Vec<f32> = (0..1201).map(|i| -6.0 + i as f32 * 0.01).collect();
+    let (want_y, want_slope) = gelu_and_slope(&xs, &Device::flex().autodiff(), false);
+    let cube = Device::cpu().autodiff();
+    let (y, slope) = gelu_and_slope(&xs, &cube, true);
+    assert_close("gelu", y, want_y, 1e-6);
+    assert_close("gelu slope", slope, want_slope.clone(), 1e-6);
+    let (_, burns_slope) = gelu_and_slope(&xs, &cube, false);
+    let worst = burns_slope
+        .iter()
+        .zip(&want_slope)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(
+        worst > 5e-4,
+        "Burn's CubeCL GELU slope is exact now ({worst}): drop ours"
+    );
+}

@@ -6,6 +6,7 @@ pub mod config;
 pub mod cpu;
 #[cfg(any(feature = "cuda", feature = "cubecl-cpu"))]
 pub mod cube;
+pub mod gelu;
 pub mod net;
 pub mod params;
 pub mod predictor;
