@@ -8,15 +8,11 @@
 //! gradient comes from autodiff through erf (exact) and training matches PyTorch's; under
 //! fusion the few elementwise ops fuse, forward and backward.
 
-use burn::backend::DispatchDevice;
 use burn::prelude::*;
 
 /// gelu(x) = x * (1 + erf(x / sqrt 2)) / 2, with the exact gradient on every backend.
 pub fn forward<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    if matches!(
-        x.device().as_dispatch().clone().inner(),
-        DispatchDevice::Flex(_)
-    ) {
+    if super::cpu::is_flex(&x.device()) {
         return burn::tensor::activation::gelu(x);
     }
     // The ops of Burn's default forward, in its order: the same values on every backend.

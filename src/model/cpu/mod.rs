@@ -61,11 +61,15 @@ pub fn cast_to<const D: usize>(t: Tensor<D>, dtype: DType) -> Tensor<D> {
 /// Whether a tensor is f32 on the flex CPU backend (with or without autodiff): the tensors
 /// these operations take.
 pub fn on_flex<const D: usize>(x: &Tensor<D>) -> bool {
-    x.dtype() == DType::F32
-        && matches!(
-            x.device().as_dispatch().clone().inner(),
-            DispatchDevice::Flex(_)
-        )
+    x.dtype() == DType::F32 && is_flex(&x.device())
+}
+
+/// Whether `device` is the flex CPU backend (with or without autodiff), whatever the dtype.
+pub fn is_flex(device: &burn::prelude::Device) -> bool {
+    matches!(
+        device.as_dispatch().clone().inner(),
+        DispatchDevice::Flex(_)
+    )
 }
 
 /// The tensor's values in row-major order, borrowed when it is already contiguous.
