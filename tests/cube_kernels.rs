@@ -2,7 +2,7 @@
 //! layers on flex: the GPU code path's kernels checked where there is no GPU.
 //!
 //!     bash ../shared/tools/llvm-for-cuda.sh
-//!     cargo test --release --features cubecl-cpu --test cube_kernels
+//!     CONVLAB_CUBE_BATCH_NORM=cube cargo test --release --features cubecl-cpu --test cube_kernels
 #![cfg(feature = "cubecl-cpu")]
 
 use burn::nn::{BatchNorm, BatchNormConfig};
@@ -48,7 +48,7 @@ fn step<const D: usize>(x: &[f32], shape: [usize; D], device: &Device, own: bool
     let y = if own {
         assert!(
             convlab::model::cube::batch_norm::applies(&x),
-            "the kernels are used"
+            "the kernels are used (run with CONVLAB_CUBE_BATCH_NORM=cube, as .ci/run does)"
         );
         batch_norm::forward(&bn, x.clone())
     } else {
