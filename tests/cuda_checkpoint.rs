@@ -7,9 +7,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use common::*;
 
@@ -80,19 +78,7 @@ fn a_cuda_checkpoint_predicts_on_the_cpu_what_it_predicted_on_the_gpu() {
 fn a_cuda_checkpoint_evaluates_on_the_cpu() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("folder");
-    let classes = [
-        "airplane",
-        "automobile",
-        "bird",
-        "cat",
-        "deer",
-        "dog",
-        "frog",
-        "horse",
-        "ship",
-        "truck",
-    ];
-    for class in classes {
+    for class in convlab::data::cifar::CLASSES {
         std::fs::create_dir_all(root.join("train").join(class)).unwrap();
         std::fs::copy(&images()[0], root.join("train").join(class).join("a.png")).unwrap();
     }
@@ -126,44 +112,18 @@ fn a_cuda_checkpoint_evaluates_on_the_cpu() {
 
 #[test]
 fn a_cuda_checkpoint_serves_on_the_cpu() {
+    let dir = tempfile::tempdir().unwrap();
     let ckpt = fixture().join("tiny-cuda/best.ckpt");
-    let mut child = Command::new(bin())
-        .args([
-            "serve",
-            "--checkpoint",
-            ckpt.to_str().unwrap(),
-            "--port",
-            "0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .trim_start_matches("listening on ")
-        .replace("0.0.0.0", "127.0.0.1");
+    let server = serve(&["--checkpoint", ckpt.to_str().unwrap()], dir.path(), &[]);
     let gpu = predictions(&json(&fixture().join("tiny-cuda/predict-cuda.json")));
-    let answers: Vec<Result<serde_json::Value, String>> = images()
-        .iter()
-        .map(|p| {
-            let body = std::fs::read(p).unwrap();
-            let r = ureq::post(&format!("{url}/predict"))
-                .set("Content-Type", "image/png")
-                .send_bytes(&body)
-                .map_err(|e| e.to_string())?;
-            serde_json::from_str(&r.into_string().unwrap()).map_err(|e| e.to_string())
-        })
-        .collect();
-    let _ = child.kill();
-    let _ = child.wait();
-    assert!(line.starts_with("listening on http://"), "{line}");
-    for (answer, (class, _)) in answers.into_iter().zip(&gpu) {
-        let v = answer.unwrap();
+    for (path, (class, _)) in images().iter().zip(&gpu) {
+        let answer = ureq::post(&format!("{}/predict", server.url))
+            .set("Content-Type", "image/png")
+            .send_bytes(&std::fs::read(path).unwrap())
+            .unwrap()
+            .into_string()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&answer).unwrap();
         assert_eq!(v["top"][0]["class"].as_str().unwrap(), class, "{v}");
     }
 }

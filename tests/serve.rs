@@ -4,60 +4,20 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
+use std::io::Read;
+use std::process::Command;
 use std::sync::{Arc, Barrier};
 
 use common::*;
-
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn start(dir: &std::path::Path, extra: &[&str]) -> Server {
     start_with_env(dir, extra, &[])
 }
 
 fn start_with_env(dir: &std::path::Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
-    let mut child = Command::new(bin())
-        .args(["serve", "--checkpoint", "model.ckpt", "--port", "0"])
-        .args(extra)
-        .envs(env.iter().copied())
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    if !line.starts_with("listening on http://") {
-        let mut err = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
-        panic!("server did not start: {line} {err}");
-    }
-    Server {
-        child,
-        // A server on every interface is reached here through loopback.
-        url: line
-            .trim()
-            .trim_start_matches("listening on ")
-            .replace("0.0.0.0", "127.0.0.1"),
-    }
+    let mut args = vec!["--checkpoint", "model.ckpt"];
+    args.extend_from_slice(extra);
+    serve(&args, dir, env)
 }
 
 /// Train a tiny 4-class model and return the PNG bytes of one image per class.

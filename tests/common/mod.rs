@@ -2,9 +2,9 @@
 //! net learns in one or two epochs (class k lights up horizontal band k).
 #![allow(dead_code)]
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -255,3 +255,52 @@ pub const TINY_NET: &str = r#"layers = [
   { type = "dropout", p = 0.2 },
   { type = "linear", out = 10 },
 ]"#;
+
+/// A `convlab serve` child process, killed when dropped.
+pub struct Server {
+    pub child: Child,
+    /// http://127.0.0.1:PORT (a server on every interface is reached through loopback).
+    pub url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `convlab serve --port 0 ARGS...` in `cwd`, once it says where it listens; panics with its
+/// stderr if it does not start.
+pub fn serve(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Server {
+    let mut child = Command::new(bin())
+        .args(["serve", "--port", "0"])
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(cwd)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    if !line.starts_with("listening on http://") {
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        panic!("server did not start: {line} {err}");
+    }
+    Server {
+        child,
+        url: line
+            .trim()
+            .trim_start_matches("listening on ")
+            .replace("0.0.0.0", "127.0.0.1"),
+    }
+}
