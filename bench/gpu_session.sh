@@ -8,6 +8,7 @@
 #   bash bench/gpu_session.sh call2    # training steps, convlab beside PyTorch: fp32, then bf16
 #   bash bench/gpu_session.sh call3    # the seed studies at full length, JOBS trials at once (not run yet)
 #   bash bench/gpu_session.sh call4    # batch-norm kernels on, torch.compile, NVRTC (not run yet)
+#   bash bench/gpu_session.sh call5    # the fast recipe with CubeCL's on-disk kernel cache (not run yet)
 #
 # carry: [".device-bin", ".device-data"] (call4: ".device-bin", ".device-bin-nvrtc"); .device-data holds
 # cifar10/cifar10-jpeg.tar.gz copied from ../shared/datasets (the ../shared beside a checkout
@@ -172,6 +173,20 @@ call4() { # point 4's A/B rows (not run yet): convlab's batch-norm kernels, torc
       rows f32 bn-prelu-cnn:512 resnet18:512 vgg-blocks:512
     }
   fi
+}
+
+call5() { # not run yet: does CubeCL's on-disk kernel cache take the ~25 s of compilation out of a run?
+  # cubecl-runtime 0.11 keeps compiled kernels on disk when its config says
+  # `[compilation] cache = true` (a cubecl.toml in the working directory or a parent; off by
+  # default). Three fast-recipe runs with it: the first fills the cache, the next two should
+  # show epochs 1 and 10 near the 1.8 s of a training epoch if compilation was the cost.
+  unpack "${BIN_DIR:-.device-bin}" || { say "unpack failed"; return; }
+  header
+  printf '[compilation]\ncache = true\n' > cubecl.toml
+  fast_runs 0 2
+  rm -f cubecl.toml
+  local s
+  for s in 0 1 2; do say "fast-$s timing: $(tr '\n' ' ' < "$W/keep/fast-$s/timing.csv")"; done
 }
 
 "$@"
