@@ -7,10 +7,11 @@
 #   bash bench/gpu_session.sh call1    # CUDA-made fixture, PyTorch twin 6 runs, fast recipe 6 runs
 #   bash bench/gpu_session.sh call2    # training steps, convlab beside PyTorch: fp32, then bf16
 #   bash bench/gpu_session.sh call3    # the seed studies at full length, JOBS trials at once (not run yet)
-#   bash bench/gpu_session.sh call4    # batch-norm kernels on, torch.compile, NVRTC (not run yet)
+#   bash bench/gpu_session.sh call4    # batch-norm kernels on, torch.compile (not run yet)
 #   bash bench/gpu_session.sh call5    # the fast recipe with CubeCL's on-disk kernel cache (not run yet)
+#   bash bench/gpu_session.sh call6    # the rows with the NVRTC-compiled binary (not run yet)
 #
-# carry: [".device-bin", ".device-data"] (call4: ".device-bin", ".device-bin-nvrtc"); .device-data holds
+# carry: [".device-bin", ".device-data"] (call2, call4: ".device-bin"; call6: ".device-bin-nvrtc"); .device-data holds
 # cifar10/cifar10-jpeg.tar.gz copied from ../shared/datasets (the ../shared beside a checkout
 # does not travel). Env: FAST_ENV (e.g. CONVLAB_CUBE_BATCH_NORM=cube) for call1's convlab runs.
 set -uo pipefail
@@ -153,7 +154,7 @@ call3() { # point 5: the seed studies at full length, trials side by side on the
   study cifar10-activations "${T_ACT:-200}" "${JOBS:-8}"
 }
 
-call4() { # point 4's A/B rows (not run yet): convlab's batch-norm kernels, torch.compile, NVRTC instead of LLVM
+call4() { # point 4's A/B rows (not run yet): convlab's batch-norm kernels on, torch.compile
   unpack "${BIN_DIR:-.device-bin}" || { say "unpack failed"; return; }
   header
   say "with CONVLAB_CUBE_BATCH_NORM=cube:"
@@ -163,16 +164,17 @@ call4() { # point 4's A/B rows (not run yet): convlab's batch-norm kernels, torc
     say "P compiled $(timeout 150 python3 bench/pytorch.py --device "$DEV" --model $m --batch 512 --steps 50 \
       --warmup 3 --compile 2>&1 | tail -1)"
   done
-  if [ -f .device-bin-nvrtc/convlab.xz ]; then
-    unpack .device-bin-nvrtc && {
-      local inc lib
-      inc=$(python3 -c "import glob,site; print(sorted(glob.glob(site.getsitepackages()[0]+'/nvidia/**/include/cuda_fp16.h', recursive=True))[0])")
-      lib=$(python3 -c "import glob,site; print(sorted(glob.glob(site.getsitepackages()[0]+'/nvidia/**/libnvrtc.so*', recursive=True))[0])")
-      export CUDA_PATH=$(dirname "$(dirname "$inc")") LD_LIBRARY_PATH=$(dirname "$lib"):${LD_LIBRARY_PATH:-}
-      say "nvrtc: $($B --version) CUDA_PATH=$CUDA_PATH"
-      rows f32 bn-prelu-cnn:512 resnet18:512 vgg-blocks:512
-    }
-  fi
+}
+
+call6() { # not run yet: the NVRTC build (carry only .device-bin-nvrtc: both binaries and the tree exceed 64 MiB)
+  unpack .device-bin-nvrtc || { say "unpack failed"; return; }
+  local inc lib
+  inc=$(python3 -c "import glob,site; print(sorted(glob.glob(site.getsitepackages()[0]+'/nvidia/**/include/cuda_fp16.h', recursive=True))[0])")
+  lib=$(python3 -c "import glob,site; print(sorted(glob.glob(site.getsitepackages()[0]+'/nvidia/**/libnvrtc.so*', recursive=True))[0])")
+  export CUDA_PATH=$(dirname "$(dirname "$inc")") LD_LIBRARY_PATH=$(dirname "$lib"):${LD_LIBRARY_PATH:-}
+  header
+  say "CUDA_PATH=$CUDA_PATH"
+  rows f32 bn-prelu-cnn:512 resnet18:512 vgg-blocks:512 mnist-cnn:64
 }
 
 call5() { # not run yet: does CubeCL's on-disk kernel cache take the ~25 s of compilation out of a run?
