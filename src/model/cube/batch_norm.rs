@@ -6,7 +6,8 @@
 //! Off unless `CONVLAB_CUBE_BATCH_NORM=cube`: on an H100 (2026-11-25) the fast CIFAR-10 recipe
 //! diverged with these kernels (NaN at epoch 1, batch 16) and trained to 90.6% with Burn's
 //! batch norm, while a two-layer net trained with them to the CPU's accuracy. The cause is not
-//! found yet (bench/RESULTS.md, "First GPU session"), so Burn's layer is the default.
+//! found yet (bench/RESULTS.md, "GPU: the first session on one H100"), so Burn's layer is
+//! the default.
 
 use std::sync::OnceLock;
 
