@@ -70,6 +70,15 @@ impl Guard {
 }
 
 /// A non-finite loss: the diagnosis.
+/// The first non-finite loss among `losses`, the losses of the batches up to `last` (1-based)
+/// read back together: (that loss, its batch). The losses are read a few batches at a time,
+/// so the batch that went wrong is not the one at which it was seen.
+pub fn first_non_finite(losses: &[f64], last: usize) -> Option<(f64, usize)> {
+    let first = (last + 1).saturating_sub(losses.len());
+    let i = losses.iter().position(|l| !l.is_finite())?;
+    Some((losses[i], first + i))
+}
+
 pub fn non_finite(loss: f64, epoch: usize, batch: usize, cfg: &RunConfig) -> String {
     format!(
         "loss became {loss} at epoch {epoch}, batch {batch}; {}",
@@ -109,4 +118,23 @@ pub fn likely_causes(cfg: &RunConfig) -> String {
         ));
     }
     format!("likely cause: {}", causes.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_non_finite;
+
+    /// Batches 13-16 read back together, the third NaN: batch 15 is named, not 16.
+    #[test]
+    fn the_first_non_finite_loss_names_its_own_batch() {
+        let read = [2.3, 2.1, f64::NAN, f64::INFINITY];
+        let (loss, batch) = first_non_finite(&read, 16).unwrap();
+        assert!(loss.is_nan());
+        assert_eq!(batch, 15);
+        assert_eq!(
+            first_non_finite(&[1.0, f64::INFINITY], 2),
+            Some((f64::INFINITY, 2))
+        );
+        assert_eq!(first_non_finite(&[1.0, 0.5], 2), None);
+    }
 }

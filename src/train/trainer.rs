@@ -220,11 +220,12 @@ impl Trainer<'_> {
             sizes.push(n);
             if sizes.len() == SYNC_EVERY || step + 1 == steps {
                 let read = read_back(take(&mut losses), take(&mut hits));
+                let read_losses: Vec<f64> = read.iter().map(|&(l, _)| l).collect();
+                if let Some((l, batch)) = guard::first_non_finite(&read_losses, step + 1) {
+                    pb.finish_and_clear();
+                    return Err(guard::non_finite(l, epoch + 1, batch, cfg));
+                }
                 for ((l, c), n) in read.into_iter().zip(sizes.drain(..)) {
-                    if !l.is_finite() {
-                        pb.finish_and_clear();
-                        return Err(guard::non_finite(l, epoch + 1, step + 1, cfg));
-                    }
                     tally.add(l, c, n);
                 }
                 pb.set_position(step as u64 + 1);

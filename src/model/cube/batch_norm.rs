@@ -4,10 +4,10 @@
 //! opaque operation) and for `Autodiff` (the backward step below).
 //!
 //! Off unless `CONVLAB_CUBE_BATCH_NORM=cube`: on an H100 (2026-11-25) the fast CIFAR-10 recipe
-//! diverged with these kernels (NaN at epoch 1, batch 16) and trained to 90.6% with Burn's
-//! batch norm, while a two-layer net trained with them to the CPU's accuracy. The cause is not
-//! found yet (bench/RESULTS.md, "GPU: the first session on one H100"), so Burn's layer is
-//! the default.
+//! diverged with these kernels (a NaN loss within its first 16 batches) and trained to 90.6%
+//! with Burn's batch norm, while a two-layer net trained with them to the CPU's accuracy. The
+//! cause is not found yet (bench/RESULTS.md, "GPU: the first session on one H100"), so Burn's
+//! layer is the default.
 
 use std::sync::OnceLock;
 
