@@ -10,8 +10,10 @@
 #   bash bench/gpu_session.sh call4    # batch-norm kernels on, torch.compile (not run yet)
 #   bash bench/gpu_session.sh call5    # the fast recipe with CubeCL's on-disk kernel cache (not run yet)
 #   bash bench/gpu_session.sh call6    # the rows with the NVRTC-compiled binary (not run yet)
+#   bash bench/gpu_session.sh call7    # convlab's CubeCL kernels' tests, on the GPU (not run yet)
 #
-# carry: [".device-bin", ".device-data"] (call2, call4: ".device-bin"; call6: ".device-bin-nvrtc"); .device-data holds
+# carry: [".device-bin", ".device-data"] (call2, call4: ".device-bin"; call6: ".device-bin-nvrtc";
+# call7: ".device-bin-test", the test binary of tests/cube_kernels.rs built with `--features cuda`); .device-data holds
 # cifar10/cifar10-jpeg.tar.gz copied from ../shared/datasets (the ../shared beside a checkout
 # does not travel). Env: FAST_ENV (e.g. CONVLAB_CUBE_BATCH_NORM=cube) for call1's convlab runs.
 set -uo pipefail
@@ -189,6 +191,19 @@ call5() { # not run yet: does CubeCL's on-disk kernel cache take the ~25 s of co
   rm -f cubecl.toml
   local s
   for s in 0 1 2; do say "fast-$s timing: $(tr '\n' ' ' < "$W/keep/fast-$s/timing.csv")"; done
+}
+
+call7() { # not run yet: tests/cube_kernels.rs on the GPU, where the batch-norm kernels diverged
+  # Built with `--features cuda` alone, those tests run the kernels on the GPU against Burn's
+  # layer on flex (CPU): output, dx, dgamma, dbeta and the running statistics, at small shapes
+  # and at the fast recipe's (batch 1,024; eps 1e-12). A failure names the tensor and the error.
+  local t=/tmp/cube_kernels
+  python3 -c "import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2],'wb'))" \
+    .device-bin-test/cube_kernels.xz $t && chmod +x $t || { say "unpack failed"; return; }
+  say "$(date -u +%FT%TZ) $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader)"
+  step kernel-tests 400 env CONVLAB_CUBE_BATCH_NORM=cube $t --test-threads 1 --nocapture
+  grep -E '^test |panicked|differs|relative RMS|not finite|test result|: cube ' "$W/logs/kernel-tests.log" \
+    | tee -a "$W/summary.txt"
 }
 
 "$@"

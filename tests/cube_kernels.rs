@@ -3,7 +3,10 @@
 //!
 //!     bash ../shared/tools/llvm-for-cuda.sh
 //!     CONVLAB_CUBE_BATCH_NORM=cube cargo test --release --features cubecl-cpu --test cube_kernels
-#![cfg(feature = "cubecl-cpu")]
+//!
+//! Built with `--features cuda` alone, the same tests run the kernels on the GPU (still against
+//! flex): the test binary can be built here and carried to a GPU machine (bench/README.md, "GPU").
+#![cfg(any(feature = "cubecl-cpu", feature = "cuda"))]
 
 use burn::nn::{BatchNorm, BatchNormConfig};
 use burn::prelude::*;
@@ -14,6 +17,15 @@ fn wavy(n: usize, seed: u32) -> Vec<f32> {
     (0..n as u32)
         .map(|i| ((i.wrapping_mul(2654435761).wrapping_add(seed) >> 8) % 1000) as f32 / 500.0 - 1.0)
         .collect()
+}
+
+/// Where the kernels run: the CubeCL CPU runtime, or the GPU in a `cuda`-only build.
+fn kernel_device() -> Device {
+    #[cfg(feature = "cubecl-cpu")]
+    let device = Device::cpu();
+    #[cfg(not(feature = "cubecl-cpu"))]
+    let device = Device::cuda(0);
+    device.autodiff()
 }
 
 fn tensor<const D: usize>(v: &[f32], shape: [usize; D], device: &Device) -> Tensor<D> {
@@ -69,7 +81,7 @@ fn step<const D: usize>(x: &[f32], shape: [usize; D], device: &Device, own: bool
 }
 
 fn check<const D: usize>(x: Vec<f32>, shape: [usize; D], tolerance: f32) {
-    let cube = step(&x, shape, &Device::cpu().autodiff(), true);
+    let cube = step(&x, shape, &kernel_device(), true);
     let mut burn = step(&x, shape, &Device::flex().autodiff(), false);
     // Burn's running variance takes the biased batch variance, convlab's (as PyTorch's) the
     // unbiased one: from the default 1 at momentum 0.1, 0.9 + 0.1 v against 0.9 + 0.1 v n / (n - 1).
@@ -139,7 +151,7 @@ fn cube_batch_norm_at_the_fast_recipes_shapes() {
                 values(dbeta),
             ]
         };
-        let cube = run(&Device::cpu().autodiff(), true);
+        let cube = run(&kernel_device(), true);
         let burn = run(&Device::flex().autodiff(), false);
         for (name, (a, b)) in ["output", "dx", "dbeta"].iter().zip(cube.iter().zip(&burn)) {
             assert!(
@@ -194,7 +206,7 @@ fn cube_batch_norm_keeps_a_small_variance_under_a_large_mean() {
         .iter()
         .map(|v| 100.0 + 0.1 * v)
         .collect();
-    let cube = step(&x, shape, &Device::cpu().autodiff(), true);
+    let cube = step(&x, shape, &kernel_device(), true);
     let burn = step(&x, shape, &Device::flex().autodiff(), false);
     let exact = reference(&x, [8, 2, 36]);
     let names = ["output", "dx", "dgamma", "dbeta"];
@@ -234,7 +246,7 @@ fn gelu_and_slope(xs: &[f32], device: &Device, own: bool) -> (Vec<f32>, Vec<f32>
 fn cube_gelu_has_the_exact_gradient() {
     let xs: Vec<f32> = (0..1201).map(|i| -6.0 + i as f32 * 0.01).collect();
     let (want_y, want_slope) = gelu_and_slope(&xs, &Device::flex().autodiff(), false);
-    let cube = Device::cpu().autodiff();
+    let cube = kernel_device();
     let (y, slope) = gelu_and_slope(&xs, &cube, true);
     assert_close("gelu", y, want_y, 1e-6);
     assert_close("gelu slope", slope, want_slope.clone(), 1e-6);
