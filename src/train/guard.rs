@@ -69,7 +69,6 @@ impl Guard {
     }
 }
 
-/// A non-finite loss: the diagnosis.
 /// The first non-finite loss among `losses`, the losses of the batches up to `last` (1-based)
 /// read back together: (that loss, its batch). The losses are read a few batches at a time,
 /// so the batch that went wrong is not the one at which it was seen.
@@ -79,6 +78,7 @@ pub fn first_non_finite(losses: &[f64], last: usize) -> Option<(f64, usize)> {
     Some((losses[i], first + i))
 }
 
+/// A non-finite loss: the diagnosis.
 pub fn non_finite(loss: f64, epoch: usize, batch: usize, cfg: &RunConfig) -> String {
     format!(
         "loss became {loss} at epoch {epoch}, batch {batch}; {}",
