@@ -29,7 +29,10 @@ pub fn select(name: DeviceName) -> Result<Device> {
         DeviceName::Cpu => Ok(Device::flex()),
         #[cfg(feature = "cuda")]
         DeviceName::Cuda => match super::cuda_probe::devices() {
-            Ok(_) => Ok(Device::cuda(0)),
+            Ok(_) => {
+                super::kernel_cache::apply()?;
+                Ok(Device::cuda(0))
+            }
             Err(problem) => Err(Error::input("device cuda", problem)),
         },
         #[cfg(not(feature = "cuda"))]
@@ -38,7 +41,10 @@ pub fn select(name: DeviceName) -> Result<Device> {
             "not in this build: rebuild with `cargo build --release --features cuda`",
         )),
         #[cfg(feature = "cubecl-cpu")]
-        DeviceName::CubeclCpu => Ok(Device::cpu()),
+        DeviceName::CubeclCpu => {
+            super::kernel_cache::apply()?;
+            Ok(Device::cpu())
+        }
         #[cfg(not(feature = "cubecl-cpu"))]
         DeviceName::CubeclCpu => Err(Error::input(
             "device",

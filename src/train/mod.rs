@@ -11,6 +11,7 @@ pub mod eval;
 pub mod finetune;
 pub mod grad_plan;
 pub mod guard;
+pub mod kernel_cache;
 pub mod lookahead;
 pub mod lr_find;
 pub mod metrics;
