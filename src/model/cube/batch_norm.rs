@@ -23,6 +23,7 @@ use burn::nn::BatchNorm;
 use burn::tensor::{DType, Tensor};
 use burn_cubecl::CubeBackend;
 
+pub use super::geometry::cap_threads;
 use super::kernels;
 
 #[backend_extension(Cube, Fusion, Autodiff)]

@@ -9,12 +9,12 @@
 //! a fixed order, so a run gives the same bits every time on one device.
 
 use burn::backend::TensorMetadata;
-use burn::tensor::{DType, Shape};
+use burn::tensor::Shape;
 use burn_cubecl::kernel::into_contiguous;
-use burn_cubecl::ops::numeric::empty_device_dtype;
 use burn_cubecl::tensor::CubeTensor;
 use cubecl::prelude::*;
-use cubecl::{CubeCount, CubeDim, calculate_cube_count_elemwise};
+
+use super::geometry::{Geometry, empty_like, per_channel, per_element};
 
 /// Per (channel c, chunk k) = (CUBE_POS_X, CUBE_POS_Y): the sums of `u` and `u * w` over the
 /// chunk's share of the channel's `count` = batch * plane elements, into `partials[(c, k, 2)]`.
@@ -192,68 +192,6 @@ fn backward_input_kernel(
     let c = (i / plane as usize) % channels as usize;
     let m = f32::cast_from(count);
     out[i] = coef_a[c] * (dy[i] - dbeta[c] / m) + coef_b[c] * (x[i] - mean[c]);
-}
-
-/// The launch geometry of one batch norm call.
-struct Geometry {
-    channels: usize,
-    plane: usize,
-    /// batch * plane: the elements of one channel.
-    count: usize,
-    /// Units per cube of the partial-sum kernel: a power of two the device allows, at most 256.
-    threads: usize,
-    /// Cubes per channel of the partial-sum kernel.
-    chunks: usize,
-}
-
-impl Geometry {
-    fn of(x: &CubeTensor) -> Self {
-        let shape = x.shape();
-        let (batch, channels) = (shape[0], shape[1]);
-        let plane: usize = shape.iter().skip(2).product();
-        let count = batch * plane;
-        let max_units = x.client.properties().hardware.max_units_per_cube as usize;
-        let mut threads = 1;
-        while threads * 2 <= max_units.min(256) {
-            threads *= 2;
-        }
-        // Enough cubes in all to fill a GPU (~1,000), each with at least 8 elements per unit.
-        let chunks = count
-            .div_ceil(threads * 8)
-            .min(1024usize.div_ceil(channels))
-            .max(1);
-        Geometry {
-            channels,
-            plane,
-            count,
-            threads,
-            chunks,
-        }
-    }
-
-    fn partials_launch(&self) -> (CubeCount, CubeDim) {
-        (
-            CubeCount::Static(self.channels as u32, self.chunks as u32, 1),
-            CubeDim::new_1d(self.threads as u32),
-        )
-    }
-}
-
-fn empty_like(t: &CubeTensor, shape: Shape) -> CubeTensor {
-    empty_device_dtype(t.client.clone(), t.device.clone(), shape, DType::F32)
-}
-
-/// Per-channel launch geometry (one unit per channel).
-fn per_channel(t: &CubeTensor, channels: usize) -> (CubeCount, CubeDim) {
-    let dim = CubeDim::new_1d(channels.min(64) as u32);
-    (calculate_cube_count_elemwise(&t.client, channels, dim), dim)
-}
-
-/// Per-element launch geometry.
-fn per_element(t: &CubeTensor) -> (CubeCount, CubeDim) {
-    let n = t.shape().num_elements();
-    let dim = CubeDim::new(&t.client, n);
-    (calculate_cube_count_elemwise(&t.client, n, dim), dim)
 }
 
 /// Training-mode batch norm over dim 1 of f32 `x`: (output, batch mean, biased batch variance).
