@@ -1,8 +1,9 @@
 //! The command line: one file per subcommand, each a clap `Args` struct and a `run(args)`
 //! that parses, calls the library and prints. Commands: train, sweep, report, lr-find,
-//! eval, finetune, predict, serve, bench, presets, import, export.
+//! eval, finetune, predict, serve, bench, check, presets, import, export.
 
 mod bench;
+mod check;
 mod eval;
 mod export;
 mod finetune;
@@ -112,6 +113,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Training and data-pipeline throughput on synthetic data (see bench/compare.sh).
     Bench(bench::BenchArgs),
+    /// One training step of the fast recipe's net and three presets on a device (cuda) against
+    /// the CPU: logits, loss and every gradient compared; exit 1 naming the first that differs.
+    Check(check::CheckArgs),
     /// List the model presets: the seed notebook each reproduces and PyTorch's parameter count.
     Presets,
     /// Read a PyTorch state_dict (.pth) into a convlab checkpoint.
@@ -138,6 +142,7 @@ pub fn main() -> Result<()> {
         Command::Predict(a) => predict::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Check(a) => check::run(a),
         Command::Presets => presets::run(),
         Command::Import(a) => import::run(a),
         Command::Export(a) => export::run(a),

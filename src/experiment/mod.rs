@@ -2,6 +2,7 @@
 //! sweeps, checkpoint evaluation and cluster job files. The layer the CLI calls.
 
 pub mod config;
+pub mod device_check;
 pub mod emit;
 pub mod evaluate;
 pub mod interchange;
