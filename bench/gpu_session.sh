@@ -4,6 +4,7 @@
 # brings everything back in $OUT: summary.txt (also printed) and logs.tar.gz (logs, run
 # folders' small files, the CUDA-made fixture).
 #
+#   bash bench/gpu_session.sh call0    # THE FIRST CALL of a 15-minute session (below): check, fast recipe, twin, A/B
 #   bash bench/gpu_session.sh call1    # CUDA-made fixture, PyTorch twin 6 runs, fast recipe 6 runs
 #   bash bench/gpu_session.sh call2    # training steps, convlab beside PyTorch: fp32, then bf16
 #   bash bench/gpu_session.sh call3    # the seed studies at full length, JOBS trials at once (not run yet)
@@ -12,6 +13,9 @@
 #   bash bench/gpu_session.sh call6    # the rows with the NVRTC-compiled binary (not run yet)
 #   bash bench/gpu_session.sh call7    # convlab's CubeCL kernels' tests, on the GPU (not run yet)
 #
+# Since 2026-12 a GPU session has 15 minutes of device time in all (a machine's start included),
+# so one ~9-minute call: call0, with carry [".device-bin", ".device-data"]. The others are the
+# 30-minute plan of 2026-11-25, kept for a session lent more.
 # carry: [".device-bin", ".device-data"] (call2, call4: ".device-bin"; call6: ".device-bin-nvrtc";
 # call7: ".device-bin-test", the test binary of tests/cube_kernels.rs built with `--features cuda`); .device-data holds
 # cifar10/cifar10-jpeg.tar.gz copied from ../shared/datasets (the ../shared beside a checkout
@@ -26,7 +30,7 @@ export CONVLAB_DATA=${CONVLAB_DATA:-.device-data} PYTHONUNBUFFERED=1
 B=/tmp/convlab
 DEV=${DEV:-cuda}  # DEV=cpu tries the flow on a machine without a GPU
 t_start=$SECONDS
-budget=${BUDGET:-570}
+budget=${BUDGET:-$([ "${1:-}" = call0 ] && echo 540 || echo 570)}
 finish() {
   tar -czf "$OUT/logs.tar.gz" -C "$W" logs keep 2>/dev/null
   cp "$W/summary.txt" "$OUT/summary.txt" 2>/dev/null
@@ -83,6 +87,37 @@ fast_runs() { # FIRST LAST: convlab's fast recipe, seeds FIRST..LAST, with env $
 }
 fenv=(${FAST_ENV:-})
 fargs=()
+
+# The one call of a 15-minute session (BUDGET 540 s), most telling first:
+# 1. `convlab check`: one training step of the fast recipe's net (batch 1,024) and three presets
+#    on the GPU against the CPU, every gradient compared, plus convlab's batch-norm kernels alone
+#    at 256/32/1 units per cube; then the recipe's net again with the kernels in it. Says whether the
+#    kernels that diverged compute wrong numbers there, and where.
+# 2. the fast recipe 3 times: cold, then warm with CubeCL's kernel cache (on by default since
+#    2026-12, src/train/kernel_cache.rs): do epochs 1 and 10 drop from ~25 s to near 1.8 s?
+# 3. the PyTorch twin, 3 runs in one process, for the ratio in the same call.
+# 4. if time is left: the fast recipe with the kernels on, and bn-prelu-cnn / resnet18 b512
+#    training steps with the kernels off and on beside PyTorch.
+call0() {
+  unpack "${BIN_DIR:-.device-bin}" || { say "unpack failed"; return; }
+  header
+  step check 150 $B check --device "$DEV"
+  grep -E 'OFF|NOT FINITE|panicked|tensors' "$W/logs/check.log" | head -20 | tee -a "$W/summary.txt"
+  step check-cube 120 env CONVLAB_CUBE_BATCH_NORM=cube $B check --device "$DEV" --net cifar10-fast
+  grep -E 'OFF|NOT FINITE|panicked|tensors' "$W/logs/check-cube.log" | head -20 | tee -a "$W/summary.txt"
+  cp "$W"/logs/check*.log "$W/keep/" 2>/dev/null
+  fast_runs 0 2
+  local s
+  for s in 0 1 2; do say "fast-$s timing: $(cat "$W/keep/fast-$s/timing.csv" 2>/dev/null | tr '\n' ' ')"; done
+  step pytorch-fast 90 python3 bench/pytorch_fast.py --device "$DEV" --runs 3 --data-dir "$CONVLAB_DATA"
+  grep -s '^{' "$W/logs/pytorch-fast.log" | tee -a "$W/summary.txt"
+  fenv=(CONVLAB_CUBE_BATCH_NORM=cube)
+  fast_runs 10 10
+  fenv=()
+  rows f32 bn-prelu-cnn:512 resnet18:512
+  say "with CONVLAB_CUBE_BATCH_NORM=cube:"
+  CONVLAB_CUBE_BATCH_NORM=cube rows f32 bn-prelu-cnn:512 resnet18:512
+}
 
 # As run on 2026-11-25 (bench/RESULTS.md, "GPU: the first session on one H100"), call1 began
 # with a `convlab bench` smoke test (81 s, mostly kernel compilation) and ran the fast recipe
