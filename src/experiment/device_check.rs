@@ -39,7 +39,8 @@ pub const KERNEL_LIMIT: f64 = 5e-4;
 pub struct Row {
     /// The case: a net and batch, or a kernel and shape.
     pub case: String,
-    /// "logits", "loss", a parameter's gradient ("grad 3 [64, 24, 2, 2]"), or a kernel output.
+    /// "logits", "loss", a parameter's gradient ("layers.2.Conv.weight [64, 24, 3, 3]"), or a
+    /// kernel output.
     pub tensor: String,
     /// ||device - cpu|| / ||cpu|| (0 when both are zero).
     pub rel_rms: f64,
@@ -196,10 +197,12 @@ pub fn relative_rms(a: &[f32], b: &[f32]) -> f64 {
         .map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2))
         .sum();
     let norm: f64 = b.iter().map(|y| f64::from(*y).powi(2)).sum();
-    match (diff, norm) {
-        (d, _) if d == 0.0 => 0.0,
-        (_, n) if n == 0.0 => f64::INFINITY,
-        (d, n) => (d / n).sqrt(),
+    if diff == 0.0 {
+        0.0
+    } else if norm == 0.0 {
+        f64::INFINITY
+    } else {
+        (diff / norm).sqrt()
     }
 }
 
@@ -229,6 +232,7 @@ fn step_values(net: &Net, case: &NetCase, device: &Device) -> Vec<(String, Vec<f
     ];
     let mut collect = CollectGrads {
         grads: &grads,
+        path: Vec::new(),
         out: Vec::new(),
     };
     net.visit(&mut collect);
@@ -243,18 +247,27 @@ fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
         .unwrap_or_default()
 }
 
-/// Each tracked parameter's gradient, numbered in visiting order (batch-norm running
-/// statistics and frozen tensors have none and are skipped).
+/// Each tracked parameter's gradient, named by its place in the net ("layers.2.weight"; the
+/// batch-norm running statistics have none and are skipped).
 struct CollectGrads<'a> {
     grads: &'a burn::tensor::Gradients,
+    path: Vec<String>,
     out: Vec<(String, Vec<f32>)>,
 }
 
 impl ModuleVisitor for CollectGrads<'_> {
+    fn enter_module(&mut self, name: &str, _container: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container: &str) {
+        self.path.pop();
+    }
+
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         let t = param.val();
         if let Some(g) = t.grad(self.grads) {
-            let name = format!("grad {} {:?}", self.out.len(), t.dims());
+            let name = format!("{} {:?}", self.path.join("."), t.dims());
             self.out.push((name, values(g)));
         }
     }
@@ -378,7 +391,8 @@ mod tests {
         let rows = compare_net(&case, &Device::flex(), &Device::flex()).unwrap();
         assert_eq!(rows.len(), 2 + 8, "{rows:?}");
         assert!(rows.iter().all(|r| r.rel_rms == 0.0 && r.ok()), "{rows:?}");
-        assert_eq!(rows[2].tensor, "grad 0 [10, 1, 3, 3]");
+        assert_eq!(rows[2].tensor, "layers.0.Conv.weight [10, 1, 3, 3]");
+        assert_eq!(rows[9].tensor, "layers.9.Linear.bias [10]");
     }
 
     #[test]
