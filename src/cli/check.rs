@@ -43,7 +43,15 @@ pub fn run(a: CheckArgs) -> Result<()> {
             ));
         }
     }
-    let rows = device_check::run(name, &cases, |case| eprintln!("checking {case} ..."))?;
+    // Seconds since the start with each case: on a GPU most of a first case is compiling.
+    let start = std::time::Instant::now();
+    let progress = |case: &str| {
+        eprintln!(
+            "{:6.1} s  checking {case} ...",
+            start.elapsed().as_secs_f64()
+        )
+    };
+    let rows = device_check::run(name, &cases, progress)?;
     if a.json {
         for r in &rows {
             println!("{}", super::json_line(r)?);
@@ -54,7 +62,12 @@ pub fn run(a: CheckArgs) -> Result<()> {
     let off: Vec<&Row> = rows.iter().filter(|r| !r.ok()).collect();
     match off.first() {
         None => {
-            eprintln!("{}: all {} tensors match the CPU", a.device, rows.len());
+            eprintln!(
+                "{}: all {} tensors match the CPU ({:.1} s)",
+                a.device,
+                rows.len(),
+                start.elapsed().as_secs_f64()
+            );
             Ok(())
         }
         Some(first) => Err(Error::process(
