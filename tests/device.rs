@@ -61,3 +61,21 @@ fn train_and_sweep_on_a_missing_cuda_device_fail_before_any_folder_exists() {
         "a refused device must leave no runs folder"
     );
 }
+
+/// `convlab check` compares a device with the CPU: the CPU itself, an unknown net, a zero
+/// batch and a device that cannot run are each one line, exit 2, before any work.
+#[test]
+fn check_refuses_what_it_cannot_compare() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = convlab(&["check", "--device", "cpu"], d);
+    assert_bad_input(&out, &["--device", "compares a device with the CPU"]);
+    let out = convlab(&["check", "--net", "lenet"], d);
+    assert_bad_input(&out, &["--net", "\"lenet\"", "cifar10-fast, bn-prelu-cnn"]);
+    let out = convlab(&["check", "--batch", "0"], d);
+    assert_bad_input(&out, &["--batch", "at least 1"]);
+    if !cuda_can_run() {
+        let out = convlab(&["check", "--device", "cuda", "--net", "vgg-blocks"], d);
+        assert_bad_input(&out, &["device cuda", expected_problem()]);
+    }
+}
