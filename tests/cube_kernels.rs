@@ -12,7 +12,7 @@ use burn::nn::{BatchNorm, BatchNormConfig};
 use burn::prelude::*;
 use convlab::model::cpu::batch_norm;
 
-/// Deterministic values in [-1, 1) (the same generator as tests/cpu_ops.rs).
+/// Deterministic values in [-1, 1) (the same generator as tests/cpu_ops/).
 fn wavy(n: usize, seed: u32) -> Vec<f32> {
     (0..n as u32)
         .map(|i| ((i.wrapping_mul(2654435761).wrapping_add(seed) >> 8) % 1000) as f32 / 500.0 - 1.0)

@@ -1,5 +1,5 @@
 //! Presets, custom-net checks, schedules and checkpoints, at the library level (the CPU
-//! operations: tests/cpu_ops.rs).
+//! operations: tests/cpu_ops/).
 
 use burn::prelude::*;
 use convlab::model::Net;

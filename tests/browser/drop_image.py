@@ -2,7 +2,7 @@
 
     python3 tests/browser/drop_image.py URL IMAGE.png [SCREENSHOT.png]
 
-Driven by tests/serve.rs (the_page_shows_the_top_class_of_a_dropped_image). Uses Debian's
+Driven by tests/serve/page_and_openapi.rs (the_page_shows_the_top_class_of_a_dropped_image). Uses Debian's
 chromium (CONVLAB_CHROMIUM overrides the path) through Playwright; the drop is a real
 `drop` event carrying the file in a DataTransfer, as a person's drag and drop sends it.
 """

@@ -1,0 +1,241 @@
+//! Bad input as a user meets it: a config, a net, a data file, a folder or a checkpoint
+//! that is wrong gives one line naming it and exit 2.
+
+use super::*;
+
+#[test]
+fn bad_config_inputs_are_one_line_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = setup(dir.path(), "");
+    let name = cfg.to_str().unwrap();
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &["--set", "train.lerning_rate=1"],
+            &[name, "unknown field `lerning_rate`"],
+        ),
+        (
+            &["--set", "train.batch_size=0"],
+            &[name, "train.batch_size: must be at least 1"],
+        ),
+        (&["--set", "train.batch_size=-5"], &[name, "batch_size"]),
+        (
+            &["--set", "optimizer.lr=-0.1"],
+            &[name, "optimizer.lr: -0.1 must be a positive number"],
+        ),
+        (&["--set", "optimizer.lr=0"], &[name, "optimizer.lr"]),
+        (
+            &["--set", "optimizer.name=\"adamax\""],
+            &[name, "unknown value \"adamax\"", "sgd, sgd-momentum, adam"],
+        ),
+        (
+            &["--set", "model.preset=\"resnet99\""],
+            &[name, "unknown preset \"resnet99\""],
+        ),
+        (&["--set", "data.val_fraction=1.5"], &[name, "val_fraction"]),
+        (
+            &[
+                "--set",
+                "schedule.name=\"step\"",
+                "--set",
+                "schedule.step_size=0",
+            ],
+            &[name, "schedule.step_size"],
+        ),
+        (&["--set", "model.dropout=1.0"], &[name, "model.dropout"]),
+        (
+            &["--set", "optimizer.bn_bias_lr_scale=64"],
+            &[name, "optimizer.bn_bias_lr_scale: is for SGD"],
+        ),
+        (
+            &["--set", "data.hflip_alternate=true"],
+            &[
+                name,
+                "data.hflip_alternate: alternating flips need data.hflip = true",
+            ],
+        ),
+        (
+            &["--set", "train.tta=\"mirror\""],
+            &[name, "unknown value \"mirror\"", "flip-translate"],
+        ),
+        (
+            &[
+                "--set",
+                "model.preset=\"\"",
+                "--set",
+                "model.layers=[{type=\"flatten\"},{type=\"whiten\"}]",
+            ],
+            &[name, "model.layers[1] (whiten)", "must be the first layer"],
+        ),
+    ];
+    for (args, needles) in cases {
+        let out = train(dir.path(), &cfg, args);
+        assert_bad_input(&out, needles);
+    }
+    assert!(
+        !dir.path().join("runs").exists(),
+        "no run folder for rejected configs"
+    );
+}
+
+#[test]
+fn shape_errors_name_the_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = setup(dir.path(), "");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("  {{ type = \"flatten\" }},\n", "")
+        .replace("{ type = \"flatten\" },", "");
+    let bad = dir.path().join("noflat.toml");
+    std::fs::write(&bad, text).unwrap();
+    let out = train(dir.path(), &bad, &[]);
+    assert_bad_input(
+        &out,
+        &[
+            "noflat.toml",
+            "model.layers[4] (linear)",
+            "add { type = \"flatten\" } before it",
+        ],
+    );
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("out = 10 }", "out = 10, in = 99 }");
+    std::fs::write(&bad, text).unwrap();
+    assert_bad_input(
+        &train(dir.path(), &bad, &[]),
+        &[
+            "model.layers[5] (linear)",
+            "declares in = 99 features but the previous layer gives",
+        ],
+    );
+}
+
+#[test]
+fn bad_data_files_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = setup(dir.path(), "");
+    let images = dir.path().join("mnist/train-images-idx3-ubyte.gz");
+    let good = std::fs::read(&images).unwrap();
+    // Truncated gzip stream.
+    std::fs::write(&images, &good[..good.len() / 2]).unwrap();
+    assert_bad_input(
+        &train(dir.path(), &cfg, &[]),
+        &["train-images-idx3-ubyte.gz"],
+    );
+    // Wrong magic (a label file in place of the images).
+    std::fs::copy(dir.path().join("mnist/train-labels-idx1-ubyte.gz"), &images).unwrap();
+    assert_bad_input(
+        &train(dir.path(), &cfg, &[]),
+        &["train-images-idx3-ubyte.gz", "wrong magic"],
+    );
+    // Label out of range.
+    std::fs::write(&images, &good).unwrap();
+    std::fs::write(
+        dir.path().join("mnist/t10k-labels-idx1-ubyte.gz"),
+        gz(&idx_labels(&[10u8; 200])),
+    )
+    .unwrap();
+    assert_bad_input(
+        &train(dir.path(), &cfg, &[]),
+        &[
+            "t10k-labels-idx1-ubyte.gz",
+            "label 10 at index 0 is out of range",
+        ],
+    );
+}
+
+#[test]
+fn missing_dataset_says_where_it_looked() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = setup(dir.path(), "");
+    let out = train(dir.path(), &cfg, &["--set", "data.dataset=\"cifar10\""]);
+    assert_bad_input(
+        &out,
+        &[
+            "cifar10 not found",
+            &dir.path().display().to_string(),
+            "--download",
+        ],
+    );
+}
+
+#[test]
+fn non_image_in_an_image_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = setup(dir.path(), "");
+    write_png_folder(&dir.path().join("pets"), &["cat", "dog"], 3);
+    std::fs::write(dir.path().join("pets/test/dog/readme.md"), "# hi").unwrap();
+    let out = train(
+        dir.path(),
+        &cfg,
+        &[
+            "--set",
+            "data.dataset=\"folder\"",
+            "--set",
+            "data.path=\"pets\"",
+        ],
+    );
+    assert_bad_input(
+        &out,
+        &["pets/test/dog/readme.md", "not a readable PNG/JPEG image"],
+    );
+}
+
+#[test]
+fn corrupt_and_mismatched_checkpoints_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = setup(dir.path(), "");
+    assert!(
+        train(dir.path(), &cfg, &["--set", "train.epochs=1"])
+            .status
+            .success()
+    );
+    let d = dir.path().to_str().unwrap();
+    std::fs::write(dir.path().join("junk.ckpt"), b"hello").unwrap();
+    assert_bad_input(
+        &convlab(
+            &["eval", "--checkpoint", "junk.ckpt", "--data-dir", d],
+            dir.path(),
+        ),
+        &["junk.ckpt", "not a convlab checkpoint"],
+    );
+    let mut bytes = std::fs::read(dir.path().join("runs/tiny/last.ckpt")).unwrap();
+    bytes.truncate(bytes.len() - 100);
+    std::fs::write(dir.path().join("cut.ckpt"), &bytes).unwrap();
+    assert_bad_input(
+        &convlab(
+            &["eval", "--checkpoint", "cut.ckpt", "--data-dir", d],
+            dir.path(),
+        ),
+        &["cut.ckpt"],
+    );
+    assert_bad_input(
+        &convlab(
+            &["eval", "--checkpoint", "nope.ckpt", "--data-dir", d],
+            dir.path(),
+        ),
+        &["nope.ckpt"],
+    );
+    // A run folder stands for its best.ckpt; a folder without one is named, not read.
+    let eval_json = |ckpt: &str| {
+        let args = ["eval", "--checkpoint", ckpt, "--data-dir", d, "--json"];
+        convlab(&args, dir.path())
+    };
+    let (by_file, by_folder) = (eval_json("runs/tiny/best.ckpt"), eval_json("runs/tiny"));
+    assert!(by_folder.status.success(), "{}", stderr(&by_folder));
+    let (f, g): (serde_json::Value, serde_json::Value) = (
+        serde_json::from_str(stdout(&by_file).trim()).unwrap(),
+        serde_json::from_str(stdout(&by_folder).trim()).unwrap(),
+    );
+    assert_eq!(f["test_loss"], g["test_loss"]);
+    assert!(
+        g["checkpoint"].as_str().unwrap().ends_with("best.ckpt"),
+        "{g}"
+    );
+    assert_bad_input(
+        &convlab(
+            &["eval", "--checkpoint", "runs", "--data-dir", d],
+            dir.path(),
+        ),
+        &["runs", "no best.ckpt"],
+    );
+}

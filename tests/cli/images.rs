@@ -1,0 +1,238 @@
+//! The user's own images: an image folder of any class count, predict on files of any
+//! size, fine-tune on a new folder, and convlab bench.
+
+use super::*;
+
+#[test]
+fn image_folder_trains_with_any_class_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = setup(dir.path(), "");
+    write_png_folder(&dir.path().join("pets"), &["cat", "dog", "owl"], 40);
+    // The custom net ends in 10 outputs: a clear error, then a preset that fits.
+    let out = train(
+        dir.path(),
+        &cfg,
+        &[
+            "--set",
+            "data.dataset=\"folder\"",
+            "--set",
+            "data.path=\"pets\"",
+        ],
+    );
+    assert_bad_input(&out, &["the dataset has 3 classes", "out = 3"]);
+    let out = train(
+        dir.path(),
+        &cfg,
+        &[
+            "--set",
+            "data.dataset=\"folder\"",
+            "--set",
+            "data.path=\"pets\"",
+            "--set",
+            "model.preset=\"bn-prelu-cnn\"",
+            "--set",
+            "train.epochs=3",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("runs/tiny/summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(summary["test_acc"].as_f64().unwrap() > 0.5, "{summary}");
+}
+
+#[test]
+fn predict_own_images_of_any_size_and_names_a_bad_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = setup(dir.path(), "");
+    let out = train(dir.path(), &cfg, &["--set", "train.epochs=3", "--quiet"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Pattern images of classes 0..3, upscaled to 84x84 RGB: predict converts them to 28x28
+    // grayscale as the model expects.
+    let mut files = Vec::new();
+    for label in 0..4u8 {
+        let small = pattern(label, 4, 28, 5_000_000 + label as usize);
+        let img = image::GrayImage::from_raw(28, 28, small).unwrap();
+        let big = image::DynamicImage::ImageLuma8(img)
+            .resize_exact(84, 84, image::imageops::FilterType::Nearest)
+            .into_rgb8();
+        let path = dir.path().join(format!("mine-{label}.png"));
+        big.save(&path).unwrap();
+        files.push(path.to_str().unwrap().to_string());
+    }
+    std::fs::write(dir.path().join("notes.png"), b"not really a png").unwrap();
+    let mut args = vec!["predict", "--checkpoint", "runs/tiny/best.ckpt", "-k", "2"];
+    args.extend(files.iter().map(String::as_str));
+    args.push("notes.png");
+    let p = convlab(&args, dir.path());
+    let err = stderr(&p);
+    assert_eq!(p.status.code(), Some(2), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let bad: Vec<&str> = err.lines().filter(|l| l.contains("notes.png")).collect();
+    assert_eq!(bad.len(), 1, "{err}");
+    assert!(bad[0].contains("not a readable PNG/JPEG image"), "{err}");
+    let text = stdout(&p);
+    let mut right = 0;
+    for (label, f) in files.iter().enumerate() {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(f.as_str()))
+            .unwrap_or_else(|| panic!("{text}"));
+        let first = line.split(": ").nth(1).unwrap().split(' ').next().unwrap();
+        right += usize::from(first == label.to_string());
+        assert_eq!(line.matches('(').count(), 2, "top-2: {line}");
+    }
+    assert!(right >= 3, "{right}/4 right:\n{text}");
+
+    // JSON: every file in order, probabilities of the top-10 summing to 1.
+    let mut args = vec![
+        "predict",
+        "--checkpoint",
+        "runs/tiny/best.ckpt",
+        "-k",
+        "10",
+        "--json",
+    ];
+    args.extend(files.iter().map(String::as_str));
+    let j = convlab(&args, dir.path());
+    assert!(j.status.success(), "{}", stderr(&j));
+    let v: serde_json::Value = serde_json::from_str(stdout(&j).trim()).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 4);
+    let sum: f64 = v[0]["top"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["probability"].as_f64().unwrap())
+        .sum();
+    assert!((sum - 1.0).abs() < 1e-4, "{sum}");
+}
+
+/// A 2-class 28x28 PNG folder: bands of half the image height.
+fn write_two_class_folder(root: &Path, per_class: usize) {
+    for split in ["train", "test"] {
+        for (k, class) in ["top", "bottom"].iter().enumerate() {
+            let dir = root.join(split).join(class);
+            std::fs::create_dir_all(&dir).unwrap();
+            for i in 0..per_class {
+                let px = pattern(k as u8, 2, 28, i + if split == "test" { 9000 } else { 0 });
+                image::GrayImage::from_raw(28, 28, px)
+                    .unwrap()
+                    .save(dir.join(format!("{i:03}.png")))
+                    .unwrap();
+            }
+        }
+    }
+}
+
+fn finetune(d: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "finetune",
+        "--checkpoint",
+        "runs/tiny/best.ckpt",
+        "--epochs",
+        "1",
+        "--quiet",
+    ];
+    args.extend(extra);
+    convlab(&args, d)
+}
+
+#[test]
+fn finetune_replaces_the_head_and_freezes_the_features() {
+    use convlab::model::net::Layer;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = setup(d, "");
+    assert!(train(d, &cfg, &["--quiet"]).status.success());
+    write_two_class_folder(&d.join("halves"), 40);
+    let out = finetune(d, &["--data", "halves", "--freeze-epochs", "1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run = d.join("runs/finetune-halves");
+    let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(
+        config.contains("pretrained = \"runs/tiny/best.ckpt\""),
+        "{config}"
+    );
+    assert!(config.contains("freeze_epochs = 1"), "{config}");
+    // The new head has 2 outputs; the frozen conv layer is exactly the pretrained one.
+    let dev = convlab::train::device::select(convlab::train::device::DeviceName::Cpu).unwrap();
+    let (meta, tuned) = convlab::model::checkpoint::load(&run.join("last.ckpt"), &dev).unwrap();
+    assert_eq!(meta.classes, vec!["bottom".to_string(), "top".to_string()]);
+    let (_, base) = convlab::model::checkpoint::load(&d.join("runs/tiny/best.ckpt"), &dev).unwrap();
+    let conv = |n: &convlab::model::Net| match &n.layers[0] {
+        Layer::Conv(c) => c.weight.val().into_data().try_to_vec::<f32>().unwrap(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(conv(&tuned), conv(&base), "frozen features must not move");
+    let head = |n: &convlab::model::Net| match n.layers.last().unwrap() {
+        Layer::Linear(l) => l.weight.val().dims(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(head(&tuned), [144, 2]);
+
+    // Unfrozen, the features move; --scratch trains the same net from random weights.
+    let out = finetune(
+        d,
+        &[
+            "--data",
+            "halves",
+            "--freeze-epochs",
+            "0",
+            "--name",
+            "thawed",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (_, thawed) =
+        convlab::model::checkpoint::load(&d.join("runs/thawed/last.ckpt"), &dev).unwrap();
+    assert_ne!(conv(&thawed), conv(&base));
+    let out = finetune(d, &["--data", "halves", "--scratch"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let config = std::fs::read_to_string(d.join("runs/scratch-halves/config.toml")).unwrap();
+    assert!(!config.contains("pretrained"), "{config}");
+
+    // A folder of another image size: a one-line error naming the checkpoint.
+    write_png_folder(&d.join("small"), &["a", "b"], 4);
+    let bad = finetune(d, &["--data", "small"]);
+    assert_bad_input(&bad, &["runs/tiny/best.ckpt", "[1, 28, 28]", "[1, 16, 16]"]);
+}
+
+#[test]
+fn bench_reports_throughput_and_refuses_what_it_cannot_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = convlab(
+        &[
+            "bench",
+            "--model",
+            "bn-prelu-cnn",
+            "--batch",
+            "8",
+            "--steps",
+            "2",
+            "--warmup",
+            "1",
+            "--json",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(v["model"], "bn-prelu-cnn");
+    assert_eq!(v["batch"], 8);
+    assert!(v["train_images_per_s"].as_f64().unwrap() > 0.0);
+    assert!(v["data_images_per_s"].as_f64().unwrap() > 0.0);
+    assert_eq!(v["precision"], "fp32");
+    assert_bad_input(
+        &convlab(&["bench", "--dtype", "fp16"], dir.path()),
+        &["--dtype", "fp16", "f32, bf16"],
+    );
+    assert_bad_input(
+        &convlab(&["bench", "--input", "3x32"], dir.path()),
+        &["--input", "CxHxW"],
+    );
+    assert_bad_input(
+        &convlab(&["bench", "--model", "resnet99"], dir.path()),
+        &["resnet99"],
+    );
+}

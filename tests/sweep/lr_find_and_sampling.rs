@@ -1,0 +1,121 @@
+//! convlab lr-find, the example studies, and random sampling of a study's axes.
+
+use super::*;
+
+#[test]
+fn lr_find_suggests_an_lr_where_the_loss_falls_fastest() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(d, 800, "");
+    let out = convlab(
+        &[
+            "lr-find",
+            "base.toml",
+            "--data-dir",
+            d.to_str().unwrap(),
+            "--steps",
+            "60",
+            "--end",
+            "100",
+        ],
+        d,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run = d.join("runs/base-lr-find");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("lr_find.json")).unwrap()).unwrap();
+    let lr = json["suggested_lr"].as_f64().expect("a suggestion");
+    let csv = std::fs::read_to_string(run.join("lr_find.csv")).unwrap();
+    let rows: Vec<(f64, f64)> = csv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[1].parse().unwrap(), f[3].parse().unwrap())
+        })
+        .collect();
+    // The steepest descent comes before the minimum of the smoothed loss.
+    let (min_lr, _) = rows
+        .iter()
+        .copied()
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .unwrap();
+    assert!(
+        lr > 1e-6 && lr < min_lr,
+        "suggested {lr}, minimum at {min_lr}"
+    );
+    // The loss at the suggestion is below the starting loss: the lr does learn.
+    let at = rows.iter().find(|r| r.0 >= lr).unwrap().1;
+    assert!(at < rows[0].1, "{at} vs start {}", rows[0].1);
+    assert!(stdout(&out).contains("suggested lr"));
+    assert_eq!(
+        &std::fs::read(run.join("lr_find.png")).unwrap()[..4],
+        b"\x89PNG"
+    );
+}
+
+#[test]
+fn steepest_descent_is_found_on_a_known_curve() {
+    use convlab::train::lr_find::steepest;
+    // loss = 2 - tanh(log10(lr) + 3): steepest at lr = 1e-3.
+    let lrs: Vec<f64> = (0..61).map(|i| 10f64.powf(-6.0 + i as f64 * 0.1)).collect();
+    let loss: Vec<f64> = lrs.iter().map(|l| 2.0 - (l.log10() + 3.0).tanh()).collect();
+    let i = steepest(&lrs, &loss, 5, 1).unwrap();
+    assert!((lrs[i].log10() + 3.0).abs() < 1e-9, "{}", lrs[i]);
+}
+
+#[test]
+fn example_studies_expand_and_validate() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let expected = [
+        ("mnist-optimizers.toml", 15),
+        ("cifar10-optimizers.toml", 15),
+        ("cifar10-lr-batch.toml", 24),
+        ("cifar10-activations.toml", 15),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (file, trials) in expected {
+        let out = convlab(
+            &["sweep", root.join(file).to_str().unwrap(), "--list"],
+            dir.path(),
+        );
+        assert!(out.status.success(), "{file}: {}", stderr(&out));
+        assert_eq!(stdout(&out).lines().count(), trials, "{file}");
+    }
+}
+
+#[test]
+fn random_sampling_is_seeded_distinct_and_in_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let list = |study: &str| {
+        setup(d, 40, study);
+        let out = sweep(d, &["--list"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    // Lists only: distinct grid points, without replacement.
+    let grid = "sampling = \"random\"\ntrials = 4\nsample_seed = 1\n[study.axes]\noptimizer = [\"sgd\", \"adam\", \"rmsprop\"]\nbatch_size = [32, 64]\n";
+    let a = list(grid);
+    assert_eq!(a, list(grid), "same sample_seed, same trials");
+    let variants: std::collections::HashSet<&str> =
+        a.lines().map(|l| l.split('/').nth(2).unwrap()).collect();
+    assert_eq!(variants.len(), 4, "{a}");
+    // A range: log-uniform values inside it, three significant digits.
+    let ranged = list(
+        "sampling = \"random\"\ntrials = 5\n[study.axes]\nlr = { log_uniform = [1e-4, 1e-2] }\n",
+    );
+    for line in ranged.lines() {
+        let v: f64 = line
+            .split("lr=")
+            .nth(1)
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1e-4..1e-2).contains(&v), "{line}");
+        assert_eq!(format!("{v:.2e}").parse::<f64>().unwrap(), v, "{line}");
+    }
+}

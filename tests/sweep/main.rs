@@ -1,0 +1,224 @@
+//! Studies as a user runs them: convlab sweep (grid, seeds, --trial, --jobs, --emit),
+//! resuming after a SIGKILL, convlab report's numbers and files, and convlab lr-find.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+mod lr_find_and_sampling;
+mod resume_and_jobs;
+
+/// A 4-class 28x28 IDX dataset, a base run config on it, and a study file over it.
+fn setup(dir: &Path, train_images: usize, study: &str) -> PathBuf {
+    write_idx_dataset(&dir.join("mnist"), train_images, 200, 4);
+    std::fs::write(
+        dir.join("base.toml"),
+        format!(
+            r#"seed = 0
+[data]
+dataset = "mnist"
+val_fraction = 0.2
+[model]
+preset = ""
+{TINY_NET}
+[optimizer]
+name = "adam"
+lr = 3e-3
+[train]
+epochs = 2
+batch_size = 32
+"#
+        ),
+    )
+    .unwrap();
+    let path = dir.join("tiny-study.toml");
+    std::fs::write(&path, format!("[study]\nbase = \"base.toml\"\n{study}")).unwrap();
+    path
+}
+
+fn sweep(dir: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "sweep",
+        "tiny-study.toml",
+        "--data-dir",
+        dir.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    convlab(&args, dir)
+}
+
+fn summary(run: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(run.join("summary.json"))
+        .unwrap_or_else(|e| panic!("{}: {e}", run.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn study_errors_are_caught_before_anything_trains() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "seeds = 2\n[study.axes]\nlerning_rate = [1e-3]\n",
+            &["tiny-study.toml", "axis lerning_rate", "unknown axis"],
+        ),
+        (
+            "[study.axes]\noptimizer = [\"adam\", \"adamm\"]\n",
+            &[
+                "tiny-study.toml",
+                "variant optimizer=adamm",
+                "optimizer.name",
+                "adamm",
+            ],
+        ),
+        (
+            "[study.axes]\nlr = [1e-3, -1.0]\n",
+            &["variant lr=-1", "optimizer.lr"],
+        ),
+        (
+            "[study.axes]\nbatch_size = [32, \"big\"]\n",
+            &["variant batch_size=big", "batch_size"],
+        ),
+        (
+            "[study.axes]\nlr = { log_uniform = [1e-4, 1e-2] }\n",
+            &["axis lr", "sampling = \"random\""],
+        ),
+        ("seeds = 0\n[study.axes]\nlr = [1e-3]\n", &["study.seeds"]),
+        (
+            "sede = 3\n[study.axes]\nlr = [1e-3]\n",
+            &["[study]", "sede"],
+        ),
+        // The base is a layer list: a dropout axis would train identical variants.
+        (
+            "[study.axes]\ndropout = [0.0, 0.5]\n",
+            &["variant dropout=0", "model.dropout", "presets only"],
+        ),
+    ];
+    for (study, needles) in cases {
+        setup(d, 40, study);
+        let out = sweep(d, &[]);
+        assert_bad_input(&out, needles);
+        assert!(
+            !d.join("runs").exists(),
+            "nothing may train or be written for {study:?}"
+        );
+    }
+}
+
+#[test]
+fn grid_with_seeds_trains_every_trial_and_reports_mean_and_std() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(
+        d,
+        400,
+        "seeds = 2\n[study.axes]\nlr = [1e-3, 3e-3]\nbatch_size = [32, 64]\n",
+    );
+    let out = sweep(d, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    // One progress line per run, then the report.
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with('[')).count(),
+        8,
+        "{text}"
+    );
+    let root = d.join("runs/tiny-study");
+    let mut accs = Vec::new();
+    for variant in ["lr=0.001,batch_size=32", "lr=0.003,batch_size=64"] {
+        let mut v = Vec::new();
+        for seed in 0..2 {
+            let run = root.join(variant).join(format!("seed-{seed}"));
+            let s = summary(&run);
+            assert_eq!(s["status"], "completed");
+            let cfg = std::fs::read_to_string(run.join("config.toml")).unwrap();
+            assert!(cfg.contains(&format!("seed = {seed}")), "{cfg}");
+            v.push(s["test_acc"].as_f64().unwrap());
+        }
+        accs.push((variant, v));
+    }
+    // report.csv: the mean and sample std of the two seeds, computed by hand here.
+    let csv = std::fs::read_to_string(root.join("report.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    assert_eq!(&header[..3], &["variant", "lr", "batch_size"]);
+    let col = |n: &str| header.iter().position(|h| *h == n).unwrap();
+    for (variant, v) in &accs {
+        let row = csv
+            .lines()
+            .find(|l| l.starts_with(&format!("\"{variant}\"")))
+            .unwrap_or_else(|| panic!("no row for {variant} in {csv}"));
+        // Split after the quoted variant name.
+        let rest = &row[variant.len() + 3..];
+        let fields: Vec<&str> = std::iter::once("").chain(rest.split(',')).collect();
+        let mean = (v[0] + v[1]) / 2.0;
+        let std = ((v[0] - mean).powi(2) + (v[1] - mean).powi(2)).sqrt(); // n - 1 = 1
+        let got_mean: f64 = fields[col("test_acc_mean")].parse().unwrap();
+        let got_std: f64 = fields[col("test_acc_std")].parse().unwrap();
+        assert!(
+            (got_mean - mean).abs() < 1e-6,
+            "{variant}: {got_mean} vs {mean}"
+        );
+        assert!(
+            (got_std - std).abs() < 1e-6,
+            "{variant}: {got_std} vs {std}"
+        );
+    }
+    let md = std::fs::read_to_string(root.join("report.md")).unwrap();
+    assert!(
+        md.contains("### By lr") && md.contains("### By batch_size"),
+        "{md}"
+    );
+    assert!(md.contains("Best: "), "{md}");
+    assert!(md.contains("![heatmap](heatmap.png)"), "{md}");
+    for fig in ["curves", "final", "heatmap"] {
+        let png = std::fs::read(root.join(format!("{fig}.png"))).unwrap();
+        assert_eq!(&png[..4], b"\x89PNG", "{fig}.png");
+        let svg = std::fs::read_to_string(root.join(format!("{fig}.svg"))).unwrap();
+        assert!(svg.starts_with("<svg"), "{fig}.svg");
+    }
+    let html = std::fs::read_to_string(root.join("report.html")).unwrap();
+    assert_eq!(html.matches("<svg").count(), 3, "three inline figures");
+    assert!(
+        !html.contains("src=") && !html.contains("href="),
+        "self-contained"
+    );
+    assert!(html.contains("lr=0.003,batch_size=64"));
+
+    // The report command alone gives the same Markdown.
+    let again = convlab(&["report", "runs/tiny-study"], d);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(std::fs::read_to_string(root.join("report.md")).unwrap(), md);
+}
+
+#[test]
+fn welch_test_matches_a_hand_computed_value() {
+    // a = [1, 2, 3], b = [4, 5, 6, 7]: t = -3.5 / sqrt(1/3 + 5/12) = -4.0415,
+    // df = 0.75^2 / ((1/3)^2 / 2 + (5/12)^2 / 3) = 4.959, two-sided p = 0.01008
+    // (integrating the t density numerically).
+    let (t, df, p) =
+        convlab::report::study::welch(&[1.0, 2.0, 3.0], &[4.0, 5.0, 6.0, 7.0]).unwrap();
+    assert!((t + 4.041452).abs() < 1e-5, "t = {t}");
+    assert!((df - 4.959184).abs() < 1e-5, "df = {df}");
+    assert!((p - 0.010077).abs() < 2e-5, "p = {p}");
+    assert!(convlab::report::study::welch(&[1.0], &[2.0, 3.0]).is_none());
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
