@@ -82,11 +82,18 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Input { .. } | Error::DataNotFound { .. } | Error::Partial(_) => 2,
-            Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => 2,
+            // A path that is missing, of the wrong kind (a folder given for a file, a file in
+            // place of a folder) or not text where text is read: the user's input is wrong.
+            Error::Io { source, .. } if input_io_kind(source.kind()) => 2,
             Error::Diverged(_) => 3,
             _ => 1,
         }
     }
+}
+
+fn input_io_kind(kind: std::io::ErrorKind) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(kind, NotFound | IsADirectory | NotADirectory | InvalidData)
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

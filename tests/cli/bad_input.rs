@@ -143,6 +143,36 @@ fn bad_data_files_are_named() {
     );
 }
 
+/// A path of the wrong kind (a folder where a file goes, a file where a folder goes) or a
+/// config that is not text: exit 2 naming the path, like any other bad input (it was exit 1,
+/// the code for convlab's own failures, until 2026-12-02).
+#[test]
+fn wrong_kind_of_path_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("a-folder");
+    std::fs::create_dir(&folder).unwrap();
+    let binary = dir.path().join("binary.toml");
+    std::fs::write(&binary, [0xffu8, 0xfe, 0x00, 0x9c]).unwrap();
+    let file = dir.path().join("plain.txt");
+    std::fs::write(&file, "not a study folder").unwrap();
+    let (folder_s, binary_s, file_s) = (
+        folder.to_str().unwrap(),
+        binary.to_str().unwrap(),
+        file.to_str().unwrap(),
+    );
+    assert_bad_input(&convlab(&["train", folder_s], dir.path()), &[folder_s]);
+    assert_bad_input(&convlab(&["sweep", folder_s], dir.path()), &[folder_s]);
+    assert_bad_input(
+        &convlab(&["train", binary_s], dir.path()),
+        &[binary_s, "UTF-8"],
+    );
+    assert_bad_input(&convlab(&["report", file_s], dir.path()), &[file_s]);
+    assert!(
+        std::fs::read_dir(dir.path().join("runs")).is_err(),
+        "a refused config must not leave a run folder"
+    );
+}
+
 #[test]
 fn missing_dataset_says_where_it_looked() {
     let dir = tempfile::tempdir().unwrap();
