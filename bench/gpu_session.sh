@@ -92,7 +92,8 @@ fargs=()
 # 1. `convlab check`: one training step of the fast recipe's net (batch 1,024) and three presets
 #    on the GPU against the CPU, every gradient compared, plus convlab's batch-norm kernels alone
 #    at 256/32/1 units per cube; then the recipe's net again with the kernels in it. Says whether the
-#    kernels that diverged compute wrong numbers there, and where.
+#    kernels that diverged compute wrong numbers there, and where; if they do, the same check
+#    under compute-sanitizer (racecheck, memcheck; up to 150 s).
 # 2. the fast recipe 3 times: cold, then warm with CubeCL's kernel cache (on by default since
 #    2026-12, src/train/kernel_cache.rs): do epochs 1 and 10 drop from ~25 s to near 1.8 s?
 # 3. the PyTorch twin, 3 runs in one process, for the ratio in the same call.
@@ -104,7 +105,9 @@ call0() {
   step check 150 $B check --device "$DEV"
   grep -E 'OFF|NOT FINITE|panicked|tensors' "$W/logs/check.log" | head -20 | tee -a "$W/summary.txt"
   step check-cube 120 env CONVLAB_CUBE_BATCH_NORM=cube $B check --device "$DEV" --net cifar10-fast
+  local cube_rc=$?
   grep -E 'OFF|NOT FINITE|panicked|tensors' "$W/logs/check-cube.log" | head -20 | tee -a "$W/summary.txt"
+  [ $cube_rc = 0 ] || sanitize
   cp "$W"/logs/check*.log "$W/keep/" 2>/dev/null
   fast_runs 0 2
   local s
@@ -117,6 +120,24 @@ call0() {
   rows f32 bn-prelu-cnn:512 resnet18:512
   say "with CONVLAB_CUBE_BATCH_NORM=cube:"
   CONVLAB_CUBE_BATCH_NORM=cube rows f32 bn-prelu-cnn:512 resnet18:512
+}
+
+# Only when `convlab check` found the batch-norm kernels wrong: the same check (recipe's net at
+# batch 64, kernel rows at the recipe's shapes) under compute-sanitizer, which works on the
+# Firecracker GPU machines (/work/.library/device/KINDS.md): racecheck for a shared-memory
+# hazard in the partial sums' tree, memcheck for an access outside a buffer.
+sanitize() {
+  local san tool
+  san=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
+  if [ -z "$san" ]; then say "SKIP sanitize (no compute-sanitizer)"; return; fi
+  for tool in racecheck memcheck; do
+    step "sanitize-$tool" 75 env CONVLAB_CUBE_BATCH_NORM=cube "$san" --tool $tool --print-limit 20 \
+      $B check --device "$DEV" --net cifar10-fast --batch 64
+    pkill -f "^$B check" # a timed-out sanitizer's child too
+    grep -E 'ERROR SUMMARY|RACECHECK SUMMARY|hazard|Invalid|out of bounds' "$W/logs/sanitize-$tool.log" \
+      | head -8 | sed 's/^/    /' | tee -a "$W/summary.txt"
+  done
+  cp "$W"/logs/sanitize-*.log "$W/keep/" 2>/dev/null
 }
 
 # As run on 2026-11-25 (bench/RESULTS.md, "GPU: the first session on one H100"), call1 began
