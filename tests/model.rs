@@ -297,27 +297,24 @@ fn checkpoint_round_trip_and_wrong_architecture() {
 /// with no activation on the logits; a study file is checked by tests/sweep instead.
 #[test]
 fn every_example_run_config_validates_and_its_net_checks() {
-    use convlab::data::config::DatasetName;
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
     let mut checked = Vec::new();
     for entry in std::fs::read_dir(&root).unwrap() {
         let path = entry.unwrap().path();
-        let text = std::fs::read_to_string(&path).unwrap();
-        if path.extension().is_none_or(|e| e != "toml") || text.contains("[study]") {
+        if path.extension().is_none_or(|e| e != "toml")
+            || std::fs::read_to_string(&path).unwrap().contains("[study]")
+        {
             continue;
         }
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let cfg = convlab::experiment::config::load_run_config(&path, &[])
             .unwrap_or_else(|e| panic!("{name}: {e}"));
-        let input = match cfg.data.dataset {
-            DatasetName::Mnist | DatasetName::FashionMnist => Shape::Image { c: 1, h: 28, w: 28 },
-            DatasetName::Cifar10 => Shape::Image { c: 3, h: 32, w: 32 },
-            DatasetName::Folder => {
-                panic!("{name}: a folder example needs its own input shape here")
-            }
-        };
-        let layers = resolve_layers(&cfg.model, 10, &name).unwrap_or_else(|e| panic!("{e}"));
-        check_net(&layers, input, 10, &name).unwrap_or_else(|e| panic!("{e}"));
+        let ([c, h, w], classes) = convlab::data::known_layout(cfg.data.dataset)
+            .unwrap_or_else(|| panic!("{name}: a folder example needs its own input shape here"));
+        let layers =
+            resolve_layers(&cfg.model, classes.len(), &name).unwrap_or_else(|e| panic!("{e}"));
+        check_net(&layers, Shape::Image { c, h, w }, classes.len(), &name)
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!(
             lint_net(&layers).is_empty(),
             "{name}: activation on the logits"
