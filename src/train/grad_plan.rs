@@ -1,15 +1,17 @@
 //! Which gradients reach the optimizer, and how scaled: the whitening layer's filters are
 //! never trained and its bias only for its first epochs; a batch norm with `weight = false`
-//! keeps its scale at 1; batch-norm shifts may learn `bn_bias_lr_scale` times faster.
+//! keeps its scale at 1; all gradients together may be clipped to a norm (`grad_clip`);
+//! batch-norm shifts may learn `bn_bias_lr_scale` times faster.
 //!
 //! A parameter without a gradient is left alone by the optimizer (no step, no weight decay),
 //! as PyTorch's SGD skips a parameter with `requires_grad = False`. Scaling a gradient by f
 //! before SGD (with momentum, Nesterov, coupled weight decay) is exactly airbench's separate
 //! parameter group with lr * f and weight decay / f: every term of the update is linear.
 
-use burn::module::ParamId;
+use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::nn::BatchNorm;
 use burn::optim::GradientsParams;
+use burn::prelude::*;
 
 use crate::model::net::{Layer, Net};
 use crate::model::spec::LayerSpec;
@@ -21,6 +23,8 @@ pub struct GradPlan {
     /// Batch-norm shifts, whose gradient is multiplied by `bias_scale`.
     bn_biases: Vec<ParamId>,
     bias_scale: f64,
+    /// Largest norm of all gradients together; 0 = no clipping.
+    clip_norm: f64,
 }
 
 impl GradPlan {
@@ -66,18 +70,71 @@ impl GradPlan {
         plan
     }
 
-    /// Drop the frozen gradients and scale the batch-norm shifts'.
-    pub fn apply(&self, grads: &mut GradientsParams) {
+    /// Clip the norm of all trained gradients together to `max_norm` (0: off).
+    pub fn with_clip_norm(mut self, max_norm: f64) -> Self {
+        self.clip_norm = max_norm;
+        self
+    }
+
+    /// Drop the frozen gradients, clip the rest to the plan's norm, and scale the batch-norm
+    /// shifts' (after clipping: the scale stands for a larger learning rate, as in airbench,
+    /// not for a larger gradient). `model` is the net the gradients belong to.
+    pub fn apply(&self, grads: &mut GradientsParams, model: &Net) {
         for &(id, rank) in &self.frozen {
             match rank {
                 4 => drop(grads.remove::<4>(id)),
                 _ => drop(grads.remove::<1>(id)),
             }
         }
+        if self.clip_norm > 0.0 {
+            clip_global_norm(grads, model, self.clip_norm);
+        }
         for &id in &self.bn_biases {
             if let Some(g) = grads.remove::<1>(id) {
                 grads.register::<1>(id, g * self.bias_scale);
             }
+        }
+    }
+}
+
+/// PyTorch's `clip_grad_norm_`: the norm of every gradient present, taken as one vector; when
+/// it exceeds `max_norm`, every gradient is scaled by max_norm / (norm + 1e-6). The factor
+/// stays a tensor on the device, so clipping costs no host sync.
+fn clip_global_norm(grads: &mut GradientsParams, model: &Net, max_norm: f64) {
+    let mut sum = SquaredSum { grads, total: None };
+    model.visit(&mut sum);
+    let Some(total) = sum.total else { return };
+    let factor = (total.sqrt().add_scalar(1e-6).recip() * max_norm).clamp_max(1.0);
+    model.visit(&mut ScaleAll { grads, factor });
+}
+
+struct SquaredSum<'a> {
+    grads: &'a GradientsParams,
+    total: Option<Tensor<1>>,
+}
+
+impl ModuleVisitor for SquaredSum<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if let Some(g) = self.grads.get::<D>(param.id) {
+            let s = g.square().sum();
+            self.total = Some(match self.total.take() {
+                Some(t) => t + s,
+                None => s,
+            });
+        }
+    }
+}
+
+struct ScaleAll<'a> {
+    grads: &'a mut GradientsParams,
+    factor: Tensor<1>,
+}
+
+impl ModuleVisitor for ScaleAll<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if let Some(g) = self.grads.remove::<D>(param.id) {
+            let factor = self.factor.clone().reshape([1; D]);
+            self.grads.register::<D>(param.id, g * factor);
         }
     }
 }

@@ -64,7 +64,8 @@ pub fn run(cfg: &RunConfig, p: &Prepared, device: &Device, t: RangeTest) -> Resu
     device.seed(cfg.seed);
     ad.seed(cfg.seed);
     let mut model = fresh_model(cfg, p, &ad);
-    let plan = GradPlan::new(&model, &p.layers, 0, cfg.optimizer.bn_bias_lr_scale);
+    let plan = GradPlan::new(&model, &p.layers, 0, cfg.optimizer.bn_bias_lr_scale)
+        .with_clip_norm(cfg.optimizer.grad_clip);
     let mut opt = optim::build(&cfg.optimizer);
     let ratio = t.end / t.start;
     let mut points = Vec::with_capacity(t.steps);

@@ -1,8 +1,9 @@
 //! `[optimizer]` of a run config and the optimizer it builds, with PyTorch's defaults and
-//! semantics (Burn's differ: epsilon 1e-5, RMSprop momentum 0.9, SGD dampening 0.1), so a
-//! study compares the same algorithms a PyTorch notebook would.
+//! semantics (Burn's differ: epsilon 1e-5, RMSprop momentum 0.9, SGD dampening 0.1, gradient
+//! clipping per tensor), so a study compares the same algorithms a PyTorch notebook would.
+//! Gradient clipping is `torch.nn.utils.clip_grad_norm_` over all parameters together, done
+//! in `grad_plan` because Burn's optimizers clip each tensor on its own.
 
-use burn::grad_clipping::GradientClippingConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{
@@ -34,10 +35,13 @@ pub struct OptimizerConfig {
     /// Adam/AdamW betas.
     pub beta1: f64,
     pub beta2: f64,
-    pub eps: f64,
+    /// The denominator's epsilon (Adam, AdamW, Adagrad, RMSprop); unset: PyTorch's default for
+    /// the optimizer, 1e-10 for Adagrad and 1e-8 for the others.
+    pub eps: Option<f64>,
     /// RMSprop smoothing constant (PyTorch's alpha).
     pub alpha: f64,
-    /// Clip the gradient norm to this value; 0 = off.
+    /// Clip the norm of all gradients together to this value, as PyTorch's
+    /// `clip_grad_norm_(model.parameters(), grad_clip)` before each step; 0 = off.
     pub grad_clip: f64,
     /// SGD: batch-norm shifts (beta) learn this many times faster, with the same decay per
     /// step as the other weights (airbench's bias_scaler: lr * f, weight decay / f).
@@ -54,7 +58,7 @@ impl Default for OptimizerConfig {
             weight_decay: 0.0,
             beta1: 0.9,
             beta2: 0.999,
-            eps: 1e-8,
+            eps: None,
             alpha: 0.99,
             grad_clip: 0.0,
             bn_bias_lr_scale: 1.0,
@@ -64,13 +68,23 @@ impl Default for OptimizerConfig {
 
 impl OptimizerConfig {
     /// Fill the defaults a name implies, so the stored config says what really ran:
-    /// `sgd-momentum` means momentum 0.9, AdamW's weight decay defaults to 0.01 (PyTorch's).
+    /// `sgd-momentum` means momentum 0.9, AdamW's weight decay defaults to 0.01 and Adagrad's
+    /// epsilon to 1e-10 (PyTorch's).
     pub fn resolve(&mut self) {
         match self.name {
             OptimizerName::SgdMomentum if self.momentum == 0.0 => self.momentum = 0.9,
             OptimizerName::Adamw if self.weight_decay == 0.0 => self.weight_decay = 0.01,
             _ => {}
         }
+        self.eps = Some(self.epsilon());
+    }
+
+    /// The epsilon in use: the configured one, else PyTorch's default for this optimizer.
+    pub fn epsilon(&self) -> f64 {
+        self.eps.unwrap_or(match self.name {
+            OptimizerName::Adagrad => 1e-10,
+            _ => 1e-8,
+        })
     }
 
     /// Impossible values, as (key, problem).
@@ -106,14 +120,25 @@ impl OptimizerConfig {
         if self.weight_decay < 0.0 {
             return Err(("optimizer.weight_decay", "must not be negative".into()));
         }
+        if !(self.epsilon() >= 0.0 && self.epsilon().is_finite()) {
+            return Err((
+                "optimizer.eps",
+                format!("{} must be a number >= 0", self.epsilon()),
+            ));
+        }
+        if !(self.grad_clip >= 0.0 && self.grad_clip.is_finite()) {
+            return Err((
+                "optimizer.grad_clip",
+                format!("{} must be a number >= 0 (0 = off)", self.grad_clip),
+            ));
+        }
         Ok(())
     }
 }
 
 pub fn build(cfg: &OptimizerConfig) -> ModuleOptimizer {
     let wd = (cfg.weight_decay > 0.0).then(|| WeightDecayConfig::new(cfg.weight_decay as f32));
-    let clip = (cfg.grad_clip > 0.0).then_some(GradientClippingConfig::Norm(cfg.grad_clip as f32));
-    let eps = cfg.eps as f32;
+    let eps = cfg.epsilon() as f32;
     match cfg.name {
         OptimizerName::Sgd | OptimizerName::SgdMomentum => {
             let momentum = (cfg.momentum > 0.0).then_some(MomentumConfig {
@@ -124,7 +149,6 @@ pub fn build(cfg: &OptimizerConfig) -> ModuleOptimizer {
             SgdConfig::new()
                 .with_momentum(momentum)
                 .with_weight_decay(wd)
-                .with_gradient_clipping(clip)
                 .init()
         }
         OptimizerName::Adamw => AdamWConfig::new()
@@ -132,26 +156,22 @@ pub fn build(cfg: &OptimizerConfig) -> ModuleOptimizer {
             .with_beta_2(cfg.beta2 as f32)
             .with_epsilon(eps)
             .with_weight_decay(cfg.weight_decay as f32)
-            .with_grad_clipping(clip)
             .init(),
         OptimizerName::Adagrad => AdaGradConfig::new()
             .with_epsilon(eps)
             .with_weight_decay(wd)
-            .with_grad_clipping(clip)
             .init(),
         OptimizerName::Rmsprop => RmsPropConfig::new()
             .with_alpha(cfg.alpha as f32)
             .with_momentum(cfg.momentum as f32)
             .with_epsilon(eps)
             .with_weight_decay(wd)
-            .with_grad_clipping(clip)
             .init(),
         OptimizerName::Adam => AdamConfig::new()
             .with_beta_1(cfg.beta1 as f32)
             .with_beta_2(cfg.beta2 as f32)
             .with_epsilon(eps)
             .with_weight_decay(wd)
-            .with_grad_clipping(clip)
             .init(),
     }
 }

@@ -16,7 +16,7 @@ pub struct StepOutput {
 
 /// Train `model` on one batch with learning rate `lr`. With `only_layer`, the gradients of
 /// that layer alone reach the optimizer (fine-tuning a head on frozen features); `plan`
-/// drops frozen parameters' gradients and scales the batch-norm shifts'.
+/// drops frozen parameters' gradients, clips the rest and scales the batch-norm shifts'.
 #[allow(clippy::too_many_arguments)]
 pub fn train_step(
     model: Net,
@@ -34,7 +34,7 @@ pub fn train_step(
         Some(layer) => GradientsParams::from_module(&mut grads, layer),
         None => GradientsParams::from_grads(grads, &model),
     };
-    plan.apply(&mut grads);
+    plan.apply(&mut grads, &model);
     let model = optim.step(lr, model, grads);
     (
         model,

@@ -190,7 +190,8 @@ impl Trainer<'_> {
         let steps = prep.train.len().div_ceil(cfg.train.batch_size);
         let frozen = (epoch < cfg.train.freeze_epochs).then(|| head_index(&prep.layers));
         let bias_scale = cfg.optimizer.bn_bias_lr_scale;
-        let plan = GradPlan::new(&p.model, &prep.layers, epoch, bias_scale);
+        let plan = GradPlan::new(&p.model, &prep.layers, epoch, bias_scale)
+            .with_clip_norm(cfg.optimizer.grad_clip);
         let pb = progress_bar(steps, self.quiet);
         let mut tally = Tally::default();
         // Each step's loss and correct count, read back SYNC_EVERY steps at a time.

@@ -1,0 +1,241 @@
+//! Each optimizer, as a run config names it, against PyTorch: three steps on one batch of a
+//! linear classifier, then every weight compared with what torch.optim gives from the same
+//! start. Also `grad_clip` (PyTorch's `clip_grad_norm_` over all parameters, not each tensor
+//! apart as Burn clips) and the epsilon defaults (Adagrad's is 1e-10).
+//!
+//! The expected numbers come from this script (torch 2.15.0, CPU, float32):
+//!
+//! ```python
+//! import torch
+//! W0 = torch.tensor([((i * 5) % 7) / 7 - 0.4 for i in range(12)]).view(3, 4)
+//! b0 = torch.tensor([0.1, -0.2, 0.05])
+//! x = torch.tensor([((i * 3) % 11) / 11 - 0.5 for i in range(16)]).view(4, 4)
+//! x[:, 3] = torch.tensor([1e-9, -2e-9, 3e-9, -1e-9])  # a nearly dead input: eps decides its step
+//! y = torch.tensor([0, 2, 1, 2])
+//! def run(make, clip=0.0):
+//!     W = W0.clone().requires_grad_(); b = b0.clone().requires_grad_()
+//!     opt = make([W, b])
+//!     for _ in range(3):
+//!         opt.zero_grad()
+//!         torch.nn.functional.cross_entropy(x @ W.T + b, y).backward()
+//!         if clip > 0:
+//!             torch.nn.utils.clip_grad_norm_([W, b], clip)
+//!         opt.step()
+//!     return W.detach().flatten().tolist() + b.detach().tolist()
+//! O = torch.optim
+//! run(lambda p: O.SGD(p, lr=0.5))                                        # sgd
+//! run(lambda p: O.SGD(p, lr=0.3, momentum=0.9, nesterov=True, weight_decay=0.01))
+//! run(lambda p: O.Adam(p, lr=0.05, weight_decay=0.01))
+//! run(lambda p: O.AdamW(p, lr=0.05))                                     # weight decay 0.01
+//! run(lambda p: O.Adagrad(p, lr=0.3))                                    # eps 1e-10
+//! run(lambda p: O.Adagrad(p, lr=0.3, eps=1e-8))
+//! run(lambda p: O.RMSprop(p, lr=0.01, momentum=0.5))
+//! run(lambda p: O.SGD(p, lr=0.5), clip=0.1)    # all gradients' norm is 0.288 at the start
+//! ```
+//! The same with each tensor clipped apart (Burn's `GradientClippingConfig::Norm`) gives W[0,0]
+//! -0.3552220 against the global clip's -0.3820596, so the clip test tells the two apart.
+
+use burn::module::Param;
+use burn::prelude::*;
+use convlab::experiment::config::{parse_table, run_config};
+use convlab::model::Init;
+use convlab::model::net::{Layer, Net};
+use convlab::model::spec::{LayerSpec, Shape};
+use convlab::train::grad_plan::GradPlan;
+use convlab::train::optim::{self, OptimizerConfig};
+use convlab::train::step::train_step;
+
+/// flatten -> linear 4 -> 3 on 1x2x2 images, with W0 and b0 of the script above.
+fn linear_net(device: &Device) -> Net {
+    let layers = [
+        LayerSpec::Flatten,
+        LayerSpec::Linear {
+            out: 3,
+            input: None,
+            bias: true,
+        },
+    ];
+    let mut net = Net::new(
+        &layers,
+        Shape::Image { c: 1, h: 2, w: 2 },
+        Init::Default,
+        device,
+    );
+    let w0: Vec<f32> = (0..12).map(|i| ((i * 5) % 7) as f32 / 7.0 - 0.4).collect();
+    // Burn's linear weight is [in, out]: PyTorch's [out, in] transposed.
+    let w = Tensor::<2>::from_data(TensorData::new(w0, [3, 4]), device).transpose();
+    let b = Tensor::<1>::from_data(TensorData::new(vec![0.1f32, -0.2, 0.05], [3]), device);
+    let Layer::Linear(lin) = &mut net.layers[1] else {
+        unreachable!()
+    };
+    lin.weight = Param::from_tensor(w);
+    lin.bias = Some(Param::from_tensor(b));
+    net
+}
+
+/// PyTorch's order: W row by row ([out, in]), then b.
+fn weights(net: &Net) -> Vec<f32> {
+    let Layer::Linear(lin) = &net.layers[1] else {
+        unreachable!()
+    };
+    let w = lin
+        .weight
+        .val()
+        .transpose()
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    let b = lin.bias.as_ref().unwrap().val().into_data();
+    w.into_iter()
+        .chain(b.try_to_vec::<f32>().unwrap())
+        .collect()
+}
+
+/// Three steps of the optimizer that `[optimizer]` TOML describes, on the script's batch.
+fn three_steps(optimizer_toml: &str) -> Vec<f32> {
+    let table = parse_table(&format!("[optimizer]\n{optimizer_toml}"), "test.toml").unwrap();
+    let cfg = run_config(table, "test.toml").unwrap().optimizer;
+    let device = Device::flex().autodiff();
+    let mut x: Vec<f32> = (0..16)
+        .map(|i| ((i * 3) % 11) as f32 / 11.0 - 0.5)
+        .collect();
+    for (row, v) in [1e-9f32, -2e-9, 3e-9, -1e-9].into_iter().enumerate() {
+        x[row * 4 + 3] = v;
+    }
+    let x = Tensor::<4>::from_data(TensorData::new(x, [4, 1, 2, 2]), &device);
+    let y = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 2, 1, 2], [4]), &device);
+    let plan = GradPlan::none().with_clip_norm(cfg.grad_clip);
+    let mut opt = optim::build(&cfg);
+    let mut net = linear_net(&device);
+    for _ in 0..3 {
+        let batch = (x.clone(), y.clone());
+        net = train_step(net, &mut opt, batch, cfg.lr, 0.0, None, &plan).0;
+    }
+    weights(&net)
+}
+
+fn assert_matches_pytorch(optimizer_toml: &str, torch: [f32; 15]) {
+    let got = three_steps(optimizer_toml);
+    for (i, (g, t)) in got.iter().zip(torch).enumerate() {
+        assert!(
+            (g - t).abs() < 2e-6,
+            "{optimizer_toml}: weight {i} is {g}, PyTorch's {t}\nconvlab {got:?}\nPyTorch {torch:?}"
+        );
+    }
+}
+
+#[test]
+fn sgd_matches_pytorch() {
+    assert_matches_pytorch(
+        "name = \"sgd\"\nlr = 0.5",
+        [
+            -0.3649381, 0.2856867, -0.0636886, -0.2571429, 0.4677759, 0.1857529, -0.0962701, -0.4,
+            0.2685908, 0.0428462, -0.1828985, 0.4571429, -0.1334236, -0.1864652, 0.2698888,
+        ],
+    );
+}
+
+#[test]
+fn nesterov_momentum_with_weight_decay_matches_pytorch() {
+    assert_matches_pytorch(
+        "name = \"sgd-momentum\"\nlr = 0.3\nnesterov = true\nweight_decay = 0.01",
+        [
+            -0.3361297, 0.2604501, -0.118948, -0.2509658, 0.4633058, 0.1902895, -0.0827267,
+            -0.3903912, 0.23533, 0.0511919, -0.1329463, 0.4461614, -0.2710756, -0.1738022,
+            0.3960789,
+        ],
+    );
+}
+
+#[test]
+fn adam_and_adamw_match_pytorch() {
+    assert_matches_pytorch(
+        "name = \"adam\"\nlr = 0.05\nweight_decay = 0.01",
+        [
+            -0.2546755, 0.1640384, -0.1206961, -0.1094591, 0.6013436, 0.3213662, 0.0340061,
+            -0.2511104, 0.1665952, 0.1785193, -0.1077375, 0.3080487, -0.0482884, -0.0771082,
+            0.1987908,
+        ],
+    );
+    // AdamW's weight decay defaults to PyTorch's 0.01, decoupled from the gradient.
+    assert_matches_pytorch(
+        "name = \"adamw\"\nlr = 0.05",
+        [
+            -0.2547286, 0.1636749, -0.1207402, -0.2546583, 0.6056939, 0.3212519, 0.0345382,
+            -0.3897143, 0.1662703, 0.1781366, -0.1073784, 0.444933, -0.0483981, -0.0826623,
+            0.1986784,
+        ],
+    );
+}
+
+#[test]
+fn adagrad_matches_pytorch_with_its_own_epsilon() {
+    // PyTorch's default eps (1e-10): the nearly dead input's weights (indices 3, 7, 11) take
+    // a full step; with 1e-8 they barely move.
+    assert_matches_pytorch(
+        "name = \"adagrad\"\nlr = 0.3",
+        [
+            -0.3554004, -0.432828, -0.5392545, 0.2164083, 0.9044286, 0.7777273, 0.5152967,
+            0.2156865, 0.2048684, 0.8338396, 0.2778086, -0.1762073, -0.2926952, 0.0877798,
+            0.4095378,
+        ],
+    );
+    assert_matches_pytorch(
+        "name = \"adagrad\"\nlr = 0.3\neps = 1e-8",
+        [
+            -0.3554004, -0.4328277, -0.5392545, -0.2427417, 0.9044281, 0.7777268, 0.5152963,
+            -0.3430509, 0.2048684, 0.8338388, 0.2778085, 0.3881261, -0.2926953, 0.0877796,
+            0.4095378,
+        ],
+    );
+}
+
+#[test]
+fn rmsprop_with_momentum_matches_pytorch() {
+    assert_matches_pytorch(
+        "name = \"rmsprop\"\nlr = 0.01\nmomentum = 0.5",
+        [
+            -0.1768826, -0.0500787, -0.2884864, -0.2565075, 0.8187245, 0.512004, 0.2017047,
+            -0.3970932, 0.0513696, 0.4118316, 0.0599407, 0.453612, -0.1912574, -0.0552749,
+            0.3466806,
+        ],
+    );
+}
+
+#[test]
+fn grad_clip_is_one_norm_over_all_parameters() {
+    assert_matches_pytorch(
+        "name = \"sgd\"\nlr = 0.5\ngrad_clip = 0.1",
+        [
+            -0.3820596, 0.3047249, -0.0084907, -0.2571429, 0.4608593, 0.1767478, -0.1073637, -0.4,
+            0.2926289, 0.032813, -0.2270028, 0.4571429, -0.000838, -0.1941231, 0.1449611,
+        ],
+    );
+    // A bound above the gradients' norm changes nothing: plain SGD's numbers.
+    assert_eq!(
+        three_steps("name = \"sgd\"\nlr = 0.5\ngrad_clip = 100.0"),
+        three_steps("name = \"sgd\"\nlr = 0.5")
+    );
+}
+
+#[test]
+fn stored_config_says_which_epsilon_ran_and_bad_values_are_refused() {
+    let resolved = |toml: &str| {
+        let table = parse_table(&format!("[optimizer]\n{toml}"), "run.toml").unwrap();
+        run_config(table, "run.toml").map(|c| c.optimizer)
+    };
+    assert_eq!(resolved("name = \"adagrad\"").unwrap().eps, Some(1e-10));
+    assert_eq!(resolved("name = \"rmsprop\"").unwrap().eps, Some(1e-8));
+    assert_eq!(OptimizerConfig::default().epsilon(), 1e-8);
+    for (toml, key) in [
+        ("grad_clip = -1.0", "optimizer.grad_clip"),
+        ("grad_clip = nan", "optimizer.grad_clip"),
+        ("eps = -1e-8", "optimizer.eps"),
+    ] {
+        let err = resolved(toml).unwrap_err().to_string();
+        assert!(
+            err.contains("run.toml") && err.contains(key),
+            "{toml}: {err}"
+        );
+    }
+}
