@@ -74,11 +74,7 @@ fn net(init: Init) -> Net {
         LayerSpec::Activation {
             kind: convlab::model::Activation::Prelu,
         },
-        LayerSpec::Bn {
-            momentum: 0.1,
-            eps: 1e-5,
-            weight: true,
-        },
+        LayerSpec::bn(),
         LayerSpec::Flatten,
         LayerSpec::Linear {
             out: 100,
