@@ -7,21 +7,16 @@
 //! statistics batch norm keeps after the pass. Dropout is set to p = 0 on both sides: its
 //! draws are random in either framework.
 
-use std::path::{Path, PathBuf};
+mod common;
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
+use common::pytorch_fixture;
 use convlab::experiment::interchange::{ImportOptions, NetSource, import};
 use convlab::model::checkpoint;
 use convlab::train::eval::cross_entropy;
 use serde_json::Value;
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/pytorch")
-        .join(name)
-}
 
 fn floats(v: &Value) -> Vec<f32> {
     v.as_array()
@@ -69,12 +64,12 @@ impl ModuleVisitor for Collect<'_> {
 fn check_net(net_name: &str) {
     let dir = tempfile::tempdir().unwrap();
     // The fixture's net with dropout off.
-    let text = std::fs::read_to_string(fixture(&format!("{net_name}.toml"))).unwrap();
+    let text = std::fs::read_to_string(pytorch_fixture(&format!("{net_name}.toml"))).unwrap();
     let config = dir.path().join("net.toml");
     std::fs::write(&config, text.replace("p = 0.35", "p = 0.0")).unwrap();
     let ckpt = dir.path().join("net.ckpt");
     import(&ImportOptions {
-        pth: fixture(&format!("{net_name}.pth")),
+        pth: pytorch_fixture(&format!("{net_name}.pth")),
         key: None,
         net: NetSource::Config(config),
         dataset: None,
@@ -86,7 +81,7 @@ fn check_net(net_name: &str) {
     .unwrap();
 
     let want: Value = serde_json::from_str(
-        &std::fs::read_to_string(fixture(&format!("{net_name}_grads.json"))).unwrap(),
+        &std::fs::read_to_string(pytorch_fixture(&format!("{net_name}_grads.json"))).unwrap(),
     )
     .unwrap();
     let device = Device::flex().autodiff();

@@ -8,22 +8,17 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use burn::tensor::TensorData;
+use common::pytorch_fixture;
 use convlab::experiment::interchange::{ImportOptions, NetSource, import, to_onnx, to_pytorch};
 use convlab::model::checkpoint;
 use convlab::model::pytorch::onnx::ModelProto;
 use prost::Message;
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/pytorch")
-        .join(name)
-}
-
 fn options(pth: PathBuf, net: &str, out: PathBuf) -> ImportOptions {
     ImportOptions {
         pth,
         key: None,
-        net: NetSource::Config(fixture(&format!("{net}.toml"))),
+        net: NetSource::Config(pytorch_fixture(&format!("{net}.toml"))),
         dataset: None,
         mean: vec![],
         std: vec![],
@@ -48,7 +43,7 @@ fn logits(ckpt: &Path) -> Vec<f32> {
 }
 
 fn expected(net: &str) -> Vec<f32> {
-    let text = std::fs::read_to_string(fixture(&format!("{net}.json"))).unwrap();
+    let text = std::fs::read_to_string(pytorch_fixture(&format!("{net}.json"))).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     v["logits"]
         .as_array()
@@ -79,7 +74,7 @@ fn pytorch_files_import_with_pytorchs_logits() {
     for net in ["tiny_seq", "tiny_res"] {
         let want = expected(net);
         for variant in ["", "_legacy", "_cuda", "_model"] {
-            let pth = fixture(&format!("{net}{variant}.pth"));
+            let pth = pytorch_fixture(&format!("{net}{variant}.pth"));
             let out = dir.path().join(format!("{net}{variant}.ckpt"));
             let meta = import(&options(pth, net, out.clone())).unwrap();
             assert_eq!(meta.classes.len(), 10);
@@ -96,7 +91,11 @@ fn pytorch_files_import_with_pytorchs_logits() {
 fn training_checkpoint_imports_with_its_key() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("t.ckpt");
-    let mut o = options(fixture("tiny_seq_training.pth"), "tiny_seq", out.clone());
+    let mut o = options(
+        pytorch_fixture("tiny_seq_training.pth"),
+        "tiny_seq",
+        out.clone(),
+    );
     let e = import(&o).unwrap_err().to_string();
     assert!(
         e.contains("optimizer_state_dict") && e.contains("--key"),
@@ -115,7 +114,12 @@ fn pytorch_export_round_trips() {
     let dir = tempfile::tempdir().unwrap();
     for net in ["tiny_seq", "tiny_res"] {
         let ckpt = dir.path().join(format!("{net}.ckpt"));
-        import(&options(fixture(&format!("{net}.pth")), net, ckpt.clone())).unwrap();
+        import(&options(
+            pytorch_fixture(&format!("{net}.pth")),
+            net,
+            ckpt.clone(),
+        ))
+        .unwrap();
         let pth = dir.path().join(format!("{net}-export.pth"));
         let code = to_pytorch(&ckpt, &pth).unwrap();
         let back = dir.path().join(format!("{net}-back.ckpt"));
@@ -152,7 +156,12 @@ fn pytorch_export_round_trips() {
 fn onnx_export_has_the_layers_and_weights() {
     let dir = tempfile::tempdir().unwrap();
     let ckpt = dir.path().join("tiny_seq.ckpt");
-    import(&options(fixture("tiny_seq.pth"), "tiny_seq", ckpt.clone())).unwrap();
+    import(&options(
+        pytorch_fixture("tiny_seq.pth"),
+        "tiny_seq",
+        ckpt.clone(),
+    ))
+    .unwrap();
     let onnx = dir.path().join("tiny_seq.onnx");
     to_onnx(&ckpt, &onnx).unwrap();
     let model = ModelProto::decode(std::fs::read(&onnx).unwrap().as_slice()).unwrap();
@@ -169,7 +178,8 @@ fn onnx_export_has_the_layers_and_weights() {
         .find(|t| t.name == "0.weight")
         .unwrap();
     assert_eq!(w.dims, vec![2, 1, 3, 3]);
-    let reader = burn::store::pytorch_reader::PytorchReader::new(fixture("tiny_seq.pth")).unwrap();
+    let reader =
+        burn::store::pytorch_reader::PytorchReader::new(pytorch_fixture("tiny_seq.pth")).unwrap();
     assert_eq!(
         w.raw_data,
         reader.get("conv1.weight").unwrap().read().unwrap()
@@ -182,7 +192,7 @@ fn import_errors_name_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("x.ckpt");
     // A preset whose layers do not match: the counts say which.
-    let mut o = options(fixture("tiny_seq.pth"), "tiny_seq", out.clone());
+    let mut o = options(pytorch_fixture("tiny_seq.pth"), "tiny_seq", out.clone());
     o.net = NetSource::Preset("mnist-cnn".into());
     let e = import(&o).unwrap_err().to_string();
     assert!(
@@ -192,9 +202,9 @@ fn import_errors_name_the_key() {
     );
     // The stem conv with a bias the file does not have.
     let config = dir.path().join("with_bias.toml");
-    let text = std::fs::read_to_string(fixture("tiny_res.toml")).unwrap();
+    let text = std::fs::read_to_string(pytorch_fixture("tiny_res.toml")).unwrap();
     std::fs::write(&config, text.replace(", bias = false", "")).unwrap();
-    let mut o = options(fixture("tiny_res.pth"), "tiny_res", out.clone());
+    let mut o = options(pytorch_fixture("tiny_res.pth"), "tiny_res", out.clone());
     o.net = NetSource::Config(config);
     let e = import(&o).unwrap_err().to_string();
     assert!(e.contains("conv1.bias: missing"), "{e}");
@@ -208,9 +218,13 @@ fn import_errors_name_the_key() {
     assert!(!out.exists());
     // An existing checkpoint is not replaced without force.
     std::fs::write(&out, b"keep me").unwrap();
-    let e = import(&options(fixture("tiny_seq.pth"), "tiny_seq", out.clone()))
-        .unwrap_err()
-        .to_string();
+    let e = import(&options(
+        pytorch_fixture("tiny_seq.pth"),
+        "tiny_seq",
+        out.clone(),
+    ))
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("already exists"), "{e}");
     assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
 }
@@ -221,8 +235,8 @@ fn import_errors_name_the_key() {
 fn import_and_export_commands() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::copy(fixture("tiny_seq.pth"), d.join("tiny.pth")).unwrap();
-    let config = fixture("tiny_seq.toml");
+    std::fs::copy(pytorch_fixture("tiny_seq.pth"), d.join("tiny.pth")).unwrap();
+    let config = pytorch_fixture("tiny_seq.toml");
     let out = common::convlab(
         &["import", "tiny.pth", "--config", config.to_str().unwrap()],
         d,

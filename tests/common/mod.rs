@@ -207,6 +207,13 @@ pub fn write_png_folder(root: &Path, classes: &[&str], per_class: usize) {
     }
 }
 
+/// A file of tests/fixtures/pytorch (written there by make_fixtures.py and make_gradients.py).
+pub fn pytorch_fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/pytorch")
+        .join(name)
+}
+
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_convlab"))
 }
