@@ -44,6 +44,7 @@ pub mod plane_affine;
 pub mod prelu;
 mod winograd;
 mod winograd_tiles;
+mod winograd_weights;
 
 use std::borrow::Cow;
 

@@ -19,9 +19,8 @@ use rayon::prelude::*;
 
 use super::chunks::{backward_in_chunks, sum_in_chunk_order, with_scratch};
 use super::conv_kernels::{ConvShape, Grads, matmul};
-use super::winograd_tiles::{
-    Grid, grad_tiles, input_grad_tiles, input_tiles, output_tiles, weight_grad, weight_tiles,
-};
+use super::winograd_tiles::{Grid, grad_tiles, input_grad_tiles, input_tiles, output_tiles};
+use super::winograd_weights::{weight_grad, weight_tiles};
 
 /// Whether a convolution goes through this module: 3x3 kernel, stride 1.
 pub(super) fn applies(s: &ConvShape) -> bool {

@@ -91,45 +91,6 @@ fn split_row(src: &[f32], pad: usize, even: &mut [f32], odd: &mut [f32]) {
     }
 }
 
-/// U = G w G^T of every (o, c) pair, laid out [16][o][c].
-pub(super) fn weight_tiles(s: &ConvShape, weight: &[f32]) -> Vec<f32> {
-    let oc = s.o * s.c;
-    let mut u = vec![0.0f32; 16 * oc];
-    let g = |a: f32, b: f32, c: f32| [a, 0.5 * (a + b + c), 0.5 * (a - b + c), c];
-    for (k, w) in weight.chunks_exact(9).enumerate() {
-        let cols = [0, 1, 2].map(|j| g(w[j], w[3 + j], w[6 + j]));
-        for i in 0..4 {
-            for (j, v) in g(cols[0][i], cols[1][i], cols[2][i])
-                .into_iter()
-                .enumerate()
-            {
-                u[(i * 4 + j) * oc + k] = v;
-            }
-        }
-    }
-    u
-}
-
-/// dw = G^T du G of every (o, c) pair, from du laid out [16][o][c]; dw is [o][c][3][3].
-pub(super) fn weight_grad(s: &ConvShape, du: &[f32]) -> Vec<f32> {
-    let oc = s.o * s.c;
-    let gt = |x: [f32; 4]| {
-        [
-            x[0] + 0.5 * (x[1] + x[2]),
-            0.5 * (x[1] - x[2]),
-            0.5 * (x[1] + x[2]) + x[3],
-        ]
-    };
-    let mut dw = vec![0.0f32; oc * 9];
-    for (k, out) in dw.chunks_exact_mut(9).enumerate() {
-        let rows = [0, 1, 2, 3].map(|j| gt([0, 1, 2, 3].map(|i| du[(i * 4 + j) * oc + k])));
-        for a in 0..3 {
-            out[a * 3..a * 3 + 3].copy_from_slice(&gt([0, 1, 2, 3].map(|j| rows[j][a])));
-        }
-    }
-    dw
-}
-
 wide! {
     /// V = B^T d B of every tile of one input plane ([h, w]), into v[xi * stride + at + tile].
     pub(super) fn input_tiles(g: &Grid, plane: &[f32], v: &mut [f32], stride: usize, at: usize, buf: &mut [f32]) {

@@ -1,0 +1,194 @@
+//! The F(2x2, 3x3) weight transforms of `winograd.rs`: U = G w G^T (forward and input
+//! gradient) and dw = G^T dU G (weight gradient), for every (o, c) pair.
+//!
+//! They run once per convolution per pass whatever the batch, so on ResNet-18's 512-channel
+//! layers (262,144 filters, 16 MB of tiles) they were a large part of a small batch's step:
+//! one filter at a time on one core, 11.5 ms and 28 ms per conv at batch 32 (2-core VM). Here
+//! the filters go in blocks, in parallel: within a block the nine weights and the sixteen
+//! tile positions are each a contiguous run across filters, so every step of the transform is
+//! one vectorized pass. Each value is computed by the same expression as one filter at a time
+//! (the tests compare the bits), so results are unchanged and do not depend on the threads.
+
+use rayon::prelude::*;
+
+use super::conv_kernels::ConvShape;
+
+/// Filters per block: the block's 9 + 16 runs stay in L1 and still fill the vector lanes.
+const BLOCK: usize = 128;
+
+/// G applied to one column (a, b, c) of a 3x3 filter: its four rows.
+#[inline(always)]
+fn g(a: f32, b: f32, c: f32) -> [f32; 4] {
+    [a, 0.5 * (a + b + c), 0.5 * (a - b + c), c]
+}
+
+/// G^T applied to one row (four values) of a 4x4 tile gradient: its three columns.
+#[inline(always)]
+fn gt(x: [f32; 4]) -> [f32; 3] {
+    [
+        x[0] + 0.5 * (x[1] + x[2]),
+        0.5 * (x[1] - x[2]),
+        0.5 * (x[1] + x[2]) + x[3],
+    ]
+}
+
+/// Rows of `oc` values, each already cut into blocks of `BLOCK`, regrouped by block: block b
+/// gets block b of every row (the last block may be shorter).
+fn by_block<T>(mut rows: Vec<impl Iterator<Item = T>>, oc: usize) -> Vec<Vec<T>> {
+    (0..oc.div_ceil(BLOCK))
+        .map(|_| {
+            rows.iter_mut()
+                .map(|r| r.next().expect("oc / BLOCK blocks"))
+                .collect()
+        })
+        .collect()
+}
+
+wide! {
+    /// U of one block's filters: `w` holds them as [filter][9], `u` gets the 16 tile positions.
+    fn weight_tiles_block(w: &[f32], u: &mut [&mut [f32]]) {
+        let n = w.len() / 9;
+        // The nine weights as runs across filters, then G on every column of every filter.
+        let mut t = [[0.0f32; BLOCK]; 9];
+        for (f, wf) in w.chunks_exact(9).enumerate() {
+            (0..9).for_each(|k| t[k][f] = wf[k]);
+        }
+        let mut cols = [[[0.0f32; BLOCK]; 4]; 3];
+        for (j, col) in cols.iter_mut().enumerate() {
+            for f in 0..n {
+                let v = g(t[j][f], t[3 + j][f], t[6 + j][f]);
+                (0..4).for_each(|i| col[i][f] = v[i]);
+            }
+        }
+        for i in 0..4 {
+            for f in 0..n {
+                let v = g(cols[0][i][f], cols[1][i][f], cols[2][i][f]);
+                (0..4).for_each(|j| u[i * 4 + j][f] = v[j]);
+            }
+        }
+    }
+}
+
+wide! {
+    /// dw of one block's filters from their 16 runs of dU; `dw` gets them as [filter][9].
+    fn weight_grad_block(du: &[&[f32]], dw: &mut [f32]) {
+        let n = dw.len() / 9;
+        // rows[j][a]: G^T down tile column j; then G^T along each row a.
+        let mut rows = [[[0.0f32; BLOCK]; 3]; 4];
+        for (j, row) in rows.iter_mut().enumerate() {
+            for f in 0..n {
+                let v = gt([0, 1, 2, 3].map(|i| du[i * 4 + j][f]));
+                (0..3).for_each(|a| row[a][f] = v[a]);
+            }
+        }
+        let mut t = [[0.0f32; BLOCK]; 9];
+        for a in 0..3 {
+            for f in 0..n {
+                let v = gt([0, 1, 2, 3].map(|j| rows[j][a][f]));
+                (0..3).for_each(|b| t[a * 3 + b][f] = v[b]);
+            }
+        }
+        for (f, out) in dw.chunks_exact_mut(9).enumerate() {
+            (0..9).for_each(|k| out[k] = t[k][f]);
+        }
+    }
+}
+
+/// U = G w G^T of every (o, c) pair, laid out [16][o][c].
+pub(super) fn weight_tiles(s: &ConvShape, weight: &[f32]) -> Vec<f32> {
+    let oc = s.o * s.c;
+    let mut u = vec![0.0f32; 16 * oc];
+    let rows = u.chunks_mut(oc).map(|r| r.chunks_mut(BLOCK)).collect();
+    by_block(rows, oc)
+        .into_par_iter()
+        .zip(weight.par_chunks(9 * BLOCK))
+        .for_each(|(mut runs, w)| weight_tiles_block(w, &mut runs));
+    u
+}
+
+/// dw = G^T du G of every (o, c) pair, from du laid out [16][o][c]; dw is [o][c][3][3].
+pub(super) fn weight_grad(s: &ConvShape, du: &[f32]) -> Vec<f32> {
+    let oc = s.o * s.c;
+    let mut dw = vec![0.0f32; oc * 9];
+    by_block(du.chunks(oc).map(|r| r.chunks(BLOCK)).collect(), oc)
+        .into_par_iter()
+        .zip(dw.par_chunks_mut(9 * BLOCK))
+        .for_each(|(runs, dw)| weight_grad_block(&runs, dw));
+    dw
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::cpu::conv_kernels::tests::values;
+
+    /// U of one filter at a time, as it was before the blocks.
+    fn weight_tiles_one_by_one(oc: usize, weight: &[f32]) -> Vec<f32> {
+        let mut u = vec![0.0f32; 16 * oc];
+        for (k, w) in weight.chunks_exact(9).enumerate() {
+            let cols = [0, 1, 2].map(|j| g(w[j], w[3 + j], w[6 + j]));
+            for i in 0..4 {
+                for (j, v) in g(cols[0][i], cols[1][i], cols[2][i])
+                    .into_iter()
+                    .enumerate()
+                {
+                    u[(i * 4 + j) * oc + k] = v;
+                }
+            }
+        }
+        u
+    }
+
+    /// dw of one filter at a time, as it was before the blocks.
+    fn weight_grad_one_by_one(oc: usize, du: &[f32]) -> Vec<f32> {
+        let mut dw = vec![0.0f32; oc * 9];
+        for (k, out) in dw.chunks_exact_mut(9).enumerate() {
+            let rows = [0, 1, 2, 3].map(|j| gt([0, 1, 2, 3].map(|i| du[(i * 4 + j) * oc + k])));
+            for a in 0..3 {
+                out[a * 3..a * 3 + 3].copy_from_slice(&gt([0, 1, 2, 3].map(|j| rows[j][a])));
+            }
+        }
+        dw
+    }
+
+    fn bits(v: &[f32]) -> Vec<u32> {
+        v.iter().map(|f| f.to_bits()).collect()
+    }
+
+    /// Whole blocks, a short last block and a single short one; 1 and 3 threads.
+    #[test]
+    fn blocks_give_the_bits_of_one_filter_at_a_time() {
+        for (o, c) in [(16, 16), (40, 9), (3, 5)] {
+            let s = ConvShape {
+                n: 1,
+                c,
+                h: 4,
+                w: 4,
+                o,
+                k: 3,
+                stride: 1,
+                pad: 1,
+            };
+            let oc = o * c;
+            let w = values(oc * 9, 11);
+            let du = values(16 * oc, 12);
+            for threads in [1, 3] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let (u, dw) = pool.install(|| (weight_tiles(&s, &w), weight_grad(&s, &du)));
+                assert_eq!(
+                    bits(&u),
+                    bits(&weight_tiles_one_by_one(oc, &w)),
+                    "U {o}x{c}"
+                );
+                assert_eq!(
+                    bits(&dw),
+                    bits(&weight_grad_one_by_one(oc, &du)),
+                    "dw {o}x{c}"
+                );
+            }
+        }
+    }
+}
