@@ -44,27 +44,45 @@ fn by_block<T>(mut rows: Vec<impl Iterator<Item = T>>, oc: usize) -> Vec<Vec<T>>
         .collect()
 }
 
+/// G on lanes: the four rows of (a, b, c), each filter one lane.
+#[inline(always)]
+fn g_lanes(a: &[f32], b: &[f32], c: &[f32], out: [&mut [f32]; 4]) {
+    let [r0, r1, r2, r3] = out;
+    for f in 0..a.len().min(b.len()).min(c.len()).min(r0.len()) {
+        let v = g(a[f], b[f], c[f]);
+        (r0[f], r1[f], r2[f], r3[f]) = (v[0], v[1], v[2], v[3]);
+    }
+}
+
+/// G^T on lanes: the three columns of (x0, x1, x2, x3), each filter one lane.
+#[inline(always)]
+fn gt_lanes(x: [&[f32]; 4], out: [&mut [f32]; 3]) {
+    let [c0, c1, c2] = out;
+    let n = x.iter().map(|r| r.len()).fold(c0.len(), usize::min);
+    for f in 0..n {
+        let v = gt([x[0][f], x[1][f], x[2][f], x[3][f]]);
+        (c0[f], c1[f], c2[f]) = (v[0], v[1], v[2]);
+    }
+}
+
 wide! {
     /// U of one block's filters: `w` holds them as [filter][9], `u` gets the 16 tile positions.
     fn weight_tiles_block(w: &[f32], u: &mut [&mut [f32]]) {
         let n = w.len() / 9;
-        // The nine weights as runs across filters, then G on every column of every filter.
+        // The nine weights as runs across filters, then G down each column of the filters
+        // (cols[j][i]), then G along each row i.
         let mut t = [[0.0f32; BLOCK]; 9];
         for (f, wf) in w.chunks_exact(9).enumerate() {
             (0..9).for_each(|k| t[k][f] = wf[k]);
         }
         let mut cols = [[[0.0f32; BLOCK]; 4]; 3];
         for (j, col) in cols.iter_mut().enumerate() {
-            for f in 0..n {
-                let v = g(t[j][f], t[3 + j][f], t[6 + j][f]);
-                (0..4).for_each(|i| col[i][f] = v[i]);
-            }
+            let [c0, c1, c2, c3] = col;
+            g_lanes(&t[j][..n], &t[3 + j][..n], &t[6 + j][..n], [c0, c1, c2, c3]);
         }
         for i in 0..4 {
-            for f in 0..n {
-                let v = g(cols[0][i][f], cols[1][i][f], cols[2][i][f]);
-                (0..4).for_each(|j| u[i * 4 + j][f] = v[j]);
-            }
+            let [u0, u1, u2, u3] = &mut u[4 * i..4 * i + 4] else { unreachable!() };
+            g_lanes(&cols[0][i][..n], &cols[1][i][..n], &cols[2][i][..n], [u0, u1, u2, u3]);
         }
     }
 }
@@ -76,17 +94,14 @@ wide! {
         // rows[j][a]: G^T down tile column j; then G^T along each row a.
         let mut rows = [[[0.0f32; BLOCK]; 3]; 4];
         for (j, row) in rows.iter_mut().enumerate() {
-            for f in 0..n {
-                let v = gt([0, 1, 2, 3].map(|i| du[i * 4 + j][f]));
-                (0..3).for_each(|a| row[a][f] = v[a]);
-            }
+            let [r0, r1, r2] = row;
+            gt_lanes([du[j], du[4 + j], du[8 + j], du[12 + j]], [r0, r1, r2]);
         }
         let mut t = [[0.0f32; BLOCK]; 9];
         for a in 0..3 {
-            for f in 0..n {
-                let v = gt([0, 1, 2, 3].map(|j| rows[j][a][f]));
-                (0..3).for_each(|b| t[a * 3 + b][f] = v[b]);
-            }
+            let [t0, t1, t2] = &mut t[3 * a..3 * a + 3] else { unreachable!() };
+            let x = [&rows[0][a][..n], &rows[1][a][..n], &rows[2][a][..n], &rows[3][a][..n]];
+            gt_lanes(x, [t0, t1, t2]);
         }
         for (f, out) in dw.chunks_exact_mut(9).enumerate() {
             (0..9).for_each(|k| out[k] = t[k][f]);
