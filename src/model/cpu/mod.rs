@@ -43,6 +43,7 @@ pub mod max_pool;
 pub mod plane_affine;
 pub mod prelu;
 mod winograd;
+mod winograd_deep;
 mod winograd_tiles;
 mod winograd_weights;
 

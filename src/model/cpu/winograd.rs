@@ -19,6 +19,7 @@ use rayon::prelude::*;
 
 use super::chunks::{backward_in_chunks, sum_in_chunk_order, with_scratch};
 use super::conv_kernels::{ConvShape, Grads, matmul};
+use super::winograd_deep;
 use super::winograd_tiles::{Grid, grad_tiles, input_grad_tiles, input_tiles, output_tiles};
 use super::winograd_weights::{weight_grad, weight_tiles};
 
@@ -37,67 +38,97 @@ fn chunk_images(s: &ConvShape, g: &Grid) -> usize {
 pub(super) fn forward(s: &ConvShape, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
     let g = Grid::new(s);
     let per = chunk_images(s, &g);
-    let (in_len, plane_in, plane_out) = (s.c * s.h * s.w, s.h * s.w, g.oh * g.ow);
-    let out_len = s.o * plane_out;
+    if deep_layer(s, &g) {
+        winograd_deep::forward(s, &g, per, x, weight, bias)
+    } else {
+        forward_by_chunks(s, &g, per, x, weight, bias)
+    }
+}
+
+/// The forward pass chunk by chunk: each chunk of images runs all its steps on one thread.
+fn forward_by_chunks(
+    s: &ConvShape,
+    g: &Grid,
+    per: usize,
+    x: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+) -> Vec<f32> {
+    let out_len = s.o * g.oh * g.ow;
     let u = weight_tiles(s, weight);
     let mut y: Vec<f32> = Vec::with_capacity(s.n * out_len);
     y.spare_capacity_mut()[..s.n * out_len]
         .par_chunks_mut(out_len * per)
         .enumerate()
         .for_each(|(chunk, ys)| {
-            let imgs = ys.len() / out_len;
-            let tt = imgs * g.tiles();
+            let images = chunk * per..chunk * per + ys.len() / out_len;
+            let tt = images.len() * g.tiles();
             let lens = [16 * s.c * tt, 16 * s.o * tt, g.scratch_len()];
             with_scratch(lens, |v, m, buf| {
-                for i in 0..imgs {
-                    let img = &x[(chunk * per + i) * in_len..][..in_len];
-                    for (c, plane) in img.chunks_exact(plane_in).enumerate() {
-                        input_tiles(&g, plane, v, s.c * tt, c * tt + i * g.tiles(), buf);
-                    }
-                }
+                chunk_input_tiles(s, g, x, images, v, buf);
                 for xi in 0..16 {
-                    let (mx, ux) = (&mut m[xi * s.o * tt..][..s.o * tt], &u[xi * s.o * s.c..]);
+                    let ux = &u[xi * s.o * s.c..][..s.o * s.c];
                     let vx = &v[xi * s.c * tt..][..s.c * tt];
-                    matmul(
-                        s.o,
-                        tt,
-                        s.c,
-                        mx,
-                        ux,
-                        (s.c as isize, 1),
-                        vx,
-                        (tt as isize, 1),
-                        false,
-                    );
+                    output_tile(s, &mut m[xi * s.o * tt..][..s.o * tt], ux, vx, tt);
                 }
-                for (i, yi) in ys.chunks_mut(out_len).enumerate() {
-                    for (o, plane) in yi.chunks_mut(plane_out).enumerate() {
-                        let b = bias.map_or(0.0, |b| b[o]);
-                        output_tiles(&g, m, s.o * tt, o * tt + i * g.tiles(), b, plane, buf);
-                    }
-                }
+                chunk_output(s, g, m, tt, bias, ys, buf);
             })
         });
-    // SAFETY: the chunks cover all s.n * out_len elements and output_tiles wrote each one.
+    // SAFETY: the chunks cover all s.n * out_len elements and chunk_output wrote each one.
     unsafe { y.set_len(s.n * out_len) };
     y
 }
 
-/// Whether dU is taken over the whole batch at once: in deep layers (many channels, few
-/// tiles) one partial dU per chunk would be larger than the whole batch's tiles, so the
-/// tiles are kept and dU's 16 GEMMs run over the whole batch, in parallel over xi, with no
-/// partials to zero and sum.
-fn whole_batch_weight_grad(s: &ConvShape, g: &Grid) -> bool {
-    (s.c + s.o) * s.n * g.tiles() < s.o * s.c * s.n.div_ceil(chunk_images(s, g))
+/// The input tiles V (`[16][c][tiles]`) of `images`.
+pub(super) fn chunk_input_tiles(
+    s: &ConvShape,
+    g: &Grid,
+    x: &[f32],
+    images: std::ops::Range<usize>,
+    v: &mut [f32],
+    buf: &mut [f32],
+) {
+    let plane_in = s.h * s.w;
+    let tt = images.len() * g.tiles();
+    for (i, n) in images.enumerate() {
+        let img = &x[n * s.c * plane_in..][..s.c * plane_in];
+        for (c, plane) in img.chunks_exact(plane_in).enumerate() {
+            input_tiles(g, plane, v, s.c * tt, c * tt + i * g.tiles(), buf);
+        }
+    }
 }
 
-/// One chunk's share of the weight and bias gradients: its partial dU, or (in whole-batch
-/// mode) its input and gradient tiles, kept for the 16 GEMMs over the whole batch.
-struct ChunkGrads {
-    du: Vec<f32>,
-    db: Vec<f32>,
-    tiles: Option<(Vec<f32>, Vec<f32>)>,
+/// M[xi] = U[xi] (o x c) * V[xi] (c x tt), for one tile position xi of `tt` tiles.
+pub(super) fn output_tile(s: &ConvShape, mx: &mut [f32], ux: &[f32], vx: &[f32], tt: usize) {
+    let t = tt as isize;
+    matmul(s.o, tt, s.c, mx, ux, (s.c as isize, 1), vx, (t, 1), false);
+}
+
+/// y (plus bias) of a chunk's images (`ys`, written whole) from their M tiles (`[16][o][tt]`).
+pub(super) fn chunk_output(
+    s: &ConvShape,
+    g: &Grid,
+    m: &[f32],
     tt: usize,
+    bias: Option<&[f32]>,
+    ys: &mut [MaybeUninit<f32>],
+    buf: &mut [f32],
+) {
+    let plane_out = g.oh * g.ow;
+    for (i, yi) in ys.chunks_mut(s.o * plane_out).enumerate() {
+        for (o, plane) in yi.chunks_mut(plane_out).enumerate() {
+            let b = bias.map_or(0.0, |b| b[o]);
+            output_tiles(g, m, s.o * tt, o * tt + i * g.tiles(), b, plane, buf);
+        }
+    }
+}
+
+/// Whether the passes go tile position by tile position over the whole batch
+/// (`winograd_deep.rs`): in deep layers (many channels, few tiles) one partial dU per chunk
+/// would be larger than the whole batch's tiles, and each chunk would stream all of U (16 MB
+/// on a 512-channel layer) through its own narrow GEMMs.
+fn deep_layer(s: &ConvShape, g: &Grid) -> bool {
+    (s.c + s.o) * s.n * g.tiles() < s.o * s.c * s.n.div_ceil(chunk_images(s, g))
 }
 
 /// Gradients with respect to x (when `need_x`), the weight and the bias, given dy.
@@ -111,123 +142,121 @@ pub(super) fn backward(
 ) -> Grads {
     let g = Grid::new(s);
     let per = chunk_images(s, &g);
-    let (in_len, plane_in, plane_out) = (s.c * s.h * s.w, s.h * s.w, g.oh * g.ow);
-    let (out_len, oc) = (s.o * plane_out, s.o * s.c);
-    let whole = whole_batch_weight_grad(s, &g);
-    let u = need_x.then(|| weight_tiles(s, weight));
-    let work = |chunk: usize, dxc: Option<&mut [MaybeUninit<f32>]>| -> ChunkGrads {
-        let first = chunk * per;
-        let imgs = (s.n - first).min(per);
-        let tt = imgs * g.tiles();
-        let (v_len, y_len) = (16 * s.c * tt, 16 * s.o * tt);
-        let mut kept = whole.then(|| (vec![0.0f32; v_len], vec![0.0f32; y_len]));
-        let mut du = vec![0.0f32; if whole { 0 } else { 16 * oc }];
-        let mut db = vec![0.0f32; if need_bias { s.o } else { 0 }];
-        let lens = [v_len, if whole { 0 } else { y_len }, g.scratch_len()];
-        with_scratch(lens, |scratch_v, scratch_y, buf| {
-            let (v, yh) = match kept.as_mut() {
-                Some((v, y)) => (&mut v[..], &mut y[..]),
-                None => (&mut *scratch_v, &mut *scratch_y),
-            };
-            for i in 0..imgs {
-                let img = &x[(first + i) * in_len..][..in_len];
-                for (c, plane) in img.chunks_exact(plane_in).enumerate() {
-                    input_tiles(&g, plane, v, s.c * tt, c * tt + i * g.tiles(), buf);
-                }
-                let gy = &dy[(first + i) * out_len..][..out_len];
-                for (o, plane) in gy.chunks_exact(plane_out).enumerate() {
-                    grad_tiles(&g, plane, yh, s.o * tt, o * tt + i * g.tiles(), buf);
-                    if need_bias {
-                        db[o] += super::sum_zip(plane, plane, |v, _| v);
-                    }
-                }
-            }
-            if !whole {
-                for (xi, dux) in du.chunks_exact_mut(oc).enumerate() {
-                    weight_tile_grad(s, xi, dux, yh, v, tt, false);
-                }
-            }
-            if let (Some(dxc), Some(u)) = (dxc, u.as_deref()) {
-                // Z = U^T Yh: over V where V is not kept (no longer needed), else in scratch.
-                let z: &mut [f32] = if whole { scratch_v } else { v };
-                let tt_s = tt as isize;
-                for xi in 0..16 {
-                    let (yx, ux) = (&yh[xi * s.o * tt..][..s.o * tt], &u[xi * oc..][..oc]);
-                    let zx = &mut z[xi * s.c * tt..][..s.c * tt];
-                    matmul(
-                        s.c,
-                        tt,
-                        s.o,
-                        zx,
-                        ux,
-                        (1, s.c as isize),
-                        yx,
-                        (tt_s, 1),
-                        false,
-                    );
-                }
-                for (i, dxi) in dxc.chunks_mut(in_len).enumerate() {
-                    for (c, plane) in dxi.chunks_mut(plane_in).enumerate() {
-                        input_grad_tiles(&g, z, s.c * tt, c * tt + i * g.tiles(), plane, buf);
-                    }
-                }
-            }
-        });
-        ChunkGrads {
-            du,
-            db,
-            tiles: kept,
-            tt,
-        }
-    };
-    let (dx, parts) = backward_in_chunks(s.n, per, in_len, need_x, work);
-    let du = if whole {
-        let blocks: Vec<Vec<f32>> = (0..16)
-            .into_par_iter()
-            .map(|xi| {
-                let mut dux = vec![0.0f32; oc];
-                for (k, p) in parts.iter().enumerate() {
-                    let (v, yh) = p.tiles.as_ref().expect("tiles kept in whole-batch mode");
-                    weight_tile_grad(s, xi, &mut dux, yh, v, p.tt, k > 0);
-                }
-                dux
-            })
-            .collect();
-        blocks.concat()
+    if deep_layer(s, &g) {
+        winograd_deep::backward(s, &g, per, [x, weight, dy], need_x, need_bias)
     } else {
-        sum_in_chunk_order(parts.iter().map(|p| &p.du[..]), 16 * oc)
-    };
-    Grads {
-        x: dx,
-        weight: weight_grad(s, &du),
-        bias: sum_in_chunk_order(parts.iter().map(|p| &p.db[..]), s.o),
+        backward_by_chunks(s, &g, per, [x, weight, dy], need_x, need_bias)
     }
 }
 
-/// dU[xi] (+)= Yh[xi] (o x tiles) * V[xi]^T (tiles x c), for one chunk's `tt` tiles.
-fn weight_tile_grad(
+/// The backward pass chunk by chunk: each chunk of images runs all its steps on one thread,
+/// into its own partial dU.
+fn backward_by_chunks(
     s: &ConvShape,
-    xi: usize,
+    g: &Grid,
+    per: usize,
+    [x, weight, dy]: [&[f32]; 3],
+    need_x: bool,
+    need_bias: bool,
+) -> Grads {
+    let oc = s.o * s.c;
+    let u = need_x.then(|| weight_tiles(s, weight));
+    let work = |chunk: usize, dxc: Option<&mut [MaybeUninit<f32>]>| -> (Vec<f32>, Vec<f32>) {
+        let first = chunk * per;
+        let imgs = (s.n - first).min(per);
+        let tt = imgs * g.tiles();
+        let mut du = vec![0.0f32; 16 * oc];
+        let mut db = vec![0.0f32; if need_bias { s.o } else { 0 }];
+        let lens = [16 * s.c * tt, 16 * s.o * tt, g.scratch_len()];
+        with_scratch(lens, |v, yh, buf| {
+            chunk_tiles(s, g, x, dy, first..first + imgs, v, yh, &mut db, buf);
+            for (xi, dux) in du.chunks_exact_mut(oc).enumerate() {
+                let (yx, vx) = (&yh[xi * s.o * tt..][..s.o * tt], &v[xi * s.c * tt..]);
+                weight_tile_grad(s, dux, yx, &vx[..s.c * tt], tt, false);
+            }
+            if let (Some(dxc), Some(u)) = (dxc, u.as_deref()) {
+                // Z = U^T Yh over V, which is no longer needed.
+                for xi in 0..16 {
+                    let (yx, ux) = (&yh[xi * s.o * tt..][..s.o * tt], &u[xi * oc..][..oc]);
+                    input_tile_grad(s, &mut v[xi * s.c * tt..][..s.c * tt], ux, yx, tt);
+                }
+                chunk_input_grad(s, g, v, tt, dxc, buf);
+            }
+        });
+        (du, db)
+    };
+    let (dx, parts) = backward_in_chunks(s.n, per, s.c * s.h * s.w, need_x, work);
+    let du = sum_in_chunk_order(parts.iter().map(|p| &p.0[..]), 16 * oc);
+    Grads {
+        x: dx,
+        weight: weight_grad(s, &du),
+        bias: sum_in_chunk_order(parts.iter().map(|p| &p.1[..]), s.o),
+    }
+}
+
+/// The input tiles V and gradient tiles Yh of `images` (each `[16][channels][tiles]`), and
+/// their bias gradient added to `db` (when not empty).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn chunk_tiles(
+    s: &ConvShape,
+    g: &Grid,
+    x: &[f32],
+    dy: &[f32],
+    images: std::ops::Range<usize>,
+    v: &mut [f32],
+    yh: &mut [f32],
+    db: &mut [f32],
+    buf: &mut [f32],
+) {
+    let plane_out = g.oh * g.ow;
+    let out_len = s.o * plane_out;
+    let tt = images.len() * g.tiles();
+    chunk_input_tiles(s, g, x, images.clone(), v, buf);
+    for (i, n) in images.enumerate() {
+        let gy = &dy[n * out_len..][..out_len];
+        for (o, plane) in gy.chunks_exact(plane_out).enumerate() {
+            grad_tiles(g, plane, yh, s.o * tt, o * tt + i * g.tiles(), buf);
+            if let Some(b) = db.get_mut(o) {
+                *b += super::sum_zip(plane, plane, |v, _| v);
+            }
+        }
+    }
+}
+
+/// dx of a chunk's images (`dxc`, written whole) from their Z tiles (`[16][c][tt]`).
+pub(super) fn chunk_input_grad(
+    s: &ConvShape,
+    g: &Grid,
+    z: &[f32],
+    tt: usize,
+    dxc: &mut [MaybeUninit<f32>],
+    buf: &mut [f32],
+) {
+    let plane_in = s.h * s.w;
+    for (i, dxi) in dxc.chunks_mut(s.c * plane_in).enumerate() {
+        for (c, plane) in dxi.chunks_mut(plane_in).enumerate() {
+            input_grad_tiles(g, z, s.c * tt, c * tt + i * g.tiles(), plane, buf);
+        }
+    }
+}
+
+/// dU[xi] (+)= Yh[xi] (o x tt) * V[xi]^T (tt x c), for one tile position xi of `tt` tiles.
+pub(super) fn weight_tile_grad(
+    s: &ConvShape,
     dux: &mut [f32],
-    yh: &[f32],
-    v: &[f32],
+    yx: &[f32],
+    vx: &[f32],
     tt: usize,
     accumulate: bool,
 ) {
-    let yx = &yh[xi * s.o * tt..][..s.o * tt];
-    let vx = &v[xi * s.c * tt..][..s.c * tt];
-    let tt = tt as isize;
-    matmul(
-        s.o,
-        s.c,
-        tt as usize,
-        dux,
-        yx,
-        (tt, 1),
-        vx,
-        (1, tt),
-        accumulate,
-    );
+    let t = tt as isize;
+    matmul(s.o, s.c, tt, dux, yx, (t, 1), vx, (1, t), accumulate);
+}
+
+/// Z[xi] = U[xi]^T (c x o) * Yh[xi] (o x tt), for one tile position xi of `tt` tiles.
+pub(super) fn input_tile_grad(s: &ConvShape, zx: &mut [f32], ux: &[f32], yx: &[f32], tt: usize) {
+    let t = tt as isize;
+    matmul(s.c, tt, s.o, zx, ux, (1, s.c as isize), yx, (t, 1), false);
 }
 
 #[cfg(test)]

@@ -61,10 +61,10 @@ fn forward_equals_im2col() {
 
 #[test]
 fn gradients_equal_im2col() {
-    let whole = |s: &ConvShape| whole_batch_weight_grad(s, &Grid::new(s));
+    let deep = |s: &ConvShape| deep_layer(s, &Grid::new(s));
     assert!(
-        shapes().iter().any(whole) && !shapes().iter().all(whole),
-        "both dU modes tested"
+        shapes().iter().any(deep) && !shapes().iter().all(deep),
+        "both the chunked and the deep passes tested"
     );
     for s in shapes() {
         let x = values(s.n * s.c * s.h * s.w, 4);
@@ -104,7 +104,7 @@ fn small_or_strided_convs_keep_im2col() {
     }));
 }
 
-/// The same bits on 1 and 3 threads, forward and all three gradients, in both dU modes.
+/// The same bits on 1 and 3 threads, forward and all three gradients, chunked and deep.
 #[test]
 fn thread_count_does_not_change_the_bits() {
     let on = |threads: usize, s: &ConvShape, x: &[f32], w: &[f32], dy: &[f32]| {
@@ -129,5 +129,33 @@ fn thread_count_does_not_change_the_bits() {
         let w = values(s.o * s.c * 9, 9);
         let dy = values(s.n * s.o * s.out_h() * s.out_w(), 10);
         assert_eq!(on(1, &s, &x, &w, &dy), on(3, &s, &x, &w, &dy), "{s:?}");
+    }
+}
+
+/// The deep layers' passes (tile position by tile position) run the chunked passes' GEMMs and
+/// sums in the same order: the same bits, forward and all three gradients.
+#[test]
+fn deep_passes_give_the_bits_of_the_chunked_passes() {
+    let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<u32>>();
+    for s in shapes()
+        .into_iter()
+        .filter(|s| deep_layer(s, &Grid::new(s)))
+    {
+        let (g, x) = (Grid::new(&s), values(s.n * s.c * s.h * s.w, 14));
+        let (w, b) = (values(s.o * s.c * 9, 15), values(s.o, 16));
+        let dy = values(s.n * s.o * s.out_h() * s.out_w(), 17);
+        let per = chunk_images(&s, &g);
+        let deep = forward(&s, &x, &w, Some(&b));
+        let chunked = forward_by_chunks(&s, &g, per, &x, &w, Some(&b));
+        assert_eq!(bits(&deep), bits(&chunked), "y {s:?}");
+        let deep = backward(&s, &x, &w, &dy, true, true);
+        let chunked = backward_by_chunks(&s, &g, per, [&x, &w, &dy], true, true);
+        assert_eq!(
+            bits(&deep.x.unwrap()),
+            bits(&chunked.x.unwrap()),
+            "dx {s:?}"
+        );
+        assert_eq!(bits(&deep.weight), bits(&chunked.weight), "dw {s:?}");
+        assert_eq!(bits(&deep.bias), bits(&chunked.bias), "db {s:?}");
     }
 }

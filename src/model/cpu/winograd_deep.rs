@@ -1,0 +1,172 @@
+//! Winograd's passes for deep layers (many channels, few tiles per image: ResNet-18's 256- and
+//! 512-channel stages), tile position by tile position instead of chunk by chunk.
+//!
+//! Chunk by chunk, each chunk of images ran its 16 GEMMs against all of U: on a 512-channel
+//! 4x4 layer at batch 32 that is 16 MB of U streamed from memory by each of 8 chunks, through
+//! GEMMs only 16 tiles wide (~50 GFLOPS on 2 cores where the same GEMMs reach ~80 per core
+//! from cache). Here each pass goes in three parallel steps:
+//!   1. per chunk: its input tiles V (backward: and gradient tiles Yh and bias gradient);
+//!   2. per tile position xi, over every chunk in chunk order, while U[xi] (1 MB) stays in
+//!      cache: forward M[xi] = U[xi] V[xi]; backward dU[xi] (summed over the chunks), then
+//!      Z[xi] = U[xi]^T Yh[xi] written over V[xi] (no longer needed);
+//!   3. per chunk: y from its M, or dx from its Z.
+//!
+//! Every GEMM and sum is the one the chunked passes run, in the same order, so the bits are
+//! those of `winograd.rs` before this file existed, whatever the thread count.
+
+use std::mem::MaybeUninit;
+
+use rayon::prelude::*;
+
+use super::chunks::{sum_in_chunk_order, with_scratch};
+use super::conv_kernels::{ConvShape, Grads};
+use super::winograd::{
+    chunk_input_grad, chunk_input_tiles, chunk_output, chunk_tiles, input_tile_grad, output_tile,
+    weight_tile_grad,
+};
+use super::winograd_tiles::Grid;
+use super::winograd_weights::{weight_grad, weight_tiles};
+
+/// One chunk's tiles: V (then Z) and Yh, `[16][channels][tt]` each, and its bias gradient.
+struct ChunkTiles {
+    v: Vec<f32>,
+    yh: Vec<f32>,
+    db: Vec<f32>,
+    tt: usize,
+}
+
+/// Each chunk's 16 tile positions of `tiles` (`[16][rows][tt]`), regrouped by position.
+fn by_position<'a>(
+    tiles: impl Iterator<Item = (&'a mut Vec<f32>, usize)>,
+    rows: usize,
+) -> Vec<Vec<&'a mut [f32]>> {
+    let mut cut: Vec<_> = tiles.map(|(t, tt)| t.chunks_mut(rows * tt)).collect();
+    (0..16)
+        .map(|_| {
+            cut.iter_mut()
+                .map(|r| r.next().expect("16 positions"))
+                .collect()
+        })
+        .collect()
+}
+
+/// `f(chunk, its images' slice of out)` over the batch in chunks of `per` images, in
+/// parallel, with this thread's row scratch; `f` must write its whole slice.
+fn per_chunk(
+    s: &ConvShape,
+    g: &Grid,
+    per: usize,
+    len: usize,
+    f: impl Fn(usize, &mut [MaybeUninit<f32>], &mut [f32]) + Sync,
+) -> Vec<f32> {
+    let mut out: Vec<f32> = Vec::with_capacity(s.n * len);
+    out.spare_capacity_mut()[..s.n * len]
+        .par_chunks_mut(per * len)
+        .enumerate()
+        .for_each(|(k, part)| with_scratch([0, 0, g.scratch_len()], |_, _, buf| f(k, part, buf)));
+    // SAFETY: the chunks cover all s.n * len elements and `f` wrote each one.
+    unsafe { out.set_len(s.n * len) };
+    out
+}
+
+/// y = conv(x, weight) + bias of one deep layer; the chunking as `winograd::forward`.
+pub(super) fn forward(
+    s: &ConvShape,
+    g: &Grid,
+    per: usize,
+    x: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+) -> Vec<f32> {
+    let mut v: Vec<(Vec<f32>, usize)> = (0..s.n.div_ceil(per))
+        .into_par_iter()
+        .map(|chunk| {
+            let images = chunk * per..(chunk * per + per).min(s.n);
+            let tt = images.len() * g.tiles();
+            let mut v = vec![0.0f32; 16 * s.c * tt];
+            with_scratch([0, 0, g.scratch_len()], |_, _, buf| {
+                chunk_input_tiles(s, g, x, images, &mut v, buf)
+            });
+            (v, tt)
+        })
+        .collect();
+    let u = weight_tiles(s, weight);
+    let mut m: Vec<(Vec<f32>, usize)> = v
+        .iter()
+        .map(|(_, tt)| (vec![0.0f32; 16 * s.o * tt], *tt))
+        .collect();
+    let m_by_xi = by_position(m.iter_mut().map(|(m, tt)| (m, *tt)), s.o);
+    let v_by_xi = by_position(v.iter_mut().map(|(v, tt)| (v, *tt)), s.c);
+    let oc = s.o * s.c;
+    m_by_xi
+        .into_par_iter()
+        .zip(v_by_xi)
+        .enumerate()
+        .for_each(|(xi, (ms, vs))| {
+            for (mx, vx) in ms.into_iter().zip(vs) {
+                output_tile(s, mx, &u[xi * oc..][..oc], vx, vx.len() / s.c);
+            }
+        });
+    per_chunk(s, g, per, s.o * g.oh * g.ow, |k, ys, buf| {
+        chunk_output(s, g, &m[k].0, m[k].1, bias, ys, buf)
+    })
+}
+
+/// Gradients of one deep layer; `[x, weight, dy]` and the chunking as `winograd::backward`.
+pub(super) fn backward(
+    s: &ConvShape,
+    g: &Grid,
+    per: usize,
+    [x, weight, dy]: [&[f32]; 3],
+    need_x: bool,
+    need_bias: bool,
+) -> Grads {
+    let oc = s.o * s.c;
+    let mut chunks: Vec<ChunkTiles> = (0..s.n.div_ceil(per))
+        .into_par_iter()
+        .map(|chunk| {
+            let images = chunk * per..(chunk * per + per).min(s.n);
+            let tt = images.len() * g.tiles();
+            let mut v = vec![0.0f32; 16 * s.c * tt];
+            let mut yh = vec![0.0f32; 16 * s.o * tt];
+            let mut db = vec![0.0f32; if need_bias { s.o } else { 0 }];
+            with_scratch([0, 0, g.scratch_len()], |_, _, buf| {
+                chunk_tiles(s, g, x, dy, images, &mut v, &mut yh, &mut db, buf)
+            });
+            ChunkTiles { v, yh, db, tt }
+        })
+        .collect();
+    let u = need_x.then(|| weight_tiles(s, weight));
+    let mut du = vec![0.0f32; 16 * oc];
+    {
+        let (v, yh): (Vec<_>, Vec<(&[f32], usize)>) = chunks
+            .iter_mut()
+            .map(|ch| ((&mut ch.v, ch.tt), (&ch.yh[..], ch.tt)))
+            .unzip();
+        let v_by_xi = by_position(v.into_iter(), s.c);
+        du.par_chunks_mut(oc)
+            .zip(v_by_xi)
+            .enumerate()
+            .for_each(|(xi, (dux, mut vs))| {
+                let yx = |k: usize| &yh[k].0[xi * s.o * yh[k].1..][..s.o * yh[k].1];
+                for (k, vx) in vs.iter().enumerate() {
+                    weight_tile_grad(s, dux, yx(k), vx, yh[k].1, k > 0);
+                }
+                if let Some(u) = u.as_deref() {
+                    for (k, zx) in vs.iter_mut().enumerate() {
+                        input_tile_grad(s, zx, &u[xi * oc..][..oc], yx(k), yh[k].1);
+                    }
+                }
+            });
+    }
+    let dx = need_x.then(|| {
+        per_chunk(s, g, per, s.c * s.h * s.w, |k, dxc, buf| {
+            chunk_input_grad(s, g, &chunks[k].v, chunks[k].tt, dxc, buf)
+        })
+    });
+    Grads {
+        x: dx,
+        weight: weight_grad(s, &du),
+        bias: sum_in_chunk_order(chunks.iter().map(|ch| &ch.db[..]), s.o),
+    }
+}
