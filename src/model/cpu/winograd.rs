@@ -7,8 +7,10 @@
 //!   input grad   dx = sum over tiles of B [ sum_o U[o, c] * Yh[o] ] B^T       Yh = A dy A^T
 //!   weight grad  dw = G^T [ sum over tiles of Yh[o] * V[c] ] G
 //! (`*` elementwise on the 4x4 tiles). Each bracket is 16 GEMMs over the channels, one per
-//! tile position xi, run by `gemm`. The transforms work on a whole row of tiles at a time, so
-//! the compiler vectorizes them across tiles.
+//! tile position xi, run by `gemm`. The tile transforms (`winograd_tiles.rs`) work on a whole
+//! row of tiles at a time, so the compiler vectorizes them across tiles; the weight
+//! transforms (`winograd_weights.rs`) go across filters. This file runs the passes chunk of
+//! images by chunk; deep layers go tile position by tile position (`winograd_deep.rs`).
 //!
 //! Deterministic like the im2col path: chunks of images fixed by the shapes, partial weight
 //! gradients summed in chunk order.
