@@ -38,15 +38,39 @@ pub(super) fn backward_in_chunks<T: Send>(
             .collect();
         return (None, partials);
     }
-    let mut dx: Vec<f32> = Vec::with_capacity(n * in_len);
-    let partials = dx.spare_capacity_mut()[..n * in_len]
-        .par_chunks_mut(in_len * per)
-        .enumerate()
-        .map(|(chunk, dxc)| work(chunk, Some(dxc)))
-        .collect();
-    // SAFETY: the chunks cover all n * in_len elements and `work` wrote each one.
-    unsafe { dx.set_len(n * in_len) };
+    let (dx, partials) = filled_in_chunks(n * in_len, per * in_len, |c, dxc| work(c, Some(dxc)));
     (Some(dx), partials)
+}
+
+/// A vector of `len` values, never zeroed first: `fill(k, slice)` writes chunk k (elements
+/// k * chunk_len onward, the last chunk shorter), chunks in parallel. `fill` must write every
+/// element of its slice. Returns the vector and each chunk's result, in chunk order.
+pub(super) fn filled_in_chunks<T: Send>(
+    len: usize,
+    chunk_len: usize,
+    fill: impl Fn(usize, &mut [MaybeUninit<f32>]) -> T + Sync,
+) -> (Vec<f32>, Vec<T>) {
+    let mut out: Vec<f32> = Vec::with_capacity(len);
+    let results = out.spare_capacity_mut()[..len]
+        .par_chunks_mut(chunk_len)
+        .enumerate()
+        .map(|(k, part)| fill(k, part))
+        .collect();
+    // SAFETY: the chunks cover all `len` elements and `fill` wrote each one.
+    unsafe { out.set_len(len) };
+    (out, results)
+}
+
+/// Rows, each cut into `pieces` pieces, regrouped piece by piece: entry j holds piece j of
+/// every row, in row order (to hand each parallel task its piece of every row).
+pub(super) fn by_piece<T>(mut rows: Vec<impl Iterator<Item = T>>, pieces: usize) -> Vec<Vec<T>> {
+    (0..pieces)
+        .map(|_| {
+            rows.iter_mut()
+                .map(|r| r.next().expect("`pieces` pieces per row"))
+                .collect()
+        })
+        .collect()
 }
 
 thread_local! {

@@ -17,9 +17,7 @@
 
 use std::mem::MaybeUninit;
 
-use rayon::prelude::*;
-
-use super::chunks::{backward_in_chunks, sum_in_chunk_order, with_scratch};
+use super::chunks::{backward_in_chunks, filled_in_chunks, sum_in_chunk_order, with_scratch};
 use super::conv_kernels::{ConvShape, Grads, matmul};
 use super::winograd_deep;
 use super::winograd_tiles::{Grid, grad_tiles, input_grad_tiles, input_tiles, output_tiles};
@@ -58,27 +56,21 @@ fn forward_by_chunks(
 ) -> Vec<f32> {
     let out_len = s.o * g.oh * g.ow;
     let u = weight_tiles(s, weight);
-    let mut y: Vec<f32> = Vec::with_capacity(s.n * out_len);
-    y.spare_capacity_mut()[..s.n * out_len]
-        .par_chunks_mut(out_len * per)
-        .enumerate()
-        .for_each(|(chunk, ys)| {
-            let images = chunk * per..chunk * per + ys.len() / out_len;
-            let tt = images.len() * g.tiles();
-            let lens = [16 * s.c * tt, 16 * s.o * tt, g.scratch_len()];
-            with_scratch(lens, |v, m, buf| {
-                chunk_input_tiles(s, g, x, images, v, buf);
-                for xi in 0..16 {
-                    let ux = &u[xi * s.o * s.c..][..s.o * s.c];
-                    let vx = &v[xi * s.c * tt..][..s.c * tt];
-                    output_tile(s, &mut m[xi * s.o * tt..][..s.o * tt], ux, vx, tt);
-                }
-                chunk_output(s, g, m, tt, bias, ys, buf);
-            })
-        });
-    // SAFETY: the chunks cover all s.n * out_len elements and chunk_output wrote each one.
-    unsafe { y.set_len(s.n * out_len) };
-    y
+    let fill = |chunk: usize, ys: &mut [MaybeUninit<f32>]| {
+        let images = chunk * per..chunk * per + ys.len() / out_len;
+        let tt = images.len() * g.tiles();
+        let lens = [16 * s.c * tt, 16 * s.o * tt, g.scratch_len()];
+        with_scratch(lens, |v, m, buf| {
+            chunk_input_tiles(s, g, x, images, v, buf);
+            for xi in 0..16 {
+                let ux = &u[xi * s.o * s.c..][..s.o * s.c];
+                let vx = &v[xi * s.c * tt..][..s.c * tt];
+                output_tile(s, &mut m[xi * s.o * tt..][..s.o * tt], ux, vx, tt);
+            }
+            chunk_output(s, g, m, tt, bias, ys, buf);
+        })
+    };
+    filled_in_chunks(s.n * out_len, per * out_len, fill).0
 }
 
 /// The input tiles V (`[16][c][tiles]`) of `images`.

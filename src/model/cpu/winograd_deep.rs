@@ -18,7 +18,7 @@ use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
-use super::chunks::{sum_in_chunk_order, with_scratch};
+use super::chunks::{by_piece, filled_in_chunks, sum_in_chunk_order, with_scratch};
 use super::conv_kernels::{ConvShape, Grads};
 use super::winograd::{
     chunk_input_grad, chunk_input_tiles, chunk_output, chunk_tiles, input_tile_grad, output_tile,
@@ -35,23 +35,17 @@ struct ChunkTiles {
     tt: usize,
 }
 
-/// Each chunk's 16 tile positions of `tiles` (`[16][rows][tt]`), regrouped by position.
+/// Each chunk's tiles (`[16][rows][tt]`) cut into their 16 tile positions, regrouped by
+/// position.
 fn by_position<'a>(
     tiles: impl Iterator<Item = (&'a mut Vec<f32>, usize)>,
     rows: usize,
 ) -> Vec<Vec<&'a mut [f32]>> {
-    let mut cut: Vec<_> = tiles.map(|(t, tt)| t.chunks_mut(rows * tt)).collect();
-    (0..16)
-        .map(|_| {
-            cut.iter_mut()
-                .map(|r| r.next().expect("16 positions"))
-                .collect()
-        })
-        .collect()
+    by_piece(tiles.map(|(t, tt)| t.chunks_mut(rows * tt)).collect(), 16)
 }
 
-/// `f(chunk, its images' slice of out)` over the batch in chunks of `per` images, in
-/// parallel, with this thread's row scratch; `f` must write its whole slice.
+/// `f(chunk, its images' slice, row scratch)` over the batch in chunks of `per` images, in
+/// parallel, into a new vector of `len` values per image; `f` must write its whole slice.
 fn per_chunk(
     s: &ConvShape,
     g: &Grid,
@@ -59,14 +53,10 @@ fn per_chunk(
     len: usize,
     f: impl Fn(usize, &mut [MaybeUninit<f32>], &mut [f32]) + Sync,
 ) -> Vec<f32> {
-    let mut out: Vec<f32> = Vec::with_capacity(s.n * len);
-    out.spare_capacity_mut()[..s.n * len]
-        .par_chunks_mut(per * len)
-        .enumerate()
-        .for_each(|(k, part)| with_scratch([0, 0, g.scratch_len()], |_, _, buf| f(k, part, buf)));
-    // SAFETY: the chunks cover all s.n * len elements and `f` wrote each one.
-    unsafe { out.set_len(s.n * len) };
-    out
+    let fill = |k, part: &mut [MaybeUninit<f32>]| {
+        with_scratch([0, 0, g.scratch_len()], |_, _, buf| f(k, part, buf))
+    };
+    filled_in_chunks(s.n * len, per * len, fill).0
 }
 
 /// y = conv(x, weight) + bias of one deep layer; the chunking as `winograd::forward`.

@@ -11,6 +11,7 @@
 
 use rayon::prelude::*;
 
+use super::chunks::by_piece;
 use super::conv_kernels::ConvShape;
 
 /// Filters per block: the block's 9 + 16 runs stay in L1 and still fill the vector lanes.
@@ -30,18 +31,6 @@ fn gt(x: [f32; 4]) -> [f32; 3] {
         0.5 * (x[1] - x[2]),
         0.5 * (x[1] + x[2]) + x[3],
     ]
-}
-
-/// Rows of `oc` values, each already cut into blocks of `BLOCK`, regrouped by block: block b
-/// gets block b of every row (the last block may be shorter).
-fn by_block<T>(mut rows: Vec<impl Iterator<Item = T>>, oc: usize) -> Vec<Vec<T>> {
-    (0..oc.div_ceil(BLOCK))
-        .map(|_| {
-            rows.iter_mut()
-                .map(|r| r.next().expect("oc / BLOCK blocks"))
-                .collect()
-        })
-        .collect()
 }
 
 /// G on lanes: the four rows of (a, b, c), each filter one lane.
@@ -114,7 +103,7 @@ pub(super) fn weight_tiles(s: &ConvShape, weight: &[f32]) -> Vec<f32> {
     let oc = s.o * s.c;
     let mut u = vec![0.0f32; 16 * oc];
     let rows = u.chunks_mut(oc).map(|r| r.chunks_mut(BLOCK)).collect();
-    by_block(rows, oc)
+    by_piece(rows, oc.div_ceil(BLOCK))
         .into_par_iter()
         .zip(weight.par_chunks(9 * BLOCK))
         .for_each(|(mut runs, w)| weight_tiles_block(w, &mut runs));
@@ -125,10 +114,13 @@ pub(super) fn weight_tiles(s: &ConvShape, weight: &[f32]) -> Vec<f32> {
 pub(super) fn weight_grad(s: &ConvShape, du: &[f32]) -> Vec<f32> {
     let oc = s.o * s.c;
     let mut dw = vec![0.0f32; oc * 9];
-    by_block(du.chunks(oc).map(|r| r.chunks(BLOCK)).collect(), oc)
-        .into_par_iter()
-        .zip(dw.par_chunks_mut(9 * BLOCK))
-        .for_each(|(runs, dw)| weight_grad_block(&runs, dw));
+    by_piece(
+        du.chunks(oc).map(|r| r.chunks(BLOCK)).collect(),
+        oc.div_ceil(BLOCK),
+    )
+    .into_par_iter()
+    .zip(dw.par_chunks_mut(9 * BLOCK))
+    .for_each(|(runs, dw)| weight_grad_block(&runs, dw));
     dw
 }
 
