@@ -29,10 +29,17 @@ pub(super) fn applies(s: &ConvShape) -> bool {
 }
 
 /// Images per work item: enough tiles (~256) for the GEMMs to run at speed, yet at least
-/// eight items per batch where the batch allows, to spread over the cores.
+/// eight items per batch where the batch allows, to spread over the cores; and never fewer
+/// than 16 tiles, the width of `gemm`'s full microkernel (ResNet-18's 4x4 planes at batch 16
+/// gave 8-tile chunks, which ran its half-width kernel).
 fn chunk_images(s: &ConvShape, g: &Grid) -> usize {
-    256usize.div_ceil(g.tiles()).min((s.n / 8).max(1))
+    256usize
+        .div_ceil(g.tiles())
+        .min((s.n / 8).max(1))
+        .max(MIN_TILES.div_ceil(g.tiles()))
 }
+
+const MIN_TILES: usize = 16;
 
 /// Forward: y = conv(x, weight) + bias, y is [n, o, oh, ow].
 pub(super) fn forward(s: &ConvShape, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
