@@ -2,6 +2,7 @@
 //! loop, evaluation, metrics, the divergence guard, resuming, fine-tuning recipes, the
 //! learning-rate range test and the throughput benchmark.
 
+pub mod adam;
 pub mod bench;
 pub mod config;
 #[cfg(feature = "cuda")]

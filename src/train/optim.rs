@@ -6,9 +6,9 @@
 
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{
-    AdaGradConfig, AdamConfig, AdamWConfig, ModuleOptimizer, RmsPropConfig, SgdConfig,
-};
+use burn::optim::{AdaGradConfig, AdamWConfig, ModuleOptimizer, RmsPropConfig, SgdConfig};
+
+use crate::train::adam::FlexAdam;
 use serde::{Deserialize, Serialize};
 
 crate::choice! {
@@ -167,11 +167,12 @@ pub fn build(cfg: &OptimizerConfig) -> ModuleOptimizer {
             .with_epsilon(eps)
             .with_weight_decay(wd)
             .init(),
-        OptimizerName::Adam => AdamConfig::new()
-            .with_beta_1(cfg.beta1 as f32)
-            .with_beta_2(cfg.beta2 as f32)
-            .with_epsilon(eps)
-            .with_weight_decay(wd)
-            .init(),
+        // Burn's Adam, one pass per parameter on the CPU (train/adam.rs).
+        OptimizerName::Adam => ModuleOptimizer::from(FlexAdam::new(
+            cfg.beta1 as f32,
+            cfg.beta2 as f32,
+            eps,
+            (cfg.weight_decay > 0.0).then_some(cfg.weight_decay as f32),
+        )),
     }
 }

@@ -35,6 +35,7 @@ macro_rules! wide {
     };
 }
 
+pub mod adam;
 pub mod batch_norm;
 mod chunks;
 pub mod conv;
