@@ -7,9 +7,9 @@
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdaGradConfig, AdamWConfig, ModuleOptimizer, RmsPropConfig, SgdConfig};
+use serde::{Deserialize, Serialize};
 
 use crate::train::adam::FlexAdam;
-use serde::{Deserialize, Serialize};
 
 crate::choice! {
     pub enum OptimizerName("value") {
@@ -172,7 +172,7 @@ pub fn build(cfg: &OptimizerConfig) -> ModuleOptimizer {
             cfg.beta1 as f32,
             cfg.beta2 as f32,
             eps,
-            (cfg.weight_decay > 0.0).then_some(cfg.weight_decay as f32),
+            wd.map(|w| w.penalty),
         )),
     }
 }

@@ -3,7 +3,7 @@
 //! ~30 ms a step for vgg-blocks' 9.5M weights on 2 cores, a third of its batch-16 step.
 //! Each value goes through Burn's f32 operations in Burn's order (burn-optim 0.22
 //! `AdaptiveMomentum::transform`, then `tensor - grad * lr`), with no fused multiply-add, so
-//! the results have Burn's bits (test: tests/optimizers.rs).
+//! the results have Burn's bits (test: `src/train/adam.rs`).
 
 use burn::backend::flex::FlexTensor;
 use burn::backend::{Backend, Flex, backend_extension, tensor::FloatTensor};
@@ -11,7 +11,7 @@ use burn::tensor::Tensor;
 use rayon::prelude::*;
 
 /// One step's scalars, computed as Burn's Adam computes them (f32).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug)]
 pub struct AdamStep {
     pub beta_1: f32,
     pub beta_2: f32,
@@ -109,7 +109,7 @@ const PART: usize = 1 << 14;
 
 /// The step on raw values, in parallel over fixed parts (each value on its own: the same bits
 /// whatever the thread count).
-pub fn update(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], s: &AdamStep) {
+fn update(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], s: &AdamStep) {
     assert!(g.len() == p.len() && m.len() == p.len() && v.len() == p.len());
     p.par_chunks_mut(PART)
         .zip(g.par_chunks(PART))
