@@ -8,12 +8,14 @@
 #   CASES="bn-prelu-cnn:32 resnet18:128:10" REPEATS=5 bash bench/compare.sh   # net:batch[:steps]
 #   DEVICE=cuda CASES="resnet18:512 bn-prelu-cnn:512" bash bench/compare.sh
 #   DEVICE=cuda DTYPES="f32 bf16" COMPILE=1 bash bench/compare.sh   # both precisions, + torch.compile
+#   OPTIMIZER=sgd-momentum CASES="vgg-blocks:16" bash bench/compare.sh   # another optimizer (steps)
 #
 # MODE=steps: `convlab bench` vs bench/pytorch.py: forward, backward and Adam step on batches
 #   already in memory, STEPS timed steps (or the case's own) after WARMUP warm-up steps
 #   (images/s). DTYPES: f32 and/or bf16 (convlab's train.precision = "bf16" against
 #   PyTorch's autocast to bfloat16), each a row. COMPILE=1: also PyTorch with torch.compile
-#   (its compilation inside the warm-up), a column of its own.
+#   (its compilation inside the warm-up), a column of its own. OPTIMIZER: the optimizer stepped
+#   on both sides (default adam; sgd, sgd-momentum, adamw, adagrad, rmsprop, PyTorch's defaults).
 # MODE=epoch: `convlab train --set train.epochs=1` vs bench/pytorch_epoch.py (the same net,
 #   Adam, batch, 10% validation split, normalization; PyTorch indexes batches out of tensors
 #   already in memory, which beat its DataLoader here): seconds for the training pass plus the
@@ -29,6 +31,7 @@ cases=${CASES:-"mnist-cnn:64 cifar-cnn:64 vgg-blocks:16 bn-prelu-cnn:32 resnet18
 repeats=${REPEATS:-3}
 dtypes=${DTYPES:-f32}
 compile=${COMPILE:-0}
+optimizer=${OPTIMIZER:-adam}
 steps=${STEPS:-100}
 warmup=${WARMUP:-3}
 limit_train=${LIMIT_TRAIN:-2000}
@@ -43,11 +46,11 @@ json() { "$python" -c "import json,sys; print(json.loads(sys.argv[1].splitlines(
 
 steps_case() { # model batch [steps] -> "convlab_img_s pytorch_img_s pytorch_compiled_img_s"
   local c p pc=nan n=${3:-$steps}
-  c=$("$bin" bench --device "$device" --model "$1" --batch "$2" --steps "$n" --warmup "$warmup" --dtype "$dtype" --json)
-  p=$("$python" bench/pytorch.py --device "$device" --model "$1" --batch "$2" --steps "$n" --warmup "$warmup" --dtype "$dtype")
+  c=$("$bin" bench --device "$device" --model "$1" --batch "$2" --steps "$n" --warmup "$warmup" --dtype "$dtype" --optimizer "$optimizer" --json)
+  p=$("$python" bench/pytorch.py --device "$device" --model "$1" --batch "$2" --steps "$n" --warmup "$warmup" --dtype "$dtype" --optimizer "$optimizer")
   if [ "$compile" = 1 ]; then
     pc=$("$python" bench/pytorch.py --device "$device" --model "$1" --batch "$2" --steps "$n" --warmup "$warmup" \
-      --dtype "$dtype" --compile 2>/dev/null) && pc=$(json "$pc" train_images_per_s) || pc=nan
+      --dtype "$dtype" --optimizer "$optimizer" --compile 2>/dev/null) && pc=$(json "$pc" train_images_per_s) || pc=nan
   fi
   echo "$(json "$c" train_images_per_s) $(json "$p" train_images_per_s) $pc"
 }
@@ -83,7 +86,7 @@ for dtype in $dtypes; do
 done
 
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; $(date -u +%F)"
-echo "$("$bin" --version), torch $("$python" -c 'import torch; print(torch.__version__, "threads", torch.get_num_threads())'); MODE=$mode DEVICE=$device REPEATS=$repeats DTYPES=\"$dtypes\" COMPILE=$compile"
+echo "$("$bin" --version), torch $("$python" -c 'import torch; print(torch.__version__, "threads", torch.get_num_threads())'); MODE=$mode DEVICE=$device REPEATS=$repeats DTYPES=\"$dtypes\" COMPILE=$compile OPTIMIZER=$optimizer"
 echo
 "$python" - "$tmp/rows" "$device" "$mode" "$limit_train" "$limit_test" "$compile" <<'PY'
 import math, sys, statistics as st

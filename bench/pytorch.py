@@ -1,12 +1,14 @@
 """PyTorch side of `convlab bench`: the identical nets (bench/seed_nets.py: the seed
-notebooks' nets and the CIFAR ResNet-18), the same optimizer (Adam 1e-3), batch and synthetic data, timed the
-same way: warm-up steps excluded, the device synchronized before the clock stops.
+notebooks' nets and the CIFAR ResNet-18), the same optimizer (Adam 1e-3 unless --optimizer names another,
+with PyTorch's defaults as convlab's `optimizer.name`), batch and synthetic data, timed the same way: warm-up
+steps excluded, the device synchronized before the clock stops.
 
     python3 bench/pytorch.py --model mnist-cnn --batch 64 --device cpu
     python3 bench/pytorch.py --model resnet18 --batch 512 --device cuda --dtype bf16 --channels-last
     python3 bench/pytorch.py --model resnet18 --batch 512 --device cuda --compile   # torch.compile
+    python3 bench/pytorch.py --model vgg-blocks --batch 16 --optimizer sgd-momentum
 
-Prints one JSON line: {"model", "batch", "device", "dtype", "compiled", "train_images_per_s"}
+Prints one JSON line: {"model", "batch", "device", "dtype", "compiled", "optimizer", "train_images_per_s"}
 (with --compile the warm-up steps include the compilation, which is not timed).
 """
 import argparse, json, os, sys, time
@@ -16,6 +18,18 @@ from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from seed_nets import NETS  # noqa: E402
+
+
+# convlab's optimizer names with what they resolve to (train/optim.rs): PyTorch's defaults, plus
+# momentum 0.9 for sgd-momentum and weight decay 0.01 for AdamW; lr 1e-3 as `convlab bench`.
+OPTIMIZERS = {
+    "sgd": lambda ps: torch.optim.SGD(ps, lr=1e-3),
+    "sgd-momentum": lambda ps: torch.optim.SGD(ps, lr=1e-3, momentum=0.9),
+    "adam": lambda ps: torch.optim.Adam(ps, lr=1e-3),
+    "adamw": lambda ps: torch.optim.AdamW(ps, lr=1e-3, weight_decay=0.01),
+    "adagrad": lambda ps: torch.optim.Adagrad(ps, lr=1e-3),
+    "rmsprop": lambda ps: torch.optim.RMSprop(ps, lr=1e-3),
+}
 
 
 def main():
@@ -28,6 +42,7 @@ def main():
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--compile", action="store_true", help="torch.compile the net (default mode)")
+    p.add_argument("--optimizer", default="adam", choices=sorted(OPTIMIZERS))
     a = p.parse_args()
     torch.manual_seed(0)
     torch.backends.cudnn.benchmark = True
@@ -41,7 +56,7 @@ def main():
     fmt = torch.channels_last if a.channels_last else torch.contiguous_format
     model = model.to(memory_format=fmt)
     net = torch.compile(model) if a.compile else model
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    opt = OPTIMIZERS[a.optimizer](model.parameters())
     loss_fn = nn.CrossEntropyLoss()
     batches = [(torch.randn(a.batch, *shape, device=dev).to(memory_format=fmt),
                 torch.randint(0, 10, (a.batch,), device=dev)) for _ in range(8)]
@@ -67,6 +82,7 @@ def main():
     sync()
     seconds = time.perf_counter() - t0
     print(json.dumps({"model": a.model, "batch": a.batch, "device": a.device, "dtype": a.dtype, "compiled": a.compile,
+                      "optimizer": a.optimizer,
                       "torch": torch.__version__, "threads": torch.get_num_threads(),
                       "train_images_per_s": a.steps * a.batch / seconds}))
 

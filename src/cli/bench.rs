@@ -22,6 +22,10 @@ pub struct BenchArgs {
     /// Input CxHxW (default: 1x28x28 for mnist-cnn, else 3x32x32).
     #[arg(long)]
     input: Option<String>,
+    /// The optimizer stepped after each backward pass, with PyTorch's defaults for it (as
+    /// `optimizer.name` in a run config): sgd, sgd-momentum, adam, adamw, adagrad, rmsprop.
+    #[arg(long, default_value = "adam")]
+    optimizer: String,
     /// Timed training steps, after --warmup untimed ones.
     #[arg(long, default_value_t = 30)]
     steps: usize,
@@ -53,6 +57,10 @@ pub fn run(a: BenchArgs) -> Result<()> {
             ));
         }
     };
+    let optimizer = a
+        .optimizer
+        .parse()
+        .map_err(|e| Error::input("--optimizer", e))?;
     let r = bench::run(&BenchOptions {
         preset: a.model.clone(),
         input: a.input.as_deref().map(parse_shape).transpose()?,
@@ -61,16 +69,18 @@ pub fn run(a: BenchArgs) -> Result<()> {
         warmup: a.warmup,
         device: device::parse_flag(&a.device)?,
         precision,
+        optimizer,
     })?;
     if a.json {
         println!("{}", super::json_line(&r)?);
     } else {
         println!(
-            "{} batch {} on {} ({}): train {:.0} img/s ({} steps after {} warm-up), data pipeline {:.0} img/s (crop + flip)",
+            "{} batch {} on {} ({}, {}): train {:.0} img/s ({} steps after {} warm-up), data pipeline {:.0} img/s (crop + flip)",
             r.model,
             r.batch,
             r.device,
             r.precision,
+            r.optimizer,
             r.train_images_per_s,
             r.steps,
             a.warmup,

@@ -20,7 +20,7 @@ use crate::train::device;
 use crate::train::device::DeviceName;
 use crate::train::eval::{batch_tensors, scalar};
 use crate::train::grad_plan::GradPlan;
-use crate::train::optim::{self, OptimizerConfig};
+use crate::train::optim::{self, OptimizerConfig, OptimizerName};
 use crate::train::step::train_step;
 
 #[derive(Debug, Clone, Serialize)]
@@ -30,8 +30,10 @@ pub struct BenchResult {
     pub device: String,
     /// "fp32" or "bf16" (mixed precision, as `train.precision`).
     pub precision: String,
+    /// The optimizer stepped (`optimizer.name`, PyTorch's defaults).
+    pub optimizer: String,
     pub steps: usize,
-    /// Training images per second (forward + backward + Adam step).
+    /// Training images per second (forward + backward + optimizer step).
     pub train_images_per_s: f64,
     /// Batches built per second by the loader (normalize + crop + flip), as images/s.
     pub data_images_per_s: f64,
@@ -59,6 +61,7 @@ pub struct BenchOptions {
     pub warmup: usize,
     pub device: DeviceName,
     pub precision: Precision,
+    pub optimizer: OptimizerName,
 }
 
 pub fn run(o: &BenchOptions) -> Result<BenchResult> {
@@ -88,7 +91,12 @@ pub fn run(o: &BenchOptions) -> Result<BenchResult> {
     let ad = device.clone().autodiff();
     ad.seed(0);
     let mut model = Net::new(&layers, shape, Init::Default, &ad);
-    let mut opt = optim::build(&OptimizerConfig::default());
+    let mut opt_cfg = OptimizerConfig {
+        name: o.optimizer,
+        ..Default::default()
+    };
+    opt_cfg.resolve();
+    let mut opt = optim::build(&opt_cfg);
     let plan = Plan {
         batch_size: batch,
         shuffle_seed: Some(0),
@@ -127,6 +135,7 @@ pub fn run(o: &BenchOptions) -> Result<BenchResult> {
         batch,
         device: o.device.to_string(),
         precision: o.precision.to_string(),
+        optimizer: o.optimizer.to_string(),
         steps,
         train_images_per_s: (steps * batch) as f64 / train_s,
         data_images_per_s,
