@@ -21,5 +21,6 @@ pub mod prepare;
 mod provenance;
 pub mod resume;
 pub mod schedule;
+pub mod sgd;
 pub mod step;
 pub mod trainer;

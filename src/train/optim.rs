@@ -5,11 +5,11 @@
 //! in `grad_plan` because Burn's optimizers clip each tensor on its own.
 
 use burn::optim::decay::WeightDecayConfig;
-use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdaGradConfig, AdamWConfig, ModuleOptimizer, RmsPropConfig, SgdConfig};
+use burn::optim::{AdaGradConfig, AdamWConfig, ModuleOptimizer, RmsPropConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::train::adam::FlexAdam;
+use crate::train::sgd::FlexSgd;
 
 crate::choice! {
     pub enum OptimizerName("value") {
@@ -140,17 +140,12 @@ pub fn build(cfg: &OptimizerConfig) -> ModuleOptimizer {
     let wd = (cfg.weight_decay > 0.0).then(|| WeightDecayConfig::new(cfg.weight_decay as f32));
     let eps = cfg.epsilon() as f32;
     match cfg.name {
-        OptimizerName::Sgd | OptimizerName::SgdMomentum => {
-            let momentum = (cfg.momentum > 0.0).then_some(MomentumConfig {
-                momentum: cfg.momentum,
-                dampening: 0.0,
-                nesterov: cfg.nesterov,
-            });
-            SgdConfig::new()
-                .with_momentum(momentum)
-                .with_weight_decay(wd)
-                .init()
-        }
+        // Burn's Sgd (dampening 0), one pass per parameter on the CPU (train/sgd.rs).
+        OptimizerName::Sgd | OptimizerName::SgdMomentum => ModuleOptimizer::from(FlexSgd {
+            weight_decay: wd.map(|w| w.penalty),
+            momentum: (cfg.momentum > 0.0).then_some(cfg.momentum as f32),
+            nesterov: cfg.nesterov,
+        }),
         OptimizerName::Adamw => AdamWConfig::new()
             .with_beta_1(cfg.beta1 as f32)
             .with_beta_2(cfg.beta2 as f32)

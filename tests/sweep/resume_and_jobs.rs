@@ -5,18 +5,37 @@ use super::*;
 
 #[test]
 fn sigkilled_sweep_resumes_and_ends_as_an_uninterrupted_one() {
+    kill_and_resume("");
+}
+
+/// SGD's velocity (our one-pass Sgd's own state type) survives the resume file too.
+#[test]
+fn sigkilled_momentum_sgd_sweep_resumes_exactly() {
+    kill_and_resume("[optimizer]\nname = \"sgd-momentum\"\nnesterov = true\nweight_decay = 5e-4\n");
+}
+
+/// Kill a two-run sweep (lr 3e-3 and 1e-3; Adam unless `optimizer` overrides the base's
+/// table) during its second run, sweep again, and compare both runs with a sweep never
+/// interrupted.
+fn kill_and_resume(optimizer: &str) {
+    let [first, second_variant] = ["lr=0.003", "lr=0.001"];
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     setup(
         d,
         1600,
-        "[study.axes]\nlr = [3e-3, 1e-3]\n[train]\nepochs = 12\nlookahead_every = 3\n[schedule]\nname = \"plateau\"\npatience = 1\n",
+        &format!(
+            "[study.axes]\nlr = [3e-3, 1e-3]\n[train]\nepochs = 12\nlookahead_every = 3\n[schedule]\nname = \"plateau\"\npatience = 1\n{optimizer}"
+        ),
     );
     // The reference: the same study, never interrupted.
     let reference = sweep(d, &["--runs-dir", "reference", "--quiet"]);
     assert!(reference.status.success(), "{}", stderr(&reference));
 
-    let second = d.join("runs/tiny-study/lr=0.001/seed-0");
+    let second = d
+        .join("runs/tiny-study")
+        .join(second_variant)
+        .join("seed-0");
     let mut child = Command::new(bin())
         .args([
             "sweep",
@@ -61,14 +80,16 @@ fn sigkilled_sweep_resumes_and_ends_as_an_uninterrupted_one() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(
-        text.contains("lr=0.003 seed-0: completed (already done)"),
+        text.contains(&format!("{first} seed-0: completed (already done)")),
         "{text}"
     );
     assert!(
-        text.contains("lr=0.001 seed-0: completed (resumed after epoch"),
+        text.contains(&format!(
+            "{second_variant} seed-0: completed (resumed after epoch"
+        )),
         "{text}"
     );
-    for variant in ["lr=0.003", "lr=0.001"] {
+    for variant in [first, second_variant] {
         let a = std::fs::read(
             d.join("runs/tiny-study")
                 .join(variant)

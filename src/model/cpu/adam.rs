@@ -69,7 +69,7 @@ pub fn step<const D: usize>(
 }
 
 /// `t` as a tensor whose storage is exactly its values in row-major order (a copy otherwise).
-fn dense(t: FlexTensor) -> FlexTensor {
+pub(super) fn dense(t: FlexTensor) -> FlexTensor {
     let whole = t.as_slice::<f32>().map(<[f32]>::len) == Some(t.storage::<f32>().len());
     if whole { t } else { t.to_contiguous() }
 }
