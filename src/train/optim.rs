@@ -5,10 +5,10 @@
 //! in `grad_plan` because Burn's optimizers clip each tensor on its own.
 
 use burn::optim::decay::WeightDecayConfig;
-use burn::optim::{AdaGradConfig, AdamWConfig, ModuleOptimizer, RmsPropConfig};
+use burn::optim::{AdaGradConfig, ModuleOptimizer, RmsPropConfig};
 use serde::{Deserialize, Serialize};
 
-use crate::train::adam::FlexAdam;
+use crate::train::adam::{FlexAdam, FlexAdamW};
 use crate::train::sgd::FlexSgd;
 
 crate::choice! {
@@ -146,12 +146,13 @@ pub fn build(cfg: &OptimizerConfig) -> ModuleOptimizer {
             momentum: (cfg.momentum > 0.0).then_some(cfg.momentum as f32),
             nesterov: cfg.nesterov,
         }),
-        OptimizerName::Adamw => AdamWConfig::new()
-            .with_beta_1(cfg.beta1 as f32)
-            .with_beta_2(cfg.beta2 as f32)
-            .with_epsilon(eps)
-            .with_weight_decay(cfg.weight_decay as f32)
-            .init(),
+        // Burn's AdamW, one pass per parameter on the CPU (train/adam.rs).
+        OptimizerName::Adamw => ModuleOptimizer::from(FlexAdamW::new(
+            cfg.beta1 as f32,
+            cfg.beta2 as f32,
+            eps,
+            cfg.weight_decay as f32,
+        )),
         OptimizerName::Adagrad => AdaGradConfig::new()
             .with_epsilon(eps)
             .with_weight_decay(wd)
