@@ -20,6 +20,7 @@ pub mod optim;
 pub mod prepare;
 mod provenance;
 pub mod resume;
+pub mod rmsprop;
 pub mod schedule;
 pub mod sgd;
 pub mod step;

@@ -4,11 +4,12 @@
 //! Gradient clipping is `torch.nn.utils.clip_grad_norm_` over all parameters together, done
 //! in `grad_plan` because Burn's optimizers clip each tensor on its own.
 
-use burn::optim::decay::WeightDecayConfig;
-use burn::optim::{AdaGradConfig, ModuleOptimizer, RmsPropConfig};
+use burn::optim::ModuleOptimizer;
 use serde::{Deserialize, Serialize};
 
+use crate::model::cpu::rmsprop::RmsStep;
 use crate::train::adam::{FlexAdam, FlexAdamW};
+use crate::train::rmsprop::{FlexAdagrad, FlexRmsProp};
 use crate::train::sgd::FlexSgd;
 
 crate::choice! {
@@ -137,12 +138,21 @@ impl OptimizerConfig {
 }
 
 pub fn build(cfg: &OptimizerConfig) -> ModuleOptimizer {
-    let wd = (cfg.weight_decay > 0.0).then(|| WeightDecayConfig::new(cfg.weight_decay as f32));
+    // The L2 penalty added to the gradient (Burn's `WeightDecayConfig::penalty`); AdamW's
+    // decoupled decay takes the value itself.
+    let wd = (cfg.weight_decay > 0.0).then_some(cfg.weight_decay as f32);
     let eps = cfg.epsilon() as f32;
+    let base = RmsStep {
+        lr: cfg.lr as f32, // replaced by each step's
+        weight_decay: wd,
+        epsilon: eps,
+        alpha: cfg.alpha as f32,
+        momentum: cfg.momentum as f32,
+    };
     match cfg.name {
         // Burn's Sgd (dampening 0), one pass per parameter on the CPU (train/sgd.rs).
         OptimizerName::Sgd | OptimizerName::SgdMomentum => ModuleOptimizer::from(FlexSgd {
-            weight_decay: wd.map(|w| w.penalty),
+            weight_decay: wd,
             momentum: (cfg.momentum > 0.0).then_some(cfg.momentum as f32),
             nesterov: cfg.nesterov,
         }),
@@ -153,22 +163,12 @@ pub fn build(cfg: &OptimizerConfig) -> ModuleOptimizer {
             eps,
             cfg.weight_decay as f32,
         )),
-        OptimizerName::Adagrad => AdaGradConfig::new()
-            .with_epsilon(eps)
-            .with_weight_decay(wd)
-            .init(),
-        OptimizerName::Rmsprop => RmsPropConfig::new()
-            .with_alpha(cfg.alpha as f32)
-            .with_momentum(cfg.momentum as f32)
-            .with_epsilon(eps)
-            .with_weight_decay(wd)
-            .init(),
+        // Burn's AdaGrad and RmsProp, one pass per parameter on the CPU (train/rmsprop.rs).
+        OptimizerName::Adagrad => ModuleOptimizer::from(FlexAdagrad { base }),
+        OptimizerName::Rmsprop => ModuleOptimizer::from(FlexRmsProp { base }),
         // Burn's Adam, one pass per parameter on the CPU (train/adam.rs).
-        OptimizerName::Adam => ModuleOptimizer::from(FlexAdam::new(
-            cfg.beta1 as f32,
-            cfg.beta2 as f32,
-            eps,
-            wd.map(|w| w.penalty),
-        )),
+        OptimizerName::Adam => {
+            ModuleOptimizer::from(FlexAdam::new(cfg.beta1 as f32, cfg.beta2 as f32, eps, wd))
+        }
     }
 }

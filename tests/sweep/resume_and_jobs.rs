@@ -14,6 +14,13 @@ fn sigkilled_momentum_sgd_sweep_resumes_exactly() {
     kill_and_resume("[optimizer]\nname = \"sgd-momentum\"\nnesterov = true\nweight_decay = 5e-4\n");
 }
 
+/// Adagrad's step count (a recorded scalar) and RMSprop's momentum buffer, likewise.
+#[test]
+fn sigkilled_adagrad_and_rmsprop_sweeps_resume_exactly() {
+    kill_and_resume("[optimizer]\nname = \"adagrad\"\nweight_decay = 1e-3\n");
+    kill_and_resume("[optimizer]\nname = \"rmsprop\"\nmomentum = 0.5\n");
+}
+
 /// Kill a two-run sweep (lr 3e-3 and 1e-3; Adam unless `optimizer` overrides the base's
 /// table) during its second run, sweep again, and compare both runs with a sweep never
 /// interrupted.

@@ -43,6 +43,7 @@ mod conv_kernels;
 pub mod max_pool;
 pub mod plane_affine;
 pub mod prelu;
+pub mod rmsprop;
 pub mod sgd;
 mod winograd;
 mod winograd_deep;

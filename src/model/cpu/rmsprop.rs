@@ -1,0 +1,220 @@
+//! RMSprop's and Adagrad's update of one parameter tensor as one pass over its values, in
+//! place (see `adam.rs` for why). Each value goes through Burn's f32 operations in Burn's
+//! order (burn-optim 0.22 `RmsProp::step`, not centered; `AdaGrad::step` with lr decay 0),
+//! with no fused multiply-add, so the results have Burn's bits (tests: `src/train/rmsprop.rs`).
+
+use burn::backend::flex::FlexTensor;
+use burn::backend::{Backend, Flex, backend_extension, tensor::FloatTensor};
+use burn::tensor::Tensor;
+use rayon::prelude::*;
+
+use super::adam::dense;
+
+/// One step's scalars (f32, as Burn applies them). Adagrad uses lr, weight decay, epsilon.
+#[derive(Clone, Copy, Debug)]
+pub struct RmsStep {
+    pub lr: f32,
+    /// L2 penalty added to the gradient, if any.
+    pub weight_decay: Option<f32>,
+    pub epsilon: f32,
+    /// RMSprop's smoothing constant.
+    pub alpha: f32,
+    /// RMSprop's momentum; 0: none.
+    pub momentum: f32,
+}
+
+impl RmsStep {
+    fn pack(&self) -> [f32; 5] {
+        let decay = self.weight_decay.unwrap_or(f32::NAN);
+        [self.lr, decay, self.epsilon, self.alpha, self.momentum]
+    }
+
+    fn unpack([lr, decay, epsilon, alpha, momentum]: [f32; 5]) -> Self {
+        let weight_decay = (!decay.is_nan()).then_some(decay);
+        Self {
+            lr,
+            weight_decay,
+            epsilon,
+            alpha,
+            momentum,
+        }
+    }
+}
+
+#[backend_extension(Flex)]
+pub trait CpuRmsProp: Backend {
+    /// (parameter, square average) after an RMSprop step without momentum.
+    fn cpu_rmsprop_step(
+        param: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        square_avg: FloatTensor<Self>,
+        coefs: [f32; 5],
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
+
+    /// (parameter, square average, momentum buffer) after an RMSprop step with momentum.
+    fn cpu_rmsprop_momentum_step(
+        param: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        square_avg: FloatTensor<Self>,
+        buf: FloatTensor<Self>,
+        coefs: [f32; 5],
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+
+    /// (parameter, sum of squares) after an Adagrad step.
+    fn cpu_adagrad_step(
+        param: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        sum: FloatTensor<Self>,
+        coefs: [f32; 5],
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
+}
+
+type D = burn::backend::Dispatch;
+
+/// (parameter, square average, buffer if momentum) after an RMSprop step; every tensor f32
+/// on flex (`super::on_flex`), of one shape; `buf` given exactly when `s.momentum > 0`.
+pub fn rmsprop_step<const N: usize>(
+    param: Tensor<N>,
+    grad: Tensor<N>,
+    square_avg: Tensor<N>,
+    buf: Option<Tensor<N>>,
+    s: &RmsStep,
+) -> (Tensor<N>, Tensor<N>, Option<Tensor<N>>) {
+    let (p, g, sq) = (
+        param.into_dispatch(),
+        grad.into_dispatch(),
+        square_avg.into_dispatch(),
+    );
+    let (p, sq, buf) = match buf {
+        Some(b) => {
+            let (p, sq, b) = D::cpu_rmsprop_momentum_step(p, g, sq, b.into_dispatch(), s.pack());
+            (p, sq, Some(Tensor::from_dispatch(b)))
+        }
+        None => {
+            let (p, sq) = D::cpu_rmsprop_step(p, g, sq, s.pack());
+            (p, sq, None)
+        }
+    };
+    (Tensor::from_dispatch(p), Tensor::from_dispatch(sq), buf)
+}
+
+/// (parameter, sum of squares) after an Adagrad step; as `rmsprop_step`.
+pub fn adagrad_step<const N: usize>(
+    param: Tensor<N>,
+    grad: Tensor<N>,
+    sum: Tensor<N>,
+    s: &RmsStep,
+) -> (Tensor<N>, Tensor<N>) {
+    let (p, sum) = D::cpu_adagrad_step(
+        param.into_dispatch(),
+        grad.into_dispatch(),
+        sum.into_dispatch(),
+        s.pack(),
+    );
+    (Tensor::from_dispatch(p), Tensor::from_dispatch(sum))
+}
+
+/// Values per parallel work item (each value on its own: the same bits whatever the
+/// thread count).
+const PART: usize = 1 << 14;
+
+impl CpuRmsProp for Flex {
+    fn cpu_rmsprop_step(
+        param: FlexTensor,
+        grad: FlexTensor,
+        square_avg: FlexTensor,
+        coefs: [f32; 5],
+    ) -> (FlexTensor, FlexTensor) {
+        let s = RmsStep::unpack(coefs);
+        let (mut p, g, mut sq) = (dense(param), dense(grad), dense(square_avg));
+        let (ps, gs, sqs) = (p.storage_mut(), g.storage(), sq.storage_mut());
+        assert!(gs.len() == ps.len() && sqs.len() == ps.len());
+        ps.par_chunks_mut(PART)
+            .zip(gs.par_chunks(PART))
+            .zip(sqs.par_chunks_mut(PART))
+            .for_each(|((p, g), sq)| rmsprop_part(p, g, sq, &s));
+        (p, sq)
+    }
+
+    fn cpu_rmsprop_momentum_step(
+        param: FlexTensor,
+        grad: FlexTensor,
+        square_avg: FlexTensor,
+        buf: FlexTensor,
+        coefs: [f32; 5],
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        let s = RmsStep::unpack(coefs);
+        let (mut p, g) = (dense(param), dense(grad));
+        let (mut sq, mut b) = (dense(square_avg), dense(buf));
+        let (ps, gs) = (p.storage_mut(), g.storage());
+        let (sqs, bs) = (sq.storage_mut(), b.storage_mut());
+        assert!(gs.len() == ps.len() && sqs.len() == ps.len() && bs.len() == ps.len());
+        ps.par_chunks_mut(PART)
+            .zip(gs.par_chunks(PART))
+            .zip(sqs.par_chunks_mut(PART).zip(bs.par_chunks_mut(PART)))
+            .for_each(|((p, g), (sq, b))| rmsprop_momentum_part(p, g, sq, b, &s));
+        (p, sq, b)
+    }
+
+    fn cpu_adagrad_step(
+        param: FlexTensor,
+        grad: FlexTensor,
+        sum: FlexTensor,
+        coefs: [f32; 5],
+    ) -> (FlexTensor, FlexTensor) {
+        let s = RmsStep::unpack(coefs);
+        let (mut p, g, mut sum) = (dense(param), dense(grad), dense(sum));
+        let (ps, gs, ss) = (p.storage_mut(), g.storage(), sum.storage_mut());
+        assert!(gs.len() == ps.len() && ss.len() == ps.len());
+        ps.par_chunks_mut(PART)
+            .zip(gs.par_chunks(PART))
+            .zip(ss.par_chunks_mut(PART))
+            .for_each(|((p, g), sum)| adagrad_part(p, g, sum, &s));
+        (p, sum)
+    }
+}
+
+/// The gradient with the L2 penalty (Burn's `WeightDecay::transform`: p * wd + g).
+#[inline(always)]
+fn decayed(p: f32, g: f32, s: &RmsStep) -> f32 {
+    match s.weight_decay {
+        Some(wd) => p * wd + g,
+        None => g,
+    }
+}
+
+/// RMSprop's direction g / (sqrt(square_avg) + eps), updating square_avg.
+#[inline(always)]
+fn rms_direction(g: f32, sq: &mut f32, s: &RmsStep) -> f32 {
+    *sq = *sq * s.alpha + g * g * (1.0 - s.alpha);
+    g / (sq.sqrt() + s.epsilon)
+}
+
+wide! {
+    fn rmsprop_part(p: &mut [f32], g: &[f32], sq: &mut [f32], s: &RmsStep) {
+        for ((p, &g), sq) in p.iter_mut().zip(g).zip(sq.iter_mut()) {
+            let d = rms_direction(decayed(*p, g, s), sq, s);
+            *p -= d * s.lr;
+        }
+    }
+}
+
+wide! {
+    fn rmsprop_momentum_part(p: &mut [f32], g: &[f32], sq: &mut [f32], b: &mut [f32], s: &RmsStep) {
+        for (((p, &g), sq), b) in p.iter_mut().zip(g).zip(sq.iter_mut()).zip(b.iter_mut()) {
+            let d = rms_direction(decayed(*p, g, s), sq, s);
+            *b = *b * s.momentum + d;
+            *p -= *b * s.lr;
+        }
+    }
+}
+
+wide! {
+    fn adagrad_part(p: &mut [f32], g: &[f32], sum: &mut [f32], s: &RmsStep) {
+        for ((p, &g), sum) in p.iter_mut().zip(g).zip(sum.iter_mut()) {
+            let g = decayed(*p, g, s);
+            *sum += g * g;
+            *p -= g / (sum.sqrt() + s.epsilon) * s.lr;
+        }
+    }
+}
