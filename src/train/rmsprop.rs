@@ -57,13 +57,13 @@ impl<const D: usize> RecordState for RmsPropState<D> {
 
 impl FlexRmsProp {
     /// Burn's `RmsProp::step` as tensor operations (any device).
-    fn step_tensors<const D: usize>(
+    pub(crate) fn step_tensors<const D: usize>(
         &self,
         lr: LearningRate,
         tensor: Tensor<D>,
         grad: Tensor<D>,
         state: Option<RmsPropState<D>>,
-    ) -> (Tensor<D>, RmsPropState<D>) {
+    ) -> (Tensor<D>, Option<RmsPropState<D>>) {
         let s = &self.base;
         let grad = with_decay(s.weight_decay, &tensor, grad);
         let (square_avg, buf) = match state {
@@ -84,7 +84,7 @@ impl FlexRmsProp {
             delta = b.clone();
         }
         let state = RmsPropState { square_avg, buf };
-        (tensor - delta.mul_scalar(lr), state)
+        (tensor - delta.mul_scalar(lr), Some(state))
     }
 }
 
@@ -112,10 +112,7 @@ impl Optimizer for FlexRmsProp {
                     cpu::rmsprop_step(tensor, grad, st.square_avg, st.buf, &s);
                 (p, Some(RmsPropState { square_avg, buf }))
             }
-            state => {
-                let (p, st) = self.step_tensors(lr, tensor, grad, state);
-                (p, Some(st))
-            }
+            state => self.step_tensors(lr, tensor, grad, state),
         }
     }
 
@@ -155,6 +152,27 @@ impl<const D: usize> RecordState for AdagradState<D> {
     }
 }
 
+impl FlexAdagrad {
+    /// Burn's `AdaGrad::step` as tensor operations, any device (lr decay 0: the lr is
+    /// unchanged).
+    pub(crate) fn step_tensors<const D: usize>(
+        &self,
+        lr: LearningRate,
+        tensor: Tensor<D>,
+        grad: Tensor<D>,
+        state: Option<AdagradState<D>>,
+    ) -> (Tensor<D>, Option<AdagradState<D>>) {
+        let grad = with_decay(self.base.weight_decay, &tensor, grad);
+        let (time, sum) = match state {
+            Some(st) => (st.time + 1, st.sum.add(grad.clone().square())),
+            None => (1, grad.clone().square()),
+        };
+        let denominator = sum.clone().sqrt().add_scalar(self.base.epsilon);
+        let delta = grad.div(denominator).mul_scalar(lr);
+        (tensor - delta, Some(AdagradState { time, sum }))
+    }
+}
+
 impl Optimizer for FlexAdagrad {
     type State<const D: usize> = AdagradState<D>;
 
@@ -175,17 +193,7 @@ impl Optimizer for FlexAdagrad {
                 let time = st.time + 1;
                 (p, Some(AdagradState { time, sum }))
             }
-            // Burn's `AdaGrad::step` as tensor operations (lr decay 0: the lr is unchanged).
-            state => {
-                let grad = with_decay(self.base.weight_decay, &tensor, grad);
-                let (time, sum) = match state {
-                    Some(st) => (st.time + 1, st.sum.add(grad.clone().square())),
-                    None => (1, grad.clone().square()),
-                };
-                let denominator = sum.clone().sqrt().add_scalar(self.base.epsilon);
-                let delta = grad.div(denominator).mul_scalar(lr);
-                (tensor - delta, Some(AdagradState { time, sum }))
-            }
+            state => self.step_tensors(lr, tensor, grad, state),
         }
     }
 

@@ -40,7 +40,10 @@ fn recorded<S: RecordState>(state: &S) -> (Vec<(String, Vec<u32>)>, String) {
 /// Five steps of `ours` and `burn` from the same start, lr changing every step; after each,
 /// the parameter and the recorded state are equal, and the state rebuilt from Burn's record
 /// (an older resume file) takes the next step to the same bits.
-fn assert_same_steps<O: Optimizer, B: Optimizer>(ours: &O, burn: &B) {
+fn assert_same_steps<S: RecordState, B: Optimizer>(
+    ours: impl Fn(f64, Tensor<2>, Tensor<2>, Option<S>) -> (Tensor<2>, Option<S>),
+    burn: &B,
+) {
     let device = Device::flex();
     let t = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, [3, 1000]), &device);
     let (mut p_ours, mut p_burn) = (t(values(1)), t(values(1)));
@@ -48,7 +51,7 @@ fn assert_same_steps<O: Optimizer, B: Optimizer>(ours: &O, burn: &B) {
     for step in 0..5u32 {
         let grad = t(values(100 + step));
         let lr = 0.05 / (1 + step) as f64;
-        (p_ours, s_ours) = ours.step(lr, p_ours, grad.clone(), s_ours);
+        (p_ours, s_ours) = ours(lr, p_ours, grad.clone(), s_ours);
         (p_burn, s_burn) = burn.step(lr, p_burn, grad, s_burn);
         assert_eq!(
             bits(p_ours.to_data()),
@@ -68,7 +71,7 @@ fn assert_same_steps<O: Optimizer, B: Optimizer>(ours: &O, burn: &B) {
         for (name, data) in sink.tensors {
             src.insert_tensor(name, data);
         }
-        s_ours = Some(O::State::<2>::state_unflatten("p", &mut src, &device).unwrap());
+        s_ours = Some(S::state_unflatten("p", &mut src, &device).unwrap());
     }
     assert_ne!(bits(p_ours.to_data()), bits(t(values(1)).to_data()));
 }
@@ -89,7 +92,10 @@ fn rmsprop_steps_give_the_bits_of_burns_rmsprop() {
             .with_epsilon(1e-8)
             .with_weight_decay(wd.map(WeightDecayConfig::new))
             .build();
-        assert_same_steps(&FlexRmsProp { base }, &burn);
+        let ours = FlexRmsProp { base };
+        assert_same_steps(|lr, p, g, s| ours.step(lr, p, g, s), &burn);
+        // The tensor operations other devices run (CUDA), at every step.
+        assert_same_steps(|lr, p, g, s| ours.step_tensors(lr, p, g, s), &burn);
     }
 }
 
@@ -107,6 +113,8 @@ fn adagrad_steps_give_the_bits_of_burns_adagrad() {
             .with_epsilon(eps)
             .with_weight_decay(wd.map(WeightDecayConfig::new))
             .build();
-        assert_same_steps(&FlexAdagrad { base }, &burn);
+        let ours = FlexAdagrad { base };
+        assert_same_steps(|lr, p, g, s| ours.step(lr, p, g, s), &burn);
+        assert_same_steps(|lr, p, g, s| ours.step_tensors(lr, p, g, s), &burn);
     }
 }

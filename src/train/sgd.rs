@@ -184,24 +184,33 @@ mod tests {
                     nesterov,
                 }))
                 .build();
-            let (mut p_ours, mut p_burn) = (t(values(1)), t(values(1)));
-            let (mut s_ours, mut s_burn) = (None, None);
-            for step in 0..5u32 {
-                let grad = t(values(100 + step));
-                let lr = 0.05 / (1 + step) as f64;
-                (p_ours, s_ours) = ours.step(lr, p_ours, grad.clone(), s_ours);
-                (p_burn, s_burn) = burn.step(lr, p_burn, grad, s_burn);
-                let case = format!("{momentum:?} {nesterov} {wd:?}, step {step}");
-                assert_eq!(bits(p_ours.to_data()), bits(p_burn.to_data()), "{case}");
-                let (r_ours, r_burn) = (
-                    recorded(s_ours.as_ref().unwrap()),
-                    recorded(s_burn.as_ref().unwrap()),
-                );
-                assert_eq!(r_ours, r_burn, "velocity, {case}");
-                assert_eq!(r_ours.len(), momentum.is_some() as usize, "{case}");
+            // The one-pass step, and the tensor operations other devices (CUDA) run.
+            for tensor_ops in [false, true] {
+                let (mut p_ours, mut p_burn) = (t(values(1)), t(values(1)));
+                let (mut s_ours, mut s_burn) = (None, None);
+                for step in 0..5u32 {
+                    let grad = t(values(100 + step));
+                    let lr = 0.05 / (1 + step) as f64;
+                    (p_ours, s_ours) = if tensor_ops {
+                        let v = s_ours.and_then(|s: SgdState<2>| s.velocity);
+                        let (p, velocity) = ours.step_tensors(lr, p_ours, grad.clone(), v);
+                        (p, Some(SgdState { velocity }))
+                    } else {
+                        ours.step(lr, p_ours, grad.clone(), s_ours)
+                    };
+                    (p_burn, s_burn) = burn.step(lr, p_burn, grad, s_burn);
+                    let case = format!("{momentum:?} {nesterov} {wd:?} {tensor_ops}, step {step}");
+                    assert_eq!(bits(p_ours.to_data()), bits(p_burn.to_data()), "{case}");
+                    let (r_ours, r_burn) = (
+                        recorded(s_ours.as_ref().unwrap()),
+                        recorded(s_burn.as_ref().unwrap()),
+                    );
+                    assert_eq!(r_ours, r_burn, "velocity, {case}");
+                    assert_eq!(r_ours.len(), momentum.is_some() as usize, "{case}");
+                }
+                // The values moved (the comparison is not between untouched tensors).
+                assert_ne!(bits(p_ours.to_data()), bits(t(values(1)).to_data()));
             }
-            // The values moved (the comparison is not between untouched tensors).
-            assert_ne!(bits(p_ours.to_data()), bits(t(values(1)).to_data()));
         }
     }
 
