@@ -8,14 +8,17 @@
 #   CASES="bn-prelu-cnn:32 resnet18:128:10" REPEATS=5 bash bench/compare.sh   # net:batch[:steps]
 #   DEVICE=cuda CASES="resnet18:512 bn-prelu-cnn:512" bash bench/compare.sh
 #   DEVICE=cuda DTYPES="f32 bf16" COMPILE=1 bash bench/compare.sh   # both precisions, + torch.compile
-#   OPTIMIZER=sgd-momentum CASES="vgg-blocks:16" bash bench/compare.sh   # another optimizer (steps)
+#   OPTIMIZERS="sgd sgd-momentum adam" CASES="vgg-blocks:16" bash bench/compare.sh   # a row each
+#   BEFORE=/tmp/convlab-old bash bench/compare.sh   # + another convlab binary, same interleaving
 #
 # MODE=steps: `convlab bench` vs bench/pytorch.py: forward, backward and Adam step on batches
 #   already in memory, STEPS timed steps (or the case's own) after WARMUP warm-up steps
 #   (images/s). DTYPES: f32 and/or bf16 (convlab's train.precision = "bf16" against
 #   PyTorch's autocast to bfloat16), each a row. COMPILE=1: also PyTorch with torch.compile
-#   (its compilation inside the warm-up), a column of its own. OPTIMIZER: the optimizer stepped
-#   on both sides (default adam; sgd, sgd-momentum, adamw, adagrad, rmsprop, PyTorch's defaults).
+#   (its compilation inside the warm-up), a column of its own. OPTIMIZERS: the optimizers
+#   stepped on both sides, a row each (default adam; sgd, sgd-momentum, adamw, adagrad,
+#   rmsprop, with PyTorch's defaults). BEFORE: a second convlab binary (another commit, built
+#   with `--optimizer`) timed in the same interleaving, columns of its own.
 # MODE=epoch: `convlab train --set train.epochs=1` vs bench/pytorch_epoch.py (the same net,
 #   Adam, batch, 10% validation split, normalization; PyTorch indexes batches out of tensors
 #   already in memory, which beat its DataLoader here): seconds for the training pass plus the
@@ -31,7 +34,12 @@ cases=${CASES:-"mnist-cnn:64 cifar-cnn:64 vgg-blocks:16 bn-prelu-cnn:32 resnet18
 repeats=${REPEATS:-3}
 dtypes=${DTYPES:-f32}
 compile=${COMPILE:-0}
-optimizer=${OPTIMIZER:-adam}
+optimizers=${OPTIMIZERS:-adam}
+before=${BEFORE:-}
+if [ "$mode" = epoch ] && [ "$optimizers" != adam ]; then
+  echo "compare.sh: MODE=epoch trains with Adam (the configs' optimizer); OPTIMIZERS is for MODE=steps" >&2
+  exit 2
+fi
 steps=${STEPS:-100}
 warmup=${WARMUP:-3}
 limit_train=${LIMIT_TRAIN:-2000}
@@ -44,15 +52,19 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 json() { "$python" -c "import json,sys; print(json.loads(sys.argv[1].splitlines()[-1])[sys.argv[2]])" "$1" "$2"; }
 
-steps_case() { # model batch [steps] -> "convlab_img_s pytorch_img_s pytorch_compiled_img_s"
-  local c p pc=nan n=${3:-$steps}
+steps_case() { # model batch [steps] -> "convlab_img_s pytorch_img_s pytorch_compiled_img_s before_img_s"
+  local c p pc=nan b=nan n=${3:-$steps}
   c=$("$bin" bench --device "$device" --model "$1" --batch "$2" --steps "$n" --warmup "$warmup" --dtype "$dtype" --optimizer "$optimizer" --json)
   p=$("$python" bench/pytorch.py --device "$device" --model "$1" --batch "$2" --steps "$n" --warmup "$warmup" --dtype "$dtype" --optimizer "$optimizer")
   if [ "$compile" = 1 ]; then
     pc=$("$python" bench/pytorch.py --device "$device" --model "$1" --batch "$2" --steps "$n" --warmup "$warmup" \
       --dtype "$dtype" --optimizer "$optimizer" --compile 2>/dev/null) && pc=$(json "$pc" train_images_per_s) || pc=nan
   fi
-  echo "$(json "$c" train_images_per_s) $(json "$p" train_images_per_s) $pc"
+  if [ -n "$before" ]; then
+    b=$("$before" bench --device "$device" --model "$1" --batch "$2" --steps "$n" --warmup "$warmup" \
+      --dtype "$dtype" --optimizer "$optimizer" --json) && b=$(json "$b" train_images_per_s)
+  fi
+  echo "$(json "$c" train_images_per_s) $(json "$p" train_images_per_s) $pc $b"
 }
 
 epoch_case() { # model batch -> "convlab_s pytorch_s convlab_MB pytorch_MB convlab_acc pytorch_acc"
@@ -80,37 +92,43 @@ for dtype in $dtypes; do
   for case in $cases; do
     IFS=: read -r model batch case_steps <<< "$case"
     for _ in $(seq "$repeats"); do
-      echo "$model $batch $dtype $("${mode}_case" "$model" "$batch" $case_steps)" >> "$tmp/rows"
+      for optimizer in $optimizers; do
+        echo "$model $batch $dtype $optimizer $("${mode}_case" "$model" "$batch" $case_steps)" >> "$tmp/rows"
+      done
     done
   done
 done
 
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; $(date -u +%F)"
-echo "$("$bin" --version), torch $("$python" -c 'import torch; print(torch.__version__, "threads", torch.get_num_threads())'); MODE=$mode DEVICE=$device REPEATS=$repeats DTYPES=\"$dtypes\" COMPILE=$compile OPTIMIZER=$optimizer"
+echo "$("$bin" --version), torch $("$python" -c 'import torch; print(torch.__version__, "threads", torch.get_num_threads())'); MODE=$mode DEVICE=$device REPEATS=$repeats DTYPES=\"$dtypes\" COMPILE=$compile OPTIMIZERS=\"$optimizers\"${before:+ BEFORE=$before ($("$before" --version))}"
 echo
-"$python" - "$tmp/rows" "$device" "$mode" "$limit_train" "$limit_test" "$compile" <<'PY'
+"$python" - "$tmp/rows" "$device" "$mode" "$limit_train" "$limit_test" "$compile" "$before" <<'PY'
 import math, sys, statistics as st
-path, device, mode, lt, ls, compiled = sys.argv[1:]
+path, device, mode, lt, ls, compiled, before = sys.argv[1:]
 rows = {}
 for line in open(path):
-    m, b, dt, *v = line.split()
-    rows.setdefault((m, int(b), dt), []).append([float(x) for x in v])
+    m, b, dt, opt, *v = line.split()
+    rows.setdefault((m, int(b), dt, opt), []).append([float(x) for x in v])
 f = lambda xs, d=0: f"{st.median(xs):.{d}f} ({min(xs):.{d}f}–{max(xs):.{d}f})"
 if mode == "steps":
     extra = compiled == "1"
-    print("| net | batch | device | dtype | convlab img/s | PyTorch img/s | convlab / PyTorch |"
-          + (" PyTorch compiled img/s | convlab / compiled |" if extra else ""))
-    print("|---|---:|---|---|---:|---:|---:|" + ("---:|---:|" if extra else ""))
-    for (m, b, dt), v in rows.items():
+    print("| net | batch | device | dtype | optimizer | convlab img/s | PyTorch img/s | convlab / PyTorch |"
+          + (" PyTorch compiled img/s | convlab / compiled |" if extra else "")
+          + (" before img/s | convlab / before |" if before else ""))
+    print("|---|---:|---|---|---|---:|---:|---:|" + ("---:|---:|" if extra else "") + ("---:|---:|" if before else ""))
+    for (m, b, dt, opt), v in rows.items():
         c, p, pc = [x[0] for x in v], [x[1] for x in v], [x[2] for x in v if not math.isnan(x[2])]
-        row = f"| {m} | {b} | {device} | {dt} | {f(c)} | {f(p)} | {f([x / y for x, y in zip(c, p)], 2)} |"
+        row = f"| {m} | {b} | {device} | {dt} | {opt} | {f(c)} | {f(p)} | {f([x / y for x, y in zip(c, p)], 2)} |"
         if extra:
             row += f" {f(pc)} | {f([st.median(c) / y for y in pc], 2)} |" if pc else " did not run | – |"
+        if before:
+            bb = [x[3] for x in v]
+            row += f" {f(bb)} | {f([x / y for x, y in zip(c, bb)], 2)} |"
         print(row)
 else:
     print("| net | batch | images (train/test) | convlab s/epoch | PyTorch s/epoch | PyTorch s / convlab s | convlab peak MB | PyTorch peak MB | test acc convlab / PyTorch |")
     print("|---|---:|---|---:|---:|---:|---:|---:|---|")
-    for (m, b, _), v in rows.items():
+    for (m, b, _, _), v in rows.items():
         c, p = [x[0] for x in v], [x[1] for x in v]
         imgs = f"{lt}/{ls}" if m in ("vgg-blocks", "resnet18") else "all"
         acc = f"{st.median(x[4] for x in v) * 100:.2f} / {st.median(x[5] for x in v) * 100:.2f}"
