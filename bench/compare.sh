@@ -11,7 +11,7 @@
 #   OPTIMIZERS="sgd sgd-momentum adam" CASES="vgg-blocks:16" bash bench/compare.sh   # a row each
 #   BEFORE=/tmp/convlab-old bash bench/compare.sh   # + another convlab binary, same interleaving
 #
-# MODE=steps: `convlab bench` vs bench/pytorch.py: forward, backward and Adam step on batches
+# MODE=steps: `convlab bench` vs bench/pytorch.py: forward, backward and optimizer step (Adam unless OPTIMIZERS) on batches
 #   already in memory, STEPS timed steps (or the case's own) after WARMUP warm-up steps
 #   (images/s). DTYPES: f32 and/or bf16 (convlab's train.precision = "bf16" against
 #   PyTorch's autocast to bfloat16), each a row. COMPILE=1: also PyTorch with torch.compile
