@@ -167,27 +167,7 @@ impl Optimizer for FlexAdamW {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::tensor::TensorData;
-
-    fn bits(t: &Tensor<2>) -> Vec<u32> {
-        let data = t.to_data();
-        data.as_slice::<f32>()
-            .unwrap()
-            .iter()
-            .map(|v| v.to_bits())
-            .collect()
-    }
-
-    /// Values from 1e-9 to ~10 in magnitude, both signs, a few exact zeros.
-    fn values(seed: u32) -> Vec<f32> {
-        (0..3 * 1000u32)
-            .map(|i| {
-                let k = i.wrapping_mul(2654435761).wrapping_add(seed);
-                let mag = 10f32.powi((k >> 8) as i32 % 11 - 9) * ((k >> 4) % 16) as f32 / 15.0;
-                if k % 2 == 0 { mag } else { -mag }
-            })
-            .collect()
-    }
+    use crate::train::optim_fixtures::{bits, values};
 
     /// Five steps of `ours` and `burn` from the same start, lr changing every step: the
     /// parameter, m and v have the same bits after each (`moments` reads m and v of a state).
@@ -196,12 +176,10 @@ mod tests {
         burn: &B,
         moments: impl Fn(&O::State<2>) -> &AdaptiveMomentumState<2>,
     ) {
-        let device = Device::flex();
-        let t = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, [3, 1000]), &device);
-        let (mut p_ours, mut p_burn) = (t(values(1)), t(values(1)));
+        let (mut p_ours, mut p_burn) = (values(1), values(1));
         let (mut s_ours, mut s_burn) = (None, None);
         for step in 0..5u32 {
-            let grad = t(values(100 + step));
+            let grad = values(100 + step);
             let lr = 0.05 / (1 + step) as f64;
             (p_ours, s_ours) = ours.step(lr, p_ours, grad.clone(), s_ours);
             (p_burn, s_burn) = burn.step(lr, p_burn, grad, s_burn);
@@ -223,7 +201,7 @@ mod tests {
             );
         }
         // The values moved (the comparison is not between untouched tensors).
-        assert_ne!(bits(&p_ours), bits(&t(values(1))));
+        assert_ne!(bits(&p_ours), bits(&values(1)));
     }
 
     /// The one-pass step gives the bits of Burn's Adam, with and without weight decay, at the

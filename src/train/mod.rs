@@ -17,6 +17,8 @@ pub mod lookahead;
 pub mod lr_find;
 pub mod metrics;
 pub mod optim;
+#[cfg(test)]
+mod optim_fixtures;
 pub mod prepare;
 mod provenance;
 pub mod resume;

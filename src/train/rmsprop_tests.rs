@@ -4,38 +4,8 @@
 use super::*;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{AdaGradConfig, RmsPropConfig};
-use burn::tensor::TensorData;
 
-fn bits(data: TensorData) -> Vec<u32> {
-    data.as_slice::<f32>()
-        .unwrap()
-        .iter()
-        .map(|v| v.to_bits())
-        .collect()
-}
-
-/// Values from 1e-9 to ~10 in magnitude, both signs, a few exact zeros.
-fn values(seed: u32) -> Vec<f32> {
-    (0..3 * 1000u32)
-        .map(|i| {
-            let k = i.wrapping_mul(2654435761).wrapping_add(seed);
-            let mag = 10f32.powi((k >> 8) as i32 % 11 - 9) * ((k >> 4) % 16) as f32 / 15.0;
-            if k % 2 == 0 { mag } else { -mag }
-        })
-        .collect()
-}
-
-/// A state as a resume file stores it: tensors and scalars by name.
-fn recorded<S: RecordState>(state: &S) -> (Vec<(String, Vec<u32>)>, String) {
-    let mut sink = StateSink::default();
-    state.state_flatten("p", &mut sink);
-    let tensors = sink
-        .tensors
-        .into_iter()
-        .map(|(n, d)| (n, bits(d)))
-        .collect();
-    (tensors, format!("{:?}", sink.scalars))
-}
+use crate::train::optim_fixtures::{bits, recorded, values};
 
 /// Five steps of `ours` and `burn` from the same start, lr changing every step; after each,
 /// the parameter and the recorded state are equal, and the state rebuilt from Burn's record
@@ -45,19 +15,14 @@ fn assert_same_steps<S: RecordState, B: Optimizer>(
     burn: &B,
 ) {
     let device = Device::flex();
-    let t = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, [3, 1000]), &device);
-    let (mut p_ours, mut p_burn) = (t(values(1)), t(values(1)));
+    let (mut p_ours, mut p_burn) = (values(1), values(1));
     let (mut s_ours, mut s_burn) = (None, None);
     for step in 0..5u32 {
-        let grad = t(values(100 + step));
+        let grad = values(100 + step);
         let lr = 0.05 / (1 + step) as f64;
         (p_ours, s_ours) = ours(lr, p_ours, grad.clone(), s_ours);
         (p_burn, s_burn) = burn.step(lr, p_burn, grad, s_burn);
-        assert_eq!(
-            bits(p_ours.to_data()),
-            bits(p_burn.to_data()),
-            "step {step}"
-        );
+        assert_eq!(bits(&p_ours), bits(&p_burn), "step {step}");
         let (ro, rb) = (
             recorded(s_ours.as_ref().unwrap()),
             recorded(s_burn.as_ref().unwrap()),
@@ -73,7 +38,7 @@ fn assert_same_steps<S: RecordState, B: Optimizer>(
         }
         s_ours = Some(S::state_unflatten("p", &mut src, &device).unwrap());
     }
-    assert_ne!(bits(p_ours.to_data()), bits(t(values(1)).to_data()));
+    assert_ne!(bits(&p_ours), bits(&values(1)));
 }
 
 #[test]
