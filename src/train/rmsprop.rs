@@ -10,14 +10,7 @@ use burn_pack::Scalar;
 
 use crate::model::cpu::on_flex;
 use crate::model::cpu::rmsprop::{self as cpu, RmsStep};
-
-/// Burn's `WeightDecay::transform`: grad + tensor * penalty.
-fn with_decay<const D: usize>(wd: Option<f32>, tensor: &Tensor<D>, grad: Tensor<D>) -> Tensor<D> {
-    match wd {
-        Some(wd) => tensor.clone().mul_scalar(wd).add(grad),
-        None => grad,
-    }
-}
+use crate::train::sgd::with_decay;
 
 #[derive(Clone, Debug)]
 pub struct FlexRmsProp {

@@ -50,6 +50,18 @@ impl<const D: usize> RecordState for SgdState<D> {
     }
 }
 
+/// Burn's `WeightDecay::transform` (tensor * penalty + grad), as tensor operations.
+pub(super) fn with_decay<const D: usize>(
+    wd: Option<f32>,
+    tensor: &Tensor<D>,
+    grad: Tensor<D>,
+) -> Tensor<D> {
+    match wd {
+        Some(wd) => tensor.clone().mul_scalar(wd).add(grad),
+        None => grad,
+    }
+}
+
 impl FlexSgd {
     fn coefs(&self, lr: LearningRate) -> SgdStep {
         SgdStep {
@@ -68,10 +80,7 @@ impl FlexSgd {
         grad: Tensor<D>,
         velocity: Option<Tensor<D>>,
     ) -> (Tensor<D>, Option<Tensor<D>>) {
-        let grad = match self.weight_decay {
-            Some(wd) => tensor.clone().mul_scalar(wd).add(grad),
-            None => grad,
-        };
+        let grad = with_decay(self.weight_decay, &tensor, grad);
         let (grad, velocity) = match self.momentum {
             Some(m) => {
                 // Dampening 0: Burn's `grad * (1 - dampening)` is `grad` itself.

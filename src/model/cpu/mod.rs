@@ -45,6 +45,7 @@ pub mod plane_affine;
 pub mod prelu;
 pub mod rmsprop;
 pub mod sgd;
+mod step_parts;
 mod winograd;
 mod winograd_deep;
 mod winograd_tiles;

@@ -6,9 +6,8 @@
 use burn::backend::flex::FlexTensor;
 use burn::backend::{Backend, Flex, backend_extension, tensor::FloatTensor};
 use burn::tensor::Tensor;
-use rayon::prelude::*;
 
-use super::adam::dense;
+use super::step_parts::in_parts;
 
 /// One step's scalars (f32, as Burn applies them). Adagrad uses lr, weight decay, epsilon.
 #[derive(Clone, Copy, Debug)]
@@ -114,10 +113,6 @@ pub fn adagrad_step<const N: usize>(
     (Tensor::from_dispatch(p), Tensor::from_dispatch(sum))
 }
 
-/// Values per parallel work item (each value on its own: the same bits whatever the
-/// thread count).
-const PART: usize = 1 << 14;
-
 impl CpuRmsProp for Flex {
     fn cpu_rmsprop_step(
         param: FlexTensor,
@@ -126,13 +121,8 @@ impl CpuRmsProp for Flex {
         coefs: [f32; 5],
     ) -> (FlexTensor, FlexTensor) {
         let s = RmsStep::unpack(coefs);
-        let (mut p, g, mut sq) = (dense(param), dense(grad), dense(square_avg));
-        let (ps, gs, sqs) = (p.storage_mut(), g.storage(), sq.storage_mut());
-        assert!(gs.len() == ps.len() && sqs.len() == ps.len());
-        ps.par_chunks_mut(PART)
-            .zip(gs.par_chunks(PART))
-            .zip(sqs.par_chunks_mut(PART))
-            .for_each(|((p, g), sq)| rmsprop_part(p, g, sq, &s));
+        let update = |p: &mut [f32], g: &[f32], [sq]: [&mut [f32]; 1]| rmsprop_part(p, g, sq, &s);
+        let (p, [sq]) = in_parts(param, grad, [square_avg], update);
         (p, sq)
     }
 
@@ -144,15 +134,10 @@ impl CpuRmsProp for Flex {
         coefs: [f32; 5],
     ) -> (FlexTensor, FlexTensor, FlexTensor) {
         let s = RmsStep::unpack(coefs);
-        let (mut p, g) = (dense(param), dense(grad));
-        let (mut sq, mut b) = (dense(square_avg), dense(buf));
-        let (ps, gs) = (p.storage_mut(), g.storage());
-        let (sqs, bs) = (sq.storage_mut(), b.storage_mut());
-        assert!(gs.len() == ps.len() && sqs.len() == ps.len() && bs.len() == ps.len());
-        ps.par_chunks_mut(PART)
-            .zip(gs.par_chunks(PART))
-            .zip(sqs.par_chunks_mut(PART).zip(bs.par_chunks_mut(PART)))
-            .for_each(|((p, g), (sq, b))| rmsprop_momentum_part(p, g, sq, b, &s));
+        let update = |p: &mut [f32], g: &[f32], [sq, b]: [&mut [f32]; 2]| {
+            rmsprop_momentum_part(p, g, sq, b, &s)
+        };
+        let (p, [sq, b]) = in_parts(param, grad, [square_avg, buf], update);
         (p, sq, b)
     }
 
@@ -163,13 +148,8 @@ impl CpuRmsProp for Flex {
         coefs: [f32; 5],
     ) -> (FlexTensor, FlexTensor) {
         let s = RmsStep::unpack(coefs);
-        let (mut p, g, mut sum) = (dense(param), dense(grad), dense(sum));
-        let (ps, gs, ss) = (p.storage_mut(), g.storage(), sum.storage_mut());
-        assert!(gs.len() == ps.len() && ss.len() == ps.len());
-        ps.par_chunks_mut(PART)
-            .zip(gs.par_chunks(PART))
-            .zip(ss.par_chunks_mut(PART))
-            .for_each(|((p, g), sum)| adagrad_part(p, g, sum, &s));
+        let update = |p: &mut [f32], g: &[f32], [sum]: [&mut [f32]; 1]| adagrad_part(p, g, sum, &s);
+        let (p, [sum]) = in_parts(param, grad, [sum], update);
         (p, sum)
     }
 }

@@ -8,9 +8,8 @@
 use burn::backend::flex::FlexTensor;
 use burn::backend::{Backend, Flex, backend_extension, tensor::FloatTensor};
 use burn::tensor::Tensor;
-use rayon::prelude::*;
 
-use super::adam::dense;
+use super::step_parts::in_parts;
 
 /// One step's scalars (f32, as Burn applies them).
 #[derive(Clone, Copy, Debug)]
@@ -88,14 +87,7 @@ pub fn momentum_step<const D: usize>(
 impl CpuSgd for Flex {
     fn cpu_sgd_step(param: FlexTensor, grad: FlexTensor, coefs: [f32; 4]) -> FlexTensor {
         let s = SgdStep::unpack(coefs);
-        let (mut p, g) = (dense(param), dense(grad));
-        // In place where the parameter is not shared (the usual case); copied first otherwise.
-        let (ps, gs) = (p.storage_mut::<f32>(), g.storage::<f32>());
-        assert_eq!(ps.len(), gs.len());
-        ps.par_chunks_mut(PART)
-            .zip(gs.par_chunks(PART))
-            .for_each(|(p, g)| plain_part(p, g, &s));
-        p
+        in_parts(param, grad, [], |p, g, []| plain_part(p, g, &s)).0
     }
 
     fn cpu_sgd_momentum_step(
@@ -105,24 +97,12 @@ impl CpuSgd for Flex {
         coefs: [f32; 4],
     ) -> (FlexTensor, FlexTensor) {
         let s = SgdStep::unpack(coefs);
-        let (mut p, g, mut v) = (dense(param), dense(grad), dense(velocity));
-        let (ps, gs, vs) = (
-            p.storage_mut::<f32>(),
-            g.storage::<f32>(),
-            v.storage_mut::<f32>(),
-        );
-        assert!(gs.len() == ps.len() && vs.len() == ps.len());
-        ps.par_chunks_mut(PART)
-            .zip(gs.par_chunks(PART))
-            .zip(vs.par_chunks_mut(PART))
-            .for_each(|((p, g), v)| momentum_part(p, g, v, &s));
+        let (p, [v]) = in_parts(param, grad, [velocity], |p, g, [v]| {
+            momentum_part(p, g, v, &s)
+        });
         (p, v)
     }
 }
-
-/// Values per parallel work item (each value on its own: the same bits whatever the
-/// thread count).
-const PART: usize = 1 << 14;
 
 wide! {
     fn plain_part(p: &mut [f32], g: &[f32], s: &SgdStep) {
