@@ -7,7 +7,7 @@ use clap::Args;
 
 use crate::data::Lookup;
 use crate::error::Result;
-use crate::experiment::config::{apply_sets, to_table, typed};
+use crate::experiment::config::{apply_sets, check_run_name, to_table, typed};
 use crate::experiment::training::RunTarget;
 use crate::run;
 use crate::train::device;
@@ -67,6 +67,7 @@ pub fn run(a: FinetuneArgs) -> Result<()> {
     fit_head(&mut cfg)?;
     cfg.resolve();
     cfg.validate(&origin)?;
+    check_run_name(&cfg.name, &origin)?;
     let target = RunTarget::Unique(&a.runs_dir);
     super::train::train_new(&cfg, &origin, &Lookup::default(), &target, a.quiet)
 }

@@ -124,7 +124,17 @@ pub fn load_run_config(path: &Path, sets: &[String]) -> Result<RunConfig> {
         );
     }
     apply_sets(&mut table, sets)?;
-    run_config(table, &origin)
+    let cfg = run_config(table, &origin)?;
+    check_run_name(&cfg.name, &origin)?;
+    Ok(cfg)
+}
+
+/// A run's own name (not a study trial's `study/variant/seed-N`) must be one folder name.
+pub fn check_run_name(name: &str, origin: &str) -> Result<()> {
+    match crate::run::folder_name_problem(name) {
+        Some(problem) => Err(Error::input(origin, format!("name: {problem}"))),
+        None => Ok(()),
+    }
 }
 
 /// A stored config.toml (already resolved), as written by a run.

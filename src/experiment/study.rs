@@ -198,13 +198,10 @@ fn study_name(spec: &StudySpec, run: &toml::Table, path: &Path, origin: &str) ->
         .or_else(|| run.get("name").and_then(|v| v.as_str()).map(String::from))
         .or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "study".into());
-    if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
-        return Err(Error::input(
-            origin,
-            format!("study name \"{name}\" is not a folder name"),
-        ));
+    match crate::run::folder_name_problem(&name) {
+        Some(problem) => Err(Error::input(origin, format!("study name {problem}"))),
+        None => Ok(name),
     }
-    Ok(name)
 }
 
 /// `seeds = N` counts up from the base run's seed; a list is taken as given.

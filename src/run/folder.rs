@@ -45,6 +45,26 @@ pub fn checkpoint_in(path: &Path) -> Result<PathBuf> {
     ))
 }
 
+/// Why `name` cannot be one run or study folder under the runs folder, None when it can: it
+/// must be one path component (no separator, no `..` climbing out), not hidden, printable.
+pub fn folder_name_problem(name: &str) -> Option<String> {
+    let problem = if name.is_empty() {
+        "is empty"
+    } else if name.contains(['/', '\\']) {
+        "holds a path separator"
+    } else if name.starts_with('.') {
+        "starts with a dot"
+    } else if name.chars().any(char::is_control) {
+        "holds a control character"
+    } else {
+        return None;
+    };
+    Some(format!(
+        "\"{}\" {problem}; it names a folder under the runs folder",
+        name.escape_debug()
+    ))
+}
+
 #[derive(Debug, Clone)]
 pub struct RunDir {
     pub dir: PathBuf,

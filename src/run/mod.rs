@@ -20,7 +20,7 @@ mod metrics;
 mod study_index;
 mod summary;
 
-pub use folder::{RunDir, checkpoint_in, files, read_json, write_json};
+pub use folder::{RunDir, checkpoint_in, files, folder_name_problem, read_json, write_json};
 pub use lock::{RunLock, lock_waiting, try_lock};
 pub use lr_find::{LR_FIND_EXPLODE, LrFinding, LrPoint};
 pub use metrics::{EpochMetrics, parse_metrics_csv};

@@ -66,6 +66,12 @@ fn bad_config_inputs_are_one_line_exit_2() {
             ],
             &[name, "model.layers[1] (whiten)", "must be the first layer"],
         ),
+        // A run's name is its folder under runs/: it must not climb out of it or be empty.
+        (
+            &["--set", "name=\"../outside\""],
+            &[name, "name: \"../outside\" holds a path separator"],
+        ),
+        (&["--set", "name=\"\""], &[name, "name: \"\" is empty"]),
     ];
     for (args, needles) in cases {
         let out = train(dir.path(), &cfg, args);
