@@ -1,4 +1,4 @@
-//! `convlab predict --checkpoint CKPT IMAGE...`: the top-k classes of each image.
+//! `convlab predict --checkpoint CKPT IMAGE_OR_FOLDER...`: the top-k classes of each image.
 
 use std::path::PathBuf;
 
@@ -14,6 +14,7 @@ pub struct PredictArgs {
     /// A checkpoint file (.ckpt), or a run folder: its best.ckpt.
     #[arg(long)]
     checkpoint: PathBuf,
+    /// Image files, or folders: every .png/.jpg/.jpeg file under them, in name order.
     #[arg(required = true)]
     images: Vec<PathBuf>,
     /// How many classes to show per image.
@@ -36,13 +37,14 @@ pub fn run(a: PredictArgs) -> Result<()> {
     if a.top_k == 0 {
         return Err(Error::input("--top-k", "must be at least 1"));
     }
+    let images = crate::data::folder::image_files(&a.images)?;
     let dev = device::select(device::parse_flag(&a.device)?)?;
     let predictor = Predictor::load(&checkpoint, &dev)?;
     let k = a.top_k.min(predictor.meta.classes.len());
-    let results = predictor.predict_files(&a.images, k);
+    let results = predictor.predict_files(&images, k);
     let mut json = Vec::with_capacity(results.len());
     let mut failed = 0;
-    for (path, result) in a.images.iter().zip(&results) {
+    for (path, result) in images.iter().zip(&results) {
         match result {
             Ok(p) => {
                 if !a.json {
@@ -79,7 +81,7 @@ pub fn run(a: PredictArgs) -> Result<()> {
     } else {
         Err(Error::Partial(format!(
             "{failed} of {} images could not be predicted",
-            a.images.len()
+            images.len()
         )))
     }
 }

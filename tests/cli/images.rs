@@ -106,6 +106,59 @@ fn predict_own_images_of_any_size_and_names_a_bad_file() {
         .map(|g| g["probability"].as_f64().unwrap())
         .sum();
     assert!((sum - 1.0).abs() < 1e-4, "{sum}");
+
+    // A folder: its PNG/JPEG files at any depth, in name order, other and hidden files
+    // skipped, each with the result the file alone gets.
+    let album = dir.path().join("album");
+    std::fs::create_dir_all(album.join("later")).unwrap();
+    std::fs::create_dir_all(album.join(".thumbs")).unwrap();
+    for (label, f) in files.iter().enumerate() {
+        let to = match label {
+            0 => album.join("later").join("z.PNG"),
+            _ => album.join(format!("{label}.png")),
+        };
+        std::fs::copy(f, &to).unwrap();
+    }
+    std::fs::copy(&files[0], album.join(".thumbs").join("t.png")).unwrap();
+    std::fs::write(album.join("notes.txt"), b"not an image").unwrap();
+    let args = [
+        "predict",
+        "--checkpoint",
+        "runs/tiny/best.ckpt",
+        "--json",
+        "album",
+    ];
+    let a = convlab(&args, dir.path());
+    assert!(a.status.success(), "{}", stderr(&a));
+    let av: serde_json::Value = serde_json::from_str(stdout(&a).trim()).unwrap();
+    let listed: Vec<&str> = av
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            "album/1.png",
+            "album/2.png",
+            "album/3.png",
+            "album/later/z.PNG"
+        ]
+    );
+    for (i, label) in [1, 2, 3, 0].into_iter().enumerate() {
+        assert_eq!(
+            av[i]["top"][0]["class"], v[label]["top"][0]["class"],
+            "{}",
+            listed[i]
+        );
+    }
+    std::fs::create_dir(dir.path().join("nothing")).unwrap();
+    let e = convlab(
+        &["predict", "--checkpoint", "runs/tiny/best.ckpt", "nothing"],
+        dir.path(),
+    );
+    assert_bad_input(&e, &["nothing: a folder with no .png, .jpg or .jpeg files"]);
 }
 
 /// A 2-class 28x28 PNG folder: bands of half the image height.
