@@ -234,6 +234,41 @@ fn schedules_follow_pytorch() {
     assert!((s.lr(2, 9) - 0.1).abs() < 1e-12);
     assert!((s.lr(9, 9) - 4e-7).abs() < 1e-15);
     assert!(s.lr(1, 0) > s.lr(0, 5) && s.lr(5, 0) < 0.1);
+    // The same with anneal_strategy='linear' (airbench's triangle):
+    //   OneCycleLR(opt, max_lr=0.1, total_steps=100, pct_start=0.3, anneal_strategy='linear')
+    //   gives 0.004, 0.05365517241379311, 0.1, 0.07000012, 3.999999999976245e-07
+    //   at steps 0, 15, 29, 50, 99.
+    c.anneal = "linear".parse().unwrap();
+    let s = Schedule::new(&c, 0.01, 10, 10);
+    let torch = [
+        0.004,
+        0.05365517241379311,
+        0.1,
+        0.07000012,
+        3.999999999976245e-07,
+    ];
+    for (step, want) in [0, 15, 29, 50, 99].into_iter().zip(torch) {
+        let got = s.lr(step / 10, step % 10);
+        assert!((got - want).abs() < 1e-12, "step {step}: {got} vs {want}");
+    }
+    // CosineAnnealingLR(opt (lr 0.1), T_max=6, eta_min=0.01), per epoch:
+    //   [0.1, 0.09397114317029975, 0.07750000000000001, 0.055000000000000014,
+    //    0.032500000000000015, 0.01602885682970026]
+    let mut c = cfg("cosine");
+    c.min_lr = 0.01;
+    let s = Schedule::new(&c, 0.1, 6, 10);
+    let torch = [
+        0.1,
+        0.09397114317029975,
+        0.07750000000000001,
+        0.055000000000000014,
+        0.032500000000000015,
+        0.01602885682970026,
+    ];
+    for (epoch, want) in torch.into_iter().enumerate() {
+        let got = s.lr(epoch, 7);
+        assert!((got - want).abs() < 1e-12, "epoch {epoch}: {got} vs {want}");
+    }
     // Plateau: patience 1 -> cut after the second epoch without improvement.
     let mut c = cfg("plateau");
     c.patience = 1;

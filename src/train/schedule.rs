@@ -34,7 +34,8 @@ pub struct ScheduleConfig {
     pub gamma: f64,
     /// multistep: the epochs at which lr is multiplied by `gamma`.
     pub milestones: Vec<usize>,
-    /// cosine: the lr reached at the last epoch.
+    /// cosine: eta_min of PyTorch's CosineAnnealingLR with T_max = epochs: the lr the curve
+    /// reaches after the last epoch (the last epoch itself trains a little above it).
     pub min_lr: f64,
     /// onecycle (per batch, as PyTorch's OneCycleLR): peak lr, warm-up fraction, divisors.
     pub max_lr: f64,
