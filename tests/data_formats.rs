@@ -224,6 +224,40 @@ fn cache_makes_the_second_load_identical() {
         .collect();
     assert_eq!(cached.len(), 1, "one cache file");
     assert_eq!(data::load(&cfg, &lookup).unwrap(), first);
+
+    // data.image_size and data.color_mode: a built-in set is converted after the cache
+    // (no second file); RGB is the gray image in each of three planes.
+    let gray = DataConfig {
+        image_size: Some([14, 12]),
+        ..cfg.clone()
+    };
+    let rgb = DataConfig {
+        color_mode: "rgb".parse().unwrap(),
+        ..gray.clone()
+    };
+    let (gray, rgb) = (
+        data::load(&gray, &lookup).unwrap(),
+        data::load(&rgb, &lookup).unwrap(),
+    );
+    assert_eq!(
+        (gray.train.shape, rgb.test.shape),
+        ([1, 14, 12], [3, 14, 12])
+    );
+    assert_eq!(rgb.train.labels, first.train.labels);
+    let plane = 14 * 12;
+    for (g, c) in gray
+        .train
+        .images
+        .chunks(plane)
+        .zip(rgb.train.images.chunks(3 * plane))
+    {
+        assert!(c.chunks(plane).all(|p| p == g));
+    }
+    assert_eq!(gray.train.images.len(), first.train.len() * plane);
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("cache")).unwrap().count(),
+        1
+    );
 }
 
 #[test]

@@ -5,6 +5,13 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::layout::ColorMode;
+use super::layout::Layout;
+
+/// The longest image side `data.image_size` takes: whole datasets are held in memory, and
+/// 60,000 RGB images of 1024 x 1024 would already take 189 GB.
+const MAX_SIDE: usize = 1024;
+
 crate::choice! {
     /// torchvision RandomCrop's padding_mode.
     pub enum PaddingMode("value") {
@@ -68,6 +75,12 @@ pub struct DataConfig {
     /// Use only N training / test images, spread evenly over each set (quick runs); 0 = all.
     pub limit_train: usize,
     pub limit_test: usize,
+    /// Resize every image to [height, width] (triangle filter, as `predict` does); unset:
+    /// the dataset's own size (an image folder's: its first training image's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_size: Option<[usize; 2]>,
+    /// "auto" (the dataset's own channels), "grayscale" or "rgb", as Keras' `color_mode`.
+    pub color_mode: ColorMode,
 }
 
 impl Default for DataConfig {
@@ -85,6 +98,8 @@ impl Default for DataConfig {
             shuffle: true,
             limit_train: 0,
             limit_test: 0,
+            image_size: None,
+            color_mode: ColorMode::Auto,
         }
     }
 }
@@ -111,6 +126,22 @@ impl DataConfig {
         }
     }
 
+    /// Images exactly as a model with input `[c, h, w]` takes them.
+    pub fn with_input(mut self, [c, h, w]: [usize; 3]) -> Self {
+        self.image_size = Some([h, w]);
+        self.color_mode = if c == 1 {
+            ColorMode::Grayscale
+        } else {
+            ColorMode::Rgb
+        };
+        self
+    }
+
+    /// The image layout `image_size` and `color_mode` ask for.
+    pub fn layout(&self) -> Layout {
+        Layout::new(self.image_size, self.color_mode)
+    }
+
     /// What a run and its checkpoints record as the dataset: the name, or the folder's path.
     pub fn label(&self) -> String {
         self.path
@@ -130,6 +161,14 @@ impl DataConfig {
             return Err((
                 "data.hflip_alternate",
                 "alternating flips need data.hflip = true".into(),
+            ));
+        }
+        if let Some(size) = self.image_size
+            && let Some(bad) = size.iter().find(|&&s| !(1..=MAX_SIDE).contains(&s))
+        {
+            return Err((
+                "data.image_size",
+                format!("{bad} is not a side length in 1..={MAX_SIDE} ([height, width])"),
             ));
         }
         if !(0.0..1.0).contains(&self.val_fraction) {

@@ -8,6 +8,7 @@ use image::DynamicImage;
 use rayon::prelude::*;
 
 use crate::data::dataset::Dataset;
+use crate::data::layout::Layout;
 use crate::error::{Error, Result};
 
 /// One image file before decoding.
@@ -145,10 +146,16 @@ fn check_classes(path: &Path, entries: &[Entry]) -> Result<Vec<String>> {
     Ok(classes)
 }
 
-/// Load train and test from an image folder or its archive. Images are decoded in parallel;
-/// all must have the size of the first train image (others are resized to it) and are
-/// stored as grayscale only when every image is grayscale.
+/// Load train and test from an image folder or its archive. Images are decoded in parallel,
+/// resized to the size of the first train image and stored as grayscale only when every
+/// image is grayscale.
 pub fn load(path: &Path) -> Result<(Dataset, Dataset)> {
+    load_as(path, &Layout::default())
+}
+
+/// [`load`], every image read straight into `layout` (its size and channels, where it asks
+/// for them) from the decoded file, so a resized folder is resampled once.
+pub fn load_as(path: &Path, layout: &Layout) -> Result<(Dataset, Dataset)> {
     let mut entries = if path.is_file() {
         read_archive_entries(path)?
     } else {
@@ -177,9 +184,11 @@ pub fn load(path: &Path) -> Result<(Dataset, Dataset)> {
         .find(|(_, e)| e.split == "train")
         .map(|(d, _)| d)
         .expect("train is non-empty");
-    let (w, h) = (first.width(), first.height());
-    let gray = decoded.iter().all(|d| !d.color().has_color());
-    let c = if gray { 1 } else { 3 };
+    let all_gray = decoded.iter().all(|d| !d.color().has_color());
+    let natural_c = if all_gray { 1 } else { 3 };
+    let natural = [natural_c, first.height() as usize, first.width() as usize];
+    let [c, h, w] = layout.shape(natural);
+    let (gray, w, h) = (c == 1, w as u32, h as u32);
 
     let mut train = Dataset {
         shape: [c, h as usize, w as usize],

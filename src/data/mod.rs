@@ -7,13 +7,14 @@ pub mod config;
 pub mod dataset;
 pub mod folder;
 pub mod idx;
+pub mod layout;
 pub mod loader;
 pub mod locate;
 pub mod pickle;
 pub mod resident;
 pub mod transform;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -23,6 +24,7 @@ pub use dataset::{Dataset, Splits};
 use crate::error::{Error, Result};
 use crate::seed::{Stream, derive_seed};
 pub use config::{DataConfig, DatasetName};
+use layout::Layout;
 use locate::Source;
 
 pub const FASHION_CLASSES: [&str; 10] = [
@@ -46,13 +48,14 @@ fn idx_class_names(name: DatasetName) -> Vec<String> {
     }
 }
 
-/// Decode a dataset from its source (no cache).
-pub fn decode(name: DatasetName, source: &Source) -> Result<Splits> {
+/// Decode a dataset from its source (no cache); an image folder's images are read straight
+/// into `layout`, the others keep their own (see [`load`]).
+pub fn decode(name: DatasetName, source: &Source, layout: &Layout) -> Result<Splits> {
     let (train, test) = match source {
         Source::Idx(dir) => idx::load_dir(dir, &idx_class_names(name))?,
         Source::CifarBinary(p) => cifar::load_binary(p)?,
         Source::CifarPython(p) => cifar::load_python(p)?,
-        Source::Folder(p) => folder::load(p)?,
+        Source::Folder(p) => folder::load_as(p, layout)?,
     };
     if train.shape != test.shape {
         return Err(Error::input(
@@ -78,7 +81,9 @@ pub struct Lookup {
     pub download: bool,
 }
 
-/// Load the configured dataset, through the decoded cache.
+/// Load the configured dataset, through the decoded cache, in the layout the config asks for
+/// (`data.image_size`, `data.color_mode`). An image folder is decoded into it and cached so;
+/// a built-in dataset is cached as published and converted after.
 pub fn load(cfg: &DataConfig, lookup: &Lookup) -> Result<Splits> {
     let source = match (cfg.dataset, &cfg.path) {
         (DatasetName::Folder, Some(p)) => {
@@ -89,11 +94,17 @@ pub fn load(cfg: &DataConfig, lookup: &Lookup) -> Result<Splits> {
         }
         (name, _) => locate::locate(name, lookup.data_dir.as_deref(), lookup.download)?,
     };
-    let cache = cache::cache_path(cfg.dataset.as_str(), source.path());
+    let layout = cfg.layout();
+    let decoded_as = match source {
+        Source::Folder(_) => layout,
+        _ => Layout::default(),
+    };
+    let cache_name = format!("{}{}", cfg.dataset.as_str(), decoded_as.key());
+    let cache = cache::cache_path(&cache_name, source.path());
     let mut splits = match cache::read(&cache) {
         Some(s) => s,
         None => {
-            let s = decode(cfg.dataset, &source)?;
+            let s = decode(cfg.dataset, &source, &decoded_as)?;
             if let Err(e) = cache::write(&cache, &s) {
                 tracing::warn!("could not write the dataset cache: {e}");
             }
@@ -102,6 +113,8 @@ pub fn load(cfg: &DataConfig, lookup: &Lookup) -> Result<Splits> {
     };
     splits.train.limit(cfg.limit_train);
     splits.test.limit(cfg.limit_test);
+    layout.apply(&mut splits.train);
+    layout.apply(&mut splits.test);
     Ok(splits)
 }
 
@@ -123,14 +136,10 @@ pub fn split_validation(train: &Dataset, fraction: f64, seed: u64) -> (Dataset, 
     (train.select(&tr), Some(train.select(&val)))
 }
 
-/// The number of classes of an image folder (decoding it once; the cache serves the rest).
-pub fn folder_classes(path: &Path) -> Result<usize> {
-    Ok(
-        load(&DataConfig::folder(path.to_path_buf()), &Lookup::default())?
-            .train
-            .classes
-            .len(),
-    )
+/// The number of classes of the image folder `cfg` names (decoding it once, in `cfg`'s
+/// layout; the cache serves the rest).
+pub fn folder_classes(cfg: &DataConfig) -> Result<usize> {
+    Ok(load(cfg, &Lookup::default())?.train.classes.len())
 }
 
 /// Input shape [channels, height, width] and class names of a built-in dataset, known

@@ -88,10 +88,13 @@ pub fn evaluate(o: &EvalOptions) -> Result<Evaluation> {
     }
     let dev = device::select(o.device)?;
     let (meta, model) = checkpoint::load(&o.checkpoint, &dev)?;
+    // The images as the model takes them: a folder of photos of any size is resized, as
+    // `predict` resizes them.
     let data_cfg = match &o.folder {
         Some(p) => DataConfig::folder(p.clone()),
         None => DataConfig::from_label(&meta.dataset),
-    };
+    }
+    .with_input(meta.input);
     let splits = data::load(&data_cfg, &o.lookup)?;
     check_fits(&o.checkpoint, &meta, &splits.test)?;
     let norm = Arc::new(Normalize::from_checkpoint(

@@ -43,7 +43,8 @@ pub fn recipe(o: &FinetuneOptions) -> Result<RunConfig> {
             )
         }),
         device: o.device,
-        data: DataConfig::folder(o.folder.clone()),
+        // The folder's images are read at the size and channels the net takes.
+        data: DataConfig::folder(o.folder.clone()).with_input(meta.input),
         ..Default::default()
     };
     cfg.model.preset = String::new();
@@ -62,10 +63,10 @@ pub fn recipe(o: &FinetuneOptions) -> Result<RunConfig> {
 
 /// Size the head (the last linear layer) for the folder's classes.
 pub fn fit_head(cfg: &mut RunConfig) -> Result<()> {
-    let Some(folder) = cfg.data.path.clone() else {
+    if cfg.data.path.is_none() {
         return Ok(());
-    };
-    let classes = data::folder_classes(&folder)?;
+    }
+    let classes = data::folder_classes(&cfg.data)?;
     let head = head_index(&cfg.model.layers);
     if let Some(LayerSpec::Linear { out, .. }) = cfg.model.layers.get_mut(head) {
         *out = classes;

@@ -62,8 +62,17 @@ pub fn prepare(cfg: &RunConfig, splits: Splits, origin: &str) -> Result<Prepared
                 return Err(Error::input(
                     ckpt.display(),
                     format!(
-                        "the pretrained model takes {:?} images but {origin}'s data has {:?}",
-                        meta.input, splits.train.shape
+                        "the pretrained model takes {:?} images but {origin}'s data has {:?} \
+                         (set data.image_size = [{}, {}] and data.color_mode = \"{}\")",
+                        meta.input,
+                        splits.train.shape,
+                        meta.input[1],
+                        meta.input[2],
+                        if meta.input[0] == 1 {
+                            "grayscale"
+                        } else {
+                            "rgb"
+                        }
                     ),
                 ));
             }

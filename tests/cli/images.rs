@@ -245,10 +245,88 @@ fn finetune_replaces_the_head_and_freezes_the_features() {
     let config = std::fs::read_to_string(d.join("runs/scratch-halves/config.toml")).unwrap();
     assert!(!config.contains("pretrained"), "{config}");
 
-    // A folder of another image size: a one-line error naming the checkpoint.
+    // Photos of another size and colour: read as the net takes them (28x28 grayscale),
+    // so fine-tuning learns the task, and eval --folder reads them so too.
+    write_two_class_folder(&d.join("photos"), 40);
+    for png in walk_pngs(&d.join("photos")) {
+        let img = image::open(&png).unwrap();
+        img.resize_exact(56, 42, image::imageops::FilterType::Nearest)
+            .into_rgb8()
+            .save(&png)
+            .unwrap();
+    }
+    let out = finetune(d, &["--data", "photos"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run = d.join("runs/finetune-photos");
+    let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(config.contains("color_mode = \"grayscale\""), "{config}");
+    assert!(
+        config.contains("image_size = [\n    28,\n    28,\n]"),
+        "{config}"
+    );
+    let summary = std::fs::read_to_string(run.join("summary.json")).unwrap();
+    let acc = serde_json::from_str::<serde_json::Value>(&summary).unwrap()["test_acc"]
+        .as_f64()
+        .unwrap();
+    assert!(acc >= 0.9, "two bands, 80 images: {acc}");
+    let e = convlab(
+        &["eval", "--checkpoint", "runs/finetune-photos/last.ckpt"]
+            .into_iter()
+            .chain(["--folder", "photos", "--out", "ev"])
+            .collect::<Vec<_>>(),
+        d,
+    );
+    assert!(e.status.success(), "{}", stderr(&e));
+    let ev: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("ev/eval.json")).unwrap()).unwrap();
+    assert_eq!(ev["images"], 80);
+    assert!(
+        (ev["test_acc"].as_f64().unwrap() - acc).abs() < 1e-9,
+        "{ev}"
+    );
+
+    // A run config with model.pretrained and data of another layout: a one-line error that
+    // names the checkpoint and the keys that fix it.
     write_png_folder(&d.join("small"), &["a", "b"], 4);
-    let bad = finetune(d, &["--data", "small"]);
-    assert_bad_input(&bad, &["runs/tiny/best.ckpt", "[1, 28, 28]", "[1, 16, 16]"]);
+    let bad = convlab(
+        &[
+            "train",
+            cfg.to_str().unwrap(),
+            "--set",
+            "model.pretrained=\"runs/tiny/best.ckpt\"",
+            "--set",
+            "data.dataset=\"folder\"",
+            "--set",
+            "data.path=\"small\"",
+            "--set",
+            "model.preset=\"\"",
+            "--set",
+            "model.layers=[{type=\"flatten\"},{type=\"linear\",out=2}]",
+        ],
+        d,
+    );
+    assert_bad_input(
+        &bad,
+        &[
+            "runs/tiny/best.ckpt",
+            "[1, 28, 28]",
+            "[1, 16, 16]",
+            "data.image_size = [28, 28]",
+        ],
+    );
+}
+
+fn walk_pngs(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk_pngs(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }
 
 #[test]
