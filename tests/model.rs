@@ -8,7 +8,6 @@ use convlab::model::params::trainable_params;
 use convlab::model::presets::{PRESETS, resolve_layers};
 use convlab::model::spec::{LayerSpec, Shape, check_net, lint_net};
 use convlab::model::{Activation, Init, ModelConfig};
-use convlab::train::schedule::{Schedule, ScheduleConfig};
 
 fn preset(name: &str) -> ModelConfig {
     ModelConfig {
@@ -208,78 +207,6 @@ fn custom_net_errors_and_lint() {
 }
 
 #[test]
-fn schedules_follow_pytorch() {
-    let cfg = |name: &str| ScheduleConfig {
-        name: name.parse().unwrap(),
-        step_size: 2,
-        gamma: 0.5,
-        milestones: vec![1, 3],
-        ..Default::default()
-    };
-    let s = Schedule::new(&cfg("step"), 0.1, 6, 10);
-    assert_eq!(
-        [s.lr(0, 0), s.lr(1, 5), s.lr(2, 0), s.lr(5, 9)],
-        [0.1, 0.1, 0.05, 0.025]
-    );
-    let s = Schedule::new(&cfg("multistep"), 0.1, 6, 10);
-    assert_eq!([s.lr(0, 0), s.lr(1, 0), s.lr(3, 0)], [0.1, 0.05, 0.025]);
-    let s = Schedule::new(&cfg("exponential"), 1.0, 6, 10);
-    assert_eq!(s.lr(3, 0), 0.125);
-    // OneCycleLR(max_lr=0.1, total_steps=100, pct_start=0.3): torch gives 0.004 at step 0,
-    // 0.1 at step 29, and 0.1/25/1e4 at the last step.
-    let mut c = cfg("onecycle");
-    c.max_lr = 0.1;
-    let s = Schedule::new(&c, 0.01, 10, 10);
-    assert!((s.lr(0, 0) - 0.004).abs() < 1e-12);
-    assert!((s.lr(2, 9) - 0.1).abs() < 1e-12);
-    assert!((s.lr(9, 9) - 4e-7).abs() < 1e-15);
-    assert!(s.lr(1, 0) > s.lr(0, 5) && s.lr(5, 0) < 0.1);
-    // The same with anneal_strategy='linear' (airbench's triangle):
-    //   OneCycleLR(opt, max_lr=0.1, total_steps=100, pct_start=0.3, anneal_strategy='linear')
-    //   gives 0.004, 0.05365517241379311, 0.1, 0.07000012, 3.999999999976245e-07
-    //   at steps 0, 15, 29, 50, 99.
-    c.anneal = "linear".parse().unwrap();
-    let s = Schedule::new(&c, 0.01, 10, 10);
-    let torch = [
-        0.004,
-        0.05365517241379311,
-        0.1,
-        0.07000012,
-        3.999999999976245e-07,
-    ];
-    for (step, want) in [0, 15, 29, 50, 99].into_iter().zip(torch) {
-        let got = s.lr(step / 10, step % 10);
-        assert!((got - want).abs() < 1e-12, "step {step}: {got} vs {want}");
-    }
-    // CosineAnnealingLR(opt (lr 0.1), T_max=6, eta_min=0.01), per epoch:
-    //   [0.1, 0.09397114317029975, 0.07750000000000001, 0.055000000000000014,
-    //    0.032500000000000015, 0.01602885682970026]
-    let mut c = cfg("cosine");
-    c.min_lr = 0.01;
-    let s = Schedule::new(&c, 0.1, 6, 10);
-    let torch = [
-        0.1,
-        0.09397114317029975,
-        0.07750000000000001,
-        0.055000000000000014,
-        0.032500000000000015,
-        0.01602885682970026,
-    ];
-    for (epoch, want) in torch.into_iter().enumerate() {
-        let got = s.lr(epoch, 7);
-        assert!((got - want).abs() < 1e-12, "epoch {epoch}: {got} vs {want}");
-    }
-    // Plateau: patience 1 -> cut after the second epoch without improvement.
-    let mut c = cfg("plateau");
-    c.patience = 1;
-    let mut s = Schedule::new(&c, 1.0, 10, 1);
-    for v in [1.0, 0.5, 0.6, 0.6] {
-        s.end_epoch(Some(v));
-    }
-    assert!((s.lr(4, 0) - 0.1).abs() < 1e-12);
-}
-
-#[test]
 fn checkpoint_round_trip_and_wrong_architecture() {
     let device = Device::flex();
     let dir = tempfile::tempdir().unwrap();
@@ -368,78 +295,4 @@ fn every_example_run_config_validates_and_its_net_checks() {
             "mnist.toml"
         ]
     );
-}
-
-/// Each activation a study compares, as PyTorch's module with its defaults computes it:
-///   x = torch.tensor([-2., -0.5, 0., 0.5, 2.])
-///   for m in [nn.ReLU(), nn.LeakyReLU(), nn.PReLU(), nn.ELU(), nn.RReLU().eval(), nn.GELU()]:
-///       print(m(x).tolist())
-/// and in training, RReLU's negative slopes drawn uniformly from [1/8, 1/3]:
-///   torch.manual_seed(0); y = nn.RReLU().train()(-torch.ones(100000))
-///   -y.min(), -y.max(), -y.mean()  ->  0.33333, 0.12500, 0.22924
-#[test]
-fn activations_match_pytorchs_defaults() {
-    let x = [-2.0f32, -0.5, 0.0, 0.5, 2.0];
-    let torch: [(Activation, [f32; 5]); 6] = [
-        (Activation::Relu, [0.0, 0.0, 0.0, 0.5, 2.0]),
-        (Activation::LeakyRelu, [-0.02, -0.005, 0.0, 0.5, 2.0]),
-        (Activation::Prelu, [-0.5, -0.125, 0.0, 0.5, 2.0]),
-        (
-            Activation::Elu,
-            [-0.864_664_7, -0.393_469_33, 0.0, 0.5, 2.0],
-        ),
-        (
-            Activation::Rrelu,
-            [-0.458_333_34, -0.114_583_336, 0.0, 0.5, 2.0],
-        ),
-        (
-            Activation::Gelu,
-            [-0.045_500_28, -0.154_268_77, 0.0, 0.345_731_23, 1.954_499_7],
-        ),
-    ];
-    let device = Device::flex();
-    let input = Shape::Image { c: 1, h: 1, w: 5 };
-    let net_of = |kind| {
-        let layers = [LayerSpec::Activation { kind }, LayerSpec::Flatten];
-        Net::new(&layers, input, Init::Default, &device)
-    };
-    for (kind, want) in torch {
-        let x = Tensor::<4>::from_floats([[[x]]], &device);
-        let got: Vec<f32> = net_of(kind)
-            .forward(x)
-            .into_data()
-            .try_to_vec::<f32>()
-            .unwrap();
-        for (g, w) in got.iter().zip(want) {
-            assert!((g - w).abs() < 1e-6, "{kind:?}: {got:?} vs {want:?}");
-        }
-    }
-    // RReLU in training (a gradient graph on the device): per-element slopes in [1/8, 1/3]
-    // with mean 11/48; positives pass unchanged.
-    let train = device.autodiff();
-    let n = 100_000;
-    let mut xs = vec![-1.0f32; n];
-    xs[0] = 3.0;
-    let x = Tensor::<4>::from_data(TensorData::new(xs, [1, 1, 1, n]), &train);
-    let net = Net::new(
-        &[
-            LayerSpec::Activation {
-                kind: Activation::Rrelu,
-            },
-            LayerSpec::Flatten,
-        ],
-        Shape::Image { c: 1, h: 1, w: n },
-        Init::Default,
-        &train,
-    );
-    let y: Vec<f32> = net.forward(x).into_data().try_to_vec::<f32>().unwrap();
-    assert_eq!(y[0], 3.0);
-    let slopes: Vec<f32> = y[1..].iter().map(|v| -v).collect();
-    let (lo, hi) = slopes
-        .iter()
-        .fold((f32::MAX, f32::MIN), |(l, h), &s| (l.min(s), h.max(s)));
-    let mean = slopes.iter().sum::<f32>() / slopes.len() as f32;
-    assert!((0.125..0.126).contains(&lo), "lowest slope {lo}");
-    assert!(hi <= 1.0 / 3.0 && hi > 0.332, "highest slope {hi}");
-    assert!((mean - 11.0 / 48.0).abs() < 2e-3, "mean slope {mean}");
 }
