@@ -18,7 +18,8 @@ pub struct FinetuneArgs {
     /// A checkpoint file (.ckpt), or a run folder: its best.ckpt.
     #[arg(long)]
     checkpoint: PathBuf,
-    /// Image folder ROOT with train/<class>/ and test/<class>/ (or a .tar.gz of one).
+    /// Image folder ROOT with train/<class>/ and test/<class>/, or just <class>/ folders (then
+    /// data.test_fraction of each class is the test set); or a .tar.gz of one.
     #[arg(long)]
     data: PathBuf,
     #[arg(long, default_value_t = 5)]

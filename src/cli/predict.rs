@@ -37,7 +37,7 @@ pub fn run(a: PredictArgs) -> Result<()> {
     if a.top_k == 0 {
         return Err(Error::input("--top-k", "must be at least 1"));
     }
-    let images = crate::data::folder::image_files(&a.images)?;
+    let images = crate::data::image_files::image_files(&a.images)?;
     let dev = device::select(device::parse_flag(&a.device)?)?;
     let predictor = Predictor::load(&checkpoint, &dev)?;
     let k = a.top_k.min(predictor.meta.classes.len());

@@ -40,7 +40,7 @@ crate::choice! {
         Mnist => "mnist",
         FashionMnist => "fashion-mnist",
         Cifar10 => "cifar10",
-        /// An image folder: ROOT/train/<class>/ and ROOT/test/<class>/.
+        /// An image folder: ROOT/train/<class>/ and ROOT/test/<class>/, or ROOT/<class>/.
         Folder => "folder",
     }
 }
@@ -81,6 +81,9 @@ pub struct DataConfig {
     pub image_size: Option<[usize; 2]>,
     /// "auto" (the dataset's own channels), "grayscale" or "rgb", as Keras' `color_mode`.
     pub color_mode: ColorMode,
+    /// An image folder without train/ and test/ (`ROOT/<class>/*`): the share of each
+    /// class's files held out as the test set, spread evenly over them in name order.
+    pub test_fraction: f64,
 }
 
 impl Default for DataConfig {
@@ -100,6 +103,7 @@ impl Default for DataConfig {
             limit_test: 0,
             image_size: None,
             color_mode: ColorMode::Auto,
+            test_fraction: super::folder::DEFAULT_TEST_FRACTION,
         }
     }
 }
@@ -169,6 +173,12 @@ impl DataConfig {
             return Err((
                 "data.image_size",
                 format!("{bad} is not a side length in 1..={MAX_SIDE} ([height, width])"),
+            ));
+        }
+        if !(self.test_fraction > 0.0 && self.test_fraction < 1.0) {
+            return Err((
+                "data.test_fraction",
+                format!("{} is not in (0, 1)", self.test_fraction),
             ));
         }
         if !(0.0..1.0).contains(&self.val_fraction) {

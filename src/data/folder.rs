@@ -1,5 +1,8 @@
-//! Image folders: `ROOT/{train,test}/<class>/*.{png,jpg}` (classes sorted by name), as a
-//! directory or a `.tar.gz` of one. This is also how the CIFAR-10 JPEG copy is read.
+//! Image folders, as a directory or a `.tar.gz` of one, classes sorted by name:
+//! `ROOT/{train,test}/<class>/*.{png,jpg}` (how the CIFAR-10 JPEG copy is read), or
+//! `ROOT/<class>/*` with no split, as Keras' `image_dataset_from_directory` and fastai's
+//! `from_folder` take it: then a share of each class's files, spread evenly over them in
+//! name order, is the test set (`data.test_fraction`), the same whatever the seed.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -53,29 +56,53 @@ fn read_dir_entries(root: &Path) -> Result<Vec<Entry>> {
     let mut out = Vec::new();
     for split in ["train", "test"] {
         let dir = root.join(split);
-        if !dir.is_dir() {
-            continue;
-        }
-        let classes = std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))?;
-        for class in classes.flatten().filter(|e| e.path().is_dir()) {
-            let cname = class.file_name().to_string_lossy().into_owned();
-            let files = std::fs::read_dir(class.path()).map_err(|e| Error::io(&class.path(), e))?;
-            for f in files.flatten() {
-                let name = f.file_name().to_string_lossy().into_owned();
-                if is_hidden(&name) || !f.path().is_file() {
-                    continue;
-                }
-                let bytes = std::fs::read(f.path()).map_err(|e| Error::io(&f.path(), e))?;
-                out.push(Entry {
-                    split: split.into(),
-                    class: cname.clone(),
-                    name: f.path().display().to_string(),
-                    bytes,
-                });
-            }
+        if dir.is_dir() {
+            read_classes(&dir, split, &mut out)?;
         }
     }
     Ok(out)
+}
+
+/// Every file of every `<class>/` subfolder of `dir` (hidden names skipped), as `split`.
+fn read_classes(dir: &Path, split: &str, out: &mut Vec<Entry>) -> Result<()> {
+    let classes = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    for class in classes.flatten().filter(|e| e.path().is_dir()) {
+        let cname = class.file_name().to_string_lossy().into_owned();
+        if is_hidden(&cname) {
+            continue;
+        }
+        let files = std::fs::read_dir(class.path()).map_err(|e| Error::io(&class.path(), e))?;
+        for f in files.flatten() {
+            let name = f.file_name().to_string_lossy().into_owned();
+            if is_hidden(&name) || !f.path().is_file() {
+                continue;
+            }
+            let bytes = std::fs::read(f.path()).map_err(|e| Error::io(&f.path(), e))?;
+            out.push(Entry {
+                split: split.into(),
+                class: cname.clone(),
+                name: f.path().display().to_string(),
+                bytes,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Of each class's files in name order, the i-th (from 0) is a test image when
+/// floor((i + 1) f) > floor(i f): round(n f) of n, spread evenly, never the first, so every
+/// class keeps a training image.
+fn split_by_class(entries: &mut [Entry], test_fraction: f64) {
+    entries.sort_by(|a, b| (&a.class, &a.name).cmp(&(&b.class, &b.name)));
+    let mut i = 0;
+    for k in 0..entries.len() {
+        if k > 0 && entries[k].class != entries[k - 1].class {
+            i = 0;
+        }
+        let test = ((i + 1) as f64 * test_fraction).floor() > (i as f64 * test_fraction).floor();
+        entries[k].split = if test { "test" } else { "train" }.into();
+        i += 1;
+    }
 }
 
 fn read_archive_entries(path: &Path) -> Result<Vec<Entry>> {
@@ -94,21 +121,42 @@ fn read_archive_entries(path: &Path) -> Result<Vec<Entry>> {
             .components()
             .map(|c| c.as_os_str().to_string_lossy().into_owned())
             .collect();
-        // .../<split>/<class>/<file>
+        // .../<split>/<class>/<file>, or .../<class>/<file> (split empty until assigned)
         let n = parts.len();
-        if n < 3 || !matches!(parts[n - 3].as_str(), "train" | "test") || is_hidden(&parts[n - 1]) {
+        if n < 2 || parts.iter().any(|p| is_hidden(p)) {
             continue;
         }
+        let split = match parts.get(n.wrapping_sub(3)).map(String::as_str) {
+            Some(s @ ("train" | "test")) => s.to_string(),
+            _ => String::new(),
+        };
         let mut bytes = Vec::with_capacity(entry.size() as usize);
         entry.read_to_end(&mut bytes).map_err(bad)?;
-        out.push(Entry {
-            split: parts[n - 3].clone(),
-            class: parts[n - 2].clone(),
-            name: format!("{}:{}", path.display(), p.display()),
-            bytes,
-        });
+        out.push((
+            n,
+            Entry {
+                split,
+                class: parts[n - 2].clone(),
+                name: format!("{}:{}", path.display(), p.display()),
+                bytes,
+            },
+        ));
     }
-    Ok(out)
+    // With train/ and test/ present, files outside them are not part of the set; without,
+    // the class folders are the deepest ones (a README beside them is not a class).
+    let split = out.iter().any(|(_, e)| !e.split.is_empty());
+    let deepest = out.iter().map(|(n, _)| *n).max().unwrap_or(0);
+    Ok(out
+        .into_iter()
+        .filter(|(n, e)| {
+            if split {
+                !e.split.is_empty()
+            } else {
+                *n == deepest
+            }
+        })
+        .map(|(_, e)| e)
+        .collect())
 }
 
 /// The class names (train/ subfolders, sorted); test/ must hold images of those only.
@@ -148,26 +196,48 @@ fn check_classes(path: &Path, entries: &[Entry]) -> Result<Vec<String>> {
 
 /// Load train and test from an image folder or its archive. Images are decoded in parallel,
 /// resized to the size of the first train image and stored as grayscale only when every
-/// image is grayscale.
+/// image is grayscale. A folder without train/ and test/ gives a fifth of each class to test.
 pub fn load(path: &Path) -> Result<(Dataset, Dataset)> {
-    load_as(path, &Layout::default())
+    load_as(path, &Layout::default(), DEFAULT_TEST_FRACTION)
 }
 
+/// `data.test_fraction`'s default: fastai's `valid_pct` and the usual Keras split.
+pub const DEFAULT_TEST_FRACTION: f64 = 0.2;
+
 /// [`load`], every image read straight into `layout` (its size and channels, where it asks
-/// for them) from the decoded file, so a resized folder is resampled once.
-pub fn load_as(path: &Path, layout: &Layout) -> Result<(Dataset, Dataset)> {
+/// for them) from the decoded file, so a resized folder is resampled once; a folder without
+/// train/ and test/ holds out `test_fraction` of each class for test.
+pub fn load_as(path: &Path, layout: &Layout, test_fraction: f64) -> Result<(Dataset, Dataset)> {
     let mut entries = if path.is_file() {
         read_archive_entries(path)?
-    } else {
-        let root = folder_root(path).ok_or_else(|| {
-            Error::input(
-                path.display(),
-                "no train/ folder (expected ROOT/train/<class>/*.png and ROOT/test/<class>/*.png)",
-            )
-        })?;
+    } else if let Some(root) = folder_root(path) {
         read_dir_entries(&root)?
+    } else {
+        let mut flat = Vec::new();
+        read_classes(path, "", &mut flat)?;
+        if flat.is_empty() {
+            return Err(Error::input(
+                path.display(),
+                "no images in ROOT/train/<class>/ and ROOT/test/<class>/, nor in ROOT/<class>/",
+            ));
+        }
+        flat
     };
+    let flat = entries.iter().any(|e| e.split.is_empty());
+    if flat {
+        split_by_class(&mut entries, test_fraction);
+    }
     entries.sort_by(|a, b| (&a.split, &a.class, &a.name).cmp(&(&b.split, &b.class, &b.name)));
+    if flat && !entries.iter().any(|e| e.split == "test") {
+        return Err(Error::input(
+            path.display(),
+            format!(
+                "no test images: with data.test_fraction = {test_fraction}, a class needs at \
+                 least {} images (or give ROOT/train/ and ROOT/test/)",
+                (1.0 / test_fraction).ceil()
+            ),
+        ));
+    }
     let classes = check_classes(path, &entries)?;
 
     let decoded: Vec<DynamicImage> = entries
@@ -236,50 +306,4 @@ pub fn to_chw(img: DynamicImage, w: u32, h: u32, gray: bool) -> Vec<u8> {
         out[2 * plane + i] = px[2];
     }
     out
-}
-
-/// The images to predict from command-line paths: a file as given (a bad one is reported
-/// when it is read), a folder as every PNG/JPEG file under it, hidden names skipped, in name
-/// order. A folder with none in it is an error naming it.
-pub fn image_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    for path in paths {
-        if !path.is_dir() {
-            out.push(path.clone());
-            continue;
-        }
-        let before = out.len();
-        collect_images(path, &mut out)?;
-        if out.len() == before {
-            return Err(Error::input(
-                path.display(),
-                "a folder with no .png, .jpg or .jpeg files in it",
-            ));
-        }
-    }
-    Ok(out)
-}
-
-fn collect_images(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|e| Error::io(dir, e))?
-        .flatten()
-        .filter(|e| !is_hidden(&e.file_name().to_string_lossy()))
-        .map(|e| e.path())
-        .collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            collect_images(&path, out)?;
-        } else if has_image_extension(&path) {
-            out.push(path);
-        }
-    }
-    Ok(())
-}
-
-fn has_image_extension(path: &Path) -> bool {
-    path.extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase())
-        .is_some_and(|e| matches!(e.as_str(), "png" | "jpg" | "jpeg"))
 }

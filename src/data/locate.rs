@@ -96,7 +96,7 @@ pub fn hint(name: DatasetName) -> String {
     match name {
         DatasetName::FashionMnist => "install it with `apt-get install dataset-fashion-mnist`, or pass --download, or --data-dir DIR holding the four IDX .gz files".into(),
         DatasetName::Mnist => "pass --download, or --data-dir DIR holding the four IDX .gz files (train-images-idx3-ubyte.gz, ...)".into(),
-        DatasetName::Folder => "set data.path = \"ROOT\" (with train/<class>/ and test/<class>/)".into(),
+        DatasetName::Folder => "set data.path = \"ROOT\" (with train/<class>/ and test/<class>/, or <class>/ folders)".into(),
         DatasetName::Cifar10 => "pass --download, or --data-dir DIR holding cifar10/cifar-10-binary.tar.gz, cifar-10-python.tar.gz or cifar10-jpeg.tar.gz".into(),
     }
 }

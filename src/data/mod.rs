@@ -7,6 +7,7 @@ pub mod config;
 pub mod dataset;
 pub mod folder;
 pub mod idx;
+pub mod image_files;
 pub mod layout;
 pub mod loader;
 pub mod locate;
@@ -23,8 +24,7 @@ pub use dataset::{Dataset, Splits};
 
 use crate::error::{Error, Result};
 use crate::seed::{Stream, derive_seed};
-pub use config::{DataConfig, DatasetName};
-use layout::Layout;
+pub use config::{ColorMode, DataConfig, DatasetName};
 use locate::Source;
 
 pub const FASHION_CLASSES: [&str; 10] = [
@@ -49,13 +49,15 @@ fn idx_class_names(name: DatasetName) -> Vec<String> {
 }
 
 /// Decode a dataset from its source (no cache); an image folder's images are read straight
-/// into `layout`, the others keep their own (see [`load`]).
-pub fn decode(name: DatasetName, source: &Source, layout: &Layout) -> Result<Splits> {
+/// into `cfg`'s layout, with its test fraction where the folder has no split; the others
+/// keep their own layout (see [`load`]).
+pub fn decode(cfg: &DataConfig, source: &Source) -> Result<Splits> {
+    let name = cfg.dataset;
     let (train, test) = match source {
         Source::Idx(dir) => idx::load_dir(dir, &idx_class_names(name))?,
         Source::CifarBinary(p) => cifar::load_binary(p)?,
         Source::CifarPython(p) => cifar::load_python(p)?,
-        Source::Folder(p) => folder::load_as(p, layout)?,
+        Source::Folder(p) => folder::load_as(p, &cfg.layout(), cfg.test_fraction)?,
     };
     if train.shape != test.shape {
         return Err(Error::input(
@@ -95,16 +97,26 @@ pub fn load(cfg: &DataConfig, lookup: &Lookup) -> Result<Splits> {
         (name, _) => locate::locate(name, lookup.data_dir.as_deref(), lookup.download)?,
     };
     let layout = cfg.layout();
-    let decoded_as = match source {
-        Source::Folder(_) => layout,
-        _ => Layout::default(),
+    // A folder is cached as decoded (layout and split included); a built-in set as published.
+    let (cache_name, decoded_as) = match source {
+        Source::Folder(_) => (
+            format!("{}{}-t{}", cfg.dataset, layout.key(), cfg.test_fraction),
+            cfg.clone(),
+        ),
+        _ => (
+            cfg.dataset.to_string(),
+            DataConfig {
+                image_size: None,
+                color_mode: ColorMode::Auto,
+                ..cfg.clone()
+            },
+        ),
     };
-    let cache_name = format!("{}{}", cfg.dataset.as_str(), decoded_as.key());
     let cache = cache::cache_path(&cache_name, source.path());
     let mut splits = match cache::read(&cache) {
         Some(s) => s,
         None => {
-            let s = decode(cfg.dataset, &source, &decoded_as)?;
+            let s = decode(&decoded_as, &source)?;
             if let Err(e) = cache::write(&cache, &s) {
                 tracing::warn!("could not write the dataset cache: {e}");
             }

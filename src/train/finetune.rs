@@ -14,7 +14,8 @@ use crate::train::prepare::head_index;
 
 pub struct FinetuneOptions {
     pub checkpoint: PathBuf,
-    /// Image folder ROOT with train/<class>/ and test/<class>/ (or a .tar.gz of one).
+    /// Image folder ROOT with train/<class>/ and test/<class>/, or just <class>/ folders (then
+    /// data.test_fraction of each class is the test set); or a .tar.gz of one.
     pub folder: PathBuf,
     pub epochs: usize,
     /// Train only the new head for this many epochs first.

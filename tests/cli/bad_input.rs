@@ -33,6 +33,14 @@ fn bad_config_inputs_are_one_line_exit_2() {
         ),
         (&["--set", "data.val_fraction=1.5"], &[name, "val_fraction"]),
         (
+            &["--set", "data.test_fraction=0"],
+            &[name, "data.test_fraction: 0 is not in (0, 1)"],
+        ),
+        (
+            &["--set", "data.image_size=[28, 0]"],
+            &[name, "data.image_size: 0 is not a side length"],
+        ),
+        (
             &[
                 "--set",
                 "schedule.name=\"step\"",

@@ -1,0 +1,52 @@
+//! The image files of command-line paths (`convlab predict`): files as given, folders as
+//! the PNG/JPEG files under them.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// The images to predict from command-line paths: a file as given (a bad one is reported
+/// when it is read), a folder as every PNG/JPEG file under it, hidden names skipped, in name
+/// order. A folder with none in it is an error naming it.
+pub fn image_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for path in paths {
+        if !path.is_dir() {
+            out.push(path.clone());
+            continue;
+        }
+        let before = out.len();
+        collect_images(path, &mut out)?;
+        if out.len() == before {
+            return Err(Error::input(
+                path.display(),
+                "a folder with no .png, .jpg or .jpeg files in it",
+            ));
+        }
+    }
+    Ok(out)
+}
+
+fn collect_images(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .flatten()
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            collect_images(&path, out)?;
+        } else if has_image_extension(&path) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn has_image_extension(path: &Path) -> bool {
+    path.extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .is_some_and(|e| matches!(e.as_str(), "png" | "jpg" | "jpeg"))
+}
