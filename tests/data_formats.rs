@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use convlab::data::{self, cifar, folder, idx, pickle, transform};
+use convlab::data::{self, cifar, idx, pickle, transform};
 use convlab::data::{DataConfig, DatasetName, Lookup};
 
 #[test]
@@ -148,112 +148,6 @@ fn pickle_reads_python3_protocol2_bytes() {
     assert_eq!(
         pickle::parse(p).unwrap(),
         pickle::Value::Bytes(vec![0xff, 0x00])
-    );
-}
-
-#[test]
-fn image_folder_classes_sorted_and_labels() {
-    let dir = tempfile::tempdir().unwrap();
-    write_png_folder(dir.path(), &["zebra", "apple", "mango"], 4);
-    let (train, test) = folder::load(dir.path()).unwrap();
-    assert_eq!(train.classes, ["apple", "mango", "zebra"]);
-    assert_eq!(
-        (train.len(), test.len(), train.shape),
-        (12, 12, [1, 16, 16])
-    );
-    assert_eq!(train.labels, [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2]);
-    // "zebra" was written as class index 0's pattern: its first image is pattern(0, 3, 16, 0).
-    assert_eq!(train.image(8), &pattern(0, 3, 16, 0)[..]);
-    // The same tree as a .tar.gz reads the same.
-    let mut members = Vec::new();
-    for split in ["train", "test"] {
-        for class in ["zebra", "apple", "mango"] {
-            for i in 0..4 {
-                let p = dir
-                    .path()
-                    .join(split)
-                    .join(class)
-                    .join(format!("{i:03}.png"));
-                members.push((
-                    format!("set/{split}/{class}/{i:03}.png"),
-                    std::fs::read(p).unwrap(),
-                ));
-            }
-        }
-    }
-    let archive = dir.path().join("set.tar.gz");
-    std::fs::write(&archive, tar_gz(&members)).unwrap();
-    assert_eq!(folder::load(&archive).unwrap(), (train, test));
-}
-
-#[test]
-fn image_folder_non_image_is_named() {
-    let dir = tempfile::tempdir().unwrap();
-    write_png_folder(dir.path(), &["a", "b"], 2);
-    let bad = dir.path().join("train/b/notes.txt");
-    std::fs::write(&bad, "not an image").unwrap();
-    let e = folder::load(dir.path()).unwrap_err().to_string();
-    assert!(
-        e.starts_with(&format!("{}: not a readable PNG/JPEG image", bad.display())),
-        "{e}"
-    );
-    let empty = dir.path().join("empty");
-    std::fs::create_dir(&empty).unwrap();
-    let e = folder::load(&empty).unwrap_err().to_string();
-    assert!(
-        e.starts_with(&format!("{}: no images in ROOT/train/", empty.display())),
-        "{e}"
-    );
-}
-
-/// `ROOT/<class>/*` with no train/ and test/: of each class's files in name order, those at
-/// 0-based positions i with floor((i + 1) f) > floor(i f) are the test set; for f = 0.2 and
-/// 10 files, 004 and 009; for 6 files, 004.
-#[test]
-fn image_folder_without_split_holds_out_each_class_evenly() {
-    let dir = tempfile::tempdir().unwrap();
-    let flat = dir.path().join("photos");
-    let mut members = Vec::new();
-    for (k, (class, n)) in [("b", 10), ("a", 10), ("c", 6)].into_iter().enumerate() {
-        std::fs::create_dir_all(flat.join(class)).unwrap();
-        for i in 0..n {
-            let px = pattern(k as u8, 3, 16, i);
-            let file = flat.join(class).join(format!("{i:03}.png"));
-            image::GrayImage::from_raw(16, 16, px)
-                .unwrap()
-                .save(&file)
-                .unwrap();
-            members.push((
-                format!("photos/{class}/{i:03}.png"),
-                std::fs::read(&file).unwrap(),
-            ));
-        }
-    }
-    std::fs::write(flat.join("a/.DS_Store"), b"junk").unwrap();
-    let (train, test) = folder::load(&flat).unwrap();
-    assert_eq!(test.classes, ["a", "b", "c"]);
-    assert_eq!((train.len(), test.len()), (21, 5));
-    assert_eq!(test.labels, [0, 0, 1, 1, 2]);
-    // a was written with pattern index 1, b with 0, c with 2.
-    let want = [(1, 4), (1, 9), (0, 4), (0, 9), (2, 4)];
-    for (t, (k, i)) in want.into_iter().enumerate() {
-        assert_eq!(test.image(t), &pattern(k, 3, 16, i)[..], "test image {t}");
-    }
-    members.push(("photos/README.txt".into(), b"not a class".to_vec()));
-    let archive = dir.path().join("photos.tar.gz");
-    std::fs::write(&archive, tar_gz(&members)).unwrap();
-    assert_eq!(folder::load(&archive).unwrap(), (train, test));
-
-    let layout = convlab::data::layout::Layout::default();
-    let (train, test) = folder::load_as(&flat, &layout, 0.5).unwrap();
-    assert_eq!((train.len(), test.len()), (13, 13));
-    std::fs::remove_dir_all(flat.join("c")).unwrap();
-    let few = folder::load_as(&flat, &layout, 0.05)
-        .unwrap_err()
-        .to_string();
-    assert!(
-        few.contains("with data.test_fraction = 0.05, a class needs at least 20 images"),
-        "{few}"
     );
 }
 
