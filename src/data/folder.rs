@@ -90,7 +90,7 @@ fn read_classes(dir: &Path, split: &str, out: &mut Vec<Entry>) -> Result<()> {
 }
 
 /// Of each class's files in name order, the i-th (from 0) is a test image when
-/// floor((i + 1) f) > floor(i f): round(n f) of n, spread evenly, never the first, so every
+/// floor((i + 1) f) > floor(i f): floor(n f) of n, spread evenly, never the first, so every
 /// class keeps a training image.
 fn split_by_class(entries: &mut [Entry], test_fraction: f64) {
     entries.sort_by(|a, b| (&a.class, &a.name).cmp(&(&b.class, &b.name)));
