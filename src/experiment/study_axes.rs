@@ -28,6 +28,7 @@ pub const AXIS_ALIASES: &[(&str, &str)] = &[
     ("dataset", "data.dataset"),
     ("hflip", "data.hflip"),
     ("crop_padding", "data.crop_padding"),
+    ("image_size", "data.image_size"),
 ];
 
 crate::choice! {
@@ -106,7 +107,7 @@ pub fn parse_axes(
             ));
         }
         // Keys that are unset by default are not in the serialized default config.
-        let optional = ["data.path"];
+        let optional = ["data.path", "data.image_size"];
         if !is_config_key(&known, &key) && !optional.contains(&key.as_str()) {
             let aliases: Vec<&str> = AXIS_ALIASES.iter().map(|(a, _)| *a).collect();
             return Err(bad(format!(

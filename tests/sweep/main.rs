@@ -222,3 +222,19 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// `image_size` as an axis (a study of input resolution): each variant trains a net for its
+/// own image size.
+#[test]
+fn image_size_axis_trains_each_variant_at_its_resolution() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(d, 100, "[study.axes]\nimage_size = [[14, 14], [20, 12]]\n");
+    let out = sweep(d, &["--set", "train.epochs=1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for (variant, input) in [("14+14", [1, 14, 14]), ("20+12", [1, 20, 12])] {
+        let run = d.join(format!("runs/tiny-study/image_size={variant}/seed-0"));
+        let (meta, _) = convlab::model::checkpoint::read_meta(&run.join("best.ckpt")).unwrap();
+        assert_eq!(meta.input, input, "{}", run.display());
+    }
+}
