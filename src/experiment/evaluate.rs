@@ -10,9 +10,10 @@ use serde::Serialize;
 use crate::data::transform::Normalize;
 use crate::data::{self, DataConfig, Lookup};
 use crate::error::{Error, Result};
+use crate::experiment::config::read_stored;
 use crate::model::checkpoint::{self, CheckpointMeta};
 use crate::report::diagnostics::{self, ClassResult, Diagnostics};
-use crate::run::write_json;
+use crate::run::{files, write_json};
 use crate::train::device::{self, DeviceName};
 use crate::train::eval;
 
@@ -89,12 +90,21 @@ pub fn evaluate(o: &EvalOptions) -> Result<Evaluation> {
     let dev = device::select(o.device)?;
     let (meta, model) = checkpoint::load(&o.checkpoint, &dev)?;
     // The images as the model takes them: a folder of photos of any size is resized, as
-    // `predict` resizes them.
-    let data_cfg = match &o.folder {
+    // `predict` resizes them. A folder without train/ and test/ is split as the run that
+    // made the checkpoint split it (its config.toml, when the checkpoint is in its folder).
+    let mut data_cfg = match &o.folder {
         Some(p) => DataConfig::folder(p.clone()),
         None => DataConfig::from_label(&meta.dataset),
     }
     .with_input(meta.input);
+    if let Some(run) = o.checkpoint.parent().map(|d| d.join(files::CONFIG))
+        && run.is_file()
+    {
+        match read_stored(&run) {
+            Ok(cfg) => data_cfg.test_fraction = cfg.data.test_fraction,
+            Err(e) => tracing::warn!("{e}; a folder without a split is split at the default"),
+        }
+    }
     let splits = data::load(&data_cfg, &o.lookup)?;
     check_fits(&o.checkpoint, &meta, &splits.test)?;
     let norm = Arc::new(Normalize::from_checkpoint(

@@ -1,5 +1,5 @@
 //! The user's own images: an image folder of any class count, predict on files of any
-//! size, fine-tune on a new folder, and convlab bench.
+//! size or folders of them, fine-tune and evaluate on a new folder.
 
 use super::*;
 
@@ -285,6 +285,37 @@ fn finetune_replaces_the_head_and_freezes_the_features() {
         "{ev}"
     );
 
+    // Class folders with no split: the run holds out data.test_fraction of each class, and
+    // eval in the run's folder splits as the run did (a lone checkpoint: the default 0.2).
+    std::fs::rename(d.join("photos/train"), d.join("flat")).unwrap();
+    let set = [
+        "--data",
+        "flat",
+        "--set",
+        "data.test_fraction=0.5",
+        "--name",
+        "flat",
+    ];
+    assert!(finetune(d, &set).status.success());
+    std::fs::copy(run.join("last.ckpt"), d.join("lone.ckpt")).unwrap();
+    for (ckpt, images) in [("runs/flat/last.ckpt", 40), ("lone.ckpt", 16)] {
+        let args = [
+            "eval",
+            "--checkpoint",
+            ckpt,
+            "--folder",
+            "flat",
+            "--out",
+            "ev",
+        ];
+        assert!(convlab(&args, d).status.success());
+        let ev = std::fs::read_to_string(d.join("ev/eval.json")).unwrap();
+        assert!(
+            ev.contains(&format!("\"images\": {images},")),
+            "{ckpt}: {ev}"
+        );
+    }
+
     // A run config with model.pretrained and data of another layout: a one-line error that
     // names the checkpoint and the keys that fix it.
     write_png_folder(&d.join("small"), &["a", "b"], 4);
@@ -327,43 +358,4 @@ fn walk_pngs(dir: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
-}
-
-#[test]
-fn bench_reports_throughput_and_refuses_what_it_cannot_do() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = convlab(
-        &[
-            "bench",
-            "--model",
-            "bn-prelu-cnn",
-            "--batch",
-            "8",
-            "--steps",
-            "2",
-            "--warmup",
-            "1",
-            "--json",
-        ],
-        dir.path(),
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
-    assert_eq!(v["model"], "bn-prelu-cnn");
-    assert_eq!(v["batch"], 8);
-    assert!(v["train_images_per_s"].as_f64().unwrap() > 0.0);
-    assert!(v["data_images_per_s"].as_f64().unwrap() > 0.0);
-    assert_eq!(v["precision"], "fp32");
-    assert_bad_input(
-        &convlab(&["bench", "--dtype", "fp16"], dir.path()),
-        &["--dtype", "fp16", "f32, bf16"],
-    );
-    assert_bad_input(
-        &convlab(&["bench", "--input", "3x32"], dir.path()),
-        &["--input", "CxHxW"],
-    );
-    assert_bad_input(
-        &convlab(&["bench", "--model", "resnet99"], dir.path()),
-        &["resnet99"],
-    );
 }

@@ -9,6 +9,7 @@ use std::path::Path;
 use common::*;
 
 mod bad_input;
+mod bench;
 mod images;
 
 /// A 4-class 28x28 IDX dataset and a config training a tiny net on it.
