@@ -19,7 +19,41 @@ struct Entry {
     split: String,
     class: String,
     name: String,
-    bytes: Vec<u8>,
+    content: Content,
+}
+
+/// A folder's file is read when it is decoded, so a folder of large photos is never in
+/// memory whole; an archive's members can only be read in order, up front.
+enum Content {
+    File(PathBuf),
+    Bytes(Vec<u8>),
+}
+
+impl Entry {
+    fn bytes(&self) -> Result<std::borrow::Cow<'_, [u8]>> {
+        match &self.content {
+            Content::File(p) => Ok(std::fs::read(p).map_err(|e| Error::io(p, e))?.into()),
+            Content::Bytes(b) => Ok(b.as_slice().into()),
+        }
+    }
+
+    fn unreadable(&self, err: image::ImageError) -> Error {
+        Error::input(&self.name, format!("not a readable PNG/JPEG image ({err})"))
+    }
+
+    fn decode(&self) -> Result<DynamicImage> {
+        image::load_from_memory(&self.bytes()?).map_err(|e| self.unreadable(e))
+    }
+
+    /// (width, height) from the file's header, without decoding its pixels.
+    fn dimensions(&self) -> Result<(u32, u32)> {
+        let bytes = self.bytes()?;
+        image::ImageReader::new(std::io::Cursor::new(&bytes[..]))
+            .with_guessed_format()
+            .map_err(|e| self.unreadable(e.into()))?
+            .into_dimensions()
+            .map_err(|e| self.unreadable(e))
+    }
 }
 
 /// Whether `path` looks like an image folder (or an archive of one).
@@ -77,12 +111,11 @@ fn read_classes(dir: &Path, split: &str, out: &mut Vec<Entry>) -> Result<()> {
             if is_hidden(&name) || !f.path().is_file() {
                 continue;
             }
-            let bytes = std::fs::read(f.path()).map_err(|e| Error::io(&f.path(), e))?;
             out.push(Entry {
                 split: split.into(),
                 class: cname.clone(),
                 name: f.path().display().to_string(),
-                bytes,
+                content: Content::File(f.path()),
             });
         }
     }
@@ -138,7 +171,7 @@ fn read_archive_entries(path: &Path) -> Result<Vec<Entry>> {
                 split,
                 class: parts[n - 2].clone(),
                 name: format!("{}:{}", path.display(), p.display()),
-                bytes,
+                content: Content::Bytes(bytes),
             },
         ));
     }
@@ -240,24 +273,30 @@ pub fn load_as(path: &Path, layout: &Layout, test_fraction: f64) -> Result<(Data
     }
     let classes = check_classes(path, &entries)?;
 
+    // The size comes from the first training image's header (or the layout); each image is
+    // then decoded and resized at once, so only images of that size are held.
+    let (w, h) = match layout.size {
+        Some([h, w]) => (w as u32, h as u32),
+        None => entries
+            .iter()
+            .find(|e| e.split == "train")
+            .expect("train is non-empty")
+            .dimensions()?,
+    };
     let decoded: Vec<DynamicImage> = entries
         .par_iter()
         .map(|e| {
-            image::load_from_memory(&e.bytes).map_err(|err| {
-                Error::input(&e.name, format!("not a readable PNG/JPEG image ({err})"))
+            let img = e.decode()?;
+            Ok(if img.width() != w || img.height() != h {
+                img.resize_exact(w, h, image::imageops::FilterType::Triangle)
+            } else {
+                img
             })
         })
         .collect::<Result<_>>()?;
-    let first = decoded
-        .iter()
-        .zip(&entries)
-        .find(|(_, e)| e.split == "train")
-        .map(|(d, _)| d)
-        .expect("train is non-empty");
     let all_gray = decoded.iter().all(|d| !d.color().has_color());
     let natural_c = if all_gray { 1 } else { 3 };
-    let natural = [natural_c, first.height() as usize, first.width() as usize];
-    let [c, h, w] = layout.shape(natural);
+    let [c, h, w] = layout.shape([natural_c, h as usize, w as usize]);
     let (gray, w, h) = (c == 1, w as u32, h as u32);
 
     let mut train = Dataset {
