@@ -102,7 +102,11 @@ fn image_folder_without_split_holds_out_each_class_evenly() {
     let layout = convlab::data::layout::Layout::default();
     let (train, test) = folder::load_as(&flat, &layout, 0.5).unwrap();
     assert_eq!((train.len(), test.len()), (13, 13));
-    std::fs::remove_dir_all(flat.join("c")).unwrap();
+    let one = dir.path().join("one");
+    std::fs::create_dir(&one).unwrap();
+    std::fs::rename(flat.join("c"), one.join("c")).unwrap();
+    let e = folder::load(&one).unwrap_err().to_string();
+    assert!(e.contains("one class only (\"c\")"), "{e}");
     let few = folder::load_as(&flat, &layout, 0.05)
         .unwrap_err()
         .to_string();

@@ -218,6 +218,12 @@ fn check_classes(path: &Path, entries: &[Entry]) -> Result<Vec<String>> {
             "no test images found under test/<class>/",
         ));
     }
+    if let [only] = classes.as_slice() {
+        return Err(Error::input(
+            path.display(),
+            format!("one class only (\"{only}\"): a classifier needs two class folders or more"),
+        ));
+    }
     if classes.len() > 256 {
         return Err(Error::input(
             path.display(),
