@@ -27,18 +27,20 @@ pub fn image_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// Linked folders are not followed (Keras' `follow_links=False`): a link back up the tree
+/// would otherwise recurse without end. Linked files are read.
 fn collect_images(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, e))?
         .flatten()
         .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
-        .map(|e| e.path())
+        .map(|e| (e.path(), e.file_type().is_ok_and(|t| t.is_dir())))
         .collect();
     entries.sort();
-    for path in entries {
-        if path.is_dir() {
+    for (path, is_dir) in entries {
+        if is_dir {
             collect_images(&path, out)?;
-        } else if has_image_extension(&path) {
+        } else if path.is_file() && has_image_extension(&path) {
             out.push(path);
         }
     }
