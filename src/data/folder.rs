@@ -82,7 +82,8 @@ fn folder_root(path: &Path) -> Option<PathBuf> {
     }
 }
 
-fn is_hidden(name: &str) -> bool {
+/// Dot-files and dot-folders (.DS_Store, .thumbs) are not part of a dataset.
+pub(super) fn is_hidden(name: &str) -> bool {
     name.starts_with('.')
 }
 
@@ -291,14 +292,7 @@ pub fn load_as(path: &Path, layout: &Layout, test_fraction: f64) -> Result<(Data
     };
     let decoded: Vec<DynamicImage> = entries
         .par_iter()
-        .map(|e| {
-            let img = e.decode()?;
-            Ok(if img.width() != w || img.height() != h {
-                img.resize_exact(w, h, image::imageops::FilterType::Triangle)
-            } else {
-                img
-            })
-        })
+        .map(|e| Ok(resized(e.decode()?, w, h)))
         .collect::<Result<_>>()?;
     let all_gray = decoded.iter().all(|d| !d.color().has_color());
     let natural_c = if all_gray { 1 } else { 3 };
@@ -332,13 +326,18 @@ pub fn load_as(path: &Path, layout: &Layout, test_fraction: f64) -> Result<(Data
     Ok((train, test))
 }
 
-/// Resize if needed and lay out as CHW bytes.
-pub fn to_chw(img: DynamicImage, w: u32, h: u32, gray: bool) -> Vec<u8> {
-    let img = if img.width() != w || img.height() != h {
+/// `img` squashed to w x h (Triangle filter), unless it has that size already.
+fn resized(img: DynamicImage, w: u32, h: u32) -> DynamicImage {
+    if img.width() != w || img.height() != h {
         img.resize_exact(w, h, image::imageops::FilterType::Triangle)
     } else {
         img
-    };
+    }
+}
+
+/// Resize if needed and lay out as CHW bytes.
+pub fn to_chw(img: DynamicImage, w: u32, h: u32, gray: bool) -> Vec<u8> {
+    let img = resized(img, w, h);
     if gray {
         return img.into_luma8().into_raw();
     }

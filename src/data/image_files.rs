@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::folder::is_hidden;
 use crate::error::{Error, Result};
 
 /// The images to predict from command-line paths: a file as given (a bad one is reported
@@ -33,7 +34,7 @@ fn collect_images(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, e))?
         .flatten()
-        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .filter(|e| !is_hidden(&e.file_name().to_string_lossy()))
         .map(|e| (e.path(), e.file_type().is_ok_and(|t| t.is_dir())))
         .collect();
     entries.sort();

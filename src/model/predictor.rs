@@ -41,12 +41,6 @@ impl Predictor {
         })
     }
 
-    /// PNG/JPEG bytes to the checkpoint's input as CHW bytes: grayscale or RGB as the
-    /// model expects, resized (squashed, Triangle filter) as the image-folder loader does.
-    pub fn decode(&self, bytes: &[u8], name: &str) -> Result<Vec<u8>> {
-        decode_for(&self.meta, bytes, name)
-    }
-
     /// Class probabilities for decoded images, one row per image.
     pub fn probabilities(&self, images: &[Vec<u8>]) -> Vec<Vec<f32>> {
         match self.forward(images) {
@@ -149,7 +143,9 @@ pub struct Predicted {
     pub logits: Vec<f32>,
 }
 
-/// [`Predictor::decode`] without the model, for threads that only prepare inputs.
+/// PNG/JPEG bytes to the checkpoint's input as CHW bytes: grayscale or RGB as the model
+/// expects, resized (squashed, Triangle filter) as the image-folder loader does. It needs
+/// only the checkpoint's meta, so threads that prepare inputs call it without the model.
 pub fn decode_for(meta: &CheckpointMeta, bytes: &[u8], name: &str) -> Result<Vec<u8>> {
     let img = image::load_from_memory(bytes)
         .map_err(|e| Error::input(name, format!("not a readable PNG/JPEG image ({e})")))?;
