@@ -6,9 +6,10 @@
 //! base = "mnist.toml"      # optional run config to start from (relative to this file)
 //! seeds = 3                # or a list: seeds = [0, 7, 42]
 //! sampling = "grid"        # or "random" with trials = N and sample_seed
+//! zip = ["optimizer", "lr"] # optional: these axes pair up value by value instead of crossing
 //! [study.axes]
 //! optimizer = ["sgd", "adam"]               # short names, or any dotted run-config key
-//! lr = [1e-2, 1e-3]                         # random sampling also takes
+//! lr = [1e-1, 1e-3]                         # random sampling also takes
 //! # lr = { log_uniform = [1e-4, 1e-1] }     #   ranges: log_uniform, uniform
 //! [train]                  # every other key overrides the base run, as in `convlab train`
 //! epochs = 2
@@ -20,7 +21,7 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::experiment::config::{apply_sets, merge, read_table, run_config, set_dotted};
-use crate::experiment::study_axes::{Sampling, parse_axes, sample, value_text};
+use crate::experiment::study_axes::{Sampling, apply_zip, parse_axes, sample, value_text};
 use crate::run::{Axis, StudyIndex, TrialEntry, Variant};
 use crate::train::config::RunConfig;
 
@@ -39,6 +40,7 @@ struct StudySpec {
     sample_seed: u64,
     #[serde(default)]
     axes: toml::Table,
+    zip: Option<toml::Value>,
 }
 
 fn grid() -> Sampling {
@@ -99,9 +101,11 @@ impl Study {
         apply_sets(&mut run, overrides)?;
         let name = study_name(&spec, &run, path, &origin)?;
 
-        let (axes, domains) = parse_axes(&spec.axes, spec.sampling, &origin)?;
+        let (mut axes, domains) = parse_axes(&spec.axes, spec.sampling, &origin)?;
+        apply_zip(spec.zip.take(), &mut axes, &domains, &origin)?;
         let seeds = seeds(spec.seeds.take(), &run, &origin)?;
         let points = sample(
+            &axes,
             &domains,
             spec.sampling,
             spec.trials,

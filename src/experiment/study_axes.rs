@@ -127,6 +127,7 @@ pub fn parse_axes(
         axes.push(Axis {
             name: name.clone(),
             key,
+            zip: None,
         });
         domains.push(domain);
     }
@@ -151,8 +152,134 @@ fn grid(lists: &[&Vec<toml::Value>]) -> Vec<Vec<toml::Value>> {
     points
 }
 
-/// The axis points to train: the full grid, or `trials` random points.
+/// `study.zip`: axes whose lists pair up value by value (the i-th optimizer with the i-th lr)
+/// instead of crossing: one group (`zip = ["optimizer", "lr"]`) or a list of groups. Checked
+/// against the axes; each zipped axis is marked with its group.
+pub fn apply_zip(
+    zip: Option<toml::Value>,
+    axes: &mut [Axis],
+    domains: &[Domain],
+    origin: &str,
+) -> Result<()> {
+    let Some(zip) = zip else { return Ok(()) };
+    let names = |v: &toml::Value| -> Option<Vec<String>> {
+        v.as_array()?
+            .iter()
+            .map(|n| n.as_str().map(String::from))
+            .collect()
+    };
+    let groups = names(&zip)
+        .map(|g| vec![g])
+        .or_else(|| zip.as_array()?.iter().map(names).collect())
+        .ok_or_else(|| {
+            Error::input(
+                origin,
+                "study.zip: expected axis names, [\"optimizer\", \"lr\"], or a list of such lists",
+            )
+        })?;
+    let bad = |problem: String| Error::input(origin, format!("study.zip: {problem}"));
+    for (g, group) in groups.iter().enumerate() {
+        if group.len() < 2 {
+            return Err(bad(format!(
+                "{group:?} zips fewer than two axes; list two or more axes of [study.axes]"
+            )));
+        }
+        let mut count = None;
+        for name in group {
+            let a = axes
+                .iter()
+                .position(|a| &a.name == name)
+                .ok_or_else(|| bad(format!("{name} is not an axis of [study.axes]")))?;
+            if axes[a].zip.is_some() {
+                return Err(bad(format!("{name} is zipped twice")));
+            }
+            let Domain::Values(values) = &domains[a] else {
+                return Err(bad(format!(
+                    "{name} is a range; zipped axes need lists of values"
+                )));
+            };
+            match count {
+                None => count = Some((name, values.len())),
+                Some((first, n)) if n != values.len() => {
+                    return Err(bad(format!(
+                        "{first} has {n} values but {name} has {}; zipped axes pair their \
+                         values in order, so they need as many",
+                        values.len()
+                    )));
+                }
+                Some(_) => {}
+            }
+            axes[a].zip = Some(g);
+        }
+    }
+    Ok(())
+}
+
+/// What is sampled: a lone axis, or a zip group (its values are arrays, one value per axis),
+/// at the place of its first axis.
+fn dimensions(axes: &[Axis], domains: &[Domain]) -> Vec<(Vec<usize>, Domain)> {
+    let mut dims: Vec<(Vec<usize>, Domain)> = Vec::new();
+    for (a, axis) in axes.iter().enumerate() {
+        let Some(g) = axis.zip else {
+            dims.push((vec![a], domains[a].clone()));
+            continue;
+        };
+        if axes[..a].iter().any(|b| b.zip == Some(g)) {
+            continue;
+        }
+        let members: Vec<usize> = (a..axes.len())
+            .filter(|&b| axes[b].zip == Some(g))
+            .collect();
+        let lists: Vec<&Vec<toml::Value>> = members
+            .iter()
+            .filter_map(|&b| match &domains[b] {
+                Domain::Values(v) => Some(v),
+                _ => None, // apply_zip admits lists only
+            })
+            .collect();
+        let rows = (0..lists[0].len())
+            .map(|i| toml::Value::Array(lists.iter().map(|l| l[i].clone()).collect()))
+            .collect();
+        dims.push((members, Domain::Values(rows)));
+    }
+    dims
+}
+
+/// The axis points to train: the full grid, or `trials` random points; zipped axes count as
+/// one dimension.
 pub fn sample(
+    axes: &[Axis],
+    domains: &[Domain],
+    sampling: Sampling,
+    trials: usize,
+    sample_seed: u64,
+    origin: &str,
+) -> Result<Vec<Vec<toml::Value>>> {
+    let dims = dimensions(axes, domains);
+    let dim_domains: Vec<Domain> = dims.iter().map(|(_, d)| d.clone()).collect();
+    let points = sample_dims(&dim_domains, sampling, trials, sample_seed, origin)?;
+    // Back from dimensions to one value per axis, in axis order.
+    Ok(points
+        .into_iter()
+        .map(|p| {
+            let mut values = vec![toml::Value::Boolean(false); axes.len()];
+            for ((members, _), v) in dims.iter().zip(p) {
+                match (members.as_slice(), v) {
+                    ([a], v) => values[*a] = v,
+                    (_, toml::Value::Array(row)) => {
+                        for (&a, v) in members.iter().zip(row) {
+                            values[a] = v;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            values
+        })
+        .collect())
+}
+
+fn sample_dims(
     domains: &[Domain],
     sampling: Sampling,
     trials: usize,

@@ -11,9 +11,11 @@ use crate::report::DrawResult;
 use crate::report::se;
 use crate::report::study::{Stat, StudyData, by_key};
 
-/// The first two axes whose every value is a number, e.g. lr and batch_size.
+/// The first two axes whose every value is a number, e.g. lr and batch_size, and that are
+/// not zipped together (zipped axes fill only a diagonal).
 pub fn numeric_axes(data: &StudyData) -> Option<(usize, usize)> {
-    let numeric: Vec<usize> = (0..data.index.axes.len())
+    let axes = &data.index.axes;
+    let numeric: Vec<usize> = (0..axes.len())
         .filter(|&a| {
             data.index
                 .variants
@@ -21,7 +23,12 @@ pub fn numeric_axes(data: &StudyData) -> Option<(usize, usize)> {
                 .all(|v| v.values[a].parse::<f64>().is_ok())
         })
         .collect();
-    (numeric.len() >= 2).then(|| (numeric[0], numeric[1]))
+    numeric.iter().enumerate().find_map(|(i, &x)| {
+        numeric[i + 1..]
+            .iter()
+            .find(|&&y| axes[x].zip.is_none() || axes[x].zip != axes[y].zip)
+            .map(|&y| (x, y))
+    })
 }
 
 /// An axis's values in numeric order (for the heat map's rows and columns).

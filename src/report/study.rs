@@ -203,6 +203,30 @@ pub struct ReportText {
     pub diverged: Vec<String>,
 }
 
+/// Whether axis `a`'s table would repeat another: a zipped axis groups the variants as its
+/// zip partners do (the lr table of `zip = ["optimizer", "lr"]` is the optimizer table), and
+/// with no other axis as the variant table itself.
+fn repeats_a_table(data: &StudyData, a: usize) -> bool {
+    let axes = &data.index.axes;
+    if axes[a].zip.is_none() {
+        return false;
+    }
+    // Each variant's first variant with the same value: equal vectors, equal groupings.
+    let grouping = |key: &dyn Fn(&[String]) -> Vec<String>| -> Vec<usize> {
+        let vs = &data.index.variants;
+        vs.iter()
+            .map(|v| {
+                vs.iter()
+                    .position(|w| key(&w.values) == key(&v.values))
+                    .unwrap_or(0)
+            })
+            .collect()
+    };
+    let own = grouping(&|v| vec![v[a].clone()]);
+    own == grouping(&|v| v.to_vec())
+        || (0..a).any(|b| axes[b].zip == axes[a].zip && grouping(&|v| vec![v[b].clone()]) == own)
+}
+
 pub fn summarize(data: &StudyData) -> ReportText {
     let variants = data.variant_groups();
     let per_axis = if data.index.axes.len() > 1 {
@@ -210,6 +234,7 @@ pub fn summarize(data: &StudyData) -> ReportText {
             .axes
             .iter()
             .enumerate()
+            .filter(|&(i, _)| !repeats_a_table(data, i))
             .map(|(i, a)| (a.name.clone(), data.axis_groups(i)))
             .collect()
     } else {

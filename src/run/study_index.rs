@@ -24,6 +24,10 @@ pub struct Axis {
     pub name: String,
     /// The dotted run-config key it sets.
     pub key: String,
+    /// The `study.zip` group it moves with (its values pair up with the group's other axes'
+    /// values instead of crossing them); none for an axis crossed with all others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zip: Option<usize>,
 }
 
 /// One point of the axes: a combination of axis values.

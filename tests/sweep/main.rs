@@ -12,6 +12,7 @@ use common::*;
 
 mod lr_find_and_sampling;
 mod resume_and_jobs;
+mod zip;
 
 /// A 4-class 28x28 IDX dataset, a base run config on it, and a study file over it.
 fn setup(dir: &Path, train_images: usize, study: &str) -> PathBuf {
