@@ -51,9 +51,15 @@ pub struct TrainConfig {
     pub batch_size: usize,
     /// Cross-entropy label smoothing in [0, 1).
     pub label_smoothing: f64,
-    /// Stop after this many epochs without val-loss improvement and restore the best
+    /// What picks best.ckpt and drives early stopping: "val_loss" (lowest) or "val_acc"
+    /// (highest), as Keras' and Lightning's `monitor`.
+    pub monitor: Monitor,
+    /// Stop after this many epochs without improvement of `monitor` and restore the best
     /// weights; 0 = off.
     pub early_stopping_patience: usize,
+    /// An epoch improves on the best only by more than this (Keras' `min_delta`, in the
+    /// monitor's units: val_acc is a fraction); 0 = any improvement.
+    pub early_stopping_min_delta: f64,
     /// Divergence guard: stop when train accuracy stays at chance for this many epochs
     /// (0 = off). A NaN/inf loss always stops the run.
     pub chance_epochs: usize,
@@ -76,6 +82,14 @@ pub struct TrainConfig {
 }
 
 crate::choice! {
+    /// The validation metric that picks the best epoch.
+    pub enum Monitor("value") {
+        ValLoss => "val_loss",
+        ValAcc => "val_acc",
+    }
+}
+
+crate::choice! {
     /// Test-time augmentation.
     pub enum Tta("value") {
         None => "none",
@@ -90,7 +104,9 @@ impl Default for TrainConfig {
             epochs: 3,
             batch_size: 64,
             label_smoothing: 0.0,
+            monitor: Monitor::ValLoss,
             early_stopping_patience: 0,
+            early_stopping_min_delta: 0.0,
             chance_epochs: 2,
             test_every_epoch: true,
             freeze_epochs: 0,
@@ -115,6 +131,12 @@ impl TrainConfig {
             return Err((
                 "train.label_smoothing",
                 format!("{} is not in [0, 1)", self.label_smoothing),
+            ));
+        }
+        if !(self.early_stopping_min_delta >= 0.0 && self.early_stopping_min_delta.is_finite()) {
+            return Err((
+                "train.early_stopping_min_delta",
+                format!("{} is not a number >= 0", self.early_stopping_min_delta),
             ));
         }
         if !(0.0..=1.0).contains(&self.lookahead_decay) {

@@ -20,7 +20,7 @@ use crate::model::checkpoint;
 use crate::model::params::trainable_params;
 use crate::run::{EpochMetrics, RunDir, Status, Summary, files};
 use crate::seed::{Stream, derive_seed};
-use crate::train::config::RunConfig;
+use crate::train::config::{Monitor, RunConfig};
 use crate::train::eval::{batch_tensors, correct, evaluate, read_back};
 use crate::train::grad_plan::GradPlan;
 use crate::train::guard::{self, Guard};
@@ -289,8 +289,14 @@ impl Trainer<'_> {
         self.dir.write_metrics(&p.rows)?;
         let meta = self.meta(epoch + 1, &row)?;
         checkpoint::save(&self.dir.path(files::LAST), &meta, &eval_model)?;
-        let score = row.val_loss.unwrap_or(-(epoch as f64));
-        if p.best.as_ref().is_none_or(|b| score < b.score) {
+        // Lower is better; without a validation split the latest epoch is the best.
+        let score = match cfg.train.monitor {
+            Monitor::ValLoss => row.val_loss,
+            Monitor::ValAcc => row.val_acc.map(|a| -a),
+        }
+        .unwrap_or(-(epoch as f64));
+        let min_delta = cfg.train.early_stopping_min_delta;
+        if p.best.as_ref().is_none_or(|b| score < b.score - min_delta) {
             checkpoint::save(&self.dir.path(files::BEST), &meta, &eval_model)?;
             p.best = Some(Best {
                 score,
@@ -319,7 +325,10 @@ impl Trainer<'_> {
             .is_some_and(|b| epoch + 1 - b.epoch >= patience);
         if patience > 0 && stale && !last {
             if !self.quiet {
-                println!("early stopping: no val-loss improvement for {patience} epochs");
+                println!(
+                    "early stopping: no {} improvement for {patience} epochs",
+                    cfg.train.monitor
+                );
             }
             return Ok(Some(Stop::EarlyStopped));
         }

@@ -278,6 +278,52 @@ fn early_stopping_restores_the_best_weights() {
     assert!(stdout(&out).contains(&format!("restored best weights of epoch {best}")));
 }
 
+/// Keras' rule, recomputed from metrics.csv: an epoch is the new best only when its val
+/// accuracy beats the best so far by more than min_delta; patience counts from the best.
+#[test]
+fn early_stopping_on_val_acc_with_min_delta_follows_keras_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let (patience, delta) = (2, 0.02);
+    let cfg = setup(
+        dir.path(),
+        &format!(
+            "monitor = \"val_acc\"\nearly_stopping_patience = {patience}\nearly_stopping_min_delta = {delta}"
+        ),
+    );
+    let out = train(dir.path(), &cfg, &["--set", "train.epochs=30"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let csv = std::fs::read_to_string(dir.path().join("runs/tiny/metrics.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let col = header.iter().position(|h| *h == "val_acc").unwrap();
+    let accs: Vec<f64> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(col).unwrap().parse().unwrap())
+        .collect();
+    let (mut best, mut ran) = (0, accs.len());
+    for (i, &a) in accs.iter().enumerate().skip(1) {
+        if a > accs[best] + delta {
+            best = i;
+        }
+        if i - best >= patience {
+            ran = i + 1;
+            break;
+        }
+    }
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("runs/tiny/summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        summary["best_epoch"].as_u64(),
+        Some(best as u64 + 1),
+        "{accs:?}"
+    );
+    assert_eq!(summary["epochs_run"].as_u64(), Some(ran as u64), "{accs:?}");
+    assert_eq!(summary["status"], "early-stopped", "{summary}");
+    assert!(stdout(&out).contains("no val_acc improvement for 2 epochs"));
+}
+
 #[test]
 fn divergence_stops_with_a_diagnosis() {
     let dir = tempfile::tempdir().unwrap();
