@@ -36,6 +36,7 @@ weight_decay = 1e-4
 [schedule]
 name = "onecycle"
 max_lr = 0.02
+cycle_momentum = false   # onecycle cycles momentum since 2026-12-03; older binaries lack the key: drop this line for them
 [train]
 epochs = 2
 batch_size = 32

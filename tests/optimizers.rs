@@ -43,6 +43,7 @@ use convlab::model::net::{Layer, Net};
 use convlab::model::spec::{LayerSpec, Shape};
 use convlab::train::grad_plan::GradPlan;
 use convlab::train::optim::{self, OptimizerConfig};
+use convlab::train::schedule::Schedule;
 use convlab::train::step::train_step;
 
 /// flatten -> linear 4 -> 3 on 1x2x2 images, with W0 and b0 of the script above.
@@ -93,8 +94,14 @@ fn weights(net: &Net) -> Vec<f32> {
 
 /// Three steps of the optimizer that `[optimizer]` TOML describes, on the script's batch.
 fn three_steps(optimizer_toml: &str) -> Vec<f32> {
-    let table = parse_table(&format!("[optimizer]\n{optimizer_toml}"), "test.toml").unwrap();
-    let cfg = run_config(table, "test.toml").unwrap().optimizer;
+    scheduled_steps(optimizer_toml, "", 3)
+}
+
+/// `steps` steps with the lr (and momentum) that `[schedule]` TOML gives, set before each
+/// step as the training loop sets them: one epoch of `steps` batches.
+fn scheduled_steps(optimizer_toml: &str, schedule_toml: &str, steps: usize) -> Vec<f32> {
+    let text = format!("[optimizer]\n{optimizer_toml}\n[schedule]\n{schedule_toml}");
+    let cfg = run_config(parse_table(&text, "test.toml").unwrap(), "test.toml").unwrap();
     let device = Device::flex().autodiff();
     let mut x: Vec<f32> = (0..16)
         .map(|i| ((i * 3) % 11) as f32 / 11.0 - 0.5)
@@ -104,24 +111,33 @@ fn three_steps(optimizer_toml: &str) -> Vec<f32> {
     }
     let x = Tensor::<4>::from_data(TensorData::new(x, [4, 1, 2, 2]), &device);
     let y = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 2, 1, 2], [4]), &device);
-    let plan = GradPlan::none().with_clip_norm(cfg.grad_clip);
-    let mut opt = optim::build(&cfg);
+    let plan = GradPlan::none().with_clip_norm(cfg.optimizer.grad_clip);
+    let schedule = Schedule::new(&cfg.schedule, cfg.optimizer.lr, 1, steps);
+    let momentum = schedule.momentum_cell();
+    let mut opt = optim::build_with(&cfg.optimizer, &momentum);
     let mut net = linear_net(&device);
-    for _ in 0..3 {
+    for step in 0..steps {
+        if let Some(m) = schedule.momentum(0, step) {
+            momentum.set(m);
+        }
         let batch = (x.clone(), y.clone());
-        net = train_step(net, &mut opt, batch, cfg.lr, 0.0, None, &plan).0;
+        let lr = schedule.lr(0, step);
+        net = train_step(net, &mut opt, batch, lr, 0.0, None, &plan).0;
     }
     weights(&net)
 }
 
-fn assert_matches_pytorch(optimizer_toml: &str, torch: [f32; 15]) {
-    let got = three_steps(optimizer_toml);
+fn assert_close(case: &str, got: &[f32], torch: [f32; 15]) {
     for (i, (g, t)) in got.iter().zip(torch).enumerate() {
         assert!(
             (g - t).abs() < 2e-6,
-            "{optimizer_toml}: weight {i} is {g}, PyTorch's {t}\nconvlab {got:?}\nPyTorch {torch:?}"
+            "{case}: weight {i} is {g}, PyTorch's {t}\nconvlab {got:?}\nPyTorch {torch:?}"
         );
     }
+}
+
+fn assert_matches_pytorch(optimizer_toml: &str, torch: [f32; 15]) {
+    assert_close(optimizer_toml, &three_steps(optimizer_toml), torch);
 }
 
 #[test]
@@ -238,4 +254,89 @@ fn stored_config_says_which_epsilon_ran_and_bad_values_are_refused() {
             "{toml}: {err}"
         );
     }
+}
+
+// OneCycleLR with its defaults (cycle_momentum=True: momentum, or Adam's beta1, runs
+// 0.95 -> 0.85 -> 0.95 against the lr; plain SGD gains momentum), 8 steps of the batch above:
+//   def run(make, steps=8):
+//       W = W0.clone().requires_grad_(); b = b0.clone().requires_grad_()
+//       opt = make([W, b])
+//       s = O.lr_scheduler.OneCycleLR(opt, max_lr=opt.param_groups[0]['lr'], total_steps=steps)
+//       for _ in range(steps):
+//           opt.zero_grad()
+//           torch.nn.functional.cross_entropy(x @ W.T + b, y).backward()
+//           opt.step(); s.step()
+//       return W.detach().flatten().tolist() + b.detach().tolist()
+//   run(lambda p: O.SGD(p, lr=0.5)); run(lambda p: O.SGD(p, lr=0.3, momentum=0.9,
+//   nesterov=True, weight_decay=0.01)); run(lambda p: O.Adam(p, lr=0.05));
+//   run(lambda p: O.AdamW(p, lr=0.05)); run(lambda p: O.RMSprop(p, lr=0.01))
+//   momentum before each step: [0.95, 0.8688255, 0.8528058, 0.8688255, 0.8944018, 0.9216942,
+//   0.9423362, 0.95]; O.Adagrad raises "optimizer must support momentum or beta1".
+#[test]
+fn one_cycle_cycles_momentum_and_beta1_as_pytorch() {
+    let cases: [(&str, [f32; 15]); 5] = [
+        (
+            "name = \"sgd\"\nlr = 0.5",
+            [
+                -0.3271972, 0.2002799, -0.2722431, -0.2571429, 0.4909, 0.2211669, -0.0485662, -0.4,
+                0.2077258, 0.092839, -0.0220479, 0.4571429, -0.5849652, -0.1414021, 0.6763672,
+            ],
+        ),
+        (
+            "name = \"sgd-momentum\"\nlr = 0.3\nnesterov = true\nweight_decay = 0.01",
+            [
+                -0.3289607, 0.2206777, -0.1913263, -0.2472795, 0.4666777, 0.2014476, -0.0637826,
+                -0.384657, 0.2194645, 0.0724337, -0.0745971, 0.439608, -0.4070823, -0.157404,
+                0.5164042,
+            ],
+        ),
+        (
+            "name = \"adam\"\nlr = 0.05",
+            [
+                -0.2516055, 0.1529045, -0.1286628, -0.2549041, 0.6204978, 0.3314197, 0.0415642,
+                -0.3897146, 0.1608955, 0.1908849, -0.0996244, 0.4448959, -0.054917, -0.0820418,
+                0.2059778,
+            ],
+        ),
+        (
+            "name = \"adamw\"\nlr = 0.05",
+            [
+                -0.2510234, 0.1524406, -0.1286118, -0.254448, 0.6196001, 0.3310255, 0.0416497,
+                -0.3890098, 0.1604375, 0.1907352, -0.0992659, 0.4440906, -0.0549869, -0.0822453,
+                0.2057896,
+            ],
+        ),
+        (
+            "name = \"rmsprop\"\nlr = 0.01",
+            [
+                -0.0515513, -0.4930725, -0.614152, -0.2554973, 1.2228142, 0.8912641, 0.5510225,
+                -0.3927453, -0.1191771, 0.8904912, 0.3791622, 0.4482774, -0.4398499, 0.1595974,
+                0.5984045,
+            ],
+        ),
+    ];
+    for (optimizer, torch) in cases {
+        let got = scheduled_steps(optimizer, "name = \"onecycle\"", 8);
+        assert_close(&format!("onecycle, {optimizer}"), &got, torch);
+    }
+    // The momentum itself, step by step, as torch's param_groups show it.
+    let cfg = convlab::train::schedule::ScheduleConfig {
+        name: "onecycle".parse().unwrap(),
+        ..Default::default()
+    };
+    let s = Schedule::new(&cfg, 0.5, 1, 8);
+    let torch = [
+        0.95,
+        0.8688255099070633,
+        0.8528058334845816,
+        0.8688255099070633,
+    ];
+    for (step, want) in torch.into_iter().enumerate() {
+        let got = s.momentum(0, step).unwrap();
+        assert!((got - want).abs() < 1e-12, "step {step}: {got} vs {want}");
+    }
+    // Adagrad has nothing to cycle: refused, as PyTorch refuses it.
+    let text = "[optimizer]\nname = \"adagrad\"\n[schedule]\nname = \"onecycle\"";
+    let err = run_config(parse_table(text, "run.toml").unwrap(), "run.toml").unwrap_err();
+    assert!(err.to_string().contains("schedule.cycle_momentum"), "{err}");
 }

@@ -12,6 +12,7 @@ use burn::tensor::{Device, Tensor};
 
 use crate::model::cpu::adam::{self as cpu_adam, AdamStep, AdamWStep};
 use crate::model::cpu::on_flex;
+use crate::train::optim::MomentumCell;
 
 #[derive(Clone)]
 pub struct FlexAdam {
@@ -20,34 +21,53 @@ pub struct FlexAdam {
     beta_2: f32,
     epsilon: f32,
     weight_decay: Option<f32>,
+    /// Set by the schedule (OneCycleLR): replaces `beta_1` at every step.
+    cycled: MomentumCell,
 }
 
 impl FlexAdam {
     /// `weight_decay`: the L2 penalty added to the gradient, as Burn's `WeightDecayConfig`.
     pub fn new(beta_1: f32, beta_2: f32, epsilon: f32, weight_decay: Option<f32>) -> Self {
-        let burn = AdamConfig::new()
-            .with_beta_1(beta_1)
-            .with_beta_2(beta_2)
-            .with_epsilon(epsilon)
-            .with_weight_decay(weight_decay.map(burn::optim::decay::WeightDecayConfig::new))
-            .build();
         Self {
-            burn,
+            burn: Self::burn(beta_1, beta_2, epsilon, weight_decay),
             beta_1,
             beta_2,
             epsilon,
             weight_decay,
+            cycled: MomentumCell::default(),
         }
+    }
+
+    /// Burn's Adam with these scalars.
+    fn burn(beta_1: f32, beta_2: f32, epsilon: f32, weight_decay: Option<f32>) -> Adam {
+        AdamConfig::new()
+            .with_beta_1(beta_1)
+            .with_beta_2(beta_2)
+            .with_epsilon(epsilon)
+            .with_weight_decay(weight_decay.map(burn::optim::decay::WeightDecayConfig::new))
+            .build()
+    }
+
+    /// Take beta1 from `cycled` at every step (OneCycleLR's cycle_momentum).
+    pub fn with_cycled_beta1(mut self, cycled: MomentumCell) -> Self {
+        self.cycled = cycled;
+        self
+    }
+
+    /// This step's beta1; the bias correction uses it too, as PyTorch's Adam does.
+    fn beta_1(&self) -> f32 {
+        self.cycled.get().unwrap_or(self.beta_1)
     }
 
     /// The scalars of step `time` (1 = the first), as burn-optim 0.22's `AdaptiveMomentum`.
     fn coefs(&self, time: usize, lr: LearningRate) -> AdamStep {
         let t = time as i32;
+        let beta_1 = self.beta_1();
         let bias_correction2_sqrt = (1.0 - self.beta_2.powi(t)).sqrt();
         AdamStep {
-            beta_1: self.beta_1,
+            beta_1,
             beta_2: self.beta_2,
-            combined: bias_correction2_sqrt / (1.0 - self.beta_1.powi(t)),
+            combined: bias_correction2_sqrt / (1.0 - beta_1.powi(t)),
             epsilon: self.epsilon * bias_correction2_sqrt,
             lr: lr as f32,
             weight_decay: self.weight_decay,
@@ -70,8 +90,12 @@ impl Optimizer for FlexAdam {
                 let time = st.time + 1;
                 let coefs = self.coefs(time, lr);
                 let (p, m, v) = cpu_adam::step(tensor, grad, st.moment_1, st.moment_2, &coefs);
-                let momentum = AdaptiveMomentumState::new(time, m, v);
-                (p, Some(AdamState::new(momentum)))
+                let momentum = AdamState::new(AdaptiveMomentumState::new(time, m, v));
+                (p, Some(momentum))
+            }
+            state if self.cycled.get().is_some() => {
+                let burn = Self::burn(self.beta_1(), self.beta_2, self.epsilon, self.weight_decay);
+                burn.step(lr, tensor, grad, state)
             }
             state => self.burn.step(lr, tensor, grad, state),
         }
@@ -101,34 +125,53 @@ pub struct FlexAdamW {
     beta_2: f32,
     epsilon: f32,
     weight_decay: f32,
+    /// Set by the schedule (OneCycleLR): replaces `beta_1` at every step.
+    cycled: MomentumCell,
 }
 
 impl FlexAdamW {
     /// `weight_decay`: decoupled, the parameter shrinks by lr * weight_decay each step.
     pub fn new(beta_1: f32, beta_2: f32, epsilon: f32, weight_decay: f32) -> Self {
-        let burn = AdamWConfig::new()
-            .with_beta_1(beta_1)
-            .with_beta_2(beta_2)
-            .with_epsilon(epsilon)
-            .with_weight_decay(weight_decay)
-            .build();
         Self {
-            burn,
+            burn: Self::burn(beta_1, beta_2, epsilon, weight_decay),
             beta_1,
             beta_2,
             epsilon,
             weight_decay,
+            cycled: MomentumCell::default(),
         }
+    }
+
+    /// Burn's AdamW with these scalars.
+    fn burn(beta_1: f32, beta_2: f32, epsilon: f32, weight_decay: f32) -> AdamW {
+        AdamWConfig::new()
+            .with_beta_1(beta_1)
+            .with_beta_2(beta_2)
+            .with_epsilon(epsilon)
+            .with_weight_decay(weight_decay)
+            .build()
+    }
+
+    /// Take beta1 from `cycled` at every step (OneCycleLR's cycle_momentum).
+    pub fn with_cycled_beta1(mut self, cycled: MomentumCell) -> Self {
+        self.cycled = cycled;
+        self
+    }
+
+    /// This step's beta1; the bias correction uses it too, as PyTorch's AdamW does.
+    fn beta_1(&self) -> f32 {
+        self.cycled.get().unwrap_or(self.beta_1)
     }
 
     /// The scalars of step `time` (1 = the first), as burn-optim 0.22's `AdamW::step`.
     fn coefs(&self, time: usize, lr: LearningRate) -> AdamWStep {
         let t = time as i32;
+        let beta_1 = self.beta_1();
         let decay_rate = lr * self.weight_decay as f64;
         AdamWStep {
-            beta_1: self.beta_1,
+            beta_1,
             beta_2: self.beta_2,
-            bias_1: 1.0 - self.beta_1.powi(t),
+            bias_1: 1.0 - beta_1.powi(t),
             bias_2: 1.0 - self.beta_2.powi(t),
             epsilon: self.epsilon,
             lr: lr as f32,
@@ -154,6 +197,10 @@ impl Optimizer for FlexAdamW {
                 let (p, m, v) = cpu_adam::step_w(tensor, grad, st.moment_1, st.moment_2, &coefs);
                 let momentum = AdaptiveMomentumState::new(time, m, v);
                 (p, Some(AdamWState::new(momentum)))
+            }
+            state if self.cycled.get().is_some() => {
+                let burn = Self::burn(self.beta_1(), self.beta_2, self.epsilon, self.weight_decay);
+                burn.step(lr, tensor, grad, state)
             }
             state => self.burn.step(lr, tensor, grad, state),
         }

@@ -182,6 +182,16 @@ impl RunConfig {
                 "early stopping needs a validation split (data.val_fraction > 0)".into(),
             ));
         }
+        let onecycle = self.schedule.name == crate::train::schedule::ScheduleName::Onecycle;
+        if onecycle
+            && self.schedule.cycle_momentum
+            && self.optimizer.name == crate::train::optim::OptimizerName::Adagrad
+        {
+            return Err((
+                "schedule.cycle_momentum",
+                "adagrad has no momentum or beta1 for onecycle to cycle (PyTorch's OneCycleLR refuses it too); set schedule.cycle_momentum = false".into(),
+            ));
+        }
         if self.train.freeze_epochs > 0 && self.model.pretrained.is_none() {
             return Err((
                 "train.freeze_epochs",

@@ -4,6 +4,9 @@
 //! Gradient clipping is `torch.nn.utils.clip_grad_norm_` over all parameters together, done
 //! in `grad_plan` because Burn's optimizers clip each tensor on its own.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use burn::optim::ModuleOptimizer;
 use serde::{Deserialize, Serialize};
 
@@ -137,7 +140,40 @@ impl OptimizerConfig {
     }
 }
 
+/// The momentum (SGD, RMSprop) or Adam's beta1 of the next step, when the schedule sets it
+/// (OneCycleLR's cycle_momentum): the training loop writes it before each step and the
+/// optimizer built with the cell reads it. Empty: the config's momentum holds.
+#[derive(Clone, Debug, Default)]
+pub struct MomentumCell(Option<Arc<AtomicU32>>);
+
+impl MomentumCell {
+    /// A cell the schedule will set (before the first step, too).
+    pub fn cycled() -> Self {
+        Self(Some(Arc::new(AtomicU32::new(0f32.to_bits()))))
+    }
+
+    pub fn set(&self, momentum: f64) {
+        if let Some(c) = &self.0 {
+            c.store((momentum as f32).to_bits(), Ordering::Relaxed);
+        }
+    }
+
+    /// The momentum of this step, if the schedule sets it.
+    pub fn get(&self) -> Option<f32> {
+        self.0
+            .as_ref()
+            .map(|c| f32::from_bits(c.load(Ordering::Relaxed)))
+    }
+}
+
+/// The optimizer a config names, with a constant momentum.
 pub fn build(cfg: &OptimizerConfig) -> ModuleOptimizer {
+    build_with(cfg, &MomentumCell::default())
+}
+
+/// The optimizer a config names; a cycled `momentum` cell replaces the momentum of SGD and
+/// RMSprop, and Adam's and AdamW's beta1, at every step.
+pub fn build_with(cfg: &OptimizerConfig, momentum: &MomentumCell) -> ModuleOptimizer {
     // The L2 penalty added to the gradient (Burn's `WeightDecayConfig::penalty`); AdamW's
     // decoupled decay takes the value itself.
     let wd = (cfg.weight_decay > 0.0).then_some(cfg.weight_decay as f32);
@@ -155,20 +191,28 @@ pub fn build(cfg: &OptimizerConfig) -> ModuleOptimizer {
             weight_decay: wd,
             momentum: (cfg.momentum > 0.0).then_some(cfg.momentum as f32),
             nesterov: cfg.nesterov,
+            cycled: momentum.clone(),
         }),
         // Burn's AdamW, one pass per parameter on the CPU (train/adam.rs).
-        OptimizerName::Adamw => ModuleOptimizer::from(FlexAdamW::new(
-            cfg.beta1 as f32,
-            cfg.beta2 as f32,
-            eps,
-            cfg.weight_decay as f32,
-        )),
+        OptimizerName::Adamw => ModuleOptimizer::from(
+            FlexAdamW::new(
+                cfg.beta1 as f32,
+                cfg.beta2 as f32,
+                eps,
+                cfg.weight_decay as f32,
+            )
+            .with_cycled_beta1(momentum.clone()),
+        ),
         // Burn's AdaGrad and RmsProp, one pass per parameter on the CPU (train/rmsprop.rs).
         OptimizerName::Adagrad => ModuleOptimizer::from(FlexAdagrad { base }),
-        OptimizerName::Rmsprop => ModuleOptimizer::from(FlexRmsProp { base }),
+        OptimizerName::Rmsprop => ModuleOptimizer::from(FlexRmsProp {
+            base,
+            cycled: momentum.clone(),
+        }),
         // Burn's Adam, one pass per parameter on the CPU (train/adam.rs).
-        OptimizerName::Adam => {
-            ModuleOptimizer::from(FlexAdam::new(cfg.beta1 as f32, cfg.beta2 as f32, eps, wd))
-        }
+        OptimizerName::Adam => ModuleOptimizer::from(
+            FlexAdam::new(cfg.beta1 as f32, cfg.beta2 as f32, eps, wd)
+                .with_cycled_beta1(momentum.clone()),
+        ),
     }
 }

@@ -146,7 +146,7 @@ impl Trainer<'_> {
         let r = load(&path)?;
         let origin = path.display().to_string();
         p.model = checkpoint::load_weights(p.model.clone(), r.model, &origin)?;
-        p.optim = optim::build(&self.cfg.optimizer)
+        p.optim = optim::build_with(&self.cfg.optimizer, &p.momentum)
             .from_bytes(burn::tensor::Bytes::from_bytes_vec(r.optimizer))
             .map_err(|e| Error::input(&origin, format!("corrupt optimizer state: {e}")))?;
         if let Some(look) = p.lookahead.as_mut()

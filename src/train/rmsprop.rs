@@ -10,12 +10,15 @@ use burn_pack::Scalar;
 
 use crate::model::cpu::on_flex;
 use crate::model::cpu::rmsprop::{self as cpu, RmsStep};
+use crate::train::optim::MomentumCell;
 use crate::train::sgd::with_decay;
 
 #[derive(Clone, Debug)]
 pub struct FlexRmsProp {
     /// The step's scalars; `lr` is replaced by each step's.
     pub base: RmsStep,
+    /// Set by the schedule (OneCycleLR): replaces `base.momentum` at every step.
+    pub cycled: MomentumCell,
 }
 
 /// Burn's `RmsPropState` when not centered: the square average (recorded twice, as Burn
@@ -49,6 +52,15 @@ impl<const D: usize> RecordState for RmsPropState<D> {
 }
 
 impl FlexRmsProp {
+    /// The scalars of a step at `lr`, with the schedule's momentum when it cycles it.
+    fn scalars(&self, lr: LearningRate) -> RmsStep {
+        RmsStep {
+            lr: lr as f32,
+            momentum: self.cycled.get().unwrap_or(self.base.momentum),
+            ..self.base
+        }
+    }
+
     /// Burn's `RmsProp::step` as tensor operations (any device).
     pub(crate) fn step_tensors<const D: usize>(
         &self,
@@ -57,7 +69,7 @@ impl FlexRmsProp {
         grad: Tensor<D>,
         state: Option<RmsPropState<D>>,
     ) -> (Tensor<D>, Option<RmsPropState<D>>) {
-        let s = &self.base;
+        let s = &self.scalars(lr);
         let grad = with_decay(s.weight_decay, &tensor, grad);
         let (square_avg, buf) = match state {
             Some(st) => (Some(st.square_avg), st.buf),
@@ -91,16 +103,13 @@ impl Optimizer for FlexRmsProp {
         grad: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
+        let s = self.scalars(lr);
         let ready = |st: &RmsPropState<D>| {
             [&tensor, &grad, &st.square_avg].iter().all(|t| on_flex(t))
-                && (self.base.momentum > 0.0) == st.buf.as_ref().is_some_and(on_flex)
+                && (s.momentum > 0.0) == st.buf.as_ref().is_some_and(on_flex)
         };
         match state {
             Some(st) if ready(&st) => {
-                let s = RmsStep {
-                    lr: lr as f32,
-                    ..self.base
-                };
                 let (p, square_avg, buf) =
                     cpu::rmsprop_step(tensor, grad, st.square_avg, st.buf, &s);
                 (p, Some(RmsPropState { square_avg, buf }))

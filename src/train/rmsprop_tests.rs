@@ -57,7 +57,10 @@ fn rmsprop_steps_give_the_bits_of_burns_rmsprop() {
             .with_epsilon(1e-8)
             .with_weight_decay(wd.map(WeightDecayConfig::new))
             .build();
-        let ours = FlexRmsProp { base };
+        let ours = FlexRmsProp {
+            base,
+            cycled: Default::default(),
+        };
         assert_same_steps(|lr, p, g, s| ours.step(lr, p, g, s), &burn);
         // The tensor operations other devices run (CUDA), at every step.
         assert_same_steps(|lr, p, g, s| ours.step_tensors(lr, p, g, s), &burn);

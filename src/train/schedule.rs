@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::train::optim::MomentumCell;
+
 crate::choice! {
     pub enum ScheduleName("value") {
         Constant => "constant",
@@ -44,6 +46,14 @@ pub struct ScheduleConfig {
     pub final_div_factor: f64,
     /// onecycle: "cos" (PyTorch's default) or "linear" (airbench's triangle).
     pub anneal: Anneal,
+    /// onecycle: cycle the momentum (SGD, RMSprop) or Adam's beta1 against the lr, from
+    /// `max_momentum` down to `base_momentum` while the lr rises and back up while it falls,
+    /// as PyTorch's OneCycleLR does by default (`cycle_momentum=True`) and fastai's
+    /// fit_one_cycle. It replaces the optimizer's momentum; plain SGD gains momentum, as in
+    /// PyTorch. Adagrad has none to cycle.
+    pub cycle_momentum: bool,
+    pub base_momentum: f64,
+    pub max_momentum: f64,
     /// plateau: multiply lr by `factor` after `patience` epochs without val-loss improvement.
     pub factor: f64,
     pub patience: usize,
@@ -62,6 +72,9 @@ impl Default for ScheduleConfig {
             div_factor: 25.0,
             final_div_factor: 1e4,
             anneal: Anneal::Cos,
+            cycle_momentum: true,
+            base_momentum: 0.85,
+            max_momentum: 0.95,
             factor: 0.1,
             patience: 10,
         }
@@ -80,6 +93,20 @@ impl ScheduleConfig {
             }
             Multistep if self.milestones.is_empty() => {
                 Err(("schedule.milestones", "must list at least one epoch".into()))
+            }
+            Onecycle
+                if self.cycle_momentum
+                    && !(0.0 <= self.base_momentum
+                        && self.base_momentum <= self.max_momentum
+                        && self.max_momentum < 1.0) =>
+            {
+                Err((
+                    "schedule.base_momentum",
+                    format!(
+                        "{} and max_momentum {} must satisfy 0 <= base_momentum <= max_momentum < 1",
+                        self.base_momentum, self.max_momentum
+                    ),
+                ))
             }
             Onecycle if !(self.pct_start > 0.0 && self.pct_start < 1.0) => Err((
                 "schedule.pct_start",
@@ -164,7 +191,55 @@ impl Schedule {
         }
     }
 
-    /// torch.optim.lr_scheduler.OneCycleLR with cosine annealing (its default).
+    /// Whether this schedule sets the momentum (or Adam's beta1) of every step.
+    pub fn cycles_momentum(&self) -> bool {
+        self.cfg.name == ScheduleName::Onecycle && self.cfg.cycle_momentum
+    }
+
+    /// The cell the optimizer reads this schedule's momentum from (empty unless it cycles).
+    pub fn momentum_cell(&self) -> MomentumCell {
+        match self.cycles_momentum() {
+            true => MomentumCell::cycled(),
+            false => MomentumCell::default(),
+        }
+    }
+
+    /// OneCycleLR's momentum (or Adam's beta1) for batch `step` of epoch `epoch`, when the
+    /// schedule cycles it: the mirror image of the lr.
+    pub fn momentum(&self, epoch: usize, step: usize) -> Option<f64> {
+        let c = &self.cfg;
+        self.cycles_momentum().then(|| {
+            let (rising, pct) = self.one_cycle_phase(epoch * self.steps_per_epoch + step);
+            if rising {
+                self.anneal(c.max_momentum, c.base_momentum, pct)
+            } else {
+                self.anneal(c.base_momentum, c.max_momentum, pct)
+            }
+        })
+    }
+
+    /// OneCycleLR's phase at `step`: (in the rising phase, fraction of the phase done).
+    fn one_cycle_phase(&self, step: usize) -> (bool, f64) {
+        let total = (self.epochs * self.steps_per_epoch) as f64;
+        let up = self.cfg.pct_start * total - 1.0;
+        let down = total - up - 1.0;
+        let s = step as f64;
+        if s <= up {
+            (true, if up > 0.0 { s / up } else { 1.0 })
+        } else {
+            (false, ((s - up) / down.max(1.0)).min(1.0))
+        }
+    }
+
+    /// OneCycleLR's anneal_strategy: from `start` to `end` at fraction `pct`.
+    fn anneal(&self, start: f64, end: f64, pct: f64) -> f64 {
+        match self.cfg.anneal {
+            Anneal::Linear => start + (end - start) * pct,
+            Anneal::Cos => end + (start - end) / 2.0 * ((std::f64::consts::PI * pct).cos() + 1.0),
+        }
+    }
+
+    /// torch.optim.lr_scheduler.OneCycleLR's lr.
     fn one_cycle(&self, step: usize) -> f64 {
         let c = &self.cfg;
         let max_lr = if c.max_lr > 0.0 {
@@ -174,22 +249,9 @@ impl Schedule {
         };
         let initial = max_lr / c.div_factor;
         let min = initial / c.final_div_factor;
-        let total = (self.epochs * self.steps_per_epoch) as f64;
-        let up = c.pct_start * total - 1.0;
-        let down = total - up - 1.0;
-        let linear = c.anneal == Anneal::Linear;
-        let cos = |start: f64, end: f64, pct: f64| {
-            if linear {
-                start + (end - start) * pct
-            } else {
-                end + (start - end) / 2.0 * ((std::f64::consts::PI * pct).cos() + 1.0)
-            }
-        };
-        let s = step as f64;
-        if s <= up {
-            cos(initial, max_lr, if up > 0.0 { s / up } else { 1.0 })
-        } else {
-            cos(max_lr, min, ((s - up) / down.max(1.0)).min(1.0))
+        match self.one_cycle_phase(step) {
+            (true, pct) => self.anneal(initial, max_lr, pct),
+            (false, pct) => self.anneal(max_lr, min, pct),
         }
     }
 

@@ -10,6 +10,7 @@ use burn::tensor::{Device, Tensor};
 
 use crate::model::cpu::on_flex;
 use crate::model::cpu::sgd::{self as cpu_sgd, SgdStep};
+use crate::train::optim::MomentumCell;
 
 #[derive(Clone, Debug)]
 pub struct FlexSgd {
@@ -18,6 +19,8 @@ pub struct FlexSgd {
     /// Momentum factor; None: plain SGD (no state).
     pub momentum: Option<f32>,
     pub nesterov: bool,
+    /// Set by the schedule (OneCycleLR): replaces `momentum` at every step.
+    pub cycled: MomentumCell,
 }
 
 /// Burn's `SgdState`: the velocity of momentum SGD, none without momentum.
@@ -63,11 +66,16 @@ pub(super) fn with_decay<const D: usize>(
 }
 
 impl FlexSgd {
+    /// This step's momentum: the schedule's when it cycles it, else the config's.
+    fn momentum(&self) -> Option<f32> {
+        self.cycled.get().or(self.momentum)
+    }
+
     fn coefs(&self, lr: LearningRate) -> SgdStep {
         SgdStep {
             lr: lr as f32,
             weight_decay: self.weight_decay,
-            momentum: self.momentum.unwrap_or(0.0),
+            momentum: self.momentum().unwrap_or(0.0),
             nesterov: self.nesterov,
         }
     }
@@ -81,7 +89,7 @@ impl FlexSgd {
         velocity: Option<Tensor<D>>,
     ) -> (Tensor<D>, Option<Tensor<D>>) {
         let grad = with_decay(self.weight_decay, &tensor, grad);
-        let (grad, velocity) = match self.momentum {
+        let (grad, velocity) = match self.momentum() {
             Some(m) => {
                 // Dampening 0: Burn's `grad * (1 - dampening)` is `grad` itself.
                 let v = match velocity {
@@ -113,7 +121,7 @@ impl Optimizer for FlexSgd {
     ) -> (Tensor<D>, Option<Self::State<D>>) {
         let velocity = state.and_then(|s| s.velocity);
         let flex = on_flex(&tensor) && on_flex(&grad);
-        let (tensor, velocity) = match (self.momentum, velocity) {
+        let (tensor, velocity) = match (self.momentum(), velocity) {
             (None, _) if flex => (cpu_sgd::step(tensor, grad, &self.coefs(lr)), None),
             (Some(_), Some(v)) if flex && on_flex(&v) => {
                 let (p, v) = cpu_sgd::momentum_step(tensor, grad, v, &self.coefs(lr));
@@ -154,6 +162,7 @@ mod tests {
                 weight_decay: wd,
                 momentum,
                 nesterov,
+                cycled: MomentumCell::default(),
             };
             let burn: Sgd = SgdConfig::new()
                 .with_weight_decay(wd.map(WeightDecayConfig::new))

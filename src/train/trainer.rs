@@ -26,7 +26,7 @@ use crate::train::grad_plan::GradPlan;
 use crate::train::guard::{self, Guard};
 use crate::train::lookahead::Lookahead;
 use crate::train::metrics::Tally;
-use crate::train::optim;
+use crate::train::optim::{self, MomentumCell};
 use crate::train::prepare::{Prepared, device_pipeline, fresh_model, from_pretrained, head_index};
 use crate::train::schedule::Schedule;
 use crate::train::step::train_step;
@@ -75,6 +75,8 @@ pub(super) struct Progress {
     pub(super) ad: Device,
     pub(super) model: Net,
     pub(super) optim: ModuleOptimizer,
+    /// The momentum the schedule sets before each step, read by `optim` (OneCycleLR).
+    pub(super) momentum: MomentumCell,
     pub(super) schedule: Schedule,
     /// Weight averaging (train.lookahead_every); restarts from the weights on resume.
     pub(super) lookahead: Option<Lookahead>,
@@ -142,14 +144,17 @@ impl Trainer<'_> {
             let augment = Augment::for_epoch(&cfg.data, cfg.seed, 0);
             Resident::upload(&p.train, &p.norm, &augment, &ad)
         });
+        let schedule = Schedule::new(&cfg.schedule, cfg.optimizer.lr, cfg.train.epochs, steps);
+        let momentum = schedule.momentum_cell();
         let mut progress = Progress {
             resident,
             ad,
             parameters: trainable_params(&p.layers, p.input),
             lookahead: Lookahead::new(&model, every, decay, steps * cfg.train.epochs),
             model,
-            optim: optim::build(&cfg.optimizer),
-            schedule: Schedule::new(&cfg.schedule, cfg.optimizer.lr, cfg.train.epochs, steps),
+            optim: optim::build_with(&cfg.optimizer, &momentum),
+            momentum,
+            schedule,
             guard: Guard::new(&p.train.labels, cfg.train.chance_epochs),
             rows: Vec::new(),
             best: None,
@@ -200,6 +205,9 @@ impl Trainer<'_> {
         for (step, (x, y)) in batches.enumerate() {
             let x = cfg.train.precision.input(x);
             lr = p.schedule.lr(epoch, step);
+            if let Some(m) = p.schedule.momentum(epoch, step) {
+                p.momentum.set(m);
+            }
             let n = y.dims()[0] as u64;
             // The step consumes the model; an empty net holds its place meanwhile.
             let model = std::mem::replace(&mut p.model, Net { layers: Vec::new() });

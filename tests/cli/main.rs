@@ -11,6 +11,7 @@ use common::*;
 mod bad_input;
 mod bench;
 mod images;
+mod one_cycle;
 
 /// A 4-class 28x28 IDX dataset and a config training a tiny net on it.
 fn setup(dir: &Path, extra: &str) -> std::path::PathBuf {

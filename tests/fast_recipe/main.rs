@@ -184,6 +184,7 @@ max_lr = 0.2
 pct_start = 0.23
 div_factor = 5.0
 final_div_factor = 3.0
+cycle_momentum = false
 [train]
 epochs = 3
 batch_size = 64
