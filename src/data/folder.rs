@@ -194,13 +194,17 @@ fn read_archive_entries(path: &Path) -> Result<Vec<Entry>> {
 }
 
 /// The class names (train/ subfolders, sorted); test/ must hold images of those only.
-fn check_classes(path: &Path, entries: &[Entry]) -> Result<Vec<String>> {
+/// The class names (those of train/, or of every image when all are test images), checked.
+fn check_classes(path: &Path, entries: &[Entry], all_test: bool) -> Result<Vec<String>> {
     let mut classes: Vec<String> = entries
         .iter()
-        .filter(|e| e.split == "train")
+        .filter(|e| all_test || e.split == "train")
         .map(|e| e.class.clone())
         .collect();
     classes.dedup();
+    if all_test {
+        return Ok(classes);
+    }
     if classes.is_empty() {
         return Err(Error::input(
             path.display(),
@@ -246,7 +250,8 @@ pub const DEFAULT_TEST_FRACTION: f64 = 0.2;
 
 /// [`load`], every image read straight into `layout` (its size and channels, where it asks
 /// for them) from the decoded file, so a resized folder is resampled once; a folder without
-/// train/ and test/ holds out `test_fraction` of each class for test.
+/// train/ and test/ holds out `test_fraction` of each class for test (1: every image, for
+/// evaluating a model on a folder it never saw).
 pub fn load_as(path: &Path, layout: &Layout, test_fraction: f64) -> Result<(Dataset, Dataset)> {
     let mut entries = if path.is_file() {
         read_archive_entries(path)?
@@ -278,7 +283,7 @@ pub fn load_as(path: &Path, layout: &Layout, test_fraction: f64) -> Result<(Data
             ),
         ));
     }
-    let classes = check_classes(path, &entries)?;
+    let classes = check_classes(path, &entries, flat && test_fraction >= 1.0)?;
 
     // The size comes from the first training image's header (or the layout); each image is
     // then decoded and resized at once, so only images of that size are held.
@@ -287,7 +292,8 @@ pub fn load_as(path: &Path, layout: &Layout, test_fraction: f64) -> Result<(Data
         None => entries
             .iter()
             .find(|e| e.split == "train")
-            .expect("train is non-empty")
+            .or(entries.first())
+            .expect("check_classes found images")
             .dimensions()?,
     };
     let decoded: Vec<DynamicImage> = entries

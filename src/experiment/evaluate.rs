@@ -64,23 +64,80 @@ fn default_out(ckpt: &Path) -> PathBuf {
         .join(format!("eval-{stem}"))
 }
 
-/// The test set must be what the model takes: same image shape, same number of classes.
-fn check_fits(ckpt: &Path, meta: &CheckpointMeta, test: &data::Dataset) -> Result<()> {
-    let problem = if test.shape != meta.input {
-        format!(
+/// The test set must be what the model takes: the same image shape, and classes the model
+/// knows. A folder's classes are matched to the model's by name (a folder of cat photos
+/// alone is fine for a CIFAR-10 model); classes named otherwise are taken in order, as
+/// torchvision's ImageFolder sorts them, when there are as many.
+fn fit_to_model(ckpt: &Path, meta: &CheckpointMeta, test: &mut data::Dataset) -> Result<()> {
+    if test.shape != meta.input {
+        let problem = format!(
             "the model takes {:?} images but the test set has {:?}",
             meta.input, test.shape
-        )
-    } else if test.classes.len() != meta.classes.len() {
-        format!(
-            "the model has {} classes but the test set has {}",
-            meta.classes.len(),
-            test.classes.len()
-        )
-    } else {
+        );
+        return Err(Error::input(ckpt.display(), problem));
+    }
+    if test.classes == meta.classes {
         return Ok(());
+    }
+    let index: Option<Vec<u8>> = test
+        .classes
+        .iter()
+        .map(|c| meta.classes.iter().position(|m| m == c).map(|i| i as u8))
+        .collect();
+    match index {
+        Some(index) => {
+            for l in &mut test.labels {
+                *l = index[*l as usize];
+            }
+        }
+        None if test.classes.len() == meta.classes.len() => tracing::warn!(
+            "the test set's classes {:?} are not the model's {:?}; taken in order",
+            test.classes,
+            meta.classes
+        ),
+        None => {
+            let unknown: Vec<&str> = (test.classes.iter())
+                .filter(|c| !meta.classes.contains(c))
+                .map(String::as_str)
+                .collect();
+            let problem = format!(
+                "the test set's classes {unknown:?} are not among the model's {} ({})",
+                meta.classes.len(),
+                meta.classes.join(", ")
+            );
+            return Err(Error::input(ckpt.display(), problem));
+        }
+    }
+    test.classes = meta.classes.clone();
+    Ok(())
+}
+
+/// The share of a folder without train/ and test/ that is the test set: the run's own split
+/// when the folder is the one the run trained on (its config.toml beside the checkpoint),
+/// so a model is never scored on its training images; every image of any other folder.
+fn test_fraction(o: &EvalOptions) -> f64 {
+    let run = o
+        .checkpoint
+        .parent()
+        .map(|d| d.join(files::CONFIG))
+        .filter(|c| c.is_file())
+        .and_then(|c| {
+            read_stored(&c)
+                .inspect_err(|e| tracing::warn!("{e}; its split is not known"))
+                .ok()
+        });
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a.file_name() == b.file_name(),
     };
-    Err(Error::input(ckpt.display(), problem))
+    match (&o.folder, run) {
+        (None, Some(cfg)) => cfg.data.test_fraction,
+        (None, None) => data::folder::DEFAULT_TEST_FRACTION,
+        (Some(f), Some(cfg)) if cfg.data.path.as_deref().is_some_and(|p| same(f, p)) => {
+            cfg.data.test_fraction
+        }
+        (Some(_), _) => 1.0,
+    }
 }
 
 pub fn evaluate(o: &EvalOptions) -> Result<Evaluation> {
@@ -90,23 +147,15 @@ pub fn evaluate(o: &EvalOptions) -> Result<Evaluation> {
     let dev = device::select(o.device)?;
     let (meta, model) = checkpoint::load(&o.checkpoint, &dev)?;
     // The images as the model takes them: a folder of photos of any size is resized, as
-    // `predict` resizes them. A folder without train/ and test/ is split as the run that
-    // made the checkpoint split it (its config.toml, when the checkpoint is in its folder).
+    // `predict` resizes them.
     let mut data_cfg = match &o.folder {
         Some(p) => DataConfig::folder(p.clone()),
         None => DataConfig::from_label(&meta.dataset),
     }
     .with_input(meta.input);
-    if let Some(run) = o.checkpoint.parent().map(|d| d.join(files::CONFIG))
-        && run.is_file()
-    {
-        match read_stored(&run) {
-            Ok(cfg) => data_cfg.test_fraction = cfg.data.test_fraction,
-            Err(e) => tracing::warn!("{e}; a folder without a split is split at the default"),
-        }
-    }
-    let splits = data::load(&data_cfg, &o.lookup)?;
-    check_fits(&o.checkpoint, &meta, &splits.test)?;
+    data_cfg.test_fraction = test_fraction(o);
+    let mut splits = data::load(&data_cfg, &o.lookup)?;
+    fit_to_model(&o.checkpoint, &meta, &mut splits.test)?;
     let norm = Arc::new(Normalize::from_checkpoint(
         &meta.mean,
         &meta.std,

@@ -84,13 +84,11 @@ impl Diagnostics {
     pub fn per_class_table(&self) -> String {
         let mut out = String::from("| class | images | accuracy (%) |\n|---|---:|---:|\n");
         for c in &self.per_class {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {:.2} |",
-                c.class,
-                c.images,
-                c.accuracy * 100.0
-            );
+            let acc = match c.images {
+                0 => "-".to_string(), // a class the test set has no image of
+                _ => format!("{:.2}", c.accuracy * 100.0),
+            };
+            let _ = writeln!(out, "| {} | {} | {acc} |", c.class, c.images);
         }
         out
     }

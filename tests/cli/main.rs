@@ -10,6 +10,7 @@ use common::*;
 
 mod bad_input;
 mod bench;
+mod eval_folder;
 mod images;
 mod one_cycle;
 
