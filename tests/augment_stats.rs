@@ -154,3 +154,98 @@ fn plan_draws_list_the_loaders_batches() {
         );
     }
 }
+
+// torchvision 0.25 (torch 2.15.0), tests/fixtures/pytorch/rotate.json:
+//   img = torch.zeros(2, 13, 17, dtype=torch.uint8)   # channel 0: row + 1, channel 1: column + 1
+//   for y in range(13):
+//       for x in range(17): img[0, y, x] = y + 1; img[1, y, x] = x + 1
+//   {a: F.rotate(img, a, fill=0).flatten().tolist()
+//    for a in [5.3, -7.9, 10.0, 30.0, -45.0, 90.0, 137.5, 180.0]}
+#[test]
+fn rotation_samples_the_pixels_torchvision_samples() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/pytorch/rotate.json"
+    ))
+    .unwrap();
+    let fixture: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let (c, h, w) = (2, 13, 17);
+    let mut img = vec![0u8; c * h * w];
+    for y in 0..h {
+        for x in 0..w {
+            img[y * w + x] = (y + 1) as u8;
+            img[h * w + y * w + x] = (x + 1) as u8;
+        }
+    }
+    let angles = fixture["angles"].as_object().unwrap();
+    assert_eq!(angles.len(), 8);
+    let mut out = Vec::new();
+    for (angle, want) in angles {
+        let want: Vec<u8> = want
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as u8)
+            .collect();
+        convlab::data::transform::rotate(&img, [c, h, w], angle.parse().unwrap(), &mut out);
+        let differ = out.iter().zip(&want).filter(|(a, b)| a != b).count();
+        assert_eq!(
+            differ,
+            0,
+            "{angle} degrees: {differ} of {} pixels differ",
+            want.len()
+        );
+    }
+}
+
+/// `data.rotation = 30`: each training image is turned by its own angle, drawn evenly from
+/// [-30, 30] degrees. The coordinate images tell each output pixel's source, hence the angle.
+#[test]
+fn rotation_angles_are_drawn_evenly_within_the_bound() {
+    let ds = Arc::new(coordinate_images());
+    let norm = Normalize::identity(3);
+    let aug = Augment {
+        rotation: 30.0,
+        ..Default::default()
+    };
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(3);
+    let indices: Vec<usize> = (0..400).collect();
+    let mut out = Vec::new();
+    convlab::data::transform::fill_batch(&ds, &indices, &norm, Some((&aug, &mut rng)), &mut out);
+    let plane = SIDE * SIDE;
+    let c = (SIDE as f64 - 1.0) / 2.0;
+    let mut angles = Vec::new();
+    for img in out.chunks_exact(3 * plane) {
+        // Each output pixel (ox, oy) shows source (sx, sy); the mean turn from the source's
+        // direction to the output's, over pixels 6 or more from the centre, is the angle.
+        let mut turns = Vec::new();
+        for y in 0..SIDE {
+            for x in 0..SIDE {
+                let sx = (img[y * SIDE + x] * 255.0).round() as f64 / 8.0;
+                let sy = (img[plane + y * SIDE + x] * 255.0).round() as f64 / 8.0;
+                let (ox, oy) = (x as f64 - c, y as f64 - c);
+                if (sx == 0.0 && sy == 0.0) || ox.hypot(oy) < 6.0 {
+                    continue; // black fill, or too near the centre to tell the angle
+                }
+                let (vx, vy) = (sx - c, sy - c);
+                // Counter-clockwise on screen (y down): the output lies anticlockwise of its
+                // source, so its atan2 angle is smaller.
+                let d = (vy.atan2(vx) - oy.atan2(ox)).to_degrees();
+                turns.push((d + 540.0) % 360.0 - 180.0);
+            }
+        }
+        angles.push(turns.iter().sum::<f64>() / turns.len() as f64);
+    }
+    // Nearest-pixel sampling blurs each pixel's turn; their mean is within a degree or so.
+    assert!(angles.iter().all(|a| a.abs() <= 31.5), "{angles:?}");
+    let left = angles.iter().filter(|&&a| a < -10.0).count();
+    let right = angles.iter().filter(|&&a| a > 10.0).count();
+    let middle = angles.len() - left - right;
+    // Each third of the range holds a third of the draws (400 draws: 133 +- 3 sigma = 28).
+    for (part, n) in [("< -10", left), ("-10..10", middle), ("> 10", right)] {
+        assert!(
+            (105..=162).contains(&n),
+            "{part}: {n} of 400 draws; {angles:?}"
+        );
+    }
+}

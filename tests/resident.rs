@@ -62,12 +62,14 @@ fn device_batches_equal_host_batches() {
             hflip: true,
             reflect: true,
             alternate: Some((99, 1)),
+            rotation: 0.0,
         },
         Augment {
             crop_padding: 1,
             hflip: false,
             reflect: true,
             alternate: None,
+            rotation: 0.0,
         },
     ];
     for augment in augments {

@@ -61,6 +61,10 @@ pub struct DataConfig {
     pub crop_padding: usize,
     /// Random horizontal flip (train split only).
     pub hflip: bool,
+    /// Random rotation by an angle drawn from [-rotation, rotation] degrees, before the crop
+    /// and flip, as torchvision's `RandomRotation(rotation)` (nearest pixel, black corners;
+    /// train split only); 0 = off.
+    pub rotation: f64,
     /// With hflip: mirror each image by a seeded coin in even epochs and the other way in
     /// odd ones, so consecutive epochs see both views (airbench's alternating flip).
     pub hflip_alternate: bool,
@@ -95,6 +99,7 @@ impl Default for DataConfig {
             normalize: true,
             crop_padding: 0,
             hflip: false,
+            rotation: 0.0,
             hflip_alternate: false,
             padding_mode: PaddingMode::Constant,
             pipeline: Pipeline::Auto,
@@ -159,6 +164,18 @@ impl DataConfig {
             return Err((
                 "data.path",
                 "dataset \"folder\" needs data.path = \"ROOT\" (with train/ and test/)".into(),
+            ));
+        }
+        if !(0.0..=180.0).contains(&self.rotation) {
+            return Err((
+                "data.rotation",
+                format!("{} is not an angle in [0, 180] degrees", self.rotation),
+            ));
+        }
+        if self.rotation > 0.0 && self.pipeline == Pipeline::Device {
+            return Err((
+                "data.rotation",
+                "rotations are drawn on the host: set data.pipeline = \"host\" or \"auto\"".into(),
             ));
         }
         if self.hflip_alternate && !self.hflip {

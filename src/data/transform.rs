@@ -1,5 +1,5 @@
 //! Turning u8 images into normalized f32 batches, with the train-only augmentations
-//! (random crop with zero padding, horizontal flip). The test and validation pipelines call
+//! (random rotation, random crop with zero padding, horizontal flip). The test and validation pipelines call
 //! the same code with augmentation off, so they can never be augmented by mistake.
 
 use rand::Rng;
@@ -51,6 +51,8 @@ pub struct Augment {
     /// Alternating flips, (coin seed, epoch): image i is mirrored when its seeded coin
     /// differs from the epoch's parity, instead of at random.
     pub alternate: Option<(u64, usize)>,
+    /// Random rotation in [-rotation, rotation] degrees, applied first; 0 = off.
+    pub rotation: f64,
 }
 
 impl Augment {
@@ -63,11 +65,18 @@ impl Augment {
             alternate: cfg
                 .hflip_alternate
                 .then(|| (derive_seed(seed, Stream::FlipCoins), epoch)),
+            rotation: cfg.rotation,
         }
     }
 
     pub fn is_off(&self) -> bool {
-        self.crop_padding == 0 && !self.hflip
+        self.crop_padding == 0 && !self.hflip && self.rotation == 0.0
+    }
+
+    /// The angle of an image's rotation, drawn after its shift and flip (none when off, so
+    /// runs without rotation draw as before).
+    fn angle(&self, rng: &mut impl Rng) -> Option<f64> {
+        (self.rotation > 0.0).then(|| rng.random_range(-self.rotation..=self.rotation))
     }
 
     /// Image `index`'s shift and flip, drawn from `rng` in this order (shift rows, shift
@@ -155,9 +164,16 @@ pub fn fill_batch(
             }
         }
         Some((a, rng)) => {
+            let mut rotated = Vec::new();
             for &i in indices {
-                let img = ds.image(i);
                 let Draw { dy, dx, flip } = a.draw(i, rng);
+                let img = match a.angle(rng) {
+                    Some(degrees) => {
+                        rotate(ds.image(i), ds.shape, degrees, &mut rotated);
+                        &rotated[..]
+                    }
+                    None => ds.image(i),
+                };
                 for ch in 0..c {
                     let lut = &norm.lut[ch];
                     let plane = &img[ch * h * w..(ch + 1) * h * w];
@@ -209,6 +225,37 @@ pub fn fill_padded(
                     0
                 };
                 out.push(lut[pixel as usize]);
+            }
+        }
+    }
+}
+
+/// `img` (CHW u8) turned `degrees` counter-clockwise about its centre into `out`: each output
+/// pixel takes the nearest source pixel, black where that falls outside. The sampling is
+/// torchvision's `F.rotate` on a tensor (an affine grid through `grid_sample` with
+/// `align_corners=False`, in f32, ties to even), so the same angle gives the same pixels.
+pub fn rotate(img: &[u8], [c, h, w]: [usize; 3], degrees: f64, out: &mut Vec<u8>) {
+    let (sin, cos) = degrees.to_radians().sin_cos();
+    // The inverse rotation, scaled to grid units as torchvision's _gen_affine_grid does.
+    let (hw, hh) = (0.5 * w as f32, 0.5 * h as f32);
+    let (a, b) = (cos as f32 / hw, -sin as f32 / hw);
+    let (d, e) = (sin as f32 / hh, cos as f32 / hh);
+    out.clear();
+    out.resize(c * h * w, 0);
+    for y in 0..h {
+        let yb = -hh + 0.5 + y as f32;
+        for x in 0..w {
+            let xb = -hw + 0.5 + x as f32;
+            let gx = xb * a + yb * b;
+            let gy = xb * d + yb * e;
+            let ix = (((gx + 1.0) * w as f32 - 1.0) / 2.0).round_ties_even();
+            let iy = (((gy + 1.0) * h as f32 - 1.0) / 2.0).round_ties_even();
+            if ix < 0.0 || iy < 0.0 || ix >= w as f32 || iy >= h as f32 {
+                continue;
+            }
+            let (sx, sy) = (ix as usize, iy as usize);
+            for ch in 0..c {
+                out[ch * h * w + y * w + x] = img[ch * h * w + sy * w + sx];
             }
         }
     }

@@ -28,6 +28,7 @@ pub const AXIS_ALIASES: &[(&str, &str)] = &[
     ("dataset", "data.dataset"),
     ("hflip", "data.hflip"),
     ("crop_padding", "data.crop_padding"),
+    ("rotation", "data.rotation"),
     ("image_size", "data.image_size"),
 ];
 

@@ -62,6 +62,19 @@ fn bad_config_inputs_are_one_line_exit_2() {
             ],
         ),
         (
+            &["--set", "data.rotation=200"],
+            &[name, "data.rotation: 200 is not an angle in [0, 180]"],
+        ),
+        (
+            &[
+                "--set",
+                "data.rotation=10",
+                "--set",
+                "data.pipeline=\"device\"",
+            ],
+            &[name, "data.rotation: rotations are drawn on the host"],
+        ),
+        (
             &["--set", "train.tta=\"mirror\""],
             &[name, "unknown value \"mirror\"", "flip-translate"],
         ),
