@@ -72,6 +72,8 @@ fn example_studies_expand_and_validate() {
         ("cifar10-optimizers.toml", 15),
         ("cifar10-lr-batch.toml", 24),
         ("cifar10-activations.toml", 15),
+        ("mnist-augment.toml", 18),
+        ("mnist-optimizers-tuned.toml", 15),
     ];
     let dir = tempfile::tempdir().unwrap();
     for (file, trials) in expected {
