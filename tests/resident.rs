@@ -63,6 +63,7 @@ fn device_batches_equal_host_batches() {
             reflect: true,
             alternate: Some((99, 1)),
             rotation: 0.0,
+            erasing: 0.0,
         },
         Augment {
             crop_padding: 1,
@@ -70,6 +71,7 @@ fn device_batches_equal_host_batches() {
             reflect: true,
             alternate: None,
             rotation: 0.0,
+            erasing: 0.0,
         },
     ];
     for augment in augments {

@@ -65,6 +65,10 @@ pub struct DataConfig {
     /// and flip, as torchvision's `RandomRotation(rotation)` (nearest pixel, black corners;
     /// train split only); 0 = off.
     pub rotation: f64,
+    /// Random erasing (torchvision's `RandomErasing(p)`): the probability that a training
+    /// image loses a rectangle of 2-33% of its area to the mean colour, after the crop and
+    /// flip; 0 = off.
+    pub erasing: f64,
     /// With hflip: mirror each image by a seeded coin in even epochs and the other way in
     /// odd ones, so consecutive epochs see both views (airbench's alternating flip).
     pub hflip_alternate: bool,
@@ -100,6 +104,7 @@ impl Default for DataConfig {
             crop_padding: 0,
             hflip: false,
             rotation: 0.0,
+            erasing: 0.0,
             hflip_alternate: false,
             padding_mode: PaddingMode::Constant,
             pipeline: Pipeline::Auto,
@@ -172,10 +177,22 @@ impl DataConfig {
                 format!("{} is not an angle in [0, 180] degrees", self.rotation),
             ));
         }
-        if self.rotation > 0.0 && self.pipeline == Pipeline::Device {
+        if !(0.0..=1.0).contains(&self.erasing) {
             return Err((
-                "data.rotation",
-                "rotations are drawn on the host: set data.pipeline = \"host\" or \"auto\"".into(),
+                "data.erasing",
+                format!("{} is not a probability in [0, 1]", self.erasing),
+            ));
+        }
+        let host_only = [
+            ("data.rotation", self.rotation),
+            ("data.erasing", self.erasing),
+        ];
+        if let Some((key, _)) = host_only.iter().find(|(_, v)| *v > 0.0)
+            && self.pipeline == Pipeline::Device
+        {
+            return Err((
+                key,
+                "is drawn on the host: set data.pipeline = \"host\" or \"auto\"".into(),
             ));
         }
         if self.hflip_alternate && !self.hflip {

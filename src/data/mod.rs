@@ -5,6 +5,7 @@ pub mod cache;
 pub mod cifar;
 pub mod config;
 pub mod dataset;
+pub mod erase;
 pub mod folder;
 pub mod idx;
 pub mod image_files;
@@ -13,6 +14,7 @@ pub mod loader;
 pub mod locate;
 pub mod pickle;
 pub mod resident;
+pub mod rotate;
 pub mod transform;
 
 use std::path::PathBuf;

@@ -6,6 +6,8 @@ use rand::Rng;
 
 use crate::data::config::{DataConfig, PaddingMode};
 use crate::data::dataset::Dataset;
+use crate::data::erase::{Erase, erase};
+pub use crate::data::rotate::rotate;
 use crate::seed::{Stream, derive_seed};
 
 /// Per-channel normalization as a 256-entry lookup table per channel.
@@ -53,6 +55,9 @@ pub struct Augment {
     pub alternate: Option<(u64, usize)>,
     /// Random rotation in [-rotation, rotation] degrees, applied first; 0 = off.
     pub rotation: f64,
+    /// Random erasing: the probability that an image loses a rectangle (to 0 after
+    /// normalization, the mean colour), applied last; 0 = off.
+    pub erasing: f64,
 }
 
 impl Augment {
@@ -66,11 +71,17 @@ impl Augment {
                 .hflip_alternate
                 .then(|| (derive_seed(seed, Stream::FlipCoins), epoch)),
             rotation: cfg.rotation,
+            erasing: cfg.erasing,
         }
     }
 
     pub fn is_off(&self) -> bool {
-        self.crop_padding == 0 && !self.hflip && self.rotation == 0.0
+        self.crop_padding == 0 && !self.hflip && self.rotation == 0.0 && self.erasing == 0.0
+    }
+
+    /// Whether only the host pipeline can draw this augmentation (rotation, erasing).
+    pub fn host_only(&self) -> bool {
+        self.rotation > 0.0 || self.erasing > 0.0
     }
 
     /// The angle of an image's rotation, drawn after its shift and flip (none when off, so
@@ -194,6 +205,12 @@ pub fn fill_batch(
                         }
                     }
                 }
+                // Drawn last, whether or not the image is erased, so later images' draws
+                // do not depend on it.
+                if let Some(e) = Erase::draw(a.erasing, h, w, rng) {
+                    let start = out.len() - c * h * w;
+                    erase(&mut out[start..], [c, h, w], &e);
+                }
             }
         }
     }
@@ -225,37 +242,6 @@ pub fn fill_padded(
                     0
                 };
                 out.push(lut[pixel as usize]);
-            }
-        }
-    }
-}
-
-/// `img` (CHW u8) turned `degrees` counter-clockwise about its centre into `out`: each output
-/// pixel takes the nearest source pixel, black where that falls outside. The sampling is
-/// torchvision's `F.rotate` on a tensor (an affine grid through `grid_sample` with
-/// `align_corners=False`, in f32, ties to even), so the same angle gives the same pixels.
-pub fn rotate(img: &[u8], [c, h, w]: [usize; 3], degrees: f64, out: &mut Vec<u8>) {
-    let (sin, cos) = degrees.to_radians().sin_cos();
-    // The inverse rotation, scaled to grid units as torchvision's _gen_affine_grid does.
-    let (hw, hh) = (0.5 * w as f32, 0.5 * h as f32);
-    let (a, b) = (cos as f32 / hw, -sin as f32 / hw);
-    let (d, e) = (sin as f32 / hh, cos as f32 / hh);
-    out.clear();
-    out.resize(c * h * w, 0);
-    for y in 0..h {
-        let yb = -hh + 0.5 + y as f32;
-        for x in 0..w {
-            let xb = -hw + 0.5 + x as f32;
-            let gx = xb * a + yb * b;
-            let gy = xb * d + yb * e;
-            let ix = (((gx + 1.0) * w as f32 - 1.0) / 2.0).round_ties_even();
-            let iy = (((gy + 1.0) * h as f32 - 1.0) / 2.0).round_ties_even();
-            if ix < 0.0 || iy < 0.0 || ix >= w as f32 || iy >= h as f32 {
-                continue;
-            }
-            let (sx, sy) = (ix as usize, iy as usize);
-            for ch in 0..c {
-                out[ch * h * w + y * w + x] = img[ch * h * w + sy * w + sx];
             }
         }
     }

@@ -29,6 +29,7 @@ pub const AXIS_ALIASES: &[(&str, &str)] = &[
     ("hflip", "data.hflip"),
     ("crop_padding", "data.crop_padding"),
     ("rotation", "data.rotation"),
+    ("erasing", "data.erasing"),
     ("image_size", "data.image_size"),
 ];
 

@@ -171,11 +171,10 @@ pub fn device_pipeline(cfg: &RunConfig, p: &Prepared) -> bool {
     match cfg.data.pipeline {
         Pipeline::Host => false,
         Pipeline::Device => true,
-        // Rotations are drawn on the host only.
-        Pipeline::Auto if cfg.data.rotation > 0.0 => false,
         Pipeline::Auto => {
             let augment = Augment::for_epoch(&cfg.data, cfg.seed, 0);
             cfg.device == DeviceName::Cuda
+                && !augment.host_only()
                 && Resident::bytes(&p.train, &augment) <= AUTO_DEVICE_BYTES
         }
     }

@@ -62,6 +62,10 @@ fn bad_config_inputs_are_one_line_exit_2() {
             ],
         ),
         (
+            &["--set", "data.erasing=1.5"],
+            &[name, "data.erasing: 1.5 is not a probability"],
+        ),
+        (
             &["--set", "data.rotation=200"],
             &[name, "data.rotation: 200 is not an angle in [0, 180]"],
         ),
@@ -72,7 +76,7 @@ fn bad_config_inputs_are_one_line_exit_2() {
                 "--set",
                 "data.pipeline=\"device\"",
             ],
-            &[name, "data.rotation: rotations are drawn on the host"],
+            &[name, "data.rotation: is drawn on the host"],
         ),
         (
             &["--set", "train.tta=\"mirror\""],
