@@ -152,3 +152,86 @@ fn activations_match_pytorchs_defaults() {
     assert!(hi <= 1.0 / 3.0 && hi > 0.332, "highest slope {hi}");
     assert!((mean - 11.0 / 48.0).abs() < 2e-3, "mean slope {mean}");
 }
+
+// Warm-up, as SequentialLR([LinearLR(opt, start_factor=sf, total_iters=w), main],
+// milestones=[w]) on SGD(lr=0.1), lr before each epoch:
+//   cosine  CosineAnnealingLR(T_max=6, eta_min=0.01), w 3, sf 0.1, 9 epochs:
+//     [0.010000000000000002, 0.04, 0.07, 0.1, 0.09397114317029975, 0.07750000000000001,
+//      0.055000000000000014, 0.032500000000000015, 0.01602885682970026]
+//   step    StepLR(step_size=2, gamma=0.5), w 3, sf 0.1: [.., 0.1, 0.1, 0.05, 0.05, 0.025, 0.025]
+//   multistep MultiStepLR(milestones=[1, 3], gamma=0.5), w 3, sf 0.1:
+//     [.., 0.1, 0.05, 0.05, 0.025, 0.025, 0.025]
+//   exponential ExponentialLR(gamma=0.5), w 2, sf 1/3, 6 epochs:
+//     [0.03333333333333333, 0.06666666666666667, 0.1, 0.05, 0.025, 0.0125]
+#[test]
+fn warmup_then_schedule_matches_sequential_lr() {
+    let cfg = |name: &str, w: usize, sf: f64| ScheduleConfig {
+        name: name.parse().unwrap(),
+        step_size: 2,
+        gamma: 0.5,
+        milestones: vec![1, 3],
+        min_lr: 0.01,
+        warmup_epochs: w,
+        warmup_start_factor: sf,
+        ..Default::default()
+    };
+    let warm = [0.010000000000000002, 0.04, 0.07];
+    let cases: [(&str, usize, f64, usize, Vec<f64>); 4] = [
+        (
+            "cosine",
+            3,
+            0.1,
+            9,
+            [
+                warm.as_slice(),
+                &[
+                    0.1,
+                    0.09397114317029975,
+                    0.07750000000000001,
+                    0.055000000000000014,
+                    0.032500000000000015,
+                    0.01602885682970026,
+                ],
+            ]
+            .concat(),
+        ),
+        (
+            "step",
+            3,
+            0.1,
+            9,
+            [warm.as_slice(), &[0.1, 0.1, 0.05, 0.05, 0.025, 0.025]].concat(),
+        ),
+        (
+            "multistep",
+            3,
+            0.1,
+            9,
+            [warm.as_slice(), &[0.1, 0.05, 0.05, 0.025, 0.025, 0.025]].concat(),
+        ),
+        (
+            "exponential",
+            2,
+            1.0 / 3.0,
+            6,
+            vec![
+                0.03333333333333333,
+                0.06666666666666667,
+                0.1,
+                0.05,
+                0.025,
+                0.0125,
+            ],
+        ),
+    ];
+    for (name, w, sf, epochs, torch) in cases {
+        let s = Schedule::new(&cfg(name, w, sf), 0.1, epochs, 10);
+        for (epoch, want) in torch.iter().enumerate() {
+            let got = s.lr(epoch, 3);
+            assert!(
+                (got - want).abs() < 1e-12,
+                "{name} epoch {epoch}: {got} vs {want}"
+            );
+        }
+    }
+}

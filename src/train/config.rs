@@ -182,6 +182,15 @@ impl RunConfig {
                 "early stopping needs a validation split (data.val_fraction > 0)".into(),
             ));
         }
+        if self.schedule.warmup_epochs >= self.train.epochs {
+            return Err((
+                "schedule.warmup_epochs",
+                format!(
+                    "{} leaves none of the {} epochs to the schedule",
+                    self.schedule.warmup_epochs, self.train.epochs
+                ),
+            ));
+        }
         let onecycle = self.schedule.name == crate::train::schedule::ScheduleName::Onecycle;
         if onecycle
             && self.schedule.cycle_momentum

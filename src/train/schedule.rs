@@ -1,6 +1,7 @@
 //! `[schedule]` of a run config and the learning-rate schedule, with PyTorch's semantics:
 //! StepLR, MultiStepLR, ExponentialLR and CosineAnnealingLR change per epoch, OneCycleLR per
-//! batch, ReduceLROnPlateau on val loss.
+//! batch, ReduceLROnPlateau on val loss; an optional linear warm-up before the per-epoch ones
+//! is `SequentialLR([LinearLR, main], milestones=[warmup_epochs])`.
 
 use serde::{Deserialize, Serialize};
 
@@ -54,6 +55,12 @@ pub struct ScheduleConfig {
     pub cycle_momentum: bool,
     pub base_momentum: f64,
     pub max_momentum: f64,
+    /// Linear warm-up over the first `warmup_epochs` epochs, from `warmup_start_factor` x lr
+    /// (PyTorch's LinearLR, default factor 1/3), then the schedule `name` counting its epochs
+    /// from the end of the warm-up (SequentialLR: cosine's T_max is epochs - warmup_epochs,
+    /// step and multistep count from there); 0 = none.
+    pub warmup_epochs: usize,
+    pub warmup_start_factor: f64,
     /// plateau: multiply lr by `factor` after `patience` epochs without val-loss improvement.
     pub factor: f64,
     pub patience: usize,
@@ -75,6 +82,8 @@ impl Default for ScheduleConfig {
             cycle_momentum: true,
             base_momentum: 0.85,
             max_momentum: 0.95,
+            warmup_epochs: 0,
+            warmup_start_factor: 1.0 / 3.0,
             factor: 0.1,
             patience: 10,
         }
@@ -86,6 +95,23 @@ impl ScheduleConfig {
     /// exists (ReduceLROnPlateau needs one).
     pub fn check(&self, has_val: bool) -> Result<(), (&'static str, String)> {
         use ScheduleName::*;
+        if self.warmup_epochs > 0 {
+            if matches!(self.name, Onecycle | Plateau) {
+                return Err((
+                    "schedule.warmup_epochs",
+                    format!(
+                        "{} cannot follow a warm-up (onecycle warms up by itself: pct_start)",
+                        self.name
+                    ),
+                ));
+            }
+            if !(self.warmup_start_factor > 0.0 && self.warmup_start_factor <= 1.0) {
+                return Err((
+                    "schedule.warmup_start_factor",
+                    format!("{} is not in (0, 1]", self.warmup_start_factor),
+                ));
+            }
+        }
         match self.name {
             Step if self.step_size == 0 => Err(("schedule.step_size", "must be at least 1".into())),
             Step | Multistep | Exponential if self.gamma.is_nan() || self.gamma <= 0.0 => {
@@ -173,6 +199,17 @@ impl Schedule {
     pub fn lr(&self, epoch: usize, step: usize) -> f64 {
         let c = &self.cfg;
         let lr = self.base_lr;
+        let warmup = if c.name == ScheduleName::Onecycle {
+            0
+        } else {
+            c.warmup_epochs
+        };
+        if epoch < warmup {
+            let f = c.warmup_start_factor;
+            return lr * (f + (1.0 - f) * epoch as f64 / warmup as f64);
+        }
+        // The main schedule's own epoch count, from the end of the warm-up.
+        let (epoch, epochs) = (epoch - warmup, self.epochs.saturating_sub(warmup));
         match c.name {
             ScheduleName::Step => lr * c.gamma.powi((epoch / c.step_size.max(1)) as i32),
             ScheduleName::Multistep => {
@@ -182,7 +219,7 @@ impl Schedule {
             }
             ScheduleName::Exponential => lr * c.gamma.powi(epoch as i32),
             ScheduleName::Cosine => {
-                let t = epoch as f64 / self.epochs.max(1) as f64;
+                let t = epoch as f64 / epochs.max(1) as f64;
                 c.min_lr + (lr - c.min_lr) * (1.0 + (std::f64::consts::PI * t).cos()) / 2.0
             }
             ScheduleName::Onecycle => self.one_cycle(epoch * self.steps_per_epoch + step),

@@ -62,6 +62,19 @@ fn bad_config_inputs_are_one_line_exit_2() {
             ],
         ),
         (
+            &["--set", "schedule.warmup_epochs=2"],
+            &[name, "schedule.warmup_epochs: 2 leaves none of the 2 epochs"],
+        ),
+        (
+            &[
+                "--set",
+                "schedule.name=\"onecycle\"",
+                "--set",
+                "schedule.warmup_epochs=1",
+            ],
+            &[name, "onecycle cannot follow a warm-up"],
+        ),
+        (
             &["--set", "data.erasing=1.5"],
             &[name, "data.erasing: 1.5 is not a probability"],
         ),
