@@ -7,6 +7,8 @@ pub mod bench;
 pub mod config;
 #[cfg(feature = "cuda")]
 mod cuda_probe;
+#[cfg(test)]
+mod cycled_momentum_tests;
 pub mod device;
 pub mod eval;
 pub mod finetune;

@@ -81,7 +81,7 @@ impl FlexSgd {
     }
 
     /// Burn's `Sgd::step` as tensor operations (any device).
-    fn step_tensors<const D: usize>(
+    pub(crate) fn step_tensors<const D: usize>(
         &self,
         lr: LearningRate,
         tensor: Tensor<D>,

@@ -63,7 +63,10 @@ fn bad_config_inputs_are_one_line_exit_2() {
         ),
         (
             &["--set", "schedule.warmup_epochs=2"],
-            &[name, "schedule.warmup_epochs: 2 leaves none of the 2 epochs"],
+            &[
+                name,
+                "schedule.warmup_epochs: 2 leaves none of the 2 epochs",
+            ],
         ),
         (
             &[
