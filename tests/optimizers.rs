@@ -41,6 +41,7 @@ use convlab::experiment::config::{parse_table, run_config};
 use convlab::model::Init;
 use convlab::model::net::{Layer, Net};
 use convlab::model::spec::{LayerSpec, Shape};
+use convlab::train::eval::Criterion;
 use convlab::train::grad_plan::GradPlan;
 use convlab::train::optim::{self, OptimizerConfig};
 use convlab::train::schedule::Schedule;
@@ -122,7 +123,7 @@ fn scheduled_steps(optimizer_toml: &str, schedule_toml: &str, steps: usize) -> V
         }
         let batch = (x.clone(), y.clone());
         let lr = schedule.lr(0, step);
-        net = train_step(net, &mut opt, batch, lr, 0.0, None, &plan).0;
+        net = train_step(net, &mut opt, batch, lr, &Criterion::default(), None, &plan).0;
     }
     weights(&net)
 }

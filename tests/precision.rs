@@ -8,6 +8,7 @@ use convlab::model::config::Precision;
 use convlab::model::net::{Layer, Net};
 use convlab::model::spec::{LayerSpec, Shape};
 use convlab::model::{Activation, Init};
+use convlab::train::eval::Criterion;
 use convlab::train::grad_plan::GradPlan;
 use convlab::train::step::train_step;
 
@@ -112,7 +113,7 @@ fn a_bf16_step_updates_the_f32_weights_like_an_f32_step() {
             &mut opt,
             (precision.input(x), y),
             0.5,
-            0.0,
+            &Criterion::default(),
             None,
             &GradPlan::none(),
         );
@@ -158,7 +159,15 @@ fn a_bf16_step_with_dropout_trains() {
     let (x, y) = batch(&device);
     let mut opt = SgdConfig::new().init();
     let step = (Precision::Bf16.input(x), y);
-    let (after, out) = train_step(start, &mut opt, step, 0.5, 0.0, None, &GradPlan::none());
+    let (after, out) = train_step(
+        start,
+        &mut opt,
+        step,
+        0.5,
+        &Criterion::default(),
+        None,
+        &GradPlan::none(),
+    );
     assert!(values(out.loss)[0].is_finite());
     assert_ne!(values(first_conv_weights(&after)), w0);
 }

@@ -235,3 +235,49 @@ fn warmup_then_schedule_matches_sequential_lr() {
         }
     }
 }
+
+// logits = torch.tensor([[1.0, 2.0, 0.5], [0.3, -1.0, 2.0], [0.0, 0.0, 1.0], [2.0, 1.0, -1.0]])
+// y = torch.tensor([1, 2, 2, 0]); w = torch.tensor([0.5, 2.0, 1.0])
+// F.cross_entropy(logits, y, weight=w) -> 0.41415753960609436
+// F.cross_entropy(logits, y, weight=w, label_smoothing=0.1) -> 0.5346563458442688
+#[test]
+fn class_weighted_cross_entropy_matches_pytorch() {
+    use convlab::train::config::ClassWeights;
+    use convlab::train::eval::Criterion;
+    let device = Device::flex();
+    let logits = Tensor::<2>::from_data(
+        TensorData::new(
+            vec![
+                1.0f32, 2.0, 0.5, 0.3, -1.0, 2.0, 0.0, 0.0, 1.0, 2.0, 1.0, -1.0,
+            ],
+            [4, 3],
+        ),
+        &device,
+    );
+    let y = Tensor::<1, Int>::from_data(TensorData::new(vec![1i64, 2, 2, 0], [4]), &device);
+    let w = Tensor::<1>::from_data(TensorData::new(vec![0.5f32, 2.0, 1.0], [3]), &device);
+    for (smoothing, torch) in [(0.0, 0.41415753960609436), (0.1, 0.5346563458442688)] {
+        let c = Criterion {
+            smoothing,
+            weights: Some(w.clone()),
+        };
+        let got = c
+            .loss(logits.clone(), y.clone())
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap()[0];
+        assert!(
+            (got as f64 - torch).abs() < 1e-6,
+            "{smoothing}: {got} vs {torch}"
+        );
+    }
+    // "balanced": n / (classes x count), sklearn's compute_class_weight("balanced"):
+    // labels [0, 0, 0, 1] of 3 classes -> 4/9, 4/3, and 1 for the class with no images.
+    let w = ClassWeights::Named("balanced".into())
+        .resolve(&[0, 0, 0, 1], 3)
+        .unwrap();
+    let want = [4.0 / 9.0, 4.0 / 3.0, 1.0];
+    for (g, t) in w.iter().zip(want) {
+        assert!((*g as f64 - t).abs() < 1e-6, "{w:?}");
+    }
+}

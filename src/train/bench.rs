@@ -18,7 +18,7 @@ use crate::model::spec::{Shape, check_net};
 use crate::model::{Init, ModelConfig, Net};
 use crate::train::device;
 use crate::train::device::DeviceName;
-use crate::train::eval::{batch_tensors, scalar};
+use crate::train::eval::{Criterion, batch_tensors, scalar};
 use crate::train::grad_plan::GradPlan;
 use crate::train::optim::{self, OptimizerConfig, OptimizerName};
 use crate::train::step::train_step;
@@ -120,7 +120,15 @@ pub fn run(o: &BenchOptions) -> Result<BenchResult> {
             t0 = Instant::now();
         }
         let xy = batches[step % batches.len()].clone();
-        let (next, out) = train_step(model, &mut opt, xy, 1e-3, 0.0, None, &GradPlan::none());
+        let (next, out) = train_step(
+            model,
+            &mut opt,
+            xy,
+            1e-3,
+            &Criterion::default(),
+            None,
+            &GradPlan::none(),
+        );
         model = next;
         last = Some(out.loss);
     }

@@ -51,6 +51,11 @@ pub struct TrainConfig {
     pub batch_size: usize,
     /// Cross-entropy label smoothing in [0, 1).
     pub label_smoothing: f64,
+    /// Weights of the classes in the training loss, as PyTorch's
+    /// `CrossEntropyLoss(weight=...)`: "none", "balanced" (n / (classes x count of the class),
+    /// scikit-learn's and Keras' usual choice for unbalanced data) or one number per class.
+    /// Validation and test losses stay unweighted, as Keras' `class_weight`.
+    pub class_weights: ClassWeights,
     /// What picks best.ckpt and drives early stopping: "val_loss" (lowest) or "val_acc"
     /// (highest), as Keras' and Lightning's `monitor`.
     pub monitor: Monitor,
@@ -81,6 +86,59 @@ pub struct TrainConfig {
     pub precision: Precision,
 }
 
+/// `train.class_weights`: a name ("none", "balanced") or one weight per class.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum ClassWeights {
+    Named(String),
+    List(Vec<f64>),
+}
+
+impl ClassWeights {
+    /// What is wrong with the value, for `classes` classes when known.
+    pub fn problem(&self, classes: Option<usize>) -> Option<String> {
+        match self {
+            Self::Named(n) if n == "none" || n == "balanced" => None,
+            Self::Named(n) => Some(format!(
+                "unknown value \"{n}\" (expected \"none\", \"balanced\" or one number per class)"
+            )),
+            Self::List(w) if classes.is_some_and(|k| k != w.len()) => Some(format!(
+                "{} weights for {} classes",
+                w.len(),
+                classes.unwrap_or_default()
+            )),
+            Self::List(w) if w.iter().any(|x| !(*x >= 0.0 && x.is_finite())) => {
+                Some("weights must be numbers >= 0".into())
+            }
+            Self::List(w) if w.iter().all(|x| *x == 0.0) => {
+                Some("at least one weight must be positive".into())
+            }
+            Self::List(_) => None,
+        }
+    }
+
+    /// Each class's weight for a training set with these labels; None: unweighted.
+    pub fn resolve(&self, labels: &[u8], classes: usize) -> Option<Vec<f32>> {
+        match self {
+            Self::Named(n) if n == "balanced" => {
+                let mut count = vec![0usize; classes];
+                for &l in labels {
+                    count[l as usize] += 1;
+                }
+                let n = labels.len() as f64;
+                // A class without training images is never a target; 1 keeps it neutral.
+                let w = count.iter().map(|&c| match c {
+                    0 => 1.0,
+                    c => (n / (classes * c) as f64) as f32,
+                });
+                Some(w.collect())
+            }
+            Self::Named(_) => None,
+            Self::List(w) => Some(w.iter().map(|&x| x as f32).collect()),
+        }
+    }
+}
+
 crate::choice! {
     /// The validation metric that picks the best epoch.
     pub enum Monitor("value") {
@@ -104,6 +162,7 @@ impl Default for TrainConfig {
             epochs: 3,
             batch_size: 64,
             label_smoothing: 0.0,
+            class_weights: ClassWeights::Named("none".into()),
             monitor: Monitor::ValLoss,
             early_stopping_patience: 0,
             early_stopping_min_delta: 0.0,
@@ -132,6 +191,9 @@ impl TrainConfig {
                 "train.label_smoothing",
                 format!("{} is not in [0, 1)", self.label_smoothing),
             ));
+        }
+        if let Some(problem) = self.class_weights.problem(None) {
+            return Err(("train.class_weights", problem));
         }
         if !(self.early_stopping_min_delta >= 0.0 && self.early_stopping_min_delta.is_finite()) {
             return Err((

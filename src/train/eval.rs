@@ -26,6 +26,52 @@ pub fn cross_entropy(logits: Tensor<2>, targets: Tensor<1, Int>, smoothing: f64)
     }
 }
 
+/// The training loss: cross-entropy with label smoothing and, optionally, a weight per class
+/// (PyTorch's `CrossEntropyLoss(weight, label_smoothing)`).
+#[derive(Debug, Clone, Default)]
+pub struct Criterion {
+    pub smoothing: f64,
+    pub weights: Option<Tensor<1>>,
+}
+
+impl Criterion {
+    pub fn smoothing(smoothing: f64) -> Self {
+        Self {
+            smoothing,
+            weights: None,
+        }
+    }
+
+    pub fn loss(&self, logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
+        match &self.weights {
+            None => cross_entropy(logits, targets, self.smoothing),
+            Some(w) => weighted_cross_entropy(logits, targets, self.smoothing, w.clone()),
+        }
+    }
+}
+
+/// PyTorch's weighted mean: sum_i w[y_i] nll_i / sum_i w[y_i], and with smoothing
+/// eps / C x sum_i sum_c w[c] (-log p_ic) / sum_i w[y_i] for the uniform part.
+fn weighted_cross_entropy(
+    logits: Tensor<2>,
+    targets: Tensor<1, Int>,
+    smoothing: f64,
+    weights: Tensor<1>,
+) -> Tensor<1> {
+    let [n, c] = logits.dims();
+    let logp = log_softmax(logits, 1);
+    let wy = weights.clone().select(0, targets.clone());
+    let total = wy.clone().sum();
+    let picked = logp.clone().gather(1, targets.reshape([n, 1])).reshape([n]);
+    let nll = (picked * wy).sum().neg() / total.clone();
+    if smoothing > 0.0 {
+        let spread = (logp * weights.reshape([1, c])).sum().neg() / total / c as f64;
+        nll * (1.0 - smoothing) + spread * smoothing
+    } else {
+        nll
+    }
+}
+
 /// Number of rows whose argmax equals the target.
 pub fn correct(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1, Int> {
     let [n, _] = logits.dims();

@@ -67,6 +67,7 @@ pub fn run(cfg: &RunConfig, p: &Prepared, device: &Device, t: RangeTest) -> Resu
     let plan = GradPlan::new(&model, &p.layers, 0, cfg.optimizer.bn_bias_lr_scale)
         .with_clip_norm(cfg.optimizer.grad_clip);
     let mut opt = optim::build(&cfg.optimizer);
+    let criterion = p.criterion(cfg, &ad);
     let ratio = t.end / t.start;
     let mut points = Vec::with_capacity(t.steps);
     let (mut avg, mut best) = (0.0, f64::INFINITY);
@@ -90,8 +91,7 @@ pub fn run(cfg: &RunConfig, p: &Prepared, device: &Device, t: RangeTest) -> Resu
             }
             let lr = t.start * ratio.powf(step as f64 / (t.steps - 1).max(1) as f64);
             let xy = batch_tensors(batch, p.train.shape, &ad);
-            let smoothing = cfg.train.label_smoothing;
-            let (next, out) = train_step(model, &mut opt, xy, lr, smoothing, None, &plan);
+            let (next, out) = train_step(model, &mut opt, xy, lr, &criterion, None, &plan);
             model = next;
             let value = scalar(out.loss);
             avg = BETA * avg + (1.0 - BETA) * value;

@@ -19,6 +19,7 @@ use crate::model::spec::{LayerSpec, Shape, check_net, lint_net};
 use crate::model::whiten;
 use crate::train::config::RunConfig;
 use crate::train::device::DeviceName;
+use crate::train::eval::Criterion;
 
 pub struct Prepared {
     pub layers: Vec<LayerSpec>,
@@ -28,6 +29,22 @@ pub struct Prepared {
     pub train: Arc<Dataset>,
     pub val: Option<Arc<Dataset>>,
     pub test: Arc<Dataset>,
+    /// The training loss's class weights (`train.class_weights`), resolved on the data.
+    pub class_weights: Option<Vec<f32>>,
+}
+
+impl Prepared {
+    /// The training loss of `cfg` on `device`.
+    pub fn criterion(&self, cfg: &RunConfig, device: &Device) -> Criterion {
+        let weights = self
+            .class_weights
+            .as_ref()
+            .map(|w| Tensor::<1>::from_data(TensorData::new(w.clone(), [w.len()]), device));
+        Criterion {
+            smoothing: cfg.train.label_smoothing,
+            weights,
+        }
+    }
 }
 
 /// Index of the classifier head: the last linear layer.
@@ -47,6 +64,12 @@ pub fn prepare(cfg: &RunConfig, splits: Splits, origin: &str) -> Result<Prepared
     check_net(&layers, input, classes.len(), origin)?;
     for warning in lint_net(&layers) {
         eprintln!("warning: {origin}: {warning}");
+    }
+    if let Some(problem) = cfg.train.class_weights.problem(Some(classes.len())) {
+        return Err(Error::input(
+            origin,
+            format!("train.class_weights: {problem}"),
+        ));
     }
     let (train, val) = split_validation(&splits.train, cfg.data.val_fraction, cfg.seed);
     if train.is_empty() || splits.test.is_empty() {
@@ -89,7 +112,12 @@ pub fn prepare(cfg: &RunConfig, splits: Splits, origin: &str) -> Result<Prepared
     } else {
         Normalize::identity(c)
     };
+    let class_weights = cfg
+        .train
+        .class_weights
+        .resolve(&train.labels, classes.len());
     Ok(Prepared {
+        class_weights,
         layers,
         input,
         classes,

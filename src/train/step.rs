@@ -5,7 +5,7 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
 use crate::model::Net;
-use crate::train::eval::cross_entropy;
+use crate::train::eval::Criterion;
 use crate::train::grad_plan::GradPlan;
 
 /// What a step leaves to look at, detached from the graph (reading them is the only sync).
@@ -23,12 +23,12 @@ pub fn train_step(
     optim: &mut ModuleOptimizer,
     (x, y): (Tensor<4>, Tensor<1, Int>),
     lr: f64,
-    label_smoothing: f64,
+    criterion: &Criterion,
     only_layer: Option<usize>,
     plan: &GradPlan,
 ) -> (Net, StepOutput) {
     let logits = model.forward(x);
-    let loss = cross_entropy(logits.clone(), y, label_smoothing);
+    let loss = criterion.loss(logits.clone(), y);
     let mut grads = loss.backward();
     let mut grads = match only_layer.and_then(|i| model.layers.get(i)) {
         Some(layer) => GradientsParams::from_module(&mut grads, layer),

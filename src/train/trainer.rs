@@ -197,7 +197,7 @@ impl Trainer<'_> {
         let bias_scale = cfg.optimizer.bn_bias_lr_scale;
         let plan = GradPlan::new(&p.model, &prep.layers, epoch, bias_scale)
             .with_clip_norm(cfg.optimizer.grad_clip);
-        let pb = progress_bar(steps, self.quiet);
+        let (pb, criterion) = (progress_bar(steps, self.quiet), prep.criterion(cfg, &ad));
         let mut tally = Tally::default();
         // Each step's loss and correct count, read back SYNC_EVERY steps at a time.
         let (mut losses, mut hits, mut sizes) = (Vec::new(), Vec::new(), Vec::new());
@@ -216,7 +216,7 @@ impl Trainer<'_> {
                 &mut p.optim,
                 (x, y.clone()),
                 lr,
-                cfg.train.label_smoothing,
+                &criterion,
                 frozen,
                 &plan,
             );

@@ -62,6 +62,14 @@ fn bad_config_inputs_are_one_line_exit_2() {
             ],
         ),
         (
+            &["--set", "train.class_weights=[1.0, 2.0, 1.0]"],
+            &[name, "train.class_weights: 3 weights for 10 classes"],
+        ),
+        (
+            &["--set", "train.class_weights=\"balance\""],
+            &[name, "train.class_weights: unknown value \"balance\""],
+        ),
+        (
             &["--set", "schedule.warmup_epochs=2"],
             &[
                 name,

@@ -12,6 +12,7 @@ use convlab::model::net::{Layer, Net};
 use convlab::model::spec::{LayerSpec, Shape};
 use convlab::model::{Init, whiten};
 use convlab::train::config::Tta;
+use convlab::train::eval::Criterion;
 use convlab::train::eval::tta_logits;
 use convlab::train::grad_plan::GradPlan;
 use convlab::train::lookahead::Lookahead;
@@ -253,5 +254,14 @@ fn one_step(net: Net, plan: &GradPlan, device: &Device) -> Net {
     let x = Tensor::from_data(TensorData::new(x, [4, 1, 3, 3]), device);
     let y = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 1, 0, 1], [4]), device);
     let mut opt = SgdConfig::new().init();
-    train_step(net, &mut opt, (x, y), 0.1, 0.0, None, plan).0
+    train_step(
+        net,
+        &mut opt,
+        (x, y),
+        0.1,
+        &Criterion::default(),
+        None,
+        plan,
+    )
+    .0
 }
