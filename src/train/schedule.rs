@@ -96,13 +96,15 @@ impl ScheduleConfig {
     pub fn check(&self, has_val: bool) -> Result<(), (&'static str, String)> {
         use ScheduleName::*;
         if self.warmup_epochs > 0 {
-            if matches!(self.name, Onecycle | Plateau) {
+            let why = match self.name {
+                Onecycle => Some("onecycle warms up by itself (pct_start)"),
+                Plateau => Some("PyTorch's SequentialLR cannot hold ReduceLROnPlateau"),
+                _ => None,
+            };
+            if let Some(why) = why {
                 return Err((
                     "schedule.warmup_epochs",
-                    format!(
-                        "{} cannot follow a warm-up (onecycle warms up by itself: pct_start)",
-                        self.name
-                    ),
+                    format!("{} cannot follow a warm-up: {why}", self.name),
                 ));
             }
             if !(self.warmup_start_factor > 0.0 && self.warmup_start_factor <= 1.0) {
