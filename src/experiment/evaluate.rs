@@ -90,10 +90,9 @@ fn fit_to_model(ckpt: &Path, meta: &CheckpointMeta, test: &mut data::Dataset) ->
                 *l = index[*l as usize];
             }
         }
-        None if test.classes.len() == meta.classes.len() => tracing::warn!(
-            "the test set's classes {:?} are not the model's {:?}; taken in order",
-            test.classes,
-            meta.classes
+        None if test.classes.len() == meta.classes.len() => eprintln!(
+            "warning: the test set's classes {:?} are not the model's {:?}; taken in order",
+            test.classes, meta.classes
         ),
         None => {
             let unknown: Vec<&str> = (test.classes.iter())
@@ -123,7 +122,7 @@ fn test_fraction(o: &EvalOptions) -> f64 {
         .filter(|c| c.is_file())
         .and_then(|c| {
             read_stored(&c)
-                .inspect_err(|e| tracing::warn!("{e}; its split is not known"))
+                .inspect_err(|e| eprintln!("warning: {e}; its split is not known"))
                 .ok()
         });
     let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
