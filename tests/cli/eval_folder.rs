@@ -87,6 +87,15 @@ fn eval_on_a_new_folder_scores_every_image_by_class_name() {
     );
     assert!(stdout(&out).contains("| cat | 0 | - |"), "{}", stdout(&out));
 
+    // Other names, as many classes: taken in order (torchvision's sorted ImageFolder), said.
+    for (from, to) in [("cat", "a"), ("dog", "b"), ("owl", "c")] {
+        std::fs::rename(d.join("mine").join(from), d.join("mine").join(to)).unwrap();
+    }
+    let out = eval(d, ckpt, "mine");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("taken in order"), "{}", stderr(&out));
+    assert_eq!(eval_json(d)["test_acc"], whole["test_acc"]);
+
     // A class the model does not know: a one-line error naming it.
     flat_folder(d, "pets", "zoo", &["owl"]);
     std::fs::rename(d.join("zoo/owl"), d.join("zoo/horse")).unwrap();
