@@ -185,6 +185,43 @@ fn adam_and_adamw_match_pytorch() {
     );
 }
 
+// AMSGrad, 20 steps with beta2 = 0.9 so that the second moment falls below its maximum:
+//   W, b after 20 steps of run(lambda p: O.Adam(p, lr=0.05, betas=(0.9, 0.9), amsgrad=True))
+//   (plain Adam ends up to 0.087 away) and of O.AdamW(..., the same, amsgrad=True).
+#[test]
+fn amsgrad_matches_pytorch() {
+    let cases: [(&str, [f32; 15]); 2] = [
+        (
+            "name = \"adam\"\nlr = 0.05\nbeta2 = 0.9\namsgrad = true",
+            [
+                -0.5614204, -0.67519, -0.868348, -0.2407168, 1.4131161, 1.1656163, 0.8488544,
+                -0.3353673, 0.3042389, 0.9977612, 0.5977629, 0.3781236, -0.4233675, 0.1999331,
+                0.5610256,
+            ],
+        ),
+        (
+            "name = \"adamw\"\nlr = 0.05\nbeta2 = 0.9\namsgrad = true",
+            [
+                -0.5587183, -0.6736435, -0.8646221, -0.2382327, 1.4043131, 1.1592457, 0.8454511,
+                -0.3316932, 0.3026337, 0.9929327, 0.5964862, 0.3739466, -0.4217542, 0.1955312,
+                0.558143,
+            ],
+        ),
+    ];
+    for (optimizer, torch) in cases {
+        let got = scheduled_steps(optimizer, "", 20);
+        for (i, (g, t)) in got.iter().zip(torch).enumerate() {
+            assert!(
+                (g - t).abs() < 2e-5,
+                "{optimizer}: weight {i} is {g}, PyTorch's {t}"
+            );
+        }
+    }
+    let text = "[optimizer]\nname = \"sgd\"\namsgrad = true";
+    let err = run_config(parse_table(text, "run.toml").unwrap(), "run.toml").unwrap_err();
+    assert!(err.to_string().contains("optimizer.amsgrad"), "{err}");
+}
+
 #[test]
 fn adagrad_matches_pytorch_with_its_own_epsilon() {
     // PyTorch's default eps (1e-10): the nearly dead input's weights (indices 3, 7, 11) take

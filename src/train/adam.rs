@@ -21,6 +21,8 @@ pub struct FlexAdam {
     beta_2: f32,
     epsilon: f32,
     weight_decay: Option<f32>,
+    /// AMSGrad: the denominator uses the largest second moment so far (Burn's steps).
+    amsgrad: bool,
     /// Set by the schedule (OneCycleLR): replaces `beta_1` at every step.
     cycled: MomentumCell,
 }
@@ -28,24 +30,38 @@ pub struct FlexAdam {
 impl FlexAdam {
     /// `weight_decay`: the L2 penalty added to the gradient, as Burn's `WeightDecayConfig`.
     pub fn new(beta_1: f32, beta_2: f32, epsilon: f32, weight_decay: Option<f32>) -> Self {
-        Self {
-            burn: Self::burn(beta_1, beta_2, epsilon, weight_decay),
+        let mut adam = Self {
+            burn: AdamConfig::new().build(),
             beta_1,
             beta_2,
             epsilon,
             weight_decay,
+            amsgrad: false,
             cycled: MomentumCell::default(),
-        }
+        };
+        adam.burn = adam.burn(beta_1);
+        adam
     }
 
-    /// Burn's Adam with these scalars.
-    fn burn(beta_1: f32, beta_2: f32, epsilon: f32, weight_decay: Option<f32>) -> Adam {
+    /// Burn's Adam with these scalars and `beta_1`.
+    fn burn(&self, beta_1: f32) -> Adam {
         AdamConfig::new()
             .with_beta_1(beta_1)
-            .with_beta_2(beta_2)
-            .with_epsilon(epsilon)
-            .with_weight_decay(weight_decay.map(burn::optim::decay::WeightDecayConfig::new))
+            .with_beta_2(self.beta_2)
+            .with_epsilon(self.epsilon)
+            .with_weight_decay(
+                self.weight_decay
+                    .map(burn::optim::decay::WeightDecayConfig::new),
+            )
+            .with_amsgrad(self.amsgrad)
             .build()
+    }
+
+    /// AMSGrad (PyTorch's `amsgrad=True`): its steps run Burn's tensor operations.
+    pub fn with_amsgrad(mut self, amsgrad: bool) -> Self {
+        self.amsgrad = amsgrad;
+        self.burn = self.burn(self.beta_1);
+        self
     }
 
     /// Take beta1 from `cycled` at every step (OneCycleLR's cycle_momentum).
@@ -94,8 +110,7 @@ impl Optimizer for FlexAdam {
                 (p, Some(momentum))
             }
             state if self.cycled.get().is_some() => {
-                let burn = Self::burn(self.beta_1(), self.beta_2, self.epsilon, self.weight_decay);
-                burn.step(lr, tensor, grad, state)
+                self.burn(self.beta_1()).step(lr, tensor, grad, state)
             }
             state => self.burn.step(lr, tensor, grad, state),
         }
@@ -125,6 +140,8 @@ pub struct FlexAdamW {
     beta_2: f32,
     epsilon: f32,
     weight_decay: f32,
+    /// AMSGrad: the denominator uses the largest second moment so far (Burn's steps).
+    amsgrad: bool,
     /// Set by the schedule (OneCycleLR): replaces `beta_1` at every step.
     cycled: MomentumCell,
 }
@@ -132,24 +149,35 @@ pub struct FlexAdamW {
 impl FlexAdamW {
     /// `weight_decay`: decoupled, the parameter shrinks by lr * weight_decay each step.
     pub fn new(beta_1: f32, beta_2: f32, epsilon: f32, weight_decay: f32) -> Self {
-        Self {
-            burn: Self::burn(beta_1, beta_2, epsilon, weight_decay),
+        let mut adamw = Self {
+            burn: AdamWConfig::new().build(),
             beta_1,
             beta_2,
             epsilon,
             weight_decay,
+            amsgrad: false,
             cycled: MomentumCell::default(),
-        }
+        };
+        adamw.burn = adamw.burn(beta_1);
+        adamw
     }
 
-    /// Burn's AdamW with these scalars.
-    fn burn(beta_1: f32, beta_2: f32, epsilon: f32, weight_decay: f32) -> AdamW {
+    /// Burn's AdamW with these scalars and `beta_1`.
+    fn burn(&self, beta_1: f32) -> AdamW {
         AdamWConfig::new()
             .with_beta_1(beta_1)
-            .with_beta_2(beta_2)
-            .with_epsilon(epsilon)
-            .with_weight_decay(weight_decay)
+            .with_beta_2(self.beta_2)
+            .with_epsilon(self.epsilon)
+            .with_weight_decay(self.weight_decay)
+            .with_amsgrad(self.amsgrad)
             .build()
+    }
+
+    /// AMSGrad (PyTorch's `amsgrad=True`): its steps run Burn's tensor operations.
+    pub fn with_amsgrad(mut self, amsgrad: bool) -> Self {
+        self.amsgrad = amsgrad;
+        self.burn = self.burn(self.beta_1);
+        self
     }
 
     /// Take beta1 from `cycled` at every step (OneCycleLR's cycle_momentum).
@@ -199,8 +227,7 @@ impl Optimizer for FlexAdamW {
                 (p, Some(AdamWState::new(momentum)))
             }
             state if self.cycled.get().is_some() => {
-                let burn = Self::burn(self.beta_1(), self.beta_2, self.epsilon, self.weight_decay);
-                burn.step(lr, tensor, grad, state)
+                self.burn(self.beta_1()).step(lr, tensor, grad, state)
             }
             state => self.burn.step(lr, tensor, grad, state),
         }

@@ -39,6 +39,8 @@ pub struct OptimizerConfig {
     /// Adam/AdamW betas.
     pub beta1: f64,
     pub beta2: f64,
+    /// Adam/AdamW: AMSGrad's running maximum of the second moment (PyTorch's `amsgrad`).
+    pub amsgrad: bool,
     /// The denominator's epsilon (Adam, AdamW, Adagrad, RMSprop); unset: PyTorch's default for
     /// the optimizer, 1e-10 for Adagrad and 1e-8 for the others.
     pub eps: Option<f64>,
@@ -62,6 +64,7 @@ impl Default for OptimizerConfig {
             weight_decay: 0.0,
             beta1: 0.9,
             beta2: 0.999,
+            amsgrad: false,
             eps: None,
             alpha: 0.99,
             grad_clip: 0.0,
@@ -119,6 +122,12 @@ impl OptimizerConfig {
             return Err((
                 "optimizer.bn_bias_lr_scale",
                 format!("{} must be a positive number", self.bn_bias_lr_scale),
+            ));
+        }
+        if self.amsgrad && !matches!(self.name, OptimizerName::Adam | OptimizerName::Adamw) {
+            return Err((
+                "optimizer.amsgrad",
+                format!("is for adam and adamw, not {}", self.name),
             ));
         }
         if self.weight_decay < 0.0 {
@@ -201,7 +210,8 @@ pub fn build_with(cfg: &OptimizerConfig, momentum: &MomentumCell) -> ModuleOptim
                 eps,
                 cfg.weight_decay as f32,
             )
-            .with_cycled_beta1(momentum.clone()),
+            .with_cycled_beta1(momentum.clone())
+            .with_amsgrad(cfg.amsgrad),
         ),
         // Burn's AdaGrad and RmsProp, one pass per parameter on the CPU (train/rmsprop.rs).
         OptimizerName::Adagrad => ModuleOptimizer::from(FlexAdagrad { base }),
@@ -212,7 +222,8 @@ pub fn build_with(cfg: &OptimizerConfig, momentum: &MomentumCell) -> ModuleOptim
         // Burn's Adam, one pass per parameter on the CPU (train/adam.rs).
         OptimizerName::Adam => ModuleOptimizer::from(
             FlexAdam::new(cfg.beta1 as f32, cfg.beta2 as f32, eps, wd)
-                .with_cycled_beta1(momentum.clone()),
+                .with_cycled_beta1(momentum.clone())
+                .with_amsgrad(cfg.amsgrad),
         ),
     }
 }
