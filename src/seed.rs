@@ -18,6 +18,8 @@ pub enum Stream {
     LrFindPass { pass: u64 },
     /// Alternating flips: which images are mirrored in even epochs (odd ones flip them all).
     FlipCoins,
+    /// MixUp / CutMix draws (which one, lambda, the box) of the batches of epoch `epoch`.
+    Mix { epoch: usize },
 }
 
 pub fn derive_seed(seed: u64, stream: Stream) -> u64 {
@@ -32,5 +34,8 @@ pub fn derive_seed(seed: u64, stream: Stream) -> u64 {
             .wrapping_add(batch as u64),
         Stream::LrFindPass { pass } => seed.wrapping_add(pass),
         Stream::FlipCoins => seed ^ 0xf11b_c0f1_0000,
+        Stream::Mix { epoch } => (seed ^ 0x0bad_cafe_0000)
+            .wrapping_mul(31)
+            .wrapping_add(epoch as u64),
     }
 }

@@ -260,6 +260,7 @@ fn class_weighted_cross_entropy_matches_pytorch() {
         let c = Criterion {
             smoothing,
             weights: Some(w.clone()),
+            mix: None,
         };
         let got = c
             .loss(logits.clone(), y.clone())

@@ -69,6 +69,12 @@ pub struct DataConfig {
     /// image loses a rectangle of 2-33% of its area to the mean colour, after the crop and
     /// flip; 0 = off.
     pub erasing: f64,
+    /// MixUp (torchvision's `v2.MixUp(alpha)`): each training batch blended with itself
+    /// rolled by one, lambda ~ Beta(alpha, alpha), the loss split likewise; 0 = off.
+    pub mixup: f64,
+    /// CutMix (`v2.CutMix(alpha)`): a box of the partner image pasted in instead; with both
+    /// set, each batch takes one of the two at random; 0 = off.
+    pub cutmix: f64,
     /// With hflip: mirror each image by a seeded coin in even epochs and the other way in
     /// odd ones, so consecutive epochs see both views (airbench's alternating flip).
     pub hflip_alternate: bool,
@@ -105,6 +111,8 @@ impl Default for DataConfig {
             hflip: false,
             rotation: 0.0,
             erasing: 0.0,
+            mixup: 0.0,
+            cutmix: 0.0,
             hflip_alternate: false,
             padding_mode: PaddingMode::Constant,
             pipeline: Pipeline::Auto,
@@ -182,6 +190,11 @@ impl DataConfig {
                 "data.erasing",
                 format!("{} is not a probability in [0, 1]", self.erasing),
             ));
+        }
+        for (key, alpha) in [("data.mixup", self.mixup), ("data.cutmix", self.cutmix)] {
+            if !(alpha >= 0.0 && alpha.is_finite()) {
+                return Err((key, format!("{alpha} is not an alpha >= 0 (0 = off)")));
+            }
         }
         let host_only = [
             ("data.rotation", self.rotation),

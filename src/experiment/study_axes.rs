@@ -30,6 +30,8 @@ pub const AXIS_ALIASES: &[(&str, &str)] = &[
     ("crop_padding", "data.crop_padding"),
     ("rotation", "data.rotation"),
     ("erasing", "data.erasing"),
+    ("mixup", "data.mixup"),
+    ("cutmix", "data.cutmix"),
     ("image_size", "data.image_size"),
 ];
 

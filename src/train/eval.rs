@@ -32,17 +32,30 @@ pub fn cross_entropy(logits: Tensor<2>, targets: Tensor<1, Int>, smoothing: f64)
 pub struct Criterion {
     pub smoothing: f64,
     pub weights: Option<Tensor<1>>,
+    /// A MixUp/CutMix batch: its partner labels and the share lambda of its own labels; the
+    /// loss is lambda L(own) + (1 - lambda) L(partner).
+    pub mix: Option<(Tensor<1, Int>, f64)>,
 }
 
 impl Criterion {
     pub fn smoothing(smoothing: f64) -> Self {
         Self {
             smoothing,
-            weights: None,
+            ..Default::default()
         }
     }
 
     pub fn loss(&self, logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
+        match &self.mix {
+            None => self.unmixed(logits, targets),
+            Some((partner, lambda)) => {
+                let own = self.unmixed(logits.clone(), targets);
+                own * *lambda + self.unmixed(logits, partner.clone()) * (1.0 - lambda)
+            }
+        }
+    }
+
+    fn unmixed(&self, logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
         match &self.weights {
             None => cross_entropy(logits, targets, self.smoothing),
             Some(w) => weighted_cross_entropy(logits, targets, self.smoothing, w.clone()),

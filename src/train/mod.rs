@@ -18,6 +18,7 @@ pub mod kernel_cache;
 pub mod lookahead;
 pub mod lr_find;
 pub mod metrics;
+pub mod mix;
 pub mod optim;
 #[cfg(test)]
 mod optim_fixtures;

@@ -43,6 +43,7 @@ impl Prepared {
         Criterion {
             smoothing: cfg.train.label_smoothing,
             weights,
+            mix: None,
         }
     }
 }

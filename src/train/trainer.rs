@@ -26,14 +26,14 @@ use crate::train::grad_plan::GradPlan;
 use crate::train::guard::{self, Guard};
 use crate::train::lookahead::Lookahead;
 use crate::train::metrics::Tally;
+use crate::train::mix::{self, Mixer};
 use crate::train::optim::{self, MomentumCell};
 use crate::train::prepare::{Prepared, device_pipeline, fresh_model, from_pretrained, head_index};
 use crate::train::schedule::Schedule;
 use crate::train::step::train_step;
 
-/// Read the batches' losses and correct counts back from the device every this many
-/// batches, all in one transfer: often enough for the progress bar and the NaN
-/// guard, rarely enough not to stall a GPU queue.
+/// Read the batches' losses and correct counts back every this many batches, in one transfer:
+/// often enough for the progress bar and the NaN guard, rarely enough not to stall a GPU queue.
 const SYNC_EVERY: usize = 16;
 
 /// Evaluation batches are at least this large: without a backward pass they fit easily,
@@ -56,7 +56,7 @@ pub struct Trainer<'a> {
     pub after_epoch: EpochHook<'a>,
 }
 
-/// The best weights so far: lowest val loss, or the latest epoch without a validation split.
+/// The best weights so far by `train.monitor`, or the latest epoch without a validation split.
 pub(super) struct Best {
     pub(super) score: f64,
     pub(super) epoch: usize,
@@ -198,17 +198,18 @@ impl Trainer<'_> {
         let plan = GradPlan::new(&p.model, &prep.layers, epoch, bias_scale)
             .with_clip_norm(cfg.optimizer.grad_clip);
         let (pb, criterion) = (progress_bar(steps, self.quiet), prep.criterion(cfg, &ad));
+        let mut mixer = Mixer::for_epoch(&cfg.data, cfg.seed, epoch);
         let mut tally = Tally::default();
         // Each step's loss and correct count, read back SYNC_EVERY steps at a time.
         let (mut losses, mut hits, mut sizes) = (Vec::new(), Vec::new(), Vec::new());
         let mut lr = p.schedule.lr(epoch, 0);
         for (step, (x, y)) in batches.enumerate() {
+            let (x, crit, counted) = mix::apply(mixer.as_mut(), x, &y, &criterion);
             let x = cfg.train.precision.input(x);
             lr = p.schedule.lr(epoch, step);
             if let Some(m) = p.schedule.momentum(epoch, step) {
                 p.momentum.set(m);
             }
-            let n = y.dims()[0] as u64;
             // The step consumes the model; an empty net holds its place meanwhile.
             let model = std::mem::replace(&mut p.model, Net { layers: Vec::new() });
             let (model, out) = train_step(
@@ -216,7 +217,7 @@ impl Trainer<'_> {
                 &mut p.optim,
                 (x, y.clone()),
                 lr,
-                &criterion,
+                &crit,
                 frozen,
                 &plan,
             );
@@ -225,8 +226,8 @@ impl Trainer<'_> {
                 None => model,
             };
             losses.push(out.loss);
-            hits.push(correct(out.logits, y));
-            sizes.push(n);
+            hits.push(correct(out.logits, counted));
+            sizes.push(y.dims()[0] as u64);
             if sizes.len() == SYNC_EVERY || step + 1 == steps {
                 let read = read_back(take(&mut losses), take(&mut hits));
                 let read_losses: Vec<f64> = read.iter().map(|&(l, _)| l).collect();

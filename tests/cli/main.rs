@@ -12,6 +12,7 @@ mod bad_input;
 mod bench;
 mod eval_folder;
 mod images;
+mod mixing;
 mod one_cycle;
 
 /// A 4-class 28x28 IDX dataset and a config training a tiny net on it.
