@@ -127,6 +127,17 @@ impl Default for DataConfig {
 }
 
 impl DataConfig {
+    /// The first augmentation that only the host pipeline draws (rotation, erasing), by key.
+    pub fn host_only_augmentation(&self) -> Option<&'static str> {
+        [
+            ("data.rotation", self.rotation),
+            ("data.erasing", self.erasing),
+        ]
+        .into_iter()
+        .find(|&(_, v)| v > 0.0)
+        .map(|(key, _)| key)
+    }
+
     /// An image folder (a directory or a .tar.gz), everything else default.
     pub fn folder(path: PathBuf) -> Self {
         Self {
@@ -196,11 +207,7 @@ impl DataConfig {
                 return Err((key, format!("{alpha} is not an alpha >= 0 (0 = off)")));
             }
         }
-        let host_only = [
-            ("data.rotation", self.rotation),
-            ("data.erasing", self.erasing),
-        ];
-        if let Some((key, _)) = host_only.iter().find(|(_, v)| *v > 0.0)
+        if let Some(key) = self.host_only_augmentation()
             && self.pipeline == Pipeline::Device
         {
             return Err((

@@ -1,6 +1,7 @@
-//! Turning u8 images into normalized f32 batches, with the train-only augmentations
-//! (random rotation, random crop with zero padding, horizontal flip). The test and validation pipelines call
-//! the same code with augmentation off, so they can never be augmented by mistake.
+//! Turning u8 images into normalized f32 batches, with the train-only augmentations (random
+//! rotation, random crop with zero padding, horizontal flip, random erasing). The test and
+//! validation pipelines call the same code with augmentation off, so they can never be
+//! augmented by mistake.
 
 use rand::Rng;
 
@@ -77,11 +78,6 @@ impl Augment {
 
     pub fn is_off(&self) -> bool {
         self.crop_padding == 0 && !self.hflip && self.rotation == 0.0 && self.erasing == 0.0
-    }
-
-    /// Whether only the host pipeline can draw this augmentation (rotation, erasing).
-    pub fn host_only(&self) -> bool {
-        self.rotation > 0.0 || self.erasing > 0.0
     }
 
     /// The angle of an image's rotation, drawn after its shift and flip (none when off, so

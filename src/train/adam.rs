@@ -14,77 +14,72 @@ use crate::model::cpu::adam::{self as cpu_adam, AdamStep, AdamWStep};
 use crate::model::cpu::on_flex;
 use crate::train::optim::MomentumCell;
 
-#[derive(Clone)]
-pub struct FlexAdam {
-    burn: Adam,
-    beta_1: f32,
-    beta_2: f32,
-    epsilon: f32,
-    weight_decay: Option<f32>,
+/// What Adam and AdamW share: the betas, epsilon, AMSGrad, and beta1 when OneCycleLR cycles
+/// it.
+#[derive(Clone, Debug)]
+pub struct Moments {
+    pub beta_1: f32,
+    pub beta_2: f32,
+    pub epsilon: f32,
     /// AMSGrad: the denominator uses the largest second moment so far (Burn's steps).
-    amsgrad: bool,
+    pub amsgrad: bool,
     /// Set by the schedule (OneCycleLR): replaces `beta_1` at every step.
-    cycled: MomentumCell,
+    pub cycled: MomentumCell,
 }
 
-impl FlexAdam {
-    /// `weight_decay`: the L2 penalty added to the gradient, as Burn's `WeightDecayConfig`.
-    pub fn new(beta_1: f32, beta_2: f32, epsilon: f32, weight_decay: Option<f32>) -> Self {
-        let mut adam = Self {
-            burn: AdamConfig::new().build(),
+impl Moments {
+    pub fn new(beta_1: f32, beta_2: f32, epsilon: f32) -> Self {
+        Self {
             beta_1,
             beta_2,
             epsilon,
-            weight_decay,
             amsgrad: false,
             cycled: MomentumCell::default(),
-        };
-        adam.burn = adam.burn(beta_1);
-        adam
-    }
-
-    /// Burn's Adam with these scalars and `beta_1`.
-    fn burn(&self, beta_1: f32) -> Adam {
-        AdamConfig::new()
-            .with_beta_1(beta_1)
-            .with_beta_2(self.beta_2)
-            .with_epsilon(self.epsilon)
-            .with_weight_decay(
-                self.weight_decay
-                    .map(burn::optim::decay::WeightDecayConfig::new),
-            )
-            .with_amsgrad(self.amsgrad)
-            .build()
-    }
-
-    /// AMSGrad (PyTorch's `amsgrad=True`): its steps run Burn's tensor operations.
-    pub fn with_amsgrad(mut self, amsgrad: bool) -> Self {
-        self.amsgrad = amsgrad;
-        self.burn = self.burn(self.beta_1);
-        self
-    }
-
-    /// Take beta1 from `cycled` at every step (OneCycleLR's cycle_momentum).
-    pub fn with_cycled_beta1(mut self, cycled: MomentumCell) -> Self {
-        self.cycled = cycled;
-        self
+        }
     }
 
     /// This step's beta1; the bias correction uses it too, as PyTorch's Adam does.
     fn beta_1(&self) -> f32 {
         self.cycled.get().unwrap_or(self.beta_1)
     }
+}
+
+#[derive(Clone)]
+pub struct FlexAdam {
+    m: Moments,
+    weight_decay: Option<f32>,
+}
+
+impl FlexAdam {
+    /// `weight_decay`: the L2 penalty added to the gradient, as Burn's `WeightDecayConfig`.
+    pub fn new(m: Moments, weight_decay: Option<f32>) -> Self {
+        Self { m, weight_decay }
+    }
+
+    /// Burn's Adam at this step's scalars (a plain struct: building it allocates nothing).
+    fn burn(&self) -> Adam {
+        AdamConfig::new()
+            .with_beta_1(self.m.beta_1())
+            .with_beta_2(self.m.beta_2)
+            .with_epsilon(self.m.epsilon)
+            .with_weight_decay(
+                self.weight_decay
+                    .map(burn::optim::decay::WeightDecayConfig::new),
+            )
+            .with_amsgrad(self.m.amsgrad)
+            .build()
+    }
 
     /// The scalars of step `time` (1 = the first), as burn-optim 0.22's `AdaptiveMomentum`.
     fn coefs(&self, time: usize, lr: LearningRate) -> AdamStep {
         let t = time as i32;
-        let beta_1 = self.beta_1();
-        let bias_correction2_sqrt = (1.0 - self.beta_2.powi(t)).sqrt();
+        let beta_1 = self.m.beta_1();
+        let bias_correction2_sqrt = (1.0 - self.m.beta_2.powi(t)).sqrt();
         AdamStep {
             beta_1,
-            beta_2: self.beta_2,
+            beta_2: self.m.beta_2,
             combined: bias_correction2_sqrt / (1.0 - beta_1.powi(t)),
-            epsilon: self.epsilon * bias_correction2_sqrt,
+            epsilon: self.m.epsilon * bias_correction2_sqrt,
             lr: lr as f32,
             weight_decay: self.weight_decay,
         }
@@ -109,10 +104,7 @@ impl Optimizer for FlexAdam {
                 let momentum = AdamState::new(AdaptiveMomentumState::new(time, m, v));
                 (p, Some(momentum))
             }
-            state if self.cycled.get().is_some() => {
-                self.burn(self.beta_1()).step(lr, tensor, grad, state)
-            }
-            state => self.burn.step(lr, tensor, grad, state),
+            state => self.burn().step(lr, tensor, grad, state),
         }
     }
 
@@ -135,73 +127,38 @@ fn one_pass<const D: usize>(
 
 #[derive(Clone)]
 pub struct FlexAdamW {
-    burn: AdamW,
-    beta_1: f32,
-    beta_2: f32,
-    epsilon: f32,
+    m: Moments,
     weight_decay: f32,
-    /// AMSGrad: the denominator uses the largest second moment so far (Burn's steps).
-    amsgrad: bool,
-    /// Set by the schedule (OneCycleLR): replaces `beta_1` at every step.
-    cycled: MomentumCell,
 }
 
 impl FlexAdamW {
     /// `weight_decay`: decoupled, the parameter shrinks by lr * weight_decay each step.
-    pub fn new(beta_1: f32, beta_2: f32, epsilon: f32, weight_decay: f32) -> Self {
-        let mut adamw = Self {
-            burn: AdamWConfig::new().build(),
-            beta_1,
-            beta_2,
-            epsilon,
-            weight_decay,
-            amsgrad: false,
-            cycled: MomentumCell::default(),
-        };
-        adamw.burn = adamw.burn(beta_1);
-        adamw
+    pub fn new(m: Moments, weight_decay: f32) -> Self {
+        Self { m, weight_decay }
     }
 
-    /// Burn's AdamW with these scalars and `beta_1`.
-    fn burn(&self, beta_1: f32) -> AdamW {
+    /// Burn's AdamW at this step's scalars.
+    fn burn(&self) -> AdamW {
         AdamWConfig::new()
-            .with_beta_1(beta_1)
-            .with_beta_2(self.beta_2)
-            .with_epsilon(self.epsilon)
+            .with_beta_1(self.m.beta_1())
+            .with_beta_2(self.m.beta_2)
+            .with_epsilon(self.m.epsilon)
             .with_weight_decay(self.weight_decay)
-            .with_amsgrad(self.amsgrad)
+            .with_amsgrad(self.m.amsgrad)
             .build()
-    }
-
-    /// AMSGrad (PyTorch's `amsgrad=True`): its steps run Burn's tensor operations.
-    pub fn with_amsgrad(mut self, amsgrad: bool) -> Self {
-        self.amsgrad = amsgrad;
-        self.burn = self.burn(self.beta_1);
-        self
-    }
-
-    /// Take beta1 from `cycled` at every step (OneCycleLR's cycle_momentum).
-    pub fn with_cycled_beta1(mut self, cycled: MomentumCell) -> Self {
-        self.cycled = cycled;
-        self
-    }
-
-    /// This step's beta1; the bias correction uses it too, as PyTorch's AdamW does.
-    fn beta_1(&self) -> f32 {
-        self.cycled.get().unwrap_or(self.beta_1)
     }
 
     /// The scalars of step `time` (1 = the first), as burn-optim 0.22's `AdamW::step`.
     fn coefs(&self, time: usize, lr: LearningRate) -> AdamWStep {
         let t = time as i32;
-        let beta_1 = self.beta_1();
+        let beta_1 = self.m.beta_1();
         let decay_rate = lr * self.weight_decay as f64;
         AdamWStep {
             beta_1,
-            beta_2: self.beta_2,
+            beta_2: self.m.beta_2,
             bias_1: 1.0 - beta_1.powi(t),
-            bias_2: 1.0 - self.beta_2.powi(t),
-            epsilon: self.epsilon,
+            bias_2: 1.0 - self.m.beta_2.powi(t),
+            epsilon: self.m.epsilon,
             lr: lr as f32,
             keep: (decay_rate != 0.0).then_some((1.0 - decay_rate) as f32),
         }
@@ -226,10 +183,7 @@ impl Optimizer for FlexAdamW {
                 let momentum = AdaptiveMomentumState::new(time, m, v);
                 (p, Some(AdamWState::new(momentum)))
             }
-            state if self.cycled.get().is_some() => {
-                self.burn(self.beta_1()).step(lr, tensor, grad, state)
-            }
-            state => self.burn.step(lr, tensor, grad, state),
+            state => self.burn().step(lr, tensor, grad, state),
         }
     }
 
@@ -283,8 +237,8 @@ mod tests {
     #[test]
     fn steps_give_the_bits_of_burns_adam() {
         for (b1, b2, eps, wd) in [(0.9, 0.999, 1e-8, None), (0.8, 0.99, 1e-5, Some(0.01))] {
-            let ours = FlexAdam::new(b1, b2, eps, wd);
-            assert_same_steps(&ours, &ours.burn, |s: &AdamState<2>| &s.momentum);
+            let ours = FlexAdam::new(Moments::new(b1, b2, eps), wd);
+            assert_same_steps(&ours, &ours.burn(), |s: &AdamState<2>| &s.momentum);
         }
     }
 
@@ -296,8 +250,8 @@ mod tests {
             (0.8, 0.99, 1e-5, 0.5),
             (0.9, 0.999, 1e-8, 0.0),
         ] {
-            let ours = FlexAdamW::new(b1, b2, eps, wd);
-            assert_same_steps(&ours, &ours.burn, |s: &AdamWState<2>| &s.momentum);
+            let ours = FlexAdamW::new(Moments::new(b1, b2, eps), wd);
+            assert_same_steps(&ours, &ours.burn(), |s: &AdamWState<2>| &s.momentum);
         }
     }
 }

@@ -6,7 +6,7 @@
 use burn::optim::{AdamConfig, Optimizer};
 
 use crate::model::cpu::rmsprop::RmsStep;
-use crate::train::adam::FlexAdam;
+use crate::train::adam::{FlexAdam, Moments};
 use crate::train::optim::MomentumCell;
 use crate::train::optim_fixtures::{bits, values};
 use crate::train::rmsprop::{FlexRmsProp, RmsPropState};
@@ -73,7 +73,11 @@ fn cycled_rmsprop_one_pass_matches_the_tensor_path() {
 #[test]
 fn cycled_adam_matches_burns_adam_at_each_steps_beta1() {
     let cell = MomentumCell::cycled();
-    let ours = FlexAdam::new(0.9, 0.999, 1e-8, None).with_cycled_beta1(cell.clone());
+    let moments = Moments {
+        cycled: cell.clone(),
+        ..Moments::new(0.9, 0.999, 1e-8)
+    };
+    let ours = FlexAdam::new(moments, None);
     let (mut p_ours, mut p_burn) = (values(1), values(1));
     let (mut s_ours, mut s_burn) = (None, None);
     for (step, m) in MOMENTA.iter().enumerate() {

@@ -15,8 +15,12 @@ use crate::train::metrics::Tally;
 
 /// Mean cross-entropy with optional label smoothing (PyTorch's formulation).
 pub fn cross_entropy(logits: Tensor<2>, targets: Tensor<1, Int>, smoothing: f64) -> Tensor<1> {
-    let [n, _] = logits.dims();
-    let logp = log_softmax(logits, 1);
+    smoothed_nll(log_softmax(logits, 1), targets, smoothing)
+}
+
+/// [`cross_entropy`] from log-probabilities.
+fn smoothed_nll(logp: Tensor<2>, targets: Tensor<1, Int>, smoothing: f64) -> Tensor<1> {
+    let [n, _] = logp.dims();
     let nll = logp.clone().gather(1, targets.reshape([n, 1])).mean().neg();
     if smoothing > 0.0 {
         let uniform = logp.mean_dim(1).mean().neg();
@@ -46,33 +50,34 @@ impl Criterion {
     }
 
     pub fn loss(&self, logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
+        // One log-softmax serves both label sets of a mixed batch.
+        let logp = log_softmax(logits, 1);
         match &self.mix {
-            None => self.unmixed(logits, targets),
+            None => self.unmixed(logp, targets),
             Some((partner, lambda)) => {
-                let own = self.unmixed(logits.clone(), targets);
-                own * *lambda + self.unmixed(logits, partner.clone()) * (1.0 - lambda)
+                let own = self.unmixed(logp.clone(), targets);
+                own * *lambda + self.unmixed(logp, partner.clone()) * (1.0 - lambda)
             }
         }
     }
 
-    fn unmixed(&self, logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
+    fn unmixed(&self, logp: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
         match &self.weights {
-            None => cross_entropy(logits, targets, self.smoothing),
-            Some(w) => weighted_cross_entropy(logits, targets, self.smoothing, w.clone()),
+            None => smoothed_nll(logp, targets, self.smoothing),
+            Some(w) => weighted_nll(logp, targets, self.smoothing, w.clone()),
         }
     }
 }
 
 /// PyTorch's weighted mean: sum_i w[y_i] nll_i / sum_i w[y_i], and with smoothing
 /// eps / C x sum_i sum_c w[c] (-log p_ic) / sum_i w[y_i] for the uniform part.
-fn weighted_cross_entropy(
-    logits: Tensor<2>,
+fn weighted_nll(
+    logp: Tensor<2>,
     targets: Tensor<1, Int>,
     smoothing: f64,
     weights: Tensor<1>,
 ) -> Tensor<1> {
-    let [n, c] = logits.dims();
-    let logp = log_softmax(logits, 1);
+    let [n, c] = logp.dims();
     let wy = weights.clone().select(0, targets.clone());
     let total = wy.clone().sum();
     let picked = logp.clone().gather(1, targets.reshape([n, 1])).reshape([n]);

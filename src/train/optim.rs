@@ -11,7 +11,7 @@ use burn::optim::ModuleOptimizer;
 use serde::{Deserialize, Serialize};
 
 use crate::model::cpu::rmsprop::RmsStep;
-use crate::train::adam::{FlexAdam, FlexAdamW};
+use crate::train::adam::{FlexAdam, FlexAdamW, Moments};
 use crate::train::rmsprop::{FlexAdagrad, FlexRmsProp};
 use crate::train::sgd::FlexSgd;
 
@@ -194,6 +194,11 @@ pub fn build_with(cfg: &OptimizerConfig, momentum: &MomentumCell) -> ModuleOptim
         alpha: cfg.alpha as f32,
         momentum: cfg.momentum as f32,
     };
+    let moments = Moments {
+        amsgrad: cfg.amsgrad,
+        cycled: momentum.clone(),
+        ..Moments::new(cfg.beta1 as f32, cfg.beta2 as f32, eps)
+    };
     match cfg.name {
         // Burn's Sgd (dampening 0), one pass per parameter on the CPU (train/sgd.rs).
         OptimizerName::Sgd | OptimizerName::SgdMomentum => ModuleOptimizer::from(FlexSgd {
@@ -203,16 +208,9 @@ pub fn build_with(cfg: &OptimizerConfig, momentum: &MomentumCell) -> ModuleOptim
             cycled: momentum.clone(),
         }),
         // Burn's AdamW, one pass per parameter on the CPU (train/adam.rs).
-        OptimizerName::Adamw => ModuleOptimizer::from(
-            FlexAdamW::new(
-                cfg.beta1 as f32,
-                cfg.beta2 as f32,
-                eps,
-                cfg.weight_decay as f32,
-            )
-            .with_cycled_beta1(momentum.clone())
-            .with_amsgrad(cfg.amsgrad),
-        ),
+        OptimizerName::Adamw => {
+            ModuleOptimizer::from(FlexAdamW::new(moments, cfg.weight_decay as f32))
+        }
         // Burn's AdaGrad and RmsProp, one pass per parameter on the CPU (train/rmsprop.rs).
         OptimizerName::Adagrad => ModuleOptimizer::from(FlexAdagrad { base }),
         OptimizerName::Rmsprop => ModuleOptimizer::from(FlexRmsProp {
@@ -220,10 +218,6 @@ pub fn build_with(cfg: &OptimizerConfig, momentum: &MomentumCell) -> ModuleOptim
             cycled: momentum.clone(),
         }),
         // Burn's Adam, one pass per parameter on the CPU (train/adam.rs).
-        OptimizerName::Adam => ModuleOptimizer::from(
-            FlexAdam::new(cfg.beta1 as f32, cfg.beta2 as f32, eps, wd)
-                .with_cycled_beta1(momentum.clone())
-                .with_amsgrad(cfg.amsgrad),
-        ),
+        OptimizerName::Adam => ModuleOptimizer::from(FlexAdam::new(moments, wd)),
     }
 }

@@ -203,7 +203,7 @@ pub fn device_pipeline(cfg: &RunConfig, p: &Prepared) -> bool {
         Pipeline::Auto => {
             let augment = Augment::for_epoch(&cfg.data, cfg.seed, 0);
             cfg.device == DeviceName::Cuda
-                && !augment.host_only()
+                && cfg.data.host_only_augmentation().is_none()
                 && Resident::bytes(&p.train, &augment) <= AUTO_DEVICE_BYTES
         }
     }

@@ -201,11 +201,8 @@ impl Schedule {
     pub fn lr(&self, epoch: usize, step: usize) -> f64 {
         let c = &self.cfg;
         let lr = self.base_lr;
-        let warmup = if c.name == ScheduleName::Onecycle {
-            0
-        } else {
-            c.warmup_epochs
-        };
+        // `check` allows a warm-up only before the per-epoch schedules.
+        let warmup = c.warmup_epochs;
         if epoch < warmup {
             let f = c.warmup_start_factor;
             return lr * (f + (1.0 - f) * epoch as f64 / warmup as f64);
