@@ -10,6 +10,7 @@ mod cuda_probe;
 #[cfg(test)]
 mod cycled_momentum_tests;
 pub mod device;
+mod epoch;
 pub mod eval;
 pub mod finetune;
 pub mod grad_plan;
