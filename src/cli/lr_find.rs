@@ -20,7 +20,7 @@ pub struct LrFindArgs {
     start: f64,
     #[arg(long, default_value_t = 10.0)]
     end: f64,
-    /// Batches to train (the lr reaches --end at the last one).
+    /// Optimizer steps to train, a batch each or a group of train.accumulate_grad_batches (the lr reaches --end at the last).
     #[arg(long, default_value_t = 100)]
     steps: usize,
     #[arg(long, default_value = "runs")]

@@ -49,6 +49,14 @@ impl Default for RunConfig {
 pub struct TrainConfig {
     pub epochs: usize,
     pub batch_size: usize,
+    /// Gradient accumulation (Lightning's `accumulate_grad_batches`): sum the gradients of
+    /// this many batches, then take one optimizer step, so batch_size x N images make a step
+    /// without the memory of one batch that large. Each batch's loss counts by its share of
+    /// the group's images, so (without batch norm) the steps are those of one batch of
+    /// batch_size x N; an epoch's last, shorter group is a mean over its own images (Lightning
+    /// divides it by N: its open issue 19987). Schedules and lookahead count optimizer
+    /// steps; batch norm and dropout still see batches of batch_size. 1 = off.
+    pub accumulate_grad_batches: usize,
     /// Cross-entropy label smoothing in [0, 1).
     pub label_smoothing: f64,
     /// Weights of the classes in the training loss, as PyTorch's
@@ -161,6 +169,7 @@ impl Default for TrainConfig {
         Self {
             epochs: 3,
             batch_size: 64,
+            accumulate_grad_batches: 1,
             label_smoothing: 0.0,
             class_weights: ClassWeights::Named("none".into()),
             monitor: Monitor::ValLoss,
@@ -178,6 +187,14 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// Optimizer steps in an epoch over `images` training images: one per group of
+    /// `accumulate_grad_batches` batches, the last group possibly shorter.
+    pub fn optimizer_steps(&self, images: usize) -> usize {
+        images
+            .div_ceil(self.batch_size)
+            .div_ceil(self.accumulate_grad_batches)
+    }
+
     /// Impossible values, as (key, problem).
     pub fn check(&self) -> std::result::Result<(), (&'static str, String)> {
         if self.batch_size == 0 {
@@ -185,6 +202,12 @@ impl TrainConfig {
         }
         if self.epochs == 0 {
             return Err(("train.epochs", "must be at least 1".into()));
+        }
+        if self.accumulate_grad_batches == 0 {
+            return Err((
+                "train.accumulate_grad_batches",
+                "must be at least 1 (1 = a step after every batch)".into(),
+            ));
         }
         if !(0.0..1.0).contains(&self.label_smoothing) {
             return Err((

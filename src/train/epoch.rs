@@ -1,5 +1,6 @@
 //! One epoch's training pass: shuffled, augmented (and possibly mixed) batches, each a
-//! forward, backward and optimizer step, with the losses read back a few batches at a time
+//! forward and backward, and an optimizer step after each (or after each group of
+//! `train.accumulate_grad_batches`), with the losses read back a few batches at a time
 //! for the progress bar and the NaN guard.
 
 use std::io::IsTerminal;
@@ -17,7 +18,7 @@ use crate::train::guard;
 use crate::train::metrics::Tally;
 use crate::train::mix::{self, Mixer};
 use crate::train::prepare::head_index;
-use crate::train::step::train_step;
+use crate::train::step::{Accumulation, backward, optimizer_step};
 use crate::train::trainer::{Progress, Trainer};
 
 /// Read the batches' losses and correct counts back every this many batches, in one transfer:
@@ -69,28 +70,29 @@ impl Trainer<'_> {
         // Each step's loss and correct count, read back SYNC_EVERY steps at a time.
         let (mut losses, mut hits, mut sizes) = (Vec::new(), Vec::new(), Vec::new());
         let mut lr = p.schedule.lr(epoch, 0);
+        let k = cfg.train.accumulate_grad_batches;
+        let optimizer_steps = cfg.train.optimizer_steps(prep.train.len());
+        let mut group = Accumulation::new(prep.train.len(), cfg.train.batch_size, k);
         for (step, (x, y)) in batches.enumerate() {
             let (x, crit, counted) = mix::apply(mixer.as_mut(), x, &y, &criterion);
             let x = cfg.train.precision.input(x);
-            lr = p.schedule.lr(epoch, step);
-            if let Some(m) = p.schedule.momentum(epoch, step) {
+            // Schedules count optimizer steps: one per group of k batches.
+            let opt_step = step / k;
+            lr = p.schedule.lr(epoch, opt_step);
+            if let Some(m) = p.schedule.momentum(epoch, opt_step) {
                 p.momentum.set(m);
             }
-            // The step consumes the model; an empty net holds its place meanwhile.
-            let model = std::mem::replace(&mut p.model, Net { layers: Vec::new() });
-            let (model, out) = train_step(
-                model,
-                &mut p.optim,
-                (x, y.clone()),
-                lr,
-                &crit,
-                frozen,
-                &plan,
-            );
-            p.model = match p.lookahead.as_mut() {
-                Some(l) => l.after_step(model, epoch * steps + step + 1),
-                None => model,
-            };
+            let share = group.share(step, y.dims()[0]);
+            let (grads, out) = backward(&p.model, (x, y.clone()), &crit, frozen, share);
+            if let Some(grads) = group.add(&p.model, grads, step, steps) {
+                // The step consumes the model; an empty net holds its place meanwhile.
+                let model = std::mem::replace(&mut p.model, Net { layers: Vec::new() });
+                let model = optimizer_step(model, &mut p.optim, grads, lr, &plan);
+                p.model = match p.lookahead.as_mut() {
+                    Some(l) => l.after_step(model, epoch * optimizer_steps + opt_step + 1),
+                    None => model,
+                };
+            }
             losses.push(out.loss);
             hits.push(correct(out.logits, counted));
             sizes.push(y.dims()[0] as u64);

@@ -1,6 +1,7 @@
 //! The learning-rate range test (Smith 2015; fastai's `lr_find`, Lightning's `lr_find`):
 //! train briefly while the lr grows exponentially from `start` to `end`, record the
-//! smoothed loss, stop once it explodes, and suggest the lr where it falls fastest.
+//! smoothed loss, stop once it explodes, and suggest the lr where it falls fastest. A step is
+//! an optimizer step: with `train.accumulate_grad_batches`, a group of batches.
 
 use std::sync::Arc;
 
@@ -16,7 +17,7 @@ use crate::train::eval::{batch_tensors, scalar};
 use crate::train::grad_plan::GradPlan;
 use crate::train::optim;
 use crate::train::prepare::{Prepared, fresh_model};
-use crate::train::step::train_step;
+use crate::train::step::{Accumulation, backward, optimizer_step};
 
 /// Exponential smoothing of the loss (fastai and Lightning use 0.98).
 const BETA: f64 = 0.98;
@@ -73,6 +74,8 @@ pub fn run(cfg: &RunConfig, p: &Prepared, device: &Device, t: RangeTest) -> Resu
     let (mut avg, mut best) = (0.0, f64::INFINITY);
     let mut stopped_early = false;
     let augment = Augment::for_epoch(&cfg.data, cfg.seed, 0);
+    let (b, k) = (cfg.train.batch_size, cfg.train.accumulate_grad_batches);
+    let batches = p.train.len().div_ceil(b);
     'outer: for pass in 0u64.. {
         let rx = loader::spawn(
             p.train.clone(),
@@ -84,16 +87,25 @@ pub fn run(cfg: &RunConfig, p: &Prepared, device: &Device, t: RangeTest) -> Resu
                 augment,
             },
         );
-        for batch in rx {
+        // With gradient accumulation each point is one optimizer step over a group of
+        // batches, as in training, and its loss the group's mean.
+        let mut group = Accumulation::new(p.train.len(), b, k);
+        let mut group_loss = 0.0;
+        for (i, batch) in rx.into_iter().enumerate() {
             let step = points.len();
             if step == t.steps {
                 break 'outer;
             }
             let lr = t.start * ratio.powf(step as f64 / (t.steps - 1).max(1) as f64);
             let xy = batch_tensors(batch, p.train.shape, &ad);
-            let (next, out) = train_step(model, &mut opt, xy, lr, &criterion, None, &plan);
-            model = next;
-            let value = scalar(out.loss);
+            let share = group.share(i, xy.1.dims()[0]);
+            let (grads, out) = backward(&model, xy, &criterion, None, share);
+            group_loss += scalar(out.loss) * share;
+            let Some(grads) = group.add(&model, grads, i, batches) else {
+                continue;
+            };
+            model = optimizer_step(model, &mut opt, grads, lr, &plan);
+            let value = std::mem::take(&mut group_loss);
             avg = BETA * avg + (1.0 - BETA) * value;
             let smoothed = avg / (1.0 - BETA.powi(step as i32 + 1));
             points.push(Point {

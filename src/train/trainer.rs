@@ -114,7 +114,7 @@ impl Trainer<'_> {
         if let Some(ckpt) = &cfg.model.pretrained {
             model = from_pretrained(model, &p.layers, ckpt, &ad)?;
         }
-        let steps = p.train.len().div_ceil(cfg.train.batch_size);
+        let steps = cfg.train.optimizer_steps(p.train.len());
         let (every, decay) = (cfg.train.lookahead_every, cfg.train.lookahead_decay);
         let resident = device_pipeline(cfg, p).then(|| {
             let augment = Augment::for_epoch(&cfg.data, cfg.seed, 0);

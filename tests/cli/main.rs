@@ -8,6 +8,7 @@ use std::path::Path;
 
 use common::*;
 
+mod accumulate;
 mod bad_input;
 mod bench;
 mod eval_folder;
