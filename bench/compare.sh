@@ -10,6 +10,7 @@
 #   DEVICE=cuda DTYPES="f32 bf16" COMPILE=1 bash bench/compare.sh   # both precisions, + torch.compile
 #   OPTIMIZERS="sgd sgd-momentum adam" CASES="vgg-blocks:16" bash bench/compare.sh   # a row each
 #   BEFORE=/tmp/convlab-old bash bench/compare.sh   # + another convlab binary, same interleaving
+#   MODE=epoch ACCUMULATE=4 CASES="resnet18:64" bash bench/compare.sh   # a step per 4 batches, both sides
 #
 # MODE=steps: `convlab bench` vs bench/pytorch.py: forward, backward and optimizer step (Adam unless OPTIMIZERS) on batches
 #   already in memory, STEPS timed steps (or the case's own) after WARMUP warm-up steps
@@ -26,6 +27,8 @@
 #   resident memory of each process (GNU time's %M, data loading included). vgg-blocks and
 #   resnet18 train on LIMIT_TRAIN images and test on LIMIT_TEST (a full epoch is 10-30 min
 #   per side on 2 cores); the other nets run the full 45,000/5,000/10,000 (MNIST 54,000).
+#   ACCUMULATE=N: one optimizer step per N batches on both sides (train.accumulate_grad_batches;
+#   the script's --accumulate); the batch column reads "batch x N".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${MODE:-steps}
@@ -36,6 +39,11 @@ dtypes=${DTYPES:-f32}
 compile=${COMPILE:-0}
 optimizers=${OPTIMIZERS:-adam}
 before=${BEFORE:-}
+accumulate=${ACCUMULATE:-1}
+if [ "$accumulate" != 1 ] && [ "$mode" != epoch ]; then
+  echo "compare.sh: ACCUMULATE is for MODE=epoch" >&2
+  exit 2
+fi
 if [ "$mode" = epoch ] && [ "$optimizers" != adam ]; then
   echo "compare.sh: MODE=epoch trains with Adam (the configs' optimizer); OPTIMIZERS is for MODE=steps" >&2
   exit 2
@@ -78,13 +86,13 @@ epoch_case() { # model batch -> "convlab_s pytorch_s convlab_MB pytorch_MB convl
   local dir="$tmp/run-$RANDOM$RANDOM"
   /usr/bin/time -f %M -o "$tmp/c.rss" "$bin" train "$cfg" --data-dir "$data" --device "$device" \
     --run-dir "$dir" --quiet --set train.epochs=1 --set "model.preset=$model" \
-    --set "train.batch_size=$batch" --set "optimizer.lr=$lr" --set "train.precision=\"${dtype/f32/fp32}\"" \
+    --set "train.batch_size=$batch" --set "train.accumulate_grad_batches=$accumulate" --set "optimizer.lr=$lr" --set "train.precision=\"${dtype/f32/fp32}\"" \
     "${lim[@]}" > /dev/null
   local cs cacc p
   cs=$("$python" -c "import csv; print(list(csv.DictReader(open('$dir/timing.csv')))[0]['seconds'])")
   cacc=$(json "$(cat "$dir/summary.json" | tr -d '\n')" test_acc)
   p=$(/usr/bin/time -f %M -o "$tmp/p.rss" "$python" bench/pytorch_epoch.py --dataset "$ds" \
-    --model "$model" --batch "$batch" --lr "$lr" --data-dir "$data" --device "$device" --dtype "$dtype" "${plim[@]}")
+    --model "$model" --batch "$batch" --accumulate "$accumulate" --lr "$lr" --data-dir "$data" --device "$device" --dtype "$dtype" "${plim[@]}")
   echo "$cs $(json "$p" seconds) $(($(cat "$tmp/c.rss") / 1024)) $(($(cat "$tmp/p.rss") / 1024)) $cacc $(json "$p" test_acc)"
 }
 
@@ -93,14 +101,15 @@ for dtype in $dtypes; do
     IFS=: read -r model batch case_steps <<< "$case"
     for _ in $(seq "$repeats"); do
       for optimizer in $optimizers; do
-        echo "$model $batch $dtype $optimizer $("${mode}_case" "$model" "$batch" $case_steps)" >> "$tmp/rows"
+        label=$batch; [ "$accumulate" = 1 ] || label="${batch}x$accumulate"
+        echo "$model $label $dtype $optimizer $("${mode}_case" "$model" "$batch" $case_steps)" >> "$tmp/rows"
       done
     done
   done
 done
 
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; $(date -u +%F)"
-echo "$("$bin" --version), torch $("$python" -c 'import torch; print(torch.__version__, "threads", torch.get_num_threads())'); MODE=$mode DEVICE=$device REPEATS=$repeats DTYPES=\"$dtypes\" COMPILE=$compile OPTIMIZERS=\"$optimizers\"${before:+ BEFORE=$before ($("$before" --version))}"
+echo "$("$bin" --version), torch $("$python" -c 'import torch; print(torch.__version__, "threads", torch.get_num_threads())'); MODE=$mode DEVICE=$device REPEATS=$repeats DTYPES=\"$dtypes\" COMPILE=$compile OPTIMIZERS=\"$optimizers\" ACCUMULATE=$accumulate${before:+ BEFORE=$before ($("$before" --version))}"
 echo
 "$python" - "$tmp/rows" "$device" "$mode" "$limit_train" "$limit_test" "$compile" "$before" <<'PY'
 import math, sys, statistics as st
@@ -108,7 +117,7 @@ path, device, mode, lt, ls, compiled, before = sys.argv[1:]
 rows = {}
 for line in open(path):
     m, b, dt, opt, *v = line.split()
-    rows.setdefault((m, int(b), dt, opt), []).append([float(x) for x in v])
+    rows.setdefault((m, b.replace("x", " x "), dt, opt), []).append([float(x) for x in v])
 f = lambda xs, d=0: f"{st.median(xs):.{d}f} ({min(xs):.{d}f}–{max(xs):.{d}f})"
 if mode == "steps":
     extra = compiled == "1"

@@ -86,6 +86,7 @@ def main():
                          "dataloader: torch.utils.data.DataLoader over a TensorDataset, shuffled, no workers")
     ap.add_argument("--limit-train", type=int, default=0, help="use N training images, evenly spaced (convlab's data.limit_train)")
     ap.add_argument("--limit-test", type=int, default=0, help="use N test images, evenly spaced (convlab's data.limit_test)")
+    ap.add_argument("--accumulate", type=int, default=1, help="batches per optimizer step (convlab's train.accumulate_grad_batches)")
     ap.add_argument("--dtype", default="f32", choices=["f32", "bf16"], help="bf16: training steps under autocast (convlab's train.precision)")
     ap.add_argument("--save", help="write the trained state_dict here (for convlab import; its mean/std are printed)")
     a = ap.parse_args()
@@ -115,12 +116,18 @@ def main():
             batches = ((xt[perm[i:i + a.batch]], yt[perm[i:i + a.batch]]) for i in range(0, len(xt), a.batch))
         else:
             batches = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(xt, yt), batch_size=a.batch, shuffle=True)
-        for xb, yb in batches:
-            opt.zero_grad(set_to_none=True)
+        # Gradient accumulation as convlab's train.accumulate_grad_batches: each batch's loss
+        # weighted by its share of its group's images, a step after every group.
+        n, span, nb = len(xt), a.batch * a.accumulate, -(-len(xt) // a.batch)
+        for i, (xb, yb) in enumerate(batches):
+            first = i // a.accumulate * span
+            share = len(yb) / (min(first + span, n) - first)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=a.dtype == "bf16"):
                 loss = nn.functional.cross_entropy(model(xb), yb)
-            loss.backward()
-            opt.step()
+            (loss * share if share != 1 else loss).backward()
+            if (i + 1) % a.accumulate == 0 or i + 1 == nb:
+                opt.step()
+                opt.zero_grad(set_to_none=True)
         if dev.type == "cuda":
             torch.cuda.synchronize()
         train_s = time.perf_counter() - t0
