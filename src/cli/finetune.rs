@@ -70,5 +70,5 @@ pub fn run(a: FinetuneArgs) -> Result<()> {
     cfg.validate(&origin)?;
     check_run_name(&cfg.name, &origin)?;
     let target = RunTarget::Unique(&a.runs_dir);
-    super::train::train_new(&cfg, &origin, &Lookup::default(), &target, a.quiet)
+    super::train::train_new(&cfg, &origin, &Lookup::default(), &target, a.quiet, false)
 }

@@ -1,17 +1,18 @@
 //! `convlab train CONFIG.toml`: one run into a new run folder.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
 use super::ConfigArgs;
 use crate::data::{self, Lookup};
 use crate::error::{Error, Result};
-use crate::experiment::training::{RunTarget, train_in};
-use crate::run::Status;
+use crate::experiment::training::{RunTarget, check_resumable, train_in};
+use crate::run::{Status, files};
 use crate::train::config::RunConfig;
 use crate::train::device;
 use crate::train::prepare::prepare;
+use crate::train::resume;
 
 #[derive(Args)]
 pub struct TrainArgs {
@@ -23,6 +24,11 @@ pub struct TrainArgs {
     /// Exact run folder (must not hold a run already).
     #[arg(long)]
     run_dir: Option<PathBuf>,
+    /// Continue the interrupted run in <runs-dir>/<name> (or --run-dir) after its last
+    /// completed epoch, with the same config and --set values; it ends as an uninterrupted
+    /// run would.
+    #[arg(long)]
+    resume: bool,
     /// Print only the final summary.
     #[arg(long, short)]
     quiet: bool,
@@ -30,25 +36,33 @@ pub struct TrainArgs {
 
 pub fn run(a: TrainArgs) -> Result<()> {
     let cfg = a.config.load()?;
-    let target = match &a.run_dir {
-        Some(d) => RunTarget::Exact(d),
-        None => RunTarget::Unique(&a.runs_dir),
+    let named = a.runs_dir.join(&cfg.name);
+    let target = match (&a.run_dir, a.resume) {
+        (Some(d), false) => RunTarget::Exact(d),
+        (None, false) => RunTarget::Unique(&a.runs_dir),
+        (Some(d), true) => RunTarget::Resume(d),
+        (None, true) => RunTarget::Resume(&named),
     };
     let lookup = a.config.data.lookup();
-    train_new(&cfg, &a.config.origin(), &lookup, &target, a.quiet)
+    train_new(&cfg, &a.config.origin(), &lookup, &target, a.quiet, true)
 }
 
-/// Load the data, train a validated config into a new run folder and say how it ended;
-/// a diverged run exits with 3 (its folder keeps the metrics up to the divergence).
+/// Load the data, train a validated config into its run folder and say how it ended;
+/// a diverged run exits with 3 (its folder keeps the metrics up to the divergence). With
+/// `resumable`, a resume file is kept after every epoch, for `train --resume`.
 pub(super) fn train_new(
     cfg: &RunConfig,
     origin: &str,
     lookup: &Lookup,
     target: &RunTarget,
     quiet: bool,
+    resumable: bool,
 ) -> Result<()> {
-    // Fail on a missing device before a run folder exists.
+    // Fail on a missing device, or a run that cannot be resumed, before loading any data.
     device::select(cfg.device)?;
+    if let RunTarget::Resume(dir) = target {
+        check_resumable(dir, cfg)?;
+    }
     let t0 = std::time::Instant::now();
     let splits = data::load(&cfg.data, lookup)?;
     let prep = prepare(cfg, splits, origin)?;
@@ -71,8 +85,11 @@ pub(super) fn train_new(
         );
     }
     // The lock is held (by `_lock`) until the run ends.
-    let (dir, _lock) = target.create(&cfg.name)?;
-    let s = train_in(cfg, &prep, &dir, quiet, false)?;
+    let (dir, _lock) = target.create(cfg)?;
+    if let RunTarget::Unique(root) = target {
+        say_unfinished(&root.join(&cfg.name), &dir.dir, origin);
+    }
+    let s = train_in(cfg, &prep, &dir, quiet, resumable)?;
     if s.status == Status::Diverged {
         eprintln!(
             "run folder {} keeps the metrics up to the divergence",
@@ -91,4 +108,18 @@ pub(super) fn train_new(
         dir.dir.display()
     );
     Ok(())
+}
+
+/// When a new run goes to `<name>-N` beside an unfinished `<name>`, say how to continue that
+/// one instead (a user who pressed Ctrl-C and ran the same command again wants to know).
+fn say_unfinished(named: &Path, chosen: &Path, origin: &str) {
+    let unfinished = named.join(files::RESUME).is_file() && !named.join(files::SUMMARY).exists();
+    if named != chosen && unfinished {
+        let epochs = resume::epochs_done(&named.join(files::RESUME)).unwrap_or(0);
+        eprintln!(
+            "note: {} holds an unfinished run ({epochs} epochs done); if it was interrupted, `convlab train {origin} --resume` continues it. This run goes to {}",
+            named.display(),
+            chosen.display()
+        );
+    }
 }

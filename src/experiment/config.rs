@@ -153,3 +153,40 @@ pub fn to_table(cfg: &RunConfig) -> Result<toml::Table> {
         _ => Err(serialize("not a table".into())),
     }
 }
+
+/// The keys whose values differ between a config and a stored one, each as
+/// `key = VALUE (stored: VALUE)`, "-" for a key one side lacks; empty when they agree.
+pub fn differences(cfg: &RunConfig, stored: &RunConfig) -> Result<Vec<String>> {
+    fn flatten(
+        prefix: &str,
+        t: &toml::Table,
+        out: &mut std::collections::BTreeMap<String, String>,
+    ) {
+        for (k, v) in t {
+            let key = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            match v {
+                toml::Value::Table(inner) => flatten(&key, inner, out),
+                v => {
+                    out.insert(key, v.to_string());
+                }
+            }
+        }
+    }
+    let (mut a, mut b) = (Default::default(), Default::default());
+    flatten("", &to_table(cfg)?, &mut a);
+    flatten("", &to_table(stored)?, &mut b);
+    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    let missing = "-".to_string();
+    Ok(keys
+        .into_iter()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .map(|k| {
+            let (now, then) = (a.get(k).unwrap_or(&missing), b.get(k).unwrap_or(&missing));
+            format!("{k} = {now} (stored: {then})")
+        })
+        .collect())
+}

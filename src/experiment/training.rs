@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::experiment::config::{differences, read_stored};
 use crate::report::curves;
 use crate::run::{EpochMetrics, RunDir, RunLock, Summary, files, try_lock};
 use crate::train::config::RunConfig;
@@ -11,29 +12,82 @@ use crate::train::device;
 use crate::train::prepare::Prepared;
 use crate::train::trainer::Trainer;
 
-/// Where a new run's folder goes.
+/// Where a run's folder goes.
 pub enum RunTarget<'a> {
     /// `<runs_dir>/<name>`, or `<name>-2`, `-3`, ... when taken.
     Unique(&'a Path),
     /// Exactly this folder, which must not hold a run yet.
     Exact(&'a Path),
+    /// This folder's interrupted run, continued from its last completed epoch.
+    Resume(&'a Path),
 }
 
 impl RunTarget<'_> {
-    /// The new run's folder, locked for this process until the lock is dropped.
-    pub fn create(&self, name: &str) -> Result<(RunDir, RunLock)> {
+    /// The run's folder, locked for this process until the lock is dropped.
+    pub fn create(&self, cfg: &RunConfig) -> Result<(RunDir, RunLock)> {
         let dir = match self {
-            RunTarget::Unique(root) => RunDir::create_unique(root, name)?,
+            RunTarget::Unique(root) => RunDir::create_unique(root, &cfg.name)?,
             RunTarget::Exact(dir) => RunDir::create_at(dir)?,
+            RunTarget::Resume(dir) => return reopen(dir, cfg),
         };
         match try_lock(&dir.dir)? {
             Some(lock) => Ok((dir, lock)),
-            None => Err(Error::input(
-                dir.dir.display(),
-                "another process is training into this folder; choose another --run-dir",
-            )),
+            None => Err(held(&dir.dir)),
         }
     }
+}
+
+fn held(dir: &Path) -> Error {
+    Error::input(
+        dir.display(),
+        "another process is training into this folder; choose another --run-dir",
+    )
+}
+
+/// An interrupted run's folder, locked, once it is known to hold an unfinished run made with
+/// `cfg` (a different config would continue weights and moments it did not make).
+fn reopen(dir: &Path, cfg: &RunConfig) -> Result<(RunDir, RunLock)> {
+    check_resumable(dir, cfg)?;
+    let lock = try_lock(dir)?.ok_or_else(|| held(dir))?;
+    // Checked again under the lock: its holder may have finished it meanwhile.
+    check_resumable(dir, cfg)?;
+    let run = RunDir::open(dir)?;
+    // Only the lock holder may: another process's half-written files would go too.
+    run.remove_temporaries();
+    Ok((run, lock))
+}
+
+/// Whether `dir` holds an unfinished run made with `cfg`; callers check before loading data.
+pub fn check_resumable(dir: &Path, cfg: &RunConfig) -> Result<()> {
+    if !dir.join(files::CONFIG).is_file() {
+        return Err(Error::input(
+            dir.display(),
+            "holds no run to resume (train without --resume to start one)",
+        ));
+    }
+    let run = RunDir {
+        dir: dir.to_path_buf(),
+    };
+    if let Some(s) = run.read_summary()? {
+        return Err(Error::input(
+            dir.display(),
+            format!(
+                "its run has ended ({} after {} epochs); there is nothing to resume",
+                s.status, s.epochs_run
+            ),
+        ));
+    }
+    let differ = differences(cfg, &read_stored(&run.path(files::CONFIG))?)?;
+    if !differ.is_empty() {
+        return Err(Error::input(
+            dir.display(),
+            format!(
+                "its run was started with another config: {}; resume with the config and --set values it started with",
+                differ.join(", ")
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Train `cfg` on `prep` into `dir`. With `resume`, an interrupted run in `dir` continues

@@ -15,6 +15,7 @@ mod eval_folder;
 mod images;
 mod mixing;
 mod one_cycle;
+mod resume;
 
 /// A 4-class 28x28 IDX dataset and a config training a tiny net on it.
 fn setup(dir: &Path, extra: &str) -> std::path::PathBuf {

@@ -1,0 +1,113 @@
+//! `convlab train --resume`: a run killed mid-way continues after its last completed epoch
+//! and ends exactly as an uninterrupted one (Lightning's `fit(ckpt_path=...)`, Keras'
+//! BackupAndRestore); what cannot be resumed is a one-line error that loses nothing.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::*;
+
+/// 1,600 training images and 12 epochs, so that the run can be killed between epochs;
+/// plateau and lookahead carry state from epoch to epoch that a resume must restore.
+fn long_setup(d: &Path) -> std::path::PathBuf {
+    let cfg = setup(
+        d,
+        "lookahead_every = 3\n[schedule]\nname = \"plateau\"\npatience = 1",
+    );
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, text.replace("epochs = 2", "epochs = 12")).unwrap();
+    write_idx_dataset(&d.join("mnist"), 1600, 200, 4);
+    cfg
+}
+
+fn metrics(run: &Path) -> String {
+    std::fs::read_to_string(run.join("metrics.csv")).unwrap()
+}
+
+#[test]
+fn a_killed_train_resumes_and_ends_as_an_uninterrupted_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = long_setup(d);
+    let reference = train(d, &cfg, &["--run-dir", "reference", "--quiet"]);
+    assert!(reference.status.success(), "{}", stderr(&reference));
+
+    let run = d.join("runs/tiny");
+    let mut child = Command::new(bin())
+        .args(["train", "tiny.toml", "--data-dir", ".", "--quiet"])
+        .current_dir(d)
+        .env("CONVLAB_CACHE", d.join(".cache"))
+        .env_remove("CONVLAB_DATA")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !(metrics_rows(&run) >= 2 && run.join("resume.state").exists()) {
+        assert!(child.try_wait().unwrap().is_none(), "ended before the kill");
+        assert!(t0.elapsed() < Duration::from_secs(120), "no progress");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(
+        !run.join("summary.json").exists(),
+        "killed mid-run, not after it"
+    );
+    let resume_state = std::fs::read(run.join("resume.state")).unwrap();
+
+    // Another config cannot continue it: the differing key is named, nothing is touched.
+    let other = train(d, &cfg, &["--resume", "--set", "optimizer.lr=0.01"]);
+    assert_bad_input(
+        &other,
+        &["runs/tiny", "optimizer.lr = 0.01 (stored: 0.003)"],
+    );
+    assert_eq!(
+        std::fs::read(run.join("resume.state")).unwrap(),
+        resume_state
+    );
+
+    // Training again without --resume starts a new run beside it and says how to continue.
+    let again = train(d, &cfg, &["--set", "train.epochs=1", "--quiet"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    let note = stderr(&again);
+    assert!(
+        note.contains("--resume") && note.contains("tiny-2"),
+        "{note}"
+    );
+
+    let resumed = train(d, &cfg, &["--resume"]);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert!(
+        stdout(&resumed).contains("resuming tiny after epoch"),
+        "{}",
+        stdout(&resumed)
+    );
+    assert_eq!(metrics(&run), metrics(&d.join("reference")));
+    assert!(run.join("summary.json").exists());
+    assert!(
+        !run.join("resume.state").exists(),
+        "the resume file goes at the end"
+    );
+
+    // A finished run has nothing to resume.
+    let done = train(d, &cfg, &["--resume"]);
+    assert_bad_input(&done, &["runs/tiny", "completed after 12 epochs"]);
+}
+
+fn metrics_rows(run: &Path) -> usize {
+    std::fs::read_to_string(run.join("metrics.csv"))
+        .map(|m| m.lines().count().saturating_sub(1))
+        .unwrap_or(0)
+}
+
+#[test]
+fn resume_without_a_run_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = setup(d, "");
+    let out = train(d, &cfg, &["--resume"]);
+    assert_bad_input(&out, &["runs/tiny", "no run to resume"]);
+    assert!(!d.join("runs/tiny").exists());
+    let out = train(d, &cfg, &["--resume", "--run-dir", "elsewhere"]);
+    assert_bad_input(&out, &["elsewhere", "no run to resume"]);
+}
