@@ -8,7 +8,7 @@ use std::process::{Child, Command};
 
 use crate::data::{self, Lookup};
 use crate::error::{Error, Result, write_atomic};
-use crate::experiment::config::read_stored;
+use crate::experiment::config::{differences, read_stored};
 use crate::experiment::study::{Study, Trial};
 use crate::experiment::training::train_in;
 use crate::run::{RunDir, Status, Summary, files, try_lock, write_json};
@@ -147,10 +147,14 @@ fn check_same_config(dir: &Path, cfg: &RunConfig) -> Result<()> {
     if !path.exists() {
         return Ok(());
     }
-    if &read_stored(&path)? != cfg {
+    let differ = differences(cfg, &read_stored(&path)?)?;
+    if !differ.is_empty() {
         return Err(Error::input(
             dir.display(),
-            "holds a run made with a different config (the study file changed); delete that folder or give the study a new name",
+            format!(
+                "holds a run made with a different config ({}; the study file changed); delete that folder or give the study a new name",
+                differ.join(", ")
+            ),
         ));
     }
     Ok(())

@@ -327,3 +327,29 @@ fn two_concurrent_sweeps_train_every_trial_once_and_report_as_one_sweep() {
         report_without_seconds(&d.join("reference/tiny-study"))
     );
 }
+
+#[test]
+fn a_changed_study_names_what_changed_and_keeps_the_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(d, 400, "[study.axes]\nlr = [3e-3]\n");
+    let first = sweep(d, &["--quiet"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let run = d.join("runs/tiny-study/lr=0.003/seed-0");
+    let before = std::fs::read(run.join("metrics.csv")).unwrap();
+    let base = std::fs::read_to_string(d.join("base.toml")).unwrap();
+    std::fs::write(
+        d.join("base.toml"),
+        base.replace("epochs = 2", "epochs = 3"),
+    )
+    .unwrap();
+    let out = sweep(d, &["--quiet"]);
+    // The trial fails on its own line (the study goes on with the others) and the exit is 1.
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("lr=0.003 seed-0: FAILED") && err.contains("train.epochs = 3 (stored: 2)"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(run.join("metrics.csv")).unwrap(), before);
+}
