@@ -1,6 +1,6 @@
 //! The command line: one file per subcommand, each a clap `Args` struct and a `run(args)`
 //! that parses, calls the library and prints. Commands: train, sweep, report, lr-find,
-//! eval, finetune, predict, serve, bench, check, presets, import, export.
+//! eval, finetune, predict, serve, bench, check, presets, summary, import, export.
 
 mod bench;
 mod check;
@@ -13,6 +13,7 @@ mod predict;
 mod presets;
 mod report;
 mod serve;
+mod summary;
 mod sweep;
 mod train;
 
@@ -119,6 +120,9 @@ enum Command {
     Check(check::CheckArgs),
     /// List the model presets: the seed notebook each reproduces and PyTorch's parameter count.
     Presets,
+    /// The net a config trains, layer by layer: output shapes, parameters and multiply-adds
+    /// (Keras' model.summary()).
+    Summary(summary::SummaryArgs),
     /// Read a PyTorch state_dict (.pth) into a convlab checkpoint.
     Import(import::ImportArgs),
     /// Write a checkpoint as a PyTorch state_dict (+ its nn.Sequential code) or as ONNX.
@@ -145,6 +149,7 @@ pub fn main() -> Result<()> {
         Command::Bench(a) => bench::run(a),
         Command::Check(a) => check::run(a),
         Command::Presets => presets::run(),
+        Command::Summary(a) => summary::run(a),
         Command::Import(a) => import::run(a),
         Command::Export(a) => export::run(a),
     }

@@ -1,6 +1,7 @@
 //! `convlab presets`: the preset table, with the seed notebook each one reproduces and its
 //! parameter count as PyTorch reports it.
 
+use super::summary::thousands;
 use crate::error::Result;
 use crate::model::ModelConfig;
 use crate::model::params::trainable_params;
@@ -25,7 +26,7 @@ pub fn run() -> Result<()> {
             "{:<14} {:<22} {:>11}  {}",
             p.name,
             seed,
-            thousands(params),
+            thousands(params as u64),
             p.about
         );
     }
@@ -33,16 +34,4 @@ pub fn run() -> Result<()> {
         "\nparameters: trainable, for {{1x28x28 | 3x32x32}} input and 10 classes, as PyTorch's sum(p.numel() for p in model.parameters()) counts them (batch norm running statistics excluded)"
     );
     Ok(())
-}
-
-fn thousands(n: usize) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
 }

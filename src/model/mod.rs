@@ -13,6 +13,7 @@ pub mod predictor;
 pub mod presets;
 pub mod pytorch;
 pub mod spec;
+pub mod summary;
 pub mod whiten;
 
 pub use config::{Activation, BatchNormChoice, Init, ModelConfig};

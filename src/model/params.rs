@@ -10,42 +10,47 @@ pub fn trainable_params(layers: &[LayerSpec], input: Shape) -> usize {
     let mut shape = input;
     let mut total = 0;
     for layer in layers {
-        let width = match shape {
-            Shape::Image { c, .. } => c,
-            Shape::Flat(n) => n,
-        };
-        let slopes = |kind: &Activation| usize::from(*kind == Activation::Prelu);
-        total += match layer {
-            LayerSpec::Conv {
-                out, kernel, bias, ..
-            } => out * width * kernel * kernel + if *bias { *out } else { 0 },
-            LayerSpec::Whiten { kernel, .. } => {
-                let out = 2 * width * kernel * kernel;
-                out * width * kernel * kernel + out
-            }
-            LayerSpec::Bn { .. } => 2 * width,
-            LayerSpec::Activation { kind } => slopes(kind),
-            LayerSpec::Linear { out, bias, .. } => out * width + if *bias { *out } else { 0 },
-            LayerSpec::Residual {
-                out,
-                stride,
-                activation,
-            } => {
-                let projection = if *stride != 1 || width != *out {
-                    width * out + 2 * out
-                } else {
-                    0
-                };
-                9 * width * out + 9 * out * out + 4 * out + projection + 2 * slopes(activation)
-            }
-            LayerSpec::Pool { .. }
-            | LayerSpec::AvgPool
-            | LayerSpec::Dropout { .. }
-            | LayerSpec::Dropout2d { .. }
-            | LayerSpec::Flatten
-            | LayerSpec::Scale { .. } => 0,
-        };
+        total += layer_params(layer, shape);
         shape = layer.output_shape(shape).unwrap_or(shape);
     }
     total
+}
+
+/// One layer's trainable parameters for an input of `shape`.
+pub fn layer_params(layer: &LayerSpec, shape: Shape) -> usize {
+    let width = match shape {
+        Shape::Image { c, .. } => c,
+        Shape::Flat(n) => n,
+    };
+    let slopes = |kind: &Activation| usize::from(*kind == Activation::Prelu);
+    match layer {
+        LayerSpec::Conv {
+            out, kernel, bias, ..
+        } => out * width * kernel * kernel + if *bias { *out } else { 0 },
+        LayerSpec::Whiten { kernel, .. } => {
+            let out = 2 * width * kernel * kernel;
+            out * width * kernel * kernel + out
+        }
+        LayerSpec::Bn { .. } => 2 * width,
+        LayerSpec::Activation { kind } => slopes(kind),
+        LayerSpec::Linear { out, bias, .. } => out * width + if *bias { *out } else { 0 },
+        LayerSpec::Residual {
+            out,
+            stride,
+            activation,
+        } => {
+            let projection = if *stride != 1 || width != *out {
+                width * out + 2 * out
+            } else {
+                0
+            };
+            9 * width * out + 9 * out * out + 4 * out + projection + 2 * slopes(activation)
+        }
+        LayerSpec::Pool { .. }
+        | LayerSpec::AvgPool
+        | LayerSpec::Dropout { .. }
+        | LayerSpec::Dropout2d { .. }
+        | LayerSpec::Flatten
+        | LayerSpec::Scale { .. } => 0,
+    }
 }

@@ -16,6 +16,7 @@ mod images;
 mod mixing;
 mod one_cycle;
 mod resume;
+mod summary;
 
 /// A 4-class 28x28 IDX dataset and a config training a tiny net on it.
 fn setup(dir: &Path, extra: &str) -> std::path::PathBuf {

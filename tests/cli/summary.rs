@@ -1,0 +1,84 @@
+//! `convlab summary`: each preset's parameters and forward multiply-adds against PyTorch's
+//! count of the same net, made by (bench/seed_nets.py and bench/pytorch_fast.py's nets):
+//!
+//! ```python
+//! from torch.utils.flop_counter import FlopCounterMode
+//! with FlopCounterMode(display=False) as fc:
+//!     net.eval()(torch.zeros(1, *input_shape))
+//! fc.get_total_flops() // 2, sum(p.numel() for p in net.parameters())
+//! ```
+
+use super::*;
+
+fn example(name: &str) -> String {
+    format!("{}/examples/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// (parameters, multiply-adds) from the totals line.
+fn totals(out: &std::process::Output) -> (u64, u64) {
+    assert!(out.status.success(), "{}", stderr(out));
+    let text = stdout(out);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("parameters "))
+        .unwrap_or_else(|| panic!("no totals line in {text}"));
+    let numbers: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|w| w.replace(',', "").parse().ok())
+        .collect();
+    (numbers[0], numbers[1])
+}
+
+#[test]
+fn presets_count_as_pytorch_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("mnist-cnn", "mnist", 160_922, 792_840),
+        ("cifar-cnn", "cifar10", 295_650, 2_258_920),
+        ("vgg-blocks", "cifar10", 9_457_962, 65_980_928),
+        ("bn-prelu-cnn", "cifar10", 434_722, 10_290_152),
+        ("resnet18", "cifar10", 11_173_962, 555_422_720),
+    ];
+    let cfg = example("mnist.toml");
+    for (preset, dataset, params, mult_adds) in cases {
+        let p = format!("model.preset={preset}");
+        let d = format!("data.dataset={dataset}");
+        let out = convlab(&["summary", &cfg, "--set", &p, "--set", &d], dir.path());
+        assert_eq!(totals(&out), (params, mult_adds), "{preset}");
+    }
+    // airbench's net (a whitening conv, GELU, shift-only batch norm, a scale on the logits).
+    let out = convlab(&["summary", &example("cifar10-fast.toml")], dir.path());
+    assert_eq!(totals(&out), (1_972_792, 118_147_360));
+    let text = stdout(&out);
+    assert!(text.contains("whiten 2x2"), "{text}");
+    assert!(text.contains("24x31x31"), "{text}");
+}
+
+#[test]
+fn a_folder_is_read_for_its_classes_and_a_bad_net_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_png_folder(&d.join("shapes"), &["circle", "square", "star"], 2);
+    let cfg = d.join("folder.toml");
+    std::fs::write(
+        &cfg,
+        "[data]\ndataset = \"folder\"\npath = \"shapes\"\n[model]\npreset = \"mnist-cnn\"\n",
+    )
+    .unwrap();
+    let out = convlab(&["summary", "folder.toml"], d);
+    let text = stdout(&out);
+    // 16x16 grayscale images: two pools leave 32x4x4; the head has the folder's 3 classes.
+    assert!(text.contains("input 1x16x16, 3 classes"), "{text}");
+    assert!(text.contains("512 features"), "{text}");
+    let (params, _) = totals(&out);
+    assert_eq!(params, 100 + 2_912 + (512 * 100 + 100) + (100 * 3 + 3));
+
+    // A layer list that cannot take its input fails as train would, naming the layer.
+    std::fs::write(
+        &cfg,
+        "[data]\ndataset = \"mnist\"\n[model]\npreset = \"\"\nlayers = [{ type = \"linear\", out = 10 }]\n",
+    )
+    .unwrap();
+    let out = convlab(&["summary", "folder.toml"], d);
+    assert_bad_input(&out, &["folder.toml", "model.layers[0] (linear)"]);
+}
