@@ -23,6 +23,12 @@ fn main() {
     // A panic is a bug, but the user still gets one line, not a backtrace dump.
     std::panic::set_hook(Box::new(|info| {
         let msg = info.to_string().replace('\n', " ");
+        // `convlab summary ... | head`: the reader went away. Rust ignores SIGPIPE (so that
+        // serve's sockets survive a client hanging up) and println! panics instead; end
+        // quietly with the status a shell expects of a tool killed by SIGPIPE (128 + 13).
+        if msg.contains("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(141);
+        }
         eprintln!("error: internal error (please report): {msg}");
     }));
     if let Err(e) = convlab::cli::main() {

@@ -157,10 +157,7 @@ impl Net {
         let mut shape = input;
         let mut out = Vec::with_capacity(layers.len());
         for spec in layers {
-            let channels = match shape {
-                Shape::Image { c, .. } => c,
-                Shape::Flat(n) => n,
-            };
+            let channels = shape.width();
             out.push(match spec {
                 LayerSpec::Conv {
                     out,

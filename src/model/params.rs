@@ -18,10 +18,7 @@ pub fn trainable_params(layers: &[LayerSpec], input: Shape) -> usize {
 
 /// One layer's trainable parameters for an input of `shape`.
 pub fn layer_params(layer: &LayerSpec, shape: Shape) -> usize {
-    let width = match shape {
-        Shape::Image { c, .. } => c,
-        Shape::Flat(n) => n,
-    };
+    let width = shape.width();
     let slopes = |kind: &Activation| usize::from(*kind == Activation::Prelu);
     match layer {
         LayerSpec::Conv {

@@ -135,6 +135,16 @@ pub enum Shape {
     Flat(usize),
 }
 
+impl Shape {
+    /// What a layer reads across: an image's channels, or the features of a flat input.
+    pub fn width(&self) -> usize {
+        match *self {
+            Shape::Image { c, .. } => c,
+            Shape::Flat(n) => n,
+        }
+    }
+}
+
 impl std::fmt::Display for Shape {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

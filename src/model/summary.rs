@@ -44,11 +44,7 @@ pub fn describe(layer: &LayerSpec) -> String {
             bias,
             ..
         } => {
-            let stride = if *stride == 1 {
-                String::new()
-            } else {
-                format!(" stride {stride}")
-            };
+            let stride = stride_words(*stride);
             let pad = if *padding == 0 {
                 String::new()
             } else {
@@ -75,22 +71,26 @@ pub fn describe(layer: &LayerSpec) -> String {
             stride,
             activation,
         } => {
-            let stride = if *stride == 1 {
-                String::new()
-            } else {
-                format!(" stride {stride}")
-            };
+            let stride = stride_words(*stride);
             format!("residual {out}{stride}, {activation}")
         }
     }
 }
 
+/// " stride N", or nothing for PyTorch's default of 1.
+fn stride_words(stride: usize) -> String {
+    match stride {
+        1 => String::new(),
+        s => format!(" stride {s}"),
+    }
+}
+
 /// Multiply-adds of one example's forward pass through `layer`.
 fn mult_adds(layer: &LayerSpec, input: Shape, output: Shape) -> u64 {
-    let (width, out_pixels) = match (input, output) {
-        (Shape::Image { c, .. }, Shape::Image { h, w, .. }) => (c, h * w),
-        (Shape::Flat(n), _) => (n, 1),
-        (Shape::Image { c, .. }, Shape::Flat(_)) => (c, 1),
+    let width = input.width();
+    let out_pixels = match output {
+        Shape::Image { h, w, .. } => h * w,
+        Shape::Flat(_) => 1,
     };
     let n = match layer {
         LayerSpec::Conv { out, kernel, .. } => out * out_pixels * width * kernel * kernel,

@@ -324,3 +324,23 @@ fn corrupt_and_mismatched_checkpoints_are_clear_errors() {
         &["runs", "no best.ckpt"],
     );
 }
+
+/// `convlab presets | head`: a reader that goes away ends the process quietly (status 141,
+/// as a tool killed by SIGPIPE), not with a panic. The pipe's read end is closed before the
+/// process starts, so its first write fails every time.
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = std::process::Command::new(bin())
+        .arg("presets")
+        .current_dir(dir.path())
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{err}");
+    assert!(err.is_empty(), "{err}");
+}

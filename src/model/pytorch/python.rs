@@ -54,10 +54,7 @@ class Scale(nn.Module):
 
 /// One line per layer: the module expression for `layer` given its input shape.
 fn module(layer: &LayerSpec, shape: Shape) -> String {
-    let width = match shape {
-        Shape::Image { c, .. } => c,
-        Shape::Flat(n) => n,
-    };
+    let width = shape.width();
     match layer {
         LayerSpec::Conv {
             out,
