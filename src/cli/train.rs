@@ -86,6 +86,14 @@ pub(super) fn train_new(
     }
     // The lock is held (by `_lock`) until the run ends.
     let (dir, _lock) = target.create(cfg)?;
+    if let RunTarget::Resume(d) = target
+        && !d.join(files::RESUME).is_file()
+    {
+        println!(
+            "{}: no epoch had completed; it starts again from epoch 1",
+            d.display()
+        );
+    }
     if let RunTarget::Unique(root) = target {
         say_unfinished(&root.join(&cfg.name), &dir.dir, origin);
     }

@@ -111,3 +111,31 @@ fn resume_without_a_run_is_refused() {
     let out = train(d, &cfg, &["--resume", "--run-dir", "elsewhere"]);
     assert_bad_input(&out, &["elsewhere", "no run to resume"]);
 }
+
+/// Killed before its first epoch ended: only config.toml and run.json exist. --resume
+/// starts it again from epoch 1 in the same folder, and says so.
+#[test]
+fn a_run_killed_in_its_first_epoch_starts_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = setup(d, "");
+    let first = train(d, &cfg, &["--quiet"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let run = d.join("runs/tiny");
+    let finished = metrics(&run);
+    for entry in std::fs::read_dir(&run).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name != "config.toml" && name != "run.json" {
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
+    let out = train(d, &cfg, &["--resume"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("starts again from epoch 1"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(metrics(&run), finished);
+}
