@@ -157,6 +157,21 @@ pub fn to_table(cfg: &RunConfig) -> Result<toml::Table> {
 /// The keys whose values differ between a config and a stored one, each as
 /// `key = VALUE (stored: VALUE)`, "-" for a key one side lacks; empty when they agree.
 pub fn differences(cfg: &RunConfig, stored: &RunConfig) -> Result<Vec<String>> {
+    let (a, b) = (flat_values(cfg)?, flat_values(stored)?);
+    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    let missing = "-".to_string();
+    Ok(keys
+        .into_iter()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .map(|k| {
+            let (now, then) = (a.get(k).unwrap_or(&missing), b.get(k).unwrap_or(&missing));
+            format!("{k} = {now} (stored: {then})")
+        })
+        .collect())
+}
+
+/// Every key of a config, dotted (`optimizer.lr`), with its value as TOML writes it.
+pub fn flat_values(cfg: &RunConfig) -> Result<std::collections::BTreeMap<String, String>> {
     fn flatten(
         prefix: &str,
         t: &toml::Table,
@@ -176,17 +191,7 @@ pub fn differences(cfg: &RunConfig, stored: &RunConfig) -> Result<Vec<String>> {
             }
         }
     }
-    let (mut a, mut b) = (Default::default(), Default::default());
-    flatten("", &to_table(cfg)?, &mut a);
-    flatten("", &to_table(stored)?, &mut b);
-    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-    let missing = "-".to_string();
-    Ok(keys
-        .into_iter()
-        .filter(|k| a.get(*k) != b.get(*k))
-        .map(|k| {
-            let (now, then) = (a.get(k).unwrap_or(&missing), b.get(k).unwrap_or(&missing));
-            format!("{k} = {now} (stored: {then})")
-        })
-        .collect())
+    let mut out = Default::default();
+    flatten("", &to_table(cfg)?, &mut out);
+    Ok(out)
 }

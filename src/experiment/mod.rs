@@ -1,6 +1,7 @@
 //! Orchestration: config files and `--set`, single training runs, studies (axes x seeds),
 //! sweeps, checkpoint evaluation and cluster job files. The layer the CLI calls.
 
+pub mod compare;
 pub mod config;
 pub mod device_check;
 pub mod emit;

@@ -43,9 +43,9 @@ pub fn page(data: &StudyData, r: &ReportText, figures: &[Figure]) -> String {
         "variant"
     };
     let mut body = format!(
-        "<h1>{}</h1>\n<p>Study file <code>{}</code>: {} variants &times; {} seeds. Mean &plusmn; std over seeds; the best test accuracy is in bold.</p>\n",
+        "<h1>{}</h1>\n<p>{}: {} variants &times; {} seeds. Mean &plusmn; std over seeds; the best test accuracy is in bold.</p>\n",
         esc(&r.title),
-        esc(&data.index.study_file.display().to_string()),
+        esc(&data.index.source().replace('`', "")),
         data.index.variants.len(),
         data.index.seeds.len()
     );

@@ -125,7 +125,7 @@ impl StudyData {
         let index: StudyIndex = read_json(&path, "corrupt study index")?.ok_or_else(|| {
             Error::input(
                 root.display(),
-                "not a study folder (no study.json); give runs/<study> as written by `convlab sweep`",
+                "not a study folder (no study.json) or a run folder (no config.toml); give runs/<study> as `convlab sweep` writes it, or run folders to compare",
             )
         })?;
         let runs = index
@@ -247,7 +247,10 @@ pub fn summarize(data: &StudyData) -> ReportText {
         .map(|r| format!("{} seed-{}", data.index.variants[r.variant].name, r.seed))
         .collect();
     ReportText {
-        title: format!("Study {}", data.index.name),
+        title: match data.index.study_file.as_os_str().is_empty() {
+            true => format!("Comparison of {} runs", data.index.trials.len()),
+            false => format!("Study {}", data.index.name),
+        },
         verdict: verdict(&variants),
         variants,
         per_axis,

@@ -181,9 +181,9 @@ pub fn markdown(data: &StudyData, r: &ReportText, figures: &[String]) -> String 
         .map(|o| format!(" --set {o}"))
         .collect();
     let mut out = format!(
-        "# {}\n\nStudy file `{}`{}; {} variants x {} seeds. Mean ± std over seeds; test accuracy is that of the weights each run ends with.\n\n",
+        "# {}\n\n{}{}; {} variants x {} seeds. Mean ± std over seeds; test accuracy is that of the weights each run ends with.\n\n",
         r.title,
-        data.index.study_file.display(),
+        data.index.source(),
         if sets.is_empty() {
             String::new()
         } else {

@@ -17,6 +17,23 @@ pub struct StudyIndex {
     pub trials: Vec<TrialEntry>,
 }
 
+impl StudyIndex {
+    /// Where the study came from, for a report's first line: its study file, or the run
+    /// folders of a comparison (`convlab report RUN_DIR...`, no study file).
+    pub fn source(&self) -> String {
+        if self.study_file.as_os_str().is_empty() {
+            let dirs: Vec<String> = self
+                .trials
+                .iter()
+                .map(|t| format!("`{}`", t.dir.display()))
+                .collect();
+            format!("Runs {}", dirs.join(", "))
+        } else {
+            format!("Study file `{}`", self.study_file.display())
+        }
+    }
+}
+
 /// One varied setting of a study.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Axis {

@@ -11,6 +11,7 @@ use common::*;
 mod accumulate;
 mod bad_input;
 mod bench;
+mod compare;
 mod eval_folder;
 mod images;
 mod mixing;

@@ -1,0 +1,133 @@
+//! `convlab report RUN_DIR...`: runs trained one at a time (`convlab train`, by hand or by
+//! a script) compared as a study is. The config keys the runs differ in become the axes
+//! (moving together, as one `study.zip` group: nobody crossed them); runs whose configs
+//! differ only in seed and name are one variant's seeds. The comparison folder gets a
+//! study.json that points at the runs, so `convlab report FOLDER` redraws it later.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::experiment::config::{flat_values, read_stored};
+use crate::experiment::study_axes::AXIS_ALIASES;
+use crate::run::{Axis, StudyIndex, TrialEntry, Variant, files, write_json};
+
+/// Keys that name or seed a run rather than configure it.
+const NOT_AXES: [&str; 2] = ["name", "seed"];
+
+/// Write the comparison of `runs` into `out` (study.json, report.md/.csv/.html, figures);
+/// returns the Markdown.
+pub fn write(runs: &[PathBuf], out: &Path) -> Result<String> {
+    let index = index(runs)?;
+    if out.join(files::CONFIG).exists() {
+        return Err(Error::input(
+            out.display(),
+            "holds a run; choose another --out for the comparison",
+        ));
+    }
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    write_json(&out.join(files::STUDY_INDEX), &index)?;
+    crate::report::study::write(out)
+}
+
+/// The study index of `runs`: axes, variants and one trial per run.
+pub fn index(runs: &[PathBuf]) -> Result<StudyIndex> {
+    let mut configs = Vec::with_capacity(runs.len());
+    for dir in runs {
+        let path = dir.join(files::CONFIG);
+        if !path.is_file() {
+            return Err(Error::input(
+                dir.display(),
+                "not a run folder (no config.toml); give run folders as `convlab train` writes them, or one study folder",
+            ));
+        }
+        let cfg = read_stored(&path)?;
+        let seed = cfg.seed;
+        let mut values = flat_values(&cfg)?;
+        values.retain(|k, _| !NOT_AXES.contains(&k.as_str()));
+        configs.push((seed, values));
+    }
+    let mut keys: Vec<String> = match configs.first() {
+        Some((_, first)) => first
+            .keys()
+            .filter(|k| configs.iter().any(|(_, c)| c.get(*k) != first.get(*k)))
+            .cloned()
+            .collect(),
+        None => return Err(Error::input("report", "give at least one run folder")),
+    };
+    // The keys studies vary most first, in the aliases' order (optimizer before lr).
+    let rank = |k: &String| AXIS_ALIASES.iter().position(|(_, key)| key == k);
+    keys.sort_by_key(|k| (rank(k).unwrap_or(usize::MAX), k.clone()));
+    let mut variants: Vec<Variant> = Vec::new();
+    let mut trials = Vec::with_capacity(runs.len());
+    for (i, ((seed, values), dir)) in configs.iter().zip(runs).enumerate() {
+        let point = axis_values(&keys, values);
+        let v = match variants.iter().position(|v| v.values == point) {
+            Some(v) => v,
+            None => {
+                variants.push(variant(&keys, point));
+                variants.len() - 1
+            }
+        };
+        trials.push(TrialEntry {
+            index: i,
+            variant: v,
+            seed: *seed,
+            dir: std::path::absolute(dir).map_err(|e| Error::io(dir, e))?,
+        });
+    }
+    let mut seeds: Vec<u64> = trials.iter().map(|t| t.seed).collect();
+    seeds.sort_unstable();
+    seeds.dedup();
+    Ok(StudyIndex {
+        name: format!("comparison of {} runs", runs.len()),
+        study_file: PathBuf::new(),
+        overrides: Vec::new(),
+        axes: keys
+            .iter()
+            .map(|k| Axis {
+                name: axis_name(k),
+                key: k.clone(),
+                zip: Some(0),
+            })
+            .collect(),
+        seeds,
+        variants,
+        trials,
+    })
+}
+
+/// A key's short name where studies have one (`lr` for optimizer.lr), else the key.
+fn axis_name(key: &str) -> String {
+    AXIS_ALIASES
+        .iter()
+        .find(|(_, k)| *k == key)
+        .map_or(key, |(alias, _)| alias)
+        .to_string()
+}
+
+/// A run's value of each axis, strings without TOML's quotes.
+fn axis_values(keys: &[String], values: &BTreeMap<String, String>) -> Vec<String> {
+    keys.iter()
+        .map(|k| {
+            let v = values.get(k).map_or("-", String::as_str);
+            v.strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(v)
+                .to_string()
+        })
+        .collect()
+}
+
+fn variant(keys: &[String], values: Vec<String>) -> Variant {
+    let name = match keys.len() {
+        0 => "all runs".to_string(),
+        _ => keys
+            .iter()
+            .zip(&values)
+            .map(|(k, v)| format!("{}={v}", axis_name(k)))
+            .collect::<Vec<_>>()
+            .join(","),
+    };
+    Variant { name, values }
+}

@@ -1,0 +1,57 @@
+//! `convlab report RUN_DIR...`: runs trained one at a time, compared as a study: the keys
+//! their configs differ in are the axes, runs differing only in seed are one variant.
+
+use super::*;
+
+fn summary_test_acc(run: &Path) -> f64 {
+    let text = std::fs::read_to_string(run.join("summary.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["test_acc"].as_f64().unwrap()
+}
+
+#[test]
+fn runs_trained_by_hand_compare_as_a_study() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = setup(d, "");
+    for sets in [
+        vec!["--set", "name=a"],
+        vec!["--set", "name=b", "--set", "seed=4"],
+        vec!["--set", "name=c", "--set", "optimizer.lr=0.01"],
+    ] {
+        let mut args = sets.clone();
+        args.push("--quiet");
+        let out = train(d, &cfg, &args);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let out = convlab(&["report", "runs/a", "runs/b", "runs/c"], d);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let md = std::fs::read_to_string(d.join("runs/comparison/report.md")).unwrap();
+    assert_eq!(stdout(&out).lines().next(), md.lines().next());
+    // One axis (lr; seed and name are not axes): a and b are one variant's two seeds.
+    assert!(md.contains("| lr | runs |"), "{md}");
+    let mean = (summary_test_acc(&d.join("runs/a")) + summary_test_acc(&d.join("runs/b"))) / 2.0;
+    let row = md.lines().find(|l| l.starts_with("| 0.003 |")).unwrap();
+    assert!(row.starts_with("| 0.003 | 2 |"), "{row}");
+    assert!(
+        row.contains(&format!("{:.2} ±", mean * 100.0)),
+        "{row} {mean}"
+    );
+    let row = md.lines().find(|l| l.starts_with("| 0.01 |")).unwrap();
+    assert!(row.starts_with("| 0.01 | 1 |"), "{row}");
+    for f in ["report.csv", "report.html", "curves.png", "study.json"] {
+        assert!(d.join("runs/comparison").join(f).is_file(), "{f}");
+    }
+    // The comparison folder is a study folder now: report redraws it.
+    let again = convlab(&["report", "runs/comparison"], d);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(
+        std::fs::read_to_string(d.join("runs/comparison/report.md")).unwrap(),
+        md
+    );
+
+    let bad = convlab(&["report", "runs/a", "runs/nothing"], d);
+    assert_bad_input(&bad, &["runs/nothing", "not a run folder"]);
+    let onto_a_run = convlab(&["report", "runs/a", "runs/b", "--out", "runs/c"], d);
+    assert_bad_input(&onto_a_run, &["runs/c", "holds a run"]);
+}
