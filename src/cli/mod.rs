@@ -120,8 +120,8 @@ enum Command {
     Check(check::CheckArgs),
     /// List the model presets: the seed notebook each reproduces and PyTorch's parameter count.
     Presets,
-    /// The net a config trains, layer by layer: output shapes, parameters and multiply-adds
-    /// (Keras' model.summary()).
+    /// The net a config trains (or a .ckpt stores), layer by layer: output shapes, parameters
+    /// and multiply-adds (Keras' model.summary()).
     Summary(summary::SummaryArgs),
     /// Read a PyTorch state_dict (.pth) into a convlab checkpoint.
     Import(import::ImportArgs),

@@ -1,15 +1,17 @@
 //! `convlab summary CONFIG`: the net a config trains, layer by layer, before training it
 //! (Keras' `model.summary()`, torchinfo's `summary`): each layer's output shape, trainable
-//! parameters and multiply-adds, and the totals.
+//! parameters and multiply-adds, and the totals. `convlab summary MODEL.ckpt`: the same for
+//! the net a checkpoint stores.
 
 use clap::Args;
 
 use super::ConfigArgs;
 use crate::data::{self, known_layout};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::model::checkpoint;
 use crate::model::params::trainable_params;
 use crate::model::presets::resolve_layers;
-use crate::model::spec::{Shape, check_net};
+use crate::model::spec::{LayerSpec, Shape, check_net};
 use crate::model::summary::summarize;
 
 #[derive(Args)]
@@ -19,6 +21,10 @@ pub struct SummaryArgs {
 }
 
 pub fn run(a: SummaryArgs) -> Result<()> {
+    let path = &a.config.config;
+    if path.extension().is_some_and(|e| e == "ckpt") {
+        return checkpoint_summary(&a);
+    }
     let cfg = a.config.load()?;
     let origin = a.config.origin();
     // A built-in dataset's layout is known without reading it; a folder is read.
@@ -37,16 +43,40 @@ pub fn run(a: SummaryArgs) -> Result<()> {
         "" => "custom net".to_string(),
         p => format!("preset {p}"),
     };
-    println!(
-        "{}: {net}, input {input}, {classes} classes ({})",
-        cfg.name,
-        cfg.data.label()
+    let what = format!("{}: {net}", cfg.name);
+    print(&what, &layers, input, classes, &cfg.data.label());
+    Ok(())
+}
+
+/// The net stored in a checkpoint (a trained run's, or one imported from PyTorch).
+fn checkpoint_summary(a: &SummaryArgs) -> Result<()> {
+    let path = &a.config.config;
+    if !a.config.set.is_empty() {
+        return Err(Error::input(
+            path.display(),
+            "--set changes a config; a checkpoint's net is what it stores",
+        ));
+    }
+    let (meta, _) = checkpoint::read_meta(path)?;
+    let what = format!("{}: trained net (epoch {})", path.display(), meta.epoch);
+    let classes = meta.classes.len();
+    print(
+        &what,
+        &meta.layers,
+        meta.input_shape(),
+        classes,
+        &meta.dataset,
     );
+    Ok(())
+}
+
+fn print(what: &str, layers: &[LayerSpec], input: Shape, classes: usize, dataset: &str) {
+    println!("{what}, input {input}, {classes} classes ({dataset})");
     println!(
         "{:>3}  {:<28} {:>14} {:>12} {:>15}",
         "#", "layer", "output", "params", "mult-adds"
     );
-    let rows = summarize(&layers, input);
+    let rows = summarize(layers, input);
     for (i, r) in rows.iter().enumerate() {
         println!(
             "{i:>3}  {:<28} {:>14} {:>12} {:>15}",
@@ -56,7 +86,7 @@ pub fn run(a: SummaryArgs) -> Result<()> {
             thousands(r.mult_adds)
         );
     }
-    let params = trainable_params(&layers, input);
+    let params = trainable_params(layers, input);
     let mult_adds: u64 = rows.iter().map(|r| r.mult_adds).sum();
     println!(
         "parameters {} ({:.2} MB as f32); forward multiply-adds per image {} ({:.2} M)",
@@ -68,7 +98,6 @@ pub fn run(a: SummaryArgs) -> Result<()> {
     println!(
         "parameters as PyTorch's sum(p.numel() for p in model.parameters()); multiply-adds of convolutions and linear layers, half of FlopCounterMode's FLOPs"
     );
-    Ok(())
 }
 
 pub(super) fn thousands(n: u64) -> String {

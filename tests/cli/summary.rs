@@ -82,3 +82,30 @@ fn a_folder_is_read_for_its_classes_and_a_bad_net_is_named() {
     let out = convlab(&["summary", "folder.toml"], d);
     assert_bad_input(&out, &["folder.toml", "model.layers[0] (linear)"]);
 }
+
+#[test]
+fn a_checkpoint_shows_the_net_it_stores() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = setup(d, "epochs = 1");
+    let cfg_text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, cfg_text.replace("epochs = 2\n", "")).unwrap();
+    let out = train(d, &cfg, &["--quiet"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let from_config = convlab(&["summary", "tiny.toml"], d);
+    let from_ckpt = convlab(&["summary", "runs/tiny/best.ckpt"], d);
+    let (a, b) = (stdout(&from_config), stdout(&from_ckpt));
+    assert!(
+        b.starts_with("runs/tiny/best.ckpt: trained net (epoch 1)"),
+        "{b}"
+    );
+    // Everything after the first line (the layer rows and totals) is the same net's.
+    let rows = |t: &str| t.lines().skip(1).map(String::from).collect::<Vec<_>>();
+    assert_eq!(rows(&a), rows(&b));
+    assert_eq!(totals(&from_ckpt), totals(&from_config));
+    let with_set = convlab(
+        &["summary", "runs/tiny/best.ckpt", "--set", "train.epochs=2"],
+        d,
+    );
+    assert_bad_input(&with_set, &["best.ckpt", "--set"]);
+}
