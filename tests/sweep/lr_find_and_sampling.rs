@@ -74,7 +74,7 @@ fn example_studies_expand_and_validate() {
         ("cifar10-activations.toml", 15),
         ("mnist-augment.toml", 18),
         ("mnist-optimizers-tuned.toml", 15),
-        ("cifar10-augment.toml", 4),
+        ("cifar10-augment.toml", 12),
         ("cifar10-mix.toml", 3),
     ];
     let dir = tempfile::tempdir().unwrap();
