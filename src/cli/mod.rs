@@ -162,3 +162,16 @@ fn json_line(value: &impl serde::Serialize) -> Result<String> {
         problem: e.to_string(),
     })
 }
+
+/// 1234567 as "1,234,567", for counts of parameters and operations.
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}

@@ -1,7 +1,7 @@
 //! `convlab presets`: the preset table, with the seed notebook each one reproduces and its
 //! parameter count as PyTorch reports it.
 
-use super::summary::thousands;
+use super::thousands;
 use crate::error::Result;
 use crate::model::ModelConfig;
 use crate::model::params::trainable_params;

@@ -5,7 +5,7 @@
 
 use clap::Args;
 
-use super::ConfigArgs;
+use super::{ConfigArgs, thousands};
 use crate::data::{self, known_layout};
 use crate::error::{Error, Result};
 use crate::model::checkpoint;
@@ -98,16 +98,4 @@ fn print(what: &str, layers: &[LayerSpec], input: Shape, classes: usize, dataset
     println!(
         "parameters as PyTorch's sum(p.numel() for p in model.parameters()); multiply-adds of convolutions and linear layers, half of FlopCounterMode's FLOPs"
     );
-}
-
-pub(super) fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
 }

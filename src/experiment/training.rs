@@ -45,11 +45,11 @@ fn held(dir: &Path) -> Error {
 }
 
 /// An interrupted run's folder, locked, once it is known to hold an unfinished run made with
-/// `cfg` (a different config would continue weights and moments it did not make).
+/// `cfg` (a different config would continue weights and moments it did not make). The caller
+/// has checked before loading data; this check is under the lock, as another process may have
+/// finished the run meanwhile.
 fn reopen(dir: &Path, cfg: &RunConfig) -> Result<(RunDir, RunLock)> {
-    check_resumable(dir, cfg)?;
     let lock = try_lock(dir)?.ok_or_else(|| held(dir))?;
-    // Checked again under the lock: its holder may have finished it meanwhile.
     check_resumable(dir, cfg)?;
     let run = RunDir::open(dir)?;
     // Only the lock holder may: another process's half-written files would go too.

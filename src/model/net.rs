@@ -16,7 +16,7 @@ use burn::tensor::Distribution;
 
 use crate::model::config::{Activation, Init};
 use crate::model::cpu;
-use crate::model::spec::{LayerSpec, Shape};
+use crate::model::spec::{LayerSpec, Shape, residual_projects};
 
 #[derive(Module, Debug)]
 pub enum Act {
@@ -203,7 +203,7 @@ impl Net {
                     stride,
                     activation,
                 } => {
-                    let shortcut = (*stride != 1 || channels != *out).then(|| Shortcut {
+                    let shortcut = residual_projects(channels, *out, *stride).then(|| Shortcut {
                         conv: init.conv(channels, *out, 1, *stride, 0, false, device),
                         bn: BatchNormConfig::new(*out).init(device),
                     });

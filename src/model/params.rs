@@ -1,7 +1,7 @@
 //! How many parameters a checked net has, without building it.
 
 use crate::model::config::Activation;
-use crate::model::spec::{LayerSpec, Shape};
+use crate::model::spec::{LayerSpec, Shape, residual_projects};
 
 /// Trainable parameters, counted as PyTorch's `sum(p.numel() for p in model.parameters())`:
 /// batch norm's running statistics are buffers, not parameters. `layers` must have passed
@@ -36,7 +36,7 @@ pub fn layer_params(layer: &LayerSpec, shape: Shape) -> usize {
             stride,
             activation,
         } => {
-            let projection = if *stride != 1 || width != *out {
+            let projection = if residual_projects(width, *out, *stride) {
                 width * out + 2 * out
             } else {
                 0

@@ -145,6 +145,12 @@ impl Shape {
     }
 }
 
+/// Whether a residual block from `width` channels to `out` at `stride` needs the 1x1 conv +
+/// BN shortcut (PyTorch's BasicBlock) instead of the identity.
+pub fn residual_projects(width: usize, out: usize, stride: usize) -> bool {
+    stride != 1 || width != out
+}
+
 impl std::fmt::Display for Shape {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -5,7 +5,7 @@
 //! these); bias additions, batch norm, activations and pooling are not counted.
 
 use crate::model::params::layer_params;
-use crate::model::spec::{LayerSpec, Shape};
+use crate::model::spec::{LayerSpec, Shape, residual_projects};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct LayerRow {
@@ -100,7 +100,7 @@ fn mult_adds(layer: &LayerSpec, input: Shape, output: Shape) -> u64 {
         }
         LayerSpec::Linear { out, .. } => out * width,
         LayerSpec::Residual { out, stride, .. } => {
-            let projection = if *stride != 1 || width != *out {
+            let projection = if residual_projects(width, *out, *stride) {
                 out * out_pixels * width
             } else {
                 0
