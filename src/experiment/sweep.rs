@@ -81,6 +81,8 @@ pub fn run(
             checked.push(t.cfg.device);
         }
     }
+    // A changed study file fails once, before study.toml is overwritten or any trial trains.
+    check_unchanged(&study, &trials, &opts.runs_dir)?;
     write_index(&study, &opts.runs_dir)?;
     let mut failures = 0;
     let mut report = |t: &Trial, outcome: &Outcome| {
@@ -158,6 +160,25 @@ fn check_same_config(dir: &Path, cfg: &RunConfig) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Every trial folder that already holds a run must hold one made with its trial's config.
+fn check_unchanged(study: &Study, trials: &[&Trial], runs_dir: &Path) -> Result<()> {
+    let mut changed = trials
+        .iter()
+        .map(|t| check_same_config(&study.trial_dir(runs_dir, t), &t.cfg))
+        .filter_map(Result::err);
+    let Some(first) = changed.next() else {
+        return Ok(());
+    };
+    let more = changed.count();
+    if more == 0 {
+        return Err(first);
+    }
+    Err(Error::input(
+        study.path.display(),
+        format!("{first}; {more} more trial folder(s) also hold runs of a different config"),
+    ))
 }
 
 /// The summary of a finished trial made with this config, if there is one.

@@ -337,19 +337,29 @@ fn a_changed_study_names_what_changed_and_keeps_the_runs() {
     assert!(first.status.success(), "{}", stderr(&first));
     let run = d.join("runs/tiny-study/lr=0.003/seed-0");
     let before = std::fs::read(run.join("metrics.csv")).unwrap();
-    let base = std::fs::read_to_string(d.join("base.toml")).unwrap();
+    // The study file itself changes (study.toml in the study folder is its copy).
+    let study = std::fs::read_to_string(d.join("tiny-study.toml")).unwrap();
     std::fs::write(
-        d.join("base.toml"),
-        base.replace("epochs = 2", "epochs = 3"),
+        d.join("tiny-study.toml"),
+        format!("{study}[train]\nepochs = 3\n"),
     )
     .unwrap();
+    let stored_study = std::fs::read(d.join("runs/tiny-study/study.toml")).unwrap();
     let out = sweep(d, &["--quiet"]);
-    // The trial fails on its own line (the study goes on with the others) and the exit is 1.
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    // The sweep stops before any trial (a one-line input error, exit 2) and names the keys.
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
-        err.contains("lr=0.003 seed-0: FAILED") && err.contains("train.epochs = 3 (stored: 2)"),
+        err.contains("lr=0.003/seed-0")
+            && err.contains("train.epochs = 3 (stored: 2)")
+            && !err.contains("FAILED")
+            && err.trim().lines().count() == 1,
         "{err}"
     );
     assert_eq!(std::fs::read(run.join("metrics.csv")).unwrap(), before);
+    // The study folder still says what its runs were made from.
+    assert_eq!(
+        std::fs::read(d.join("runs/tiny-study/study.toml")).unwrap(),
+        stored_study
+    );
 }
