@@ -43,6 +43,10 @@ pub struct FinetuneArgs {
     device: String,
     #[arg(long, default_value = "runs")]
     runs_dir: PathBuf,
+    /// Continue the interrupted fine-tune in <runs-dir>/<name> after its last completed epoch,
+    /// given the same options; it ends as an uninterrupted one would.
+    #[arg(long)]
+    resume: bool,
     #[arg(long, short)]
     quiet: bool,
 }
@@ -69,6 +73,12 @@ pub fn run(a: FinetuneArgs) -> Result<()> {
     cfg.resolve();
     cfg.validate(&origin)?;
     check_run_name(&cfg.name, &origin)?;
-    let target = RunTarget::Unique(&a.runs_dir);
-    super::train::train_new(&cfg, &origin, &Lookup::default(), &target, a.quiet, false)
+    let named = a.runs_dir.join(&cfg.name);
+    let target = if a.resume {
+        RunTarget::Resume(&named)
+    } else {
+        RunTarget::Unique(&a.runs_dir)
+    };
+    let again = "the same `convlab finetune` command with --resume";
+    super::train::train_new(&cfg, &origin, &Lookup::default(), &target, a.quiet, again)
 }

@@ -44,19 +44,21 @@ pub fn run(a: TrainArgs) -> Result<()> {
         (None, true) => RunTarget::Resume(&named),
     };
     let lookup = a.config.data.lookup();
-    train_new(&cfg, &a.config.origin(), &lookup, &target, a.quiet, true)
+    let origin = a.config.origin();
+    let again = format!("`convlab train {origin} --resume`");
+    train_new(&cfg, &origin, &lookup, &target, a.quiet, &again)
 }
 
 /// Load the data, train a validated config into its run folder and say how it ended;
-/// a diverged run exits with 3 (its folder keeps the metrics up to the divergence). With
-/// `resumable`, a resume file is kept after every epoch, for `train --resume`.
+/// a diverged run exits with 3 (its folder keeps the metrics up to the divergence). A resume
+/// file is kept after every epoch; `resume_command` is how the user continues the run.
 pub(super) fn train_new(
     cfg: &RunConfig,
     origin: &str,
     lookup: &Lookup,
     target: &RunTarget,
     quiet: bool,
-    resumable: bool,
+    resume_command: &str,
 ) -> Result<()> {
     // Fail on a missing device, or a run that cannot be resumed, before loading any data.
     device::select(cfg.device)?;
@@ -95,9 +97,9 @@ pub(super) fn train_new(
         );
     }
     if let RunTarget::Unique(root) = target {
-        say_unfinished(&root.join(&cfg.name), &dir.dir, origin);
+        say_unfinished(&root.join(&cfg.name), &dir.dir, resume_command);
     }
-    let s = train_in(cfg, &prep, &dir, quiet, resumable)?;
+    let s = train_in(cfg, &prep, &dir, quiet, true)?;
     if s.status == Status::Diverged {
         eprintln!(
             "run folder {} keeps the metrics up to the divergence",
@@ -120,12 +122,12 @@ pub(super) fn train_new(
 
 /// When a new run goes to `<name>-N` beside an unfinished `<name>`, say how to continue that
 /// one instead (a user who pressed Ctrl-C and ran the same command again wants to know).
-fn say_unfinished(named: &Path, chosen: &Path, origin: &str) {
+fn say_unfinished(named: &Path, chosen: &Path, resume_command: &str) {
     let unfinished = named.join(files::RESUME).is_file() && !named.join(files::SUMMARY).exists();
     if named != chosen && unfinished {
         let epochs = resume::epochs_done(&named.join(files::RESUME)).unwrap_or(0);
         eprintln!(
-            "note: {} holds an unfinished run ({epochs} epochs done); if it was interrupted, `convlab train {origin} --resume` continues it. This run goes to {}",
+            "note: {} holds an unfinished run ({epochs} epochs done); if it was interrupted, {resume_command} continues it. This run goes to {}",
             named.display(),
             chosen.display()
         );

@@ -62,7 +62,7 @@ pub fn check_resumable(dir: &Path, cfg: &RunConfig) -> Result<()> {
     if !dir.join(files::CONFIG).is_file() {
         return Err(Error::input(
             dir.display(),
-            "holds no run to resume (train without --resume to start one)",
+            "holds no run to resume (leave out --resume to start one)",
         ));
     }
     let run = RunDir {
@@ -82,7 +82,7 @@ pub fn check_resumable(dir: &Path, cfg: &RunConfig) -> Result<()> {
         return Err(Error::input(
             dir.display(),
             format!(
-                "its run was started with another config: {}; resume with the config and --set values it started with",
+                "its run was started with another config: {}; resume with the config, options and --set values it started with",
                 differ.join(", ")
             ),
         ));

@@ -165,7 +165,7 @@ fn predict_own_images_of_any_size_and_names_a_bad_file() {
 }
 
 /// A 2-class 28x28 PNG folder: bands of half the image height.
-fn write_two_class_folder(root: &Path, per_class: usize) {
+pub(super) fn write_two_class_folder(root: &Path, per_class: usize) {
     for split in ["train", "test"] {
         for (k, class) in ["top", "bottom"].iter().enumerate() {
             let dir = root.join(split).join(class);

@@ -33,25 +33,10 @@ fn a_killed_train_resumes_and_ends_as_an_uninterrupted_one() {
     assert!(reference.status.success(), "{}", stderr(&reference));
 
     let run = d.join("runs/tiny");
-    let mut child = Command::new(bin())
-        .args(["train", "tiny.toml", "--data-dir", ".", "--quiet"])
-        .current_dir(d)
-        .env("CONVLAB_CACHE", d.join(".cache"))
-        .env_remove("CONVLAB_DATA")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    while !(metrics_rows(&run) >= 2 && run.join("resume.state").exists()) {
-        assert!(child.try_wait().unwrap().is_none(), "ended before the kill");
-        assert!(t0.elapsed() < Duration::from_secs(120), "no progress");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    assert!(
-        !run.join("summary.json").exists(),
-        "killed mid-run, not after it"
+    kill_after_two_epochs(
+        d,
+        &["train", "tiny.toml", "--data-dir", ".", "--quiet"],
+        &run,
     );
     let resume_state = std::fs::read(run.join("resume.state")).unwrap();
 
@@ -92,6 +77,83 @@ fn a_killed_train_resumes_and_ends_as_an_uninterrupted_one() {
     // A finished run has nothing to resume.
     let done = train(d, &cfg, &["--resume"]);
     assert_bad_input(&done, &["runs/tiny", "completed after 12 epochs"]);
+}
+
+/// Start `convlab ARGS` in `d` and SIGKILL it once `run` holds two epochs and a resume file.
+fn kill_after_two_epochs(d: &Path, args: &[&str], run: &Path) {
+    let mut child = Command::new(bin())
+        .args(args)
+        .current_dir(d)
+        .env("CONVLAB_CACHE", d.join(".cache"))
+        .env_remove("CONVLAB_DATA")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !(metrics_rows(run) >= 2 && run.join("resume.state").exists()) {
+        assert!(child.try_wait().unwrap().is_none(), "ended before the kill");
+        assert!(t0.elapsed() < Duration::from_secs(120), "no progress");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(
+        !run.join("summary.json").exists(),
+        "killed mid-run, not after it"
+    );
+}
+
+/// A fine-tune killed after its frozen epochs resumes with the features unfrozen as they
+/// would have been, and ends as an uninterrupted one.
+#[test]
+fn a_killed_finetune_resumes_and_ends_as_an_uninterrupted_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = setup(d, "");
+    assert!(train(d, &cfg, &["--quiet"]).status.success());
+    super::images::write_two_class_folder(&d.join("halves"), 300);
+    let args = |name: &'static str| {
+        vec![
+            "finetune",
+            "--checkpoint",
+            "runs/tiny/best.ckpt",
+            "--data",
+            "halves",
+            "--epochs",
+            "10",
+            "--freeze-epochs",
+            "1",
+            "--name",
+            name,
+            "--quiet",
+        ]
+    };
+    let reference = convlab(&args("reference"), d);
+    assert!(reference.status.success(), "{}", stderr(&reference));
+
+    let run = d.join("runs/tuned");
+    kill_after_two_epochs(d, &args("tuned"), &run);
+    let again = convlab(&[args("tuned").as_slice(), &["--set", "train.epochs=1"]].concat(), d);
+    assert!(again.status.success(), "{}", stderr(&again));
+    let note = stderr(&again);
+    assert!(
+        note.contains("runs/tuned holds an unfinished run") && note.contains("convlab finetune"),
+        "{note}"
+    );
+    // Other options cannot continue it; the differing key is named.
+    let other = convlab(
+        &[args("tuned").as_slice(), &["--lr", "0.01", "--resume"]].concat(),
+        d,
+    );
+    assert_bad_input(
+        &other,
+        &["runs/tuned", "optimizer.lr = 0.01 (stored: 0.001)"],
+    );
+
+    let resumed = convlab(&[args("tuned").as_slice(), &["--resume"]].concat(), d);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert_eq!(metrics(&run), metrics(&d.join("runs/reference")));
+    assert!(!run.join("resume.state").exists());
 }
 
 fn metrics_rows(run: &Path) -> usize {
