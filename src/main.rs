@@ -10,8 +10,12 @@ fn main() {
     // By default mimalloc hands freed memory back to the OS after 1 s, so the same multi-MB
     // activation buffers were faulted in and zeroed again step after step: never purging
     // was ~8% faster on mnist-cnn (bench/README.md). The process keeps its peak instead.
-    // SAFETY: sets an integer option; mimalloc allows this at any time.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    // MIMALLOC_PURGE_DELAY (milliseconds) in the environment is left to mimalloc: it trades
+    // that speed for a peak nearer the live memory (bench/RESULTS.md, "peak memory").
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: sets an integer option; mimalloc allows this at any time.
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    }
     // Past a file-size limit (`ulimit -f`) the kernel's default is to kill the process with
     // SIGXFSZ, no message. Ignored, the write fails with EFBIG instead, which convlab reports
     // as one line naming the file (and the atomic writes leave the previous file intact).

@@ -133,7 +133,10 @@ fn a_killed_finetune_resumes_and_ends_as_an_uninterrupted_one() {
 
     let run = d.join("runs/tuned");
     kill_after_two_epochs(d, &args("tuned"), &run);
-    let again = convlab(&[args("tuned").as_slice(), &["--set", "train.epochs=1"]].concat(), d);
+    let again = convlab(
+        &[args("tuned").as_slice(), &["--set", "train.epochs=1"]].concat(),
+        d,
+    );
     assert!(again.status.success(), "{}", stderr(&again));
     let note = stderr(&again);
     assert!(

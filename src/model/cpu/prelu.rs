@@ -18,6 +18,9 @@ use super::{PAR_MIN, channel_planes, dims, map_planes, on_flex, sum_zip, tensor,
 pub trait CpuPrelu: Backend {
     /// PReLU with `alpha` of length 1 or one per channel (dimension 1).
     fn cpu_prelu(x: FloatTensor<Self>, alpha: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// ReLU (`slope` 0) or LeakyReLU with a slope of at least 0: its backward pass reads the
+    /// output, not the input.
+    fn cpu_leaky_relu(x: FloatTensor<Self>, slope: f32) -> FloatTensor<Self>;
 }
 
 /// `PRelu::forward`, through the one-pass operation on flex.
@@ -39,10 +42,9 @@ pub fn forward<const D: usize>(prelu: &PRelu, x: Tensor<D>) -> Tensor<D> {
     Tensor::from_dispatch(out)
 }
 
-/// ReLU (slope 0) and LeakyReLU (a fixed slope) through the same one-pass operation, with a
-/// constant slope that gets no gradient; `elsewhere` (Burn's layer) when `x` is not on flex.
-/// Burn's flex ReLU is a mask, a select and a second mask for the gradient (ResNet-18 runs
-/// 17 of them).
+/// ReLU (slope 0) and LeakyReLU (a fixed slope) in one pass, with a constant slope that gets
+/// no gradient; `elsewhere` (Burn's layer) when `x` is not on flex. Burn's flex ReLU is a
+/// mask, a select and a second mask for the gradient (ResNet-18 runs 17 of them).
 pub fn fixed_slope<const D: usize>(
     x: Tensor<D>,
     slope: f64,
@@ -50,6 +52,11 @@ pub fn fixed_slope<const D: usize>(
 ) -> Tensor<D> {
     if D < 2 || !on_flex(&x) {
         return elsewhere(x);
+    }
+    if slope >= 0.0 {
+        let out =
+            <burn::backend::Dispatch as CpuPrelu>::cpu_leaky_relu(x.into_dispatch(), slope as f32);
+        return Tensor::from_dispatch(out);
     }
     let alpha = Tensor::<1>::from_floats([slope as f32], &x.device());
     let out =
@@ -67,9 +74,46 @@ fn prelu_forward(x: &FlexTensor, alpha: &FlexTensor) -> FlexTensor {
     tensor(y, dims(x))
 }
 
+fn leaky_forward(x: &FlexTensor, slope: f32) -> FlexTensor {
+    let (_, plane) = channel_planes(x);
+    let xs = values(x);
+    let y = map_planes(&xs, &xs, plane, |_| {
+        move |v, _| if v > 0.0 { v } else { slope * v }
+    });
+    tensor(y, dims(x))
+}
+
 impl CpuPrelu for Flex {
     fn cpu_prelu(x: FlexTensor, alpha: FlexTensor) -> FlexTensor {
         prelu_forward(&x, &alpha)
+    }
+    fn cpu_leaky_relu(x: FlexTensor, slope: f32) -> FlexTensor {
+        leaky_forward(&x, slope)
+    }
+}
+
+/// With a slope of at least 0, y > 0 exactly where x > 0 (NaN, -0 and underflow included),
+/// so the gradient mask comes from the output. The output is kept anyway by the next layer
+/// (a conv saves its input), while the input (batch norm's output) can then be freed as
+/// soon as it is used: at batch 256 that is a quarter of ResNet-18's activation memory.
+#[derive(Debug)]
+struct LeakyReluBackward;
+
+impl Backward<Flex, 1> for LeakyReluBackward {
+    type State = (FlexTensor, f32);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x] = ops.parents;
+        let dy = grads.consume::<Flex>(&ops.node);
+        let (y, slope) = ops.state;
+        if let Some(node) = node_x {
+            let (_, plane) = channel_planes(&y);
+            let (ys, g) = (values(&y), values(&dy));
+            let dx = map_planes(&ys, &g, plane, |_| {
+                move |v, gv| if v > 0.0 { gv } else { slope * gv }
+            });
+            grads.register::<Flex>(node.id, tensor(dx, dims(&y)));
+        }
     }
 }
 
@@ -120,6 +164,21 @@ impl<C: CheckpointStrategy> CpuPrelu for Autodiff<Flex, C> {
             .stateful()
         {
             OpsKind::Tracked(prep) => prep.finish((xp, ap), y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        }
+    }
+
+    fn cpu_leaky_relu(x: FloatTensor<Self>, slope: f32) -> FloatTensor<Self> {
+        let (xp, xn) = x.into_parts();
+        let y = leaky_forward(&xp, slope);
+        // The input goes now, unless another operation holds it.
+        drop(xp);
+        match LeakyReluBackward
+            .prepare::<C>([xn])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish((y.clone(), slope), y),
             OpsKind::UnTracked(prep) => prep.finish(y),
         }
     }
