@@ -106,6 +106,12 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>> {
 /// Write `bytes` to `path` atomically: a temporary file in the same folder, then a rename,
 /// so a crash never leaves a half-written result where a good one was.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_parts(path, &[bytes])
+}
+
+/// `write_atomic` of the parts one after another, without joining them in memory first (a
+/// resume file or a dataset cache is hundreds of MB).
+pub fn write_atomic_parts(path: &Path, parts: &[&[u8]]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let name = path
@@ -115,9 +121,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
     // A full disk or a file-size limit fails the write: the temporary goes, the error names
     // the file the user knows, and whatever `path` held before is untouched.
-    let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    let written = write_parts(&tmp, parts).and_then(|()| std::fs::rename(&tmp, path));
     written.map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         Error::io(path, e)
     })
+}
+
+fn write_parts(path: &Path, parts: &[&[u8]]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut file = std::fs::File::create(path)?;
+    for part in parts {
+        file.write_all(part)?;
+    }
+    Ok(())
 }

@@ -98,7 +98,7 @@ enum Command {
     /// Train every variant x seed of a study; writes runs/<study>/<variant>/seed-N/ and the report.
     /// Re-running the same command skips finished runs and resumes an interrupted one.
     Sweep(sweep::SweepArgs),
-    /// Tables, significance and figures of a study folder; writes report.md/.csv/.html there.
+    /// Tables, significance and figures of a study folder, or of run folders trained one by one; writes report.md/.csv/.html.
     Report(report::ReportArgs),
     /// Learning-rate range test: a short run with an exponentially growing lr; suggests an lr.
     LrFind(lr_find::LrFindArgs),

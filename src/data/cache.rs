@@ -3,12 +3,13 @@
 //! decoded again; a cache that cannot be written only costs speed.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::data::dataset::{Dataset, Splits};
-use crate::error::write_atomic;
+use crate::error::write_atomic_parts;
 
 const MAGIC: &[u8; 10] = b"CONVLABDS1";
 
@@ -48,24 +49,30 @@ pub fn cache_path(name: &str, source: &Path) -> PathBuf {
     super::locate::cache_dir().join(format!("{name}-{:016x}.bin", h.finish()))
 }
 
+/// The cached splits, or None for a missing or damaged file. Each split is read straight
+/// into its own buffer: reading the whole file first held every image twice (368 MB for
+/// CIFAR-10) while loading.
 pub fn read(path: &Path) -> Option<Splits> {
-    let bytes = std::fs::read(path).ok()?;
-    if !bytes.starts_with(MAGIC) || bytes.len() < 18 {
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut left = file.metadata().ok()?.len();
+    // Sizes read from a damaged file can overflow usize or exceed the file: checked, a bad
+    // cache is ignored.
+    let mut take = |n: usize| -> Option<Vec<u8>> {
+        left = left.checked_sub(u64::try_from(n).ok()?)?;
+        let mut v = Vec::with_capacity(n);
+        (&mut file).take(n as u64).read_to_end(&mut v).ok()?;
+        (v.len() == n).then_some(v)
+    };
+    let head = take(18)?;
+    if !head.starts_with(MAGIC) {
         return None;
     }
-    // Sizes read from a damaged file can overflow usize: checked, a bad cache is ignored.
-    let len = usize::try_from(u64::from_le_bytes(bytes[10..18].try_into().ok()?)).ok()?;
-    let header: Header = serde_json::from_slice(bytes.get(18..18usize.checked_add(len)?)?).ok()?;
+    let len = usize::try_from(u64::from_le_bytes(head[10..18].try_into().ok()?)).ok()?;
+    let header: Header = serde_json::from_slice(&take(len)?).ok()?;
     let per = header
         .shape
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))?;
-    let mut at = 18 + len;
-    let mut take = |n: usize| -> Option<Vec<u8>> {
-        let s = bytes.get(at..at.checked_add(n)?)?.to_vec();
-        at += n;
-        Some(s)
-    };
     let mut split = |n: usize| -> Option<Dataset> {
         let images = take(n.checked_mul(per)?)?;
         let labels = take(n)?;
@@ -97,15 +104,11 @@ pub fn write(path: &Path, splits: &Splits) -> crate::error::Result<()> {
         what: path.display().to_string(),
         problem: e.to_string(),
     })?;
-    let mut out = Vec::with_capacity(
-        18 + h.len() + splits.train.images.len() + splits.test.images.len() + 70_000,
-    );
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&(h.len() as u64).to_le_bytes());
-    out.extend_from_slice(&h);
+    let len = (h.len() as u64).to_le_bytes();
+    let mut parts: Vec<&[u8]> = vec![MAGIC, &len, &h];
     for ds in [&splits.train, &splits.test] {
-        out.extend_from_slice(&ds.images);
-        out.extend_from_slice(&ds.labels);
+        parts.push(&ds.images);
+        parts.push(&ds.labels);
     }
-    write_atomic(path, &out)
+    write_atomic_parts(path, &parts)
 }

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use burn::module::Module;
 
-use crate::error::{Error, Result, read_file, write_atomic};
+use crate::error::{Error, Result, read_file, write_atomic_parts};
 use crate::model::checkpoint;
 use crate::run::{EpochMetrics, files};
 use crate::train::optim;
@@ -60,14 +60,13 @@ pub fn save(
         what: path.display().to_string(),
         problem: e.to_string(),
     })?;
-    let size = json.len() + model.len() + optimizer.len() + lookahead.len();
-    let mut out = Vec::with_capacity(MAGIC.len() + 32 + size);
-    out.extend_from_slice(MAGIC);
-    for part in [&json[..], model, optimizer, lookahead] {
-        out.extend_from_slice(&(part.len() as u64).to_le_bytes());
-        out.extend_from_slice(part);
-    }
-    write_atomic(path, &out)
+    let lens = [&json[..], model, optimizer, lookahead].map(|p| (p.len() as u64).to_le_bytes());
+    write_atomic_parts(
+        path,
+        &[
+            MAGIC, &lens[0], &json, &lens[1], model, &lens[2], optimizer, &lens[3], lookahead,
+        ],
+    )
 }
 
 /// Epochs completed according to the resume file, reading only its JSON section (the
