@@ -49,7 +49,12 @@ fn relu_and_leaky_relu_free_their_input_and_keep_the_gradient() {
         );
         // d/dx of sum(act(2x - 1)) at x = 1 is 2, and 2 * slope where 2x - 1 <= 0.
         let grads = y.sum().backward();
-        let g = x.grad(&grads).unwrap().into_data().try_to_vec::<f32>().unwrap();
+        let g = x
+            .grad(&grads)
+            .unwrap()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
         assert!(g.iter().all(|&v| v == 2.0), "slope {slope}: {:?}", &g[..4]);
     }
 }

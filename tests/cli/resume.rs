@@ -2,9 +2,6 @@
 //! and ends exactly as an uninterrupted one (Lightning's `fit(ckpt_path=...)`, Keras'
 //! BackupAndRestore); what cannot be resumed is a one-line error that loses nothing.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
 use super::*;
 
 /// 1,600 training images and 12 epochs, so that the run can be killed between epochs;
@@ -79,30 +76,6 @@ fn a_killed_train_resumes_and_ends_as_an_uninterrupted_one() {
     assert_bad_input(&done, &["runs/tiny", "completed after 12 epochs"]);
 }
 
-/// Start `convlab ARGS` in `d` and SIGKILL it once `run` holds two epochs and a resume file.
-fn kill_after_two_epochs(d: &Path, args: &[&str], run: &Path) {
-    let mut child = Command::new(bin())
-        .args(args)
-        .current_dir(d)
-        .env("CONVLAB_CACHE", d.join(".cache"))
-        .env_remove("CONVLAB_DATA")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    while !(metrics_rows(run) >= 2 && run.join("resume.state").exists()) {
-        assert!(child.try_wait().unwrap().is_none(), "ended before the kill");
-        assert!(t0.elapsed() < Duration::from_secs(120), "no progress");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    assert!(
-        !run.join("summary.json").exists(),
-        "killed mid-run, not after it"
-    );
-}
-
 /// A fine-tune killed after its frozen epochs resumes with the features unfrozen as they
 /// would have been, and ends as an uninterrupted one.
 #[test]
@@ -157,12 +130,6 @@ fn a_killed_finetune_resumes_and_ends_as_an_uninterrupted_one() {
     assert!(resumed.status.success(), "{}", stderr(&resumed));
     assert_eq!(metrics(&run), metrics(&d.join("runs/reference")));
     assert!(!run.join("resume.state").exists());
-}
-
-fn metrics_rows(run: &Path) -> usize {
-    std::fs::read_to_string(run.join("metrics.csv"))
-        .map(|m| m.lines().count().saturating_sub(1))
-        .unwrap_or(0)
 }
 
 #[test]

@@ -229,6 +229,44 @@ pub fn convlab(args: &[&str], cwd: &Path) -> Output {
         .unwrap()
 }
 
+/// Start `convlab ARGS` in `cwd` (as `convlab` runs it) and SIGKILL it once `run` holds two
+/// completed epochs and a resume file; the run must not have finished by then.
+pub fn kill_after_two_epochs(cwd: &Path, args: &[&str], run: &Path) {
+    let mut child = Command::new(bin())
+        .args(args)
+        .current_dir(cwd)
+        .env("CONVLAB_CACHE", cwd.join(".cache"))
+        .env_remove("CONVLAB_DATA")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while !(metrics_rows(run) >= 2 && run.join("resume.state").exists()) {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "{args:?} ended before it could be killed"
+        );
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(120),
+            "{args:?} made no progress"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(
+        !run.join("summary.json").exists(),
+        "killed mid-run, not after it"
+    );
+}
+
+/// Epoch rows in a run folder's metrics.csv (0 before the first epoch ends).
+pub fn metrics_rows(run: &Path) -> usize {
+    std::fs::read_to_string(run.join("metrics.csv"))
+        .map(|m| m.lines().count().saturating_sub(1))
+        .unwrap_or(0)
+}
+
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }

@@ -43,45 +43,15 @@ fn kill_and_resume(optimizer: &str) {
         .join("runs/tiny-study")
         .join(second_variant)
         .join("seed-0");
-    let mut child = Command::new(bin())
-        .args([
-            "sweep",
-            "tiny-study.toml",
-            "--data-dir",
-            d.to_str().unwrap(),
-            "--quiet",
-        ])
-        .current_dir(d)
-        .env("CONVLAB_CACHE", d.join(".cache"))
-        .env_remove("CONVLAB_DATA")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    // Kill it once the second run has completed at least two epochs.
-    let t0 = Instant::now();
-    loop {
-        let epochs = std::fs::read_to_string(second.join("metrics.csv"))
-            .map(|m| m.lines().count().saturating_sub(1))
-            .unwrap_or(0);
-        if epochs >= 2 && second.join("resume.state").exists() {
-            break;
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the sweep ended before it could be killed"
-        );
-        assert!(
-            t0.elapsed() < Duration::from_secs(120),
-            "the sweep made no progress"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    assert!(
-        !second.join("summary.json").exists(),
-        "killed mid-run, not after it"
-    );
+    // Run the study and SIGKILL it once the second run has completed at least two epochs.
+    let args = [
+        "sweep",
+        "tiny-study.toml",
+        "--data-dir",
+        d.to_str().unwrap(),
+        "--quiet",
+    ];
+    kill_after_two_epochs(d, &args, &second);
 
     let out = sweep(d, &[]);
     assert!(out.status.success(), "{}", stderr(&out));

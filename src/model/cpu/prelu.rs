@@ -64,23 +64,36 @@ pub fn fixed_slope<const D: usize>(
     Tensor::from_dispatch(out)
 }
 
+/// `v` where `sign > 0`, `slope * v` elsewhere, with plane `row`'s slope `slope(row)`: the
+/// forward pass (sign = v = x) and the input gradient (sign = x, v = the upstream gradient).
+fn slope_unless_positive(
+    sign: &[f32],
+    v: &[f32],
+    plane: usize,
+    slope: impl Fn(usize) -> f32 + Sync,
+) -> Vec<f32> {
+    map_planes(sign, v, plane, |row| {
+        let s = slope(row);
+        move |m, x| if m > 0.0 { x } else { s * x }
+    })
+}
+
+/// One alpha for every channel, or one per channel (planes are rows of [n * c, h * w]).
+fn channel_slope(a: &[f32], channels: usize) -> impl Fn(usize) -> f32 + Sync + '_ {
+    move |row| a[if a.len() == 1 { 0 } else { row % channels }]
+}
+
 fn prelu_forward(x: &FlexTensor, alpha: &FlexTensor) -> FlexTensor {
     let (channels, plane) = channel_planes(x);
     let (xs, a) = (values(x), values(alpha));
-    let y = map_planes(&xs, &xs, plane, |row| {
-        let slope = a[if a.len() == 1 { 0 } else { row % channels }];
-        move |v, _| if v > 0.0 { v } else { slope * v }
-    });
+    let y = slope_unless_positive(&xs, &xs, plane, channel_slope(&a, channels));
     tensor(y, dims(x))
 }
 
 fn leaky_forward(x: &FlexTensor, slope: f32) -> FlexTensor {
     let (_, plane) = channel_planes(x);
     let xs = values(x);
-    let y = map_planes(&xs, &xs, plane, |_| {
-        move |v, _| if v > 0.0 { v } else { slope * v }
-    });
-    tensor(y, dims(x))
+    tensor(slope_unless_positive(&xs, &xs, plane, |_| slope), dims(x))
 }
 
 impl CpuPrelu for Flex {
@@ -109,9 +122,7 @@ impl Backward<Flex, 1> for LeakyReluBackward {
         if let Some(node) = node_x {
             let (_, plane) = channel_planes(&y);
             let (ys, g) = (values(&y), values(&dy));
-            let dx = map_planes(&ys, &g, plane, |_| {
-                move |v, gv| if v > 0.0 { gv } else { slope * gv }
-            });
+            let dx = slope_unless_positive(&ys, &g, plane, |_| slope);
             grads.register::<Flex>(node.id, tensor(dx, dims(&y)));
         }
     }
@@ -130,10 +141,7 @@ impl Backward<Flex, 2> for PreluBackward {
         let (channels, plane) = channel_planes(&x);
         let (xs, a, g) = (values(&x), values(&alpha), values(&dy));
         if let Some(node) = node_x {
-            let dx = map_planes(&xs, &g, plane, |row| {
-                let slope = a[if a.len() == 1 { 0 } else { row % channels }];
-                move |v, gv| if v > 0.0 { gv } else { slope * gv }
-            });
+            let dx = slope_unless_positive(&xs, &g, plane, channel_slope(&a, channels));
             grads.register::<Flex>(node.id, tensor(dx, dims(&x)));
         }
         if let Some(node) = node_a {
