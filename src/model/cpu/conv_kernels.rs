@@ -10,10 +10,10 @@
 
 use std::mem::MaybeUninit;
 
-use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
 
 use super::chunks::{backward_in_chunks, sum_in_chunk_order, with_scratch, zeroed};
+use super::matmul::{add_product_nt, matmul, matmul_uninit};
 
 /// Shapes of one convolution: input `[n, c, h, w]`, weight `[o, c, k, k]`, square kernel,
 /// equal stride and padding on both axes, no dilation, no groups.
@@ -141,111 +141,6 @@ fn col2im_add(s: &ConvShape, cols: &[f32], dx: &mut [f32]) {
     }
 }
 
-/// dst[m, n] (+)= lhs[m, k] * rhs[k, n], all row-major unless the strides (between rows,
-/// between columns) say otherwise. `accumulate` adds to what is in `dst`.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn matmul(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: &mut [f32],
-    lhs: &[f32],
-    lhs_strides: (isize, isize),
-    rhs: &[f32],
-    rhs_strides: (isize, isize),
-    accumulate: bool,
-) {
-    assert!(dst.len() >= m * n);
-    // SAFETY: dst holds m x n initialized values (asserted).
-    unsafe {
-        gemm_raw(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            lhs,
-            lhs_strides,
-            rhs,
-            rhs_strides,
-            accumulate,
-        )
-    }
-}
-
-/// dst[m, n] = lhs[m, k] * rhs[k, n] (strides as for `matmul`) into uninitialized memory;
-/// returns dst's first m x n values, now written.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn matmul_uninit<'a>(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: &'a mut [MaybeUninit<f32>],
-    lhs: &[f32],
-    lhs_strides: (isize, isize),
-    rhs: &[f32],
-    rhs_strides: (isize, isize),
-) -> &'a mut [f32] {
-    assert!(dst.len() >= m * n);
-    let dst = dst.as_mut_ptr().cast::<f32>();
-    // SAFETY: without `accumulate`, gemm only writes dst, every one of its m x n elements
-    // (asserted in bounds), which are then valid f32s.
-    unsafe {
-        gemm_raw(m, n, k, dst, lhs, lhs_strides, rhs, rhs_strides, false);
-        std::slice::from_raw_parts_mut(dst, m * n)
-    }
-}
-
-/// Whether a rows x cols matrix with `strides` (non-negative) lies inside `len` elements.
-fn fits(len: usize, rows: usize, cols: usize, strides: (isize, isize)) -> bool {
-    let (rs, cs) = (strides.0.max(0) as usize, strides.1.max(0) as usize);
-    strides.0 >= 0
-        && strides.1 >= 0
-        && (rows == 0 || cols == 0 || (rows - 1) * rs + (cols - 1) * cs < len)
-}
-
-/// The `gemm` call behind `matmul` and `matmul_uninit`.
-///
-/// # Safety
-/// `dst` points to m x n row-major f32s, initialized when `accumulate` (only then read).
-#[allow(clippy::too_many_arguments)]
-unsafe fn gemm_raw(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: *mut f32,
-    lhs: &[f32],
-    lhs_strides: (isize, isize),
-    rhs: &[f32],
-    rhs_strides: (isize, isize),
-    accumulate: bool,
-) {
-    assert!(fits(lhs.len(), m, k, lhs_strides) && fits(rhs.len(), k, n, rhs_strides));
-    // SAFETY: lhs and rhs are read inside their slices (asserted); dst per the caller.
-    unsafe {
-        gemm(
-            m,
-            n,
-            k,
-            dst,
-            1,
-            n as isize,
-            accumulate,
-            lhs.as_ptr(),
-            lhs_strides.1,
-            lhs_strides.0,
-            rhs.as_ptr(),
-            rhs_strides.1,
-            rhs_strides.0,
-            if accumulate { 1.0 } else { 0.0 },
-            1.0,
-            false,
-            false,
-            false,
-            Parallelism::None,
-        );
-    }
-}
-
 /// Forward: y = conv(x, weight) + bias, y is [n, o, oh, ow].
 pub fn forward(s: &ConvShape, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
     let (l, ckk, out_len, in_len) = (s.l(), s.ckk(), s.out_len(), s.in_len());
@@ -326,21 +221,12 @@ pub fn backward(
                     im2col(s, img, cols);
                     cols
                 };
-                // dW[o, ckk] (+)= dY[o, l] * P[ckk, l]^T; the chunk's first image writes dW
-                // (no 0-fill to read back: 4.7 MB a chunk on a 256 -> 512 conv).
-                let (g_s, p_t) = ((l as isize, 1), (1, l as isize));
-                if i == 0 {
-                    let spare = dw.spare_capacity_mut();
-                    matmul_uninit(s.o, ckk, l, spare, g, g_s, patches, p_t);
-                    // SAFETY: matmul_uninit wrote all s.o * ckk values.
-                    unsafe { dw.set_len(s.o * ckk) };
-                } else {
-                    matmul(s.o, ckk, l, &mut dw, g, g_s, patches, p_t, true);
-                }
+                // dW[o, ckk] (+)= dY[o, l] * P[ckk, l]^T; the chunk's first image writes dW.
+                add_product_nt(s.o, ckk, l, &mut dw, g, patches);
                 if let Some(dxc) = dx_chunk.as_deref_mut() {
                     let dxi = &mut dxc[i * in_len..(i + 1) * in_len];
                     // dP[ckk, l] = W[o, ckk]^T * dY[o, l]
-                    let w_t = (1, ckk as isize);
+                    let (w_t, g_s) = ((1, ckk as isize), (l as isize, 1));
                     if s.is_pointwise() {
                         matmul(ckk, l, s.o, dxi, weight, w_t, g, g_s, false);
                     } else {

@@ -59,6 +59,8 @@ fn shapes() -> Vec<ConvShape> {
         mk(3, 2, 9, 8, 5, 3, 2, 1),
         mk(9, 4, 5, 5, 6, 1, 1, 0),
         mk(2, 3, 6, 6, 2, 1, 2, 0),
+        // 576 output positions, 17 output channels: the weight gradient goes by tiles.
+        mk(5, 3, 24, 24, 17, 3, 1, 1),
     ]
 }
 

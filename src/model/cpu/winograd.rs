@@ -18,7 +18,8 @@
 use std::mem::MaybeUninit;
 
 use super::chunks::{backward_in_chunks, filled_in_chunks, sum_in_chunk_order, with_scratch};
-use super::conv_kernels::{ConvShape, Grads, matmul};
+use super::conv_kernels::{ConvShape, Grads};
+use super::matmul::matmul;
 use super::winograd_deep;
 use super::winograd_tiles::{Grid, grad_tiles, input_grad_tiles, input_tiles, output_tiles};
 use super::winograd_weights::{weight_grad, weight_tiles};
