@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use burn::module::Module;
 
-use crate::error::{Error, Result, read_file, write_atomic_parts};
+use crate::error::{Error, Result, write_atomic_parts};
 use crate::model::checkpoint;
 use crate::run::{EpochMetrics, files};
 use crate::train::optim;
@@ -94,34 +94,32 @@ pub fn epochs_done(path: &Path) -> Result<usize> {
     Ok(state.epochs_done)
 }
 
+/// Reads the file section by section into its own buffers (reading it whole and copying
+/// the sections out held every weight and moment twice). Lengths are checked against what
+/// is left of the file before anything is allocated.
 pub fn load(path: &Path) -> Result<Resume> {
-    let bytes = read_file(path)?;
     let bad = |problem: &str| {
         Error::input(
             path.display(),
             format!("{problem}; delete it to restart this run from scratch"),
         )
     };
-    if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let left = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    let mut r = Sections { file, left };
+    let truncated = || bad("truncated resume file");
+    if r.take(MAGIC.len() as u64).as_deref() != Some(&MAGIC[..]) {
         return Err(bad("not a convlab resume file"));
     }
-    let mut at = MAGIC.len();
     let mut parts = Vec::with_capacity(4);
     for i in 0..4 {
-        if i == 3 && at == bytes.len() {
+        if i == 3 && r.left == 0 {
             parts.push(Vec::new()); // written before the lookahead section existed
             break;
         }
-        let len = bytes
-            .get(at..at + 8)
-            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize)
-            .ok_or_else(|| bad("truncated resume file"))?;
-        let end = (at + 8)
-            .checked_add(len)
-            .filter(|&e| e <= bytes.len())
-            .ok_or_else(|| bad("truncated resume file"))?;
-        parts.push(bytes[at + 8..end].to_vec());
-        at = end;
+        let len = r.take(8).ok_or_else(truncated)?;
+        let len = u64::from_le_bytes(len.try_into().expect("8 bytes"));
+        parts.push(r.take(len).ok_or_else(truncated)?);
     }
     let lookahead = parts.pop().unwrap_or_default();
     let optimizer = parts.pop().unwrap_or_default();
@@ -134,6 +132,23 @@ pub fn load(path: &Path) -> Result<Resume> {
         optimizer,
         lookahead,
     })
+}
+
+/// A file read in sections whose lengths are checked against what is left of it.
+struct Sections {
+    file: std::fs::File,
+    left: u64,
+}
+
+impl Sections {
+    /// The next `n` bytes; None if the file holds fewer or cannot be read.
+    fn take(&mut self, n: u64) -> Option<Vec<u8>> {
+        use std::io::Read;
+        self.left = self.left.checked_sub(n)?;
+        let mut v = Vec::with_capacity(usize::try_from(n).ok()?);
+        (&mut self.file).take(n).read_to_end(&mut v).ok()?;
+        (v.len() as u64 == n).then_some(v)
+    }
 }
 
 /// The trainer's side: continue from the resume file, and write it after an epoch.

@@ -48,6 +48,15 @@ fn a_killed_train_resumes_and_ends_as_an_uninterrupted_one() {
         resume_state
     );
 
+    // A damaged resume file is named, and left as it is.
+    let state_path = run.join("resume.state");
+    let cut = &resume_state[..resume_state.len() - 100];
+    std::fs::write(&state_path, cut).unwrap();
+    let damaged = train(d, &cfg, &["--resume"]);
+    assert_bad_input(&damaged, &["resume.state", "truncated resume file"]);
+    assert_eq!(std::fs::read(&state_path).unwrap(), cut);
+    std::fs::write(&state_path, &resume_state).unwrap();
+
     // Training again without --resume starts a new run beside it and says how to continue.
     let again = train(d, &cfg, &["--set", "train.epochs=1", "--quiet"]);
     assert!(again.status.success(), "{}", stderr(&again));
