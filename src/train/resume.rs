@@ -159,15 +159,32 @@ impl Trainer<'_> {
         let path = self.dir.path(files::RESUME);
         let r = load(&path)?;
         let origin = path.display().to_string();
-        p.model = checkpoint::load_weights(p.model.clone(), r.model, &origin)?;
+        // Every problem with the file ends with the same way out as `load`'s.
+        let bad = |e: Error| match e {
+            Error::Input { input, problem } => Error::Input {
+                input,
+                problem: format!("{problem}; delete it to restart this run from scratch"),
+            },
+            other => other,
+        };
+        p.model = checkpoint::load_weights(p.model.clone(), r.model, &origin).map_err(bad)?;
         p.optim = optim::build_with(&self.cfg.optimizer, &p.momentum)
             .from_bytes(burn::tensor::Bytes::from_bytes_vec(r.optimizer))
-            .map_err(|e| Error::input(&origin, format!("corrupt optimizer state: {e}")))?;
+            .map_err(|e| {
+                bad(Error::input(
+                    &origin,
+                    format!("corrupt optimizer state: {e}"),
+                ))
+            })?;
         if let Some(look) = p.lookahead.as_mut()
             && !r.lookahead.is_empty()
         {
-            look.restore(&r.lookahead)
-                .map_err(|e| Error::input(&origin, format!("corrupt lookahead average: {e}")))?;
+            look.restore(&r.lookahead).map_err(|e| {
+                bad(Error::input(
+                    &origin,
+                    format!("corrupt lookahead average: {e}"),
+                ))
+            })?;
         }
         let st = r.state;
         p.rows = st.rows;

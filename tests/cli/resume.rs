@@ -48,13 +48,14 @@ fn a_killed_train_resumes_and_ends_as_an_uninterrupted_one() {
         resume_state
     );
 
-    // A damaged resume file is named, and left as it is.
+    // A damaged resume file is named, with what is wrong, and left as it is.
     let state_path = run.join("resume.state");
-    let cut = &resume_state[..resume_state.len() - 100];
-    std::fs::write(&state_path, cut).unwrap();
-    let damaged = train(d, &cfg, &["--resume"]);
-    assert_bad_input(&damaged, &["resume.state", "truncated resume file"]);
-    assert_eq!(std::fs::read(&state_path).unwrap(), cut);
+    for (damaged, problem) in damaged_resume_files(&resume_state) {
+        std::fs::write(&state_path, &damaged).unwrap();
+        let out = train(d, &cfg, &["--resume"]);
+        assert_bad_input(&out, &["resume.state", problem, "delete it to restart"]);
+        assert_eq!(std::fs::read(&state_path).unwrap(), damaged, "{problem}");
+    }
     std::fs::write(&state_path, &resume_state).unwrap();
 
     // Training again without --resume starts a new run beside it and says how to continue.
@@ -83,6 +84,50 @@ fn a_killed_train_resumes_and_ends_as_an_uninterrupted_one() {
     // A finished run has nothing to resume.
     let done = train(d, &cfg, &["--resume"]);
     assert_bad_input(&done, &["runs/tiny", "completed after 12 epochs"]);
+}
+
+/// Copies of a resume file, each damaged in one place, with the problem the error must
+/// name. Layout (src/train/resume.rs): a 14-byte magic, then sections (JSON state, model,
+/// optimizer, lookahead), each after its length as a u64 LE.
+fn damaged_resume_files(good: &[u8]) -> Vec<(Vec<u8>, &'static str)> {
+    let mut sections = Vec::new(); // (start of the length field, start, end) of each section
+    let mut at = 14;
+    while at < good.len() {
+        let len = u64::from_le_bytes(good[at..at + 8].try_into().unwrap()) as usize;
+        sections.push((at, at + 8, at + 8 + len));
+        at += 8 + len;
+    }
+    assert_eq!(sections.len(), 4, "magic and four sections");
+    let with = |f: &dyn Fn(&mut Vec<u8>)| {
+        let mut v = good.to_vec();
+        f(&mut v);
+        v
+    };
+    let garble = |(_, start, end): (usize, usize, usize)| {
+        with(&|v| v[start..end].iter_mut().for_each(|b| *b = 0xAB))
+    };
+    // The record's own header kept, what follows it garbled.
+    let garble_after_header = |(_, start, end): (usize, usize, usize)| {
+        with(&|v| {
+            v[start + 16..(start + 400).min(end)]
+                .iter_mut()
+                .for_each(|b| *b ^= 0x5A)
+        })
+    };
+    vec![
+        (with(&|v| v[0] = b'X'), "not a convlab resume file"),
+        (good[..good.len() - 100].to_vec(), "truncated resume file"),
+        (good[..10].to_vec(), "not a convlab resume file"),
+        (
+            with(&|v| v[sections[2].0..sections[2].0 + 8].fill(0xFF)),
+            "truncated resume file",
+        ),
+        (garble(sections[0]), "corrupt resume state"),
+        (garble(sections[1]), "corrupt weights"),
+        (garble(sections[2]), "corrupt optimizer state"),
+        (garble_after_header(sections[1]), "corrupt weights"),
+        (garble_after_header(sections[2]), "corrupt optimizer state"),
+    ]
 }
 
 /// A fine-tune killed after its frozen epochs resumes with the features unfrozen as they
