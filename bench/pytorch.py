@@ -1,6 +1,7 @@
 """PyTorch side of `convlab bench`: the identical nets (bench/seed_nets.py: the seed
 notebooks' nets and the CIFAR ResNet-18), the same optimizer (Adam 1e-3 unless --optimizer names another,
-with PyTorch's defaults as convlab's `optimizer.name`), batch and synthetic data, timed the same way: warm-up
+with PyTorch's defaults as convlab's `optimizer.name`), batch and synthetic data (image-like here, as
+`synthetic_images` explains; convlab's kernels run the same on any values), timed the same way: warm-up
 steps excluded, the device synchronized before the clock stops.
 
     python3 bench/pytorch.py --model mnist-cnn --batch 64 --device cpu
@@ -47,6 +48,21 @@ def malloc_as_after_a_data_load():
     libc.mallopt(-1, 64 << 20)  # M_TRIM_THRESHOLD
 
 
+def synthetic_images(n, shape, kind, dev):
+    """A batch of inputs, zero mean and unit variance per channel like normalized images.
+    image-like: neighbouring pixels correlated as in photos (random planes at 1/4 size,
+    upsampled bilinearly); PyTorch's CPU max pool branches on every compare, so on independent
+    values its windows' maxima are unpredictable and it runs slower than on real images
+    (bench/RESULTS.md, "CPU, the PyTorch side of the steps table"). convlab's pooling does
+    not branch; its steps and its epochs agree."""
+    if kind == "randn":
+        return torch.randn(n, *shape, device=dev)
+    c, h, w = shape
+    x = torch.randn(n, c, max(h // 4, 1), max(w // 4, 1), device=dev)
+    x = nn.functional.interpolate(x, size=(h, w), mode="bilinear", align_corners=False)
+    return (x - x.mean((0, 2, 3), keepdim=True)) / x.std((0, 2, 3), keepdim=True)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--model", default="mnist-cnn")
@@ -58,6 +74,10 @@ def main():
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--compile", action="store_true", help="torch.compile the net (default mode)")
     p.add_argument("--optimizer", default="adam", choices=sorted(OPTIMIZERS))
+    p.add_argument("--data", default="image-like", choices=["image-like", "randn"],
+                   help="synthetic inputs: image-like (random 8x8 planes upsampled, then standardized; "
+                        "PyTorch's max pool branches on each compare and runs faster on such values than "
+                        "on independent ones) or randn (independent normal values, before 2026-12-03)")
     a = p.parse_args()
     malloc_as_after_a_data_load()
     torch.manual_seed(0)
@@ -74,7 +94,7 @@ def main():
     net = torch.compile(model) if a.compile else model
     opt = OPTIMIZERS[a.optimizer](model.parameters())
     loss_fn = nn.CrossEntropyLoss()
-    batches = [(torch.randn(a.batch, *shape, device=dev).to(memory_format=fmt),
+    batches = [(synthetic_images(a.batch, shape, a.data, dev).to(memory_format=fmt),
                 torch.randint(0, 10, (a.batch,), device=dev)) for _ in range(8)]
     model.train()
 
