@@ -103,6 +103,42 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| Error::io(path, e))
 }
 
+/// A file read in sections whose lengths come from the file itself (the dataset cache, the
+/// resume file): each length is checked against what is left of the file before anything is
+/// allocated, so a damaged one can neither overflow nor ask for more memory than the file
+/// holds, and each section lands in its own buffer (no copy of the whole file first).
+pub struct SectionReader {
+    file: std::fs::File,
+    left: u64,
+}
+
+impl SectionReader {
+    pub fn open(path: &Path) -> std::io::Result<Self> {
+        let file = std::fs::File::open(path)?;
+        let left = file.metadata()?.len();
+        Ok(SectionReader { file, left })
+    }
+
+    pub fn is_at_end(&self) -> bool {
+        self.left == 0
+    }
+
+    /// The next `n` bytes; None if the file holds fewer or cannot be read.
+    pub fn take(&mut self, n: u64) -> Option<Vec<u8>> {
+        use std::io::Read;
+        self.left = self.left.checked_sub(n)?;
+        let mut v = Vec::with_capacity(usize::try_from(n).ok()?);
+        (&mut self.file).take(n).read_to_end(&mut v).ok()?;
+        (v.len() as u64 == n).then_some(v)
+    }
+
+    /// The next 8 bytes as a little-endian length, then that many bytes.
+    pub fn take_section(&mut self) -> Option<Vec<u8>> {
+        let len = self.take(8)?;
+        self.take(u64::from_le_bytes(len.try_into().ok()?))
+    }
+}
+
 /// Write `bytes` to `path` atomically: a temporary file in the same folder, then a rename,
 /// so a crash never leaves a half-written result where a good one was.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {

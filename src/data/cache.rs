@@ -3,13 +3,12 @@
 //! decoded again; a cache that cannot be written only costs speed.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::data::dataset::{Dataset, Splits};
-use crate::error::write_atomic_parts;
+use crate::error::{SectionReader, write_atomic_parts};
 
 const MAGIC: &[u8; 10] = b"CONVLABDS1";
 
@@ -53,29 +52,19 @@ pub fn cache_path(name: &str, source: &Path) -> PathBuf {
 /// into its own buffer: reading the whole file first held every image twice (368 MB for
 /// CIFAR-10) while loading.
 pub fn read(path: &Path) -> Option<Splits> {
-    let mut file = std::fs::File::open(path).ok()?;
-    let mut left = file.metadata().ok()?.len();
-    // Sizes read from a damaged file can overflow usize or exceed the file: checked, a bad
-    // cache is ignored.
-    let mut take = |n: usize| -> Option<Vec<u8>> {
-        left = left.checked_sub(u64::try_from(n).ok()?)?;
-        let mut v = Vec::with_capacity(n);
-        (&mut file).take(n as u64).read_to_end(&mut v).ok()?;
-        (v.len() == n).then_some(v)
-    };
-    let head = take(18)?;
-    if !head.starts_with(MAGIC) {
+    // Sizes read from a damaged file are checked (SectionReader): a bad cache is ignored.
+    let mut file = SectionReader::open(path).ok()?;
+    if file.take(MAGIC.len() as u64)? != MAGIC {
         return None;
     }
-    let len = usize::try_from(u64::from_le_bytes(head[10..18].try_into().ok()?)).ok()?;
-    let header: Header = serde_json::from_slice(&take(len)?).ok()?;
+    let header: Header = serde_json::from_slice(&file.take_section()?).ok()?;
     let per = header
         .shape
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))?;
     let mut split = |n: usize| -> Option<Dataset> {
-        let images = take(n.checked_mul(per)?)?;
-        let labels = take(n)?;
+        let images = file.take(u64::try_from(n.checked_mul(per)?).ok()?)?;
+        let labels = file.take(u64::try_from(n).ok()?)?;
         Some(Dataset {
             shape: header.shape,
             images,

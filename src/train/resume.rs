@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use burn::module::Module;
 
-use crate::error::{Error, Result, write_atomic_parts};
+use crate::error::{Error, Result, SectionReader, write_atomic_parts};
 use crate::model::checkpoint;
 use crate::run::{EpochMetrics, files};
 use crate::train::optim;
@@ -69,86 +69,58 @@ pub fn save(
     )
 }
 
-/// Epochs completed according to the resume file, reading only its JSON section (the
-/// tensors are read once, by the trainer).
-pub fn epochs_done(path: &Path) -> Result<usize> {
-    use std::io::Read;
-    let bad = || {
-        Error::input(
-            path.display(),
-            "not a convlab resume file; delete it to restart this run from scratch",
-        )
-    };
-    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut head = [0u8; MAGIC.len() + 8];
-    f.read_exact(&mut head).map_err(|_| bad())?;
-    if &head[..MAGIC.len()] != MAGIC {
-        return Err(bad());
+/// What every problem with a resume file ends with: the way out.
+fn with_restart_hint(e: Error) -> Error {
+    match e {
+        Error::Input { input, problem } => Error::Input {
+            input,
+            problem: format!("{problem}; delete it to restart this run from scratch"),
+        },
+        other => other,
     }
-    let len = u64::from_le_bytes(head[MAGIC.len()..].try_into().expect("8 bytes"));
-    let mut json = Vec::new();
-    f.take(len)
-        .read_to_end(&mut json)
-        .map_err(|e| Error::io(path, e))?;
-    let state: LoopState = serde_json::from_slice(&json).map_err(|_| bad())?;
-    Ok(state.epochs_done)
 }
 
-/// Reads the file section by section into its own buffers (reading it whole and copying
-/// the sections out held every weight and moment twice). Lengths are checked against what
-/// is left of the file before anything is allocated.
-pub fn load(path: &Path) -> Result<Resume> {
-    let bad = |problem: &str| {
-        Error::input(
-            path.display(),
-            format!("{problem}; delete it to restart this run from scratch"),
-        )
-    };
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let left = file.metadata().map_err(|e| Error::io(path, e))?.len();
-    let mut r = Sections { file, left };
-    let truncated = || bad("truncated resume file");
+/// The file opened, its magic checked and its first section (the loop state) read; the
+/// reader is left at the tensors.
+fn open_state(path: &Path) -> Result<(SectionReader, LoopState)> {
+    let bad = |problem: String| with_restart_hint(Error::input(path.display(), problem));
+    let mut r = SectionReader::open(path).map_err(|e| Error::io(path, e))?;
     if r.take(MAGIC.len() as u64).as_deref() != Some(&MAGIC[..]) {
-        return Err(bad("not a convlab resume file"));
+        return Err(bad("not a convlab resume file".into()));
     }
-    let mut parts = Vec::with_capacity(4);
-    for i in 0..4 {
-        if i == 3 && r.left == 0 {
-            parts.push(Vec::new()); // written before the lookahead section existed
-            break;
-        }
-        let len = r.take(8).ok_or_else(truncated)?;
-        let len = u64::from_le_bytes(len.try_into().expect("8 bytes"));
-        parts.push(r.take(len).ok_or_else(truncated)?);
-    }
-    let lookahead = parts.pop().unwrap_or_default();
-    let optimizer = parts.pop().unwrap_or_default();
-    let model = parts.pop().unwrap_or_default();
-    let state = serde_json::from_slice(&parts[0])
-        .map_err(|e| bad(&format!("corrupt resume state: {e}")))?;
+    let json = r
+        .take_section()
+        .ok_or_else(|| bad("truncated resume file".into()))?;
+    let state =
+        serde_json::from_slice(&json).map_err(|e| bad(format!("corrupt resume state: {e}")))?;
+    Ok((r, state))
+}
+
+/// Epochs completed according to the resume file, reading only its loop state (the
+/// tensors are read once, by the trainer).
+pub fn epochs_done(path: &Path) -> Result<usize> {
+    Ok(open_state(path)?.1.epochs_done)
+}
+
+/// The loop state, then each tensor section straight into its own buffer (reading the
+/// whole file and copying the sections out held every weight and moment twice).
+pub fn load(path: &Path) -> Result<Resume> {
+    let (mut r, state) = open_state(path)?;
+    let truncated = || with_restart_hint(Error::input(path.display(), "truncated resume file"));
+    let model = r.take_section().ok_or_else(truncated)?;
+    let optimizer = r.take_section().ok_or_else(truncated)?;
+    // Files written before the lookahead section existed end after the optimizer.
+    let lookahead = if r.is_at_end() {
+        Vec::new()
+    } else {
+        r.take_section().ok_or_else(truncated)?
+    };
     Ok(Resume {
         state,
         model,
         optimizer,
         lookahead,
     })
-}
-
-/// A file read in sections whose lengths are checked against what is left of it.
-struct Sections {
-    file: std::fs::File,
-    left: u64,
-}
-
-impl Sections {
-    /// The next `n` bytes; None if the file holds fewer or cannot be read.
-    fn take(&mut self, n: u64) -> Option<Vec<u8>> {
-        use std::io::Read;
-        self.left = self.left.checked_sub(n)?;
-        let mut v = Vec::with_capacity(usize::try_from(n).ok()?);
-        (&mut self.file).take(n).read_to_end(&mut v).ok()?;
-        (v.len() as u64 == n).then_some(v)
-    }
 }
 
 /// The trainer's side: continue from the resume file, and write it after an epoch.
@@ -159,19 +131,12 @@ impl Trainer<'_> {
         let path = self.dir.path(files::RESUME);
         let r = load(&path)?;
         let origin = path.display().to_string();
-        // Every problem with the file ends with the same way out as `load`'s.
-        let bad = |e: Error| match e {
-            Error::Input { input, problem } => Error::Input {
-                input,
-                problem: format!("{problem}; delete it to restart this run from scratch"),
-            },
-            other => other,
-        };
-        p.model = checkpoint::load_weights(p.model.clone(), r.model, &origin).map_err(bad)?;
+        p.model = checkpoint::load_weights(p.model.clone(), r.model, &origin)
+            .map_err(with_restart_hint)?;
         p.optim = optim::build_with(&self.cfg.optimizer, &p.momentum)
             .from_bytes(burn::tensor::Bytes::from_bytes_vec(r.optimizer))
             .map_err(|e| {
-                bad(Error::input(
+                with_restart_hint(Error::input(
                     &origin,
                     format!("corrupt optimizer state: {e}"),
                 ))
@@ -180,7 +145,7 @@ impl Trainer<'_> {
             && !r.lookahead.is_empty()
         {
             look.restore(&r.lookahead).map_err(|e| {
-                bad(Error::input(
+                with_restart_hint(Error::input(
                     &origin,
                     format!("corrupt lookahead average: {e}"),
                 ))

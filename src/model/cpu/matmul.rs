@@ -27,6 +27,7 @@ pub(super) fn matmul(
             n,
             k,
             dst.as_mut_ptr(),
+            n,
             lhs,
             lhs_strides,
             rhs,
@@ -54,7 +55,7 @@ pub(super) fn matmul_uninit<'a>(
     // SAFETY: without `accumulate`, gemm only writes dst, every one of its m x n elements
     // (asserted in bounds), which are then valid f32s.
     unsafe {
-        gemm_raw(m, n, k, dst, lhs, lhs_strides, rhs, rhs_strides, false);
+        gemm_raw(m, n, k, dst, n, lhs, lhs_strides, rhs, rhs_strides, false);
         std::slice::from_raw_parts_mut(dst, m * n)
     }
 }
@@ -67,16 +68,19 @@ fn fits(len: usize, rows: usize, cols: usize, strides: (isize, isize)) -> bool {
         && (rows == 0 || cols == 0 || (rows - 1) * rs + (cols - 1) * cs < len)
 }
 
-/// The `gemm` call behind `matmul` and `matmul_uninit`.
+/// The one `gemm` call, behind `matmul`, `matmul_uninit` and the tiles of
+/// `add_product_nt`.
 ///
 /// # Safety
-/// `dst` points to m x n row-major f32s, initialized when `accumulate` (only then read).
+/// `dst` points to m rows of n f32s, `dst_row_stride` apart, initialized when `accumulate`
+/// (only then read).
 #[allow(clippy::too_many_arguments)]
 unsafe fn gemm_raw(
     m: usize,
     n: usize,
     k: usize,
     dst: *mut f32,
+    dst_row_stride: usize,
     lhs: &[f32],
     lhs_strides: (isize, isize),
     rhs: &[f32],
@@ -92,7 +96,7 @@ unsafe fn gemm_raw(
             k,
             dst,
             1,
-            n as isize,
+            dst_row_stride as isize,
             accumulate,
             lhs.as_ptr(),
             lhs_strides.1,
@@ -152,35 +156,18 @@ pub(super) fn add_product_nt(
 /// dst[m, n] += a[m, k] * b[n, k]^T in dst tiles of at most 16 x 16 (see `add_product_nt`).
 fn add_product_nt_by_tiles(m: usize, n: usize, k: usize, dst: &mut [f32], a: &[f32], b: &[f32]) {
     const TILE: usize = 16;
-    assert!(dst.len() >= m * n && a.len() >= m * k && b.len() >= n * k);
+    assert!(dst.len() >= m * n);
+    let (a_s, b_t) = ((k as isize, 1), (1, k as isize));
     for r in (0..m).step_by(TILE) {
         let rows = TILE.min(m - r);
         for c in (0..n).step_by(TILE) {
             let cols = TILE.min(n - c);
-            // SAFETY: rows r..r + rows of a, rows c..c + cols of b and the rows x cols block
-            // of dst at (r, c) lie inside the slices (asserted above); dst is initialized.
+            let (a, b) = (&a[r * k..], &b[c * k..]);
+            // SAFETY: the rows x cols block of dst at (r, c), rows n apart, lies inside dst
+            // (asserted above) and is initialized.
             unsafe {
-                gemm(
-                    rows,
-                    cols,
-                    k,
-                    dst.as_mut_ptr().add(r * n + c),
-                    1,
-                    n as isize,
-                    true,
-                    a.as_ptr().add(r * k),
-                    1,
-                    k as isize,
-                    b.as_ptr().add(c * k),
-                    k as isize,
-                    1,
-                    1.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    Parallelism::None,
-                );
+                let at = dst.as_mut_ptr().add(r * n + c);
+                gemm_raw(rows, cols, k, at, n, a, a_s, b, b_t, true);
             }
         }
     }
