@@ -1,7 +1,8 @@
 //! The im2col convolution as a Burn operation: the forward pass on `Flex`, and on
 //! `Autodiff<Flex>` the forward pass plus its own backward step, both running `conv_kernels`
-//! (or `winograd` for 3x3 stride-1 convs; `CONVLAB_CPU_CONV=im2col` keeps im2col for all, to
-//! measure one against the other on a full run).
+//! (or `winograd` for 3x3 stride-1 convs, `conv_pairs` for those on planes of a few pixels;
+//! `CONVLAB_CPU_CONV=im2col` keeps im2col for all, to measure one against the other on a full
+//! run).
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -15,16 +16,32 @@ use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 
 use super::conv_kernels::{self, ConvShape};
-use super::winograd;
+use super::{conv_pairs, winograd};
 use super::{dims, on_flex, tensor, values};
 
-/// Whether `s` runs through Winograd's transforms: where they apply, unless the user asked
-/// for im2col everywhere (`CONVLAB_CPU_CONV=im2col`, read once).
-fn uses_winograd(s: &ConvShape) -> bool {
+/// Which kernels run a convolution.
+#[derive(Clone, Copy)]
+enum Path {
+    Im2col,
+    Winograd,
+    /// Winograd's convs on planes of a few pixels (`conv_pairs`).
+    Pairs,
+}
+
+/// The kernels for `s`: Winograd's transforms where they apply (by position pairs on the
+/// smallest planes), im2col elsewhere, or everywhere if the user asked for it
+/// (`CONVLAB_CPU_CONV=im2col`, read once).
+fn path(s: &ConvShape) -> Path {
     static IM2COL_ONLY: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     let im2col_only =
         *IM2COL_ONLY.get_or_init(|| std::env::var("CONVLAB_CPU_CONV").is_ok_and(|v| v == "im2col"));
-    !im2col_only && winograd::applies(s)
+    if im2col_only || !winograd::applies(s) {
+        Path::Im2col
+    } else if conv_pairs::applies(s) {
+        Path::Pairs
+    } else {
+        Path::Winograd
+    }
 }
 
 #[backend_extension(Flex, Autodiff)]
@@ -91,10 +108,10 @@ fn flex_forward(
 ) -> FlexTensor {
     let s = shape_of(x, weight, stride, pad);
     let (x, weight, bias) = (values(x), values(weight), values(bias));
-    let y = if uses_winograd(&s) {
-        winograd::forward(&s, &x, &weight, Some(&bias))
-    } else {
-        conv_kernels::forward(&s, &x, &weight, Some(&bias))
+    let y = match path(&s) {
+        Path::Winograd => winograd::forward(&s, &x, &weight, Some(&bias)),
+        Path::Pairs => conv_pairs::forward(&s, &x, &weight, Some(&bias)),
+        Path::Im2col => conv_kernels::forward(&s, &x, &weight, Some(&bias)),
     };
     tensor(y, [s.n, s.o, s.out_h(), s.out_w()])
 }
@@ -123,10 +140,10 @@ impl Backward<Flex, 3> for CpuConvBackward {
         let dy = grads.consume::<Flex>(&ops.node);
         let (x, weight, stride, pad) = ops.state;
         let s = shape_of(&x, &weight, stride, pad);
-        let backward = if uses_winograd(&s) {
-            winograd::backward
-        } else {
-            conv_kernels::backward
+        let backward = match path(&s) {
+            Path::Winograd => winograd::backward,
+            Path::Pairs => conv_pairs::backward,
+            Path::Im2col => conv_kernels::backward,
         };
         let g = backward(
             &s,

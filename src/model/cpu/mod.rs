@@ -40,6 +40,7 @@ pub mod batch_norm;
 mod chunks;
 pub mod conv;
 mod conv_kernels;
+mod conv_pairs;
 mod matmul;
 pub mod max_pool;
 pub mod plane_affine;
