@@ -24,8 +24,8 @@
 #   Adam, batch, 10% validation split, normalization; PyTorch indexes batches out of tensors
 #   already in memory, which beat its DataLoader here): seconds for the training pass plus the
 #   val and test evaluation (convlab's timing.csv; the script's own clock), and the peak
-#   resident memory of each process (GNU time's %M, data loading included). vgg-blocks and
-#   resnet18 train on LIMIT_TRAIN images and test on LIMIT_TEST (a full epoch is 10-30 min
+#   resident memory of each process (GNU time's %M, data loading included). vgg-blocks,
+#   resnet18, vgg11 and vgg16 train on LIMIT_TRAIN images and test on LIMIT_TEST (a full epoch is 10-30 min
 #   per side on 2 cores); the other nets run the full 45,000/5,000/10,000 (MNIST 54,000).
 #   ACCUMULATE=N: one optimizer step per N batches on both sides (train.accumulate_grad_batches;
 #   the script's --accumulate); the batch column reads "batch x N".
@@ -79,7 +79,7 @@ epoch_case() { # model batch -> "convlab_s pytorch_s convlab_MB pytorch_MB convl
   local model=$1 batch=$2 ds=cifar10 cfg=examples/cifar10-bn-prelu.toml lr=1e-3 lim=() plim=()
   [ "$model" = mnist-cnn ] && ds=mnist && cfg=examples/mnist.toml
   [ "$model" = bn-prelu-cnn ] && lr=2e-3
-  if [ "$model" = vgg-blocks ] || [ "$model" = resnet18 ]; then
+  if [ "$model" = vgg-blocks ] || [ "$model" = resnet18 ] || [ "$model" = vgg11 ] || [ "$model" = vgg16 ]; then
     lim=(--set "data.limit_train=$limit_train" --set "data.limit_test=$limit_test")
     plim=(--limit-train "$limit_train" --limit-test "$limit_test")
   fi
@@ -139,7 +139,7 @@ else:
     print("|---|---:|---|---:|---:|---:|---:|---:|---|")
     for (m, b, _, _), v in rows.items():
         c, p = [x[0] for x in v], [x[1] for x in v]
-        imgs = f"{lt}/{ls}" if m in ("vgg-blocks", "resnet18") else "all"
+        imgs = f"{lt}/{ls}" if m in ("vgg-blocks", "resnet18", "vgg11", "vgg16") else "all"
         acc = f"{st.median(x[4] for x in v) * 100:.2f} / {st.median(x[5] for x in v) * 100:.2f}"
         print(f"| {m} | {b} | {imgs} | {f(c, 1)} | {f(p, 1)} | {f([y / x for x, y in zip(c, p)], 2)} "
               f"| {f([x[2] for x in v])} | {f([x[3] for x in v])} | {acc} |")

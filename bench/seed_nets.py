@@ -9,6 +9,8 @@ forward), the reference for convlab's presets: same layers, same parameter count
 | vgg-blocks    | seed 002                               | 9,457,962  |
 | bn-prelu-cnn  | seed 004, final net (Dropout2d p=0.35) | 434,722    |
 | resnet18      | CIFAR ResNet-18 as commonly written    | 11,173,962 |
+| vgg11         | VGG-11 with batch norm, CIFAR variant  | 9,231,114  |
+| vgg16         | VGG-16 with batch norm, CIFAR variant  | 14,728,266 |
 """
 import torch
 import torch.nn.functional as F
@@ -106,12 +108,39 @@ class ResNet18(nn.Module):
         return self.linear(F.adaptive_avg_pool2d(x, 1).flatten(1))
 
 
+class VGG(nn.Module):
+    """VGG with batch norm, CIFAR variant as commonly written (conv -> BN -> ReLU, max-pool at
+    each 0 of the plan, one linear head on the 512 features of a 32x32 input)."""
+
+    PLANS = {
+        "vgg11": [64, 0, 128, 0, 256, 256, 0, 512, 512, 0, 512, 512, 0],
+        "vgg16": [64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0],
+    }
+
+    def __init__(self, name):
+        super().__init__()
+        layers, cin = [], 3
+        for c in self.PLANS[name]:
+            if c == 0:
+                layers.append(nn.MaxPool2d(2))
+            else:
+                layers += [nn.Conv2d(cin, c, 3, padding=1), nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
+                cin = c
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Linear(512, 10)
+
+    def forward(self, x):
+        return self.classifier(self.features(x).flatten(1))
+
+
 NETS = {
     "mnist-cnn": (lambda: Seed001(), (1, 28, 28)),
     "cifar-cnn": (lambda: Seed001(3, 15, 45, 32), (3, 32, 32)),
     "vgg-blocks": (Seed002, (3, 32, 32)),
     "bn-prelu-cnn": (Seed004, (3, 32, 32)),
     "resnet18": (ResNet18, (3, 32, 32)),
+    "vgg11": (lambda: VGG("vgg11"), (3, 32, 32)),
+    "vgg16": (lambda: VGG("vgg16"), (3, 32, 32)),
 }
 
 
