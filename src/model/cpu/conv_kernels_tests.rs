@@ -125,3 +125,111 @@ fn gradients_equal_finite_differences() {
         assert_eq!(backward(&s, &x, &w, &r, false, true).weight, g.weight);
     }
 }
+
+/// A 3x3 stride-1 conv: the shapes of the Winograd and position-pair tests.
+pub(in crate::model::cpu) fn shape3(
+    n: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+    o: usize,
+    pad: usize,
+) -> ConvShape {
+    ConvShape {
+        n,
+        c,
+        h,
+        w,
+        o,
+        k: 3,
+        stride: 1,
+        pad,
+    }
+}
+
+/// The passes of another convolution path (Winograd, position pairs).
+pub(in crate::model::cpu) type Forward = fn(&ConvShape, &[f32], &[f32], Option<&[f32]>) -> Vec<f32>;
+pub(in crate::model::cpu) type Backward =
+    fn(&ConvShape, &[f32], &[f32], &[f32], bool, bool) -> Grads;
+
+/// Another path's rounding differs from im2col's dot products: a tolerance relative to the
+/// magnitudes summed (`scale` products of values in [-1, 1]).
+fn assert_close(what: &str, s: &ConvShape, got: &[f32], want: &[f32], scale: f32) {
+    assert_eq!(got.len(), want.len(), "{what} {s:?}");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (g - w).abs() <= 1e-5 * scale,
+            "{what} {s:?} [{i}]: {g} vs {w}"
+        );
+    }
+}
+
+/// y (with and without bias), dx, dw and db of another path against the im2col passes
+/// (checked above against the definition and finite differences); dw is the same without dx.
+pub(in crate::model::cpu) fn assert_passes_equal_im2col(
+    s: &ConvShape,
+    fwd: Forward,
+    bwd: Backward,
+) {
+    let (x, w, b) = (
+        values(s.n * s.in_len(), 1),
+        values(s.o * s.c * 9, 2),
+        values(s.o, 3),
+    );
+    let scale = (s.c * 9) as f32;
+    assert_close(
+        "y",
+        s,
+        &fwd(s, &x, &w, Some(&b)),
+        &forward(s, &x, &w, Some(&b)),
+        scale,
+    );
+    assert_close(
+        "y",
+        s,
+        &fwd(s, &x, &w, None),
+        &forward(s, &x, &w, None),
+        scale,
+    );
+    let dy = values(s.n * s.out_len(), 6);
+    let (got, want) = (
+        bwd(s, &x, &w, &dy, true, true),
+        backward(s, &x, &w, &dy, true, true),
+    );
+    let dx = (got.x.as_ref().unwrap(), want.x.as_ref().unwrap());
+    assert_close("dx", s, dx.0, dx.1, (s.o * 9) as f32);
+    let per_weight = (s.n * s.l()) as f32;
+    assert_close("dw", s, &got.weight, &want.weight, per_weight);
+    assert_close("db", s, &got.bias, &want.bias, per_weight);
+    let without_x = bwd(s, &x, &w, &dy, false, false);
+    assert!(without_x.x.is_none());
+    assert_eq!(without_x.weight, got.weight, "dw without dx {s:?}");
+}
+
+/// The same bits on 1 and 3 threads, forward and all three gradients.
+pub(in crate::model::cpu) fn assert_thread_count_keeps_the_bits(
+    s: &ConvShape,
+    fwd: Forward,
+    bwd: Backward,
+) {
+    let (x, w) = (values(s.n * s.in_len(), 8), values(s.o * s.c * 9, 9));
+    let dy = values(s.n * s.out_len(), 10);
+    let on = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<u32>>();
+            let g = bwd(s, &x, &w, &dy, true, true);
+            let y = fwd(s, &x, &w, None);
+            (
+                bits(&y),
+                bits(&g.x.unwrap()),
+                bits(&g.weight),
+                bits(&g.bias),
+            )
+        })
+    };
+    assert_eq!(on(1), on(3), "{s:?}");
+}
