@@ -3,6 +3,9 @@ split and per-epoch evaluation (val + test at batch 256), data already in memory
 
     python3 bench/pytorch_epoch.py --dataset mnist --model mnist-cnn --batch 64 --lr 1e-3 --epochs 1
     python3 bench/pytorch_epoch.py --dataset cifar10 --model bn-prelu-cnn --batch 32 --lr 2e-3 --epochs 1
+    # the PyTorch twin of examples/cifar10-augment.toml's crop + flip + erasing run:
+    python3 bench/pytorch_epoch.py --dataset cifar10 --model bn-prelu-cnn --batch 32 --lr 2e-3 --epochs 10 \
+        --dropout 0 --crop-padding 4 --hflip --erasing 0.5
 
 Prints one JSON line per epoch: seconds (train + val + test, as convlab's timing.csv) and
 test accuracy. bench/cpu_epoch.sh runs it beside convlab and prints the ratio.
@@ -14,7 +17,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from seed_nets import NETS  # noqa: E402
+from seed_nets import NETS, Seed004  # noqa: E402
 
 
 def mnist(root):
@@ -44,11 +47,36 @@ def cifar_jpeg(path):
     return (*f("train"), *f("test"))
 
 
-def net(name):
-    """The seed nets as their notebooks wrote them (bench/seed_nets.py)."""
+def net(name, dropout=None):
+    """The seed nets as their notebooks wrote them (bench/seed_nets.py); `dropout` replaces
+    seed 004's p (convlab's model.dropout)."""
     if name not in NETS:
         raise SystemExit(f"unknown model {name}")
+    if dropout is not None:
+        if name != "bn-prelu-cnn":
+            raise SystemExit("--dropout is for bn-prelu-cnn")
+        return Seed004(dropout)
     return NETS[name][0]()
+
+
+def augment(xb, black, pad, hflip, erasing):
+    """The training batch as torchvision's RandomCrop(32, padding=pad) (zero padding: black
+    before normalization), RandomHorizontalFlip() and RandomErasing(erasing) (after
+    Normalize, value 0) give it, image by image; convlab's data.crop_padding, hflip, erasing."""
+    if pad:
+        n, c, h, w = xb.shape
+        padded = black.expand(n, c, h + 2 * pad, w + 2 * pad).clone()
+        padded[:, :, pad:pad + h, pad:pad + w] = xb
+        ij = torch.randint(0, 2 * pad + 1, (n, 2))
+        xb = torch.stack([padded[k, :, i:i + h, j:j + w] for k, (i, j) in enumerate(ij.tolist())])
+    if hflip:
+        flip = torch.rand(len(xb)) < 0.5
+        xb[flip] = xb[flip].flip(3)
+    if erasing:
+        from torchvision.transforms import RandomErasing
+        erase = RandomErasing(p=erasing)
+        xb = torch.stack([erase(img) for img in xb])
+    return xb
 
 
 def limit(x, y, n):
@@ -88,6 +116,10 @@ def main():
     ap.add_argument("--limit-test", type=int, default=0, help="use N test images, evenly spaced (convlab's data.limit_test)")
     ap.add_argument("--accumulate", type=int, default=1, help="batches per optimizer step (convlab's train.accumulate_grad_batches)")
     ap.add_argument("--dtype", default="f32", choices=["f32", "bf16"], help="bf16: training steps under autocast (convlab's train.precision)")
+    ap.add_argument("--dropout", type=float, help="bn-prelu-cnn's dropout p (convlab's model.dropout; default the seed's 0.35)")
+    ap.add_argument("--crop-padding", type=int, default=0, help="random crop after zero padding (convlab's data.crop_padding)")
+    ap.add_argument("--hflip", action="store_true", help="random horizontal flip (convlab's data.hflip)")
+    ap.add_argument("--erasing", type=float, default=0.0, help="RandomErasing(p) after normalization (convlab's data.erasing)")
     ap.add_argument("--save", help="write the trained state_dict here (for convlab import; its mean/std are printed)")
     a = ap.parse_args()
     torch.manual_seed(a.seed)
@@ -107,7 +139,9 @@ def main():
     xs, ys = norm(xte), torch.tensor(yte, dtype=torch.long)
     dev = torch.device(a.device)
     xt, yt, xv, yv, xs, ys = (t.to(dev) for t in (xt, yt, xv, yv, xs, ys))
-    model = net(a.model).to(dev)
+    model = net(a.model, a.dropout).to(dev)
+    black = ((0 - mean) / std).to(dev)
+    augmenting = a.crop_padding or a.hflip or a.erasing
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     for epoch in range(a.epochs):
         t0 = time.perf_counter()
@@ -120,6 +154,8 @@ def main():
         # weighted by its share of its group's images, a step after every group.
         n, span, nb = len(xt), a.batch * a.accumulate, -(-len(xt) // a.batch)
         for i, (xb, yb) in enumerate(batches):
+            if augmenting:
+                xb = augment(xb, black, a.crop_padding, a.hflip, a.erasing)
             first = i // a.accumulate * span
             share = len(yb) / (min(first + span, n) - first)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=a.dtype == "bf16"):
@@ -131,11 +167,11 @@ def main():
         if dev.type == "cuda":
             torch.cuda.synchronize()
         train_s = time.perf_counter() - t0
-        evaluate(model, xv, yv)
+        _, val_acc = evaluate(model, xv, yv)
         _, acc = evaluate(model, xs, ys)
         print(json.dumps({"framework": "pytorch", "torch": torch.__version__, "threads": torch.get_num_threads(), "model": a.model,
                           "batch": a.batch, "epoch": epoch + 1, "train_seconds": round(train_s, 2),
-                          "seconds": round(time.perf_counter() - t0, 2), "test_acc": acc}), flush=True)
+                          "seconds": round(time.perf_counter() - t0, 2), "val_acc": val_acc, "test_acc": acc}), flush=True)
     if a.save:
         torch.save(model.state_dict(), a.save)
         print(json.dumps({"saved": a.save, "mean": [round(v, 6) for v in mean.flatten().tolist()],
