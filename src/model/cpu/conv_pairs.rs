@@ -84,6 +84,24 @@ fn by_position(src: &[f32], n: usize, ch: usize, positions: usize) -> Vec<f32> {
     filled_in_chunks(positions * ch * n, n, fill).0
 }
 
+/// `[positions][ch][n]` back to `[n][ch][positions]`, plus `bias[c]` when given.
+fn from_positions(
+    src: &[f32],
+    n: usize,
+    ch: usize,
+    positions: usize,
+    bias: Option<&[f32]>,
+) -> Vec<f32> {
+    let fill = |i: usize, out: &mut [MaybeUninit<f32>]| {
+        for (r, v) in out.iter_mut().enumerate() {
+            let (c, p) = (r / positions, r % positions);
+            let value = src[(p * ch + c) * n + i];
+            v.write(bias.map_or(value, |b| value + b[c]));
+        }
+    };
+    filled_in_chunks(n * ch * positions, ch * positions, fill).0
+}
+
 /// One GEMM operand: a slice and its (row, column) strides.
 type Operand<'a> = (&'a [f32], (isize, isize));
 
@@ -149,13 +167,7 @@ pub(super) fn forward(s: &ConvShape, x: &[f32], weight: &[f32], bias: Option<&[f
         });
         sum_of_products(rows, s.n, s.c, blk, terms);
     });
-    let fill = |i: usize, out: &mut [MaybeUninit<f32>]| {
-        for (r, v) in out.iter_mut().enumerate() {
-            let (o, q) = (r / pout, r % pout);
-            v.write(yt[(q * s.o + o) * s.n + i] + bias.map_or(0.0, |b| b[o]));
-        }
-    };
-    filled_in_chunks(s.n * s.o * pout, s.o * pout, fill).0
+    from_positions(&yt, s.n, s.o, pout, bias)
 }
 
 /// Gradients with respect to x (when `need_x`), the weight and the bias, given dy.
@@ -201,13 +213,7 @@ pub(super) fn backward(
             });
             sum_of_products(rows, n, s.o, blk, terms);
         });
-        let fill = |i: usize, out: &mut [MaybeUninit<f32>]| {
-            for (r, v) in out.iter_mut().enumerate() {
-                let (c, p) = (r / pin, r % pin);
-                v.write(dxt[(p * s.c + c) * n + i]);
-            }
-        };
-        filled_in_chunks(n * s.c * pin, s.c * pin, fill).0
+        from_positions(&dxt, n, s.c, pin, None)
     });
     let bias = if need_bias {
         (0..s.o)
