@@ -237,3 +237,53 @@ fn cube_gelu_has_the_exact_gradient() {
         "Burn's CubeCL GELU slope is exact now ({worst}): drop ours"
     );
 }
+
+/// Every kernel compiles for an H100 (sm_90a) through both of cubecl-cuda's compilers (LLVM
+/// to PTX, the default; CUDA C++ for NVRTC), which on a GPU happens only at a kernel's first
+/// launch. In the partial sums, the two shared arrays lie side by side (2 x units x 4 bytes,
+/// the second at byte units x 4: they do not overlap), and the tree that adds them is fenced at
+/// every level in the PTX: one barrier after the stores and one per halving.
+#[cfg(all(feature = "cuda", feature = "cubecl-cpu"))]
+#[test]
+fn kernels_compile_for_an_h100_with_both_cuda_compilers() {
+    let sources = convlab::model::cube::sources::cuda_sources(90).unwrap();
+    // 4 partial-sum variants and 4 other kernels, each through 2 compilers.
+    assert_eq!(sources.len(), 16);
+    for s in &sources {
+        let mark = if s.compiler == "llvm" {
+            ".target sm_90a"
+        } else {
+            "__global__"
+        };
+        assert!(
+            s.text.contains(mark),
+            "{} ({}): no {mark}",
+            s.kernel,
+            s.compiler
+        );
+    }
+    let find = |kernel: &str, compiler: &str| {
+        sources
+            .iter()
+            .find(|s| s.kernel == kernel && s.compiler == compiler)
+            .unwrap_or_else(|| panic!("{kernel} ({compiler}) missing"))
+    };
+    for units in [256usize, 32] {
+        for way in ["forward", "backward"] {
+            let name = format!("channel_partials/{units}/{way}");
+            let ptx = find(&name, "llvm");
+            assert_eq!(ptx.shared_bytes, Some(2 * units * 4), "{name}");
+            let barriers = ptx.text.matches("bar.sync").count();
+            let levels = units.trailing_zeros() as usize;
+            assert_eq!(barriers, 1 + levels, "{name}: PTX\n{}", ptx.text);
+            let cpp = find(&name, "cpp");
+            let second = format!("[{}])", units * 4);
+            assert!(
+                cpp.text.contains("__syncthreads();"),
+                "{name}: C++\n{}",
+                cpp.text
+            );
+            assert!(cpp.text.contains(&second), "{name}: C++\n{}", cpp.text);
+        }
+    }
+}

@@ -21,8 +21,8 @@ use super::geometry::{Geometry, empty_like, per_channel, per_element};
 /// Forward (`forward`): u = w = x - x[0, c, 0] (shifted by one of the channel's own values, so
 /// the variance `E[u^2] - E[u]^2` does not cancel away when the mean is large against the
 /// spread). Backward: u = dy, w = x - mean[c].
-#[cube(launch)]
-fn channel_partials_kernel(
+#[cube(launch, create_dummy_kernel)]
+pub(super) fn channel_partials_kernel(
     u_src: &[f32],
     w_src: &[f32],
     mean: &[f32],
@@ -92,8 +92,8 @@ fn channel_total(partials: &[f32], c: usize, chunks: usize, which: usize) -> f32
 
 /// One unit per channel: the batch mean and biased variance from the partial sums, and the
 /// scale gamma / sqrt(var + eps) the output pass uses.
-#[cube(launch)]
-fn forward_finish_kernel(
+#[cube(launch, create_dummy_kernel)]
+pub(super) fn forward_finish_kernel(
     x: &[f32],
     partials: &[f32],
     gamma: &[f32],
@@ -121,8 +121,8 @@ fn forward_finish_kernel(
 }
 
 /// y = (x - mean[c]) * scale[c] + beta[c], elementwise.
-#[cube(launch)]
-fn forward_output_kernel(
+#[cube(launch, create_dummy_kernel)]
+pub(super) fn forward_output_kernel(
     x: &[f32],
     mean: &[f32],
     scale: &[f32],
@@ -142,8 +142,8 @@ fn forward_output_kernel(
 /// One unit per channel, from the partial sums P = sum(dy), Q = sum(dy * (x - mean)):
 /// dbeta = P, dgamma = Q * inv_std, and the input gradient's coefficients
 /// dx = a * (dy - P / M) + b * (x - mean), a = gamma * inv_std, b = -a * inv_std^2 * Q / M.
-#[cube(launch)]
-fn backward_finish_kernel(
+#[cube(launch, create_dummy_kernel)]
+pub(super) fn backward_finish_kernel(
     partials: &[f32],
     gamma: &[f32],
     var: &[f32],
@@ -172,8 +172,8 @@ fn backward_finish_kernel(
 }
 
 /// dx = a[c] * (dy - dbeta[c] / M) + b[c] * (x - mean[c]), elementwise.
-#[cube(launch)]
-fn backward_input_kernel(
+#[cube(launch, create_dummy_kernel)]
+pub(super) fn backward_input_kernel(
     dy: &[f32],
     x: &[f32],
     mean: &[f32],
