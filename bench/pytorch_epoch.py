@@ -6,6 +6,7 @@ split and per-epoch evaluation (val + test at batch 256), data already in memory
     # the PyTorch twin of examples/cifar10-augment.toml's crop + flip + erasing run:
     python3 bench/pytorch_epoch.py --dataset cifar10 --model bn-prelu-cnn --batch 32 --lr 2e-3 --epochs 10 \
         --dropout 0 --crop-padding 4 --hflip --erasing 0.5
+    # ... and of examples/cifar10-mix.toml's MixUp and CutMix runs: add --mixup 0.2 or --cutmix 1.0
 
 Prints one JSON line per epoch: seconds (train + val + test, as convlab's timing.csv) and
 test accuracy. bench/cpu_epoch.sh runs it beside convlab and prints the ratio.
@@ -79,6 +80,18 @@ def augment(xb, black, pad, hflip, erasing):
     return xb
 
 
+def batch_mix(mixup, cutmix):
+    """torchvision's batch transforms as convlab's data.mixup / data.cutmix: each image mixed
+    with the one before it in the batch (the batch rolled by one), lambda ~ Beta(alpha, alpha),
+    the labels mixed likewise; with both set, one of the two at random per batch."""
+    if not (mixup or cutmix):
+        return None
+    from torchvision.transforms import v2
+    ops = ([v2.MixUp(alpha=mixup, num_classes=10)] if mixup else []) + \
+          ([v2.CutMix(alpha=cutmix, num_classes=10)] if cutmix else [])
+    return ops[0] if len(ops) == 1 else v2.RandomChoice(ops)
+
+
 def limit(x, y, n):
     """The first of every len/n images, as convlab's data.limit_train / limit_test pick them."""
     if n <= 0 or n >= len(x):
@@ -120,6 +133,8 @@ def main():
     ap.add_argument("--crop-padding", type=int, default=0, help="random crop after zero padding (convlab's data.crop_padding)")
     ap.add_argument("--hflip", action="store_true", help="random horizontal flip (convlab's data.hflip)")
     ap.add_argument("--erasing", type=float, default=0.0, help="RandomErasing(p) after normalization (convlab's data.erasing)")
+    ap.add_argument("--mixup", type=float, default=0.0, help="torchvision's v2.MixUp(alpha) on each training batch (convlab's data.mixup)")
+    ap.add_argument("--cutmix", type=float, default=0.0, help="v2.CutMix(alpha); with --mixup too, v2.RandomChoice of the two (convlab's data.cutmix)")
     ap.add_argument("--save", help="write the trained state_dict here (for convlab import; its mean/std are printed)")
     a = ap.parse_args()
     torch.manual_seed(a.seed)
@@ -143,6 +158,7 @@ def main():
     black = ((0 - mean) / std).to(dev)
     augmenting = a.crop_padding or a.hflip or a.erasing
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
+    mix = batch_mix(a.mixup, a.cutmix)
     for epoch in range(a.epochs):
         t0 = time.perf_counter()
         if a.loader == "memory":
@@ -156,6 +172,8 @@ def main():
         for i, (xb, yb) in enumerate(batches):
             if augmenting:
                 xb = augment(xb, black, a.crop_padding, a.hflip, a.erasing)
+            if mix:
+                xb, yb = mix(xb, yb)  # yb becomes soft labels; cross_entropy takes them as such
             first = i // a.accumulate * span
             share = len(yb) / (min(first + span, n) - first)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=a.dtype == "bf16"):
