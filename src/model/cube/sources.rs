@@ -38,10 +38,10 @@ pub fn cuda_sources(sm: u32) -> Result<Vec<KernelSource>, String> {
     let client =
         <cubecl::cpu::CpuRuntime as cubecl::__private::Runtime>::client(&Default::default());
     // Buffers only for the arguments' types: the kernels are expanded, never run.
-    let buf = |n: usize| {
-        let layout = client.empty_tensor([n].into(), 4);
+    let b = || {
+        let layout = client.empty_tensor([16].into(), 4);
         // SAFETY: the length is the handle's own, and nothing reads or writes it.
-        unsafe { BufferArg::from_raw_parts(layout.memory, n) }
+        unsafe { BufferArg::from_raw_parts(layout.memory, 16) }
     };
     let (p, t) = (
         || client.properties_shared(),
@@ -61,10 +61,10 @@ pub fn cuda_sources(sm: u32) -> Result<Vec<KernelSource>, String> {
                 t(),
                 CubeCount::Static(channels, chunks, 1),
                 CubeDim::new_1d(threads as u32),
-                buf(16),
-                buf(16),
-                buf(16),
-                buf(16),
+                b(),
+                b(),
+                b(),
+                b(),
                 channels,
                 plane,
                 count,
@@ -77,84 +77,25 @@ pub fn cuda_sources(sm: u32) -> Result<Vec<KernelSource>, String> {
             ));
         }
     }
-    let unit64 = CubeDim::new_1d(64);
-    let unit256 = CubeDim::new_1d(256);
-    let eps = 1e-12f32;
-    kernels.push((
-        "forward_finish".into(),
-        Box::new(forward_finish_kernel::create_dummy_kernel(
-            p(),
-            t(),
-            per_channel.clone(),
-            unit64,
-            buf(16),
-            buf(16),
-            buf(16),
-            buf(16),
-            buf(16),
-            buf(16),
-            channels,
-            plane,
-            count,
-            chunks,
-            eps,
-        )),
-    ));
-    kernels.push((
-        "forward_output".into(),
-        Box::new(forward_output_kernel::create_dummy_kernel(
-            p(),
-            t(),
-            per_element.clone(),
-            unit256,
-            buf(16),
-            buf(16),
-            buf(16),
-            buf(16),
-            buf(16),
-            channels,
-            plane,
-        )),
-    ));
-    kernels.push((
-        "backward_finish".into(),
-        Box::new(backward_finish_kernel::create_dummy_kernel(
-            p(),
-            t(),
-            per_channel,
-            unit64,
-            buf(16),
-            buf(16),
-            buf(16),
-            buf(16),
-            buf(16),
-            buf(16),
-            buf(16),
-            channels,
-            count,
-            chunks,
-            eps,
-        )),
-    ));
-    kernels.push((
-        "backward_input".into(),
-        Box::new(backward_input_kernel::create_dummy_kernel(
-            p(),
-            t(),
-            per_element,
-            unit256,
-            buf(16),
-            buf(16),
-            buf(16),
-            buf(16),
-            buf(16),
-            buf(16),
-            buf(16),
-            channels,
-            plane,
-            count,
-        )),
-    ));
+    let (unit64, unit256, eps) = (CubeDim::new_1d(64), CubeDim::new_1d(256), 1e-12f32);
+    // One line per kernel: its launch geometry, its buffers, then its scalars, as `kernels.rs`
+    // launches it.
+    #[rustfmt::skip]
+    let others: [(&str, Box<dyn CubeKernel>); 4] = [
+        ("forward_finish", Box::new(forward_finish_kernel::create_dummy_kernel(
+            p(), t(), per_channel.clone(), unit64, b(), b(), b(), b(), b(), b(), channels, plane, count, chunks, eps))),
+        ("forward_output", Box::new(forward_output_kernel::create_dummy_kernel(
+            p(), t(), per_element.clone(), unit256, b(), b(), b(), b(), b(), channels, plane))),
+        ("backward_finish", Box::new(backward_finish_kernel::create_dummy_kernel(
+            p(), t(), per_channel, unit64, b(), b(), b(), b(), b(), b(), b(), channels, count, chunks, eps))),
+        ("backward_input", Box::new(backward_input_kernel::create_dummy_kernel(
+            p(), t(), per_element, unit256, b(), b(), b(), b(), b(), b(), b(), channels, plane, count))),
+    ];
+    kernels.extend(
+        others
+            .into_iter()
+            .map(|(name, kernel)| (name.to_string(), kernel)),
+    );
     let options = CudaCompilationOptions {
         arch: Some(SmArch::new(sm, true)),
         ..Default::default()
