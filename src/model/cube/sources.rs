@@ -35,6 +35,7 @@ pub struct KernelSource {
 /// the partial-sum kernel at 256 and 32 units per cube, forward and backward. An error
 /// names the kernel and the compiler.
 pub fn cuda_sources(sm: u32) -> Result<Vec<KernelSource>, String> {
+    // CubeCL 0.11 re-exports its `Runtime` trait only under `__private` (for its macros).
     let client =
         <cubecl::cpu::CpuRuntime as cubecl::__private::Runtime>::client(&Default::default());
     // Buffers only for the arguments' types: the kernels are expanded, never run.
