@@ -135,13 +135,13 @@ if mode == "steps":
             row += f" {f(bb)} | {f([x / y for x, y in zip(c, bb)], 2)} |"
         print(row)
 else:
-    print("| net | batch | images (train/test) | convlab s/epoch | PyTorch s/epoch | PyTorch s / convlab s | convlab peak MB | PyTorch peak MB | test acc convlab / PyTorch |")
-    print("|---|---:|---|---:|---:|---:|---:|---:|---|")
-    for (m, b, _, _), v in rows.items():
+    print("| net | batch | dtype | images (train/test) | convlab s/epoch | PyTorch s/epoch | PyTorch s / convlab s | convlab peak MB | PyTorch peak MB | test acc convlab / PyTorch |")
+    print("|---|---:|---|---|---:|---:|---:|---:|---:|---|")
+    for (m, b, dt, _), v in rows.items():
         c, p = [x[0] for x in v], [x[1] for x in v]
         imgs = f"{lt}/{ls}" if m in ("vgg-blocks", "resnet18", "vgg11", "vgg16") else "all"
         acc = f"{st.median(x[4] for x in v) * 100:.2f} / {st.median(x[5] for x in v) * 100:.2f}"
-        print(f"| {m} | {b} | {imgs} | {f(c, 1)} | {f(p, 1)} | {f([y / x for x, y in zip(c, p)], 2)} "
+        print(f"| {m} | {b} | {dt} | {imgs} | {f(c, 1)} | {f(p, 1)} | {f([y / x for x, y in zip(c, p)], 2)} "
               f"| {f([x[2] for x in v])} | {f([x[3] for x in v])} | {acc} |")
 print(f"\n{len(next(iter(rows.values())))} interleaved repeats each; median (min–max).")
 PY

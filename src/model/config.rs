@@ -117,6 +117,7 @@ crate::choice! {
         Fp32 => "fp32",
         /// bfloat16 activations, convolutions and linear layers (weights cast at use), as
         /// PyTorch's autocast(dtype=torch.bfloat16): faster on GPUs with bf16 tensor cores.
+        /// On the CPU the same roundings with f32 arithmetic (`cpu::bf16`).
         Bf16 => "bf16",
     }
 }

@@ -12,7 +12,7 @@ use burn::nn::{
     PaddingConfig2d,
 };
 use burn::prelude::*;
-use burn::tensor::Distribution;
+use burn::tensor::{DType, Distribution};
 
 use crate::model::config::{Activation, Init};
 use crate::model::cpu;
@@ -107,14 +107,14 @@ pub struct Residual {
 }
 
 impl Residual {
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+    fn forward(&self, x: Tensor<4>, bf16: bool) -> Tensor<4> {
         let y = self.act1.forward(cpu::batch_norm::forward(
             &self.bn1,
-            cpu::conv::forward(&self.conv1, x.clone()),
+            conv(&self.conv1, x.clone(), bf16),
         ));
-        let y = cpu::batch_norm::forward(&self.bn2, cpu::conv::forward(&self.conv2, y));
+        let y = cpu::batch_norm::forward(&self.bn2, conv(&self.conv2, y, bf16));
         let skip = match &self.shortcut {
-            Some(s) => cpu::batch_norm::forward(&s.bn, cpu::conv::forward(&s.conv, x)),
+            Some(s) => cpu::batch_norm::forward(&s.bn, conv(&s.conv, x, bf16)),
             None => x,
         };
         self.act2.forward(y + skip)
@@ -225,13 +225,17 @@ impl Net {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        // A bf16 batch on the CPU runs in f32 with bf16 rounding (`cpu::bf16`); the cast to f32
+        // is exact.
+        let bf16 = cpu::bf16::emulated(&x);
+        let x = if bf16 { x.cast(DType::F32) } else { x };
         let mut flow = Flow::Image(x);
         for layer in &self.layers {
             flow = match (layer, flow) {
-                (Layer::Conv(l), Flow::Image(x)) => Flow::Image(cpu::conv::forward(l, x)),
+                (Layer::Conv(l), Flow::Image(x)) => Flow::Image(conv(l, x, bf16)),
                 (Layer::Pool(l), Flow::Image(x)) => Flow::Image(cpu::max_pool::forward(l, x)),
                 (Layer::AvgPool(l), Flow::Image(x)) => Flow::Image(l.forward(x)),
-                (Layer::Residual(l), Flow::Image(x)) => Flow::Image(l.forward(x)),
+                (Layer::Residual(l), Flow::Image(x)) => Flow::Image(l.forward(x, bf16)),
                 (Layer::Bn(l), Flow::Image(x)) => Flow::Image(cpu::batch_norm::forward(l, x)),
                 (Layer::Bn(l), Flow::Flat(x)) => Flow::Flat(cpu::batch_norm::forward(l, x)),
                 (Layer::Act(l), Flow::Image(x)) => Flow::Image(l.forward(x)),
@@ -241,7 +245,7 @@ impl Net {
                 (Layer::Dropout2d(l), Flow::Image(x)) => Flow::Image(l.forward(x)),
                 (Layer::Flatten(_), Flow::Image(x)) => Flow::Flat(x.flatten(1, 3)),
                 (Layer::Flatten(_), flat @ Flow::Flat(_)) => flat,
-                (Layer::Linear(l), Flow::Flat(x)) => Flow::Flat(linear(l, x)),
+                (Layer::Linear(l), Flow::Flat(x)) => Flow::Flat(linear(l, x, bf16)),
                 (Layer::Scale(s), Flow::Image(x)) => Flow::Image(x * s.factor),
                 (Layer::Scale(s), Flow::Flat(x)) => Flow::Flat(x * s.factor),
                 (layer, _) => unreachable!("check_net rejects {layer:?} at this position"),
@@ -252,12 +256,37 @@ impl Net {
             Flow::Image(x) => x.flatten(1, 3),
         };
         // A bf16 forward (train.precision) gives f32 logits: the loss is computed in f32.
-        cpu::cast_to(logits, burn::tensor::DType::F32)
+        cpu::cast_to(logits, DType::F32)
     }
 }
 
-/// `Linear::forward` with the weights cast to the input's float type.
-fn linear(l: &Linear, x: Tensor<2>) -> Tensor<2> {
+/// A conv layer; under emulated bf16 (`bf16`) its input, weight, bias and output are rounded
+/// to bf16 as autocast rounds them, and it computes in f32.
+fn conv(l: &Conv2d, x: Tensor<4>, bf16: bool) -> Tensor<4> {
+    if !bf16 {
+        return cpu::conv::forward(l, x);
+    }
+    let weight = cpu::bf16::round(l.weight.val());
+    let bias = l.bias.as_ref().map(|b| cpu::bf16::round(b.val()));
+    cpu::bf16::round(cpu::conv::forward_with(
+        l,
+        cpu::bf16::round(x),
+        weight,
+        bias,
+    ))
+}
+
+/// `Linear::forward` with the weights cast to the input's float type, or rounded to bf16
+/// under emulated bf16 (as `conv`).
+fn linear(l: &Linear, x: Tensor<2>, bf16: bool) -> Tensor<2> {
+    if bf16 {
+        let y = cpu::bf16::round(x).matmul(cpu::bf16::round(l.weight.val()));
+        let y = match &l.bias {
+            Some(b) => y + cpu::bf16::round(b.val()).unsqueeze(),
+            None => y,
+        };
+        return cpu::bf16::round(y);
+    }
     let dtype = x.dtype();
     if dtype == l.weight.val().dtype() {
         return l.forward(x);

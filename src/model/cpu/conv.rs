@@ -193,17 +193,26 @@ impl<C: CheckpointStrategy> CpuConv for Autodiff<Flex, C> {
 /// The weights are cast to the input's float type (bf16 under `train.precision = "bf16"`), so
 /// their gradients reach the f32 weights through the cast.
 pub fn forward(conv: &burn::nn::conv::Conv2d, input: Tensor<4>) -> Tensor<4> {
+    let dtype = input.dtype();
+    let weight = super::cast_to(conv.weight.val(), dtype);
+    let bias = conv.bias.as_ref().map(|b| super::cast_to(b.val(), dtype));
+    forward_with(conv, input, weight, bias)
+}
+
+/// [`forward`] with the layer's weight and bias given as tensors derived from its own (cast
+/// or rounded at use: `super::bf16`); the layer gives the stride, padding and the rest.
+/// `Same` padding (which convlab's nets never use) keeps Burn's path and the layer's weights.
+pub fn forward_with(
+    conv: &burn::nn::conv::Conv2d,
+    input: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+) -> Tensor<4> {
     let padding = match conv.padding {
         PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
         PaddingConfig2d::Valid => [(0, 0), (0, 0)],
         PaddingConfig2d::Same => return conv.forward(input),
     };
     let options = ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups);
-    let dtype = input.dtype();
-    conv2d_fast(
-        input,
-        super::cast_to(conv.weight.val(), dtype),
-        conv.bias.as_ref().map(|b| super::cast_to(b.val(), dtype)),
-        options,
-    )
+    conv2d_fast(input, weight, bias, options)
 }

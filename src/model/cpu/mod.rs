@@ -2,7 +2,8 @@
 //! notebooks' nets (profiles in bench/README.md): convolution (im2col + GEMM, or
 //! Winograd F(2x2, 3x3) for 3x3 stride-1 convs), batch norm's
 //! training and inference passes, PReLU, max pooling and channel dropout, each with its own
-//! backward pass.
+//! backward pass; and bf16 mixed precision as f32 arithmetic on bf16-rounded values
+//! (`bf16`).
 //! Each is a Burn backend extension implemented for `Flex` and `Autodiff<Flex>`; on every
 //! other device the layers keep Burn's own operations, except batch norm's training pass on
 //! the CubeCL backend (CUDA), which `batch_norm::forward` hands to `model::cube`.
@@ -37,6 +38,7 @@ macro_rules! wide {
 
 pub mod adam;
 pub mod batch_norm;
+pub mod bf16;
 mod chunks;
 pub mod conv;
 mod conv_kernels;

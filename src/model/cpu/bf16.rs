@@ -1,0 +1,95 @@
+//! bf16 mixed precision on the CPU (`train.precision = "bf16"` on flex), as f32 arithmetic on
+//! bf16-rounded values. PyTorch's autocast to bfloat16 feeds convolutions and linear layers
+//! bf16 inputs, weights and bias and rounds their outputs (and the gradients of those) to
+//! bf16; the products of two bf16 values are exact in f32 and the sums are accumulated in
+//! f32 (oneDNN, cuDNN). So rounding those values and computing in f32 gives bf16's numbers,
+//! while the work runs through convlab's f32 CPU operations: Burn's flex has no fast bf16
+//! convolution (it converts to f32 and back around a generic one), and a bf16 step ran at
+//! 0.30-0.49x of PyTorch's bf16 step (bench/RESULTS.md). Between those layers the
+//! activations stay f32 (ReLU and max pooling keep bf16 values as they are; batch norm runs
+//! in f32 in both); what autocast stores as bf16 is stored here as f32, so no memory is saved.
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops};
+use burn::backend::flex::FlexTensor;
+use burn::backend::{Autodiff, Backend, Flex, backend_extension, tensor::FloatTensor};
+use burn::tensor::{DType, Tensor};
+
+use super::{PAR_MIN, dims, is_flex, map_planes, tensor, values};
+
+/// `v` rounded to the nearest bf16 value (ties to even), as an f32: bf16 is f32's top 16
+/// bits. NaN stays NaN (adding the rounding bias could carry a NaN's low payload bits into
+/// the exponent and make it infinity); values past bf16's largest round to infinity.
+#[inline(always)]
+pub fn round_to_bf16(v: f32) -> f32 {
+    let bits = v.to_bits();
+    let rounded = bits.wrapping_add(0x7fff + ((bits >> 16) & 1)) & 0xffff_0000;
+    if v.is_nan() {
+        v
+    } else {
+        f32::from_bits(rounded)
+    }
+}
+
+#[backend_extension(Flex, Autodiff)]
+pub trait CpuRoundBf16: Backend {
+    /// Every value rounded to bf16 (kept f32); the gradient is rounded likewise.
+    fn cpu_round_bf16(x: FloatTensor<Self>) -> FloatTensor<Self>;
+}
+
+fn round_all(x: &FlexTensor) -> FlexTensor {
+    let xs = values(x);
+    tensor(
+        map_planes(&xs, &xs, PAR_MIN, |_| |v, _| round_to_bf16(v)),
+        dims(x),
+    )
+}
+
+impl CpuRoundBf16 for Flex {
+    fn cpu_round_bf16(x: FlexTensor) -> FlexTensor {
+        round_all(&x)
+    }
+}
+
+#[derive(Debug)]
+struct RoundBackward;
+
+impl Backward<Flex, 1> for RoundBackward {
+    type State = ();
+
+    /// Autocast's bf16 tensors get bf16 gradients: the gradient is rounded as the value was.
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x] = ops.parents;
+        let dy = grads.consume::<Flex>(&ops.node);
+        if let Some(node) = node_x {
+            grads.register::<Flex>(node.id, round_all(&dy));
+        }
+    }
+}
+
+impl<C: CheckpointStrategy> CpuRoundBf16 for Autodiff<Flex, C> {
+    fn cpu_round_bf16(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        let (xp, xn) = x.into_parts();
+        let y = round_all(&xp);
+        RoundBackward
+            .prepare::<C>([xn])
+            .compute_bound()
+            .stateless(y)
+    }
+}
+
+/// `x` (f32 on flex) with every value rounded to bf16, its gradient rounded likewise.
+pub fn round<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    Tensor::from_dispatch(<burn::backend::Dispatch as CpuRoundBf16>::cpu_round_bf16(
+        x.into_dispatch(),
+    ))
+}
+
+/// Whether a forward pass given `x` runs as emulated bf16: a bf16 batch on flex. The net then
+/// takes it as f32 (exact: every bf16 value is an f32) and rounds around its convolutions and
+/// linear layers with [`round`].
+pub fn emulated<const D: usize>(x: &Tensor<D>) -> bool {
+    x.dtype() == DType::BF16 && is_flex(&x.device())
+}

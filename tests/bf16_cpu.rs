@@ -1,0 +1,194 @@
+//! bf16 mixed precision on the CPU (src/model/cpu/bf16.rs): f32 arithmetic on values rounded
+//! to bf16 where autocast rounds them. Checked against the rounding itself (the `half` crate's
+//! bf16, which Burn re-exports) and against Burn's own bf16 convolution and matmul on flex,
+//! which convert to f32, compute and round the output back: the same numbers within one bf16
+//! step, computed by convlab's f32 CPU operations.
+
+use burn::prelude::*;
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{DType, bf16};
+use convlab::model::config::Precision;
+use convlab::model::cpu::bf16::round_to_bf16;
+use convlab::model::net::{Layer, Net};
+use convlab::model::spec::{LayerSpec, Shape};
+use convlab::model::{Activation, Init};
+
+fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
+}
+
+fn is_bf16(v: f32) -> bool {
+    v.to_bits() & 0xffff == 0
+}
+
+/// The distance between `v` and the next bf16 value away from zero (bf16 keeps 8 significant
+/// bits).
+fn bf16_step(v: f32) -> f32 {
+    let v = round_to_bf16(v.abs()).max(f32::MIN_POSITIVE);
+    f32::from_bits(v.to_bits() + 0x1_0000) - v
+}
+
+// torch.tensor([1 + 2**-8, 1 + 3 * 2**-8, -(1 + 2**-8)]).to(torch.bfloat16).float()
+//   -> tensor([ 1.0000,  1.0156, -1.0000])   (ties go to the even neighbour)
+#[test]
+fn rounding_to_bf16_is_to_the_nearest_ties_to_even() {
+    assert_eq!(round_to_bf16(1.0 + 2f32.powi(-8)), 1.0);
+    assert_eq!(
+        round_to_bf16(1.0 + 3.0 * 2f32.powi(-8)),
+        1.0 + 2f32.powi(-6)
+    );
+    assert_eq!(round_to_bf16(-(1.0 + 2f32.powi(-8))), -1.0);
+    assert_eq!(round_to_bf16(f32::MAX), f32::INFINITY);
+    assert!(
+        round_to_bf16(f32::from_bits(0x7f80_0001)).is_nan(),
+        "a NaN stays NaN"
+    );
+    // Every 65,521st bit pattern (all exponents, signs and roundings) as the `half` crate
+    // rounds it.
+    let mut checked = 0;
+    for bits in (0..=u32::MAX).step_by(65_521) {
+        let v = f32::from_bits(bits);
+        let ours = round_to_bf16(v);
+        let theirs = bf16::from_f32(v).to_f32();
+        if v.is_nan() {
+            assert!(ours.is_nan());
+        } else {
+            assert_eq!(ours.to_bits(), theirs.to_bits(), "{v:e} ({bits:#x})");
+        }
+        checked += 1;
+    }
+    assert!(checked > 65_000);
+}
+
+fn image_batch(device: &Device) -> Tensor<4> {
+    let x: Vec<f32> = (0..4 * 3 * 64)
+        .map(|i| ((i * 37) % 101) as f32 / 50.0 - 1.0)
+        .collect();
+    Tensor::from_data(TensorData::new(x, [4, 3, 8, 8]), device)
+}
+
+fn net(layers: Vec<LayerSpec>, device: &Device) -> Net {
+    Net::new(
+        &layers,
+        Shape::Image { c: 3, h: 8, w: 8 },
+        Init::Default,
+        device,
+    )
+}
+
+fn conv_spec() -> LayerSpec {
+    LayerSpec::Conv {
+        out: 8,
+        kernel: 3,
+        stride: 1,
+        padding: 1,
+        input: None,
+        bias: true,
+        dirac: false,
+    }
+}
+
+/// `ours` is made of bf16 values, each equal to `theirs` or one bf16 step from it (the f32
+/// sums are added in another order), and most are equal.
+fn assert_same_bf16(what: &str, ours: &[f32], theirs: &[f32]) {
+    assert_eq!(ours.len(), theirs.len());
+    let mut equal = 0;
+    for (a, b) in ours.iter().zip(theirs) {
+        assert!(is_bf16(*a), "{what}: {a:e} is not a bf16 value");
+        assert!((a - b).abs() <= bf16_step(*b), "{what}: {a} against {b}");
+        equal += usize::from(a == b);
+    }
+    assert!(
+        equal * 10 >= ours.len() * 9,
+        "{what}: only {equal} of {} equal",
+        ours.len()
+    );
+}
+
+#[test]
+fn a_bf16_convolution_gives_burns_bf16_numbers() {
+    let device = Device::flex();
+    device.seed(4);
+    let net = net(vec![conv_spec(), LayerSpec::Flatten], &device);
+    let x = image_batch(&device);
+    let ours = values(net.forward(Precision::Bf16.input(x.clone())));
+    let Layer::Conv(c) = &net.layers[0] else {
+        unreachable!()
+    };
+    let theirs = conv2d(
+        x.cast(DType::BF16),
+        c.weight.val().cast(DType::BF16),
+        c.bias.as_ref().map(|b| b.val().cast(DType::BF16)),
+        ConvOptions::new([1, 1], [1, 1], [1, 1], 1),
+    );
+    assert_eq!(theirs.dtype(), DType::BF16, "Burn's path really is bf16");
+    assert_same_bf16("conv", &ours, &values(theirs.flatten::<2>(1, 3)));
+}
+
+#[test]
+fn a_bf16_linear_layer_gives_burns_bf16_numbers() {
+    let device = Device::flex();
+    device.seed(5);
+    // No bias: Burn adds a bf16 bias to the rounded product and rounds again, where autocast
+    // (and convlab) round the f32 sum once.
+    let linear = LayerSpec::Linear {
+        out: 40,
+        input: None,
+        bias: false,
+    };
+    let net = net(vec![LayerSpec::Flatten, linear], &device);
+    let x = image_batch(&device);
+    let ours = values(net.forward(Precision::Bf16.input(x.clone())));
+    let Layer::Linear(l) = &net.layers[1] else {
+        unreachable!()
+    };
+    let theirs = x
+        .cast(DType::BF16)
+        .flatten::<2>(1, 3)
+        .matmul(l.weight.val().cast(DType::BF16));
+    assert_eq!(theirs.dtype(), DType::BF16);
+    assert_same_bf16("linear", &ours, &values(theirs));
+}
+
+/// As under autocast, the gradients that reach the f32 weights are bf16 values (the gradient
+/// of the bf16 weight, cast up); an fp32 step's are not.
+#[test]
+fn bf16_weight_gradients_are_bf16_values() {
+    let device = Device::flex().autodiff();
+    device.seed(6);
+    let layers = vec![
+        conv_spec(),
+        LayerSpec::bn(),
+        LayerSpec::Activation {
+            kind: Activation::Relu,
+        },
+        LayerSpec::Flatten,
+    ];
+    let net = net(layers, &device);
+    let Layer::Conv(c) = &net.layers[0] else {
+        unreachable!()
+    };
+    for precision in [Precision::Bf16, Precision::Fp32] {
+        let logits = net.forward(precision.input(image_batch(&device)));
+        let weights = Tensor::<2>::from_data(
+            TensorData::new(
+                (0..4 * 512)
+                    .map(|i| (i % 7) as f32 - 3.1)
+                    .collect::<Vec<_>>(),
+                [4, 512],
+            ),
+            &device,
+        );
+        let grads = (logits * weights).sum().backward();
+        let g = values(c.weight.val().grad(&grads).unwrap());
+        assert!(g.iter().any(|v| *v != 0.0));
+        let all_bf16 = g.iter().all(|v| is_bf16(*v));
+        assert_eq!(
+            all_bf16,
+            precision == Precision::Bf16,
+            "{precision}: {:?}",
+            &g[..4]
+        );
+    }
+}
