@@ -192,3 +192,17 @@ fn bf16_weight_gradients_are_bf16_values() {
         );
     }
 }
+
+/// The rounding works in place only on a buffer nothing else holds: a tensor still in use
+/// (here `x`, cloned) keeps its values.
+#[test]
+fn rounding_leaves_a_shared_tensor_alone() {
+    let device = Device::flex();
+    let raw: Vec<f32> = (0..10_000).map(|i| 1.0 + i as f32 * 1e-6).collect();
+    let x = Tensor::<1>::from_data(TensorData::new(raw.clone(), [10_000]), &device);
+    let rounded = values(convlab::model::cpu::bf16::round(x.clone()));
+    assert!(rounded.iter().all(|v| is_bf16(*v)));
+    assert_eq!(values(x.clone()), raw, "the shared input is unchanged");
+    // Held by nothing else, the same call gives the same values.
+    assert_eq!(values(convlab::model::cpu::bf16::round(x)), rounded);
+}

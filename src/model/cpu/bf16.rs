@@ -16,6 +16,7 @@ use burn::backend::autodiff::ops::{Backward, Ops};
 use burn::backend::flex::FlexTensor;
 use burn::backend::{Autodiff, Backend, Flex, backend_extension, tensor::FloatTensor};
 use burn::tensor::{DType, Tensor};
+use rayon::prelude::*;
 
 use super::{PAR_MIN, dims, is_flex, map_planes, tensor, values};
 
@@ -39,17 +40,30 @@ pub trait CpuRoundBf16: Backend {
     fn cpu_round_bf16(x: FloatTensor<Self>) -> FloatTensor<Self>;
 }
 
-fn round_all(x: &FlexTensor) -> FlexTensor {
-    let xs = values(x);
+/// `x` rounded, in place when it owns its whole buffer (a conv's fresh output, a gradient
+/// handed over), else into a new one (a weight the layer keeps, a value saved for a backward
+/// pass elsewhere).
+fn round_all(mut x: FlexTensor) -> FlexTensor {
+    let n = x.layout().shape().num_elements();
+    let whole = x.layout().contiguous_offsets() == Some((0, n));
+    if let Some(xs) = x
+        .try_storage_mut::<f32>()
+        .filter(|xs| whole && xs.len() == n)
+    {
+        xs.par_chunks_mut(PAR_MIN)
+            .for_each(|c| c.iter_mut().for_each(|v| *v = round_to_bf16(*v)));
+        return x;
+    }
+    let xs = values(&x);
     tensor(
         map_planes(&xs, &xs, PAR_MIN, |_| |v, _| round_to_bf16(v)),
-        dims(x),
+        dims(&x),
     )
 }
 
 impl CpuRoundBf16 for Flex {
     fn cpu_round_bf16(x: FlexTensor) -> FlexTensor {
-        round_all(&x)
+        round_all(x)
     }
 }
 
@@ -64,7 +78,7 @@ impl Backward<Flex, 1> for RoundBackward {
         let [node_x] = ops.parents;
         let dy = grads.consume::<Flex>(&ops.node);
         if let Some(node) = node_x {
-            grads.register::<Flex>(node.id, round_all(&dy));
+            grads.register::<Flex>(node.id, round_all(dy));
         }
     }
 }
@@ -72,7 +86,7 @@ impl Backward<Flex, 1> for RoundBackward {
 impl<C: CheckpointStrategy> CpuRoundBf16 for Autodiff<Flex, C> {
     fn cpu_round_bf16(x: FloatTensor<Self>) -> FloatTensor<Self> {
         let (xp, xn) = x.into_parts();
-        let y = round_all(&xp);
+        let y = round_all(xp);
         RoundBackward
             .prepare::<C>([xn])
             .compute_bound()
