@@ -207,4 +207,10 @@ precision = "bf16"
     assert!(acc > 0.6, "test accuracy {acc} after 2 bf16 epochs");
     let stored = std::fs::read_to_string(run.join("config.toml")).unwrap();
     assert!(stored.contains("precision = \"bf16\""), "{stored}");
+    let info: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    assert_eq!(
+        info["bf16_arithmetic"], "f32 on bf16-rounded values",
+        "{info}"
+    );
 }

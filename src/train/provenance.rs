@@ -2,8 +2,10 @@
 
 use crate::error::{Error, Result};
 use crate::model::checkpoint::CheckpointMeta;
+use crate::model::config::Precision;
 use crate::model::spec::Shape;
 use crate::run::{BUILD, BURN_VERSION, EpochMetrics, RunInfo};
+use crate::train::device::DeviceName;
 use crate::train::trainer::Trainer;
 
 impl Trainer<'_> {
@@ -49,6 +51,11 @@ impl Trainer<'_> {
             val_images: p.val.as_ref().map_or(0, |v| v.len()),
             test_images: p.test.len(),
             parameters,
+            bf16_arithmetic: match (cfg.train.precision, cfg.device) {
+                (Precision::Fp32, _) => String::new(),
+                (Precision::Bf16, DeviceName::Cpu) => "f32 on bf16-rounded values".into(),
+                (Precision::Bf16, _) => "bf16".into(),
+            },
             command: std::env::args().collect::<Vec<_>>().join(" "),
             env: std::env::vars()
                 .filter(|(k, _)| k.starts_with("CONVLAB_"))
