@@ -77,18 +77,6 @@ fn net(layers: Vec<LayerSpec>, device: &Device) -> Net {
     )
 }
 
-fn conv_spec() -> LayerSpec {
-    LayerSpec::Conv {
-        out: 8,
-        kernel: 3,
-        stride: 1,
-        padding: 1,
-        input: None,
-        bias: true,
-        dirac: false,
-    }
-}
-
 /// `ours` is made of bf16 values, each equal to `theirs` or one bf16 step from it (the f32
 /// sums are added in another order), and most are equal.
 fn assert_same_bf16(what: &str, ours: &[f32], theirs: &[f32]) {
@@ -110,7 +98,7 @@ fn assert_same_bf16(what: &str, ours: &[f32], theirs: &[f32]) {
 fn a_bf16_convolution_gives_burns_bf16_numbers() {
     let device = Device::flex();
     device.seed(4);
-    let net = net(vec![conv_spec(), LayerSpec::Flatten], &device);
+    let net = net(vec![LayerSpec::conv(8, 3, 1), LayerSpec::Flatten], &device);
     let x = image_batch(&device);
     let ours = values(net.forward(Precision::Bf16.input(x.clone())));
     let Layer::Conv(c) = &net.layers[0] else {
@@ -158,7 +146,7 @@ fn bf16_weight_gradients_are_bf16_values() {
     let device = Device::flex().autodiff();
     device.seed(6);
     let layers = vec![
-        conv_spec(),
+        LayerSpec::conv(8, 3, 1),
         LayerSpec::bn(),
         LayerSpec::Activation {
             kind: Activation::Relu,

@@ -62,15 +62,7 @@ fn assert_normal(what: &str, v: &[f64], std_want: f64) {
 
 fn net(init: Init) -> Net {
     let layers = [
-        LayerSpec::Conv {
-            out: 64,
-            kernel: 3,
-            stride: 1,
-            padding: 1,
-            input: None,
-            bias: true,
-            dirac: false,
-        },
+        LayerSpec::conv(64, 3, 1),
         LayerSpec::Activation {
             kind: convlab::model::Activation::Prelu,
         },

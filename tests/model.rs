@@ -170,15 +170,7 @@ fn vgg_blocks_has_no_activation_on_logits_and_4096_features() {
 
 #[test]
 fn custom_net_errors_and_lint() {
-    let layers = vec![LayerSpec::Conv {
-        out: 8,
-        kernel: 40,
-        stride: 1,
-        padding: 0,
-        input: None,
-        bias: true,
-        dirac: false,
-    }];
+    let layers = vec![LayerSpec::conv(8, 40, 0)];
     let e = check_net(&layers, Shape::Image { c: 1, h: 28, w: 28 }, 10, "my.toml")
         .unwrap_err()
         .to_string();

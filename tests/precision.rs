@@ -22,15 +22,7 @@ fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
 /// max pool, dropout of channels and of features (probability `p`), linear, scale.
 fn net(device: &Device, p: f64) -> (Vec<LayerSpec>, Net) {
     let layers = vec![
-        LayerSpec::Conv {
-            out: 6,
-            kernel: 3,
-            stride: 1,
-            padding: 1,
-            input: None,
-            bias: true,
-            dirac: false,
-        },
+        LayerSpec::conv(6, 3, 1),
         LayerSpec::bn(),
         LayerSpec::Activation {
             kind: Activation::Prelu,

@@ -120,15 +120,7 @@ struct Builder {
 
 impl Builder {
     fn conv(&mut self, out: usize, kernel: usize, padding: usize) -> &mut Self {
-        self.layers.push(LayerSpec::Conv {
-            out,
-            kernel,
-            stride: 1,
-            padding,
-            input: None,
-            bias: true,
-            dirac: false,
-        });
+        self.layers.push(LayerSpec::conv(out, kernel, padding));
         self
     }
     /// Batch norm (2d or 1d, from the position), when the knob is on.

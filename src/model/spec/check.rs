@@ -1,0 +1,62 @@
+//! The checks of a whole net, before any tensor exists: each layer's shape against the one
+//! before it and the classes at the end (errors that name the layer and the config), and the
+//! warnings for nets that train badly without failing.
+
+use super::{LayerSpec, Shape};
+use crate::error::{Error, Result};
+
+/// Check a whole net against its input shape and class count; returns the shape after each
+/// layer. `origin` names the config in the error.
+pub fn check_net(
+    layers: &[LayerSpec],
+    input: Shape,
+    classes: usize,
+    origin: &str,
+) -> Result<Vec<Shape>> {
+    let mut shape = input;
+    let mut shapes = Vec::with_capacity(layers.len());
+    for (i, layer) in layers.iter().enumerate() {
+        let first_only = (i > 0 && matches!(layer, LayerSpec::Whiten { .. }))
+            .then_some("whiten must be the first layer (its filters come from the input images)");
+        let checked = match first_only {
+            Some(problem) => Err(problem.to_string()),
+            None => layer.output_shape(shape),
+        };
+        shape = checked.map_err(|problem| {
+            Error::input(
+                origin,
+                format!(
+                    "model.layers[{i}] ({}), input {shape}: {problem}",
+                    layer.kind()
+                ),
+            )
+        })?;
+        shapes.push(shape);
+    }
+    match shape {
+        Shape::Flat(n) if n == classes => Ok(shapes),
+        other => Err(Error::input(
+            origin,
+            format!(
+                "the net ends with {other} but the dataset has {classes} classes (the last layer should be linear with out = {classes})"
+            ),
+        )),
+    }
+}
+
+/// Warn about a net that trains badly without failing: an activation on the logits bounds
+/// them (ReLU makes negative scores impossible), which the seed notebooks hit.
+pub fn lint_net(layers: &[LayerSpec]) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let last_linear = layers
+        .iter()
+        .rposition(|l| matches!(l, LayerSpec::Linear { .. }));
+    if let Some(i) = last_linear
+        && layers[i + 1..]
+            .iter()
+            .any(|l| matches!(l, LayerSpec::Activation { .. }))
+    {
+        warnings.push("an activation follows the last linear layer: logits should be left unbounded for cross-entropy".into());
+    }
+    warnings
+}
