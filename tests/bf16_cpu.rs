@@ -194,3 +194,96 @@ fn rounding_leaves_a_shared_tensor_alone() {
     // Held by nothing else, the same call gives the same values.
     assert_eq!(values(convlab::model::cpu::bf16::round(x)), rounded);
 }
+
+/// The RMS and the largest of the differences between `ours` and `theirs`, each as a fraction
+/// of `theirs`' RMS.
+fn relative_differences(ours: &[f32], theirs: &[f32]) -> (f32, f32) {
+    let rms = |v: &mut dyn Iterator<Item = f32>| {
+        let (sum, n) = v.fold((0f32, 0), |(s, n), d| (s + d * d, n + 1));
+        (sum / n as f32).sqrt()
+    };
+    let scale = rms(&mut theirs.iter().copied());
+    let mut diffs = ours.iter().zip(theirs).map(|(a, b)| a - b);
+    let worst = ours
+        .iter()
+        .zip(theirs)
+        .fold(0f32, |w, (a, b)| w.max((a - b).abs()));
+    (rms(&mut diffs) / scale, worst / scale)
+}
+
+/// Two convs, the second 16 -> 16 channels, which goes through Winograd's F(2x2, 3x3). On a
+/// CPU with AVX512-BF16 its GEMMs add bf16 products (`gemm_bf16`), of the transformed tiles
+/// rounded to bf16 too, a rounding autocast's direct convolutions do not make: so it is held
+/// to bf16's precision, not to one bf16 step. Against the same net in f32 arithmetic on the
+/// values autocast rounds (Burn's own f32 conv2d between `round`s, the arithmetic before the
+/// bf16 GEMM): output, the second conv's weight gradient and (through its input gradient)
+/// the first conv's: RMS difference below 2^-6 of the RMS, largest below 2^-4 (measured on
+/// an AVX512-BF16 CPU: 4.1e-3 / 2.0e-2, 8.8e-3 / 3.7e-2 and 7.6e-3 / 3.1e-2; with f32 GEMMs,
+/// `CONVLAB_CPU_BF16_GEMM=off`, 3e-7 at most). A tile laid out wrongly would be off by the
+/// order of the values themselves.
+#[test]
+fn a_bf16_winograd_convolution_keeps_bf16_precision() {
+    use convlab::model::cpu::bf16::round;
+    let device = Device::flex().autodiff();
+    device.seed(7);
+    let net = net(
+        vec![
+            LayerSpec::conv(16, 3, 1),
+            LayerSpec::conv(16, 3, 1),
+            LayerSpec::Flatten,
+        ],
+        &device,
+    );
+    let (Layer::Conv(c1), Layer::Conv(c2)) = (&net.layers[0], &net.layers[1]) else {
+        unreachable!()
+    };
+    // bf16 values, so that rounding the upstream gradient changes nothing.
+    let r = Tensor::<2>::from_data(
+        TensorData::new(
+            (0..4 * 1024)
+                .map(|i| (i % 13) as f32 / 8.0 - 0.75)
+                .collect::<Vec<_>>(),
+            [4, 1024],
+        ),
+        &device,
+    );
+    let ours = net.forward(Precision::Bf16.input(image_batch(&device)));
+    let grads = (ours.clone() * r.clone()).sum().backward();
+    let ours_g = [&c1.weight, &c2.weight].map(|w| values(w.val().grad(&grads).unwrap()));
+
+    let opts = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
+    let conv = |c: &burn::nn::conv::Conv2d, x| {
+        let b = c.bias.as_ref().map(|b| round(b.val()));
+        round(conv2d(round(x), round(c.weight.val()), b, opts.clone()))
+    };
+    let theirs = conv(c2, conv(c1, image_batch(&device))).flatten::<2>(1, 3);
+    let grads = (theirs.clone() * r).sum().backward();
+    let theirs_g = [&c1.weight, &c2.weight].map(|w| values(w.val().grad(&grads).unwrap()));
+
+    let pairs = [
+        ("output", values(ours), values(theirs)),
+        (
+            "conv1 weight gradient",
+            ours_g[0].clone(),
+            theirs_g[0].clone(),
+        ),
+        (
+            "conv2 weight gradient",
+            ours_g[1].clone(),
+            theirs_g[1].clone(),
+        ),
+    ];
+    for (what, ours, theirs) in pairs {
+        let (rms, worst) = relative_differences(&ours, &theirs);
+        eprintln!("{what}: differences {rms:.1e} (RMS), {worst:.1e} (largest) of the RMS");
+        assert!(
+            rms < 2f32.powi(-6),
+            "{what}: RMS difference {rms:e} of the RMS"
+        );
+        assert!(
+            worst < 2f32.powi(-4),
+            "{what}: largest difference {worst:e} of the RMS"
+        );
+        assert!(ours.iter().all(|v| is_bf16(*v)), "{what}: bf16 values");
+    }
+}

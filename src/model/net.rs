@@ -261,7 +261,8 @@ impl Net {
 }
 
 /// A conv layer; under emulated bf16 (`bf16`) its input, weight, bias and output are rounded
-/// to bf16 as autocast rounds them, and it computes in f32.
+/// to bf16 as autocast rounds them, and its GEMMs add bf16 products in f32 (or, on a CPU
+/// without AVX512-BF16, f32 products of the rounded values: the same products).
 fn conv(l: &Conv2d, x: Tensor<4>, bf16: bool) -> Tensor<4> {
     if !bf16 {
         return cpu::conv::forward(l, x);
@@ -273,6 +274,7 @@ fn conv(l: &Conv2d, x: Tensor<4>, bf16: bool) -> Tensor<4> {
         cpu::bf16::round(x),
         weight,
         bias,
+        true,
     ))
 }
 

@@ -56,7 +56,7 @@ fn cpu_conv_matches_burns_conv2d_and_its_gradients() {
             let b = wavy([o], 3, &device).require_grad();
             let opts = ConvOptions::new([stride; 2], [pad; 2], [1, 1], 1);
             let y = if fast {
-                conv2d_fast(x.clone(), w.clone(), Some(b.clone()), opts)
+                conv2d_fast(x.clone(), w.clone(), Some(b.clone()), opts, false)
             } else {
                 conv2d(x.clone(), w.clone(), Some(b.clone()), opts)
             };

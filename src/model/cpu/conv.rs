@@ -53,16 +53,19 @@ pub trait CpuConv: Backend {
         bias: FloatTensor<Self>,
         stride: usize,
         pad: usize,
+        bf16: bool,
     ) -> FloatTensor<Self>;
 }
 
 /// Burn's conv2d, or the im2col one where the tensor lives on flex and the conv is plain
-/// (square kernel, same stride and padding on both axes, no dilation or groups).
+/// (square kernel, same stride and padding on both axes, no dilation or groups); `bf16`:
+/// its GEMMs in bf16 where the CPU can (`ConvShape::bf16`).
 pub fn conv2d_fast(
     x: Tensor<4>,
     weight: Tensor<4>,
     bias: Option<Tensor<1>>,
     options: ConvOptions<2>,
+    bf16: bool,
 ) -> Tensor<4> {
     let [_, _, kh, kw] = weight.dims();
     let plain = kh == kw
@@ -81,11 +84,18 @@ pub fn conv2d_fast(
         bias.into_dispatch(),
         options.stride[0],
         options.padding[0].0,
+        bf16,
     );
     Tensor::from_dispatch(out)
 }
 
-fn shape_of(x: &FlexTensor, weight: &FlexTensor, stride: usize, pad: usize) -> ConvShape {
+fn shape_of(
+    x: &FlexTensor,
+    weight: &FlexTensor,
+    stride: usize,
+    pad: usize,
+    bf16: bool,
+) -> ConvShape {
     let (xd, wd) = (dims(x), dims(weight));
     ConvShape {
         n: xd[0],
@@ -96,6 +106,7 @@ fn shape_of(x: &FlexTensor, weight: &FlexTensor, stride: usize, pad: usize) -> C
         k: wd[2],
         stride,
         pad,
+        bf16,
     }
 }
 
@@ -105,8 +116,9 @@ fn flex_forward(
     bias: &FlexTensor,
     stride: usize,
     pad: usize,
+    bf16: bool,
 ) -> FlexTensor {
-    let s = shape_of(x, weight, stride, pad);
+    let s = shape_of(x, weight, stride, pad, bf16);
     let (x, weight, bias) = (values(x), values(weight), values(bias));
     let y = match path(&s) {
         Path::Winograd => winograd::forward(&s, &x, &weight, Some(&bias)),
@@ -123,8 +135,9 @@ impl CpuConv for Flex {
         bias: FlexTensor,
         stride: usize,
         pad: usize,
+        bf16: bool,
     ) -> FlexTensor {
-        flex_forward(&x, &weight, &bias, stride, pad)
+        flex_forward(&x, &weight, &bias, stride, pad, bf16)
     }
 }
 
@@ -132,14 +145,14 @@ impl CpuConv for Flex {
 struct CpuConvBackward;
 
 impl Backward<Flex, 3> for CpuConvBackward {
-    /// The input and weight as they were in the forward pass, stride, padding.
-    type State = (FlexTensor, FlexTensor, usize, usize);
+    /// The input and weight as they were in the forward pass, stride, padding, bf16 GEMMs.
+    type State = (FlexTensor, FlexTensor, usize, usize, bool);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_x, node_w, node_b] = ops.parents;
         let dy = grads.consume::<Flex>(&ops.node);
-        let (x, weight, stride, pad) = ops.state;
-        let s = shape_of(&x, &weight, stride, pad);
+        let (x, weight, stride, pad, bf16) = ops.state;
+        let s = shape_of(&x, &weight, stride, pad, bf16);
         let backward = match path(&s) {
             Path::Winograd => winograd::backward,
             Path::Pairs => conv_pairs::backward,
@@ -172,17 +185,18 @@ impl<C: CheckpointStrategy> CpuConv for Autodiff<Flex, C> {
         bias: FloatTensor<Self>,
         stride: usize,
         pad: usize,
+        bf16: bool,
     ) -> FloatTensor<Self> {
         let (xp, xn) = x.into_parts();
         let (wp, wn) = weight.into_parts();
         let (bp, bn) = bias.into_parts();
-        let y = flex_forward(&xp, &wp, &bp, stride, pad);
+        let y = flex_forward(&xp, &wp, &bp, stride, pad, bf16);
         match CpuConvBackward
             .prepare::<C>([xn, wn, bn])
             .compute_bound()
             .stateful()
         {
-            OpsKind::Tracked(prep) => prep.finish((xp, wp, stride, pad), y),
+            OpsKind::Tracked(prep) => prep.finish((xp, wp, stride, pad, bf16), y),
             OpsKind::UnTracked(prep) => prep.finish(y),
         }
     }
@@ -196,17 +210,19 @@ pub fn forward(conv: &burn::nn::conv::Conv2d, input: Tensor<4>) -> Tensor<4> {
     let dtype = input.dtype();
     let weight = super::cast_to(conv.weight.val(), dtype);
     let bias = conv.bias.as_ref().map(|b| super::cast_to(b.val(), dtype));
-    forward_with(conv, input, weight, bias)
+    forward_with(conv, input, weight, bias, false)
 }
 
 /// [`forward`] with the layer's weight and bias given as tensors derived from its own (cast
-/// or rounded at use: `super::bf16`); the layer gives the stride, padding and the rest.
+/// or rounded at use: `super::bf16`); the layer gives the stride, padding and the rest;
+/// `bf16` runs its GEMMs in bf16 where the CPU can (emulated bf16, `ConvShape::bf16`).
 /// `Same` padding (which convlab's nets never use) keeps Burn's path and the layer's weights.
 pub fn forward_with(
     conv: &burn::nn::conv::Conv2d,
     input: Tensor<4>,
     weight: Tensor<4>,
     bias: Option<Tensor<1>>,
+    bf16: bool,
 ) -> Tensor<4> {
     let padding = match conv.padding {
         PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
@@ -214,5 +230,5 @@ pub fn forward_with(
         PaddingConfig2d::Same => return conv.forward(input),
     };
     let options = ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups);
-    conv2d_fast(input, weight, bias, options)
+    conv2d_fast(input, weight, bias, options, bf16)
 }

@@ -13,6 +13,7 @@ use std::mem::MaybeUninit;
 use rayon::prelude::*;
 
 use super::chunks::{backward_in_chunks, sum_in_chunk_order, with_scratch, zeroed};
+use super::gemm_bf16::{self, Strided};
 use super::matmul::{add_product_nt, matmul, matmul_uninit};
 
 /// Shapes of one convolution: input `[n, c, h, w]`, weight `[o, c, k, k]`, square kernel,
@@ -27,6 +28,10 @@ pub struct ConvShape {
     pub k: usize,
     pub stride: usize,
     pub pad: usize,
+    /// The GEMMs round their operands to bf16 and add bf16 products in f32 (emulated bf16,
+    /// `train.precision = "bf16"`) where the CPU has AVX512-BF16 (`gemm_bf16`); elsewhere
+    /// they stay f32 GEMMs (on operands the net has rounded already).
+    pub bf16: bool,
 }
 
 /// Images per work item: small enough to spread a batch of 32 over the cores, large enough
@@ -147,6 +152,12 @@ pub fn forward(s: &ConvShape, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -
     let cols_len = if s.is_pointwise() { 0 } else { ckk * l };
     // Skipped when zero: the bias-free convs before batch norm pass zeros.
     let bias = bias.filter(|b| b.iter().any(|&v| v != 0.0));
+    let w = Strided {
+        data: weight,
+        rs: ckk,
+        cs: 1,
+    };
+    let packed_w = gemm_bf16::pack_once(s.bf16, s.o, ckk, w);
     let mut y: Vec<f32> = Vec::with_capacity(s.n * out_len);
     y.spare_capacity_mut()[..s.n * out_len]
         .par_chunks_mut(out_len * CHUNK)
@@ -163,7 +174,19 @@ pub fn forward(s: &ConvShape, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -
                     };
                     // The GEMM writes (never reads) all of yi: accumulate = false.
                     let (w_s, p_s) = ((ckk as isize, 1), (l as isize, 1));
-                    let yi = matmul_uninit(s.o, l, ckk, yi, weight, w_s, patches, p_s);
+                    let yi = match &packed_w {
+                        Some(pw) => {
+                            let yi = zeroed(yi);
+                            let p = Strided {
+                                data: patches,
+                                rs: l,
+                                cs: 1,
+                            };
+                            gemm_bf16::matmul_packed_a(s.o, l, ckk, yi, pw, p, false);
+                            yi
+                        }
+                        None => matmul_uninit(s.o, l, ckk, yi, weight, w_s, patches, p_s),
+                    };
                     if let Some(b) = bias {
                         for (row, bo) in yi.chunks_mut(l).zip(b) {
                             row.iter_mut().for_each(|v| *v += bo);
@@ -200,6 +223,13 @@ pub fn backward(
     } else {
         0
     };
+    let bf16 = s.bf16 && gemm_bf16::available();
+    let w_t = Strided {
+        data: weight,
+        rs: 1,
+        cs: ckk,
+    };
+    let packed_wt = gemm_bf16::pack_once(s.bf16 && need_x, ckk, s.o, w_t);
     // Per chunk: its partial weight and bias gradients, and (if asked) its images' dx.
     let work = |chunk: usize, dx_chunk: Option<&mut [MaybeUninit<f32>]>| -> (Vec<f32>, Vec<f32>) {
         let mut dw: Vec<f32> = Vec::with_capacity(s.o * ckk);
@@ -222,15 +252,46 @@ pub fn backward(
                     cols
                 };
                 // dW[o, ckk] (+)= dY[o, l] * P[ckk, l]^T; the chunk's first image writes dW.
-                add_product_nt(s.o, ckk, l, &mut dw, g, patches);
+                if bf16 {
+                    let first = dw.is_empty();
+                    dw.resize(s.o * ckk, 0.0);
+                    let (a, b) = (
+                        Strided {
+                            data: g,
+                            rs: l,
+                            cs: 1,
+                        },
+                        Strided {
+                            data: patches,
+                            rs: 1,
+                            cs: l,
+                        },
+                    );
+                    gemm_bf16::matmul(s.o, ckk, l, &mut dw, a, b, !first);
+                } else {
+                    add_product_nt(s.o, ckk, l, &mut dw, g, patches);
+                }
                 if let Some(dxc) = dx_chunk.as_deref_mut() {
                     let dxi = &mut dxc[i * in_len..(i + 1) * in_len];
                     // dP[ckk, l] = W[o, ckk]^T * dY[o, l]
                     let (w_t, g_s) = ((1, ckk as isize), (l as isize, 1));
-                    if s.is_pointwise() {
-                        matmul(ckk, l, s.o, dxi, weight, w_t, g, g_s, false);
+                    let dp = if s.is_pointwise() {
+                        &mut *dxi
                     } else {
-                        matmul(ckk, l, s.o, dcols, weight, w_t, g, g_s, false);
+                        &mut *dcols
+                    };
+                    match &packed_wt {
+                        Some(pw) => {
+                            let gy = Strided {
+                                data: g,
+                                rs: l,
+                                cs: 1,
+                            };
+                            gemm_bf16::matmul_packed_a(ckk, l, s.o, dp, pw, gy, false);
+                        }
+                        None => matmul(ckk, l, s.o, dp, weight, w_t, g, g_s, false),
+                    }
+                    if !s.is_pointwise() {
                         col2im_add(s, dcols, dxi);
                     }
                 }

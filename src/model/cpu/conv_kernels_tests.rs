@@ -52,6 +52,7 @@ fn shapes() -> Vec<ConvShape> {
         k,
         stride,
         pad,
+        bf16: false,
     };
     vec![
         mk(5, 1, 9, 9, 3, 5, 1, 0),
@@ -144,6 +145,7 @@ pub(in crate::model::cpu) fn shape3(
         k: 3,
         stride: 1,
         pad,
+        bf16: false,
     }
 }
 

@@ -19,10 +19,11 @@ use std::mem::MaybeUninit;
 
 use super::chunks::{backward_in_chunks, filled_in_chunks, sum_in_chunk_order, with_scratch};
 use super::conv_kernels::{ConvShape, Grads};
-use super::matmul::matmul;
+use super::gemm_bf16::{self, Strided};
+use super::matmul::matmul_in;
 use super::winograd_deep;
 use super::winograd_tiles::{Grid, grad_tiles, input_grad_tiles, input_tiles, output_tiles};
-use super::winograd_weights::{weight_grad, weight_tiles};
+use super::winograd_weights::{UTiles, weight_grad};
 
 /// Whether a convolution goes through this module: 3x3 kernel, stride 1.
 pub(super) fn applies(s: &ConvShape) -> bool {
@@ -63,7 +64,7 @@ fn forward_by_chunks(
     bias: Option<&[f32]>,
 ) -> Vec<f32> {
     let out_len = s.o * g.oh * g.ow;
-    let u = weight_tiles(s, weight);
+    let u = UTiles::new(s, weight, false);
     let fill = |chunk: usize, ys: &mut [MaybeUninit<f32>]| {
         let images = chunk * per..chunk * per + ys.len() / out_len;
         let tt = images.len() * g.tiles();
@@ -71,9 +72,8 @@ fn forward_by_chunks(
         with_scratch(lens, |v, m, buf| {
             chunk_input_tiles(s, g, x, images, v, buf);
             for xi in 0..16 {
-                let ux = &u[xi * s.o * s.c..][..s.o * s.c];
                 let vx = &v[xi * s.c * tt..][..s.c * tt];
-                output_tile(s, &mut m[xi * s.o * tt..][..s.o * tt], ux, vx, tt);
+                output_tile(s, &mut m[xi * s.o * tt..][..s.o * tt], &u, xi, vx, tt);
             }
             chunk_output(s, g, m, tt, bias, ys, buf);
         })
@@ -101,9 +101,26 @@ pub(super) fn chunk_input_tiles(
 }
 
 /// M[xi] = U[xi] (o x c) * V[xi] (c x tt), for one tile position xi of `tt` tiles.
-pub(super) fn output_tile(s: &ConvShape, mx: &mut [f32], ux: &[f32], vx: &[f32], tt: usize) {
-    let t = tt as isize;
-    matmul(s.o, tt, s.c, mx, ux, (s.c as isize, 1), vx, (t, 1), false);
+pub(super) fn output_tile(
+    s: &ConvShape,
+    mx: &mut [f32],
+    u: &UTiles,
+    xi: usize,
+    vx: &[f32],
+    tt: usize,
+) {
+    let (o, c, t) = (s.o, s.c, tt as isize);
+    match u.at(s, xi) {
+        (_, Some(pa)) => {
+            let b = Strided {
+                data: vx,
+                rs: tt,
+                cs: 1,
+            };
+            gemm_bf16::matmul_packed_a(o, tt, c, mx, pa, b, false);
+        }
+        (ux, None) => matmul_in(s.bf16, o, tt, c, mx, ux, (c as isize, 1), vx, (t, 1), false),
+    }
 }
 
 /// y (plus bias) of a chunk's images (`ys`, written whole) from their M tiles (`[16][o][tt]`).
@@ -162,7 +179,7 @@ fn backward_by_chunks(
     need_bias: bool,
 ) -> Grads {
     let oc = s.o * s.c;
-    let u = need_x.then(|| weight_tiles(s, weight));
+    let u = need_x.then(|| UTiles::new(s, weight, true));
     let work = |chunk: usize, dxc: Option<&mut [MaybeUninit<f32>]>| -> (Vec<f32>, Vec<f32>) {
         let first = chunk * per;
         let imgs = (s.n - first).min(per);
@@ -176,11 +193,11 @@ fn backward_by_chunks(
                 let (yx, vx) = (&yh[xi * s.o * tt..][..s.o * tt], &v[xi * s.c * tt..]);
                 weight_tile_grad(s, dux, yx, &vx[..s.c * tt], tt, false);
             }
-            if let (Some(dxc), Some(u)) = (dxc, u.as_deref()) {
+            if let (Some(dxc), Some(u)) = (dxc, u.as_ref()) {
                 // Z = U^T Yh over V, which is no longer needed.
                 for xi in 0..16 {
-                    let (yx, ux) = (&yh[xi * s.o * tt..][..s.o * tt], &u[xi * oc..][..oc]);
-                    input_tile_grad(s, &mut v[xi * s.c * tt..][..s.c * tt], ux, yx, tt);
+                    let yx = &yh[xi * s.o * tt..][..s.o * tt];
+                    input_tile_grad(s, &mut v[xi * s.c * tt..][..s.c * tt], u, xi, yx, tt);
                 }
                 chunk_input_grad(s, g, v, tt, dxc, buf);
             }
@@ -252,13 +269,42 @@ pub(super) fn weight_tile_grad(
     accumulate: bool,
 ) {
     let t = tt as isize;
-    matmul(s.o, s.c, tt, dux, yx, (t, 1), vx, (1, t), accumulate);
+    matmul_in(
+        s.bf16,
+        s.o,
+        s.c,
+        tt,
+        dux,
+        yx,
+        (t, 1),
+        vx,
+        (1, t),
+        accumulate,
+    );
 }
 
-/// Z[xi] = U[xi]^T (c x o) * Yh[xi] (o x tt), for one tile position xi of `tt` tiles.
-pub(super) fn input_tile_grad(s: &ConvShape, zx: &mut [f32], ux: &[f32], yx: &[f32], tt: usize) {
-    let t = tt as isize;
-    matmul(s.c, tt, s.o, zx, ux, (1, s.c as isize), yx, (t, 1), false);
+/// Z[xi] = U[xi]^T (c x o) * Yh[xi] (o x tt), for one tile position xi of `tt` tiles (`u`
+/// made `transposed`).
+pub(super) fn input_tile_grad(
+    s: &ConvShape,
+    zx: &mut [f32],
+    u: &UTiles,
+    xi: usize,
+    yx: &[f32],
+    tt: usize,
+) {
+    let (o, c, t) = (s.o, s.c, tt as isize);
+    match u.at(s, xi) {
+        (_, Some(pa)) => {
+            let b = Strided {
+                data: yx,
+                rs: tt,
+                cs: 1,
+            };
+            gemm_bf16::matmul_packed_a(c, tt, o, zx, pa, b, false);
+        }
+        (ux, None) => matmul_in(s.bf16, c, tt, o, zx, ux, (1, c as isize), yx, (t, 1), false),
+    }
 }
 
 #[cfg(test)]

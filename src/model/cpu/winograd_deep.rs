@@ -25,7 +25,8 @@ use super::winograd::{
     weight_tile_grad,
 };
 use super::winograd_tiles::Grid;
-use super::winograd_weights::{weight_grad, weight_tiles};
+use super::winograd_weights::UTiles;
+use super::winograd_weights::weight_grad;
 
 /// One chunk's tiles: V (then Z) and Yh, `[16][channels][tt]` each, and its bias gradient.
 struct ChunkTiles {
@@ -80,21 +81,20 @@ pub(super) fn forward(
             (v, tt)
         })
         .collect();
-    let u = weight_tiles(s, weight);
+    let u = UTiles::new(s, weight, false);
     let mut m: Vec<(Vec<f32>, usize)> = v
         .iter()
         .map(|(_, tt)| (vec![0.0f32; 16 * s.o * tt], *tt))
         .collect();
     let m_by_xi = by_position(m.iter_mut().map(|(m, tt)| (m, *tt)), s.o);
     let v_by_xi = by_position(v.iter_mut().map(|(v, tt)| (v, *tt)), s.c);
-    let oc = s.o * s.c;
     m_by_xi
         .into_par_iter()
         .zip(v_by_xi)
         .enumerate()
         .for_each(|(xi, (ms, vs))| {
             for (mx, vx) in ms.into_iter().zip(vs) {
-                output_tile(s, mx, &u[xi * oc..][..oc], vx, vx.len() / s.c);
+                output_tile(s, mx, &u, xi, vx, vx.len() / s.c);
             }
         });
     per_chunk(s, g, per, s.o * g.oh * g.ow, |k, ys, buf| {
@@ -126,7 +126,7 @@ pub(super) fn backward(
             ChunkTiles { v, yh, db, tt }
         })
         .collect();
-    let u = need_x.then(|| weight_tiles(s, weight));
+    let u = need_x.then(|| UTiles::new(s, weight, true));
     let mut du = vec![0.0f32; 16 * oc];
     {
         let (v, yh): (Vec<_>, Vec<(&[f32], usize)>) = chunks
@@ -142,9 +142,9 @@ pub(super) fn backward(
                 for (k, vx) in vs.iter().enumerate() {
                     weight_tile_grad(s, dux, yx(k), vx, yh[k].1, k > 0);
                 }
-                if let Some(u) = u.as_deref() {
+                if let Some(u) = u.as_ref() {
                     for (k, zx) in vs.iter_mut().enumerate() {
-                        input_tile_grad(s, zx, &u[xi * oc..][..oc], yx(k), yh[k].1);
+                        input_tile_grad(s, zx, u, xi, yx(k), yh[k].1);
                     }
                 }
             });

@@ -82,6 +82,7 @@ fn rounding_is_as_close_to_exact_as_im2col_on_the_recipe_convs() {
             k: 3,
             stride: 1,
             pad: 1,
+            bf16: false,
         };
         assert!(applies(&s), "{s:?}");
         let seed = 10 * i as u64;

@@ -13,6 +13,7 @@ use rayon::prelude::*;
 
 use super::chunks::by_piece;
 use super::conv_kernels::ConvShape;
+use super::gemm_bf16::{self, Strided};
 
 /// Filters per block: the block's 9 + 16 runs stay in L1 and still fill the vector lanes.
 const BLOCK: usize = 128;
@@ -124,6 +125,54 @@ pub(super) fn weight_grad(s: &ConvShape, du: &[f32]) -> Vec<f32> {
     dw
 }
 
+/// U = G w G^T at the 16 tile positions (`[16][o][c]`); under bf16 GEMMs, also each
+/// position packed for the GEMM that reads it (U for the forward pass, U^T for the input
+/// gradient: `transposed`), once per pass rather than once per chunk of images.
+pub(super) struct UTiles {
+    u: Vec<f32>,
+    packed: Option<Vec<Vec<u32>>>,
+}
+
+impl UTiles {
+    pub(super) fn new(s: &ConvShape, weight: &[f32], transposed: bool) -> Self {
+        let u = weight_tiles(s, weight);
+        let oc = s.o * s.c;
+        let packed = (s.bf16 && gemm_bf16::available()).then(|| {
+            let pack = |xi: usize| {
+                let data = &u[xi * oc..][..oc];
+                let (u, ut) = (
+                    Strided {
+                        data,
+                        rs: s.c,
+                        cs: 1,
+                    },
+                    Strided {
+                        data,
+                        rs: 1,
+                        cs: s.c,
+                    },
+                );
+                let mut pa = Vec::new();
+                if transposed {
+                    gemm_bf16::pack_a(&mut pa, s.c, s.o, ut);
+                } else {
+                    gemm_bf16::pack_a(&mut pa, s.o, s.c, u);
+                }
+                pa
+            };
+            (0..16).into_par_iter().map(pack).collect()
+        });
+        UTiles { u, packed }
+    }
+
+    /// Position xi's U (`[o][c]`) and its pack, if any.
+    pub(super) fn at(&self, s: &ConvShape, xi: usize) -> (&[f32], Option<&[u32]>) {
+        let oc = s.o * s.c;
+        let packed = self.packed.as_ref().map(|p| &p[xi][..]);
+        (&self.u[xi * oc..][..oc], packed)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,6 +224,7 @@ mod tests {
                 k: 3,
                 stride: 1,
                 pad: 1,
+                bf16: false,
             };
             let oc = o * c;
             let w = values(oc * 9, 11);

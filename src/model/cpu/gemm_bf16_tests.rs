@@ -1,0 +1,159 @@
+//! The bf16 GEMM against the definition: the same product in f64 of the operands rounded to
+//! bf16 (`round_to_bf16`, itself tested against the `half` crate in tests/bf16_cpu.rs).
+//! On a CPU without AVX512-BF16 the GEMM never runs and these tests say so and pass.
+
+use super::{NR, Strided, available, bf16_bits, matmul, pack};
+use crate::model::cpu::bf16::round_to_bf16;
+use crate::model::cpu::conv_kernels::tests::values;
+
+fn skip() -> bool {
+    let skip = !super::cpu_has_bf16();
+    if skip {
+        eprintln!("this CPU has no AVX512-BF16: the bf16 GEMM is not used here, nothing to test");
+    }
+    skip
+}
+
+/// sum over t of round(a(i, t)) * round(b(t, j)) in f64, and the sum of their magnitudes.
+fn reference(m: usize, n: usize, k: usize, a: &Strided, b: &Strided) -> Vec<(f64, f64)> {
+    let r = |v: f32| round_to_bf16(v) as f64;
+    let (a_at, b_at) = (
+        |i, t| a.data[i * a.rs + t * a.cs],
+        |t, j| b.data[t * b.rs + j * b.cs],
+    );
+    (0..m * n)
+        .map(|ij| {
+            let (i, j) = (ij / n, ij % n);
+            (0..k).fold((0.0, 0.0), |(s, abs), t| {
+                let p = r(a_at(i, t)) * r(b_at(t, j));
+                (s + p, abs + p.abs())
+            })
+        })
+        .collect()
+}
+
+/// Every layout the convolutions hand it (A and B row-major, A transposed, B transposed),
+/// edge tiles in both directions, odd k, k = 1, written then accumulated: each value within
+/// f32's summation error of the exact sum of the bf16 products (a bf16 operand rounding
+/// missed would be off by ~2^-9 of the magnitude, 500x this bound).
+#[test]
+fn products_equal_the_exact_sums_of_bf16_products() {
+    if skip() {
+        return;
+    }
+    assert!(available() || std::env::var("CONVLAB_CPU_BF16_GEMM").is_ok());
+    for (m, n, k) in [
+        (8, 32, 16),
+        (13, 45, 7),
+        (64, 100, 33),
+        (3, 5, 1),
+        (17, 64, 300),
+    ] {
+        let (av, bv) = (values(m * k, 21), values(k * n, 22));
+        let layouts = [
+            (
+                Strided {
+                    data: &av,
+                    rs: k,
+                    cs: 1,
+                },
+                Strided {
+                    data: &bv,
+                    rs: n,
+                    cs: 1,
+                },
+            ),
+            (
+                Strided {
+                    data: &av,
+                    rs: 1,
+                    cs: m,
+                },
+                Strided {
+                    data: &bv,
+                    rs: 1,
+                    cs: k,
+                },
+            ),
+        ];
+        for (a, b) in layouts {
+            let want = reference(m, n, k, &a, &b);
+            let mut dst = vec![f32::NAN; m * n];
+            matmul(m, n, k, &mut dst, a, b, false);
+            matmul(m, n, k, &mut dst, a, b, true);
+            for (i, (&got, &(w, abs))) in dst.iter().zip(&want).enumerate() {
+                let err = (got as f64 - 2.0 * w).abs();
+                let bound = 2.0 * (k as f64 + 2.0) * f32::EPSILON as f64 * abs + 1e-30;
+                assert!(
+                    err <= bound,
+                    "{m}x{n}x{k} (a {}, b {}) [{i}]: {got} vs {} (bound {bound:e})",
+                    a.cs,
+                    b.cs,
+                    2.0 * w
+                );
+            }
+        }
+    }
+}
+
+/// The packs as the definition lays them out, one pair at a time.
+fn plain_pack(lines: usize, k: usize, width: usize, at: impl Fn(usize, usize) -> f32) -> Vec<u32> {
+    let kp = k.div_ceil(2);
+    let mut out = vec![0; lines.div_ceil(width) * kp * width];
+    let bits = |l, kk| if kk < k { bf16_bits(at(l, kk)) } else { 0 };
+    for l in 0..lines {
+        for q in 0..kp {
+            out[(l / width * kp + q) * width + l % width] =
+                bits(l, 2 * q) | bits(l, 2 * q + 1) << 16;
+        }
+    }
+    out
+}
+
+/// The vector packing (`gemm_bf16_pack`: lines along memory, k along memory through the
+/// transpose) gives the bits of the plain one, ties included, for both panel widths: 1 + 2^-8
+/// is halfway between two bf16 values and rounds to even (down), 1 + 3 * 2^-8 rounds up,
+/// -(1 + 2^-8) down in magnitude. 53 lines are three vector blocks and 5 scalar lines; k = 75
+/// is two transposed blocks of 32 and 11 values one pair at a time, the last pair half zero.
+///
+/// ```python
+/// import torch
+/// torch.tensor([1 + 2**-8, 1 + 3 * 2**-8, -(1 + 2**-8)]).to(torch.bfloat16).float()
+/// # tensor([ 1.0000,  1.0156, -1.0000])
+/// ```
+#[test]
+fn vector_packing_rounds_to_nearest_even_as_the_plain_packing() {
+    if skip() {
+        return;
+    }
+    let ties = [
+        1.0 + 2f32.powi(-8),
+        1.0 + 3.0 * 2f32.powi(-8),
+        -(1.0 + 2f32.powi(-8)),
+    ];
+    assert_eq!(ties.map(round_to_bf16), [1.0, 1.0 + 2f32.powi(-6), -1.0]);
+    let (lines, k) = (53, 75);
+    let mut src = values(lines * k, 23);
+    for at in [0, 40, 77, 1000, 3000] {
+        src[at..at + 3].copy_from_slice(&ties);
+    }
+    for width in [8, NR] {
+        for strides in [(1, lines), (k, 1)] {
+            let mut got = Vec::new();
+            pack(&mut got, lines, k, width, &src, strides);
+            let want = plain_pack(lines, k, width, |l, kk| src[l * strides.0 + kk * strides.1]);
+            assert_eq!(got.len(), want.len());
+            let first = got.iter().zip(&want).position(|(g, w)| g != w);
+            assert_eq!(
+                first, None,
+                "width {width}, strides {strides:?}: packs differ"
+            );
+        }
+    }
+    // Lines along memory, line 0: k 0 and 1 are the first tie (rounded down to 1.0, 0x3f80)
+    // and src[53], which holds the second: rounded up to 1 + 2^-6 (0x3f82).
+    let mut got = Vec::new();
+    src[lines] = ties[1];
+    pack(&mut got, lines, k, 8, &src, (1, lines));
+    assert_eq!(got[0], 0x3f80 | 0x3f82 << 16);
+}
