@@ -2,7 +2,8 @@
 //! crate's f32 GEMM that convlab's CPU convolutions use, one thread each, on the shapes of
 //! convlab's Winograd and im2col GEMMs. A probe for the next step of bf16 on the CPU
 //! (bench/RESULTS.md, "CPU, bf16 mixed precision"): convlab computes bf16 steps in f32, and
-//! PyTorch's oneDNN uses these instructions. Not used by convlab itself.
+//! PyTorch's oneDNN uses these instructions. convlab's own bf16 GEMM grew from it
+//! (src/model/cpu/gemm_bf16.rs); this probe stays as the measurement that motivated it.
 //!
 //!     cargo run --release --example bf16_gemm_probe
 //!

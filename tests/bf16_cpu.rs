@@ -2,7 +2,9 @@
 //! to bf16 where autocast rounds them. Checked against the rounding itself (the `half` crate's
 //! bf16, which Burn re-exports) and against Burn's own bf16 convolution and matmul on flex,
 //! which convert to f32, compute and round the output back: the same numbers within one bf16
-//! step, computed by convlab's f32 CPU operations.
+//! step, computed by convlab's f32 CPU operations, or its bf16 GEMMs on a CPU with
+//! AVX512-BF16 (the same products). Winograd's convolutions with bf16 GEMMs also round their
+//! transformed tiles, and are held to bf16's precision instead (the last test).
 
 use burn::prelude::*;
 use burn::tensor::module::conv2d;

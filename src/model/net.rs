@@ -261,8 +261,9 @@ impl Net {
 }
 
 /// A conv layer; under emulated bf16 (`bf16`) its input, weight, bias and output are rounded
-/// to bf16 as autocast rounds them, and its GEMMs add bf16 products in f32 (or, on a CPU
-/// without AVX512-BF16, f32 products of the rounded values: the same products).
+/// to bf16 as autocast rounds them, and its GEMMs add bf16 products in f32 where the CPU has
+/// AVX512-BF16 (`ConvShape::bf16`; Winograd's transformed tiles are rounded too), else f32
+/// products of the rounded values.
 fn conv(l: &Conv2d, x: Tensor<4>, bf16: bool) -> Tensor<4> {
     if !bf16 {
         return cpu::conv::forward(l, x);

@@ -75,9 +75,10 @@ pub struct RunInfo {
     pub test_images: usize,
     pub parameters: usize,
     pub command: String,
-    /// How a bf16 run (`train.precision = "bf16"`) computed: "f32 on bf16-rounded values"
-    /// on the CPU (`model::cpu::bf16`), "bf16" elsewhere; absent for fp32 runs and in runs
-    /// from before it was recorded.
+    /// How a bf16 run (`train.precision = "bf16"`) computed: on the CPU "bf16 GEMMs
+    /// (AVX512-BF16) on bf16-rounded values" or, without those instructions, "f32 on
+    /// bf16-rounded values" (`model::cpu::bf16::cpu_arithmetic`); "bf16" elsewhere; absent
+    /// for fp32 runs and in runs from before it was recorded.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub bf16_arithmetic: String,
     /// The `CONVLAB_*` environment variables set when the run started (switches such as

@@ -53,7 +53,9 @@ impl Trainer<'_> {
             parameters,
             bf16_arithmetic: match (cfg.train.precision, cfg.device) {
                 (Precision::Fp32, _) => String::new(),
-                (Precision::Bf16, DeviceName::Cpu) => "f32 on bf16-rounded values".into(),
+                (Precision::Bf16, DeviceName::Cpu) => {
+                    crate::model::cpu::bf16::cpu_arithmetic().into()
+                }
                 (Precision::Bf16, _) => "bf16".into(),
             },
             command: std::env::args().collect::<Vec<_>>().join(" "),

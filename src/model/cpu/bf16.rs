@@ -8,6 +8,12 @@
 //! 0.30-0.49x of PyTorch's bf16 step (bench/RESULTS.md). Between those layers the
 //! activations stay f32 (ReLU and max pooling keep bf16 values as they are; batch norm runs
 //! in f32 in both); what autocast stores as bf16 is stored here as f32, so no memory is saved.
+//!
+//! On a CPU with AVX512-BF16 the convolutions' GEMMs then run in bf16 (`gemm_bf16`: bf16
+//! products added in f32, as oneDNN does), about twice the f32 GEMM's speed. In Winograd's
+//! convolutions those GEMMs take the transformed tiles, which are rounded to bf16 as well: a
+//! rounding autocast's direct convolutions do not make, so such a conv is within bf16's
+//! precision of autocast's (tests/bf16_cpu.rs), not within one bf16 step.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -99,6 +105,17 @@ pub fn round<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     Tensor::from_dispatch(<burn::backend::Dispatch as CpuRoundBf16>::cpu_round_bf16(
         x.into_dispatch(),
     ))
+}
+
+/// How a bf16 step computes on this CPU, as run.json records it: its convolutions' GEMMs add
+/// bf16 products in f32 on a CPU with AVX512-BF16 (`gemm_bf16`, unless
+/// `CONVLAB_CPU_BF16_GEMM=off`), else f32 arithmetic on the rounded values.
+pub fn cpu_arithmetic() -> &'static str {
+    if super::gemm_bf16::available() {
+        "bf16 GEMMs (AVX512-BF16) on bf16-rounded values"
+    } else {
+        "f32 on bf16-rounded values"
+    }
 }
 
 /// Whether a forward pass given `x` runs as emulated bf16: a bf16 batch on flex. The net then

@@ -16,7 +16,7 @@ use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 
 use super::conv_kernels::{self, ConvShape};
-use super::{conv_pairs, winograd};
+use super::{conv_pairs, gemm_bf16, winograd};
 use super::{dims, on_flex, tensor, values};
 
 /// Which kernels run a convolution.
@@ -106,9 +106,18 @@ fn shape_of(
         k: wd[2],
         stride,
         pad,
-        bf16,
+        bf16: bf16 && (xd[1].min(wd[0]) >= BF16_GEMM_MIN_CHANNELS || gemm_bf16::on_every_conv()),
     }
 }
+
+/// The fewest input and output channels for which a bf16 conv takes the bf16 GEMMs: on
+/// narrower convs the GEMMs' sums are short (10 or 15 channels, 9 to 27 taps) and packing
+/// both operands costs more than the faster products save. One conv's forward and backward
+/// pass, bf16 GEMMs against f32 GEMMs in the same process (median of 7 interleaved, this
+/// 2-core AVX512-BF16 VM): 1 -> 10 channels 0.42x, 10 -> 32 0.92x, 3 -> 15 0.76x,
+/// 15 -> 45 0.85x; 16 -> 32 1.07x, 32 -> 64 1.34x, 128 -> 128 1.43x, 512 -> 512 1.23x
+/// (`CONVLAB_CPU_BF16_GEMM=all cargo run --release --example bf16_conv_probe`).
+const BF16_GEMM_MIN_CHANNELS: usize = 16;
 
 fn flex_forward(
     x: &FlexTensor,

@@ -13,21 +13,30 @@
 //! vectors. Single-threaded like `matmul`: the callers split the work over images.
 //!
 //! `CONVLAB_CPU_BF16_GEMM=off` keeps the f32 GEMM on bf16-rounded values (the arithmetic
-//! before this kernel), to measure one against the other.
+//! before this kernel), `=all` takes the bf16 GEMM on narrow convs too, to measure one
+//! against the other.
 
 use std::cell::RefCell;
 
 const MR: usize = 8;
 const NR: usize = 32;
 
+/// `CONVLAB_CPU_BF16_GEMM`, read once: "off" or "all", else empty.
+fn setting() -> &'static str {
+    static SETTING: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SETTING.get_or_init(|| std::env::var("CONVLAB_CPU_BF16_GEMM").unwrap_or_default())
+}
+
 /// Whether bf16 GEMMs run here: the CPU has AVX512-BF16 (with AVX512F/BW for the packing)
-/// and the user did not turn it off. Read once.
+/// and the user did not turn them off.
 pub(super) fn available() -> bool {
-    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *AVAILABLE.get_or_init(|| {
-        let off = std::env::var("CONVLAB_CPU_BF16_GEMM").is_ok_and(|v| v == "off");
-        !off && cpu_has_bf16()
-    })
+    setting() != "off" && cpu_has_bf16()
+}
+
+/// Whether the user asked for bf16 GEMMs on every conv, the narrow ones too (`conv.rs`
+/// leaves those to f32 GEMMs), to measure one against the other.
+pub(super) fn on_every_conv() -> bool {
+    setting() == "all"
 }
 
 fn cpu_has_bf16() -> bool {

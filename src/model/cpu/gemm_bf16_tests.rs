@@ -4,7 +4,12 @@
 
 use super::{NR, Strided, available, bf16_bits, matmul, pack};
 use crate::model::cpu::bf16::round_to_bf16;
-use crate::model::cpu::conv_kernels::tests::values;
+use crate::model::cpu::conv_kernels::tests::{
+    Backward, Forward, assert_thread_count_keeps_the_bits, shape3, values,
+};
+use crate::model::cpu::conv_kernels::{self, ConvShape};
+use crate::model::cpu::winograd;
+use crate::model::cpu::winograd_tiles::Grid;
 
 fn skip() -> bool {
     let skip = !super::cpu_has_bf16();
@@ -156,4 +161,105 @@ fn vector_packing_rounds_to_nearest_even_as_the_plain_packing() {
     src[lines] = ties[1];
     pack(&mut got, lines, k, 8, &src, (1, lines));
     assert_eq!(got[0], 0x3f80 | 0x3f82 << 16);
+}
+
+/// Convolutions with and without bf16 GEMMs: shapes as the Winograd and im2col tests use
+/// (chunked and deep Winograd passes, odd sizes, edge tiles; stride 2, 1x1 and 5x5 im2col).
+fn conv_shapes() -> Vec<ConvShape> {
+    let bf16 = |s: ConvShape| ConvShape { bf16: true, ..s };
+    vec![
+        bf16(shape3(10, 16, 7, 9, 8, 1)),
+        bf16(shape3(9, 32, 4, 4, 16, 1)),
+        bf16(shape3(16, 40, 4, 4, 72, 1)),
+        bf16(shape3(3, 24, 8, 8, 40, 0)),
+        ConvShape {
+            stride: 2,
+            ..bf16(shape3(5, 16, 9, 9, 24, 1))
+        },
+        ConvShape {
+            k: 1,
+            pad: 0,
+            ..bf16(shape3(4, 24, 6, 6, 40, 0))
+        },
+        ConvShape {
+            k: 5,
+            pad: 2,
+            ..bf16(shape3(3, 8, 7, 7, 20, 0))
+        },
+    ]
+}
+
+type Passes = (Forward, Backward);
+
+fn passes(s: &ConvShape) -> Passes {
+    if winograd::applies(s) {
+        (winograd::forward, winograd::backward)
+    } else {
+        (conv_kernels::forward, conv_kernels::backward)
+    }
+}
+
+/// Forward and all three gradients with bf16 GEMMs against the same passes in f32: RMS
+/// difference below 2^-6 of the values' RMS, largest below 2^-4 (as tests/bf16_cpu.rs holds a
+/// whole bf16 conv layer); deep Winograd layers sum every chunk's tiles in one GEMM here.
+#[test]
+fn conv_passes_with_bf16_gemms_keep_bf16_precision() {
+    if skip() {
+        return;
+    }
+    let deep = |s: &ConvShape| winograd::applies(s) && winograd::deep_layer(s, &Grid::new(s));
+    assert!(conv_shapes().iter().any(deep), "the deep passes are tested");
+    for s in conv_shapes() {
+        let (fwd, bwd) = passes(&s);
+        let f32s = ConvShape { bf16: false, ..s };
+        let (x, w) = (
+            values(s.n * s.c * s.h * s.w, 31),
+            values(s.o * s.c * s.k * s.k, 32),
+        );
+        let (b, dy) = (
+            values(s.o, 33),
+            values(s.n * s.o * s.out_h() * s.out_w(), 34),
+        );
+        let (ours, theirs) = (
+            bwd(&s, &x, &w, &dy, true, true),
+            bwd(&f32s, &x, &w, &dy, true, true),
+        );
+        let pairs = [
+            ("y", fwd(&s, &x, &w, Some(&b)), fwd(&f32s, &x, &w, Some(&b))),
+            ("dx", ours.x.unwrap(), theirs.x.unwrap()),
+            ("dw", ours.weight, theirs.weight),
+        ];
+        assert_eq!(
+            ours.bias, theirs.bias,
+            "{s:?}: the bias gradient is a plain sum"
+        );
+        for (what, ours, theirs) in pairs {
+            let rms = |v: &mut dyn Iterator<Item = f32>| {
+                let (sum, n) = v.fold((0f64, 0), |(a, n), d| (a + (d as f64).powi(2), n + 1));
+                (sum / n as f64).sqrt()
+            };
+            let scale = rms(&mut theirs.iter().copied());
+            let diff = rms(&mut ours.iter().zip(&theirs).map(|(a, b)| a - b)) / scale;
+            let worst = ours
+                .iter()
+                .zip(&theirs)
+                .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+            let worst = worst as f64 / scale;
+            assert!(diff > 0.0, "{what} {s:?}: the bf16 GEMMs did not run");
+            assert!(
+                diff < 2f64.powi(-6) && worst < 2f64.powi(-4),
+                "{what} {s:?}: {diff:e} / {worst:e}"
+            );
+        }
+    }
+}
+
+/// With bf16 GEMMs too, the bits do not depend on the thread count (3x3 convs: the helper's
+/// weights are 3x3).
+#[test]
+fn bf16_gemms_keep_the_bits_whatever_the_thread_count() {
+    for s in conv_shapes().into_iter().filter(|s| s.k == 3) {
+        let (fwd, bwd) = passes(&s);
+        assert_thread_count_keeps_the_bits(&s, fwd, bwd);
+    }
 }

@@ -146,7 +146,7 @@ pub(super) fn chunk_output(
 /// (`winograd_deep.rs`): in deep layers (many channels, few tiles) one partial dU per chunk
 /// would be larger than the whole batch's tiles, and each chunk would stream all of U (16 MB
 /// on a 512-channel layer) through its own narrow GEMMs.
-fn deep_layer(s: &ConvShape, g: &Grid) -> bool {
+pub(super) fn deep_layer(s: &ConvShape, g: &Grid) -> bool {
     (s.c + s.o) * s.n * g.tiles() < s.o * s.c * s.n.div_ceil(chunk_images(s, g))
 }
 

@@ -20,10 +20,12 @@ use rayon::prelude::*;
 
 use super::chunks::{by_piece, filled_in_chunks, sum_in_chunk_order, with_scratch};
 use super::conv_kernels::{ConvShape, Grads};
+use super::gemm_bf16;
 use super::winograd::{
     chunk_input_grad, chunk_input_tiles, chunk_output, chunk_tiles, input_tile_grad, output_tile,
     weight_tile_grad,
 };
+use super::winograd_deep_bf16 as bf16_wide;
 use super::winograd_tiles::Grid;
 use super::winograd_weights::UTiles;
 use super::winograd_weights::weight_grad;
@@ -92,9 +94,12 @@ pub(super) fn forward(
         .into_par_iter()
         .zip(v_by_xi)
         .enumerate()
-        .for_each(|(xi, (ms, vs))| {
-            for (mx, vx) in ms.into_iter().zip(vs) {
-                output_tile(s, mx, &u, xi, vx, vx.len() / s.c);
+        .for_each(|(xi, (mut ms, vs))| match u.at(s, xi) {
+            (_, Some(pa)) => bf16_wide::output_tiles(s, pa, &mut ms, &vs),
+            _ => {
+                for (mx, vx) in ms.into_iter().zip(vs) {
+                    output_tile(s, mx, &u, xi, vx, vx.len() / s.c);
+                }
             }
         });
     per_chunk(s, g, per, s.o * g.oh * g.ow, |k, ys, buf| {
@@ -139,6 +144,11 @@ pub(super) fn backward(
             .enumerate()
             .for_each(|(xi, (dux, mut vs))| {
                 let yx = |k: usize| &yh[k].0[xi * s.o * yh[k].1..][..s.o * yh[k].1];
+                if s.bf16 && gemm_bf16::available() {
+                    let yxs: Vec<&[f32]> = (0..vs.len()).map(yx).collect();
+                    let ut = u.as_ref().and_then(|u| u.at(s, xi).1);
+                    return bf16_wide::backward_tiles(s, dux, &yxs, &mut vs, ut);
+                }
                 for (k, vx) in vs.iter().enumerate() {
                     weight_tile_grad(s, dux, yx(k), vx, yh[k].1, k > 0);
                 }
