@@ -29,7 +29,7 @@ fn setting() -> &'static str {
 
 /// Whether bf16 GEMMs run here: the CPU has AVX512-BF16 (with AVX512F/BW for the packing)
 /// and the user did not turn them off.
-pub(super) fn available() -> bool {
+pub fn available() -> bool {
     setting() != "off" && cpu_has_bf16()
 }
 
@@ -64,7 +64,7 @@ pub(super) fn bf16_bits(v: f32) -> u32 {
 
 /// A matrix as the GEMM reads it: element (i, j) at `data[i * rs + j * cs]`.
 #[derive(Clone, Copy)]
-pub(super) struct Strided<'a> {
+pub struct Strided<'a> {
     pub data: &'a [f32],
     pub rs: usize,
     pub cs: usize,
@@ -119,12 +119,12 @@ pub(super) fn pack(
 }
 
 /// A (m x k) packed in MR-row panels.
-pub(super) fn pack_a(out: &mut Vec<u32>, m: usize, k: usize, a: Strided) {
+pub fn pack_a(out: &mut Vec<u32>, m: usize, k: usize, a: Strided) {
     pack(out, m, k, MR, a.data, (a.rs, a.cs));
 }
 
 /// B (k x n) packed in NR-column panels.
-pub(super) fn pack_b(out: &mut Vec<u32>, k: usize, n: usize, b: Strided) {
+pub fn pack_b(out: &mut Vec<u32>, k: usize, n: usize, b: Strided) {
     pack(out, n, k, NR, b.data, (b.cs, b.rs));
 }
 
@@ -145,7 +145,7 @@ thread_local! {
 
 /// dst[m, n] (row-major) (+)= A (m x k) * B (k x n), A and B rounded to bf16, sums in f32.
 /// Only where [`available`].
-pub(super) fn matmul(
+pub fn matmul(
     m: usize,
     n: usize,
     k: usize,
@@ -177,7 +177,8 @@ pub(super) fn matmul_packed_a(
     });
 }
 
-fn matmul_packed(
+/// dst[m, n] (row-major) (+)= A * B from their packs ([`pack_a`], [`pack_b`]).
+pub fn matmul_packed(
     m: usize,
     n: usize,
     k: usize,

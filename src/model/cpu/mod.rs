@@ -43,7 +43,7 @@ mod chunks;
 pub mod conv;
 mod conv_kernels;
 mod conv_pairs;
-mod gemm_bf16;
+pub mod gemm_bf16;
 mod gemm_bf16_pack;
 mod matmul;
 pub mod max_pool;

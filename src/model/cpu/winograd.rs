@@ -109,17 +109,43 @@ pub(super) fn output_tile(
     vx: &[f32],
     tt: usize,
 ) {
-    let (o, c, t) = (s.o, s.c, tt as isize);
+    u_times(s, mx, u, xi, (s.o, s.c), (s.c as isize, 1), vx, tt);
+}
+
+/// dst (m x tt) = U[xi] read as m x k with `u_strides` (U, or U^T) times `b` (k x tt), by
+/// U's bf16 pack where `u` holds one, else the f32 (or unpacked bf16) GEMM.
+#[allow(clippy::too_many_arguments)]
+fn u_times(
+    s: &ConvShape,
+    dst: &mut [f32],
+    u: &UTiles,
+    xi: usize,
+    (m, k): (usize, usize),
+    u_strides: (isize, isize),
+    b: &[f32],
+    tt: usize,
+) {
     match u.at(s, xi) {
         (_, Some(pa)) => {
             let b = Strided {
-                data: vx,
+                data: b,
                 rs: tt,
                 cs: 1,
             };
-            gemm_bf16::matmul_packed_a(o, tt, c, mx, pa, b, false);
+            gemm_bf16::matmul_packed_a(m, tt, k, dst, pa, b, false);
         }
-        (ux, None) => matmul_in(s.bf16, o, tt, c, mx, ux, (c as isize, 1), vx, (t, 1), false),
+        (ux, None) => matmul_in(
+            s.bf16,
+            m,
+            tt,
+            k,
+            dst,
+            ux,
+            u_strides,
+            b,
+            (tt as isize, 1),
+            false,
+        ),
     }
 }
 
@@ -293,18 +319,7 @@ pub(super) fn input_tile_grad(
     yx: &[f32],
     tt: usize,
 ) {
-    let (o, c, t) = (s.o, s.c, tt as isize);
-    match u.at(s, xi) {
-        (_, Some(pa)) => {
-            let b = Strided {
-                data: yx,
-                rs: tt,
-                cs: 1,
-            };
-            gemm_bf16::matmul_packed_a(c, tt, o, zx, pa, b, false);
-        }
-        (ux, None) => matmul_in(s.bf16, c, tt, o, zx, ux, (1, c as isize), yx, (t, 1), false),
-    }
+    u_times(s, zx, u, xi, (s.c, s.o), (1, s.c as isize), yx, tt);
 }
 
 #[cfg(test)]
