@@ -59,6 +59,11 @@ impl ConvShape {
     fn out_len(&self) -> usize {
         self.o * self.l()
     }
+    /// Whether this conv's GEMMs run in bf16: asked for (`bf16`) and the CPU has AVX512-BF16
+    /// (`gemm_bf16::available`). The one place the two are combined.
+    pub(super) fn bf16_gemms(&self) -> bool {
+        self.bf16 && gemm_bf16::available()
+    }
     /// A 1x1 stride-1 unpadded conv reads the image itself as its patch matrix.
     fn is_pointwise(&self) -> bool {
         self.k == 1 && self.stride == 1 && self.pad == 0
@@ -157,7 +162,7 @@ pub fn forward(s: &ConvShape, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -
         rs: ckk,
         cs: 1,
     };
-    let packed_w = gemm_bf16::pack_once(s.bf16, s.o, ckk, w);
+    let packed_w = gemm_bf16::pack_once(s.bf16_gemms(), s.o, ckk, w);
     let mut y: Vec<f32> = Vec::with_capacity(s.n * out_len);
     y.spare_capacity_mut()[..s.n * out_len]
         .par_chunks_mut(out_len * CHUNK)
@@ -223,13 +228,13 @@ pub fn backward(
     } else {
         0
     };
-    let bf16 = s.bf16 && gemm_bf16::available();
+    let bf16 = s.bf16_gemms();
     let w_t = Strided {
         data: weight,
         rs: 1,
         cs: ckk,
     };
-    let packed_wt = gemm_bf16::pack_once(s.bf16 && need_x, ckk, s.o, w_t);
+    let packed_wt = gemm_bf16::pack_once(bf16 && need_x, ckk, s.o, w_t);
     // Per chunk: its partial weight and bias gradients, and (if asked) its images' dx.
     let work = |chunk: usize, dx_chunk: Option<&mut [MaybeUninit<f32>]>| -> (Vec<f32>, Vec<f32>) {
         let mut dw: Vec<f32> = Vec::with_capacity(s.o * ckk);

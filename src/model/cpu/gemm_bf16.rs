@@ -18,6 +18,8 @@
 
 use std::cell::RefCell;
 
+use super::bf16::round_to_bf16;
+
 const MR: usize = 8;
 const NR: usize = 32;
 
@@ -52,14 +54,12 @@ fn cpu_has_bf16() -> bool {
     }
 }
 
-/// f32 -> bf16 bits, to nearest, ties to even (as `bf16::round_to_bf16`; NaN stays NaN).
+/// f32 -> bf16 bits: `bf16::round_to_bf16`'s top half. A NaN keeps its sign and top payload
+/// bits and gets the quiet bit, so that a NaN whose payload lay in the low half stays a NaN.
 #[inline(always)]
 pub(super) fn bf16_bits(v: f32) -> u32 {
-    if v.is_nan() {
-        return (v.to_bits() >> 16) | 0x40;
-    }
-    let b = v.to_bits();
-    b.wrapping_add(0x7fff + ((b >> 16) & 1)) >> 16
+    let top = round_to_bf16(v).to_bits() >> 16;
+    if v.is_nan() { top | 0x40 } else { top }
 }
 
 /// A matrix as the GEMM reads it: element (i, j) at `data[i * rs + j * cs]`.
@@ -83,8 +83,14 @@ pub(super) fn pack(
     (line_stride, k_stride): (usize, usize),
 ) {
     let (kp, panels) = (k.div_ceil(2), lines.div_ceil(width));
-    out.clear();
+    // Every pair of the `lines` lines is written below; only the last panel's lines past
+    // `lines` need zeros (a reused buffer holds the previous GEMM's pairs there).
     out.resize(panels * kp * width, 0);
+    for l in lines..panels * width {
+        for q in 0..kp {
+            out[(l / width * kp + q) * width + l % width] = 0;
+        }
+    }
     if lines == 0 || k == 0 {
         return;
     }
@@ -128,10 +134,10 @@ pub fn pack_b(out: &mut Vec<u32>, k: usize, n: usize, b: Strided) {
     pack(out, n, k, NR, b.data, (b.cs, b.rs));
 }
 
-/// A packed once for many GEMMs (a layer's weights over a pass), where `bf16` and the CPU
-/// runs bf16 GEMMs; None otherwise (the f32 GEMM reads A as it lies).
-pub(super) fn pack_once(bf16: bool, m: usize, k: usize, a: Strided) -> Option<Vec<u32>> {
-    (bf16 && available()).then(|| {
+/// A packed once for many GEMMs (a layer's weights over a pass) where `bf16_gemms`
+/// (`ConvShape::bf16_gemms`); None otherwise (the f32 GEMM reads A as it lies).
+pub(super) fn pack_once(bf16_gemms: bool, m: usize, k: usize, a: Strided) -> Option<Vec<u32>> {
+    bf16_gemms.then(|| {
         let mut pa = Vec::new();
         pack_a(&mut pa, m, k, a);
         pa

@@ -153,6 +153,14 @@ fn vector_packing_rounds_to_nearest_even_as_the_plain_packing() {
                 first, None,
                 "width {width}, strides {strides:?}: packs differ"
             );
+            // A reused buffer (a thread's pack of the previous GEMM) gives the same pack: the
+            // padding lines of the last panel are zeroed, not left as they were.
+            let mut reused = vec![u32::MAX; want.len() + 7];
+            pack(&mut reused, lines, k, width, &src, strides);
+            assert_eq!(
+                reused, want,
+                "width {width}, strides {strides:?}: reused buffer"
+            );
         }
     }
     // Lines along memory, line 0: k 0 and 1 are the first tie (rounded down to 1.0, 0x3f80)

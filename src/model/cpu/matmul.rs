@@ -5,8 +5,6 @@ use std::mem::MaybeUninit;
 
 use gemm::{Parallelism, gemm};
 
-use super::gemm_bf16;
-
 /// dst[m, n] (+)= lhs[m, k] * rhs[k, n], all row-major unless the strides (between rows,
 /// between columns) say otherwise. `accumulate` adds to what is in `dst`.
 #[allow(clippy::too_many_arguments)]
@@ -37,34 +35,6 @@ pub(super) fn matmul(
             accumulate,
         )
     }
-}
-
-/// `matmul`, or where `bf16` and the CPU has AVX512-BF16, the bf16 GEMM (`gemm_bf16`: both
-/// operands rounded to bf16, products added in f32). Strides are non-negative here.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn matmul_in(
-    bf16: bool,
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: &mut [f32],
-    lhs: &[f32],
-    lhs_strides: (isize, isize),
-    rhs: &[f32],
-    rhs_strides: (isize, isize),
-    accumulate: bool,
-) {
-    if !(bf16 && gemm_bf16::available()) {
-        return matmul(m, n, k, dst, lhs, lhs_strides, rhs, rhs_strides, accumulate);
-    }
-    assert!(fits(lhs.len(), m, k, lhs_strides) && fits(rhs.len(), k, n, rhs_strides));
-    let strided = |data, (rs, cs): (isize, isize)| gemm_bf16::Strided {
-        data,
-        rs: rs as usize,
-        cs: cs as usize,
-    };
-    let (a, b) = (strided(lhs, lhs_strides), strided(rhs, rhs_strides));
-    gemm_bf16::matmul(m, n, k, dst, a, b, accumulate);
 }
 
 /// dst[m, n] = lhs[m, k] * rhs[k, n] (strides as for `matmul`) into uninitialized memory;

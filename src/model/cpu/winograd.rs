@@ -20,10 +20,10 @@ use std::mem::MaybeUninit;
 use super::chunks::{backward_in_chunks, filled_in_chunks, sum_in_chunk_order, with_scratch};
 use super::conv_kernels::{ConvShape, Grads};
 use super::gemm_bf16::{self, Strided};
-use super::matmul::matmul_in;
+use super::matmul::matmul;
 use super::winograd_deep;
 use super::winograd_tiles::{Grid, grad_tiles, input_grad_tiles, input_tiles, output_tiles};
-use super::winograd_weights::{UTiles, weight_grad};
+use super::winograd_weights::{UTile, UTiles, weight_grad};
 
 /// Whether a convolution goes through this module: 3x3 kernel, stride 1.
 pub(super) fn applies(s: &ConvShape) -> bool {
@@ -113,7 +113,7 @@ pub(super) fn output_tile(
 }
 
 /// dst (m x tt) = U[xi] read as m x k with `u_strides` (U, or U^T) times `b` (k x tt), by
-/// U's bf16 pack where `u` holds one, else the f32 (or unpacked bf16) GEMM.
+/// U's bf16 pack where `u` holds one, else the f32 GEMM.
 #[allow(clippy::too_many_arguments)]
 fn u_times(
     s: &ConvShape,
@@ -126,7 +126,7 @@ fn u_times(
     tt: usize,
 ) {
     match u.at(s, xi) {
-        (_, Some(pa)) => {
+        UTile::Packed(pa) => {
             let b = Strided {
                 data: b,
                 rs: tt,
@@ -134,18 +134,7 @@ fn u_times(
             };
             gemm_bf16::matmul_packed_a(m, tt, k, dst, pa, b, false);
         }
-        (ux, None) => matmul_in(
-            s.bf16,
-            m,
-            tt,
-            k,
-            dst,
-            ux,
-            u_strides,
-            b,
-            (tt as isize, 1),
-            false,
-        ),
+        UTile::F32(ux) => matmul(m, tt, k, dst, ux, u_strides, b, (tt as isize, 1), false),
     }
 }
 
@@ -294,19 +283,24 @@ pub(super) fn weight_tile_grad(
     tt: usize,
     accumulate: bool,
 ) {
-    let t = tt as isize;
-    matmul_in(
-        s.bf16,
-        s.o,
-        s.c,
-        tt,
-        dux,
-        yx,
-        (t, 1),
-        vx,
-        (1, t),
-        accumulate,
-    );
+    if s.bf16_gemms() {
+        let (a, b) = (
+            Strided {
+                data: yx,
+                rs: tt,
+                cs: 1,
+            },
+            Strided {
+                data: vx,
+                rs: 1,
+                cs: tt,
+            },
+        );
+        gemm_bf16::matmul(s.o, s.c, tt, dux, a, b, accumulate);
+    } else {
+        let t = tt as isize;
+        matmul(s.o, s.c, tt, dux, yx, (t, 1), vx, (1, t), accumulate);
+    }
 }
 
 /// Z[xi] = U[xi]^T (c x o) * Yh[xi] (o x tt), for one tile position xi of `tt` tiles (`u`

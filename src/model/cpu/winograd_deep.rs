@@ -20,15 +20,13 @@ use rayon::prelude::*;
 
 use super::chunks::{by_piece, filled_in_chunks, sum_in_chunk_order, with_scratch};
 use super::conv_kernels::{ConvShape, Grads};
-use super::gemm_bf16;
 use super::winograd::{
     chunk_input_grad, chunk_input_tiles, chunk_output, chunk_tiles, input_tile_grad, output_tile,
     weight_tile_grad,
 };
 use super::winograd_deep_bf16 as bf16_wide;
 use super::winograd_tiles::Grid;
-use super::winograd_weights::UTiles;
-use super::winograd_weights::weight_grad;
+use super::winograd_weights::{UTile, UTiles, weight_grad};
 
 /// One chunk's tiles: V (then Z) and Yh, `[16][channels][tt]` each, and its bias gradient.
 struct ChunkTiles {
@@ -95,8 +93,8 @@ pub(super) fn forward(
         .zip(v_by_xi)
         .enumerate()
         .for_each(|(xi, (mut ms, vs))| match u.at(s, xi) {
-            (_, Some(pa)) => bf16_wide::output_tiles(s, pa, &mut ms, &vs),
-            _ => {
+            UTile::Packed(pa) => bf16_wide::output_tiles(s, pa, &mut ms, &vs),
+            UTile::F32(_) => {
                 for (mx, vx) in ms.into_iter().zip(vs) {
                     output_tile(s, mx, &u, xi, vx, vx.len() / s.c);
                 }
@@ -144,9 +142,12 @@ pub(super) fn backward(
             .enumerate()
             .for_each(|(xi, (dux, mut vs))| {
                 let yx = |k: usize| &yh[k].0[xi * s.o * yh[k].1..][..s.o * yh[k].1];
-                if s.bf16 && gemm_bf16::available() {
+                if s.bf16_gemms() {
                     let yxs: Vec<&[f32]> = (0..vs.len()).map(yx).collect();
-                    let ut = u.as_ref().and_then(|u| u.at(s, xi).1);
+                    let ut = u.as_ref().and_then(|u| match u.at(s, xi) {
+                        UTile::Packed(pa) => Some(pa),
+                        UTile::F32(_) => None,
+                    });
                     return bf16_wide::backward_tiles(s, dux, &yxs, &mut vs, ut);
                 }
                 for (k, vx) in vs.iter().enumerate() {

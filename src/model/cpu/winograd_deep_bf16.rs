@@ -14,14 +14,12 @@ use super::gemm_bf16::{self, Strided};
 /// Blocks `[rows][tt_k]` side by side: `[rows][sum of tt_k]`.
 fn side_by_side(blocks: &[&[f32]], rows: usize) -> (Vec<f32>, usize) {
     let width: usize = blocks.iter().map(|b| b.len() / rows).sum();
-    let mut out = vec![0.0f32; rows * width];
-    let mut at = 0;
-    for b in blocks {
-        let tt = b.len() / rows;
-        for (r, row) in b.chunks_exact(tt).enumerate() {
-            out[r * width + at..][..tt].copy_from_slice(row);
+    let mut out = Vec::with_capacity(rows * width);
+    for r in 0..rows {
+        for b in blocks {
+            let tt = b.len() / rows;
+            out.extend_from_slice(&b[r * tt..][..tt]);
         }
-        at += tt;
     }
     (out, width)
 }

@@ -125,51 +125,61 @@ pub(super) fn weight_grad(s: &ConvShape, du: &[f32]) -> Vec<f32> {
     dw
 }
 
-/// U = G w G^T at the 16 tile positions (`[16][o][c]`); under bf16 GEMMs, also each
-/// position packed for the GEMM that reads it (U for the forward pass, U^T for the input
-/// gradient: `transposed`), once per pass rather than once per chunk of images.
-pub(super) struct UTiles {
-    u: Vec<f32>,
-    packed: Option<Vec<Vec<u32>>>,
+/// U = G w G^T at the 16 tile positions (`[16][o][c]`), or under bf16 GEMMs
+/// (`ConvShape::bf16_gemms`) each position packed for the GEMM that reads it (U for the
+/// forward pass, U^T for the input gradient: `transposed`), once per pass rather than once
+/// per chunk of images.
+pub(super) enum UTiles {
+    F32(Vec<f32>),
+    Packed(Vec<Vec<u32>>),
+}
+
+/// One tile position's U, as [`UTiles`] holds it.
+pub(super) enum UTile<'a> {
+    F32(&'a [f32]),
+    Packed(&'a [u32]),
 }
 
 impl UTiles {
     pub(super) fn new(s: &ConvShape, weight: &[f32], transposed: bool) -> Self {
         let u = weight_tiles(s, weight);
+        if !s.bf16_gemms() {
+            return UTiles::F32(u);
+        }
         let oc = s.o * s.c;
-        let packed = (s.bf16 && gemm_bf16::available()).then(|| {
-            let pack = |xi: usize| {
-                let data = &u[xi * oc..][..oc];
-                let (u, ut) = (
+        let pack = |xi: usize| {
+            let data = &u[xi * oc..][..oc];
+            let mut pa = Vec::new();
+            if transposed {
+                let ut = Strided {
+                    data,
+                    rs: 1,
+                    cs: s.c,
+                };
+                gemm_bf16::pack_a(&mut pa, s.c, s.o, ut);
+            } else {
+                gemm_bf16::pack_a(
+                    &mut pa,
+                    s.o,
+                    s.c,
                     Strided {
                         data,
                         rs: s.c,
                         cs: 1,
                     },
-                    Strided {
-                        data,
-                        rs: 1,
-                        cs: s.c,
-                    },
                 );
-                let mut pa = Vec::new();
-                if transposed {
-                    gemm_bf16::pack_a(&mut pa, s.c, s.o, ut);
-                } else {
-                    gemm_bf16::pack_a(&mut pa, s.o, s.c, u);
-                }
-                pa
-            };
-            (0..16).into_par_iter().map(pack).collect()
-        });
-        UTiles { u, packed }
+            }
+            pa
+        };
+        UTiles::Packed((0..16).into_par_iter().map(pack).collect())
     }
 
-    /// Position xi's U (`[o][c]`) and its pack, if any.
-    pub(super) fn at(&self, s: &ConvShape, xi: usize) -> (&[f32], Option<&[u32]>) {
-        let oc = s.o * s.c;
-        let packed = self.packed.as_ref().map(|p| &p[xi][..]);
-        (&self.u[xi * oc..][..oc], packed)
+    /// Position xi's U (`[o][c]`), or its pack.
+    pub(super) fn at(&self, s: &ConvShape, xi: usize) -> UTile<'_> {
+        match self {
+            UTiles::F32(u) => UTile::F32(&u[xi * s.o * s.c..][..s.o * s.c]),
+            UTiles::Packed(p) => UTile::Packed(&p[xi]),
+        }
     }
 }
 
