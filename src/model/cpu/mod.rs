@@ -55,8 +55,11 @@ mod step_parts;
 mod winograd;
 mod winograd_deep;
 mod winograd_deep_bf16;
+mod winograd_points43;
 mod winograd_tiles;
+mod winograd_tiles43;
 mod winograd_weights;
+mod winograd_weights43;
 
 use std::borrow::Cow;
 

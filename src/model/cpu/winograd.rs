@@ -30,12 +30,15 @@ pub(super) fn applies(s: &ConvShape) -> bool {
     s.k == 3 && s.stride == 1 && s.c * s.o >= 64
 }
 
-/// Images per work item: enough tiles (~256) for the GEMMs to run at speed, yet at least
+/// Images per work item: enough tiles (~256; 64 for F(4x4, 3x3), whose 36 positions make a
+/// tile 2.25x F(2x2, 3x3)'s data: 256 ran slower, bench/winograd_probe.rs) for the GEMMs to
+/// run at speed, yet at least
 /// eight items per batch where the batch allows, to spread over the cores; and never fewer
 /// than 16 tiles, the width of `gemm`'s full microkernel (ResNet-18's 4x4 planes at batch 16
 /// gave 8-tile chunks, which ran its half-width kernel).
 fn chunk_images(s: &ConvShape, g: &Grid) -> usize {
-    256usize
+    let target: usize = if g.m == 4 { 64 } else { 256 };
+    target
         .div_ceil(g.tiles())
         .min((s.n / 8).max(1))
         .max(MIN_TILES.div_ceil(g.tiles()))
@@ -43,14 +46,41 @@ fn chunk_images(s: &ConvShape, g: &Grid) -> usize {
 
 const MIN_TILES: usize = 16;
 
+/// The tile grid a conv runs on. F(4x4, 3x3) does 1.78x fewer GEMM flops than F(2x2, 3x3)
+/// but costs more in transforms and in tile data per output; it was 1.03-1.24x faster per
+/// conv (forward + backward) with 64+ channels on 7x7 planes or larger and 256+ tiles in the
+/// batch, and slower elsewhere: 0.6-0.9x on 4x4 planes, ~0.95x with 16-32 channels
+/// (bench/winograd_probe.rs; bench/RESULTS.md). `CONVLAB_WINOGRAD=f23|f43` overrides.
+pub(super) fn grid(s: &ConvShape) -> Grid {
+    let f43 = Grid::with_outputs(s, 4);
+    let m = match std::env::var("CONVLAB_WINOGRAD").as_deref() {
+        Ok("f23") => 2,
+        Ok("f43") => 4,
+        _ if s.bf16_gemms() => 2,
+        _ if s.c.min(s.o) >= 64 && f43.oh.min(f43.ow) >= 7 && s.n * f43.tiles() >= 256 => 4,
+        _ => 2,
+    };
+    if m == 4 { f43 } else { Grid::new(s) }
+}
+
 /// Forward: y = conv(x, weight) + bias, y is [n, o, oh, ow].
 pub(super) fn forward(s: &ConvShape, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
-    let g = Grid::new(s);
-    let per = chunk_images(s, &g);
-    if deep_layer(s, &g) {
-        winograd_deep::forward(s, &g, per, x, weight, bias)
+    forward_on(s, &grid(s), x, weight, bias)
+}
+
+/// `forward` on a given tile grid.
+pub(super) fn forward_on(
+    s: &ConvShape,
+    g: &Grid,
+    x: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+) -> Vec<f32> {
+    let per = chunk_images(s, g);
+    if deep_layer(s, g) {
+        winograd_deep::forward(s, g, per, x, weight, bias)
     } else {
-        forward_by_chunks(s, &g, per, x, weight, bias)
+        forward_by_chunks(s, g, per, x, weight, bias)
     }
 }
 
@@ -64,14 +94,15 @@ fn forward_by_chunks(
     bias: Option<&[f32]>,
 ) -> Vec<f32> {
     let out_len = s.o * g.oh * g.ow;
-    let u = UTiles::new(s, weight, false);
+    let u = UTiles::new(s, g, weight, false);
     let fill = |chunk: usize, ys: &mut [MaybeUninit<f32>]| {
         let images = chunk * per..chunk * per + ys.len() / out_len;
         let tt = images.len() * g.tiles();
-        let lens = [16 * s.c * tt, 16 * s.o * tt, g.scratch_len()];
+        let p = g.positions();
+        let lens = [p * s.c * tt, p * s.o * tt, g.scratch_len()];
         with_scratch(lens, |v, m, buf| {
             chunk_input_tiles(s, g, x, images, v, buf);
-            for xi in 0..16 {
+            for xi in 0..p {
                 let vx = &v[xi * s.c * tt..][..s.c * tt];
                 output_tile(s, &mut m[xi * s.o * tt..][..s.o * tt], &u, xi, vx, tt);
             }
@@ -174,12 +205,22 @@ pub(super) fn backward(
     need_x: bool,
     need_bias: bool,
 ) -> Grads {
-    let g = Grid::new(s);
-    let per = chunk_images(s, &g);
-    if deep_layer(s, &g) {
-        winograd_deep::backward(s, &g, per, [x, weight, dy], need_x, need_bias)
+    backward_on(s, &grid(s), [x, weight, dy], need_x, need_bias)
+}
+
+/// `backward` on a given tile grid.
+pub(super) fn backward_on(
+    s: &ConvShape,
+    g: &Grid,
+    [x, weight, dy]: [&[f32]; 3],
+    need_x: bool,
+    need_bias: bool,
+) -> Grads {
+    let per = chunk_images(s, g);
+    if deep_layer(s, g) {
+        winograd_deep::backward(s, g, per, [x, weight, dy], need_x, need_bias)
     } else {
-        backward_by_chunks(s, &g, per, [x, weight, dy], need_x, need_bias)
+        backward_by_chunks(s, g, per, [x, weight, dy], need_x, need_bias)
     }
 }
 
@@ -194,14 +235,15 @@ fn backward_by_chunks(
     need_bias: bool,
 ) -> Grads {
     let oc = s.o * s.c;
-    let u = need_x.then(|| UTiles::new(s, weight, true));
+    let u = need_x.then(|| UTiles::new(s, g, weight, true));
     let work = |chunk: usize, dxc: Option<&mut [MaybeUninit<f32>]>| -> (Vec<f32>, Vec<f32>) {
         let first = chunk * per;
         let imgs = (s.n - first).min(per);
         let tt = imgs * g.tiles();
-        let mut du = vec![0.0f32; 16 * oc];
+        let p = g.positions();
+        let mut du = vec![0.0f32; p * oc];
         let mut db = vec![0.0f32; if need_bias { s.o } else { 0 }];
-        let lens = [16 * s.c * tt, 16 * s.o * tt, g.scratch_len()];
+        let lens = [p * s.c * tt, p * s.o * tt, g.scratch_len()];
         with_scratch(lens, |v, yh, buf| {
             chunk_tiles(s, g, x, dy, first..first + imgs, v, yh, &mut db, buf);
             for (xi, dux) in du.chunks_exact_mut(oc).enumerate() {
@@ -210,7 +252,7 @@ fn backward_by_chunks(
             }
             if let (Some(dxc), Some(u)) = (dxc, u.as_ref()) {
                 // Z = U^T Yh over V, which is no longer needed.
-                for xi in 0..16 {
+                for xi in 0..p {
                     let yx = &yh[xi * s.o * tt..][..s.o * tt];
                     input_tile_grad(s, &mut v[xi * s.c * tt..][..s.c * tt], u, xi, yx, tt);
                 }
@@ -220,10 +262,10 @@ fn backward_by_chunks(
         (du, db)
     };
     let (dx, parts) = backward_in_chunks(s.n, per, s.c * s.h * s.w, need_x, work);
-    let du = sum_in_chunk_order(parts.iter().map(|p| &p.0[..]), 16 * oc);
+    let du = sum_in_chunk_order(parts.iter().map(|p| &p.0[..]), g.positions() * oc);
     Grads {
         x: dx,
-        weight: weight_grad(s, &du),
+        weight: weight_grad(s, g, &du),
         bias: sum_in_chunk_order(parts.iter().map(|p| &p.1[..]), s.o),
     }
 }

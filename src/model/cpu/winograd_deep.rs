@@ -39,10 +39,14 @@ struct ChunkTiles {
 /// Each chunk's tiles (`[16][rows][tt]`) cut into their 16 tile positions, regrouped by
 /// position.
 fn by_position<'a>(
+    g: &Grid,
     tiles: impl Iterator<Item = (&'a mut Vec<f32>, usize)>,
     rows: usize,
 ) -> Vec<Vec<&'a mut [f32]>> {
-    by_piece(tiles.map(|(t, tt)| t.chunks_mut(rows * tt)).collect(), 16)
+    by_piece(
+        tiles.map(|(t, tt)| t.chunks_mut(rows * tt)).collect(),
+        g.positions(),
+    )
 }
 
 /// `f(chunk, its images' slice, row scratch)` over the batch in chunks of `per` images, in
@@ -74,20 +78,20 @@ pub(super) fn forward(
         .map(|chunk| {
             let images = chunk * per..(chunk * per + per).min(s.n);
             let tt = images.len() * g.tiles();
-            let mut v = vec![0.0f32; 16 * s.c * tt];
+            let mut v = vec![0.0f32; g.positions() * s.c * tt];
             with_scratch([0, 0, g.scratch_len()], |_, _, buf| {
                 chunk_input_tiles(s, g, x, images, &mut v, buf)
             });
             (v, tt)
         })
         .collect();
-    let u = UTiles::new(s, weight, false);
+    let u = UTiles::new(s, g, weight, false);
     let mut m: Vec<(Vec<f32>, usize)> = v
         .iter()
-        .map(|(_, tt)| (vec![0.0f32; 16 * s.o * tt], *tt))
+        .map(|(_, tt)| (vec![0.0f32; g.positions() * s.o * tt], *tt))
         .collect();
-    let m_by_xi = by_position(m.iter_mut().map(|(m, tt)| (m, *tt)), s.o);
-    let v_by_xi = by_position(v.iter_mut().map(|(v, tt)| (v, *tt)), s.c);
+    let m_by_xi = by_position(g, m.iter_mut().map(|(m, tt)| (m, *tt)), s.o);
+    let v_by_xi = by_position(g, v.iter_mut().map(|(v, tt)| (v, *tt)), s.c);
     m_by_xi
         .into_par_iter()
         .zip(v_by_xi)
@@ -120,8 +124,8 @@ pub(super) fn backward(
         .map(|chunk| {
             let images = chunk * per..(chunk * per + per).min(s.n);
             let tt = images.len() * g.tiles();
-            let mut v = vec![0.0f32; 16 * s.c * tt];
-            let mut yh = vec![0.0f32; 16 * s.o * tt];
+            let mut v = vec![0.0f32; g.positions() * s.c * tt];
+            let mut yh = vec![0.0f32; g.positions() * s.o * tt];
             let mut db = vec![0.0f32; if need_bias { s.o } else { 0 }];
             with_scratch([0, 0, g.scratch_len()], |_, _, buf| {
                 chunk_tiles(s, g, x, dy, images, &mut v, &mut yh, &mut db, buf)
@@ -129,14 +133,14 @@ pub(super) fn backward(
             ChunkTiles { v, yh, db, tt }
         })
         .collect();
-    let u = need_x.then(|| UTiles::new(s, weight, true));
-    let mut du = vec![0.0f32; 16 * oc];
+    let u = need_x.then(|| UTiles::new(s, g, weight, true));
+    let mut du = vec![0.0f32; g.positions() * oc];
     {
         let (v, yh): (Vec<_>, Vec<(&[f32], usize)>) = chunks
             .iter_mut()
             .map(|ch| ((&mut ch.v, ch.tt), (&ch.yh[..], ch.tt)))
             .unzip();
-        let v_by_xi = by_position(v.into_iter(), s.c);
+        let v_by_xi = by_position(g, v.into_iter(), s.c);
         du.par_chunks_mut(oc)
             .zip(v_by_xi)
             .enumerate()
@@ -167,7 +171,7 @@ pub(super) fn backward(
     });
     Grads {
         x: dx,
-        weight: weight_grad(s, &du),
+        weight: weight_grad(s, g, &du),
         bias: sum_in_chunk_order(chunks.iter().map(|ch| &ch.db[..]), s.o),
     }
 }

@@ -20,17 +20,64 @@ fn shapes() -> Vec<ConvShape> {
     ]
 }
 
+/// The passes on F(4x4, 3x3)'s grid, whatever `grid` would pick.
+fn forward43(s: &ConvShape, x: &[f32], w: &[f32], b: Option<&[f32]>) -> Vec<f32> {
+    forward_on(s, &Grid::with_outputs(s, 4), x, w, b)
+}
+
+fn backward43(s: &ConvShape, x: &[f32], w: &[f32], dy: &[f32], nx: bool, nb: bool) -> Grads {
+    backward_on(s, &Grid::with_outputs(s, 4), [x, w, dy], nx, nb)
+}
+
+/// The grids to test: F(2x2, 3x3) and F(4x4, 3x3).
+fn grids(s: &ConvShape) -> [Grid; 2] {
+    [Grid::new(s), Grid::with_outputs(s, 4)]
+}
+
 #[test]
 fn passes_equal_im2col() {
-    let deep = |s: &ConvShape| deep_layer(s, &Grid::new(s));
-    assert!(
-        shapes().iter().any(deep) && !shapes().iter().all(deep),
-        "both the chunked and the deep passes tested"
-    );
+    for m in [0, 1] {
+        let deep = |s: &ConvShape| deep_layer(s, &grids(s)[m]);
+        assert!(
+            shapes().iter().any(deep) && !shapes().iter().all(deep),
+            "both the chunked and the deep passes tested"
+        );
+    }
     for s in shapes() {
         assert!(applies(&s), "{s:?}");
-        assert_passes_equal_im2col(&s, forward, backward);
+        let f23 = |s: &ConvShape, x: &[f32], w: &[f32], b: Option<&[f32]>| {
+            forward_on(s, &Grid::new(s), x, w, b)
+        };
+        let b23 = |s: &ConvShape, x: &[f32], w: &[f32], dy: &[f32], nx: bool, nb: bool| {
+            backward_on(s, &Grid::new(s), [x, w, dy], nx, nb)
+        };
+        assert_passes_equal_im2col(&s, f23, b23);
+        assert_passes_equal_im2col(&s, forward43, backward43);
     }
+}
+
+/// F(4x4, 3x3) where it was faster (bench/winograd_probe.rs), F(2x2, 3x3) elsewhere.
+#[test]
+fn grid_takes_f43_on_wide_planes_with_many_channels() {
+    let m = |n, c, o, hw, bf16| {
+        grid(&ConvShape {
+            bf16,
+            ..shape(n, c, hw, hw, o, 1)
+        })
+        .m
+    };
+    let bf16_gemms = crate::model::cpu::gemm_bf16::available();
+    assert_eq!(
+        m(32, 64, 64, 32, false),
+        4,
+        "ResNet-18's first stage at batch 32"
+    );
+    assert_eq!(m(32, 128, 128, 16, false), 4);
+    assert_eq!(m(64, 256, 256, 7, false), 4, "the fast recipe's 7x7 planes");
+    assert_eq!(m(32, 256, 256, 8, false), 2, "128 tiles in the batch");
+    assert_eq!(m(128, 512, 512, 4, false), 2, "4x4 planes");
+    assert_eq!(m(32, 32, 64, 32, false), 2, "32 channels in");
+    assert_eq!(m(32, 64, 64, 32, true), if bf16_gemms { 2 } else { 4 });
 }
 
 #[test]
@@ -54,6 +101,7 @@ fn small_or_strided_convs_keep_im2col() {
 fn thread_count_does_not_change_the_bits() {
     for s in shapes() {
         assert_thread_count_keeps_the_bits(&s, forward, backward);
+        assert_thread_count_keeps_the_bits(&s, forward43, backward43);
     }
 }
 
@@ -62,18 +110,21 @@ fn thread_count_does_not_change_the_bits() {
 #[test]
 fn deep_passes_give_the_bits_of_the_chunked_passes() {
     let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<u32>>();
-    for s in shapes()
+    let cases: Vec<(ConvShape, Grid)> = shapes()
         .into_iter()
-        .filter(|s| deep_layer(s, &Grid::new(s)))
-    {
-        let (g, x) = (Grid::new(&s), values(s.n * s.c * s.h * s.w, 14));
+        .flat_map(|s| grids(&s).map(|g| (s, g)))
+        .filter(|(s, g)| deep_layer(s, g))
+        .collect();
+    assert!(cases.iter().any(|c| c.1.m == 2) && cases.iter().any(|c| c.1.m == 4));
+    for (s, g) in cases {
+        let x = values(s.n * s.c * s.h * s.w, 14);
         let (w, b) = (values(s.o * s.c * 9, 15), values(s.o, 16));
         let dy = values(s.n * s.o * s.out_h() * s.out_w(), 17);
         let per = chunk_images(&s, &g);
-        let deep = forward(&s, &x, &w, Some(&b));
+        let deep = forward_on(&s, &g, &x, &w, Some(&b));
         let chunked = forward_by_chunks(&s, &g, per, &x, &w, Some(&b));
         assert_eq!(bits(&deep), bits(&chunked), "y {s:?}");
-        let deep = backward(&s, &x, &w, &dy, true, true);
+        let deep = backward_on(&s, &g, [&x, &w, &dy], true, true);
         let chunked = backward_by_chunks(&s, &g, per, [&x, &w, &dy], true, true);
         assert_eq!(
             bits(&deep.x.unwrap()),

@@ -1,4 +1,4 @@
-//! The F(2x2, 3x3) transforms of `winograd.rs`, on one plane at a time. Tile data lives in
+//! The tile grid, and the F(2x2, 3x3) transforms of `winograd.rs`, on one plane at a time. Tile data lives in
 //! blocks `[16][channels][tiles]` (one block per position xi = 4 i + j of the 4x4 tile), so
 //! the transforms are runs of adds over many tiles, which the compiler vectorizes; even and
 //! odd columns are split apart first, as neighbouring tiles overlap by two columns. The plane
@@ -8,24 +8,33 @@
 use std::mem::MaybeUninit;
 
 use super::conv_kernels::ConvShape;
+use super::winograd_tiles43 as t43;
 
-/// The tile grid of one plane: th x tw tiles of 2x2 outputs; tile (ty, tx) reads the 4x4
-/// input window whose top-left corner is (2 ty - pad, 2 tx - pad).
-#[derive(Clone, Copy)]
+/// The tile grid of one plane: th x tw tiles of m x m outputs (m = 2 for F(2x2, 3x3), 4 for
+/// F(4x4, 3x3), `winograd_tiles43.rs`); tile (ty, tx) reads the (m + 2) x (m + 2) input
+/// window whose top-left corner is (m ty - pad, m tx - pad).
+#[derive(Clone, Copy, Debug)]
 pub(super) struct Grid {
-    h: usize,
-    w: usize,
+    pub h: usize,
+    pub w: usize,
     pub oh: usize,
     pub ow: usize,
-    pad: usize,
-    th: usize,
-    tw: usize,
+    pub pad: usize,
+    pub th: usize,
+    pub tw: usize,
+    pub m: usize,
 }
 
 impl Grid {
+    /// The F(2x2, 3x3) grid.
     pub fn new(s: &ConvShape) -> Self {
+        Self::with_outputs(s, 2)
+    }
+    /// The grid of m x m output tiles (2 or 4).
+    pub fn with_outputs(s: &ConvShape, m: usize) -> Self {
+        assert!(m == 2 || m == 4, "F({m}x{m}, 3x3) is not implemented");
         let (oh, ow) = (s.out_h(), s.out_w());
-        let (th, tw) = (oh.div_ceil(2), ow.div_ceil(2));
+        let (th, tw) = (oh.div_ceil(m), ow.div_ceil(m));
         Grid {
             h: s.h,
             w: s.w,
@@ -34,21 +43,90 @@ impl Grid {
             pad: s.pad,
             th,
             tw,
+            m,
         }
     }
     pub fn tiles(&self) -> usize {
         self.th * self.tw
     }
+    /// Positions in a tile: (m + 2)^2, the GEMMs per pass.
+    pub fn positions(&self) -> usize {
+        (self.m + 2) * (self.m + 2)
+    }
     /// Rows of the zero-padded input the tiles read (at least h + 2 pad).
-    fn rows(&self) -> usize {
-        2 * self.th + 2
+    pub fn rows(&self) -> usize {
+        self.m * self.th + 2
     }
     /// Row scratch any one of the plane transforms needs.
     pub fn scratch_len(&self) -> usize {
+        if self.m == 4 {
+            return t43::scratch_len(self);
+        }
         let span = self.tw + 1;
         let input = 2 * span + 8 * (self.th + 1) * self.tw;
         let input_grad = 2 * self.rows() * span + 32 * self.tiles();
         input.max(input_grad)
+    }
+}
+
+/// V = B^T d B of every tile of one input plane ([h, w]), into v[xi * stride + at + tile].
+pub(super) fn input_tiles(
+    g: &Grid,
+    plane: &[f32],
+    v: &mut [f32],
+    stride: usize,
+    at: usize,
+    buf: &mut [f32],
+) {
+    match g.m {
+        4 => t43::input_tiles(g, plane, v, stride, at, buf),
+        _ => input_tiles2(g, plane, v, stride, at, buf),
+    }
+}
+
+/// y = A^T M A + bias of every tile of one output plane, from m[xi * stride + at + tile].
+pub(super) fn output_tiles(
+    g: &Grid,
+    m: &[f32],
+    stride: usize,
+    at: usize,
+    bias: f32,
+    out: &mut [MaybeUninit<f32>],
+    buf: &mut [f32],
+) {
+    match g.m {
+        4 => t43::output_tiles(g, m, stride, at, bias, out, buf),
+        _ => output_tiles2(g, m, stride, at, bias, out, buf),
+    }
+}
+
+/// Yh = A dy A^T of every tile of one output-gradient plane, into yh[xi * stride + at + tile].
+pub(super) fn grad_tiles(
+    g: &Grid,
+    plane: &[f32],
+    yh: &mut [f32],
+    stride: usize,
+    at: usize,
+    buf: &mut [f32],
+) {
+    match g.m {
+        4 => t43::grad_tiles(g, plane, yh, stride, at, buf),
+        _ => grad_tiles2(g, plane, yh, stride, at, buf),
+    }
+}
+
+/// dx = the sum over tiles of B Z B^T for one input plane, from z[xi * stride + at + tile].
+pub(super) fn input_grad_tiles(
+    g: &Grid,
+    z: &[f32],
+    stride: usize,
+    at: usize,
+    dx: &mut [MaybeUninit<f32>],
+    buf: &mut [f32],
+) {
+    match g.m {
+        4 => t43::input_grad_tiles(g, z, stride, at, dx, buf),
+        _ => input_grad_tiles2(g, z, stride, at, dx, buf),
     }
 }
 
@@ -93,7 +171,7 @@ fn split_row(src: &[f32], pad: usize, even: &mut [f32], odd: &mut [f32]) {
 
 wide! {
     /// V = B^T d B of every tile of one input plane ([h, w]), into v[xi * stride + at + tile].
-    pub(super) fn input_tiles(g: &Grid, plane: &[f32], v: &mut [f32], stride: usize, at: usize, buf: &mut [f32]) {
+    fn input_tiles2(g: &Grid, plane: &[f32], v: &mut [f32], stride: usize, at: usize, buf: &mut [f32]) {
         let (n, tw, span) = (g.tiles(), g.tw, g.tw + 1);
         // Padded rows by parity: row r is row r / 2 of its half, so a tile row's four input
         // rows are rows ty and ty + 1 of both halves, and one pass covers every tile.
@@ -133,7 +211,7 @@ wide! {
 
 wide! {
     /// y = A^T M A + bias of every tile of one output plane, from m[xi * stride + at + tile].
-    pub(super) fn output_tiles(
+    fn output_tiles2(
         g: &Grid,
         m: &[f32],
         stride: usize,
@@ -173,7 +251,7 @@ wide! {
 wide! {
     /// Yh = A dy A^T of every tile of one output-gradient plane ([oh, ow]), into
     /// yh[xi * stride + at + tile]; outputs past an odd edge count as zero.
-    pub(super) fn grad_tiles(g: &Grid, plane: &[f32], yh: &mut [f32], stride: usize, at: usize, buf: &mut [f32]) {
+    fn grad_tiles2(g: &Grid, plane: &[f32], yh: &mut [f32], stride: usize, at: usize, buf: &mut [f32]) {
         let (n, tw) = (g.tiles(), g.tw);
         // Even and odd columns of the even and odd rows: [row parity][ty][tx] each.
         let (eo, h) = buf[..12 * n].split_at_mut(4 * n);
@@ -205,7 +283,7 @@ wide! {
 wide! {
     /// dx = the sum over tiles of B Z B^T for one input plane, from z[xi * stride + at + tile];
     /// writes every element of `dx` ([h, w]).
-    pub(super) fn input_grad_tiles(
+    fn input_grad_tiles2(
         g: &Grid,
         z: &[f32],
         stride: usize,

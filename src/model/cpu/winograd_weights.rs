@@ -14,9 +14,8 @@ use rayon::prelude::*;
 use super::chunks::by_piece;
 use super::conv_kernels::ConvShape;
 use super::gemm_bf16::{self, Strided};
-
-/// Filters per block: the block's 9 + 16 runs stay in L1 and still fill the vector lanes.
-const BLOCK: usize = 128;
+use super::winograd_tiles::Grid;
+use super::winograd_weights43::{self as w43, BLOCK};
 
 /// G applied to one column (a, b, c) of a 3x3 filter: its four rows.
 #[inline(always)]
@@ -99,29 +98,40 @@ wide! {
     }
 }
 
-/// U = G w G^T of every (o, c) pair, laid out [16][o][c].
-pub(super) fn weight_tiles(s: &ConvShape, weight: &[f32]) -> Vec<f32> {
+/// U = G w G^T of every (o, c) pair, laid out [positions][o][c] (`g.m` picks the transform).
+pub(super) fn weight_tiles(s: &ConvShape, g: &Grid, weight: &[f32]) -> Vec<f32> {
     let oc = s.o * s.c;
-    let mut u = vec![0.0f32; 16 * oc];
+    let mut u = vec![0.0f32; g.positions() * oc];
     let rows = u.chunks_mut(oc).map(|r| r.chunks_mut(BLOCK)).collect();
-    by_piece(rows, oc.div_ceil(BLOCK))
-        .into_par_iter()
+    let blocks = by_piece(rows, oc.div_ceil(BLOCK)).into_par_iter();
+    let block = if g.m == 4 {
+        w43::weight_tiles_block
+    } else {
+        weight_tiles_block
+    };
+    blocks
         .zip(weight.par_chunks(9 * BLOCK))
-        .for_each(|(mut runs, w)| weight_tiles_block(w, &mut runs));
+        .for_each(|(mut runs, w)| block(w, &mut runs));
     u
 }
 
-/// dw = G^T du G of every (o, c) pair, from du laid out [16][o][c]; dw is [o][c][3][3].
-pub(super) fn weight_grad(s: &ConvShape, du: &[f32]) -> Vec<f32> {
+/// dw = G^T du G of every (o, c) pair, from du laid out [positions][o][c]; dw is
+/// [o][c][3][3].
+pub(super) fn weight_grad(s: &ConvShape, g: &Grid, du: &[f32]) -> Vec<f32> {
     let oc = s.o * s.c;
     let mut dw = vec![0.0f32; oc * 9];
+    let block = if g.m == 4 {
+        w43::weight_grad_block
+    } else {
+        weight_grad_block
+    };
     by_piece(
         du.chunks(oc).map(|r| r.chunks(BLOCK)).collect(),
         oc.div_ceil(BLOCK),
     )
     .into_par_iter()
     .zip(dw.par_chunks_mut(9 * BLOCK))
-    .for_each(|(runs, dw)| weight_grad_block(&runs, dw));
+    .for_each(|(runs, dw)| block(&runs, dw));
     dw
 }
 
@@ -141,8 +151,8 @@ pub(super) enum UTile<'a> {
 }
 
 impl UTiles {
-    pub(super) fn new(s: &ConvShape, weight: &[f32], transposed: bool) -> Self {
-        let u = weight_tiles(s, weight);
+    pub(super) fn new(s: &ConvShape, g: &Grid, weight: &[f32], transposed: bool) -> Self {
+        let u = weight_tiles(s, g, weight);
         if !s.bf16_gemms() {
             return UTiles::F32(u);
         }
@@ -171,7 +181,7 @@ impl UTiles {
             }
             pa
         };
-        UTiles::Packed((0..16).into_par_iter().map(pack).collect())
+        UTiles::Packed((0..g.positions()).into_par_iter().map(pack).collect())
     }
 
     /// Position xi's U (`[o][c]`), or its pack.
@@ -244,7 +254,8 @@ mod tests {
                     .num_threads(threads)
                     .build()
                     .unwrap();
-                let (u, dw) = pool.install(|| (weight_tiles(&s, &w), weight_grad(&s, &du)));
+                let g = Grid::new(&s);
+                let (u, dw) = pool.install(|| (weight_tiles(&s, &g, &w), weight_grad(&s, &g, &du)));
                 assert_eq!(
                     bits(&u),
                     bits(&weight_tiles_one_by_one(oc, &w)),

@@ -1,0 +1,93 @@
+//! One 3x3 convolution's forward and backward pass on the CPU by F(2x2, 3x3) and by
+//! F(4x4, 3x3) Winograd (src/model/cpu/winograd_tiles43.rs), in one process, interleaved: the
+//! measurement behind `winograd::grid`'s choice (ResNet-18's convs at batch 32 and 128,
+//! VGG-11's at 64, seed 004's and the fast recipe's).
+//!
+//!     cargo run --release --example winograd_probe
+//!     DTYPE=bf16 ... (bf16 GEMMs, as `train.precision = "bf16"` runs them)
+//!     ONLY=3 ... (one shape, by its index)
+//!     PROFILE=f43 ONLY=3 perf record ... (one variant, 60 passes, nothing timed)
+//!
+//! Times: median of 7 interleaved rounds of 3 passes each.
+
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use burn::tensor::ops::ConvOptions;
+use convlab::model::cpu::conv::conv2d_fast;
+use std::time::Instant;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn main() {
+    let device = Device::flex().autodiff();
+    let bf16 = std::env::var("DTYPE").is_ok_and(|d| d == "bf16");
+    // (batch, in channels, out channels, plane side)
+    let shapes = [
+        (32, 16, 32, 32),
+        (32, 32, 64, 16),
+        (32, 64, 64, 32),
+        (32, 128, 128, 16),
+        (32, 256, 256, 8),
+        (32, 512, 512, 4),
+        (128, 64, 64, 32),
+        (128, 128, 128, 16),
+        (128, 256, 256, 8),
+        (128, 512, 512, 4),
+        (64, 64, 128, 16),
+        (64, 128, 256, 8),
+        (64, 256, 512, 4),
+        (64, 512, 512, 2),
+        (64, 24, 64, 31),
+        (64, 64, 256, 15),
+        (64, 256, 256, 7),
+    ];
+    let only: Option<usize> = std::env::var("ONLY").ok().and_then(|v| v.parse().ok());
+    println!("one 3x3 conv, pad 1, forward + backward, bf16 GEMMs: {bf16}; median of 7 rounds");
+    for (i, (n, c, o, hw)) in shapes.into_iter().enumerate() {
+        if only.is_some_and(|k| k != i) {
+            continue;
+        }
+        let x = Tensor::<4>::random([n, c, hw, hw], Distribution::Normal(0.0, 1.0), &device)
+            .require_grad();
+        let w = Tensor::<4>::random([o, c, 3, 3], Distribution::Normal(0.0, 0.1), &device)
+            .require_grad();
+        let b = Tensor::<1>::zeros([o], &device).require_grad();
+        let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
+        let seconds = |variant: &str| {
+            // SAFETY: no other thread reads the environment while the probe runs (the
+            // convolution reads this variable on this thread, before it starts the pool).
+            unsafe { std::env::set_var("CONVLAB_WINOGRAD", variant) };
+            let t = Instant::now();
+            for _ in 0..3 {
+                let y = conv2d_fast(x.clone(), w.clone(), Some(b.clone()), options.clone(), bf16);
+                let _grads = y.sum().backward();
+            }
+            t.elapsed().as_secs_f64() / 3.0
+        };
+        if let Ok(variant) = std::env::var("PROFILE") {
+            // One variant only, for `perf record`.
+            (0..20).for_each(|_| {
+                seconds(&variant);
+            });
+            continue;
+        }
+        seconds("f23");
+        seconds("f43");
+        let (mut f23, mut f43) = (vec![], vec![]);
+        for _ in 0..7 {
+            f23.push(seconds("f23"));
+            f43.push(seconds("f43"));
+        }
+        let (a, b) = (median(f23), median(f43));
+        println!(
+            "{i:>2} batch {n:>3}, {c:>3} -> {o:>3}, {hw:>2}x{hw:<2}: F(2,3) {:7.2} ms, F(4,3) {:7.2} ms, \
+             speed-up {:.2}x",
+            a * 1e3,
+            b * 1e3,
+            a / b
+        );
+    }
+}
