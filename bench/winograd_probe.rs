@@ -10,19 +10,11 @@
 //!
 //! Times: median of 7 interleaved rounds of 3 passes each.
 
-use burn::prelude::*;
-use burn::tensor::Distribution;
-use burn::tensor::ops::ConvOptions;
-use convlab::model::cpu::conv::conv2d_fast;
-use std::time::Instant;
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
+#[path = "conv_probe_common.rs"]
+mod conv_probe_common;
+use conv_probe_common::{OneConv, chosen, interleaved};
 
 fn main() {
-    let device = Device::flex().autodiff();
     let bf16 = std::env::var("DTYPE").is_ok_and(|d| d == "bf16");
     // (batch, in channels, out channels, plane side)
     let shapes = [
@@ -44,28 +36,14 @@ fn main() {
         (64, 64, 256, 15),
         (64, 256, 256, 7),
     ];
-    let only: Option<usize> = std::env::var("ONLY").ok().and_then(|v| v.parse().ok());
     println!("one 3x3 conv, pad 1, forward + backward, bf16 GEMMs: {bf16}; median of 7 rounds");
-    for (i, (n, c, o, hw)) in shapes.into_iter().enumerate() {
-        if only.is_some_and(|k| k != i) {
-            continue;
-        }
-        let x = Tensor::<4>::random([n, c, hw, hw], Distribution::Normal(0.0, 1.0), &device)
-            .require_grad();
-        let w = Tensor::<4>::random([o, c, 3, 3], Distribution::Normal(0.0, 0.1), &device)
-            .require_grad();
-        let b = Tensor::<1>::zeros([o], &device).require_grad();
-        let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
+    for (i, (n, c, o, hw)) in chosen(&shapes) {
+        let conv = OneConv::new((n, c, o, hw));
         let seconds = |variant: &str| {
             // SAFETY: no other thread reads the environment while the probe runs (the
             // convolution reads this variable on this thread, before it starts the pool).
             unsafe { std::env::set_var("CONVLAB_WINOGRAD", variant) };
-            let t = Instant::now();
-            for _ in 0..3 {
-                let y = conv2d_fast(x.clone(), w.clone(), Some(b.clone()), options.clone(), bf16);
-                let _grads = y.sum().backward();
-            }
-            t.elapsed().as_secs_f64() / 3.0
+            conv.seconds(bf16, 3)
         };
         if let Ok(variant) = std::env::var("PROFILE") {
             // One variant only, for `perf record`.
@@ -74,14 +52,7 @@ fn main() {
             });
             continue;
         }
-        seconds("f23");
-        seconds("f43");
-        let (mut f23, mut f43) = (vec![], vec![]);
-        for _ in 0..7 {
-            f23.push(seconds("f23"));
-            f43.push(seconds("f43"));
-        }
-        let (a, b) = (median(f23), median(f43));
+        let (a, b) = interleaved(|| seconds("f23"), || seconds("f43"));
         println!(
             "{i:>2} batch {n:>3}, {c:>3} -> {o:>3}, {hw:>2}x{hw:<2}: F(2,3) {:7.2} ms, F(4,3) {:7.2} ms, \
              speed-up {:.2}x",
