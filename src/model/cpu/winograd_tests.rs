@@ -72,9 +72,17 @@ fn grid_takes_f43_on_wide_planes_with_many_channels() {
         4,
         "ResNet-18's first stage at batch 32"
     );
-    assert_eq!(m(32, 128, 128, 16, false), 4);
-    assert_eq!(m(64, 256, 256, 7, false), 4, "the fast recipe's 7x7 planes");
-    assert_eq!(m(32, 256, 256, 8, false), 2, "128 tiles in the batch");
+    assert_eq!(
+        m(64, 64, 128, 16, false),
+        4,
+        "VGG-11's second conv at batch 64"
+    );
+    assert_eq!(
+        m(1024, 256, 256, 7, false),
+        4,
+        "the fast recipe's 7x7 planes"
+    );
+    assert_eq!(m(32, 128, 128, 16, false), 2, "512 tiles in the batch");
     assert_eq!(m(128, 512, 512, 4, false), 2, "4x4 planes");
     assert_eq!(m(32, 32, 64, 32, false), 2, "32 channels in");
     assert_eq!(m(32, 64, 64, 32, true), if bf16_gemms { 2 } else { 4 });

@@ -41,8 +41,8 @@ fn write_all(dst: &mut [MaybeUninit<f32>], src: &[f32]) {
 /// Row scratch any one of these transforms needs.
 pub(super) fn scratch_len(g: &Grid) -> usize {
     let (n, span) = (g.tiles(), g.tw + 1);
-    let input = 8 * span + 24 * (g.th + 1) * g.tw;
-    let input_grad = 4 * g.rows() * span + 72 * n + 4 * span;
+    let input = 4 * span + 48 * (g.th + 1) * g.tw;
+    let input_grad = 24 * (g.th + 1) * g.tw + 72 * n + 4 * span;
     input.max(input_grad).max(40 * n + 4 * span)
 }
 
@@ -50,29 +50,29 @@ wide! {
     /// V = B^T d B of every tile of one input plane ([h, w]), into v[xi * stride + at + tile].
     pub(super) fn input_tiles(g: &Grid, plane: &[f32], v: &mut [f32], stride: usize, at: usize, buf: &mut [f32]) {
         let (n, tw, span) = (g.tiles(), g.tw, g.tw + 1);
-        // e[k][row mod 4][row / 4][tx]: B^T along every padded row, each tile column one lane.
+        // d[c][row mod 4][row / 4][tx]: column 4 tx + c of every padded row (c < 6, so a
+        // column sits in two tiles' runs), then e[k] (same layout) = B^T along the rows, all
+        // rows and tiles in one run: a plane's rows have only tw tiles each (8 on 32x32).
         let block = (g.th + 1) * tw;
         let (row, rest) = buf.split_at_mut(4 * span);
-        let (ph, e) = rest.split_at_mut(4 * span);
-        let e = &mut e[..24 * block];
+        let (d, e) = rest[..48 * block].split_at_mut(24 * block);
         for r in 0..g.rows() {
             let at_r = (r % 4) * block + (r / 4) * tw;
             let iy = r as isize - g.pad as isize;
             if iy < 0 || iy as usize >= g.h {
-                (0..6).for_each(|k| e[4 * k * block + at_r..][..tw].fill(0.0));
+                (0..6).for_each(|c| d[4 * c * block + at_r..][..tw].fill(0.0));
                 continue;
             }
-            // The padded row, then its columns by phase.
             row[..g.pad].fill(0.0);
             row[g.pad..g.pad + g.w].copy_from_slice(&plane[iy as usize * g.w..][..g.w]);
             row[g.pad + g.w..].fill(0.0);
-            let (p0, rest) = ph.split_at_mut(span);
-            let (p1, rest) = rest.split_at_mut(span);
-            let (p2, p3) = rest.split_at_mut(span);
-            deinterleave4(row, [p0, p1, p2, p3]);
-            let d = each!(c in [0, 1, 2, 3, 4, 5] => &ph[(c % 4) * span + c / 4..][..tw]);
-            lanes!(d, runs_mut::<6>(e, at_r, 4 * block, tw), bt6, [0, 1, 2, 3, 4, 5]);
+            let [d0, d1, d2, d3, d4, d5] = runs_mut::<6>(d, at_r, 4 * block, tw);
+            for (tx, w) in row.windows(6).step_by(4).take(tw).enumerate() {
+                (d0[tx], d1[tx], d2[tx], d3[tx], d4[tx], d5[tx]) = (w[0], w[1], w[2], w[3], w[4], w[5]);
+            }
         }
+        let all = 4 * block;
+        lanes!(runs(d, 0, all, all), runs_mut::<6>(e, 0, all, all), bt6, [0, 1, 2, 3, 4, 5]);
         // B^T down the columns, over all tiles at once: a tile's rows 4 ty + i.
         for j in 0..6 {
             let ej = &e[4 * j * block..][..4 * block];
@@ -152,12 +152,10 @@ wide! {
         buf: &mut [f32],
     ) {
         let (n, tw, span) = (g.tiles(), g.tw, g.tw + 1);
-        // The padded plane's gradient by column mod 4: [phase][row][column / 4].
-        let plane_len = g.rows() * span;
-        let (acc, rest) = buf.split_at_mut(4 * plane_len);
+        let block = (g.th + 1) * tw;
+        let (r, rest) = buf.split_at_mut(24 * block);
         let (tw_, row) = rest[..72 * n + 4 * span].split_at_mut(72 * n);
         let (t, w) = tw_.split_at_mut(36 * n);
-        acc.fill(0.0);
         // t[i][j] = (B Z[., j])[i], then w[i][j] = (t[i] B^T)[j], over all tiles at once.
         for j in 0..6 {
             lanes!(runs(z, j * stride + at, 6 * stride, n), runs_mut::<6>(t, j * n, 6 * n, n), b6, [0, 1, 2, 3, 4, 5]);
@@ -165,20 +163,35 @@ wide! {
         for i in 0..6 {
             lanes!(runs(t, 6 * i * n, n, n), runs_mut::<6>(w, 6 * i * n, n, n), b6, [0, 1, 2, 3, 4, 5]);
         }
-        // Tile (ty, tx) adds w[i][j] at padded (4 ty + i, 4 tx + j).
-        for ty in 0..g.th {
-            for i in 0..6 {
-                let row = 4 * ty + i;
-                for j in 0..6 {
-                    let src = &w[(6 * i + j) * n + ty * tw..][..tw];
-                    let dst = &mut acc[(j % 4) * plane_len + row * span + j / 4..][..tw];
-                    dst.iter_mut().zip(src).for_each(|(s, v)| *s += v);
-                }
+        // Tile (ty, tx) adds w[i][j] at padded (4 ty + i, 4 tx + j). First down the columns,
+        // over all tiles at once: r[j][row mod 4][row / 4][tx] sums column 4 tx + j's
+        // share of each padded row (rows 4 ty + 4 and + 5 are the next tile row's 0 and 1).
+        for j in 0..6 {
+            let wj = |i: usize| &w[(6 * i + j) * n..][..n];
+            let [r0, r1, r2, r3] = runs_mut::<4>(r, 4 * j * block, block, block);
+            for (p, rp) in [r0, r1].into_iter().enumerate() {
+                rp[..n].copy_from_slice(wj(p));
+                rp[n..].fill(0.0);
+                rp[tw..].iter_mut().zip(wj(p + 4)).for_each(|(s, v)| *s += v);
             }
+            r2[..n].copy_from_slice(wj(2));
+            r3[..n].copy_from_slice(wj(3));
         }
+        // Then along each padded row the plane keeps: column 4 tx + j gets r[j][..][tx].
+        let row = &mut row[..4 * tw + 2];
         for (iy, dst) in dx.chunks_exact_mut(g.w).enumerate() {
-            let at = (iy + g.pad) * span;
-            interleave4(runs(acc, at, plane_len, span), row);
+            let pr = iy + g.pad;
+            let at_r = (pr % 4) * block + (pr / 4) * tw;
+            let [c0, c1, c2, c3, c4, c5] = runs::<6>(r, at_r, 4 * block, tw);
+            row.fill(0.0);
+            for (tx, s) in row.chunks_exact_mut(4).enumerate() {
+                (s[0], s[1], s[2], s[3]) = (c0[tx], c1[tx], c2[tx], c3[tx]);
+            }
+            // The last tile's columns 4 and 5 are the row's last two: a chunk of 2.
+            for (tx, s) in row[4..].chunks_mut(4).enumerate() {
+                s[0] += c4[tx];
+                s[1] += c5[tx];
+            }
             write_all(dst, &row[g.pad..]);
         }
     }
