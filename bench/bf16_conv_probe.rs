@@ -13,12 +13,12 @@
 #[path = "conv_probe_common.rs"]
 mod conv_probe_common;
 use conv_probe_common::{OneConv, chosen, interleaved};
+use convlab::model::cpu::conv::force_winograd_outputs;
 
 fn main() {
     // Both columns on F(2x2, 3x3), the Winograd variant bf16 steps run, so that the GEMMs are
     // the only difference (f32 steps take F(4x4, 3x3) on the wide convs).
-    // SAFETY: set before any other thread exists.
-    unsafe { std::env::set_var("CONVLAB_WINOGRAD", "f23") };
+    force_winograd_outputs(Some(2));
     // (batch, in channels, out channels, plane side)
     let shapes = [
         (64, 1, 10, 28),

@@ -16,7 +16,7 @@ use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 
 use super::conv_kernels::{self, ConvShape};
-use super::{conv_pairs, gemm_bf16, winograd};
+use super::{conv_pairs, gemm_bf16, winograd, winograd_grid};
 use super::{dims, on_flex, tensor, values};
 
 /// Which kernels run a convolution.
@@ -26,6 +26,14 @@ enum Path {
     Winograd,
     /// Winograd's convs on planes of a few pixels (`conv_pairs`).
     Pairs,
+}
+
+/// Holds every Winograd conv to F(m x m, 3x3), m = 2 or 4, or with `None` leaves the choice
+/// to convlab (`CONVLAB_WINOGRAD=f23|f43` does the same from the environment, which this
+/// overrides): for benchmarks that time both variants in one process
+/// (bench/winograd_probe.rs). Results differ in rounding only.
+pub fn force_winograd_outputs(m: Option<usize>) {
+    winograd_grid::force_outputs(m);
 }
 
 /// The kernels for `s`: Winograd's transforms where they apply (by position pairs on the

@@ -9,7 +9,7 @@ use crate::model::cpu::conv_kernels::tests::{
 };
 use crate::model::cpu::conv_kernels::{self, ConvShape};
 use crate::model::cpu::winograd;
-use crate::model::cpu::winograd_tiles::Grid;
+use crate::model::cpu::winograd_grid::Grid;
 
 fn skip() -> bool {
     let skip = !super::cpu_has_bf16();

@@ -55,6 +55,7 @@ mod step_parts;
 mod winograd;
 mod winograd_deep;
 mod winograd_deep_bf16;
+mod winograd_grid;
 mod winograd_points43;
 mod winograd_tiles;
 mod winograd_tiles43;

@@ -22,7 +22,8 @@ use super::conv_kernels::{ConvShape, Grads};
 use super::gemm_bf16::{self, Strided};
 use super::matmul::matmul;
 use super::winograd_deep;
-use super::winograd_tiles::{Grid, grad_tiles, input_grad_tiles, input_tiles, output_tiles};
+use super::winograd_grid::{Grid, grid};
+use super::winograd_tiles::{grad_tiles, input_grad_tiles, input_tiles, output_tiles};
 use super::winograd_weights::{UTile, UTiles, weight_grad};
 
 /// Whether a convolution goes through this module: 3x3 kernel, stride 1.
@@ -45,26 +46,6 @@ fn chunk_images(s: &ConvShape, g: &Grid) -> usize {
 }
 
 const MIN_TILES: usize = 16;
-
-/// The tile grid a conv runs on. F(4x4, 3x3) does 1.78x fewer GEMM flops than F(2x2, 3x3)
-/// but costs more in transforms and in tile data per output. Per conv (forward + backward,
-/// bench/winograd_probe.rs, bench/RESULTS.md) it was 1.0-1.33x faster with 64+ channels on
-/// 7x7 planes or larger and 1,024+ F(4x4) tiles in the batch, and slower elsewhere: 0.6-0.9x
-/// on 4x4 planes, ~0.95x with 16-32 channels, 0.8-0.94x at 512 tiles on 16x16 planes (ResNet-18
-/// b32's second stage; 8x8 planes at 256-512 tiles were 1.0-1.1x, too close to count). Under
-/// bf16 GEMMs, where the GEMMs weigh less, it was no faster (0.87-1.16x), and it would add to
-/// bf16's rounding: F(2x2, 3x3) stays. `CONVLAB_WINOGRAD=f23|f43` overrides.
-pub(super) fn grid(s: &ConvShape) -> Grid {
-    let f43 = Grid::with_outputs(s, 4);
-    let m = match std::env::var("CONVLAB_WINOGRAD").as_deref() {
-        Ok("f23") => 2,
-        Ok("f43") => 4,
-        _ if s.bf16_gemms() => 2,
-        _ if s.c.min(s.o) >= 64 && f43.oh.min(f43.ow) >= 7 && s.n * f43.tiles() >= 1024 => 4,
-        _ => 2,
-    };
-    if m == 4 { f43 } else { Grid::new(s) }
-}
 
 /// Forward: y = conv(x, weight) + bias, y is [n, o, oh, ow].
 pub(super) fn forward(s: &ConvShape, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {

@@ -25,7 +25,7 @@ use super::winograd::{
     weight_tile_grad,
 };
 use super::winograd_deep_bf16 as bf16_wide;
-use super::winograd_tiles::Grid;
+use super::winograd_grid::Grid;
 use super::winograd_weights::{UTile, UTiles, weight_grad};
 
 /// One chunk's tiles: V (then Z) and Yh, `[16][channels][tt]` each, and its bias gradient.

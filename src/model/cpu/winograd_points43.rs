@@ -25,39 +25,19 @@ const AT: [[f32; 6]; 4] = [
     [0.0, 1.0, -1.0, 8.0, -8.0, 1.0],
 ];
 
-/// out[t] = sum over k of coef[k] * ins[k][t], zero coefficients skipped, summed in k order.
-/// Inlined where `coef` is a constant, so the skips and the products by +-1 fold away.
+/// row . x, zero coefficients skipped, summed in order. Inlined where `row` is a constant,
+/// so the skips and the products by 1 fold away.
 #[inline(always)]
-pub(super) fn comb<const K: usize>(out: &mut [f32], ins: [&[f32]; K], coef: [f32; K]) {
-    let n = out.len();
-    for s in ins {
-        assert!(s.len() >= n, "a run shorter than the output");
-    }
-    for (t, o) in out.iter_mut().enumerate() {
-        let mut acc: Option<f32> = None;
-        for k in 0..K {
-            if coef[k] != 0.0 {
-                // SAFETY: t < n <= ins[k].len(), asserted above (checked indexing here keeps
-                // the loop from vectorizing).
-                let term = coef[k] * unsafe { *ins[k].get_unchecked(t) };
-                acc = Some(acc.map_or(term, |a| a + term));
-            }
+fn dot<const K: usize>(row: [f32; K], x: [f32; K]) -> f32 {
+    let mut acc: Option<f32> = None;
+    for k in 0..K {
+        if row[k] != 0.0 {
+            let term = row[k] * x[k];
+            acc = Some(acc.map_or(term, |a| a + term));
         }
-        *o = acc.unwrap_or(0.0);
     }
+    acc.unwrap_or(0.0)
 }
-
-/// `body` once per listed index, with the index a constant `$i`: so `comb` sees constant
-/// coefficients (a loop over a matrix's rows is not always unrolled, and then nothing folds).
-macro_rules! unroll {
-    ($i:ident in [$($n:literal),*] $body:block) => {
-        $({
-            const $i: usize = $n;
-            $body
-        })*
-    };
-}
-pub(super) use unroll;
 
 /// The array [expr at i = first, ...]: an array literal, where `[..].map(closure)` was a
 /// call per array that the compiler left out of line (7% of a conv's time).
@@ -72,7 +52,7 @@ macro_rules! each {
 pub(super) use each;
 
 /// The transpose of a matrix.
-pub(super) const fn transposed<const R: usize, const C: usize>(m: &[[f32; C]; R]) -> [[f32; R]; C] {
+const fn transposed<const R: usize, const C: usize>(m: &[[f32; C]; R]) -> [[f32; R]; C] {
     let mut t = [[0.0; R]; C];
     let mut r = 0;
     while r < R {
@@ -93,7 +73,7 @@ const A: [[f32; 4]; 6] = transposed(&AT);
 const B: [[f32; 6]; 6] = transposed(&BT);
 
 /// G: U = G w G^T.
-pub(super) const G: [[f32; 3]; 6] = [
+const G: [[f32; 3]; 6] = [
     [0.25, 0.0, 0.0],
     [-1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0],
     [-1.0 / 6.0, 1.0 / 6.0, -1.0 / 6.0],
@@ -101,6 +81,27 @@ pub(super) const G: [[f32; 3]; 6] = [
     [1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0],
     [0.0, 0.0, 1.0],
 ];
+
+const GT: [[f32; 6]; 3] = transposed(&G);
+
+/// G w for one column w of a 3x3 filter (its six rows; sixths, so not factored).
+#[inline(always)]
+pub(super) fn g6(w: [f32; 3]) -> [f32; 6] {
+    [
+        dot(G[0], w),
+        dot(G[1], w),
+        dot(G[2], w),
+        dot(G[3], w),
+        dot(G[4], w),
+        dot(G[5], w),
+    ]
+}
+
+/// G^T x for one column x of six values of a tile gradient.
+#[inline(always)]
+pub(super) fn gt3(x: [f32; 6]) -> [f32; 3] {
+    [dot(GT[0], x), dot(GT[1], x), dot(GT[2], x)]
+}
 
 /// B^T x for one column x of six values, factored (about 20 operations where the matrix
 /// has 21 nonzero entries, with products): rows 1-2 and 3-4 share their sums.

@@ -52,11 +52,9 @@ fn point_functions_equal_the_matrices() {
 }
 
 #[test]
-fn comb_and_lanes_apply_a_row_to_every_lane() {
+fn dot_and_lanes_apply_a_row_to_every_lane() {
     let ins: Vec<Vec<f32>> = (0..6).map(|k| ints(37, k)).collect();
     let ins: [&[f32]; 6] = std::array::from_fn(|k| &ins[k][..]);
-    let mut out = vec![0.0f32; 37];
-    comb(&mut out, ins, BT[3]);
     let mut outs = vec![0.0f32; 6 * 37];
     lanes!(
         ins,
@@ -65,11 +63,33 @@ fn comb_and_lanes_apply_a_row_to_every_lane() {
         [0, 1, 2, 3, 4, 5]
     );
     for t in 0..37 {
-        let column: Vec<f32> = ins.iter().map(|s| s[t]).collect();
+        let column: [f32; 6] = std::array::from_fn(|k| ins[k][t]);
         let want = times(&BT, &column);
-        assert_eq!(out[t], want[3] as f32, "comb, lane {t}");
+        assert_eq!(dot(BT[3], column), want[3] as f32, "dot, lane {t}");
         for (k, w) in want.iter().enumerate() {
             assert_eq!(outs[k * 37 + t], *w as f32, "lanes, output {k}, lane {t}");
+        }
+    }
+}
+
+/// G's and G^T's sixths are not exact in f32, so against f64 within a few roundings.
+#[test]
+fn weight_point_functions_apply_g() {
+    for seed in 0..50 {
+        let (w, x) = (ints(3, seed), ints(6, seed + 7));
+        let gw = g6(w.clone().try_into().unwrap());
+        for (got, want) in gw.iter().zip(times(&G, &w)) {
+            assert!(
+                (*got as f64 - want).abs() <= 1e-6 * (1.0 + want.abs()),
+                "G, seed {seed}"
+            );
+        }
+        let gtx = gt3(x.clone().try_into().unwrap());
+        for (got, want) in gtx.iter().zip(times(&GT, &x)) {
+            assert!(
+                (*got as f64 - want).abs() <= 1e-6 * (1.0 + want.abs()),
+                "G^T, seed {seed}"
+            );
         }
     }
 }

@@ -1,4 +1,5 @@
-//! The tile grid, and the F(2x2, 3x3) transforms of `winograd.rs`, on one plane at a time. Tile data lives in
+//! The F(2x2, 3x3) transforms of `winograd.rs` (and the dispatch to F(4x4, 3x3)'s), on one
+//! plane at a time. Tile data lives in
 //! blocks `[16][channels][tiles]` (one block per position xi = 4 i + j of the 4x4 tile), so
 //! the transforms are runs of adds over many tiles, which the compiler vectorizes; even and
 //! odd columns are split apart first, as neighbouring tiles overlap by two columns. The plane
@@ -7,67 +8,8 @@
 
 use std::mem::MaybeUninit;
 
-use super::conv_kernels::ConvShape;
+use super::winograd_grid::Grid;
 use super::winograd_tiles43 as t43;
-
-/// The tile grid of one plane: th x tw tiles of m x m outputs (m = 2 for F(2x2, 3x3), 4 for
-/// F(4x4, 3x3), `winograd_tiles43.rs`); tile (ty, tx) reads the (m + 2) x (m + 2) input
-/// window whose top-left corner is (m ty - pad, m tx - pad).
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Grid {
-    pub h: usize,
-    pub w: usize,
-    pub oh: usize,
-    pub ow: usize,
-    pub pad: usize,
-    pub th: usize,
-    pub tw: usize,
-    pub m: usize,
-}
-
-impl Grid {
-    /// The F(2x2, 3x3) grid.
-    pub fn new(s: &ConvShape) -> Self {
-        Self::with_outputs(s, 2)
-    }
-    /// The grid of m x m output tiles (2 or 4).
-    pub fn with_outputs(s: &ConvShape, m: usize) -> Self {
-        assert!(m == 2 || m == 4, "F({m}x{m}, 3x3) is not implemented");
-        let (oh, ow) = (s.out_h(), s.out_w());
-        let (th, tw) = (oh.div_ceil(m), ow.div_ceil(m));
-        Grid {
-            h: s.h,
-            w: s.w,
-            oh,
-            ow,
-            pad: s.pad,
-            th,
-            tw,
-            m,
-        }
-    }
-    pub fn tiles(&self) -> usize {
-        self.th * self.tw
-    }
-    /// Positions in a tile: (m + 2)^2, the GEMMs per pass.
-    pub fn positions(&self) -> usize {
-        (self.m + 2) * (self.m + 2)
-    }
-    /// Rows of the zero-padded input the tiles read (at least h + 2 pad).
-    pub fn rows(&self) -> usize {
-        self.m * self.th + 2
-    }
-    /// Row scratch any one of the plane transforms needs.
-    pub fn scratch_len(&self) -> usize {
-        if self.m == 4 {
-            return t43::scratch_len(self);
-        }
-        let span = self.tw + 1;
-        let input = 2 * span + 8 * (self.th + 1) * self.tw;
-        let input_grad = 2 * self.rows() * span + 32 * self.tiles();
-        input.max(input_grad)
-    }
-}
 
 /// V = B^T d B of every tile of one input plane ([h, w]), into v[xi * stride + at + tile].
 pub(super) fn input_tiles(

@@ -9,8 +9,8 @@
 
 use std::mem::MaybeUninit;
 
+use super::winograd_grid::Grid;
 use super::winograd_points43::{a4, at6, b6, bt6, each, lane, lanes, runs, runs_mut};
-use super::winograd_tiles::Grid;
 
 /// phases[p][q] = src[4 q + p]: a row split by column mod 4.
 #[inline(always)]
@@ -28,14 +28,6 @@ fn interleave4([p0, p1, p2, p3]: [&[f32]; 4], dst: &mut [f32]) {
     for ((c, (a, b)), (d, e)) in quads.zip(p2.iter().zip(p3)) {
         (c[0], c[1], c[2], c[3]) = (*a, *b, *d, *e);
     }
-}
-
-/// `src` written into `dst` (MaybeUninit) element by element.
-#[inline(always)]
-fn write_all(dst: &mut [MaybeUninit<f32>], src: &[f32]) {
-    dst.iter_mut().zip(src).for_each(|(d, &v)| {
-        d.write(v);
-    });
 }
 
 /// Row scratch any one of these transforms needs.
@@ -109,7 +101,7 @@ wide! {
         for (oy, dst) in out.chunks_exact_mut(g.ow).enumerate() {
             let (r, ty) = (oy % 4, oy / 4);
             interleave4(runs(y, 4 * r * n + ty * tw, n, tw), row);
-            write_all(dst, row);
+            dst.write_copy_of_slice(&row[..g.ow]);
         }
     }
 }
@@ -122,8 +114,10 @@ wide! {
         // d[r][q][tile] = dy at (4 ty + r, 4 tx + q).
         let (dh, row) = buf[..40 * n + 4 * tw].split_at_mut(40 * n);
         let (d, h) = dh.split_at_mut(16 * n);
-        // Rows past the plane's last (4 th > oh) stay zero.
-        d.fill(0.0);
+        // Rows past the plane's last (4 th > oh) stay zero; the others are written whole.
+        if 4 * g.th > g.oh {
+            d.fill(0.0);
+        }
         row[g.ow..].fill(0.0);
         for (oy, src) in plane.chunks_exact(g.ow).enumerate() {
             let (r, ty) = (oy % 4, oy / 4);
@@ -183,7 +177,7 @@ wide! {
             let pr = iy + g.pad;
             let at_r = (pr % 4) * block + (pr / 4) * tw;
             let [c0, c1, c2, c3, c4, c5] = runs::<6>(r, at_r, 4 * block, tw);
-            row.fill(0.0);
+            row[4 * tw..].fill(0.0);
             for (tx, s) in row.chunks_exact_mut(4).enumerate() {
                 (s[0], s[1], s[2], s[3]) = (c0[tx], c1[tx], c2[tx], c3[tx]);
             }
@@ -192,7 +186,7 @@ wide! {
                 s[0] += c4[tx];
                 s[1] += c5[tx];
             }
-            write_all(dst, &row[g.pad..]);
+            dst.write_copy_of_slice(&row[g.pad..][..g.w]);
         }
     }
 }

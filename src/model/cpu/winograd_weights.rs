@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use super::chunks::by_piece;
 use super::conv_kernels::ConvShape;
 use super::gemm_bf16::{self, Strided};
-use super::winograd_tiles::Grid;
+use super::winograd_grid::Grid;
 use super::winograd_weights43::{self as w43, BLOCK};
 
 /// G applied to one column (a, b, c) of a 3x3 filter: its four rows.
