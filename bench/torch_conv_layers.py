@@ -1,8 +1,10 @@
 """PyTorch's time for ResNet-18's stride-2 convs (3x3 and 1x1 shortcuts), forward and backward,
 on CIFAR-sized planes: the reference beside which convlab's per-layer times were read
-(bench/RESULTS.md, "CPU, Adam in one pass"). Median of 10 calls after 2 warm-up calls.
+(bench/RESULTS.md, "CPU, Adam in one pass"; convlab's side: bench/layer_probe.rs). Median of
+10 calls after 2 warm-up calls.
 
-    python3 bench/torch_conv_layers.py 32      # batch 32, 2 threads
+    python3 bench/torch_conv_layers.py 32        # batch 32, 2 threads
+    python3 bench/torch_conv_layers.py 32 bf16   # under bf16 autocast, as bench/pytorch.py --dtype bf16
 """
 import sys
 import time
@@ -11,6 +13,7 @@ import torch
 
 torch.set_num_threads(2)
 n = int(sys.argv[1]) if len(sys.argv) > 1 else 32
+bf16 = len(sys.argv) > 2 and sys.argv[2] == "bf16"
 # (in channels, out channels, input plane, kernel, stride, padding)
 shapes = [(64, 128, 32, 3, 2, 1), (128, 256, 16, 3, 2, 1), (256, 512, 8, 3, 2, 1),
           (64, 128, 32, 1, 2, 0), (128, 256, 16, 1, 2, 0), (256, 512, 8, 1, 2, 0)]
@@ -20,7 +23,8 @@ for c, o, h, k, s, p in shapes:
     fw, bw = [], []
     for i in range(12):
         t0 = time.perf_counter()
-        y = conv(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            y = conv(x)
         t1 = time.perf_counter()
         g = torch.randn_like(y)
         t2 = time.perf_counter()

@@ -13,6 +13,7 @@ use std::mem::MaybeUninit;
 use rayon::prelude::*;
 
 use super::chunks::{backward_in_chunks, sum_in_chunk_order, with_scratch, zeroed};
+use super::conv_kernels_bf16;
 use super::gemm_bf16::{self, Strided};
 use super::matmul::{add_product_nt, matmul, matmul_uninit};
 
@@ -36,7 +37,7 @@ pub struct ConvShape {
 
 /// Images per work item: small enough to spread a batch of 32 over the cores, large enough
 /// that the per-chunk weight-gradient partials stay few.
-const CHUNK: usize = 4;
+pub(super) const CHUNK: usize = 4;
 
 impl ConvShape {
     pub fn out_h(&self) -> usize {
@@ -46,17 +47,17 @@ impl ConvShape {
         (self.w + 2 * self.pad - self.k) / self.stride + 1
     }
     /// Output positions per image.
-    fn l(&self) -> usize {
+    pub(super) fn l(&self) -> usize {
         self.out_h() * self.out_w()
     }
     /// Rows of the patch matrix: c * k * k.
-    fn ckk(&self) -> usize {
+    pub(super) fn ckk(&self) -> usize {
         self.c * self.k * self.k
     }
-    fn in_len(&self) -> usize {
+    pub(super) fn in_len(&self) -> usize {
         self.c * self.h * self.w
     }
-    fn out_len(&self) -> usize {
+    pub(super) fn out_len(&self) -> usize {
         self.o * self.l()
     }
     /// Whether this conv's GEMMs run in bf16: asked for (`bf16`) and the CPU has AVX512-BF16
@@ -65,20 +66,21 @@ impl ConvShape {
         self.bf16 && gemm_bf16::available()
     }
     /// A 1x1 stride-1 unpadded conv reads the image itself as its patch matrix.
-    fn is_pointwise(&self) -> bool {
+    pub(super) fn is_pointwise(&self) -> bool {
         self.k == 1 && self.stride == 1 && self.pad == 0
     }
 }
 
-/// Fills `cols` ([c*k*k, oh*ow], row-major) with the patches of one image `x` ([c, h, w]).
-fn im2col(s: &ConvShape, x: &[f32], cols: &mut [f32]) {
+/// Fills `cols` ([c*k*k, oh*ow], rows `ld` apart) with the patches of one image `x`
+/// ([c, h, w]).
+pub(super) fn im2col(s: &ConvShape, x: &[f32], cols: &mut [f32], ld: usize) {
     let (oh, ow, k) = (s.out_h(), s.out_w(), s.k);
     let l = oh * ow;
     for c in 0..s.c {
         let plane = &x[c * s.h * s.w..(c + 1) * s.h * s.w];
         for ki in 0..k {
             for kj in 0..k {
-                let row = &mut cols[((c * k + ki) * k + kj) * l..][..l];
+                let row = &mut cols[((c * k + ki) * k + kj) * ld..][..l];
                 for y in 0..oh {
                     let out = &mut row[y * ow..(y + 1) * ow];
                     let iy = (y * s.stride + ki) as isize - s.pad as isize;
@@ -111,15 +113,16 @@ fn im2col(s: &ConvShape, x: &[f32], cols: &mut [f32]) {
     }
 }
 
-/// Adds the patch-matrix gradient `cols` back onto one image's gradient `dx` ([c, h, w]).
-fn col2im_add(s: &ConvShape, cols: &[f32], dx: &mut [f32]) {
+/// Adds the patch-matrix gradient `cols` (rows `ld` apart) back onto one image's gradient
+/// `dx` ([c, h, w]).
+pub(super) fn col2im_add(s: &ConvShape, cols: &[f32], dx: &mut [f32], ld: usize) {
     let (oh, ow, k) = (s.out_h(), s.out_w(), s.k);
     let l = oh * ow;
     for c in 0..s.c {
         let plane = &mut dx[c * s.h * s.w..(c + 1) * s.h * s.w];
         for ki in 0..k {
             for kj in 0..k {
-                let row = &cols[((c * k + ki) * k + kj) * l..][..l];
+                let row = &cols[((c * k + ki) * k + kj) * ld..][..l];
                 for y in 0..oh {
                     let iy = (y * s.stride + ki) as isize - s.pad as isize;
                     if iy < 0 || iy >= s.h as isize {
@@ -153,6 +156,20 @@ fn col2im_add(s: &ConvShape, cols: &[f32], dx: &mut [f32]) {
 
 /// Forward: y = conv(x, weight) + bias, y is [n, o, oh, ow].
 pub fn forward(s: &ConvShape, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+    if conv_kernels_bf16::applies(s) {
+        conv_kernels_bf16::forward(s, x, weight, bias)
+    } else {
+        forward_by_image(s, x, weight, bias)
+    }
+}
+
+/// `forward` with one GEMM per image.
+pub(super) fn forward_by_image(
+    s: &ConvShape,
+    x: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+) -> Vec<f32> {
     let (l, ckk, out_len, in_len) = (s.l(), s.ckk(), s.out_len(), s.in_len());
     let cols_len = if s.is_pointwise() { 0 } else { ckk * l };
     // Skipped when zero: the bias-free convs before batch norm pass zeros.
@@ -174,7 +191,7 @@ pub fn forward(s: &ConvShape, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -
                     let patches = if s.is_pointwise() {
                         img
                     } else {
-                        im2col(s, img, cols);
+                        im2col(s, img, cols, l);
                         &*cols
                     };
                     // The GEMM writes (never reads) all of yi: accumulate = false.
@@ -221,6 +238,22 @@ pub fn backward(
     need_x: bool,
     need_bias: bool,
 ) -> Grads {
+    if conv_kernels_bf16::applies(s) {
+        conv_kernels_bf16::backward(s, x, weight, dy, need_x, need_bias)
+    } else {
+        backward_by_image(s, x, weight, dy, need_x, need_bias)
+    }
+}
+
+/// `backward` with one GEMM per image and pass.
+pub(super) fn backward_by_image(
+    s: &ConvShape,
+    x: &[f32],
+    weight: &[f32],
+    dy: &[f32],
+    need_x: bool,
+    need_bias: bool,
+) -> Grads {
     let (l, ckk, out_len, in_len) = (s.l(), s.ckk(), s.out_len(), s.in_len());
     let cols_len = if s.is_pointwise() { 0 } else { ckk * l };
     let dcols_len = if need_x && !s.is_pointwise() {
@@ -253,7 +286,7 @@ pub fn backward(
                 let patches: &[f32] = if s.is_pointwise() {
                     img
                 } else {
-                    im2col(s, img, cols);
+                    im2col(s, img, cols, l);
                     cols
                 };
                 // dW[o, ckk] (+)= dY[o, l] * P[ckk, l]^T; the chunk's first image writes dW.
@@ -297,7 +330,7 @@ pub fn backward(
                         None => matmul(ckk, l, s.o, dp, weight, w_t, g, g_s, false),
                     }
                     if !s.is_pointwise() {
-                        col2im_add(s, dcols, dxi);
+                        col2im_add(s, dcols, dxi, l);
                     }
                 }
             }

@@ -21,7 +21,8 @@ use std::cell::RefCell;
 use super::bf16::round_to_bf16;
 
 const MR: usize = 8;
-const NR: usize = 32;
+/// The micro-kernel's width: B's panels hold this many columns.
+pub(super) const NR: usize = 32;
 
 /// `CONVLAB_CPU_BF16_GEMM`, read once: "off" or "all", else empty.
 fn setting() -> &'static str {

@@ -42,6 +42,7 @@ pub mod bf16;
 mod chunks;
 pub mod conv;
 mod conv_kernels;
+mod conv_kernels_bf16;
 mod conv_pairs;
 pub mod gemm_bf16;
 mod gemm_bf16_pack;
