@@ -36,7 +36,10 @@ fn shapes() -> Vec<[usize; 7]> {
         return RESNET18.to_vec();
     };
     let parse = |t: &str| -> Option<[usize; 7]> {
-        let f: Vec<usize> = t.split(',').map(|x| x.trim().parse().ok()).collect::<Option<_>>()?;
+        let f: Vec<usize> = t
+            .split(',')
+            .map(|x| x.trim().parse().ok())
+            .collect::<Option<_>>()?;
         f.try_into().ok()
     };
     v.split(';')

@@ -65,6 +65,14 @@ impl ConvShape {
     pub(super) fn bf16_gemms(&self) -> bool {
         self.bf16 && gemm_bf16::available()
     }
+    /// The output columns `first..last` whose input column (`xo * stride + kj - pad`) lies
+    /// inside the image, for kernel column `kj`.
+    fn inside(&self, kj: usize) -> (usize, usize) {
+        let ow = self.out_w();
+        let first = self.pad.saturating_sub(kj).div_ceil(self.stride).min(ow);
+        let last = (self.w + self.pad).saturating_sub(kj).div_ceil(self.stride);
+        (first, last.min(ow).max(first))
+    }
     /// A 1x1 stride-1 unpadded conv reads the image itself as its patch matrix.
     pub(super) fn is_pointwise(&self) -> bool {
         self.k == 1 && self.stride == 1 && self.pad == 0
@@ -89,23 +97,23 @@ pub(super) fn im2col(s: &ConvShape, x: &[f32], cols: &mut [f32], ld: usize) {
                         continue;
                     }
                     let src = &plane[iy as usize * s.w..(iy as usize + 1) * s.w];
+                    // The run of columns inside the row, zeros where the window hangs over an
+                    // edge.
+                    let (first, last) = s.inside(kj);
+                    out[..first].fill(0.0);
+                    out[last..].fill(0.0);
+                    if first == last {
+                        continue;
+                    }
+                    let from = &src[first * s.stride + kj - s.pad..];
                     if s.stride == 1 {
-                        // Contiguous run with zeros where the window hangs over an edge.
-                        let first = s.pad.saturating_sub(kj).min(ow);
-                        let last = (s.w + s.pad).saturating_sub(kj).min(ow).max(first);
-                        out[..first].fill(0.0);
-                        let start = first + kj - s.pad;
-                        out[first..last].copy_from_slice(&src[start..start + (last - first)]);
-                        out[last..].fill(0.0);
+                        out[first..last].copy_from_slice(&from[..last - first]);
                     } else {
-                        for (xo, v) in out.iter_mut().enumerate() {
-                            let ix = (xo * s.stride + kj) as isize - s.pad as isize;
-                            *v = if ix < 0 || ix >= s.w as isize {
-                                0.0
-                            } else {
-                                src[ix as usize]
-                            };
-                        }
+                        let taken = from.iter().step_by(s.stride);
+                        out[first..last]
+                            .iter_mut()
+                            .zip(taken)
+                            .for_each(|(o, v)| *o = *v);
                     }
                 }
             }
@@ -130,23 +138,21 @@ pub(super) fn col2im_add(s: &ConvShape, cols: &[f32], dx: &mut [f32], ld: usize)
                     }
                     let dst = &mut plane[iy as usize * s.w..(iy as usize + 1) * s.w];
                     let src = &row[y * ow..(y + 1) * ow];
-                    if s.stride == 1 {
-                        // The run of output columns whose input column lies inside the row
-                        // (im2col's zero padding gets no gradient): one vectorizable add.
-                        let first = s.pad.saturating_sub(kj).min(ow);
-                        let last = (s.w + s.pad).saturating_sub(kj).min(ow).max(first);
-                        let start = first + kj - s.pad;
-                        dst[start..start + (last - first)]
-                            .iter_mut()
-                            .zip(&src[first..last])
-                            .for_each(|(d, g)| *d += g);
+                    // The run of output columns whose input column lies inside the row
+                    // (im2col's zero padding gets no gradient).
+                    let (first, last) = s.inside(kj);
+                    if first == last {
                         continue;
                     }
-                    for (xo, g) in src.iter().enumerate() {
-                        let ix = (xo * s.stride + kj) as isize - s.pad as isize;
-                        if ix >= 0 && (ix as usize) < s.w {
-                            dst[ix as usize] += g;
-                        }
+                    let to = &mut dst[first * s.stride + kj - s.pad..];
+                    if s.stride == 1 {
+                        let to = &mut to[..last - first];
+                        to.iter_mut()
+                            .zip(&src[first..last])
+                            .for_each(|(d, g)| *d += g);
+                    } else {
+                        let to = to.iter_mut().step_by(s.stride);
+                        to.zip(&src[first..last]).for_each(|(d, g)| *d += g);
                     }
                 }
             }

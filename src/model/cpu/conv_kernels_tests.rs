@@ -60,6 +60,9 @@ fn shapes() -> Vec<ConvShape> {
         mk(3, 2, 9, 8, 5, 3, 2, 1),
         mk(9, 4, 5, 5, 6, 1, 1, 0),
         mk(2, 3, 6, 6, 2, 1, 2, 0),
+        // Kernel columns past the padding on both edges at stride 2, and stride 3.
+        mk(3, 2, 11, 10, 4, 5, 2, 2),
+        mk(2, 2, 7, 9, 3, 3, 3, 0),
         // 576 output positions, 17 output channels: the weight gradient goes by tiles.
         mk(5, 3, 24, 24, 17, 3, 1, 1),
     ]
