@@ -11,10 +11,8 @@
 
 use std::mem::MaybeUninit;
 
-use super::chunks::{
-    backward_in_chunks, filled_in_chunks, sum_in_chunk_order, with_scratch, zeroed,
-};
-use super::conv_kernels::{CHUNK, ConvShape, Grads, col2im_add, im2col};
+use super::chunks::{filled_in_chunks, with_scratch, zeroed};
+use super::conv_kernels::{CHUNK, ConvShape, Grads, col2im_add, grads_by_chunks, im2col};
 use super::gemm_bf16::{self, Strided};
 
 /// Whether `s` runs here rather than image by image: bf16 GEMMs, a patch matrix (not a 1x1
@@ -128,12 +126,7 @@ pub(super) fn backward(
         });
         (dw, db)
     };
-    let (dx, partials) = backward_in_chunks(s.n, CHUNK, in_len, need_x, work);
-    Grads {
-        x: dx,
-        weight: sum_in_chunk_order(partials.iter().map(|p| &p.0[..]), s.o * ckk),
-        bias: sum_in_chunk_order(partials.iter().map(|p| &p.1[..]), s.o),
-    }
+    grads_by_chunks(s, need_x, work)
 }
 
 #[cfg(test)]
