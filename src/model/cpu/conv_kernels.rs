@@ -89,6 +89,9 @@ pub(super) fn im2col(s: &ConvShape, x: &[f32], cols: &mut [f32], ld: usize) {
         for ki in 0..k {
             for kj in 0..k {
                 let row = &mut cols[((c * k + ki) * k + kj) * ld..][..l];
+                // The run of columns inside each row, zeros where the window hangs over an
+                // edge: the same for every row.
+                let (first, last) = s.inside(kj);
                 for y in 0..oh {
                     let out = &mut row[y * ow..(y + 1) * ow];
                     let iy = (y * s.stride + ki) as isize - s.pad as isize;
@@ -97,9 +100,6 @@ pub(super) fn im2col(s: &ConvShape, x: &[f32], cols: &mut [f32], ld: usize) {
                         continue;
                     }
                     let src = &plane[iy as usize * s.w..(iy as usize + 1) * s.w];
-                    // The run of columns inside the row, zeros where the window hangs over an
-                    // edge.
-                    let (first, last) = s.inside(kj);
                     out[..first].fill(0.0);
                     out[last..].fill(0.0);
                     if first == last {
@@ -131,6 +131,12 @@ pub(super) fn col2im_add(s: &ConvShape, cols: &[f32], dx: &mut [f32], ld: usize)
         for ki in 0..k {
             for kj in 0..k {
                 let row = &cols[((c * k + ki) * k + kj) * ld..][..l];
+                // The run of output columns whose input column lies inside the row (im2col's
+                // zero padding gets no gradient): the same for every row.
+                let (first, last) = s.inside(kj);
+                if first == last {
+                    continue;
+                }
                 for y in 0..oh {
                     let iy = (y * s.stride + ki) as isize - s.pad as isize;
                     if iy < 0 || iy >= s.h as isize {
@@ -138,12 +144,6 @@ pub(super) fn col2im_add(s: &ConvShape, cols: &[f32], dx: &mut [f32], ld: usize)
                     }
                     let dst = &mut plane[iy as usize * s.w..(iy as usize + 1) * s.w];
                     let src = &row[y * ow..(y + 1) * ow];
-                    // The run of output columns whose input column lies inside the row
-                    // (im2col's zero padding gets no gradient).
-                    let (first, last) = s.inside(kj);
-                    if first == last {
-                        continue;
-                    }
                     let to = &mut dst[first * s.stride + kj - s.pad..];
                     if s.stride == 1 {
                         let to = &mut to[..last - first];
