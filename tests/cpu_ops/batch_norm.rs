@@ -61,6 +61,41 @@ fn cpu_batch_norm_matches_burns_and_its_gradients() {
     check(vec![4, 3, 5, 6]);
     check(vec![7, 5, 1, 1]); // flat features seen as 1x1 images
     check(vec![6, 3, 40, 40]); // planes of 1,600: several parallel jobs of whole planes
+    // 2x2 planes: blocks of 64 channels per job (batch_norm_passes.rs), the last one short.
+    check(vec![3, 150, 2, 2]);
+}
+
+/// The batch-norm passes run in blocks of channels in parallel; each channel's sums add its
+/// planes in image order, so output and gradients have the same bits on 1 thread as on 3,
+/// with one channel per block (16x16 planes) and many (2x2 planes, 3 blocks).
+#[test]
+fn cpu_batch_norm_has_the_same_bits_whatever_the_thread_count() {
+    use burn::nn::BatchNormConfig;
+    use convlab::model::cpu::batch_norm;
+    let device = Device::flex().autodiff();
+    let bits = |t: Tensor<4>| -> Vec<u32> {
+        let v = t.into_data().try_to_vec::<f32>().unwrap();
+        v.iter().map(|f| f.to_bits()).collect()
+    };
+    for shape in [[5, 7, 16, 16], [3, 150, 2, 2]] {
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let bn = BatchNormConfig::new(shape[1]).init(&device);
+                let x = wavy(shape, 21, &device).mul_scalar(3.0).require_grad();
+                let y = batch_norm::forward(&bn, x.clone());
+                let grads = (y.clone() * wavy(shape, 22, &device)).sum().backward();
+                (bits(y.inner()), bits(x.grad(&grads).unwrap()))
+            })
+        };
+        let (one, three) = (run(1), run(3));
+        assert!(one.1.iter().any(|&b| b != 0), "{shape:?}: dx is all zero");
+        assert_eq!(one.0, three.0, "{shape:?}: outputs differ, 1 vs 3 threads");
+        assert_eq!(one.1, three.1, "{shape:?}: dx differs, 1 vs 3 threads");
+    }
 }
 
 /// Batch norm in inference mode (evaluation and serving: no autodiff) through the one-pass

@@ -1,7 +1,8 @@
 //! Batch norm's training pass as one operation with its own backward step. Burn's default
 //! (used by flex) builds the statistics and the gradient from a dozen tensor operations, each
-//! transposing the activation to channel-major first; here each direction is two passes over
-//! the data. Same arithmetic as Burn's (biased batch variance); the running variance is
+//! transposing the activation to channel-major first; here each direction reads the data from
+//! memory about once (`batch_norm_passes.rs`: blocks of channels, their sums, then their
+//! outputs while the block is still in cache). Same arithmetic as Burn's (biased batch variance); the running variance is
 //! updated with the unbiased one, as PyTorch's.
 
 use burn::backend::AutodiffBackend;
@@ -13,10 +14,10 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::{Autodiff, Backend, Flex, backend_extension, tensor::FloatTensor};
 use burn::nn::BatchNorm;
 use burn::tensor::Tensor;
-use rayon::prelude::*;
 
+use super::batch_norm_passes as passes;
 use super::plane_affine;
-use super::{channel_planes, dims, map_planes, on_flex, sum_zip, tensor, values};
+use super::{channel_planes, dims, on_flex, tensor, values};
 
 #[backend_extension(Flex, Autodiff)]
 pub trait CpuBatchNorm: Backend {
@@ -107,54 +108,14 @@ fn update_running_stats(bn: &BatchNorm, mean: Tensor<1>, var: Tensor<1>, count: 
     bn.running_var.update(running_var.detach());
 }
 
-/// Per channel c, the sum of `f(c, a[i], b[i])` over the elements of every plane of that
-/// channel, planes taken in order (the same bits whatever the thread count).
-fn channel_sums(
-    a: &[f32],
-    b: &[f32],
-    channels: usize,
-    plane: usize,
-    f: impl Fn(usize, f32, f32) -> f32 + Sync,
-) -> Vec<f32> {
-    let planes = a.len() / plane;
-    (0..channels)
-        .into_par_iter()
-        .map(|c| {
-            let mut total = 0.0f32;
-            for row in (c..planes).step_by(channels) {
-                let r = row * plane..(row + 1) * plane;
-                total += sum_zip(&a[r.clone()], &b[r], |x, y| f(c, x, y));
-            }
-            total
-        })
-        .collect()
-}
-
 fn train_forward(
     x: &FlexTensor,
     gamma: &FlexTensor,
     beta: &FlexTensor,
     eps: f64,
 ) -> (FlexTensor, Vec<f32>, Vec<f32>) {
-    let (channels, plane) = channel_planes(x);
     let (xs, g, b) = (values(x), values(gamma), values(beta));
-    let planes = xs.len() / plane;
-    let count = (planes / channels * plane) as f32;
-    let mean: Vec<f32> = channel_sums(&xs, &xs, channels, plane, |_, v, _| v)
-        .into_iter()
-        .map(|s| s / count)
-        .collect();
-    let var: Vec<f32> = channel_sums(&xs, &xs, channels, plane, |c, v, _| {
-        (v - mean[c]) * (v - mean[c])
-    })
-    .into_iter()
-    .map(|s| s / count)
-    .collect();
-    let scale: Vec<f32> = (0..channels)
-        .map(|c| g[c] / (var[c] + eps as f32).sqrt())
-        .collect();
-    let shift: Vec<f32> = (0..channels).map(|c| b[c] - mean[c] * scale[c]).collect();
-    let y = plane_affine::scale_shift(&xs, plane, &scale, Some(&shift));
+    let (y, mean, var) = passes::forward(&xs, channel_planes(x), &g, &b, eps as f32);
     (tensor(y, dims(x)), mean, var)
 }
 
@@ -184,20 +145,16 @@ impl Backward<Flex, 3> for BatchNormBackward {
         let (x, gamma, mean, var, eps) = ops.state;
         let (channels, plane) = channel_planes(&x);
         let (xs, g, gs) = (values(&x), values(&gamma), values(&dy));
-        let planes = xs.len() / plane;
-        let count = (planes / channels * plane) as f32;
-        let inv_std: Vec<f32> = var.iter().map(|v| 1.0 / (v + eps as f32).sqrt()).collect();
-        let dbeta = channel_sums(&gs, &gs, channels, plane, |_, d, _| d);
-        let dgamma = channel_sums(&gs, &xs, channels, plane, |c, d, v| {
-            d * (v - mean[c]) * inv_std[c]
-        });
+        let stats = [&mean[..], &var[..]];
+        let (dx, dgamma, dbeta) = passes::backward(
+            [&xs, &gs],
+            (channels, plane),
+            &g,
+            stats,
+            eps as f32,
+            node_x.is_some(),
+        );
         if let Some(node) = node_x {
-            let dx = map_planes(&xs, &gs, plane, |row| {
-                let c = row % channels;
-                let (mdy, mdyx) = (dbeta[c] / count, dgamma[c] / count);
-                let (scale, m, is) = (g[c] * inv_std[c], mean[c], inv_std[c]);
-                move |v, gv| scale * (gv - mdy - (v - m) * is * mdyx)
-            });
             grads.register::<Flex>(node.id, tensor(dx, dims(&x)));
         }
         if let Some(node) = node_gamma {

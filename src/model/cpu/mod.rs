@@ -38,6 +38,7 @@ macro_rules! wide {
 
 pub mod adam;
 pub mod batch_norm;
+mod batch_norm_passes;
 pub mod bf16;
 mod chunks;
 pub mod conv;
@@ -118,8 +119,9 @@ const LANES: usize = 16;
 
 /// The sum over i of `f(a[i], b[i])`, in a fixed order of 16 interleaved partial sums (a plain
 /// `.sum()` is one sequential chain of adds that cannot be vectorized). Fixed order: the same
-/// bits whatever the thread count.
-#[inline]
+/// bits whatever the thread count. Always inlined, so that in a `wide!` function it takes
+/// that function's instruction set (AVX2).
+#[inline(always)]
 pub(crate) fn sum_zip(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
     debug_assert_eq!(a.len(), b.len());
     let mut acc = [0.0f32; LANES];
