@@ -13,6 +13,9 @@ use burn::tensor::Distribution;
 use convlab::model::cpu::batch_norm;
 use std::time::Instant;
 
+#[path = "probe_shapes.rs"]
+mod probe_shapes;
+
 // As the convlab binary: Burn allocates a tensor per op (src/main.rs).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -28,22 +31,6 @@ const SHAPES: [[usize; 3]; 7] = [
     [32, 64, 8],
 ];
 
-fn shapes() -> Vec<[usize; 3]> {
-    let Ok(v) = std::env::var("SHAPES") else {
-        return SHAPES.to_vec();
-    };
-    let parse = |t: &str| -> Option<[usize; 3]> {
-        let f: Vec<usize> = t
-            .split(',')
-            .map(|x| x.trim().parse().ok())
-            .collect::<Option<_>>()?;
-        f.try_into().ok()
-    };
-    v.split(';')
-        .map(|t| parse(t).unwrap_or_else(|| panic!("SHAPES: {t:?} is not 3 numbers")))
-        .collect()
-}
-
 /// (median, fastest) in ms.
 fn median_min(mut v: Vec<f64>) -> (f64, f64) {
     v.sort_by(f64::total_cmp);
@@ -52,7 +39,7 @@ fn median_min(mut v: Vec<f64>) -> (f64, f64) {
 
 fn main() {
     let device = Device::flex().autodiff();
-    for [n, c, hw] in shapes() {
+    for [n, c, hw] in probe_shapes::from_env(&SHAPES) {
         let bn = BatchNormConfig::new(c).init(&device);
         let normal = Distribution::Normal(0.5, 2.0);
         let x = Tensor::<4>::random([n, c, hw, hw], normal, &device).require_grad();

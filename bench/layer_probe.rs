@@ -17,6 +17,9 @@ use burn::tensor::ops::ConvOptions;
 use convlab::model::cpu::conv::conv2d_fast;
 use std::time::Instant;
 
+#[path = "probe_shapes.rs"]
+mod probe_shapes;
+
 // As the convlab binary: Burn allocates a tensor per op (src/main.rs).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -31,22 +34,6 @@ const RESNET18: [[usize; 7]; 6] = [
     [32, 256, 512, 8, 1, 2, 0],
 ];
 
-fn shapes() -> Vec<[usize; 7]> {
-    let Ok(v) = std::env::var("SHAPES") else {
-        return RESNET18.to_vec();
-    };
-    let parse = |t: &str| -> Option<[usize; 7]> {
-        let f: Vec<usize> = t
-            .split(',')
-            .map(|x| x.trim().parse().ok())
-            .collect::<Option<_>>()?;
-        f.try_into().ok()
-    };
-    v.split(';')
-        .map(|t| parse(t).unwrap_or_else(|| panic!("SHAPES: {t:?} is not 7 numbers")))
-        .collect()
-}
-
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -56,7 +43,7 @@ fn main() {
     let bf16 = std::env::var("DTYPE").is_ok_and(|v| v == "bf16");
     let device = Device::flex().autodiff();
     let normal = |std| Distribution::Normal(0.0, std);
-    for [n, c, o, hw, k, stride, pad] in shapes() {
+    for [n, c, o, hw, k, stride, pad] in probe_shapes::from_env(&RESNET18) {
         let x = Tensor::<4>::random([n, c, hw, hw], normal(1.0), &device).require_grad();
         let w = Tensor::<4>::random([o, c, k, k], normal(0.1), &device).require_grad();
         let (mut fwd, mut bwd) = (vec![], vec![]);

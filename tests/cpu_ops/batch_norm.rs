@@ -79,11 +79,7 @@ fn cpu_batch_norm_has_the_same_bits_whatever_the_thread_count() {
     };
     for shape in [[5, 7, 16, 16], [3, 150, 2, 2]] {
         let run = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            pool.install(|| {
+            on_threads(threads, || {
                 let bn = BatchNormConfig::new(shape[1]).init(&device);
                 let x = wavy(shape, 21, &device).mul_scalar(3.0).require_grad();
                 let y = batch_norm::forward(&bn, x.clone());

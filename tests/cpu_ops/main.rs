@@ -17,6 +17,15 @@ fn wavy<const D: usize>(shape: [usize; D], seed: u32, device: &Device) -> Tensor
     Tensor::<1>::from_floats(v.as_slice(), device).reshape(shape)
 }
 
+/// `f` run on a pool of `threads` threads.
+fn on_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    pool.install(f)
+}
+
 fn assert_close<const D: usize>(what: &str, a: Tensor<D>, b: Tensor<D>) {
     assert_eq!(a.dims(), b.dims(), "{what}");
     let (a, b) = (
@@ -216,11 +225,7 @@ fn cpu_training_pass_is_bit_identical_whatever_the_thread_count() {
     let net = Net::new(&layers, input, Init::Default, &device);
     let bits = |t: Vec<f32>| -> Vec<u32> { t.iter().map(|f| f.to_bits()).collect() };
     let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| {
+        on_threads(threads, || {
             let x = wavy([12, 3, 32, 32], 30, &device).require_grad();
             let y = net.forward(x.clone());
             let grads = (y.clone() * wavy(y.dims(), 31, &device)).sum().backward();

@@ -32,6 +32,15 @@ struct Layout {
 }
 
 impl Layout {
+    /// The layout of `len` values in `channels` channels of `plane` values per plane.
+    fn of(len: usize, (channels, plane): (usize, usize)) -> Self {
+        Layout {
+            images: len / plane / channels,
+            channels,
+            plane,
+        }
+    }
+
     /// The values of channels `block` in image n (one run).
     fn run(&self, n: usize, block: &Range<usize>) -> Range<usize> {
         let start = (n * self.channels + block.start) * self.plane;
@@ -211,12 +220,7 @@ pub(super) fn forward(
     beta: &[f32],
     eps: f32,
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
-    let images = xs.len() / plane / channels;
-    let layout = Layout {
-        images,
-        channels,
-        plane,
-    };
+    let layout = Layout::of(xs.len(), (channels, plane));
     let (y, stats) = by_blocks(layout, true, |block, out| {
         let mut out = out.expect("the forward pass writes y");
         let mut stats = vec![];
@@ -237,12 +241,7 @@ pub(super) fn backward(
     eps: f32,
     need_x: bool,
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
-    let images = xs.len() / plane / channels;
-    let layout = Layout {
-        images,
-        channels,
-        plane,
-    };
+    let layout = Layout::of(xs.len(), (channels, plane));
     let inv_std: Vec<f32> = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
     let (dx, sums) = by_blocks(layout, need_x, |block, mut out| {
         let mut sums = vec![];
