@@ -2,8 +2,8 @@
 //! (used by flex) builds the statistics and the gradient from a dozen tensor operations, each
 //! transposing the activation to channel-major first; here each direction reads the data from
 //! memory about once (`batch_norm_passes.rs`: blocks of channels, their sums, then their
-//! outputs while the block is still in cache). Same arithmetic as Burn's (biased batch variance); the running variance is
-//! updated with the unbiased one, as PyTorch's.
+//! outputs while the block is still in cache). Same arithmetic as Burn's (biased batch
+//! variance); the running variance is updated with the unbiased one, as PyTorch's.
 
 use burn::backend::AutodiffBackend;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
