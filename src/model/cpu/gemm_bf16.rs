@@ -125,6 +125,40 @@ pub(super) fn pack(
     }
 }
 
+/// Whether [`pack_rows16`] runs here: the vector packing's CPU features, bf16 GEMMs not
+/// turned off.
+pub(super) fn packs_in_vectors() -> bool {
+    available()
+}
+
+/// 16 rows of A packed as [`pack_a`] packs a block of 16 rows (two MR-row panels of
+/// `k.div_ceil(2)` pairs, `out` exactly that long); element kk of row l is
+/// `src[l * line_stride + kk * k_stride]`, one of the strides 1. Only where
+/// [`packs_in_vectors`].
+pub(super) fn pack_rows16(
+    out: &mut [u32],
+    src: &[f32],
+    k: usize,
+    line_stride: usize,
+    k_stride: usize,
+) {
+    assert!(MR == 8 && out.len() == 16 * k.div_ceil(2) && packs_in_vectors());
+    assert!((line_stride == 1 || k_stride == 1) && k > 0);
+    assert!(src.len() > 15 * line_stride + (k - 1) * k_stride);
+    #[cfg(target_arch = "x86_64")]
+    {
+        let s = super::gemm_bf16_pack::Source {
+            src,
+            line_stride,
+            k_stride,
+            k,
+        };
+        // SAFETY: the CPU has AVX512F/BW/BF16 (asserted); `src` holds every element of the
+        // 16 rows and `out` their two panels (asserted).
+        unsafe { super::gemm_bf16_pack::pack_blocks(out, 16, MR, &s) };
+    }
+}
+
 /// A (m x k) packed in MR-row panels.
 pub fn pack_a(out: &mut Vec<u32>, m: usize, k: usize, a: Strided) {
     pack(out, m, k, MR, a.data, (a.rs, a.cs));

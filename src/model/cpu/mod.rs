@@ -63,6 +63,7 @@ mod winograd_tiles;
 mod winograd_tiles43;
 mod winograd_weights;
 mod winograd_weights43;
+mod winograd_weights_packed;
 
 use std::borrow::Cow;
 

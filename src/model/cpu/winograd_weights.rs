@@ -15,6 +15,7 @@ use super::chunks::by_piece;
 use super::conv_kernels::ConvShape;
 use super::gemm_bf16::{self, Strided};
 use super::winograd_grid::Grid;
+use super::winograd_weights_packed::packed_tiles;
 use super::winograd_weights43::{self as w43, BLOCK};
 
 /// G applied to one column (a, b, c) of a 3x3 filter: its four rows.
@@ -104,15 +105,21 @@ pub(super) fn weight_tiles(s: &ConvShape, g: &Grid, weight: &[f32]) -> Vec<f32> 
     let mut u = vec![0.0f32; g.positions() * oc];
     let rows = u.chunks_mut(oc).map(|r| r.chunks_mut(BLOCK)).collect();
     let blocks = by_piece(rows, oc.div_ceil(BLOCK)).into_par_iter();
-    let block = if g.m == 4 {
-        w43::weight_tiles_block
-    } else {
-        weight_tiles_block
-    };
+    let block = tiles_block_fn(g);
     blocks
         .zip(weight.par_chunks(9 * BLOCK))
         .for_each(|(mut runs, w)| block(w, &mut runs));
     u
+}
+
+/// The transform of one block of up to `BLOCK` filters (`[filter][9]`) into their runs at
+/// each tile position, for `g`'s variant.
+pub(super) fn tiles_block_fn(g: &Grid) -> fn(&[f32], &mut [&mut [f32]]) {
+    if g.m == 4 {
+        w43::weight_tiles_block
+    } else {
+        weight_tiles_block
+    }
 }
 
 /// dw = G^T du G of every (o, c) pair, from du laid out [positions][o][c]; dw is
@@ -152,6 +159,11 @@ pub(super) enum UTile<'a> {
 
 impl UTiles {
     pub(super) fn new(s: &ConvShape, g: &Grid, weight: &[f32], transposed: bool) -> Self {
+        if s.bf16_gemms()
+            && let Some(packs) = packed_tiles(s, g, weight, transposed)
+        {
+            return UTiles::Packed(packs);
+        }
         let u = weight_tiles(s, g, weight);
         if !s.bf16_gemms() {
             return UTiles::F32(u);
