@@ -60,7 +60,7 @@ fn main() {
             }
         }
         println!(
-            "{c}->{o} k{k} s{stride} {hw}x{hw}: fwd {:.1} ms bwd {:.1} ms",
+            "b{n} {c}->{o} k{k} s{stride} {hw}x{hw}: fwd {:.1} ms bwd {:.1} ms",
             median(fwd) * 1e3,
             median(bwd) * 1e3
         );

@@ -5,7 +5,11 @@ on CIFAR-sized planes: the reference beside which convlab's per-layer times were
 
     python3 bench/torch_conv_layers.py 32        # batch 32, 2 threads
     python3 bench/torch_conv_layers.py 32 bf16   # under bf16 autocast, as bench/pytorch.py --dtype bf16
+    SHAPES="32,512,512,4,3,1,1;..." python3 bench/torch_conv_layers.py 32 bf16
+        (other shapes, as layer_probe.rs reads them: batch, in, out, plane, kernel, stride,
+        padding; each shape's batch replaces the argument's)
 """
+import os
 import sys
 import time
 
@@ -17,7 +21,11 @@ bf16 = len(sys.argv) > 2 and sys.argv[2] == "bf16"
 # (in channels, out channels, input plane, kernel, stride, padding)
 shapes = [(64, 128, 32, 3, 2, 1), (128, 256, 16, 3, 2, 1), (256, 512, 8, 3, 2, 1),
           (64, 128, 32, 1, 2, 0), (128, 256, 16, 1, 2, 0), (256, 512, 8, 1, 2, 0)]
-for c, o, h, k, s, p in shapes:
+shapes = [(n, *shape) for shape in shapes]
+if os.environ.get("SHAPES"):
+    shapes = [tuple(int(v) for v in t.split(",")) for t in os.environ["SHAPES"].split(";")]
+    assert all(len(t) == 7 for t in shapes), "SHAPES: each shape is 7 numbers"
+for n, c, o, h, k, s, p in shapes:
     conv = torch.nn.Conv2d(c, o, k, s, p, bias=False)
     x = torch.randn(n, c, h, h, requires_grad=True)
     fw, bw = [], []
@@ -37,4 +45,4 @@ for c, o, h, k, s, p in shapes:
         conv.weight.grad = None
     fw.sort()
     bw.sort()
-    print(f"{c}->{o} k{k} s{s} {h}x{h}: fwd {fw[len(fw) // 2] * 1e3:.1f} ms bwd {bw[len(bw) // 2] * 1e3:.1f} ms")
+    print(f"b{n} {c}->{o} k{k} s{s} {h}x{h}: fwd {fw[len(fw) // 2] * 1e3:.1f} ms bwd {bw[len(bw) // 2] * 1e3:.1f} ms")
