@@ -134,6 +134,14 @@ pub(super) fn backward(
         })
         .collect();
     let u = need_x.then(|| UTiles::new(s, g, weight, true));
+    if s.bf16_gemms() {
+        let weight = backward_bf16(s, g, &mut chunks, u.as_ref());
+        return Grads {
+            x: need_x.then(|| input_grad(s, g, per, &chunks)),
+            weight,
+            bias: sum_in_chunk_order(chunks.iter().map(|ch| &ch.db[..]), s.o),
+        };
+    }
     let mut du = vec![0.0f32; g.positions() * oc];
     {
         let (v, yh): (Vec<_>, Vec<(&[f32], usize)>) = chunks
@@ -146,14 +154,6 @@ pub(super) fn backward(
             .enumerate()
             .for_each(|(xi, (dux, mut vs))| {
                 let yx = |k: usize| &yh[k].0[xi * s.o * yh[k].1..][..s.o * yh[k].1];
-                if s.bf16_gemms() {
-                    let yxs: Vec<&[f32]> = (0..vs.len()).map(yx).collect();
-                    let ut = u.as_ref().and_then(|u| match u.at(s, xi) {
-                        UTile::Packed(pa) => Some(pa),
-                        UTile::F32(_) => None,
-                    });
-                    return bf16_wide::backward_tiles(s, dux, &yxs, &mut vs, ut);
-                }
                 for (k, vx) in vs.iter().enumerate() {
                     weight_tile_grad(s, dux, yx(k), vx, yh[k].1, k > 0);
                 }
@@ -164,14 +164,46 @@ pub(super) fn backward(
                 }
             });
     }
-    let dx = need_x.then(|| {
-        per_chunk(s, g, per, s.c * s.h * s.w, |k, dxc, buf| {
-            chunk_input_grad(s, g, &chunks[k].v, chunks[k].tt, dxc, buf)
-        })
-    });
     Grads {
-        x: dx,
+        x: need_x.then(|| input_grad(s, g, per, &chunks)),
         weight: weight_grad(s, g, &du),
         bias: sum_in_chunk_order(chunks.iter().map(|ch| &ch.db[..]), s.o),
     }
+}
+
+/// dx from each chunk's Z tiles.
+fn input_grad(s: &ConvShape, g: &Grid, per: usize, chunks: &[ChunkTiles]) -> Vec<f32> {
+    per_chunk(s, g, per, s.c * s.h * s.w, |k, dxc, buf| {
+        chunk_input_grad(s, g, &chunks[k].v, chunks[k].tt, dxc, buf)
+    })
+}
+
+/// Step 2 under bf16 GEMMs, whole-batch GEMMs (`winograd_deep_bf16`): per tile position, the
+/// packs of dU[xi]'s operands and Z[xi] over V[xi]; then dw from the packs, block by block.
+fn backward_bf16(
+    s: &ConvShape,
+    g: &Grid,
+    chunks: &mut [ChunkTiles],
+    u: Option<&UTiles>,
+) -> Vec<f32> {
+    let (v, yh): (Vec<_>, Vec<(&[f32], usize)>) = chunks
+        .iter_mut()
+        .map(|ch| ((&mut ch.v, ch.tt), (&ch.yh[..], ch.tt)))
+        .unzip();
+    let packs: Vec<bf16_wide::GradPacks> = by_position(g, v.into_iter(), s.c)
+        .into_par_iter()
+        .enumerate()
+        .map(|(xi, mut vs)| {
+            let yxs: Vec<&[f32]> = yh
+                .iter()
+                .map(|(y, tt)| &y[xi * s.o * tt..][..s.o * tt])
+                .collect();
+            let ut = u.and_then(|u| match u.at(s, xi) {
+                UTile::Packed(pa) => Some(pa),
+                UTile::F32(_) => None,
+            });
+            bf16_wide::backward_tiles(s, &yxs, &mut vs, ut)
+        })
+        .collect();
+    bf16_wide::weight_grad(s, g, &packs)
 }

@@ -143,3 +143,48 @@ fn deep_passes_give_the_bits_of_the_chunked_passes() {
         assert_eq!(bits(&deep.bias), bits(&chunked.bias), "db {s:?}");
     }
 }
+
+/// Under bf16 GEMMs the deep passes run whole-batch GEMMs and make dw by blocks of 16
+/// filters (winograd_deep_bf16.rs): the chunked passes' bf16 products summed in another
+/// order, so equal within f32 rounding; and the same bits on 1 and 3 threads. 40 filters:
+/// two whole blocks and a short one.
+#[test]
+fn deep_bf16_passes_equal_the_chunked_ones() {
+    if !crate::model::cpu::gemm_bf16::available() {
+        eprintln!("skipped: no AVX512-BF16 here");
+        return;
+    }
+    let s = ConvShape {
+        bf16: true,
+        ..shape(9, 24, 4, 4, 40, 1)
+    };
+    let g = Grid::new(&s);
+    assert!(deep_layer(&s, &g) && s.bf16_gemms());
+    let x = values(s.n * s.c * s.h * s.w, 24);
+    let (w, b) = (values(s.o * s.c * 9, 25), values(s.o, 26));
+    let dy = values(s.n * s.o * s.out_h() * s.out_w(), 27);
+    let per = chunk_images(&s, &g);
+    let close = |what: &str, got: &[f32], want: &[f32]| {
+        let scale = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let worst = got
+            .iter()
+            .zip(want)
+            .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(
+            got.len() == want.len() && worst <= 1e-5 * scale,
+            "{what}: {worst:e} of {scale:e}"
+        );
+    };
+    let deep = forward_on(&s, &g, &x, &w, Some(&b));
+    close(
+        "y",
+        &deep,
+        &forward_by_chunks(&s, &g, per, &x, &w, Some(&b)),
+    );
+    let deep = backward_on(&s, &g, [&x, &w, &dy], true, true);
+    let chunked = backward_by_chunks(&s, &g, per, [&x, &w, &dy], true, true);
+    close("dx", deep.x.as_ref().unwrap(), chunked.x.as_ref().unwrap());
+    close("dw", &deep.weight, &chunked.weight);
+    close("db", &deep.bias, &chunked.bias);
+    assert_thread_count_keeps_the_bits(&s, forward, backward);
+}

@@ -127,11 +127,7 @@ pub(super) fn tiles_block_fn(g: &Grid) -> fn(&[f32], &mut [&mut [f32]]) {
 pub(super) fn weight_grad(s: &ConvShape, g: &Grid, du: &[f32]) -> Vec<f32> {
     let oc = s.o * s.c;
     let mut dw = vec![0.0f32; oc * 9];
-    let block = if g.m == 4 {
-        w43::weight_grad_block
-    } else {
-        weight_grad_block
-    };
+    let block = grad_block_fn(g);
     by_piece(
         du.chunks(oc).map(|r| r.chunks(BLOCK)).collect(),
         oc.div_ceil(BLOCK),
@@ -140,6 +136,16 @@ pub(super) fn weight_grad(s: &ConvShape, g: &Grid, du: &[f32]) -> Vec<f32> {
     .zip(dw.par_chunks_mut(9 * BLOCK))
     .for_each(|(runs, dw)| block(&runs, dw));
     dw
+}
+
+/// The transform of one block of up to `BLOCK` filters' dU runs (one per tile position) into
+/// their dw (`[filter][9]`), for `g`'s variant.
+pub(super) fn grad_block_fn(g: &Grid) -> fn(&[&[f32]], &mut [f32]) {
+    if g.m == 4 {
+        w43::weight_grad_block
+    } else {
+        weight_grad_block
+    }
 }
 
 /// U = G w G^T at the 16 tile positions (`[16][o][c]`), or under bf16 GEMMs
