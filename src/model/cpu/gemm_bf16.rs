@@ -125,16 +125,10 @@ pub(super) fn pack(
     }
 }
 
-/// Whether [`pack_rows16`] runs here: the vector packing's CPU features, bf16 GEMMs not
-/// turned off.
-pub(super) fn packs_in_vectors() -> bool {
-    available()
-}
-
 /// 16 rows of A packed as [`pack_a`] packs a block of 16 rows (two MR-row panels of
 /// `k.div_ceil(2)` pairs, `out` exactly that long); element kk of row l is
-/// `src[l * line_stride + kk * k_stride]`, one of the strides 1. Only where
-/// [`packs_in_vectors`].
+/// `src[l * line_stride + kk * k_stride]`, one of the strides 1. Only where [`available`]
+/// (which includes the vector packing's CPU features).
 pub(super) fn pack_rows16(
     out: &mut [u32],
     src: &[f32],
@@ -142,7 +136,7 @@ pub(super) fn pack_rows16(
     line_stride: usize,
     k_stride: usize,
 ) {
-    assert!(MR == 8 && out.len() == 16 * k.div_ceil(2) && packs_in_vectors());
+    assert!(MR == 8 && out.len() == 16 * k.div_ceil(2) && available());
     assert!((line_stride == 1 || k_stride == 1) && k > 0);
     assert!(src.len() > 15 * line_stride + (k - 1) * k_stride);
     #[cfg(target_arch = "x86_64")]

@@ -39,7 +39,7 @@ pub(super) fn packed_tiles(
     transposed: bool,
 ) -> Option<Vec<Vec<u32>>> {
     let (rows, k) = if transposed { (s.c, s.o) } else { (s.o, s.c) };
-    if !rows.is_multiple_of(ROWS) || !gemm_bf16::packs_in_vectors() {
+    if !rows.is_multiple_of(ROWS) || !gemm_bf16::available() {
         return None;
     }
     let (p, kp) = (g.positions(), k.div_ceil(2));
@@ -103,7 +103,7 @@ mod tests {
     /// F(4x4), with k odd and k past a vector's 32, and 1 and 3 threads.
     #[test]
     fn packed_tiles_are_the_packs_of_the_whole_u() {
-        if !gemm_bf16::packs_in_vectors() {
+        if !gemm_bf16::available() {
             eprintln!("skipped: no AVX512-BF16 here");
             return;
         }
