@@ -9,7 +9,7 @@ use super::winograd_tiles43 as t43;
 /// The tile grid of one plane: th x tw tiles of m x m outputs (m = 2 for F(2x2, 3x3), 4 for
 /// F(4x4, 3x3), `winograd_tiles43.rs`); tile (ty, tx) reads the (m + 2) x (m + 2) input
 /// window whose top-left corner is (m ty - pad, m tx - pad).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Grid {
     pub h: usize,
     pub w: usize,
@@ -63,6 +63,31 @@ impl Grid {
         let input_grad = 2 * self.rows() * span + 32 * self.tiles();
         input.max(input_grad)
     }
+}
+
+/// The F(2x2, 3x3) grids (padding 1) whose plane transforms also run as copies with every
+/// size a constant (`winograd_tiles.rs`, `plane_transform!`): ResNet's 4x4 and 8x8 planes,
+/// and a 28x28 image's 7x7 after two poolings. With the sizes known at run time only, each of
+/// a pass's 40-80 runs of 2-4 lanes sets up its own loop, most of the pass on these planes
+/// (bench/RESULTS.md, "the small planes' transforms").
+pub(super) const SMALL_PLANES: [Grid; 3] = [small_grid(4, 2), small_grid(7, 4), small_grid(8, 4)];
+
+const fn small_grid(side: usize, tiles: usize) -> Grid {
+    Grid {
+        h: side,
+        w: side,
+        oh: side,
+        ow: side,
+        pad: 1,
+        th: tiles,
+        tw: tiles,
+        m: 2,
+    }
+}
+
+/// Which of `SMALL_PLANES` `g` is, if any.
+pub(super) fn small_plane(g: &Grid) -> Option<usize> {
+    SMALL_PLANES.iter().position(|s| s == g)
 }
 
 /// The tile grid a conv runs on. F(4x4, 3x3) does 1.78x fewer GEMM flops than F(2x2, 3x3)

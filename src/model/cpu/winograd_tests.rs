@@ -10,6 +10,7 @@ fn shapes() -> Vec<ConvShape> {
     vec![
         shape(3, 8, 8, 8, 8, 1),
         shape(10, 16, 7, 9, 8, 1),
+        shape(3, 8, 7, 7, 8, 1),
         shape(17, 8, 5, 6, 12, 0),
         shape(2, 9, 6, 5, 8, 2),
         shape(9, 32, 4, 4, 16, 1),
