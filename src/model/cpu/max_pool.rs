@@ -148,11 +148,72 @@ fn unpool_plane(
     }
 }
 
+/// How many rows of windows `unpool_plane_2x2` takes at a time: at least 256 windows, so that
+/// its compare pass runs over full vectors even when a row holds only 7 or 14 windows (the
+/// seed nets' pools).
+fn unpool_block_rows(ow: usize) -> usize {
+    256usize.div_ceil(ow)
+}
+
+/// The values of `buf` that `unpool_plane_2x2` needs for output rows `ow` windows wide.
+fn unpool_buf_len(ow: usize) -> usize {
+    4 * unpool_block_rows(ow) * ow
+}
+
+/// Calls `group::<G>(.., at)` for groups of G = 8 over `0..n`, or of 4 when n < 8, or one by
+/// one when n < 4. When G does not divide n the last group ends at n, overlapping the one
+/// before (both write the same values), so nothing is left to a scalar tail; with G a constant
+/// the compiler turns each group's moves into a few shuffles. Plain loops, not iterator
+/// adapters, so that everything inlines into the AVX2 copy of the caller.
+macro_rules! by_groups {
+    ($n:expr, $group:ident($($arg:expr),*)) => {{
+        let n: usize = $n;
+        if n >= 8 {
+            let mut at = 0;
+            while at + 8 <= n {
+                $group::<8>($($arg,)* at);
+                at += 8;
+            }
+            if at < n {
+                $group::<8>($($arg,)* n - 8);
+            }
+        } else if n >= 4 {
+            $group::<4>($($arg,)* 0);
+            $group::<4>($($arg,)* n - 4);
+        } else {
+            for at in 0..n {
+                $group::<1>($($arg,)* at);
+            }
+        }
+    }};
+}
+
+/// even[at + k], odd[at + k] = pairs[2 (at + k)], pairs[2 (at + k) + 1] for k < G.
+#[inline(always)]
+fn split_group<const G: usize>(pairs: &[f32], even: &mut [f32], odd: &mut [f32], at: usize) {
+    let p = &pairs[2 * at..2 * (at + G)];
+    let (e, o) = (&mut even[at..at + G], &mut odd[at..at + G]);
+    for k in 0..G {
+        (e[k], o[k]) = (p[2 * k], p[2 * k + 1]);
+    }
+}
+
+/// The reverse of `split_group`.
+#[inline(always)]
+fn join_group<const G: usize>(even: &[f32], odd: &[f32], pairs: &mut [f32], at: usize) {
+    let p = &mut pairs[2 * at..2 * (at + G)];
+    let (e, o) = (&even[at..at + G], &odd[at..at + G]);
+    for k in 0..G {
+        (p[2 * k], p[2 * k + 1]) = (e[k], o[k]);
+    }
+}
+
 wide! {
     /// The same for 2x2 windows with stride 2, branch-free: each of the four inputs gets the
-    /// gradient if it is the first to equal the max. The window's four inputs are first split
-    /// into four contiguous runs (even and odd columns of both rows), so the compares and
-    /// selects run over whole vectors; `buf` holds 8 * ow values.
+    /// gradient if it is the first to equal the max. A block of rows of windows is first split
+    /// into four contiguous runs (even and odd columns of the top and bottom rows), so that the
+    /// compares and selects run over whole vectors, then written back interleaved; `buf` holds
+    /// `unpool_buf_len(ow)` values.
     fn unpool_plane_2x2(
         xp: &[f32],
         yp: &[f32],
@@ -162,32 +223,40 @@ wide! {
         dp: &mut [f32],
         buf: &mut [f32],
     ) {
-        let (inputs, grads) = buf[..8 * ow].split_at_mut(4 * ow);
-        for (oy, (yr, gr)) in yp.chunks_exact(ow).zip(gp.chunks_exact(ow)).enumerate() {
-            let (t, b) = inputs.split_at_mut(2 * ow);
-            let ((t0, t1), (b0, b1)) = (t.split_at_mut(ow), b.split_at_mut(ow));
-            let top = &xp[2 * oy * w..][..2 * ow];
-            let bottom = &xp[(2 * oy + 1) * w..][..2 * ow];
-            for (j, (p, q)) in top.chunks_exact(2).zip(bottom.chunks_exact(2)).enumerate() {
-                (t0[j], t1[j], b0[j], b1[j]) = (p[0], p[1], q[0], q[1]);
+        let (rows, oh) = (unpool_block_rows(ow), yp.len() / ow);
+        let cap = rows * ow;
+        let (r01, r23) = buf[..4 * cap].split_at_mut(2 * cap);
+        let ((r0, r1), (r2, r3)) = (r01.split_at_mut(cap), r23.split_at_mut(cap));
+        for first in (0..oh).step_by(rows) {
+            let r = rows.min(oh - first);
+            let n = r * ow;
+            let [v0, v1, v2, v3] = [&mut r0[..n], &mut r1[..n], &mut r2[..n], &mut r3[..n]];
+            for i in 0..r {
+                let (top, bottom) = xp[2 * (first + i) * w..].split_at(w);
+                let (a, b) = (&mut v0[i * ow..][..ow], &mut v1[i * ow..][..ow]);
+                by_groups!(ow, split_group(top, a, b));
+                let (c, d) = (&mut v2[i * ow..][..ow], &mut v3[i * ow..][..ow]);
+                by_groups!(ow, split_group(bottom, c, d));
             }
-            let (gt, gb) = grads.split_at_mut(2 * ow);
-            let ((g0, g1), (g2, g3)) = (gt.split_at_mut(ow), gb.split_at_mut(ow));
-            for j in 0..ow {
-                let (m, g) = (yr[j], gr[j]);
-                let e0 = t0[j] == m;
-                let e1 = !e0 & (t1[j] == m);
-                let e2 = !(e0 | e1) & (b0[j] == m);
-                let e3 = !(e0 | e1 | e2) & (b1[j] == m);
-                g0[j] = if e0 { g } else { 0.0 };
-                g1[j] = if e1 { g } else { 0.0 };
-                g2[j] = if e2 { g } else { 0.0 };
-                g3[j] = if e3 { g } else { 0.0 };
+            let (ys, gs) = (&yp[first * ow..][..n], &gp[first * ow..][..n]);
+            for (((a, b), (c, d)), (&m, &g)) in v0
+                .iter_mut()
+                .zip(v1.iter_mut())
+                .zip(v2.iter_mut().zip(v3.iter_mut()))
+                .zip(ys.iter().zip(gs))
+            {
+                let (e0, e1, e2, e3) = (*a == m, *b == m, *c == m, *d == m);
+                *a = if e0 { g } else { 0.0 };
+                *b = if e1 & !e0 { g } else { 0.0 };
+                *c = if e2 & !(e0 | e1) { g } else { 0.0 };
+                *d = if e3 & !(e0 | e1 | e2) { g } else { 0.0 };
             }
-            let (dtop, rest) = dp[2 * oy * w..].split_at_mut(w);
-            let (dtop, dbottom) = (&mut dtop[..2 * ow], &mut rest[..2 * ow]);
-            for (j, (p, q)) in dtop.chunks_exact_mut(2).zip(dbottom.chunks_exact_mut(2)).enumerate() {
-                (p[0], p[1], q[0], q[1]) = (g0[j], g1[j], g2[j], g3[j]);
+            for i in 0..r {
+                let (top, bottom) = dp[2 * (first + i) * w..].split_at_mut(w);
+                let (a, b) = (&v0[i * ow..][..ow], &v1[i * ow..][..ow]);
+                by_groups!(ow, join_group(a, b, top));
+                let (c, d) = (&v2[i * ow..][..ow], &v3[i * ow..][..ow]);
+                by_groups!(ow, join_group(c, d, bottom));
             }
         }
     }
@@ -219,7 +288,7 @@ impl Backward<Flex, 1> for MaxPoolBackward {
             .zip(xs.par_chunks(in_plane))
             .zip(ys.par_chunks(out_plane).zip(gs.par_chunks(out_plane)))
             .for_each_init(
-                || vec![0.0f32; 8 * g.ow],
+                || vec![0.0f32; unpool_buf_len(g.ow)],
                 |buf, ((dp, xp), (yp, gp))| {
                     if k == 2 && s == 2 {
                         unpool_plane_2x2(xp, yp, gp, g.w, g.ow, dp, buf)
@@ -249,6 +318,34 @@ impl<C: CheckpointStrategy> CpuMaxPool for Autodiff<Flex, C> {
 
 #[cfg(test)]
 mod tests {
+    /// The 2x2 pass against the generic one, on planes of values from {0, 1, 2} (ties in every
+    /// arrangement), odd and even sizes: every row width 1-20 windows (one by one, groups of 4
+    /// and 8 overlapping or not) and heights that need one or several blocks of rows.
+    #[test]
+    fn unpool_2x2_matches_the_generic_pass_at_every_width() {
+        let mut state = 7u32;
+        for ow in 1..=20 {
+            for oh in [1, 3, 2 * super::unpool_block_rows(ow) + 1] {
+                for (h, w) in [(2 * oh, 2 * ow), (2 * oh + 1, 2 * ow + 1)] {
+                    let x: Vec<f32> = (0..h * w)
+                        .map(|_| {
+                            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                            (state >> 30) as f32 % 3.0
+                        })
+                        .collect();
+                    let mut y = vec![0.0; oh * ow];
+                    super::pool_plane(&x, w, oh, ow, 2, 2, &mut y);
+                    let g: Vec<f32> = (1..=oh * ow).map(|v| v as f32).collect();
+                    let (mut fast, mut generic) = (vec![0.0; h * w], vec![0.0; h * w]);
+                    let mut buf = vec![0.0; super::unpool_buf_len(ow)];
+                    super::unpool_plane_2x2(&x, &y, &g, w, ow, &mut fast, &mut buf);
+                    super::unpool_plane(&x, &y, &g, w, ow, 2, 2, &mut generic);
+                    assert_eq!(fast, generic, "{h}x{w} plane, {ow} windows a row");
+                }
+            }
+        }
+    }
+
     /// Ties go to the first input of the window in row-major order, as in PyTorch: the four
     /// windows below (two 2x4 planes) hold their max once, four times, three times and twice.
     #[test]
@@ -256,11 +353,27 @@ mod tests {
         let x = [1.0, 5.0, 7.0, 7.0, /* */ 2.0, 3.0, 7.0, 7.0];
         let (y, g) = ([5.0, 7.0], [10.0, 20.0]);
         let mut dx = [0.0; 8];
-        super::unpool_plane_2x2(&x, &y, &g, 4, 2, &mut dx, &mut [0.0; 16]);
+        super::unpool_plane_2x2(
+            &x,
+            &y,
+            &g,
+            4,
+            2,
+            &mut dx,
+            &mut vec![0.0; super::unpool_buf_len(2)],
+        );
         assert_eq!(dx, [0.0, 10.0, 20.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
         let x = [0.0, 4.0, 9.0, 1.0, /* */ 4.0, 4.0, 2.0, 9.0];
         let mut dx = [0.0; 8];
-        super::unpool_plane_2x2(&x, &[4.0, 9.0], &g, 4, 2, &mut dx, &mut [0.0; 16]);
+        super::unpool_plane_2x2(
+            &x,
+            &[4.0, 9.0],
+            &g,
+            4,
+            2,
+            &mut dx,
+            &mut vec![0.0; super::unpool_buf_len(2)],
+        );
         assert_eq!(dx, [0.0, 10.0, 20.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
     }
 }
