@@ -6,13 +6,16 @@
 use clap::Args;
 
 use super::{ConfigArgs, thousands};
-use crate::data::{self, known_layout};
+use crate::data::{self, Lookup, known_layout};
 use crate::error::{Error, Result};
+use crate::experiment::config::is_study;
+use crate::experiment::study::Study;
 use crate::model::checkpoint;
 use crate::model::params::trainable_params;
 use crate::model::presets::resolve_layers;
 use crate::model::spec::{LayerSpec, Shape, check_net};
 use crate::model::summary::summarize;
+use crate::train::config::RunConfig;
 
 #[derive(Args)]
 pub struct SummaryArgs {
@@ -25,26 +28,95 @@ pub fn run(a: SummaryArgs) -> Result<()> {
     if path.extension().is_some_and(|e| e == "ckpt") {
         return checkpoint_summary(&a);
     }
+    if is_study(path)? {
+        return study_summary(&a);
+    }
     let cfg = a.config.load()?;
-    let origin = a.config.origin();
+    let net = config_net(&cfg, &a.config.data.lookup(), &a.config.origin())?;
+    let what = format!("{}: {}", cfg.name, net.what);
+    print(
+        &what,
+        &net.layers,
+        net.input,
+        net.classes,
+        &cfg.data.label(),
+    );
+    Ok(())
+}
+
+/// The net a run config trains: its layers, input shape and class count.
+struct ConfigNet {
+    what: String,
+    layers: Vec<LayerSpec>,
+    input: Shape,
+    classes: usize,
+}
+
+fn config_net(cfg: &RunConfig, lookup: &Lookup, origin: &str) -> Result<ConfigNet> {
     // A built-in dataset's layout is known without reading it; a folder is read.
     let (native, classes) = match known_layout(cfg.data.dataset) {
         Some((shape, names)) => (shape, names.len()),
         None => {
-            let splits = data::load(&cfg.data, &a.config.data.lookup())?;
+            let splits = data::load(&cfg.data, lookup)?;
             (splits.train.shape, splits.train.classes.len())
         }
     };
     let [c, h, w] = cfg.data.layout().shape(native);
     let input = Shape::Image { c, h, w };
-    let layers = resolve_layers(&cfg.model, classes, &origin)?;
-    check_net(&layers, input, classes, &origin)?;
-    let net = match cfg.model.preset.as_str() {
+    let layers = resolve_layers(&cfg.model, classes, origin)?;
+    check_net(&layers, input, classes, origin)?;
+    let what = match cfg.model.preset.as_str() {
         "" => "custom net".to_string(),
         p => format!("preset {p}"),
     };
-    let what = format!("{}: {net}", cfg.name);
-    print(&what, &layers, input, classes, &cfg.data.label());
+    Ok(ConfigNet {
+        what,
+        layers,
+        input,
+        classes,
+    })
+}
+
+/// A study's nets: each distinct one once, with the variants that train it (an axis such as
+/// the optimizer leaves one net; one such as the activation gives a net per value).
+fn study_summary(a: &SummaryArgs) -> Result<()> {
+    let path = &a.config.config;
+    let study = Study::load(path, &a.config.set)?;
+    let lookup = a.config.data.lookup();
+    // Seed-major: the first trials are every variant once.
+    let mut nets: Vec<(ConfigNet, Vec<&str>, &RunConfig)> = Vec::new();
+    for (trial, variant) in study.trials.iter().zip(&study.variants) {
+        let origin = format!("{} (variant {})", path.display(), variant.name);
+        let net = config_net(&trial.cfg, &lookup, &origin)?;
+        match nets
+            .iter_mut()
+            .find(|(n, _, _)| n.layers == net.layers && n.input == net.input)
+        {
+            Some((_, names, _)) => names.push(&variant.name),
+            None => nets.push((net, vec![&variant.name], &trial.cfg)),
+        }
+    }
+    println!(
+        "study {}: {} variants, {} distinct net(s)",
+        study.name,
+        study.variants.len(),
+        nets.len()
+    );
+    for (net, names, cfg) in &nets {
+        println!();
+        let which = match names.len() == study.variants.len() {
+            true => "every variant".to_string(),
+            false => names.join(", "),
+        };
+        let what = format!("{} for {which}", net.what);
+        print(
+            &what,
+            &net.layers,
+            net.input,
+            net.classes,
+            &cfg.data.label(),
+        );
+    }
     Ok(())
 }
 

@@ -115,6 +115,12 @@ pub fn typed(table: toml::Table, origin: &str) -> Result<RunConfig> {
 pub fn load_run_config(path: &Path, sets: &[String]) -> Result<RunConfig> {
     let origin = path.display().to_string();
     let mut table = read_table(path)?;
+    if table.contains_key("study") {
+        return Err(Error::input(
+            &origin,
+            "a [study] table: this is a study; run it with `convlab sweep` (`convlab summary` shows its nets)",
+        ));
+    }
     if !table.contains_key("name")
         && let Some(stem) = path.file_stem()
     {
@@ -127,6 +133,11 @@ pub fn load_run_config(path: &Path, sets: &[String]) -> Result<RunConfig> {
     let cfg = run_config(table, &origin)?;
     check_run_name(&cfg.name, &origin)?;
     Ok(cfg)
+}
+
+/// Whether a config file is a study (has a [study] table) rather than one run's config.
+pub fn is_study(path: &Path) -> Result<bool> {
+    Ok(read_table(path)?.contains_key("study"))
 }
 
 /// A run's own name (not a study trial's `study/variant/seed-N`) must be one folder name.

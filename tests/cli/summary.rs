@@ -109,3 +109,53 @@ fn a_checkpoint_shows_the_net_it_stores() {
     );
     assert_bad_input(&with_set, &["best.ckpt", "--set"]);
 }
+
+/// A study file shows each distinct net once, naming the variants that train it; `train` on
+/// a study file says to use `sweep` instead of listing the run keys.
+#[test]
+fn a_study_shows_each_distinct_net_with_its_variants() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("study.toml"),
+        "[study]\nseeds = 2\n[study.axes]\nactivation = [\"relu\", \"elu\"]\noptimizer = [\"sgd\", \"adam\"]\n\
+         [data]\ndataset = \"mnist\"\n[model]\npreset = \"mnist-cnn\"\n",
+    )
+    .unwrap();
+    let out = convlab(&["summary", "study.toml"], d);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("study study: 4 variants, 2 distinct net(s)"),
+        "{text}"
+    );
+    let heads: Vec<&str> = text.lines().filter(|l| l.starts_with("preset")).collect();
+    assert_eq!(heads.len(), 2, "{text}");
+    let names =
+        |act| format!("for activation={act},optimizer=sgd, activation={act},optimizer=adam,");
+    assert!(heads[0].contains(&names("relu")), "{text}");
+    assert!(heads[1].contains(&names("elu")), "{text}");
+    assert!(text.contains(" elu "), "{text}");
+    // The activation adds no parameters: both nets have the preset's count.
+    assert_eq!(text.matches("parameters 160,922").count(), 2, "{text}");
+    // An axis that leaves the net alone: one net, for every variant.
+    let one = std::fs::read_to_string(d.join("study.toml"))
+        .unwrap()
+        .replace("activation = [\"relu\", \"elu\"]\n", "");
+    std::fs::write(d.join("study.toml"), one).unwrap();
+    let out = convlab(&["summary", "study.toml"], d);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("study study: 2 variants, 1 distinct net(s)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("preset mnist-cnn for every variant"),
+        "{text}"
+    );
+
+    let out = convlab(&["train", "study.toml"], d);
+    assert_bad_input(&out, &["study.toml", "[study]", "convlab sweep"]);
+    assert!(!d.join("runs").exists());
+}
