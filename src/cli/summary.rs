@@ -33,23 +33,23 @@ pub fn run(a: SummaryArgs) -> Result<()> {
     }
     let cfg = a.config.load()?;
     let net = config_net(&cfg, &a.config.data.lookup(), &a.config.origin())?;
-    let what = format!("{}: {}", cfg.name, net.what);
-    print(
-        &what,
-        &net.layers,
-        net.input,
-        net.classes,
-        &cfg.data.label(),
-    );
+    net.print(&format!("{}: {}", cfg.name, net.what));
     Ok(())
 }
 
-/// The net a run config trains: its layers, input shape and class count.
+/// The net a run config trains: its layers, input shape, class count and dataset.
 struct ConfigNet {
     what: String,
     layers: Vec<LayerSpec>,
     input: Shape,
     classes: usize,
+    dataset: String,
+}
+
+impl ConfigNet {
+    fn print(&self, what: &str) {
+        print(what, &self.layers, self.input, self.classes, &self.dataset);
+    }
 }
 
 fn config_net(cfg: &RunConfig, lookup: &Lookup, origin: &str) -> Result<ConfigNet> {
@@ -74,6 +74,7 @@ fn config_net(cfg: &RunConfig, lookup: &Lookup, origin: &str) -> Result<ConfigNe
         layers,
         input,
         classes,
+        dataset: cfg.data.label(),
     })
 }
 
@@ -84,16 +85,16 @@ fn study_summary(a: &SummaryArgs) -> Result<()> {
     let study = Study::load(path, &a.config.set)?;
     let lookup = a.config.data.lookup();
     // Seed-major: the first trials are every variant once.
-    let mut nets: Vec<(ConfigNet, Vec<&str>, &RunConfig)> = Vec::new();
+    let mut nets: Vec<(ConfigNet, Vec<&str>)> = Vec::new();
     for (trial, variant) in study.trials.iter().zip(&study.variants) {
         let origin = format!("{} (variant {})", path.display(), variant.name);
         let net = config_net(&trial.cfg, &lookup, &origin)?;
         match nets
             .iter_mut()
-            .find(|(n, _, _)| n.layers == net.layers && n.input == net.input)
+            .find(|(n, _)| n.layers == net.layers && n.input == net.input)
         {
-            Some((_, names, _)) => names.push(&variant.name),
-            None => nets.push((net, vec![&variant.name], &trial.cfg)),
+            Some((_, names)) => names.push(&variant.name),
+            None => nets.push((net, vec![&variant.name])),
         }
     }
     println!(
@@ -102,20 +103,14 @@ fn study_summary(a: &SummaryArgs) -> Result<()> {
         study.variants.len(),
         nets.len()
     );
-    for (net, names, cfg) in &nets {
+    for (net, names) in &nets {
         println!();
-        let which = match names.len() == study.variants.len() {
-            true => "every variant".to_string(),
-            false => names.join(", "),
+        let which = if names.len() == study.variants.len() {
+            "every variant".to_string()
+        } else {
+            names.join(", ")
         };
-        let what = format!("{} for {which}", net.what);
-        print(
-            &what,
-            &net.layers,
-            net.input,
-            net.classes,
-            &cfg.data.label(),
-        );
+        net.print(&format!("{} for {which}", net.what));
     }
     Ok(())
 }
