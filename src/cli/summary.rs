@@ -6,7 +6,7 @@
 use clap::Args;
 
 use super::{ConfigArgs, thousands};
-use crate::data::{self, Lookup, known_layout};
+use crate::data::{self, DataConfig, Lookup, known_layout};
 use crate::error::{Error, Result};
 use crate::experiment::config::is_study;
 use crate::experiment::study::Study;
@@ -32,7 +32,8 @@ pub fn run(a: SummaryArgs) -> Result<()> {
         return study_summary(&a);
     }
     let cfg = a.config.load()?;
-    let net = config_net(&cfg, &a.config.data.lookup(), &a.config.origin())?;
+    let lookup = a.config.data.lookup();
+    let net = config_net(&cfg, &mut DataShapes::new(&lookup), &a.config.origin())?;
     net.print(&format!("{}: {}", cfg.name, net.what));
     Ok(())
 }
@@ -52,15 +53,38 @@ impl ConfigNet {
     }
 }
 
-fn config_net(cfg: &RunConfig, lookup: &Lookup, origin: &str) -> Result<ConfigNet> {
-    // A built-in dataset's layout is known without reading it; a folder is read.
-    let (native, classes) = match known_layout(cfg.data.dataset) {
-        Some((shape, names)) => (shape, names.len()),
-        None => {
-            let splits = data::load(&cfg.data, lookup)?;
-            (splits.train.shape, splits.train.classes.len())
+/// A dataset's image shape as stored and its class count. A built-in dataset's are known
+/// without reading it; a folder is read, once per distinct `[data]` table (a study's variants
+/// mostly share one).
+struct DataShapes<'a> {
+    lookup: &'a Lookup,
+    read: Vec<(DataConfig, [usize; 3], usize)>,
+}
+
+impl<'a> DataShapes<'a> {
+    fn new(lookup: &'a Lookup) -> Self {
+        Self {
+            lookup,
+            read: Vec::new(),
         }
-    };
+    }
+
+    fn of(&mut self, data: &DataConfig) -> Result<([usize; 3], usize)> {
+        if let Some((shape, names)) = known_layout(data.dataset) {
+            return Ok((shape, names.len()));
+        }
+        if let Some((_, shape, classes)) = self.read.iter().find(|(d, _, _)| d == data) {
+            return Ok((*shape, *classes));
+        }
+        let splits = data::load(data, self.lookup)?;
+        let (shape, classes) = (splits.train.shape, splits.train.classes.len());
+        self.read.push((data.clone(), shape, classes));
+        Ok((shape, classes))
+    }
+}
+
+fn config_net(cfg: &RunConfig, shapes: &mut DataShapes, origin: &str) -> Result<ConfigNet> {
+    let (native, classes) = shapes.of(&cfg.data)?;
     let [c, h, w] = cfg.data.layout().shape(native);
     let input = Shape::Image { c, h, w };
     let layers = resolve_layers(&cfg.model, classes, origin)?;
@@ -84,11 +108,12 @@ fn study_summary(a: &SummaryArgs) -> Result<()> {
     let path = &a.config.config;
     let study = Study::load(path, &a.config.set)?;
     let lookup = a.config.data.lookup();
+    let mut shapes = DataShapes::new(&lookup);
     // Seed-major: the first trials are every variant once.
     let mut nets: Vec<(ConfigNet, Vec<&str>)> = Vec::new();
     for (trial, variant) in study.trials.iter().zip(&study.variants) {
         let origin = format!("{} (variant {})", path.display(), variant.name);
-        let net = config_net(&trial.cfg, &lookup, &origin)?;
+        let net = config_net(&trial.cfg, &mut shapes, &origin)?;
         match nets
             .iter_mut()
             .find(|(n, _)| n.layers == net.layers && n.input == net.input)

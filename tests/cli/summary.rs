@@ -155,6 +155,23 @@ fn a_study_shows_each_distinct_net_with_its_variants() {
         "{text}"
     );
 
+    // A folder study: the folder gives every variant its input shape and classes.
+    write_png_folder(&d.join("shapes"), &["circle", "square", "star"], 2);
+    std::fs::write(
+        d.join("folder-study.toml"),
+        "[study]\n[study.axes]\nactivation = [\"relu\", \"elu\"]\n\
+         [data]\ndataset = \"folder\"\npath = \"shapes\"\n[model]\npreset = \"mnist-cnn\"\n",
+    )
+    .unwrap();
+    let out = convlab(&["summary", "folder-study.toml"], d);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(
+        text.matches("input 1x16x16, 3 classes").count(),
+        2,
+        "{text}"
+    );
+
     let out = convlab(&["train", "study.toml"], d);
     assert_bad_input(&out, &["study.toml", "[study]", "convlab sweep"]);
     assert!(!d.join("runs").exists());
