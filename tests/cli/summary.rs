@@ -110,21 +110,28 @@ fn a_checkpoint_shows_the_net_it_stores() {
     assert_bad_input(&with_set, &["best.ckpt", "--set"]);
 }
 
+/// `convlab summary FILE` of a study written to `file`: its stdout, the run checked to succeed.
+fn study_summary(d: &std::path::Path, file: &str, study: &str) -> String {
+    std::fs::write(d.join(file), study).unwrap();
+    let out = convlab(&["summary", file], d);
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out)
+}
+
 /// A study file shows each distinct net once, naming the variants that train it; `train` on
 /// a study file says to use `sweep` instead of listing the run keys.
 #[test]
 fn a_study_shows_each_distinct_net_with_its_variants() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(
-        d.join("study.toml"),
-        "[study]\nseeds = 2\n[study.axes]\nactivation = [\"relu\", \"elu\"]\noptimizer = [\"sgd\", \"adam\"]\n\
-         [data]\ndataset = \"mnist\"\n[model]\npreset = \"mnist-cnn\"\n",
-    )
-    .unwrap();
-    let out = convlab(&["summary", "study.toml"], d);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let text = stdout(&out);
+    let net = "[data]\ndataset = \"mnist\"\n[model]\npreset = \"mnist-cnn\"\n";
+    let optimizers = "optimizer = [\"sgd\", \"adam\"]\n";
+    let activations = "activation = [\"relu\", \"elu\"]\n";
+    let text = study_summary(
+        d,
+        "study.toml",
+        &format!("[study]\nseeds = 2\n[study.axes]\n{activations}{optimizers}{net}"),
+    );
     assert!(
         text.starts_with("study study: 4 variants, 2 distinct net(s)"),
         "{text}"
@@ -139,13 +146,11 @@ fn a_study_shows_each_distinct_net_with_its_variants() {
     // The activation adds no parameters: both nets have the preset's count.
     assert_eq!(text.matches("parameters 160,922").count(), 2, "{text}");
     // An axis that leaves the net alone: one net, for every variant.
-    let one = std::fs::read_to_string(d.join("study.toml"))
-        .unwrap()
-        .replace("activation = [\"relu\", \"elu\"]\n", "");
-    std::fs::write(d.join("study.toml"), one).unwrap();
-    let out = convlab(&["summary", "study.toml"], d);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let text = stdout(&out);
+    let text = study_summary(
+        d,
+        "study.toml",
+        &format!("[study]\nseeds = 2\n[study.axes]\n{optimizers}{net}"),
+    );
     assert!(
         text.starts_with("study study: 2 variants, 1 distinct net(s)"),
         "{text}"
@@ -157,15 +162,12 @@ fn a_study_shows_each_distinct_net_with_its_variants() {
 
     // A folder study: the folder gives every variant its input shape and classes.
     write_png_folder(&d.join("shapes"), &["circle", "square", "star"], 2);
-    std::fs::write(
-        d.join("folder-study.toml"),
-        "[study]\n[study.axes]\nactivation = [\"relu\", \"elu\"]\n\
-         [data]\ndataset = \"folder\"\npath = \"shapes\"\n[model]\npreset = \"mnist-cnn\"\n",
-    )
-    .unwrap();
-    let out = convlab(&["summary", "folder-study.toml"], d);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let text = stdout(&out);
+    let folder = net.replace("\"mnist\"", "\"folder\"\npath = \"shapes\"");
+    let text = study_summary(
+        d,
+        "folder-study.toml",
+        &format!("[study]\n[study.axes]\n{activations}{folder}"),
+    );
     assert_eq!(
         text.matches("input 1x16x16, 3 classes").count(),
         2,
