@@ -1,5 +1,6 @@
 //! Image folders as a user has them: `ROOT/{train,test}/<class>/` or only `ROOT/<class>/`,
-//! a directory or a .tar.gz, and a file in them that is not an image.
+//! a directory or a .tar.gz, every image format torchvision's `ImageFolder` reads, and a file
+//! in them that is not an image.
 
 mod common;
 
@@ -49,7 +50,10 @@ fn image_folder_non_image_is_named() {
     std::fs::write(&bad, "not an image").unwrap();
     let e = folder::load(dir.path()).unwrap_err().to_string();
     assert!(
-        e.starts_with(&format!("{}: not a readable PNG/JPEG image", bad.display())),
+        e.starts_with(&format!(
+            "{}: not a readable image: PNG, JPEG,",
+            bad.display()
+        )),
         "{e}"
     );
     let empty = dir.path().join("empty");
@@ -113,5 +117,60 @@ fn image_folder_without_split_holds_out_each_class_evenly() {
     assert!(
         few.contains("with data.test_fraction = 0.05, a class needs at least 20 images"),
         "{few}"
+    );
+}
+
+/// The same pixels saved as PNG and as each other lossless format read the same. Gray TIFF and
+/// PGM files stay one channel; BMP, GIF and WebP decode as colour even when gray (WebP has no
+/// gray form, BMP and GIF store a palette), so a gray set of them reads as one channel with
+/// `data.color_mode = "grayscale"`.
+#[test]
+fn image_folder_reads_every_lossless_format_as_png() {
+    use convlab::data::layout::Layout;
+    let write = |root: &std::path::Path, rgb: bool, exts: &[&str]| {
+        for (k, class) in ["a", "b"].into_iter().enumerate() {
+            for (i, ext) in exts.iter().enumerate() {
+                let px = pattern(k as u8, 2, 16, i);
+                let img = if rgb {
+                    // Each channel its own pattern, so a swapped or dropped channel shows.
+                    let g = pattern(k as u8, 2, 16, i + 100);
+                    let b = pattern(k as u8, 2, 16, i + 200);
+                    let rgb: Vec<u8> = (0..px.len()).flat_map(|j| [px[j], g[j], b[j]]).collect();
+                    image::DynamicImage::from(image::RgbImage::from_raw(16, 16, rgb).unwrap())
+                } else {
+                    image::DynamicImage::from(image::GrayImage::from_raw(16, 16, px).unwrap())
+                };
+                for split in ["train", "test"] {
+                    let d = root.join(split).join(class);
+                    std::fs::create_dir_all(&d).unwrap();
+                    img.save(d.join(format!("{i:03}.{ext}"))).unwrap();
+                }
+            }
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let at = |name: &str| dir.path().join(name);
+    let colour = ["bmp", "gif", "webp", "tif", "tiff", "ppm"];
+    write(&at("rgb-png"), true, &["png"; 6]);
+    write(&at("rgb"), true, &colour);
+    let want = folder::load(&at("rgb-png")).unwrap();
+    assert_eq!(want.0.shape, [3, 16, 16]);
+    assert!(folder::load(&at("rgb")).unwrap() == want, "colour files");
+
+    write(&at("gray-png"), false, &["png"; 3]);
+    write(&at("gray"), false, &["tif", "tiff", "pgm"]);
+    let want = folder::load(&at("gray-png")).unwrap();
+    assert_eq!(want.0.shape, [1, 16, 16]);
+    assert!(folder::load(&at("gray")).unwrap() == want, "gray files");
+
+    write(&at("gray-png3"), false, &["png"; 2]);
+    write(&at("gray-palette"), false, &["bmp", "webp"]);
+    let as_rgb = folder::load(&at("gray-palette")).unwrap();
+    assert_eq!(as_rgb.0.shape, [3, 16, 16]);
+    let gray = Layout::new(None, convlab::data::ColorMode::Grayscale);
+    assert!(
+        folder::load_as(&at("gray-palette"), &gray, 0.2).unwrap()
+            == folder::load_as(&at("gray-png3"), &gray, 0.2).unwrap(),
+        "gray BMP and WebP with color_mode grayscale"
     );
 }

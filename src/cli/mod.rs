@@ -108,8 +108,8 @@ enum Command {
     /// Fine-tune a checkpoint on an image folder: a new head for the folder's classes, the
     /// features optionally frozen for the first epochs. Writes runs/<name>/ as train does.
     Finetune(finetune::FinetuneArgs),
-    /// Classify your own PNG/JPEG images (any size, or folders of them) with a checkpoint:
-    /// top-k classes.
+    /// Classify your own images (PNG, JPEG, BMP, GIF, WebP, TIFF, PPM/PGM; any size, or
+    /// folders of them) with a checkpoint: top-k classes.
     Predict(predict::PredictArgs),
     /// Serve a checkpoint over HTTP: POST /predict, GET /health, GET /model.
     Serve(serve::ServeArgs),

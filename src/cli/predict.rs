@@ -14,7 +14,8 @@ pub struct PredictArgs {
     /// A checkpoint file (.ckpt), or a run folder: its best.ckpt.
     #[arg(long)]
     checkpoint: PathBuf,
-    /// Image files, or folders: every .png/.jpg/.jpeg file under them, in name order.
+    /// Image files, or folders: every image file under them (.png .jpg .jpeg .bmp .gif .webp
+    /// .tif .tiff .ppm .pgm), in name order.
     #[arg(required = true)]
     images: Vec<PathBuf>,
     /// How many classes to show per image.

@@ -1,5 +1,5 @@
 //! Image folders, as a directory or a `.tar.gz` of one, classes sorted by name:
-//! `ROOT/{train,test}/<class>/*.{png,jpg}` (how the CIFAR-10 JPEG copy is read), or
+//! `ROOT/{train,test}/<class>/*.{png,jpg,...}` (how the CIFAR-10 JPEG copy is read), or
 //! `ROOT/<class>/*` with no split, as Keras' `image_dataset_from_directory` and fastai's
 //! `from_folder` take it: then a share of each class's files, spread evenly over them in
 //! name order, is the test set (`data.test_fraction`), the same whatever the seed.
@@ -11,6 +11,7 @@ use image::DynamicImage;
 use rayon::prelude::*;
 
 use crate::data::dataset::Dataset;
+use crate::data::image_files::unreadable_image;
 use crate::data::layout::Layout;
 use crate::error::{Error, Result};
 
@@ -38,7 +39,7 @@ impl Entry {
     }
 
     fn unreadable(&self, err: image::ImageError) -> Error {
-        Error::input(&self.name, format!("not a readable PNG/JPEG image ({err})"))
+        Error::input(&self.name, unreadable_image(&err))
     }
 
     fn decode(&self) -> Result<DynamicImage> {

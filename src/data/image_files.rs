@@ -1,13 +1,25 @@
-//! The image files of command-line paths (`convlab predict`): files as given, folders as
-//! the PNG/JPEG files under them.
+//! The image formats convlab reads, and the image files of command-line paths (`convlab
+//! predict`): files as given, folders as the image files under them.
 
 use std::path::{Path, PathBuf};
 
 use super::folder::is_hidden;
 use crate::error::{Error, Result};
 
+/// File extensions read as images: torchvision's `ImageFolder` list (jpg, jpeg, png, ppm,
+/// bmp, pgm, tif, tiff, webp) plus Keras' gif. The `image` crate's features in Cargo.toml
+/// decode each of them; an animated GIF gives its first frame.
+pub const IMAGE_EXTENSIONS: &[&str] = &[
+    "png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff", "ppm", "pgm",
+];
+
+/// The error text for bytes that do not decode as an image, naming the formats read.
+pub fn unreadable_image(err: &image::ImageError) -> String {
+    format!("not a readable image: PNG, JPEG, BMP, GIF, WebP, TIFF, PPM or PGM ({err})")
+}
+
 /// The images to predict from command-line paths: a file as given (a bad one is reported
-/// when it is read), a folder as every PNG/JPEG file under it, hidden names skipped, in name
+/// when it is read), a folder as every file under it with an [`IMAGE_EXTENSIONS`] name, hidden names skipped, in name
 /// order. A folder with none in it is an error naming it.
 pub fn image_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
@@ -21,7 +33,10 @@ pub fn image_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         if out.len() == before {
             return Err(Error::input(
                 path.display(),
-                "a folder with no .png, .jpg or .jpeg files in it",
+                format!(
+                    "a folder with no image files in it (.{})",
+                    IMAGE_EXTENSIONS.join(", .")
+                ),
             ));
         }
     }
@@ -51,5 +66,5 @@ fn collect_images(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 fn has_image_extension(path: &Path) -> bool {
     path.extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
-        .is_some_and(|e| matches!(e.as_str(), "png" | "jpg" | "jpeg"))
+        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.as_str()))
 }

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::data::Dataset;
 use crate::data::folder::to_chw;
+use crate::data::image_files::unreadable_image;
 use crate::data::transform::{Normalize, fill_batch};
 use crate::error::{Error, Result, read_file};
 use crate::model::Net;
@@ -143,12 +144,12 @@ pub struct Predicted {
     pub logits: Vec<f32>,
 }
 
-/// PNG/JPEG bytes to the checkpoint's input as CHW bytes: grayscale or RGB as the model
+/// Image bytes (any format of [`IMAGE_EXTENSIONS`](crate::data::image_files::IMAGE_EXTENSIONS)) to the checkpoint's input as CHW bytes: grayscale or RGB as the model
 /// expects, resized (squashed, Triangle filter) as the image-folder loader does. It needs
 /// only the checkpoint's meta, so threads that prepare inputs call it without the model.
 pub fn decode_for(meta: &CheckpointMeta, bytes: &[u8], name: &str) -> Result<Vec<u8>> {
-    let img = image::load_from_memory(bytes)
-        .map_err(|e| Error::input(name, format!("not a readable PNG/JPEG image ({e})")))?;
+    let img =
+        image::load_from_memory(bytes).map_err(|e| Error::input(name, unreadable_image(&e)))?;
     let [c, h, w] = meta.input;
     Ok(to_chw(img, w as u32, h as u32, c == 1))
 }

@@ -271,7 +271,7 @@ async fn upload(s: &AppState, req: Request) -> std::result::Result<Bytes, Respon
     }
 }
 
-/// Classify one image: PNG or JPEG bytes as the body, or the first file field of a
+/// Classify one image: its bytes (PNG, JPEG, BMP, GIF, WebP, TIFF, PPM/PGM) as the body, or the first file field of a
 /// multipart form; any size (resized to the model's input).
 #[utoipa::path(
     post,
@@ -282,6 +282,7 @@ async fn upload(s: &AppState, req: Request) -> std::result::Result<Bytes, Respon
         content(
             ([u8] = "image/png"),
             ([u8] = "image/jpeg"),
+            ([u8] = "image/webp"),
             ([u8] = "application/octet-stream"),
             (api::UploadForm = "multipart/form-data")
         ),

@@ -261,7 +261,10 @@ fn non_image_in_an_image_folder() {
     );
     assert_bad_input(
         &out,
-        &["pets/test/dog/readme.md", "not a readable PNG/JPEG image"],
+        &[
+            "pets/test/dog/readme.md",
+            "not a readable image: PNG, JPEG,",
+        ],
     );
 }
 

@@ -71,7 +71,7 @@ fn predict_own_images_of_any_size_and_names_a_bad_file() {
     assert!(!err.contains("panicked"), "{err}");
     let bad: Vec<&str> = err.lines().filter(|l| l.contains("notes.png")).collect();
     assert_eq!(bad.len(), 1, "{err}");
-    assert!(bad[0].contains("not a readable PNG/JPEG image"), "{err}");
+    assert!(bad[0].contains("not a readable image: PNG, JPEG,"), "{err}");
     let text = stdout(&p);
     let mut right = 0;
     for (label, f) in files.iter().enumerate() {
@@ -107,17 +107,19 @@ fn predict_own_images_of_any_size_and_names_a_bad_file() {
         .sum();
     assert!((sum - 1.0).abs() < 1e-4, "{sum}");
 
-    // A folder: its PNG/JPEG files at any depth, in name order, other and hidden files
-    // skipped, each with the result the file alone gets.
+    // A folder: its image files (any of the formats read) at any depth, in name order, other
+    // and hidden files skipped, each with the result the file alone gets.
     let album = dir.path().join("album");
     std::fs::create_dir_all(album.join("later")).unwrap();
     std::fs::create_dir_all(album.join(".thumbs")).unwrap();
     for (label, f) in files.iter().enumerate() {
+        let ext = ["PNG", "png", "bmp", "webp"][label];
         let to = match label {
             0 => album.join("later").join("z.PNG"),
-            _ => album.join(format!("{label}.png")),
+            _ => album.join(format!("{label}.{ext}")),
         };
-        std::fs::copy(f, &to).unwrap();
+        // The same pixels, re-encoded (BMP and lossless WebP).
+        image::open(f).unwrap().save(&to).unwrap();
     }
     std::fs::copy(&files[0], album.join(".thumbs").join("t.png")).unwrap();
     std::fs::write(album.join("notes.txt"), b"not an image").unwrap();
@@ -144,8 +146,8 @@ fn predict_own_images_of_any_size_and_names_a_bad_file() {
         listed,
         [
             "album/1.png",
-            "album/2.png",
-            "album/3.png",
+            "album/2.bmp",
+            "album/3.webp",
             "album/later/z.PNG"
         ]
     );
@@ -161,7 +163,10 @@ fn predict_own_images_of_any_size_and_names_a_bad_file() {
         &["predict", "--checkpoint", "runs/tiny/best.ckpt", "nothing"],
         dir.path(),
     );
-    assert_bad_input(&e, &["nothing: a folder with no .png, .jpg or .jpeg files"]);
+    assert_bad_input(
+        &e,
+        &["nothing: a folder with no image files in it (.png, .jpg,"],
+    );
 }
 
 /// A 2-class 28x28 PNG folder: bands of half the image height.

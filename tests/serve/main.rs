@@ -133,7 +133,7 @@ fn serve_predicts_rejects_bad_uploads_and_batches_concurrent_requests() {
         v["error"]
             .as_str()
             .unwrap()
-            .contains("not a readable PNG/JPEG image"),
+            .contains("not a readable image: PNG, JPEG,"),
         "{v}"
     );
     let (status, v) = post(&format!("{url}/predict"), &vec![0u8; 50_000], "image/png");
