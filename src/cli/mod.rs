@@ -137,6 +137,10 @@ pub fn main() -> Result<()> {
             .with_writer(std::io::stderr)
             .try_init();
     }
+    // Every command but serve trains or predicts from this thread (serve from its own).
+    if !matches!(cli.command, Command::Serve(_)) {
+        crate::model::cpu::join_pool_from_this_thread();
+    }
     match cli.command {
         Command::Train(a) => train::run(a),
         Command::Sweep(a) => sweep::run(a),

@@ -84,6 +84,30 @@ pub fn on_flex<const D: usize>(x: &Tensor<D>) -> bool {
     x.dtype() == DType::F32 && is_flex(&x.device())
 }
 
+/// Make the calling thread one of rayon's workers (worker 0 of the global pool, the others
+/// spawned as usual), for a thread that runs training or evaluation: the dozens of parallel
+/// operations of each step then start inside the pool and hand work to the other workers,
+/// instead of the thread queueing each one, sleeping and being woken again (two context
+/// switches per operation). The thread must stay the same for every step: Burn keeps batch
+/// norm's running statistics per thread. A thread that blocks for long (serve's) should not
+/// call this: work only it would take waits meanwhile. With one thread in all the pool is left
+/// as it is, since the loader's batches, queued from their own thread, would have no worker
+/// while this one waits for them. Returns whether it took effect.
+pub fn join_pool_from_this_thread() -> bool {
+    // rayon's own default: RAYON_NUM_THREADS when set to a count, else one per core.
+    let threads = std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|n| n.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    threads >= 2
+        && rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .use_current_thread()
+            .build_global()
+            .is_ok()
+}
+
 /// Whether `device` is the flex CPU backend (with or without autodiff), whatever the dtype.
 pub fn is_flex(device: &burn::prelude::Device) -> bool {
     matches!(
