@@ -19,8 +19,8 @@ pub fn unreadable_image(err: &image::ImageError) -> String {
 }
 
 /// The images to predict from command-line paths: a file as given (a bad one is reported
-/// when it is read), a folder as every file under it with an [`IMAGE_EXTENSIONS`] name, hidden names skipped, in name
-/// order. A folder with none in it is an error naming it.
+/// when it is read), a folder as every file under it with an [`IMAGE_EXTENSIONS`] name,
+/// hidden names skipped, in name order. A folder with none in it is an error naming it.
 pub fn image_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for path in paths {

@@ -144,9 +144,10 @@ pub struct Predicted {
     pub logits: Vec<f32>,
 }
 
-/// Image bytes (any format of [`IMAGE_EXTENSIONS`](crate::data::image_files::IMAGE_EXTENSIONS)) to the checkpoint's input as CHW bytes: grayscale or RGB as the model
-/// expects, resized (squashed, Triangle filter) as the image-folder loader does. It needs
-/// only the checkpoint's meta, so threads that prepare inputs call it without the model.
+/// Image bytes (PNG, JPEG, BMP, GIF, WebP, TIFF, PPM/PGM) to the checkpoint's input as CHW
+/// bytes: grayscale or RGB as the model expects, resized (squashed, Triangle filter) as the
+/// image-folder loader does. It needs only the checkpoint's meta, so threads that prepare
+/// inputs call it without the model.
 pub fn decode_for(meta: &CheckpointMeta, bytes: &[u8], name: &str) -> Result<Vec<u8>> {
     let img =
         image::load_from_memory(bytes).map_err(|e| Error::input(name, unreadable_image(&e)))?;

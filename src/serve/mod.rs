@@ -271,8 +271,8 @@ async fn upload(s: &AppState, req: Request) -> std::result::Result<Bytes, Respon
     }
 }
 
-/// Classify one image: its bytes (PNG, JPEG, BMP, GIF, WebP, TIFF, PPM/PGM) as the body, or the first file field of a
-/// multipart form; any size (resized to the model's input).
+/// Classify one image: its bytes (PNG, JPEG, BMP, GIF, WebP, TIFF, PPM/PGM) as the body, or
+/// the first file field of a multipart form; any size (resized to the model's input).
 #[utoipa::path(
     post,
     path = "/predict",
