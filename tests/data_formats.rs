@@ -155,6 +155,9 @@ fn pickle_reads_python3_protocol2_bytes() {
 fn cache_makes_the_second_load_identical() {
     let dir = tempfile::tempdir().unwrap();
     write_idx_dataset(&dir.path().join("mnist"), 20, 5, 2);
+    let unrelated = dir.path().join("mnist/notes/todo.txt");
+    std::fs::create_dir(unrelated.parent().unwrap()).unwrap();
+    std::fs::write(&unrelated, "a").unwrap();
     // SAFETY: tests in this binary that touch CONVLAB_CACHE run only here.
     unsafe { std::env::set_var("CONVLAB_CACHE", dir.path().join("cache")) };
     let cfg = DataConfig {
@@ -202,6 +205,14 @@ fn cache_makes_the_second_load_identical() {
         assert!(c.chunks(plane).all(|p| p == g));
     }
     assert_eq!(gray.train.images.len(), first.train.len() * plane);
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("cache")).unwrap().count(),
+        1
+    );
+    // A folder of IDX files is keyed by its own entries only: what lies in a subfolder of it
+    // (it may be any folder, `--data-dir ~/Downloads`) is neither walked nor a new key.
+    std::fs::write(&unrelated, "a longer note").unwrap();
+    assert_eq!(data::load(&cfg, &lookup).unwrap(), first);
     assert_eq!(
         std::fs::read_dir(dir.path().join("cache")).unwrap().count(),
         1

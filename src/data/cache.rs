@@ -23,25 +23,27 @@ struct Header {
 }
 
 /// The cache file for a dataset read from `source`. Its name hashes the source's path and,
-/// for an archive, the file's size and mtime; for a folder, the path, size and mtime of every
-/// file down to the class folders' images, so that adding, removing or replacing one image
-/// reads the folder again (a folder's own mtime only changes with its direct entries).
-pub fn cache_path(name: &str, source: &Path) -> PathBuf {
+/// for an archive, the file's size and mtime; for a folder, the name, size and mtime of every
+/// entry `depth` levels down: 3 for an image folder (its class folders' images), so that
+/// adding, removing or replacing one image reads it again (a folder's own mtime only changes
+/// with its direct entries); 1 for a folder of IDX or CIFAR files, which may be any folder
+/// holding them (`--data-dir ~/Downloads`), so as not to walk what else it holds.
+pub fn cache_path(name: &str, source: &Path, depth: usize) -> PathBuf {
     let mut h = DefaultHasher::new();
     let canon = source
         .canonicalize()
         .unwrap_or_else(|_| source.to_path_buf());
     canon.hash(&mut h);
     if canon.is_dir() {
-        hash_tree(&canon, TREE_DEPTH).hash(&mut h);
+        hash_tree(&canon, depth.max(1)).hash(&mut h);
     } else {
         hash_stat(&canon, &mut h);
     }
     super::locate::cache_dir().join(format!("{name}-{:016x}.bin", h.finish()))
 }
 
-/// The deepest files a source folder is read from: ROOT/{train,test}/<class>/<image>.
-const TREE_DEPTH: usize = 3;
+/// How deep an image folder's files lie: ROOT/{train,test}/<class>/<image>.
+pub const IMAGE_FOLDER_DEPTH: usize = 3;
 
 /// Hash the names, sizes and mtimes under `dir` (links followed, as the loaders follow
 /// them), `depth` levels down, in name order. A folder's entry types come with its listing,

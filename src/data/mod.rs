@@ -114,7 +114,11 @@ pub fn load(cfg: &DataConfig, lookup: &Lookup) -> Result<Splits> {
             },
         ),
     };
-    let cache = cache::cache_path(&cache_name, source.path());
+    let depth = match source {
+        Source::Folder(_) => cache::IMAGE_FOLDER_DEPTH,
+        _ => 1,
+    };
+    let cache = cache::cache_path(&cache_name, source.path(), depth);
     let mut splits = match cache::read(&cache) {
         Some(s) => s,
         None => {
