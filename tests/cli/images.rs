@@ -113,10 +113,11 @@ fn predict_own_images_of_any_size_and_names_a_bad_file() {
     std::fs::create_dir_all(album.join("later")).unwrap();
     std::fs::create_dir_all(album.join(".thumbs")).unwrap();
     for (label, f) in files.iter().enumerate() {
-        let ext = ["PNG", "png", "bmp", "webp"][label];
         let to = match label {
             0 => album.join("later").join("z.PNG"),
-            _ => album.join(format!("{label}.{ext}")),
+            2 => album.join("2.bmp"),
+            3 => album.join("3.webp"),
+            _ => album.join(format!("{label}.png")),
         };
         // The same pixels, re-encoded (BMP and lossless WebP).
         image::open(f).unwrap().save(&to).unwrap();
