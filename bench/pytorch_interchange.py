@@ -10,7 +10,9 @@ against PyTorch's logits on the same pixels.
 Export: those checkpoints and, when MNIST is found, briefly trained ones with other
 activations and batch norm, and when CIFAR-10 is found the cifar10-fast net -> `convlab export --format pytorch` loaded into the printed
 nn.Sequential with load_state_dict(strict=True), and `--format onnx` run by onnxruntime,
-against convlab's logits. Prints one line per check and exits 1 if any is over 1e-4.
+against convlab's logits. Round trip: an image-folder run exported, trained further in
+PyTorch and imported back with `--like`. Prints one line per check and exits 1 if any is
+over 1e-4.
 """
 import argparse, json, os, runpy, subprocess, sys, tempfile
 
@@ -137,6 +139,45 @@ def fast_checks(bin, tmp, data_dir, results):
     export_checks(bin, tmp, os.path.join(run, "last.ckpt"), paths, x, results, "cifar10-fast net, trained")
 
 
+def round_trip_checks(bin, tmp, results):
+    """An image-folder run (3 classes, not a built-in dataset's) exported, trained 3 SGD steps
+    further in PyTorch, brought back with `import --like RUN`: its classes, input shape and
+    normalization come from the run's checkpoint."""
+    rng = np.random.default_rng(1)
+    for split, n in (("train", 24), ("test", 6)):
+        for k, cls in enumerate(["apple", "kiwi", "plum"]):
+            os.makedirs(os.path.join(tmp, "fruit", split, cls))
+            for i in range(n):
+                px = rng.integers(0, 120, size=(32, 32, 3), dtype=np.uint8)
+                px[:, :, k] += 120
+                Image.fromarray(px, "RGB").save(os.path.join(tmp, "fruit", split, cls, f"{i}.png"))
+    cfg = os.path.join(tmp, "fruit.toml")
+    with open(cfg, "w") as f:
+        f.write('[data]\ndataset = "folder"\npath = "fruit"\n[model]\npreset = "cifar-cnn"\n[train]\nepochs = 1\nbatch_size = 8\n')
+    run = os.path.join(tmp, "run-fruit")
+    subprocess.run([bin, "train", cfg, "--run-dir", run, "--quiet"], check=True, capture_output=True, cwd=tmp)
+    pth = os.path.join(tmp, "fruit.pth")
+    subprocess.run([bin, "export", run, "--format", "pytorch", "-o", pth, "--force"], check=True, capture_output=True)
+    ns = runpy.run_path(pth[:-4] + ".py")
+    model = ns["make_net"]()
+    model.load_state_dict(torch.load(pth), strict=True)
+    paths, x = images(tmp, (3, 32, 32))
+    xs = normalized(x, (ns["MEAN"], ns["STD"]))
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    model.train()
+    for _ in range(3):
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(xs), torch.arange(len(paths)) % 3).backward()
+        opt.step()
+    model.eval()
+    tuned = os.path.join(tmp, "fruit-tuned.pth")
+    torch.save(model.state_dict(), tuned)
+    ckpt = tuned[:-4] + ".ckpt"
+    subprocess.run([bin, "import", tuned, "--like", run, "-o", ckpt, "--force"], check=True, capture_output=True)
+    with torch.no_grad():
+        check(results, "cifar-cnn on a 3-class image folder: convlab -> PyTorch, 3 SGD steps -> convlab (import --like)", convlab_logits(bin, ckpt, paths), model(xs))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--convlab", default="target/release/convlab")
@@ -147,6 +188,7 @@ def main():
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         import_checks(a.convlab, tmp, results)
+        round_trip_checks(os.path.abspath(a.convlab), tmp, results)
         if os.path.exists(os.path.join(a.data_dir, "mnist")):
             trained_checks(a.convlab, tmp, a.data_dir, results)
         else:

@@ -1,5 +1,5 @@
-//! `convlab import MODEL.pth --preset NAME | --config RUN.toml`: a PyTorch state_dict as a
-//! convlab checkpoint, for eval, predict, serve and finetune.
+//! `convlab import MODEL.pth --preset NAME | --config RUN.toml | --like CKPT`: a PyTorch
+//! state_dict as a convlab checkpoint, for eval, predict, serve and finetune.
 
 use std::path::PathBuf;
 
@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::experiment::interchange::{ImportOptions, NetSource, import};
 
 #[derive(Args)]
-#[command(group(ArgGroup::new("net").required(true).args(["preset", "config"])))]
+#[command(group(ArgGroup::new("net").required(true).args(["preset", "config", "like"])))]
 pub struct ImportArgs {
     /// A state_dict saved by torch.save (zip or legacy format; CUDA tensors load on the CPU),
     /// or a whole model saved with torch.save(model) when its tensors can be found.
@@ -21,11 +21,17 @@ pub struct ImportArgs {
     /// The net is this run config's [model] (a preset with knobs, or a layer list).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// The net, classes, input and normalization are this convlab checkpoint's (or run
+    /// folder's best.ckpt): a model exported with `convlab export` and trained further in
+    /// PyTorch comes back whole, an image folder's classes included.
+    #[arg(long, conflicts_with = "dataset")]
+    like: Option<PathBuf>,
     /// The dataset whose classes and input shape the model has (default: the config's, or
     /// MNIST for a 1-channel preset and CIFAR-10 for a 3-channel one).
     #[arg(long)]
     dataset: Option<DatasetName>,
-    /// The per-channel mean of transforms.Normalize, if the notebook used one (e.g. 0.1307).
+    /// The per-channel mean of transforms.Normalize, if the notebook used one (e.g. 0.1307;
+    /// with --like, default: that checkpoint's).
     #[arg(long, value_delimiter = ',')]
     mean: Vec<f32>,
     /// The per-channel std of transforms.Normalize (e.g. 0.3081).
@@ -44,10 +50,11 @@ pub struct ImportArgs {
 }
 
 pub fn run(a: ImportArgs) -> Result<()> {
-    let net = match (a.preset, a.config) {
-        (Some(p), _) => NetSource::Preset(p),
-        (None, Some(c)) => NetSource::Config(c),
-        (None, None) => unreachable!("clap requires --preset or --config"),
+    let net = match (a.preset, a.config, a.like) {
+        (Some(p), _, _) => NetSource::Preset(p),
+        (None, Some(c), _) => NetSource::Config(c),
+        (None, None, Some(l)) => NetSource::Like(l),
+        (None, None, None) => unreachable!("clap requires --preset, --config or --like"),
     };
     let out = a.out.unwrap_or_else(|| a.pth.with_extension("ckpt"));
     let meta = import(&ImportOptions {

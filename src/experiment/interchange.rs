@@ -5,18 +5,21 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
 
-use crate::data::{DatasetName, known_layout};
+use crate::data::{self, DatasetName, Lookup, known_layout};
 use crate::error::{Error, Result};
 use crate::model::ModelConfig;
 use crate::model::checkpoint::{self, CheckpointMeta};
 use crate::model::presets::{find, resolve_layers};
 use crate::model::pytorch::import::load_into;
-use crate::model::spec::{Shape, check_net};
+use crate::model::spec::{LayerSpec, Shape, check_net};
 
 /// Where the net's description comes from.
 pub enum NetSource {
     Preset(String),
     Config(PathBuf),
+    /// A convlab checkpoint (or run folder): its net, classes, input and normalization, as
+    /// when a model exported to PyTorch and trained further there comes back.
+    Like(PathBuf),
 }
 
 pub struct ImportOptions {
@@ -26,7 +29,8 @@ pub struct ImportOptions {
     pub net: NetSource,
     /// Overrides the dataset of the preset (by its input) or of the config.
     pub dataset: Option<DatasetName>,
-    /// Per-channel normalization the PyTorch model's inputs had (empty: pixels in [0, 1]).
+    /// Per-channel normalization the PyTorch model's inputs had (empty: pixels in [0, 1],
+    /// or with `NetSource::Like` that checkpoint's).
     pub mean: Vec<f32>,
     pub std: Vec<f32>,
     pub out: PathBuf,
@@ -34,58 +38,124 @@ pub struct ImportOptions {
     pub force: bool,
 }
 
+/// What the file must hold and what its model takes, known before the file is read.
+struct Target {
+    layers: Vec<LayerSpec>,
+    input: [usize; 3],
+    classes: Vec<String>,
+    dataset: String,
+    mean: Vec<f32>,
+    std: Vec<f32>,
+    origin: String,
+}
+
 /// Import a PyTorch state_dict into a convlab checkpoint; returns its header.
 pub fn import(o: &ImportOptions) -> Result<CheckpointMeta> {
-    let (model, config_dataset, origin) = match &o.net {
-        NetSource::Preset(name) => {
-            let model = ModelConfig {
-                preset: name.clone(),
-                ..Default::default()
-            };
-            let by_input = find(name).map(|p| match p.input[0] {
-                1 => DatasetName::Mnist,
-                _ => DatasetName::Cifar10,
-            });
-            (model, by_input, "--preset".to_string())
-        }
-        NetSource::Config(path) => {
-            let cfg = crate::experiment::config::load_run_config(path, &[])?;
-            (
-                cfg.model,
-                Some(cfg.data.dataset),
-                path.display().to_string(),
-            )
-        }
+    let t = match &o.net {
+        NetSource::Preset(name) => of_preset(name, o)?,
+        NetSource::Config(path) => of_config(path, o)?,
+        NetSource::Like(path) => of_checkpoint(path, o)?,
     };
-    let dataset = o.dataset.or(config_dataset).unwrap_or(DatasetName::Mnist);
-    let (input, classes) = known_layout(dataset).ok_or_else(|| {
-        Error::input(
-            &origin,
-            "an image-folder dataset does not say its classes; pass --dataset mnist|fashion-mnist|cifar10",
-        )
-    })?;
-    check_normalization(&o.mean, &o.std, input[0])?;
+    check_normalization(&t.mean, &t.std, t.input[0])?;
     check_new(&o.out, o.force)?;
-    let layers = resolve_layers(&model, classes.len(), &origin)?;
-    let [c, h, w] = input;
+    let [c, h, w] = t.input;
     let shape = Shape::Image { c, h, w };
-    check_net(&layers, shape, classes.len(), &origin)?;
-    let net = load_into(&o.pth, o.key.as_deref(), &layers, shape, &Device::flex())?;
+    check_net(&t.layers, shape, t.classes.len(), &t.origin)?;
+    let net = load_into(&o.pth, o.key.as_deref(), &t.layers, shape, &Device::flex())?;
     let meta = CheckpointMeta {
         convlab_version: env!("CARGO_PKG_VERSION").into(),
         burn_version: crate::run::BURN_VERSION.into(),
-        layers,
-        input,
-        classes,
-        dataset: dataset.to_string(),
-        mean: o.mean.clone(),
-        std: o.std.clone(),
+        layers: t.layers,
+        input: t.input,
+        classes: t.classes,
+        dataset: t.dataset,
+        mean: t.mean,
+        std: t.std,
         device: "cpu".into(),
         epoch: 0,
         summary: serde_json::json!({ "imported_from": o.pth.display().to_string() }),
     };
     checkpoint::save(&o.out, &meta, &net)?;
     Ok(meta)
+}
+
+/// A preset takes MNIST's images when it has one input channel, CIFAR-10's when three.
+fn of_preset(name: &str, o: &ImportOptions) -> Result<Target> {
+    let model = ModelConfig {
+        preset: name.to_string(),
+        ..Default::default()
+    };
+    let by_input = find(name).map(|p| match p.input[0] {
+        1 => DatasetName::Mnist,
+        _ => DatasetName::Cifar10,
+    });
+    let dataset = o.dataset.or(by_input).unwrap_or(DatasetName::Mnist);
+    let origin = "--preset".to_string();
+    let (input, classes) = known_layout(dataset)
+        .ok_or_else(|| Error::input(&origin, "pass --dataset mnist|fashion-mnist|cifar10"))?;
+    let layers = resolve_layers(&model, classes.len(), &origin)?;
+    Ok(Target {
+        layers,
+        input,
+        classes,
+        dataset: dataset.to_string(),
+        mean: o.mean.clone(),
+        std: o.std.clone(),
+        origin,
+    })
+}
+
+/// A run config: its [model], and its dataset in the layout its `data.image_size` and
+/// `data.color_mode` ask for. An image folder's classes are its train/ subfolders, so the
+/// folder is read (once; the dataset cache keeps it), as training it would.
+fn of_config(path: &Path, o: &ImportOptions) -> Result<Target> {
+    let origin = path.display().to_string();
+    let cfg = crate::experiment::config::load_run_config(path, &[])?;
+    let dataset = o.dataset.unwrap_or(cfg.data.dataset);
+    let (input, classes, label) = match known_layout(dataset) {
+        Some((input, classes)) => (cfg.data.layout().shape(input), classes, dataset.to_string()),
+        None => {
+            let train = data::load(&cfg.data, &Lookup::default())?.train;
+            (train.shape, train.classes, cfg.data.label())
+        }
+    };
+    if cfg.data.normalize && o.mean.is_empty() {
+        eprintln!(
+            "warning: {origin} has data.normalize = true but no --mean/--std was given, so the \
+             net will get pixels in [0, 1]: give transforms.Normalize's values (a convlab \
+             export's .py has them as MEAN and STD; --like a checkpoint takes its own), or set \
+             data.normalize = false"
+        );
+    }
+    let layers = resolve_layers(&cfg.model, classes.len(), &origin)?;
+    Ok(Target {
+        layers,
+        input,
+        classes,
+        dataset: label,
+        mean: o.mean.clone(),
+        std: o.std.clone(),
+        origin,
+    })
+}
+
+/// Everything but the weights from a convlab checkpoint; `--mean/--std` still override.
+fn of_checkpoint(path: &Path, o: &ImportOptions) -> Result<Target> {
+    let ckpt = crate::run::checkpoint_in(path)?;
+    let (meta, _) = checkpoint::read_meta(&ckpt)?;
+    let (mean, std) = match o.mean.is_empty() && o.std.is_empty() {
+        true => (meta.mean, meta.std),
+        false => (o.mean.clone(), o.std.clone()),
+    };
+    Ok(Target {
+        layers: meta.layers,
+        input: meta.input,
+        classes: meta.classes,
+        dataset: meta.dataset,
+        mean,
+        std,
+        origin: ckpt.display().to_string(),
+    })
 }
 
 fn check_normalization(mean: &[f32], std: &[f32], channels: usize) -> Result<()> {

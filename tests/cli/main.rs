@@ -14,6 +14,7 @@ mod bench;
 mod compare;
 mod eval_folder;
 mod images;
+mod import_like;
 mod mixing;
 mod one_cycle;
 mod resume;
