@@ -79,6 +79,10 @@ pub fn import(o: &ImportOptions) -> Result<CheckpointMeta> {
     Ok(meta)
 }
 
+const FOLDER_NEEDS_CONFIG: &str = "an image folder's classes and image size come from a \
+    config: pass --config with data.path (or --like a checkpoint trained on it), or --dataset \
+    mnist|fashion-mnist|cifar10";
+
 /// A preset takes MNIST's images when it has one input channel, CIFAR-10's when three.
 fn of_preset(name: &str, o: &ImportOptions) -> Result<Target> {
     let model = ModelConfig {
@@ -91,8 +95,8 @@ fn of_preset(name: &str, o: &ImportOptions) -> Result<Target> {
     });
     let dataset = o.dataset.or(by_input).unwrap_or(DatasetName::Mnist);
     let origin = "--preset".to_string();
-    let (input, classes) = known_layout(dataset)
-        .ok_or_else(|| Error::input(&origin, "pass --dataset mnist|fashion-mnist|cifar10"))?;
+    let (input, classes) =
+        known_layout(dataset).ok_or_else(|| Error::input("--dataset", FOLDER_NEEDS_CONFIG))?;
     let layers = resolve_layers(&model, classes.len(), &origin)?;
     Ok(Target {
         layers,
@@ -114,10 +118,11 @@ fn of_config(path: &Path, o: &ImportOptions) -> Result<Target> {
     let dataset = o.dataset.unwrap_or(cfg.data.dataset);
     let (input, classes, label) = match known_layout(dataset) {
         Some((input, classes)) => (cfg.data.layout().shape(input), classes, dataset.to_string()),
-        None => {
+        None if cfg.data.dataset == DatasetName::Folder => {
             let train = data::load(&cfg.data, &Lookup::default())?.train;
             (train.shape, train.classes, cfg.data.label())
         }
+        None => return Err(Error::input("--dataset", FOLDER_NEEDS_CONFIG)),
     };
     if cfg.data.normalize && o.mean.is_empty() {
         eprintln!(

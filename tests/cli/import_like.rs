@@ -109,6 +109,9 @@ fn a_folder_model_exported_to_pytorch_imports_whole() {
     // --like takes the dataset from the checkpoint: --dataset with it is refused.
     let out = import(d, &["--like", "runs/pets", "--dataset", "cifar10"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    // A preset alone cannot say a folder's classes.
+    let out = import(d, &["--preset", "cifar-cnn", "--dataset", "folder"]);
+    assert_bad_input(&out, &["--dataset", "--config with data.path"]);
     assert!(!d.join("back.ckpt").exists());
 }
 
