@@ -35,6 +35,12 @@ pub fn index(runs: &[PathBuf]) -> Result<StudyIndex> {
     let mut configs = Vec::with_capacity(runs.len());
     for dir in runs {
         let path = dir.join(files::CONFIG);
+        if dir.join(files::LR_FIND).is_file() {
+            return Err(Error::input(
+                dir.display(),
+                "an lr-find result, not a training run (its plot and table are lr_find.png and lr_find.csv)",
+            ));
+        }
         if !path.is_file() {
             return Err(Error::input(
                 dir.display(),

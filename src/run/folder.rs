@@ -19,6 +19,8 @@ pub mod files {
     pub const BEST: &str = "best.ckpt";
     pub const LAST: &str = "last.ckpt";
     pub const CURVES: &str = "curves.png";
+    /// lr-find's suggestions; its folder has a config.toml too but is no training run.
+    pub const LR_FIND: &str = "lr_find.json";
     /// Present only while a resumable run is unfinished.
     pub const RESUME: &str = "resume.state";
     pub const STUDY_INDEX: &str = "study.json";

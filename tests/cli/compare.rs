@@ -54,4 +54,20 @@ fn runs_trained_by_hand_compare_as_a_study() {
     assert_bad_input(&bad, &["runs/nothing", "not a run folder"]);
     let onto_a_run = convlab(&["report", "runs/a", "runs/b", "--out", "runs/c"], d);
     assert_bad_input(&onto_a_run, &["runs/c", "holds a run"]);
+    // An lr-find folder has a config.toml too; it once showed as a run "not run" yet.
+    let find = convlab(
+        &[
+            "lr-find",
+            cfg.to_str().unwrap(),
+            "--data-dir",
+            ".",
+            "--steps",
+            "20",
+        ],
+        d,
+    );
+    assert!(find.status.success(), "{}", stderr(&find));
+    let lone = convlab(&["report", "runs/tiny-lr-find", "--out", "cmp2"], d);
+    assert_bad_input(&lone, &["runs/tiny-lr-find", "an lr-find result"]);
+    assert!(!d.join("cmp2").exists());
 }
