@@ -66,12 +66,17 @@ pub fn run(a: LrFindArgs) -> Result<()> {
         }
     );
     match finding.suggested_lr {
-        Some(lr) => println!(
-            "suggested lr: {lr:.2e} (steepest descent of the smoothed loss); min-loss lr / 10: {}",
-            finding
-                .min_loss_lr_over_10
-                .map_or("n/a".into(), |l| format!("{l:.2e}"))
-        ),
+        Some(lr) => {
+            let show = |l: Option<f64>| l.map_or("n/a".into(), |l| format!("{l:.2e}"));
+            println!(
+                "suggested lr: {lr:.2e} (fastai's valley: inside the longest descent of the smoothed loss)"
+            );
+            println!(
+                "also: steepest descent {} (Lightning's; often too high for Adam and RMSprop), min-loss lr / 10 {}",
+                show(finding.steepest_lr),
+                show(finding.min_loss_lr_over_10)
+            );
+        }
         None => println!("no suggestion: too few points before the loss exploded; lower --start"),
     }
     println!("plot and table: {}", dir.dir.display());

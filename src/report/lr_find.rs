@@ -5,9 +5,10 @@ use std::path::Path;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::error::{Result, write_atomic};
-use crate::run::{LR_FIND_EXPLODE, LrFinding};
+use crate::run::{LR_FIND_EXPLODE, LrFinding, files};
 
 /// lr_find.csv, lr_find.json, lr_find.png and lr_find.svg in `dir`.
 pub fn write(dir: &Path, f: &LrFinding, title: &str) -> Result<()> {
@@ -21,11 +22,12 @@ pub fn write(dir: &Path, f: &LrFinding, title: &str) -> Result<()> {
     write_atomic(&dir.join("lr_find.csv"), csv.as_bytes())?;
     let json = serde_json::json!({
         "suggested_lr": f.suggested_lr,
+        "steepest_lr": f.steepest_lr,
         "min_loss_lr_over_10": f.min_loss_lr_over_10,
         "steps": f.points.len(),
         "stopped_early": f.stopped_early,
     });
-    write_atomic(&dir.join("lr_find.json"), format!("{json:#}\n").as_bytes())?;
+    write_atomic(&dir.join(files::LR_FIND), format!("{json:#}\n").as_bytes())?;
     crate::report::register_font();
     crate::render_png_svg!(dir, "lr_find", "lr range test", (900, 520), plot, f, title);
     Ok(())
@@ -81,17 +83,37 @@ fn plot<DB: DrawingBackend>(
             BLUE.stroke_width(2),
         ))
         .map_err(|e| e.to_string())?;
-    if let Some(s) = f.suggested_lr
-        && let Some(&(x, y)) = pts.iter().find(|p| p.0 >= s)
-    {
+    // The suggestion in red, the two other rules smaller and grey, their labels stacked.
+    let marks = [
+        (f.suggested_lr, "suggested lr", RED, 7, 0.06),
+        (f.steepest_lr, "steepest", RGBColor(110, 110, 110), 4, 0.12),
+        (
+            f.min_loss_lr_over_10,
+            "min-loss / 10",
+            RGBColor(110, 110, 110),
+            4,
+            0.18,
+        ),
+    ];
+    for (lr, label, color, size, lift) in marks {
+        let Some(s) = lr else { continue };
+        let Some(&(x, y)) = pts.iter().find(|p| p.0 >= s) else {
+            continue;
+        };
         chart
-            .draw_series([Circle::new((x, y), 7, RED.filled())])
+            .draw_series([Circle::new((x, y), size, color.filled())])
             .map_err(|e| e.to_string())?;
+        // Labels of points in the right half end at the point, so they stay on the chart.
+        let right_half = x.ln() > (x0.ln() + x1.ln()) / 2.0;
+        let anchor = Pos::new(
+            if right_half { HPos::Right } else { HPos::Left },
+            VPos::Bottom,
+        );
         chart
             .draw_series([Text::new(
-                format!("suggested lr {s:.1e}"),
-                (x, y + (hi - lo) * 0.06),
-                ("sans-serif", 16).into_font().color(&RED),
+                format!("{label} {s:.1e}"),
+                (x, y + (hi - lo) * lift),
+                ("sans-serif", 16).into_font().color(&color).pos(anchor),
             )])
             .map_err(|e| e.to_string())?;
     }

@@ -17,8 +17,10 @@ pub struct LrPoint {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LrFinding {
     pub points: Vec<LrPoint>,
-    /// The steepest descent of the smoothed loss against log(lr) (Lightning's suggestion).
+    /// fastai's valley: inside the longest descent of the smoothed loss.
     pub suggested_lr: Option<f64>,
+    /// The steepest descent of the smoothed loss against log(lr) (Lightning's suggestion).
+    pub steepest_lr: Option<f64>,
     /// One tenth of the lr at the minimum smoothed loss (fastai's classic rule).
     pub min_loss_lr_over_10: Option<f64>,
     pub stopped_early: bool,

@@ -1,7 +1,9 @@
 //! The learning-rate range test (Smith 2015; fastai's `lr_find`, Lightning's `lr_find`):
 //! train briefly while the lr grows exponentially from `start` to `end`, record the
-//! smoothed loss, stop once it explodes, and suggest the lr where it falls fastest. A step is
-//! an optimizer step: with `train.accumulate_grad_batches`, a group of batches.
+//! smoothed loss, stop once it explodes, and suggest an lr inside its longest descent
+//! (fastai's valley); the steepest descent (Lightning's) and fastai's older min-loss / 10 are
+//! kept beside it. A step is an optimizer step: with `train.accumulate_grad_batches`, a
+//! group of batches.
 
 use std::sync::Arc;
 
@@ -58,6 +60,43 @@ pub fn steepest(
     (skip_begin..n - skip_end)
         .filter(|&i| slope(i).is_finite())
         .min_by(|&i, &j| slope(i).total_cmp(&slope(j)))
+}
+
+/// Index of fastai's "valley" (its default suggestion since fastai 2.5) in `smoothed`,
+/// skipping the first `skip_begin` points and the last `skip_end` as fastai does: the
+/// longest strictly falling run of the loss (not necessarily contiguous: a subsequence),
+/// then 1/3 + 1/6 of the way along it. It sits inside the long descent rather than at its
+/// steepest point, which on these nets is often an lr that diverges (README).
+pub fn valley(smoothed: &[f64], skip_begin: usize, skip_end: usize) -> Option<usize> {
+    let end = smoothed.len().checked_sub(skip_end)?;
+    let window = smoothed.get(skip_begin..end)?;
+    if window.len() < 2 {
+        return None;
+    }
+    // falling[i]: the longest strictly falling subsequence ending at window[i], by patience
+    // sorting on the negated values (O(n log n): `--steps` may be large). `tails[k]` is the
+    // smallest negated last value of such a subsequence of length k + 1.
+    let mut tails: Vec<f64> = Vec::new();
+    let mut falling = Vec::with_capacity(window.len());
+    for &v in window {
+        if !v.is_finite() {
+            falling.push(0);
+            continue;
+        }
+        let k = tails.partition_point(|&t| t < -v);
+        match tails.get_mut(k) {
+            Some(t) => *t = -v,
+            None => tails.push(-v),
+        }
+        falling.push(k + 1);
+    }
+    // The first index where the longest run ends; fastai counts its start as the end minus
+    // the run's length, and steps a third plus a sixth of the span in from there.
+    let longest = *falling.iter().max()?;
+    let last = falling.iter().position(|&f| f == longest)?;
+    let first = last.saturating_sub(longest);
+    let third = (last - first) as f64 / 3.0;
+    Some(skip_begin + first + third as usize + (third / 2.0) as usize)
 }
 
 pub fn run(cfg: &RunConfig, p: &Prepared, device: &Device, t: RangeTest) -> Result<Finding> {
@@ -124,7 +163,8 @@ pub fn run(cfg: &RunConfig, p: &Prepared, device: &Device, t: RangeTest) -> Resu
     let lrs: Vec<f64> = points.iter().map(|p| p.lr).collect();
     let sm: Vec<f64> = points.iter().map(|p| p.smoothed).collect();
     let skip_begin = (t.steps / 10).min(10);
-    let suggested_lr = steepest(&lrs, &sm, skip_begin, 1).map(|i| lrs[i]);
+    let suggested_lr = valley(&sm, t.steps / 10, 5).map(|i| lrs[i]);
+    let steepest_lr = steepest(&lrs, &sm, skip_begin, 1).map(|i| lrs[i]);
     let min_loss_lr_over_10 = sm
         .iter()
         .enumerate()
@@ -134,6 +174,7 @@ pub fn run(cfg: &RunConfig, p: &Prepared, device: &Device, t: RangeTest) -> Resu
     Ok(Finding {
         points,
         suggested_lr,
+        steepest_lr,
         min_loss_lr_over_10,
         stopped_early,
     })

@@ -3,7 +3,7 @@
 use super::*;
 
 #[test]
-fn lr_find_suggests_an_lr_where_the_loss_falls_fastest() {
+fn lr_find_suggests_an_lr_inside_the_descent() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     setup(d, 800, "");
@@ -34,7 +34,7 @@ fn lr_find_suggests_an_lr_where_the_loss_falls_fastest() {
             (f[1].parse().unwrap(), f[3].parse().unwrap())
         })
         .collect();
-    // The steepest descent comes before the minimum of the smoothed loss.
+    // The valley and the steepest descent come before the minimum of the smoothed loss.
     let (min_lr, _) = rows
         .iter()
         .copied()
@@ -62,6 +62,31 @@ fn steepest_descent_is_found_on_a_known_curve() {
     let loss: Vec<f64> = lrs.iter().map(|l| 2.0 - (l.log10() + 3.0).tanh()).collect();
     let i = steepest(&lrs, &loss, 5, 1).unwrap();
     assert!((lrs[i].log10() + 3.0).abs() < 1e-9, "{}", lrs[i]);
+}
+
+#[test]
+fn valley_is_found_on_a_known_curve() {
+    use convlab::train::lr_find::valley;
+    // Flat at 3.0 (points 0-19), falling by 0.05 from 2.95 at 20 to 1.45 at 50, then rising.
+    // The longest strictly falling subsequence is one flat point then 20..=50: 32 points
+    // ending at 50, so fastai's start is 50 - 32 = 18, its span 32 / 3 = 10.67, and the
+    // valley 18 + 10 + 5 = 33. Skipping 7 points at the start moves nothing (the index is
+    // the full curve's). The valley function of fastai's callback/schedule.py, run in Python on
+    // this list, gives 33 too (and 33 on loss[7:-5], plus 7).
+    let loss: Vec<f64> = (0..61)
+        .map(|i| match i {
+            0..=19 => 3.0,
+            20..=50 => 3.0 - (i - 19) as f64 * 0.05,
+            _ => 1.45 + (i - 50) as f64 * 0.1,
+        })
+        .collect();
+    assert_eq!(valley(&loss, 0, 0), Some(33));
+    assert_eq!(valley(&loss, 7, 5), Some(33));
+    // A loss that only rises has no valley to speak of: fastai then takes the window's first
+    // point; too short a window gives none.
+    let rising: Vec<f64> = (0..20).map(|i| i as f64).collect();
+    assert_eq!(valley(&rising, 2, 5), Some(2));
+    assert_eq!(valley(&rising, 10, 9), None);
 }
 
 #[test]
