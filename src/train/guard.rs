@@ -8,17 +8,24 @@ use crate::train::optim::OptimizerName;
 /// See [`Guard::at_chance`].
 const CHANCE_FACTOR: f64 = 1.2;
 const CHANCE_MARGIN: f64 = 0.01;
+/// An epoch counts as stuck only once the run has taken this many optimizer steps: on a
+/// small image folder (a few steps an epoch) any net is still at chance after two epochs,
+/// and stopping it there as "diverged" blamed the learning rate for a run that had barely
+/// started.
+pub const MIN_STEPS_FOR_CHANCE: usize = 50;
 
 pub struct Guard {
     chance: f64,
     patience: usize,
+    /// Optimizer steps per epoch.
+    steps: usize,
     stuck: usize,
 }
 
 impl Guard {
     /// Chance is the majority-class frequency of the training labels: what a net that
     /// predicts one class for everything scores (24.71% is such a number).
-    pub fn new(labels: &[u8], patience: usize) -> Self {
+    pub fn new(labels: &[u8], patience: usize, steps_per_epoch: usize) -> Self {
         let mut counts = [0usize; 256];
         for &l in labels {
             counts[l as usize] += 1;
@@ -27,6 +34,7 @@ impl Guard {
         Self {
             chance: majority as f64 / labels.len().max(1) as f64,
             patience,
+            steps: steps_per_epoch,
             stuck: 0,
         }
     }
@@ -47,12 +55,13 @@ impl Guard {
         acc < self.chance * CHANCE_FACTOR + CHANCE_MARGIN
     }
 
-    /// After an epoch: Some(diagnosis) when the run should stop.
-    pub fn check_epoch(&mut self, train_acc: f64, cfg: &RunConfig) -> Option<String> {
+    /// After epoch `epoch` (0-based): Some(diagnosis) when the run should stop.
+    pub fn check_epoch(&mut self, train_acc: f64, epoch: usize, cfg: &RunConfig) -> Option<String> {
         if self.patience == 0 {
             return None;
         }
-        if self.at_chance(train_acc) {
+        let started = (epoch + 1) * self.steps >= MIN_STEPS_FOR_CHANCE;
+        if started && self.at_chance(train_acc) {
             self.stuck += 1;
         } else {
             self.stuck = 0;
@@ -122,7 +131,8 @@ pub fn likely_causes(cfg: &RunConfig) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::first_non_finite;
+    use super::{Guard, first_non_finite};
+    use crate::train::config::RunConfig;
 
     /// Batches 13-16 read back together, the third NaN: batch 15 is named, not 16.
     #[test]
@@ -136,5 +146,25 @@ mod tests {
             Some((f64::INFINITY, 2))
         );
         assert_eq!(first_non_finite(&[1.0, 0.5], 2), None);
+    }
+
+    /// Two classes, chance 50%, a run at 50% every epoch, patience 2. With 1 step an epoch
+    /// (a 6-image folder at batch 32) epochs 1-49 are before step 50 and do not count, so
+    /// the guard stops at epoch 51 (0-based 50), not at epoch 2; with 100 steps an epoch it
+    /// stops at epoch 2 as before.
+    #[test]
+    fn chance_counts_only_after_the_first_steps() {
+        let cfg = RunConfig::default();
+        let labels = [0, 1, 0, 1, 0, 1];
+        let stops = |steps: usize| {
+            let mut guard = Guard::new(&labels, 2, steps);
+            (0..200).find(|&e| guard.check_epoch(0.5, e, &cfg).is_some())
+        };
+        assert_eq!(stops(1), Some(50));
+        assert_eq!(stops(100), Some(1));
+        assert_eq!(stops(25), Some(2));
+        // A run that learns is never stopped.
+        let mut guard = Guard::new(&labels, 2, 100);
+        assert!((0..10).all(|e| guard.check_epoch(0.9, e, &cfg).is_none()));
     }
 }

@@ -131,7 +131,7 @@ impl Trainer<'_> {
             optim: optim::build_with(&cfg.optimizer, &momentum),
             momentum,
             schedule,
-            guard: Guard::new(&p.train.labels, cfg.train.chance_epochs),
+            guard: Guard::new(&p.train.labels, cfg.train.chance_epochs, steps),
             rows: Vec::new(),
             best: None,
             seconds_before: 0.0,
@@ -217,7 +217,7 @@ impl Trainer<'_> {
             let d = guard::non_finite(row.train_loss, epoch + 1, steps, cfg);
             return Ok(Some(Stop::Diverged(d)));
         }
-        if let Some(d) = p.guard.check_epoch(row.train_acc, cfg) {
+        if let Some(d) = p.guard.check_epoch(row.train_acc, epoch, cfg) {
             return Ok(Some(Stop::Diverged(d)));
         }
         p.schedule.end_epoch(row.val_loss);

@@ -367,6 +367,7 @@ fn stuck_at_chance_is_caught() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = setup(dir.path(), "chance_epochs = 2");
     // Unnormalized inputs and a huge Adam step: the net dies at chance, loss stays finite.
+    // 10 steps an epoch: epochs count from the 5th (step 50), so it stops at the 6th.
     let out = train(
         dir.path(),
         &cfg,
@@ -376,7 +377,7 @@ fn stuck_at_chance_is_caught() {
             "--set",
             "data.normalize=false",
             "--set",
-            "train.epochs=6",
+            "train.epochs=8",
         ],
     );
     assert_eq!(
