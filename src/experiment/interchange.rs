@@ -73,7 +73,12 @@ pub fn import(o: &ImportOptions) -> Result<CheckpointMeta> {
         std: t.std,
         device: "cpu".into(),
         epoch: 0,
-        summary: serde_json::json!({ "imported_from": o.pth.display().to_string() }),
+        // Where the weights and where the net's description came from (`--preset`, a config
+        // or a checkpoint), so the checkpoint says how it was made.
+        summary: serde_json::json!({
+            "imported_from": o.pth.display().to_string(),
+            "net_from": t.origin,
+        }),
     };
     checkpoint::save(&o.out, &meta, &net)?;
     Ok(meta)
@@ -94,7 +99,7 @@ fn of_preset(name: &str, o: &ImportOptions) -> Result<Target> {
         _ => DatasetName::Cifar10,
     });
     let dataset = o.dataset.or(by_input).unwrap_or(DatasetName::Mnist);
-    let origin = "--preset".to_string();
+    let origin = format!("--preset {name}");
     let (input, classes) =
         known_layout(dataset).ok_or_else(|| Error::input("--dataset", FOLDER_NEEDS_CONFIG))?;
     let layers = resolve_layers(&model, classes.len(), &origin)?;

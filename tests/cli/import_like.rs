@@ -82,6 +82,8 @@ fn a_folder_model_exported_to_pytorch_imports_whole() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("3 classes"), "{}", stdout(&out));
     assert_eq!(predictions(d, "like.ckpt", &images), trained);
+    let (like, _) = convlab::model::checkpoint::read_meta(&d.join("like.ckpt")).unwrap();
+    assert_eq!(like.summary["net_from"], "runs/pets/best.ckpt");
 
     // --config of a folder (once "an image-folder dataset does not say its classes"): the
     // folder's classes and image shape. The config normalizes, so without --mean/--std it
