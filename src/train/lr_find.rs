@@ -99,6 +99,19 @@ pub fn valley(smoothed: &[f64], skip_begin: usize, skip_end: usize) -> Option<us
     Some(skip_begin + first + third as usize + (third / 2.0) as usize)
 }
 
+/// Index of the lowest finite smoothed loss, in the window `valley` uses (fastai's for its
+/// min-loss rule too). The first points count no more: a lucky first batch, debiased,
+/// can be the lowest smoothed loss of a run that learns little in its 100 steps, and
+/// its lr / 10 (1.2e-8) then trains nothing (README).
+pub fn min_loss(smoothed: &[f64], skip_begin: usize, skip_end: usize) -> Option<usize> {
+    let end = smoothed.len().checked_sub(skip_end)?;
+    let window = smoothed.get(skip_begin..end)?;
+    (window.iter().enumerate())
+        .filter(|(_, v)| v.is_finite())
+        .min_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(i, _)| skip_begin + i)
+}
+
 pub fn run(cfg: &RunConfig, p: &Prepared, device: &Device, t: RangeTest) -> Result<Finding> {
     let ad = device.clone().autodiff();
     device.seed(cfg.seed);
@@ -163,14 +176,10 @@ pub fn run(cfg: &RunConfig, p: &Prepared, device: &Device, t: RangeTest) -> Resu
     let lrs: Vec<f64> = points.iter().map(|p| p.lr).collect();
     let sm: Vec<f64> = points.iter().map(|p| p.smoothed).collect();
     let skip_begin = (t.steps / 10).min(10);
+    // fastai's window for both of its rules: the first tenth and the last 5 points left out.
     let suggested_lr = valley(&sm, t.steps / 10, 5).map(|i| lrs[i]);
     let steepest_lr = steepest(&lrs, &sm, skip_begin, 1).map(|i| lrs[i]);
-    let min_loss_lr_over_10 = sm
-        .iter()
-        .enumerate()
-        .filter(|(_, v)| v.is_finite())
-        .min_by(|a, b| a.1.total_cmp(b.1))
-        .map(|(i, _)| lrs[i] / 10.0);
+    let min_loss_lr_over_10 = min_loss(&sm, t.steps / 10, 5).map(|i| lrs[i] / 10.0);
     Ok(Finding {
         points,
         suggested_lr,
