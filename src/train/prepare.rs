@@ -73,6 +73,9 @@ pub fn prepare(cfg: &RunConfig, splits: Splits, origin: &str) -> Result<Prepared
         ));
     }
     let (train, val) = split_validation(&splits.train, cfg.data.val_fraction, cfg.seed);
+    if val.is_none() && cfg.data.val_fraction > 0.0 {
+        no_validation_images(cfg, splits.train.len(), origin)?;
+    }
     if train.is_empty() || splits.test.is_empty() {
         return Err(Error::input(
             origin,
@@ -205,6 +208,44 @@ pub fn device_pipeline(cfg: &RunConfig, p: &Prepared) -> bool {
             cfg.device == DeviceName::Cuda
                 && cfg.data.host_only_augmentation().is_none()
                 && Resident::bytes(&p.train, &augment) <= AUTO_DEVICE_BYTES
+        }
+    }
+}
+
+/// `data.val_fraction` asked for a validation split but rounds to none of the training
+/// images (or all of them): an error when early stopping or the plateau schedule needs
+/// one (Keras refuses such a `validation_split`), else a warning, as training goes on
+/// without one and best.ckpt is the last epoch.
+fn no_validation_images(cfg: &RunConfig, n_train: usize, origin: &str) -> Result<()> {
+    let n_val = (n_train as f64 * cfg.data.val_fraction).round() as usize;
+    let problem = format!(
+        "data.val_fraction {} of {n_train} training images rounds to {n_val} validation \
+         images, which leaves {}",
+        cfg.data.val_fraction,
+        if n_val == 0 {
+            "no validation split"
+        } else {
+            "nothing to train on"
+        },
+    );
+    let needs = if cfg.train.early_stopping_patience > 0 {
+        Some("early stopping")
+    } else if cfg.schedule.name == crate::train::schedule::ScheduleName::Plateau {
+        Some("the plateau schedule")
+    } else {
+        None
+    };
+    match needs {
+        Some(what) => Err(Error::input(
+            origin,
+            format!("{problem}, and {what} needs one (raise data.val_fraction or add images)"),
+        )),
+        None => {
+            eprintln!(
+                "warning: {origin}: {problem}; training without a validation split \
+                 (best.ckpt is the last epoch)"
+            );
+            Ok(())
         }
     }
 }

@@ -115,6 +115,21 @@ fn bad_config_inputs_are_one_line_exit_2() {
             ],
             &[name, "model.layers[1] (whiten)", "must be the first layer"],
         ),
+        // 0.2 of 2 images rounds to no validation image, which early stopping needs (Keras
+        // refuses such a validation_split too); before, training ran without it silently.
+        (
+            &[
+                "--set",
+                "data.limit_train=2",
+                "--set",
+                "train.early_stopping_patience=1",
+            ],
+            &[
+                name,
+                "data.val_fraction 0.2 of 2 training images rounds to 0 validation images",
+                "early stopping needs one",
+            ],
+        ),
         // A run's name is its folder under runs/: it must not climb out of it or be empty.
         (
             &["--set", "name=\"../outside\""],
