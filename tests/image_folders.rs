@@ -174,3 +174,71 @@ fn image_folder_reads_every_lossless_format_as_png() {
         "gray BMP and WebP with color_mode grayscale"
     );
 }
+
+/// A class folder's subfolders are that class (torchvision's `ImageFolder` and Keras walk
+/// them): before, `b/2019/*.png` was skipped without a word, and a class whose images all
+/// sat in subfolders vanished from the set. The same tree as a .tar.gz reads the same, with
+/// or without train/ and test/; hidden subfolders stay out.
+#[test]
+fn image_folder_reads_class_subfolders() {
+    let dir = tempfile::tempdir().unwrap();
+    let save = |rel: &str, k: u8, i: usize, members: &mut Vec<(String, Vec<u8>)>| {
+        let file = dir.path().join(rel);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        image::GrayImage::from_raw(16, 16, pattern(k, 2, 16, i))
+            .unwrap()
+            .save(&file)
+            .unwrap();
+        members.push((rel.to_string(), std::fs::read(&file).unwrap()));
+    };
+    // Flat: a/ holds 3 files and more/ with 2; b/ holds only 2019/ with 5.
+    let mut members = Vec::new();
+    for i in 0..3 {
+        save(&format!("flat/a/{i:03}.png"), 0, i, &mut members);
+    }
+    for i in 3..5 {
+        save(&format!("flat/a/more/{i:03}.png"), 0, i, &mut members);
+    }
+    for i in 0..5 {
+        save(&format!("flat/b/2019/{i:03}.png"), 1, i, &mut members);
+    }
+    save("flat/a/.thumbs/x.png", 1, 99, &mut Vec::new());
+    let (train, test) = folder::load(&dir.path().join("flat")).unwrap();
+    assert_eq!(train.classes, ["a", "b"]);
+    assert_eq!((train.len(), test.len()), (8, 2));
+    assert_eq!(test.labels, [0, 1]);
+    // Each class's fifth file in name order is its test image: a/more/004, b/2019/004.
+    assert_eq!(test.image(0), &pattern(0, 2, 16, 4)[..]);
+    assert_eq!(test.image(1), &pattern(1, 2, 16, 4)[..]);
+    members.push(("flat/README.txt".into(), b"not a class".to_vec()));
+    let archive = dir.path().join("flat.tar.gz");
+    std::fs::write(&archive, tar_gz(&members)).unwrap();
+    assert_eq!(folder::load(&archive).unwrap(), (train, test));
+
+    // Split: train/b/ and test/b/ hold only a subfolder.
+    let mut members = Vec::new();
+    for (split, base) in [("train", 0), ("test", 50)] {
+        for i in 0..2 {
+            save(
+                &format!("set/{split}/a/{i:03}.png"),
+                0,
+                base + i,
+                &mut members,
+            );
+            save(
+                &format!("set/{split}/b/x/{i:03}.png"),
+                1,
+                base + i,
+                &mut members,
+            );
+        }
+    }
+    let (train, test) = folder::load(&dir.path().join("set")).unwrap();
+    assert_eq!((train.len(), test.len()), (4, 4));
+    assert_eq!(
+        (train.labels.clone(), test.image(3)),
+        (vec![0, 0, 1, 1], &pattern(1, 2, 16, 51)[..])
+    );
+    std::fs::write(&archive, tar_gz(&members)).unwrap();
+    assert_eq!(folder::load(&archive).unwrap(), (train, test));
+}

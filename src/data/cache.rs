@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use crate::data::dataset::{Dataset, Splits};
 use crate::error::{SectionReader, write_atomic_parts};
 
-const MAGIC: &[u8; 10] = b"CONVLABDS1";
+/// 2: image folders read their class folders' subfolders (a cache of 1 may lack them).
+const MAGIC: &[u8; 10] = b"CONVLABDS2";
 
 #[derive(Serialize, Deserialize)]
 struct Header {
@@ -24,10 +25,11 @@ struct Header {
 
 /// The cache file for a dataset read from `source`. Its name hashes the source's path and,
 /// for an archive, the file's size and mtime; for a folder, the name, size and mtime of every
-/// entry `depth` levels down: 3 for an image folder (its class folders' images), so that
-/// adding, removing or replacing one image reads it again (a folder's own mtime only changes
-/// with its direct entries); 1 for a folder of IDX or CIFAR files, which may be any folder
-/// holding them (`--data-dir ~/Downloads`), so as not to walk what else it holds.
+/// entry `depth` levels down: [`IMAGE_FOLDER_DEPTH`] for an image folder (its class folders'
+/// images), so that adding, removing or replacing one image reads it again (a folder's own
+/// mtime only changes with its direct entries); 1 for a folder of IDX or CIFAR files, which
+/// may be any folder holding them (`--data-dir ~/Downloads`), so as not to walk what else it
+/// holds.
 pub fn cache_path(name: &str, source: &Path, depth: usize) -> PathBuf {
     let mut h = DefaultHasher::new();
     let canon = source
@@ -42,8 +44,10 @@ pub fn cache_path(name: &str, source: &Path, depth: usize) -> PathBuf {
     super::locate::cache_dir().join(format!("{name}-{:016x}.bin", h.finish()))
 }
 
-/// How deep an image folder's files lie: ROOT/{train,test}/<class>/<image>.
-pub const IMAGE_FOLDER_DEPTH: usize = 3;
+/// How deep an image folder's files are hashed: ROOT/{train,test}/<class>/<image> is 3, and
+/// a class folder's own subfolders (read as that class) add to it; 8 covers five levels of
+/// them and bounds the walk where a linked folder loops back up.
+pub const IMAGE_FOLDER_DEPTH: usize = 8;
 
 /// Hash the names, sizes and mtimes under `dir` (links followed, as the loaders follow
 /// them), `depth` levels down, in name order. A folder's entry types come with its listing,

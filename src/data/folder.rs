@@ -11,7 +11,7 @@ use image::DynamicImage;
 use rayon::prelude::*;
 
 use crate::data::dataset::Dataset;
-use crate::data::image_files::unreadable_image;
+use crate::data::image_files::{has_image_extension, unreadable_image};
 use crate::data::layout::Layout;
 use crate::error::{Error, Result};
 
@@ -99,7 +99,9 @@ fn read_dir_entries(root: &Path) -> Result<Vec<Entry>> {
     Ok(out)
 }
 
-/// Every file of every `<class>/` subfolder of `dir` (hidden names skipped), as `split`.
+/// Every file of every `<class>/` subfolder of `dir` and of the folders inside it (hidden
+/// names skipped), as `split`: torchvision's `ImageFolder` and Keras' `follow_links=False`
+/// walk a class folder's subfolders too, so `dog/2019/*.jpg` is a dog.
 fn read_classes(dir: &Path, split: &str, out: &mut Vec<Entry>) -> Result<()> {
     let classes = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
     for class in classes.flatten().filter(|e| e.path().is_dir()) {
@@ -107,17 +109,28 @@ fn read_classes(dir: &Path, split: &str, out: &mut Vec<Entry>) -> Result<()> {
         if is_hidden(&cname) {
             continue;
         }
-        let files = std::fs::read_dir(class.path()).map_err(|e| Error::io(&class.path(), e))?;
-        for f in files.flatten() {
-            let name = f.file_name().to_string_lossy().into_owned();
-            if is_hidden(&name) || !f.path().is_file() {
-                continue;
-            }
+        read_class_files(&class.path(), split, &cname, out)?;
+    }
+    Ok(())
+}
+
+/// Linked folders inside a class are not followed (a link back up would recurse without
+/// end); linked files are read.
+fn read_class_files(dir: &Path, split: &str, class: &str, out: &mut Vec<Entry>) -> Result<()> {
+    let files = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    for f in files.flatten() {
+        if is_hidden(&f.file_name().to_string_lossy()) {
+            continue;
+        }
+        let path = f.path();
+        if f.file_type().is_ok_and(|t| t.is_dir()) {
+            read_class_files(&path, split, class, out)?;
+        } else if path.is_file() {
             out.push(Entry {
                 split: split.into(),
-                class: cname.clone(),
-                name: f.path().display().to_string(),
-                content: Content::File(f.path()),
+                class: class.into(),
+                name: path.display().to_string(),
+                content: Content::File(path),
             });
         }
     }
@@ -145,7 +158,7 @@ fn read_archive_entries(path: &Path) -> Result<Vec<Entry>> {
     let mut archive =
         tar::Archive::new(flate2::read::GzDecoder::new(std::io::BufReader::new(file)));
     let bad = |e: std::io::Error| Error::input(path.display(), format!("corrupt archive: {e}"));
-    let mut out = Vec::new();
+    let mut files = Vec::new();
     for entry in archive.entries().map_err(bad)? {
         let mut entry = entry.map_err(bad)?;
         if !entry.header().entry_type().is_file() {
@@ -156,42 +169,62 @@ fn read_archive_entries(path: &Path) -> Result<Vec<Entry>> {
             .components()
             .map(|c| c.as_os_str().to_string_lossy().into_owned())
             .collect();
-        // .../<split>/<class>/<file>, or .../<class>/<file> (split empty until assigned)
-        let n = parts.len();
-        if n < 2 || parts.iter().any(|p| is_hidden(p)) {
+        if parts.len() < 2 || parts.iter().any(|p| is_hidden(p)) {
             continue;
         }
-        let split = match parts.get(n.wrapping_sub(3)).map(String::as_str) {
-            Some(s @ ("train" | "test")) => s.to_string(),
-            _ => String::new(),
-        };
         let mut bytes = Vec::with_capacity(entry.size() as usize);
         entry.read_to_end(&mut bytes).map_err(bad)?;
-        out.push((
-            n,
-            Entry {
-                split,
-                class: parts[n - 2].clone(),
-                name: format!("{}:{}", path.display(), p.display()),
-                content: Content::Bytes(bytes),
-            },
-        ));
+        let name = format!("{}:{}", path.display(), p.display());
+        files.push((parts, name, bytes));
     }
-    // With train/ and test/ present, files outside them are not part of the set; without,
-    // the class folders are the deepest ones (a README beside them is not a class).
-    let split = out.iter().any(|(_, e)| !e.split.is_empty());
-    let deepest = out.iter().map(|(n, _)| *n).max().unwrap_or(0);
-    Ok(out
+    let (split_at, class_at) = archive_levels(&files);
+    Ok(files
         .into_iter()
-        .filter(|(n, e)| {
-            if split {
-                !e.split.is_empty()
-            } else {
-                *n == deepest
-            }
+        .filter_map(|(parts, name, bytes)| {
+            let split = match split_at {
+                Some(k) => match parts.get(k).map(String::as_str) {
+                    Some(s @ ("train" | "test")) => s.to_string(),
+                    _ => return None,
+                },
+                None => String::new(),
+            };
+            // Deeper files belong to their class folder's subfolders, as in a directory.
+            (parts.len() >= class_at + 2).then(|| Entry {
+                split,
+                class: parts[class_at].clone(),
+                name,
+                content: Content::Bytes(bytes),
+            })
         })
-        .map(|(_, e)| e)
         .collect())
+}
+
+/// Where an archive's split (`train`/`test`) and class names sit in its member paths: with
+/// a split, the shallowest of the members' innermost `train`/`test` folders that has a
+/// class folder inside it; without, the class folders hold the shallowest images, so a
+/// README beside them is not a class and a class's subfolders are not classes either.
+fn archive_levels(files: &[(Vec<String>, String, Vec<u8>)]) -> (Option<usize>, usize) {
+    let split_at = files
+        .iter()
+        .filter_map(|(parts, _, _)| {
+            (0..parts.len().saturating_sub(2))
+                .rev()
+                .find(|&i| matches!(parts[i].as_str(), "train" | "test"))
+        })
+        .min();
+    if let Some(k) = split_at {
+        return (Some(k), k + 1);
+    }
+    let depth = |only_images: bool| {
+        files
+            .iter()
+            .filter(|(parts, _, _)| {
+                !only_images || has_image_extension(Path::new(&parts[parts.len() - 1]))
+            })
+            .map(|(parts, _, _)| parts.len() - 2)
+            .min()
+    };
+    (None, depth(true).or(depth(false)).unwrap_or(0))
 }
 
 /// The class names (train/ subfolders, sorted); test/ must hold images of those only.
