@@ -60,14 +60,14 @@ impl Error {
     pub fn input(input: impl std::fmt::Display, problem: impl std::fmt::Display) -> Self {
         Error::Input {
             input: input.to_string(),
-            problem: problem.to_string(),
+            problem: one_line(&problem.to_string()),
         }
     }
 
     pub fn process(what: impl std::fmt::Display, problem: impl std::fmt::Display) -> Self {
         Error::Process {
             what: what.to_string(),
-            problem: problem.to_string(),
+            problem: one_line(&problem.to_string()),
         }
     }
 
@@ -89,6 +89,15 @@ impl Error {
             _ => 1,
         }
     }
+}
+
+/// A library's message as one line: a decoder's "expected 162 but found 69\n" ended a
+/// predict error's line early and left ")" on the next (the `image` crate's JPEG errors).
+fn one_line(text: &str) -> String {
+    if !text.contains(['\n', '\r']) {
+        return text.to_string();
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn input_io_kind(kind: std::io::ErrorKind) -> bool {

@@ -15,7 +15,11 @@ pub const IMAGE_EXTENSIONS: &[&str] = &[
 
 /// The error text for bytes that do not decode as an image, naming the formats read.
 pub fn unreadable_image(err: &image::ImageError) -> String {
-    format!("not a readable image: PNG, JPEG, BMP, GIF, WebP, TIFF, PPM or PGM ({err})")
+    let detail = err.to_string();
+    format!(
+        "not a readable image: PNG, JPEG, BMP, GIF, WebP, TIFF, PPM or PGM ({})",
+        detail.trim()
+    )
 }
 
 /// The images to predict from command-line paths: a file as given (a bad one is reported

@@ -62,13 +62,27 @@ fn predict_own_images_of_any_size_and_names_a_bad_file() {
         files.push(path.to_str().unwrap().to_string());
     }
     std::fs::write(dir.path().join("notes.png"), b"not really a png").unwrap();
+    // A JPEG cut short: the decoder's message ends in a newline, which left ")" alone on the
+    // next line of stderr.
+    let jpeg = dir.path().join("cut.jpg");
+    image::open(&files[0]).unwrap().save(&jpeg).unwrap();
+    let whole = std::fs::read(&jpeg).unwrap();
+    std::fs::write(&jpeg, &whole[..300]).unwrap();
     let mut args = vec!["predict", "--checkpoint", "runs/tiny/best.ckpt", "-k", "2"];
     args.extend(files.iter().map(String::as_str));
-    args.push("notes.png");
+    args.extend(["notes.png", "cut.jpg"]);
     let p = convlab(&args, dir.path());
     let err = stderr(&p);
     assert_eq!(p.status.code(), Some(2), "{err}");
     assert!(!err.contains("panicked"), "{err}");
+    assert!(err.lines().all(|l| l.starts_with("error: ")), "{err}");
+    assert!(
+        err.contains(
+            "cut.jpg: not a readable image: PNG, JPEG, BMP, GIF, WebP, TIFF, PPM or \
+             PGM (Format error decoding Jpeg: "
+        ),
+        "{err}"
+    );
     let bad: Vec<&str> = err.lines().filter(|l| l.contains("notes.png")).collect();
     assert_eq!(bad.len(), 1, "{err}");
     assert!(bad[0].contains("not a readable image: PNG, JPEG,"), "{err}");
