@@ -19,7 +19,7 @@ pub struct EvalArgs {
     #[command(flatten)]
     data: DataArgs,
     /// Image folder to evaluate on instead of the checkpoint's dataset.
-    #[arg(long)]
+    #[arg(long, visible_alias = "data")]
     folder: Option<PathBuf>,
     #[arg(long, default_value = "cpu")]
     device: String,

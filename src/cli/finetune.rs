@@ -20,7 +20,7 @@ pub struct FinetuneArgs {
     checkpoint: PathBuf,
     /// Image folder ROOT with train/<class>/ and test/<class>/, or just <class>/ folders (then
     /// data.test_fraction of each class is the test set); or a .tar.gz of one.
-    #[arg(long)]
+    #[arg(long, visible_alias = "folder")]
     data: PathBuf,
     #[arg(long, default_value_t = 5)]
     epochs: usize,

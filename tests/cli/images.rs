@@ -278,7 +278,8 @@ fn finetune_replaces_the_head_and_freezes_the_features() {
             .save(&png)
             .unwrap();
     }
-    let out = finetune(d, &["--data", "photos"]);
+    // eval says --folder and finetune --data: each takes the other's name too.
+    let out = finetune(d, &["--folder", "photos"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let run = d.join("runs/finetune-photos");
     let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
@@ -295,7 +296,7 @@ fn finetune_replaces_the_head_and_freezes_the_features() {
     let e = convlab(
         &["eval", "--checkpoint", "runs/finetune-photos/last.ckpt"]
             .into_iter()
-            .chain(["--folder", "photos", "--out", "ev"])
+            .chain(["--data", "photos", "--out", "ev"])
             .collect::<Vec<_>>(),
         d,
     );
