@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::data::Dataset;
 use crate::error::{Error, Result, write_atomic};
-use crate::report::{DrawResult, se};
+use crate::report::{DrawResult, csv_field, md_cell, se};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ClassResult {
@@ -88,14 +88,14 @@ impl Diagnostics {
                 0 => "-".to_string(), // a class the test set has no image of
                 _ => format!("{:.2}", c.accuracy * 100.0),
             };
-            let _ = writeln!(out, "| {} | {} | {acc} |", c.class, c.images);
+            let _ = writeln!(out, "| {} | {} | {acc} |", md_cell(&c.class), c.images);
         }
         out
     }
 
     /// Rows: true class; columns: predicted class.
     pub fn confusion_table(&self) -> String {
-        let names: Vec<&str> = self.per_class.iter().map(|c| c.class.as_str()).collect();
+        let names: Vec<String> = self.per_class.iter().map(|c| md_cell(&c.class)).collect();
         let mut out = format!(
             "| true \\ predicted | {} |\n|---|{}\n",
             names.join(" | "),
@@ -109,11 +109,7 @@ impl Diagnostics {
     }
 
     pub fn confusion_csv(&self) -> String {
-        let names: Vec<String> = self
-            .per_class
-            .iter()
-            .map(|c| c.class.replace(',', ";"))
-            .collect();
+        let names: Vec<String> = self.per_class.iter().map(|c| csv_field(&c.class)).collect();
         let mut out = format!("true\\predicted,{}\n", names.join(","));
         for (name, row) in names.iter().zip(&self.confusion) {
             let cells: Vec<String> = row.iter().map(u64::to_string).collect();
@@ -273,4 +269,34 @@ fn top_losses(path: &Path, d: &Diagnostics, test: &Dataset, top: usize) -> Resul
         root.present().map_err(se)
     })();
     super::finish_png(&tmp, path, drawn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Class folder names as a user may have them: a comma, quotes, a `|`. Three images
+    /// (true, predicted): (0, 0), (1, 0), (2, 2).
+    #[test]
+    fn class_names_keep_their_columns_in_csv_and_markdown() {
+        let classes: Vec<String> = ["chat, noir", "été \"x\"", "dog|hound"]
+            .map(String::from)
+            .to_vec();
+        let probs = [0.8, 0.1, 0.1, 0.6, 0.3, 0.1, 0.1, 0.2, 0.7];
+        let d = diagnose(&probs, &[0, 1, 2], &classes);
+        assert_eq!(
+            d.confusion_csv(),
+            "true\\predicted,\"chat, noir\",\"été \"\"x\"\"\",dog|hound\n\
+             \"chat, noir\",1,0,0\n\
+             \"été \"\"x\"\"\",1,0,0\n\
+             dog|hound,0,0,1\n"
+        );
+        let table = d.per_class_table();
+        assert!(table.contains("| dog\\|hound | 1 | 100.00 |\n"), "{table}");
+        let confusion = d.confusion_table();
+        assert!(
+            confusion.contains("| dog\\|hound | 0 | 0 | 1 |\n"),
+            "{confusion}"
+        );
+    }
 }

@@ -34,6 +34,21 @@ pub fn register_font() {
     });
 }
 
+/// A CSV field as RFC 4180 quotes it: a name with a comma, quote or line break in quotes,
+/// its quotes doubled (a class folder "chat, noir" stays one column and keeps its comma).
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// A Markdown table cell: a `|` in a name (a folder may hold one) would start a new column.
+pub fn md_cell(s: &str) -> String {
+    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
 pub type DrawResult = std::result::Result<(), String>;
 
 pub fn se<E: std::fmt::Display>(e: E) -> String {

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
 use crate::report::study::{Group, ReportText, Stat, StudyData};
+use crate::report::{csv_field, md_cell};
 
 /// Welch's t-test of two samples: (t, degrees of freedom, two-sided p).
 pub fn welch(a: &[f64], b: &[f64]) -> Option<(f64, f64, f64)> {
@@ -119,20 +120,13 @@ pub fn markdown_table(first: &str, groups: &[Group]) -> String {
     let best = best_index(groups);
     for (i, g) in groups.iter().enumerate() {
         let mut c = cells(g);
+        c[0] = md_cell(&c[0]);
         if Some(i) == best {
             c[3] = format!("**{}**", c[3]);
         }
         let _ = writeln!(out, "| {} |", c.join(" | "));
     }
     out
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }
 
 pub fn csv(data: &StudyData, groups: &[Group]) -> String {
