@@ -89,7 +89,7 @@ impl Modify for BearerAuth {
 )]
 pub struct ApiDoc;
 
-/// A multipart upload: its first file field is the image.
+/// A multipart upload: its one file field is the image.
 #[derive(ToSchema)]
 #[allow(dead_code)] // only described, never built: the handler reads the form itself
 pub struct UploadForm {

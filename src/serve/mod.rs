@@ -239,8 +239,9 @@ async fn read_limited(
     Ok((seen <= limit).then_some(buf))
 }
 
-/// The upload: the body itself, or the first file field of a multipart form. The size
-/// limit applies to the whole body.
+/// The upload: the body itself, or the one file field of a multipart form (text fields
+/// beside it are ignored; two files are refused, not half answered). The size limit
+/// applies to the whole body.
 async fn upload(s: &AppState, req: Request) -> std::result::Result<Bytes, Response> {
     let multipart = req
         .headers()
@@ -261,18 +262,45 @@ async fn upload(s: &AppState, req: Request) -> std::result::Result<Bytes, Respon
     let mut form = Multipart::from_request(req, &())
         .await
         .map_err(|e| error(StatusCode::BAD_REQUEST, e.body_text()))?;
-    match form.next_field().await {
-        Ok(Some(field)) => field
-            .bytes()
-            .await
-            .map_err(|e| error(e.status(), e.body_text())),
-        Ok(None) => Err(error(StatusCode::BAD_REQUEST, "the form has no file field")),
-        Err(e) => Err(error(e.status(), e.body_text())),
+    // (has a file name, bytes) of every field; a text field (`-F k=3`) is not the image.
+    let mut fields = Vec::new();
+    loop {
+        match form.next_field().await {
+            Ok(Some(field)) => {
+                let named = field.file_name().is_some();
+                let bytes = field
+                    .bytes()
+                    .await
+                    .map_err(|e| error(e.status(), e.body_text()))?;
+                fields.push((named, bytes));
+            }
+            Ok(None) => break,
+            Err(e) => return Err(error(e.status(), e.body_text())),
+        }
+    }
+    let files = fields.iter().filter(|(named, _)| *named).count();
+    match (files, fields.len()) {
+        (0, 0) => Err(error(StatusCode::BAD_REQUEST, "the form has no file field")),
+        // One field without a file name is taken as the image, as before.
+        (0, 1) => Ok(fields.remove(0).1),
+        (0, n) => Err(error(
+            StatusCode::BAD_REQUEST,
+            format!("the form has {n} fields and no file among them: send the image as a file"),
+        )),
+        (1, _) => Ok(fields
+            .into_iter()
+            .find(|(named, _)| *named)
+            .map(|(_, b)| b)
+            .unwrap_or_default()),
+        (n, _) => Err(error(
+            StatusCode::BAD_REQUEST,
+            format!("the form has {n} files: send one image per request"),
+        )),
     }
 }
 
 /// Classify one image: its bytes (PNG, JPEG, BMP, GIF, WebP, TIFF, PPM/PGM) as the body, or
-/// the first file field of a multipart form; any size (resized to the model's input).
+/// the one file field of a multipart form; any size (resized to the model's input).
 #[utoipa::path(
     post,
     path = "/predict",
@@ -290,7 +318,7 @@ async fn upload(s: &AppState, req: Request) -> std::result::Result<Bytes, Respon
     ),
     responses(
         (status = 200, body = api::Prediction),
-        (status = 400, description = "empty, not an image, or a broken form", body = api::ApiError),
+        (status = 400, description = "empty, not an image, or a broken form or one of several files", body = api::ApiError),
         (status = 401, description = "missing or wrong token", body = api::ApiError),
         (status = 413, description = "larger than --max-bytes", body = api::ApiError),
         (status = 503, description = "the inference thread stopped", body = api::ApiError)

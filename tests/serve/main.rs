@@ -106,21 +106,43 @@ fn serve_predicts_rejects_bad_uploads_and_batches_concurrent_requests() {
     }
     assert!(right >= 3, "{right}/4");
 
-    // Multipart, as a browser form or `curl -F file=@x.png` sends it.
+    // Multipart, as a browser form or `curl -F file=@x.png` sends it: (name, file name,
+    // bytes) of each field.
     let boundary = "convlabtestboundary";
-    let mut form = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.png\"\r\nContent-Type: image/png\r\n\r\n"
-    )
-    .into_bytes();
-    form.extend(&images[1]);
-    form.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let (status, v) = post(
-        &format!("{url}/predict"),
-        &form,
-        &format!("multipart/form-data; boundary={boundary}"),
-    );
+    let form = |fields: &[(&str, Option<&str>, &[u8])]| {
+        let mut form = Vec::new();
+        for (name, file, bytes) in fields {
+            let file = file.map_or(String::new(), |f| format!("; filename=\"{f}\""));
+            form.extend(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"{file}\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            form.extend(*bytes);
+            form.extend(b"\r\n");
+        }
+        form.extend(format!("--{boundary}--\r\n").as_bytes());
+        let kind = format!("multipart/form-data; boundary={boundary}");
+        post(&format!("{url}/predict"), &form, &kind)
+    };
+    let (status, v) = form(&[("file", Some("x.png"), &images[1])]);
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["top"].as_array().unwrap().len(), 3, "default k");
+    // A text field before the file is not the image (it was taken as one: 400).
+    let (status, w) = form(&[("k", None, b"2"), ("file", Some("x.png"), &images[1])]);
+    assert_eq!((status, &w["top"]), (200, &v["top"]), "{w}");
+    // Two files: refused, where only the first was answered.
+    let two = [
+        ("a", Some("a.png"), &images[0][..]),
+        ("b", Some("b.png"), &images[1]),
+    ];
+    let (status, v) = form(&two);
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(
+        v["error"],
+        "the form has 2 files: send one image per request"
+    );
 
     // Not an image: 400 naming the problem. Too big: 413. Empty: 400.
     let (status, v) = post(
