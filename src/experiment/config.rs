@@ -15,8 +15,31 @@ pub fn parse_table(text: &str, origin: &str) -> Result<toml::Table> {
 
 /// Read and parse a TOML file.
 pub fn read_table(path: &Path) -> Result<toml::Table> {
+    if path.is_dir() {
+        return Err(Error::input(path.display(), folder_given_for_config(path)));
+    }
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     parse_table(&text, &path.display().to_string())
+}
+
+/// What a folder given where a config file goes most likely is, and what to give instead
+/// (`convlab train photos/`, as fastai's `from_folder(path)` takes a folder).
+fn folder_given_for_config(path: &Path) -> String {
+    let shown = path.display();
+    if path.join("config.toml").is_file() {
+        format!(
+            "a run folder, not a config file: its config is {}",
+            path.join("config.toml").display()
+        )
+    } else if std::fs::read_dir(path).is_ok_and(|d| d.flatten().any(|e| e.path().is_dir())) {
+        format!(
+            "a folder, not a config file: to train on its images, write a config with \
+             [data] dataset = \"folder\" and path = \"{shown}\" (or fine-tune a model on it: \
+             convlab finetune --checkpoint CKPT --data {shown})"
+        )
+    } else {
+        "a folder, not a config file (a .toml)".to_string()
+    }
 }
 
 /// The one mapping of a TOML error to a one-line input error: serde's message, and the line

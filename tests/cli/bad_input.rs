@@ -362,3 +362,26 @@ fn a_closed_stdout_ends_quietly() {
     assert_eq!(out.status.code(), Some(141), "{err}");
     assert!(err.is_empty(), "{err}");
 }
+
+/// A folder where the config file goes (`convlab train photos/`, as fastai's `from_folder`
+/// takes one, or a run folder) says what to give instead; it was "Is a directory (os error 21)".
+#[test]
+fn a_folder_given_as_the_config_says_what_to_give() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = setup(dir.path(), "");
+    std::fs::create_dir_all(dir.path().join("photos/cats")).unwrap();
+    let photos = convlab(&["train", "photos"], dir.path());
+    assert_bad_input(
+        &photos,
+        &[
+            "photos: a folder, not a config file",
+            "[data] dataset = \"folder\" and path = \"photos\"",
+        ],
+    );
+    assert!(train(dir.path(), &cfg, &["--quiet"]).status.success());
+    let run = convlab(&["sweep", "runs/tiny"], dir.path());
+    assert_bad_input(
+        &run,
+        &["runs/tiny: a run folder, not a config file: its config is runs/tiny/config.toml"],
+    );
+}
