@@ -182,6 +182,20 @@ impl DataConfig {
             .map_or(self.dataset.to_string(), |p| p.display().to_string())
     }
 
+    /// The dataset as a checkpoint records it: a folder by its absolute path, so that
+    /// `eval --checkpoint` finds it from any working folder (a relative one only worked from
+    /// where the run was trained).
+    pub fn checkpoint_label(&self) -> String {
+        match &self.path {
+            Some(p) => p
+                .canonicalize()
+                .unwrap_or_else(|_| p.clone())
+                .display()
+                .to_string(),
+            None => self.dataset.to_string(),
+        }
+    }
+
     /// Impossible values, as (key, problem).
     pub fn check(&self) -> Result<(), (&'static str, String)> {
         if self.dataset == DatasetName::Folder && self.path.is_none() {

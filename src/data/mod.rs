@@ -92,7 +92,19 @@ pub fn load(cfg: &DataConfig, lookup: &Lookup) -> Result<Splits> {
     let source = match (cfg.dataset, &cfg.path) {
         (DatasetName::Folder, Some(p)) => {
             if !p.exists() {
-                return Err(Error::input(p.display(), "image folder not found"));
+                let from = match std::env::current_dir() {
+                    Ok(cwd) if p.is_relative() => {
+                        format!(
+                            " (a relative path is read from the current folder, {})",
+                            cwd.display()
+                        )
+                    }
+                    _ => String::new(),
+                };
+                return Err(Error::input(
+                    p.display(),
+                    format!("image folder not found{from}"),
+                ));
             }
             Source::Folder(p.clone())
         }

@@ -20,7 +20,7 @@ impl Trainer<'_> {
             layers: self.prep.layers.clone(),
             input: [c, h, w],
             classes: self.prep.classes.clone(),
-            dataset: self.cfg.data.label(),
+            dataset: self.cfg.data.checkpoint_label(),
             mean: self.prep.norm.mean.clone(),
             std: self.prep.norm.std.clone(),
             device: self.cfg.device.to_string(),

@@ -56,6 +56,17 @@ fn eval_on_a_new_folder_scores_every_image_by_class_name() {
     assert!(eval(d, ckpt, "pets").status.success());
     let whole = eval_json(d);
     assert_eq!(whole["images"], 36);
+    // Without --folder, from another working folder: the checkpoint keeps the folder's
+    // absolute path (it kept "pets", found only from where the run trained).
+    let elsewhere = d.join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let abs = d.join(ckpt);
+    let out = convlab(
+        &["eval", "--checkpoint", abs.to_str().unwrap(), "--out", "ev"],
+        &elsewhere,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(eval_json(&elsewhere)["test_acc"], whole["test_acc"]);
     flat_folder(d, "pets", "mine", &["cat", "dog", "owl"]);
     let out = eval(d, ckpt, "mine");
     assert!(out.status.success(), "{}", stderr(&out));
