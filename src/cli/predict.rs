@@ -29,6 +29,10 @@ pub struct PredictArgs {
     /// Also print the raw outputs (logits) before the softmax.
     #[arg(long)]
     logits: bool,
+    /// Use each image's negative (255 - pixel): dark strokes on white for a net trained on
+    /// MNIST's or Fashion-MNIST's light on black. A warning suggests it when images look so.
+    #[arg(long)]
+    invert: bool,
 }
 
 /// Every image is predicted; one that cannot be read or decoded is a one-line error of its
@@ -42,7 +46,7 @@ pub fn run(a: PredictArgs) -> Result<()> {
     let dev = device::select(device::parse_flag(&a.device)?)?;
     let predictor = Predictor::load(&checkpoint, &dev)?;
     let k = a.top_k.min(predictor.meta.classes.len());
-    let results = predictor.predict_files(&images, k);
+    let results = predictor.predict_files(&images, k, a.invert);
     let mut json = Vec::with_capacity(results.len());
     let mut failed = 0;
     for (path, result) in images.iter().zip(&results) {
@@ -73,6 +77,26 @@ pub fn run(a: PredictArgs) -> Result<()> {
     }
     for e in results.iter().filter_map(|r| r.as_ref().err()) {
         eprintln!("error: {e}");
+    }
+    let inverted = results
+        .iter()
+        .flatten()
+        .filter(|p| p.looks_inverted)
+        .count();
+    if inverted > 0 {
+        let m = &predictor.meta.mean;
+        eprintln!(
+            "warning: {inverted} of {} images look like negatives of the training images (their \
+             mean brightness is far from the training mean {:.2}, their negative's is near it): \
+             {}",
+            images.len(),
+            m.iter().sum::<f32>() / m.len() as f32,
+            if a.invert {
+                "drop --invert"
+            } else {
+                "if they are dark on light where the training images were light on dark, add --invert"
+            }
+        );
     }
     if a.json {
         println!("{}", serde_json::Value::Array(json));

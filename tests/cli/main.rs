@@ -15,6 +15,7 @@ mod compare;
 mod eval_folder;
 mod images;
 mod import_like;
+mod invert;
 mod mixing;
 mod one_cycle;
 mod resume;
