@@ -21,6 +21,9 @@ pub struct Prediction {
     pub top: Vec<Guess>,
     /// Time from the decoded upload to the answer.
     pub milliseconds: f64,
+    /// The image looks like a negative of the training images (dark on light where they
+    /// were light on dark, as `predict` warns): send it again with `?invert=true`.
+    pub looks_inverted: bool,
 }
 
 /// `GET /health`: the server is up, and its batching so far.

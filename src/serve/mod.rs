@@ -7,6 +7,7 @@ mod api;
 mod auth;
 mod batcher;
 mod listener;
+mod query;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,13 +22,13 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http_body_util::BodyExt;
-use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::model::checkpoint::CheckpointMeta;
 use crate::model::params::trainable_params;
-use crate::model::predictor::{Predictor, decode_for, top_k};
+use crate::model::predictor::{Predictor, decode_for, looks_inverted, top_k};
 use batcher::Batcher;
+use query::PredictQuery;
 
 pub struct ServeOptions {
     pub host: String,
@@ -54,32 +55,6 @@ struct AppState {
     max_bytes: usize,
     top_k: usize,
     token: Option<String>,
-}
-
-#[derive(Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-struct PredictQuery {
-    /// Classes in the answer (default: the server's --top-k). Read as text and checked here,
-    /// so `k=`, `k=0` or `k=x` is a 400 naming k rather than a silent default.
-    #[param(required = false, value_type = usize, minimum = 1)]
-    k: Option<String>,
-}
-
-/// `?k=`: a whole number of at least 1, capped at the number of classes.
-fn parse_k(
-    text: Option<&str>,
-    default: usize,
-    classes: usize,
-) -> std::result::Result<usize, String> {
-    let k = match text {
-        None => default,
-        Some(t) => t
-            .parse::<usize>()
-            .ok()
-            .filter(|&k| k >= 1)
-            .ok_or_else(|| format!("k: {t:?} is not a whole number of at least 1"))?,
-    };
-    Ok(k.clamp(1, classes.max(1)))
 }
 
 fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
@@ -334,8 +309,8 @@ async fn predict(
         Ok(Query(q)) => q,
         Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
     };
-    let k = match parse_k(q.k.as_deref(), s.top_k, s.meta.classes.len()) {
-        Ok(k) => k,
+    let (k, invert) = match q.resolve(s.top_k, s.meta.classes.len()) {
+        Ok(o) => o,
         Err(problem) => return error(StatusCode::BAD_REQUEST, problem),
     };
     let bytes = match upload(&s, req).await {
@@ -352,11 +327,15 @@ async fn predict(
     // Decoding is CPU work: keep it off the async threads.
     let meta = Arc::clone(&s.meta);
     let decoded = tokio::task::spawn_blocking(move || decode_for(&meta, &bytes, "upload")).await;
-    let pixels = match decoded {
+    let mut pixels = match decoded {
         Ok(Ok(px)) => px,
         Ok(Err(e)) => return error(StatusCode::BAD_REQUEST, e),
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
     };
+    if invert {
+        pixels.iter_mut().for_each(|v| *v = 255 - *v);
+    }
+    let negative = looks_inverted(&s.meta, &pixels);
     match s.batcher.infer(pixels).await {
         Some(probs) => Json(api::Prediction {
             top: top_k(&s.meta.classes, &probs, k)
@@ -367,6 +346,7 @@ async fn predict(
                 })
                 .collect(),
             milliseconds: started.elapsed().as_secs_f64() * 1e3,
+            looks_inverted: negative,
         })
         .into_response(),
         None => error(

@@ -106,6 +106,44 @@ fn serve_predicts_rejects_bad_uploads_and_batches_concurrent_requests() {
     }
     assert!(right >= 3, "{right}/4");
 
+    // ?invert=true reads a negative as the original; a white page (mean 1.0 against the
+    // training images' ~0.29) is flagged as a negative; invert=maybe is a 400 naming it.
+    let negative = |png: &[u8]| {
+        let mut img = image::load_from_memory(png).unwrap();
+        img.invert();
+        let mut out = Vec::new();
+        img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+            .unwrap();
+        out
+    };
+    let (_, plain) = post(&format!("{url}/predict"), &images[2], "image/png");
+    let (status, back) = post(
+        &format!("{url}/predict?invert=true"),
+        &negative(&images[2]),
+        "image/png",
+    );
+    assert_eq!((status, &back["top"]), (200, &plain["top"]), "{back}");
+    assert_eq!(
+        (&plain["looks_inverted"], &back["looks_inverted"]),
+        (&false.into(), &false.into())
+    );
+    let mut page = Vec::new();
+    image::DynamicImage::ImageLuma8(image::GrayImage::from_pixel(28, 28, image::Luma([255])))
+        .write_to(
+            &mut std::io::Cursor::new(&mut page),
+            image::ImageFormat::Png,
+        )
+        .unwrap();
+    let (_, white) = post(&format!("{url}/predict"), &page, "image/png");
+    assert_eq!(white["looks_inverted"], true, "{white}");
+    let (status, v) = post(
+        &format!("{url}/predict?invert=maybe"),
+        &images[0],
+        "image/png",
+    );
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(v["error"], "invert: \"maybe\" is not true, false, 1 or 0");
+
     // Multipart, as a browser form or `curl -F file=@x.png` sends it: (name, file name,
     // bytes) of each field.
     let boundary = "convlabtestboundary";
