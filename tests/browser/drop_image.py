@@ -1,4 +1,5 @@
-"""Drop an image onto convlab serve's page in headless Chromium and print the class it shows.
+"""Drop an image onto convlab serve's page in headless Chromium and print the class it shows,
+the number of bars, and the class it shows after its "invert" box is ticked.
 
     python3 tests/browser/drop_image.py URL IMAGE.png [SCREENSHOT.png]
 
@@ -32,5 +33,10 @@ with sync_playwright() as p:
     bars = page.locator(".bar").count()
     if shot:
         page.screenshot(path=shot, full_page=True)
-    print(page.locator("#top-class").text_content(), bars)
+    top = page.locator("#top-class").text_content()
+    # Ticking "invert" asks again for the image's negative: its change handler clears the
+    # answer at once, so the next #top-class is the new one.
+    page.check("#invert")
+    page.wait_for_selector("#top-class", timeout=10_000)
+    print(top, bars, page.locator("#top-class").text_content())
     browser.close()

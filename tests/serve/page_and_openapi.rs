@@ -125,4 +125,11 @@ fn the_page_shows_the_top_class_of_a_dropped_image() {
         Some("5"),
         "the page asks for the top 5: {shown}"
     );
+    let url = format!("{}/predict?invert=true", server.url);
+    let (_, inverted) = post(&url, &pngs[2], "image/png");
+    assert_eq!(
+        words.next(),
+        inverted["top"][0]["class"].as_str(),
+        "{shown}"
+    );
 }
