@@ -7,6 +7,7 @@ mod check;
 mod eval;
 mod export;
 mod finetune;
+mod flag_hint;
 mod import;
 mod lr_find;
 mod predict;
@@ -130,7 +131,13 @@ enum Command {
 }
 
 pub fn main() -> Result<()> {
-    let cli = Cli::try_parse().unwrap_or_else(|e| e.exit());
+    let cli = Cli::try_parse().unwrap_or_else(|e| {
+        if let Some(hint) = unknown_flag_hint(&e) {
+            eprintln!("error: {hint}");
+            std::process::exit(2);
+        }
+        e.exit()
+    });
     if std::env::var_os("RUST_LOG").is_some() {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -157,6 +164,26 @@ pub fn main() -> Result<()> {
         Command::Import(a) => import::run(a),
         Command::Export(a) => export::run(a),
     }
+}
+
+/// For clap's "unexpected argument" on a config key (`train cfg.toml --epochs 3`): the
+/// `--set` the user meant, from the command line as typed.
+fn unknown_flag_hint(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::UnknownArgument {
+        return None;
+    }
+    let Some(ContextValue::String(flag)) = e.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let args: Vec<String> = std::env::args().collect();
+    let command = args.get(1)?;
+    let inline = format!("{flag}=");
+    let at = args
+        .iter()
+        .position(|a| a == flag || a.starts_with(&inline))?;
+    let value = args.get(at + 1).map(String::as_str);
+    flag_hint::config_key_hint(command, &args[at], value)
 }
 
 /// A value as one line of JSON, for `--json` output.

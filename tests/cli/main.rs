@@ -13,6 +13,7 @@ mod bad_input;
 mod bench;
 mod compare;
 mod eval_folder;
+mod flags;
 mod images;
 mod import_like;
 mod invert;
