@@ -209,9 +209,13 @@ fn fetch_official(name: DatasetName, dir: &Path) -> Result<()> {
             continue;
         }
         eprintln!("downloading {url}");
+        // ureq's message starts with the URL again ("URL: Dns Failed: ..."): said once.
         let resp = ureq::get(&url).call().map_err(|e| Error::Download {
+            problem: e
+                .to_string()
+                .trim_start_matches(&format!("{url}: "))
+                .to_string(),
             url: url.clone(),
-            problem: e.to_string(),
         })?;
         let mut bytes = Vec::new();
         resp.into_reader()
