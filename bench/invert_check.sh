@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
-# predict --invert on MNIST test digits drawn as negatives (dark on white, as a user draws
-# one): how many of the first N are read right with and without --invert, and how many the
-# warning flags. Trains examples/mnist.toml for one epoch first.
-#   bash bench/invert_check.sh            (N=200; ~1 min on 2 cores)
+# predict --invert on test images given as negatives (dark on light, as a user draws a digit
+# or photographs an item on white): how many of the first N are read right as they are, as
+# negatives, and as negatives with --invert, and how many predict's warning flags. Trains
+# the dataset's example config for one epoch first.
+#   bash bench/invert_check.sh                          (MNIST, N=1000; ~1 min on 2 cores)
+#   DATASET=fashion-mnist bash bench/invert_check.sh    (from /usr/share/datasets)
 set -euo pipefail
-N=${N:-200}
-DATA=${DATA:-../shared/datasets}
+N=${N:-1000}
+DATASET=${DATASET:-mnist}
 BIN=${BIN:-target/release/convlab}
+case $DATASET in
+    mnist) DATA=${DATA:-../shared/datasets}; IDX=$DATA/mnist; CONFIG=examples/mnist.toml ;;
+    fashion-mnist) DATA=${DATA:-/usr/share/datasets}; IDX=$DATA/fashion-mnist; CONFIG=examples/fashion-mnist.toml ;;
+    *) echo "DATASET: mnist or fashion-mnist" >&2; exit 2 ;;
+esac
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-"$BIN" train examples/mnist.toml --set train.epochs=1 --set name=invert-check \
+"$BIN" train "$CONFIG" --set train.epochs=1 --set name=invert-check \
     --runs-dir "$WORK/runs" --data-dir "$DATA" --quiet
-python3 - "$DATA/mnist" "$WORK/digits" "$N" <<'PY'
+python3 - "$IDX" "$WORK/images" "$N" <<'PY'
 import gzip, os, sys
 from PIL import Image
 src, out, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -21,17 +28,23 @@ for kind in ("pos", "neg"):
     os.makedirs(f"{out}/{kind}", exist_ok=True)
 for i in range(n):
     px = images[i * 784:(i + 1) * 784]
-    img = Image.frombytes("L", (28, 28), px)
-    img.save(f"{out}/pos/{i:04d}-{labels[i]}.png")
-    Image.frombytes("L", (28, 28), bytes(255 - v for v in px)).save(f"{out}/neg/{i:04d}-{labels[i]}.png")
+    Image.frombytes("L", (28, 28), px).save(f"{out}/pos/{i:05d}-{labels[i]}.png")
+    Image.frombytes("L", (28, 28), bytes(255 - v for v in px)).save(f"{out}/neg/{i:05d}-{labels[i]}.png")
 PY
-score() { # files' "NNNN-L.png: C (p)" lines: how many have C == L
-    awk -F'[-.: ]+' '{ total++; if ($2 == $4) right++ } END { printf "%d of %d right", right, total }'
-}
 for run in "pos" "neg" "neg --invert"; do
     set -- $run
-    warn=$("$BIN" predict --checkpoint "$WORK/runs/invert-check" -k 1 ${2:-} "$WORK/digits/$1" \
-        2>"$WORK/err" | sed 's|.*/||' | score)
+    # --json: class names may hold spaces ("Ankle boot"); the label is the class's index.
+    "$BIN" predict --checkpoint "$WORK/runs/invert-check" -k 1 --json ${2:-} "$WORK/images/$1" \
+        2>"$WORK/err" >"$WORK/out.json" || true
+    right=$(python3 - "$WORK/out.json" "$WORK/runs/invert-check/best.ckpt" <<'PY'
+import json, re, sys
+rows = json.load(open(sys.argv[1]))
+header = open(sys.argv[2], "rb").read(4096)
+classes = json.loads(re.search(rb'"classes":(\[[^\]]*\])', header).group(1))
+right = sum(classes.index(r["top"][0]["class"]) == int(r["file"].rsplit("-", 1)[1][:-4]) for r in rows)
+print(f"{right} of {len(rows)} right")
+PY
+)
     flagged=$(grep -o '^warning: [0-9]* of' "$WORK/err" | grep -o '[0-9]*' | head -1 || true)
-    echo "$run: $warn; warning flags ${flagged:-0}"
+    echo "$DATASET $run: $right; warning flags ${flagged:-0}"
 done

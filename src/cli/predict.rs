@@ -87,8 +87,8 @@ pub fn run(a: PredictArgs) -> Result<()> {
         let m = &predictor.meta.mean;
         eprintln!(
             "warning: {inverted} of {} images look like negatives of the training images (their \
-             mean brightness is far from the training mean {:.2}, their negative's is near it): \
-             {}",
+             negative's mean brightness is nearer the training mean {:.2} than theirs, by over \
+             0.3): {}",
             images.len(),
             m.iter().sum::<f32>() / m.len() as f32,
             if a.invert {

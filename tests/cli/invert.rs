@@ -50,8 +50,8 @@ fn predict_invert_reads_negatives_as_the_originals_and_a_negative_is_warned_of()
     );
 
     // Mean brightness 0.29 in training; a white page (1.0) is 0.71 away and its negative
-    // 0.29: a negative, said once with what to do. A pattern's own negative (0.71) is not
-    // far enough (0.41 < 0.5) to be called one.
+    // 0.29 (nearer by 0.42), a pattern's negative (0.71) 0.41 away and its own negative
+    // 0.0 (by 0.41): two negatives, said once with what to do; the pattern itself is not.
     save("white.png", vec![255; 28 * 28]);
     let (_, warned) = predict(&["white.png", "pos-0.png", "neg-0.png"], &[]);
     let lines: Vec<&str> = warned
@@ -60,7 +60,7 @@ fn predict_invert_reads_negatives_as_the_originals_and_a_negative_is_warned_of()
         .collect();
     assert_eq!(lines.len(), 1, "{warned}");
     assert!(
-        lines[0].starts_with("warning: 1 of 3 images look like negatives of the training images")
+        lines[0].starts_with("warning: 2 of 3 images look like negatives of the training images")
             && lines[0].ends_with("add --invert"),
         "{warned}"
     );
