@@ -41,9 +41,10 @@ pub fn run(a: ReportArgs) -> Result<()> {
             (root, md)
         }
         None => {
-            let parent = a.dirs[0].parent().unwrap_or(std::path::Path::new("."));
+            let runs = crate::experiment::compare::runs_among(&a.dirs)?;
+            let parent = runs[0].parent().unwrap_or(std::path::Path::new("."));
             let out = a.out.clone().unwrap_or_else(|| parent.join("comparison"));
-            let md = crate::experiment::compare::write(&a.dirs, &out)?;
+            let md = crate::experiment::compare::write(&runs, &out)?;
             (out, md)
         }
     };

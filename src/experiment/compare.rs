@@ -12,6 +12,9 @@ use crate::experiment::config::{flat_values, read_stored};
 use crate::experiment::study_axes::AXIS_ALIASES;
 use crate::run::{Axis, StudyIndex, TrialEntry, Variant, files, write_json};
 
+/// More differing keys than this and a variant is labelled by its runs' names.
+const MAX_LABEL_KEYS: usize = 3;
+
 /// Keys that name or seed a run rather than configure it.
 const NOT_AXES: [&str; 2] = ["name", "seed"];
 
@@ -28,6 +31,32 @@ pub fn write(runs: &[PathBuf], out: &Path) -> Result<String> {
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     write_json(&out.join(files::STUDY_INDEX), &index)?;
     crate::report::study::write(out)
+}
+
+/// The run folders among `dirs` as a shell glob gives them (`convlab report runs/*`): a
+/// folder that exists but holds no run (an earlier comparison, an lr-find, a study, an
+/// eval's output) is skipped with a warning naming it; with no run left, or a path that
+/// does not exist, the first such is the error, as for one folder.
+pub fn runs_among(dirs: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    // An lr-find folder holds a config.toml too.
+    let (runs, others): (Vec<&PathBuf>, Vec<&PathBuf>) = dirs
+        .iter()
+        .partition(|d| d.join(files::CONFIG).is_file() && !d.join(files::LR_FIND).is_file());
+    if runs.is_empty() || others.iter().any(|d| !d.is_dir()) {
+        index(dirs)?;
+        return Err(Error::input("report", "give at least one run folder"));
+    }
+    for dir in others {
+        let what = if dir.join(files::LR_FIND).is_file() {
+            "an lr-find result"
+        } else if dir.join(files::STUDY_INDEX).is_file() {
+            "a study or an earlier comparison (report it on its own)"
+        } else {
+            "not a run folder (no config.toml)"
+        };
+        eprintln!("warning: {}: {what}; skipped", dir.display());
+    }
+    Ok(runs.into_iter().cloned().collect())
 }
 
 /// The study index of `runs`: axes, variants and one trial per run.
@@ -81,6 +110,17 @@ pub fn index(runs: &[PathBuf]) -> Result<StudyIndex> {
             seed: *seed,
             dir: std::path::absolute(dir).map_err(|e| Error::io(dir, e))?,
         });
+    }
+    // Runs that differ in many keys (`convlab report runs/*`) are told apart by their names:
+    // a label of every key ran past 300 characters for 24 unrelated runs.
+    if keys.len() > MAX_LABEL_KEYS {
+        for (v, variant) in variants.iter_mut().enumerate() {
+            let names: Vec<String> = (trials.iter().filter(|t| t.variant == v))
+                .filter_map(|t| t.dir.file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+                .collect();
+            variant.name = names.join("+");
+        }
     }
     let mut seeds: Vec<u64> = trials.iter().map(|t| t.seed).collect();
     seeds.sort_unstable();

@@ -70,4 +70,56 @@ fn runs_trained_by_hand_compare_as_a_study() {
     let lone = convlab(&["report", "runs/tiny-lr-find", "--out", "cmp2"], d);
     assert_bad_input(&lone, &["runs/tiny-lr-find", "an lr-find result"]);
     assert!(!d.join("cmp2").exists());
+
+    // `convlab report runs/*`: the comparison and lr-find folders beside the runs are
+    // skipped with a warning each (the first was an error, so a second report of the same
+    // glob failed on the first one's output).
+    let glob = [
+        "runs/a",
+        "runs/b",
+        "runs/c",
+        "runs/comparison",
+        "runs/tiny-lr-find",
+    ];
+    let all = convlab(&[&["report"][..], &glob, &["--out", "cmp3"]].concat(), d);
+    assert!(all.status.success(), "{}", stderr(&all));
+    let err = stderr(&all);
+    let warned: Vec<&str> = err.lines().filter(|l| l.starts_with("warning")).collect();
+    assert_eq!(warned.len(), 2, "{err}");
+    assert!(warned[0].starts_with("warning: runs/comparison: a study or an earlier comparison"));
+    assert!(warned[1].starts_with("warning: runs/tiny-lr-find: an lr-find result; skipped"));
+    let md3 = std::fs::read_to_string(d.join("cmp3/report.md")).unwrap();
+    assert!(
+        md3.contains("| 0.01 | 1 |") && md3.contains("3 runs"),
+        "{md3}"
+    );
+
+    // Runs differing in more than 3 keys are labelled by their names, not by every key.
+    let sets = [
+        "--set",
+        "name=d",
+        "--set",
+        "optimizer.name=sgd",
+        "--set",
+        "optimizer.lr=0.02",
+    ];
+    let more = [
+        "--set",
+        "train.batch_size=16",
+        "--set",
+        "train.epochs=1",
+        "--quiet",
+    ];
+    assert!(
+        train(d, &cfg, &[&sets[..], &more].concat())
+            .status
+            .success()
+    );
+    let named = convlab(&["report", "runs/a", "runs/d", "--out", "cmp4"], d);
+    assert!(named.status.success(), "{}", stderr(&named));
+    let md4 = std::fs::read_to_string(d.join("cmp4/report.md")).unwrap();
+    assert!(
+        md4.contains("\n| a | 1 |") && md4.contains("\n| d | 1 |"),
+        "{md4}"
+    );
 }
