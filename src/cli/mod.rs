@@ -131,7 +131,7 @@ enum Command {
 }
 
 pub fn main() -> Result<()> {
-    let cli = Cli::try_parse().unwrap_or_else(|e| {
+    let cli = parse().unwrap_or_else(|e| {
         if let Some(hint) = unknown_flag_hint(&e) {
             eprintln!("error: {hint}");
             std::process::exit(2);
@@ -164,6 +164,14 @@ pub fn main() -> Result<()> {
         Command::Import(a) => import::run(a),
         Command::Export(a) => export::run(a),
     }
+}
+
+/// The command line, negative numbers read as values: `finetune --lr -1` was "unexpected
+/// argument '-1'" (a flag named 1); now it reaches the check that says what is wrong with it.
+fn parse() -> std::result::Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let command = Cli::command().mut_subcommands(|sub| sub.allow_negative_numbers(true));
+    Cli::from_arg_matches(&command.try_get_matches()?)
 }
 
 /// For clap's "unexpected argument" on a config key (`train cfg.toml --epochs 3`): the

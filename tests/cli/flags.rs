@@ -27,3 +27,16 @@ fn a_config_key_given_as_a_flag_names_its_set() {
     assert!(stderr(&other).contains("unexpected argument '--frobnicate' found"));
     assert!(!dir.path().join("runs").exists());
 }
+
+/// A negative number is a value, checked as any other: `lr-find --start -1` was clap's
+/// "unexpected argument '-1' found" (read as a flag named 1).
+#[test]
+fn a_negative_number_reaches_its_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = setup(dir.path(), "");
+    let args = ["lr-find", cfg.to_str().unwrap(), "--start", "-1"];
+    assert_bad_input(
+        &convlab(&args, dir.path()),
+        &["--start/--end: need 0 < start < end (got -1 and 10)"],
+    );
+}
