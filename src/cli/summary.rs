@@ -1,7 +1,7 @@
 //! `convlab summary CONFIG`: the net a config trains, layer by layer, before training it
 //! (Keras' `model.summary()`, torchinfo's `summary`): each layer's output shape, trainable
 //! parameters and multiply-adds, and the totals. `convlab summary MODEL.ckpt`: the same for
-//! the net a checkpoint stores.
+//! the net a checkpoint stores (a run folder: its best.ckpt).
 
 use clap::Args;
 
@@ -15,6 +15,7 @@ use crate::model::params::trainable_params;
 use crate::model::presets::resolve_layers;
 use crate::model::spec::{LayerSpec, Shape, check_net};
 use crate::model::summary::summarize;
+use crate::run::files;
 use crate::train::config::RunConfig;
 
 #[derive(Args)]
@@ -25,7 +26,8 @@ pub struct SummaryArgs {
 
 pub fn run(a: SummaryArgs) -> Result<()> {
     let path = &a.config.config;
-    if path.extension().is_some_and(|e| e == "ckpt") {
+    // A run folder stands for its best.ckpt, as for eval and predict.
+    if path.extension().is_some_and(|e| e == "ckpt") || path.join(files::BEST).is_file() {
         return checkpoint_summary(&a);
     }
     if is_study(path)? {
@@ -142,7 +144,7 @@ fn study_summary(a: &SummaryArgs) -> Result<()> {
 
 /// The net stored in a checkpoint (a trained run's, or one imported from PyTorch).
 fn checkpoint_summary(a: &SummaryArgs) -> Result<()> {
-    let path = &a.config.config;
+    let path = &crate::run::checkpoint_in(&a.config.config)?;
     if !a.config.set.is_empty() {
         return Err(Error::input(
             path.display(),

@@ -18,7 +18,15 @@ pub fn read_table(path: &Path) -> Result<toml::Table> {
     if path.is_dir() {
         return Err(Error::input(path.display(), folder_given_for_config(path)));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+        // An image or a checkpoint given where the config goes: "stream did not contain
+        // valid UTF-8" did not say what was expected.
+        std::io::ErrorKind::InvalidData => Error::input(
+            path.display(),
+            "not a config file: a config is TOML text (.toml)",
+        ),
+        _ => Error::io(path, e),
+    })?;
     parse_table(&text, &path.display().to_string())
 }
 

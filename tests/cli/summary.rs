@@ -108,6 +108,15 @@ fn a_checkpoint_shows_the_net_it_stores() {
         d,
     );
     assert_bad_input(&with_set, &["best.ckpt", "--set"]);
+    // A run folder stands for its best.ckpt (it said "a run folder, not a config file").
+    let from_run = convlab(&["summary", "runs/tiny"], d);
+    assert_eq!(stdout(&from_run), b);
+    // Not text: says what was expected (it said "stream did not contain valid UTF-8").
+    let ckpt_as_config = convlab(&["train", "runs/tiny/best.ckpt"], d);
+    assert_bad_input(
+        &ckpt_as_config,
+        &["runs/tiny/best.ckpt: not a config file: a config is TOML text (.toml)"],
+    );
 }
 
 /// `convlab summary FILE` of a study written to `file`: its stdout, the run checked to succeed.
