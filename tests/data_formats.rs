@@ -83,6 +83,25 @@ fn cifar_binary_archive_and_folder() {
     assert_eq!(cifar::load_binary(&folder).unwrap(), (train, test));
 }
 
+/// `--data-dir` given as one of the dataset's files, not the folder holding it: that file's
+/// dataset (it was "cifar10 not found (looked in: FILE, FILE/cifar10, ...)").
+#[test]
+fn data_dir_may_name_the_dataset_file_itself() {
+    use convlab::data::locate::{Source, locate};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("cifar-10-binary.tar.gz"), b"").unwrap();
+    std::fs::write(d.join("cifar-10-python.tar.gz"), b"").unwrap();
+    let python = d.join("cifar-10-python.tar.gz");
+    // The file named, though the folder's first choice is the binary archive beside it.
+    let found = locate(DatasetName::Cifar10, Some(&python), false).unwrap();
+    assert!(matches!(found, Source::CifarPython(p) if p == python));
+    write_idx_dataset(&d.join("mnist"), 10, 10, 2);
+    let images = d.join("mnist/t10k-images-idx3-ubyte.gz");
+    let found = locate(DatasetName::Mnist, Some(&images), false).unwrap();
+    assert!(matches!(found, Source::Idx(p) if p == d.join("mnist")));
+}
+
 #[test]
 fn cifar_binary_wrong_record_size_and_bad_label() {
     let (mut recs, _) = cifar_records(3, 0);

@@ -101,8 +101,31 @@ pub fn hint(name: DatasetName) -> String {
     }
 }
 
+/// `--data-dir` given as one of the dataset's files rather than the folder holding it
+/// (`--data-dir ~/Downloads/cifar-10-python.tar.gz`): that file's dataset, when it is one.
+fn probe_file(file: &Path, name: DatasetName) -> Option<Source> {
+    let named = file.file_name()?.to_string_lossy().into_owned();
+    let file = file.to_path_buf();
+    match (name, named.as_str()) {
+        (DatasetName::Cifar10, "cifar-10-binary.tar.gz") => Some(Source::CifarBinary(file)),
+        (DatasetName::Cifar10, "cifar-10-python.tar.gz") => Some(Source::CifarPython(file)),
+        (DatasetName::Cifar10, "cifar10-jpeg.tar.gz") => Some(Source::Folder(file)),
+        // One of the four IDX files: the folder holding them.
+        (DatasetName::Mnist | DatasetName::FashionMnist, n) if n.ends_with("-ubyte.gz") => {
+            probe(file.parent()?, name)
+        }
+        _ => None,
+    }
+}
+
 /// Find a named dataset, downloading it first when `download` is set and it is not found.
 pub fn locate(name: DatasetName, data_dir: Option<&Path>, download: bool) -> Result<Source> {
+    if let Some(s) = data_dir
+        .filter(|d| d.is_file())
+        .and_then(|f| probe_file(f, name))
+    {
+        return Ok(s);
+    }
     let mut looked = Vec::new();
     for (root, direct) in search_roots(data_dir) {
         if direct {
