@@ -178,7 +178,7 @@ fn image_folder_reads_every_lossless_format_as_png() {
 /// A class folder's subfolders are that class (torchvision's `ImageFolder` and Keras walk
 /// them): before, `b/2019/*.png` was skipped without a word, and a class whose images all
 /// sat in subfolders vanished from the set. The same tree as a .tar.gz reads the same, with
-/// or without train/ and test/; hidden subfolders stay out.
+/// or without train/ and test/; hidden subfolders and files beside the classes stay out.
 #[test]
 fn image_folder_reads_class_subfolders() {
     let dir = tempfile::tempdir().unwrap();
@@ -203,6 +203,8 @@ fn image_folder_reads_class_subfolders() {
         save(&format!("flat/b/2019/{i:03}.png"), 1, i, &mut members);
     }
     save("flat/a/.thumbs/x.png", 1, 99, &mut Vec::new());
+    // An image beside the class folders is not a class (nor is the README below).
+    save("flat/preview.png", 1, 98, &mut members);
     let (train, test) = folder::load(&dir.path().join("flat")).unwrap();
     assert_eq!(train.classes, ["a", "b"]);
     assert_eq!((train.len(), test.len()), (8, 2));

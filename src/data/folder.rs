@@ -11,7 +11,7 @@ use image::DynamicImage;
 use rayon::prelude::*;
 
 use crate::data::dataset::Dataset;
-use crate::data::image_files::{has_image_extension, unreadable_image};
+use crate::data::image_files::unreadable_image;
 use crate::data::layout::Layout;
 use crate::error::{Error, Result};
 
@@ -200,9 +200,10 @@ fn read_archive_entries(path: &Path) -> Result<Vec<Entry>> {
 }
 
 /// Where an archive's split (`train`/`test`) and class names sit in its member paths: with
-/// a split, the shallowest of the members' innermost `train`/`test` folders that has a
-/// class folder inside it; without, the class folders hold the shallowest images, so a
-/// README beside them is not a class and a class's subfolders are not classes either.
+/// a split, just inside the shallowest of the members' innermost `train`/`test` folders
+/// that has a class folder inside it; without, just inside the folder all members share (a
+/// wrapping `photos/`), as a directory's `ROOT/<class>/`: a README or an image beside the
+/// class folders is not a class, and a class's subfolders are not classes either.
 fn archive_levels(files: &[(Vec<String>, String, Vec<u8>)]) -> (Option<usize>, usize) {
     let split_at = files
         .iter()
@@ -215,16 +216,21 @@ fn archive_levels(files: &[(Vec<String>, String, Vec<u8>)]) -> (Option<usize>, u
     if let Some(k) = split_at {
         return (Some(k), k + 1);
     }
-    let depth = |only_images: bool| {
-        files
-            .iter()
-            .filter(|(parts, _, _)| {
-                !only_images || has_image_extension(Path::new(&parts[parts.len() - 1]))
-            })
-            .map(|(parts, _, _)| parts.len() - 2)
-            .min()
-    };
-    (None, depth(true).or(depth(false)).unwrap_or(0))
+    let shared = files
+        .iter()
+        .map(|(parts, _, _)| &parts[..parts.len() - 1])
+        .reduce(|a, b| &a[..a.iter().zip(b).take_while(|(x, y)| x == y).count()])
+        .map_or(0, <[String]>::len);
+    // All in one folder: it is the one class (which check_classes then names).
+    let deep_enough = files.iter().any(|(parts, _, _)| parts.len() >= shared + 2);
+    (
+        None,
+        if deep_enough {
+            shared
+        } else {
+            shared.saturating_sub(1)
+        },
+    )
 }
 
 /// The class names (train/ subfolders, sorted); test/ must hold images of those only.
