@@ -34,10 +34,11 @@ pub fn read_table(path: &Path) -> Result<toml::Table> {
 /// (`convlab train photos/`, as fastai's `from_folder(path)` takes a folder).
 fn folder_given_for_config(path: &Path) -> String {
     let shown = path.display();
-    if path.join("config.toml").is_file() {
+    let stored = path.join(crate::run::files::CONFIG);
+    if stored.is_file() {
         format!(
             "a run folder, not a config file: its config is {}",
-            path.join("config.toml").display()
+            stored.display()
         )
     } else if std::fs::read_dir(path).is_ok_and(|d| d.flatten().any(|e| e.path().is_dir())) {
         format!(
