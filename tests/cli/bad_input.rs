@@ -234,7 +234,7 @@ fn wrong_kind_of_path_is_bad_input() {
     assert_bad_input(&convlab(&["sweep", folder_s], dir.path()), &[folder_s]);
     assert_bad_input(
         &convlab(&["train", binary_s], dir.path()),
-        &[binary_s, "UTF-8"],
+        &[binary_s, "not a config file: a config is TOML text (.toml)"],
     );
     assert_bad_input(&convlab(&["report", file_s], dir.path()), &[file_s]);
     assert!(
