@@ -148,9 +148,15 @@ pub fn load(cfg: &DataConfig, lookup: &Lookup) -> Result<Splits> {
     Ok(splits)
 }
 
+/// How many of `len` training images `fraction` asks for as validation (rounded); no split
+/// is made when that is 0 or all of them.
+pub fn validation_count(len: usize, fraction: f64) -> usize {
+    (len as f64 * fraction).round() as usize
+}
+
 /// Carve a seeded validation split off `train`: returns (train, val).
 pub fn split_validation(train: &Dataset, fraction: f64, seed: u64) -> (Dataset, Option<Dataset>) {
-    let n_val = (train.len() as f64 * fraction).round() as usize;
+    let n_val = validation_count(train.len(), fraction);
     if n_val == 0 || n_val >= train.len() {
         return (train.clone(), None);
     }

@@ -38,13 +38,11 @@ pub fn write(runs: &[PathBuf], out: &Path) -> Result<String> {
 /// eval's output) is skipped with a warning naming it; with no run left, or a path that
 /// does not exist, the first such is the error, as for one folder.
 pub fn runs_among(dirs: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    // An lr-find folder holds a config.toml too.
-    let (runs, others): (Vec<&PathBuf>, Vec<&PathBuf>) = dirs
-        .iter()
-        .partition(|d| d.join(files::CONFIG).is_file() && !d.join(files::LR_FIND).is_file());
+    let (runs, others): (Vec<&PathBuf>, Vec<&PathBuf>) =
+        dirs.iter().partition(|d| not_a_run(d).is_none());
     if runs.is_empty() || others.iter().any(|d| !d.is_dir()) {
-        index(dirs)?;
-        return Err(Error::input("report", "give at least one run folder"));
+        let first = dirs.iter().find_map(|d| not_a_run(d));
+        return Err(first.unwrap_or_else(|| Error::input("report", "give at least one run folder")));
     }
     for dir in others {
         let what = if dir.join(files::LR_FIND).is_file() {
@@ -59,24 +57,31 @@ pub fn runs_among(dirs: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(runs.into_iter().cloned().collect())
 }
 
+/// Why `dir` is not a training run's folder, None when it is one. An lr-find folder holds
+/// a config.toml too.
+fn not_a_run(dir: &Path) -> Option<Error> {
+    if dir.join(files::LR_FIND).is_file() {
+        return Some(Error::input(
+            dir.display(),
+            "an lr-find result, not a training run (its plot and table are lr_find.png and lr_find.csv)",
+        ));
+    }
+    (!dir.join(files::CONFIG).is_file()).then(|| {
+        Error::input(
+            dir.display(),
+            "not a run folder (no config.toml); give run folders as `convlab train` writes them, or one study folder",
+        )
+    })
+}
+
 /// The study index of `runs`: axes, variants and one trial per run.
 pub fn index(runs: &[PathBuf]) -> Result<StudyIndex> {
     let mut configs = Vec::with_capacity(runs.len());
     for dir in runs {
-        let path = dir.join(files::CONFIG);
-        if dir.join(files::LR_FIND).is_file() {
-            return Err(Error::input(
-                dir.display(),
-                "an lr-find result, not a training run (its plot and table are lr_find.png and lr_find.csv)",
-            ));
+        if let Some(e) = not_a_run(dir) {
+            return Err(e);
         }
-        if !path.is_file() {
-            return Err(Error::input(
-                dir.display(),
-                "not a run folder (no config.toml); give run folders as `convlab train` writes them, or one study folder",
-            ));
-        }
-        let cfg = read_stored(&path)?;
+        let cfg = read_stored(&dir.join(files::CONFIG))?;
         let seed = cfg.seed;
         let mut values = flat_values(&cfg)?;
         values.retain(|k, _| !NOT_AXES.contains(&k.as_str()));

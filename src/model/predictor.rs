@@ -113,11 +113,7 @@ impl Predictor {
             .par_iter()
             .map(|path| {
                 let name = path.display().to_string();
-                let mut px = read_file(path).and_then(|b| decode_for(&self.meta, &b, &name))?;
-                if invert {
-                    px.iter_mut().for_each(|v| *v = 255 - *v);
-                }
-                Ok(px)
+                read_file(path).and_then(|b| decode_for(&self.meta, &b, &name, invert))
             })
             .collect();
         let mut results: Vec<Result<Predicted>> = Vec::with_capacity(paths.len());
@@ -179,13 +175,23 @@ const NEGATIVE_MARGIN: f64 = 0.3;
 
 /// Image bytes (PNG, JPEG, BMP, GIF, WebP, TIFF, PPM/PGM) to the checkpoint's input as CHW
 /// bytes: grayscale or RGB as the model expects, resized (squashed, Triangle filter) as the
-/// image-folder loader does. It needs only the checkpoint's meta, so threads that prepare
+/// image-folder loader does; with `invert`, each pixel v as 255 - v (predict's `--invert`,
+/// serve's `?invert=true`). It needs only the checkpoint's meta, so threads that prepare
 /// inputs call it without the model.
-pub fn decode_for(meta: &CheckpointMeta, bytes: &[u8], name: &str) -> Result<Vec<u8>> {
+pub fn decode_for(
+    meta: &CheckpointMeta,
+    bytes: &[u8],
+    name: &str,
+    invert: bool,
+) -> Result<Vec<u8>> {
     let img =
         image::load_from_memory(bytes).map_err(|e| Error::input(name, unreadable_image(&e)))?;
     let [c, h, w] = meta.input;
-    Ok(to_chw(img, w as u32, h as u32, c == 1))
+    let mut px = to_chw(img, w as u32, h as u32, c == 1);
+    if invert {
+        px.iter_mut().for_each(|v| *v = 255 - *v);
+    }
+    Ok(px)
 }
 
 /// The `k` most probable of `classes`, most probable first.

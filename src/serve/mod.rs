@@ -326,15 +326,13 @@ async fn predict(
     let started = std::time::Instant::now();
     // Decoding is CPU work: keep it off the async threads.
     let meta = Arc::clone(&s.meta);
-    let decoded = tokio::task::spawn_blocking(move || decode_for(&meta, &bytes, "upload")).await;
-    let mut pixels = match decoded {
+    let decoded =
+        tokio::task::spawn_blocking(move || decode_for(&meta, &bytes, "upload", invert)).await;
+    let pixels = match decoded {
         Ok(Ok(px)) => px,
         Ok(Err(e)) => return error(StatusCode::BAD_REQUEST, e),
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
     };
-    if invert {
-        pixels.iter_mut().for_each(|v| *v = 255 - *v);
-    }
     let negative = looks_inverted(&s.meta, &pixels);
     match s.batcher.infer(pixels).await {
         Some(probs) => Json(api::Prediction {

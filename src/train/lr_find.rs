@@ -62,14 +62,18 @@ pub fn steepest(
         .min_by(|&i, &j| slope(i).total_cmp(&slope(j)))
 }
 
+/// `smoothed` without its first `skip_begin` and last `skip_end` points; None when too short.
+fn inside(smoothed: &[f64], skip_begin: usize, skip_end: usize) -> Option<&[f64]> {
+    smoothed.get(skip_begin..smoothed.len().checked_sub(skip_end)?)
+}
+
 /// Index of fastai's "valley" (its default suggestion since fastai 2.5) in `smoothed`,
 /// skipping the first `skip_begin` points and the last `skip_end` as fastai does: the
 /// longest strictly falling run of the loss (not necessarily contiguous: a subsequence),
 /// then 1/3 + 1/6 of the way along it. It sits inside the long descent rather than at its
 /// steepest point, which on these nets is often an lr that diverges (README).
 pub fn valley(smoothed: &[f64], skip_begin: usize, skip_end: usize) -> Option<usize> {
-    let end = smoothed.len().checked_sub(skip_end)?;
-    let window = smoothed.get(skip_begin..end)?;
+    let window = inside(smoothed, skip_begin, skip_end)?;
     if window.len() < 2 {
         return None;
     }
@@ -104,9 +108,7 @@ pub fn valley(smoothed: &[f64], skip_begin: usize, skip_end: usize) -> Option<us
 /// can be the lowest smoothed loss of a run that learns little in its 100 steps, and
 /// its lr / 10 (1.2e-8) then trains nothing (README).
 pub fn min_loss(smoothed: &[f64], skip_begin: usize, skip_end: usize) -> Option<usize> {
-    let end = smoothed.len().checked_sub(skip_end)?;
-    let window = smoothed.get(skip_begin..end)?;
-    (window.iter().enumerate())
+    (inside(smoothed, skip_begin, skip_end)?.iter().enumerate())
         .filter(|(_, v)| v.is_finite())
         .min_by(|a, b| a.1.total_cmp(b.1))
         .map(|(i, _)| skip_begin + i)

@@ -217,7 +217,7 @@ pub fn device_pipeline(cfg: &RunConfig, p: &Prepared) -> bool {
 /// one (Keras refuses such a `validation_split`), else a warning, as training goes on
 /// without one and best.ckpt is the last epoch.
 fn no_validation_images(cfg: &RunConfig, n_train: usize, origin: &str) -> Result<()> {
-    let n_val = (n_train as f64 * cfg.data.val_fraction).round() as usize;
+    let n_val = crate::data::validation_count(n_train, cfg.data.val_fraction);
     let problem = format!(
         "data.val_fraction {} of {n_train} training images rounds to {n_val} validation \
          images, which leaves {}",
