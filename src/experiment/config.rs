@@ -73,24 +73,98 @@ fn toml_error(
 }
 
 /// Set `a.b.c = value`, creating missing tables; a key whose parent is not a table is an
-/// error (`optimizer.lr.x` when `optimizer.lr` is a number).
+/// error (`optimizer.lr.x` when `optimizer.lr` is a number). A part may index an existing
+/// array, as the shape errors name a layer: `model.layers[3].out = 64`.
 pub fn set_dotted(
     table: &mut toml::Table,
     key: &str,
     value: toml::Value,
 ) -> std::result::Result<(), String> {
-    let parts: Vec<&str> = key.trim().split('.').collect();
-    let (last, parents) = parts.split_last().ok_or("empty key")?;
+    let parts: Vec<(&str, Vec<usize>)> = key
+        .trim()
+        .split('.')
+        .map(key_part)
+        .collect::<std::result::Result<_, _>>()?;
+    let ((last, last_indices), parents) = parts.split_last().ok_or("empty key")?;
     let mut cur = table;
-    for part in parents {
-        cur = cur
-            .entry(part.to_string())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+    let mut path = String::new();
+    for (name, indices) in parents {
+        path += if path.is_empty() { "" } else { "." };
+        path += name;
+        let mut slot = if indices.is_empty() {
+            cur.entry(name.to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+        } else {
+            cur.get_mut(*name)
+                .ok_or_else(|| format!("{path} is not set, so it has no [{}]", indices[0]))?
+        };
+        for &i in indices {
+            slot = element(slot, i, &mut path)?;
+        }
+        cur = slot
             .as_table_mut()
-            .ok_or_else(|| format!("{part} is not a table"))?;
+            .ok_or_else(|| format!("{path} is not a table"))?;
     }
-    cur.insert(last.to_string(), value);
+    if last_indices.is_empty() {
+        cur.insert(last.to_string(), value);
+        return Ok(());
+    }
+    path += if path.is_empty() { "" } else { "." };
+    path += last;
+    let mut slot = cur
+        .get_mut(*last)
+        .ok_or_else(|| format!("{path} is not set, so it has no [{}]", last_indices[0]))?;
+    for &i in last_indices {
+        slot = element(slot, i, &mut path)?;
+    }
+    *slot = value;
     Ok(())
+}
+
+/// `layers[3][0]` -> ("layers", [3, 0]); a bare name has no indices.
+fn key_part(part: &str) -> std::result::Result<(&str, Vec<usize>), String> {
+    let (name, mut rest) = part.split_at(part.find('[').unwrap_or(part.len()));
+    if name.is_empty() {
+        return Err(format!(
+            "`{part}`: a key part needs a name before any [index]"
+        ));
+    }
+    let mut indices = Vec::new();
+    while let Some(after) = rest.strip_prefix('[') {
+        let (number, tail) = after
+            .split_once(']')
+            .ok_or_else(|| format!("`{part}`: an index is written [N]"))?;
+        let i = number
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{part}`: index `{number}` is not a whole number from 0"))?;
+        indices.push(i);
+        rest = tail;
+    }
+    if !rest.is_empty() {
+        return Err(format!("`{part}`: unexpected `{rest}` after the index"));
+    }
+    Ok((name, indices))
+}
+
+/// Entry `i` of the array at `path` (which gains `[i]`); counts from 0, as the errors do.
+fn element<'a>(
+    slot: &'a mut toml::Value,
+    i: usize,
+    path: &mut String,
+) -> std::result::Result<&'a mut toml::Value, String> {
+    let array = slot
+        .as_array_mut()
+        .ok_or_else(|| format!("{path} is not a list, so it has no [{i}]"))?;
+    let len = array.len();
+    let entry = array.get_mut(i).ok_or_else(|| {
+        format!(
+            "{path}[{i}]: {path} has {len} entries, numbered from 0 to {}",
+            len.saturating_sub(1)
+        )
+    })?;
+    path.push_str(&format!("[{i}]"));
+    Ok(entry)
 }
 
 /// Apply `KEY=VALUE` overrides: dotted keys, TOML values, bare words as strings.

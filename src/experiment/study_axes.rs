@@ -59,6 +59,11 @@ fn is_config_key(known: &toml::Table, key: &str) -> bool {
     let mut parts = key.split('.').peekable();
     let mut table = known;
     while let Some(part) = parts.next() {
+        // An indexed list entry (`model.layers[4].out`; an empty list is not serialized):
+        // the index and the entry's keys are checked on each variant's config.
+        if let Some((list, _)) = part.split_once('[') {
+            return table.get(list).is_none_or(toml::Value::is_array);
+        }
         match (table.get(part), parts.peek()) {
             (Some(toml::Value::Table(t)), Some(_)) => table = t,
             (Some(toml::Value::Table(_)), None) | (None, _) => return false,

@@ -40,3 +40,55 @@ fn a_negative_number_reaches_its_check() {
         &["--start/--end: need 0 < start < end (got -1 and 10)"],
     );
 }
+
+/// `--set model.layers[4].out=16` edits one layer as the shape errors name it (it was
+/// "unknown field `layers[4]`"); a study axis takes the same key; a wrong index names the
+/// list's length.
+#[test]
+fn a_set_key_indexes_a_layer_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let net = r#"
+[data]
+dataset = "mnist"
+[model]
+preset = ""
+layers = [
+  { type = "conv", out = 8, kernel = 3, padding = 1 },
+  { type = "activation", kind = "relu" },
+  { type = "pool", kernel = 2 },
+  { type = "flatten" },
+  { type = "linear", out = 10 },
+]
+"#;
+    std::fs::write(d.join("net.toml"), net).unwrap();
+    let set = |sets: &[&str]| {
+        let mut args = vec!["summary", "net.toml"];
+        args.extend(sets.iter().flat_map(|s| ["--set", s]));
+        convlab(&args, d)
+    };
+    let out = set(&["model.layers[0].out=6", "model.layers[1].kind=elu"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("conv 6 3x3 pad 1") && text.contains(" elu "), "{text}");
+    // 6 x 14 x 14 features into the linear layer: its weights are 1176 x 10 + 10.
+    assert!(text.contains("11,770"), "{text}");
+    assert_bad_input(
+        &set(&["model.layers[5].out=6"]),
+        &["--set model.layers[5].out=6", "model.layers has 5 entries, numbered from 0 to 4"],
+    );
+    assert_bad_input(
+        &set(&["model.layers[x].out=6"]),
+        &["index `x` is not a whole number from 0"],
+    );
+
+    let study = "[study]\nbase = \"net.toml\"\nseeds = 1\n[study.axes]\n\"model.layers[0].out\" = [4, 12]\n";
+    std::fs::write(d.join("study.toml"), study).unwrap();
+    let out = convlab(&["summary", "study.toml"], d);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("model.layers[0].out=4") && text.contains("conv 12 3x3 pad 1"),
+        "{text}"
+    );
+}
