@@ -15,6 +15,7 @@ pub mod report;
 pub mod run;
 pub mod seed;
 pub mod serve;
+pub mod text;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -49,6 +49,24 @@ pub fn config_key_hint(command: &str, flag: &str, value: Option<&str>) -> Option
     ))
 }
 
+/// `--set optimizer.lr 1e-3` (or `... = 1e-3`): the value became an argument of its own,
+/// which clap calls unexpected; the line to print names the `--set` as one argument.
+pub fn set_split_from_its_value(args: &[String]) -> Option<String> {
+    let at = args
+        .windows(2)
+        .position(|w| w[0] == "--set" && !w[1].contains('=') && !w[1].starts_with("--"))?;
+    let key = &args[at + 1];
+    let rest = &args[at + 2..];
+    let (typed, value) = match rest {
+        [eq, value, ..] if eq == "=" => (format!("{key} = {value}"), value),
+        [value, ..] if !value.starts_with("--") => (format!("{key} {value}"), value),
+        _ => return None,
+    };
+    Some(format!(
+        "--set {typed}: a --set is one KEY=VALUE argument, without spaces: --set {key}={value}"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,5 +84,25 @@ mod tests {
         assert!(hint("lr-find", "--seed", None).ends_with("--set seed=VALUE"));
         assert_eq!(config_key_hint("train", "--nonsense", Some("1")), None);
         assert_eq!(config_key_hint("predict", "--epochs", Some("3")), None);
+    }
+
+    #[test]
+    fn a_set_split_from_its_value_names_the_one_argument() {
+        let hint = |line: &str| {
+            let args: Vec<String> = line.split(' ').map(String::from).collect();
+            set_split_from_its_value(&args)
+        };
+        assert_eq!(
+            hint("convlab train c.toml --set optimizer.lr -1e-3").as_deref(),
+            Some(
+                "--set optimizer.lr -1e-3: a --set is one KEY=VALUE argument, without spaces: --set optimizer.lr=-1e-3"
+            )
+        );
+        assert!(
+            hint("convlab train c.toml --set train.epochs = 3 --quiet")
+                .is_some_and(|h| h.ends_with("--set train.epochs=3"))
+        );
+        assert_eq!(hint("convlab train c.toml --set seed=1 extra"), None);
+        assert_eq!(hint("convlab train c.toml --set seed --quiet"), None);
     }
 }

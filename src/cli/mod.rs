@@ -185,6 +185,9 @@ fn unknown_flag_hint(e: &clap::Error) -> Option<String> {
         return None;
     };
     let args: Vec<String> = std::env::args().collect();
+    if let Some(hint) = flag_hint::set_split_from_its_value(&args) {
+        return Some(hint);
+    }
     let command = args.get(1)?;
     let inline = format!("{flag}=");
     let at = args

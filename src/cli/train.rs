@@ -108,10 +108,10 @@ pub(super) fn train_new(
         return Err(Error::Diverged(s.diagnosis.unwrap_or_default()));
     }
     println!(
-        "{}: {} after {} epochs, test accuracy {}, {:.1}s; run folder {}",
+        "{}: {} after {}, test accuracy {}, {:.1}s; run folder {}",
         cfg.name,
         s.status,
-        s.epochs_run,
+        crate::text::counted(s.epochs_run, "epoch"),
         s.test_acc
             .map_or("n/a".into(), |a| format!("{:.2}%", a * 100.0)),
         s.seconds,

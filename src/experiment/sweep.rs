@@ -12,6 +12,7 @@ use crate::experiment::config::{differences, read_stored};
 use crate::experiment::study::{Study, Trial};
 use crate::experiment::training::train_in;
 use crate::run::{RunDir, Status, Summary, files, try_lock, write_json};
+use crate::text::counted;
 use crate::train::config::RunConfig;
 use crate::train::device::DeviceName;
 use crate::train::prepare::prepare;
@@ -133,9 +134,9 @@ pub fn progress_line(study: &Study, t: &Trial, outcome: &Outcome) -> String {
         format!("{head}: diverged{tag}: {d}")
     } else {
         format!(
-            "{head}: {}{tag}, {} epochs, best val {}, test {}, {:.1}s",
+            "{head}: {}{tag}, {}, best val {}, test {}, {:.1}s",
             s.status,
-            s.epochs_run,
+            counted(s.epochs_run, "epoch"),
             pct(s.best_val_acc),
             pct(s.test_acc),
             s.seconds

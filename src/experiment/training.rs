@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::experiment::config::{differences, read_stored};
 use crate::report::curves;
 use crate::run::{EpochMetrics, RunDir, RunLock, Summary, files, try_lock};
+use crate::text::counted;
 use crate::train::config::RunConfig;
 use crate::train::device;
 use crate::train::prepare::Prepared;
@@ -72,8 +73,9 @@ pub fn check_resumable(dir: &Path, cfg: &RunConfig) -> Result<()> {
         return Err(Error::input(
             dir.display(),
             format!(
-                "its run has ended ({} after {} epochs); there is nothing to resume",
-                s.status, s.epochs_run
+                "its run has ended ({} after {}); there is nothing to resume",
+                s.status,
+                counted(s.epochs_run, "epoch")
             ),
         ));
     }

@@ -69,7 +69,7 @@ fn cell_means(data: &StudyData, ax: usize, ay: usize) -> BTreeMap<(String, Strin
         .filter_map(|(key, runs)| {
             let accs: Vec<f64> = runs
                 .iter()
-                .filter(|r| r.finished())
+                .filter(|r| r.counts())
                 .filter_map(|r| r.summary.as_ref()?.test_acc)
                 .collect();
             (!accs.is_empty()).then(|| (key, Stat::of(&accs).mean))

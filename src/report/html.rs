@@ -43,14 +43,16 @@ pub fn page(data: &StudyData, r: &ReportText, figures: &[Figure]) -> String {
         "variant"
     };
     let mut body = format!(
-        "<h1>{}</h1>\n<p>{}: {} variants &times; {} seeds. Mean &plusmn; std over seeds; the best test accuracy is in bold.</p>\n",
+        "<h1>{}</h1>\n<p>{}: {}. Mean &plusmn; std over seeds; the best test accuracy is in bold.</p>\n",
         esc(&r.title),
         esc(&data.index.source().replace('`', "")),
-        data.index.variants.len(),
-        data.index.seeds.len()
+        esc(&data.index.shape()).replace(" x ", " &times; ")
     );
     body.push_str(&table(first, &r.variants));
     let _ = writeln!(body, "<p class=\"verdict\">{}</p>", esc(&r.verdict));
+    for line in &r.repeats {
+        let _ = writeln!(body, "<p>{}</p>", esc(line));
+    }
     if !r.diverged.is_empty() {
         let _ = writeln!(
             body,

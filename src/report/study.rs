@@ -8,11 +8,17 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result, write_atomic};
 pub use crate::report::study_tables::{best_index, cells, header, markdown_table, verdict, welch};
 use crate::report::study_tables::{csv, markdown};
-use crate::run::{EpochMetrics, RunDir, Status, StudyIndex, Summary, files, read_json};
+use crate::run::{EpochMetrics, RunDir, Status, StudyIndex, Summary, TrialEntry, files, read_json};
 
 /// One trial of a study as found on disk.
 #[derive(Debug, Clone)]
 pub struct RunResult {
+    /// The run folder's name (a comparison's) or `variant/seed-N` (a study's).
+    pub name: String,
+    pub dir: PathBuf,
+    /// A finished rerun of an earlier finished run's variant and seed: listed, but its numbers
+    /// are not one more seed's (a same-seed copy would shrink the spread).
+    pub repeat: bool,
     pub variant: usize,
     pub seed: u64,
     /// None while the run is missing (not run yet, or interrupted).
@@ -25,9 +31,14 @@ impl RunResult {
         self.summary.as_ref().map(|s| s.status)
     }
 
-    /// Completed or early-stopped: its numbers count.
+    /// Completed or early-stopped.
     pub fn finished(&self) -> bool {
         self.status().is_some_and(Status::finished)
+    }
+
+    /// Finished and not a repeat: its numbers are one seed's sample.
+    pub fn counts(&self) -> bool {
+        self.finished() && !self.repeat
     }
 }
 
@@ -80,6 +91,7 @@ pub struct Group {
     pub finished: usize,
     pub diverged: usize,
     pub missing: usize,
+    pub repeats: usize,
     pub best_val: Stat,
     pub test: Stat,
     pub epochs_to_best: Stat,
@@ -90,7 +102,7 @@ pub struct Group {
 fn group(label: String, runs: &[&RunResult]) -> Group {
     let done: Vec<&Summary> = runs
         .iter()
-        .filter(|r| r.finished())
+        .filter(|r| r.counts())
         .filter_map(|r| r.summary.as_ref())
         .collect();
     let pick = |f: &dyn Fn(&Summary) -> Option<f64>| -> Vec<f64> {
@@ -105,6 +117,7 @@ fn group(label: String, runs: &[&RunResult]) -> Group {
             .filter(|r| r.status() == Some(Status::Diverged))
             .count(),
         missing: runs.iter().filter(|r| r.summary.is_none()).count(),
+        repeats: runs.iter().filter(|r| r.repeat).count(),
         best_val: Stat::of(&pick(&|s| s.best_val_acc)),
         test: Stat::of(&test_accs),
         epochs_to_best: Stat::of(&pick(&|s| Some(s.best_epoch as f64))),
@@ -128,11 +141,15 @@ impl StudyData {
                 "not a study folder (no study.json) or a run folder (no config.toml); give runs/<study> as `convlab sweep` writes it, or run folders to compare",
             )
         })?;
-        let runs = index
+        let mut runs = index
             .trials
             .iter()
-            .map(|t| read_run(&root.join(&t.dir), t.variant, t.seed))
+            .map(|t| read_run(root, t))
             .collect::<Result<Vec<_>>>()?;
+        let mut seen = std::collections::HashSet::new();
+        for r in runs.iter_mut().filter(|r| r.finished()) {
+            r.repeat = !seen.insert((r.variant, r.seed));
+        }
         Ok(Self {
             root: root.to_path_buf(),
             index,
@@ -181,13 +198,19 @@ impl StudyData {
     }
 }
 
-fn read_run(dir: &Path, variant: usize, seed: u64) -> Result<RunResult> {
-    let run = RunDir {
-        dir: dir.to_path_buf(),
+fn read_run(root: &Path, trial: &TrialEntry) -> Result<RunResult> {
+    let dir = root.join(&trial.dir);
+    let run = RunDir { dir: dir.clone() };
+    let name = match trial.dir.is_absolute() {
+        true => trial.dir.file_name().unwrap_or(trial.dir.as_os_str()),
+        false => trial.dir.as_os_str(),
     };
     Ok(RunResult {
-        variant,
-        seed,
+        name: name.to_string_lossy().into_owned(),
+        dir,
+        repeat: false,
+        variant: trial.variant,
+        seed: trial.seed,
         summary: run.read_summary()?,
         rows: run.read_metrics()?,
     })
@@ -200,6 +223,8 @@ pub struct ReportText {
     /// (axis name, its groups), for studies of two or more axes.
     pub per_axis: Vec<(String, Vec<Group>)>,
     pub verdict: String,
+    /// Runs of one config and one seed (a rerun): whether they reproduce each other.
+    pub repeats: Vec<String>,
     pub diverged: Vec<String>,
 }
 
@@ -252,9 +277,95 @@ pub fn summarize(data: &StudyData) -> ReportText {
             false => format!("Study {}", data.index.name),
         },
         verdict: verdict(&variants),
+        repeats: repeats(data),
         variants,
         per_axis,
         diverged,
+    }
+}
+
+/// One line per set of finished runs with the same config and seed (a comparison of a rerun
+/// with its original): on one CPU they must give the same metrics.csv, so a difference
+/// points at the device or the version, which each run.json records.
+fn repeats(data: &StudyData) -> Vec<String> {
+    let finished = data.runs.iter().filter(|r| r.finished());
+    let sets = by_key(finished, |r| (r.variant, r.seed));
+    let epochs = |r: &RunResult| -> Vec<String> { r.rows.iter().map(|m| m.csv_row()).collect() };
+    let test = |r: &&RunResult| {
+        let acc = r.summary.as_ref().and_then(|s| s.test_acc);
+        acc.map_or("n/a".into(), |a| format!("{:.2}%", a * 100.0))
+    };
+    sets.into_values()
+        .filter(|runs| runs.len() > 1)
+        .map(|runs| {
+            let names: Vec<&str> = runs.iter().map(|r| r.name.as_str()).collect();
+            let head = format!(
+                "{} have the same config and seed ({})",
+                names.join(", "),
+                runs[0].seed
+            );
+            if runs.iter().all(|r| epochs(r) == epochs(runs[0])) {
+                format!(
+                    "{head} and the same metrics, epoch by epoch (test {}): reproduced.",
+                    test(&runs[0])
+                )
+            } else {
+                let tests: Vec<String> = runs.iter().map(test).collect();
+                format!(
+                    "{head} but NOT the same metrics (test {}): {}.",
+                    tests.join(", "),
+                    provenance_differences(&runs)
+                )
+            }
+        })
+        .collect()
+}
+
+/// What run.json says differs between runs that should have reproduced each other: the
+/// device, build, versions and CPU, and each `CONVLAB_*` switch on its own.
+fn provenance_differences(runs: &[&RunResult]) -> String {
+    const KEYS: [&str; 7] = [
+        "device",
+        "build",
+        "convlab_version",
+        "burn_version",
+        "cpu_simd",
+        "cpu_threads",
+        "bf16_arithmetic",
+    ];
+    let flat = |r: &&RunResult| -> BTreeMap<String, String> {
+        let info = RunDir { dir: r.dir.clone() }.read_info().ok().flatten();
+        let Some(serde_json::Value::Object(json)) = info.and_then(|i| serde_json::to_value(i).ok())
+        else {
+            return BTreeMap::new();
+        };
+        let text = |v: &serde_json::Value| v.as_str().map_or(v.to_string(), str::to_string);
+        let mut out: BTreeMap<String, String> = KEYS
+            .iter()
+            .filter_map(|k| Some((k.to_string(), text(json.get(*k)?))))
+            .collect();
+        if let Some(serde_json::Value::Object(env)) = json.get("env") {
+            out.extend(env.iter().map(|(k, v)| (k.clone(), text(v))));
+        }
+        out
+    };
+    let infos: Vec<BTreeMap<String, String>> = runs.iter().map(flat).collect();
+    let keys: std::collections::BTreeSet<&String> = infos.iter().flat_map(|i| i.keys()).collect();
+    let differ: Vec<String> = keys
+        .into_iter()
+        .filter(|k| infos.iter().any(|i| i.get(*k) != infos[0].get(*k)))
+        .map(|k| {
+            let values: Vec<&str> = infos
+                .iter()
+                .map(|i| i.get(k).map_or("-", String::as_str))
+                .collect();
+            format!("{k} {}", values.join(" / "))
+        })
+        .collect();
+    if differ.is_empty() {
+        "their run.json agree on device, build, versions and CPU, where the same seed gives the same numbers: please report this with both run folders".into()
+    } else {
+        format!("their run.json differ in {}", differ.join(", "))
     }
 }
 
@@ -276,11 +387,11 @@ pub fn write(root: &Path) -> Result<String> {
     Ok(md)
 }
 
-/// Group runs by a key (used by the heat map).
-pub fn by_key<K: Ord>(
-    runs: &[RunResult],
+/// Group runs by a key (the heat map's cells, a rerun's set).
+pub fn by_key<'a, K: Ord>(
+    runs: impl IntoIterator<Item = &'a RunResult>,
     key: impl Fn(&RunResult) -> K,
-) -> BTreeMap<K, Vec<&RunResult>> {
+) -> BTreeMap<K, Vec<&'a RunResult>> {
     let mut m: BTreeMap<K, Vec<&RunResult>> = BTreeMap::new();
     for r in runs {
         m.entry(key(r)).or_default().push(r);

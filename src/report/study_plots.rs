@@ -83,7 +83,9 @@ fn per_epoch(
     variant: usize,
     f: &dyn Fn(&EpochMetrics) -> Option<f64>,
 ) -> Vec<(f64, f64, f64)> {
-    let runs: Vec<_> = data.runs.iter().filter(|r| r.variant == variant).collect();
+    let runs: Vec<_> = (data.runs.iter())
+        .filter(|r| r.variant == variant && !r.repeat)
+        .collect();
     let max = runs.iter().map(|r| r.rows.len()).max().unwrap_or(0);
     (1..=max)
         .filter_map(|e| {

@@ -7,6 +7,7 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 
 use crate::report::study::{Group, ReportText, Stat, StudyData};
 use crate::report::{csv_field, md_cell};
+use crate::text::counted;
 
 /// Welch's t-test of two samples: (t, degrees of freedom, two-sided p).
 pub fn welch(a: &[f64], b: &[f64]) -> Option<(f64, f64, f64)> {
@@ -44,6 +45,11 @@ pub fn verdict(groups: &[Group]) -> String {
     let pct = |s: &Stat| format!("{:.2}%", s.mean * 100.0);
     match ranked.as_slice() {
         [] => "No run has finished yet.".into(),
+        [only] if groups.len() == 1 => format!(
+            "One config: test accuracy {}% over {}.",
+            only.test.show(100.0, 2),
+            counted(only.test.n, "run")
+        ),
         [only] => format!(
             "Only {} has finished runs (test {}).",
             only.label,
@@ -52,10 +58,10 @@ pub fn verdict(groups: &[Group]) -> String {
         [best, second, ..] => {
             let gap = (best.test.mean - second.test.mean) * 100.0;
             let head = format!(
-                "Best: {} with test accuracy {} over {} seed(s); runner-up: {} with {} ({:.2} points behind).",
+                "Best: {} with test accuracy {} over {}; runner-up: {} with {} ({:.2} points behind).",
                 best.label,
                 best.test.show(100.0, 2),
-                best.test.n,
+                counted(best.test.n, "run"),
                 second.label,
                 second.test.show(100.0, 2),
                 gap
@@ -98,6 +104,9 @@ fn runs_cell(g: &Group) -> String {
     if g.missing > 0 {
         s.push_str(&format!(" +{} not run", g.missing));
     }
+    if g.repeats > 0 {
+        s.push_str(&format!(" +{} of a seed", counted(g.repeats, "repeat")));
+    }
     s
 }
 
@@ -132,7 +141,7 @@ pub fn markdown_table(first: &str, groups: &[Group]) -> String {
 pub fn csv(data: &StudyData, groups: &[Group]) -> String {
     let axes: Vec<&str> = data.index.axes.iter().map(|a| a.name.as_str()).collect();
     let mut out = format!(
-        "variant,{}{}finished,diverged,missing,best_val_acc_mean,best_val_acc_std,test_acc_mean,test_acc_std,epochs_to_best_mean,epochs_to_best_std,seconds_mean,seconds_std\n",
+        "variant,{}{}finished,diverged,missing,repeats,best_val_acc_mean,best_val_acc_std,test_acc_mean,test_acc_std,epochs_to_best_mean,epochs_to_best_std,seconds_mean,seconds_std\n",
         axes.join(","),
         if axes.is_empty() { "" } else { "," }
     );
@@ -150,6 +159,7 @@ pub fn csv(data: &StudyData, groups: &[Group]) -> String {
             g.finished.to_string(),
             g.diverged.to_string(),
             g.missing.to_string(),
+            g.repeats.to_string(),
         ]);
         fields.extend([
             opt(&g.best_val, 6),
@@ -175,7 +185,7 @@ pub fn markdown(data: &StudyData, r: &ReportText, figures: &[String]) -> String 
         .map(|o| format!(" --set {o}"))
         .collect();
     let mut out = format!(
-        "# {}\n\n{}{}; {} variants x {} seeds. Mean ± std over seeds; test accuracy is that of the weights each run ends with.\n\n",
+        "# {}\n\n{}{}; {}. Mean ± std over seeds; test accuracy is that of the weights each run ends with.\n\n",
         r.title,
         data.index.source(),
         if sets.is_empty() {
@@ -183,8 +193,7 @@ pub fn markdown(data: &StudyData, r: &ReportText, figures: &[String]) -> String 
         } else {
             format!(" (with{sets})")
         },
-        data.index.variants.len(),
-        data.index.seeds.len()
+        data.index.shape()
     );
     out.push_str(&markdown_table(&first, &r.variants));
     for (axis, groups) in &r.per_axis {
@@ -195,6 +204,9 @@ pub fn markdown(data: &StudyData, r: &ReportText, figures: &[String]) -> String 
         );
     }
     let _ = writeln!(out, "\n{}", r.verdict);
+    for line in &r.repeats {
+        let _ = writeln!(out, "\n{line}");
+    }
     if !r.diverged.is_empty() {
         let _ = writeln!(
             out,

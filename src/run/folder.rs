@@ -133,6 +133,11 @@ impl RunDir {
         write_json(&self.path(files::RUN_INFO), info)
     }
 
+    /// run.json, None when the run has not started.
+    pub fn read_info(&self) -> Result<Option<RunInfo>> {
+        read_json(&self.path(files::RUN_INFO), "corrupt run.json")
+    }
+
     pub fn write_summary(&self, summary: &Summary) -> Result<()> {
         write_json(&self.path(files::SUMMARY), summary)
     }

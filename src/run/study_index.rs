@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::text::counted;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StudyIndex {
     pub name: String,
@@ -31,6 +33,27 @@ impl StudyIndex {
         } else {
             format!("Study file `{}`", self.study_file.display())
         }
+    }
+
+    /// How the runs are laid out, for a report's first line: `5 variants x 3 seeds` for a
+    /// study; for a comparison, whose variants need not share seeds and whose runs may
+    /// repeat one (a rerun), `2 runs: 1 variant, seed 0`.
+    pub fn shape(&self) -> String {
+        let (v, s) = (self.variants.len(), self.seeds.len());
+        if !self.study_file.as_os_str().is_empty() {
+            return format!("{} x {}", counted(v, "variant"), counted(s, "seed"));
+        }
+        let seeds: Vec<String> = self.seeds.iter().map(u64::to_string).collect();
+        let seeds = match seeds.len() {
+            1 => format!("seed {}", seeds[0]),
+            2..=8 => format!("seeds {}", seeds.join(", ")),
+            n => format!("{n} seeds"),
+        };
+        format!(
+            "{}: {}, {seeds}",
+            counted(self.trials.len(), "run"),
+            counted(v, "variant")
+        )
     }
 }
 

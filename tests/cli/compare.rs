@@ -123,3 +123,55 @@ fn runs_trained_by_hand_compare_as_a_study() {
         "{md4}"
     );
 }
+
+/// A rerun of one config and seed is a reproducibility check, not a second seed: it is
+/// listed as a repeat, left out of the mean ± std (a same-seed copy would shrink it), and
+/// the report says whether it reproduced, naming what run.json says differs when not.
+#[test]
+fn a_rerun_of_one_seed_is_checked_not_counted_as_a_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = setup(d, "");
+    for sets in [
+        ["name=a", "seed=0"],
+        ["name=a2", "seed=0"],
+        ["name=b", "seed=4"],
+    ] {
+        let out = train(d, &cfg, &["--set", sets[0], "--set", sets[1], "--quiet"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let out = convlab(&["report", "runs/a", "runs/a2", "runs/b"], d);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let md = stdout(&out);
+    assert!(md.contains("; 3 runs: 1 variant, seeds 0, 4."), "{md}");
+    let mean = (summary_test_acc(&d.join("runs/a")) + summary_test_acc(&d.join("runs/b"))) / 2.0;
+    let row = md.lines().find(|l| l.starts_with("| all runs |")).unwrap();
+    assert!(
+        row.starts_with("| all runs | 2 +1 repeat of a seed |")
+            && row.contains(&format!("{:.2} ±", mean * 100.0)),
+        "{row} {mean}"
+    );
+    assert!(
+        md.contains("a, a2 have the same config and seed (0) and the same metrics, epoch by epoch"),
+        "{md}"
+    );
+
+    // A rerun that did not reproduce: its metrics differ and its run.json records a switch.
+    let a2 = d.join("runs/a2");
+    let metrics = std::fs::read_to_string(a2.join("metrics.csv")).unwrap();
+    let changed = metrics.replacen("\n1,", "\n1,9", 1);
+    assert_ne!(changed, metrics);
+    std::fs::write(a2.join("metrics.csv"), changed).unwrap();
+    let info = std::fs::read_to_string(a2.join("run.json")).unwrap();
+    let mut info: serde_json::Value = serde_json::from_str(&info).unwrap();
+    info["env"]["CONVLAB_CPU_CONV"] = "im2col".into();
+    std::fs::write(a2.join("run.json"), info.to_string()).unwrap();
+    let out = convlab(&["report", "runs/a", "runs/a2", "--out", "cmp2"], d);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let md = stdout(&out);
+    assert!(
+        md.contains("a, a2 have the same config and seed (0) but NOT the same metrics")
+            && md.contains("their run.json differ in CONVLAB_CPU_CONV - / im2col."),
+        "{md}"
+    );
+}

@@ -21,6 +21,13 @@ fn a_config_key_given_as_a_flag_names_its_set() {
             "--set optimizer.weight_decay=0.1",
         ],
     );
+    // A --set split from its value by a space: clap said "unexpected argument '3' found".
+    assert_bad_input(
+        &train(dir.path(), &cfg, &["--set", "train.epochs", "3"]),
+        &[
+            "--set train.epochs 3: a --set is one KEY=VALUE argument, without spaces: --set train.epochs=3",
+        ],
+    );
     // Not a config key: clap's own error, as before.
     let other = train(dir.path(), &cfg, &["--frobnicate"]);
     assert_eq!(other.status.code(), Some(2));
@@ -70,12 +77,18 @@ layers = [
     let out = set(&["model.layers[0].out=6", "model.layers[1].kind=elu"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("conv 6 3x3 pad 1") && text.contains(" elu "), "{text}");
+    assert!(
+        text.contains("conv 6 3x3 pad 1") && text.contains(" elu "),
+        "{text}"
+    );
     // 6 x 14 x 14 features into the linear layer: its weights are 1176 x 10 + 10.
     assert!(text.contains("11,770"), "{text}");
     assert_bad_input(
         &set(&["model.layers[5].out=6"]),
-        &["--set model.layers[5].out=6", "model.layers has 5 entries, numbered from 0 to 4"],
+        &[
+            "--set model.layers[5].out=6",
+            "model.layers has 5 entries, numbered from 0 to 4",
+        ],
     );
     assert_bad_input(
         &set(&["model.layers[x].out=6"]),
