@@ -10,18 +10,21 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("error", &[]),
     ("choice", &[]),
     ("seed", &[]),
-    ("run", &["error"]),
+    ("text", &[]),
+    ("run", &["error", "text"]),
     ("data", &["error", "choice", "seed"]),
     ("model", &["data", "error", "choice"]),
     (
         "train",
         &["model", "data", "run", "error", "choice", "seed"],
     ),
-    ("report", &["data", "run", "error"]),
+    ("report", &["data", "run", "error", "text"]),
     ("serve", &["model", "error"]),
     (
         "experiment",
-        &["train", "report", "model", "data", "run", "error", "choice"],
+        &[
+            "train", "report", "model", "data", "run", "error", "choice", "text",
+        ],
     ),
     (
         "cli",
@@ -34,6 +37,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "data",
             "run",
             "error",
+            "text",
         ],
     ),
 ];
