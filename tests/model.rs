@@ -26,7 +26,7 @@ fn every_preset_checks_and_runs_on_its_input() {
             Shape::Image { c: 3, h: 32, w: 32 }
         };
         let layers = resolve_layers(&preset(name), 10, "t").unwrap();
-        check_net(&layers, input, 10, "t").unwrap_or_else(|e| panic!("{name}: {e}"));
+        check_net(&layers, input, 10, "t", name).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(
             lint_net(&layers).is_empty(),
             "{name} has an activation on its logits"
@@ -65,7 +65,7 @@ fn preset_parameter_counts_match_the_seed_nets() {
     let cifar = Shape::Image { c: 3, h: 32, w: 32 };
     let count = |name: &str, input: Shape| {
         let layers = resolve_layers(&preset(name), 10, "t").unwrap();
-        check_net(&layers, input, 10, "t").unwrap();
+        check_net(&layers, input, 10, "t", name).unwrap();
         trainable_params(&layers, input)
     };
     // conv 1->10 3x3 (100), conv 10->32 3x3 (2912), fc 1568->100 (156900), fc 100->10 (1010).
@@ -156,7 +156,7 @@ fn knobs_change_every_preset() {
 #[test]
 fn vgg_blocks_has_no_activation_on_logits_and_4096_features() {
     let layers = resolve_layers(&preset("vgg-blocks"), 10, "t").unwrap();
-    let shapes = check_net(&layers, Shape::Image { c: 3, h: 32, w: 32 }, 10, "t").unwrap();
+    let shapes = check_net(&layers, Shape::Image { c: 3, h: 32, w: 32 }, 10, "t", "").unwrap();
     let flat = layers
         .iter()
         .position(|l| *l == LayerSpec::Flatten)
@@ -171,12 +171,33 @@ fn vgg_blocks_has_no_activation_on_logits_and_4096_features() {
 #[test]
 fn custom_net_errors_and_lint() {
     let layers = vec![LayerSpec::conv(8, 40, 0)];
-    let e = check_net(&layers, Shape::Image { c: 1, h: 28, w: 28 }, 10, "my.toml")
-        .unwrap_err()
-        .to_string();
+    let e = check_net(
+        &layers,
+        Shape::Image { c: 1, h: 28, w: 28 },
+        10,
+        "my.toml",
+        "",
+    )
+    .unwrap_err()
+    .to_string();
     assert_eq!(
         e,
         "my.toml: model.layers[0] (conv), input 1x28x28: kernel 40 is larger than its 28x28 input (+ padding 0)"
+    );
+    // A preset's layer is named by its number in the preset: the config has no model.layers.
+    let mnist = resolve_layers(&preset("mnist-cnn"), 10, "t").unwrap();
+    let e = check_net(
+        &mnist,
+        Shape::Image { c: 1, h: 2, w: 2 },
+        10,
+        "my.toml",
+        "mnist-cnn",
+    )
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        e,
+        "my.toml: preset mnist-cnn, layer 4 (pool), input 32x1x1: kernel 2 is larger than its 1x1 input"
     );
     let layers = vec![
         LayerSpec::Flatten,
@@ -189,7 +210,7 @@ fn custom_net_errors_and_lint() {
             kind: Activation::Relu,
         },
     ];
-    assert!(check_net(&layers, Shape::Image { c: 1, h: 28, w: 28 }, 10, "t").is_ok());
+    assert!(check_net(&layers, Shape::Image { c: 1, h: 28, w: 28 }, 10, "t", "").is_ok());
     assert_eq!(lint_net(&layers).len(), 1, "relu on the logits is flagged");
     // An unknown activation cannot become a LayerSpec: it is rejected while parsing.
     let e = toml::from_str::<LayerSpec>("type = \"activation\"\nkind = \"swish\"")
@@ -267,8 +288,14 @@ fn every_example_run_config_validates_and_its_net_checks() {
             .unwrap_or_else(|| panic!("{name}: a folder example needs its own input shape here"));
         let layers =
             resolve_layers(&cfg.model, classes.len(), &name).unwrap_or_else(|e| panic!("{e}"));
-        check_net(&layers, Shape::Image { c, h, w }, classes.len(), &name)
-            .unwrap_or_else(|e| panic!("{e}"));
+        check_net(
+            &layers,
+            Shape::Image { c, h, w },
+            classes.len(),
+            &name,
+            &cfg.model.preset,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         assert!(
             lint_net(&layers).is_empty(),
             "{name}: activation on the logits"

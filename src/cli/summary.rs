@@ -90,7 +90,7 @@ fn config_net(cfg: &RunConfig, shapes: &mut DataShapes, origin: &str) -> Result<
     let [c, h, w] = cfg.data.layout().shape(native);
     let input = Shape::Image { c, h, w };
     let layers = resolve_layers(&cfg.model, classes, origin)?;
-    check_net(&layers, input, classes, origin)?;
+    check_net(&layers, input, classes, origin, &cfg.model.preset)?;
     let what = match cfg.model.preset.as_str() {
         "" => "custom net".to_string(),
         p => format!("preset {p}"),

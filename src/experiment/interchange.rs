@@ -60,7 +60,7 @@ pub fn import(o: &ImportOptions) -> Result<CheckpointMeta> {
     check_new(&o.out, o.force)?;
     let [c, h, w] = t.input;
     let shape = Shape::Image { c, h, w };
-    check_net(&t.layers, shape, t.classes.len(), &t.origin)?;
+    check_net(&t.layers, shape, t.classes.len(), &t.origin, "")?;
     let net = load_into(&o.pth, o.key.as_deref(), &t.layers, shape, &Device::flex())?;
     let meta = CheckpointMeta {
         convlab_version: env!("CARGO_PKG_VERSION").into(),

@@ -97,6 +97,7 @@ pub fn load(path: &Path, device: &Device) -> Result<(CheckpointMeta, Net)> {
         meta.input_shape(),
         meta.classes.len(),
         &origin,
+        "",
     )?;
     let net = Net::new(&meta.layers, meta.input_shape(), Init::Default, device);
     let net = load_weights(net, weights, &origin)?;

@@ -83,7 +83,7 @@ pub fn run(o: &BenchOptions) -> Result<BenchResult> {
     let layers = resolve_layers(&model_cfg, classes, "--model")?;
     let [c, h, w] = input;
     let shape = Shape::Image { c, h, w };
-    check_net(&layers, shape, classes, "--model")?;
+    check_net(&layers, shape, classes, "--model", preset)?;
     let ds = Arc::new(synthetic(input, classes, batch * 8));
     let norm = Arc::new(Normalize::new(vec![0.5; c], vec![0.25; c]));
 

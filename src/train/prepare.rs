@@ -62,7 +62,7 @@ pub fn prepare(cfg: &RunConfig, splits: Splits, origin: &str) -> Result<Prepared
     let input = Shape::Image { c, h, w };
     let classes = splits.train.classes.clone();
     let layers = resolve_layers(&cfg.model, classes.len(), origin)?;
-    check_net(&layers, input, classes.len(), origin)?;
+    check_net(&layers, input, classes.len(), origin, &cfg.model.preset)?;
     for warning in lint_net(&layers) {
         eprintln!("warning: {origin}: {warning}");
     }

@@ -81,6 +81,18 @@ fn a_folder_is_read_for_its_classes_and_a_bad_net_is_named() {
     .unwrap();
     let out = convlab(&["summary", "folder.toml"], d);
     assert_bad_input(&out, &["folder.toml", "model.layers[0] (linear)"]);
+    // A preset's layer by its number in the preset (it said model.layers[4], a key the
+    // config does not have).
+    std::fs::write(
+        &cfg,
+        "[data]\ndataset = \"mnist\"\nimage_size = [2, 2]\n[model]\npreset = \"mnist-cnn\"\n",
+    )
+    .unwrap();
+    let out = convlab(&["summary", "folder.toml"], d);
+    assert_bad_input(
+        &out,
+        &["folder.toml: preset mnist-cnn, layer 4 (pool), input 32x1x1: kernel 2 is larger"],
+    );
 }
 
 #[test]

@@ -156,7 +156,7 @@ fn guarded(case: &str, f: impl FnOnce() -> Result<Vec<Row>>) -> Result<Vec<Row>>
 pub fn compare_net(case: &NetCase, device: &Device, reference: &Device) -> Result<Vec<Row>> {
     let [c, h, w] = case.input;
     let shape = Shape::Image { c, h, w };
-    check_net(&case.layers, shape, 10, &case.name)?;
+    check_net(&case.layers, shape, 10, &case.name, "")?;
     let reference = reference.clone().autodiff();
     reference.seed(0);
     let net = Net::new(&case.layers, shape, Init::Default, &reference);

@@ -6,12 +6,15 @@ use super::{LayerSpec, Shape};
 use crate::error::{Error, Result};
 
 /// Check a whole net against its input shape and class count; returns the shape after each
-/// layer. `origin` names the config in the error.
+/// layer. `origin` names the config in the error; a layer is named by its key in a layer
+/// list (`model.layers[4]`), or by its number in `preset` when the net is one (the user's
+/// config has no model.layers to look up).
 pub fn check_net(
     layers: &[LayerSpec],
     input: Shape,
     classes: usize,
     origin: &str,
+    preset: &str,
 ) -> Result<Vec<Shape>> {
     let mut shape = input;
     let mut shapes = Vec::with_capacity(layers.len());
@@ -23,12 +26,13 @@ pub fn check_net(
             None => layer.output_shape(shape),
         };
         shape = checked.map_err(|problem| {
+            let layer_name = match preset {
+                "" => format!("model.layers[{i}]"),
+                name => format!("preset {name}, layer {i}"),
+            };
             Error::input(
                 origin,
-                format!(
-                    "model.layers[{i}] ({}), input {shape}: {problem}",
-                    layer.kind()
-                ),
+                format!("{layer_name} ({}), input {shape}: {problem}", layer.kind()),
             )
         })?;
         shapes.push(shape);
