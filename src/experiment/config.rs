@@ -85,40 +85,36 @@ pub fn set_dotted(
         .split('.')
         .map(key_part)
         .collect::<std::result::Result<_, _>>()?;
-    let ((last, last_indices), parents) = parts.split_last().ok_or("empty key")?;
     let mut cur = table;
     let mut path = String::new();
-    for (name, indices) in parents {
+    for (n, (name, indices)) in parts.iter().enumerate() {
+        let last = n + 1 == parts.len();
+        if last && indices.is_empty() {
+            cur.insert(name.to_string(), value);
+            return Ok(());
+        }
         path += if path.is_empty() { "" } else { "." };
         path += name;
-        let mut slot = if indices.is_empty() {
-            cur.entry(name.to_string())
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()))
-        } else {
-            cur.get_mut(*name)
-                .ok_or_else(|| format!("{path} is not set, so it has no [{}]", indices[0]))?
+        let mut slot = match indices.first() {
+            None => cur
+                .entry(name.to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new())),
+            Some(i) => cur
+                .get_mut(*name)
+                .ok_or_else(|| format!("{path} is not set, so it has no [{i}]"))?,
         };
         for &i in indices {
             slot = element(slot, i, &mut path)?;
+        }
+        if last {
+            *slot = value;
+            return Ok(());
         }
         cur = slot
             .as_table_mut()
             .ok_or_else(|| format!("{path} is not a table"))?;
     }
-    if last_indices.is_empty() {
-        cur.insert(last.to_string(), value);
-        return Ok(());
-    }
-    path += if path.is_empty() { "" } else { "." };
-    path += last;
-    let mut slot = cur
-        .get_mut(*last)
-        .ok_or_else(|| format!("{path} is not set, so it has no [{}]", last_indices[0]))?;
-    for &i in last_indices {
-        slot = element(slot, i, &mut path)?;
-    }
-    *slot = value;
-    Ok(())
+    Err("empty key".into())
 }
 
 /// `layers[3][0]` -> ("layers", [3, 0]); a bare name has no indices.
@@ -156,13 +152,12 @@ fn element<'a>(
     let array = slot
         .as_array_mut()
         .ok_or_else(|| format!("{path} is not a list, so it has no [{i}]"))?;
-    let len = array.len();
-    let entry = array.get_mut(i).ok_or_else(|| {
-        format!(
-            "{path}[{i}]: {path} has {len} entries, numbered from 0 to {}",
-            len.saturating_sub(1)
-        )
-    })?;
+    let entries = match array.len() {
+        0 => "is empty".to_string(),
+        1 => "has 1 entry, [0]".to_string(),
+        n => format!("has {n} entries, numbered from 0 to {}", n - 1),
+    };
+    let entry = (array.get_mut(i)).ok_or_else(|| format!("{path}[{i}]: {path} {entries}"))?;
     path.push_str(&format!("[{i}]"));
     Ok(entry)
 }
