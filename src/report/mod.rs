@@ -7,6 +7,7 @@ pub mod diagnostics;
 pub mod heatmap;
 pub mod html;
 pub mod lr_find;
+mod repeats;
 pub mod study;
 pub mod study_plots;
 pub mod study_tables;

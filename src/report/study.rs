@@ -277,95 +277,10 @@ pub fn summarize(data: &StudyData) -> ReportText {
             false => format!("Study {}", data.index.name),
         },
         verdict: verdict(&variants),
-        repeats: repeats(data),
+        repeats: super::repeats::lines(data),
         variants,
         per_axis,
         diverged,
-    }
-}
-
-/// One line per set of finished runs with the same config and seed (a comparison of a rerun
-/// with its original): on one CPU they must give the same metrics.csv, so a difference
-/// points at the device or the version, which each run.json records.
-fn repeats(data: &StudyData) -> Vec<String> {
-    let finished = data.runs.iter().filter(|r| r.finished());
-    let sets = by_key(finished, |r| (r.variant, r.seed));
-    let epochs = |r: &RunResult| -> Vec<String> { r.rows.iter().map(|m| m.csv_row()).collect() };
-    let test = |r: &&RunResult| {
-        let acc = r.summary.as_ref().and_then(|s| s.test_acc);
-        acc.map_or("n/a".into(), |a| format!("{:.2}%", a * 100.0))
-    };
-    sets.into_values()
-        .filter(|runs| runs.len() > 1)
-        .map(|runs| {
-            let names: Vec<&str> = runs.iter().map(|r| r.name.as_str()).collect();
-            let head = format!(
-                "{} have the same config and seed ({})",
-                names.join(", "),
-                runs[0].seed
-            );
-            if runs.iter().all(|r| epochs(r) == epochs(runs[0])) {
-                format!(
-                    "{head} and the same metrics, epoch by epoch (test {}): reproduced.",
-                    test(&runs[0])
-                )
-            } else {
-                let tests: Vec<String> = runs.iter().map(test).collect();
-                format!(
-                    "{head} but NOT the same metrics (test {}): {}.",
-                    tests.join(", "),
-                    provenance_differences(&runs)
-                )
-            }
-        })
-        .collect()
-}
-
-/// What run.json says differs between runs that should have reproduced each other: the
-/// device, build, versions and CPU, and each `CONVLAB_*` switch on its own.
-fn provenance_differences(runs: &[&RunResult]) -> String {
-    const KEYS: [&str; 7] = [
-        "device",
-        "build",
-        "convlab_version",
-        "burn_version",
-        "cpu_simd",
-        "cpu_threads",
-        "bf16_arithmetic",
-    ];
-    let flat = |r: &&RunResult| -> BTreeMap<String, String> {
-        let info = RunDir { dir: r.dir.clone() }.read_info().ok().flatten();
-        let Some(serde_json::Value::Object(json)) = info.and_then(|i| serde_json::to_value(i).ok())
-        else {
-            return BTreeMap::new();
-        };
-        let text = |v: &serde_json::Value| v.as_str().map_or(v.to_string(), str::to_string);
-        let mut out: BTreeMap<String, String> = KEYS
-            .iter()
-            .filter_map(|k| Some((k.to_string(), text(json.get(*k)?))))
-            .collect();
-        if let Some(serde_json::Value::Object(env)) = json.get("env") {
-            out.extend(env.iter().map(|(k, v)| (k.clone(), text(v))));
-        }
-        out
-    };
-    let infos: Vec<BTreeMap<String, String>> = runs.iter().map(flat).collect();
-    let keys: std::collections::BTreeSet<&String> = infos.iter().flat_map(|i| i.keys()).collect();
-    let differ: Vec<String> = keys
-        .into_iter()
-        .filter(|k| infos.iter().any(|i| i.get(*k) != infos[0].get(*k)))
-        .map(|k| {
-            let values: Vec<&str> = infos
-                .iter()
-                .map(|i| i.get(k).map_or("-", String::as_str))
-                .collect();
-            format!("{k} {}", values.join(" / "))
-        })
-        .collect();
-    if differ.is_empty() {
-        "their run.json agree on device, build, versions and CPU, where the same seed gives the same numbers: please report this with both run folders".into()
-    } else {
-        format!("their run.json differ in {}", differ.join(", "))
     }
 }
 
