@@ -168,6 +168,21 @@ pub fn apply_sets(table: &mut toml::Table, sets: &[String]) -> Result<()> {
         let (key, raw) = o
             .split_once('=')
             .ok_or_else(|| Error::input(format!("--set {o}"), "expected KEY=VALUE"))?;
+        // `--set lr=0.01`, `--set optimizer=sgd`: a study axis' short name, which a run
+        // config does not have (or has as a table); name the full key.
+        let alias = crate::experiment::study_axes::AXIS_ALIASES
+            .iter()
+            .find(|(a, _)| *a == key.trim());
+        if let Some((short, full)) = alias
+            && !raw.trim_start().starts_with('{')
+        {
+            return Err(Error::input(
+                format!("--set {o}"),
+                format!(
+                    "{short} is a study axis' short name; a --set takes the full key: --set {full}={raw}"
+                ),
+            ));
+        }
         let value = format!("v = {raw}")
             .parse::<toml::Table>()
             .ok()

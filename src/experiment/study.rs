@@ -82,6 +82,12 @@ impl Study {
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
         let origin = path.display().to_string();
         let mut table = read_table(path)?;
+        // `--set study.seeds=1`: the study's own settings, before they are read.
+        let (study_sets, run_sets): (Vec<String>, Vec<String>) =
+            (overrides.iter().cloned()).partition(|o| o.trim_start().starts_with("study."));
+        if table.contains_key("study") {
+            apply_sets(&mut table, &study_sets)?;
+        }
         let spec_value = table.remove("study").ok_or_else(|| {
             Error::input(
                 &origin,
@@ -98,10 +104,11 @@ impl Study {
             None => toml::Table::new(),
         };
         merge(&mut run, table);
-        apply_sets(&mut run, overrides)?;
+        apply_sets(&mut run, &run_sets)?;
         let name = study_name(&spec, &run, path, &origin)?;
 
         let (mut axes, domains) = parse_axes(&spec.axes, spec.sampling, &origin)?;
+        check_sets_miss_axes(&run_sets, &axes)?;
         apply_zip(spec.zip.take(), &mut axes, &domains, &origin)?;
         let seeds = seeds(spec.seeds.take(), &run, &origin)?;
         let points = sample(
@@ -223,6 +230,23 @@ fn seeds(spec: Option<Seeds>, run: &toml::Table, origin: &str) -> Result<Vec<u64
 }
 
 /// `axis=value,axis=value` (path separators and spaces replaced), or "base" without axes.
+/// A `--set` of a key the study varies would be overwritten in every variant, silently.
+fn check_sets_miss_axes(sets: &[String], axes: &[Axis]) -> Result<()> {
+    for set in sets {
+        let (key, _) = set.split_once('=').unwrap_or((set, ""));
+        if let Some(axis) = axes.iter().find(|a| a.key == key.trim()) {
+            return Err(Error::input(
+                format!("--set {set}"),
+                format!(
+                    "{} is this study's axis `{}`, which sets it in every variant; to train fewer of its values, --set study.axes.{}=[...]",
+                    axis.key, axis.name, axis.name
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn variant_name(axes: &[Axis], values: &[String]) -> String {
     if axes.is_empty() {
         return "base".to_string();

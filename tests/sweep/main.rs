@@ -238,3 +238,46 @@ fn image_size_axis_trains_each_variant_at_its_resolution() {
         assert_eq!(meta.input, input, "{}", run.display());
     }
 }
+
+/// `--set` on a study: `study.*` keys change the study itself (fewer seeds or values for a
+/// quick try); a key the study varies, or an axis' short name, is a one-line error, since
+/// the axis would overwrite it in every variant (it did, silently).
+#[test]
+fn sets_change_the_study_and_never_an_axis_silently() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(
+        d,
+        40,
+        "seeds = 3\n[study.axes]\noptimizer = [\"sgd\", \"adam\", \"rmsprop\"]\n",
+    );
+    let list = |sets: &[&str]| {
+        let mut args = vec!["--list"];
+        args.extend(sets.iter().flat_map(|s| ["--set", s]));
+        sweep(d, &args)
+    };
+    let out = list(&["study.seeds=1", "study.axes.optimizer=[\"adam\", \"sgd\"]"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let trials: Vec<&str> = text.lines().map(str::trim).collect();
+    assert_eq!(
+        trials,
+        [
+            "0  runs/tiny-study/optimizer=adam/seed-0",
+            "1  runs/tiny-study/optimizer=sgd/seed-0"
+        ],
+        "{text}"
+    );
+    assert_bad_input(
+        &list(&["optimizer.name=sgd"]),
+        &["--set optimizer.name=sgd: optimizer.name is this study's axis `optimizer`"],
+    );
+    assert_bad_input(
+        &list(&["optimizer=sgd"]),
+        &[
+            "--set optimizer=sgd: optimizer is a study axis' short name; a --set takes the full key: --set optimizer.name=sgd",
+        ],
+    );
+    assert_bad_input(&list(&["study.sede=1"]), &["[study]", "sede"]);
+    assert!(!d.join("runs").exists());
+}
