@@ -11,6 +11,7 @@ use crate::run::RunDir;
 use crate::train::device;
 use crate::train::lr_find::{self, RangeTest};
 use crate::train::prepare::prepare;
+use crate::train::schedule::ScheduleName;
 
 #[derive(Args)]
 pub struct LrFindArgs {
@@ -76,6 +77,14 @@ pub fn run(a: LrFindArgs) -> Result<()> {
                 show(finding.steepest_lr),
                 show(finding.min_loss_lr_over_10)
             );
+            // With onecycle's max_lr set, optimizer.lr does not reach the schedule.
+            let key = match cfg.schedule.name == ScheduleName::Onecycle && cfg.schedule.max_lr > 0.0
+            {
+                true => "schedule.max_lr",
+                false => "optimizer.lr",
+            };
+            let train = a.config.command_line("train");
+            println!("train with it: {train} --set {key}={lr:.2e}");
         }
         None => println!("no suggestion: too few points before the loss exploded; lower --start"),
     }

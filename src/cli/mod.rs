@@ -86,6 +86,25 @@ impl ConfigArgs {
         Ok(cfg)
     }
 
+    /// `convlab {command}` with this config and these options, as one would type it again.
+    fn command_line(&self, command: &str) -> String {
+        use crate::text::shell_word;
+        let mut line = format!("convlab {command} {}", shell_word(&self.origin()));
+        if let Some(d) = &self.data.data_dir {
+            line += &format!(" --data-dir {}", shell_word(&d.display().to_string()));
+        }
+        if self.data.download {
+            line += " --download";
+        }
+        for s in &self.set {
+            line += &format!(" --set {}", shell_word(s));
+        }
+        if let Some(d) = &self.device {
+            line += &format!(" --device {}", shell_word(d));
+        }
+        line
+    }
+
     /// The config file's name, for messages.
     fn origin(&self) -> String {
         self.config.display().to_string()

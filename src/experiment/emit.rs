@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use crate::experiment::study::Study;
+use crate::text::shell_word;
 use crate::train::device::DeviceName;
 
 crate::choice! {
@@ -47,33 +48,22 @@ pub struct EmitOptions<'a> {
 fn sweep_command(study: &Study, o: &EmitOptions, index: &str) -> String {
     let mut cmd = format!(
         "convlab sweep {} --trial {index} --runs-dir {}",
-        shell_quote(&study.path.display().to_string()),
-        shell_quote(&o.runs_dir.display().to_string())
+        shell_word(&study.path.display().to_string()),
+        shell_word(&o.runs_dir.display().to_string())
     );
     for set in &study.overrides {
-        cmd.push_str(&format!(" --set {}", shell_quote(set)));
+        cmd.push_str(&format!(" --set {}", shell_word(set)));
     }
     if let Some(d) = o.data_dir {
         cmd.push_str(&format!(
             " --data-dir {}",
-            shell_quote(&d.display().to_string())
+            shell_word(&d.display().to_string())
         ));
     }
     if let Some(d) = o.device {
-        cmd.push_str(&format!(" --device {}", shell_quote(d.as_str())));
+        cmd.push_str(&format!(" --device {}", shell_word(d.as_str())));
     }
     cmd
-}
-
-fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=,+:".contains(c))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
 }
 
 /// A Slurm batch script: `sbatch sweep.slurm`.

@@ -52,6 +52,22 @@ fn lr_find_suggests_an_lr_inside_the_descent() {
         &std::fs::read(run.join("lr_find.png")).unwrap()[..4],
         b"\x89PNG"
     );
+    // The command to train with the suggestion, as typed; onecycle's max_lr takes it when
+    // set (optimizer.lr would not reach the schedule).
+    let train_line = format!(
+        "train with it: convlab train base.toml --data-dir {} --set optimizer.lr={lr:.2e}\n",
+        d.display()
+    );
+    assert!(stdout(&out).contains(&train_line), "{}", stdout(&out));
+    let sets = ["--set", "schedule.name=onecycle", "--set", "schedule.max_lr=0.01"];
+    let args = [&["lr-find", "base.toml", "--steps", "20"][..], &sets].concat();
+    let out = convlab(&[&args[..], &["--data-dir", d.to_str().unwrap()]].concat(), d);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(" --set schedule.name=onecycle --set schedule.max_lr=0.01 --set schedule.max_lr="),
+        "{text}"
+    );
 }
 
 #[test]
