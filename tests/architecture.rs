@@ -16,7 +16,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("model", &["data", "error", "choice"]),
     (
         "train",
-        &["model", "data", "run", "error", "choice", "seed"],
+        &["model", "data", "run", "error", "choice", "seed", "text"],
     ),
     ("report", &["data", "run", "error", "text"]),
     ("serve", &["model", "error"]),

@@ -16,6 +16,7 @@ use crate::model::presets::resolve_layers;
 use crate::model::spec::{LayerSpec, Shape, check_net};
 use crate::model::summary::summarize;
 use crate::run::files;
+use crate::text::counted;
 use crate::train::config::RunConfig;
 
 #[derive(Args)]
@@ -125,10 +126,10 @@ fn study_summary(a: &SummaryArgs) -> Result<()> {
         }
     }
     println!(
-        "study {}: {} variants, {} distinct net(s)",
+        "study {}: {}, {}",
         study.name,
-        study.variants.len(),
-        nets.len()
+        counted(study.variants.len(), "variant"),
+        counted(nets.len(), "distinct net")
     );
     for (net, names) in &nets {
         println!();

@@ -80,7 +80,11 @@ pub fn run(a: SweepArgs) -> Result<()> {
                 .join(format!("{}.{}", study.name, target.extension()))
         });
         write_atomic(&path, text.as_bytes())?;
-        println!("wrote {} ({} trials)", path.display(), study.trials.len());
+        println!(
+            "wrote {} ({})",
+            path.display(),
+            crate::text::counted(study.trials.len(), "trial")
+        );
         return Ok(());
     }
     if a.jobs == 0 {

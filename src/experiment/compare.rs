@@ -131,7 +131,7 @@ pub fn index(runs: &[PathBuf]) -> Result<StudyIndex> {
     seeds.sort_unstable();
     seeds.dedup();
     Ok(StudyIndex {
-        name: format!("comparison of {} runs", runs.len()),
+        name: format!("comparison of {}", crate::text::counted(runs.len(), "run")),
         study_file: PathBuf::new(),
         overrides: Vec::new(),
         axes: keys

@@ -9,6 +9,7 @@ use crate::error::{Error, Result, write_atomic};
 pub use crate::report::study_tables::{best_index, cells, header, markdown_table, verdict, welch};
 use crate::report::study_tables::{csv, markdown};
 use crate::run::{EpochMetrics, RunDir, Status, StudyIndex, Summary, TrialEntry, files, read_json};
+use crate::text::counted;
 
 /// One trial of a study as found on disk.
 #[derive(Debug, Clone)]
@@ -273,7 +274,7 @@ pub fn summarize(data: &StudyData) -> ReportText {
         .collect();
     ReportText {
         title: match data.index.study_file.as_os_str().is_empty() {
-            true => format!("Comparison of {} runs", data.index.trials.len()),
+            true => format!("Comparison of {}", counted(data.index.trials.len(), "run")),
             false => format!("Study {}", data.index.name),
         },
         verdict: verdict(&variants),

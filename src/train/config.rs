@@ -271,8 +271,9 @@ impl RunConfig {
             return Err((
                 "schedule.warmup_epochs",
                 format!(
-                    "{} leaves none of the {} epochs to the schedule",
-                    self.schedule.warmup_epochs, self.train.epochs
+                    "{} leaves none of the {} to the schedule",
+                    self.schedule.warmup_epochs,
+                    crate::text::counted(self.train.epochs, "epoch")
                 ),
             ));
         }

@@ -68,10 +68,10 @@ impl Guard {
         }
         (self.stuck >= self.patience).then(|| {
             format!(
-                "train accuracy stayed at chance level ({:.2}%; always predicting the commonest class scores {:.2}%) for {} epochs; {}",
+                "train accuracy stayed at chance level ({:.2}%; always predicting the commonest class scores {:.2}%) for {}; {}",
                 train_acc * 100.0,
                 self.chance * 100.0,
-                self.stuck,
+                crate::text::counted(self.stuck, "epoch"),
                 likely_causes(cfg)
             )
         })

@@ -154,7 +154,7 @@ fn a_study_shows_each_distinct_net_with_its_variants() {
         &format!("[study]\nseeds = 2\n[study.axes]\n{activations}{optimizers}{net}"),
     );
     assert!(
-        text.starts_with("study study: 4 variants, 2 distinct net(s)"),
+        text.starts_with("study study: 4 variants, 2 distinct nets"),
         "{text}"
     );
     let heads: Vec<&str> = text.lines().filter(|l| l.starts_with("preset")).collect();
@@ -173,7 +173,7 @@ fn a_study_shows_each_distinct_net_with_its_variants() {
         &format!("[study]\nseeds = 2\n[study.axes]\n{optimizers}{net}"),
     );
     assert!(
-        text.starts_with("study study: 2 variants, 1 distinct net(s)"),
+        text.starts_with("study study: 2 variants, 1 distinct net"),
         "{text}"
     );
     assert!(

@@ -59,13 +59,23 @@ fn lr_find_suggests_an_lr_inside_the_descent() {
         d.display()
     );
     assert!(stdout(&out).contains(&train_line), "{}", stdout(&out));
-    let sets = ["--set", "schedule.name=onecycle", "--set", "schedule.max_lr=0.01"];
+    let sets = [
+        "--set",
+        "schedule.name=onecycle",
+        "--set",
+        "schedule.max_lr=0.01",
+    ];
     let args = [&["lr-find", "base.toml", "--steps", "20"][..], &sets].concat();
-    let out = convlab(&[&args[..], &["--data-dir", d.to_str().unwrap()]].concat(), d);
+    let out = convlab(
+        &[&args[..], &["--data-dir", d.to_str().unwrap()]].concat(),
+        d,
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(
-        text.contains(" --set schedule.name=onecycle --set schedule.max_lr=0.01 --set schedule.max_lr="),
+        text.contains(
+            " --set schedule.name=onecycle --set schedule.max_lr=0.01 --set schedule.max_lr="
+        ),
         "{text}"
     );
 }
