@@ -101,19 +101,22 @@ pub fn likely_causes(cfg: &RunConfig) -> String {
     let lr = o.lr.max(cfg.schedule.max_lr);
     let mut causes = Vec::new();
     // Adaptive methods are usually stable at 1e-3 and below; plain SGD up to ~0.1 at batch 64.
-    let high = match o.name {
-        OptimizerName::Adam | OptimizerName::Adamw | OptimizerName::Rmsprop => lr > 3e-3,
-        OptimizerName::Adagrad => lr > 5e-2,
+    // (above which an lr is high, the lr to suggest at most): 10x lower than a far too high
+    // lr (1e4 for SGD) is still far too high.
+    let (high, usual) = match o.name {
+        OptimizerName::Adam | OptimizerName::Adamw | OptimizerName::Rmsprop => (3e-3, 1e-3),
+        OptimizerName::Adagrad => (5e-2, 1e-2),
         OptimizerName::Sgd | OptimizerName::SgdMomentum => {
-            lr > 0.1 * (cfg.train.batch_size as f64 / 64.0).max(0.25)
+            let sgd = 0.1 * (cfg.train.batch_size as f64 / 64.0).max(0.25);
+            (sgd, sgd)
         }
     };
-    if high {
+    if lr > high {
         causes.push(format!(
-            "the learning rate {lr:.0e} is likely too high for {} at batch size {}: try {:.0e} (or a larger batch)",
+            "the learning rate {lr:.0e} is likely too high for {} at batch size {}: try {:.0e} (or a larger batch; `convlab lr-find` suggests one)",
             o.name,
             cfg.train.batch_size,
-            lr / 10.0
+            (lr / 10.0).min(usual)
         ));
     }
     if !cfg.data.normalize {
@@ -131,7 +134,7 @@ pub fn likely_causes(cfg: &RunConfig) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{Guard, first_non_finite};
+    use super::{Guard, first_non_finite, likely_causes};
     use crate::train::config::RunConfig;
 
     /// Batches 13-16 read back together, the third NaN: batch 15 is named, not 16.
@@ -166,5 +169,28 @@ mod tests {
         // A run that learns is never stopped.
         let mut guard = Guard::new(&labels, 2, 100);
         assert!((0..10).all(|e| guard.check_epoch(0.9, e, &cfg).is_none()));
+    }
+
+    /// The lr suggested for a diverged run: 10x lower, capped at what the optimizer usually
+    /// trains at (`try 1e3` for SGD at 1e4 was no help).
+    #[test]
+    fn a_too_high_lr_gets_a_usual_one_suggested() {
+        let cause = |name: &str, lr: f64, batch: usize| {
+            let mut cfg = RunConfig::default();
+            cfg.optimizer.name = name.parse().unwrap();
+            cfg.optimizer.lr = lr;
+            cfg.train.batch_size = batch;
+            cfg.data.normalize = true;
+            likely_causes(&cfg)
+        };
+        assert!(
+            cause("sgd", 1e4, 32)
+                .contains("1e4 is likely too high for sgd at batch size 32: try 5e-2")
+        );
+        assert!(cause("sgd-momentum", 0.3, 32).contains("try 3e-2"));
+        assert!(cause("adam", 10.0, 64).contains("try 1e-3"));
+        assert!(cause("adam", 1e-2, 64).contains("try 1e-3"));
+        assert!(cause("adagrad", 1.0, 64).contains("try 1e-2"));
+        assert!(cause("adam", 1e-3, 64).contains("may still be too high"));
     }
 }
