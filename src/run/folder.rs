@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::metrics::{EpochMetrics, parse_metrics_csv, to_csv};
-use super::summary::{RunInfo, Summary};
+use super::summary::{RunInfo, Status, Summary};
 use crate::error::{Error, Result, write_atomic};
 
 /// The file names of a run folder.
@@ -30,13 +30,18 @@ pub mod files {
 /// The checkpoint file a `--checkpoint` argument names: the file itself, or for a run folder
 /// its `best.ckpt` (the folder `train` printed is what a user has at hand; Lightning's and
 /// fastai's loaders likewise take a checkpoint folder).
+/// A checkpoint of a run that diverged gets a warning: its weights are from before the
+/// divergence, often still at chance (predict and serve gave no hint).
 pub fn checkpoint_in(path: &Path) -> Result<PathBuf> {
-    if !path.is_dir() {
-        return Ok(path.to_path_buf());
+    let file = match path.is_dir() {
+        false => path.to_path_buf(),
+        true => path.join(files::BEST),
+    };
+    if file.is_file() {
+        warn_if_diverged(&file);
     }
-    let best = path.join(files::BEST);
-    if best.is_file() {
-        return Ok(best);
+    if !path.is_dir() || file.is_file() {
+        return Ok(file);
     }
     Err(Error::input(
         path.display(),
@@ -45,6 +50,30 @@ pub fn checkpoint_in(path: &Path) -> Result<PathBuf> {
             files::BEST
         ),
     ))
+}
+
+fn warn_if_diverged(checkpoint: &Path) {
+    let Some(dir) = checkpoint.parent() else {
+        return;
+    };
+    let run = RunDir {
+        dir: dir.to_path_buf(),
+    };
+    let Ok(Some(s)) = run.read_summary() else {
+        return;
+    };
+    if s.status != Status::Diverged {
+        return;
+    }
+    let name = checkpoint.file_name().unwrap_or_default().to_string_lossy();
+    let weights = match name == files::BEST {
+        true => format!("holds its best epoch before that (epoch {})", s.best_epoch),
+        false => "holds weights of that run".to_string(),
+    };
+    eprintln!(
+        "warning: {}: its run diverged (summary.json); {name} {weights}, which may predict no better than chance",
+        dir.display()
+    );
 }
 
 /// Why `name` cannot be one run or study folder under the runs folder, None when it can: it

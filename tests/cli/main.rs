@@ -12,6 +12,7 @@ mod accumulate;
 mod bad_input;
 mod bench;
 mod compare;
+mod diverged_checkpoint;
 mod eval_folder;
 mod flags;
 mod images;
