@@ -229,7 +229,6 @@ fn seeds(spec: Option<Seeds>, run: &toml::Table, origin: &str) -> Result<Vec<u64
     }
 }
 
-/// `axis=value,axis=value` (path separators and spaces replaced), or "base" without axes.
 /// A `--set` of a key the study varies would be overwritten in every variant, silently.
 fn check_sets_miss_axes(sets: &[String], axes: &[Axis]) -> Result<()> {
     for set in sets {
@@ -247,6 +246,7 @@ fn check_sets_miss_axes(sets: &[String], axes: &[Axis]) -> Result<()> {
     Ok(())
 }
 
+/// `axis=value,axis=value` (path separators and spaces replaced), or "base" without axes.
 fn variant_name(axes: &[Axis], values: &[String]) -> String {
     if axes.is_empty() {
         return "base".to_string();

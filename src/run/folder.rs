@@ -30,6 +30,7 @@ pub mod files {
 /// The checkpoint file a `--checkpoint` argument names: the file itself, or for a run folder
 /// its `best.ckpt` (the folder `train` printed is what a user has at hand; Lightning's and
 /// fastai's loaders likewise take a checkpoint folder).
+///
 /// A checkpoint of a run that diverged gets a warning: its weights are from before the
 /// divergence, often still at chance (predict and serve gave no hint).
 pub fn checkpoint_in(path: &Path) -> Result<PathBuf> {
@@ -37,19 +38,19 @@ pub fn checkpoint_in(path: &Path) -> Result<PathBuf> {
         false => path.to_path_buf(),
         true => path.join(files::BEST),
     };
+    if path.is_dir() && !file.is_file() {
+        return Err(Error::input(
+            path.display(),
+            format!(
+                "a folder with no {} in it; pass a .ckpt file or a run folder",
+                files::BEST
+            ),
+        ));
+    }
     if file.is_file() {
         warn_if_diverged(&file);
     }
-    if !path.is_dir() || file.is_file() {
-        return Ok(file);
-    }
-    Err(Error::input(
-        path.display(),
-        format!(
-            "a folder with no {} in it; pass a .ckpt file or a run folder",
-            files::BEST
-        ),
-    ))
+    Ok(file)
 }
 
 fn warn_if_diverged(checkpoint: &Path) {
