@@ -25,7 +25,8 @@ pub fn lines(data: &StudyData) -> Vec<String> {
                 names.join(", "),
                 runs[0].seed
             );
-            if runs.iter().all(|r| epochs(r) == epochs(runs[0])) {
+            let first = epochs(runs[0]);
+            if runs[1..].iter().all(|r| epochs(r) == first) {
                 format!(
                     "{head} and the same metrics, epoch by epoch (test {}): reproduced.",
                     test(&runs[0])
