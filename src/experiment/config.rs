@@ -245,6 +245,19 @@ pub fn load_run_config(path: &Path, sets: &[String]) -> Result<RunConfig> {
             toml::Value::String(stem.to_string_lossy().into_owned()),
         );
     }
+    // `--set study.seeds=3` on a run config would read as "unknown field `study`".
+    if let Some(o) = sets.iter().find(|o| {
+        let key = o.split('=').next().unwrap_or_default().trim();
+        key == "study" || key.starts_with("study.")
+    }) {
+        return Err(Error::input(
+            format!("--set {o}"),
+            format!(
+                "study.* keys are a study's ({origin} has no [study] table); \
+                 train seeds one by one with --set seed=N, or sweep a study config"
+            ),
+        ));
+    }
     apply_sets(&mut table, sets)?;
     let cfg = run_config(table, &origin)?;
     check_run_name(&cfg.name, &origin)?;

@@ -28,6 +28,14 @@ fn a_config_key_given_as_a_flag_names_its_set() {
             "--set train.epochs 3: a --set is one KEY=VALUE argument, without spaces: --set train.epochs=3",
         ],
     );
+    // A study key on a run config said "unknown field `study`".
+    assert_bad_input(
+        &train(dir.path(), &cfg, &["--set", "study.seeds=2"]),
+        &[
+            "--set study.seeds=2: study.* keys are a study's",
+            "has no [study] table); train seeds one by one with --set seed=N",
+        ],
+    );
     // Not a config key: clap's own error, as before.
     let other = train(dir.path(), &cfg, &["--frobnicate"]);
     assert_eq!(other.status.code(), Some(2));
