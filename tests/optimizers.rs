@@ -43,7 +43,7 @@ use convlab::model::net::{Layer, Net};
 use convlab::model::spec::{LayerSpec, Shape};
 use convlab::train::eval::Criterion;
 use convlab::train::grad_plan::GradPlan;
-use convlab::train::optim::{self, OptimizerConfig};
+use convlab::train::optim;
 use convlab::train::schedule::Schedule;
 use convlab::train::step::train_step;
 
@@ -270,28 +270,6 @@ fn grad_clip_is_one_norm_over_all_parameters() {
         three_steps("name = \"sgd\"\nlr = 0.5\ngrad_clip = 100.0"),
         three_steps("name = \"sgd\"\nlr = 0.5")
     );
-}
-
-#[test]
-fn stored_config_says_which_epsilon_ran_and_bad_values_are_refused() {
-    let resolved = |toml: &str| {
-        let table = parse_table(&format!("[optimizer]\n{toml}"), "run.toml").unwrap();
-        run_config(table, "run.toml").map(|c| c.optimizer)
-    };
-    assert_eq!(resolved("name = \"adagrad\"").unwrap().eps, Some(1e-10));
-    assert_eq!(resolved("name = \"rmsprop\"").unwrap().eps, Some(1e-8));
-    assert_eq!(OptimizerConfig::default().epsilon(), 1e-8);
-    for (toml, key) in [
-        ("grad_clip = -1.0", "optimizer.grad_clip"),
-        ("grad_clip = nan", "optimizer.grad_clip"),
-        ("eps = -1e-8", "optimizer.eps"),
-    ] {
-        let err = resolved(toml).unwrap_err().to_string();
-        assert!(
-            err.contains("run.toml") && err.contains(key),
-            "{toml}: {err}"
-        );
-    }
 }
 
 // OneCycleLR with its defaults (cycle_momentum=True: momentum, or Adam's beta1, runs

@@ -78,7 +78,7 @@ impl Default for ModelConfig {
 impl ModelConfig {
     /// Impossible values, as (key, problem).
     pub fn check(&self) -> Result<(), (&'static str, String)> {
-        if self.dropout >= 1.0 {
+        if self.dropout.is_nan() || self.dropout >= 1.0 {
             return Err((
                 "model.dropout",
                 format!("{} is not in [0, 1)", self.dropout),

@@ -108,6 +108,17 @@ impl OptimizerConfig {
                 format!("{} is not in [0, 1)", self.momentum),
             ));
         }
+        // PyTorch's Adam and AdamW refuse betas outside [0, 1); RMSprop's alpha there too,
+        // as 1 or more never updates its square average or makes it negative (NaN).
+        for (key, coefficient) in [
+            ("optimizer.beta1", self.beta1),
+            ("optimizer.beta2", self.beta2),
+            ("optimizer.alpha", self.alpha),
+        ] {
+            if !(0.0..1.0).contains(&coefficient) {
+                return Err((key, format!("{coefficient} is not in [0, 1)")));
+            }
+        }
         if self.nesterov && self.momentum == 0.0 && self.name == OptimizerName::Sgd {
             return Err(("optimizer.nesterov", "needs optimizer.momentum > 0".into()));
         }
@@ -130,8 +141,11 @@ impl OptimizerConfig {
                 format!("is for adam and adamw, not {}", self.name),
             ));
         }
-        if self.weight_decay < 0.0 {
-            return Err(("optimizer.weight_decay", "must not be negative".into()));
+        if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
+            return Err((
+                "optimizer.weight_decay",
+                format!("{} must be a number >= 0", self.weight_decay),
+            ));
         }
         if !(self.epsilon() >= 0.0 && self.epsilon().is_finite()) {
             return Err((

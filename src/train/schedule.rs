@@ -114,6 +114,15 @@ impl ScheduleConfig {
                 ));
             }
         }
+        for (key, lr, zero) in [
+            ("schedule.min_lr", self.min_lr, ""),
+            ("schedule.max_lr", self.max_lr, " (0 = optimizer.lr)"),
+        ] {
+            if !(lr >= 0.0 && lr.is_finite()) {
+                return Err((key, format!("{lr} must be a number >= 0{zero}")));
+            }
+        }
+        let positive = |x: f64| x > 0.0 && x.is_finite();
         match self.name {
             Step if self.step_size == 0 => Err(("schedule.step_size", "must be at least 1".into())),
             Step | Multistep | Exponential if self.gamma.is_nan() || self.gamma <= 0.0 => {
@@ -139,6 +148,19 @@ impl ScheduleConfig {
             Onecycle if !(self.pct_start > 0.0 && self.pct_start < 1.0) => Err((
                 "schedule.pct_start",
                 format!("{} is not in (0, 1)", self.pct_start),
+            )),
+            Onecycle if !positive(self.div_factor) => Err((
+                "schedule.div_factor",
+                format!("{} must be a positive number", self.div_factor),
+            )),
+            Onecycle if !positive(self.final_div_factor) => Err((
+                "schedule.final_div_factor",
+                format!("{} must be a positive number", self.final_div_factor),
+            )),
+            // PyTorch's ReduceLROnPlateau refuses factor >= 1; 0 or less ends all training.
+            Plateau if !(self.factor > 0.0 && self.factor < 1.0) => Err((
+                "schedule.factor",
+                format!("{} is not in (0, 1)", self.factor),
             )),
             Plateau if !has_val => Err((
                 "schedule.name",

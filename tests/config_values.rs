@@ -1,0 +1,93 @@
+//! Impossible optimizer, schedule and dropout values are refused before anything trains,
+//! with the key and the value named (as torch.optim refuses them where it checks); the
+//! stored config says which epsilon ran.
+
+use convlab::experiment::config::{parse_table, run_config};
+use convlab::train::optim::OptimizerConfig;
+
+#[test]
+fn stored_config_says_which_epsilon_ran_and_bad_values_are_refused() {
+    let resolved = |toml: &str| {
+        let table = parse_table(&format!("[optimizer]\n{toml}"), "run.toml").unwrap();
+        run_config(table, "run.toml").map(|c| c.optimizer)
+    };
+    assert_eq!(resolved("name = \"adagrad\"").unwrap().eps, Some(1e-10));
+    assert_eq!(resolved("name = \"rmsprop\"").unwrap().eps, Some(1e-8));
+    assert_eq!(OptimizerConfig::default().epsilon(), 1e-8);
+    // torch.optim.Adam(p, betas=(1.0, 0.999)) raises "Invalid beta parameter at index 0: 1.0";
+    // these trained on (beta1 1.5) or diverged with the lr blamed (beta2 1.5, alpha 1.5).
+    for (toml, problem) in [
+        (
+            "grad_clip = -1.0",
+            "optimizer.grad_clip: -1 must be a number >= 0",
+        ),
+        ("grad_clip = nan", "optimizer.grad_clip: NaN must be"),
+        ("eps = -1e-8", "optimizer.eps"),
+        ("beta1 = 1.0", "optimizer.beta1: 1 is not in [0, 1)"),
+        ("beta2 = nan", "optimizer.beta2: NaN is not in [0, 1)"),
+        (
+            "name = \"rmsprop\"\nalpha = 1.5",
+            "optimizer.alpha: 1.5 is not in [0, 1)",
+        ),
+        (
+            "weight_decay = nan",
+            "optimizer.weight_decay: NaN must be a number >= 0",
+        ),
+    ] {
+        let err = resolved(toml).unwrap_err().to_string();
+        assert!(
+            err.contains("run.toml") && err.contains(problem),
+            "{toml}: {err}"
+        );
+    }
+    assert!(
+        resolved("beta1 = 0.0\nbeta2 = 0.0").is_ok(),
+        "PyTorch takes betas of 0"
+    );
+}
+
+/// A schedule's or dropout's impossible value trained on silently: NaN dropout, a negative or
+/// NaN max_lr (read as "use optimizer.lr"), a cosine floor below 0, a plateau factor of 1.5
+/// (PyTorch: "Factor should be < 1.0."), onecycle divisors of 0 (an infinite lr: NaN at once).
+#[test]
+fn impossible_schedule_and_dropout_values_are_refused() {
+    let check = |toml: &str| {
+        let table = parse_table(toml, "run.toml").unwrap();
+        run_config(table, "run.toml").map(|_| ())
+    };
+    for (toml, problem) in [
+        (
+            "[model]\ndropout = nan",
+            "model.dropout: NaN is not in [0, 1)",
+        ),
+        (
+            "[schedule]\nname = \"onecycle\"\nmax_lr = -1.0",
+            "schedule.max_lr: -1 must be a number >= 0 (0 = optimizer.lr)",
+        ),
+        (
+            "[schedule]\nname = \"cosine\"\nmin_lr = -1e-3",
+            "schedule.min_lr: -0.001 must be a number >= 0",
+        ),
+        (
+            "[schedule]\nname = \"plateau\"\nfactor = 1.5",
+            "schedule.factor: 1.5 is not in (0, 1)",
+        ),
+        (
+            "[schedule]\nname = \"onecycle\"\ndiv_factor = 0.0",
+            "schedule.div_factor: 0 must be a positive number",
+        ),
+        (
+            "[schedule]\nname = \"onecycle\"\nfinal_div_factor = inf",
+            "schedule.final_div_factor: inf must be a positive number",
+        ),
+    ] {
+        let err = check(&format!("[data]\ndataset = \"mnist\"\n{toml}"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(problem), "{toml}: {err}");
+    }
+    // The usual values pass: plateau's factor 0.1, onecycle's divisors 25 and 1e4.
+    for name in ["plateau", "onecycle", "cosine"] {
+        check(&format!("[schedule]\nname = \"{name}\"")).unwrap();
+    }
+}
