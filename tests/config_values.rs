@@ -24,6 +24,7 @@ fn stored_config_says_which_epsilon_ran_and_bad_values_are_refused() {
         ("grad_clip = nan", "optimizer.grad_clip: NaN must be"),
         ("eps = -1e-8", "optimizer.eps"),
         ("beta1 = 1.0", "optimizer.beta1: 1 is not in [0, 1)"),
+        ("momentum = nan", "optimizer.momentum: NaN is not in [0, 1)"),
         ("beta2 = nan", "optimizer.beta2: NaN is not in [0, 1)"),
         (
             "name = \"rmsprop\"\nalpha = 1.5",

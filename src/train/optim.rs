@@ -102,7 +102,7 @@ impl OptimizerConfig {
                 format!("{} must be a positive number", self.lr),
             ));
         }
-        if self.momentum < 0.0 || self.momentum >= 1.0 {
+        if !(0.0..1.0).contains(&self.momentum) {
             return Err((
                 "optimizer.momentum",
                 format!("{} is not in [0, 1)", self.momentum),
