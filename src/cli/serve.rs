@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::predictor::Predictor;
 use crate::run;
 use crate::serve::ServeOptions;
@@ -21,6 +21,7 @@ pub struct ServeArgs {
     /// Listen address; only this machine by default.
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
+    /// Images (from concurrent requests) run through the net in one batch at most.
     #[arg(long, default_value_t = 64)]
     max_batch: usize,
     /// Milliseconds a request waits for others to share its batch.
@@ -32,6 +33,7 @@ pub struct ServeArgs {
     /// Default number of classes per answer (?k=N overrides).
     #[arg(long, default_value_t = 3)]
     top_k: usize,
+    /// cpu, or cuda (a build with --features cuda).
     #[arg(long, default_value = "cpu")]
     device: String,
     /// Clients must send `Authorization: Bearer TOKEN` (all but GET /health). Required when
@@ -48,6 +50,17 @@ pub struct ServeArgs {
 }
 
 pub fn run(a: ServeArgs) -> Result<()> {
+    // 0 was quietly read as 1 (or, for --max-bytes, would refuse every upload).
+    let counts = [
+        ("--max-batch", a.max_batch),
+        ("--max-bytes", a.max_bytes),
+        ("--top-k", a.top_k),
+        ("--max-connections", a.max_connections),
+        ("--idle-timeout-s", a.idle_timeout_s as usize),
+    ];
+    if let Some((flag, _)) = counts.iter().find(|(_, n)| *n == 0) {
+        return Err(Error::input(*flag, "must be at least 1"));
+    }
     let checkpoint = run::checkpoint_in(&a.checkpoint)?;
     let dev = device::select(device::parse_flag(&a.device)?)?;
     let predictor = Predictor::load(&checkpoint, &dev)?;

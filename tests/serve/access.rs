@@ -36,6 +36,11 @@ fn a_server_beyond_loopback_needs_a_token_and_checks_it() {
     assert_bad_input(&out, &["--host", "0.0.0.0", "token"]);
     let out = refused(&["--token", ""]);
     assert_bad_input(&out, &["--token", "empty"]);
+    // 0 was read as 1 (a top-k of 0 answered one class, as predict -k 0 refuses).
+    for flag in ["--top-k", "--max-batch", "--max-connections", "--max-bytes"] {
+        let out = refused(&[flag, "0"]);
+        assert_bad_input(&out, &[&format!("{flag}: must be at least 1")]);
+    }
 
     for (flag, env) in [
         (vec!["--host", "0.0.0.0", "--token", "s3cret-token"], vec![]),
