@@ -12,7 +12,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("seed", &[]),
     ("text", &[]),
     ("run", &["error", "text"]),
-    ("data", &["error", "choice", "seed"]),
+    ("data", &["error", "choice", "seed", "text"]),
     ("model", &["data", "error", "choice"]),
     (
         "train",

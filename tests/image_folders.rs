@@ -63,6 +63,17 @@ fn image_folder_non_image_is_named() {
         e.starts_with(&format!("{}: no images in ROOT/train/", empty.display())),
         "{e}"
     );
+    // One class's folder given for the whole dataset: its images have no class.
+    let one_class = dir.path().join("train/a");
+    let e = folder::load(&one_class).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        format!(
+            "{}: 2 images but no class folders: an image folder keeps each class's images in a \
+             folder named after it (ROOT/train/<class>/ and ROOT/test/<class>/, or ROOT/<class>/)",
+            one_class.display()
+        )
+    );
 }
 
 /// `ROOT/<class>/*` with no train/ and test/: of each class's files in name order, those at

@@ -11,7 +11,7 @@ use image::DynamicImage;
 use rayon::prelude::*;
 
 use crate::data::dataset::Dataset;
-use crate::data::image_files::unreadable_image;
+use crate::data::image_files::{no_class_folders, unreadable_image};
 use crate::data::layout::Layout;
 use crate::error::{Error, Result};
 
@@ -301,10 +301,7 @@ pub fn load_as(path: &Path, layout: &Layout, test_fraction: f64) -> Result<(Data
         let mut flat = Vec::new();
         read_classes(path, "", &mut flat)?;
         if flat.is_empty() {
-            return Err(Error::input(
-                path.display(),
-                "no images in ROOT/train/<class>/ and ROOT/test/<class>/, nor in ROOT/<class>/",
-            ));
+            return Err(no_class_folders(path));
         }
         flat
     };

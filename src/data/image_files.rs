@@ -72,3 +72,25 @@ fn has_image_extension(path: &Path) -> bool {
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
         .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.as_str()))
 }
+
+/// A folder given as an image folder whose class folders hold no images. Images loose in it
+/// are the usual slip (the folder of one class given for the whole dataset): say so.
+pub fn no_class_folders(root: &Path) -> Error {
+    let loose = std::fs::read_dir(root).map_or(0, |entries| {
+        let files = entries.flatten().map(|e| e.path());
+        files
+            .filter(|p| p.is_file() && has_image_extension(p))
+            .count()
+    });
+    let layout = "ROOT/train/<class>/ and ROOT/test/<class>/, or ROOT/<class>/";
+    let problem = if loose > 0 {
+        format!(
+            "{} but no class folders: an image folder keeps each class's images in a folder \
+             named after it ({layout})",
+            crate::text::counted(loose, "image")
+        )
+    } else {
+        format!("no images in {layout}")
+    };
+    Error::input(root.display(), problem)
+}
