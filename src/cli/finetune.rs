@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::data::Lookup;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::experiment::config::{apply_sets, check_run_name, to_table, typed};
 use crate::experiment::training::RunTarget;
 use crate::run;
@@ -24,7 +24,7 @@ pub struct FinetuneArgs {
     data: PathBuf,
     #[arg(long, default_value_t = 5)]
     epochs: usize,
-    /// Train only the new head for this many epochs first.
+    /// Train only the new head for the first this many of --epochs.
     #[arg(long, default_value_t = 1)]
     freeze_epochs: usize,
     #[arg(long, default_value_t = 1e-3)]
@@ -51,7 +51,36 @@ pub struct FinetuneArgs {
     quiet: bool,
 }
 
+/// The run-config keys finetune's own flags set; a `--set` of one would fight its flag.
+const FLAG_KEYS: [(&str, &str); 6] = [
+    ("train.epochs", "--epochs"),
+    ("train.freeze_epochs", "--freeze-epochs"),
+    ("optimizer.lr", "--lr"),
+    ("train.batch_size", "--batch-size"),
+    ("name", "--name"),
+    ("device", "--device"),
+];
+
 pub fn run(a: FinetuneArgs) -> Result<()> {
+    for o in &a.set {
+        let key = o.split('=').next().unwrap_or_default().trim();
+        if let Some((_, flag)) = FLAG_KEYS.iter().find(|(k, _)| *k == key) {
+            return Err(Error::input(
+                format!("--set {o}"),
+                format!("finetune sets {key} with {flag}"),
+            ));
+        }
+    }
+    if !a.scratch && a.freeze_epochs > a.epochs {
+        return Err(Error::input(
+            "--freeze-epochs",
+            format!(
+                "{} is more than --epochs {}: the frozen epochs are among them (equal: only \
+                 the new head ever trains)",
+                a.freeze_epochs, a.epochs
+            ),
+        ));
+    }
     let checkpoint = run::checkpoint_in(&a.checkpoint)?;
     let base = recipe(&FinetuneOptions {
         checkpoint: checkpoint.clone(),

@@ -287,6 +287,16 @@ impl RunConfig {
                 "adagrad has no momentum or beta1 for onecycle to cycle (PyTorch's OneCycleLR refuses it too); set schedule.cycle_momentum = false".into(),
             ));
         }
+        if self.train.freeze_epochs > self.train.epochs {
+            return Err((
+                "train.freeze_epochs",
+                format!(
+                    "{} is more than train.epochs {}: the frozen epochs are among them (equal: \
+                     only the last layer ever trains)",
+                    self.train.freeze_epochs, self.train.epochs
+                ),
+            ));
+        }
         if self.train.freeze_epochs > 0 && self.model.pretrained.is_none() {
             return Err((
                 "train.freeze_epochs",

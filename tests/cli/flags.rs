@@ -113,3 +113,39 @@ layers = [
         "{text}"
     );
 }
+
+/// finetune's own flags set some run-config keys: a `--set` of one fought its flag (the
+/// --set won, silently), and more frozen epochs than epochs froze every one unasked.
+#[test]
+fn finetune_flags_own_their_keys_and_freezing_fits_in_the_epochs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = setup(d, "");
+    assert!(train(d, &cfg, &["--quiet"]).status.success());
+    let finetune = |extra: &[&str]| {
+        let base = ["finetune", "--checkpoint", "runs/tiny", "--data", "folder"];
+        convlab(&[&base[..], extra].concat(), d)
+    };
+    assert_bad_input(
+        &finetune(&["--epochs", "2", "--set", "train.epochs=3"]),
+        &["--set train.epochs=3: finetune sets train.epochs with --epochs"],
+    );
+    assert_bad_input(
+        &finetune(&["--set", "optimizer.lr=0.1"]),
+        &["--set optimizer.lr=0.1: finetune sets optimizer.lr with --lr"],
+    );
+    assert_bad_input(
+        &finetune(&["--epochs", "2", "--freeze-epochs", "5"]),
+        &["--freeze-epochs: 5 is more than --epochs 2: the frozen epochs are among them"],
+    );
+    // A run config says the same in its keys.
+    assert_bad_input(
+        &train(
+            d,
+            &cfg,
+            &["--set", "train.freeze_epochs=3", "--set", "train.epochs=2"],
+        ),
+        &["train.freeze_epochs: 3 is more than train.epochs 2"],
+    );
+    assert!(!d.join("runs/finetune-folder").exists());
+}
