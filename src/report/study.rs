@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result, write_atomic};
 pub use crate::report::study_tables::{best_index, cells, header, markdown_table, verdict, welch};
-use crate::report::study_tables::{csv, markdown};
+use crate::report::study_tables::{csv, markdown, other_test_sets};
 use crate::run::{EpochMetrics, RunDir, Status, StudyIndex, Summary, TrialEntry, files, read_json};
 use crate::text::counted;
 
@@ -277,7 +277,7 @@ pub fn summarize(data: &StudyData) -> ReportText {
             true => format!("Comparison of {}", counted(data.index.trials.len(), "run")),
             false => format!("Study {}", data.index.name),
         },
-        verdict: verdict(&variants),
+        verdict: other_test_sets(&data.index.axes).unwrap_or_else(|| verdict(&variants)),
         repeats: super::repeats::lines(data),
         variants,
         per_axis,

@@ -7,6 +7,7 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 
 use crate::report::study::{Group, ReportText, Stat, StudyData};
 use crate::report::{csv_field, md_cell};
+use crate::run::Axis;
 use crate::text::counted;
 
 /// Welch's t-test of two samples: (t, degrees of freedom, two-sided p).
@@ -26,8 +27,6 @@ pub fn welch(a: &[f64], b: &[f64]) -> Option<(f64, f64, f64)> {
     Some((t, df, p))
 }
 
-/// The verdict in words: is the best variant's lead over the runner-up larger than the
-/// seed-to-seed noise?
 /// The group with the highest mean test accuracy (the first of equals).
 pub fn best_index(groups: &[Group]) -> Option<usize> {
     (0..groups.len())
@@ -38,6 +37,31 @@ pub fn best_index(groups: &[Group]) -> Option<usize> {
         })
 }
 
+/// Keys that change what a run is tested on: across their values, accuracies measure
+/// different tasks (MNIST's 98% beside Fashion-MNIST's 89% says nothing of the recipes).
+const TEST_SET_KEYS: [&str; 4] = [
+    "data.dataset",
+    "data.path",
+    "data.limit_test",
+    "data.test_fraction",
+];
+
+/// In place of a ranking, when the variants are tested on different data: which keys say so.
+pub fn other_test_sets(axes: &[Axis]) -> Option<String> {
+    let keys: Vec<&str> = (axes.iter().map(|a| a.key.as_str()))
+        .filter(|k| TEST_SET_KEYS.contains(k))
+        .collect();
+    (!keys.is_empty()).then(|| {
+        format!(
+            "Not ranked: the variants are tested on different data ({} differs), so their \
+             accuracies measure different tasks; compare runs of one test set.",
+            keys.join(", ")
+        )
+    })
+}
+
+/// The verdict in words: is the best variant's lead over the runner-up larger than the
+/// seed-to-seed noise?
 pub fn verdict(groups: &[Group]) -> String {
     let mut ranked: Vec<&Group> = groups.iter().filter(|g| g.test.n > 0).collect();
     // Stable: among equal means the first in study order leads, as in the tables.

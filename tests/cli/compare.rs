@@ -175,3 +175,35 @@ fn a_rerun_of_one_seed_is_checked_not_counted_as_a_seed() {
         "{md}"
     );
 }
+
+/// Runs tested on different data are not ranked: "Best: mnist ... runner-up: fashion-mnist,
+/// 12.35 points behind" compared two tasks, not two recipes.
+#[test]
+fn runs_on_different_test_sets_are_not_ranked() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = setup(d, "");
+    // The same IDX files under Fashion-MNIST's folder name: another dataset to convlab.
+    write_idx_dataset(&d.join("fashion-mnist"), 400, 200, 4);
+    for sets in [
+        vec!["--set", "name=digits", "--quiet"],
+        vec![
+            "--set",
+            "data.dataset=fashion-mnist",
+            "--set",
+            "name=clothes",
+            "--quiet",
+        ],
+    ] {
+        let out = train(d, &cfg, &sets);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let out = convlab(&["report", "runs/digits", "runs/clothes"], d);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let md = stdout(&out);
+    assert!(
+        md.contains("Not ranked: the variants are tested on different data (data.dataset differs)"),
+        "{md}"
+    );
+    assert!(!md.contains("Best:"), "{md}");
+}
