@@ -75,7 +75,9 @@ pub fn run(a: ImportArgs) -> Result<()> {
         meta.dataset,
         meta.input,
         if meta.mean.is_empty() {
-            ", pixels in [0, 1] (no normalization)".to_string()
+            ", pixels in [0, 1] (no normalization: a model trained after transforms.Normalize \
+             needs its values as --mean/--std)"
+                .to_string()
         } else {
             format!(", normalized with mean {:?} std {:?}", meta.mean, meta.std)
         },
