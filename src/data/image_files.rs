@@ -13,8 +13,13 @@ pub const IMAGE_EXTENSIONS: &[&str] = &[
     "png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff", "ppm", "pgm",
 ];
 
-/// The error text for bytes that do not decode as an image, naming the formats read.
+/// The error text for bytes that do not decode as an image, naming the formats read. An
+/// image past the decoder's memory limit (the image crate's 512 MiB, which keeps a small
+/// file of huge dimensions from taking the machine's memory) is readable, only too large.
 pub fn unreadable_image(err: &image::ImageError) -> String {
+    if let image::ImageError::Limits(_) = err {
+        return "too large to decode (more than 512 MiB of pixels); resize it first".into();
+    }
     let detail = err.to_string();
     format!(
         "not a readable image: PNG, JPEG, BMP, GIF, WebP, TIFF, PPM or PGM ({})",

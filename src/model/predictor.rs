@@ -245,4 +245,31 @@ mod tests {
         ));
         assert!(!looks_inverted(&meta(&[]), &[255; 4]), "no stored mean");
     }
+
+    /// A PNG header of 30000 x 30000 8-bit gray (900 MB decoded) in a few bytes: refused by
+    /// size before any pixel is decoded, and said so (it was "not a readable image").
+    #[test]
+    fn a_huge_image_is_too_large_not_unreadable() {
+        let chunk = |kind: &[u8], data: &[u8]| {
+            let mut crc = flate2::Crc::new();
+            crc.update(kind);
+            crc.update(data);
+            let len = (data.len() as u32).to_be_bytes();
+            [&len[..], kind, data, &crc.sum().to_be_bytes()].concat()
+        };
+        let side = 30_000u32.to_be_bytes();
+        let ihdr = [&side[..], &side, &[8, 0, 0, 0, 0]].concat();
+        let png = [
+            &b"\x89PNG\r\n\x1a\n"[..],
+            &chunk(b"IHDR", &ihdr),
+            &chunk(b"IDAT", &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]),
+            &chunk(b"IEND", &[]),
+        ]
+        .concat();
+        let e = decode_for(&meta(&[]), &png, "huge.png", false).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "huge.png: too large to decode (more than 512 MiB of pixels); resize it first"
+        );
+    }
 }
