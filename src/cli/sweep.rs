@@ -10,7 +10,9 @@ use crate::error::{Error, Result, write_atomic};
 use crate::experiment::emit::{self, EmitOptions, EmitTarget};
 use crate::experiment::study::Study;
 use crate::experiment::sweep::{self, Outcome, SweepOptions, progress_line};
+use crate::train::config::RunConfig;
 use crate::train::device;
+use crate::train::unused_keys::unused_by_all;
 
 #[derive(Args)]
 pub struct SweepArgs {
@@ -55,6 +57,12 @@ pub struct SweepArgs {
 pub fn run(a: SweepArgs) -> Result<()> {
     let study = Study::load(&a.study, &a.set)?;
     let device = a.device.as_deref().map(device::parse_flag).transpose()?;
+    if !a.list && a.trial.is_none() {
+        let configs: Vec<&RunConfig> = study.trials.iter().map(|t| &t.cfg).collect();
+        for line in unused_by_all(&configs) {
+            eprintln!("warning: {}: {line}", a.study.display());
+        }
+    }
     if a.list {
         for t in &study.trials {
             println!(

@@ -13,6 +13,7 @@ use crate::train::config::RunConfig;
 use crate::train::device;
 use crate::train::prepare::prepare;
 use crate::train::resume;
+use crate::train::unused_keys::unused_keys;
 
 #[derive(Args)]
 pub struct TrainArgs {
@@ -60,6 +61,9 @@ pub(super) fn train_new(
     quiet: bool,
     resume_command: &str,
 ) -> Result<()> {
+    for line in unused_keys(cfg) {
+        eprintln!("warning: {origin}: {line}");
+    }
     // Fail on a missing device, or a run that cannot be resumed, before loading any data.
     device::select(cfg.device)?;
     if let RunTarget::Resume(dir) = target {

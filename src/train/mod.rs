@@ -31,3 +31,4 @@ pub mod schedule;
 pub mod sgd;
 pub mod step;
 pub mod trainer;
+pub mod unused_keys;

@@ -149,3 +149,23 @@ fn finetune_flags_own_their_keys_and_freezing_fits_in_the_epochs() {
     );
     assert!(!d.join("runs/finetune-folder").exists());
 }
+
+/// `--set schedule.max_lr=0.1` without onecycle trained at optimizer.lr with no word;
+/// PyTorch would have refused the keyword. Still trains (a study's base may carry such keys).
+#[test]
+fn a_key_the_optimizer_or_schedule_never_reads_is_warned_of() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = setup(d, "");
+    let out = train(d, &cfg, &["--set", "schedule.max_lr=0.1", "--quiet"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out).lines().next(),
+        Some(&*format!(
+            "warning: {}: schedule.max_lr is onecycle's; schedule.name = \"constant\" does not read it",
+            cfg.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+}

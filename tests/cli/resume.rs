@@ -139,7 +139,7 @@ fn a_killed_finetune_resumes_and_ends_as_an_uninterrupted_one() {
     let cfg = setup(d, "");
     assert!(train(d, &cfg, &["--quiet"]).status.success());
     super::images::write_two_class_folder(&d.join("halves"), 300);
-    let args = |name: &'static str| {
+    let args = |name: &'static str, epochs: &'static str| {
         vec![
             "finetune",
             "--checkpoint",
@@ -147,7 +147,7 @@ fn a_killed_finetune_resumes_and_ends_as_an_uninterrupted_one() {
             "--data",
             "halves",
             "--epochs",
-            "10",
+            epochs,
             "--freeze-epochs",
             "1",
             "--name",
@@ -155,15 +155,12 @@ fn a_killed_finetune_resumes_and_ends_as_an_uninterrupted_one() {
             "--quiet",
         ]
     };
-    let reference = convlab(&args("reference"), d);
+    let reference = convlab(&args("reference", "10"), d);
     assert!(reference.status.success(), "{}", stderr(&reference));
 
     let run = d.join("runs/tuned");
-    kill_after_two_epochs(d, &args("tuned"), &run);
-    let again = convlab(
-        &[args("tuned").as_slice(), &["--set", "train.epochs=1"]].concat(),
-        d,
-    );
+    kill_after_two_epochs(d, &args("tuned", "10"), &run);
+    let again = convlab(&args("tuned", "1"), d);
     assert!(again.status.success(), "{}", stderr(&again));
     let note = stderr(&again);
     assert!(
@@ -172,7 +169,11 @@ fn a_killed_finetune_resumes_and_ends_as_an_uninterrupted_one() {
     );
     // Other options cannot continue it; the differing key is named.
     let other = convlab(
-        &[args("tuned").as_slice(), &["--lr", "0.01", "--resume"]].concat(),
+        &[
+            args("tuned", "10").as_slice(),
+            &["--lr", "0.01", "--resume"],
+        ]
+        .concat(),
         d,
     );
     assert_bad_input(
@@ -180,7 +181,7 @@ fn a_killed_finetune_resumes_and_ends_as_an_uninterrupted_one() {
         &["runs/tuned", "optimizer.lr = 0.01 (stored: 0.001)"],
     );
 
-    let resumed = convlab(&[args("tuned").as_slice(), &["--resume"]].concat(), d);
+    let resumed = convlab(&[args("tuned", "10").as_slice(), &["--resume"]].concat(), d);
     assert!(resumed.status.success(), "{}", stderr(&resumed));
     assert_eq!(metrics(&run), metrics(&d.join("runs/reference")));
     assert!(!run.join("resume.state").exists());

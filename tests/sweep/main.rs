@@ -281,3 +281,34 @@ fn sets_change_the_study_and_never_an_axis_silently() {
     assert_bad_input(&list(&["study.sede=1"]), &["[study]", "sede"]);
     assert!(!d.join("runs").exists());
 }
+
+/// A key that no variant's optimizer or schedule reads is warned of once; one some variants
+/// read (momentum, for sgd and rmsprop alike) is there for them and says nothing.
+#[test]
+fn keys_no_variant_reads_are_warned_of() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(
+        d,
+        40,
+        "seeds = 1\n[study.axes]\noptimizer = [\"sgd\", \"rmsprop\"]\n",
+    );
+    let sets = [
+        "optimizer.momentum=0.5",
+        "optimizer.beta2=0.99",
+        "schedule.step_size=3",
+    ];
+    let args: Vec<&str> = sets.iter().flat_map(|s| ["--set", s]).collect();
+    let out = sweep(d, &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("warning:")).collect();
+    assert_eq!(
+        warnings,
+        [
+            "warning: tiny-study.toml: optimizer.beta2 is adam's and adamw's; optimizer.name = \"sgd\" does not read it",
+            "warning: tiny-study.toml: schedule.step_size is step's; schedule.name = \"constant\" does not read it",
+        ],
+        "{err}"
+    );
+}

@@ -1,0 +1,212 @@
+//! Keys given a value (other than the default) that the chosen optimizer or schedule never
+//! reads: `schedule.max_lr = 0.1` under the constant schedule trained at optimizer.lr
+//! without a word, where PyTorch would have refused the keyword. A study's base config may
+//! hold keys for some variants only, so these are warnings, never errors.
+
+use crate::train::config::RunConfig;
+use crate::train::optim::{OptimizerConfig, OptimizerName};
+use crate::train::schedule::{ScheduleConfig, ScheduleName};
+
+/// One line per key set but unread, naming what reads it and what the config chose instead.
+pub fn unused_keys(cfg: &RunConfig) -> Vec<String> {
+    let mut out = optimizer_keys(&cfg.optimizer, &cfg.schedule);
+    out.extend(schedule_keys(&cfg.schedule));
+    out
+}
+
+/// Of a study's variants, the lines of keys that no variant reads (a key read by some
+/// variants is there for them); each as the first variant words it.
+pub fn unused_by_all(configs: &[&RunConfig]) -> Vec<String> {
+    let key = |line: &str| line.split(' ').next().unwrap_or_default().to_string();
+    let mut common = configs.first().map(|c| unused_keys(c)).unwrap_or_default();
+    for cfg in configs.iter().skip(1) {
+        let keys: Vec<String> = unused_keys(cfg).iter().map(|l| key(l)).collect();
+        common.retain(|l| keys.contains(&key(l)));
+    }
+    common
+}
+
+fn optimizer_keys(o: &OptimizerConfig, s: &ScheduleConfig) -> Vec<String> {
+    use OptimizerName::*;
+    let d = OptimizerConfig::default();
+    let sgd = matches!(o.name, Sgd | SgdMomentum);
+    let adam = matches!(o.name, Adam | Adamw);
+    // sgd-momentum's momentum resolves to 0.9 when not given.
+    let momentum_set = o.momentum != d.momentum && !(o.name == SgdMomentum && o.momentum == 0.9);
+    let chosen = format!("optimizer.name = \"{}\"", o.name);
+    let mut out = Vec::new();
+    for (key, set, readers, read) in [
+        (
+            "momentum",
+            momentum_set,
+            "sgd's and rmsprop's",
+            sgd || o.name == Rmsprop,
+        ),
+        ("nesterov", o.nesterov != d.nesterov, "sgd's", sgd),
+        ("beta1", o.beta1 != d.beta1, "adam's and adamw's", adam),
+        ("beta2", o.beta2 != d.beta2, "adam's and adamw's", adam),
+        ("alpha", o.alpha != d.alpha, "rmsprop's", o.name == Rmsprop),
+    ] {
+        if set && !read {
+            out.push(format!(
+                "optimizer.{key} is {readers}; {chosen} does not read it"
+            ));
+        }
+    }
+    // An lr equal to max_lr (airbench's config writes both) misleads no one.
+    if s.name == ScheduleName::Onecycle && s.max_lr > 0.0 && o.lr != d.lr && o.lr != s.max_lr {
+        out.push(
+            "optimizer.lr is not read: onecycle's schedule.max_lr sets every step's lr \
+             (from max_lr / div_factor up to max_lr and down)"
+                .into(),
+        );
+    }
+    // OneCycleLR writes the momentum (or Adam's beta1) at every step, as PyTorch does.
+    let cycled = s.name == ScheduleName::Onecycle && s.cycle_momentum;
+    let replaced = match o.name {
+        Sgd | SgdMomentum | Rmsprop if momentum_set => Some("momentum"),
+        Adam | Adamw if o.beta1 != d.beta1 => Some("beta1"),
+        _ => None,
+    };
+    if let Some(key) = replaced.filter(|_| cycled) {
+        out.push(format!(
+            "optimizer.{key} is replaced at every step by onecycle's cycled momentum \
+             (schedule.base_momentum to max_momentum); set those, or schedule.cycle_momentum = false"
+        ));
+    }
+    out
+}
+
+fn schedule_keys(s: &ScheduleConfig) -> Vec<String> {
+    use ScheduleName::*;
+    let d = ScheduleConfig::default();
+    let onecycle = s.name == Onecycle;
+    let chosen = format!("schedule.name = \"{}\"", s.name);
+    let mut out = Vec::new();
+    for (key, set, readers, read) in [
+        (
+            "step_size",
+            s.step_size != d.step_size,
+            "step's",
+            s.name == Step,
+        ),
+        (
+            "gamma",
+            s.gamma != d.gamma,
+            "step's, multistep's and exponential's",
+            matches!(s.name, Step | Multistep | Exponential),
+        ),
+        (
+            "milestones",
+            s.milestones != d.milestones,
+            "multistep's",
+            s.name == Multistep,
+        ),
+        ("min_lr", s.min_lr != d.min_lr, "cosine's", s.name == Cosine),
+        ("max_lr", s.max_lr != d.max_lr, "onecycle's", onecycle),
+        (
+            "pct_start",
+            s.pct_start != d.pct_start,
+            "onecycle's",
+            onecycle,
+        ),
+        (
+            "div_factor",
+            s.div_factor != d.div_factor,
+            "onecycle's",
+            onecycle,
+        ),
+        (
+            "final_div_factor",
+            s.final_div_factor != d.final_div_factor,
+            "onecycle's",
+            onecycle,
+        ),
+        ("anneal", s.anneal != d.anneal, "onecycle's", onecycle),
+        (
+            "cycle_momentum",
+            s.cycle_momentum != d.cycle_momentum,
+            "onecycle's",
+            onecycle,
+        ),
+        (
+            "base_momentum",
+            s.base_momentum != d.base_momentum,
+            "onecycle's",
+            onecycle,
+        ),
+        (
+            "max_momentum",
+            s.max_momentum != d.max_momentum,
+            "onecycle's",
+            onecycle,
+        ),
+        (
+            "factor",
+            s.factor != d.factor,
+            "plateau's",
+            s.name == Plateau,
+        ),
+        (
+            "patience",
+            s.patience != d.patience,
+            "plateau's",
+            s.name == Plateau,
+        ),
+    ] {
+        if set && !read {
+            out.push(format!(
+                "schedule.{key} is {readers}; {chosen} does not read it"
+            ));
+        }
+    }
+    if s.warmup_start_factor != d.warmup_start_factor && s.warmup_epochs == 0 {
+        out.push(
+            "schedule.warmup_start_factor is read only with schedule.warmup_epochs > 0".into(),
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A config as train resolves it (sgd-momentum's momentum filled in).
+    fn warnings(text: &str) -> Vec<String> {
+        let mut cfg: RunConfig = toml::from_str(text).unwrap();
+        cfg.resolve();
+        unused_keys(&cfg)
+    }
+
+    #[test]
+    fn keys_the_chosen_optimizer_or_schedule_never_reads_are_named() {
+        assert_eq!(
+            warnings("[optimizer]\nname = \"adam\"\nmomentum = 0.9\n[schedule]\nmax_lr = 0.1"),
+            [
+                "optimizer.momentum is sgd's and rmsprop's; optimizer.name = \"adam\" does not read it",
+                "schedule.max_lr is onecycle's; schedule.name = \"constant\" does not read it",
+            ]
+        );
+        assert_eq!(
+            warnings(
+                "[optimizer]\nname = \"sgd\"\nmomentum = 0.8\nlr = 0.05\n[schedule]\nname = \"onecycle\"\nmax_lr = 0.1"
+            ),
+            [
+                "optimizer.lr is not read: onecycle's schedule.max_lr sets every step's lr \
+                 (from max_lr / div_factor up to max_lr and down)",
+                "optimizer.momentum is replaced at every step by onecycle's cycled momentum \
+              (schedule.base_momentum to max_momentum); set those, or schedule.cycle_momentum = false"
+            ]
+        );
+        // Read, or left at the default (sgd-momentum's resolved 0.9 too): nothing to say.
+        for quiet in [
+            "[optimizer]\nname = \"sgd-momentum\"\n[schedule]\nname = \"step\"\nstep_size = 3",
+            "[optimizer]\nname = \"rmsprop\"\nalpha = 0.9\nmomentum = 0.5",
+            "[optimizer]\nname = \"sgd\"\nmomentum = 0.8\nlr = 0.1\n[schedule]\nname = \"onecycle\"\nmax_lr = 0.1\ncycle_momentum = false",
+            "[schedule]\nname = \"cosine\"\nmin_lr = 1e-5\nwarmup_epochs = 1\nwarmup_start_factor = 0.1",
+        ] {
+            assert_eq!(warnings(quiet), Vec::<String>::new(), "{quiet}");
+        }
+    }
+}
