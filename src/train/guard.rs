@@ -98,7 +98,10 @@ pub fn non_finite(loss: f64, epoch: usize, batch: usize, cfg: &RunConfig) -> Str
 /// What usually causes a run to diverge or stall, most likely first, for this config.
 pub fn likely_causes(cfg: &RunConfig) -> String {
     let o = &cfg.optimizer;
-    let lr = o.lr.max(cfg.schedule.max_lr);
+    // The peak lr: onecycle's max_lr when set (optimizer.lr then never reaches a step).
+    let s = &cfg.schedule;
+    let onecycle_peak = s.name == crate::train::schedule::ScheduleName::Onecycle && s.max_lr > 0.0;
+    let lr = if onecycle_peak { s.max_lr } else { o.lr };
     let mut causes = Vec::new();
     // Adaptive methods are usually stable at 1e-3 and below; plain SGD up to ~0.1 at batch 64.
     // (above which an lr is high, the lr to suggest at most): 10x lower than a far too high
@@ -192,5 +195,11 @@ mod tests {
         assert!(cause("adam", 1e-2, 64).contains("try 1e-3"));
         assert!(cause("adagrad", 1.0, 64).contains("try 1e-2"));
         assert!(cause("adam", 1e-3, 64).contains("may still be too high"));
+        // Under onecycle with max_lr set, the peak is max_lr, whatever optimizer.lr says.
+        let mut cfg = RunConfig::default();
+        cfg.optimizer.lr = 1.0;
+        cfg.schedule.name = crate::train::schedule::ScheduleName::Onecycle;
+        cfg.schedule.max_lr = 1e-3;
+        assert!(likely_causes(&cfg).contains("the learning rate 1e-3 may still be too high"));
     }
 }
