@@ -19,6 +19,16 @@ pub struct ReportArgs {
 }
 
 pub fn run(a: ReportArgs) -> Result<()> {
+    // `convlab report study.toml`: the study file, where its folder is meant.
+    if let Some(file) = a.dirs.iter().find(|d| d.is_file()) {
+        let what = match file.extension().is_some_and(|e| e == "toml") {
+            true => {
+                "a config file; report takes folders: a study's runs/<study>/ (its sweep wrote the report there) or run folders"
+            }
+            false => "a file; report takes a study's folder or run folders",
+        };
+        return Err(Error::input(file.display(), what));
+    }
     let study = match a.dirs.as_slice() {
         [one] if !one.join(files::CONFIG).exists() => Some(one.clone()),
         _ => None,

@@ -231,10 +231,16 @@ pub fn typed(table: toml::Table, origin: &str) -> Result<RunConfig> {
 pub fn load_run_config(path: &Path, sets: &[String]) -> Result<RunConfig> {
     let origin = path.display().to_string();
     let mut table = read_table(path)?;
-    if table.contains_key("study") {
+    if let Some(study) = table.get("study") {
+        // lr-find and train take one run's config: the study's base is one.
+        let base = (study.get("base").and_then(|b| b.as_str()))
+            .map(|b| format!("; its base, {b}, is a run config"))
+            .unwrap_or_default();
         return Err(Error::input(
             &origin,
-            "a [study] table: this is a study; run it with `convlab sweep` (`convlab summary` shows its nets)",
+            format!(
+                "a [study] table: this is a study; run it with `convlab sweep` (`convlab summary` shows its nets){base}"
+            ),
         ));
     }
     if !table.contains_key("name")

@@ -65,6 +65,22 @@ pub fn save(path: &Path, meta: &CheckpointMeta, model: &Net) -> Result<()> {
     write_atomic(path, &out)
 }
 
+/// What a file that is not a checkpoint likely is, by its extension: the files users
+/// give `--checkpoint` by mistake are the ones beside their checkpoints.
+fn not_a_checkpoint(path: &Path) -> &'static str {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("pth" | "pt" | "pkl" | "bin") => {
+            "a PyTorch file? `convlab import` turns a state_dict into a checkpoint"
+        }
+        Some("toml") => "a config file: give a run folder (its best.ckpt) or a .ckpt",
+        Some("onnx") => "an ONNX file: convlab writes ONNX (export) but reads its own .ckpt",
+        _ => "wrong magic bytes",
+    }
+}
+
 /// Read the header, and return the weight bytes after it undecoded.
 pub fn read_meta(path: &Path) -> Result<(CheckpointMeta, Vec<u8>)> {
     let mut bytes = read_file(path)?;
@@ -75,7 +91,7 @@ pub fn read_meta(path: &Path) -> Result<(CheckpointMeta, Vec<u8>)> {
         )
     };
     if bytes.len() < MAGIC.len() + 8 || &bytes[..MAGIC.len()] != MAGIC {
-        return Err(bad("wrong magic bytes"));
+        return Err(bad(not_a_checkpoint(path)));
     }
     let len = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes")) as usize;
     let end = 20usize

@@ -169,3 +169,40 @@ fn a_key_the_optimizer_or_schedule_never_reads_is_warned_of() {
         stderr(&out)
     );
 }
+
+/// A file of the wrong kind for its argument is named for what it likely is: report of a
+/// study file said "study.toml/study.json: Not a directory (os error 20)", eval of a
+/// PyTorch file "wrong magic bytes", lr-find of a study only "run it with sweep".
+#[test]
+fn a_file_of_another_kind_is_named_for_what_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(d, "");
+    std::fs::write(
+        d.join("study.toml"),
+        "[study]\nbase = \"tiny.toml\"\nseeds = 2\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("model.pth"), b"PK\x03\x04 not a convlab file").unwrap();
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["report", "study.toml"],
+            "study.toml: a config file; report takes folders: a study's runs/<study>/",
+        ),
+        (
+            &["eval", "--checkpoint", "model.pth"],
+            "model.pth: not a convlab checkpoint (a PyTorch file? `convlab import` turns a state_dict into a checkpoint)",
+        ),
+        (
+            &["predict", "--checkpoint", "tiny.toml", "model.pth"],
+            "tiny.toml: not a convlab checkpoint (a config file: give a run folder (its best.ckpt) or a .ckpt)",
+        ),
+        (
+            &["lr-find", "study.toml"],
+            "study.toml: a [study] table: this is a study; run it with `convlab sweep` (`convlab summary` shows its nets); its base, tiny.toml, is a run config",
+        ),
+    ];
+    for (args, message) in cases {
+        assert_bad_input(&convlab(args, d), &[message]);
+    }
+}
