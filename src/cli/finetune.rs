@@ -7,7 +7,7 @@ use clap::Args;
 
 use crate::data::Lookup;
 use crate::error::{Error, Result};
-use crate::experiment::config::{apply_sets, check_run_name, to_table, typed};
+use crate::experiment::config::{apply_sets, check_run_name, set_key, to_table, typed};
 use crate::experiment::training::RunTarget;
 use crate::run;
 use crate::train::device;
@@ -63,7 +63,7 @@ const FLAG_KEYS: [(&str, &str); 6] = [
 
 pub fn run(a: FinetuneArgs) -> Result<()> {
     for o in &a.set {
-        let key = o.split('=').next().unwrap_or_default().trim();
+        let key = set_key(o);
         if let Some((_, flag)) = FLAG_KEYS.iter().find(|(k, _)| *k == key) {
             return Err(Error::input(
                 format!("--set {o}"),

@@ -162,6 +162,11 @@ fn element<'a>(
     Ok(entry)
 }
 
+/// The key of a `KEY=VALUE` override, trimmed.
+pub fn set_key(set: &str) -> &str {
+    set.split('=').next().unwrap_or_default().trim()
+}
+
 /// Apply `KEY=VALUE` overrides: dotted keys, TOML values, bare words as strings.
 pub fn apply_sets(table: &mut toml::Table, sets: &[String]) -> Result<()> {
     for o in sets {
@@ -253,7 +258,7 @@ pub fn load_run_config(path: &Path, sets: &[String]) -> Result<RunConfig> {
     }
     // `--set study.seeds=3` on a run config would read as "unknown field `study`".
     if let Some(o) = sets.iter().find(|o| {
-        let key = o.split('=').next().unwrap_or_default().trim();
+        let key = set_key(o);
         key == "study" || key.starts_with("study.")
     }) {
         return Err(Error::input(
