@@ -80,86 +80,53 @@ fn optimizer_keys(o: &OptimizerConfig, s: &ScheduleConfig) -> Vec<String> {
 fn schedule_keys(s: &ScheduleConfig) -> Vec<String> {
     use ScheduleName::*;
     let d = ScheduleConfig::default();
-    let onecycle = s.name == Onecycle;
     let chosen = format!("schedule.name = \"{}\"", s.name);
-    let mut out = Vec::new();
-    for (key, set, readers, read) in [
+    // (key, set to other than its default, the schedules that read it, in words)
+    let mut keys = vec![
         (
             "step_size",
             s.step_size != d.step_size,
+            vec![Step],
             "step's",
-            s.name == Step,
         ),
         (
             "gamma",
             s.gamma != d.gamma,
+            vec![Step, Multistep, Exponential],
             "step's, multistep's and exponential's",
-            matches!(s.name, Step | Multistep | Exponential),
         ),
         (
             "milestones",
             s.milestones != d.milestones,
+            vec![Multistep],
             "multistep's",
-            s.name == Multistep,
         ),
-        ("min_lr", s.min_lr != d.min_lr, "cosine's", s.name == Cosine),
-        ("max_lr", s.max_lr != d.max_lr, "onecycle's", onecycle),
-        (
-            "pct_start",
-            s.pct_start != d.pct_start,
-            "onecycle's",
-            onecycle,
-        ),
-        (
-            "div_factor",
-            s.div_factor != d.div_factor,
-            "onecycle's",
-            onecycle,
-        ),
-        (
-            "final_div_factor",
-            s.final_div_factor != d.final_div_factor,
-            "onecycle's",
-            onecycle,
-        ),
-        ("anneal", s.anneal != d.anneal, "onecycle's", onecycle),
-        (
-            "cycle_momentum",
-            s.cycle_momentum != d.cycle_momentum,
-            "onecycle's",
-            onecycle,
-        ),
-        (
-            "base_momentum",
-            s.base_momentum != d.base_momentum,
-            "onecycle's",
-            onecycle,
-        ),
-        (
-            "max_momentum",
-            s.max_momentum != d.max_momentum,
-            "onecycle's",
-            onecycle,
-        ),
-        (
-            "factor",
-            s.factor != d.factor,
-            "plateau's",
-            s.name == Plateau,
-        ),
+        ("min_lr", s.min_lr != d.min_lr, vec![Cosine], "cosine's"),
+        ("factor", s.factor != d.factor, vec![Plateau], "plateau's"),
         (
             "patience",
             s.patience != d.patience,
+            vec![Plateau],
             "plateau's",
-            s.name == Plateau,
         ),
-    ] {
-        if set && !read {
-            out.push(format!(
-                "schedule.{key} is {readers}; {chosen} does not read it"
-            ));
-        }
-    }
+    ];
+    let onecycle = [
+        ("max_lr", s.max_lr != d.max_lr),
+        ("pct_start", s.pct_start != d.pct_start),
+        ("div_factor", s.div_factor != d.div_factor),
+        ("final_div_factor", s.final_div_factor != d.final_div_factor),
+        ("anneal", s.anneal != d.anneal),
+        ("cycle_momentum", s.cycle_momentum != d.cycle_momentum),
+        ("base_momentum", s.base_momentum != d.base_momentum),
+        ("max_momentum", s.max_momentum != d.max_momentum),
+    ];
+    keys.extend(onecycle.map(|(key, set)| (key, set, vec![Onecycle], "onecycle's")));
+    let mut out: Vec<String> = (keys.into_iter())
+        .filter(|(_, set, readers, _)| *set && !readers.contains(&s.name))
+        .map(|(key, _, _, readers)| {
+            format!("schedule.{key} is {readers}; {chosen} does not read it")
+        })
+        .collect();
     if s.warmup_start_factor != d.warmup_start_factor && s.warmup_epochs == 0 {
         out.push(
             "schedule.warmup_start_factor is read only with schedule.warmup_epochs > 0".into(),
