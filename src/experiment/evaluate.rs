@@ -66,8 +66,8 @@ fn default_out(ckpt: &Path) -> PathBuf {
 
 /// The test set must be what the model takes: the same image shape, and classes the model
 /// knows. A folder's classes are matched to the model's by name (a folder of cat photos
-/// alone is fine for a CIFAR-10 model); classes named otherwise are taken in order, as
-/// torchvision's ImageFolder sorts them, when there are as many.
+/// alone is fine for a CIFAR-10 model); classes none of whose names the model has are taken
+/// in order, as torchvision's ImageFolder sorts them, when there are as many.
 fn fit_to_model(ckpt: &Path, meta: &CheckpointMeta, test: &mut data::Dataset) -> Result<()> {
     if test.shape != meta.input {
         let problem = format!(
@@ -90,10 +90,16 @@ fn fit_to_model(ckpt: &Path, meta: &CheckpointMeta, test: &mut data::Dataset) ->
                 *l = index[*l as usize];
             }
         }
-        None if test.classes.len() == meta.classes.len() => eprintln!(
-            "warning: the test set's classes {:?} are not the model's {:?}; taken in order",
-            test.classes, meta.classes
-        ),
+        // Only when no name matches: with dog and horse against cat and dog, taking them in
+        // order scored the dog photos as cats.
+        None if test.classes.len() == meta.classes.len()
+            && !test.classes.iter().any(|c| meta.classes.contains(c)) =>
+        {
+            eprintln!(
+                "warning: the test set's classes {:?} are not the model's {:?}; taken in order",
+                test.classes, meta.classes
+            )
+        }
         None => {
             let unknown: Vec<&str> = (test.classes.iter())
                 .filter(|c| !meta.classes.contains(c))

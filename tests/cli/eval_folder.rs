@@ -112,4 +112,17 @@ fn eval_on_a_new_folder_scores_every_image_by_class_name() {
     std::fs::rename(d.join("zoo/owl"), d.join("zoo/horse")).unwrap();
     flat_folder(d, "pets", "zoo", &["cat"]);
     assert_bad_input(&eval(d, ckpt, "zoo"), &[ckpt, "horse", "cat, dog, owl"]);
+    // As many classes, some of the model's among them: not taken in order (that scored the
+    // horses as owls, and with dog and horse against cat and dog, the dogs as cats); the
+    // unknown one is named.
+    for (from, to) in [("a", "cat"), ("b", "dog"), ("c", "horse")] {
+        std::fs::rename(d.join("mine").join(from), d.join("mine").join(to)).unwrap();
+    }
+    assert_bad_input(
+        &eval(d, ckpt, "mine"),
+        &[
+            ckpt,
+            "the test set's classes [\"horse\"] are not among the model's 3 (cat, dog, owl)",
+        ],
+    );
 }
