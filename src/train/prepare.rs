@@ -89,6 +89,9 @@ pub fn prepare(cfg: &RunConfig, splits: Splits, origin: &str) -> Result<Prepared
             "the dataset has no training or no test images",
         ));
     }
+    if let Some(untested) = untested_classes(&splits.train, &splits.test) {
+        eprintln!("warning: {origin}: {untested} (add images, or raise data.test_fraction)");
+    }
     let pretrained = match &cfg.model.pretrained {
         Some(ckpt) => {
             let (meta, _) = checkpoint::read_meta(ckpt)?;
@@ -216,6 +219,32 @@ pub fn device_pipeline(cfg: &RunConfig, p: &Prepared) -> bool {
                 && cfg.data.host_only_augmentation().is_none()
                 && Resident::bytes(&p.train, &augment) <= AUTO_DEVICE_BYTES
         }
+    }
+}
+
+/// The classes with training images but none in the test set (an image folder's class of
+/// one image keeps it for training), said; None when every class is tested.
+fn untested_classes(train: &Dataset, test: &Dataset) -> Option<String> {
+    let mut tested = [false; 256];
+    test.labels.iter().for_each(|&l| tested[l as usize] = true);
+    let mut trained = [false; 256];
+    train
+        .labels
+        .iter()
+        .for_each(|&l| trained[l as usize] = true);
+    let untested: Vec<&str> = (train.classes.iter().enumerate())
+        .filter(|&(i, _)| trained[i] && !tested[i])
+        .map(|(_, c)| c.as_str())
+        .collect();
+    match untested.as_slice() {
+        [] => None,
+        [one] => Some(format!(
+            "class {one} has no test image: the test accuracy says nothing of it"
+        )),
+        many => Some(format!(
+            "classes {} have no test image: the test accuracy says nothing of them",
+            many.join(", ")
+        )),
     }
 }
 

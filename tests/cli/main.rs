@@ -23,6 +23,7 @@ mod mixing;
 mod one_cycle;
 mod resume;
 mod summary;
+mod untested_class;
 
 /// A 4-class 28x28 IDX dataset and a config training a tiny net on it.
 fn setup(dir: &Path, extra: &str) -> std::path::PathBuf {
