@@ -68,6 +68,16 @@ pub fn verdict(groups: &[Group]) -> String {
     ranked.sort_by(|a, b| b.test.mean.total_cmp(&a.test.mean));
     let pct = |s: &Stat| format!("{:.2}%", s.mean * 100.0);
     match ranked.as_slice() {
+        // Every run that ended diverged: they finished, with nothing to rank.
+        [] if groups.iter().any(|g| g.diverged > 0) => {
+            match groups.iter().all(|g| g.missing == 0) {
+                true => {
+                    "Every run diverged, so none is ranked; each diagnosis is in its summary.json."
+                        .into()
+                }
+                false => "No run has finished without diverging yet.".into(),
+            }
+        }
         [] => "No run has finished yet.".into(),
         [only] if groups.len() == 1 => format!(
             "One config: test accuracy {}% over {}.",
@@ -242,4 +252,47 @@ pub fn markdown(data: &StudyData, r: &ReportText, figures: &[String]) -> String 
         let _ = writeln!(out, "\n![{f}]({f}.png)");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(label: &str, accs: &[f64], diverged: usize, missing: usize) -> Group {
+        Group {
+            label: label.into(),
+            finished: accs.len(),
+            diverged,
+            missing,
+            repeats: 0,
+            best_val: Stat::of(&[]),
+            test: Stat::of(accs),
+            epochs_to_best: Stat::of(&[]),
+            seconds: Stat::of(&[]),
+            test_accs: accs.to_vec(),
+        }
+    }
+
+    /// A study of lr 1e4 and 1e5 (both diverge) said "No run has finished yet." after every
+    /// run had ended.
+    #[test]
+    fn a_study_whose_runs_all_diverged_says_so() {
+        let diverged = [group("a", &[], 1, 0), group("b", &[], 1, 0)];
+        assert_eq!(
+            verdict(&diverged),
+            "Every run diverged, so none is ranked; each diagnosis is in its summary.json."
+        );
+        let waiting = [group("a", &[], 1, 0), group("b", &[], 0, 1)];
+        assert_eq!(
+            verdict(&waiting),
+            "No run has finished without diverging yet."
+        );
+        assert_eq!(
+            verdict(&[group("a", &[], 0, 2)]),
+            "No run has finished yet."
+        );
+        assert!(
+            verdict(&[group("a", &[0.9], 1, 0), group("b", &[0.8], 0, 0)]).starts_with("Best: a")
+        );
+    }
 }
