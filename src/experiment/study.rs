@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::experiment::config::{apply_sets, merge, read_table, run_config, set_dotted};
+use crate::experiment::config::{apply_sets, merge, read_table, run_config, set_dotted, set_key};
 use crate::experiment::study_axes::{Sampling, apply_zip, parse_axes, sample, value_text};
 use crate::run::{Axis, StudyIndex, TrialEntry, Variant};
 use crate::train::config::RunConfig;
@@ -47,11 +47,16 @@ fn grid() -> Sampling {
     Sampling::Grid
 }
 
+/// Signed, so that `-1` is answered as a bad seed rather than serde's "did not match any
+/// variant of untagged enum".
 #[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "a count of seeds (3) or a list of seeds, whole numbers from 0 ([0, 1, 2])"
+)]
 enum Seeds {
-    Count(usize),
-    List(Vec<u64>),
+    Count(i64),
+    List(Vec<i64>),
 }
 
 #[derive(Debug, Clone)]
@@ -218,22 +223,34 @@ fn study_name(spec: &StudySpec, run: &toml::Table, path: &Path, origin: &str) ->
 /// `seeds = N` counts up from the base run's seed; a list is taken as given.
 fn seeds(spec: Option<Seeds>, run: &toml::Table, origin: &str) -> Result<Vec<u64>> {
     let base_seed = run.get("seed").and_then(|v| v.as_integer()).unwrap_or(0) as u64;
-    match spec {
-        None => Ok(vec![base_seed]),
-        Some(Seeds::Count(0)) => Err(Error::input(origin, "study.seeds must be at least 1")),
-        Some(Seeds::Count(n)) => Ok((0..n as u64).map(|i| base_seed + i).collect()),
-        Some(Seeds::List(l)) if l.is_empty() => {
-            Err(Error::input(origin, "study.seeds: the list is empty"))
+    let list = match spec {
+        None => return Ok(vec![base_seed]),
+        Some(Seeds::Count(n)) if n < 1 => {
+            return Err(Error::input(origin, "study.seeds must be at least 1"));
         }
-        Some(Seeds::List(l)) => Ok(l),
+        Some(Seeds::Count(n)) => return Ok((0..n as u64).map(|i| base_seed + i).collect()),
+        Some(Seeds::List(l)) if l.is_empty() => {
+            return Err(Error::input(origin, "study.seeds: the list is empty"));
+        }
+        Some(Seeds::List(l)) => l,
+    };
+    let problem = |p: String| Err(Error::input(origin, format!("study.seeds: {p}")));
+    if let Some(bad) = list.iter().find(|&&s| s < 0) {
+        return problem(format!(
+            "{bad} is not a seed (seeds are whole numbers from 0)"
+        ));
     }
+    // Two trials of one seed would share a run folder, the second skipped as done.
+    if let Some((_, s)) = (list.iter().enumerate()).find(|&(i, s)| list[..i].contains(s)) {
+        return problem(format!("seed {s} appears twice"));
+    }
+    Ok(list.into_iter().map(|s| s as u64).collect())
 }
 
 /// A `--set` of a key the study varies would be overwritten in every variant, silently.
 fn check_sets_miss_axes(sets: &[String], axes: &[Axis]) -> Result<()> {
     for set in sets {
-        let (key, _) = set.split_once('=').unwrap_or((set, ""));
-        if let Some(axis) = axes.iter().find(|a| a.key == key.trim()) {
+        if let Some(axis) = axes.iter().find(|a| a.key == set_key(set)) {
             return Err(Error::input(
                 format!("--set {set}"),
                 format!(

@@ -89,6 +89,19 @@ fn study_errors_are_caught_before_anything_trains() {
             &["axis lr", "sampling = \"random\""],
         ),
         ("seeds = 0\n[study.axes]\nlr = [1e-3]\n", &["study.seeds"]),
+        // A repeated seed: two trials shared one run folder, the second skipped as done.
+        (
+            "seeds = [0, 0]\n[study.axes]\nlr = [1e-3]\n",
+            &["study.seeds: seed 0 appears twice"],
+        ),
+        (
+            "seeds = [-1]\n[study.axes]\nlr = [1e-3]\n",
+            &["study.seeds: -1 is not a seed (seeds are whole numbers from 0)"],
+        ),
+        (
+            "seeds = \"three\"\n[study.axes]\nlr = [1e-3]\n",
+            &["a count of seeds (3) or a list of seeds, whole numbers from 0"],
+        ),
         (
             "sede = 3\n[study.axes]\nlr = [1e-3]\n",
             &["[study]", "sede"],
