@@ -75,18 +75,22 @@ pub fn run(a: SweepArgs) -> Result<()> {
     }
     if let Some(kind) = &a.emit {
         let target: EmitTarget = kind.parse().map_err(|e| Error::input("--emit", e))?;
+        if a.parallel == 0 {
+            return Err(Error::input("--parallel", "must be at least 1"));
+        }
+        let path = a.out.clone().unwrap_or_else(|| {
+            a.runs_dir
+                .join(format!("{}.{}", study.name, target.extension()))
+        });
         let o = EmitOptions {
             runs_dir: &a.runs_dir,
             data_dir: a.data.data_dir.as_deref(),
             device,
             image: &a.image,
             parallel: a.parallel,
+            file: &path,
         };
         let text = emit::emit(target, &study, &o);
-        let path = a.out.clone().unwrap_or_else(|| {
-            a.runs_dir
-                .join(format!("{}.{}", study.name, target.extension()))
-        });
         write_atomic(&path, text.as_bytes())?;
         println!(
             "wrote {} ({})",

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::experiment::study::Study;
-use crate::text::shell_word;
+use crate::text::{counted, shell_word};
 use crate::train::device::DeviceName;
 
 crate::choice! {
@@ -43,6 +43,8 @@ pub struct EmitOptions<'a> {
     pub image: &'a str,
     /// Tasks that may run at once.
     pub parallel: usize,
+    /// Where the job file is written, as the submit command in its comment names it.
+    pub file: &'a Path,
 }
 
 fn sweep_command(study: &Study, o: &EmitOptions, index: &str) -> String {
@@ -76,8 +78,9 @@ pub fn slurm(study: &Study, o: &EmitOptions) -> String {
     };
     format!(
         "#!/bin/bash
-# Slurm job array for the convlab study \"{name}\": {n} trials ({v} variants x {s} seeds).
-# Submit from the folder that holds the study file:  sbatch {name}.slurm
+# Slurm job array for the convlab study \"{name}\": {n} trials ({v} x {s}).
+# Submit from the folder `convlab sweep --emit` ran in (the paths below are relative to it):
+#   sbatch {file}
 # Task i trains trial i only and writes {runs}/{name}/<variant>/seed-N/; re-submitting
 # skips finished trials and resumes interrupted ones. Afterwards: convlab report {runs}/{name}
 #SBATCH --job-name=convlab-{name}
@@ -88,8 +91,9 @@ pub fn slurm(study: &Study, o: &EmitOptions) -> String {
 {cmd}
 ",
         name = study.name,
-        v = study.variants.len(),
-        s = study.seeds.len(),
+        v = counted(study.variants.len(), "variant"),
+        s = counted(study.seeds.len(), "seed"),
+        file = o.file.display(),
         runs = o.runs_dir.display(),
         last = n.saturating_sub(1),
         par = o.parallel.max(1),
@@ -112,7 +116,7 @@ pub fn k8s(study: &Study, o: &EmitOptions) -> String {
     format!(
         "# Kubernetes Indexed Job for the convlab study \"{study}\": {n} trials.
 # Pod i runs trial i (JOB_COMPLETION_INDEX) and writes only its own run folder on the
-# shared volume. Apply: kubectl apply -f {name}.k8s.yaml; afterwards convlab report.
+# shared volume. Apply: kubectl apply -f {file}; afterwards convlab report.
 apiVersion: batch/v1
 kind: Job
 metadata:
@@ -141,6 +145,7 @@ spec:
             claimName: convlab-shared
 ",
         study = study.name,
+        file = o.file.display(),
         par = o.parallel.max(1),
         backoff = n.max(1) * 2,
         image = yaml_quote(o.image),

@@ -114,6 +114,9 @@ fn emitted_job_files_parse_and_trial_i_runs_exactly_trial_i() {
     assert!(out.status.success(), "{}", stderr(&out));
     let slurm = std::fs::read_to_string(d.join("job.slurm")).unwrap();
     assert!(slurm.contains("#SBATCH --array=0-3%"), "{slurm}");
+    // The submit line names the file as written (it said `sbatch tiny-study.slurm`).
+    assert!(slurm.contains("2 variants x 2 seeds"), "{slurm}");
+    assert!(slurm.contains("#   sbatch job.slurm\n"), "{slurm}");
     assert!(
         slurm.contains("convlab sweep tiny-study.toml --trial \"$SLURM_ARRAY_TASK_ID\""),
         "{slurm}"
@@ -149,6 +152,9 @@ fn emitted_job_files_parse_and_trial_i_runs_exactly_trial_i() {
 
     let bad = sweep(d, &["--emit", "pbs"]);
     assert_bad_input(&bad, &["--emit", "pbs"]);
+    // 0 was read as 1 task at a time.
+    let bad = sweep(d, &["--emit", "slurm", "--parallel", "0"]);
+    assert_bad_input(&bad, &["--parallel: must be at least 1"]);
 
     // --list names trial 2's folder; --trial 2 trains that one and nothing else.
     let list = stdout(&sweep(d, &["--list"]));
