@@ -22,7 +22,7 @@ pub struct TrainArgs {
     /// Parent folder of run folders.
     #[arg(long, default_value = "runs")]
     runs_dir: PathBuf,
-    /// Exact run folder (must not hold a run already).
+    /// Exact run folder: a new or empty one (nothing in it is overwritten).
     #[arg(long)]
     run_dir: Option<PathBuf>,
     /// Continue the interrupted run in <runs-dir>/<name> (or --run-dir) after its last

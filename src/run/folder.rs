@@ -124,10 +124,40 @@ impl RunDir {
 
     /// Use exactly `dir`; it must not hold a run already.
     pub fn create_at(dir: &Path) -> Result<Self> {
+        if dir.is_file() {
+            return Err(Error::input(
+                dir.display(),
+                "a file; --run-dir takes a folder",
+            ));
+        }
         if dir.join(files::CONFIG).exists() {
             return Err(Error::input(
                 dir.display(),
                 "already holds a run (config.toml exists); choose another --run-dir",
+            ));
+        }
+        // A folder of the user's own files (an image folder, say) would get checkpoints and
+        // metrics.csv written among them, over any file of those names.
+        let mut held: Vec<String> = std::fs::read_dir(dir)
+            .map(|entries| {
+                (entries
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned()))
+                .filter(|n| !n.starts_with('.'))
+                .collect()
+            })
+            .unwrap_or_default();
+        if !held.is_empty() {
+            held.sort();
+            let more = if held.len() > 3 { ", ..." } else { "" };
+            held.truncate(3);
+            return Err(Error::input(
+                dir.display(),
+                format!(
+                    "holds other files ({}{more}); --run-dir takes a new or empty folder, so \
+                     that nothing in it is overwritten",
+                    held.join(", ")
+                ),
             ));
         }
         Self::open(dir)

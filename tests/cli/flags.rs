@@ -206,3 +206,31 @@ fn a_file_of_another_kind_is_named_for_what_it_is() {
         assert_bad_input(&convlab(args, d), &[message]);
     }
 }
+
+/// `--run-dir` of a folder holding the user's own files wrote checkpoints and metrics.csv
+/// among them (over any file of those names); of a file, "File exists (os error 17)", exit 1.
+#[test]
+fn run_dir_takes_a_new_or_empty_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = setup(d, "");
+    std::fs::create_dir_all(d.join("photos/cat")).unwrap();
+    std::fs::write(d.join("photos/metrics.csv"), "mine\n").unwrap();
+    std::fs::write(d.join("notes.txt"), "mine\n").unwrap();
+    assert_bad_input(
+        &train(d, &cfg, &["--run-dir", "photos"]),
+        &["photos: holds other files (cat, metrics.csv); --run-dir takes a new or empty folder"],
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.join("photos/metrics.csv")).unwrap(),
+        "mine\n"
+    );
+    assert_bad_input(
+        &train(d, &cfg, &["--run-dir", "notes.txt"]),
+        &["notes.txt: a file; --run-dir takes a folder"],
+    );
+    std::fs::create_dir(d.join("empty")).unwrap();
+    let out = train(d, &cfg, &["--run-dir", "empty", "--quiet"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(d.join("empty/best.ckpt").is_file());
+}
