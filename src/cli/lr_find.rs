@@ -11,7 +11,6 @@ use crate::run::RunDir;
 use crate::train::device;
 use crate::train::lr_find::{self, RangeTest};
 use crate::train::prepare::prepare;
-use crate::train::schedule::ScheduleName;
 
 #[derive(Args)]
 pub struct LrFindArgs {
@@ -78,10 +77,9 @@ pub fn run(a: LrFindArgs) -> Result<()> {
                 show(finding.min_loss_lr_over_10)
             );
             // With onecycle's max_lr set, optimizer.lr does not reach the schedule.
-            let key = match cfg.schedule.name == ScheduleName::Onecycle && cfg.schedule.max_lr > 0.0
-            {
-                true => "schedule.max_lr",
-                false => "optimizer.lr",
+            let key = match cfg.schedule.onecycle_max_lr() {
+                Some(_) => "schedule.max_lr",
+                None => "optimizer.lr",
             };
             let train = a.config.command_line("train");
             println!("train with it: {train} --set {key}={lr:.2e}");

@@ -122,7 +122,8 @@ impl RunDir {
         unreachable!("an unbounded range always yields a free name or an error")
     }
 
-    /// Use exactly `dir`; it must not hold a run already.
+    /// Use exactly `dir`, which must be new or empty (hidden files aside): a run, or the
+    /// user's own files, are never written over.
     pub fn create_at(dir: &Path) -> Result<Self> {
         if dir.is_file() {
             return Err(Error::input(

@@ -99,9 +99,7 @@ pub fn non_finite(loss: f64, epoch: usize, batch: usize, cfg: &RunConfig) -> Str
 pub fn likely_causes(cfg: &RunConfig) -> String {
     let o = &cfg.optimizer;
     // The peak lr: onecycle's max_lr when set (optimizer.lr then never reaches a step).
-    let s = &cfg.schedule;
-    let onecycle_peak = s.name == crate::train::schedule::ScheduleName::Onecycle && s.max_lr > 0.0;
-    let lr = if onecycle_peak { s.max_lr } else { o.lr };
+    let lr = cfg.schedule.onecycle_max_lr().unwrap_or(o.lr);
     let mut causes = Vec::new();
     // Adaptive methods are usually stable at 1e-3 and below; plain SGD up to ~0.1 at batch 64.
     // (above which an lr is high, the lr to suggest at most): 10x lower than a far too high

@@ -91,6 +91,12 @@ impl Default for ScheduleConfig {
 }
 
 impl ScheduleConfig {
+    /// onecycle's peak when `max_lr` is set: every step's lr then comes from it, and
+    /// `optimizer.lr` reaches no step. None under any other schedule or with max_lr 0.
+    pub fn onecycle_max_lr(&self) -> Option<f64> {
+        (self.name == ScheduleName::Onecycle && self.max_lr > 0.0).then_some(self.max_lr)
+    }
+
     /// Impossible values, as (key, problem); `has_val` says whether a validation split
     /// exists (ReduceLROnPlateau needs one).
     pub fn check(&self, has_val: bool) -> Result<(), (&'static str, String)> {
@@ -300,11 +306,7 @@ impl Schedule {
     /// torch.optim.lr_scheduler.OneCycleLR's lr.
     fn one_cycle(&self, step: usize) -> f64 {
         let c = &self.cfg;
-        let max_lr = if c.max_lr > 0.0 {
-            c.max_lr
-        } else {
-            self.base_lr
-        };
+        let max_lr = c.onecycle_max_lr().unwrap_or(self.base_lr);
         let initial = max_lr / c.div_factor;
         let min = initial / c.final_div_factor;
         match self.one_cycle_phase(step) {

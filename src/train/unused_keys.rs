@@ -54,7 +54,9 @@ fn optimizer_keys(o: &OptimizerConfig, s: &ScheduleConfig) -> Vec<String> {
         }
     }
     // An lr equal to max_lr (airbench's config writes both) misleads no one.
-    if s.name == ScheduleName::Onecycle && s.max_lr > 0.0 && o.lr != d.lr && o.lr != s.max_lr {
+    if s.onecycle_max_lr()
+        .is_some_and(|max| o.lr != d.lr && o.lr != max)
+    {
         out.push(
             "optimizer.lr is not read: onecycle's schedule.max_lr sets every step's lr \
              (from max_lr / div_factor up to max_lr and down)"
