@@ -7,7 +7,7 @@ use clap::Args;
 
 use crate::data::Lookup;
 use crate::error::{Error, Result};
-use crate::experiment::config::{apply_sets, check_run_name, set_key, to_table, typed};
+use crate::experiment::config::{apply_sets, check_run_name, given_keys, set_key, to_table, typed};
 use crate::experiment::training::RunTarget;
 use crate::run;
 use crate::train::device;
@@ -109,5 +109,8 @@ pub fn run(a: FinetuneArgs) -> Result<()> {
         RunTarget::Unique(&a.runs_dir)
     };
     let again = "the same `convlab finetune` command with --resume";
-    super::train::train_new(&cfg, &origin, &Lookup::default(), &target, a.quiet, again)
+    // The recipe writes every key; only the --set ones are the user's.
+    let given = given_keys(&toml::Table::new(), &a.set);
+    let lookup = Lookup::default();
+    super::train::train_new(&cfg, &given, &origin, &lookup, &target, a.quiet, again)
 }

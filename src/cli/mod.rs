@@ -86,6 +86,12 @@ impl ConfigArgs {
         Ok(cfg)
     }
 
+    /// The keys the config file and its `--set`s write (for the unread-key warnings).
+    fn given_keys(&self) -> Result<std::collections::BTreeSet<String>> {
+        use crate::experiment::config::{given_keys, read_table};
+        Ok(given_keys(&read_table(&self.config)?, &self.set))
+    }
+
     /// `convlab {command}` with this config and these options, as one would type it again.
     fn command_line(&self, command: &str) -> String {
         use crate::text::shell_word;

@@ -59,7 +59,7 @@ pub fn run(a: SweepArgs) -> Result<()> {
     let device = a.device.as_deref().map(device::parse_flag).transpose()?;
     if !a.list && a.trial.is_none() {
         let configs: Vec<&RunConfig> = study.trials.iter().map(|t| &t.cfg).collect();
-        for line in unused_by_all(&configs) {
+        for line in unused_by_all(&configs, &study.given) {
             eprintln!("warning: {}: {line}", a.study.display());
         }
     }

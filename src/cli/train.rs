@@ -1,5 +1,6 @@
 //! `convlab train CONFIG.toml`: one run into a new run folder.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
@@ -47,21 +48,24 @@ pub fn run(a: TrainArgs) -> Result<()> {
     let lookup = a.config.data.lookup();
     let origin = a.config.origin();
     let again = format!("`convlab train {origin} --resume`");
-    train_new(&cfg, &origin, &lookup, &target, a.quiet, &again)
+    let given = a.config.given_keys()?;
+    train_new(&cfg, &given, &origin, &lookup, &target, a.quiet, &again)
 }
 
 /// Load the data, train a validated config into its run folder and say how it ended;
 /// a diverged run exits with 3 (its folder keeps the metrics up to the divergence). A resume
 /// file is kept after every epoch; `resume_command` is how the user continues the run.
+/// `given` holds the keys the user wrote, for the unread-key warnings.
 pub(super) fn train_new(
     cfg: &RunConfig,
+    given: &BTreeSet<String>,
     origin: &str,
     lookup: &Lookup,
     target: &RunTarget,
     quiet: bool,
     resume_command: &str,
 ) -> Result<()> {
-    for line in unused_keys(cfg) {
+    for line in unused_keys(cfg, given) {
         eprintln!("warning: {origin}: {line}");
     }
     // Fail on a missing device, or a run that cannot be resumed, before loading any data.

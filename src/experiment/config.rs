@@ -2,6 +2,7 @@
 //! into its base run, and the one conversion from a table to a typed, resolved and
 //! validated [`RunConfig`]. Text is parsed once; everything after that edits tables.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::error::{Error, Result};
@@ -196,6 +197,22 @@ pub fn apply_sets(table: &mut toml::Table, sets: &[String]) -> Result<()> {
         set_dotted(table, key, value).map_err(|e| Error::input(format!("--set {o}"), e))?;
     }
     Ok(())
+}
+
+/// The dotted keys a table and its `--set`s write (`optimizer.momentum`; a layer list is one
+/// key, `model.layers`): what the unread-key warnings count as given.
+pub fn given_keys(table: &toml::Table, sets: &[String]) -> BTreeSet<String> {
+    let mut keys = BTreeSet::new();
+    for (k, v) in table {
+        match v {
+            toml::Value::Table(t) => keys.extend(t.keys().map(|sub| format!("{k}.{sub}"))),
+            _ => {
+                keys.insert(k.clone());
+            }
+        }
+    }
+    keys.extend(sets.iter().map(|o| set_key(o).to_string()));
+    keys
 }
 
 /// Deep-merge `top` into `base` (tables merge, everything else replaces).

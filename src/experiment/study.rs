@@ -15,12 +15,15 @@
 //! epochs = 2
 //! ```
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::experiment::config::{apply_sets, merge, read_table, run_config, set_dotted, set_key};
+use crate::experiment::config::{
+    apply_sets, given_keys, merge, read_table, run_config, set_dotted, set_key,
+};
 use crate::experiment::study_axes::{Sampling, apply_zip, parse_axes, sample, value_text};
 use crate::run::{Axis, StudyIndex, TrialEntry, Variant};
 use crate::train::config::RunConfig;
@@ -74,6 +77,9 @@ pub struct Study {
     /// `--set` overrides of the base run, passed on to child processes and job files.
     pub overrides: Vec<String>,
     pub axes: Vec<Axis>,
+    /// The keys the base run, this file, its `--set`s and its axes write (for the unread-key
+    /// warnings).
+    pub given: BTreeSet<String>,
     pub seeds: Vec<u64>,
     pub variants: Vec<Variant>,
     /// Seed-major: every variant once with the first seed, then again with the next, so an
@@ -149,6 +155,8 @@ impl Study {
             ));
         }
 
+        let mut given = given_keys(&run, &[]);
+        given.extend(axes.iter().map(|a| a.key.clone()));
         let mut trials = Vec::new();
         for &seed in &seeds {
             for (v, cfg) in configs.iter().enumerate() {
@@ -167,6 +175,7 @@ impl Study {
             name,
             path: path.to_path_buf(),
             overrides: overrides.to_vec(),
+            given,
             axes,
             seeds,
             variants,

@@ -1,38 +1,60 @@
-//! Keys given a value (other than the default) that the chosen optimizer or schedule never
-//! reads: `schedule.max_lr = 0.1` under the constant schedule trained at optimizer.lr
-//! without a word, where PyTorch would have refused the keyword. A study's base config may
-//! hold keys for some variants only, so these are warnings, never errors.
+//! Keys given a value that the chosen optimizer or schedule never reads:
+//! `schedule.max_lr = 0.1` under the constant schedule trained at optimizer.lr without a
+//! word, where PyTorch would have refused the keyword. A key counts as given when the config
+//! file or a `--set` names it (`schedule.gamma = 0.1` under cosine, though 0.1 is the
+//! default), or when its value is not the default (a stored, fully written config names
+//! every key). A study's base config may hold keys for some variants only, so these are
+//! warnings, never errors.
+
+use std::collections::BTreeSet;
 
 use crate::train::config::RunConfig;
 use crate::train::optim::{OptimizerConfig, OptimizerName};
 use crate::train::schedule::{ScheduleConfig, ScheduleName};
 
-/// One line per key set but unread, naming what reads it and what the config chose instead.
-pub fn unused_keys(cfg: &RunConfig) -> Vec<String> {
-    let mut out = optimizer_keys(&cfg.optimizer, &cfg.schedule);
-    out.extend(schedule_keys(&cfg.schedule));
+/// One line per key set but unread, naming what reads it and what the config chose instead;
+/// `given` holds the dotted keys the user wrote (`optimizer.momentum`).
+pub fn unused_keys(cfg: &RunConfig, given: &BTreeSet<String>) -> Vec<String> {
+    let mut out = optimizer_keys(&cfg.optimizer, &cfg.schedule, given);
+    out.extend(schedule_keys(&cfg.schedule, given));
     out
 }
 
 /// Of a study's variants, the lines of keys that no variant reads (a key read by some
 /// variants is there for them); each as the first variant words it.
-pub fn unused_by_all(configs: &[&RunConfig]) -> Vec<String> {
+pub fn unused_by_all(configs: &[&RunConfig], given: &BTreeSet<String>) -> Vec<String> {
     let key = |line: &str| line.split(' ').next().unwrap_or_default().to_string();
-    let mut common = configs.first().map(|c| unused_keys(c)).unwrap_or_default();
+    let mut common = (configs.first())
+        .map(|c| unused_keys(c, given))
+        .unwrap_or_default();
     for cfg in configs.iter().skip(1) {
-        let keys: Vec<String> = unused_keys(cfg).iter().map(|l| key(l)).collect();
+        let keys: Vec<String> = unused_keys(cfg, given).iter().map(|l| key(l)).collect();
         common.retain(|l| keys.contains(&key(l)));
     }
     common
 }
 
-fn optimizer_keys(o: &OptimizerConfig, s: &ScheduleConfig) -> Vec<String> {
+/// Whether `table.key` was written or differs from its default.
+fn is_set(given: &BTreeSet<String>, table: &str, key: &str, differs: bool) -> bool {
+    differs || given.contains(&format!("{table}.{key}"))
+}
+
+fn optimizer_keys(
+    o: &OptimizerConfig,
+    s: &ScheduleConfig,
+    given: &BTreeSet<String>,
+) -> Vec<String> {
     use OptimizerName::*;
     let d = OptimizerConfig::default();
+    let set = |key: &str, differs: bool| is_set(given, "optimizer", key, differs);
     let sgd = matches!(o.name, Sgd | SgdMomentum);
     let adam = matches!(o.name, Adam | Adamw);
     // sgd-momentum's momentum resolves to 0.9 when not given.
-    let momentum_set = o.momentum != d.momentum && !(o.name == SgdMomentum && o.momentum == 0.9);
+    let momentum_set = set(
+        "momentum",
+        o.momentum != d.momentum && !(o.name == SgdMomentum && o.momentum == 0.9),
+    );
+    let beta1_set = set("beta1", o.beta1 != d.beta1);
     let chosen = format!("optimizer.name = \"{}\"", o.name);
     let mut out = Vec::new();
     for (key, set, readers, read) in [
@@ -42,10 +64,25 @@ fn optimizer_keys(o: &OptimizerConfig, s: &ScheduleConfig) -> Vec<String> {
             "sgd's and rmsprop's",
             sgd || o.name == Rmsprop,
         ),
-        ("nesterov", o.nesterov != d.nesterov, "sgd's", sgd),
-        ("beta1", o.beta1 != d.beta1, "adam's and adamw's", adam),
-        ("beta2", o.beta2 != d.beta2, "adam's and adamw's", adam),
-        ("alpha", o.alpha != d.alpha, "rmsprop's", o.name == Rmsprop),
+        (
+            "nesterov",
+            set("nesterov", o.nesterov != d.nesterov),
+            "sgd's",
+            sgd,
+        ),
+        ("beta1", beta1_set, "adam's and adamw's", adam),
+        (
+            "beta2",
+            set("beta2", o.beta2 != d.beta2),
+            "adam's and adamw's",
+            adam,
+        ),
+        (
+            "alpha",
+            set("alpha", o.alpha != d.alpha),
+            "rmsprop's",
+            o.name == Rmsprop,
+        ),
     ] {
         if set && !read {
             out.push(format!(
@@ -55,7 +92,7 @@ fn optimizer_keys(o: &OptimizerConfig, s: &ScheduleConfig) -> Vec<String> {
     }
     // An lr equal to max_lr (airbench's config writes both) misleads no one.
     if s.onecycle_max_lr()
-        .is_some_and(|max| o.lr != d.lr && o.lr != max)
+        .is_some_and(|max| set("lr", o.lr != d.lr) && o.lr != max)
     {
         out.push(
             "optimizer.lr is not read: onecycle's schedule.max_lr sets every step's lr \
@@ -67,7 +104,7 @@ fn optimizer_keys(o: &OptimizerConfig, s: &ScheduleConfig) -> Vec<String> {
     let cycled = s.name == ScheduleName::Onecycle && s.cycle_momentum;
     let replaced = match o.name {
         Sgd | SgdMomentum | Rmsprop if momentum_set => Some("momentum"),
-        Adam | Adamw if o.beta1 != d.beta1 => Some("beta1"),
+        Adam | Adamw if beta1_set => Some("beta1"),
         _ => None,
     };
     if let Some(key) = replaced.filter(|_| cycled) {
@@ -79,11 +116,12 @@ fn optimizer_keys(o: &OptimizerConfig, s: &ScheduleConfig) -> Vec<String> {
     out
 }
 
-fn schedule_keys(s: &ScheduleConfig) -> Vec<String> {
+fn schedule_keys(s: &ScheduleConfig, given: &BTreeSet<String>) -> Vec<String> {
     use ScheduleName::*;
     let d = ScheduleConfig::default();
+    let set = |key: &str, differs: bool| is_set(given, "schedule", key, differs);
     let chosen = format!("schedule.name = \"{}\"", s.name);
-    // (key, set to other than its default, the schedules that read it, in words)
+    // (key, its value is not the default, the schedules that read it, in words)
     let mut keys = vec![
         (
             "step_size",
@@ -124,12 +162,16 @@ fn schedule_keys(s: &ScheduleConfig) -> Vec<String> {
     ];
     keys.extend(onecycle.map(|(key, set)| (key, set, vec![Onecycle], "onecycle's")));
     let mut out: Vec<String> = (keys.into_iter())
-        .filter(|(_, set, readers, _)| *set && !readers.contains(&s.name))
+        .filter(|(key, differs, readers, _)| set(key, *differs) && !readers.contains(&s.name))
         .map(|(key, _, _, readers)| {
             format!("schedule.{key} is {readers}; {chosen} does not read it")
         })
         .collect();
-    if s.warmup_start_factor != d.warmup_start_factor && s.warmup_epochs == 0 {
+    if set(
+        "warmup_start_factor",
+        s.warmup_start_factor != d.warmup_start_factor,
+    ) && s.warmup_epochs == 0
+    {
         out.push(
             "schedule.warmup_start_factor is read only with schedule.warmup_epochs > 0".into(),
         );
@@ -141,11 +183,18 @@ fn schedule_keys(s: &ScheduleConfig) -> Vec<String> {
 mod tests {
     use super::*;
 
-    /// A config as train resolves it (sgd-momentum's momentum filled in).
+    /// A config as train resolves it (sgd-momentum's momentum filled in), with the keys the
+    /// text writes as given.
     fn warnings(text: &str) -> Vec<String> {
+        let table: toml::Table = toml::from_str(text).unwrap();
+        let mut given = BTreeSet::new();
+        for (k, v) in &table {
+            let keys = v.as_table().map(|t| t.keys()).into_iter().flatten();
+            given.extend(keys.map(|sub| format!("{k}.{sub}")));
+        }
         let mut cfg: RunConfig = toml::from_str(text).unwrap();
         cfg.resolve();
-        unused_keys(&cfg)
+        unused_keys(&cfg, &given)
     }
 
     #[test]
@@ -168,7 +217,17 @@ mod tests {
               (schedule.base_momentum to max_momentum); set those, or schedule.cycle_momentum = false"
             ]
         );
-        // Read, or left at the default (sgd-momentum's resolved 0.9 too): nothing to say.
+        // Written, though at its default: the user meant something by it.
+        assert_eq!(
+            warnings(
+                "[schedule]\nname = \"cosine\"\ngamma = 0.1\n[optimizer]\nname = \"adam\"\nmomentum = 0.0"
+            ),
+            [
+                "optimizer.momentum is sgd's and rmsprop's; optimizer.name = \"adam\" does not read it",
+                "schedule.gamma is step's, multistep's and exponential's; schedule.name = \"cosine\" does not read it",
+            ]
+        );
+        // Read, or not written (sgd-momentum's resolved 0.9 too): nothing to say.
         for quiet in [
             "[optimizer]\nname = \"sgd-momentum\"\n[schedule]\nname = \"step\"\nstep_size = 3",
             "[optimizer]\nname = \"rmsprop\"\nalpha = 0.9\nmomentum = 0.5",

@@ -167,6 +167,18 @@ fn a_key_the_optimizer_or_schedule_never_reads_is_warned_of() {
         )),
         "{}",
         stderr(&out)
+    );    // Written in the file at its default value (gamma's 0.1) counts as set too.
+    let cfg = setup(d, "[schedule]\nname = \"cosine\"\ngamma = 0.1");
+    let out = train(d, &cfg, &["--set", "train.epochs=1", "--quiet"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out).lines().next(),
+        Some(&*format!(
+            "warning: {}: schedule.gamma is step's, multistep's and exponential's; schedule.name = \"cosine\" does not read it",
+            cfg.display()
+        )),
+        "{}",
+        stderr(&out)
     );
 }
 
