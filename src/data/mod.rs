@@ -85,11 +85,10 @@ pub struct Lookup {
     pub download: bool,
 }
 
-/// Load the configured dataset, through the decoded cache, in the layout the config asks for
-/// (`data.image_size`, `data.color_mode`). An image folder is decoded into it and cached so;
-/// a built-in dataset is cached as published and converted after.
-pub fn load(cfg: &DataConfig, lookup: &Lookup) -> Result<Splits> {
-    let source = match (cfg.dataset, &cfg.path) {
+/// Where the configured dataset is (downloading it with `lookup.download`), or the one-line
+/// error that says where it was looked for; nothing is decoded.
+pub fn find(cfg: &DataConfig, lookup: &Lookup) -> Result<Source> {
+    Ok(match (cfg.dataset, &cfg.path) {
         (DatasetName::Folder, Some(p)) => {
             if !p.exists() {
                 let from = match std::env::current_dir() {
@@ -109,7 +108,14 @@ pub fn load(cfg: &DataConfig, lookup: &Lookup) -> Result<Splits> {
             Source::Folder(p.clone())
         }
         (name, _) => locate::locate(name, lookup.data_dir.as_deref(), lookup.download)?,
-    };
+    })
+}
+
+/// Load the configured dataset, through the decoded cache, in the layout the config asks for
+/// (`data.image_size`, `data.color_mode`). An image folder is decoded into it and cached so;
+/// a built-in dataset is cached as published and converted after.
+pub fn load(cfg: &DataConfig, lookup: &Lookup) -> Result<Splits> {
+    let source = find(cfg, lookup)?;
     let layout = cfg.layout();
     // A folder is cached as decoded (layout and split included); a built-in set as published.
     let (cache_name, decoded_as) = match source {

@@ -82,6 +82,20 @@ pub fn run(
             checked.push(t.cfg.device);
         }
     }
+    // A dataset that is not there fails the sweep once, before any folder exists, not once
+    // per trial; trials already finished need none.
+    let mut found: Vec<&data::DataConfig> = Vec::new();
+    for t in &trials {
+        let d = &t.cfg.data;
+        let done = || finished(&study.trial_dir(&opts.runs_dir, t), &t.cfg);
+        if found.iter().any(|f| (f.dataset, &f.path) == (d.dataset, &d.path))
+            || matches!(done(), Ok(Some(_)))
+        {
+            continue;
+        }
+        data::find(d, &opts.lookup)?;
+        found.push(d);
+    }
     // A changed study file fails once, before study.toml is overwritten or any trial trains.
     check_unchanged(&study, &trials, &opts.runs_dir)?;
     write_index(&study, &opts.runs_dir)?;

@@ -121,6 +121,13 @@ fn study_errors_are_caught_before_anything_trains() {
             "nothing may train or be written for {study:?}"
         );
     }
+    // A dataset that is not there is one error for the sweep, not one per trial.
+    setup(d, 40, "seeds = 2\n[study.axes]\nlr = [1e-3, 3e-3]\n");
+    let sets = ["--set", "data.dataset=folder", "--set", "data.path=nowhere"];
+    let out = sweep(d, &sets);
+    assert_bad_input(&out, &["nowhere: image folder not found"]);
+    assert_eq!(stderr(&out).matches("not found").count(), 1, "{}", stderr(&out));
+    assert!(!d.join("runs").exists());
 }
 
 #[test]
@@ -310,6 +317,8 @@ fn keys_no_variant_reads_are_warned_of() {
         "optimizer.momentum=0.5",
         "optimizer.beta2=0.99",
         "schedule.step_size=3",
+        // Its default value, but written: the user meant something by it.
+        "schedule.gamma=0.1",
     ];
     let args: Vec<&str> = sets.iter().flat_map(|s| ["--set", s]).collect();
     let out = sweep(d, &args);
@@ -321,6 +330,7 @@ fn keys_no_variant_reads_are_warned_of() {
         [
             "warning: tiny-study.toml: optimizer.beta2 is adam's and adamw's; optimizer.name = \"sgd\" does not read it",
             "warning: tiny-study.toml: schedule.step_size is step's; schedule.name = \"constant\" does not read it",
+            "warning: tiny-study.toml: schedule.gamma is step's, multistep's and exponential's; schedule.name = \"constant\" does not read it",
         ],
         "{err}"
     );
