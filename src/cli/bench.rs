@@ -9,10 +9,13 @@ use crate::train::device;
 
 #[derive(Args)]
 pub struct BenchArgs {
+    /// cpu, or cuda (a build with --features cuda).
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// A preset (`convlab presets`).
     #[arg(long, default_value = "mnist-cnn")]
     model: String,
+    /// Images per training step.
     #[arg(long, default_value_t = 64)]
     batch: usize,
     /// f32, or bf16: mixed precision as `train.precision = "bf16"` (bf16 activations, f32
@@ -29,8 +32,10 @@ pub struct BenchArgs {
     /// Timed training steps, after --warmup untimed ones.
     #[arg(long, default_value_t = 30)]
     steps: usize,
+    /// Untimed steps first (kernel selection, allocations).
     #[arg(long, default_value_t = 5)]
     warmup: usize,
+    /// Print the result as one JSON object.
     #[arg(long)]
     json: bool,
 }

@@ -21,8 +21,10 @@ pub struct EvalArgs {
     /// Image folder to evaluate on instead of the checkpoint's dataset.
     #[arg(long, visible_alias = "data")]
     folder: Option<PathBuf>,
+    /// cpu, or cuda (a build with --features cuda).
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// Images per forward pass (memory, not results).
     #[arg(long, default_value_t = 256)]
     batch_size: usize,
     /// Print the result as JSON.

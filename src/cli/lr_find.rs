@@ -16,13 +16,16 @@ use crate::train::prepare::prepare;
 pub struct LrFindArgs {
     #[command(flatten)]
     config: ConfigArgs,
+    /// The lr of the first step (PyTorch Lightning's lr_find starts at 1e-8, fastai's at 1e-7).
     #[arg(long, default_value_t = 1e-7)]
     start: f64,
+    /// The lr of the last step; the range test stops earlier once the loss diverges.
     #[arg(long, default_value_t = 10.0)]
     end: f64,
     /// Optimizer steps to train, a batch each or a group of train.accumulate_grad_batches (the lr reaches --end at the last).
     #[arg(long, default_value_t = 100)]
     steps: usize,
+    /// Parent folder of the range test's folder (<name>-lr-find).
     #[arg(long, default_value = "runs")]
     runs_dir: PathBuf,
 }

@@ -24,6 +24,7 @@ pub struct PredictArgs {
     /// Print one JSON array instead of text.
     #[arg(long)]
     json: bool,
+    /// cpu, or cuda (a build with --features cuda).
     #[arg(long, default_value = "cpu")]
     device: String,
     /// Also print the raw outputs (logits) before the softmax.
