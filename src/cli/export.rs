@@ -18,6 +18,8 @@ pub enum Format {
 #[derive(Args)]
 pub struct ExportArgs {
     checkpoint: PathBuf,
+    /// pytorch: a state_dict (.pth) and the nn.Sequential code that loads it; onnx: the net
+    /// in inference mode (opset 17).
     #[arg(long, value_enum)]
     format: Format,
     /// The file to write (default: the checkpoint's name with .pth or .onnx). For pytorch the

@@ -22,13 +22,16 @@ pub struct FinetuneArgs {
     /// data.test_fraction of each class is the test set); or a .tar.gz of one.
     #[arg(long, visible_alias = "folder")]
     data: PathBuf,
+    /// Epochs in all, the frozen ones included.
     #[arg(long, default_value_t = 5)]
     epochs: usize,
     /// Train only the new head for the first this many of --epochs.
     #[arg(long, default_value_t = 1)]
     freeze_epochs: usize,
+    /// The learning rate of the recipe's Adam (`--set optimizer.name=...` picks another).
     #[arg(long, default_value_t = 1e-3)]
     lr: f64,
+    /// Images per training step.
     #[arg(long, default_value_t = 32)]
     batch_size: usize,
     /// Same net and recipe from random weights instead (the baseline to compare with).
@@ -37,16 +40,20 @@ pub struct FinetuneArgs {
     /// Any other run-config key, e.g. --set data.hflip=true --set seed=1.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
+    /// The run folder's name (default: finetune-<folder>, or scratch-<folder>).
     #[arg(long)]
     name: Option<String>,
+    /// cpu, or cuda (a build with --features cuda).
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// Parent folder of run folders.
     #[arg(long, default_value = "runs")]
     runs_dir: PathBuf,
     /// Continue the interrupted fine-tune in <runs-dir>/<name> after its last completed epoch,
     /// given the same options; it ends as an uninterrupted one would.
     #[arg(long)]
     resume: bool,
+    /// Print only the final summary.
     #[arg(long, short)]
     quiet: bool,
 }

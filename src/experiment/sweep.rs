@@ -88,7 +88,9 @@ pub fn run(
     for t in &trials {
         let d = &t.cfg.data;
         let done = || finished(&study.trial_dir(&opts.runs_dir, t), &t.cfg);
-        if found.iter().any(|f| (f.dataset, &f.path) == (d.dataset, &d.path))
+        if found
+            .iter()
+            .any(|f| (f.dataset, &f.path) == (d.dataset, &d.path))
             || matches!(done(), Ok(Some(_)))
         {
             continue;

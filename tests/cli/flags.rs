@@ -167,7 +167,7 @@ fn a_key_the_optimizer_or_schedule_never_reads_is_warned_of() {
         )),
         "{}",
         stderr(&out)
-    );    // Written in the file at its default value (gamma's 0.1) counts as set too.
+    ); // Written in the file at its default value (gamma's 0.1) counts as set too.
     let cfg = setup(d, "[schedule]\nname = \"cosine\"\ngamma = 0.1");
     let out = train(d, &cfg, &["--set", "train.epochs=1", "--quiet"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -245,4 +245,41 @@ fn run_dir_takes_a_new_or_empty_folder() {
     let out = train(d, &cfg, &["--run-dir", "empty", "--quiet"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(d.join("empty/best.ckpt").is_file());
+}
+
+/// Every flag of every command says what it is in `--help`: lr-find's --start and --end
+/// showed only their defaults, so 1e-7 could not be told from a typo.
+#[test]
+fn every_flag_has_help_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let top = stdout(&convlab(&["--help"], dir.path()));
+    let commands: Vec<&str> = (top.lines())
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert!(commands.len() >= 10, "{top}");
+    for c in commands {
+        let help = stdout(&convlab(&[c, "--help"], dir.path()));
+        let lines: Vec<&str> = help.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            if !line.trim_start().starts_with('-') {
+                continue;
+            }
+            // "  --flag <VALUE>  What it is [default: x]", or the text on the next line
+            // (clap's layout when a flag's text is long).
+            let same_line = line.trim_start().split("  ").skip(1).collect::<String>();
+            let next = lines.get(i + 1).copied().unwrap_or_default();
+            let text = match same_line.trim() {
+                "" if !next.trim_start().starts_with('-') => next.trim(),
+                t => t,
+            };
+            assert!(
+                !text.is_empty() && !text.starts_with('['),
+                "convlab {c} --help: {line:?} has no help text"
+            );
+        }
+    }
 }

@@ -126,7 +126,12 @@ fn study_errors_are_caught_before_anything_trains() {
     let sets = ["--set", "data.dataset=folder", "--set", "data.path=nowhere"];
     let out = sweep(d, &sets);
     assert_bad_input(&out, &["nowhere: image folder not found"]);
-    assert_eq!(stderr(&out).matches("not found").count(), 1, "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out).matches("not found").count(),
+        1,
+        "{}",
+        stderr(&out)
+    );
     assert!(!d.join("runs").exists());
 }
 
