@@ -7,6 +7,7 @@ split and per-epoch evaluation (val + test at batch 256), data already in memory
     python3 bench/pytorch_epoch.py --dataset cifar10 --model bn-prelu-cnn --batch 32 --lr 2e-3 --epochs 10 \
         --dropout 0 --crop-padding 4 --hflip --erasing 0.5
     # ... and of examples/cifar10-mix.toml's MixUp and CutMix runs: add --mixup 0.2 or --cutmix 1.0
+    # ... and of data.brightness/contrast/saturation/hue = 0.4/0.4/0.4/0.1: --color-jitter 0.4 0.4 0.4 0.1
 
 Prints one JSON line per epoch: seconds (train + val + test, as convlab's timing.csv) and
 test accuracy. bench/cpu_epoch.sh runs it beside convlab and prints the ratio.
@@ -60,10 +61,11 @@ def net(name, dropout=None):
     return NETS[name][0]()
 
 
-def augment(xb, black, pad, hflip, erasing):
+def augment(xb, black, pad, hflip, erasing, jitter=None, mean=None, std=None):
     """The training batch as torchvision's RandomCrop(32, padding=pad) (zero padding: black
-    before normalization), RandomHorizontalFlip() and RandomErasing(erasing) (after
-    Normalize, value 0) give it, image by image; convlab's data.crop_padding, hflip, erasing."""
+    before normalization), RandomHorizontalFlip(), ColorJitter(*jitter) (on the [0, 1] image,
+    before Normalize) and RandomErasing(erasing) (after Normalize, value 0) give it, image by
+    image; convlab's data.crop_padding, hflip, brightness/contrast/saturation/hue, erasing."""
     if pad:
         n, c, h, w = xb.shape
         padded = black.expand(n, c, h + 2 * pad, w + 2 * pad).clone()
@@ -73,6 +75,10 @@ def augment(xb, black, pad, hflip, erasing):
     if hflip:
         flip = torch.rand(len(xb)) < 0.5
         xb[flip] = xb[flip].flip(3)
+    if jitter:
+        from torchvision.transforms import ColorJitter
+        cj = ColorJitter(*jitter)
+        xb = (torch.stack([cj(img) for img in xb * std + mean]) - mean) / std
     if erasing:
         from torchvision.transforms import RandomErasing
         erase = RandomErasing(p=erasing)
@@ -133,6 +139,8 @@ def main():
     ap.add_argument("--crop-padding", type=int, default=0, help="random crop after zero padding (convlab's data.crop_padding)")
     ap.add_argument("--hflip", action="store_true", help="random horizontal flip (convlab's data.hflip)")
     ap.add_argument("--erasing", type=float, default=0.0, help="RandomErasing(p) after normalization (convlab's data.erasing)")
+    ap.add_argument("--color-jitter", type=float, nargs=4, metavar=("B", "C", "S", "H"),
+                    help="ColorJitter(brightness, contrast, saturation, hue) after the crop and flip (convlab's data.brightness, contrast, saturation, hue)")
     ap.add_argument("--mixup", type=float, default=0.0, help="torchvision's v2.MixUp(alpha) on each training batch (convlab's data.mixup)")
     ap.add_argument("--cutmix", type=float, default=0.0, help="v2.CutMix(alpha); with --mixup too, v2.RandomChoice of the two (convlab's data.cutmix)")
     ap.add_argument("--save", help="write the trained state_dict here (for convlab import; its mean/std are printed)")
@@ -156,7 +164,9 @@ def main():
     xt, yt, xv, yv, xs, ys = (t.to(dev) for t in (xt, yt, xv, yv, xs, ys))
     model = net(a.model, a.dropout).to(dev)
     black = ((0 - mean) / std).to(dev)
-    augmenting = a.crop_padding or a.hflip or a.erasing
+    augmenting = a.crop_padding or a.hflip or a.erasing or a.color_jitter
+    # ColorJitter takes one image as (C, H, W): the per-channel statistics without the batch axis.
+    mean3, std3 = mean[0], std[0]
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     mix = batch_mix(a.mixup, a.cutmix)
     for epoch in range(a.epochs):
@@ -171,7 +181,8 @@ def main():
         n, span, nb = len(xt), a.batch * a.accumulate, -(-len(xt) // a.batch)
         for i, (xb, yb) in enumerate(batches):
             if augmenting:
-                xb = augment(xb, black, a.crop_padding, a.hflip, a.erasing)
+                xb = augment(xb, black, a.crop_padding, a.hflip, a.erasing, a.color_jitter,
+                             mean3.to(dev), std3.to(dev))
             if mix:
                 xb, yb = mix(xb, yb)  # yb becomes soft labels; cross_entropy takes them as such
             first = i // a.accumulate * span

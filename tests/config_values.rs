@@ -81,6 +81,22 @@ fn impossible_schedule_and_dropout_values_are_refused() {
             "[schedule]\nname = \"onecycle\"\nfinal_div_factor = inf",
             "schedule.final_div_factor: inf must be a positive number",
         ),
+        // torchvision's ColorJitter: "hue values should be between (-0.5, 0.5)", and a
+        // single number must be non negative.
+        ("hue = 0.6", "data.hue: 0.6 is not in [0, 0.5]"),
+        (
+            "brightness = -0.2",
+            "data.brightness: -0.2 is not a strength >= 0",
+        ),
+        (
+            "saturation = nan",
+            "data.saturation: NaN is not a strength >= 0",
+        ),
+        // The device pipeline draws shifts and flips only. (These follow the [data] header.)
+        (
+            "contrast = 0.4\npipeline = \"device\"",
+            "data.contrast: is drawn on the host",
+        ),
     ] {
         let err = check(&format!("[data]\ndataset = \"mnist\"\n{toml}"))
             .unwrap_err()

@@ -64,6 +64,7 @@ fn device_batches_equal_host_batches() {
             alternate: Some((99, 1)),
             rotation: 0.0,
             erasing: 0.0,
+            jitter: Default::default(),
         },
         Augment {
             crop_padding: 1,
@@ -72,6 +73,7 @@ fn device_batches_equal_host_batches() {
             alternate: None,
             rotation: 0.0,
             erasing: 0.0,
+            jitter: Default::default(),
         },
     ];
     for augment in augments {

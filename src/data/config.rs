@@ -69,6 +69,14 @@ pub struct DataConfig {
     /// image loses a rectangle of 2-33% of its area to the mean colour, after the crop and
     /// flip; 0 = off.
     pub erasing: f64,
+    /// Colour jitter (torchvision's `ColorJitter(brightness, contrast, saturation, hue)`):
+    /// each factor drawn from [max(0, 1 - x), 1 + x] (hue: a turn of [-x, x] of the colour
+    /// circle, x <= 0.5), in a random order, after the crop and flip; 0 = off. Saturation
+    /// and hue do nothing on one-channel images.
+    pub brightness: f64,
+    pub contrast: f64,
+    pub saturation: f64,
+    pub hue: f64,
     /// MixUp (torchvision's `v2.MixUp(alpha)`): each training batch blended with itself
     /// rolled by one, lambda ~ Beta(alpha, alpha), the loss split likewise; 0 = off.
     pub mixup: f64,
@@ -111,6 +119,10 @@ impl Default for DataConfig {
             hflip: false,
             rotation: 0.0,
             erasing: 0.0,
+            brightness: 0.0,
+            contrast: 0.0,
+            saturation: 0.0,
+            hue: 0.0,
             mixup: 0.0,
             cutmix: 0.0,
             hflip_alternate: false,
@@ -127,11 +139,16 @@ impl Default for DataConfig {
 }
 
 impl DataConfig {
-    /// The first augmentation that only the host pipeline draws (rotation, erasing), by key.
+    /// The first augmentation that only the host pipeline draws (rotation, erasing, colour
+    /// jitter), by key.
     pub fn host_only_augmentation(&self) -> Option<&'static str> {
         [
             ("data.rotation", self.rotation),
             ("data.erasing", self.erasing),
+            ("data.brightness", self.brightness),
+            ("data.contrast", self.contrast),
+            ("data.saturation", self.saturation),
+            ("data.hue", self.hue),
         ]
         .into_iter()
         .find(|&(_, v)| v > 0.0)
@@ -214,6 +231,29 @@ impl DataConfig {
             return Err((
                 "data.erasing",
                 format!("{} is not a probability in [0, 1]", self.erasing),
+            ));
+        }
+        for (key, x) in [
+            ("data.brightness", self.brightness),
+            ("data.contrast", self.contrast),
+            ("data.saturation", self.saturation),
+        ] {
+            if !(x >= 0.0 && x.is_finite()) {
+                return Err((
+                    key,
+                    format!(
+                        "{x} is not a strength >= 0 (factors in [max(0, 1 - x), 1 + x]; 0 = off)"
+                    ),
+                ));
+            }
+        }
+        if !(0.0..=0.5).contains(&self.hue) {
+            return Err((
+                "data.hue",
+                format!(
+                    "{} is not in [0, 0.5] (a turn of at most half the colour circle either way; 0 = off)",
+                    self.hue
+                ),
             ));
         }
         for (key, alpha) in [("data.mixup", self.mixup), ("data.cutmix", self.cutmix)] {

@@ -9,6 +9,7 @@ pub mod erase;
 pub mod folder;
 pub mod idx;
 pub mod image_files;
+pub mod jitter;
 pub mod layout;
 pub mod loader;
 pub mod locate;

@@ -1,13 +1,14 @@
 //! Turning u8 images into normalized f32 batches, with the train-only augmentations (random
-//! rotation, random crop with zero padding, horizontal flip, random erasing). The test and
-//! validation pipelines call the same code with augmentation off, so they can never be
-//! augmented by mistake.
+//! rotation, random crop with zero padding, horizontal flip, colour jitter, random erasing).
+//! The test and validation pipelines call the same code with augmentation off, so they can
+//! never be augmented by mistake.
 
 use rand::Rng;
 
 use crate::data::config::{DataConfig, PaddingMode};
 use crate::data::dataset::Dataset;
 use crate::data::erase::{Erase, erase};
+use crate::data::jitter::{self, ColorJitter};
 pub use crate::data::rotate::rotate;
 use crate::seed::{Stream, derive_seed};
 
@@ -59,6 +60,8 @@ pub struct Augment {
     /// Random erasing: the probability that an image loses a rectangle (to 0 after
     /// normalization, the mean colour), applied last; 0 = off.
     pub erasing: f64,
+    /// Colour jitter after the crop and flip; all zero = off.
+    pub jitter: ColorJitter,
 }
 
 impl Augment {
@@ -73,11 +76,21 @@ impl Augment {
                 .then(|| (derive_seed(seed, Stream::FlipCoins), epoch)),
             rotation: cfg.rotation,
             erasing: cfg.erasing,
+            jitter: ColorJitter {
+                brightness: cfg.brightness,
+                contrast: cfg.contrast,
+                saturation: cfg.saturation,
+                hue: cfg.hue,
+            },
         }
     }
 
     pub fn is_off(&self) -> bool {
-        self.crop_padding == 0 && !self.hflip && self.rotation == 0.0 && self.erasing == 0.0
+        self.crop_padding == 0
+            && !self.hflip
+            && self.rotation == 0.0
+            && self.erasing == 0.0
+            && self.jitter.is_off()
     }
 
     /// The angle of an image's rotation, drawn after its shift and flip (none when off, so
@@ -145,7 +158,8 @@ pub fn reflect(i: isize, n: usize) -> usize {
 }
 
 /// Write images `indices` of `ds` into `out` as normalized CHW f32, augmenting when `aug`
-/// is given (its RNG decides each image's shift and flip).
+/// is given (its RNG decides each image's shift, flip, angle, jitter and erasing, in that
+/// order).
 pub fn fill_batch(
     ds: &Dataset,
     indices: &[usize],
@@ -172,6 +186,8 @@ pub fn fill_batch(
         }
         Some((a, rng)) => {
             let mut rotated = Vec::new();
+            // A jittered image's values in [0, 1], before normalization.
+            let mut unit = Vec::new();
             for &i in indices {
                 let Draw { dy, dx, flip } = a.draw(i, rng);
                 let img = match a.angle(rng) {
@@ -181,6 +197,8 @@ pub fn fill_batch(
                     }
                     None => ds.image(i),
                 };
+                let adjustments = a.jitter.draw(rng);
+                unit.clear();
                 for ch in 0..c {
                     let lut = &norm.lut[ch];
                     let plane = &img[ch * h * w..(ch + 1) * h * w];
@@ -197,8 +215,18 @@ pub fn fill_batch(
                             } else {
                                 0 // zero padding: a black pixel
                             };
-                            out.push(lut[p as usize]);
+                            match adjustments {
+                                None => out.push(lut[p as usize]),
+                                Some(_) => unit.push(f32::from(p) / 255.0),
+                            }
                         }
+                    }
+                }
+                if let Some(adjustments) = &adjustments {
+                    jitter::apply(&mut unit, [c, h, w], adjustments);
+                    for (ch, plane) in unit.chunks_exact(h * w).enumerate() {
+                        let (m, s) = (norm.mean[ch], norm.std[ch]);
+                        out.extend(plane.iter().map(|v| (v - m) / s));
                     }
                 }
                 // Drawn last, whether or not the image is erased, so later images' draws

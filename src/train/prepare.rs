@@ -89,6 +89,15 @@ pub fn prepare(cfg: &RunConfig, splits: Splits, origin: &str) -> Result<Prepared
             "the dataset has no training or no test images",
         ));
     }
+    if c == 1 {
+        let colour = [("saturation", cfg.data.saturation), ("hue", cfg.data.hue)];
+        for (key, _) in colour.iter().filter(|(_, v)| *v > 0.0) {
+            eprintln!(
+                "warning: {origin}: data.{key} does nothing on one-channel images (as in \
+                 torchvision); data.brightness and data.contrast apply"
+            );
+        }
+    }
     if let Some(untested) = untested_classes(&splits.train, &splits.test) {
         eprintln!("warning: {origin}: {untested} (add images, or raise data.test_fraction)");
     }

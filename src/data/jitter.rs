@@ -1,0 +1,273 @@
+//! Colour jitter (`data.brightness`, `data.contrast`, `data.saturation`, `data.hue`), as
+//! torchvision's `ColorJitter(brightness, contrast, saturation, hue)` on a float image
+//! tensor: factors drawn uniformly from [max(0, 1 - b), 1 + b] (hue: [-h, h]), the four
+//! adjustments applied in a random order, each clamped to [0, 1]. Applied after the crop and
+//! flip, before normalization, where it sits in a torchvision pipeline. On one-channel
+//! images saturation and hue do nothing, as in torchvision.
+
+use rand::Rng;
+use rand::seq::SliceRandom;
+
+/// The jitter's strengths; 0 turns an adjustment off.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ColorJitter {
+    pub brightness: f64,
+    pub contrast: f64,
+    pub saturation: f64,
+    pub hue: f64,
+}
+
+/// One adjustment with its drawn factor.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Adjust {
+    Brightness(f32),
+    Contrast(f32),
+    Saturation(f32),
+    Hue(f32),
+}
+
+impl ColorJitter {
+    pub fn is_off(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// An image's adjustments in the order they apply: torchvision's draw of a random order
+    /// of the four, then a factor for each one that is on (none when all are off, so runs
+    /// without jitter draw as before).
+    pub fn draw(&self, rng: &mut impl Rng) -> Option<Vec<Adjust>> {
+        if self.is_off() {
+            return None;
+        }
+        let mut order = [0, 1, 2, 3];
+        order.shuffle(rng);
+        let mut factor = |strength: f64, center: f64| {
+            (strength > 0.0).then(|| {
+                let low = if center == 1.0 {
+                    (1.0 - strength).max(0.0)
+                } else {
+                    -strength
+                };
+                rng.random_range(low..=center + strength) as f32
+            })
+        };
+        let b = factor(self.brightness, 1.0).map(Adjust::Brightness);
+        let c = factor(self.contrast, 1.0).map(Adjust::Contrast);
+        let s = factor(self.saturation, 1.0).map(Adjust::Saturation);
+        let h = factor(self.hue, 0.0).map(Adjust::Hue);
+        let drawn = [b, c, s, h];
+        Some(order.iter().filter_map(|&i| drawn[i]).collect())
+    }
+}
+
+/// Apply `adjustments` in order to one CHW image of values in [0, 1].
+pub fn apply(img: &mut [f32], [c, h, w]: [usize; 3], adjustments: &[Adjust]) {
+    let plane = h * w;
+    for a in adjustments {
+        match *a {
+            Adjust::Brightness(f) => blend(img, f, |_| 0.0),
+            Adjust::Contrast(f) => {
+                let mean = if c == 3 {
+                    (0..plane).map(|i| gray(img, plane, i)).sum::<f32>() / plane as f32
+                } else {
+                    img.iter().sum::<f32>() / img.len() as f32
+                };
+                blend(img, f, |_| mean);
+            }
+            Adjust::Saturation(f) if c == 3 => {
+                let grays: Vec<f32> = (0..plane).map(|i| gray(img, plane, i)).collect();
+                blend(img, f, |i| grays[i % plane]);
+            }
+            Adjust::Hue(shift) if c == 3 => {
+                for i in 0..plane {
+                    let rgb = [img[i], img[plane + i], img[2 * plane + i]];
+                    let [r, g, b] = shift_hue(rgb, shift);
+                    (img[i], img[plane + i], img[2 * plane + i]) = (r, g, b);
+                }
+            }
+            Adjust::Saturation(_) | Adjust::Hue(_) => {}
+        }
+    }
+}
+
+/// torchvision's `_blend`: factor x image + (1 - factor) x other, clamped to [0, 1];
+/// `other(i)` is the other image's value at index i.
+fn blend(img: &mut [f32], factor: f32, other: impl Fn(usize) -> f32) {
+    for (i, v) in img.iter_mut().enumerate() {
+        *v = (factor * *v + (1.0 - factor) * other(i)).clamp(0.0, 1.0);
+    }
+}
+
+/// torchvision's `rgb_to_grayscale` of pixel i (ITU-R 601-2 luma, as TensorFlow's).
+fn gray(img: &[f32], plane: usize, i: usize) -> f32 {
+    0.2989 * img[i] + 0.587 * img[plane + i] + 0.114 * img[2 * plane + i]
+}
+
+/// One pixel's hue turned by `shift` (a fraction of the circle), through HSV as torchvision's
+/// `_rgb2hsv` and `_hsv2rgb` compute it.
+fn shift_hue([r, g, b]: [f32; 3], shift: f32) -> [f32; 3] {
+    let max = r.max(g).max(b);
+    let min = r.min(g).min(b);
+    if max == min {
+        // Gray: no hue to turn (torchvision's formulas give the same pixel back).
+        return [r, g, b];
+    }
+    let chroma = max - min;
+    let s = chroma / max;
+    let (rc, gc, bc) = ((max - r) / chroma, (max - g) / chroma, (max - b) / chroma);
+    let h6 = if max == r {
+        bc - gc
+    } else if max == g {
+        2.0 + rc - bc
+    } else {
+        4.0 + gc - rc
+    };
+    let h = (h6 / 6.0 + 1.0) % 1.0;
+    let h = (h + shift).rem_euclid(1.0);
+    let sector = (h * 6.0).floor();
+    let f = h * 6.0 - sector;
+    let v = max;
+    let p = (v * (1.0 - s)).clamp(0.0, 1.0);
+    let q = (v * (1.0 - s * f)).clamp(0.0, 1.0);
+    let t = (v * (1.0 - s * (1.0 - f))).clamp(0.0, 1.0);
+    match (sector as i32).rem_euclid(6) {
+        0 => [v, t, p],
+        1 => [q, v, p],
+        2 => [p, v, t],
+        3 => [p, q, v],
+        4 => [t, p, v],
+        _ => [v, p, q],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The same 3x2x3 image and factors through torchvision 0.29.2 (PyTorch 2.15.0):
+    /// ```python
+    /// import torch, torchvision.transforms.functional as F
+    /// px = torch.tensor([[[10, 200, 255], [0, 90, 128]],
+    ///                    [[40, 100, 255], [0, 180, 30]],
+    ///                    [[250, 60, 0], [0, 90, 220]]], dtype=torch.uint8)
+    /// img = px.float() / 255
+    /// F.adjust_brightness(img, 1.3); F.adjust_contrast(img, 0.6)
+    /// F.adjust_saturation(img, 1.8); F.adjust_hue(img, 0.2); F.adjust_hue(img, -0.45)
+    /// F.adjust_hue(F.adjust_saturation(F.adjust_contrast(F.adjust_brightness(img, 0.7), 1.4), 0.3), -0.1)
+    /// F.adjust_contrast(img[:1], 1.5)
+    /// ```
+    #[test]
+    fn adjustments_match_torchvision() {
+        use Adjust::*;
+        let px = [
+            10, 200, 255, 0, 90, 128, 40, 100, 255, 0, 180, 30, 250, 60, 0, 0, 90, 220,
+        ];
+        let img: Vec<f32> = px.iter().map(|&p: &u8| f32::from(p) / 255.0).collect();
+        let cases: [(&[Adjust], &[f32]); 6] = [
+            (
+                &[Brightness(1.3)],
+                &[
+                    0.05098, 1.0, 1.0, 0.0, 0.458824, 0.652549, 0.203922, 0.509804, 1.0, 0.0,
+                    0.917647, 0.152941, 1.0, 0.305882, 0.0, 0.0, 0.458824, 1.0,
+                ],
+            ),
+            (
+                &[Contrast(0.6)],
+                &[
+                    0.188226, 0.635285, 0.764696, 0.164696, 0.376461, 0.465873, 0.258814, 0.399991,
+                    0.764696, 0.164696, 0.588226, 0.235285, 0.752932, 0.305873, 0.164696, 0.164696,
+                    0.376461, 0.682343,
+                ],
+            ),
+            (
+                &[Saturation(1.8)],
+                &[
+                    0.0, 1.0, 1.0, 0.0, 0.187228, 0.649571, 0.109901, 0.312722, 1.0, 0.0, 0.822522,
+                    0.0, 1.0, 0.030369, 0.0, 0.0, 0.187228, 1.0,
+                ],
+            ),
+            (
+                &[Hue(0.2)],
+                &[
+                    0.980392, 0.517647, 0.0, 0.0, 0.352941, 0.862745, 0.039216, 0.784314, 1.0, 0.0,
+                    0.635294, 0.117647, 0.909805, 0.235294, 0.2, 0.0, 0.705882, 0.329412,
+                ],
+            ),
+            (
+                &[Hue(-0.45)],
+                &[
+                    0.815687, 0.235294, 0.3, 0.0, 0.705882, 0.254902, 0.980392, 0.462745, 0.0, 0.0,
+                    0.352941, 0.862745, 0.039216, 0.784314, 1.0, 0.0, 0.6, 0.117647,
+                ],
+            ),
+            (
+                &[Brightness(0.7), Contrast(1.4), Saturation(0.3), Hue(-0.1)],
+                &[
+                    0.083265, 0.452444, 0.795648, 0.0, 0.434961, 0.137078, 0.246986, 0.291032,
+                    0.64, 0.0, 0.476467, 0.155525, 0.336914, 0.341762, 0.536234, 0.0, 0.372702,
+                    0.356137,
+                ],
+            ),
+        ];
+        let close = |got: &[f32], want: &[f32], what: &str| {
+            for (i, (g, w)) in got.iter().zip(want).enumerate() {
+                assert!(
+                    (g - w).abs() < 2e-5,
+                    "{what}: value {i} is {g}, torchvision {w}"
+                );
+            }
+        };
+        for (adjustments, want) in cases {
+            let mut got = img.clone();
+            apply(&mut got, [3, 2, 3], adjustments);
+            close(&got, want, &format!("{adjustments:?}"));
+        }
+        // One channel: contrast about the plain mean; saturation and hue leave it alone.
+        let mut gray = img[..6].to_vec();
+        apply(
+            &mut gray,
+            [1, 2, 3],
+            &[Contrast(1.5), Saturation(0.0), Hue(0.5)],
+        );
+        close(
+            &gray,
+            &[0.0, 0.953268, 1.0, 0.0, 0.306209, 0.529739],
+            "one channel",
+        );
+    }
+
+    /// Factors fall in torchvision's ranges, every order of the four turns up, and only the
+    /// adjustments that are on are drawn.
+    #[test]
+    fn draws_cover_the_ranges_and_orders() {
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        let jitter = ColorJitter {
+            brightness: 0.4,
+            contrast: 1.5,
+            saturation: 0.0,
+            hue: 0.1,
+        };
+        let (mut low, mut high) = (f32::MAX, f32::MIN);
+        let mut orders = std::collections::HashSet::new();
+        for _ in 0..2000 {
+            let drawn = jitter.draw(&mut rng).unwrap();
+            assert_eq!(drawn.len(), 3, "saturation is off: {drawn:?}");
+            orders.insert(drawn.iter().map(std::mem::discriminant).collect::<Vec<_>>());
+            for a in drawn {
+                match a {
+                    Adjust::Brightness(f) => {
+                        (low, high) = (low.min(f), high.max(f));
+                        assert!((0.6..=1.4).contains(&f), "{f}");
+                    }
+                    // 1 - 1.5 < 0: clipped at 0, as torchvision's clip_first_on_zero.
+                    Adjust::Contrast(f) => assert!((0.0..=2.5).contains(&f), "{f}"),
+                    Adjust::Hue(f) => assert!((-0.1..=0.1).contains(&f), "{f}"),
+                    Adjust::Saturation(_) => unreachable!(),
+                }
+            }
+        }
+        assert!(low < 0.61 && high > 1.39, "brightness drew [{low}, {high}]");
+        assert_eq!(orders.len(), 6, "3 adjustments have 6 orders");
+        assert_eq!(ColorJitter::default().draw(&mut rng), None);
+    }
+}
