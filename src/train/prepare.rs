@@ -17,7 +17,7 @@ use crate::model::net::{Layer, Net};
 use crate::model::presets::resolve_layers;
 use crate::model::spec::{LayerSpec, Shape, check_net, lint_net};
 use crate::model::whiten;
-use crate::train::config::{Monitor, RunConfig};
+use crate::train::config::RunConfig;
 use crate::train::device::DeviceName;
 use crate::train::eval::Criterion;
 
@@ -73,15 +73,9 @@ pub fn prepare(cfg: &RunConfig, splits: Splits, origin: &str) -> Result<Prepared
         ));
     }
     let (train, val) = split_validation(&splits.train, cfg.data.val_fraction, cfg.seed);
+    // A monitor without any split (val_fraction 0) is train::unused_keys' warning.
     if val.is_none() && cfg.data.val_fraction > 0.0 {
         no_validation_images(cfg, splits.train.len(), origin)?;
-    } else if val.is_none() && cfg.train.monitor != Monitor::ValLoss {
-        // val_loss is the default, so only a monitor chosen on purpose gets this.
-        eprintln!(
-            "warning: {origin}: train.monitor = \"{}\" needs a validation split \
-             (data.val_fraction = 0); best.ckpt is the last epoch",
-            cfg.train.monitor
-        );
     }
     if train.is_empty() || splits.test.is_empty() {
         return Err(Error::input(

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::train::config::RunConfig;
+use crate::train::config::{Monitor, RunConfig};
 use crate::train::optim::{OptimizerConfig, OptimizerName};
 use crate::train::schedule::{ScheduleConfig, ScheduleName};
 
@@ -17,6 +17,15 @@ use crate::train::schedule::{ScheduleConfig, ScheduleName};
 pub fn unused_keys(cfg: &RunConfig, given: &BTreeSet<String>) -> Vec<String> {
     let mut out = optimizer_keys(&cfg.optimizer, &cfg.schedule, given);
     out.extend(schedule_keys(&cfg.schedule, given));
+    let monitor = cfg.train.monitor;
+    if cfg.data.val_fraction == 0.0
+        && is_set(given, "train", "monitor", monitor != Monitor::ValLoss)
+    {
+        out.push(format!(
+            "train.monitor = \"{monitor}\" needs a validation split (data.val_fraction = 0); \
+             best.ckpt is the last epoch"
+        ));
+    }
     out
 }
 

@@ -109,4 +109,13 @@ fn a_monitor_without_a_validation_split_is_warned_of() {
     let out = train(dir.path(), &cfg, &["--set", "name=split"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!stderr(&out).contains("train.monitor"), "{}", stderr(&out));
+    // Written at its default, val_loss, it was chosen on purpose too.
+    let cfg = setup(dir.path(), "monitor = \"val_loss\"");
+    let sets = ["--set", "data.val_fraction=0", "--set", "name=default"];
+    let out = train(dir.path(), &cfg, &sets);
+    assert!(
+        stderr(&out).contains("train.monitor = \"val_loss\" needs a validation split"),
+        "{}",
+        stderr(&out)
+    );
 }
