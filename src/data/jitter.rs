@@ -74,8 +74,13 @@ pub fn apply(img: &mut [f32], [c, h, w]: [usize; 3], adjustments: &[Adjust]) {
                 blend(img, f, |_| mean);
             }
             Adjust::Saturation(f) if c == 3 => {
-                let grays: Vec<f32> = (0..plane).map(|i| gray(img, plane, i)).collect();
-                blend(img, f, |i| grays[i % plane]);
+                for i in 0..plane {
+                    let g = (1.0 - f) * gray(img, plane, i);
+                    for ch in 0..3 {
+                        let v = &mut img[ch * plane + i];
+                        *v = (f * *v + g).clamp(0.0, 1.0);
+                    }
+                }
             }
             Adjust::Hue(shift) if c == 3 => {
                 for i in 0..plane {
@@ -113,16 +118,26 @@ fn shift_hue([r, g, b]: [f32; 3], shift: f32) -> [f32; 3] {
     }
     let chroma = max - min;
     let s = chroma / max;
-    let (rc, gc, bc) = ((max - r) / chroma, (max - g) / chroma, (max - b) / chroma);
+    let c = |x: f32| (max - x) / chroma;
     let h6 = if max == r {
-        bc - gc
+        c(b) - c(g)
     } else if max == g {
-        2.0 + rc - bc
+        2.0 + c(r) - c(b)
     } else {
-        4.0 + gc - rc
+        4.0 + c(g) - c(r)
     };
-    let h = (h6 / 6.0 + 1.0) % 1.0;
-    let h = (h + shift).rem_euclid(1.0);
+    // torchvision's fmod(h6 / 6 + 1, 1) and (h + shift) % 1, without a call to fmodf: each
+    // value is less than one turn away from [0, 1).
+    let wrap = |x: f32| {
+        if x >= 1.0 {
+            x - 1.0
+        } else if x < 0.0 {
+            x + 1.0
+        } else {
+            x
+        }
+    };
+    let h = wrap(wrap(h6 / 6.0 + 1.0) + shift);
     let sector = (h * 6.0).floor();
     let f = h * 6.0 - sector;
     let v = max;
