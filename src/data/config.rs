@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::jitter::ColorJitter;
 pub use super::layout::ColorMode;
 use super::layout::Layout;
 
@@ -153,6 +154,16 @@ impl DataConfig {
         .into_iter()
         .find(|&(_, v)| v > 0.0)
         .map(|(key, _)| key)
+    }
+
+    /// The colour jitter these keys ask for.
+    pub fn jitter(&self) -> ColorJitter {
+        ColorJitter {
+            brightness: self.brightness,
+            contrast: self.contrast,
+            saturation: self.saturation,
+            hue: self.hue,
+        }
     }
 
     /// An image folder (a directory or a .tar.gz), everything else default.

@@ -76,12 +76,7 @@ impl Augment {
                 .then(|| (derive_seed(seed, Stream::FlipCoins), epoch)),
             rotation: cfg.rotation,
             erasing: cfg.erasing,
-            jitter: ColorJitter {
-                brightness: cfg.brightness,
-                contrast: cfg.contrast,
-                saturation: cfg.saturation,
-                hue: cfg.hue,
-            },
+            jitter: cfg.jitter(),
         }
     }
 

@@ -87,11 +87,12 @@ pub fn run(
     let mut found: Vec<&data::DataConfig> = Vec::new();
     for t in &trials {
         let d = &t.cfg.data;
-        let done = || finished(&study.trial_dir(&opts.runs_dir, t), &t.cfg);
-        if found
-            .iter()
-            .any(|f| (f.dataset, &f.path) == (d.dataset, &d.path))
-            || matches!(done(), Ok(Some(_)))
+        let seen = (found.iter()).any(|f| (f.dataset, &f.path) == (d.dataset, &d.path));
+        if seen
+            || matches!(
+                finished(&study.trial_dir(&opts.runs_dir, t), &t.cfg),
+                Ok(Some(_))
+            )
         {
             continue;
         }
