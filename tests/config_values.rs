@@ -86,12 +86,14 @@ fn impossible_schedule_and_dropout_values_are_refused() {
         ("hue = 0.6", "data.hue: 0.6 is not in [0, 0.5]"),
         (
             "brightness = -0.2",
-            "data.brightness: -0.2 is not a strength >= 0",
+            "data.brightness: -0.2 is not a strength in [0, 1e6]",
         ),
         (
             "saturation = nan",
-            "data.saturation: NaN is not a strength >= 0",
+            "data.saturation: NaN is not a strength in [0, 1e6]",
         ),
+        // A factor past f32's range would be inf, and inf x 0 a NaN pixel.
+        ("contrast = 1e39", "data.contrast: 1e39 is not a strength"),
         // The device pipeline draws shifts and flips only. (These follow the [data] header.)
         (
             "contrast = 0.4\npipeline = \"device\"",

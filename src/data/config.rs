@@ -249,11 +249,17 @@ impl DataConfig {
             ("data.contrast", self.contrast),
             ("data.saturation", self.saturation),
         ] {
-            if !(x >= 0.0 && x.is_finite()) {
+            // Above 1e6 every lit pixel saturates, and past f32's range a factor is inf.
+            if !(0.0..=1e6).contains(&x) {
+                let x = if x.abs() > 1e6 {
+                    format!("{x:e}")
+                } else {
+                    x.to_string()
+                };
                 return Err((
                     key,
                     format!(
-                        "{x} is not a strength >= 0 (factors in [max(0, 1 - x), 1 + x]; 0 = off)"
+                        "{x} is not a strength in [0, 1e6] (factors in [max(0, 1 - x), 1 + x]; 0 = off)"
                     ),
                 ));
             }
