@@ -108,3 +108,68 @@ fn a_jittered_run_trains_and_one_channel_saturation_is_warned_of() {
     let acc = summary["test_acc"].as_f64().unwrap();
     assert!(acc > 0.4, "4 classes: chance is 0.25, got {acc}");
 }
+
+/// All four at torchvision's usual strengths: over 20,000 draws on one small image, each
+/// channel's mean and spread, and one pixel's mean, are torchvision's.
+///   torch.manual_seed(0); cj = torchvision.transforms.ColorJitter(0.4, 0.4, 0.4, 0.1)
+///   img = the 3x2x4 image below / 255; outs = torch.stack([cj(img) for _ in range(20000)])
+///   outs.mean((2, 3)).mean(0) = [0.3741, 0.412, 0.3848]; .std(0) = [0.077, 0.0844, 0.0812]
+///   outs[:, :, 0, 0].mean(0) = [0.1425, 0.2426, 0.8301]
+#[test]
+fn all_four_together_have_torchvisions_statistics() {
+    const DRAWS: usize = 20_000;
+    let px: [u8; 24] = [
+        10, 200, 255, 30, 0, 90, 128, 64, 40, 100, 255, 200, 0, 180, 30, 64, 250, 60, 0, 100, 0,
+        90, 220, 64,
+    ];
+    let ds = Dataset {
+        shape: [3, 2, 4],
+        images: px.repeat(DRAWS),
+        labels: vec![0; DRAWS],
+        classes: vec!["one".into()],
+    };
+    let aug = Augment {
+        jitter: ColorJitter {
+            brightness: 0.4,
+            contrast: 0.4,
+            saturation: 0.4,
+            hue: 0.1,
+        },
+        ..Default::default()
+    };
+    let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+    let indices: Vec<usize> = (0..DRAWS).collect();
+    let mut out = Vec::new();
+    let norm = Normalize::identity(3);
+    fill_batch(&ds, &indices, &norm, Some((&aug, &mut rng)), &mut out);
+    let stats = |values: Vec<f64>| {
+        let mean = values.iter().sum::<f64>() / values.len() as f64;
+        let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64;
+        (mean, var.sqrt())
+    };
+    let want = [
+        (0.3741, 0.077, 0.1425),
+        (0.412, 0.0844, 0.2426),
+        (0.3848, 0.0812, 0.8301),
+    ];
+    for (ch, (mean_want, std_want, pixel_want)) in want.into_iter().enumerate() {
+        let channels: Vec<&[f32]> = (out.chunks_exact(24))
+            .map(|img| &img[ch * 8..(ch + 1) * 8])
+            .collect();
+        let means = (channels.iter())
+            .map(|c| f64::from(c.iter().sum::<f32>()) / 8.0)
+            .collect();
+        let (mean, std) = stats(means);
+        let (pixel, _) = stats(channels.iter().map(|c| f64::from(c[0])).collect());
+        // 3 sigma of a mean of 20,000 draws with std ~0.08, twice (both sides drew): 0.0024.
+        assert!(
+            (mean - mean_want).abs() < 0.0025,
+            "channel {ch} mean {mean}"
+        );
+        assert!((std - std_want).abs() < 0.003, "channel {ch} std {std}");
+        assert!(
+            (pixel - pixel_want).abs() < 0.004,
+            "channel {ch} pixel 0 mean {pixel}"
+        );
+    }
+}
