@@ -8,7 +8,7 @@ mod common;
 
 use common::*;
 use convlab::data::Dataset;
-use convlab::data::jitter::ColorJitter;
+use convlab::data::jitter::{ColorJitter, Strength};
 use convlab::data::transform::{Augment, Normalize, fill_batch};
 use rand::SeedableRng;
 
@@ -31,7 +31,7 @@ fn brightness_factors_are_drawn_per_image_evenly_over_the_range() {
     };
     let aug = Augment {
         jitter: ColorJitter {
-            brightness: 0.5,
+            brightness: Strength::Spread(0.5),
             ..Default::default()
         },
         ..Default::default()
@@ -130,10 +130,10 @@ fn all_four_together_have_torchvisions_statistics() {
     };
     let aug = Augment {
         jitter: ColorJitter {
-            brightness: 0.4,
-            contrast: 0.4,
-            saturation: 0.4,
-            hue: 0.1,
+            brightness: Strength::Spread(0.4),
+            contrast: Strength::Spread(0.4),
+            saturation: Strength::Spread(0.4),
+            hue: Strength::Spread(0.1),
         },
         ..Default::default()
     };

@@ -94,6 +94,20 @@ fn impossible_schedule_and_dropout_values_are_refused() {
         ),
         // A factor past f32's range would be inf, and inf x 0 a NaN pixel.
         ("contrast = 1e39", "data.contrast: 1e39 is not a strength"),
+        // torchvision's (min, max) form: "brightness values should be between (0, inf)",
+        // "hue values should be between (-0.5, 0.5)", and min <= max.
+        (
+            "brightness = [1.2, 0.8]",
+            "data.brightness: [1.2, 0.8] is not a range [min, max] with 0 <= min <= max <= 1e6",
+        ),
+        (
+            "hue = [-0.6, 0.1]",
+            "data.hue: [-0.6, 0.1] is not a range [min, max] with -0.5 <= min <= max <= 0.5",
+        ),
+        (
+            "contrast = \"high\"",
+            "data.contrast: a number, or a range [min, max]",
+        ),
         // The device pipeline draws shifts and flips only. (These follow the [data] header.)
         (
             "contrast = 0.4\npipeline = \"device\"",
@@ -105,6 +119,14 @@ fn impossible_schedule_and_dropout_values_are_refused() {
             .to_string();
         assert!(err.contains(problem), "{toml}: {err}");
     }
+    // Both forms of a jitter key pass, and the stored config keeps each as written.
+    let table = parse_table("[data]\nbrightness = [0.8, 1.2]\nhue = 0.1", "run.toml").unwrap();
+    let cfg = run_config(table, "run.toml").unwrap();
+    let stored = toml::to_string(&cfg).unwrap();
+    assert!(
+        stored.contains("brightness = [0.8, 1.2]") && stored.contains("hue = 0.1"),
+        "{stored}"
+    );
     // The usual values pass: plateau's factor 0.1, onecycle's divisors 25 and 1e4.
     for name in ["plateau", "onecycle", "cosine"] {
         check(&format!("[schedule]\nname = \"{name}\"")).unwrap();

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::jitter::ColorJitter;
+use super::jitter::{ColorJitter, Strength};
 pub use super::layout::ColorMode;
 use super::layout::Layout;
 
@@ -72,12 +72,13 @@ pub struct DataConfig {
     pub erasing: f64,
     /// Colour jitter (torchvision's `ColorJitter(brightness, contrast, saturation, hue)`):
     /// each factor drawn from [max(0, 1 - x), 1 + x] (hue: a turn of [-x, x] of the colour
-    /// circle, x <= 0.5), in a random order, after the crop and flip; 0 = off. Saturation
-    /// and hue do nothing on one-channel images.
-    pub brightness: f64,
-    pub contrast: f64,
-    pub saturation: f64,
-    pub hue: f64,
+    /// circle, x <= 0.5), in a random order, after the crop and flip; 0 = off. Each also
+    /// takes torchvision's [min, max] form. Saturation and hue do nothing on one-channel
+    /// images.
+    pub brightness: Strength,
+    pub contrast: Strength,
+    pub saturation: Strength,
+    pub hue: Strength,
     /// MixUp (torchvision's `v2.MixUp(alpha)`): each training batch blended with itself
     /// rolled by one, lambda ~ Beta(alpha, alpha), the loss split likewise; 0 = off.
     pub mixup: f64,
@@ -120,10 +121,10 @@ impl Default for DataConfig {
             hflip: false,
             rotation: 0.0,
             erasing: 0.0,
-            brightness: 0.0,
-            contrast: 0.0,
-            saturation: 0.0,
-            hue: 0.0,
+            brightness: Strength::default(),
+            contrast: Strength::default(),
+            saturation: Strength::default(),
+            hue: Strength::default(),
             mixup: 0.0,
             cutmix: 0.0,
             hflip_alternate: false,
@@ -144,15 +145,15 @@ impl DataConfig {
     /// jitter), by key.
     pub fn host_only_augmentation(&self) -> Option<&'static str> {
         [
-            ("data.rotation", self.rotation),
-            ("data.erasing", self.erasing),
-            ("data.brightness", self.brightness),
-            ("data.contrast", self.contrast),
-            ("data.saturation", self.saturation),
-            ("data.hue", self.hue),
+            ("data.rotation", self.rotation > 0.0),
+            ("data.erasing", self.erasing > 0.0),
+            ("data.brightness", self.brightness.range(false).is_some()),
+            ("data.contrast", self.contrast.range(false).is_some()),
+            ("data.saturation", self.saturation.range(false).is_some()),
+            ("data.hue", self.hue.range(true).is_some()),
         ]
         .into_iter()
-        .find(|&(_, v)| v > 0.0)
+        .find(|&(_, on)| on)
         .map(|(key, _)| key)
     }
 
@@ -244,34 +245,15 @@ impl DataConfig {
                 format!("{} is not a probability in [0, 1]", self.erasing),
             ));
         }
-        for (key, x) in [
-            ("data.brightness", self.brightness),
-            ("data.contrast", self.contrast),
-            ("data.saturation", self.saturation),
+        for (key, strength, hue) in [
+            ("data.brightness", self.brightness, false),
+            ("data.contrast", self.contrast, false),
+            ("data.saturation", self.saturation, false),
+            ("data.hue", self.hue, true),
         ] {
-            // Above 1e6 every lit pixel saturates, and past f32's range a factor is inf.
-            if !(0.0..=1e6).contains(&x) {
-                let x = if x.abs() > 1e6 {
-                    format!("{x:e}")
-                } else {
-                    x.to_string()
-                };
-                return Err((
-                    key,
-                    format!(
-                        "{x} is not a strength in [0, 1e6] (factors in [max(0, 1 - x), 1 + x]; 0 = off)"
-                    ),
-                ));
+            if let Some(problem) = strength.problem(hue) {
+                return Err((key, problem));
             }
-        }
-        if !(0.0..=0.5).contains(&self.hue) {
-            return Err((
-                "data.hue",
-                format!(
-                    "{} is not in [0, 0.5] (a turn of at most half the colour circle either way; 0 = off)",
-                    self.hue
-                ),
-            ));
         }
         for (key, alpha) in [("data.mixup", self.mixup), ("data.cutmix", self.cutmix)] {
             if !(alpha >= 0.0 && alpha.is_finite()) {

@@ -3,18 +3,92 @@
 //! tensor: factors drawn uniformly from [max(0, 1 - b), 1 + b] (hue: [-h, h]), the four
 //! adjustments applied in a random order, each clamped to [0, 1]. Applied after the crop and
 //! flip, before normalization, where it sits in a torchvision pipeline. On one-channel
-//! images saturation and hue do nothing, as in torchvision.
+//! images saturation and hue do nothing, as in torchvision. Each key also takes the range
+//! itself, `[min, max]`, as torchvision's arguments do.
 
 use rand::Rng;
 use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
 
-/// The jitter's strengths; 0 turns an adjustment off.
+/// A jitter key's value: one number x (factors from [max(0, 1 - x), 1 + x]; hue: [-x, x]),
+/// or the range [min, max] the factors are drawn from.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(untagged, expecting = "a number, or a range [min, max] of two numbers")]
+pub enum Strength {
+    Spread(f64),
+    Range([f64; 2]),
+}
+
+impl Default for Strength {
+    fn default() -> Self {
+        Strength::Spread(0.0)
+    }
+}
+
+/// Largest brightness, contrast or saturation factor: above it every lit pixel saturates,
+/// and past f32's range a factor is inf (and inf x 0 a NaN pixel).
+const MAX_FACTOR: f64 = 1e6;
+
+impl Strength {
+    /// The range factors are drawn from: around 1 (brightness, contrast, saturation) or 0
+    /// (`hue`); none when off (a spread of 0, or [1, 1] / [0, 0], as torchvision's None).
+    pub fn range(self, hue: bool) -> Option<(f64, f64)> {
+        let center = if hue { 0.0 } else { 1.0 };
+        let (low, high) = match self {
+            Strength::Spread(x) if hue => (-x, x),
+            Strength::Spread(x) => ((1.0 - x).max(0.0), 1.0 + x),
+            Strength::Range([low, high]) => (low, high),
+        };
+        (low != center || high != center).then_some((low, high))
+    }
+
+    /// What is wrong with this value, as torchvision's ColorJitter would refuse it.
+    pub fn problem(self, hue: bool) -> Option<String> {
+        let (bounds, spread) = if hue {
+            (
+                (-0.5, 0.5),
+                "in [0, 0.5] (a turn of at most half the colour circle either way",
+            )
+        } else {
+            (
+                (0.0, MAX_FACTOR),
+                "a strength in [0, 1e6] (factors in [max(0, 1 - x), 1 + x]",
+            )
+        };
+        let number = |x: f64| {
+            if x.abs() >= 1e6 {
+                format!("{x:e}")
+            } else {
+                x.to_string()
+            }
+        };
+        match self {
+            Strength::Spread(x) if !(0.0..=bounds.1).contains(&x) => {
+                Some(format!("{} is not {spread}; 0 = off)", number(x)))
+            }
+            Strength::Range([low, high])
+                if !(bounds.0 <= low && low <= high && high <= bounds.1) =>
+            {
+                Some(format!(
+                    "[{}, {}] is not a range [min, max] with {} <= min <= max <= {}",
+                    number(low),
+                    number(high),
+                    bounds.0,
+                    number(bounds.1)
+                ))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The jitter of the four keys.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ColorJitter {
-    pub brightness: f64,
-    pub contrast: f64,
-    pub saturation: f64,
-    pub hue: f64,
+    pub brightness: Strength,
+    pub contrast: Strength,
+    pub saturation: Strength,
+    pub hue: Strength,
 }
 
 /// One adjustment with its drawn factor.
@@ -28,7 +102,13 @@ pub enum Adjust {
 
 impl ColorJitter {
     pub fn is_off(&self) -> bool {
-        *self == Self::default()
+        let ranges = [
+            self.brightness.range(false),
+            self.contrast.range(false),
+            self.saturation.range(false),
+            self.hue.range(true),
+        ];
+        ranges.iter().all(Option::is_none)
     }
 
     /// An image's adjustments in the order they apply: torchvision's draw of a random order
@@ -40,20 +120,13 @@ impl ColorJitter {
         }
         let mut order = [0, 1, 2, 3];
         order.shuffle(rng);
-        let mut factor = |strength: f64, center: f64| {
-            (strength > 0.0).then(|| {
-                let low = if center == 1.0 {
-                    (1.0 - strength).max(0.0)
-                } else {
-                    -strength
-                };
-                rng.random_range(low..=center + strength) as f32
-            })
+        let mut factor = |strength: Strength, hue: bool| {
+            (strength.range(hue)).map(|(low, high)| rng.random_range(low..=high) as f32)
         };
-        let b = factor(self.brightness, 1.0).map(Adjust::Brightness);
-        let c = factor(self.contrast, 1.0).map(Adjust::Contrast);
-        let s = factor(self.saturation, 1.0).map(Adjust::Saturation);
-        let h = factor(self.hue, 0.0).map(Adjust::Hue);
+        let b = factor(self.brightness, false).map(Adjust::Brightness);
+        let c = factor(self.contrast, false).map(Adjust::Contrast);
+        let s = factor(self.saturation, false).map(Adjust::Saturation);
+        let h = factor(self.hue, true).map(Adjust::Hue);
         let drawn = [b, c, s, h];
         Some(order.iter().filter_map(|&i| drawn[i]).collect())
     }
@@ -257,16 +330,16 @@ mod tests {
         use rand::SeedableRng;
         let mut rng = rand::rngs::StdRng::seed_from_u64(5);
         let jitter = ColorJitter {
-            brightness: 0.4,
-            contrast: 1.5,
-            saturation: 0.0,
-            hue: 0.1,
+            brightness: Strength::Spread(0.4),
+            contrast: Strength::Spread(1.5),
+            saturation: Strength::Range([1.0, 1.0]),
+            hue: Strength::Range([-0.1, 0.1]),
         };
         let (mut low, mut high) = (f32::MAX, f32::MIN);
         let mut orders = std::collections::HashSet::new();
         for _ in 0..2000 {
             let drawn = jitter.draw(&mut rng).unwrap();
-            assert_eq!(drawn.len(), 3, "saturation is off: {drawn:?}");
+            assert_eq!(drawn.len(), 3, "saturation [1, 1] is off: {drawn:?}");
             orders.insert(drawn.iter().map(std::mem::discriminant).collect::<Vec<_>>());
             for a in drawn {
                 match a {
@@ -284,5 +357,16 @@ mod tests {
         assert!(low < 0.61 && high > 1.39, "brightness drew [{low}, {high}]");
         assert_eq!(orders.len(), 6, "3 adjustments have 6 orders");
         assert_eq!(ColorJitter::default().draw(&mut rng), None);
+        // torchvision's (min, max) form: factors within it, however lopsided.
+        let lopsided = ColorJitter {
+            brightness: Strength::Range([0.2, 0.5]),
+            ..Default::default()
+        };
+        for _ in 0..200 {
+            match lopsided.draw(&mut rng).unwrap()[..] {
+                [Adjust::Brightness(f)] => assert!((0.2..=0.5).contains(&f), "{f}"),
+                ref other => panic!("{other:?}"),
+            }
+        }
     }
 }

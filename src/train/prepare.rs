@@ -84,8 +84,11 @@ pub fn prepare(cfg: &RunConfig, splits: Splits, origin: &str) -> Result<Prepared
         ));
     }
     if c == 1 {
-        let colour = [("saturation", cfg.data.saturation), ("hue", cfg.data.hue)];
-        for (key, _) in colour.iter().filter(|(_, v)| *v > 0.0) {
+        let colour = [
+            ("saturation", cfg.data.saturation.range(false)),
+            ("hue", cfg.data.hue.range(true)),
+        ];
+        for (key, _) in colour.iter().filter(|(_, range)| range.is_some()) {
             eprintln!(
                 "warning: {origin}: data.{key} does nothing on one-channel images (as in \
                  torchvision); data.brightness and data.contrast apply"
