@@ -79,17 +79,23 @@ pub struct ConfigArgs {
 impl ConfigArgs {
     /// The resolved, validated config with `--set` and `--device` applied.
     fn load(&self) -> Result<crate::train::config::RunConfig> {
-        let mut cfg = crate::experiment::config::load_run_config(&self.config, &self.set)?;
+        self.load_and_keys().map(|(cfg, _)| cfg)
+    }
+
+    /// [`Self::load`], with the keys the file and its `--set`s write (for the unread-key
+    /// warnings).
+    fn load_and_keys(
+        &self,
+    ) -> Result<(
+        crate::train::config::RunConfig,
+        std::collections::BTreeSet<String>,
+    )> {
+        use crate::experiment::config::load_run_config_and_keys;
+        let (mut cfg, given) = load_run_config_and_keys(&self.config, &self.set)?;
         if let Some(d) = &self.device {
             cfg.device = crate::train::device::parse_flag(d)?;
         }
-        Ok(cfg)
-    }
-
-    /// The keys the config file and its `--set`s write (for the unread-key warnings).
-    fn given_keys(&self) -> Result<std::collections::BTreeSet<String>> {
-        use crate::experiment::config::{given_keys, read_table};
-        Ok(given_keys(&read_table(&self.config)?, &self.set))
+        Ok((cfg, given))
     }
 
     /// `convlab {command}` with this config and these options, as one would type it again.

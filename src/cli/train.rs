@@ -37,7 +37,7 @@ pub struct TrainArgs {
 }
 
 pub fn run(a: TrainArgs) -> Result<()> {
-    let cfg = a.config.load()?;
+    let (cfg, given) = a.config.load_and_keys()?;
     let named = a.runs_dir.join(&cfg.name);
     let target = match (&a.run_dir, a.resume) {
         (Some(d), false) => RunTarget::Exact(d),
@@ -48,7 +48,6 @@ pub fn run(a: TrainArgs) -> Result<()> {
     let lookup = a.config.data.lookup();
     let origin = a.config.origin();
     let again = format!("`convlab train {origin} --resume`");
-    let given = a.config.given_keys()?;
     train_new(&cfg, &given, &origin, &lookup, &target, a.quiet, &again)
 }
 

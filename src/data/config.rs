@@ -145,16 +145,13 @@ impl DataConfig {
     /// jitter), by key.
     pub fn host_only_augmentation(&self) -> Option<&'static str> {
         [
-            ("data.rotation", self.rotation > 0.0),
-            ("data.erasing", self.erasing > 0.0),
-            ("data.brightness", self.brightness.range(false).is_some()),
-            ("data.contrast", self.contrast.range(false).is_some()),
-            ("data.saturation", self.saturation.range(false).is_some()),
-            ("data.hue", self.hue.range(true).is_some()),
+            ("data.rotation", self.rotation),
+            ("data.erasing", self.erasing),
         ]
         .into_iter()
-        .find(|&(_, on)| on)
+        .find(|&(_, v)| v > 0.0)
         .map(|(key, _)| key)
+        .or_else(|| self.jitter().first_on())
     }
 
     /// The colour jitter these keys ask for.
@@ -245,12 +242,7 @@ impl DataConfig {
                 format!("{} is not a probability in [0, 1]", self.erasing),
             ));
         }
-        for (key, strength, hue) in [
-            ("data.brightness", self.brightness, false),
-            ("data.contrast", self.contrast, false),
-            ("data.saturation", self.saturation, false),
-            ("data.hue", self.hue, true),
-        ] {
+        for (key, strength, hue) in self.jitter().keys() {
             if let Some(problem) = strength.problem(hue) {
                 return Err((key, problem));
             }

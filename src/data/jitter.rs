@@ -101,14 +101,26 @@ pub enum Adjust {
 }
 
 impl ColorJitter {
+    /// The four keys in torchvision's order (its random order indexes this), each with its
+    /// value and whether it turns the hue (drawn around 0) rather than scales (around 1).
+    pub fn keys(&self) -> [(&'static str, Strength, bool); 4] {
+        [
+            ("data.brightness", self.brightness, false),
+            ("data.contrast", self.contrast, false),
+            ("data.saturation", self.saturation, false),
+            ("data.hue", self.hue, true),
+        ]
+    }
+
+    /// The first key that is on, if any.
+    pub fn first_on(&self) -> Option<&'static str> {
+        (self.keys().into_iter())
+            .find(|(_, strength, hue)| strength.range(*hue).is_some())
+            .map(|(key, _, _)| key)
+    }
+
     pub fn is_off(&self) -> bool {
-        let ranges = [
-            self.brightness.range(false),
-            self.contrast.range(false),
-            self.saturation.range(false),
-            self.hue.range(true),
-        ];
-        ranges.iter().all(Option::is_none)
+        self.first_on().is_none()
     }
 
     /// An image's adjustments in the order they apply: torchvision's draw of a random order
@@ -120,15 +132,22 @@ impl ColorJitter {
         }
         let mut order = [0, 1, 2, 3];
         order.shuffle(rng);
-        let mut factor = |strength: Strength, hue: bool| {
+        // Drawn in the keys' order (brightness first), as torchvision draws them.
+        let factors = (self.keys()).map(|(_, strength, hue)| {
             (strength.range(hue)).map(|(low, high)| rng.random_range(low..=high) as f32)
-        };
-        let b = factor(self.brightness, false).map(Adjust::Brightness);
-        let c = factor(self.contrast, false).map(Adjust::Contrast);
-        let s = factor(self.saturation, false).map(Adjust::Saturation);
-        let h = factor(self.hue, true).map(Adjust::Hue);
-        let drawn = [b, c, s, h];
-        Some(order.iter().filter_map(|&i| drawn[i]).collect())
+        });
+        let adjust: [fn(f32) -> Adjust; 4] = [
+            Adjust::Brightness,
+            Adjust::Contrast,
+            Adjust::Saturation,
+            Adjust::Hue,
+        ];
+        Some(
+            order
+                .iter()
+                .filter_map(|&i| factors[i].map(adjust[i]))
+                .collect(),
+        )
     }
 }
 

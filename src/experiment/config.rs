@@ -251,6 +251,14 @@ pub fn typed(table: toml::Table, origin: &str) -> Result<RunConfig> {
 
 /// Read a run config file with `--set` overrides; the run name defaults to the file stem.
 pub fn load_run_config(path: &Path, sets: &[String]) -> Result<RunConfig> {
+    load_run_config_and_keys(path, sets).map(|(cfg, _)| cfg)
+}
+
+/// [`load_run_config`], with the keys the file and the `--set`s write ([`given_keys`]).
+pub fn load_run_config_and_keys(
+    path: &Path,
+    sets: &[String],
+) -> Result<(RunConfig, BTreeSet<String>)> {
     let origin = path.display().to_string();
     let mut table = read_table(path)?;
     if let Some(study) = table.get("study") {
@@ -286,10 +294,11 @@ pub fn load_run_config(path: &Path, sets: &[String]) -> Result<RunConfig> {
             ),
         ));
     }
+    let given = given_keys(&table, sets);
     apply_sets(&mut table, sets)?;
     let cfg = run_config(table, &origin)?;
     check_run_name(&cfg.name, &origin)?;
-    Ok(cfg)
+    Ok((cfg, given))
 }
 
 /// Whether a config file is a study (has a [study] table) rather than one run's config.

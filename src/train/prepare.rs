@@ -84,13 +84,14 @@ pub fn prepare(cfg: &RunConfig, splits: Splits, origin: &str) -> Result<Prepared
         ));
     }
     if c == 1 {
-        let colour = [
-            ("saturation", cfg.data.saturation.range(false)),
-            ("hue", cfg.data.hue.range(true)),
-        ];
-        for (key, _) in colour.iter().filter(|(_, range)| range.is_some()) {
+        // Saturation and hue, the last two keys, need colour.
+        let keys = cfg.data.jitter().keys();
+        for (key, _, _) in keys[2..]
+            .iter()
+            .filter(|(_, s, hue)| s.range(*hue).is_some())
+        {
             eprintln!(
-                "warning: {origin}: data.{key} does nothing on one-channel images (as in \
+                "warning: {origin}: {key} does nothing on one-channel images (as in \
                  torchvision); data.brightness and data.contrast apply"
             );
         }
