@@ -8,6 +8,7 @@ split and per-epoch evaluation (val + test at batch 256), data already in memory
         --dropout 0 --crop-padding 4 --hflip --erasing 0.5
     # ... and of examples/cifar10-mix.toml's MixUp and CutMix runs: add --mixup 0.2 or --cutmix 1.0
     # ... and of data.brightness/contrast/saturation/hue = 0.4/0.4/0.4/0.1: --color-jitter 0.4 0.4 0.4 0.1
+    # ... and of model.activation = "tanh" on mnist-cnn or cifar-cnn: --activation tanh
 
 Prints one JSON line per epoch: seconds (train + val + test, as convlab's timing.csv) and
 test accuracy. bench/cpu_epoch.sh runs it beside convlab and prints the ratio.
@@ -19,7 +20,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from seed_nets import NETS, Seed004  # noqa: E402
+from seed_nets import NETS, Seed001, Seed004  # noqa: E402
 
 
 def mnist(root):
@@ -49,11 +50,21 @@ def cifar_jpeg(path):
     return (*f("train"), *f("test"))
 
 
-def net(name, dropout=None):
+# convlab's parameter-free model.activation values, as PyTorch's modules with their defaults.
+ACTIVATIONS = {"relu": nn.ReLU, "elu": nn.ELU, "gelu": nn.GELU, "silu": nn.SiLU, "mish": nn.Mish,
+               "selu": nn.SELU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+
+
+def net(name, dropout=None, activation=None):
     """The seed nets as their notebooks wrote them (bench/seed_nets.py); `dropout` replaces
-    seed 004's p (convlab's model.dropout)."""
+    seed 004's p (convlab's model.dropout), `activation` seed 001's ReLU (model.activation)."""
     if name not in NETS:
         raise SystemExit(f"unknown model {name}")
+    if activation is not None:
+        if name not in ("mnist-cnn", "cifar-cnn"):
+            raise SystemExit("--activation is for mnist-cnn and cifar-cnn")
+        cifar = name == "cifar-cnn"
+        return Seed001(*((3, 15, 45, 32) if cifar else ()), act=ACTIVATIONS[activation]())
     if dropout is not None:
         if name != "bn-prelu-cnn":
             raise SystemExit("--dropout is for bn-prelu-cnn")
@@ -136,6 +147,7 @@ def main():
     ap.add_argument("--accumulate", type=int, default=1, help="batches per optimizer step (convlab's train.accumulate_grad_batches)")
     ap.add_argument("--dtype", default="f32", choices=["f32", "bf16"], help="bf16: training steps under autocast (convlab's train.precision)")
     ap.add_argument("--dropout", type=float, help="bn-prelu-cnn's dropout p (convlab's model.dropout; default the seed's 0.35)")
+    ap.add_argument("--activation", choices=sorted(ACTIVATIONS), help="seed 001's nets with this activation in place of ReLU (convlab's model.activation)")
     ap.add_argument("--crop-padding", type=int, default=0, help="random crop after zero padding (convlab's data.crop_padding)")
     ap.add_argument("--hflip", action="store_true", help="random horizontal flip (convlab's data.hflip)")
     ap.add_argument("--erasing", type=float, default=0.0, help="RandomErasing(p) after normalization (convlab's data.erasing)")
@@ -162,7 +174,7 @@ def main():
     xs, ys = norm(xte), torch.tensor(yte, dtype=torch.long)
     dev = torch.device(a.device)
     xt, yt, xv, yv, xs, ys = (t.to(dev) for t in (xt, yt, xv, yv, xs, ys))
-    model = net(a.model, a.dropout).to(dev)
+    model = net(a.model, a.dropout, a.activation).to(dev)
     black = ((0 - mean) / std).to(dev)
     augmenting = a.crop_padding or a.hflip or a.erasing or a.color_jitter
     # ColorJitter takes one image as (C, H, W): the per-channel statistics without the batch axis.

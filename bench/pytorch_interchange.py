@@ -118,7 +118,8 @@ def trained_checks(bin, tmp, data_dir, results):
     """Knob variants the seed classes do not cover, briefly trained on MNIST (real batch-norm
     statistics, normalization in the checkpoint)."""
     paths, x = images(tmp, (1, 28, 28))
-    variants = {"gelu": [], "elu": [], "leaky-relu": [], "rrelu": [], "prelu": ["model.batch_norm=on"]}
+    variants = {"gelu": [], "elu": [], "leaky-relu": [], "rrelu": [], "prelu": ["model.batch_norm=on"],
+                "silu": [], "mish": [], "selu": [], "tanh": [], "sigmoid": []}
     for act, extra in variants.items():
         run = os.path.join(tmp, f"run-{act}")
         sets = ["train.epochs=1", "data.limit_train=640", "data.limit_test=64", f"model.activation={act}", *extra]

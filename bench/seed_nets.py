@@ -20,8 +20,11 @@ from torch import nn
 class Seed001(nn.Module):
     """Seed 001: two 3x3 'same' convs, each max-pooled then ReLU, fc 100, dropout 0.3."""
 
-    def __init__(self, cin=1, c1=10, c2=32, side=28):
+    def __init__(self, cin=1, c1=10, c2=32, side=28, act=None):
         super().__init__()
+        # The seed's F.relu; `act` (a parameter-free module) swaps all three, as convlab's
+        # model.activation does, without changing the state_dict's keys.
+        self.act = act or nn.ReLU()
         self.conv1 = nn.Conv2d(cin, c1, 3, padding=1)
         self.conv2 = nn.Conv2d(c1, c2, 3, padding=1)
         self.fc1 = nn.Linear(c2 * (side // 4) ** 2, 100)
@@ -29,9 +32,9 @@ class Seed001(nn.Module):
         self.fc2 = nn.Linear(100, 10)
 
     def forward(self, x):
-        x = F.relu(F.max_pool2d(self.conv1(x), 2))
-        x = F.relu(F.max_pool2d(self.conv2(x), 2))
-        x = self.dropout(F.relu(self.fc1(x.flatten(1))))
+        x = self.act(F.max_pool2d(self.conv1(x), 2))
+        x = self.act(F.max_pool2d(self.conv2(x), 2))
+        x = self.dropout(self.act(self.fc1(x.flatten(1))))
         return self.fc2(x)
 
 

@@ -1,10 +1,7 @@
-//! Schedules and activations as PyTorch defines them: the values torch gives sit above each
-//! check.
+//! Schedules and losses as PyTorch defines them: the values torch gives sit above each
+//! check (activations: tests/activations.rs).
 
 use burn::prelude::*;
-use convlab::model::Net;
-use convlab::model::spec::{LayerSpec, Shape};
-use convlab::model::{Activation, Init};
 use convlab::train::schedule::{Schedule, ScheduleConfig};
 
 #[test]
@@ -77,80 +74,6 @@ fn schedules_follow_pytorch() {
         s.end_epoch(Some(v));
     }
     assert!((s.lr(4, 0) - 0.1).abs() < 1e-12);
-}
-
-/// Each activation a study compares, as PyTorch's module with its defaults computes it:
-///   x = torch.tensor([-2., -0.5, 0., 0.5, 2.])
-///   for m in [nn.ReLU(), nn.LeakyReLU(), nn.PReLU(), nn.ELU(), nn.RReLU().eval(), nn.GELU()]:
-///       print(m(x).tolist())
-/// and in training, RReLU's negative slopes drawn uniformly from [1/8, 1/3]:
-///   torch.manual_seed(0); y = nn.RReLU().train()(-torch.ones(100000))
-///   -y.min(), -y.max(), -y.mean()  ->  0.33333, 0.12500, 0.22924
-#[test]
-fn activations_match_pytorchs_defaults() {
-    let x = [-2.0f32, -0.5, 0.0, 0.5, 2.0];
-    let torch: [(Activation, [f32; 5]); 6] = [
-        (Activation::Relu, [0.0, 0.0, 0.0, 0.5, 2.0]),
-        (Activation::LeakyRelu, [-0.02, -0.005, 0.0, 0.5, 2.0]),
-        (Activation::Prelu, [-0.5, -0.125, 0.0, 0.5, 2.0]),
-        (
-            Activation::Elu,
-            [-0.864_664_7, -0.393_469_33, 0.0, 0.5, 2.0],
-        ),
-        (
-            Activation::Rrelu,
-            [-0.458_333_34, -0.114_583_336, 0.0, 0.5, 2.0],
-        ),
-        (
-            Activation::Gelu,
-            [-0.045_500_28, -0.154_268_77, 0.0, 0.345_731_23, 1.954_499_7],
-        ),
-    ];
-    let device = Device::flex();
-    let input = Shape::Image { c: 1, h: 1, w: 5 };
-    let net_of = |kind| {
-        let layers = [LayerSpec::Activation { kind }, LayerSpec::Flatten];
-        Net::new(&layers, input, Init::Default, &device)
-    };
-    for (kind, want) in torch {
-        let x = Tensor::<4>::from_floats([[[x]]], &device);
-        let got: Vec<f32> = net_of(kind)
-            .forward(x)
-            .into_data()
-            .try_to_vec::<f32>()
-            .unwrap();
-        for (g, w) in got.iter().zip(want) {
-            assert!((g - w).abs() < 1e-6, "{kind:?}: {got:?} vs {want:?}");
-        }
-    }
-    // RReLU in training (a gradient graph on the device): per-element slopes in [1/8, 1/3]
-    // with mean 11/48; positives pass unchanged.
-    let train = device.autodiff();
-    let n = 100_000;
-    let mut xs = vec![-1.0f32; n];
-    xs[0] = 3.0;
-    let x = Tensor::<4>::from_data(TensorData::new(xs, [1, 1, 1, n]), &train);
-    let net = Net::new(
-        &[
-            LayerSpec::Activation {
-                kind: Activation::Rrelu,
-            },
-            LayerSpec::Flatten,
-        ],
-        Shape::Image { c: 1, h: 1, w: n },
-        Init::Default,
-        &train,
-    );
-    let y: Vec<f32> = net.forward(x).into_data().try_to_vec::<f32>().unwrap();
-    assert_eq!(y[0], 3.0);
-    let slopes: Vec<f32> = y[1..].iter().map(|v| -v).collect();
-    let (lo, hi) = slopes
-        .iter()
-        .fold((f32::MAX, f32::MIN), |(l, h), &s| (l.min(s), h.max(s)));
-    let mean = slopes.iter().sum::<f32>() / slopes.len() as f32;
-    assert!((0.125..0.126).contains(&lo), "lowest slope {lo}");
-    assert!(hi <= 1.0 / 3.0 && hi > 0.332, "highest slope {hi}");
-    assert!((mean - 11.0 / 48.0).abs() < 2e-3, "mean slope {mean}");
 }
 
 // Warm-up, as SequentialLR([LinearLR(opt, start_factor=sf, total_iters=w), main],

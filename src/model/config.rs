@@ -9,7 +9,9 @@ use crate::model::spec::LayerSpec;
 
 crate::choice! {
     /// Hidden-layer activations, with PyTorch's defaults (LeakyReLU slope 0.01, one PReLU
-    /// slope initialised to 0.25, RReLU in [1/8, 1/3], ELU alpha 1).
+    /// slope initialised to 0.25, RReLU in [1/8, 1/3], ELU alpha 1, exact GELU, SELU's
+    /// fixed alpha and scale). Tanh and sigmoid are the saturating classics a study sets
+    /// against ReLU; SiLU (swish) and Mish the smooth modern ones.
     pub enum Activation("activation") {
         Relu => "relu",
         LeakyRelu => "leaky-relu",
@@ -17,6 +19,11 @@ crate::choice! {
         Rrelu => "rrelu",
         Elu => "elu",
         Gelu => "gelu",
+        Silu => "silu",
+        Mish => "mish",
+        Selu => "selu",
+        Tanh => "tanh",
+        Sigmoid => "sigmoid",
     }
 }
 

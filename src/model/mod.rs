@@ -1,11 +1,13 @@
 //! Models: the model config, layer specs (data), presets (one table of spec lists), the
 //! Burn module, checkpoints, the predictor, the CPU operations and the CubeCL kernels.
 
+pub mod activation;
 pub mod checkpoint;
 pub mod config;
 pub mod cpu;
 #[cfg(any(feature = "cuda", feature = "cubecl-cpu"))]
 pub mod cube;
+pub mod elu;
 pub mod gelu;
 pub mod net;
 pub mod params;

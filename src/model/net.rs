@@ -2,9 +2,6 @@
 //! preset and a custom net are the same type and load from the same checkpoint format.
 
 use burn::module::Param;
-use burn::nn::activation::{
-    Elu, EluConfig, Gelu, LeakyRelu, LeakyReluConfig, PRelu, PReluConfig, RRelu, RReluConfig, Relu,
-};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
 use burn::nn::{
@@ -14,43 +11,10 @@ use burn::nn::{
 use burn::prelude::*;
 use burn::tensor::{DType, Distribution};
 
-use crate::model::config::{Activation, Init};
+pub use crate::model::activation::Act;
+use crate::model::config::Init;
 use crate::model::cpu;
 use crate::model::spec::{LayerSpec, Shape, residual_projects};
-
-#[derive(Module, Debug)]
-pub enum Act {
-    Relu(Relu),
-    LeakyRelu(LeakyRelu),
-    PRelu(PRelu),
-    RRelu(RRelu),
-    Elu(Elu),
-    Gelu(Gelu),
-}
-
-impl Act {
-    fn new(kind: Activation, device: &Device) -> Self {
-        match kind {
-            Activation::Relu => Act::Relu(Relu::new()),
-            Activation::LeakyRelu => Act::LeakyRelu(LeakyReluConfig::new().init()),
-            Activation::Prelu => Act::PRelu(PReluConfig::new().init(device)),
-            Activation::Rrelu => Act::RRelu(RReluConfig::new().init()),
-            Activation::Elu => Act::Elu(EluConfig::new().init()),
-            Activation::Gelu => Act::Gelu(Gelu::new()),
-        }
-    }
-
-    fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        match self {
-            Act::Relu(a) => cpu::prelu::fixed_slope(x, 0.0, |x| a.forward(x)),
-            Act::LeakyRelu(a) => cpu::prelu::fixed_slope(x, a.negative_slope, |x| a.forward(x)),
-            Act::PRelu(a) => cpu::prelu::forward(a, x),
-            Act::RRelu(a) => a.forward(x),
-            Act::Elu(a) => a.forward(x),
-            Act::Gelu(_) => super::gelu::forward(x),
-        }
-    }
-}
 
 /// PyTorch's `nn.Dropout2d`: zeroes whole channels of each image. Wraps Burn's dropout for
 /// its probability and training flag (frozen layers and inference pass inputs through).

@@ -53,6 +53,7 @@ pub mod plane_affine;
 pub mod prelu;
 pub mod rmsprop;
 pub mod sgd;
+pub mod smooth;
 mod step_parts;
 mod winograd;
 mod winograd_deep;

@@ -5,6 +5,7 @@
 pub mod export;
 pub mod import;
 pub mod onnx;
+mod onnx_proto;
 pub mod python;
 mod zip_pth;
 

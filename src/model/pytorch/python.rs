@@ -13,6 +13,11 @@ pub fn activation(kind: Activation) -> &'static str {
         Activation::Rrelu => "nn.RReLU(1 / 8, 1 / 3)",
         Activation::Elu => "nn.ELU(1.0)",
         Activation::Gelu => "nn.GELU()",
+        Activation::Silu => "nn.SiLU()",
+        Activation::Mish => "nn.Mish()",
+        Activation::Selu => "nn.SELU()",
+        Activation::Tanh => "nn.Tanh()",
+        Activation::Sigmoid => "nn.Sigmoid()",
     }
 }
 

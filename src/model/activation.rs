@@ -1,0 +1,69 @@
+//! A hidden-layer activation as a module of the net: one enum over every kind, each with
+//! PyTorch's defaults, run through convlab's one-pass CPU operations where it has them
+//! (`cpu::prelu`, `cpu::smooth`) and Burn's layers elsewhere.
+
+use burn::nn::activation::{
+    Elu, EluConfig, Gelu, LeakyRelu, LeakyReluConfig, Mish, PRelu, PReluConfig, RRelu, RReluConfig,
+    Relu, Selu, SiLU, Sigmoid, Tanh,
+};
+use burn::prelude::*;
+
+use crate::model::config::Activation;
+use crate::model::cpu;
+use crate::model::cpu::smooth::{self, Smooth};
+
+#[derive(Module, Debug)]
+pub enum Act {
+    Relu(Relu),
+    LeakyRelu(LeakyRelu),
+    PRelu(PRelu),
+    RRelu(RRelu),
+    Elu(Elu),
+    Gelu(Gelu),
+    // New kinds go last: a checkpoint stores no record for a parameter-free activation, so
+    // the order only has to stay stable for the ones before.
+    Silu(SiLU),
+    Mish(Mish),
+    Selu(Selu),
+    Tanh(Tanh),
+    Sigmoid(Sigmoid),
+}
+
+impl Act {
+    pub(crate) fn new(kind: Activation, device: &Device) -> Self {
+        match kind {
+            Activation::Relu => Act::Relu(Relu::new()),
+            Activation::LeakyRelu => Act::LeakyRelu(LeakyReluConfig::new().init()),
+            Activation::Prelu => Act::PRelu(PReluConfig::new().init(device)),
+            Activation::Rrelu => Act::RRelu(RReluConfig::new().init()),
+            Activation::Elu => Act::Elu(EluConfig::new().init()),
+            Activation::Gelu => Act::Gelu(Gelu::new()),
+            Activation::Silu => Act::Silu(SiLU::new()),
+            Activation::Mish => Act::Mish(Mish::new()),
+            Activation::Selu => Act::Selu(Selu::new()),
+            Activation::Tanh => Act::Tanh(Tanh::new()),
+            Activation::Sigmoid => Act::Sigmoid(Sigmoid::new()),
+        }
+    }
+
+    pub(crate) fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        match self {
+            Act::Relu(a) => cpu::prelu::fixed_slope(x, 0.0, |x| a.forward(x)),
+            Act::LeakyRelu(a) => cpu::prelu::fixed_slope(x, a.negative_slope, |x| a.forward(x)),
+            Act::PRelu(a) => cpu::prelu::forward(a, x),
+            Act::RRelu(a) => a.forward(x),
+            Act::Elu(a) => {
+                let kind = Smooth::Elu {
+                    alpha: a.alpha as f32,
+                };
+                smooth::forward(x, kind, |x| super::elu::elu(x, a.alpha))
+            }
+            Act::Gelu(_) => super::gelu::forward(x),
+            Act::Silu(a) => smooth::forward(x, Smooth::Silu, |x| a.forward(x)),
+            Act::Mish(a) => smooth::forward(x, Smooth::Mish, |x| a.forward(x)),
+            Act::Selu(_) => smooth::forward(x, Smooth::Selu, super::elu::selu),
+            Act::Tanh(a) => smooth::forward(x, Smooth::Tanh, |x| a.forward(x)),
+            Act::Sigmoid(a) => smooth::forward(x, Smooth::Sigmoid, |x| a.forward(x)),
+        }
+    }
+}
