@@ -20,8 +20,7 @@ pub enum Act {
     RRelu(RRelu),
     Elu(Elu),
     Gelu(Gelu),
-    // New kinds go last: a checkpoint stores no record for a parameter-free activation, so
-    // the order only has to stay stable for the ones before.
+    // New kinds go last, so the ones before keep their places in a checkpoint's record.
     Silu(SiLU),
     Mish(Mish),
     Selu(Selu),

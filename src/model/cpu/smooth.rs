@@ -24,7 +24,8 @@ use rayon::prelude::*;
 
 use super::{dims, on_flex, tensor, values};
 
-/// Which activation, with its constant.
+/// Which activation, with its constant (ELU's alpha must be positive: its backward pass tells
+/// the branch from the output's sign).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Smooth {
     Sigmoid,
@@ -227,8 +228,24 @@ fn slope(kind: Smooth, v: f32, g: f32) -> f32 {
     }
 }
 
+/// `$each!(k)` with `k` the constant `Smooth` value `$kind` holds: each kind gets its own
+/// loop, with its branches and constants folded in, so that each loop vectorizes.
+macro_rules! per_kind {
+    ($kind:expr, $each:ident) => {
+        match $kind {
+            Smooth::Sigmoid => $each!(Smooth::Sigmoid),
+            Smooth::Tanh => $each!(Smooth::Tanh),
+            Smooth::Silu => $each!(Smooth::Silu),
+            Smooth::Mish => $each!(Smooth::Mish),
+            Smooth::Elu { alpha } => $each!(Smooth::Elu { alpha }),
+            Smooth::Selu => $each!(Smooth::Selu),
+            Smooth::Gelu => $each!(Smooth::Gelu),
+        }
+    };
+}
+
 wide! {
-    /// `value` over a chunk, one loop per kind so that each loop vectorizes.
+    /// `value` over a chunk.
     fn forward_chunk(xs: &[f32], out: &mut [MaybeUninit<f32>], kind: Smooth) {
         macro_rules! each {
             ($k:expr) => {
@@ -237,15 +254,7 @@ wide! {
                 }
             };
         }
-        match kind {
-            Smooth::Sigmoid => each!(Smooth::Sigmoid),
-            Smooth::Tanh => each!(Smooth::Tanh),
-            Smooth::Silu => each!(Smooth::Silu),
-            Smooth::Mish => each!(Smooth::Mish),
-            Smooth::Elu { alpha } => each!(Smooth::Elu { alpha }),
-            Smooth::Selu => each!(Smooth::Selu),
-            Smooth::Gelu => each!(Smooth::Gelu),
-        }
+        per_kind!(kind, each);
     }
 }
 
@@ -259,15 +268,7 @@ wide! {
                 }
             };
         }
-        match kind {
-            Smooth::Sigmoid => each!(Smooth::Sigmoid),
-            Smooth::Tanh => each!(Smooth::Tanh),
-            Smooth::Silu => each!(Smooth::Silu),
-            Smooth::Mish => each!(Smooth::Mish),
-            Smooth::Elu { alpha } => each!(Smooth::Elu { alpha }),
-            Smooth::Selu => each!(Smooth::Selu),
-            Smooth::Gelu => each!(Smooth::Gelu),
-        }
+        per_kind!(kind, each);
     }
 }
 
