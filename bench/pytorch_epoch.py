@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from seed_nets import NETS, Seed001, Seed004  # noqa: E402
+from seed_nets import NETS, Seed004  # noqa: E402
 
 
 def mnist(root):
@@ -63,8 +63,7 @@ def net(name, dropout=None, activation=None):
     if activation is not None:
         if name not in ("mnist-cnn", "cifar-cnn"):
             raise SystemExit("--activation is for mnist-cnn and cifar-cnn")
-        cifar = name == "cifar-cnn"
-        return Seed001(*((3, 15, 45, 32) if cifar else ()), act=ACTIVATIONS[activation]())
+        return NETS[name][0](act=ACTIVATIONS[activation]())
     if dropout is not None:
         if name != "bn-prelu-cnn":
             raise SystemExit("--dropout is for bn-prelu-cnn")

@@ -137,8 +137,8 @@ class VGG(nn.Module):
 
 
 NETS = {
-    "mnist-cnn": (lambda: Seed001(), (1, 28, 28)),
-    "cifar-cnn": (lambda: Seed001(3, 15, 45, 32), (3, 32, 32)),
+    "mnist-cnn": (lambda **kw: Seed001(**kw), (1, 28, 28)),
+    "cifar-cnn": (lambda **kw: Seed001(3, 15, 45, 32, **kw), (3, 32, 32)),
     "vgg-blocks": (Seed002, (3, 32, 32)),
     "bn-prelu-cnn": (Seed004, (3, 32, 32)),
     "resnet18": (ResNet18, (3, 32, 32)),

@@ -10,9 +10,9 @@
 
 use burn::prelude::*;
 
-/// SELU's fixed constants, from the paper (PyTorch's values).
-const SELU_ALPHA: f64 = 1.673_263_242_354_377_3;
-const SELU_SCALE: f64 = 1.050_700_987_355_480_5;
+/// SELU's fixed constants, from the paper (PyTorch's values); `cpu::smooth` rounds them to f32.
+pub(crate) const SELU_ALPHA: f64 = 1.673_263_242_354_377_3;
+pub(crate) const SELU_SCALE: f64 = 1.050_700_987_355_480_5;
 
 /// elu(x) = x where x > 0, else alpha * (exp(x) - 1).
 pub fn elu<const D: usize>(x: Tensor<D>, alpha: f64) -> Tensor<D> {

@@ -37,9 +37,9 @@ pub enum Smooth {
     Gelu,
 }
 
-/// SELU's fixed constants (PyTorch's, rounded to f32).
-const SELU_ALPHA: f32 = 1.673_263_2;
-const SELU_SCALE: f32 = 1.050_701;
+/// SELU's fixed constants (`model::elu`'s), rounded to f32.
+const SELU_ALPHA: f32 = crate::model::elu::SELU_ALPHA as f32;
+const SELU_SCALE: f32 = crate::model::elu::SELU_SCALE as f32;
 
 impl Smooth {
     /// Whether the backward pass reads the output (else the input).
