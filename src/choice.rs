@@ -1,13 +1,16 @@
 //! Closed sets of names a config value can take (optimizer, schedule, dataset, device, ...),
 //! as enums: `match` on them is checked by the compiler, and a misspelt name in a config is
-//! rejected while it is parsed, with the list of names that would have worked.
+//! rejected while it is parsed, with the list of names that would have worked. Names are read
+//! the way PyTorch and Keras users write them too: case, `-` and `_` do not matter
+//! (`LeakyReLU`, `leaky_relu` and `leaky-relu` are one name), and a variant may list other
+//! names (`Silu => "silu" | "swish"`); the config a run saves holds the canonical name.
 
-/// `choice! { /// doc  pub enum Name("noun") { Variant => "kebab-name", ... } }` defines the
-/// enum with `ALL`, `as_str`, `Display`, `FromStr` and serde as the name string; an unknown
-/// name reads `unknown <noun> "x" (expected one of: ...)`.
+/// `choice! { /// doc  pub enum Name("noun") { Variant => "kebab-name" | "alias", ... } }`
+/// defines the enum with `ALL`, `as_str`, `Display`, `FromStr` and serde as the name string;
+/// an unknown name reads `unknown <noun> "x" (expected one of: ...)`.
 #[macro_export]
 macro_rules! choice {
-    ($(#[$meta:meta])* pub enum $name:ident($noun:literal) { $($(#[$vmeta:meta])* $variant:ident => $text:literal,)+ }) => {
+    ($(#[$meta:meta])* pub enum $name:ident($noun:literal) { $($(#[$vmeta:meta])* $variant:ident => $text:literal $(| $alias:literal)*,)+ }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum $name {
@@ -38,14 +41,17 @@ macro_rules! choice {
         impl std::str::FromStr for $name {
             type Err = String;
             fn from_str(s: &str) -> std::result::Result<Self, String> {
-                match s {
-                    $($text => Ok($name::$variant),)+
-                    other => Err(format!(
-                        "unknown {} \"{other}\" (expected one of: {})",
-                        $noun,
-                        $name::names()
-                    )),
-                }
+                let key = $crate::choice::fold(s);
+                $(
+                    if [$text, $($alias,)*].iter().any(|name| $crate::choice::fold(name) == key) {
+                        return Ok($name::$variant);
+                    }
+                )+
+                Err(format!(
+                    "unknown {} \"{s}\" (expected one of: {})",
+                    $noun,
+                    $name::names()
+                ))
             }
         }
 
@@ -62,6 +68,15 @@ macro_rules! choice {
             }
         }
     };
+}
+
+/// A name as compared: lower case, without `-`, `_` and spaces, so `LeakyReLU`, `leaky_relu`
+/// and `leaky-relu` are one name.
+pub fn fold(name: &str) -> String {
+    name.chars()
+        .filter(|c| !matches!(c, '-' | '_' | ' '))
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// serde for an optional choice written as `""` when unset, so config files keep the

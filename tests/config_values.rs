@@ -132,3 +132,39 @@ fn impossible_schedule_and_dropout_values_are_refused() {
         check(&format!("[schedule]\nname = \"{name}\"")).unwrap();
     }
 }
+
+/// Names as PyTorch and Keras users write them (`nn.LeakyReLU`, Keras' "leaky_relu" and
+/// "swish", "SGD") are read as convlab's own, and the resolved config, which a run saves,
+/// holds the canonical name; a name that is none of them is still refused, with the list.
+#[test]
+fn names_are_read_as_pytorch_and_keras_users_write_them() {
+    let resolved = |toml: &str| {
+        let table = parse_table(toml, "run.toml").unwrap();
+        run_config(table, "run.toml")
+    };
+    for (written, canonical) in [
+        ("LeakyReLU", "leaky-relu"),
+        ("leaky_relu", "leaky-relu"),
+        ("swish", "silu"),
+        ("SiLU", "silu"),
+        ("PReLU", "prelu"),
+    ] {
+        let config = resolved(&format!("[model]\nactivation = \"{written}\"")).unwrap();
+        let saved = toml::to_string(&config).unwrap();
+        assert!(
+            saved.contains(&format!("activation = \"{canonical}\"")),
+            "{written}: {saved}"
+        );
+    }
+    let config =
+        resolved("[optimizer]\nname = \"SGD_Momentum\"\n[schedule]\nname = \"OneCycle\"").unwrap();
+    assert_eq!(config.optimizer.name.as_str(), "sgd-momentum");
+    assert_eq!(config.schedule.name.as_str(), "onecycle");
+    let err = resolved("[model]\nactivation = \"swishy\"")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("unknown activation \"swishy\"") && err.contains("leaky-relu"),
+        "{err}"
+    );
+}

@@ -19,7 +19,7 @@ crate::choice! {
         Rrelu => "rrelu",
         Elu => "elu",
         Gelu => "gelu",
-        Silu => "silu",
+        Silu => "silu" | "swish",
         Mish => "mish",
         Selu => "selu",
         Tanh => "tanh",
