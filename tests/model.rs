@@ -213,10 +213,10 @@ fn custom_net_errors_and_lint() {
     assert!(check_net(&layers, Shape::Image { c: 1, h: 28, w: 28 }, 10, "t", "").is_ok());
     assert_eq!(lint_net(&layers).len(), 1, "relu on the logits is flagged");
     // An unknown activation cannot become a LayerSpec: it is rejected while parsing.
-    let e = toml::from_str::<LayerSpec>("type = \"activation\"\nkind = \"swish\"")
+    let e = toml::from_str::<LayerSpec>("type = \"activation\"\nkind = \"swirl\"")
         .unwrap_err()
         .to_string();
-    assert!(e.contains("unknown activation \"swish\""), "{e}");
+    assert!(e.contains("unknown activation \"swirl\""), "{e}");
 }
 
 #[test]
