@@ -9,6 +9,7 @@ split and per-epoch evaluation (val + test at batch 256), data already in memory
     # ... and of examples/cifar10-mix.toml's MixUp and CutMix runs: add --mixup 0.2 or --cutmix 1.0
     # ... and of data.brightness/contrast/saturation/hue = 0.4/0.4/0.4/0.1: --color-jitter 0.4 0.4 0.4 0.1
     # ... and of model.activation = "tanh" on mnist-cnn or cifar-cnn: --activation tanh
+    # ... and of model.init = "orthogonal" (every conv and linear weight; biases 0): --init orthogonal
 
 Prints one JSON line per epoch: seconds (train + val + test, as convlab's timing.csv) and
 test accuracy. bench/cpu_epoch.sh runs it beside convlab and prints the ratio.
@@ -53,6 +54,27 @@ def cifar_jpeg(path):
 # convlab's parameter-free model.activation values, as PyTorch's modules with their defaults.
 ACTIVATIONS = {"relu": nn.ReLU, "elu": nn.ELU, "gelu": nn.GELU, "silu": nn.SiLU, "mish": nn.Mish,
                "selu": nn.SELU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+
+
+# convlab's model.init values other than "default", as torch.nn.init calls on every conv and
+# linear weight, the biases zeroed.
+INITS = {
+    "kaiming": lambda w: nn.init.kaiming_normal_(w, nonlinearity="relu"),
+    "kaiming-uniform": lambda w: nn.init.kaiming_uniform_(w, nonlinearity="relu"),
+    "xavier": nn.init.xavier_uniform_,
+    "xavier-normal": nn.init.xavier_normal_,
+    "lecun-normal": lambda w: nn.init.kaiming_normal_(w, nonlinearity="linear"),
+    "orthogonal": nn.init.orthogonal_,
+}
+
+
+def init_weights(model, name):
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            INITS[name](m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+    return model
 
 
 def net(name, dropout=None, activation=None):
@@ -134,6 +156,7 @@ def main():
     ap.add_argument("--model", default="mnist-cnn")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--optimizer", default="adam", choices=["adam", "sgd"], help="torch.optim.Adam or plain SGD, PyTorch's defaults (convlab's optimizer.name)")
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--data-dir", default="../shared/datasets")
     ap.add_argument("--seed", type=int, default=0)
@@ -146,6 +169,7 @@ def main():
     ap.add_argument("--accumulate", type=int, default=1, help="batches per optimizer step (convlab's train.accumulate_grad_batches)")
     ap.add_argument("--dtype", default="f32", choices=["f32", "bf16"], help="bf16: training steps under autocast (convlab's train.precision)")
     ap.add_argument("--dropout", type=float, help="bn-prelu-cnn's dropout p (convlab's model.dropout; default the seed's 0.35)")
+    ap.add_argument("--init", choices=sorted(INITS), help="torch.nn.init on every conv and linear weight, biases 0 (convlab's model.init)")
     ap.add_argument("--activation", choices=sorted(ACTIVATIONS), help="seed 001's nets with this activation in place of ReLU (convlab's model.activation)")
     ap.add_argument("--crop-padding", type=int, default=0, help="random crop after zero padding (convlab's data.crop_padding)")
     ap.add_argument("--hflip", action="store_true", help="random horizontal flip (convlab's data.hflip)")
@@ -173,12 +197,15 @@ def main():
     xs, ys = norm(xte), torch.tensor(yte, dtype=torch.long)
     dev = torch.device(a.device)
     xt, yt, xv, yv, xs, ys = (t.to(dev) for t in (xt, yt, xv, yv, xs, ys))
-    model = net(a.model, a.dropout, a.activation).to(dev)
+    model = net(a.model, a.dropout, a.activation)
+    if a.init:
+        init_weights(model, a.init)
+    model = model.to(dev)
     black = ((0 - mean) / std).to(dev)
     augmenting = a.crop_padding or a.hflip or a.erasing or a.color_jitter
     # ColorJitter takes one image as (C, H, W): the per-channel statistics without the batch axis.
     mean3, std3 = mean[0], std[0]
-    opt = torch.optim.Adam(model.parameters(), lr=a.lr)
+    opt = (torch.optim.SGD if a.optimizer == "sgd" else torch.optim.Adam)(model.parameters(), lr=a.lr)
     mix = batch_mix(a.mixup, a.cutmix)
     for epoch in range(a.epochs):
         t0 = time.perf_counter()

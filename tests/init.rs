@@ -4,6 +4,11 @@
 //!   for the weight and the bias, both U(-1/sqrt(fan_in), 1/sqrt(fan_in));
 //! - `kaiming`: nn.init.kaiming_normal_(w, nonlinearity="relu"), N(0, 2/fan_in), bias 0;
 //! - `xavier`: nn.init.xavier_uniform_(w), U(+-sqrt(6/(fan_in+fan_out))), bias 0;
+//! - `kaiming-uniform`: kaiming_uniform_(w, nonlinearity="relu"), U(+-sqrt(6/fan_in)), bias 0;
+//! - `xavier-normal`: xavier_normal_(w), N(0, 2/(fan_in+fan_out)), bias 0;
+//! - `lecun-normal`: kaiming_normal_(w, nonlinearity="linear"), N(0, 1/fan_in), bias 0;
+//! - `orthogonal`: orthogonal_(w): the conv's 64 x 288 matrix has orthonormal rows, and so does
+//!   the linear's 100 x 1024 (Burn stores it transposed, 1024 x 100, orthonormal columns);
 //!
 //! and nn.PReLU's slope 0.25, batch norm's weight 1, bias 0, running mean 0, running var 1.
 
@@ -128,4 +133,64 @@ fn xavier_is_xavier_uniform_with_zero_biases() {
     assert_uniform("conv weight", &cw, (6.0 / (288.0 + 576.0f64)).sqrt());
     assert_uniform("linear weight", &lw, (6.0 / (1024.0 + 100.0f64)).sqrt());
     assert!(cb.iter().chain(&lb).all(|&b| b == 0.0));
+}
+
+#[test]
+fn kaiming_uniform_xavier_normal_and_lecun_normal_are_torchs_with_zero_biases() {
+    let [cw, cb, lw, lb] = weights(&net(Init::KaimingUniform));
+    assert_uniform("conv weight", &cw, (6.0 / 288f64).sqrt());
+    assert_uniform("linear weight", &lw, (6.0 / 1024f64).sqrt());
+    assert!(cb.iter().chain(&lb).all(|&b| b == 0.0));
+    let [cw, cb, lw, lb] = weights(&net(Init::XavierNormal));
+    assert_normal("conv weight", &cw, (2.0 / (288.0 + 576.0f64)).sqrt());
+    assert_normal("linear weight", &lw, (2.0 / (1024.0 + 100.0f64)).sqrt());
+    assert!(cb.iter().chain(&lb).all(|&b| b == 0.0));
+    let [cw, cb, lw, lb] = weights(&net(Init::LecunNormal));
+    assert_normal("conv weight", &cw, (1.0 / 288f64).sqrt());
+    assert_normal("linear weight", &lw, (1.0 / 1024f64).sqrt());
+    assert!(cb.iter().chain(&lb).all(|&b| b == 0.0));
+}
+
+/// Largest |G - I| of the Gram matrix of `rows` vectors of length `len`, stored one after
+/// another (`by_rows`) or as the columns of a len x rows matrix.
+fn gram_error(v: &[f64], rows: usize, len: usize, by_rows: bool) -> f64 {
+    let at = |r: usize, i: usize| {
+        if by_rows {
+            v[r * len + i]
+        } else {
+            v[i * rows + r]
+        }
+    };
+    let mut worst = 0f64;
+    for a in 0..rows {
+        for b in 0..rows {
+            let dot: f64 = (0..len).map(|i| at(a, i) * at(b, i)).sum();
+            let want = if a == b { 1.0 } else { 0.0 };
+            worst = worst.max((dot - want).abs());
+        }
+    }
+    worst
+}
+
+#[test]
+fn orthogonal_weights_have_orthonormal_rows_as_torchs_orthogonal() {
+    let [cw, cb, lw, lb] = weights(&net(Init::Orthogonal));
+    // Conv [64, 32, 3, 3]: 64 filters of 288 weights, orthonormal.
+    assert!(gram_error(&cw, 64, 288, true) < 1e-5, "conv");
+    // Linear, Burn's [1024, 100] (PyTorch's [100, 1024]): 100 orthonormal columns.
+    assert!(gram_error(&lw, 100, 1024, false) < 1e-5, "linear");
+    assert!(cb.iter().chain(&lb).all(|&b| b == 0.0));
+    // Not the same matrix twice: two seeds give different weights.
+    let device = Device::flex();
+    device.seed(8);
+    let other = Net::new(
+        &[LayerSpec::conv(64, 3, 1)],
+        Shape::Image { c: 32, h: 4, w: 4 },
+        Init::Orthogonal,
+        &device,
+    );
+    let Layer::Conv(c) = &other.layers[0] else {
+        unreachable!()
+    };
+    assert_ne!(values(c.weight.val()), cw);
 }

@@ -38,12 +38,24 @@ crate::choice! {
 }
 
 crate::choice! {
-    /// Weight init: Burn's default (the same bounds as PyTorch's), or Kaiming normal /
-    /// Xavier uniform with zero biases, as `torch.nn.init` users write it.
+    /// Weight init: Burn's default (the same bounds as PyTorch's), or one of `torch.nn.init`'s
+    /// (Keras' names read too) for conv and linear weights, with zero biases.
     pub enum Init("value") {
         Default => "default",
-        Kaiming => "kaiming",
-        Xavier => "xavier",
+        /// kaiming_normal_(w, nonlinearity="relu"): N(0, 2/fan_in).
+        Kaiming => "kaiming" | "kaiming-normal" | "he-normal" | "he",
+        /// xavier_uniform_(w): U(+-sqrt(6/(fan_in+fan_out))).
+        Xavier => "xavier" | "xavier-uniform" | "glorot-uniform" | "glorot",
+        /// kaiming_uniform_(w, nonlinearity="relu"): U(+-sqrt(6/fan_in)).
+        KaimingUniform => "kaiming-uniform" | "he-uniform",
+        /// xavier_normal_(w): N(0, 2/(fan_in+fan_out)).
+        XavierNormal => "xavier-normal" | "glorot-normal",
+        /// kaiming_normal_(w, nonlinearity="linear"): N(0, 1/fan_in), what PyTorch's nn.SELU
+        /// asks for (Keras' lecun_normal truncates the normal; this does not).
+        LecunNormal => "lecun-normal",
+        /// orthogonal_(w): the weight, as a matrix of one row per output, has orthonormal
+        /// rows (or columns, when taller than wide).
+        Orthogonal => "orthogonal",
     }
 }
 

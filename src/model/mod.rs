@@ -9,6 +9,7 @@ pub mod cpu;
 pub mod cube;
 pub mod elu;
 pub mod gelu;
+mod init;
 pub mod net;
 pub mod params;
 pub mod predictor;

@@ -1,19 +1,16 @@
 //! The Burn module built from a checked layer list. One enum covers every layer kind, so a
 //! preset and a custom net are the same type and load from the same checkpoint format.
 
-use burn::module::Param;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::conv::Conv2d;
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
-use burn::nn::{
-    BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Initializer, Linear, LinearConfig,
-    PaddingConfig2d,
-};
+use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear};
 use burn::prelude::*;
 use burn::tensor::{DType, Distribution};
 
 pub use crate::model::activation::Act;
 use crate::model::config::Init;
 use crate::model::cpu;
+use crate::model::init::{WeightInit, dirac_init};
 use crate::model::spec::{LayerSpec, Shape, residual_projects};
 
 /// PyTorch's `nn.Dropout2d`: zeroes whole channels of each image. Wraps Burn's dropout for
@@ -263,94 +260,4 @@ fn linear(l: &Linear, x: Tensor<2>, bf16: bool) -> Tensor<2> {
         Some(b) => y + cpu::cast_to(b.val(), dtype).unsqueeze(),
         None => y,
     }
-}
-
-/// Weight init choice: Burn's default (the same uniform bounds as PyTorch's), or Kaiming
-/// normal / Xavier uniform for weights with zero biases, as `torch.nn.init` users write it.
-struct WeightInit(Option<Initializer>);
-
-impl WeightInit {
-    fn from_name(init: Init) -> Self {
-        WeightInit(match init {
-            Init::Default => None,
-            Init::Kaiming => Some(Initializer::KaimingNormal {
-                gain: 2f64.sqrt(),
-                fan_out_only: false,
-            }),
-            Init::Xavier => Some(Initializer::XavierUniform { gain: 1.0 }),
-        })
-    }
-
-    fn conv_config(
-        &self,
-        cin: usize,
-        cout: usize,
-        k: usize,
-        stride: usize,
-        pad: usize,
-    ) -> Conv2dConfig {
-        let c = Conv2dConfig::new([cin, cout], [k, k])
-            .with_stride([stride, stride])
-            .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad));
-        match &self.0 {
-            Some(i) => c.with_initializer(i.clone()),
-            None => c,
-        }
-    }
-
-    /// A conv; `bias: false` for convs followed by batch norm (BN's beta plays that role).
-    /// Kaiming/Xavier init zeroes the bias, as `torch.nn.init` users write it.
-    #[allow(clippy::too_many_arguments)]
-    fn conv(
-        &self,
-        cin: usize,
-        cout: usize,
-        k: usize,
-        stride: usize,
-        pad: usize,
-        bias: bool,
-        device: &Device,
-    ) -> Conv2d {
-        let mut conv = self
-            .conv_config(cin, cout, k, stride, pad)
-            .with_bias(bias)
-            .init(device);
-        if self.0.is_some() {
-            conv.bias = conv.bias.map(|b| zeros_like(b, device));
-        }
-        conv
-    }
-
-    fn linear(&self, din: usize, dout: usize, bias: bool, device: &Device) -> Linear {
-        let c = LinearConfig::new(din, dout).with_bias(bias);
-        match &self.0 {
-            Some(i) => {
-                let mut l = c.with_initializer(i.clone()).init(device);
-                l.bias = l.bias.map(|b| zeros_like(b, device));
-                l
-            }
-            None => c.init(device),
-        }
-    }
-}
-
-/// `torch.nn.init.dirac_` on the first `in` filters (each passes its own input channel
-/// through the kernel's centre); the others keep their init.
-fn dirac_init(mut conv: Conv2d) -> Conv2d {
-    let [out, cin, kh, kw] = conv.weight.val().dims();
-    let data = conv.weight.val().into_data().convert::<f32>();
-    let mut w = data.try_to_vec::<f32>().unwrap_or_default();
-    for o in 0..out.min(cin) {
-        let filter = &mut w[o * cin * kh * kw..(o + 1) * cin * kh * kw];
-        filter.fill(0.0);
-        filter[o * kh * kw + (kh / 2) * kw + kw / 2] = 1.0;
-    }
-    let device = conv.weight.val().device();
-    let weight = Tensor::from_data(TensorData::new(w, [out, cin, kh, kw]), &device);
-    conv.weight = Param::from_tensor(weight);
-    conv
-}
-
-fn zeros_like(p: Param<Tensor<1>>, device: &Device) -> Param<Tensor<1>> {
-    Param::from_tensor(Tensor::zeros(p.val().shape(), device))
 }

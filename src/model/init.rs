@@ -1,0 +1,195 @@
+//! Weight init: Burn's default (PyTorch's own bounds), `torch.nn.init`'s choices with zero
+//! biases, airbench's dirac filters; one place, so each layer kind draws the same way.
+
+use burn::module::Param;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{Initializer, Linear, LinearConfig, PaddingConfig2d};
+use burn::prelude::*;
+use burn::tensor::{DType, Distribution};
+
+use crate::model::config::Init;
+
+/// Weight init choice: Burn's default (the same uniform bounds as PyTorch's), or one of
+/// `torch.nn.init`'s for weights with zero biases. Burn's fans are PyTorch's (conv: cin x k x k
+/// in, cout x k x k out); ReLU's gain is sqrt(2), as `calculate_gain("relu")`.
+pub(crate) struct WeightInit(pub(crate) Option<Initializer>);
+
+impl WeightInit {
+    pub(crate) fn from_name(init: Init) -> Self {
+        let relu_gain = 2f64.sqrt();
+        WeightInit(match init {
+            Init::Default => None,
+            Init::Kaiming => Some(Initializer::KaimingNormal {
+                gain: relu_gain,
+                fan_out_only: false,
+            }),
+            Init::KaimingUniform => Some(Initializer::KaimingUniform {
+                gain: relu_gain,
+                fan_out_only: false,
+            }),
+            Init::LecunNormal => Some(Initializer::KaimingNormal {
+                gain: 1.0,
+                fan_out_only: false,
+            }),
+            Init::Xavier => Some(Initializer::XavierUniform { gain: 1.0 }),
+            Init::XavierNormal => Some(Initializer::XavierNormal { gain: 1.0 }),
+            Init::Orthogonal => Some(Initializer::Orthogonal { gain: 1.0 }),
+        })
+    }
+
+    fn conv_config(
+        &self,
+        cin: usize,
+        cout: usize,
+        k: usize,
+        stride: usize,
+        pad: usize,
+    ) -> Conv2dConfig {
+        let c = Conv2dConfig::new([cin, cout], [k, k])
+            .with_stride([stride, stride])
+            .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad));
+        match self.layer_initializer() {
+            Some(i) => c.with_initializer(i),
+            None => c,
+        }
+    }
+
+    /// What the layer's own init draws. For the orthogonal init the layer starts at zero
+    /// (the bias too, which drew from the weight's init and is zeroed anyway) and `redraw`
+    /// fills the weight.
+    fn layer_initializer(&self) -> Option<Initializer> {
+        match &self.0 {
+            Some(Initializer::Orthogonal { .. }) => Some(Initializer::Zeros),
+            other => other.clone(),
+        }
+    }
+
+    fn redraw<const D: usize>(&self, w: Param<Tensor<D>>, device: &Device) -> Param<Tensor<D>> {
+        match &self.0 {
+            Some(Initializer::Orthogonal { .. }) => {
+                Param::from_tensor(orthogonal(w.val().shape(), device))
+            }
+            _ => w,
+        }
+    }
+
+    /// A conv; `bias: false` for convs followed by batch norm (BN's beta plays that role).
+    /// A `torch.nn.init` choice zeroes the bias, as its users write it.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn conv(
+        &self,
+        cin: usize,
+        cout: usize,
+        k: usize,
+        stride: usize,
+        pad: usize,
+        bias: bool,
+        device: &Device,
+    ) -> Conv2d {
+        let mut conv = self
+            .conv_config(cin, cout, k, stride, pad)
+            .with_bias(bias)
+            .init(device);
+        if self.0.is_some() {
+            conv.bias = conv.bias.map(|b| zeros_like(b, device));
+            conv.weight = self.redraw(conv.weight, device);
+        }
+        conv
+    }
+
+    pub(crate) fn linear(&self, din: usize, dout: usize, bias: bool, device: &Device) -> Linear {
+        let c = LinearConfig::new(din, dout).with_bias(bias);
+        match self.layer_initializer() {
+            Some(i) => {
+                let mut l = c.with_initializer(i).init(device);
+                l.bias = l.bias.map(|b| zeros_like(b, device));
+                l.weight = self.redraw(l.weight, device);
+                l
+            }
+            None => c.init(device),
+        }
+    }
+}
+
+/// `torch.nn.init.dirac_` on the first `in` filters (each passes its own input channel
+/// through the kernel's centre); the others keep their init.
+pub(crate) fn dirac_init(mut conv: Conv2d) -> Conv2d {
+    let [out, cin, kh, kw] = conv.weight.val().dims();
+    let data = conv.weight.val().into_data().convert::<f32>();
+    let mut w = data.try_to_vec::<f32>().unwrap_or_default();
+    for o in 0..out.min(cin) {
+        let filter = &mut w[o * cin * kh * kw..(o + 1) * cin * kh * kw];
+        filter.fill(0.0);
+        filter[o * kh * kw + (kh / 2) * kw + kw / 2] = 1.0;
+    }
+    let device = conv.weight.val().device();
+    let weight = Tensor::from_data(TensorData::new(w, [out, cin, kh, kw]), &device);
+    conv.weight = Param::from_tensor(weight);
+    conv
+}
+
+fn zeros_like(p: Param<Tensor<1>>, device: &Device) -> Param<Tensor<1>> {
+    Param::from_tensor(Tensor::zeros(p.val().shape(), device))
+}
+
+/// `torch.nn.init.orthogonal_(w)`: a standard normal matrix of one row per output, replaced by
+/// the Q of its QR with R's diagonal made positive (so a matrix wider than tall gets
+/// orthonormal rows, a taller one orthonormal columns). That Q is computed as Cholesky QR,
+/// twice, in f64 on the CPU: A = L Q with L L^T = A A^T, so Q = L^-1 A; its two products are
+/// GEMMs. Burn's Householder QR carries a rows x rows Q (ResNet-18's 4608-long filters took
+/// minutes); a random matrix's condition number is small enough for Cholesky QR in f64.
+fn orthogonal<const D: usize>(shape: burn::tensor::Shape, device: &Device) -> Tensor<D> {
+    let rows = shape.dims::<D>()[0];
+    let cols = shape.num_elements() / rows;
+    let normal = Tensor::<2>::random([rows, cols], Distribution::Normal(0.0, 1.0), device);
+    let cpu = Device::flex();
+    let drawn = normal.into_data().convert::<f64>();
+    let mut a = Tensor::<2>::from_data(drawn, (&cpu, DType::F64));
+    if rows > cols {
+        a = a.transpose();
+    }
+    let n = rows.min(cols);
+    let gram = a.clone().matmul(a.clone().transpose()).into_data();
+    let l_inv = lower_cholesky_inverse(gram.as_slice::<f64>().unwrap_or_default(), n);
+    let l_inv = Tensor::<2>::from_data(TensorData::new(l_inv, [n, n]), (&cpu, DType::F64));
+    a = l_inv.matmul(a);
+    if rows > cols {
+        a = a.transpose();
+    }
+    let q = a.into_data().convert::<f32>();
+    Tensor::<2>::from_data(q, device).reshape(shape)
+}
+
+/// L^-1 for the Cholesky factor L of the n x n symmetric positive definite `g` (row-major);
+/// both loops run along rows, so they vectorize.
+fn lower_cholesky_inverse(g: &[f64], n: usize) -> Vec<f64> {
+    let dot = |a: &[f64], b: &[f64]| -> f64 { a.iter().zip(b).map(|(a, b)| a * b).sum() };
+    let mut l = vec![0f64; n * n];
+    for i in 0..n {
+        for j in 0..=i {
+            let s = dot(&l[i * n..i * n + j], &l[j * n..j * n + j]);
+            l[i * n + j] = if i == j {
+                (g[i * n + i] - s).max(f64::MIN_POSITIVE).sqrt()
+            } else {
+                (g[i * n + j] - s) / l[j * n + j]
+            };
+        }
+    }
+    // Row i of X = L^-1: (e_i - sum over k < i of L[i][k] X[k]) / L[i][i].
+    let mut inv = vec![0f64; n * n];
+    for i in 0..n {
+        let (done, rest) = inv.split_at_mut(i * n);
+        let row = &mut rest[..n];
+        row[i] = 1.0;
+        for k in 0..i {
+            let lik = l[i * n + k];
+            row[..=k]
+                .iter_mut()
+                .zip(&done[k * n..k * n + k + 1])
+                .for_each(|(x, y)| *x -= lik * y);
+        }
+        let d = l[i * n + i];
+        row[..=i].iter_mut().for_each(|x| *x /= d);
+    }
+    inv
+}
