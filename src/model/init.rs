@@ -6,6 +6,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Initializer, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::{DType, Distribution};
+use rayon::prelude::*;
 
 use crate::model::config::Init;
 
@@ -134,7 +135,8 @@ fn zeros_like(p: Param<Tensor<1>>, device: &Device) -> Param<Tensor<1>> {
 
 /// `torch.nn.init.orthogonal_(w)`: a standard normal matrix of one row per output, replaced by
 /// the Q of its QR with R's diagonal made positive (so a matrix wider than tall gets
-/// orthonormal rows, a taller one orthonormal columns). That Q is computed as Cholesky QR,
+/// orthonormal rows, a taller one orthonormal columns; Burn's linear weight is PyTorch's
+/// transposed, which keeps the same vectors orthonormal). That Q is computed as Cholesky QR,
 /// twice, in f64 on the CPU: A = L Q with L L^T = A A^T, so Q = L^-1 A; its two products are
 /// GEMMs. Burn's Householder QR carries a rows x rows Q (ResNet-18's 4608-long filters took
 /// minutes); a random matrix's condition number is small enough for Cholesky QR in f64.
@@ -160,36 +162,54 @@ fn orthogonal<const D: usize>(shape: burn::tensor::Shape, device: &Device) -> Te
     Tensor::<2>::from_data(q, device).reshape(shape)
 }
 
-/// L^-1 for the Cholesky factor L of the n x n symmetric positive definite `g` (row-major);
-/// both loops run along rows, so they vectorize.
+/// L^-1 for the Cholesky factor L of the n x n symmetric positive definite `g` (row-major).
+/// Both passes are dot products along rows, spread over the cores: L column by column (each
+/// column's entries below the diagonal at once), then L^-1 one column at a time (independent).
 fn lower_cholesky_inverse(g: &[f64], n: usize) -> Vec<f64> {
-    let dot = |a: &[f64], b: &[f64]| -> f64 { a.iter().zip(b).map(|(a, b)| a * b).sum() };
     let mut l = vec![0f64; n * n];
-    for i in 0..n {
-        for j in 0..=i {
-            let s = dot(&l[i * n..i * n + j], &l[j * n..j * n + j]);
-            l[i * n + j] = if i == j {
-                (g[i * n + i] - s).max(f64::MIN_POSITIVE).sqrt()
-            } else {
-                (g[i * n + j] - s) / l[j * n + j]
-            };
-        }
+    for j in 0..n {
+        let (above, below) = l.split_at_mut((j + 1) * n);
+        let lj = &mut above[j * n..];
+        let d = (g[j * n + j] - dot(&lj[..j], &lj[..j]))
+            .max(f64::MIN_POSITIVE)
+            .sqrt();
+        lj[j] = d;
+        let lj = &lj[..j];
+        below.par_chunks_mut(n).enumerate().for_each(|(r, li)| {
+            let i = j + 1 + r;
+            li[j] = (g[i * n + j] - dot(&li[..j], lj)) / d;
+        });
     }
-    // Row i of X = L^-1: (e_i - sum over k < i of L[i][k] X[k]) / L[i][i].
+    // Column c of X = L^-1 solves L x = e_c: x_i = (e_c[i] - L[i][c..i] . x[c..i]) / L[i][i].
+    let columns: Vec<Vec<f64>> = (0..n)
+        .into_par_iter()
+        .map(|c| {
+            let mut x = vec![0f64; n - c];
+            for i in c..n {
+                let rhs = if i == c { 1.0 } else { 0.0 };
+                x[i - c] = (rhs - dot(&l[i * n + c..i * n + i], &x[..i - c])) / l[i * n + i];
+            }
+            x
+        })
+        .collect();
     let mut inv = vec![0f64; n * n];
-    for i in 0..n {
-        let (done, rest) = inv.split_at_mut(i * n);
-        let row = &mut rest[..n];
-        row[i] = 1.0;
-        for k in 0..i {
-            let lik = l[i * n + k];
-            row[..=k]
-                .iter_mut()
-                .zip(&done[k * n..k * n + k + 1])
-                .for_each(|(x, y)| *x -= lik * y);
+    for (c, x) in columns.iter().enumerate() {
+        for (k, v) in x.iter().enumerate() {
+            inv[(c + k) * n + c] = *v;
         }
-        let d = l[i * n + i];
-        row[..=i].iter_mut().for_each(|x| *x /= d);
     }
     inv
+}
+
+/// a . b with four running sums, so the products vectorize (one sum keeps them in order).
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let mut acc = [0f64; 4];
+    for (a, b) in a.chunks_exact(4).zip(b.chunks_exact(4)) {
+        for k in 0..4 {
+            acc[k] += a[k] * b[k];
+        }
+    }
+    let tail = a.len() / 4 * 4;
+    let rest: f64 = a[tail..].iter().zip(&b[tail..]).map(|(a, b)| a * b).sum();
+    acc.iter().sum::<f64>() + rest
 }
