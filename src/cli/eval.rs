@@ -77,6 +77,12 @@ pub fn run(a: EvalArgs) -> Result<()> {
         );
     }
     println!("\n{}", d.per_class_table());
+    if !d.most_confused.is_empty() {
+        println!(
+            "most confused (true as predicted, images): {}\n",
+            d.most_confused_line(5)
+        );
+    }
     if d.per_class.len() <= 20 {
         println!("{}", d.confusion_table());
     }

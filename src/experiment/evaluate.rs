@@ -12,7 +12,7 @@ use crate::data::{self, DataConfig, Lookup};
 use crate::error::{Error, Result};
 use crate::experiment::config::read_stored;
 use crate::model::checkpoint::{self, CheckpointMeta};
-use crate::report::diagnostics::{self, ClassResult, Diagnostics};
+use crate::report::diagnostics::{self, ClassResult, Confusion, Diagnostics, MacroAverage};
 use crate::run::{files, write_json};
 use crate::train::device::{self, DeviceName};
 use crate::train::eval;
@@ -42,6 +42,8 @@ pub struct EvalReport {
     pub tta_flip_test_loss: Option<f64>,
     pub tta_flip_test_acc: Option<f64>,
     pub per_class: Vec<ClassResult>,
+    pub macro_average: MacroAverage,
+    pub most_confused: Vec<Confusion>,
     pub confusion: Vec<Vec<u64>>,
     pub trained_on: String,
     pub epoch: usize,
@@ -180,6 +182,8 @@ pub fn evaluate(o: &EvalOptions) -> Result<Evaluation> {
         tta_flip_test_loss: tta.as_ref().map(|t| t.loss),
         tta_flip_test_acc: tta.as_ref().map(|t| t.accuracy),
         per_class: plain.per_class.clone(),
+        macro_average: plain.macro_average.clone(),
+        most_confused: plain.most_confused.clone(),
         confusion: plain.confusion.clone(),
         trained_on: meta.device.clone(),
         epoch: meta.epoch,

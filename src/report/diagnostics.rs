@@ -1,5 +1,7 @@
-//! What `convlab eval` shows beyond accuracy: per-class accuracy, the confusion matrix (table,
-//! CSV, PNG/SVG) and a grid of the most confidently wrong test images (fastai's top losses).
+//! What `convlab eval` shows beyond accuracy: per-class accuracy (recall), precision and F1
+//! with their macro averages (scikit-learn's classification_report), the most confused pairs
+//! (fastai's most_confused), the confusion matrix (table, CSV, PNG/SVG) and a grid of the most
+//! confidently wrong test images (fastai's top losses).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -19,7 +21,29 @@ pub struct ClassResult {
     pub class: String,
     pub images: u64,
     pub correct: u64,
+    /// correct / images: the class's recall.
     pub accuracy: f64,
+    /// correct / images predicted as the class; None when none was.
+    pub precision: Option<f64>,
+    /// Harmonic mean of precision and recall; 0 when either is 0 or undefined.
+    pub f1: f64,
+}
+
+/// Unweighted means over the classes that have test images or predictions, an undefined
+/// precision counted as 0: scikit-learn's `average="macro"` with `zero_division=0`.
+#[derive(Debug, Clone, Serialize)]
+pub struct MacroAverage {
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+}
+
+/// `images` of class `true_class` predicted as `predicted`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Confusion {
+    pub true_class: String,
+    pub predicted: String,
+    pub images: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -28,6 +52,9 @@ pub struct Diagnostics {
     pub loss: f64,
     pub accuracy: f64,
     pub per_class: Vec<ClassResult>,
+    pub macro_average: MacroAverage,
+    /// Every off-diagonal cell of the confusion matrix that is not 0, largest first.
+    pub most_confused: Vec<Confusion>,
     /// confusion[true][predicted]
     pub confusion: Vec<Vec<u64>>,
     /// (image index, true, predicted, probability of the prediction, loss), worst first.
@@ -58,39 +85,103 @@ pub fn diagnose(probs: &[f32], labels: &[u8], classes: &[String]) -> Diagnostics
         }
     }
     wrong.sort_by(|a, b| b.4.total_cmp(&a.4));
-    let per_class = (0..k)
+    let predicted = |c: usize| -> u64 { confusion.iter().map(|row| row[c]).sum() };
+    let per_class: Vec<ClassResult> = (0..k)
         .map(|c| {
             let images: u64 = confusion[c].iter().sum();
+            let correct = confusion[c][c];
+            let recall = correct as f64 / images.max(1) as f64;
+            let precision = match predicted(c) {
+                0 => None,
+                p => Some(correct as f64 / p as f64),
+            };
+            let p = precision.unwrap_or(0.0);
             ClassResult {
                 class: classes[c].clone(),
                 images,
-                correct: confusion[c][c],
-                accuracy: confusion[c][c] as f64 / images.max(1) as f64,
+                correct,
+                accuracy: recall,
+                precision,
+                f1: if p + recall > 0.0 {
+                    2.0 * p * recall / (p + recall)
+                } else {
+                    0.0
+                },
             }
         })
         .collect();
+    let seen: Vec<&ClassResult> = (0..k)
+        .filter(|&c| per_class[c].images > 0 || predicted(c) > 0)
+        .map(|c| &per_class[c])
+        .collect();
+    let mean = |f: &dyn Fn(&ClassResult) -> f64| {
+        seen.iter().map(|c| f(c)).sum::<f64>() / seen.len().max(1) as f64
+    };
+    let macro_average = MacroAverage {
+        precision: mean(&|c| c.precision.unwrap_or(0.0)),
+        recall: mean(&|c| c.accuracy),
+        f1: mean(&|c| c.f1),
+    };
+    let mut most_confused: Vec<Confusion> = (0..k)
+        .flat_map(|t| (0..k).map(move |p| (t, p)))
+        .filter(|&(t, p)| t != p && confusion[t][p] > 0)
+        .map(|(t, p)| Confusion {
+            true_class: classes[t].clone(),
+            predicted: classes[p].clone(),
+            images: confusion[t][p],
+        })
+        .collect();
+    most_confused.sort_by(|a, b| b.images.cmp(&a.images));
     let correct: u64 = (0..k).map(|c| confusion[c][c]).sum();
     Diagnostics {
         images: n,
         loss: loss / n.max(1) as f64,
         accuracy: correct as f64 / n.max(1) as f64,
         per_class,
+        macro_average,
+        most_confused,
         confusion,
         top_losses: wrong,
     }
 }
 
 impl Diagnostics {
+    /// Per class: images, accuracy (recall), precision and F1, then their macro average.
     pub fn per_class_table(&self) -> String {
-        let mut out = String::from("| class | images | accuracy (%) |\n|---|---:|---:|\n");
+        let pct = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{:.2}", x * 100.0));
+        let mut out = String::from(
+            "| class | images | accuracy (%) | precision (%) | F1 (%) |\n|---|---:|---:|---:|---:|\n",
+        );
         for c in &self.per_class {
-            let acc = match c.images {
-                0 => "-".to_string(), // a class the test set has no image of
-                _ => format!("{:.2}", c.accuracy * 100.0),
-            };
-            let _ = writeln!(out, "| {} | {} | {acc} |", md_cell(&c.class), c.images);
+            // A class the test set has no image of has no accuracy.
+            let acc = pct((c.images > 0).then_some(c.accuracy));
+            let f1 = pct((c.images > 0 || c.precision.is_some()).then_some(c.f1));
+            let _ = writeln!(
+                out,
+                "| {} | {} | {acc} | {} | {f1} |",
+                md_cell(&c.class),
+                c.images,
+                pct(c.precision)
+            );
         }
+        let m = &self.macro_average;
+        let _ = writeln!(
+            out,
+            "| macro average | {} | {:.2} | {:.2} | {:.2} |",
+            self.images,
+            m.recall * 100.0,
+            m.precision * 100.0,
+            m.f1 * 100.0
+        );
         out
+    }
+
+    /// The `n` largest off-diagonal cells: "4 as 9 (123), 9 as 7 (96)".
+    pub fn most_confused_line(&self, n: usize) -> String {
+        let pairs: Vec<String> = (self.most_confused.iter().take(n))
+            .map(|c| format!("{} as {} ({})", c.true_class, c.predicted, c.images))
+            .collect();
+        pairs.join(", ")
     }
 
     /// Rows: true class; columns: predicted class.

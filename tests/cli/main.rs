@@ -178,6 +178,21 @@ fn train_writes_a_complete_run_folder_and_eval_agrees() {
     }
     let diagonal: u64 = (0..10).map(|c| confusion[c][c]).sum();
     assert!((diagonal as f64 / 200.0 - acc).abs() < 1e-9);
+    // eval.json's most confused pairs are the largest off-diagonal cells, largest first.
+    let off_diagonal = 200 - diagonal;
+    let pairs = v["most_confused"].as_array().unwrap();
+    let listed: u64 = pairs.iter().map(|p| p["images"].as_u64().unwrap()).sum();
+    assert_eq!(listed, off_diagonal);
+    let largest = (0..10)
+        .flat_map(|t| (0..10).filter(move |&p| p != t).map(move |p| (t, p)))
+        .map(|(t, p)| confusion[t][p])
+        .max()
+        .unwrap();
+    assert_eq!(
+        pairs.first().map_or(0, |p| p["images"].as_u64().unwrap()),
+        largest
+    );
+    assert!(v["macro_average"]["f1"].as_f64().is_some());
     let eval_dir = run.join("eval-last");
     for f in [
         "confusion.png",
