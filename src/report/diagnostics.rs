@@ -131,7 +131,7 @@ pub fn diagnose(probs: &[f32], labels: &[u8], classes: &[String]) -> Diagnostics
             images: confusion[t][p],
         })
         .collect();
-    most_confused.sort_by(|a, b| b.images.cmp(&a.images));
+    most_confused.sort_by_key(|c| std::cmp::Reverse(c.images));
     let correct: u64 = (0..k).map(|c| confusion[c][c]).sum();
     Diagnostics {
         images: n,
