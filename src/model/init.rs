@@ -38,23 +38,6 @@ impl WeightInit {
         })
     }
 
-    fn conv_config(
-        &self,
-        cin: usize,
-        cout: usize,
-        k: usize,
-        stride: usize,
-        pad: usize,
-    ) -> Conv2dConfig {
-        let c = Conv2dConfig::new([cin, cout], [k, k])
-            .with_stride([stride, stride])
-            .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad));
-        match self.layer_initializer() {
-            Some(i) => c.with_initializer(i),
-            None => c,
-        }
-    }
-
     /// What the layer's own init draws. For the orthogonal init the layer starts at zero
     /// (the bias too, which drew from the weight's init and is zeroed anyway) and `redraw`
     /// fills the weight.
@@ -87,10 +70,14 @@ impl WeightInit {
         bias: bool,
         device: &Device,
     ) -> Conv2d {
-        let mut conv = self
-            .conv_config(cin, cout, k, stride, pad)
-            .with_bias(bias)
-            .init(device);
+        let mut config = Conv2dConfig::new([cin, cout], [k, k])
+            .with_stride([stride, stride])
+            .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
+            .with_bias(bias);
+        if let Some(i) = self.layer_initializer() {
+            config = config.with_initializer(i);
+        }
+        let mut conv = config.init(device);
         if self.0.is_some() {
             conv.bias = conv.bias.map(|b| zeros_like(b, device));
             conv.weight = self.redraw(conv.weight, device);
