@@ -383,7 +383,11 @@ mod tests {
              dog|hound,0,0,1\n"
         );
         let table = d.per_class_table();
-        assert!(table.contains("| dog\\|hound | 1 | 100.00 |\n"), "{table}");
+        // dog|hound: 1 image, right (100%), predicted once (precision 100%, F1 100%).
+        assert!(
+            table.contains("| dog\\|hound | 1 | 100.00 | 100.00 | 100.00 |\n"),
+            "{table}"
+        );
         let confusion = d.confusion_table();
         assert!(
             confusion.contains("| dog\\|hound | 0 | 0 | 1 |\n"),
