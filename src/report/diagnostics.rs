@@ -110,9 +110,8 @@ pub fn diagnose(probs: &[f32], labels: &[u8], classes: &[String]) -> Diagnostics
             }
         })
         .collect();
-    let seen: Vec<&ClassResult> = (0..k)
-        .filter(|&c| per_class[c].images > 0 || predicted(c) > 0)
-        .map(|c| &per_class[c])
+    let seen: Vec<&ClassResult> = (per_class.iter())
+        .filter(|c| c.images > 0 || c.precision.is_some())
         .collect();
     let mean = |f: &dyn Fn(&ClassResult) -> f64| {
         seen.iter().map(|c| f(c)).sum::<f64>() / seen.len().max(1) as f64
