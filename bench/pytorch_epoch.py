@@ -10,6 +10,9 @@ split and per-epoch evaluation (val + test at batch 256), data already in memory
     # ... and of data.brightness/contrast/saturation/hue = 0.4/0.4/0.4/0.1: --color-jitter 0.4 0.4 0.4 0.1
     # ... and of model.activation = "tanh" on mnist-cnn or cifar-cnn: --activation tanh
     # ... and of model.init = "orthogonal" (every conv and linear weight; biases 0): --init orthogonal
+    # a net written as model.layers: export any checkpoint of it, then time its make_net():
+    #   convlab export --format pytorch runs/NAME/last.ckpt -o /tmp/net.pth   # writes /tmp/net.py
+    python3 bench/pytorch_epoch.py --dataset mnist --model lenet --net-py /tmp/net.py --batch 64 --lr 1e-3
 
 Prints one JSON line per epoch: seconds (train + val + test, as convlab's timing.csv) and
 test accuracy. bench/cpu_epoch.sh runs it beside convlab and prints the ratio.
@@ -77,9 +80,17 @@ def init_weights(model, name):
     return model
 
 
-def net(name, dropout=None, activation=None):
+def net(name, dropout=None, activation=None, net_py=None):
     """The seed nets as their notebooks wrote them (bench/seed_nets.py); `dropout` replaces
-    seed 004's p (convlab's model.dropout), `activation` seed 001's ReLU (model.activation)."""
+    seed 004's p (convlab's model.dropout), `activation` seed 001's ReLU (model.activation).
+    `net_py`: the .py that `convlab export --format pytorch` writes beside a state_dict; its
+    make_net() is the same layers as the config's `model.layers`, freshly initialised."""
+    if net_py:
+        import importlib.util
+        spec = importlib.util.spec_from_file_location("exported_net", net_py)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module.make_net()
     if name not in NETS:
         raise SystemExit(f"unknown model {name}")
     if activation is not None:
@@ -154,6 +165,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dataset", default="mnist")
     ap.add_argument("--model", default="mnist-cnn")
+    ap.add_argument("--net-py", help="a custom net: the .py `convlab export --format pytorch` wrote (its make_net()); --model then only labels the output")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--optimizer", default="adam", choices=["adam", "sgd"], help="torch.optim.Adam or plain SGD, PyTorch's defaults (convlab's optimizer.name)")
@@ -197,7 +209,7 @@ def main():
     xs, ys = norm(xte), torch.tensor(yte, dtype=torch.long)
     dev = torch.device(a.device)
     xt, yt, xv, yv, xs, ys = (t.to(dev) for t in (xt, yt, xv, yv, xs, ys))
-    model = net(a.model, a.dropout, a.activation)
+    model = net(a.model, a.dropout, a.activation, a.net_py)
     if a.init:
         init_weights(model, a.init)
     model = model.to(dev)

@@ -89,6 +89,12 @@ pub struct TrainConfig {
     pub lookahead_every: usize,
     /// Its per-step decay; the average's weight ramps as decay^N * (step / total)^3.
     pub lookahead_decay: f64,
+    /// An exponential moving average of the weights and batch-norm statistics, updated
+    /// after every optimizer step with this decay (PyTorch's AveragedModel with
+    /// get_ema_multi_avg_fn, timm's ModelEma, Keras' `ema_momentum`; 0.999 is usual): val,
+    /// test, best.ckpt and last.ckpt are the average's, training goes on with the weights.
+    /// 0 = off.
+    pub ema_decay: f64,
     /// Training steps' activations: "fp32" or "bf16" (mixed precision, f32 weights; see
     /// `Precision`). Evaluation always runs in f32.
     pub precision: Precision,
@@ -181,6 +187,7 @@ impl Default for TrainConfig {
             tta: Tta::None,
             lookahead_every: 0,
             lookahead_decay: 0.95,
+            ema_decay: 0.0,
             precision: Precision::Fp32,
         }
     }
@@ -228,6 +235,15 @@ impl TrainConfig {
             return Err((
                 "train.lookahead_decay",
                 format!("{} is not in [0, 1]", self.lookahead_decay),
+            ));
+        }
+        if !(0.0..1.0).contains(&self.ema_decay) {
+            return Err((
+                "train.ema_decay",
+                format!(
+                    "{} is not in [0, 1) (0 = off; 0.999 is usual)",
+                    self.ema_decay
+                ),
             ));
         }
         Ok(())

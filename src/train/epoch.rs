@@ -92,6 +92,9 @@ impl Trainer<'_> {
                     Some(l) => l.after_step(model, epoch * optimizer_steps + opt_step + 1),
                     None => model,
                 };
+                if let Some(ema) = p.ema.as_mut() {
+                    ema.update(&p.model);
+                }
             }
             losses.push(out.loss);
             hits.push(correct(out.logits, counted));

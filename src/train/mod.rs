@@ -3,6 +3,7 @@
 //! learning-rate range test and the throughput benchmark.
 
 pub mod adam;
+pub mod averaged;
 pub mod bench;
 pub mod config;
 #[cfg(feature = "cuda")]
@@ -10,6 +11,7 @@ mod cuda_probe;
 #[cfg(test)]
 mod cycled_momentum_tests;
 pub mod device;
+pub mod ema;
 mod epoch;
 pub mod eval;
 pub mod finetune;

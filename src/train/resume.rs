@@ -5,7 +5,8 @@
 //!
 //! Layout: the magic `CONVLABRESUME1`, then length-prefixed (u64 LE) sections: the JSON
 //! [`LoopState`], the model's burnpack record, the optimizer's burnpack record, and the
-//! lookahead average as f32 LE (empty without lookahead; absent in older files).
+//! lookahead average and the moving average (train.ema_decay) as f32 LE (each empty when
+//! off; absent in older files).
 
 use std::path::Path;
 
@@ -47,6 +48,7 @@ pub struct Resume {
     pub model: Vec<u8>,
     pub optimizer: Vec<u8>,
     pub lookahead: Vec<u8>,
+    pub ema: Vec<u8>,
 }
 
 pub fn save(
@@ -55,18 +57,19 @@ pub fn save(
     model: &[u8],
     optimizer: &[u8],
     lookahead: &[u8],
+    ema: &[u8],
 ) -> Result<()> {
     let json = serde_json::to_vec(state).map_err(|e| Error::Serialize {
         what: path.display().to_string(),
         problem: e.to_string(),
     })?;
-    let lens = [&json[..], model, optimizer, lookahead].map(|p| (p.len() as u64).to_le_bytes());
-    write_atomic_parts(
-        path,
-        &[
-            MAGIC, &lens[0], &json, &lens[1], model, &lens[2], optimizer, &lens[3], lookahead,
-        ],
-    )
+    let parts = [&json[..], model, optimizer, lookahead, ema];
+    let lens = parts.map(|p| (p.len() as u64).to_le_bytes());
+    let mut all: Vec<&[u8]> = vec![MAGIC];
+    for (len, part) in lens.iter().zip(parts) {
+        all.extend([&len[..], part]);
+    }
+    write_atomic_parts(path, &all)
 }
 
 /// What every problem with a resume file ends with: the way out.
@@ -109,17 +112,22 @@ pub fn load(path: &Path) -> Result<Resume> {
     let truncated = || with_restart_hint(Error::input(path.display(), "truncated resume file"));
     let model = r.take_section().ok_or_else(truncated)?;
     let optimizer = r.take_section().ok_or_else(truncated)?;
-    // Files written before the lookahead section existed end after the optimizer.
-    let lookahead = if r.is_at_end() {
-        Vec::new()
-    } else {
-        r.take_section().ok_or_else(truncated)?
+    // Files written before the lookahead (or the ema) section existed end before it.
+    let mut optional = || {
+        if r.is_at_end() {
+            Ok(Vec::new())
+        } else {
+            r.take_section().ok_or_else(truncated)
+        }
     };
+    let lookahead = optional()?;
+    let ema = optional()?;
     Ok(Resume {
         state,
         model,
         optimizer,
         lookahead,
+        ema,
     })
 }
 
@@ -148,6 +156,16 @@ impl Trainer<'_> {
                 with_restart_hint(Error::input(
                     &origin,
                     format!("corrupt lookahead average: {e}"),
+                ))
+            })?;
+        }
+        if let Some(ema) = p.ema.as_mut()
+            && !r.ema.is_empty()
+        {
+            ema.restore(&p.model, &r.ema).map_err(|e| {
+                with_restart_hint(Error::input(
+                    &origin,
+                    format!("unreadable moving average: {e}"),
                 ))
             })?;
         }
@@ -197,6 +215,7 @@ impl Trainer<'_> {
             .as_ref()
             .map(|l| l.to_bytes())
             .unwrap_or_default();
-        save(&path, &state, &weights, &moments, &average)
+        let ema = p.ema.as_ref().map(|e| e.to_bytes()).unwrap_or_default();
+        save(&path, &state, &weights, &moments, &average, &ema)
     }
 }

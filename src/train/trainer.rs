@@ -16,6 +16,7 @@ use crate::model::checkpoint;
 use crate::model::params::trainable_params;
 use crate::run::{EpochMetrics, RunDir, Status, Summary, files};
 use crate::train::config::{Monitor, RunConfig};
+use crate::train::ema::Ema;
 use crate::train::eval::evaluate;
 use crate::train::guard::{self, Guard};
 use crate::train::lookahead::Lookahead;
@@ -68,6 +69,8 @@ pub(super) struct Progress {
     pub(super) schedule: Schedule,
     /// Weight averaging (train.lookahead_every); restarts from the weights on resume.
     pub(super) lookahead: Option<Lookahead>,
+    /// The moving average that is evaluated and saved (train.ema_decay).
+    pub(super) ema: Option<Ema>,
     pub(super) guard: Guard,
     pub(super) rows: Vec<EpochMetrics>,
     pub(super) best: Option<Best>,
@@ -127,6 +130,7 @@ impl Trainer<'_> {
             ad,
             parameters: trainable_params(&p.layers, p.input),
             lookahead: Lookahead::new(&model, every, decay, steps * cfg.train.epochs),
+            ema: Ema::new(cfg.train.ema_decay),
             model,
             optim: optim::build_with(&cfg.optimizer, &momentum),
             momentum,
@@ -160,7 +164,10 @@ impl Trainer<'_> {
     ) -> Result<Option<Stop>> {
         let (cfg, prep) = (self.cfg, self.prep);
         let eval_batch = cfg.train.batch_size.max(MIN_EVAL_BATCH);
-        let eval_model = p.model.valid();
+        let eval_model = match &p.ema {
+            Some(ema) => ema.weights(&p.model),
+            None => p.model.valid(),
+        };
         let tta = cfg.train.tta;
         let last = epoch + 1 == cfg.train.epochs;
         let val = prep

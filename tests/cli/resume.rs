@@ -5,11 +5,12 @@
 use super::*;
 
 /// 1,600 training images and 12 epochs, so that the run can be killed between epochs;
-/// plateau and lookahead carry state from epoch to epoch that a resume must restore.
+/// plateau, lookahead and the moving average (whose weights give val and test) carry state
+/// from epoch to epoch that a resume must restore.
 fn long_setup(d: &Path) -> std::path::PathBuf {
     let cfg = setup(
         d,
-        "lookahead_every = 3\n[schedule]\nname = \"plateau\"\npatience = 1",
+        "lookahead_every = 3\nema_decay = 0.9\n[schedule]\nname = \"plateau\"\npatience = 1",
     );
     let text = std::fs::read_to_string(&cfg).unwrap();
     std::fs::write(&cfg, text.replace("epochs = 2", "epochs = 12")).unwrap();
@@ -88,7 +89,7 @@ fn a_killed_train_resumes_and_ends_as_an_uninterrupted_one() {
 
 /// Copies of a resume file, each damaged in one place, with the problem the error must
 /// name. Layout (src/train/resume.rs): a 14-byte magic, then sections (JSON state, model,
-/// optimizer, lookahead), each after its length as a u64 LE.
+/// optimizer, lookahead, moving average), each after its length as a u64 LE.
 fn damaged_resume_files(good: &[u8]) -> Vec<(Vec<u8>, &'static str)> {
     let mut sections = Vec::new(); // (start of the length field, start, end) of each section
     let mut at = 14;
@@ -97,7 +98,7 @@ fn damaged_resume_files(good: &[u8]) -> Vec<(Vec<u8>, &'static str)> {
         sections.push((at, at + 8, at + 8 + len));
         at += 8 + len;
     }
-    assert_eq!(sections.len(), 4, "magic and four sections");
+    assert_eq!(sections.len(), 5, "magic and five sections");
     let with = |f: &dyn Fn(&mut Vec<u8>)| {
         let mut v = good.to_vec();
         f(&mut v);
@@ -127,6 +128,15 @@ fn damaged_resume_files(good: &[u8]) -> Vec<(Vec<u8>, &'static str)> {
         (garble(sections[2]), "corrupt optimizer state"),
         (garble_after_header(sections[1]), "corrupt weights"),
         (garble_after_header(sections[2]), "corrupt optimizer state"),
+        // The moving average one value short.
+        (
+            with(&|v| {
+                let (len_at, start, end) = sections[4];
+                v.truncate(end - 4);
+                v[len_at..start].copy_from_slice(&((end - start - 4) as u64).to_le_bytes());
+            }),
+            "unreadable moving average",
+        ),
     ]
 }
 
