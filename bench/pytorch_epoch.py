@@ -10,6 +10,7 @@ split and per-epoch evaluation (val + test at batch 256), data already in memory
     # ... and of data.brightness/contrast/saturation/hue = 0.4/0.4/0.4/0.1: --color-jitter 0.4 0.4 0.4 0.1
     # ... and of model.activation = "tanh" on mnist-cnn or cifar-cnn: --activation tanh
     # ... and of model.init = "orthogonal" (every conv and linear weight; biases 0): --init orthogonal
+    # ... and of train.ema_decay = 0.999 (val and test of the moving average): --ema 0.999
     # a net written as model.layers: export any checkpoint of it, then time its make_net():
     #   convlab export --format pytorch runs/NAME/last.ckpt -o /tmp/net.pth   # writes /tmp/net.py
     python3 bench/pytorch_epoch.py --dataset mnist --model lenet --net-py /tmp/net.py --batch 64 --lr 1e-3
@@ -190,6 +191,7 @@ def main():
                     help="ColorJitter(brightness, contrast, saturation, hue) after the crop and flip (convlab's data.brightness, contrast, saturation, hue)")
     ap.add_argument("--mixup", type=float, default=0.0, help="torchvision's v2.MixUp(alpha) on each training batch (convlab's data.mixup)")
     ap.add_argument("--cutmix", type=float, default=0.0, help="v2.CutMix(alpha); with --mixup too, v2.RandomChoice of the two (convlab's data.cutmix)")
+    ap.add_argument("--ema", type=float, default=0.0, help="evaluate an AveragedModel(get_ema_multi_avg_fn(DECAY), use_buffers=True) updated after every step (convlab's train.ema_decay)")
     ap.add_argument("--save", help="write the trained state_dict here (for convlab import; its mean/std are printed)")
     a = ap.parse_args()
     torch.manual_seed(a.seed)
@@ -219,6 +221,10 @@ def main():
     mean3, std3 = mean[0], std[0]
     opt = (torch.optim.SGD if a.optimizer == "sgd" else torch.optim.Adam)(model.parameters(), lr=a.lr)
     mix = batch_mix(a.mixup, a.cutmix)
+    ema = None
+    if a.ema:
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(a.ema), use_buffers=True)
     for epoch in range(a.epochs):
         t0 = time.perf_counter()
         if a.loader == "memory":
@@ -243,16 +249,19 @@ def main():
             if (i + 1) % a.accumulate == 0 or i + 1 == nb:
                 opt.step()
                 opt.zero_grad(set_to_none=True)
+                if ema is not None:
+                    ema.update_parameters(model)
         if dev.type == "cuda":
             torch.cuda.synchronize()
         train_s = time.perf_counter() - t0
-        _, val_acc = evaluate(model, xv, yv)
-        _, acc = evaluate(model, xs, ys)
+        judged = model if ema is None else ema.module
+        _, val_acc = evaluate(judged, xv, yv)
+        _, acc = evaluate(judged, xs, ys)
         print(json.dumps({"framework": "pytorch", "torch": torch.__version__, "threads": torch.get_num_threads(), "model": a.model,
                           "batch": a.batch, "epoch": epoch + 1, "train_seconds": round(train_s, 2),
                           "seconds": round(time.perf_counter() - t0, 2), "val_acc": val_acc, "test_acc": acc}), flush=True)
     if a.save:
-        torch.save(model.state_dict(), a.save)
+        torch.save((model if ema is None else ema.module).state_dict(), a.save)
         print(json.dumps({"saved": a.save, "mean": [round(v, 6) for v in mean.flatten().tolist()],
                           "std": [round(v, 6) for v in std.flatten().tolist()]}), flush=True)
 

@@ -61,6 +61,15 @@ fn impossible_schedule_and_dropout_values_are_refused() {
             "[model]\ndropout = nan",
             "model.dropout: NaN is not in [0, 1)",
         ),
+        // AveragedModel takes any decay; 1 would never move from the first step's weights.
+        (
+            "[train]\nema_decay = 1.0",
+            "train.ema_decay: 1 is not in [0, 1) (0 = off; 0.999 is usual)",
+        ),
+        (
+            "[train]\nema_decay = nan",
+            "train.ema_decay: NaN is not in [0, 1)",
+        ),
         (
             "[schedule]\nname = \"onecycle\"\nmax_lr = -1.0",
             "schedule.max_lr: -1 must be a number >= 0 (0 = optimizer.lr)",

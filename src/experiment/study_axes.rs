@@ -18,6 +18,7 @@ pub const AXIS_ALIASES: &[(&str, &str)] = &[
     ("batch_size", "train.batch_size"),
     ("epochs", "train.epochs"),
     ("label_smoothing", "train.label_smoothing"),
+    ("ema_decay", "train.ema_decay"),
     ("schedule", "schedule.name"),
     ("activation", "model.activation"),
     ("dropout", "model.dropout"),
