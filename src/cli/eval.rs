@@ -1,11 +1,11 @@
-//! `convlab eval --checkpoint CKPT`: test metrics, per-class accuracy, confusion matrix,
+//! `convlab eval CKPT` (or `--checkpoint CKPT`): test metrics, per-class accuracy, confusion matrix,
 //! the worst mistakes, optional flip TTA.
 
 use std::path::PathBuf;
 
 use clap::Args;
 
-use super::DataArgs;
+use super::{CheckpointArg, DataArgs};
 use crate::error::Result;
 use crate::experiment::evaluate::{EvalOptions, evaluate};
 use crate::run;
@@ -13,9 +13,8 @@ use crate::train::device;
 
 #[derive(Args)]
 pub struct EvalArgs {
-    /// A checkpoint file (.ckpt), or a run folder: its best.ckpt.
-    #[arg(long)]
-    checkpoint: PathBuf,
+    #[command(flatten)]
+    checkpoint: CheckpointArg,
     #[command(flatten)]
     data: DataArgs,
     /// Image folder to evaluate on instead of the checkpoint's dataset.
@@ -43,7 +42,7 @@ pub struct EvalArgs {
 }
 
 pub fn run(a: EvalArgs) -> Result<()> {
-    let checkpoint = run::checkpoint_in(&a.checkpoint)?;
+    let checkpoint = run::checkpoint_in(&a.checkpoint.path())?;
     let e = evaluate(&EvalOptions {
         checkpoint: checkpoint.clone(),
         folder: a.folder.clone(),

@@ -62,6 +62,37 @@ impl DataArgs {
     }
 }
 
+/// The checkpoint of eval and serve: `--checkpoint PATH`, or the path alone
+/// (`convlab eval runs/mnist`, as export takes it).
+#[derive(Args)]
+pub struct CheckpointArg {
+    /// The checkpoint, as a flag (predict and finetune take it so).
+    #[arg(
+        long = "checkpoint",
+        id = "checkpoint",
+        value_name = "CHECKPOINT",
+        required_unless_present = "checkpoint_path"
+    )]
+    flag: Option<PathBuf>,
+    /// A checkpoint file (.ckpt), or a run folder: its best.ckpt (or give it as --checkpoint).
+    #[arg(
+        id = "checkpoint_path",
+        value_name = "CHECKPOINT",
+        conflicts_with = "checkpoint"
+    )]
+    positional: Option<PathBuf>,
+}
+
+impl CheckpointArg {
+    /// The checkpoint or run folder given (clap requires one of the two forms).
+    pub fn path(&self) -> PathBuf {
+        self.flag
+            .clone()
+            .or(self.positional.clone())
+            .unwrap_or_default()
+    }
+}
+
 /// A run config file with its overrides: what train and lr-find read.
 #[derive(Args)]
 pub struct ConfigArgs {

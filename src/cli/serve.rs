@@ -1,9 +1,8 @@
-//! `convlab serve --checkpoint CKPT`: the HTTP server.
-
-use std::path::PathBuf;
+//! `convlab serve CKPT` (or `--checkpoint CKPT`): the HTTP server.
 
 use clap::Args;
 
+use super::CheckpointArg;
 use crate::error::{Error, Result};
 use crate::model::predictor::Predictor;
 use crate::run;
@@ -12,9 +11,8 @@ use crate::train::device;
 
 #[derive(Args)]
 pub struct ServeArgs {
-    /// A checkpoint file (.ckpt), or a run folder: its best.ckpt.
-    #[arg(long)]
-    checkpoint: PathBuf,
+    #[command(flatten)]
+    checkpoint: CheckpointArg,
     /// 0 picks a free port (printed on the first line).
     #[arg(long, default_value_t = 8080)]
     port: u16,
@@ -61,7 +59,7 @@ pub fn run(a: ServeArgs) -> Result<()> {
     if let Some((flag, _)) = counts.iter().find(|(_, n)| *n == 0) {
         return Err(Error::input(*flag, "must be at least 1"));
     }
-    let checkpoint = run::checkpoint_in(&a.checkpoint)?;
+    let checkpoint = run::checkpoint_in(&a.checkpoint.path())?;
     let dev = device::select(device::parse_flag(&a.device)?)?;
     let predictor = Predictor::load(&checkpoint, &dev)?;
     crate::serve::run(

@@ -163,6 +163,29 @@ fn train_writes_a_complete_run_folder_and_eval_agrees() {
         "eval {} vs train {acc}",
         v["test_acc"]
     );
+    // The checkpoint as the path alone (as export takes it); not both forms at once.
+    let data_dir = dir.path().to_str().unwrap();
+    let args = [
+        "eval",
+        "runs/tiny/last.ckpt",
+        "--data-dir",
+        data_dir,
+        "--json",
+    ];
+    let alone = convlab(&args, dir.path());
+    assert!(alone.status.success(), "{}", stderr(&alone));
+    let w: serde_json::Value = serde_json::from_str(stdout(&alone).trim()).unwrap();
+    assert_eq!(w["test_acc"], v["test_acc"]);
+    let both = convlab(
+        &[&args[..], &["--checkpoint", "runs/tiny"]].concat(),
+        dir.path(),
+    );
+    assert_eq!(both.status.code(), Some(2), "{}", stderr(&both));
+    assert!(
+        stderr(&both).contains("cannot be used with"),
+        "{}",
+        stderr(&both)
+    );
     // The diagnostics agree with each other and with the data: 50 test images per class
     // (labels i % 4), the confusion matrix's diagonal is the accuracy.
     let confusion: Vec<Vec<u64>> = serde_json::from_value(v["confusion"].clone()).unwrap();
