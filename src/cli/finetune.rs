@@ -49,8 +49,11 @@ pub struct FinetuneArgs {
     /// Parent folder of run folders.
     #[arg(long, default_value = "runs")]
     runs_dir: PathBuf,
-    /// Continue the interrupted fine-tune in <runs-dir>/<name> after its last completed epoch,
-    /// given the same options; it ends as an uninterrupted one would.
+    /// Exact run folder: a new or empty one (nothing in it is overwritten), as train takes it.
+    #[arg(long)]
+    run_dir: Option<PathBuf>,
+    /// Continue the interrupted fine-tune in <runs-dir>/<name> (or --run-dir) after its last
+    /// completed epoch, given the same options; it ends as an uninterrupted one would.
     #[arg(long)]
     resume: bool,
     /// Print only the final summary.
@@ -110,10 +113,11 @@ pub fn run(a: FinetuneArgs) -> Result<()> {
     cfg.validate(&origin)?;
     check_run_name(&cfg.name, &origin)?;
     let named = a.runs_dir.join(&cfg.name);
-    let target = if a.resume {
-        RunTarget::Resume(&named)
-    } else {
-        RunTarget::Unique(&a.runs_dir)
+    let target = match (&a.run_dir, a.resume) {
+        (Some(d), false) => RunTarget::Exact(d),
+        (None, false) => RunTarget::Unique(&a.runs_dir),
+        (Some(d), true) => RunTarget::Resume(d),
+        (None, true) => RunTarget::Resume(&named),
     };
     let again = "the same `convlab finetune` command with --resume";
     // The recipe writes every key; only the --set ones are the user's.

@@ -255,13 +255,13 @@ fn finetune_replaces_the_head_and_freezes_the_features() {
             "halves",
             "--freeze-epochs",
             "0",
-            "--name",
-            "thawed",
+            "--run-dir",
+            "exact/thawed",
         ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let (_, thawed) =
-        convlab::model::checkpoint::load(&d.join("runs/thawed/last.ckpt"), &dev).unwrap();
+        convlab::model::checkpoint::load(&d.join("exact/thawed/last.ckpt"), &dev).unwrap();
     assert_ne!(conv(&thawed), conv(&base));
     let out = finetune(d, &["--data", "halves", "--scratch"]);
     assert!(out.status.success(), "{}", stderr(&out));
