@@ -12,6 +12,7 @@ use crate::experiment::training::{RunTarget, check_resumable, train_in};
 use crate::run::{Status, files};
 use crate::train::config::RunConfig;
 use crate::train::device;
+use crate::train::ema::short_run_warning;
 use crate::train::prepare::prepare;
 use crate::train::resume;
 use crate::train::unused_keys::unused_keys;
@@ -75,6 +76,10 @@ pub(super) fn train_new(
     let t0 = std::time::Instant::now();
     let splits = data::load(&cfg.data, lookup)?;
     let prep = prepare(cfg, splits, origin)?;
+    let steps = cfg.train.optimizer_steps(prep.train.len()) * cfg.train.epochs;
+    if let Some(line) = short_run_warning(cfg.train.ema_decay, steps) {
+        eprintln!("warning: {origin}: {line}");
+    }
     if !quiet {
         println!(
             "{}: {} on {} ({} train / {} val / {} test images of {:?}, loaded in {:.2}s), device {}",
@@ -92,6 +97,12 @@ pub(super) fn train_new(
             t0.elapsed().as_secs_f64(),
             cfg.device
         );
+        if cfg.train.ema_decay > 0.0 {
+            println!(
+                "val, test and the checkpoints are the moving average's (train.ema_decay = {}); train loss and accuracy are the weights'",
+                cfg.train.ema_decay
+            );
+        }
     }
     // The lock is held (by `_lock`) until the run ends.
     let (dir, _lock) = target.create(cfg)?;

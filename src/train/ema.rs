@@ -73,6 +73,30 @@ impl Ema {
     }
 }
 
+/// A run too short for its decay: after its `steps` optimizer steps the average would still
+/// hold more than 5% of the first step's weights (decay^(steps - 1)), as PyTorch's and Keras'
+/// averages would (neither warms the decay up). The warning names the share and a decay
+/// that fits.
+pub fn short_run_warning(decay: f64, steps: usize) -> Option<String> {
+    if decay <= 0.0 {
+        return None;
+    }
+    let first = decay.powi(steps.saturating_sub(1).min(i32::MAX as usize) as i32);
+    if first <= 0.05 {
+        return None;
+    }
+    // The largest of 0.999, 0.99, 0.9 that leaves at most 5%, or 0.5.
+    let fits = [0.999, 0.99, 0.9]
+        .into_iter()
+        .find(|d: &f64| d.powi((steps.max(1) - 1) as i32) <= 0.05)
+        .unwrap_or(0.5);
+    Some(format!(
+        "train.ema_decay = {decay} averages over about {:.0} steps and this run takes {steps}: {:.0}% of the final average is still the first step's weights; {fits} suits a run this long",
+        1.0 / (1.0 - decay),
+        first * 100.0
+    ))
+}
+
 /// The tensors moved off the autodiff backend: the average is never differentiated, and is
 /// installed into the net `valid()` returns, which has none.
 fn inner(t: FlatTensors) -> FlatTensors {
