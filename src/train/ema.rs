@@ -47,8 +47,12 @@ impl Ema {
         self.updates += 1;
     }
 
-    /// The net with the averaged weights and statistics, for evaluation (no autodiff).
+    /// The net with the averaged weights and statistics, for evaluation (no autodiff);
+    /// before the first update, the weights themselves (as AveragedModel's copy).
     pub fn weights(&self, model: &Net) -> Net {
+        if self.updates == 0 {
+            return model.valid();
+        }
         // valid() first: it gives the copy running statistics of its own, which the mapper
         // then overwrites in place (mapping a clone would overwrite the training net's).
         model.valid().map(&mut Install {
@@ -81,14 +85,15 @@ pub fn short_run_warning(decay: f64, steps: usize) -> Option<String> {
     if decay <= 0.0 {
         return None;
     }
-    let first = decay.powi(steps.saturating_sub(1).min(i32::MAX as usize) as i32);
+    let updates_after_copy = steps.saturating_sub(1).min(i32::MAX as usize) as i32;
+    let first = decay.powi(updates_after_copy);
     if first <= 0.05 {
         return None;
     }
     // The largest of 0.999, 0.99, 0.9 that leaves at most 5%, or 0.5.
     let fits = [0.999, 0.99, 0.9]
         .into_iter()
-        .find(|d: &f64| d.powi((steps.max(1) - 1) as i32) <= 0.05)
+        .find(|d: &f64| d.powi(updates_after_copy) <= 0.05)
         .unwrap_or(0.5);
     Some(format!(
         "train.ema_decay = {decay} averages over about {:.0} steps and this run takes {steps}: {:.0}% of the final average is still the first step's weights; {fits} suits a run this long",
