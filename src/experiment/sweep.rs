@@ -15,6 +15,7 @@ use crate::run::{RunDir, Status, Summary, files, try_lock, write_json};
 use crate::text::counted;
 use crate::train::config::RunConfig;
 use crate::train::device::DeviceName;
+use crate::train::ema::short_run_warning;
 use crate::train::prepare::prepare;
 use crate::train::resume;
 
@@ -238,6 +239,14 @@ fn train_trial(
         }
     };
     let prep = prepare(cfg, splits, &origin)?;
+    // Said once per variant, by its first seed's trial (in this process or a --jobs child).
+    let first_of_variant = study.trials.iter().find(|x| x.variant == t.variant);
+    if first_of_variant.is_some_and(|x| x.index == t.index) {
+        let steps = cfg.train.optimizer_steps(prep.train.len()) * cfg.train.epochs;
+        if let Some(line) = short_run_warning(cfg.train.ema_decay, steps) {
+            eprintln!("warning: {origin}: {line}");
+        }
+    }
     // Only the lock holder may: another process's half-written files would go too.
     run.remove_temporaries();
     let resume_file = run.path(files::RESUME);

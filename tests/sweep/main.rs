@@ -340,3 +340,23 @@ fn keys_no_variant_reads_are_warned_of() {
         "{err}"
     );
 }
+
+/// A moving average too long for the run is warned of once per variant, not once per seed:
+/// 32 training images at batch 32 for 2 epochs are 2 steps, and 0.9^1 of the final average
+/// is still the first step's weights.
+#[test]
+fn a_moving_average_too_long_for_the_run_is_warned_of_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(d, 40, "seeds = 2\n[study.axes]\nema_decay = [0, 0.9]\n");
+    let out = sweep(d, &["--quiet"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("warning:")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(
+        warnings[0].starts_with("warning: tiny-study.toml (trial ")
+            && warnings[0].contains("train.ema_decay = 0.9 averages over about 10 steps and this run takes 2: 90% of the final average"),
+        "{err}"
+    );
+}
