@@ -1,5 +1,5 @@
-//! `convlab eval CKPT` (or `--checkpoint CKPT`): test metrics, per-class accuracy, confusion matrix,
-//! the worst mistakes, optional flip TTA.
+//! `convlab eval CKPT` (or `--checkpoint CKPT`): test metrics, per-class accuracy, confusion
+//! matrix, the worst mistakes, optional flip TTA.
 
 use std::path::PathBuf;
 

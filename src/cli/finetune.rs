@@ -113,12 +113,7 @@ pub fn run(a: FinetuneArgs) -> Result<()> {
     cfg.validate(&origin)?;
     check_run_name(&cfg.name, &origin)?;
     let named = a.runs_dir.join(&cfg.name);
-    let target = match (&a.run_dir, a.resume) {
-        (Some(d), false) => RunTarget::Exact(d),
-        (None, false) => RunTarget::Unique(&a.runs_dir),
-        (Some(d), true) => RunTarget::Resume(d),
-        (None, true) => RunTarget::Resume(&named),
-    };
+    let target = RunTarget::from_flags(a.run_dir.as_deref(), &a.runs_dir, &named, a.resume);
     let again = "the same `convlab finetune` command with --resume";
     // The recipe writes every key; only the --set ones are the user's.
     let given = given_keys(&toml::Table::new(), &a.set);

@@ -40,12 +40,7 @@ pub struct TrainArgs {
 pub fn run(a: TrainArgs) -> Result<()> {
     let (cfg, given) = a.config.load_and_keys()?;
     let named = a.runs_dir.join(&cfg.name);
-    let target = match (&a.run_dir, a.resume) {
-        (Some(d), false) => RunTarget::Exact(d),
-        (None, false) => RunTarget::Unique(&a.runs_dir),
-        (Some(d), true) => RunTarget::Resume(d),
-        (None, true) => RunTarget::Resume(&named),
-    };
+    let target = RunTarget::from_flags(a.run_dir.as_deref(), &a.runs_dir, &named, a.resume);
     let lookup = a.config.data.lookup();
     let origin = a.config.origin();
     let again = format!("`convlab train {origin} --resume`");

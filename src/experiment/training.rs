@@ -23,7 +23,23 @@ pub enum RunTarget<'a> {
     Resume(&'a Path),
 }
 
-impl RunTarget<'_> {
+impl<'a> RunTarget<'a> {
+    /// What train's and finetune's flags ask for: `--run-dir` (exact, or the run to resume)
+    /// or a folder under `--runs-dir` (`named` is `<runs-dir>/<name>`, the one to resume).
+    pub fn from_flags(
+        run_dir: Option<&'a Path>,
+        runs_dir: &'a Path,
+        named: &'a Path,
+        resume: bool,
+    ) -> Self {
+        match (run_dir, resume) {
+            (Some(d), false) => RunTarget::Exact(d),
+            (None, false) => RunTarget::Unique(runs_dir),
+            (Some(d), true) => RunTarget::Resume(d),
+            (None, true) => RunTarget::Resume(named),
+        }
+    }
+
     /// The run's folder, locked for this process until the lock is dropped.
     pub fn create(&self, cfg: &RunConfig) -> Result<(RunDir, RunLock)> {
         let dir = match self {
