@@ -110,7 +110,8 @@ pub fn diagnose(probs: &[f32], labels: &[u8], classes: &[String]) -> Diagnostics
             }
         })
         .collect();
-    let seen: Vec<&ClassResult> = (per_class.iter())
+    let seen: Vec<&ClassResult> = per_class
+        .iter()
         .filter(|c| c.images > 0 || c.precision.is_some())
         .collect();
     let mean = |f: &dyn Fn(&ClassResult) -> f64| {
