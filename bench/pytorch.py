@@ -30,6 +30,7 @@ OPTIMIZERS = {
     "adamw": lambda ps: torch.optim.AdamW(ps, lr=1e-3, weight_decay=0.01),
     "adagrad": lambda ps: torch.optim.Adagrad(ps, lr=1e-3),
     "rmsprop": lambda ps: torch.optim.RMSprop(ps, lr=1e-3),
+    "adadelta": lambda ps: torch.optim.Adadelta(ps, lr=1e-3),
 }
 
 

@@ -11,6 +11,8 @@ split and per-epoch evaluation (val + test at batch 256), data already in memory
     # ... and of model.activation = "tanh" on mnist-cnn or cifar-cnn: --activation tanh
     # ... and of model.init = "orthogonal" (every conv and linear weight; biases 0): --init orthogonal
     # ... and of train.ema_decay = 0.999 (val and test of the moving average): --ema 0.999
+    # ... and of optimizer.name = "adadelta", lr = 1.0 with schedule.name = "step", step_size = 1,
+    #     gamma = 0.7 (PyTorch's examples/mnist recipe): --optimizer adadelta --lr 1.0 --step-gamma 0.7
     # a net written as model.layers: export any checkpoint of it, then time its make_net():
     #   convlab export --format pytorch runs/NAME/last.ckpt -o /tmp/net.pth   # writes /tmp/net.py
     python3 bench/pytorch_epoch.py --dataset mnist --model lenet --net-py /tmp/net.py --batch 64 --lr 1e-3
@@ -162,6 +164,9 @@ def evaluate(model, x, y):
     return loss / len(x), correct / len(x)
 
 
+OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "adadelta": torch.optim.Adadelta}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dataset", default="mnist")
@@ -169,7 +174,9 @@ def main():
     ap.add_argument("--net-py", help="a custom net: the .py `convlab export --format pytorch` wrote (its make_net()); --model then only labels the output")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--optimizer", default="adam", choices=["adam", "sgd"], help="torch.optim.Adam or plain SGD, PyTorch's defaults (convlab's optimizer.name)")
+    ap.add_argument("--optimizer", default="adam", choices=sorted(OPTIMIZERS), help="torch.optim.Adam, plain SGD or Adadelta, PyTorch's defaults but --lr (convlab's optimizer.name)")
+    ap.add_argument("--val-fraction", type=float, default=0.1, help="the seeded validation split carved from train (convlab's data.val_fraction); 0 = none")
+    ap.add_argument("--step-gamma", type=float, default=0.0, help="StepLR(step_size=1, gamma) stepped after every epoch (convlab's schedule.name = \"step\", step_size = 1, gamma); 0 = constant lr")
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--data-dir", default="../shared/datasets")
     ap.add_argument("--seed", type=int, default=0)
@@ -201,7 +208,7 @@ def main():
     # convlab's defaults: 10% seeded validation split, per-channel normalization from train.
     rng = np.random.default_rng(a.seed)
     idx = rng.permutation(len(xtr))
-    nval = round(len(xtr) * 0.1)
+    nval = round(len(xtr) * a.val_fraction)
     val, tr = idx[:nval], idx[nval:]
     xt = torch.tensor(xtr[tr], dtype=torch.float32) / 255
     mean, std = xt.mean((0, 2, 3), keepdim=True), xt.std((0, 2, 3), keepdim=True)
@@ -219,7 +226,8 @@ def main():
     augmenting = a.crop_padding or a.hflip or a.erasing or a.color_jitter
     # ColorJitter takes one image as (C, H, W): the per-channel statistics without the batch axis.
     mean3, std3 = mean[0], std[0]
-    opt = (torch.optim.SGD if a.optimizer == "sgd" else torch.optim.Adam)(model.parameters(), lr=a.lr)
+    opt = OPTIMIZERS[a.optimizer](model.parameters(), lr=a.lr)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=a.step_gamma) if a.step_gamma else None
     mix = batch_mix(a.mixup, a.cutmix)
     ema = None
     if a.ema:
@@ -254,8 +262,10 @@ def main():
         if dev.type == "cuda":
             torch.cuda.synchronize()
         train_s = time.perf_counter() - t0
+        if sched is not None:
+            sched.step()
         judged = model if ema is None else ema.module
-        _, val_acc = evaluate(judged, xv, yv)
+        val_acc = evaluate(judged, xv, yv)[1] if len(xv) else None
         _, acc = evaluate(judged, xs, ys)
         print(json.dumps({"framework": "pytorch", "torch": torch.__version__, "threads": torch.get_num_threads(), "model": a.model,
                           "batch": a.batch, "epoch": epoch + 1, "train_seconds": round(train_s, 2),

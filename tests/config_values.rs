@@ -13,6 +13,9 @@ fn stored_config_says_which_epsilon_ran_and_bad_values_are_refused() {
     };
     assert_eq!(resolved("name = \"adagrad\"").unwrap().eps, Some(1e-10));
     assert_eq!(resolved("name = \"rmsprop\"").unwrap().eps, Some(1e-8));
+    assert_eq!(resolved("name = \"adadelta\"").unwrap().eps, Some(1e-6));
+    // PyTorch's Adadelta takes rho in [0, 1] ("Invalid rho value: 1.5").
+    assert!(resolved("name = \"adadelta\"\nrho = 1.0").is_ok());
     assert_eq!(OptimizerConfig::default().epsilon(), 1e-8);
     // torch.optim.Adam(p, betas=(1.0, 0.999)) raises "Invalid beta parameter at index 0: 1.0";
     // these trained on (beta1 1.5) or diverged with the lr blamed (beta2 1.5, alpha 1.5).
@@ -30,6 +33,11 @@ fn stored_config_says_which_epsilon_ran_and_bad_values_are_refused() {
             "name = \"rmsprop\"\nalpha = 1.5",
             "optimizer.alpha: 1.5 is not in [0, 1)",
         ),
+        (
+            "name = \"adadelta\"\nrho = 1.5",
+            "optimizer.rho: 1.5 is not in [0, 1]",
+        ),
+        ("rho = -0.1", "optimizer.rho: -0.1 is not in [0, 1]"),
         (
             "weight_decay = nan",
             "optimizer.weight_decay: NaN must be a number >= 0",

@@ -1,7 +1,7 @@
 //! Each optimizer, as a run config names it, against PyTorch: three steps on one batch of a
 //! linear classifier, then every weight compared with what torch.optim gives from the same
 //! start. Also `grad_clip` (PyTorch's `clip_grad_norm_` over all parameters, not each tensor
-//! apart as Burn clips) and the epsilon defaults (Adagrad's is 1e-10).
+//! apart as Burn clips) and the epsilon defaults (Adagrad's is 1e-10, Adadelta's 1e-6).
 //!
 //! The expected numbers come from this script (torch 2.15.0, CPU, float32):
 //!
@@ -30,6 +30,8 @@
 //! run(lambda p: O.Adagrad(p, lr=0.3))                                    # eps 1e-10
 //! run(lambda p: O.Adagrad(p, lr=0.3, eps=1e-8))
 //! run(lambda p: O.RMSprop(p, lr=0.01, momentum=0.5))
+//! run(lambda p: O.Adadelta(p))                                          # lr 1.0, rho 0.9, eps 1e-6
+//! run(lambda p: O.Adadelta(p, lr=0.5, rho=0.8, eps=1e-8, weight_decay=0.01))
 //! run(lambda p: O.SGD(p, lr=0.5), clip=0.1)    # all gradients' norm is 0.288 at the start
 //! ```
 //! The same with each tensor clipped apart (Burn's `GradientClippingConfig::Norm`) gives W[0,0]
@@ -257,6 +259,28 @@ fn rmsprop_with_momentum_matches_pytorch() {
 }
 
 #[test]
+fn adadelta_matches_pytorch() {
+    // At PyTorch's defaults: lr 1.0, rho 0.9, eps 1e-6. Its first steps are about sqrt(eps)
+    // long, so the nearly dead input's weights (indices 3, 7, 11) stay where they are.
+    assert_matches_pytorch(
+        "name = \"adadelta\"\nlr = 1.0",
+        [
+            -0.3904296, 0.3047222, 0.01890417, -0.2571429, 0.4658768, 0.1806276, -0.1049275, -0.4,
+            0.3046692, 0.03732288, -0.2474764, 0.4571429, 0.09034877, -0.1908756, 0.05966353,
+        ],
+    );
+    // rho, eps and the L2 penalty read as PyTorch reads them: the dead weights now decay.
+    assert_matches_pytorch(
+        "name = \"adadelta\"\nlr = 0.5\nrho = 0.8\neps = 1e-8\nweight_decay = 0.01",
+        [
+            -0.3996484, 0.3139339, 0.02821969, -0.2567926, 0.4574912, 0.1717802, -0.1139341,
+            -0.3996488, 0.313934, 0.02892305, -0.2567911, 0.4567916, 0.0996483, -0.1996486,
+            0.05035172,
+        ],
+    );
+}
+
+#[test]
 fn grad_clip_is_one_norm_over_all_parameters() {
     assert_matches_pytorch(
         "name = \"sgd\"\nlr = 0.5\ngrad_clip = 0.1",
@@ -351,8 +375,12 @@ fn one_cycle_cycles_momentum_and_beta1_as_pytorch() {
         let got = s.momentum(0, step).unwrap();
         assert!((got - want).abs() < 1e-12, "step {step}: {got} vs {want}");
     }
-    // Adagrad has nothing to cycle: refused, as PyTorch refuses it.
-    let text = "[optimizer]\nname = \"adagrad\"\n[schedule]\nname = \"onecycle\"";
-    let err = run_config(parse_table(text, "run.toml").unwrap(), "run.toml").unwrap_err();
-    assert!(err.to_string().contains("schedule.cycle_momentum"), "{err}");
+    // Adagrad and Adadelta have nothing to cycle: refused, as PyTorch refuses them.
+    for name in ["adagrad", "adadelta"] {
+        let text = format!("[optimizer]\nname = \"{name}\"\n[schedule]\nname = \"onecycle\"");
+        let err = run_config(parse_table(&text, "run.toml").unwrap(), "run.toml").unwrap_err();
+        let err = err.to_string();
+        let want = format!("schedule.cycle_momentum: {name} has no momentum");
+        assert!(err.contains(&want), "{err}");
+    }
 }

@@ -26,7 +26,8 @@ pub struct BenchArgs {
     #[arg(long)]
     input: Option<String>,
     /// The optimizer stepped after each backward pass, with PyTorch's defaults for it (as
-    /// `optimizer.name` in a run config): sgd, sgd-momentum, adam, adamw, adagrad, rmsprop.
+    /// `optimizer.name` in a run config): sgd, sgd-momentum, adam, adamw, adagrad, rmsprop,
+    /// adadelta.
     #[arg(long, default_value = "adam")]
     optimizer: String,
     /// Timed training steps, after --warmup untimed ones.

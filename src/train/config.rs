@@ -294,13 +294,18 @@ impl RunConfig {
             ));
         }
         let onecycle = self.schedule.name == crate::train::schedule::ScheduleName::Onecycle;
-        if onecycle
-            && self.schedule.cycle_momentum
-            && self.optimizer.name == crate::train::optim::OptimizerName::Adagrad
-        {
+        let name = self.optimizer.name;
+        let no_momentum = matches!(
+            name,
+            crate::train::optim::OptimizerName::Adagrad
+                | crate::train::optim::OptimizerName::Adadelta
+        );
+        if onecycle && self.schedule.cycle_momentum && no_momentum {
             return Err((
                 "schedule.cycle_momentum",
-                "adagrad has no momentum or beta1 for onecycle to cycle (PyTorch's OneCycleLR refuses it too); set schedule.cycle_momentum = false".into(),
+                format!(
+                    "{name} has no momentum or beta1 for onecycle to cycle (PyTorch's OneCycleLR refuses it too); set schedule.cycle_momentum = false"
+                ),
             ));
         }
         if self.train.freeze_epochs > self.train.epochs {

@@ -107,6 +107,8 @@ pub fn likely_causes(cfg: &RunConfig) -> String {
     let (high, usual) = match o.name {
         OptimizerName::Adam | OptimizerName::Adamw | OptimizerName::Rmsprop => (3e-3, 1e-3),
         OptimizerName::Adagrad => (5e-2, 1e-2),
+        // Its step is lr times a ratio of running averages: 1.0 is PyTorch's default.
+        OptimizerName::Adadelta => (10.0, 1.0),
         OptimizerName::Sgd | OptimizerName::SgdMomentum => {
             let sgd = 0.1 * (cfg.train.batch_size as f64 / 64.0).max(0.25);
             (sgd, sgd)

@@ -2,6 +2,7 @@
 //! loop, evaluation, metrics, the divergence guard, resuming, fine-tuning recipes, the
 //! learning-rate range test and the throughput benchmark.
 
+pub mod adadelta;
 pub mod adam;
 pub mod averaged;
 pub mod bench;

@@ -11,6 +11,7 @@ use burn::optim::ModuleOptimizer;
 use serde::{Deserialize, Serialize};
 
 use crate::model::cpu::rmsprop::RmsStep;
+use crate::train::adadelta::FlexAdadelta;
 use crate::train::adam::{FlexAdam, FlexAdamW, Moments};
 use crate::train::rmsprop::{FlexAdagrad, FlexRmsProp};
 use crate::train::sgd::FlexSgd;
@@ -24,6 +25,8 @@ crate::choice! {
         Adamw => "adamw",
         Adagrad => "adagrad",
         Rmsprop => "rmsprop",
+        /// PyTorch's Adadelta (its lr 1.0 is usual; convlab's default lr is Adam's 1e-3).
+        Adadelta => "adadelta",
     }
 }
 
@@ -41,11 +44,13 @@ pub struct OptimizerConfig {
     pub beta2: f64,
     /// Adam/AdamW: AMSGrad's running maximum of the second moment (PyTorch's `amsgrad`).
     pub amsgrad: bool,
-    /// The denominator's epsilon (Adam, AdamW, Adagrad, RMSprop); unset: PyTorch's default for
-    /// the optimizer, 1e-10 for Adagrad and 1e-8 for the others.
+    /// The denominator's epsilon (Adam, AdamW, Adagrad, RMSprop, Adadelta); unset: PyTorch's
+    /// default for the optimizer, 1e-10 for Adagrad, 1e-6 for Adadelta, 1e-8 for the others.
     pub eps: Option<f64>,
     /// RMSprop smoothing constant (PyTorch's alpha).
     pub alpha: f64,
+    /// Adadelta's smoothing constant of both its running averages (PyTorch's rho).
+    pub rho: f64,
     /// Clip the norm of all gradients together to this value, as PyTorch's
     /// `clip_grad_norm_(model.parameters(), grad_clip)` before each step; 0 = off.
     pub grad_clip: f64,
@@ -67,6 +72,7 @@ impl Default for OptimizerConfig {
             amsgrad: false,
             eps: None,
             alpha: 0.99,
+            rho: 0.9,
             grad_clip: 0.0,
             bn_bias_lr_scale: 1.0,
         }
@@ -75,8 +81,8 @@ impl Default for OptimizerConfig {
 
 impl OptimizerConfig {
     /// Fill the defaults a name implies, so the stored config says what really ran:
-    /// `sgd-momentum` means momentum 0.9, AdamW's weight decay defaults to 0.01 and Adagrad's
-    /// epsilon to 1e-10 (PyTorch's).
+    /// `sgd-momentum` means momentum 0.9, AdamW's weight decay defaults to 0.01, Adagrad's
+    /// epsilon to 1e-10 and Adadelta's to 1e-6 (PyTorch's).
     pub fn resolve(&mut self) {
         match self.name {
             OptimizerName::SgdMomentum if self.momentum == 0.0 => self.momentum = 0.9,
@@ -90,6 +96,7 @@ impl OptimizerConfig {
     pub fn epsilon(&self) -> f64 {
         self.eps.unwrap_or(match self.name {
             OptimizerName::Adagrad => 1e-10,
+            OptimizerName::Adadelta => 1e-6,
             _ => 1e-8,
         })
     }
@@ -118,6 +125,10 @@ impl OptimizerConfig {
             if !(0.0..1.0).contains(&coefficient) {
                 return Err((key, format!("{coefficient} is not in [0, 1)")));
             }
+        }
+        // PyTorch's Adadelta takes rho = 1 (its averages then stay zero: steps of lr * grad).
+        if !(0.0..=1.0).contains(&self.rho) {
+            return Err(("optimizer.rho", format!("{} is not in [0, 1]", self.rho)));
         }
         if self.nesterov && self.momentum == 0.0 && self.name == OptimizerName::Sgd {
             return Err(("optimizer.nesterov", "needs optimizer.momentum > 0".into()));
@@ -230,6 +241,13 @@ pub fn build_with(cfg: &OptimizerConfig, momentum: &MomentumCell) -> ModuleOptim
         OptimizerName::Rmsprop => ModuleOptimizer::from(FlexRmsProp {
             base,
             cycled: momentum.clone(),
+        }),
+        // PyTorch's Adadelta, one pass per parameter on the CPU (train/adadelta.rs).
+        OptimizerName::Adadelta => ModuleOptimizer::from(FlexAdadelta {
+            base: RmsStep {
+                alpha: cfg.rho as f32,
+                ..base
+            },
         }),
         // Burn's Adam, one pass per parameter on the CPU (train/adam.rs).
         OptimizerName::Adam => ModuleOptimizer::from(FlexAdam::new(moments, wd)),

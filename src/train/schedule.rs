@@ -51,7 +51,7 @@ pub struct ScheduleConfig {
     /// `max_momentum` down to `base_momentum` while the lr rises and back up while it falls,
     /// as PyTorch's OneCycleLR does by default (`cycle_momentum=True`) and fastai's
     /// fit_one_cycle. It replaces the optimizer's momentum; plain SGD gains momentum, as in
-    /// PyTorch. Adagrad has none to cycle.
+    /// PyTorch. Adagrad and Adadelta have none to cycle.
     pub cycle_momentum: bool,
     pub base_momentum: f64,
     pub max_momentum: f64,

@@ -92,12 +92,27 @@ fn optimizer_keys(
             "rmsprop's",
             o.name == Rmsprop,
         ),
+        (
+            "rho",
+            set("rho", o.rho != d.rho),
+            "adadelta's",
+            o.name == Adadelta,
+        ),
     ] {
         if set && !read {
             out.push(format!(
                 "optimizer.{key} is {readers}; {chosen} does not read it"
             ));
         }
+    }
+    // convlab's one default lr is Adam's; Adadelta's steps at it are 1000x shorter than at
+    // PyTorch's default (1.0), a run that learns slowly without failing.
+    if o.name == Adadelta && !set("lr", o.lr != d.lr) && s.onecycle_max_lr().is_none() {
+        out.push(format!(
+            "optimizer.lr is not given, so {chosen} runs at convlab's default {} (Adam's, and \
+             Keras' for Adadelta); PyTorch's Adadelta default is 1.0: set optimizer.lr",
+            d.lr
+        ));
     }
     // An lr equal to max_lr (airbench's config writes both) misleads no one.
     if s.onecycle_max_lr()
@@ -242,8 +257,30 @@ mod tests {
             "[optimizer]\nname = \"rmsprop\"\nalpha = 0.9\nmomentum = 0.5",
             "[optimizer]\nname = \"sgd\"\nmomentum = 0.8\nlr = 0.1\n[schedule]\nname = \"onecycle\"\nmax_lr = 0.1\ncycle_momentum = false",
             "[schedule]\nname = \"cosine\"\nmin_lr = 1e-5\nwarmup_epochs = 1\nwarmup_start_factor = 0.1",
+            "[optimizer]\nname = \"adadelta\"\nlr = 1.0\nrho = 0.95",
         ] {
             assert_eq!(warnings(quiet), Vec::<String>::new(), "{quiet}");
         }
+    }
+
+    #[test]
+    fn adadelta_at_the_default_lr_and_rho_elsewhere_are_named() {
+        assert_eq!(
+            warnings("[optimizer]\nname = \"adadelta\""),
+            [
+                "optimizer.lr is not given, so optimizer.name = \"adadelta\" runs at convlab's \
+                 default 0.001 (Adam's, and Keras' for Adadelta); PyTorch's Adadelta default is \
+                 1.0: set optimizer.lr"
+            ]
+        );
+        // Written at 0.001 (Keras' default): the user chose it.
+        assert_eq!(
+            warnings("[optimizer]\nname = \"adadelta\"\nlr = 0.001"),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            warnings("[optimizer]\nname = \"rmsprop\"\nrho = 0.9"),
+            ["optimizer.rho is adadelta's; optimizer.name = \"rmsprop\" does not read it"]
+        );
     }
 }

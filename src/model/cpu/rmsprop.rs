@@ -1,7 +1,9 @@
-//! RMSprop's and Adagrad's update of one parameter tensor as one pass over its values, in
-//! place (see `adam.rs` for why). Each value goes through Burn's f32 operations in Burn's
-//! order (burn-optim 0.22 `RmsProp::step`, not centered; `AdaGrad::step` with lr decay 0),
-//! with no fused multiply-add, so the results have Burn's bits (tests: `src/train/rmsprop.rs`).
+//! RMSprop's, Adagrad's and Adadelta's update of one parameter tensor as one pass over its
+//! values, in place (see `adam.rs` for why). Each value goes through Burn's f32 operations in
+//! Burn's order (burn-optim 0.22 `RmsProp::step`, not centered; `AdaGrad::step` with lr decay
+//! 0; Burn has no Adadelta: `train/adadelta.rs`'s tensor operations), with no fused
+//! multiply-add, so the results have the tensor path's bits (tests: `src/train/rmsprop.rs`,
+//! `src/train/adadelta.rs`).
 
 use burn::backend::flex::FlexTensor;
 use burn::backend::{Backend, Flex, backend_extension, tensor::FloatTensor};
@@ -9,14 +11,15 @@ use burn::tensor::Tensor;
 
 use super::step_parts::in_parts;
 
-/// One step's scalars (f32, as Burn applies them). Adagrad uses lr, weight decay, epsilon.
+/// One step's scalars (f32, as Burn applies them). Adagrad uses lr, weight decay, epsilon;
+/// Adadelta those and `alpha` as its rho.
 #[derive(Clone, Copy, Debug)]
 pub struct RmsStep {
     pub lr: f32,
     /// L2 penalty added to the gradient, if any.
     pub weight_decay: Option<f32>,
     pub epsilon: f32,
-    /// RMSprop's smoothing constant.
+    /// RMSprop's smoothing constant (Adadelta's rho: the same role, PyTorch's other name).
     pub alpha: f32,
     /// RMSprop's momentum; 0: none.
     pub momentum: f32,
@@ -66,6 +69,15 @@ pub trait CpuRmsProp: Backend {
         sum: FloatTensor<Self>,
         coefs: [f32; 5],
     ) -> (FloatTensor<Self>, FloatTensor<Self>);
+
+    /// (parameter, square average, accumulated squared update) after an Adadelta step.
+    fn cpu_adadelta_step(
+        param: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        square_avg: FloatTensor<Self>,
+        acc_delta: FloatTensor<Self>,
+        coefs: [f32; 5],
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }
 
 type D = burn::backend::Dispatch;
@@ -113,6 +125,29 @@ pub fn adagrad_step<const N: usize>(
     (Tensor::from_dispatch(p), Tensor::from_dispatch(sum))
 }
 
+/// (parameter, square average, accumulated squared update) after an Adadelta step; as
+/// `rmsprop_step`.
+pub fn adadelta_step<const N: usize>(
+    param: Tensor<N>,
+    grad: Tensor<N>,
+    square_avg: Tensor<N>,
+    acc_delta: Tensor<N>,
+    s: &RmsStep,
+) -> (Tensor<N>, Tensor<N>, Tensor<N>) {
+    let (p, sq, acc) = D::cpu_adadelta_step(
+        param.into_dispatch(),
+        grad.into_dispatch(),
+        square_avg.into_dispatch(),
+        acc_delta.into_dispatch(),
+        s.pack(),
+    );
+    (
+        Tensor::from_dispatch(p),
+        Tensor::from_dispatch(sq),
+        Tensor::from_dispatch(acc),
+    )
+}
+
 impl CpuRmsProp for Flex {
     fn cpu_rmsprop_step(
         param: FlexTensor,
@@ -151,6 +186,20 @@ impl CpuRmsProp for Flex {
         let update = |p: &mut [f32], g: &[f32], [sum]: [&mut [f32]; 1]| adagrad_part(p, g, sum, &s);
         let (p, [sum]) = in_parts(param, grad, [sum], update);
         (p, sum)
+    }
+
+    fn cpu_adadelta_step(
+        param: FlexTensor,
+        grad: FlexTensor,
+        square_avg: FlexTensor,
+        acc_delta: FlexTensor,
+        coefs: [f32; 5],
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        let s = RmsStep::unpack(coefs);
+        let update =
+            |p: &mut [f32], g: &[f32], [sq, acc]: [&mut [f32]; 2]| adadelta_part(p, g, sq, acc, &s);
+        let (p, [sq, acc]) = in_parts(param, grad, [square_avg, acc_delta], update);
+        (p, sq, acc)
     }
 }
 
@@ -195,6 +244,18 @@ wide! {
             let g = decayed(*p, g, s);
             *sum += g * g;
             *p -= g / (sum.sqrt() + s.epsilon) * s.lr;
+        }
+    }
+}
+
+wide! {
+    fn adadelta_part(p: &mut [f32], g: &[f32], sq: &mut [f32], acc: &mut [f32], s: &RmsStep) {
+        for (((p, &g), sq), acc) in p.iter_mut().zip(g).zip(sq.iter_mut()).zip(acc.iter_mut()) {
+            let g = decayed(*p, g, s);
+            *sq = *sq * s.alpha + g * g * (1.0 - s.alpha);
+            let d = (*acc + s.epsilon).sqrt() / (*sq + s.epsilon).sqrt() * g;
+            *acc = *acc * s.alpha + d * d * (1.0 - s.alpha);
+            *p -= d * s.lr;
         }
     }
 }
