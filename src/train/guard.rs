@@ -114,6 +114,12 @@ pub fn likely_causes(cfg: &RunConfig) -> String {
             (sgd, sgd)
         }
     };
+    // Adadelta's step is lr times its own (about sqrt(eps) at first): far below 1 it stalls.
+    if o.name == OptimizerName::Adadelta && lr <= 0.1 {
+        causes.push(format!(
+            "adadelta's learning rate {lr:.0e} is far below its usual 1 (PyTorch's default): its steps are that many times its own, so it barely moves; try optimizer.lr = 1.0"
+        ));
+    }
     if lr > high {
         causes.push(format!(
             "the learning rate {lr:.0e} is likely too high for {} at batch size {}: try {:.0e} (or a larger batch; `convlab lr-find` suggests one)",
@@ -195,6 +201,14 @@ mod tests {
         assert!(cause("adam", 1e-2, 64).contains("try 1e-3"));
         assert!(cause("adagrad", 1.0, 64).contains("try 1e-2"));
         assert!(cause("adam", 1e-3, 64).contains("may still be too high"));
+        assert!(cause("adadelta", 100.0, 64).contains("1e2 is likely too high for adadelta"));
+        assert!(cause("adadelta", 100.0, 64).contains("try 1e0"));
+        // A stall at Adadelta's convlab-default lr: the cause is an lr too low, not too high.
+        let low = cause("adadelta", 1e-3, 64);
+        assert!(
+            low.contains("1e-3 is far below its usual 1") && !low.contains("high"),
+            "{low}"
+        );
         // Under onecycle with max_lr set, the peak is max_lr, whatever optimizer.lr says.
         let mut cfg = RunConfig::default();
         cfg.optimizer.lr = 1.0;
