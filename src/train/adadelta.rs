@@ -118,7 +118,7 @@ impl Optimizer for FlexAdadelta {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::train::optim_fixtures::{bits, recorded, values};
+    use crate::train::optim_fixtures::{bits, recorded, reread, values};
 
     /// Five steps on the CPU pass and five as tensor operations, lr changing every step:
     /// the same bits for the parameter and both averages after each; the state written to a
@@ -149,14 +149,7 @@ mod tests {
                 );
                 assert_eq!(rp, ro, "state after step {step}");
                 assert_eq!(rp.0.len(), 2);
-                let mut sink = StateSink::default();
-                s_pass.as_ref().unwrap().state_flatten("p", &mut sink);
-                let mut src = StateSource::new(sink.scalars.into_iter().collect());
-                for (name, data) in sink.tensors {
-                    src.insert_tensor(name, data);
-                }
-                s_pass =
-                    Some(AdadeltaState::state_unflatten("p", &mut src, &Device::flex()).unwrap());
+                s_pass = Some(reread(s_pass.as_ref().unwrap()));
             }
             assert_ne!(bits(&p_pass), bits(&values(1)));
         }

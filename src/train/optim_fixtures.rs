@@ -1,7 +1,7 @@
 //! What the optimizer bit tests (adam.rs, sgd.rs, rmsprop_tests.rs) share: parameter and
 //! gradient values, and the bits of tensors and recorded states.
 
-use burn::optim::{RecordState, StateSink};
+use burn::optim::{RecordState, StateSink, StateSource};
 use burn::tensor::{Device, Tensor, TensorData};
 
 /// 3 x 12,000 values from 1e-9 to ~10 in magnitude, both signs, a few exact zeros, on flex:
@@ -30,6 +30,18 @@ pub fn bits<const D: usize>(t: &Tensor<D>) -> Vec<u32> {
 }
 
 /// A state as a resume file stores it: (tensor name, bits) and the scalars, printed.
+/// A state written as a resume file records it, then read back (on flex) as `S`: the same
+/// type, or ours from Burn's optimizer's record under the same names.
+pub fn reread<A: RecordState, S: RecordState>(state: &A) -> S {
+    let mut sink = StateSink::default();
+    state.state_flatten("p", &mut sink);
+    let mut src = StateSource::new(sink.scalars.into_iter().collect());
+    for (name, data) in sink.tensors {
+        src.insert_tensor(name, data);
+    }
+    S::state_unflatten("p", &mut src, &Device::flex()).expect("the state reads back")
+}
+
 pub fn recorded<S: RecordState>(state: &S) -> (Vec<(String, Vec<u32>)>, String) {
     let mut sink = StateSink::default();
     state.state_flatten("p", &mut sink);

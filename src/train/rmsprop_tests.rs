@@ -5,7 +5,7 @@ use super::*;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{AdaGradConfig, RmsPropConfig};
 
-use crate::train::optim_fixtures::{bits, recorded, values};
+use crate::train::optim_fixtures::{bits, recorded, reread, values};
 
 /// Five steps of `ours` and `burn` from the same start, lr changing every step; after each,
 /// the parameter and the recorded state are equal, and the state rebuilt from Burn's record
@@ -14,7 +14,6 @@ fn assert_same_steps<S: RecordState, B: Optimizer>(
     ours: impl Fn(f64, Tensor<2>, Tensor<2>, Option<S>) -> (Tensor<2>, Option<S>),
     burn: &B,
 ) {
-    let device = Device::flex();
     let (mut p_ours, mut p_burn) = (values(1), values(1));
     let (mut s_ours, mut s_burn) = (None, None);
     for step in 0..5u32 {
@@ -30,13 +29,7 @@ fn assert_same_steps<S: RecordState, B: Optimizer>(
         assert_eq!(ro, rb, "state after step {step}");
         assert!(!ro.0.is_empty());
         // Ours from Burn's record.
-        let mut sink = StateSink::default();
-        s_burn.as_ref().unwrap().state_flatten("p", &mut sink);
-        let mut src = StateSource::new(sink.scalars.into_iter().collect());
-        for (name, data) in sink.tensors {
-            src.insert_tensor(name, data);
-        }
-        s_ours = Some(S::state_unflatten("p", &mut src, &device).unwrap());
+        s_ours = Some(reread(s_burn.as_ref().unwrap()));
     }
     assert_ne!(bits(&p_ours), bits(&values(1)));
 }
