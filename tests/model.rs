@@ -311,6 +311,7 @@ fn every_example_run_config_validates_and_its_net_checks() {
             "cifar10-fast.toml",
             "custom-net.toml",
             "fashion-mnist.toml",
+            "mnist-pytorch-example.toml",
             "mnist.toml"
         ]
     );
