@@ -72,7 +72,7 @@ impl Guard {
                 train_acc * 100.0,
                 self.chance * 100.0,
                 crate::text::counted(self.stuck, "epoch"),
-                likely_causes(cfg)
+                likely_causes(cfg, Symptom::Stalled)
             )
         })
     }
@@ -91,12 +91,20 @@ pub fn first_non_finite(losses: &[f64], last: usize) -> Option<(f64, usize)> {
 pub fn non_finite(loss: f64, epoch: usize, batch: usize, cfg: &RunConfig) -> String {
     format!(
         "loss became {loss} at epoch {epoch}, batch {batch}; {}",
-        likely_causes(cfg)
+        likely_causes(cfg, Symptom::NonFinite)
     )
 }
 
+/// What the guard saw: the causes differ (an lr far too low stalls a run but does not make
+/// its loss NaN).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Symptom {
+    Stalled,
+    NonFinite,
+}
+
 /// What usually causes a run to diverge or stall, most likely first, for this config.
-pub fn likely_causes(cfg: &RunConfig) -> String {
+pub fn likely_causes(cfg: &RunConfig, symptom: Symptom) -> String {
     let o = &cfg.optimizer;
     // The peak lr: onecycle's max_lr when set (optimizer.lr then never reaches a step).
     let lr = cfg.schedule.onecycle_max_lr().unwrap_or(o.lr);
@@ -115,7 +123,7 @@ pub fn likely_causes(cfg: &RunConfig) -> String {
         }
     };
     // Adadelta's step is lr times its own (about sqrt(eps) at first): far below 1 it stalls.
-    if o.name == OptimizerName::Adadelta && lr <= 0.1 {
+    if symptom == Symptom::Stalled && o.name == OptimizerName::Adadelta && lr <= 0.1 {
         causes.push(format!(
             "adadelta's learning rate {lr:.0e} is far below its usual 1 (PyTorch's default): its steps are that many times its own, so it barely moves; try optimizer.lr = 1.0"
         ));
@@ -143,7 +151,7 @@ pub fn likely_causes(cfg: &RunConfig) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{Guard, first_non_finite, likely_causes};
+    use super::{Guard, Symptom, first_non_finite, likely_causes};
     use crate::train::config::RunConfig;
 
     /// Batches 13-16 read back together, the third NaN: batch 15 is named, not 16.
@@ -190,7 +198,7 @@ mod tests {
             cfg.optimizer.lr = lr;
             cfg.train.batch_size = batch;
             cfg.data.normalize = true;
-            likely_causes(&cfg)
+            likely_causes(&cfg, Symptom::Stalled)
         };
         assert!(
             cause("sgd", 1e4, 32)
@@ -209,11 +217,24 @@ mod tests {
             low.contains("1e-3 is far below its usual 1") && !low.contains("high"),
             "{low}"
         );
+        // A NaN at that lr is not explained by it: too low an lr does not blow a loss up.
+        let mut cfg = RunConfig::default();
+        cfg.optimizer.name = "adadelta".parse().unwrap();
+        cfg.optimizer.lr = 1e-3;
+        cfg.data.normalize = true;
+        let nan = likely_causes(&cfg, Symptom::NonFinite);
+        assert!(
+            !nan.contains("far below") && nan.contains("may still be too high"),
+            "{nan}"
+        );
         // Under onecycle with max_lr set, the peak is max_lr, whatever optimizer.lr says.
         let mut cfg = RunConfig::default();
         cfg.optimizer.lr = 1.0;
         cfg.schedule.name = crate::train::schedule::ScheduleName::Onecycle;
         cfg.schedule.max_lr = 1e-3;
-        assert!(likely_causes(&cfg).contains("the learning rate 1e-3 may still be too high"));
+        assert!(
+            likely_causes(&cfg, Symptom::Stalled)
+                .contains("the learning rate 1e-3 may still be too high")
+        );
     }
 }
