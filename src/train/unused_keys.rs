@@ -15,7 +15,8 @@ use crate::train::schedule::{ScheduleConfig, ScheduleName};
 /// One line per key set but unread, naming what reads it and what the config chose instead;
 /// `given` holds the dotted keys the user wrote (`optimizer.momentum`).
 pub fn unused_keys(cfg: &RunConfig, given: &BTreeSet<String>) -> Vec<String> {
-    let mut out = optimizer_keys(&cfg.optimizer, &cfg.schedule, given);
+    let mut out: Vec<String> = missing_lr(cfg, given).into_iter().collect();
+    out.extend(optimizer_keys(&cfg.optimizer, &cfg.schedule, given));
     out.extend(schedule_keys(&cfg.schedule, given));
     let monitor = cfg.train.monitor;
     if cfg.data.val_fraction == 0.0
@@ -40,7 +41,26 @@ pub fn unused_by_all(configs: &[&RunConfig], given: &BTreeSet<String>) -> Vec<St
         let keys: Vec<String> = unused_keys(cfg, given).iter().map(|l| key(l)).collect();
         common.retain(|l| keys.contains(&key(l)));
     }
-    common
+    // A key a variant needs but no one wrote is a warning if any variant needs it: a study
+    // whose adadelta variant runs at Adam's lr says so, though its adam variant is fine.
+    let missing = configs.iter().filter_map(|c| missing_lr(c, given)).next();
+    common.retain(|l| Some(l) != missing.as_ref());
+    missing.into_iter().chain(common).collect()
+}
+
+/// convlab's one default lr is Adam's; Adadelta's steps at it are 1000x shorter than at
+/// PyTorch's default (1.0), a run that learns slowly without failing.
+fn missing_lr(cfg: &RunConfig, given: &BTreeSet<String>) -> Option<String> {
+    let (o, d) = (&cfg.optimizer, OptimizerConfig::default());
+    let given = is_set(given, "optimizer", "lr", o.lr != d.lr);
+    let onecycle = cfg.schedule.onecycle_max_lr().is_some();
+    (o.name == OptimizerName::Adadelta && !given && !onecycle).then(|| {
+        format!(
+            "optimizer.lr is not given, so optimizer.name = \"{}\" runs at convlab's default {} \
+             (Adam's, and Keras' for Adadelta); PyTorch's Adadelta default is 1.0: set optimizer.lr",
+            o.name, d.lr
+        )
+    })
 }
 
 /// Whether `table.key` was written or differs from its default.
@@ -104,15 +124,6 @@ fn optimizer_keys(
                 "optimizer.{key} is {readers}; {chosen} does not read it"
             ));
         }
-    }
-    // convlab's one default lr is Adam's; Adadelta's steps at it are 1000x shorter than at
-    // PyTorch's default (1.0), a run that learns slowly without failing.
-    if o.name == Adadelta && !set("lr", o.lr != d.lr) && s.onecycle_max_lr().is_none() {
-        out.push(format!(
-            "optimizer.lr is not given, so {chosen} runs at convlab's default {} (Adam's, and \
-             Keras' for Adadelta); PyTorch's Adadelta default is 1.0: set optimizer.lr",
-            d.lr
-        ));
     }
     // An lr equal to max_lr (airbench's config writes both) misleads no one.
     if s.onecycle_max_lr()
@@ -278,6 +289,30 @@ mod tests {
             warnings("[optimizer]\nname = \"adadelta\"\nlr = 0.001"),
             Vec::<String>::new()
         );
+        // In a study, one adadelta variant is enough (its adam sibling reads the lr fine),
+        // and the line comes once, however many variants lack it.
+        let variant = |name: &str| {
+            let mut cfg = RunConfig::default();
+            cfg.optimizer.name = name.parse().unwrap();
+            cfg.resolve();
+            cfg
+        };
+        let (adam, adadelta) = (variant("adam"), variant("adadelta"));
+        let none = BTreeSet::new();
+        for study in [
+            [&adam, &adadelta],
+            [&adadelta, &adam],
+            [&adadelta, &adadelta],
+        ] {
+            let lines = unused_by_all(&study, &none);
+            assert_eq!(lines.len(), 1, "{lines:?}");
+            assert!(
+                lines[0].starts_with("optimizer.lr is not given, so optimizer.name = \"adadelta\"")
+            );
+        }
+        assert!(unused_by_all(&[&adam, &adam], &none).is_empty());
+        let lr_written = BTreeSet::from(["optimizer.lr".to_string()]);
+        assert!(unused_by_all(&[&adam, &adadelta], &lr_written).is_empty());
         assert_eq!(
             warnings("[optimizer]\nname = \"rmsprop\"\nrho = 0.9"),
             ["optimizer.rho is adadelta's; optimizer.name = \"rmsprop\" does not read it"]
