@@ -25,6 +25,9 @@ pub struct RunResult {
     /// None while the run is missing (not run yet, or interrupted).
     pub summary: Option<Summary>,
     pub rows: Vec<EpochMetrics>,
+    /// Its config has `train.ema_decay > 0`: its val and test numbers are the moving
+    /// average's, not the trained weights'.
+    pub averaged: bool,
 }
 
 impl RunResult {
@@ -214,7 +217,20 @@ fn read_run(root: &Path, trial: &TrialEntry) -> Result<RunResult> {
         seed: trial.seed,
         summary: run.read_summary()?,
         rows: run.read_metrics()?,
+        averaged: run.read_config().is_some_and(|c| ema_decay(&c) > 0.0),
     })
+}
+
+/// `train.ema_decay` of a stored config (0 where absent, as in runs from before it existed).
+/// Read from the text: the report does not depend on the trainer's config types.
+fn ema_decay(config: &str) -> f64 {
+    let table: Option<toml::Table> = toml::from_str(config).ok();
+    let decay = table
+        .as_ref()
+        .and_then(|t| t.get("train")?.get("ema_decay"));
+    decay
+        .and_then(|d| d.as_float().or(d.as_integer().map(|i| i as f64)))
+        .unwrap_or(0.0)
 }
 
 /// Everything the report says, computed once for Markdown, HTML and the terminal.

@@ -218,8 +218,18 @@ pub fn markdown(data: &StudyData, r: &ReportText, figures: &[String]) -> String 
         .iter()
         .map(|o| format!(" --set {o}"))
         .collect();
+    // With a moving average the numbers are not the trained weights'.
+    let averaged = match data.runs.iter().filter(|r| r.averaged).count() {
+        0 => "",
+        n if n == data.runs.len() => {
+            "; val and test accuracy are those of the moving average of the weights (train.ema_decay)"
+        }
+        _ => {
+            "; for the runs with train.ema_decay > 0, val and test accuracy are those of the moving average of the weights"
+        }
+    };
     let mut out = format!(
-        "# {}\n\n{}{}; {}. Mean ± std over seeds; test accuracy is that of the weights each run ends with.\n\n",
+        "# {}\n\n{}{}; {}. Mean ± std over seeds; test accuracy is that of the weights each run ends with{averaged}.\n\n",
         r.title,
         data.index.source(),
         if sets.is_empty() {

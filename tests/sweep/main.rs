@@ -359,4 +359,11 @@ fn a_moving_average_too_long_for_the_run_is_warned_of_once() {
             && warnings[0].contains("train.ema_decay = 0.9 averages over about 10 steps and this run takes 2: 90% of the final average"),
         "{err}"
     );
+    // The report says whose accuracy it tabulates: half the runs' are the average's.
+    let report = convlab(&["report", "runs/tiny-study"], d);
+    let md = String::from_utf8_lossy(&report.stdout);
+    assert!(
+        md.contains("for the runs with train.ema_decay > 0, val and test accuracy are those of the moving average of the weights"),
+        "{md}"
+    );
 }
