@@ -10,6 +10,7 @@
 use burn::prelude::*;
 
 use crate::model::Net;
+use crate::model::cpu::{average, on_flex};
 use crate::train::averaged::{FlatTensors, Install};
 
 pub struct Ema {
@@ -39,10 +40,10 @@ impl Ema {
             self.average = now;
         } else {
             let weight = 1.0 - self.decay;
-            for (avg, w) in self.average.0.iter_mut().zip(now.0) {
-                let step = (w - avg.clone()) * weight;
-                *avg = avg.clone() + step;
-            }
+            let average = std::mem::take(&mut self.average.0);
+            self.average.0 = (average.into_iter().zip(now.0))
+                .map(|(avg, w)| move_toward(avg, w, weight))
+                .collect();
         }
         self.updates += 1;
     }
@@ -102,8 +103,56 @@ pub fn short_run_warning(decay: f64, steps: usize) -> Option<String> {
     ))
 }
 
+/// `avg + (w - avg) * weight`: on the CPU one in-place pass, elsewhere (CUDA) tensor
+/// operations, with the same f32 arithmetic in the same order.
+fn move_toward(avg: Tensor<1>, w: Tensor<1>, weight: f64) -> Tensor<1> {
+    if on_flex(&avg) && on_flex(&w) {
+        return average::move_toward(avg, w, weight as f32);
+    }
+    let step = (w - avg.clone()) * weight;
+    avg + step
+}
+
 /// The tensors moved off the autodiff backend: the average is never differentiated, and is
 /// installed into the net `valid()` returns, which has none.
 fn inner(t: FlatTensors) -> FlatTensors {
     FlatTensors(t.0.into_iter().map(|t| t.without_autodiff()).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The CPU pass gives the tensor operations' bits, over values of mixed sizes and signs
+    /// and a part boundary (2^14 values a part), for PyTorch's usual decays.
+    #[test]
+    fn the_cpu_pass_has_the_tensor_operations_bits() {
+        let device = Default::default();
+        let n = (1 << 14) + 37;
+        let values = |k: f32| -> Vec<f32> {
+            (0..n)
+                .map(|i| ((i as f32 * k).sin() * 3.0).powi(3) + 1e-3 * i as f32)
+                .collect()
+        };
+        let avg0 = Tensor::<1>::from_floats(values(0.37).as_slice(), &device);
+        let w = Tensor::<1>::from_floats(values(1.91).as_slice(), &device);
+        for decay in [0.9, 0.99, 0.999, 0.9999] {
+            let weight = 1.0 - decay;
+            let ops = avg0.clone() + (w.clone() - avg0.clone()) * weight;
+            let pass = move_toward(avg0.clone(), w.clone(), weight);
+            let (ops, pass) = (ops.into_data(), pass.into_data());
+            let bits = |d: &TensorData| -> Vec<u32> { d.iter::<f32>().map(f32::to_bits).collect() };
+            assert_eq!(bits(&ops), bits(&pass), "decay {decay}");
+            // It moved: not a pass that returns its input.
+            assert_ne!(
+                bits(&pass),
+                bits(&avg0.clone().into_data()),
+                "decay {decay}"
+            );
+        }
+        // The input tensor another holder shares is not written through.
+        let kept = avg0.clone().into_data();
+        let _ = move_toward(avg0.clone(), w, 0.5);
+        assert_eq!(avg0.into_data(), kept);
+    }
 }

@@ -1,4 +1,5 @@
-//! What the optimizers' one-pass steps (`adam.rs`, `sgd.rs`, `rmsprop.rs`) share: a parallel
+//! What the optimizers' one-pass steps (`adam.rs`, `sgd.rs`, `rmsprop.rs`) and the moving
+//! average's (`average.rs`) share: a parallel
 //! pass over fixed parts of a parameter, its gradient and its state tensors, in place.
 
 use burn::backend::flex::FlexTensor;
