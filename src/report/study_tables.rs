@@ -219,9 +219,11 @@ pub fn markdown(data: &StudyData, r: &ReportText, figures: &[String]) -> String 
         .map(|o| format!(" --set {o}"))
         .collect();
     // With a moving average the numbers are not the trained weights'.
-    let averaged = match data.runs.iter().filter(|r| r.averaged).count() {
+    // (Of the runs with results: one not run yet has no config to tell.)
+    let ran = data.runs.iter().filter(|r| r.summary.is_some());
+    let averaged = match ran.clone().filter(|r| r.averaged).count() {
         0 => "",
-        n if n == data.runs.len() => {
+        n if n == ran.count() => {
             "; val and test accuracy are those of the moving average of the weights (train.ema_decay)"
         }
         _ => {
