@@ -15,6 +15,7 @@ pub mod files {
     pub const RUN_INFO: &str = "run.json";
     pub const METRICS: &str = "metrics.csv";
     pub const TIMING: &str = "timing.csv";
+    pub const EVENTS: &str = super::super::tensorboard::FILE;
     pub const SUMMARY: &str = "summary.json";
     pub const BEST: &str = "best.ckpt";
     pub const LAST: &str = "last.ckpt";
@@ -208,10 +209,15 @@ impl RunDir {
         read_json(&self.path(files::SUMMARY), "corrupt summary")
     }
 
+    /// metrics.csv, timing.csv and the TensorBoard event file, all three from `rows`.
     pub fn write_metrics(&self, rows: &[EpochMetrics]) -> Result<()> {
         let (csv, timing) = to_csv(rows);
         write_atomic(&self.path(files::METRICS), csv.as_bytes())?;
-        write_atomic(&self.path(files::TIMING), timing.as_bytes())
+        write_atomic(&self.path(files::TIMING), timing.as_bytes())?;
+        // The run's start (run.json) anchors TensorBoard's wall-clock axis.
+        let started = self.read_info().ok().flatten().map(|i| i.started_unix);
+        let events = super::tensorboard::events_file(rows, started.unwrap_or(0) as f64);
+        write_atomic(&self.path(files::EVENTS), &events)
     }
 
     /// metrics.csv's rows; empty when there is none yet.

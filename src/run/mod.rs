@@ -8,6 +8,7 @@
 //!   run.json      RunInfo              study.toml   the study file as given
 //!   metrics.csv   EpochMetrics rows    <variant>/seed-N/   one run folder each
 //!   timing.csv    seconds per epoch
+//!   events.out.tfevents.convlab   metrics.csv for TensorBoard
 //!   summary.json  Summary (the run is finished once it exists)
 //!   .lock         held (OS lock) by the process training the run
 //!   best.ckpt, last.ckpt, curves.png, resume.state (while unfinished)
@@ -19,6 +20,7 @@ mod lr_find;
 mod metrics;
 mod study_index;
 mod summary;
+mod tensorboard;
 
 pub use folder::{RunDir, checkpoint_in, files, folder_name_problem, read_json, write_json};
 pub use lock::{RunLock, lock_waiting, try_lock};

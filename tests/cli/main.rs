@@ -78,6 +78,7 @@ fn train_writes_a_complete_run_folder_and_eval_agrees() {
         "run.json",
         "metrics.csv",
         "timing.csv",
+        "events.out.tfevents.convlab",
         "summary.json",
         "best.ckpt",
         "last.ckpt",

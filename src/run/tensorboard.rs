@@ -1,0 +1,209 @@
+//! metrics.csv as a TensorBoard event file, rewritten beside it after every epoch, so that
+//! `tensorboard --logdir runs/<study>` draws every run's curves, each variant and seed as a
+//! run of its own (Lightning's default logger and Keras' TensorBoard callback write the
+//! same kind of file). Scalars only, one step per epoch: train/val/test loss and accuracy
+//! (a fraction, as Keras logs it) and the lr.
+//!
+//! The file is TFRecords: each record is its length (u64 LE), the masked CRC32C of those 8
+//! bytes, an `Event` protobuf and its masked CRC32C. The five `Event` fields used are encoded
+//! here by hand, as protobuf encodes them (proto3: a field at its default is left out, a
+//! oneof member never is); a protobuf crate and the .proto files would outweigh this file.
+
+use super::EpochMetrics;
+
+/// Its name only has to contain "tfevents" for TensorBoard to read it.
+pub const FILE: &str = "events.out.tfevents.convlab";
+
+/// The whole file for `rows`; wall times count from `started_unix` by each epoch's seconds.
+pub fn events_file(rows: &[EpochMetrics], started_unix: f64) -> Vec<u8> {
+    let mut out = Vec::new();
+    record(
+        &mut out,
+        &event(started_unix, 0, Body::Version("brain.Event:2")),
+    );
+    let mut wall = started_unix;
+    for r in rows {
+        wall += r.seconds;
+        let scalars = [
+            ("train/loss", Some(r.train_loss)),
+            ("train/accuracy", Some(r.train_acc)),
+            ("val/loss", r.val_loss),
+            ("val/accuracy", r.val_acc),
+            ("test/loss", r.test_loss),
+            ("test/accuracy", r.test_acc),
+            ("lr", Some(r.lr)),
+        ];
+        for (tag, value) in scalars {
+            if let Some(v) = value {
+                let body = Body::Scalar(tag, v as f32);
+                record(&mut out, &event(wall, r.epoch as i64, body));
+            }
+        }
+    }
+    out
+}
+
+enum Body<'a> {
+    Version(&'a str),
+    Scalar(&'a str, f32),
+}
+
+/// `Event { wall_time = 1, step = 2, file_version = 3 | summary = 5 }`;
+/// `Summary { value = 1 }`, `Summary.Value { tag = 1, simple_value = 2 }`.
+fn event(wall_time: f64, step: i64, body: Body) -> Vec<u8> {
+    let mut e = Vec::new();
+    if wall_time != 0.0 {
+        e.push(1 << 3 | 1); // field 1, 64-bit
+        e.extend_from_slice(&wall_time.to_le_bytes());
+    }
+    if step != 0 {
+        e.push(2 << 3); // field 2, varint
+        varint(&mut e, step as u64);
+    }
+    match body {
+        Body::Version(v) => bytes_field(&mut e, 3, v.as_bytes()),
+        Body::Scalar(tag, v) => {
+            let mut value = Vec::new();
+            bytes_field(&mut value, 1, tag.as_bytes());
+            value.push(2 << 3 | 5); // field 2, 32-bit: in a oneof, so written even at 0
+            value.extend_from_slice(&v.to_le_bytes());
+            let mut summary = Vec::new();
+            bytes_field(&mut summary, 1, &value);
+            bytes_field(&mut e, 5, &summary);
+        }
+    }
+    e
+}
+
+fn bytes_field(out: &mut Vec<u8>, field: u8, bytes: &[u8]) {
+    out.push(field << 3 | 2); // length-delimited
+    varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+}
+
+fn varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn record(out: &mut Vec<u8>, data: &[u8]) {
+    let len = (data.len() as u64).to_le_bytes();
+    out.extend_from_slice(&len);
+    out.extend_from_slice(&masked_crc(&len).to_le_bytes());
+    out.extend_from_slice(data);
+    out.extend_from_slice(&masked_crc(data).to_le_bytes());
+}
+
+/// TFRecord's checksum: CRC32C, rotated and offset so that a CRC of CRCs stays strong.
+fn masked_crc(data: &[u8]) -> u32 {
+    let crc = crc32c(data);
+    (crc.rotate_right(15)).wrapping_add(0xa282_ead8)
+}
+
+/// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), a byte at a time.
+fn crc32c(data: &[u8]) -> u32 {
+    const TABLE: [u32; 256] = {
+        let mut table = [0u32; 256];
+        let mut i = 0;
+        while i < 256 {
+            let mut c = i as u32;
+            let mut k = 0;
+            while k < 8 {
+                c = if c & 1 == 1 {
+                    0x82F6_3B78 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
+                k += 1;
+            }
+            table[i] = c;
+            i += 1;
+        }
+        table
+    };
+    let crc = data.iter().fold(!0u32, |crc, &b| {
+        TABLE[((crc ^ b as u32) & 0xff) as usize] ^ (crc >> 8)
+    });
+    !crc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// CRC-32C's check value (RFC 3720, "123456789").
+    #[test]
+    fn crc32c_has_its_check_value() {
+        assert_eq!(crc32c(b"123456789"), 0xE306_9283);
+    }
+
+    // tensorboard 2.21.0's own writer, the records these tests expect byte for byte:
+    //   from tensorboard.compat.proto.event_pb2 import Event
+    //   from tensorboard.compat.proto.summary_pb2 import Summary
+    //   from tensorboard.summary.writer.record_writer import RecordWriter
+    //   import io
+    //   e0 = Event(wall_time=1.5, step=0, file_version="brain.Event:2")
+    //   e = Event(wall_time=1.5, step=3, summary=Summary(value=[
+    //       Summary.Value(tag="train/loss", simple_value=0.25)]))
+    //   for ev in (e0, e):
+    //       buf = io.BytesIO(); RecordWriter(buf).write(ev.SerializeToString())
+    //       print(buf.getvalue().hex())
+    #[test]
+    fn records_match_tensorboards_writer() {
+        let mut version = Vec::new();
+        record(&mut version, &event(1.5, 0, Body::Version("brain.Event:2")));
+        assert_eq!(
+            hex(&version),
+            "1800000000000000a37f4b2209000000000000f83f1a0d627261696e2e4576656e743a322a28646c"
+        );
+        let mut scalar = Vec::new();
+        record(
+            &mut scalar,
+            &event(1.5, 3, Body::Scalar("train/loss", 0.25)),
+        );
+        assert_eq!(
+            hex(&scalar),
+            "200000000000000029eda95009000000000000f83f10032a130a110a0a747261696e2f6c6f7373150000803e43301b92"
+        );
+    }
+
+    /// Two epochs, the second without validation: the version record, then 7 and 5 scalars,
+    /// stepped by epoch, each at the start plus the epochs' seconds so far.
+    #[test]
+    fn a_file_holds_one_record_per_metric_and_epoch() {
+        let row = |epoch, val: Option<f64>| EpochMetrics {
+            epoch,
+            train_loss: 0.5,
+            train_acc: 0.75,
+            val_loss: val,
+            val_acc: val,
+            test_loss: Some(0.25),
+            test_acc: Some(0.9),
+            lr: 1e-3,
+            seconds: 2.0,
+        };
+        let file = events_file(&[row(1, Some(0.4)), row(2, None)], 100.0);
+        let mut rest = &file[..];
+        let mut events = Vec::new();
+        while !rest.is_empty() {
+            let len = u64::from_le_bytes(rest[..8].try_into().unwrap()) as usize;
+            let data = &rest[12..12 + len];
+            let crc = u32::from_le_bytes(rest[12 + len..16 + len].try_into().unwrap());
+            assert_eq!(crc, masked_crc(data));
+            events.push(data.to_vec());
+            rest = &rest[16 + len..];
+        }
+        assert_eq!(events.len(), 1 + 7 + 5);
+        assert_eq!(events[1], event(102.0, 1, Body::Scalar("train/loss", 0.5)));
+        assert_eq!(events[7], event(102.0, 1, Body::Scalar("lr", 1e-3)));
+        assert_eq!(events[8], event(104.0, 2, Body::Scalar("train/loss", 0.5)));
+        assert_eq!(events[10], event(104.0, 2, Body::Scalar("test/loss", 0.25)));
+    }
+}
