@@ -12,11 +12,35 @@ use crate::train::config::{Monitor, RunConfig};
 use crate::train::optim::{OptimizerConfig, OptimizerName};
 use crate::train::schedule::{ScheduleConfig, ScheduleName};
 
-/// One line per key set but unread, naming what reads it and what the config chose instead;
-/// `given` holds the dotted keys the user wrote (`optimizer.momentum`).
+/// One line per key set but unread, naming what reads it and what the config chose instead,
+/// after the one key a run needs but was not given (Adadelta's lr); `given` holds the dotted
+/// keys the user wrote (`optimizer.momentum`).
 pub fn unused_keys(cfg: &RunConfig, given: &BTreeSet<String>) -> Vec<String> {
     let mut out: Vec<String> = missing_lr(cfg, given).into_iter().collect();
-    out.extend(optimizer_keys(&cfg.optimizer, &cfg.schedule, given));
+    out.extend(unread_keys(cfg, given));
+    out
+}
+
+/// Of a study's variants, the lines of keys that no variant reads (a key read by some
+/// variants is there for them), each as the first variant words it; before them the missing
+/// lr if any variant lacks it (a study whose adadelta variant runs at Adam's lr says so,
+/// though its adam variant is fine).
+pub fn unused_by_all(configs: &[&RunConfig], given: &BTreeSet<String>) -> Vec<String> {
+    let key = |line: &str| line.split(' ').next().unwrap_or_default().to_string();
+    let mut common = (configs.first())
+        .map(|c| unread_keys(c, given))
+        .unwrap_or_default();
+    for cfg in configs.iter().skip(1) {
+        let keys: Vec<String> = unread_keys(cfg, given).iter().map(|l| key(l)).collect();
+        common.retain(|l| keys.contains(&key(l)));
+    }
+    let missing = configs.iter().find_map(|c| missing_lr(c, given));
+    missing.into_iter().chain(common).collect()
+}
+
+/// The keys set but unread.
+fn unread_keys(cfg: &RunConfig, given: &BTreeSet<String>) -> Vec<String> {
+    let mut out = optimizer_keys(&cfg.optimizer, &cfg.schedule, given);
     out.extend(schedule_keys(&cfg.schedule, given));
     let monitor = cfg.train.monitor;
     if cfg.data.val_fraction == 0.0
@@ -28,24 +52,6 @@ pub fn unused_keys(cfg: &RunConfig, given: &BTreeSet<String>) -> Vec<String> {
         ));
     }
     out
-}
-
-/// Of a study's variants, the lines of keys that no variant reads (a key read by some
-/// variants is there for them); each as the first variant words it.
-pub fn unused_by_all(configs: &[&RunConfig], given: &BTreeSet<String>) -> Vec<String> {
-    let key = |line: &str| line.split(' ').next().unwrap_or_default().to_string();
-    let mut common = (configs.first())
-        .map(|c| unused_keys(c, given))
-        .unwrap_or_default();
-    for cfg in configs.iter().skip(1) {
-        let keys: Vec<String> = unused_keys(cfg, given).iter().map(|l| key(l)).collect();
-        common.retain(|l| keys.contains(&key(l)));
-    }
-    // A key a variant needs but no one wrote is a warning if any variant needs it: a study
-    // whose adadelta variant runs at Adam's lr says so, though its adam variant is fine.
-    let missing = configs.iter().filter_map(|c| missing_lr(c, given)).next();
-    common.retain(|l| Some(l) != missing.as_ref());
-    missing.into_iter().chain(common).collect()
 }
 
 /// convlab's one default lr is Adam's; Adadelta's steps at it are 1000x shorter than at
