@@ -93,8 +93,12 @@ pub(super) fn train_new(
             cfg.device
         );
         if cfg.train.ema_decay > 0.0 {
+            let raw = match prep.val {
+                Some(_) => ", and so is the val accuracy in brackets (raw weights)",
+                None => "",
+            };
             println!(
-                "val, test and the checkpoints are the moving average's (train.ema_decay = {}); train loss and accuracy are the weights'",
+                "val, test and the checkpoints are the moving average's (train.ema_decay = {}); train loss and accuracy are the weights'{raw}",
                 cfg.train.ema_decay
             );
         }

@@ -11,7 +11,8 @@ use crate::run::RunDir;
 pub fn lines(data: &StudyData) -> Vec<String> {
     let finished = data.runs.iter().filter(|r| r.finished());
     let sets = by_key(finished, |r| (r.variant, r.seed));
-    let epochs = |r: &RunResult| -> Vec<String> { r.rows.iter().map(|m| m.csv_row()).collect() };
+    let epochs =
+        |r: &RunResult| -> Vec<String> { r.rows.iter().map(|m| m.csv_row(true)).collect() };
     let test = |r: &&RunResult| {
         let acc = r.summary.as_ref().and_then(|s| s.test_acc);
         acc.map_or("n/a".into(), |a| format!("{:.2}%", a * 100.0))

@@ -2,7 +2,8 @@
 //! `tensorboard --logdir runs/<study>` draws every run's curves, each variant and seed as a
 //! run of its own (Lightning's default logger and Keras' TensorBoard callback write the
 //! same kind of file). Scalars only, one step per epoch: train/val/test loss and accuracy
-//! (a fraction, as Keras logs it) and the lr.
+//! (a fraction, as Keras logs it), the lr, and with a moving average the training
+//! weights' own val loss and accuracy (raw_val/).
 //!
 //! The file is TFRecords: each record is its length (u64 LE), the masked CRC32C of those 8
 //! bytes, an `Event` protobuf and its masked CRC32C. The five `Event` fields used are encoded
@@ -29,6 +30,8 @@ pub fn events_file(rows: &[EpochMetrics], started_unix: f64) -> Vec<u8> {
             ("train/accuracy", Some(r.train_acc)),
             ("val/loss", r.val_loss),
             ("val/accuracy", r.val_acc),
+            ("raw_val/loss", r.raw_val_loss),
+            ("raw_val/accuracy", r.raw_val_acc),
             ("test/loss", r.test_loss),
             ("test/accuracy", r.test_acc),
             ("lr", Some(r.lr)),
@@ -184,6 +187,8 @@ mod tests {
             train_acc: 0.75,
             val_loss: val,
             val_acc: val,
+            raw_val_loss: None,
+            raw_val_acc: None,
             test_loss: Some(0.25),
             test_acc: Some(0.9),
             lr: 1e-3,

@@ -92,8 +92,8 @@ pub struct TrainConfig {
     /// An exponential moving average of the weights and batch-norm statistics, updated
     /// after every optimizer step with this decay (PyTorch's AveragedModel with
     /// get_ema_multi_avg_fn, timm's ModelEma, Keras' `ema_momentum`; 0.999 is usual): val,
-    /// test, best.ckpt and last.ckpt are the average's, training goes on with the weights.
-    /// 0 = off.
+    /// test, best.ckpt and last.ckpt are the average's, training goes on with the weights
+    /// (whose own val figures are metrics.csv's raw_val_*). 0 = off.
     pub ema_decay: f64,
     /// Training steps' activations: "fp32" or "bf16" (mixed precision, f32 weights; see
     /// `Precision`). Evaluation always runs in f32.

@@ -174,6 +174,11 @@ impl Trainer<'_> {
             .val
             .as_ref()
             .map(|v| evaluate(&eval_model, v, &prep.norm, eval_batch, &self.device, tta));
+        // The training weights' own val figures beside the average's (timm validates both).
+        let raw_val = prep.val.as_ref().filter(|_| p.ema.is_some()).map(|v| {
+            let weights = p.model.valid();
+            evaluate(&weights, v, &prep.norm, eval_batch, &self.device, tta)
+        });
         let test = (cfg.train.test_every_epoch || last).then(|| {
             evaluate(
                 &eval_model,
@@ -190,6 +195,8 @@ impl Trainer<'_> {
             train_acc: tally.accuracy(),
             val_loss: val.map(|t| t.loss()),
             val_acc: val.map(|t| t.accuracy()),
+            raw_val_loss: raw_val.map(|t| t.loss()),
+            raw_val_acc: raw_val.map(|t| t.accuracy()),
             test_loss: test.map(|t| t.loss()),
             test_acc: test.map(|t| t.accuracy()),
             lr,

@@ -359,6 +359,31 @@ fn a_moving_average_too_long_for_the_run_is_warned_of_once() {
             && warnings[0].contains("train.ema_decay = 0.9 averages over about 10 steps and this run takes 2: 90% of the final average"),
         "{err}"
     );
+    // The averaged runs' metrics.csv also hold the training weights' own val figures; the
+    // others keep the file they always had.
+    let mut averaged = 0;
+    for variant in std::fs::read_dir(d.join("runs/tiny-study")).unwrap() {
+        let run = variant.unwrap().path().join("seed-0");
+        let Ok(config) = std::fs::read_to_string(run.join("config.toml")) else {
+            continue;
+        };
+        let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+        let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+        if !config.contains("ema_decay = 0.9") {
+            assert!(!header.contains(&"raw_val_loss"), "{csv}");
+            continue;
+        }
+        averaged += 1;
+        let col = |name| header.iter().position(|h| *h == name).expect(name);
+        // One step per epoch: after the first the average is a copy of the weights.
+        for (epoch, line) in csv.lines().skip(1).enumerate() {
+            let cells: Vec<f64> = line.split(',').map(|c| c.parse().unwrap()).collect();
+            let (val, raw) = (cells[col("val_loss")], cells[col("raw_val_loss")]);
+            assert!(raw.is_finite() && (raw == val) == (epoch == 0), "{csv}");
+            assert!((0.0..=1.0).contains(&cells[col("raw_val_acc")]), "{csv}");
+        }
+    }
+    assert_eq!(averaged, 1);
     // The report says whose accuracy it tabulates: half the runs' are the average's.
     let report = convlab(&["report", "runs/tiny-study"], d);
     let md = String::from_utf8_lossy(&report.stdout);
