@@ -199,6 +199,24 @@ pub fn apply_sets(table: &mut toml::Table, sets: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// An error about a key that a `--set` wrote names that `--set` beside the file, where the
+/// key and its value may not be at all (the last `--set` of a key is the one that counts).
+pub fn blame_set(e: Error, sets: &[String]) -> Error {
+    let Error::Input { input, problem } = e else {
+        return e;
+    };
+    let about = |key: &str| {
+        (problem.strip_prefix(key)).is_some_and(|rest| rest.starts_with([':', '.', '[', ' ']))
+    };
+    match sets.iter().rev().find(|o| about(set_key(o))) {
+        Some(o) => Error::Input {
+            input: format!("{input} with --set {}", o.trim()),
+            problem,
+        },
+        None => Error::Input { input, problem },
+    }
+}
+
 /// The dotted keys a table and its `--set`s write (`optimizer.momentum`; a layer list is one
 /// key, `model.layers`): what the unread-key warnings count as given.
 pub fn given_keys(table: &toml::Table, sets: &[String]) -> BTreeSet<String> {
@@ -296,8 +314,8 @@ pub fn load_run_config_and_keys(
     }
     let given = given_keys(&table, sets);
     apply_sets(&mut table, sets)?;
-    let cfg = run_config(table, &origin)?;
-    check_run_name(&cfg.name, &origin)?;
+    let cfg = run_config(table, &origin).map_err(|e| blame_set(e, sets))?;
+    check_run_name(&cfg.name, &origin).map_err(|e| blame_set(e, sets))?;
     Ok((cfg, given))
 }
 

@@ -22,7 +22,7 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::experiment::config::{
-    apply_sets, given_keys, merge, read_table, run_config, set_dotted, set_key,
+    apply_sets, blame_set, given_keys, merge, read_table, run_config, set_dotted, set_key,
 };
 use crate::experiment::study_axes::{Sampling, apply_zip, parse_axes, sample, value_text};
 use crate::run::{Axis, StudyIndex, TrialEntry, Variant};
@@ -142,7 +142,7 @@ impl Study {
                 set_dotted(&mut t, &axis.key, v.clone())
                     .map_err(|e| Error::input(&where_, format!("{}: {e}", axis.key)))?;
             }
-            configs.push(run_config(t, &where_)?);
+            configs.push(run_config(t, &where_).map_err(|e| blame_set(e, &run_sets))?);
             variants.push(Variant {
                 name: vname,
                 values,

@@ -43,6 +43,46 @@ fn a_config_key_given_as_a_flag_names_its_set() {
     assert!(!dir.path().join("runs").exists());
 }
 
+/// A bad value that a `--set` gave names that `--set` beside the file: the error named the
+/// file alone, where the user looked for the key in vain. The last `--set` of a key is the
+/// one named; a bad value in the file still names the file alone.
+#[test]
+fn a_bad_value_from_a_set_names_the_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = setup(d, "");
+    let sets = [
+        "--set",
+        "optimizer.name=sgd",
+        "--set",
+        "optimizer.name=adamm",
+    ];
+    assert_bad_input(
+        &train(d, &cfg, &sets),
+        &["tiny.toml with --set optimizer.name=adamm: optimizer.name: unknown value \"adamm\""],
+    );
+    assert_bad_input(
+        &train(d, &cfg, &["--set", "train.batch_size=0"]),
+        &["tiny.toml with --set train.batch_size=0: train.batch_size: must be at least 1"],
+    );
+    let study = d.join("study.toml");
+    std::fs::write(
+        &study,
+        "[study]\nbase = \"tiny.toml\"\n[study.axes]\nlr = [1e-3, 1e-2]\n",
+    )
+    .unwrap();
+    let sweep = ["sweep", "study.toml", "--set", "train.foo=1"];
+    assert_bad_input(
+        &convlab(&sweep, d),
+        &["study.toml (variant lr=0.001) with --set train.foo=1: train.foo: unknown field `foo`"],
+    );
+    let bad_file = setup(d, "label_smoothing = 2.0");
+    let out = train(d, &bad_file, &["--set", "train.epochs=1"]);
+    assert_bad_input(&out, &["tiny.toml: train.label_smoothing: "]);
+    assert!(!stderr(&out).contains("--set"), "{}", stderr(&out));
+    assert!(!d.join("runs").exists());
+}
+
 /// A negative number is a value, checked as any other: `lr-find --start -1` was clap's
 /// "unexpected argument '-1' found" (read as a flag named 1).
 #[test]
