@@ -216,7 +216,11 @@ impl RunDir {
         write_atomic(&self.path(files::TIMING), timing.as_bytes())?;
         // The run's start (run.json) anchors TensorBoard's wall-clock axis.
         let started = self.read_info().ok().flatten().map(|i| i.started_unix);
-        let events = super::tensorboard::events_file(rows, started.unwrap_or(0) as f64);
+        // config.toml is written before the first epoch; the HParams dashboard reads it here.
+        let config = std::fs::read_to_string(self.path(files::CONFIG)).ok();
+        let config = config.and_then(|c| c.parse::<toml::Table>().ok());
+        let events =
+            super::tensorboard::events_file(rows, started.unwrap_or(0) as f64, config.as_ref());
         write_atomic(&self.path(files::EVENTS), &events)
     }
 

@@ -15,6 +15,7 @@
 //! ```
 
 mod folder;
+mod hparams;
 mod lock;
 mod lr_find;
 mod metrics;

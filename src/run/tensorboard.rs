@@ -1,7 +1,8 @@
 //! metrics.csv as a TensorBoard event file, rewritten beside it after every epoch, so that
 //! `tensorboard --logdir runs/<study>` draws every run's curves, each variant and seed as a
 //! run of its own (Lightning's default logger and Keras' TensorBoard callback write the
-//! same kind of file). Scalars only, one step per epoch: train/val/test loss and accuracy
+//! same kind of file). After the version record, the config for the HParams dashboard
+//! (hparams.rs); then scalars, one step per epoch: train/val/test loss and accuracy
 //! (a fraction, as Keras logs it), the lr, and with a moving average the training
 //! weights' own val loss and accuracy (raw_val/).
 //!
@@ -11,17 +12,29 @@
 //! oneof member never is); a protobuf crate and the .proto files would outweigh this file.
 
 use super::EpochMetrics;
+use super::hparams;
 
 /// Its name only has to contain "tfevents" for TensorBoard to read it.
 pub const FILE: &str = "events.out.tfevents.convlab";
 
 /// The whole file for `rows`; wall times count from `started_unix` by each epoch's seconds.
-pub fn events_file(rows: &[EpochMetrics], started_unix: f64) -> Vec<u8> {
+/// `config` (config.toml), when given, heads it as the HParams dashboard's session start.
+pub fn events_file(
+    rows: &[EpochMetrics],
+    started_unix: f64,
+    config: Option<&toml::Table>,
+) -> Vec<u8> {
     let mut out = Vec::new();
     record(
         &mut out,
         &event(started_unix, 0, Body::Version("brain.Event:2")),
     );
+    if let Some(config) = config {
+        let params = hparams::flatten(config);
+        let group = hparams::group_name(&params);
+        let value = hparams::session_start_value(&params, &group, started_unix);
+        record(&mut out, &summary_event(started_unix, 0, &value));
+    }
     let mut wall = started_unix;
     for r in rows {
         wall += r.seconds;
@@ -49,6 +62,8 @@ pub fn events_file(rows: &[EpochMetrics], started_unix: f64) -> Vec<u8> {
 enum Body<'a> {
     Version(&'a str),
     Scalar(&'a str, f32),
+    /// Wall time and step only; summary_event adds the rest.
+    Empty,
 }
 
 /// `Event { wall_time = 1, step = 2, file_version = 3 | summary = 5 }`;
@@ -65,26 +80,34 @@ fn event(wall_time: f64, step: i64, body: Body) -> Vec<u8> {
     }
     match body {
         Body::Version(v) => bytes_field(&mut e, 3, v.as_bytes()),
+        Body::Empty => {}
         Body::Scalar(tag, v) => {
             let mut value = Vec::new();
             bytes_field(&mut value, 1, tag.as_bytes());
             value.push(2 << 3 | 5); // field 2, 32-bit: in a oneof, so written even at 0
             value.extend_from_slice(&v.to_le_bytes());
-            let mut summary = Vec::new();
-            bytes_field(&mut summary, 1, &value);
-            bytes_field(&mut e, 5, &summary);
+            return summary_event(wall_time, step, &value);
         }
     }
     e
 }
 
-fn bytes_field(out: &mut Vec<u8>, field: u8, bytes: &[u8]) {
+/// An `Event` whose `Summary` holds the one encoded `Summary.Value` given.
+pub(super) fn summary_event(wall_time: f64, step: i64, value: &[u8]) -> Vec<u8> {
+    let mut e = event(wall_time, step, Body::Empty);
+    let mut summary = Vec::new();
+    bytes_field(&mut summary, 1, value);
+    bytes_field(&mut e, 5, &summary);
+    e
+}
+
+pub(super) fn bytes_field(out: &mut Vec<u8>, field: u8, bytes: &[u8]) {
     out.push(field << 3 | 2); // length-delimited
     varint(out, bytes.len() as u64);
     out.extend_from_slice(bytes);
 }
 
-fn varint(out: &mut Vec<u8>, mut v: u64) {
+pub(super) fn varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push(v as u8 | 0x80);
         v >>= 7;
@@ -194,7 +217,7 @@ mod tests {
             lr: 1e-3,
             seconds: 2.0,
         };
-        let file = events_file(&[row(1, Some(0.4)), row(2, None)], 100.0);
+        let file = events_file(&[row(1, Some(0.4)), row(2, None)], 100.0, None);
         let mut rest = &file[..];
         let mut events = Vec::new();
         while !rest.is_empty() {

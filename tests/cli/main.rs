@@ -86,6 +86,12 @@ fn train_writes_a_complete_run_folder_and_eval_agrees() {
     ] {
         assert!(run.join(f).is_file(), "{f} missing");
     }
+    // The event file heads with the config for TensorBoard's HParams dashboard.
+    let events = std::fs::read(run.join("events.out.tfevents.convlab")).unwrap();
+    let holds = |s: &[u8]| events.windows(s.len()).any(|w| w == s);
+    assert!(
+        holds(b"_hparams_/session_start_info") && holds(b"\x0eoptimizer.name\x12\x06\x1a\x04adam")
+    );
     // One printed line per epoch, with every metric.
     let lines: Vec<String> = stdout(&out)
         .lines()
