@@ -7,7 +7,8 @@ use clap::Args;
 
 use crate::data::Lookup;
 use crate::error::{Error, Result};
-use crate::experiment::config::{apply_sets, check_run_name, given_keys, set_key, to_table, typed};
+use crate::experiment::config::{check_run_name, given_keys, to_table, typed};
+use crate::experiment::overrides::{apply_sets, blame_set, set_key};
 use crate::experiment::training::RunTarget;
 use crate::run;
 use crate::train::device;
@@ -107,16 +108,23 @@ pub fn run(a: FinetuneArgs) -> Result<()> {
     let mut table = to_table(&base)?;
     apply_sets(&mut table, &a.set)?;
     // The head is sized for the folder's classes before the net is checked.
-    let mut cfg = typed(table, &origin)?;
+    let blame = |e| blame_set(e, &a.set);
+    let mut cfg = typed(table, &origin).map_err(blame)?;
     fit_head(&mut cfg)?;
     cfg.resolve();
-    cfg.validate(&origin)?;
-    check_run_name(&cfg.name, &origin)?;
+    cfg.validate(&origin).map_err(blame)?;
+    check_run_name(&cfg.name, &origin).map_err(blame)?;
     let named = a.runs_dir.join(&cfg.name);
     let target = RunTarget::from_flags(a.run_dir.as_deref(), &a.runs_dir, &named, a.resume);
     let again = "the same `convlab finetune` command with --resume";
     // The recipe writes every key; only the --set ones are the user's.
     let given = given_keys(&toml::Table::new(), &a.set);
     let lookup = Lookup::default();
-    super::train::train_new(&cfg, &given, &origin, &lookup, &target, a.quiet, again)
+    let run = super::train::NewRun {
+        cfg: &cfg,
+        given: &given,
+        sets: &a.set,
+        origin: &origin,
+    };
+    super::train::train_new(&run, &lookup, &target, a.quiet, again)
 }

@@ -8,6 +8,7 @@ use clap::Args;
 use super::DataArgs;
 use crate::error::{Error, Result, write_atomic};
 use crate::experiment::emit::{self, EmitOptions, EmitTarget};
+use crate::experiment::overrides::warning_line;
 use crate::experiment::study::Study;
 use crate::experiment::sweep::{self, Outcome, SweepOptions, progress_line};
 use crate::train::config::RunConfig;
@@ -60,7 +61,10 @@ pub fn run(a: SweepArgs) -> Result<()> {
     if !a.list && a.trial.is_none() {
         let configs: Vec<&RunConfig> = study.trials.iter().map(|t| &t.cfg).collect();
         for line in unused_by_all(&configs, &study.given) {
-            eprintln!("warning: {}: {line}", a.study.display());
+            eprintln!(
+                "{}",
+                warning_line(&a.study.display().to_string(), &line, &a.set)
+            );
         }
     }
     if a.list {

@@ -8,6 +8,7 @@ use clap::Args;
 use super::ConfigArgs;
 use crate::data::{self, Lookup};
 use crate::error::{Error, Result};
+use crate::experiment::overrides::warning_line;
 use crate::experiment::training::{RunTarget, check_resumable, train_in};
 use crate::run::{Status, files};
 use crate::train::config::RunConfig;
@@ -44,24 +45,45 @@ pub fn run(a: TrainArgs) -> Result<()> {
     let lookup = a.config.data.lookup();
     let origin = a.config.origin();
     let again = format!("`convlab train {origin} --resume`");
-    train_new(&cfg, &given, &origin, &lookup, &target, a.quiet, &again)
+    let run = NewRun {
+        cfg: &cfg,
+        given: &given,
+        sets: &a.config.set,
+        origin: &origin,
+    };
+    train_new(&run, &lookup, &target, a.quiet, &again)
+}
+
+/// A validated config and where it came from, for the messages about it.
+#[derive(Clone, Copy)]
+pub(super) struct NewRun<'a> {
+    pub cfg: &'a RunConfig,
+    /// The keys the user wrote, for the unread-key warnings.
+    pub given: &'a BTreeSet<String>,
+    /// The `--set`s, named in the warnings about their keys.
+    pub sets: &'a [String],
+    /// The config file (or finetune's folder), named in every message.
+    pub origin: &'a str,
 }
 
 /// Load the data, train a validated config into its run folder and say how it ended;
 /// a diverged run exits with 3 (its folder keeps the metrics up to the divergence). A resume
 /// file is kept after every epoch; `resume_command` is how the user continues the run.
-/// `given` holds the keys the user wrote, for the unread-key warnings.
 pub(super) fn train_new(
-    cfg: &RunConfig,
-    given: &BTreeSet<String>,
-    origin: &str,
+    run: &NewRun,
     lookup: &Lookup,
     target: &RunTarget,
     quiet: bool,
     resume_command: &str,
 ) -> Result<()> {
+    let NewRun {
+        cfg,
+        given,
+        sets,
+        origin,
+    } = *run;
     for line in unused_keys(cfg, given) {
-        eprintln!("warning: {origin}: {line}");
+        eprintln!("{}", warning_line(origin, &line, sets));
     }
     // Fail on a missing device, or a run that cannot be resumed, before loading any data.
     device::select(cfg.device)?;
@@ -73,7 +95,7 @@ pub(super) fn train_new(
     let prep = prepare(cfg, splits, origin)?;
     let steps = cfg.train.optimizer_steps(prep.train.len()) * cfg.train.epochs;
     if let Some(line) = short_run_warning(cfg.train.ema_decay, steps) {
-        eprintln!("warning: {origin}: {line}");
+        eprintln!("{}", warning_line(origin, &line, sets));
     }
     if !quiet {
         println!(

@@ -7,6 +7,7 @@ pub mod device_check;
 pub mod emit;
 pub mod evaluate;
 pub mod interchange;
+pub mod overrides;
 pub mod study;
 pub mod study_axes;
 pub mod sweep;

@@ -21,9 +21,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::experiment::config::{
-    apply_sets, blame_set, given_keys, merge, read_table, run_config, set_dotted, set_key,
-};
+use crate::experiment::config::{given_keys, merge, read_table, run_config};
+use crate::experiment::overrides::{apply_sets, blame_set, set_dotted, set_key};
 use crate::experiment::study_axes::{Sampling, apply_zip, parse_axes, sample, value_text};
 use crate::run::{Axis, StudyIndex, TrialEntry, Variant};
 use crate::train::config::RunConfig;

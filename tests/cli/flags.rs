@@ -192,6 +192,7 @@ fn finetune_flags_own_their_keys_and_freezing_fits_in_the_epochs() {
 
 /// `--set schedule.max_lr=0.1` without onecycle trained at optimizer.lr with no word;
 /// PyTorch would have refused the keyword. Still trains (a study's base may carry such keys).
+/// The warning names the `--set`, as an error about its key does.
 #[test]
 fn a_key_the_optimizer_or_schedule_never_reads_is_warned_of() {
     let dir = tempfile::tempdir().unwrap();
@@ -202,7 +203,7 @@ fn a_key_the_optimizer_or_schedule_never_reads_is_warned_of() {
     assert_eq!(
         stderr(&out).lines().next(),
         Some(&*format!(
-            "warning: {}: schedule.max_lr is onecycle's; schedule.name = \"constant\" does not read it",
+            "warning: {} with --set schedule.max_lr=0.1: schedule.max_lr is onecycle's; schedule.name = \"constant\" does not read it",
             cfg.display()
         )),
         "{}",
