@@ -4,16 +4,20 @@
 //! differ only in seed and name are one variant's seeds. The comparison folder gets a
 //! study.json that points at the runs, so `convlab report FOLDER` redraws it later.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::experiment::config::{flat_values, read_stored};
 use crate::experiment::study_axes::AXIS_ALIASES;
 use crate::run::{Axis, StudyIndex, TrialEntry, Variant, files, write_json};
+use crate::train::unused_keys::unread_among;
 
 /// More differing keys than this and a variant is labelled by its runs' names.
 const MAX_LABEL_KEYS: usize = 3;
+
+/// An axis value of a run that does not read the key; left out of its variant's name.
+const UNREAD: &str = "";
 
 /// Keys that name or seed a run rather than configure it.
 const NOT_AXES: [&str; 2] = ["name", "seed"];
@@ -84,24 +88,30 @@ pub fn index(runs: &[PathBuf]) -> Result<StudyIndex> {
         let cfg = read_stored(&dir.join(files::CONFIG))?;
         let seed = cfg.seed;
         let mut values = flat_values(&cfg)?;
-        values.retain(|k, _| !NOT_AXES.contains(&k.as_str()));
-        configs.push((seed, values));
+        // A key the run never reads (momentum under Adam) does not tell it apart.
+        let unread = unread_among(&cfg, &values.keys().cloned().collect());
+        values.retain(|k, _| !NOT_AXES.contains(&k.as_str()) && !unread.contains(k));
+        configs.push((seed, values, unread));
     }
-    let mut keys: Vec<String> = match configs.first() {
-        Some((_, first)) => first
-            .keys()
-            .filter(|k| configs.iter().any(|(_, c)| c.get(*k) != first.get(*k)))
-            .cloned()
-            .collect(),
-        None => return Err(Error::input("report", "give at least one run folder")),
+    if configs.is_empty() {
+        return Err(Error::input("report", "give at least one run folder"));
+    }
+    // An axis: a key that two of the runs reading it set apart (one of them may leave it
+    // unset: optimizer.eps at PyTorch's default).
+    let all: BTreeSet<&String> = configs.iter().flat_map(|(_, c, _)| c.keys()).collect();
+    let set_apart = |k: &&String| {
+        let reading = configs.iter().filter(|(_, _, unread)| !unread.contains(*k));
+        let values: BTreeSet<Option<&String>> = reading.map(|(_, c, _)| c.get(*k)).collect();
+        values.len() > 1
     };
+    let mut keys: Vec<String> = all.into_iter().filter(set_apart).cloned().collect();
     // The keys studies vary most first, in the aliases' order (optimizer before lr).
     let rank = |k: &String| AXIS_ALIASES.iter().position(|(_, key)| key == k);
     keys.sort_by_key(|k| (rank(k).unwrap_or(usize::MAX), k.clone()));
     let mut variants: Vec<Variant> = Vec::new();
     let mut trials = Vec::with_capacity(runs.len());
-    for (i, ((seed, values), dir)) in configs.iter().zip(runs).enumerate() {
-        let point = axis_values(&keys, values);
+    for (i, ((seed, values, unread), dir)) in configs.iter().zip(runs).enumerate() {
+        let point = axis_values(&keys, values, unread);
         let v = match variants.iter().position(|v| v.values == point) {
             Some(v) => v,
             None => {
@@ -157,11 +167,19 @@ fn axis_name(key: &str) -> String {
         .to_string()
 }
 
-/// A run's value of each axis, strings without TOML's quotes.
-fn axis_values(keys: &[String], values: &BTreeMap<String, String>) -> Vec<String> {
+/// A run's value of each axis, strings without TOML's quotes; "-" for a key it reads
+/// unset, UNREAD for one it does not read.
+fn axis_values(
+    keys: &[String],
+    values: &BTreeMap<String, String>,
+    unread: &BTreeSet<String>,
+) -> Vec<String> {
     keys.iter()
         .map(|k| {
-            let v = values.get(k).map_or("-", String::as_str);
+            let v = match values.get(k) {
+                _ if unread.contains(k) => UNREAD,
+                v => v.map_or("-", String::as_str),
+            };
             v.strip_prefix('"')
                 .and_then(|v| v.strip_suffix('"'))
                 .unwrap_or(v)
@@ -176,9 +194,76 @@ fn variant(keys: &[String], values: Vec<String>) -> Variant {
         _ => keys
             .iter()
             .zip(&values)
+            .filter(|(_, v)| *v != UNREAD)
             .map(|(k, v)| format!("{}={v}", axis_name(k)))
             .collect::<Vec<_>>()
             .join(","),
     };
     Variant { name, values }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::config::RunConfig;
+    use crate::train::optim::OptimizerName;
+
+    /// Run folders holding only the resolved config.toml of each config.
+    fn folders(configs: Vec<RunConfig>) -> (tempfile::TempDir, Vec<PathBuf>) {
+        let dir = tempfile::tempdir().unwrap();
+        let runs = (configs.into_iter().enumerate())
+            .map(|(i, mut cfg)| {
+                cfg.resolve();
+                let run = dir.path().join(format!("run{i}"));
+                std::fs::create_dir(&run).unwrap();
+                std::fs::write(run.join(files::CONFIG), cfg.to_toml().unwrap()).unwrap();
+                run
+            })
+            .collect();
+        (dir, runs)
+    }
+
+    fn config(name: OptimizerName, lr: f64, momentum: f64, eps: Option<f64>) -> RunConfig {
+        let mut cfg = RunConfig::default();
+        cfg.optimizer.name = name;
+        cfg.optimizer.lr = lr;
+        cfg.optimizer.momentum = momentum;
+        cfg.optimizer.eps = eps;
+        cfg
+    }
+
+    /// Adam beside SGD with momentum: momentum is no axis (Adam does not read it, so its
+    /// stored 0 sets nothing apart). Two SGD momenta make it one, left out of Adam's name.
+    /// An eps given beside one left at PyTorch's default (resolved, 1e-8) is an axis.
+    #[test]
+    fn keys_a_run_does_not_read_do_not_set_it_apart() {
+        use OptimizerName::{Adam, SgdMomentum};
+        let names = |configs| {
+            let (_dir, runs) = folders(configs);
+            let index = index(&runs).unwrap();
+            index
+                .variants
+                .iter()
+                .map(|v| v.name.clone())
+                .collect::<Vec<_>>()
+        };
+        let adam = config(Adam, 1e-3, 0.0, None);
+        let sgd = |momentum| config(SgdMomentum, 0.05, momentum, None);
+        assert_eq!(
+            names(vec![adam.clone(), sgd(0.9)]),
+            ["optimizer=adam,lr=0.001", "optimizer=sgd-momentum,lr=0.05"]
+        );
+        assert_eq!(
+            names(vec![adam.clone(), sgd(0.9), sgd(0.5)]),
+            [
+                "optimizer=adam,lr=0.001",
+                "optimizer=sgd-momentum,lr=0.05,momentum=0.9",
+                "optimizer=sgd-momentum,lr=0.05,momentum=0.5",
+            ]
+        );
+        assert_eq!(
+            names(vec![adam, config(Adam, 1e-3, 0.0, Some(1e-6))]),
+            ["optimizer.eps=0.00000001", "optimizer.eps=0.000001"]
+        );
+    }
 }

@@ -38,6 +38,14 @@ pub fn unused_by_all(configs: &[&RunConfig], given: &BTreeSet<String>) -> Vec<St
     missing.into_iter().chain(common).collect()
 }
 
+/// Of `keys` (dotted), those that `cfg`'s optimizer, schedule or split never read: a
+/// stored config writes every key, momentum under Adam too, and its value means nothing there.
+pub fn unread_among(cfg: &RunConfig, keys: &BTreeSet<String>) -> BTreeSet<String> {
+    (unread_keys(cfg, keys).iter())
+        .map(|l| l.split([' ', ':']).next().unwrap_or_default().to_string())
+        .collect()
+}
+
 /// The keys set but unread.
 fn unread_keys(cfg: &RunConfig, given: &BTreeSet<String>) -> Vec<String> {
     let mut out = optimizer_keys(&cfg.optimizer, &cfg.schedule, given);
