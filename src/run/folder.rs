@@ -200,8 +200,30 @@ impl RunDir {
         read_json(&self.path(files::RUN_INFO), "corrupt run.json")
     }
 
+    /// summary.json; the TensorBoard event file, where there is one, gets the run's end.
     pub fn write_summary(&self, summary: &Summary) -> Result<()> {
-        write_json(&self.path(files::SUMMARY), summary)
+        write_json(&self.path(files::SUMMARY), summary)?;
+        // A run that diverged within its first epoch has no event file yet: it gets one, so
+        // that TensorBoard lists it, as a failure.
+        let path = self.path(files::EVENTS);
+        let mut events = std::fs::read(&path).unwrap_or_else(|_| self.events(&[]));
+        events.extend(super::tensorboard::end_records(summary, self.started()));
+        write_atomic(&path, &events)
+    }
+
+    /// The run's start (run.json) in Unix seconds, 0 when unknown: it anchors TensorBoard's
+    /// wall-clock axis.
+    fn started(&self) -> f64 {
+        let info = self.read_info().ok().flatten();
+        info.map_or(0.0, |i| i.started_unix as f64)
+    }
+
+    /// The TensorBoard event file for `rows`, headed by config.toml for the HParams
+    /// dashboard (written before the first epoch).
+    fn events(&self, rows: &[EpochMetrics]) -> Vec<u8> {
+        let config = std::fs::read_to_string(self.path(files::CONFIG)).ok();
+        let config = config.and_then(|c| c.parse::<toml::Table>().ok());
+        super::tensorboard::events_file(rows, self.started(), config.as_ref())
     }
 
     /// The summary of a finished run; None while it is unfinished (or never started).
@@ -214,14 +236,7 @@ impl RunDir {
         let (csv, timing) = to_csv(rows);
         write_atomic(&self.path(files::METRICS), csv.as_bytes())?;
         write_atomic(&self.path(files::TIMING), timing.as_bytes())?;
-        // The run's start (run.json) anchors TensorBoard's wall-clock axis.
-        let started = self.read_info().ok().flatten().map(|i| i.started_unix);
-        // config.toml is written before the first epoch; the HParams dashboard reads it here.
-        let config = std::fs::read_to_string(self.path(files::CONFIG)).ok();
-        let config = config.and_then(|c| c.parse::<toml::Table>().ok());
-        let events =
-            super::tensorboard::events_file(rows, started.unwrap_or(0) as f64, config.as_ref());
-        write_atomic(&self.path(files::EVENTS), &events)
+        write_atomic(&self.path(files::EVENTS), &self.events(rows))
     }
 
     /// metrics.csv's rows; empty when there is none yet.

@@ -57,9 +57,8 @@ pub fn group_name(hparams: &[(String, HParam)]) -> String {
     format!("config-{hash:016x}")
 }
 
-/// `Summary.Value { tag = 1, tensor = 8, metadata = 9 }` holding the plugin's
-/// `HParamsPluginData { session_start_info = 3 }`, with the empty float tensor the plugin's
-/// summaries carry.
+/// The session's start: `SessionStartInfo { hparams = 1, group_name = 4, start_time_secs = 5 }`
+/// in `HParamsPluginData.session_start_info` (3).
 pub fn session_start_value(hparams: &[(String, HParam)], group: &str, start_time: f64) -> Vec<u8> {
     let mut info = Vec::new(); // SessionStartInfo
     for (key, param) in hparams {
@@ -85,15 +84,34 @@ pub fn session_start_value(hparams: &[(String, HParam)], group: &str, start_time
         info.push(5 << 3 | 1);
         info.extend_from_slice(&start_time.to_le_bytes());
     }
-    let mut plugin_data = Vec::new(); // HParamsPluginData; version 0 is proto3's default
-    bytes_field(&mut plugin_data, 3, &info);
+    plugin_value("_hparams_/session_start_info", 3, &info)
+}
+
+/// The session's end: `SessionEndInfo { status = 1, end_time_secs = 2 }`, status
+/// STATUS_SUCCESS (1) or, for a diverged run, STATUS_FAILURE (2), which the dashboard
+/// filters by.
+pub fn session_end_value(diverged: bool, end_time: f64) -> Vec<u8> {
+    let mut info = vec![1 << 3, if diverged { 2 } else { 1 }];
+    if end_time != 0.0 {
+        info.push(2 << 3 | 1);
+        info.extend_from_slice(&end_time.to_le_bytes());
+    }
+    plugin_value("_hparams_/session_end_info", 4, &info)
+}
+
+/// `Summary.Value { tag = 1, tensor = 8, metadata = 9 }` whose metadata holds
+/// `HParamsPluginData { <field> = info }` (version 0, proto3's default, left out), with the
+/// empty float tensor the plugin's summaries carry.
+fn plugin_value(tag: &str, field: u8, info: &[u8]) -> Vec<u8> {
+    let mut plugin_data = Vec::new();
+    bytes_field(&mut plugin_data, field, info);
     let mut plugin = Vec::new(); // SummaryMetadata.PluginData { plugin_name = 1, content = 2 }
     bytes_field(&mut plugin, 1, b"hparams");
     bytes_field(&mut plugin, 2, &plugin_data);
     let mut metadata = Vec::new(); // SummaryMetadata { plugin_data = 1 }
     bytes_field(&mut metadata, 1, &plugin);
     let mut value = Vec::new();
-    bytes_field(&mut value, 1, b"_hparams_/session_start_info");
+    bytes_field(&mut value, 1, tag.as_bytes());
     // TensorProto { dtype = DT_FLOAT, tensor_shape = { dim = [{}] } }: shape (0,), no values.
     bytes_field(&mut value, 8, &[0x08, 0x01, 0x12, 0x02, 0x12, 0x00]);
     bytes_field(&mut value, 9, &metadata);
@@ -163,6 +181,28 @@ mod tests {
             let value = session_start_value(&[(key.to_string(), param)], "g", 1.5);
             let event = super::super::tensorboard::summary_event(1.5, 0, &value);
             assert_eq!(hex(&event), format!("{head}{expected}"), "{key}");
+        }
+    }
+
+    // The end of a session, likewise (HParamsPluginData carries SessionEndInfo in field 4):
+    //   from tensorboard.plugins.hparams import api_pb2, plugin_data_pb2, metadata
+    //   from tensorboard.plugins.hparams.summary_v2 import _summary_pb
+    //   for st in (api_pb2.STATUS_SUCCESS, api_pb2.STATUS_FAILURE):
+    //       end = plugin_data_pb2.SessionEndInfo(status=st, end_time_secs=2.5)
+    //       pb = _summary_pb(metadata.SESSION_END_INFO_TAG,
+    //                        plugin_data_pb2.HParamsPluginData(session_end_info=end))
+    //       print(Event(wall_time=2.5, step=3, summary=pb).SerializeToString().hex())
+    #[test]
+    fn the_session_end_matches_tensorboards_own() {
+        let expected = |status: &str| {
+            format!(
+                "09000000000000044010032a420a400a1a5f68706172616d735f2f73657373696f6e5f656e645f696e666f42060801120212004a1a0a180a0768706172616d73120d220b08{status}110000000000000440"
+            )
+        };
+        for (diverged, status) in [(false, "01"), (true, "02")] {
+            let value = session_end_value(diverged, 2.5);
+            let event = super::super::tensorboard::summary_event(2.5, 3, &value);
+            assert_eq!(hex(&event), expected(status));
         }
     }
 }

@@ -4,15 +4,16 @@
 //! same kind of file). After the version record, the config for the HParams dashboard
 //! (hparams.rs); then scalars, one step per epoch: train/val/test loss and accuracy
 //! (a fraction, as Keras logs it), the lr, and with a moving average the training
-//! weights' own val loss and accuracy (raw_val/).
+//! weights' own val loss and accuracy (raw_val/). When the run ends, its final test
+//! metrics and the session's end are appended (end_records).
 //!
 //! The file is TFRecords: each record is its length (u64 LE), the masked CRC32C of those 8
 //! bytes, an `Event` protobuf and its masked CRC32C. The five `Event` fields used are encoded
 //! here by hand, as protobuf encodes them (proto3: a field at its default is left out, a
 //! oneof member never is); a protobuf crate and the .proto files would outweigh this file.
 
-use super::EpochMetrics;
 use super::hparams;
+use super::{EpochMetrics, Status, Summary};
 
 /// Its name only has to contain "tfevents" for TensorBoard to read it.
 pub const FILE: &str = "events.out.tfevents.convlab";
@@ -56,6 +57,28 @@ pub fn events_file(
             }
         }
     }
+    out
+}
+
+/// Records appended when the run ends: the test metrics of the weights it ends with (the
+/// best epoch's after early stopping, which the per-epoch rows may not hold) as
+/// final_test/, at its last epoch, and the HParams session's end (diverged: a failure).
+pub fn end_records(summary: &Summary, started_unix: f64) -> Vec<u8> {
+    let mut out = Vec::new();
+    let end = started_unix + summary.seconds;
+    let step = summary.epochs_run as i64;
+    let finals = [
+        ("final_test/loss", summary.test_loss),
+        ("final_test/accuracy", summary.test_acc),
+    ];
+    for (tag, value) in finals {
+        if let Some(v) = value {
+            record(&mut out, &event(end, step, Body::Scalar(tag, v as f32)));
+        }
+    }
+    let diverged = summary.status == Status::Diverged;
+    let value = hparams::session_end_value(diverged, end);
+    record(&mut out, &summary_event(end, step, &value));
     out
 }
 
@@ -217,8 +240,21 @@ mod tests {
             lr: 1e-3,
             seconds: 2.0,
         };
-        let file = events_file(&[row(1, Some(0.4)), row(2, None)], 100.0, None);
-        let mut rest = &file[..];
+        let events = records(&events_file(
+            &[row(1, Some(0.4)), row(2, None)],
+            100.0,
+            None,
+        ));
+        assert_eq!(events.len(), 1 + 7 + 5);
+        assert_eq!(events[1], event(102.0, 1, Body::Scalar("train/loss", 0.5)));
+        assert_eq!(events[7], event(102.0, 1, Body::Scalar("lr", 1e-3)));
+        assert_eq!(events[8], event(104.0, 2, Body::Scalar("train/loss", 0.5)));
+        assert_eq!(events[10], event(104.0, 2, Body::Scalar("test/loss", 0.25)));
+    }
+
+    /// A file's records, each checked against its CRC.
+    fn records(file: &[u8]) -> Vec<Vec<u8>> {
+        let mut rest = file;
         let mut events = Vec::new();
         while !rest.is_empty() {
             let len = u64::from_le_bytes(rest[..8].try_into().unwrap()) as usize;
@@ -228,10 +264,39 @@ mod tests {
             events.push(data.to_vec());
             rest = &rest[16 + len..];
         }
-        assert_eq!(events.len(), 1 + 7 + 5);
-        assert_eq!(events[1], event(102.0, 1, Body::Scalar("train/loss", 0.5)));
-        assert_eq!(events[7], event(102.0, 1, Body::Scalar("lr", 1e-3)));
-        assert_eq!(events[8], event(104.0, 2, Body::Scalar("train/loss", 0.5)));
-        assert_eq!(events[10], event(104.0, 2, Body::Scalar("test/loss", 0.25)));
+        events
+    }
+
+    /// An early-stopped run ends with the restored weights' test metrics and a successful
+    /// session; a diverged one without a test, with a failed session only.
+    #[test]
+    fn a_run_ends_with_its_final_test_and_the_sessions_status() {
+        let summary = |status, test: Option<f64>| Summary {
+            status,
+            diagnosis: None,
+            epochs_run: 4,
+            best_epoch: 2,
+            best_val_loss: None,
+            best_val_acc: None,
+            test_loss: test,
+            test_acc: test,
+            seconds: 8.0,
+            parameters: 10,
+        };
+        let stopped = records(&end_records(
+            &summary(Status::EarlyStopped, Some(0.5)),
+            100.0,
+        ));
+        assert_eq!(
+            stopped,
+            [
+                event(108.0, 4, Body::Scalar("final_test/loss", 0.5)),
+                event(108.0, 4, Body::Scalar("final_test/accuracy", 0.5)),
+                summary_event(108.0, 4, &hparams::session_end_value(false, 108.0)),
+            ]
+        );
+        let diverged = records(&end_records(&summary(Status::Diverged, None), 100.0));
+        let failed = summary_event(108.0, 4, &hparams::session_end_value(true, 108.0));
+        assert_eq!(diverged, [failed]);
     }
 }

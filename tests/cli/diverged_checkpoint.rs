@@ -18,6 +18,12 @@ fn a_diverged_runs_checkpoint_is_warned_of() {
         "a usual lr, not 1e3: {}",
         stderr(&out)
     );
+    // TensorBoard lists it all the same, as a failed session: the event file ends with
+    // SessionEndInfo { status: STATUS_FAILURE } (src/run/hparams.rs has the bytes' source).
+    let events = std::fs::read(d.join("runs/tiny/events.out.tfevents.convlab")).unwrap();
+    let holds = |s: &[u8]| events.windows(s.len()).any(|w| w == s);
+    assert!(holds(b"_hparams_/session_start_info") && holds(b"_hparams_/session_end_info"));
+    assert!(holds(b"\x22\x0b\x08\x02\x11"), "status 2, then the end time");
     image::GrayImage::from_raw(28, 28, pattern(1, 4, 28, 5))
         .unwrap()
         .save(d.join("one.png"))
