@@ -9,6 +9,7 @@ use std::process::{Child, Command};
 use crate::data::{self, Lookup};
 use crate::error::{Error, Result, write_atomic};
 use crate::experiment::config::{differences, read_stored};
+use crate::experiment::overrides::warning_line;
 use crate::experiment::study::{Study, Trial};
 use crate::experiment::training::train_in;
 use crate::run::{RunDir, Status, Summary, files, try_lock, write_json};
@@ -244,7 +245,7 @@ fn train_trial(
     if first_of_variant.is_some_and(|x| x.index == t.index) {
         let steps = cfg.train.optimizer_steps(prep.train.len()) * cfg.train.epochs;
         if let Some(line) = short_run_warning(cfg.train.ema_decay, steps) {
-            eprintln!("warning: {origin}: {line}");
+            eprintln!("{}", warning_line(&origin, &line, &study.overrides));
         }
     }
     // Only the lock holder may: another process's half-written files would go too.

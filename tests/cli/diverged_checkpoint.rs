@@ -23,7 +23,10 @@ fn a_diverged_runs_checkpoint_is_warned_of() {
     let events = std::fs::read(d.join("runs/tiny/events.out.tfevents.convlab")).unwrap();
     let holds = |s: &[u8]| events.windows(s.len()).any(|w| w == s);
     assert!(holds(b"_hparams_/session_start_info") && holds(b"_hparams_/session_end_info"));
-    assert!(holds(b"\x22\x0b\x08\x02\x11"), "status 2, then the end time");
+    assert!(
+        holds(b"\x22\x0b\x08\x02\x11"),
+        "status 2, then the end time"
+    );
     image::GrayImage::from_raw(28, 28, pattern(1, 4, 28, 5))
         .unwrap()
         .save(d.join("one.png"))
