@@ -115,6 +115,12 @@ impl Study {
         };
         merge(&mut run, table);
         apply_sets(&mut run, &run_sets)?;
+        // A `--set name=` beats the file's [study] name (not a `--set study.name=`): what the
+        // user typed last wins, as for any other key.
+        let named = |sets: &[String], key| sets.iter().any(|o| set_key(o) == key);
+        if named(&run_sets, "name") && !named(&study_sets, "study.name") {
+            spec.name = None;
+        }
         let name = study_name(&spec, &run, path, &origin)?;
 
         let (mut axes, domains) = parse_axes(&spec.axes, spec.sampling, &origin)?;

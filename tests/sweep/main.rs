@@ -11,6 +11,7 @@ use common::*;
 
 mod lr_find_and_sampling;
 mod resume_and_jobs;
+mod study_name;
 mod zip;
 
 /// A 4-class 28x28 IDX dataset, a base run config on it, and a study file over it.
