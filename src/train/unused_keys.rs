@@ -1,4 +1,5 @@
-//! Keys given a value that the chosen optimizer or schedule never reads:
+//! Keys given a value that the chosen optimizer or schedule, or a part of the run that is
+//! off (the folder dataset's keys under MNIST, lookahead's decay without lookahead), never reads:
 //! `schedule.max_lr = 0.1` under the constant schedule trained at optimizer.lr without a
 //! word, where PyTorch would have refused the keyword. A key counts as given when the config
 //! file or a `--set` names it (`schedule.gamma = 0.1` under cosine, though 0.1 is the
@@ -8,7 +9,8 @@
 
 use std::collections::BTreeSet;
 
-use crate::train::config::{Monitor, RunConfig};
+use crate::data::{DataConfig, DatasetName};
+use crate::train::config::{Monitor, RunConfig, TrainConfig};
 use crate::train::optim::{OptimizerConfig, OptimizerName};
 use crate::train::schedule::{ScheduleConfig, ScheduleName};
 
@@ -50,6 +52,7 @@ pub fn unread_among(cfg: &RunConfig, keys: &BTreeSet<String>) -> BTreeSet<String
 fn unread_keys(cfg: &RunConfig, given: &BTreeSet<String>) -> Vec<String> {
     let mut out = optimizer_keys(&cfg.optimizer, &cfg.schedule, given);
     out.extend(schedule_keys(&cfg.schedule, given));
+    out.extend(switched_off_keys(cfg, given));
     let monitor = cfg.train.monitor;
     if cfg.data.val_fraction == 0.0
         && is_set(given, "train", "monitor", monitor != Monitor::ValLoss)
@@ -165,6 +168,57 @@ fn optimizer_keys(
     out
 }
 
+/// Keys of a part of the run that is not there: the folder dataset's with another dataset,
+/// the crop's padding without a crop, lookahead's decay without lookahead.
+fn switched_off_keys(cfg: &RunConfig, given: &BTreeSet<String>) -> Vec<String> {
+    let (data, train) = (&cfg.data, &cfg.train);
+    let (d, t) = (DataConfig::default(), TrainConfig::default());
+    let dataset = format!("data.dataset = \"{}\"", data.dataset);
+    let not_folder = data.dataset != DatasetName::Folder;
+    let keys = [
+        (
+            is_set(given, "data", "path", data.path.is_some()) && not_folder,
+            format!(
+                "data.path is the folder dataset's; {dataset} does not read it (its files are \
+                 found under --data-dir)"
+            ),
+        ),
+        (
+            is_set(
+                given,
+                "data",
+                "test_fraction",
+                data.test_fraction != d.test_fraction,
+            ) && not_folder,
+            format!("data.test_fraction is the folder dataset's; {dataset} does not read it"),
+        ),
+        (
+            is_set(
+                given,
+                "data",
+                "padding_mode",
+                data.padding_mode != d.padding_mode,
+            ) && data.crop_padding == 0,
+            "data.padding_mode is the random crop's; data.crop_padding = 0 does not read it"
+                .to_string(),
+        ),
+        (
+            is_set(
+                given,
+                "train",
+                "lookahead_decay",
+                train.lookahead_decay != t.lookahead_decay,
+            ) && train.lookahead_every == 0,
+            "train.lookahead_decay is lookahead's; train.lookahead_every = 0 does not read it"
+                .to_string(),
+        ),
+    ];
+    (keys.into_iter())
+        .filter(|(unread, _)| *unread)
+        .map(|(_, line)| line)
+        .collect()
+}
+
 fn schedule_keys(s: &ScheduleConfig, given: &BTreeSet<String>) -> Vec<String> {
     use ScheduleName::*;
     let d = ScheduleConfig::default();
@@ -229,107 +283,5 @@ fn schedule_keys(s: &ScheduleConfig, given: &BTreeSet<String>) -> Vec<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A config as train resolves it (sgd-momentum's momentum filled in), with the keys the
-    /// text writes as given.
-    fn warnings(text: &str) -> Vec<String> {
-        let table: toml::Table = toml::from_str(text).unwrap();
-        let mut given = BTreeSet::new();
-        for (k, v) in &table {
-            let keys = v.as_table().map(|t| t.keys()).into_iter().flatten();
-            given.extend(keys.map(|sub| format!("{k}.{sub}")));
-        }
-        let mut cfg: RunConfig = toml::from_str(text).unwrap();
-        cfg.resolve();
-        unused_keys(&cfg, &given)
-    }
-
-    #[test]
-    fn keys_the_chosen_optimizer_or_schedule_never_reads_are_named() {
-        assert_eq!(
-            warnings("[optimizer]\nname = \"adam\"\nmomentum = 0.9\n[schedule]\nmax_lr = 0.1"),
-            [
-                "optimizer.momentum is sgd's and rmsprop's; optimizer.name = \"adam\" does not read it",
-                "schedule.max_lr is onecycle's; schedule.name = \"constant\" does not read it",
-            ]
-        );
-        assert_eq!(
-            warnings(
-                "[optimizer]\nname = \"sgd\"\nmomentum = 0.8\nlr = 0.05\n[schedule]\nname = \"onecycle\"\nmax_lr = 0.1"
-            ),
-            [
-                "optimizer.lr is not read: onecycle's schedule.max_lr sets every step's lr \
-                 (from max_lr / div_factor up to max_lr and down)",
-                "optimizer.momentum is replaced at every step by onecycle's cycled momentum \
-              (schedule.base_momentum to max_momentum); set those, or schedule.cycle_momentum = false"
-            ]
-        );
-        // Written, though at its default: the user meant something by it.
-        assert_eq!(
-            warnings(
-                "[schedule]\nname = \"cosine\"\ngamma = 0.1\n[optimizer]\nname = \"adam\"\nmomentum = 0.0"
-            ),
-            [
-                "optimizer.momentum is sgd's and rmsprop's; optimizer.name = \"adam\" does not read it",
-                "schedule.gamma is step's, multistep's and exponential's; schedule.name = \"cosine\" does not read it",
-            ]
-        );
-        // Read, or not written (sgd-momentum's resolved 0.9 too): nothing to say.
-        for quiet in [
-            "[optimizer]\nname = \"sgd-momentum\"\n[schedule]\nname = \"step\"\nstep_size = 3",
-            "[optimizer]\nname = \"rmsprop\"\nalpha = 0.9\nmomentum = 0.5",
-            "[optimizer]\nname = \"sgd\"\nmomentum = 0.8\nlr = 0.1\n[schedule]\nname = \"onecycle\"\nmax_lr = 0.1\ncycle_momentum = false",
-            "[schedule]\nname = \"cosine\"\nmin_lr = 1e-5\nwarmup_epochs = 1\nwarmup_start_factor = 0.1",
-            "[optimizer]\nname = \"adadelta\"\nlr = 1.0\nrho = 0.95",
-        ] {
-            assert_eq!(warnings(quiet), Vec::<String>::new(), "{quiet}");
-        }
-    }
-
-    #[test]
-    fn adadelta_at_the_default_lr_and_rho_elsewhere_are_named() {
-        assert_eq!(
-            warnings("[optimizer]\nname = \"adadelta\""),
-            [
-                "optimizer.lr is not given, so optimizer.name = \"adadelta\" runs at convlab's \
-                 default 0.001 (Adam's, and Keras' for Adadelta); PyTorch's Adadelta default is \
-                 1.0: set optimizer.lr"
-            ]
-        );
-        // Written at 0.001 (Keras' default): the user chose it.
-        assert_eq!(
-            warnings("[optimizer]\nname = \"adadelta\"\nlr = 0.001"),
-            Vec::<String>::new()
-        );
-        // In a study, one adadelta variant is enough (its adam sibling reads the lr fine),
-        // and the line comes once, however many variants lack it.
-        let variant = |name: &str| {
-            let mut cfg = RunConfig::default();
-            cfg.optimizer.name = name.parse().unwrap();
-            cfg.resolve();
-            cfg
-        };
-        let (adam, adadelta) = (variant("adam"), variant("adadelta"));
-        let none = BTreeSet::new();
-        for study in [
-            [&adam, &adadelta],
-            [&adadelta, &adam],
-            [&adadelta, &adadelta],
-        ] {
-            let lines = unused_by_all(&study, &none);
-            assert_eq!(lines.len(), 1, "{lines:?}");
-            assert!(
-                lines[0].starts_with("optimizer.lr is not given, so optimizer.name = \"adadelta\"")
-            );
-        }
-        assert!(unused_by_all(&[&adam, &adam], &none).is_empty());
-        let lr_written = BTreeSet::from(["optimizer.lr".to_string()]);
-        assert!(unused_by_all(&[&adam, &adadelta], &lr_written).is_empty());
-        assert_eq!(
-            warnings("[optimizer]\nname = \"rmsprop\"\nrho = 0.9"),
-            ["optimizer.rho is adadelta's; optimizer.name = \"rmsprop\" does not read it"]
-        );
-    }
-}
+#[path = "unused_keys_tests.rs"]
+mod tests;
