@@ -28,13 +28,13 @@ pub fn unused_keys(cfg: &RunConfig, given: &BTreeSet<String>) -> Vec<String> {
 /// lr if any variant lacks it (a study whose adadelta variant runs at Adam's lr says so,
 /// though its adam variant is fine).
 pub fn unused_by_all(configs: &[&RunConfig], given: &BTreeSet<String>) -> Vec<String> {
-    let key = |line: &str| line.split(' ').next().unwrap_or_default().to_string();
     let mut common = (configs.first())
         .map(|c| unread_keys(c, given))
         .unwrap_or_default();
     for cfg in configs.iter().skip(1) {
-        let keys: Vec<String> = unread_keys(cfg, given).iter().map(|l| key(l)).collect();
-        common.retain(|l| keys.contains(&key(l)));
+        let lines = unread_keys(cfg, given);
+        let keys: BTreeSet<&str> = lines.iter().map(|l| line_key(l)).collect();
+        common.retain(|l| keys.contains(line_key(l)));
     }
     let missing = configs.iter().find_map(|c| missing_lr(c, given));
     missing.into_iter().chain(common).collect()
@@ -44,8 +44,13 @@ pub fn unused_by_all(configs: &[&RunConfig], given: &BTreeSet<String>) -> Vec<St
 /// stored config writes every key, momentum under Adam too, and its value means nothing there.
 pub fn unread_among(cfg: &RunConfig, keys: &BTreeSet<String>) -> BTreeSet<String> {
     (unread_keys(cfg, keys).iter())
-        .map(|l| l.split([' ', ':']).next().unwrap_or_default().to_string())
+        .map(|l| line_key(l).to_string())
         .collect()
+}
+
+/// The key a line of [`unread_keys`] is about: every line starts with it.
+fn line_key(line: &str) -> &str {
+    line.split(' ').next().unwrap_or_default()
 }
 
 /// The keys set but unread.
@@ -173,40 +178,32 @@ fn optimizer_keys(
 fn switched_off_keys(cfg: &RunConfig, given: &BTreeSet<String>) -> Vec<String> {
     let (data, train) = (&cfg.data, &cfg.train);
     let (d, t) = (DataConfig::default(), TrainConfig::default());
+    let set = |key: &str, differs: bool| {
+        let (table, key) = key.split_once('.').unwrap_or_default();
+        is_set(given, table, key, differs)
+    };
     let dataset = format!("data.dataset = \"{}\"", data.dataset);
     let not_folder = data.dataset != DatasetName::Folder;
     let keys = [
         (
-            is_set(given, "data", "path", data.path.is_some()) && not_folder,
+            set("data.path", data.path.is_some()) && not_folder,
             format!(
                 "data.path is the folder dataset's; {dataset} does not read it (its files are \
                  found under --data-dir)"
             ),
         ),
         (
-            is_set(
-                given,
-                "data",
-                "test_fraction",
-                data.test_fraction != d.test_fraction,
-            ) && not_folder,
+            set("data.test_fraction", data.test_fraction != d.test_fraction) && not_folder,
             format!("data.test_fraction is the folder dataset's; {dataset} does not read it"),
         ),
         (
-            is_set(
-                given,
-                "data",
-                "padding_mode",
-                data.padding_mode != d.padding_mode,
-            ) && data.crop_padding == 0,
+            set("data.padding_mode", data.padding_mode != d.padding_mode) && data.crop_padding == 0,
             "data.padding_mode is the random crop's; data.crop_padding = 0 does not read it"
                 .to_string(),
         ),
         (
-            is_set(
-                given,
-                "train",
-                "lookahead_decay",
+            set(
+                "train.lookahead_decay",
                 train.lookahead_decay != t.lookahead_decay,
             ) && train.lookahead_every == 0,
             "train.lookahead_decay is lookahead's; train.lookahead_every = 0 does not read it"
