@@ -120,11 +120,8 @@ fn plugin_value(tag: &str, field: u8, info: &[u8]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tensorboard::tests::hex;
     use super::*;
-
-    fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
-    }
 
     #[test]
     fn a_config_flattens_to_sorted_dotted_keys_without_name_and_seed() {

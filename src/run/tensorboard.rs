@@ -180,10 +180,11 @@ fn crc32c(data: &[u8]) -> u32 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn hex(bytes: &[u8]) -> String {
+    /// Bytes as the lowercase hex Python's `bytes.hex()` prints (hparams.rs's tests too).
+    pub(in crate::run) fn hex(bytes: &[u8]) -> String {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 
