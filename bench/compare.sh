@@ -18,7 +18,7 @@
 #   PyTorch's autocast to bfloat16), each a row. COMPILE=1: also PyTorch with torch.compile
 #   (its compilation inside the warm-up), a column of its own. OPTIMIZERS: the optimizers
 #   stepped on both sides, a row each (default adam; sgd, sgd-momentum, adamw, adagrad,
-#   rmsprop, adadelta, with PyTorch's defaults). BEFORE: a second convlab binary (another commit, built
+#   rmsprop, adadelta, adamax, nadam, radam, with PyTorch's defaults). BEFORE: a second convlab binary (another commit, built
 #   with `--optimizer`) timed in the same interleaving, columns of its own.
 # MODE=epoch: `convlab train --set train.epochs=1` vs bench/pytorch_epoch.py (the same net,
 #   Adam, batch, 10% validation split, normalization; PyTorch indexes batches out of tensors

@@ -31,6 +31,9 @@ OPTIMIZERS = {
     "adagrad": lambda ps: torch.optim.Adagrad(ps, lr=1e-3),
     "rmsprop": lambda ps: torch.optim.RMSprop(ps, lr=1e-3),
     "adadelta": lambda ps: torch.optim.Adadelta(ps, lr=1e-3),
+    "adamax": lambda ps: torch.optim.Adamax(ps, lr=1e-3),
+    "nadam": lambda ps: torch.optim.NAdam(ps, lr=1e-3),
+    "radam": lambda ps: torch.optim.RAdam(ps, lr=1e-3),
 }
 
 

@@ -38,6 +38,11 @@ fn stored_config_says_which_epsilon_ran_and_bad_values_are_refused() {
             "optimizer.rho: 1.5 is not in [0, 1]",
         ),
         ("rho = -0.1", "optimizer.rho: -0.1 is not in [0, 1]"),
+        // torch.optim.NAdam: "Invalid momentum_decay value: -0.004".
+        (
+            "name = \"nadam\"\nmomentum_decay = -4e-3",
+            "optimizer.momentum_decay: -0.004 must be a number >= 0",
+        ),
         (
             "weight_decay = nan",
             "optimizer.weight_decay: NaN must be a number >= 0",

@@ -27,7 +27,7 @@ pub struct BenchArgs {
     input: Option<String>,
     /// The optimizer stepped after each backward pass, with PyTorch's defaults for it (as
     /// `optimizer.name` in a run config): sgd, sgd-momentum, adam, adamw, adagrad, rmsprop,
-    /// adadelta.
+    /// adadelta, adamax, nadam, radam.
     #[arg(long, default_value = "adam")]
     optimizer: String,
     /// Timed training steps, after --warmup untimed ones.

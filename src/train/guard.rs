@@ -113,7 +113,12 @@ pub fn likely_causes(cfg: &RunConfig, symptom: Symptom) -> String {
     // (above which an lr is high, the lr to suggest at most): 10x lower than a far too high
     // lr (1e4 for SGD) is still far too high.
     let (high, usual) = match o.name {
-        OptimizerName::Adam | OptimizerName::Adamw | OptimizerName::Rmsprop => (3e-3, 1e-3),
+        OptimizerName::Adam
+        | OptimizerName::Adamw
+        | OptimizerName::Adamax
+        | OptimizerName::Nadam
+        | OptimizerName::Radam
+        | OptimizerName::Rmsprop => (3e-3, 1e-3),
         OptimizerName::Adagrad => (5e-2, 1e-2),
         // Its step is lr times a ratio of running averages: 1.0 is PyTorch's default.
         OptimizerName::Adadelta => (10.0, 1.0),

@@ -4,6 +4,7 @@
 
 pub mod adadelta;
 pub mod adam;
+pub mod adam_family;
 pub mod averaged;
 pub mod bench;
 pub mod config;

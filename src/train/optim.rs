@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::cpu::rmsprop::RmsStep;
 use crate::train::adadelta::FlexAdadelta;
 use crate::train::adam::{FlexAdam, FlexAdamW, Moments};
+use crate::train::adam_family::{FlexAdamFamily, Variant};
 use crate::train::rmsprop::{FlexAdagrad, FlexRmsProp};
 use crate::train::sgd::FlexSgd;
 
@@ -27,6 +28,12 @@ crate::choice! {
         Rmsprop => "rmsprop",
         /// PyTorch's Adadelta (its lr 1.0 is usual; convlab's default lr is Adam's 1e-3).
         Adadelta => "adadelta",
+        /// Adam with the infinity norm in place of the second moment (PyTorch's Adamax).
+        Adamax => "adamax",
+        /// Adam with Nesterov momentum (PyTorch's NAdam, Keras' Nadam).
+        Nadam => "nadam",
+        /// Adam with its variance rectified in the first steps (PyTorch's RAdam, fastai's).
+        Radam => "radam",
     }
 }
 
@@ -39,12 +46,14 @@ pub struct OptimizerConfig {
     pub momentum: f64,
     pub nesterov: bool,
     pub weight_decay: f64,
-    /// Adam/AdamW betas.
+    /// The betas of Adam, AdamW, Adamax, NAdam and RAdam.
     pub beta1: f64,
     pub beta2: f64,
+    /// NAdam's momentum schedule: beta1 x (1 - 0.5 x 0.96^(step x momentum_decay)).
+    pub momentum_decay: f64,
     /// Adam/AdamW: AMSGrad's running maximum of the second moment (PyTorch's `amsgrad`).
     pub amsgrad: bool,
-    /// The denominator's epsilon (Adam, AdamW, Adagrad, RMSprop, Adadelta); unset: PyTorch's
+    /// The denominator's epsilon (every optimizer but SGD); unset: PyTorch's
     /// default for the optimizer, 1e-10 for Adagrad, 1e-6 for Adadelta, 1e-8 for the others.
     pub eps: Option<f64>,
     /// RMSprop smoothing constant (PyTorch's alpha).
@@ -69,6 +78,7 @@ impl Default for OptimizerConfig {
             weight_decay: 0.0,
             beta1: 0.9,
             beta2: 0.999,
+            momentum_decay: 4e-3,
             amsgrad: false,
             eps: None,
             alpha: 0.99,
@@ -125,6 +135,12 @@ impl OptimizerConfig {
             if !(0.0..1.0).contains(&coefficient) {
                 return Err((key, format!("{coefficient} is not in [0, 1)")));
             }
+        }
+        if !(self.momentum_decay >= 0.0 && self.momentum_decay.is_finite()) {
+            return Err((
+                "optimizer.momentum_decay",
+                format!("{} must be a number >= 0", self.momentum_decay),
+            ));
         }
         // PyTorch's Adadelta takes rho = 1 (its averages then stay zero: steps of lr * grad).
         if !(0.0..=1.0).contains(&self.rho) {
@@ -206,7 +222,7 @@ pub fn build(cfg: &OptimizerConfig) -> ModuleOptimizer {
 }
 
 /// The optimizer a config names; a cycled `momentum` cell replaces the momentum of SGD and
-/// RMSprop, and Adam's and AdamW's beta1, at every step.
+/// RMSprop, and the beta1 of Adam and its kin, at every step.
 pub fn build_with(cfg: &OptimizerConfig, momentum: &MomentumCell) -> ModuleOptimizer {
     // The L2 penalty added to the gradient (Burn's `WeightDecayConfig::penalty`); AdamW's
     // decoupled decay takes the value itself.
@@ -251,5 +267,20 @@ pub fn build_with(cfg: &OptimizerConfig, momentum: &MomentumCell) -> ModuleOptim
         }),
         // Burn's Adam, one pass per parameter on the CPU (train/adam.rs).
         OptimizerName::Adam => ModuleOptimizer::from(FlexAdam::new(moments, wd)),
+        // PyTorch's, as tensor operations (train/adam_family.rs).
+        OptimizerName::Adamax | OptimizerName::Nadam | OptimizerName::Radam => {
+            let variant = match cfg.name {
+                OptimizerName::Adamax => Variant::Adamax,
+                OptimizerName::Nadam => Variant::Nadam {
+                    momentum_decay: cfg.momentum_decay,
+                },
+                _ => Variant::Radam,
+            };
+            ModuleOptimizer::from(FlexAdamFamily {
+                variant,
+                m: moments,
+                weight_decay: wd,
+            })
+        }
     }
 }

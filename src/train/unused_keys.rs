@@ -90,6 +90,9 @@ fn is_set(given: &BTreeSet<String>, table: &str, key: &str, differs: bool) -> bo
     differs || given.contains(&format!("{table}.{key}"))
 }
 
+/// The optimizers that read the betas, as a warning names them.
+const ADAM_KIN: &str = "adam's, adamw's, adamax's, nadam's and radam's";
+
 fn optimizer_keys(
     o: &OptimizerConfig,
     s: &ScheduleConfig,
@@ -99,7 +102,7 @@ fn optimizer_keys(
     let d = OptimizerConfig::default();
     let set = |key: &str, differs: bool| is_set(given, "optimizer", key, differs);
     let sgd = matches!(o.name, Sgd | SgdMomentum);
-    let adam = matches!(o.name, Adam | Adamw);
+    let adam = matches!(o.name, Adam | Adamw | Adamax | Nadam | Radam);
     // sgd-momentum's momentum resolves to 0.9 when not given.
     let momentum_set = set(
         "momentum",
@@ -121,12 +124,13 @@ fn optimizer_keys(
             "sgd's",
             sgd,
         ),
-        ("beta1", beta1_set, "adam's and adamw's", adam),
+        ("beta1", beta1_set, ADAM_KIN, adam),
+        ("beta2", set("beta2", o.beta2 != d.beta2), ADAM_KIN, adam),
         (
-            "beta2",
-            set("beta2", o.beta2 != d.beta2),
-            "adam's and adamw's",
-            adam,
+            "momentum_decay",
+            set("momentum_decay", o.momentum_decay != d.momentum_decay),
+            "nadam's",
+            o.name == Nadam,
         ),
         (
             "alpha",
@@ -161,7 +165,7 @@ fn optimizer_keys(
     let cycled = s.name == ScheduleName::Onecycle && s.cycle_momentum;
     let replaced = match o.name {
         Sgd | SgdMomentum | Rmsprop if momentum_set => Some("momentum"),
-        Adam | Adamw if beta1_set => Some("beta1"),
+        Adam | Adamw | Adamax | Nadam | Radam if beta1_set => Some("beta1"),
         _ => None,
     };
     if let Some(key) = replaced.filter(|_| cycled) {

@@ -41,6 +41,21 @@ fn keys_of_a_part_that_is_off_are_named() {
 #[test]
 fn keys_the_chosen_optimizer_or_schedule_never_reads_are_named() {
     assert_eq!(
+        warnings("[optimizer]\nname = \"adam\"\nmomentum_decay = 0.01"),
+        ["optimizer.momentum_decay is nadam's; optimizer.name = \"adam\" does not read it"]
+    );
+    assert_eq!(
+        warnings("[optimizer]\nname = \"rmsprop\"\nbeta1 = 0.8"),
+        [
+            "optimizer.beta1 is adam's, adamw's, adamax's, nadam's and radam's; \
+             optimizer.name = \"rmsprop\" does not read it"
+        ]
+    );
+    for name in ["adamax", "nadam", "radam"] {
+        let text = format!("[optimizer]\nname = \"{name}\"\nbeta1 = 0.8\nbeta2 = 0.99");
+        assert_eq!(warnings(&text), Vec::<String>::new(), "{name}");
+    }
+    assert_eq!(
         warnings("[optimizer]\nname = \"adam\"\nmomentum = 0.9\n[schedule]\nmax_lr = 0.1"),
         [
             "optimizer.momentum is sgd's and rmsprop's; optimizer.name = \"adam\" does not read it",

@@ -24,8 +24,8 @@ fn bad_config_inputs_are_one_line_exit_2() {
         ),
         (&["--set", "optimizer.lr=0"], &[name, "optimizer.lr"]),
         (
-            &["--set", "optimizer.name=\"adamax\""],
-            &[name, "unknown value \"adamax\"", "sgd, sgd-momentum, adam"],
+            &["--set", "optimizer.name=\"lion\""],
+            &[name, "unknown value \"lion\"", "sgd, sgd-momentum, adam"],
         ),
         (
             &["--set", "model.preset=\"resnet99\""],

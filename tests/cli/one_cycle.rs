@@ -1,5 +1,5 @@
 //! `schedule.name = "onecycle"` in a training run: the loop hands the schedule's momentum to
-//! the optimizer before every step (tests/optimizers.rs checks the values against PyTorch).
+//! the optimizer before every step (tests/optimizers/main.rs checks the values against PyTorch).
 
 use super::*;
 

@@ -334,7 +334,7 @@ fn keys_no_variant_reads_are_warned_of() {
     assert_eq!(
         warnings,
         [
-            "warning: tiny-study.toml with --set optimizer.beta2=0.99: optimizer.beta2 is adam's and adamw's; optimizer.name = \"sgd\" does not read it",
+            "warning: tiny-study.toml with --set optimizer.beta2=0.99: optimizer.beta2 is adam's, adamw's, adamax's, nadam's and radam's; optimizer.name = \"sgd\" does not read it",
             "warning: tiny-study.toml with --set schedule.step_size=3: schedule.step_size is step's; schedule.name = \"constant\" does not read it",
             "warning: tiny-study.toml with --set schedule.gamma=0.1: schedule.gamma is step's, multistep's and exponential's; schedule.name = \"constant\" does not read it",
         ],

@@ -37,6 +37,8 @@
 //! The same with each tensor clipped apart (Burn's `GradientClippingConfig::Norm`) gives W[0,0]
 //! -0.3552220 against the global clip's -0.3820596, so the clip test tells the two apart.
 
+mod adam_family;
+
 use burn::module::Param;
 use burn::prelude::*;
 use convlab::experiment::config::{parse_table, run_config};
