@@ -37,6 +37,7 @@ macro_rules! wide {
 }
 
 pub mod adam;
+pub mod adam_family;
 pub mod average;
 pub mod batch_norm;
 mod batch_norm_passes;

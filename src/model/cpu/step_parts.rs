@@ -1,4 +1,4 @@
-//! What the optimizers' one-pass steps (`adam.rs`, `sgd.rs`, `rmsprop.rs`) and the moving
+//! What the optimizers' one-pass steps (`adam.rs`, `adam_family.rs`, `sgd.rs`, `rmsprop.rs`) and the moving
 //! average's (`average.rs`) share: a parallel
 //! pass over fixed parts of a parameter, its gradient and its state tensors, in place.
 
