@@ -211,7 +211,14 @@ fn custom_net_errors_and_lint() {
         },
     ];
     assert!(check_net(&layers, Shape::Image { c: 1, h: 28, w: 28 }, 10, "t", "").is_ok());
-    assert_eq!(lint_net(&layers).len(), 1, "relu on the logits is flagged");
+    assert_eq!(
+        lint_net(&layers),
+        [
+            "model.layers[2] (activation) follows the last linear layer, model.layers[1]: \
+          logits should be left unbounded for cross-entropy"
+        ],
+        "relu on the logits is flagged, by its key"
+    );
     // An unknown activation cannot become a LayerSpec: it is rejected while parsing.
     let e = toml::from_str::<LayerSpec>("type = \"activation\"\nkind = \"swirl\"")
         .unwrap_err()

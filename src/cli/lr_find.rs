@@ -7,6 +7,7 @@ use clap::Args;
 use super::ConfigArgs;
 use crate::data;
 use crate::error::{Error, Result};
+use crate::experiment::overrides::{blame_set, warning_line};
 use crate::run::RunDir;
 use crate::train::device;
 use crate::train::lr_find::{self, RangeTest};
@@ -45,7 +46,11 @@ pub fn run(a: LrFindArgs) -> Result<()> {
     let cfg = a.config.load()?;
     let dev = device::select(cfg.device)?;
     let splits = data::load(&cfg.data, &a.config.data.lookup())?;
-    let prep = prepare(&cfg, splits, &origin)?;
+    let sets = &a.config.set;
+    let prep = prepare(&cfg, splits, &origin).map_err(|e| blame_set(e, sets))?;
+    for line in &prep.warnings {
+        eprintln!("{}", warning_line(&origin, line, sets));
+    }
     let test = RangeTest {
         start,
         end,

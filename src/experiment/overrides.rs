@@ -130,10 +130,16 @@ pub fn apply_sets(table: &mut toml::Table, sets: &[String]) -> Result<()> {
 }
 
 /// The `--set` behind a message about a key (`optimizer.lr: ...`, `optimizer.lr is ...`): the
-/// last one of that key, as it is the one that counts.
+/// last one of that key, as it is the one that counts; or of a key inside the one the message
+/// leads with (`model.layers[3] (pool), input ...: kernel 30 is larger ...` after `--set
+/// model.layers[3].kernel=30`, `model.layers: the net ends with ...` after a layer's `--set`).
 pub fn set_behind<'a>(message: &str, sets: &'a [String]) -> Option<&'a str> {
+    let lead = message.split([':', ' ', ',']).next().unwrap_or_default();
     let about = |key: &str| {
-        (message.strip_prefix(key)).is_some_and(|rest| rest.starts_with([':', '.', '[', ' ']))
+        let leads = message.strip_prefix(key);
+        let inside = key.strip_prefix(lead).filter(|_| lead.contains('.'));
+        leads.is_some_and(|rest| rest.starts_with([':', '.', '[', ' ']))
+            || inside.is_some_and(|rest| rest.starts_with(['.', '[']))
     };
     sets.iter()
         .rev()

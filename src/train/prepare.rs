@@ -31,6 +31,10 @@ pub struct Prepared {
     pub test: Arc<Dataset>,
     /// The training loss's class weights (`train.class_weights`), resolved on the data.
     pub class_weights: Option<Vec<f32>>,
+    /// Warnings about the net and the data, each led by the key it is about where there is
+    /// one (`data.saturation does nothing ...`), for the caller to print beside the config
+    /// and the `--set` that wrote the key.
+    pub warnings: Vec<String>,
 }
 
 impl Prepared {
@@ -63,9 +67,7 @@ pub fn prepare(cfg: &RunConfig, splits: Splits, origin: &str) -> Result<Prepared
     let classes = splits.train.classes.clone();
     let layers = resolve_layers(&cfg.model, classes.len(), origin)?;
     check_net(&layers, input, classes.len(), origin, &cfg.model.preset)?;
-    for warning in lint_net(&layers) {
-        eprintln!("warning: {origin}: {warning}");
-    }
+    let mut warnings = lint_net(&layers);
     if let Some(problem) = cfg.train.class_weights.problem(Some(classes.len())) {
         return Err(Error::input(
             origin,
@@ -90,14 +92,16 @@ pub fn prepare(cfg: &RunConfig, splits: Splits, origin: &str) -> Result<Prepared
             .iter()
             .filter(|(_, s, hue)| s.range(*hue).is_some())
         {
-            eprintln!(
-                "warning: {origin}: {key} does nothing on one-channel images (as in \
-                 torchvision); data.brightness and data.contrast apply"
-            );
+            warnings.push(format!(
+                "{key} does nothing on one-channel images (as in torchvision); \
+                 data.brightness and data.contrast apply"
+            ));
         }
     }
     if let Some(untested) = untested_classes(&splits.train, &splits.test) {
-        eprintln!("warning: {origin}: {untested} (add images, or raise data.test_fraction)");
+        warnings.push(format!(
+            "{untested} (add images, or raise data.test_fraction)"
+        ));
     }
     let pretrained = match &cfg.model.pretrained {
         Some(ckpt) => {
@@ -146,6 +150,7 @@ pub fn prepare(cfg: &RunConfig, splits: Splits, origin: &str) -> Result<Prepared
         train: Arc::new(train),
         val: val.map(Arc::new),
         test: Arc::new(splits.test),
+        warnings,
     })
 }
 

@@ -76,6 +76,33 @@ fn a_bad_value_from_a_set_names_the_set() {
         &convlab(&sweep, d),
         &["study.toml (variant lr=0.001) with --set train.foo=1: train.foo: unknown field `foo`"],
     );
+    // A layer's --set behind a shape error found once the data is loaded (another layer's
+    // --set is not named), and behind a warning about its key.
+    let layer = [
+        "--set",
+        "model.layers[0].out=8",
+        "--set",
+        "model.layers[2].kernel=30",
+    ];
+    assert_bad_input(
+        &train(d, &cfg, &layer),
+        &[
+            "tiny.toml with --set model.layers[2].kernel=30: model.layers[2] (pool), input \
+           8x12x12: kernel 30 is larger than its 12x12 input",
+        ],
+    );
+    let gray = ["--set", "data.saturation=0.4", "--set", "train.epochs=1"];
+    let out = train(d, &cfg, &gray);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "tiny.toml with --set data.saturation=0.4: data.saturation does nothing on \
+             one-channel images"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::remove_dir_all(d.join("runs")).unwrap();
     let bad_file = setup(d, "label_smoothing = 2.0");
     let out = train(d, &bad_file, &["--set", "train.epochs=1"]);
     assert_bad_input(&out, &["tiny.toml: train.label_smoothing: "]);

@@ -37,12 +37,19 @@ pub fn check_net(
         })?;
         shapes.push(shape);
     }
+    // A layer list's end is the user's to fix: its key leads the message, as in every
+    // other config error (and names the --set that changed it).
+    let whose = if preset.is_empty() {
+        "model.layers: "
+    } else {
+        ""
+    };
     match shape {
         Shape::Flat(n) if n == classes => Ok(shapes),
         other => Err(Error::input(
             origin,
             format!(
-                "the net ends with {other} but the dataset has {classes} classes (the last layer should be linear with out = {classes})"
+                "{whose}the net ends with {other} but the dataset has {classes} classes (the last layer should be linear with out = {classes})"
             ),
         )),
     }
@@ -55,12 +62,17 @@ pub fn lint_net(layers: &[LayerSpec]) -> Vec<String> {
     let last_linear = layers
         .iter()
         .rposition(|l| matches!(l, LayerSpec::Linear { .. }));
-    if let Some(i) = last_linear
-        && layers[i + 1..]
+    let after = last_linear.and_then(|i| {
+        let j = layers[i + 1..]
             .iter()
-            .any(|l| matches!(l, LayerSpec::Activation { .. }))
-    {
-        warnings.push("an activation follows the last linear layer: logits should be left unbounded for cross-entropy".into());
+            .position(|l| matches!(l, LayerSpec::Activation { .. }))?;
+        Some((i, i + 1 + j))
+    });
+    if let Some((i, j)) = after {
+        warnings.push(format!(
+            "model.layers[{j}] (activation) follows the last linear layer, model.layers[{i}]: \
+             logits should be left unbounded for cross-entropy"
+        ));
     }
     warnings
 }
