@@ -91,6 +91,16 @@ fn impossible_schedule_and_dropout_values_are_refused() {
             "[schedule]\nname = \"cosine\"\nmin_lr = -1e-3",
             "schedule.min_lr: -0.001 must be a number >= 0",
         ),
+        // CosineAnnealingWarmRestarts: "Expected positive integer T_0, but got 0",
+        // "Expected integer T_mult >= 1, but got 0".
+        (
+            "[schedule]\nname = \"cosine-restarts\"\nrestart_epochs = 0",
+            "schedule.restart_epochs: must be at least 1",
+        ),
+        (
+            "[schedule]\nname = \"sgdr\"\nrestart_mult = 0",
+            "schedule.restart_mult: must be at least 1",
+        ),
         (
             "[schedule]\nname = \"plateau\"\nfactor = 1.5",
             "schedule.factor: 1.5 is not in (0, 1)",

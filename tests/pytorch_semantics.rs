@@ -205,3 +205,86 @@ fn class_weighted_cross_entropy_matches_pytorch() {
         assert!((*g as f64 - t).abs() < 1e-6, "{w:?}");
     }
 }
+
+// CosineAnnealingWarmRestarts on SGD(lr=0.1), stepped once per epoch, lr before each epoch:
+//   CosineAnnealingWarmRestarts(opt, T_0=3, T_mult=2, eta_min=0.01), 12 epochs (cycles of 3,
+//   6, 12 epochs); CosineAnnealingWarmRestarts(opt, T_0=4), 9 epochs; and after a warm-up,
+//   SequentialLR(opt, [LinearLR(opt, start_factor=0.1, total_iters=2),
+//   CosineAnnealingWarmRestarts(opt, T_0=3)], milestones=[2]), 8 epochs.
+#[test]
+fn cosine_restarts_match_cosine_annealing_warm_restarts() {
+    let cases: [(usize, usize, f64, usize, &[f64]); 3] = [
+        (
+            3,
+            2,
+            0.01,
+            0,
+            &[
+                0.1,
+                0.0775,
+                0.032500000000000015,
+                0.1,
+                0.09397114317029975,
+                0.0775,
+                0.05500000000000001,
+                0.032500000000000015,
+                0.01602885682970026,
+                0.1,
+                0.09846666218300808,
+                0.09397114317029975,
+            ],
+        ),
+        (
+            4,
+            1,
+            0.0,
+            0,
+            &[
+                0.1,
+                0.08535533905932738,
+                0.05,
+                0.014644660940672627,
+                0.1,
+                0.08535533905932738,
+                0.05,
+                0.014644660940672627,
+                0.1,
+            ],
+        ),
+        (
+            3,
+            1,
+            0.0,
+            2,
+            &[
+                0.010000000000000002,
+                0.05500000000000001,
+                0.1,
+                0.07500000000000001,
+                0.025000000000000012,
+                0.1,
+                0.07500000000000001,
+                0.025000000000000012,
+            ],
+        ),
+    ];
+    for (restart_epochs, restart_mult, min_lr, warmup_epochs, torch) in cases {
+        let cfg = ScheduleConfig {
+            name: "CosineAnnealingWarmRestarts".parse().unwrap(),
+            restart_epochs,
+            restart_mult,
+            min_lr,
+            warmup_epochs,
+            warmup_start_factor: 0.1,
+            ..Default::default()
+        };
+        let s = Schedule::new(&cfg, 0.1, torch.len(), 10);
+        for (epoch, want) in torch.iter().enumerate() {
+            let got = s.lr(epoch, 3);
+            assert!(
+                (got - want).abs() < 1e-12,
+                "T_0 {restart_epochs}, T_mult {restart_mult}, epoch {epoch}: {got} vs {want}"
+            );
+        }
+    }
+}

@@ -1,6 +1,6 @@
 //! `[schedule]` of a run config and the learning-rate schedule, with PyTorch's semantics:
-//! StepLR, MultiStepLR, ExponentialLR and CosineAnnealingLR change per epoch, OneCycleLR per
-//! batch, ReduceLROnPlateau on val loss; an optional linear warm-up before the per-epoch ones
+//! StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR and CosineAnnealingWarmRestarts
+//! change per epoch, OneCycleLR per batch, ReduceLROnPlateau on val loss; an optional linear warm-up before the per-epoch ones
 //! is `SequentialLR([LinearLR, main], milestones=[warmup_epochs])`.
 
 use serde::{Deserialize, Serialize};
@@ -14,6 +14,8 @@ crate::choice! {
         Multistep => "multistep",
         Exponential => "exponential",
         Cosine => "cosine",
+        /// CosineAnnealingWarmRestarts (SGDR), stepped once per epoch.
+        CosineRestarts => "cosine-restarts" | "sgdr" | "cosine-annealing-warm-restarts",
         Onecycle => "onecycle",
         Plateau => "plateau",
     }
@@ -38,8 +40,13 @@ pub struct ScheduleConfig {
     /// multistep: the epochs at which lr is multiplied by `gamma`.
     pub milestones: Vec<usize>,
     /// cosine: eta_min of PyTorch's CosineAnnealingLR with T_max = epochs: the lr the curve
-    /// reaches after the last epoch (the last epoch itself trains a little above it).
+    /// reaches after the last epoch (the last epoch itself trains a little above it);
+    /// cosine-restarts: the lr each cycle falls towards.
     pub min_lr: f64,
+    /// cosine-restarts: the first cycle's length in epochs (PyTorch's T_0), and the factor
+    /// each later cycle is longer by (T_mult, a whole number >= 1).
+    pub restart_epochs: usize,
+    pub restart_mult: usize,
     /// onecycle (per batch, as PyTorch's OneCycleLR): peak lr, warm-up fraction, divisors.
     pub max_lr: f64,
     pub pct_start: f64,
@@ -74,6 +81,8 @@ impl Default for ScheduleConfig {
             gamma: 0.1,
             milestones: Vec::new(),
             min_lr: 0.0,
+            restart_epochs: 10,
+            restart_mult: 1,
             max_lr: 0.0,
             pct_start: 0.3,
             div_factor: 25.0,
@@ -131,6 +140,12 @@ impl ScheduleConfig {
         let positive = |x: f64| x > 0.0 && x.is_finite();
         match self.name {
             Step if self.step_size == 0 => Err(("schedule.step_size", "must be at least 1".into())),
+            CosineRestarts if self.restart_epochs == 0 => {
+                Err(("schedule.restart_epochs", "must be at least 1".into()))
+            }
+            CosineRestarts if self.restart_mult == 0 => {
+                Err(("schedule.restart_mult", "must be at least 1".into()))
+            }
             Step | Multistep | Exponential if self.gamma.is_nan() || self.gamma <= 0.0 => {
                 Err(("schedule.gamma", format!("{} must be positive", self.gamma)))
             }
@@ -185,6 +200,12 @@ pub struct ScheduleState {
     /// Best val loss so far; None before the first epoch.
     pub best: Option<f64>,
     pub bad_epochs: usize,
+}
+
+/// CosineAnnealingLR's curve: from `lr` at epoch 0 down towards `min` at epoch `period`.
+fn cosine(min: f64, lr: f64, epoch: usize, period: usize) -> f64 {
+    let t = epoch as f64 / period.max(1) as f64;
+    min + (lr - min) * (1.0 + (std::f64::consts::PI * t).cos()) / 2.0
 }
 
 pub struct Schedule {
@@ -245,9 +266,15 @@ impl Schedule {
                     .powi(c.milestones.iter().filter(|&&m| m <= epoch).count() as i32)
             }
             ScheduleName::Exponential => lr * c.gamma.powi(epoch as i32),
-            ScheduleName::Cosine => {
-                let t = epoch as f64 / epochs.max(1) as f64;
-                c.min_lr + (lr - c.min_lr) * (1.0 + (std::f64::consts::PI * t).cos()) / 2.0
+            ScheduleName::Cosine => cosine(c.min_lr, lr, epoch, epochs),
+            ScheduleName::CosineRestarts => {
+                // PyTorch's step(): T_cur += 1, and past T_i a restart with T_i *= T_mult.
+                let (mut t, mut period) = (epoch, c.restart_epochs.max(1));
+                while t >= period {
+                    t -= period;
+                    period *= c.restart_mult.max(1);
+                }
+                cosine(c.min_lr, lr, t, period)
             }
             ScheduleName::Onecycle => self.one_cycle(epoch * self.steps_per_epoch + step),
             ScheduleName::Plateau => self.plateau_lr,

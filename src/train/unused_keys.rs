@@ -245,7 +245,24 @@ fn schedule_keys(s: &ScheduleConfig, given: &BTreeSet<String>) -> Vec<String> {
             vec![Multistep],
             "multistep's",
         ),
-        ("min_lr", s.min_lr != d.min_lr, vec![Cosine], "cosine's"),
+        (
+            "min_lr",
+            s.min_lr != d.min_lr,
+            vec![Cosine, CosineRestarts],
+            "cosine's and cosine-restarts'",
+        ),
+        (
+            "restart_epochs",
+            s.restart_epochs != d.restart_epochs,
+            vec![CosineRestarts],
+            "cosine-restarts'",
+        ),
+        (
+            "restart_mult",
+            s.restart_mult != d.restart_mult,
+            vec![CosineRestarts],
+            "cosine-restarts'",
+        ),
         ("factor", s.factor != d.factor, vec![Plateau], "plateau's"),
         (
             "patience",

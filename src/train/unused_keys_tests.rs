@@ -51,6 +51,14 @@ fn keys_the_chosen_optimizer_or_schedule_never_reads_are_named() {
              optimizer.name = \"rmsprop\" does not read it"
         ]
     );
+    assert_eq!(
+        warnings("[schedule]\nname = \"cosine\"\nrestart_epochs = 5\nmin_lr = 1e-4"),
+        [
+            "schedule.restart_epochs is cosine-restarts'; schedule.name = \"cosine\" does not read it"
+        ]
+    );
+    let sgdr = "[schedule]\nname = \"cosine-restarts\"\nrestart_epochs = 5\nrestart_mult = 2\nmin_lr = 1e-4";
+    assert_eq!(warnings(sgdr), Vec::<String>::new());
     for name in ["adamax", "nadam", "radam"] {
         let text = format!("[optimizer]\nname = \"{name}\"\nbeta1 = 0.8\nbeta2 = 0.99");
         assert_eq!(warnings(&text), Vec::<String>::new(), "{name}");
