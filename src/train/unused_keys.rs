@@ -15,7 +15,7 @@ use crate::train::optim::{OptimizerConfig, OptimizerName};
 use crate::train::schedule::{ScheduleConfig, ScheduleName};
 
 /// One line per key set but unread, naming what reads it and what the config chose instead,
-/// after the one key a run needs but was not given (Adadelta's lr); `given` holds the dotted
+/// after the one key a run needs but was not given (Adadelta's, Adamax's or NAdam's lr); `given` holds the dotted
 /// keys the user wrote (`optimizer.momentum`).
 pub fn unused_keys(cfg: &RunConfig, given: &BTreeSet<String>) -> Vec<String> {
     let mut out: Vec<String> = missing_lr(cfg, given).into_iter().collect();
@@ -70,16 +70,25 @@ fn unread_keys(cfg: &RunConfig, given: &BTreeSet<String>) -> Vec<String> {
     out
 }
 
-/// convlab's one default lr is Adam's; Adadelta's steps at it are 1000x shorter than at
-/// PyTorch's default (1.0), a run that learns slowly without failing.
+/// convlab's one default lr is Adam's (and Keras' for all three below); Adadelta's steps at
+/// it are 1000x shorter than at PyTorch's default (1.0), a run that learns slowly without
+/// failing, and Adamax's and NAdam's half as long as at PyTorch's (2e-3): a PyTorch notebook
+/// that leaves the lr to the optimizer trains otherwise.
 fn missing_lr(cfg: &RunConfig, given: &BTreeSet<String>) -> Option<String> {
     let (o, d) = (&cfg.optimizer, OptimizerConfig::default());
     let given = is_set(given, "optimizer", "lr", o.lr != d.lr);
     let onecycle = cfg.schedule.onecycle_max_lr().is_some();
-    (o.name == OptimizerName::Adadelta && !given && !onecycle).then(|| {
+    // (Keras' name, PyTorch's name and default lr)
+    let (keras, torch, torch_lr) = match o.name {
+        OptimizerName::Adadelta => ("Adadelta", "Adadelta", "1.0"),
+        OptimizerName::Adamax => ("Adamax", "Adamax", "0.002"),
+        OptimizerName::Nadam => ("Nadam", "NAdam", "0.002"),
+        _ => return None,
+    };
+    (!given && !onecycle).then(|| {
         format!(
             "optimizer.lr is not given, so optimizer.name = \"{}\" runs at convlab's default {} \
-             (Adam's, and Keras' for Adadelta); PyTorch's Adadelta default is 1.0: set optimizer.lr",
+             (Adam's, and Keras' for {keras}); PyTorch's {torch} default is {torch_lr}: set optimizer.lr",
             o.name, d.lr
         )
     })

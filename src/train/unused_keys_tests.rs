@@ -60,7 +60,7 @@ fn keys_the_chosen_optimizer_or_schedule_never_reads_are_named() {
     let sgdr = "[schedule]\nname = \"cosine-restarts\"\nrestart_epochs = 5\nrestart_mult = 2\nmin_lr = 1e-4";
     assert_eq!(warnings(sgdr), Vec::<String>::new());
     for name in ["adamax", "nadam", "radam"] {
-        let text = format!("[optimizer]\nname = \"{name}\"\nbeta1 = 0.8\nbeta2 = 0.99");
+        let text = format!("[optimizer]\nname = \"{name}\"\nlr = 2e-3\nbeta1 = 0.8\nbeta2 = 0.99");
         assert_eq!(warnings(&text), Vec::<String>::new(), "{name}");
     }
     assert_eq!(
@@ -104,7 +104,7 @@ fn keys_the_chosen_optimizer_or_schedule_never_reads_are_named() {
 }
 
 #[test]
-fn adadelta_at_the_default_lr_and_rho_elsewhere_are_named() {
+fn adadelta_adamax_nadam_at_the_default_lr_and_rho_elsewhere_are_named() {
     assert_eq!(
         warnings("[optimizer]\nname = \"adadelta\""),
         [
@@ -112,6 +112,20 @@ fn adadelta_at_the_default_lr_and_rho_elsewhere_are_named() {
              default 0.001 (Adam's, and Keras' for Adadelta); PyTorch's Adadelta default is \
              1.0: set optimizer.lr"
         ]
+    );
+    // Adamax and NAdam: PyTorch's default is twice convlab's; RAdam's is convlab's.
+    assert_eq!(
+        warnings("[optimizer]\nname = \"nadam\""),
+        [
+            "optimizer.lr is not given, so optimizer.name = \"nadam\" runs at convlab's \
+             default 0.001 (Adam's, and Keras' for Nadam); PyTorch's NAdam default is 0.002: \
+             set optimizer.lr"
+        ]
+    );
+    assert_eq!(warnings("[optimizer]\nname = \"adamax\"").len(), 1);
+    assert_eq!(
+        warnings("[optimizer]\nname = \"radam\""),
+        Vec::<String>::new()
     );
     // Written at 0.001 (Keras' default): the user chose it.
     assert_eq!(
