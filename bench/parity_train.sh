@@ -7,6 +7,7 @@
 #   bash bench/parity_train.sh mnist      # seed 001's MNIST net, Adam 1e-3, batch 64, 2 epochs
 #   bash bench/parity_train.sh cifar10    # seed 004's net, Adam 2e-3, batch 32, 2 epochs
 #   SEEDS=3 EPOCHS=3 bash bench/parity_train.sh cifar10
+#   OPTIMIZER=nadam bash bench/parity_train.sh mnist   # another optimizer.name at the same lr
 # needs: pip install torch numpy scipy pillow
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,7 @@ case $CASE in
   cifar10) CFG=examples/cifar10-bn-prelu.toml MODEL=bn-prelu-cnn BATCH=32 LR=2e-3 EPOCHS=${EPOCHS:-2} ;;
   *) echo "usage: $0 mnist|cifar10" >&2; exit 2 ;;
 esac
+OPTIMIZER=${OPTIMIZER:-adam}
 BIN=${CONVLAB:-target/release/convlab}   # CONVLAB=path: a copy, so rebuilding does not change it mid-run
 [ -n "${CONVLAB:-}" ] || cargo build --release -q
 TMP=$(mktemp -d)
@@ -25,17 +27,19 @@ trap 'rm -rf "$TMP"' EXIT
 CL=() PT=()
 for ((s = 0; s < SEEDS; s++)); do
   dir="$TMP/convlab-$s"
-  "$BIN" train "$CFG" --data-dir "$DATA" --run-dir "$dir" --quiet --set "train.epochs=$EPOCHS" --set "seed=$s" >/dev/null
+  "$BIN" train "$CFG" --data-dir "$DATA" --run-dir "$dir" --quiet --set "train.epochs=$EPOCHS" --set "seed=$s" \
+    --set "optimizer.name=$OPTIMIZER" --set "optimizer.lr=$LR" >/dev/null
   CL+=("$(python3 -c "import json; print(json.load(open('$dir/summary.json'))['test_acc'])")")
   PT+=("$(python3 bench/pytorch_epoch.py --dataset "$CASE" --model "$MODEL" --batch "$BATCH" --lr "$LR" \
-    --epochs "$EPOCHS" --seed "$s" --data-dir "$DATA" | tail -1 | python3 -c "import json,sys; print(json.loads(sys.stdin.read())['test_acc'])")")
+    --optimizer "$OPTIMIZER" --epochs "$EPOCHS" --seed "$s" --data-dir "$DATA" | tail -1 | python3 -c "import json,sys; print(json.loads(sys.stdin.read())['test_acc'])")")
   echo "seed $s: convlab ${CL[-1]}  pytorch ${PT[-1]}" >&2
 done
-python3 - "$CASE" "$MODEL" "$EPOCHS" "${CL[*]}" "${PT[*]}" <<'PY'
+python3 - "$CASE" "$MODEL" "$EPOCHS" "${CL[*]}" "${PT[*]}" "$OPTIMIZER" <<'PY'
 import statistics as st, sys
 from scipy.stats import ttest_ind
 case, model, epochs, cl, pt = sys.argv[1], sys.argv[2], sys.argv[3], [float(x) * 100 for x in sys.argv[4].split()], [float(x) * 100 for x in sys.argv[5].split()]
+optimizer = sys.argv[6]
 p = ttest_ind(cl, pt, equal_var=False).pvalue
-print(f"| {case} | {model} | {epochs} | {len(cl)} | {st.mean(cl):.2f} ± {st.stdev(cl):.2f} | {st.mean(pt):.2f} ± {st.stdev(pt):.2f} | {p:.2f} | {'differ' if p < 0.05 else 'no significant difference'} |")
+print(f"| {case} | {model}, {optimizer} | {epochs} | {len(cl)} | {st.mean(cl):.2f} ± {st.stdev(cl):.2f} | {st.mean(pt):.2f} ± {st.stdev(pt):.2f} | {p:.2f} | {'differ' if p < 0.05 else 'no significant difference'} |")
 print("runs: convlab", " ".join(f"{x:.2f}" for x in cl), "| pytorch", " ".join(f"{x:.2f}" for x in pt))
 PY

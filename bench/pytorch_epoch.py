@@ -164,7 +164,8 @@ def evaluate(model, x, y):
     return loss / len(x), correct / len(x)
 
 
-OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "adadelta": torch.optim.Adadelta}
+OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "adadelta": torch.optim.Adadelta,
+              "adamax": torch.optim.Adamax, "nadam": torch.optim.NAdam, "radam": torch.optim.RAdam}
 
 
 def main():
@@ -174,7 +175,7 @@ def main():
     ap.add_argument("--net-py", help="a custom net: the .py `convlab export --format pytorch` wrote (its make_net()); --model then only labels the output")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--optimizer", default="adam", choices=sorted(OPTIMIZERS), help="torch.optim.Adam, plain SGD or Adadelta, PyTorch's defaults but --lr (convlab's optimizer.name)")
+    ap.add_argument("--optimizer", default="adam", choices=sorted(OPTIMIZERS), help="torch.optim.Adam, plain SGD, Adadelta, Adamax, NAdam or RAdam, PyTorch's defaults but --lr (convlab's optimizer.name)")
     ap.add_argument("--val-fraction", type=float, default=0.1, help="the seeded validation split carved from train (convlab's data.val_fraction); 0 = none")
     ap.add_argument("--step-gamma", type=float, default=0.0, help="StepLR(step_size=1, gamma) stepped after every epoch (convlab's schedule.name = \"step\", step_size = 1, gamma); 0 = constant lr")
     ap.add_argument("--epochs", type=int, default=1)

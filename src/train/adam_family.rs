@@ -132,7 +132,8 @@ impl FlexAdamFamily {
     ) -> (Tensor<D>, Tensor<D>, Tensor<D>) {
         let f = |x: f32| x as f64;
         let grad = with_decay(s.weight_decay, &tensor, grad);
-        // exp_avg.lerp_(grad, 1 - beta1): PyTorch's lerp for a weight below one half.
+        // exp_avg.lerp_(grad, 1 - beta1) as PyTorch computes a lerp of weight below one half
+        // (beta1 above it, as always in practice; above, its form differs by rounding only).
         let exp_avg = exp_avg.clone() + (grad.clone() - exp_avg).mul_scalar(f(s.weight));
         let squared = |v: Tensor<D>| {
             v.mul_scalar(f(s.beta_2)) + grad.clone().square().mul_scalar(f(s.fresh_2))
