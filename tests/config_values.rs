@@ -25,6 +25,15 @@ fn stored_config_says_which_epsilon_ran_and_bad_values_are_refused() {
             "optimizer.grad_clip: -1 must be a number >= 0",
         ),
         ("grad_clip = nan", "optimizer.grad_clip: NaN must be"),
+        (
+            "grad_clip_value = -0.5",
+            "optimizer.grad_clip_value: -0.5 must be a number >= 0 (0 = off)",
+        ),
+        // Keras: "Cannot accept both `clipnorm` and `clipvalue`" (as its other clips).
+        (
+            "grad_clip = 1.0\ngrad_clip_value = 0.5",
+            "optimizer.grad_clip_value: and optimizer.grad_clip (a norm) are two ways to clip",
+        ),
         ("eps = -1e-8", "optimizer.eps"),
         ("beta1 = 1.0", "optimizer.beta1: 1 is not in [0, 1)"),
         ("momentum = nan", "optimizer.momentum: NaN is not in [0, 1)"),

@@ -1,6 +1,7 @@
 //! Which gradients reach the optimizer, and how scaled: the whitening layer's filters are
 //! never trained and its bias only for its first epochs; a batch norm with `weight = false`
-//! keeps its scale at 1; all gradients together may be clipped to a norm (`grad_clip`);
+//! keeps its scale at 1; all gradients together may be clipped to a norm (`grad_clip`), or
+//! each value to a bound (`grad_clip_value`);
 //! batch-norm shifts may learn `bn_bias_lr_scale` times faster.
 //!
 //! A parameter without a gradient is left alone by the optimizer (no step, no weight decay),
@@ -25,6 +26,8 @@ pub struct GradPlan {
     bias_scale: f64,
     /// Largest norm of all gradients together; 0 = no clipping.
     clip_norm: f64,
+    /// Largest magnitude of any gradient value; 0 = no clipping.
+    clip_value: f64,
 }
 
 impl GradPlan {
@@ -76,9 +79,15 @@ impl GradPlan {
         self
     }
 
-    /// Drop the frozen gradients, clip the rest to the plan's norm, and scale the batch-norm
-    /// shifts' (after clipping: the scale stands for a larger learning rate, as in airbench,
-    /// not for a larger gradient). `model` is the net the gradients belong to.
+    /// Clip every trained gradient value to [-bound, bound] (0: off).
+    pub fn with_clip_value(mut self, bound: f64) -> Self {
+        self.clip_value = bound;
+        self
+    }
+
+    /// Drop the frozen gradients, clip the rest to the plan's norm or bound, and scale the
+    /// batch-norm shifts' (after clipping: the scale stands for a larger learning rate, as in
+    /// airbench, not for a larger gradient). `model` is the net the gradients belong to.
     pub fn apply(&self, grads: &mut GradientsParams, model: &Net) {
         for &(id, rank) in &self.frozen {
             match rank {
@@ -88,6 +97,11 @@ impl GradPlan {
         }
         if self.clip_norm > 0.0 {
             clip_global_norm(grads, model, self.clip_norm);
+        }
+        if self.clip_value > 0.0 {
+            // PyTorch's clip_grad_value_: each value clamped, no norm involved.
+            let bound = self.clip_value;
+            model.visit(&mut ClampAll { grads, bound });
         }
         for &id in &self.bn_biases {
             if let Some(g) = grads.remove::<1>(id) {
@@ -106,6 +120,21 @@ fn clip_global_norm(grads: &mut GradientsParams, model: &Net, max_norm: f64) {
     let Some(total) = sum.total else { return };
     let factor = (total.sqrt().add_scalar(1e-6).recip() * max_norm).clamp_max(1.0);
     model.visit(&mut ScaleAll { grads, factor });
+}
+
+/// Clamps every gradient present to [-bound, bound].
+struct ClampAll<'a> {
+    grads: &'a mut GradientsParams,
+    bound: f64,
+}
+
+impl ModuleVisitor for ClampAll<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if let Some(g) = self.grads.remove::<D>(param.id) {
+            let clamped = g.clamp(-self.bound, self.bound);
+            self.grads.register::<D>(param.id, clamped);
+        }
+    }
 }
 
 struct SquaredSum<'a> {

@@ -63,6 +63,9 @@ pub struct OptimizerConfig {
     /// Clip the norm of all gradients together to this value, as PyTorch's
     /// `clip_grad_norm_(model.parameters(), grad_clip)` before each step; 0 = off.
     pub grad_clip: f64,
+    /// Clip every gradient value to [-grad_clip_value, grad_clip_value] before each step, as
+    /// PyTorch's `clip_grad_value_` (Keras' `clipvalue`); 0 = off. One of the two clips.
+    pub grad_clip_value: f64,
     /// SGD: batch-norm shifts (beta) learn this many times faster, with the same decay per
     /// step as the other weights (airbench's bias_scaler: lr * f, weight decay / f).
     pub bn_bias_lr_scale: f64,
@@ -84,6 +87,7 @@ impl Default for OptimizerConfig {
             alpha: 0.99,
             rho: 0.9,
             grad_clip: 0.0,
+            grad_clip_value: 0.0,
             bn_bias_lr_scale: 1.0,
         }
     }
@@ -184,6 +188,19 @@ impl OptimizerConfig {
             return Err((
                 "optimizer.grad_clip",
                 format!("{} must be a number >= 0 (0 = off)", self.grad_clip),
+            ));
+        }
+        if !(self.grad_clip_value >= 0.0 && self.grad_clip_value.is_finite()) {
+            return Err((
+                "optimizer.grad_clip_value",
+                format!("{} must be a number >= 0 (0 = off)", self.grad_clip_value),
+            ));
+        }
+        // Keras refuses clipnorm with clipvalue, and Lightning takes one clipping algorithm.
+        if self.grad_clip > 0.0 && self.grad_clip_value > 0.0 {
+            return Err((
+                "optimizer.grad_clip_value",
+                "and optimizer.grad_clip (a norm) are two ways to clip: set one".into(),
             ));
         }
         Ok(())
