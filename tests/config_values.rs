@@ -32,7 +32,7 @@ fn stored_config_says_which_epsilon_ran_and_bad_values_are_refused() {
         // Keras: "Cannot accept both `clipnorm` and `clipvalue`" (as its other clips).
         (
             "grad_clip = 1.0\ngrad_clip_value = 0.5",
-            "optimizer.grad_clip_value: and optimizer.grad_clip (a norm) are two ways to clip",
+            "optimizer.grad_clip_value: cannot be set with optimizer.grad_clip (the norm clip)",
         ),
         ("eps = -1e-8", "optimizer.eps"),
         ("beta1 = 1.0", "optimizer.beta1: 1 is not in [0, 1)"),

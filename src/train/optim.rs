@@ -200,7 +200,7 @@ impl OptimizerConfig {
         if self.grad_clip > 0.0 && self.grad_clip_value > 0.0 {
             return Err((
                 "optimizer.grad_clip_value",
-                "and optimizer.grad_clip (a norm) are two ways to clip: set one".into(),
+                "cannot be set with optimizer.grad_clip (the norm clip): set one of the two".into(),
             ));
         }
         Ok(())
