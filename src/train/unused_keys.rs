@@ -15,8 +15,8 @@ use crate::train::optim::{OptimizerConfig, OptimizerName};
 use crate::train::schedule::{ScheduleConfig, ScheduleName};
 
 /// One line per key set but unread, naming what reads it and what the config chose instead,
-/// after the one key a run needs but was not given (Adadelta's, Adamax's or NAdam's lr); `given` holds the dotted
-/// keys the user wrote (`optimizer.momentum`).
+/// after the one key a run needs but was not given (Adadelta's, Adamax's or NAdam's lr);
+/// `given` holds the dotted keys the user wrote (`optimizer.momentum`).
 pub fn unused_keys(cfg: &RunConfig, given: &BTreeSet<String>) -> Vec<String> {
     let mut out: Vec<String> = missing_lr(cfg, given).into_iter().collect();
     out.extend(unread_keys(cfg, given));
