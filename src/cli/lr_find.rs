@@ -7,11 +7,10 @@ use clap::Args;
 use super::ConfigArgs;
 use crate::data;
 use crate::error::{Error, Result};
-use crate::experiment::overrides::{blame_set, warning_line};
+use crate::experiment::training::prepare_run;
 use crate::run::RunDir;
 use crate::train::device;
 use crate::train::lr_find::{self, RangeTest};
-use crate::train::prepare::prepare;
 
 #[derive(Args)]
 pub struct LrFindArgs {
@@ -46,11 +45,7 @@ pub fn run(a: LrFindArgs) -> Result<()> {
     let cfg = a.config.load()?;
     let dev = device::select(cfg.device)?;
     let splits = data::load(&cfg.data, &a.config.data.lookup())?;
-    let sets = &a.config.set;
-    let prep = prepare(&cfg, splits, &origin).map_err(|e| blame_set(e, sets))?;
-    for line in &prep.warnings {
-        eprintln!("{}", warning_line(&origin, line, sets));
-    }
+    let prep = prepare_run(&cfg, splits, &origin, &a.config.set)?;
     let test = RangeTest {
         start,
         end,

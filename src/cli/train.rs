@@ -8,13 +8,12 @@ use clap::Args;
 use super::ConfigArgs;
 use crate::data::{self, Lookup};
 use crate::error::{Error, Result};
-use crate::experiment::overrides::{blame_set, warning_line};
-use crate::experiment::training::{RunTarget, check_resumable, train_in};
+use crate::experiment::overrides::warning_line;
+use crate::experiment::training::{RunTarget, check_resumable, prepare_run, train_in};
 use crate::run::{Status, files};
 use crate::train::config::RunConfig;
 use crate::train::device;
 use crate::train::ema::short_run_warning;
-use crate::train::prepare::prepare;
 use crate::train::resume;
 use crate::train::unused_keys::unused_keys;
 
@@ -92,10 +91,7 @@ pub(super) fn train_new(
     }
     let t0 = std::time::Instant::now();
     let splits = data::load(&cfg.data, lookup)?;
-    let prep = prepare(cfg, splits, origin).map_err(|e| blame_set(e, sets))?;
-    for line in &prep.warnings {
-        eprintln!("{}", warning_line(origin, line, sets));
-    }
+    let prep = prepare_run(cfg, splits, origin, sets)?;
     let steps = cfg.train.optimizer_steps(prep.train.len()) * cfg.train.epochs;
     if let Some(line) = short_run_warning(cfg.train.ema_decay, steps) {
         eprintln!("{}", warning_line(origin, &line, sets));

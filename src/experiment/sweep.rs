@@ -9,15 +9,14 @@ use std::process::{Child, Command};
 use crate::data::{self, Lookup};
 use crate::error::{Error, Result, write_atomic};
 use crate::experiment::config::{differences, read_stored};
-use crate::experiment::overrides::{blame_set, warning_line};
+use crate::experiment::overrides::warning_line;
 use crate::experiment::study::{Study, Trial};
-use crate::experiment::training::train_in;
+use crate::experiment::training::{prepare_run, train_in};
 use crate::run::{RunDir, Status, Summary, files, try_lock, write_json};
 use crate::text::counted;
 use crate::train::config::RunConfig;
 use crate::train::device::DeviceName;
 use crate::train::ema::short_run_warning;
-use crate::train::prepare::prepare;
 use crate::train::resume;
 
 pub struct SweepOptions {
@@ -239,10 +238,7 @@ fn train_trial(
             s
         }
     };
-    let prep = prepare(cfg, splits, &origin).map_err(|e| blame_set(e, &study.overrides))?;
-    for line in &prep.warnings {
-        eprintln!("{}", warning_line(&origin, line, &study.overrides));
-    }
+    let prep = prepare_run(cfg, splits, &origin, &study.overrides)?;
     // Said once per variant, by its first seed's trial (in this process or a --jobs child).
     let first_of_variant = study.trials.iter().find(|x| x.variant == t.variant);
     if first_of_variant.is_some_and(|x| x.index == t.index) {

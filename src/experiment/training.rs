@@ -3,15 +3,33 @@
 
 use std::path::Path;
 
+use crate::data::Splits;
 use crate::error::{Error, Result};
 use crate::experiment::config::{differences, read_stored};
+use crate::experiment::overrides::{blame_set, warning_line};
 use crate::report::curves;
 use crate::run::{EpochMetrics, RunDir, RunLock, Summary, files, try_lock};
 use crate::text::counted;
 use crate::train::config::RunConfig;
 use crate::train::device;
-use crate::train::prepare::Prepared;
+use crate::train::prepare::{Prepared, prepare};
 use crate::train::trainer::Trainer;
+
+/// The net checked against the data and the validation split carved, as
+/// `train::prepare::prepare`; its error and warnings name the config (`origin`) and the
+/// `--set` behind the key they are about.
+pub fn prepare_run(
+    cfg: &RunConfig,
+    splits: Splits,
+    origin: &str,
+    sets: &[String],
+) -> Result<Prepared> {
+    let prep = prepare(cfg, splits, origin).map_err(|e| blame_set(e, sets))?;
+    for line in &prep.warnings {
+        eprintln!("{}", warning_line(origin, line, sets));
+    }
+    Ok(prep)
+}
 
 /// Where a run's folder goes.
 pub enum RunTarget<'a> {
