@@ -11,9 +11,11 @@
 //! Parallel work is split in fixed chunks and reduced in a fixed order, so results do not
 //! depend on the thread count (runs stay byte-reproducible under `sweep --jobs`).
 
-/// Defines `fn name(args)` that runs `body` compiled for AVX2 where the CPU has it (8 lanes
-/// instead of the x86-64 baseline's 4), and for the baseline elsewhere. Defined before the
-/// `mod` lines so that every operation's module can use it.
+/// Defines `fn name(args)` that runs `body` compiled for AVX-512 where the CPU has it (16
+/// lanes), else for AVX2 (8 lanes instead of the x86-64 baseline's 4), else for the baseline.
+/// The bodies are element-wise or reduce in a fixed order written out in the source, and
+/// Rust never fuses a multiply and an add by itself, so every width gives the same bits.
+/// Defined before the `mod` lines so that every operation's module can use it.
 macro_rules! wide {
     ($(#[$doc:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
         $(#[$doc])*
@@ -22,6 +24,14 @@ macro_rules! wide {
             fn body($($arg: $ty),*) $body
             #[cfg(target_arch = "x86_64")]
             {
+                #[target_feature(enable = "avx512f")]
+                unsafe fn avx512($($arg: $ty),*) {
+                    body($($arg),*)
+                }
+                if std::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the CPU has AVX-512F, checked just above.
+                    return unsafe { avx512($($arg),*) };
+                }
                 #[target_feature(enable = "avx2")]
                 unsafe fn avx2($($arg: $ty),*) {
                     body($($arg),*)
