@@ -62,9 +62,8 @@ impl Trainer<'_> {
         let steps = prep.train.len().div_ceil(cfg.train.batch_size);
         let frozen = (epoch < cfg.train.freeze_epochs).then(|| head_index(&prep.layers));
         let bias_scale = cfg.optimizer.bn_bias_lr_scale;
-        let plan = GradPlan::new(&p.model, &prep.layers, epoch, bias_scale)
-            .with_clip_norm(cfg.optimizer.grad_clip)
-            .with_clip_value(cfg.optimizer.grad_clip_value);
+        let plan =
+            GradPlan::new(&p.model, &prep.layers, epoch, bias_scale).with_clips(&cfg.optimizer);
         let (pb, criterion) = (progress_bar(steps, self.quiet), prep.criterion(cfg, &ad));
         let mut mixer = Mixer::for_epoch(&cfg.data, cfg.seed, epoch);
         let mut tally = Tally::default();

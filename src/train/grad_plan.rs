@@ -16,6 +16,7 @@ use burn::prelude::*;
 
 use crate::model::net::{Layer, Net};
 use crate::model::spec::LayerSpec;
+use crate::train::optim::OptimizerConfig;
 
 #[derive(Debug, Clone, Default)]
 pub struct GradPlan {
@@ -73,15 +74,12 @@ impl GradPlan {
         plan
     }
 
-    /// Clip the norm of all trained gradients together to `max_norm` (0: off).
-    pub fn with_clip_norm(mut self, max_norm: f64) -> Self {
-        self.clip_norm = max_norm;
-        self
-    }
-
-    /// Clip every trained gradient value to [-bound, bound] (0: off).
-    pub fn with_clip_value(mut self, bound: f64) -> Self {
-        self.clip_value = bound;
+    /// The optimizer config's clip: the norm of all trained gradients together to
+    /// `grad_clip`, or every trained gradient value to [-grad_clip_value, grad_clip_value]
+    /// (0: off; the config allows one of the two).
+    pub fn with_clips(mut self, o: &OptimizerConfig) -> Self {
+        self.clip_norm = o.grad_clip;
+        self.clip_value = o.grad_clip_value;
         self
     }
 

@@ -120,8 +120,7 @@ pub fn run(cfg: &RunConfig, p: &Prepared, device: &Device, t: RangeTest) -> Resu
     ad.seed(cfg.seed);
     let mut model = fresh_model(cfg, p, &ad);
     let plan = GradPlan::new(&model, &p.layers, 0, cfg.optimizer.bn_bias_lr_scale)
-        .with_clip_norm(cfg.optimizer.grad_clip)
-        .with_clip_value(cfg.optimizer.grad_clip_value);
+        .with_clips(&cfg.optimizer);
     let mut opt = optim::build(&cfg.optimizer);
     let criterion = p.criterion(cfg, &ad);
     let ratio = t.end / t.start;

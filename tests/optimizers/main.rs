@@ -117,8 +117,7 @@ fn scheduled_steps(optimizer_toml: &str, schedule_toml: &str, steps: usize) -> V
     }
     let x = Tensor::<4>::from_data(TensorData::new(x, [4, 1, 2, 2]), &device);
     let y = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 2, 1, 2], [4]), &device);
-    let plan = (GradPlan::none().with_clip_norm(cfg.optimizer.grad_clip))
-        .with_clip_value(cfg.optimizer.grad_clip_value);
+    let plan = GradPlan::none().with_clips(&cfg.optimizer);
     let schedule = Schedule::new(&cfg.schedule, cfg.optimizer.lr, 1, steps);
     let momentum = schedule.momentum_cell();
     let mut opt = optim::build_with(&cfg.optimizer, &momentum);
