@@ -109,9 +109,12 @@ pub fn round<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 
 /// How a bf16 step computes on this CPU, as run.json records it: its convolutions' GEMMs add
 /// bf16 products in f32 on a CPU with AVX512-BF16 (`gemm_bf16`, unless
-/// `CONVLAB_CPU_BF16_GEMM=off`), else f32 arithmetic on the rounded values.
+/// `CONVLAB_CPU_BF16_GEMM=off`; on AMX tiles where the CPU has them, unless
+/// `CONVLAB_CPU_AMX=off`), else f32 arithmetic on the rounded values.
 pub fn cpu_arithmetic() -> &'static str {
-    if super::gemm_bf16::available() {
+    if super::gemm_bf16::on_amx() {
+        "bf16 GEMMs (AMX) on bf16-rounded values"
+    } else if super::gemm_bf16::available() {
         "bf16 GEMMs (AVX512-BF16) on bf16-rounded values"
     } else {
         "f32 on bf16-rounded values"

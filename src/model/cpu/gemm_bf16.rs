@@ -20,7 +20,8 @@ use std::cell::RefCell;
 
 use super::bf16::round_to_bf16;
 
-const MR: usize = 8;
+/// The micro-kernel's height: A's panels hold this many rows.
+pub(super) const MR: usize = 8;
 /// The micro-kernel's width: B's panels hold this many columns.
 pub(super) const NR: usize = 32;
 
@@ -34,6 +35,18 @@ fn setting() -> &'static str {
 /// and the user did not turn them off.
 pub fn available() -> bool {
     setting() != "off" && cpu_has_bf16()
+}
+
+/// Whether those bf16 GEMMs run on AMX tiles here (`gemm_bf16_amx`), else on AVX-512.
+pub fn on_amx() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        available() && super::gemm_bf16_amx::available()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
 /// Whether the user asked for bf16 GEMMs on every conv, the narrow ones too (`conv.rs`
@@ -136,11 +149,13 @@ pub(super) fn pack_rows16(
     line_stride: usize,
     k_stride: usize,
 ) {
-    assert!(MR == 8 && out.len() == 16 * k.div_ceil(2) && available());
+    assert!(MR == 8 && out.len() == rows16_len(k) && available());
     assert!((line_stride == 1 || k_stride == 1) && k > 0);
     assert!(src.len() > 15 * line_stride + (k - 1) * k_stride);
     #[cfg(target_arch = "x86_64")]
-    {
+    if on_amx() {
+        super::gemm_bf16_amx_pack::pack(out, 16, k, src, (line_stride, k_stride));
+    } else {
         let s = super::gemm_bf16_pack::Source {
             src,
             line_stride,
@@ -153,8 +168,22 @@ pub(super) fn pack_rows16(
     }
 }
 
-/// A (m x k) packed in MR-row panels.
+/// u32s of 16 rows of A packed over k ([`pack_rows16`]'s `out`).
+pub(super) fn rows16_len(k: usize) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if on_amx() {
+        return super::gemm_bf16_amx_pack::packed_len(16, k);
+    }
+    16 * k.div_ceil(2)
+}
+
+/// A (m x k) packed in MR-row panels, or in AMX's layout where AMX runs ([`on_amx`]).
 pub fn pack_a(out: &mut Vec<u32>, m: usize, k: usize, a: Strided) {
+    #[cfg(target_arch = "x86_64")]
+    if on_amx() {
+        out.resize(super::gemm_bf16_amx_pack::packed_len(m, k), 0);
+        return super::gemm_bf16_amx_pack::pack(out, m, k, a.data, (a.rs, a.cs));
+    }
     pack(out, m, k, MR, a.data, (a.rs, a.cs));
 }
 
@@ -212,7 +241,8 @@ pub(super) fn matmul_packed_a(
     });
 }
 
-/// dst[m, n] (row-major) (+)= A * B from their packs ([`pack_a`], [`pack_b`]).
+/// dst[m, n] (row-major) (+)= A * B from their packs ([`pack_a`], [`pack_b`]), on AMX tiles
+/// where [`on_amx`], else on the AVX-512 kernel.
 pub fn matmul_packed(
     m: usize,
     n: usize,
@@ -220,6 +250,22 @@ pub fn matmul_packed(
     dst: &mut [f32],
     pa: &[u32],
     pb: &[u32],
+    accumulate: bool,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if on_amx() {
+        return super::gemm_bf16_amx::matmul_packed(m, n, k, dst, (pa, pb), accumulate);
+    }
+    matmul_panels(m, n, k, dst, (pa, pb), accumulate);
+}
+
+/// [`matmul_packed`] on the AVX-512 kernel, A in MR-row panels ([`pack`] of width MR).
+pub(super) fn matmul_panels(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    (pa, pb): (&[u32], &[u32]),
     accumulate: bool,
 ) {
     let kp = k.div_ceil(2);

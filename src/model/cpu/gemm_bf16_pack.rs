@@ -139,7 +139,7 @@ unsafe fn along(out: &mut [u32], l0: usize, width: usize, s: &Source) {
 /// rows interleave by 32 then 64 bits, which leaves each 128-bit lane L of result 4g + j
 /// holding column 4L + j of rows 4g..4g + 4; two rounds of 128-bit shuffles gather those.
 #[target_feature(enable = "avx512f")]
-fn transpose16(r: [__m512i; 16]) -> [__m512i; 16] {
+pub(super) fn transpose16(r: [__m512i; 16]) -> [__m512i; 16] {
     let t: [__m512i; 16] = std::array::from_fn(|i| {
         let (a, b) = (r[i & !1], r[i | 1]);
         if i % 2 == 0 {

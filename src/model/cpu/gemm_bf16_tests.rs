@@ -19,6 +19,49 @@ fn skip() -> bool {
     skip
 }
 
+/// The GEMM's two kernels: the AVX-512 one (everywhere with AVX512-BF16) and, where this CPU
+/// has AMX, the AMX one that `matmul` then takes.
+#[derive(Debug, Clone, Copy)]
+enum Kernel {
+    Avx512,
+    Amx,
+}
+
+fn kernels() -> Vec<Kernel> {
+    let amx = super::on_amx();
+    if !amx {
+        eprintln!("no AMX here: only the AVX-512 kernel is tested");
+    }
+    [Kernel::Avx512]
+        .into_iter()
+        .chain(amx.then_some(Kernel::Amx))
+        .collect()
+}
+
+impl Kernel {
+    #[allow(clippy::too_many_arguments)]
+    fn matmul(
+        self,
+        m: usize,
+        n: usize,
+        k: usize,
+        dst: &mut [f32],
+        a: Strided,
+        b: Strided,
+        acc: bool,
+    ) {
+        match self {
+            Kernel::Amx => matmul(m, n, k, dst, a, b, acc),
+            Kernel::Avx512 => {
+                let (mut pa, mut pb) = (Vec::new(), Vec::new());
+                pack(&mut pa, m, k, super::MR, a.data, (a.rs, a.cs));
+                super::pack_b(&mut pb, k, n, b);
+                super::matmul_panels(m, n, k, dst, (&pa, &pb), acc);
+            }
+        }
+    }
+}
+
 /// sum over t of round(a(i, t)) * round(b(t, j)) in f64, and the sum of their magnitudes.
 fn reference(m: usize, n: usize, k: usize, a: &Strided, b: &Strided) -> Vec<(f64, f64)> {
     let r = |v: f32| round_to_bf16(v) as f64;
@@ -38,8 +81,9 @@ fn reference(m: usize, n: usize, k: usize, a: &Strided, b: &Strided) -> Vec<(f64
 }
 
 /// Every layout the convolutions hand it (A and B row-major, A transposed, B transposed),
-/// edge tiles in both directions, odd k, k = 1, written then accumulated: each value within
-/// f32's summation error of the exact sum of the bf16 products (a bf16 operand rounding
+/// edge tiles in both directions, odd k, k = 1, written then accumulated, on each kernel
+/// (for AMX: k past whole tiles of 16 pairs or not, 32 x 32 blocks stored straight into dst,
+/// a lone last 16-row block): each value within f32's summation error of the exact sum of the bf16 products (a bf16 operand rounding
 /// missed would be off by ~2^-9 of the magnitude, 500x this bound).
 #[test]
 fn products_equal_the_exact_sums_of_bf16_products() {
@@ -53,6 +97,9 @@ fn products_equal_the_exact_sums_of_bf16_products() {
         (64, 100, 33),
         (3, 5, 1),
         (17, 64, 300),
+        (40, 216, 36),
+        (32, 64, 64),
+        (48, 96, 97),
     ] {
         let (av, bv) = (values(m * k, 21), values(k * n, 22));
         let layouts = [
@@ -83,19 +130,21 @@ fn products_equal_the_exact_sums_of_bf16_products() {
         ];
         for (a, b) in layouts {
             let want = reference(m, n, k, &a, &b);
-            let mut dst = vec![f32::NAN; m * n];
-            matmul(m, n, k, &mut dst, a, b, false);
-            matmul(m, n, k, &mut dst, a, b, true);
-            for (i, (&got, &(w, abs))) in dst.iter().zip(&want).enumerate() {
-                let err = (got as f64 - 2.0 * w).abs();
-                let bound = 2.0 * (k as f64 + 2.0) * f32::EPSILON as f64 * abs + 1e-30;
-                assert!(
-                    err <= bound,
-                    "{m}x{n}x{k} (a {}, b {}) [{i}]: {got} vs {} (bound {bound:e})",
-                    a.cs,
-                    b.cs,
-                    2.0 * w
-                );
+            for kernel in kernels() {
+                let mut dst = vec![f32::NAN; m * n];
+                kernel.matmul(m, n, k, &mut dst, a, b, false);
+                kernel.matmul(m, n, k, &mut dst, a, b, true);
+                for (i, (&got, &(w, abs))) in dst.iter().zip(&want).enumerate() {
+                    let err = (got as f64 - 2.0 * w).abs();
+                    let bound = 2.0 * (k as f64 + 2.0) * f32::EPSILON as f64 * abs + 1e-30;
+                    assert!(
+                        err <= bound,
+                        "{kernel:?} {m}x{n}x{k} (a {}, b {}) [{i}]: {got} vs {} (bound {bound:e})",
+                        a.cs,
+                        b.cs,
+                        2.0 * w
+                    );
+                }
             }
         }
     }

@@ -58,6 +58,8 @@ mod conv_kernels;
 mod conv_kernels_bf16;
 mod conv_pairs;
 pub mod gemm_bf16;
+mod gemm_bf16_amx;
+mod gemm_bf16_amx_pack;
 mod gemm_bf16_pack;
 mod matmul;
 pub mod max_pool;

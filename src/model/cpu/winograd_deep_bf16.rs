@@ -118,7 +118,8 @@ thread_local! {
 /// GEMMs and the transform are those of the whole dU, so dw has the same bits.
 pub(super) fn weight_grad(s: &ConvShape, g: &Grid, packs: &[GradPacks]) -> Vec<f32> {
     let block = grad_block_fn(g);
-    let kp = packs[0].tiles.div_ceil(2);
+    // u32s of 16 packed rows of Yh (two 8-row panels, or AMX's layout).
+    let rows16 = gemm_bf16::rows16_len(packs[0].tiles);
     let fill = |b: usize, dw: &mut [MaybeUninit<f32>]| {
         let rows = dw.len() / (9 * s.c);
         let count = rows * s.c;
@@ -126,7 +127,7 @@ pub(super) fn weight_grad(s: &ConvShape, g: &Grid, packs: &[GradPacks]) -> Vec<f
         DU_ROWS.with_borrow_mut(|du| {
             du.resize(packs.len() * count, 0.0);
             for (p, dux) in packs.iter().zip(du.chunks_exact_mut(count)) {
-                let a = &p.yh[b * ROWS * kp..];
+                let a = &p.yh[b * rows16..];
                 gemm_bf16::matmul_packed(rows, s.c, p.tiles, dux, a, &p.vt, false);
             }
             for (j, dwj) in dw.chunks_mut(9 * BLOCK).enumerate() {

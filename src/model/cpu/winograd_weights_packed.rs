@@ -42,14 +42,13 @@ pub(super) fn packed_tiles(
     if !rows.is_multiple_of(ROWS) || !gemm_bf16::available() {
         return None;
     }
-    let (p, kp) = (g.positions(), k.div_ceil(2));
-    // Two panels of MR = 8 rows per block, every pair of each written by the packing.
-    let mut packs: Vec<Vec<u32>> = (0..p).map(|_| vec![0u32; rows * kp]).collect();
+    let p = g.positions();
+    // Blocks of 16 rows (two panels of MR = 8, or AMX's layout), every pair of each written
+    // by the packing.
+    let block = gemm_bf16::rows16_len(k);
+    let mut packs: Vec<Vec<u32>> = (0..p).map(|_| vec![0u32; rows / ROWS * block]).collect();
     let blocks = by_piece(
-        packs
-            .iter_mut()
-            .map(|pk| pk.chunks_mut(ROWS * kp))
-            .collect(),
+        packs.iter_mut().map(|pk| pk.chunks_mut(block)).collect(),
         rows / ROWS,
     );
     let tiles_block = tiles_block_fn(g);
