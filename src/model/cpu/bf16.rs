@@ -10,7 +10,8 @@
 //! in f32 in both); what autocast stores as bf16 is stored here as f32, so no memory is saved.
 //!
 //! On a CPU with AVX512-BF16 the convolutions' GEMMs then run in bf16 (`gemm_bf16`: bf16
-//! products added in f32, as oneDNN does), about twice the f32 GEMM's speed. In Winograd's
+//! products added in f32, as oneDNN does), about twice the f32 GEMM's speed, and on AMX tiles
+//! where the CPU has them (`gemm_bf16_amx`; Intel Sapphire Rapids and later). In Winograd's
 //! convolutions those GEMMs take the transformed tiles, which are rounded to bf16 as well: a
 //! rounding autocast's direct convolutions do not make, so such a conv is within bf16's
 //! precision of autocast's (tests/bf16_cpu.rs), not within one bf16 step.
