@@ -1,7 +1,7 @@
-//! `gemm_bf16::matmul_packed` on AMX (Intel Sapphire Rapids and later): the same packed
-//! operands, multiplied by `tdpbf16ps`, which adds the products of bf16 pairs into f32 sums
-//! as `vdpbf16ps` does but on a 16 x 16 block of C per instruction, 16x the work of one
-//! AVX-512 `vdpbf16ps`. PyTorch's bf16 convolutions run on it there (oneDNN's
+//! `gemm_bf16::matmul_packed` on AMX (Intel Sapphire Rapids and later), by `tdpbf16ps`, which
+//! adds the products of bf16 pairs into f32 sums as `vdpbf16ps` does, but for a whole 16 x 16
+//! block of C over 32 values of k per instruction (8,192 multiply-adds, where one AVX-512
+//! `vdpbf16ps` does 32). PyTorch's bf16 convolutions run on it there (oneDNN's
 //! `brg_conv_fwd:avx10_1_512_amx`); with the AVX-512 kernel alone convlab's bf16 ResNet-18
 //! steps were 0.43x PyTorch's on such a CPU (bench/RESULTS.md).
 //!
