@@ -11,6 +11,8 @@
 //! columns and the odd k past the ends are zero. The micro-kernel keeps an MR x NR block of C
 //! in 16 registers of 16 f32 and, per k pair, broadcasts one A pair per row against two B
 //! vectors. Single-threaded like `matmul`: the callers split the work over images.
+//! On a CPU with AMX tiles the products run there instead (`gemm_bf16_amx`), with A packed
+//! in that kernel's own layout (`gemm_bf16_amx_pack`); B's panels serve both.
 //!
 //! `CONVLAB_CPU_BF16_GEMM=off` keeps the f32 GEMM on bf16-rounded values (the arithmetic
 //! before this kernel), `=all` takes the bf16 GEMM on narrow convs too, to measure one

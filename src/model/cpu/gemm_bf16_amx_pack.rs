@@ -36,7 +36,7 @@ pub(super) fn pack(
     src: &[f32],
     (line_stride, k_stride): (usize, usize),
 ) {
-    assert_eq!(out.len(), packed_len(lines, k));
+    assert!(out.len() == packed_len(lines, k) && super::gemm_bf16::on_amx());
     if lines == 0 || k == 0 {
         out.fill(0);
         return;
@@ -51,9 +51,9 @@ pub(super) fn pack(
     };
     let kpad = padded_pairs(k);
     for (b, block) in out.chunks_exact_mut(ROWS * kpad).enumerate() {
-        // SAFETY: the CPU has AVX512F/BW/BF16 (AMX CPUs have them; `gemm_bf16_amx::available`
-        // requires `gemm_bf16::available`); `src` holds every element of the lines (asserted)
-        // and the loads are masked to the lines and k that exist.
+        // SAFETY: the CPU has AVX512F/BW/BF16 (asserted: `on_amx` requires
+        // `gemm_bf16::available`, which checks them); `src` holds every element of the lines
+        // (asserted) and the loads are masked to the lines and k that exist.
         unsafe {
             if k_stride == 1 {
                 rows_along_k(block, ROWS * b, &s);
