@@ -291,14 +291,29 @@ pub(super) fn matmul_panels(
                 } else {
                     let mut tile = [0f32; MR * NR];
                     simd::kernel(kp, a.as_ptr(), b.as_ptr(), tile.as_mut_ptr(), NR, false);
-                    for r in 0..rows {
-                        let d = &mut dst[at + r * n..][..cols];
-                        for (d, t) in d.iter_mut().zip(&tile[r * NR..][..cols]) {
-                            *d = if accumulate { *d + t } else { *t };
-                        }
-                    }
+                    write_block(dst, (at, n), &tile, (rows, cols), accumulate);
                 }
             }
+        }
+    }
+}
+
+/// The first `rows` x `cols` of a block computed apart (`block`, rows NR apart) into dst from
+/// `at` (rows n apart), added to what is there when `accumulate`: the kernels' edge blocks.
+pub(super) fn write_block(
+    dst: &mut [f32],
+    (at, n): (usize, usize),
+    block: &[f32],
+    (rows, cols): (usize, usize),
+    accumulate: bool,
+) {
+    for r in 0..rows {
+        let d = &mut dst[at + r * n..][..cols];
+        let b = &block[r * NR..][..cols];
+        if accumulate {
+            d.iter_mut().zip(b).for_each(|(d, b)| *d += b);
+        } else {
+            d.copy_from_slice(b);
         }
     }
 }

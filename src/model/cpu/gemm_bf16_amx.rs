@@ -21,7 +21,7 @@
 
 use std::arch::asm;
 
-use super::gemm_bf16::NR;
+use super::gemm_bf16::{NR, write_block};
 use super::gemm_bf16_amx_pack::{ROWS, packed_len, padded_pairs};
 
 /// Rows of C (and of A) per block: two tiles of 16.
@@ -128,15 +128,7 @@ pub(super) fn matmul_packed(
             } else {
                 // SAFETY: c holds 32 rows of NR values.
                 unsafe { tiles.block(&b, c.as_mut_ptr(), NR) };
-                for r in 0..rows {
-                    let d = &mut dst[at + r * n..][..cols];
-                    let c = &c[r * NR..][..cols];
-                    if accumulate {
-                        d.iter_mut().zip(c).for_each(|(d, c)| *d += c);
-                    } else {
-                        d.copy_from_slice(c);
-                    }
-                }
+                write_block(dst, (at, n), &c, (rows, cols), accumulate);
             }
         }
     }
