@@ -289,3 +289,109 @@ fn a_bf16_winograd_convolution_keeps_bf16_precision() {
         assert!(ours.iter().all(|v| is_bf16(*v)), "{what}: bf16 values");
     }
 }
+
+/// `net`'s bf16 forward pass written out layer by layer, rounding every conv and linear
+/// layer's input as autocast casts it, even where the values are bf16 values already.
+fn rounding_every_input(net: &Net, x: Tensor<4>) -> Tensor<2> {
+    use convlab::model::cpu::{bf16::round, conv::forward_with, max_pool, prelu::fixed_slope};
+    use convlab::model::net::Act;
+    let slope = |a: &Act| match a {
+        Act::Relu(_) => 0.0,
+        Act::LeakyRelu(l) => l.negative_slope,
+        other => unreachable!("{other:?}"),
+    };
+    let (mut image, mut flat) = (Some(x), None::<Tensor<2>>);
+    for layer in &net.layers {
+        match (layer, image.take()) {
+            (Layer::Conv(c), Some(x)) => {
+                let b = c.bias.as_ref().map(|b| round(b.val()));
+                let y = forward_with(c, round(x), round(c.weight.val()), b, true);
+                image = Some(round(y));
+            }
+            (Layer::Pool(p), Some(x)) => image = Some(max_pool::forward(p, x)),
+            (Layer::Act(a), Some(x)) => image = Some(fixed_slope(x, slope(a), |_| unreachable!())),
+            (Layer::Flatten(_), Some(x)) => flat = Some(x.flatten(1, 3)),
+            (Layer::Act(a), None) => {
+                let x = flat.take().unwrap();
+                flat = Some(fixed_slope(x, slope(a), |_| unreachable!()));
+            }
+            (Layer::Linear(l), None) => {
+                let y = round(flat.take().unwrap()).matmul(round(l.weight.val()));
+                let b = l.bias.as_ref().unwrap();
+                flat = Some(round(y + round(b.val()).unsqueeze()));
+            }
+            (other, _) => unreachable!("{other:?}"),
+        }
+    }
+    flat.unwrap()
+}
+
+/// A bf16 forward pass rounds a layer's input only where its values may not be bf16 values:
+/// after a conv or linear layer followed by ReLU, flatten or a 2 x 2 max pool they are, and
+/// skipping the rounding there must change no bit of the logits or of any weight gradient. In
+/// the second net, LeakyReLU makes values that need rounding, and the overlapping 3 x 3 / 2
+/// pool adds gradients, which then need rounding.
+#[test]
+fn skipping_the_rounding_of_bf16_values_changes_no_bit() {
+    let device = Device::flex().autodiff();
+    device.seed(8);
+    let act = |kind| LayerSpec::Activation { kind };
+    let pool = |kernel, stride| LayerSpec::Pool {
+        kernel,
+        stride: Some(stride),
+    };
+    let linear = |out| LayerSpec::Linear {
+        out,
+        input: None,
+        bias: true,
+    };
+    let relu_net = vec![
+        LayerSpec::conv(6, 3, 1),
+        act(Activation::Relu),
+        pool(2, 2),
+        LayerSpec::conv(8, 3, 1),
+        act(Activation::Relu),
+        pool(2, 2),
+        LayerSpec::Flatten,
+        linear(20),
+        act(Activation::Relu),
+        linear(10),
+    ];
+    let leaky_net = vec![
+        LayerSpec::conv(6, 3, 1),
+        act(Activation::Relu),
+        pool(3, 2),
+        LayerSpec::conv(8, 3, 1),
+        LayerSpec::Flatten,
+        act(Activation::LeakyRelu),
+        linear(10),
+    ];
+    for layers in [relu_net, leaky_net] {
+        let net = net(layers, &device);
+        let r = Tensor::<2>::from_data(
+            TensorData::new(
+                (0..40).map(|i| (i % 9) as f32 * 0.37 - 1.3).collect(),
+                [4, 10],
+            ),
+            &device,
+        );
+        let ours = net.forward(Precision::Bf16.input(image_batch(&device)));
+        let theirs = rounding_every_input(&net, image_batch(&device));
+        assert_eq!(values(ours.clone()), values(theirs.clone()), "logits");
+        let ours = (ours * r.clone()).sum().backward();
+        let theirs = (theirs * r).sum().backward();
+        let gradients = net.layers.iter().filter_map(|l| match l {
+            Layer::Conv(c) => {
+                Some([&ours, &theirs].map(|g| values(c.weight.val().grad(g).unwrap())))
+            }
+            Layer::Linear(l) => {
+                Some([&ours, &theirs].map(|g| values(l.weight.val().grad(g).unwrap())))
+            }
+            _ => None,
+        });
+        for (i, [g, their_g]) in gradients.enumerate() {
+            assert!(g.iter().any(|v| *v != 0.0), "weight {i}: a gradient");
+            assert_eq!(g, their_g, "weight {i}'s gradient");
+        }
+    }
+}

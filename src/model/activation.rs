@@ -45,6 +45,12 @@ impl Act {
         }
     }
 
+    /// Whether the output holds only input values (or zeros), and the gradient likewise: then
+    /// bf16 values stay bf16 values (`Net::forward`'s skipped roundings).
+    pub(crate) fn keeps_bf16(&self) -> bool {
+        matches!(self, Act::Relu(_))
+    }
+
     pub(crate) fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         match self {
             Act::Relu(a) => cpu::prelu::fixed_slope(x, 0.0, |x| a.forward(x)),

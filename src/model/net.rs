@@ -69,13 +69,18 @@ pub struct Residual {
 
 impl Residual {
     fn forward(&self, x: Tensor<4>, bf16: bool) -> Tensor<4> {
+        // Every conv here takes values batch norm or the sum made, which need rounding.
+        let at = Rounding {
+            bf16,
+            rounded: false,
+        };
         let y = self.act1.forward(cpu::batch_norm::forward(
             &self.bn1,
-            conv(&self.conv1, x.clone(), bf16),
+            conv(&self.conv1, x.clone(), at),
         ));
-        let y = cpu::batch_norm::forward(&self.bn2, conv(&self.conv2, y, bf16));
+        let y = cpu::batch_norm::forward(&self.bn2, conv(&self.conv2, y, at));
         let skip = match &self.shortcut {
-            Some(s) => cpu::batch_norm::forward(&s.bn, conv(&s.conv, x, bf16)),
+            Some(s) => cpu::batch_norm::forward(&s.bn, conv(&s.conv, x, at)),
             None => x,
         };
         self.act2.forward(y + skip)
@@ -191,9 +196,14 @@ impl Net {
         let bf16 = cpu::bf16::emulated(&x);
         let x = if bf16 { x.cast(DType::F32) } else { x };
         let mut flow = Flow::Image(x);
+        // Whether the values reaching the next layer are bf16 values already (the batch is; so
+        // is every conv and linear layer's rounded output, until a layer makes new values).
+        let mut rounded = bf16;
         for layer in &self.layers {
+            let input = Rounding { bf16, rounded };
+            rounded = bf16 && keeps_bf16(layer, rounded);
             flow = match (layer, flow) {
-                (Layer::Conv(l), Flow::Image(x)) => Flow::Image(conv(l, x, bf16)),
+                (Layer::Conv(l), Flow::Image(x)) => Flow::Image(conv(l, x, input)),
                 (Layer::Pool(l), Flow::Image(x)) => Flow::Image(cpu::max_pool::forward(l, x)),
                 (Layer::AvgPool(l), Flow::Image(x)) => Flow::Image(l.forward(x)),
                 (Layer::Residual(l), Flow::Image(x)) => Flow::Image(l.forward(x, bf16)),
@@ -206,7 +216,7 @@ impl Net {
                 (Layer::Dropout2d(l), Flow::Image(x)) => Flow::Image(l.forward(x)),
                 (Layer::Flatten(_), Flow::Image(x)) => Flow::Flat(x.flatten(1, 3)),
                 (Layer::Flatten(_), flat @ Flow::Flat(_)) => flat,
-                (Layer::Linear(l), Flow::Flat(x)) => Flow::Flat(linear(l, x, bf16)),
+                (Layer::Linear(l), Flow::Flat(x)) => Flow::Flat(linear(l, x, input)),
                 (Layer::Scale(s), Flow::Image(x)) => Flow::Image(x * s.factor),
                 (Layer::Scale(s), Flow::Flat(x)) => Flow::Flat(x * s.factor),
                 (layer, _) => unreachable!("check_net rejects {layer:?} at this position"),
@@ -221,30 +231,61 @@ impl Net {
     }
 }
 
-/// A conv layer; under emulated bf16 (`bf16`) its input, weight, bias and output are rounded
-/// to bf16 as autocast rounds them, and its GEMMs add bf16 products in f32 where the CPU has
-/// AVX512-BF16 (`ConvShape::bf16`; Winograd's transformed tiles are rounded too), else f32
-/// products of the rounded values.
-fn conv(l: &Conv2d, x: Tensor<4>, bf16: bool) -> Tensor<4> {
-    if !bf16 {
+/// How a conv or linear layer's input stands under emulated bf16.
+#[derive(Clone, Copy)]
+struct Rounding {
+    /// The step runs as emulated bf16 (`cpu::bf16`).
+    bf16: bool,
+    /// The input's values are bf16 values already, so rounding them would change nothing.
+    rounded: bool,
+}
+
+impl Rounding {
+    /// `x` rounded to bf16 (and its gradient with it) unless its values are bf16 already. That
+    /// skip changes no bit: the values are the same, and the unrounded gradient reaches the
+    /// previous layer's rounding (or the batch, which takes none) through layers that only copy
+    /// or zero it (`keeps_bf16`), where rounding it there gives what rounding it here did.
+    fn input<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
+        if self.rounded { x } else { cpu::bf16::round(x) }
+    }
+}
+
+/// Whether `layer`'s output values are bf16 values, given whether its input's are (`rounded`),
+/// in a bf16 step: conv and linear layers round their outputs; ReLU, flatten and max pooling
+/// with windows that do not overlap pass each value on or zero it, forward and backward.
+fn keeps_bf16(layer: &Layer, rounded: bool) -> bool {
+    match layer {
+        Layer::Conv(_) | Layer::Linear(_) => true,
+        Layer::Act(a) => rounded && a.keeps_bf16(),
+        Layer::Flatten(_) => rounded,
+        Layer::Pool(p) => {
+            rounded
+                && p.dilation == [1, 1]
+                && p.stride[0] >= p.kernel_size[0]
+                && p.stride[1] >= p.kernel_size[1]
+        }
+        _ => false,
+    }
+}
+
+/// A conv layer; under emulated bf16 (`at.bf16`) its input, weight, bias and output are
+/// rounded to bf16 as autocast rounds them, and its GEMMs add bf16 products in f32 where the
+/// CPU has AVX512-BF16 (`ConvShape::bf16`; Winograd's transformed tiles are rounded too), else
+/// f32 products of the rounded values.
+fn conv(l: &Conv2d, x: Tensor<4>, at: Rounding) -> Tensor<4> {
+    if !at.bf16 {
         return cpu::conv::forward(l, x);
     }
     let weight = cpu::bf16::round(l.weight.val());
     let bias = l.bias.as_ref().map(|b| cpu::bf16::round(b.val()));
-    cpu::bf16::round(cpu::conv::forward_with(
-        l,
-        cpu::bf16::round(x),
-        weight,
-        bias,
-        true,
-    ))
+    cpu::bf16::round(cpu::conv::forward_with(l, at.input(x), weight, bias, true))
 }
 
 /// `Linear::forward` with the weights cast to the input's float type, or rounded to bf16
 /// under emulated bf16 (as `conv`).
-fn linear(l: &Linear, x: Tensor<2>, bf16: bool) -> Tensor<2> {
-    if bf16 {
-        let y = cpu::bf16::round(x).matmul(cpu::bf16::round(l.weight.val()));
+fn linear(l: &Linear, x: Tensor<2>, at: Rounding) -> Tensor<2> {
+    if at.bf16 {
+        let y = at.input(x).matmul(cpu::bf16::round(l.weight.val()));
         let y = match &l.bias {
             Some(b) => y + cpu::bf16::round(b.val()).unsqueeze(),
             None => y,
