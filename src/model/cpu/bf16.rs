@@ -6,8 +6,9 @@
 //! while the work runs through convlab's f32 CPU operations: Burn's flex has no fast bf16
 //! convolution (it converts to f32 and back around a generic one), and a bf16 step ran at
 //! 0.30-0.49x of PyTorch's bf16 step (bench/RESULTS.md). Between those layers the
-//! activations stay f32 (ReLU and max pooling keep bf16 values as they are; batch norm runs
-//! in f32 in both); what autocast stores as bf16 is stored here as f32, so no memory is saved.
+//! activations stay f32 (ReLU and max pooling keep bf16 values as they are, so the next
+//! layer does not round them again: `Net::forward`; batch norm runs in f32 in both); what
+//! autocast stores as bf16 is stored here as f32, so no memory is saved.
 //!
 //! On a CPU with AVX512-BF16 the convolutions' GEMMs then run in bf16 (`gemm_bf16`: bf16
 //! products added in f32, as oneDNN does), about twice the f32 GEMM's speed, and on AMX tiles
