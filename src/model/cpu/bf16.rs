@@ -83,12 +83,13 @@ fn round_all(mut x: FlexTensor) -> FlexTensor {
         return x;
     }
     let xs = values(&x);
+    assert_eq!(xs.len(), n, "a tensor's values");
     let mut out: Vec<f32> = Vec::with_capacity(n);
     out.spare_capacity_mut()[..n]
         .par_chunks_mut(PAR_MIN)
         .zip(xs.par_chunks(PAR_MIN))
         .for_each(|(o, v)| round_into(v, o));
-    // SAFETY: `xs` holds the tensor's n values, cut into the same chunks as the first n
+    // SAFETY: `xs` holds n values (asserted), cut into the same chunks as the first n
     // elements of `out`, so the loop above wrote each of them.
     unsafe { out.set_len(n) };
     tensor(out, dims(&x))
