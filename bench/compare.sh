@@ -11,6 +11,15 @@
 #   OPTIMIZERS="sgd sgd-momentum adam" CASES="vgg-blocks:16" bash bench/compare.sh   # a row each
 #   BEFORE=/tmp/convlab-old bash bench/compare.sh   # + another convlab binary, same interleaving
 #   MODE=epoch ACCUMULATE=4 CASES="resnet18:64" bash bench/compare.sh   # a step per 4 batches, both sides
+#   CASES="bench/nets/strided-cnn.toml:128 bench/nets/lenet5.toml:64" bash bench/compare.sh   # your own nets
+#
+# A case may name a run config (.toml) in place of a preset: its net (model.layers or its
+#   preset) on its dataset's input, beside the same layers in PyTorch (the nn.Sequential code
+#   `convlab export --format pytorch` writes; made here from a 64-image run of the config).
+#   Steps mode: `convlab bench --config` against bench/pytorch.py --net-py. Epoch mode: the
+#   config's own run for one epoch at the case's batch, against bench/pytorch_epoch.py on the
+#   config's dataset with Adam at the config's lr and no augmentation (so give the config
+#   those).
 #
 # MODE=steps: `convlab bench` vs bench/pytorch.py: forward, backward and optimizer step (Adam unless OPTIMIZERS) on batches
 #   already in memory, STEPS timed steps (or the case's own) after WARMUP warm-up steps
@@ -60,39 +69,73 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 json() { "$python" -c "import json,sys; print(json.loads(sys.argv[1].splitlines()[-1])[sys.argv[2]])" "$1" "$2"; }
 
+# A config case's PyTorch net: the .py beside a 64-image one-epoch run's export (made once).
+net_py() { # config -> path of its make_net() code
+  local out="$tmp/$(basename "$1" .toml)"
+  if [ ! -f "$out.py" ]; then
+    "$bin" train "$1" --data-dir "$data" --run-dir "$out.run" --quiet --set train.epochs=1 \
+      --set data.limit_train=64 --set data.limit_test=64 > /dev/null
+    "$bin" export --format pytorch "$out.run/last.ckpt" -o "$out.pth" > /dev/null
+  fi
+  echo "$out.py"
+}
+
+# The flags that name a case's net: a preset, or a config and its PyTorch twin.
+net_flags() { # model -> sets convlab_net and torch_net (arrays)
+  if [[ $1 == *.toml ]]; then
+    convlab_net=(--config "$1" --data-dir "$data")
+    local input
+    input=$("$bin" summary "$1" --data-dir "$data" | sed -n '1s/.*, input \([0-9x]*\),.*/\1/p')
+    torch_net=(--model "$(basename "$1" .toml)" --net-py "$(net_py "$1")" --input "$input")
+  else
+    convlab_net=(--model "$1")
+    torch_net=(--model "$1")
+  fi
+}
+
 steps_case() { # model batch [steps] -> "convlab_img_s pytorch_img_s pytorch_compiled_img_s before_img_s"
   local c p pc=nan b=nan n=${3:-$steps}
-  c=$("$bin" bench --device "$device" --model "$1" --batch "$2" --steps "$n" --warmup "$warmup" --dtype "$dtype" --optimizer "$optimizer" --json)
-  p=$("$python" bench/pytorch.py --device "$device" --model "$1" --batch "$2" --steps "$n" --warmup "$warmup" --dtype "$dtype" --optimizer "$optimizer")
+  net_flags "$1"
+  c=$("$bin" bench --device "$device" "${convlab_net[@]}" --batch "$2" --steps "$n" --warmup "$warmup" --dtype "$dtype" --optimizer "$optimizer" --json)
+  p=$("$python" bench/pytorch.py --device "$device" "${torch_net[@]}" --batch "$2" --steps "$n" --warmup "$warmup" --dtype "$dtype" --optimizer "$optimizer")
   if [ "$compile" = 1 ]; then
-    pc=$("$python" bench/pytorch.py --device "$device" --model "$1" --batch "$2" --steps "$n" --warmup "$warmup" \
+    pc=$("$python" bench/pytorch.py --device "$device" "${torch_net[@]}" --batch "$2" --steps "$n" --warmup "$warmup" \
       --dtype "$dtype" --optimizer "$optimizer" --compile 2>/dev/null) && pc=$(json "$pc" train_images_per_s) || pc=nan
   fi
   if [ -n "$before" ]; then
-    b=$("$before" bench --device "$device" --model "$1" --batch "$2" --steps "$n" --warmup "$warmup" \
+    b=$("$before" bench --device "$device" "${convlab_net[@]}" --batch "$2" --steps "$n" --warmup "$warmup" \
       --dtype "$dtype" --optimizer "$optimizer" --json) && b=$(json "$b" train_images_per_s)
   fi
   echo "$(json "$c" train_images_per_s) $(json "$p" train_images_per_s) $pc $b"
 }
 
 epoch_case() { # model batch -> "convlab_s pytorch_s convlab_MB pytorch_MB convlab_acc pytorch_acc"
-  local model=$1 batch=$2 ds=cifar10 cfg=examples/cifar10-bn-prelu.toml lr=1e-3 lim=() plim=()
+  local model=$1 batch=$2 ds=cifar10 cfg=examples/cifar10-bn-prelu.toml lr=1e-3 lim=() plim=() net=() pnet=()
   [ "$model" = mnist-cnn ] && ds=mnist && cfg=examples/mnist.toml
   [ "$model" = bn-prelu-cnn ] && lr=2e-3
+  if [[ $model == *.toml ]]; then
+    cfg=$model
+    ds=$("$python" -c "import sys, tomllib; print(tomllib.load(open(sys.argv[1], 'rb'))['data']['dataset'])" "$cfg")
+    lr=$("$python" -c "import sys, tomllib; print(tomllib.load(open(sys.argv[1], 'rb')).get('optimizer', {}).get('lr', 1e-3))" "$cfg")
+    pnet=(--net-py "$(net_py "$cfg")")
+    model=$(basename "$cfg" .toml)
+  else
+    net=(--set "model.preset=$model")
+  fi
   if [ "$model" = vgg-blocks ] || [ "$model" = resnet18 ] || [ "$model" = vgg11 ] || [ "$model" = vgg16 ]; then
     lim=(--set "data.limit_train=$limit_train" --set "data.limit_test=$limit_test")
     plim=(--limit-train "$limit_train" --limit-test "$limit_test")
   fi
   local dir="$tmp/run-$RANDOM$RANDOM"
   /usr/bin/time -f %M -o "$tmp/c.rss" "$bin" train "$cfg" --data-dir "$data" --device "$device" \
-    --run-dir "$dir" --quiet --set train.epochs=1 --set "model.preset=$model" \
+    --run-dir "$dir" --quiet --set train.epochs=1 "${net[@]}" \
     --set "train.batch_size=$batch" --set "train.accumulate_grad_batches=$accumulate" --set "optimizer.lr=$lr" --set "train.precision=\"${dtype/f32/fp32}\"" \
     "${lim[@]}" > /dev/null
   local cs cacc p
   cs=$("$python" -c "import csv; print(list(csv.DictReader(open('$dir/timing.csv')))[0]['seconds'])")
   cacc=$(json "$(cat "$dir/summary.json" | tr -d '\n')" test_acc)
   p=$(/usr/bin/time -f %M -o "$tmp/p.rss" "$python" bench/pytorch_epoch.py --dataset "$ds" \
-    --model "$model" --batch "$batch" --accumulate "$accumulate" --lr "$lr" --data-dir "$data" --device "$device" --dtype "$dtype" "${plim[@]}")
+    --model "$model" "${pnet[@]}" --batch "$batch" --accumulate "$accumulate" --lr "$lr" --data-dir "$data" --device "$device" --dtype "$dtype" "${plim[@]}")
   echo "$cs $(json "$p" seconds) $(($(cat "$tmp/c.rss") / 1024)) $(($(cat "$tmp/p.rss") / 1024)) $cacc $(json "$p" test_acc)"
 }
 

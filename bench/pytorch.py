@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from seed_nets import NETS  # noqa: E402
+from seed_nets import NETS, net_from_py  # noqa: E402
 
 
 # convlab's optimizer names with what they resolve to (train/optim.rs): PyTorch's defaults, plus
@@ -70,6 +70,9 @@ def synthetic_images(n, shape, kind, dev):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--model", default="mnist-cnn")
+    p.add_argument("--net-py", help="a custom net: the .py `convlab export --format pytorch` wrote (its make_net()), "
+                                    "beside `convlab bench --config`; --model then only labels the output")
+    p.add_argument("--input", help="CxHxW of --net-py's input, e.g. 3x32x32 (convlab bench --config takes its dataset's)")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--device", default="cpu")
     p.add_argument("--dtype", default="f32", choices=["f32", "bf16"])
@@ -89,9 +92,14 @@ def main():
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
     dev = torch.device(a.device)
-    if a.model not in NETS:
+    if a.net_py:
+        if not a.input:
+            raise SystemExit("--net-py needs --input CxHxW")
+        make, shape = net_from_py(a.net_py), tuple(int(d) for d in a.input.split("x"))
+    elif a.model not in NETS:
         raise SystemExit(f"unknown model {a.model} (one of {', '.join(NETS)})")
-    make, shape = NETS[a.model]
+    else:
+        make, shape = NETS[a.model]
     model = make().to(dev)
     fmt = torch.channels_last if a.channels_last else torch.contiguous_format
     model = model.to(memory_format=fmt)

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from seed_nets import NETS, Seed004  # noqa: E402
+from seed_nets import NETS, Seed004, net_from_py  # noqa: E402
 
 
 def mnist(root):
@@ -89,11 +89,7 @@ def net(name, dropout=None, activation=None, net_py=None):
     `net_py`: the .py that `convlab export --format pytorch` writes beside a state_dict; its
     make_net() is the same layers as the config's `model.layers`, freshly initialised."""
     if net_py:
-        import importlib.util
-        spec = importlib.util.spec_from_file_location("exported_net", net_py)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module.make_net()
+        return net_from_py(net_py)()
     if name not in NETS:
         raise SystemExit(f"unknown model {name}")
     if activation is not None:

@@ -151,6 +151,16 @@ def params(model):
     return sum(p.numel() for p in model.parameters())
 
 
+def net_from_py(path):
+    """The make_net of the nn.Sequential code `convlab export --format pytorch` writes beside
+    a state_dict (the config's `model.layers`, freshly initialised on each call)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("exported_net", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.make_net
+
 if __name__ == "__main__":
     for name, (make, _) in NETS.items():
         print(f"{name:<14} {params(make()):>11,}")
+

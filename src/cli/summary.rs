@@ -42,11 +42,11 @@ pub fn run(a: SummaryArgs) -> Result<()> {
 }
 
 /// The net a run config trains: its layers, input shape, class count and dataset.
-struct ConfigNet {
+pub(super) struct ConfigNet {
     what: String,
-    layers: Vec<LayerSpec>,
-    input: Shape,
-    classes: usize,
+    pub(super) layers: Vec<LayerSpec>,
+    pub(super) input: Shape,
+    pub(super) classes: usize,
     dataset: String,
 }
 
@@ -59,13 +59,13 @@ impl ConfigNet {
 /// A dataset's image shape as stored and its class count. A built-in dataset's are known
 /// without reading it; a folder is read, once per distinct `[data]` table (a study's variants
 /// mostly share one).
-struct DataShapes<'a> {
+pub(super) struct DataShapes<'a> {
     lookup: &'a Lookup,
     read: Vec<(DataConfig, [usize; 3], usize)>,
 }
 
 impl<'a> DataShapes<'a> {
-    fn new(lookup: &'a Lookup) -> Self {
+    pub(super) fn new(lookup: &'a Lookup) -> Self {
         Self {
             lookup,
             read: Vec::new(),
@@ -86,7 +86,11 @@ impl<'a> DataShapes<'a> {
     }
 }
 
-fn config_net(cfg: &RunConfig, shapes: &mut DataShapes, origin: &str) -> Result<ConfigNet> {
+pub(super) fn config_net(
+    cfg: &RunConfig,
+    shapes: &mut DataShapes,
+    origin: &str,
+) -> Result<ConfigNet> {
     let (native, classes) = shapes.of(&cfg.data)?;
     let [c, h, w] = cfg.data.layout().shape(native);
     let input = Shape::Image { c, h, w };

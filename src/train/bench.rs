@@ -14,7 +14,7 @@ use crate::data::transform::{Augment, Normalize};
 use crate::error::{Error, Result};
 use crate::model::config::Precision;
 use crate::model::presets::resolve_layers;
-use crate::model::spec::{Shape, check_net};
+use crate::model::spec::{LayerSpec, Shape, check_net};
 use crate::model::{Init, ModelConfig, Net};
 use crate::train::device;
 use crate::train::device::DeviceName;
@@ -51,9 +51,22 @@ fn synthetic(input: [usize; 3], classes: usize, n: usize) -> Dataset {
     }
 }
 
+/// A net written out layer by layer (a run config's `model.layers` or resolved preset),
+/// with its input and class count, to bench in place of a preset.
+pub struct BenchNet {
+    /// Where the net comes from (the config file), named in errors about it.
+    pub origin: String,
+    pub layers: Vec<LayerSpec>,
+    pub input: [usize; 3],
+    pub classes: usize,
+}
+
 /// What to measure.
 pub struct BenchOptions {
+    /// The preset, or the label of `net`.
     pub preset: String,
+    /// A config's net; None: the preset's.
+    pub net: Option<BenchNet>,
     /// CxHxW; None: the preset's usual input (28x28 gray for mnist-cnn, else 32x32 RGB).
     pub input: Option<[usize; 3]>,
     pub batch: usize,
@@ -68,22 +81,32 @@ pub fn run(o: &BenchOptions) -> Result<BenchResult> {
     if o.batch == 0 || o.steps == 0 {
         return Err(Error::input("--batch/--steps", "must be at least 1"));
     }
-    let input = o.input.unwrap_or(if o.preset == "mnist-cnn" {
-        [1, 28, 28]
-    } else {
-        [3, 32, 32]
-    });
-    let device = &device::select(o.device)?;
     let (preset, batch, steps, warmup) = (o.preset.as_str(), o.batch, o.steps, o.warmup);
-    let classes = 10;
-    let model_cfg = ModelConfig {
-        preset: preset.into(),
-        ..Default::default()
+    let (layers, classes, usual) = match &o.net {
+        Some(net) => (net.layers.clone(), net.classes, net.input),
+        None => {
+            let model_cfg = ModelConfig {
+                preset: preset.into(),
+                ..Default::default()
+            };
+            let layers = resolve_layers(&model_cfg, 10, "--model")?;
+            let usual = if preset == "mnist-cnn" {
+                [1, 28, 28]
+            } else {
+                [3, 32, 32]
+            };
+            (layers, 10, usual)
+        }
     };
-    let layers = resolve_layers(&model_cfg, classes, "--model")?;
+    let input = o.input.unwrap_or(usual);
     let [c, h, w] = input;
     let shape = Shape::Image { c, h, w };
-    check_net(&layers, shape, classes, "--model", preset)?;
+    let (origin, named) = match &o.net {
+        Some(net) => (net.origin.as_str(), ""),
+        None => ("--model", preset),
+    };
+    check_net(&layers, shape, classes, origin, named)?;
+    let device = &device::select(o.device)?;
     let ds = Arc::new(synthetic(input, classes, batch * 8));
     let norm = Arc::new(Normalize::new(vec![0.5; c], vec![0.25; c]));
 
