@@ -13,7 +13,7 @@ use std::mem::MaybeUninit;
 use rayon::prelude::*;
 
 use super::chunks::{backward_in_chunks, sum_in_chunk_order, with_scratch, zeroed};
-use super::conv_kernels_bf16;
+use super::conv_side_by_side;
 use super::gemm_bf16::{self, Strided};
 use super::matmul::{add_product_nt, matmul, matmul_uninit};
 
@@ -162,8 +162,8 @@ pub(super) fn col2im_add(s: &ConvShape, cols: &[f32], dx: &mut [f32], ld: usize)
 
 /// Forward: y = conv(x, weight) + bias, y is [n, o, oh, ow].
 pub fn forward(s: &ConvShape, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
-    if conv_kernels_bf16::applies(s) {
-        conv_kernels_bf16::forward(s, x, weight, bias)
+    if conv_side_by_side::applies(s) {
+        conv_side_by_side::forward(s, x, weight, bias)
     } else {
         forward_by_image(s, x, weight, bias)
     }
@@ -244,8 +244,8 @@ pub fn backward(
     need_x: bool,
     need_bias: bool,
 ) -> Grads {
-    if conv_kernels_bf16::applies(s) {
-        conv_kernels_bf16::backward(s, x, weight, dy, need_x, need_bias)
+    if conv_side_by_side::applies(s) {
+        conv_side_by_side::backward(s, x, weight, dy, need_x, need_bias)
     } else {
         backward_by_image(s, x, weight, dy, need_x, need_bias)
     }
@@ -343,17 +343,18 @@ pub(super) fn backward_by_image(
         });
         (dw, db)
     };
-    grads_by_chunks(s, need_x, work)
+    grads_by_chunks(s, CHUNK, need_x, work)
 }
 
-/// The backward pass over the batch in chunks of `CHUNK` images: `work(chunk, its dx)`
+/// The backward pass over the batch in chunks of `chunk` images: `work(chunk, its dx)`
 /// returns the chunk's partial weight and bias gradients, summed here in chunk order.
 pub(super) fn grads_by_chunks(
     s: &ConvShape,
+    chunk: usize,
     need_x: bool,
     work: impl Fn(usize, Option<&mut [MaybeUninit<f32>]>) -> (Vec<f32>, Vec<f32>) + Sync,
 ) -> Grads {
-    let (dx, partials) = backward_in_chunks(s.n, CHUNK, s.in_len(), need_x, work);
+    let (dx, partials) = backward_in_chunks(s.n, chunk, s.in_len(), need_x, work);
     Grads {
         x: dx,
         weight: sum_in_chunk_order(partials.iter().map(|p| &p.0[..]), s.o * s.ckk()),
