@@ -9,7 +9,7 @@
 //!
 //! DTYPE=bf16 runs the convs as `train.precision = "bf16"` does (bf16 GEMMs on CPUs with
 //! AVX512-BF16). The second command keeps the im2col passes image by image, as before the
-//! side-by-side passes of src/model/cpu/conv_kernels_bf16.rs.
+//! side-by-side passes of src/model/cpu/conv_side_by_side.rs.
 
 use burn::prelude::*;
 use burn::tensor::Distribution;

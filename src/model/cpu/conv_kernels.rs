@@ -15,6 +15,7 @@ use rayon::prelude::*;
 use super::chunks::{backward_in_chunks, sum_in_chunk_order, with_scratch, zeroed};
 use super::conv_side_by_side;
 use super::gemm_bf16::{self, Strided};
+use super::im2col::{col2im_add, im2col};
 use super::matmul::{add_product_nt, matmul, matmul_uninit};
 
 /// Shapes of one convolution: input `[n, c, h, w]`, weight `[o, c, k, k]`, square kernel,
@@ -67,7 +68,7 @@ impl ConvShape {
     }
     /// The output columns `first..last` whose input column (`xo * stride + kj - pad`) lies
     /// inside the image, for kernel column `kj`.
-    fn inside(&self, kj: usize) -> (usize, usize) {
+    pub(super) fn inside(&self, kj: usize) -> (usize, usize) {
         let ow = self.out_w();
         let first = self.pad.saturating_sub(kj).div_ceil(self.stride).min(ow);
         let last = (self.w + self.pad).saturating_sub(kj).div_ceil(self.stride);
@@ -76,87 +77,6 @@ impl ConvShape {
     /// A 1x1 stride-1 unpadded conv reads the image itself as its patch matrix.
     pub(super) fn is_pointwise(&self) -> bool {
         self.k == 1 && self.stride == 1 && self.pad == 0
-    }
-}
-
-/// Fills `cols` ([c*k*k, oh*ow], rows `ld` apart) with the patches of one image `x`
-/// ([c, h, w]).
-pub(super) fn im2col(s: &ConvShape, x: &[f32], cols: &mut [f32], ld: usize) {
-    let (oh, ow, k) = (s.out_h(), s.out_w(), s.k);
-    let l = oh * ow;
-    for c in 0..s.c {
-        let plane = &x[c * s.h * s.w..(c + 1) * s.h * s.w];
-        for ki in 0..k {
-            for kj in 0..k {
-                let row = &mut cols[((c * k + ki) * k + kj) * ld..][..l];
-                // The run of columns inside each row, zeros where the window hangs over an
-                // edge: the same for every row.
-                let (first, last) = s.inside(kj);
-                for y in 0..oh {
-                    let out = &mut row[y * ow..(y + 1) * ow];
-                    let iy = (y * s.stride + ki) as isize - s.pad as isize;
-                    if iy < 0 || iy >= s.h as isize {
-                        out.fill(0.0);
-                        continue;
-                    }
-                    let src = &plane[iy as usize * s.w..(iy as usize + 1) * s.w];
-                    out[..first].fill(0.0);
-                    out[last..].fill(0.0);
-                    if first == last {
-                        continue;
-                    }
-                    let from = &src[first * s.stride + kj - s.pad..];
-                    if s.stride == 1 {
-                        out[first..last].copy_from_slice(&from[..last - first]);
-                    } else {
-                        let taken = from.iter().step_by(s.stride);
-                        out[first..last]
-                            .iter_mut()
-                            .zip(taken)
-                            .for_each(|(o, v)| *o = *v);
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Adds the patch-matrix gradient `cols` (rows `ld` apart) back onto one image's gradient
-/// `dx` ([c, h, w]).
-pub(super) fn col2im_add(s: &ConvShape, cols: &[f32], dx: &mut [f32], ld: usize) {
-    let (oh, ow, k) = (s.out_h(), s.out_w(), s.k);
-    let l = oh * ow;
-    for c in 0..s.c {
-        let plane = &mut dx[c * s.h * s.w..(c + 1) * s.h * s.w];
-        for ki in 0..k {
-            for kj in 0..k {
-                let row = &cols[((c * k + ki) * k + kj) * ld..][..l];
-                // The run of output columns whose input column lies inside the row (im2col's
-                // zero padding gets no gradient): the same for every row.
-                let (first, last) = s.inside(kj);
-                if first == last {
-                    continue;
-                }
-                for y in 0..oh {
-                    let iy = (y * s.stride + ki) as isize - s.pad as isize;
-                    if iy < 0 || iy >= s.h as isize {
-                        continue;
-                    }
-                    let dst = &mut plane[iy as usize * s.w..(iy as usize + 1) * s.w];
-                    let src = &row[y * ow..(y + 1) * ow];
-                    let to = &mut dst[first * s.stride + kj - s.pad..];
-                    if s.stride == 1 {
-                        let to = &mut to[..last - first];
-                        to.iter_mut()
-                            .zip(&src[first..last])
-                            .for_each(|(d, g)| *d += g);
-                    } else {
-                        let to = to.iter_mut().step_by(s.stride);
-                        to.zip(&src[first..last]).for_each(|(d, g)| *d += g);
-                    }
-                }
-            }
-        }
     }
 }
 

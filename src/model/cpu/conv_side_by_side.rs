@@ -13,8 +13,9 @@
 use std::mem::MaybeUninit;
 
 use super::chunks::{filled_in_chunks, with_scratch, zeroed};
-use super::conv_kernels::{CHUNK, ConvShape, Grads, col2im_add, grads_by_chunks, im2col};
+use super::conv_kernels::{CHUNK, ConvShape, Grads, grads_by_chunks};
 use super::gemm_bf16::{self, Strided};
+use super::im2col::{col2im_add, im2col};
 use super::matmul::{add_product_nt, matmul};
 
 /// Output planes of at most this many positions take the f32 GEMMs side by side: 6x6 and

@@ -61,6 +61,7 @@ pub mod gemm_bf16;
 mod gemm_bf16_amx;
 mod gemm_bf16_amx_pack;
 mod gemm_bf16_pack;
+mod im2col;
 mod matmul;
 pub mod max_pool;
 pub mod plane_affine;
