@@ -48,7 +48,7 @@ wide! {
     fn split_phases(plane: &[f32], w: usize, stride: usize, pw: usize, out: &mut [f32]) {
         let h = plane.len() / w;
         for (r, row) in plane.chunks_exact(w).enumerate() {
-            if stride == 2 && w % 2 == 0 {
+            if stride == 2 && w.is_multiple_of(2) {
                 let (even, rest) = out[r * pw..].split_at_mut(h * pw);
                 let odd = &mut rest[..pw];
                 let pairs = row.chunks_exact(2).zip(even.iter_mut().zip(odd.iter_mut()));
@@ -70,7 +70,7 @@ wide! {
     fn add_phases(phases: &[f32], w: usize, stride: usize, pw: usize, plane: &mut [f32]) {
         let h = plane.len() / w;
         for (r, row) in plane.chunks_exact_mut(w).enumerate() {
-            if stride == 2 && w % 2 == 0 {
+            if stride == 2 && w.is_multiple_of(2) {
                 let even = &phases[r * pw..][..pw];
                 let odd = &phases[(h + r) * pw..][..pw];
                 let pairs = row.chunks_exact_mut(2).zip(even.iter().zip(odd));
