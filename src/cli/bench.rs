@@ -11,14 +11,14 @@ use crate::experiment::config::load_run_config;
 use crate::model::config::Precision;
 use crate::model::spec::Shape;
 use crate::train::bench::{self, BenchNet, BenchOptions};
-use crate::train::device;
+use crate::train::device::{self, DeviceName};
 use crate::train::optim::OptimizerName;
 
 #[derive(Args)]
 pub struct BenchArgs {
-    /// cpu, or cuda (a build with --features cuda).
-    #[arg(long, default_value = "cpu")]
-    device: String,
+    /// cpu, or cuda (a build with --features cuda) [default: cpu, or the config's device].
+    #[arg(long)]
+    device: Option<String>,
     /// A preset (`convlab presets`) [default: mnist-cnn].
     #[arg(long, conflicts_with = "config")]
     model: Option<String>,
@@ -89,6 +89,7 @@ fn from_config(path: &Path, sets: &[String], data: &DataArgs) -> Result<FromConf
             classes: net.classes,
         },
         batch: cfg.train.batch_size,
+        device: cfg.device,
         precision: cfg.train.precision,
         optimizer: cfg.optimizer.name,
     })
@@ -98,6 +99,7 @@ struct FromConfig {
     label: String,
     net: BenchNet,
     batch: usize,
+    device: DeviceName,
     precision: Precision,
     optimizer: OptimizerName,
 }
@@ -124,6 +126,10 @@ pub fn run(a: BenchArgs) -> Result<()> {
         Some(name) => name.parse().map_err(|e| Error::input("--optimizer", e))?,
     };
     let batch = a.batch.or(config.as_ref().map(|c| c.batch)).unwrap_or(64);
+    let device = match a.device.as_deref() {
+        None => config.as_ref().map_or(DeviceName::Cpu, |c| c.device),
+        Some(flag) => device::parse_flag(flag)?,
+    };
     let (preset, net) = match config {
         Some(c) => (c.label, Some(c.net)),
         None => (a.model.unwrap_or_else(|| "mnist-cnn".into()), None),
@@ -135,7 +141,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
         batch,
         steps: a.steps,
         warmup: a.warmup,
-        device: device::parse_flag(&a.device)?,
+        device,
         precision,
         optimizer,
     })?;

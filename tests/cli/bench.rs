@@ -87,6 +87,18 @@ batch_size = 6
         (v["batch"].as_u64(), v["optimizer"].as_str()),
         (Some(4), Some("adam"))
     );
+    // The config's device too: this CPU build refuses cuda, naming it, unless --device says.
+    let on_gpu = format!("device = \"cuda\"\n{net}");
+    std::fs::write(dir.path().join("gpu.toml"), on_gpu).unwrap();
+    let gpu = [
+        "bench", "--config", "gpu.toml", "--steps", "1", "--warmup", "0",
+    ];
+    if !cfg!(feature = "cuda") {
+        assert_bad_input(&convlab(&gpu, dir.path()), &["cuda"]);
+    }
+    let mut on_cpu = gpu.to_vec();
+    on_cpu.extend(["--device", "cpu"]);
+    assert!(convlab(&on_cpu, dir.path()).status.success());
     // A 9x9 input (--input) leaves 3x3 after a 5x5 stride-2 conv: too small for a second.
     let bad = net.replace(
         r#"{ type = "conv", out = 8, kernel = 3, padding = 1, stride = 2 },"#,

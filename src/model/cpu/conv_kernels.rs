@@ -263,18 +263,17 @@ pub(super) fn backward_by_image(
         });
         (dw, db)
     };
-    grads_by_chunks(s, CHUNK, need_x, work)
+    grads_by_chunks(s, need_x, work)
 }
 
-/// The backward pass over the batch in chunks of `chunk` images: `work(chunk, its dx)`
+/// The backward pass over the batch in chunks of `CHUNK` images: `work(chunk, its dx)`
 /// returns the chunk's partial weight and bias gradients, summed here in chunk order.
 pub(super) fn grads_by_chunks(
     s: &ConvShape,
-    chunk: usize,
     need_x: bool,
     work: impl Fn(usize, Option<&mut [MaybeUninit<f32>]>) -> (Vec<f32>, Vec<f32>) + Sync,
 ) -> Grads {
-    let (dx, partials) = backward_in_chunks(s.n, chunk, s.in_len(), need_x, work);
+    let (dx, partials) = backward_in_chunks(s.n, CHUNK, s.in_len(), need_x, work);
     Grads {
         x: dx,
         weight: sum_in_chunk_order(partials.iter().map(|p| &p.0[..]), s.o * s.ckk()),

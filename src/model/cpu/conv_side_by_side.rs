@@ -164,7 +164,7 @@ pub(super) fn backward(
         });
         (dw, db)
     };
-    grads_by_chunks(s, CHUNK, need_x, work)
+    grads_by_chunks(s, need_x, work)
 }
 
 #[cfg(test)]
