@@ -5,8 +5,8 @@
 //! columns p, p + stride, p + 2 stride, ... of every row. A patch row then reads one phase's
 //! consecutive values, a plain copy, where reading every second input value had been a
 //! gather, one float at a time (im2col and col2im were a quarter of a net of stride-2 convs'
-//! step; the GEMMs were not much more). col2im adds into phase planes the same way and
-//! interleaves them back once per channel.
+//! step, the GEMMs 45%). col2im adds into phase planes the same way and interleaves them
+//! back once per channel.
 
 use super::conv_kernels::ConvShape;
 
