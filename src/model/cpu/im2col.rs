@@ -17,8 +17,8 @@ fn input_row(s: &ConvShape, ki: usize, y: usize) -> Option<usize> {
     (iy >= 0 && iy < s.h as isize).then_some(iy as usize)
 }
 
-/// The phases of a stride-`s.stride` conv's plane: `[stride][h][pw]`, pw = ceil(w / stride);
-/// `phase_at(col)` is where input column `col` lies in it, as (phase, index in the row).
+/// The phases of a stride-`s.stride` conv's plane: `[stride][h][pw]`, pw = ceil(w / stride).
+/// `at(iy, col)` is where input row `iy`'s column `col` lies in them.
 struct Phases {
     stride: usize,
     h: usize,
@@ -44,11 +44,11 @@ impl Phases {
 }
 
 wide! {
-    /// `plane` ([h, w]) split into its column phases (`Phases`), every value once.
-    fn split_phases(plane: &[f32], w: usize, stride: usize, pw: usize, out: &mut [f32]) {
-        let h = plane.len() / w;
+    /// `plane` ([h, w]) split into its column phases `ph`, every value once.
+    fn split_phases(plane: &[f32], w: usize, ph: &Phases, out: &mut [f32]) {
+        let (h, pw) = (ph.h, ph.pw);
         for (r, row) in plane.chunks_exact(w).enumerate() {
-            if stride == 2 && w.is_multiple_of(2) {
+            if ph.stride == 2 && w.is_multiple_of(2) {
                 let (even, rest) = out[r * pw..].split_at_mut(h * pw);
                 let odd = &mut rest[..pw];
                 let pairs = row.chunks_exact(2).zip(even.iter_mut().zip(odd.iter_mut()));
@@ -58,7 +58,7 @@ wide! {
                 });
             } else {
                 for (col, &v) in row.iter().enumerate() {
-                    out[((col % stride) * h + r) * pw + col / stride] = v;
+                    out[ph.at(r, col)] = v;
                 }
             }
         }
@@ -66,11 +66,11 @@ wide! {
 }
 
 wide! {
-    /// `plane` ([h, w]) += the column phases `phases` (`Phases`), every value once.
-    fn add_phases(phases: &[f32], w: usize, stride: usize, pw: usize, plane: &mut [f32]) {
-        let h = plane.len() / w;
+    /// `plane` ([h, w]) += its column phases `phases` (laid out as `ph`), every value once.
+    fn add_phases(phases: &[f32], w: usize, ph: &Phases, plane: &mut [f32]) {
+        let (h, pw) = (ph.h, ph.pw);
         for (r, row) in plane.chunks_exact_mut(w).enumerate() {
-            if stride == 2 && w.is_multiple_of(2) {
+            if ph.stride == 2 && w.is_multiple_of(2) {
                 let even = &phases[r * pw..][..pw];
                 let odd = &phases[(h + r) * pw..][..pw];
                 let pairs = row.chunks_exact_mut(2).zip(even.iter().zip(odd));
@@ -80,7 +80,7 @@ wide! {
                 });
             } else {
                 for (col, v) in row.iter_mut().enumerate() {
-                    *v += phases[((col % stride) * h + r) * pw + col / stride];
+                    *v += phases[ph.at(r, col)];
                 }
             }
         }
@@ -99,7 +99,7 @@ wide! {
             let plane = &x[c * s.h * s.w..(c + 1) * s.h * s.w];
             // Stride 1 reads the plane itself: its one phase.
             let source = if s.stride > 1 {
-                split_phases(plane, s.w, s.stride, ph.pw, &mut phases);
+                split_phases(plane, s.w, &ph, &mut phases);
                 &phases[..]
             } else {
                 plane
@@ -170,7 +170,7 @@ wide! {
                 }
             }
             if s.stride > 1 {
-                add_phases(&phases, s.w, s.stride, ph.pw, plane);
+                add_phases(&phases, s.w, &ph, plane);
             }
         }
     }
