@@ -83,38 +83,43 @@ fn cpu_conv_matches_burns_conv2d_and_its_gradients() {
     }
 }
 
-/// The one-pass PReLU gives Burn's PReLU output and gradients, with one slope or one per channel.
+/// The one-pass PReLU gives Burn's PReLU output and gradients, with one slope or one per
+/// channel, on images and on flat [batch, features] inputs (one slope per feature).
 #[test]
 fn cpu_prelu_matches_burns_prelu_and_its_gradients() {
+    for slopes in [1, 3] {
+        prelu_against_burn(slopes, [2, 3, 4, 5]);
+        prelu_against_burn(slopes, [700, 3]);
+    }
+}
+
+fn prelu_against_burn<const D: usize>(slopes: usize, shape: [usize; D]) {
     use burn::nn::PReluConfig;
     use convlab::model::cpu::prelu;
     let device = Device::flex().autodiff();
-    for slopes in [1, 3] {
-        let run = |fast: bool| {
-            let mut layer = PReluConfig::new().with_num_parameters(slopes).init(&device);
-            layer.alpha = layer
-                .alpha
-                .map(|_| wavy([slopes], 5, &device).require_grad());
-            let x = wavy([2, 3, 4, 5], 6, &device).require_grad();
-            let y = if fast {
-                prelu::forward(&layer, x.clone())
-            } else {
-                layer.forward(x.clone())
-            };
-            let grads = (y.clone() * wavy([2, 3, 4, 5], 7, &device))
-                .sum()
-                .backward();
-            (
-                y.inner(),
-                x.grad(&grads).unwrap(),
-                layer.alpha.val().grad(&grads).unwrap(),
-            )
+    let run = |fast: bool| {
+        let mut layer = PReluConfig::new().with_num_parameters(slopes).init(&device);
+        layer.alpha = layer
+            .alpha
+            .map(|_| wavy([slopes], 5, &device).require_grad());
+        let x = wavy(shape, 6, &device).require_grad();
+        let y = if fast {
+            prelu::forward(&layer, x.clone())
+        } else {
+            layer.forward(x.clone())
         };
-        let (fast, burn) = (run(true), run(false));
-        assert_close(&format!("{slopes} slopes: output"), fast.0, burn.0);
-        assert_close(&format!("{slopes} slopes: dx"), fast.1, burn.1);
-        assert_close(&format!("{slopes} slopes: dalpha"), fast.2, burn.2);
-    }
+        let grads = (y.clone() * wavy(shape, 7, &device)).sum().backward();
+        (
+            y.inner(),
+            x.grad(&grads).unwrap(),
+            layer.alpha.val().grad(&grads).unwrap(),
+        )
+    };
+    let (fast, burn) = (run(true), run(false));
+    let case = format!("{slopes} slopes, {shape:?}");
+    assert_close(&format!("{case}: output"), fast.0, burn.0);
+    assert_close(&format!("{case}: dx"), fast.1, burn.1);
+    assert_close(&format!("{case}: dalpha"), fast.2, burn.2);
 }
 
 /// ReLU and LeakyReLU through the one-pass PReLU with a constant slope give Burn's outputs and
@@ -125,34 +130,40 @@ fn cpu_prelu_matches_burns_prelu_and_its_gradients() {
 /// Burn's LeakyReLU gives 1 there, so exact zeros are compared with PyTorch's value.
 #[test]
 fn cpu_relu_and_leaky_relu_match_burns() {
+    for slope in [0.0, 0.1] {
+        relu_against_burn(slope, [3, 4, 20, 20]);
+        relu_against_burn(slope, [60, 80]);
+    }
+}
+
+/// One shape of `cpu_relu_and_leaky_relu_match_burns`: images, or flat [batch, features].
+fn relu_against_burn<const D: usize>(slope: f64, shape: [usize; D]) {
     use burn::nn::{LeakyReluConfig, Relu};
     use convlab::model::cpu::prelu;
     let device = Device::flex().autodiff();
-    let leaky = LeakyReluConfig::new().with_negative_slope(0.1).init();
-    for (name, slope) in [("relu", 0.0), ("leaky", 0.1)] {
-        let run = |fast: bool| {
-            // Rounded to tenths so that some inputs are exactly 0.
-            let x = (wavy([3, 4, 20, 20], 24, &device) * 10.0).round() / 10.0;
-            let x = x.require_grad();
-            let y = match (fast, slope == 0.0) {
-                (true, _) => prelu::fixed_slope(x.clone(), slope, |_| panic!("not on flex")),
-                (false, true) => Relu::new().forward(x.clone()),
-                (false, false) => leaky.forward(x.clone()),
-            };
-            let grads = (y.clone() * wavy(y.dims(), 25, &device)).sum().backward();
-            (y.inner(), x.grad(&grads).unwrap())
+    let leaky = LeakyReluConfig::new().with_negative_slope(slope).init();
+    let name = format!("slope {slope}, {shape:?}");
+    // Rounded to tenths so that some inputs are exactly 0.
+    let input = || (wavy(shape, 24, &device) * 10.0).round() / 10.0;
+    let run = |fast: bool| {
+        let x = input().require_grad();
+        let y = match (fast, slope == 0.0) {
+            (true, _) => prelu::fixed_slope(x.clone(), slope, |_| panic!("not on flex")),
+            (false, true) => Relu::new().forward(x.clone()),
+            (false, false) => leaky.forward(x.clone()),
         };
-        let (fast, burn) = (run(true), run(false));
-        assert_close(&format!("{name} output"), fast.0, burn.0);
-        let x = (wavy([3, 4, 20, 20], 24, &device) * 10.0).round() / 10.0;
-        let r = wavy([3, 4, 20, 20], 25, &device);
-        // Where x == 0: PyTorch's gradient, slope * upstream; elsewhere Burn's.
-        let at_zero = x.inner().equal_elem(0.0);
-        let zeros: i64 = at_zero.clone().int().sum().into_scalar::<i64>();
-        assert!(zeros > 0, "some exact zeros");
-        let expected = burn.1.mask_where(at_zero, r.inner() * slope);
-        assert_close(&format!("{name} dx"), fast.1, expected);
-    }
+        let grads = (y.clone() * wavy(shape, 25, &device)).sum().backward();
+        (y.inner(), x.grad(&grads).unwrap())
+    };
+    let (fast, burn) = (run(true), run(false));
+    assert_close(&format!("{name} output"), fast.0, burn.0);
+    let (x, r) = (input(), wavy(shape, 25, &device));
+    // Where x == 0: PyTorch's gradient, slope * upstream; elsewhere Burn's.
+    let at_zero = x.inner().equal_elem(0.0);
+    let zeros: i64 = at_zero.clone().int().sum().into_scalar::<i64>();
+    assert!(zeros > 0, "some exact zeros");
+    let expected = burn.1.mask_where(at_zero, r.inner() * slope);
+    assert_close(&format!("{name} dx"), fast.1, expected);
 }
 
 /// Channel dropout's one-pass scaling (one factor per plane, the mask times 1 / keep) equals
