@@ -7,6 +7,7 @@ use convlab::model::spec::Shape;
 use convlab::model::{Init, ModelConfig, Net};
 
 mod batch_norm;
+mod dropout;
 
 /// Deterministic values in [-1, 1) for the operation checks below.
 fn wavy<const D: usize>(shape: [usize; D], seed: u32, device: &Device) -> Tensor<D> {

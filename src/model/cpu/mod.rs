@@ -2,8 +2,8 @@
 //! notebooks' nets (profiles in bench/README.md): convolution (im2col + GEMM, or
 //! Winograd F(2x2, 3x3) for 3x3 stride-1 convs), batch norm's
 //! training and inference passes, PReLU, max pooling and channel dropout, each with its own
-//! backward pass; and bf16 mixed precision as arithmetic on bf16-rounded values
-//! (`bf16`), with the convolutions' GEMMs in bf16 on CPUs with AVX512-BF16 (`gemm_bf16`).
+//! backward pass; dropout's mask (`dropout`); and bf16 mixed precision as arithmetic on
+//! bf16-rounded values (`bf16`), with the convolutions' GEMMs in bf16 on CPUs with AVX512-BF16 (`gemm_bf16`).
 //! Each is a Burn backend extension implemented for `Flex` and `Autodiff<Flex>`; on every
 //! other device the layers keep Burn's own operations, except batch norm's training pass on
 //! the CubeCL backend (CUDA), which `batch_norm::forward` hands to `model::cube`.
@@ -57,6 +57,7 @@ pub mod conv;
 mod conv_kernels;
 mod conv_pairs;
 mod conv_side_by_side;
+pub mod dropout;
 pub mod gemm_bf16;
 mod gemm_bf16_amx;
 mod gemm_bf16_amx_pack;

@@ -1,0 +1,71 @@
+//! Dropout's mask on flex (src/model/cpu/dropout.rs): kept with probability keep, scaled by
+//! 1 / keep as PyTorch's `nn.Dropout` does, the gradient scaled by the same mask, and the
+//! same masks from the same seed.
+
+use burn::nn::DropoutConfig;
+use burn::prelude::*;
+use convlab::model::cpu::dropout::{forward, keep_factors};
+
+/// 100,000 draws at keep 0.8: the kept share within 4 standard deviations (0.0013) of 0.8,
+/// every factor exactly 0 or 1 / 0.8 in f32, and element i's draw the same in a shorter mask
+/// (the mask depends on the seed and the index only, not on how the work is split).
+#[test]
+fn keep_factors_keep_the_asked_share_and_depend_on_seed_and_index_only() {
+    let (n, keep) = (100_000, 0.8);
+    let f = keep_factors(n, keep, 42);
+    let kept = f.iter().filter(|&&v| v != 0.0).count() as f64 / n as f64;
+    assert!(
+        (kept - keep).abs() < 4.0 * (keep * (1.0 - keep) / n as f64).sqrt(),
+        "{kept}"
+    );
+    assert!(f.iter().all(|&v| v == 0.0 || v == (1.0 / keep) as f32));
+    assert_eq!(keep_factors(30_001, keep, 42), f[..30_001]);
+    let other = keep_factors(n, keep, 43);
+    let same = f.iter().zip(&other).filter(|(a, b)| a == b).count() as f64 / n as f64;
+    // Independent masks agree where both keep or both drop: 0.8^2 + 0.2^2 = 0.68.
+    assert!(
+        (same - 0.68).abs() < 0.01,
+        "another seed, another mask: {same}"
+    );
+    // Neighbours are not correlated: P(both kept) = 0.64.
+    let pairs = f.windows(2).filter(|w| w[0] != 0.0 && w[1] != 0.0).count() as f64;
+    assert!((pairs / (n - 1) as f64 - 0.64).abs() < 0.01);
+}
+
+/// In training, y = x / keep where kept and 0 elsewhere; dy/dx is the same mask; the device's
+/// seed fixes the mask; in evaluation (no autodiff) the input passes through.
+#[test]
+fn dropout_scales_kept_values_and_their_gradient_by_the_same_mask() {
+    let layer = DropoutConfig::new(0.25).init();
+    let device = Device::flex().autodiff();
+    let values: Vec<f32> = (0..4096).map(|i| 1.0 + (i % 17) as f32).collect();
+    let run = |seed: u64| {
+        device.seed(seed);
+        let x = Tensor::<1>::from_floats(values.as_slice(), &device)
+            .reshape([8, 512])
+            .require_grad();
+        let y = forward(&layer, x.clone());
+        let grads = y.clone().sum().backward();
+        let dx = x.grad(&grads).unwrap().into_data().try_to_vec::<f32>().unwrap();
+        (y.into_data().try_to_vec::<f32>().unwrap(), dx)
+    };
+    let (y, dx) = run(7);
+    let scale = (1.0 / 0.75f64) as f32;
+    for ((&y, &g), &x) in y.iter().zip(&dx).zip(&values) {
+        if g == 0.0 {
+            assert_eq!(y, 0.0);
+        } else {
+            assert_eq!((y, g), (x * scale, scale));
+        }
+    }
+    let dropped = dx.iter().filter(|&&g| g == 0.0).count();
+    assert!(
+        (850..1200).contains(&dropped),
+        "{dropped} of 4096 dropped at p = 0.25"
+    );
+    assert_eq!(run(7).0, y, "the same seed, the same mask");
+    assert_ne!(run(8).0, y);
+    let plain = Device::flex();
+    let x = Tensor::<1>::from_floats(values.as_slice(), &plain);
+    assert_eq!(forward(&layer, x.clone()).into_data(), x.into_data());
+}
