@@ -41,9 +41,10 @@ fn assert_close<const D: usize>(what: &str, a: Tensor<D>, b: Tensor<D>) {
     assert!(worst < 1e-4, "{what}: differs by {worst}");
 }
 
-/// convlab's convolutions (used on the CPU: im2col, and Winograd for 3x3 stride-1 convs with
-/// c * o >= 64) give Burn's conv2d's output and the same gradients for the input, weight and
-/// bias, for the kernel/stride/padding mixes the presets use.
+/// convlab's convolutions (used on the CPU: im2col, lowered by rows for wider stride-1 kernels,
+/// and Winograd for 3x3 stride-1 convs with c * o >= 64) give Burn's conv2d's output and the
+/// same gradients for the input, weight and bias, for the kernel/stride/padding mixes the
+/// presets use and 5x5 and 7x7 ones.
 #[test]
 fn cpu_conv_matches_burns_conv2d_and_its_gradients() {
     use burn::tensor::module::conv2d;
@@ -57,6 +58,9 @@ fn cpu_conv_matches_burns_conv2d_and_its_gradients() {
         (5, 6, 6, 3, 1, 2, 0),
         (4, 8, 10, 8, 3, 1, 1),
         (3, 16, 7, 8, 3, 1, 0),
+        // Lowered by rows (conv_rows.rs): stride 1, at least 32 rows (c * k and o * k).
+        (3, 8, 10, 8, 5, 1, 2),
+        (2, 6, 11, 5, 7, 1, 3),
     ] {
         let case = format!("n{n} c{c} hw{hw} o{o} k{k} s{stride} p{pad}");
         let run = |fast: bool| {

@@ -13,10 +13,10 @@ use std::mem::MaybeUninit;
 use rayon::prelude::*;
 
 use super::chunks::{backward_in_chunks, sum_in_chunk_order, with_scratch, zeroed};
-use super::conv_side_by_side;
 use super::gemm_bf16::{self, Strided};
 use super::im2col::{col2im_add, im2col};
 use super::matmul::{add_product_nt, matmul, matmul_uninit};
+use super::{conv_rows, conv_side_by_side};
 
 /// Shapes of one convolution: input `[n, c, h, w]`, weight `[o, c, k, k]`, square kernel,
 /// equal stride and padding on both axes, no dilation, no groups.
@@ -84,6 +84,8 @@ impl ConvShape {
 pub fn forward(s: &ConvShape, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
     if conv_side_by_side::applies(s) {
         conv_side_by_side::forward(s, x, weight, bias)
+    } else if conv_rows::applies(s) {
+        conv_rows::forward(s, x, weight, bias)
     } else {
         forward_by_image(s, x, weight, bias)
     }
@@ -166,6 +168,8 @@ pub fn backward(
 ) -> Grads {
     if conv_side_by_side::applies(s) {
         conv_side_by_side::backward(s, x, weight, dy, need_x, need_bias)
+    } else if conv_rows::applies(s) {
+        conv_rows::backward(s, x, weight, dy, need_x, need_bias)
     } else {
         backward_by_image(s, x, weight, dy, need_x, need_bias)
     }

@@ -29,18 +29,20 @@ const F32_MAX_POSITIONS: usize = 36;
 /// conv, which reads the image as it lies) and small output planes: with bf16 GEMMs,
 /// narrower than the kernel's 32 columns (on 8x8 planes, 64 columns an image, side by side
 /// was 0.9x image by image); with f32 ones, up to `F32_MAX_POSITIONS`.
-/// `CONVLAB_CPU_IM2COL=by-image` (read once) keeps every conv image by image, to measure
-/// one against the other.
 pub(super) fn applies(s: &ConvShape) -> bool {
-    static BY_IMAGE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    let by_image = *BY_IMAGE
-        .get_or_init(|| std::env::var("CONVLAB_CPU_IM2COL").is_ok_and(|v| v == "by-image"));
     let small = if s.bf16_gemms() {
         s.l() < gemm_bf16::NR
     } else {
         s.l() <= F32_MAX_POSITIONS
     };
-    !by_image && !s.is_pointwise() && small
+    !by_image_only() && !s.is_pointwise() && small
+}
+
+/// `CONVLAB_CPU_IM2COL=by-image` (read once) keeps every im2col conv image by image, neither
+/// side by side nor lowered by rows (`conv_rows`), to measure one against the other.
+pub(super) fn by_image_only() -> bool {
+    static BY_IMAGE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *BY_IMAGE.get_or_init(|| std::env::var("CONVLAB_CPU_IM2COL").is_ok_and(|v| v == "by-image"))
 }
 
 /// Forward: y = conv(x, weight) + bias, y is [n, o, oh, ow].

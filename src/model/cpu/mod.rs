@@ -56,6 +56,7 @@ mod chunks;
 pub mod conv;
 mod conv_kernels;
 mod conv_pairs;
+mod conv_rows;
 mod conv_side_by_side;
 pub mod dropout;
 pub mod gemm_bf16;
