@@ -274,21 +274,24 @@ fn checkpoint_round_trip_and_wrong_architecture() {
     );
 }
 
-/// Every run config in examples/ (the ones a README or a docstring tells users to run) loads
-/// with its defaults filled in, passes validation, and its net fits its dataset's images
-/// with no activation on the logits; a study file is checked by tests/sweep instead.
+/// Every run config in examples/ and bench/nets/ (the ones a README or a docstring tells users
+/// to run) loads with its defaults filled in, passes validation, and its net fits its
+/// dataset's images with no activation on the logits; a study file is checked by tests/sweep
+/// instead.
 #[test]
 fn every_example_run_config_validates_and_its_net_checks() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let examples = std::fs::read_dir(root.join("examples")).unwrap();
+    let nets = std::fs::read_dir(root.join("bench/nets")).unwrap();
     let mut checked = Vec::new();
-    for entry in std::fs::read_dir(&root).unwrap() {
+    for entry in examples.chain(nets) {
         let path = entry.unwrap().path();
         if path.extension().is_none_or(|e| e != "toml")
             || std::fs::read_to_string(&path).unwrap().contains("[study]")
         {
             continue;
         }
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let name = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
         let cfg = convlab::experiment::config::load_run_config(&path, &[])
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let ([c, h, w], classes) = convlab::data::known_layout(cfg.data.dataset)
@@ -313,13 +316,21 @@ fn every_example_run_config_validates_and_its_net_checks() {
     assert_eq!(
         checked,
         [
-            "cifar10-bn-prelu-30ep.toml",
-            "cifar10-bn-prelu.toml",
-            "cifar10-fast.toml",
-            "custom-net.toml",
-            "fashion-mnist.toml",
-            "mnist-pytorch-example.toml",
-            "mnist.toml"
+            "bench/nets/bn-mlp.toml",
+            "bench/nets/cifar-k5.toml",
+            "bench/nets/deep-mnist.toml",
+            "bench/nets/gap-net.toml",
+            "bench/nets/lenet5.toml",
+            "bench/nets/mlp.toml",
+            "bench/nets/strided-cnn.toml",
+            "bench/nets/vgg-small.toml",
+            "examples/cifar10-bn-prelu-30ep.toml",
+            "examples/cifar10-bn-prelu.toml",
+            "examples/cifar10-fast.toml",
+            "examples/custom-net.toml",
+            "examples/fashion-mnist.toml",
+            "examples/mnist-pytorch-example.toml",
+            "examples/mnist.toml"
         ]
     );
 }
