@@ -291,7 +291,11 @@ fn every_example_run_config_validates_and_its_net_checks() {
         {
             continue;
         }
-        let name = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+        let name = path
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         let cfg = convlab::experiment::config::load_run_config(&path, &[])
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let ([c, h, w], classes) = convlab::data::known_layout(cfg.data.dataset)

@@ -46,7 +46,12 @@ fn dropout_scales_kept_values_and_their_gradient_by_the_same_mask() {
             .require_grad();
         let y = forward(&layer, x.clone());
         let grads = y.clone().sum().backward();
-        let dx = x.grad(&grads).unwrap().into_data().try_to_vec::<f32>().unwrap();
+        let dx = x
+            .grad(&grads)
+            .unwrap()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
         (y.into_data().try_to_vec::<f32>().unwrap(), dx)
     };
     let (y, dx) = run(7);

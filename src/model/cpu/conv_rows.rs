@@ -26,8 +26,9 @@ use super::conv_side_by_side;
 use super::matmul::{matmul, matmul_uninit};
 
 /// Fewest rows (c * k, and o * k for the input gradient) of the lowered matrix: below it each
-/// kernel row's GEMM sums too few products, and im2col's one GEMM is faster (a 3 -> 32 5x5
-/// conv lowers to 15 rows).
+/// kernel row's GEMM would sum only a few products. The value is a guess, not a measured
+/// crossover: of the convs it leaves to im2col, a 3 -> 32 5x5 (15 rows) took half PyTorch's
+/// time and a 6 -> 16 5x5 (30 rows) about as long (bench/RESULTS.md, fifty-fifth session).
 const MIN_ROWS: usize = 32;
 
 /// Whether `s` runs lowered by rows: stride 1, a kernel wider than 1, padding below the
@@ -222,19 +223,9 @@ pub(super) fn backward(
                 }
                 lower(s, &x[img_n * in_len..][..in_len], q);
                 // dW_ki[o, c * k] += dY[o, l] times (q's columns from ki * ow on)^T.
+                let (g_s, q_t) = ((l as isize, 1), (1, low.cols as isize));
                 for (ki, dw) in dwr.chunks_exact_mut(block).enumerate() {
-                    let qt = (1, low.cols as isize);
-                    matmul(
-                        s.o,
-                        low.rows,
-                        l,
-                        dw,
-                        g,
-                        (l as isize, 1),
-                        &q[ki * ow..],
-                        qt,
-                        true,
-                    );
+                    matmul(s.o, low.rows, l, dw, g, g_s, &q[ki * ow..], q_t, true);
                 }
                 if let Some(dxc) = dx_chunk.as_deref_mut() {
                     lower(&back, g, qb);
