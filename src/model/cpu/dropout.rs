@@ -1,5 +1,5 @@
 //! Element-wise dropout (`nn.Dropout`) on flex with its mask drawn by a counter-based hash
-//! (SplitMix64's finalizer of a per-call seed plus the element index), in parallel. Burn's
+//! (SplitMix64's value for the per-call seed plus the element index), in parallel. Burn's
 //! `Dropout` samples a Bernoulli value per element through a ChaCha generator one at a time,
 //! then multiplies twice: on Keras' mnist_mlp (784-512-512-10, dropout 0.2) the sampling was
 //! a fifth of a training step. Here the mask is one pass that writes factors 0 or 1 / keep,
@@ -66,8 +66,9 @@ wide! {
     }
 }
 
-/// SplitMix64's output function: a bijection of 64-bit words whose outputs for consecutive
-/// inputs look independent (Steele, Lea and Flood 2014).
+/// SplitMix64 (Steele, Lea and Flood 2014) at state i times its golden-ratio increment: its
+/// output function, a bijection of 64-bit words, applied there. So consecutive i give
+/// consecutive values of one SplitMix64 stream, which look independent.
 #[inline(always)]
 fn mix(i: u64) -> u64 {
     let mut z = i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
