@@ -138,9 +138,7 @@ pub(super) fn forward_by_image(
                         None => matmul_uninit(s.o, l, ckk, yi, weight, w_s, patches, p_s),
                     };
                     if let Some(b) = bias {
-                        for (row, bo) in yi.chunks_mut(l).zip(b) {
-                            row.iter_mut().for_each(|v| *v += bo);
-                        }
+                        add_bias(yi, l, b);
                     }
                 }
             })
@@ -148,6 +146,21 @@ pub(super) fn forward_by_image(
     // SAFETY: the chunks cover all s.n * out_len elements and matmul_uninit wrote each one.
     unsafe { y.set_len(s.n * out_len) };
     y
+}
+
+/// One image's output `y` ([o, l]) plus each channel's bias.
+pub(super) fn add_bias(y: &mut [f32], l: usize, bias: &[f32]) {
+    for (row, bo) in y.chunks_mut(l).zip(bias) {
+        row.iter_mut().for_each(|v| *v += bo);
+    }
+}
+
+/// Adds one image's bias gradients (the sums of each channel's rows of `dy`, [o, l]) to `db`;
+/// an empty `db` (no bias) takes none.
+pub(super) fn add_bias_grads(dy: &[f32], l: usize, db: &mut [f32]) {
+    for (row, dbo) in dy.chunks(l).zip(db.iter_mut()) {
+        *dbo += super::sum_zip(row, row, |v, _| v);
+    }
 }
 
 /// Gradients of the loss with respect to x (when `need_x`), the weight and the bias, given
@@ -210,9 +223,7 @@ pub(super) fn backward_by_image(
             for (i, img_n) in (first..last).enumerate() {
                 let img = &x[img_n * in_len..][..in_len];
                 let g = &dy[img_n * out_len..][..out_len];
-                for (row, dbo) in g.chunks(l).zip(db.iter_mut()) {
-                    *dbo += super::sum_zip(row, row, |v, _| v);
-                }
+                add_bias_grads(g, l, &mut db);
                 let patches: &[f32] = if s.is_pointwise() {
                     img
                 } else {

@@ -20,8 +20,8 @@
 
 use std::mem::MaybeUninit;
 
-use super::chunks::{backward_in_chunks, filled_in_chunks, sum_in_chunk_order, with_scratch};
-use super::conv_kernels::{CHUNK, ConvShape, Grads};
+use super::chunks::{filled_in_chunks, with_scratch};
+use super::conv_kernels::{CHUNK, ConvShape, Grads, add_bias, add_bias_grads, grads_by_chunks};
 use super::conv_side_by_side;
 use super::matmul::{matmul, matmul_uninit};
 
@@ -180,9 +180,7 @@ pub(super) fn forward(s: &ConvShape, x: &[f32], weight: &[f32], bias: Option<&[f
                 lower(s, &x[(chunk * CHUNK + i) * in_len..][..in_len], q);
                 let yi = product(s.o, s, &wr, q, yi);
                 if let Some(b) = bias {
-                    for (row, bo) in yi.chunks_mut(l).zip(b) {
-                        row.iter_mut().for_each(|v| *v += bo);
-                    }
+                    add_bias(yi, l, b);
                 }
             }
         })
@@ -208,19 +206,16 @@ pub(super) fn backward(
         Vec::new()
     };
     let block = s.o * low.rows;
-    let work = |chunk: usize, dx_chunk: Option<&mut [MaybeUninit<f32>]>| -> (Vec<f32>, Vec<f32>) {
-        // By kernel row, as `by_kernel_row`; regrouped to [o, c, k, k] at the end.
+    let work = |chunk: usize, mut dx_chunk: Option<&mut [MaybeUninit<f32>]>| {
+        // By kernel row, as `by_kernel_row`; the chunks' sums are regrouped to [o, c, k, k].
         let mut dwr = vec![0.0f32; s.k * block];
         let mut db = vec![0.0f32; if need_bias { s.o } else { 0 }];
         let first = chunk * CHUNK;
         let last = (first + CHUNK).min(s.n);
-        let mut dx_chunk = dx_chunk;
         with_scratch([low.len(), back_len, 0], |q, qb, _| {
             for (i, img_n) in (first..last).enumerate() {
                 let g = &dy[img_n * out_len..][..out_len];
-                for (row, dbo) in g.chunks(l).zip(db.iter_mut()) {
-                    *dbo += super::sum_zip(row, row, |v, _| v);
-                }
+                add_bias_grads(g, l, &mut db);
                 lower(s, &x[img_n * in_len..][..in_len], q);
                 // dW_ki[o, c * k] += dY[o, l] times (q's columns from ki * ow on)^T.
                 let (g_s, q_t) = ((l as isize, 1), (1, low.cols as isize));
@@ -235,13 +230,10 @@ pub(super) fn backward(
         });
         (dwr, db)
     };
-    let (dx, partials) = backward_in_chunks(s.n, CHUNK, in_len, need_x, work);
-    let dwr = sum_in_chunk_order(partials.iter().map(|p| &p.0[..]), s.k * block);
-    Grads {
-        x: dx,
-        weight: regroup_weight_gradient(s, &dwr),
-        bias: sum_in_chunk_order(partials.iter().map(|p| &p.1[..]), s.o),
-    }
+    // The chunk-order sum is element-wise, so it can add the by-row layout as it is.
+    let mut grads = grads_by_chunks(s, need_x, work);
+    grads.weight = regroup_weight_gradient(s, &grads.weight);
+    grads
 }
 
 #[cfg(test)]
