@@ -261,6 +261,18 @@ fn cache_makes_the_second_load_identical() {
     let replaced = data::load(&pets_cfg, &lookup).unwrap();
     assert_ne!(added.train.image(4), flat.as_raw().as_slice());
     assert_eq!(replaced.train.image(4), flat.as_raw().as_slice());
+    // Each change replaced the folder's cache: one file for it, one for MNIST.
+    let mut left: Vec<String> = std::fs::read_dir(dir.path().join("cache"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(
+        left[0].starts_with("folder") && left[1].starts_with("mnist-"),
+        "{left:?}"
+    );
 }
 
 #[test]

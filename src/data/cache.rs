@@ -23,25 +23,55 @@ struct Header {
     test: usize,
 }
 
-/// The cache file for a dataset read from `source`. Its name hashes the source's path and,
-/// for an archive, the file's size and mtime; for a folder, the name, size and mtime of every
-/// entry `depth` levels down: [`IMAGE_FOLDER_DEPTH`] for an image folder (its class folders'
-/// images), so that adding, removing or replacing one image reads it again (a folder's own
-/// mtime only changes with its direct entries); 1 for a folder of IDX or CIFAR files, which
-/// may be any folder holding them (`--data-dir ~/Downloads`), so as not to walk what else it
-/// holds.
+/// The cache file for a dataset read from `source`: `NAME-PATH-STATE.bin`. PATH hashes the
+/// source's path; STATE, for an archive, the file's size and mtime; for a folder, the name,
+/// size and mtime of every entry `depth` levels down: [`IMAGE_FOLDER_DEPTH`] for an image
+/// folder (its class folders' images), so that adding, removing or replacing one image reads
+/// it again (a folder's own mtime only changes with its direct entries); 1 for a folder of IDX
+/// or CIFAR files, which may be any folder holding them (`--data-dir ~/Downloads`), so as not
+/// to walk what else it holds. A new STATE replaces the old file ([`remove_stale`]).
 pub fn cache_path(name: &str, source: &Path, depth: usize) -> PathBuf {
-    let mut h = DefaultHasher::new();
     let canon = source
         .canonicalize()
         .unwrap_or_else(|_| source.to_path_buf());
+    let mut h = DefaultHasher::new();
     canon.hash(&mut h);
+    let place = h.finish();
+    let mut h = DefaultHasher::new();
     if canon.is_dir() {
         hash_tree(&canon, depth.max(1)).hash(&mut h);
     } else {
         hash_stat(&canon, &mut h);
     }
-    super::locate::cache_dir().join(format!("{name}-{:016x}.bin", h.finish()))
+    super::locate::cache_dir().join(format!("{name}-{place:016x}-{:016x}.bin", h.finish()))
+}
+
+/// Delete the other caches of `path`'s dataset and source (the same `NAME-PATH-` prefix, an
+/// older STATE): a source that changed, or a dataset downloaded again, would otherwise leave
+/// a stale copy behind each time (184 MB for CIFAR-10). Failures only leave a file behind.
+pub fn remove_stale(path: &Path) {
+    let (Some(dir), Some(file)) = (path.parent(), path.file_name().and_then(|f| f.to_str())) else {
+        return;
+    };
+    let Some(prefix) = file.rsplit_once('-').map(|(p, _)| format!("{p}-")) else {
+        return;
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let state = name
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(".bin"));
+        // Only this scheme's names: PREFIX then 16 hex digits (not a longer dataset name).
+        if name != file
+            && state.is_some_and(|s| s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// How deep an image folder's files are hashed: ROOT/{train,test}/<class>/<image> is 3, and

@@ -142,8 +142,9 @@ pub fn load(cfg: &DataConfig, lookup: &Lookup) -> Result<Splits> {
         Some(s) => s,
         None => {
             let s = decode(&decoded_as, &source)?;
-            if let Err(e) = cache::write(&cache, &s) {
-                tracing::warn!("could not write the dataset cache: {e}");
+            match cache::write(&cache, &s) {
+                Ok(()) => cache::remove_stale(&cache),
+                Err(e) => tracing::warn!("could not write the dataset cache: {e}"),
             }
             s
         }
