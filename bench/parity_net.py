@@ -19,7 +19,8 @@ recipe's own loop; this one runs `torch.optim` by the config's optimizer name an
 Dropout masks cannot match: a net with dropout gets a warning; set its p to 0 in a copy of
 the config (or `--set model.dropout=0` for a preset) to compare the rest. Optimizers: adam,
 adamw, sgd and sgd-momentum (momentum, nesterov), rmsprop, adagrad, adadelta, adamax, nadam,
-radam, with the config's weight_decay and PyTorch's other defaults (convlab's as well); no
+radam, with the config's weight_decay, betas, eps, alpha, rho, amsgrad, momentum_decay and
+RMSprop momentum where it sets them, else PyTorch's defaults (convlab's as well); no
 schedule (the config's is replaced by a constant lr).
 """
 import argparse, copy, csv, gzip, json, os, subprocess, sys, tempfile, tomllib
@@ -112,18 +113,29 @@ def main():
     a = ap.parse_args()
     cfg = tomllib.load(open(a.config, "rb"))
     opt_cfg = cfg.get("optimizer", {})
-    for kv in a.set:  # the optimizer's keys, as convlab reads them
+    dataset = cfg.get("data", {}).get("dataset", "mnist")
+    for kv in a.set:  # the keys this script reads, as convlab reads them
         key, value = kv.split("=", 1)
+        value = tomllib.loads(f"v = {value}")["v"]
         if key.startswith("optimizer."):
-            opt_cfg[key.split(".", 1)[1]] = tomllib.loads(f"v = {value}")["v"]
+            opt_cfg[key.split(".", 1)[1]] = value
+        elif key == "data.dataset":
+            dataset = value
     name, lr = opt_cfg.get("name", "adam"), opt_cfg.get("lr", 1e-3)
     kwargs = {"weight_decay": opt_cfg.get("weight_decay", 0.0) or (0.01 if name == "adamw" else 0.0)}  # convlab's default, as torch's
     if name.startswith("sgd"):
         momentum = opt_cfg.get("momentum", 0.0) or (0.9 if name == "sgd-momentum" else 0.0)
         kwargs.update(momentum=momentum, nesterov=opt_cfg.get("nesterov", False))
+    # The config's own values of the other keys torch.optim takes (convlab's names).
+    if name in ("adam", "adamw", "adamax", "nadam", "radam") and ("beta1" in opt_cfg or "beta2" in opt_cfg):
+        kwargs["betas"] = (opt_cfg.get("beta1", 0.9), opt_cfg.get("beta2", 0.999))
+    for ours, theirs, takes in (("eps", "eps", name not in ("sgd", "sgd-momentum")), ("alpha", "alpha", name == "rmsprop"),
+                                ("rho", "rho", name == "adadelta"), ("amsgrad", "amsgrad", name in ("adam", "adamw")),
+                                ("momentum_decay", "momentum_decay", name == "nadam"), ("momentum", "momentum", name == "rmsprop")):
+        if takes and ours in opt_cfg:
+            kwargs[theirs] = opt_cfg[ours]
     batch = a.batch or cfg.get("train", {}).get("batch_size", 64)
     convlab = os.environ.get("CONVLAB", "target/release/convlab")
-    dataset = cfg.get("data", {}).get("dataset", "mnist")
     if dataset not in ("mnist", "fashion-mnist", "cifar10"):
         raise SystemExit(f"data.dataset {dataset!r}: this check reads mnist, fashion-mnist or cifar10")
     xtr8, ytr8, xte8, yte8 = images(dataset, a.data_dir, a.train, a.test)
