@@ -40,6 +40,7 @@ fn dropout_scales_kept_values_and_their_gradient_by_the_same_mask() {
     let device = Device::flex().autodiff();
     let values: Vec<f32> = (0..4096).map(|i| 1.0 + (i % 17) as f32).collect();
     let run = |seed: u64| {
+        let _rng = crate::DEVICE_RNG.lock().unwrap_or_else(|e| e.into_inner());
         device.seed(seed);
         let x = Tensor::<1>::from_floats(values.as_slice(), &device)
             .reshape([8, 512])
