@@ -75,3 +75,46 @@ fn dropout_scales_kept_values_and_their_gradient_by_the_same_mask() {
     let x = Tensor::<1>::from_floats(values.as_slice(), &plain);
     assert_eq!(forward(&layer, x.clone()).into_data(), x.into_data());
 }
+
+/// Channel dropout (`type = "dropout2d"`, PyTorch's `nn.Dropout2d`): in training each image's
+/// channel is kept whole with probability 1 - p and scaled by 1 / (1 - p), or zeroed whole;
+/// the input gradient carries the same factors. 1,024 planes at p = 0.3: the kept share
+/// within 4 standard deviations (0.057) of 0.7.
+#[test]
+fn channel_dropout_keeps_or_zeroes_whole_planes() {
+    use convlab::model::spec::{LayerSpec, Shape};
+    use convlab::model::{Init, Net};
+    let device = Device::flex().autodiff();
+    let layers = [LayerSpec::Dropout2d { p: 0.3 }, LayerSpec::Flatten];
+    let input = Shape::Image { c: 16, h: 4, w: 4 };
+    let (y, dx) = {
+        let _rng = crate::DEVICE_RNG.lock().unwrap_or_else(|e| e.into_inner());
+        device.seed(11);
+        let net = Net::new(&layers, input, Init::Default, &device);
+        let x = Tensor::<4>::ones([64, 16, 4, 4], &device).require_grad();
+        let y = net.forward(x.clone());
+        let grads = y.clone().sum().backward();
+        let dx = x
+            .grad(&grads)
+            .unwrap()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        (y.into_data().try_to_vec::<f32>().unwrap(), dx)
+    };
+    assert_eq!(y, dx, "the gradient of a sum is the factors themselves");
+    let scale = (1.0 / 0.7f64) as f32;
+    let mut kept = 0;
+    for plane in y.chunks(16) {
+        assert!(
+            plane.iter().all(|&v| v == 0.0) || plane.iter().all(|&v| v == scale),
+            "a plane is kept or dropped whole: {plane:?}"
+        );
+        kept += usize::from(plane[0] != 0.0);
+    }
+    let share = kept as f64 / 1024.0;
+    assert!(
+        (share - 0.7).abs() < 4.0 * (0.21f64 / 1024.0).sqrt(),
+        "{share}"
+    );
+}
