@@ -40,20 +40,8 @@ fn dropout_scales_kept_values_and_their_gradient_by_the_same_mask() {
     let device = Device::flex().autodiff();
     let values: Vec<f32> = (0..4096).map(|i| 1.0 + (i % 17) as f32).collect();
     let run = |seed: u64| {
-        let _rng = crate::DEVICE_RNG.lock().unwrap_or_else(|e| e.into_inner());
-        device.seed(seed);
-        let x = Tensor::<1>::from_floats(values.as_slice(), &device)
-            .reshape([8, 512])
-            .require_grad();
-        let y = forward(&layer, x.clone());
-        let grads = y.clone().sum().backward();
-        let dx = x
-            .grad(&grads)
-            .unwrap()
-            .into_data()
-            .try_to_vec::<f32>()
-            .unwrap();
-        (y.into_data().try_to_vec::<f32>().unwrap(), dx)
+        let x = Tensor::<1>::from_floats(values.as_slice(), &device).reshape([8, 512]);
+        seeded_pass(&device, seed, x, |x| forward(&layer, x))
     };
     let (y, dx) = run(7);
     let scale = (1.0 / 0.75f64) as f32;
@@ -87,21 +75,10 @@ fn channel_dropout_keeps_or_zeroes_whole_planes() {
     let device = Device::flex().autodiff();
     let layers = [LayerSpec::Dropout2d { p: 0.3 }, LayerSpec::Flatten];
     let input = Shape::Image { c: 16, h: 4, w: 4 };
-    let (y, dx) = {
-        let _rng = crate::DEVICE_RNG.lock().unwrap_or_else(|e| e.into_inner());
-        device.seed(11);
-        let net = Net::new(&layers, input, Init::Default, &device);
-        let x = Tensor::<4>::ones([64, 16, 4, 4], &device).require_grad();
-        let y = net.forward(x.clone());
-        let grads = y.clone().sum().backward();
-        let dx = x
-            .grad(&grads)
-            .unwrap()
-            .into_data()
-            .try_to_vec::<f32>()
-            .unwrap();
-        (y.into_data().try_to_vec::<f32>().unwrap(), dx)
-    };
+    // Neither layer has weights, so building the net draws nothing.
+    let net = Net::new(&layers, input, Init::Default, &device);
+    let x = Tensor::<4>::ones([64, 16, 4, 4], &device);
+    let (y, dx) = seeded_pass(&device, 11, x, |x| net.forward(x));
     assert_eq!(y, dx, "the gradient of a sum is the factors themselves");
     let scale = (1.0 / 0.7f64) as f32;
     let mut kept = 0;
@@ -117,4 +94,21 @@ fn channel_dropout_keeps_or_zeroes_whole_planes() {
         (share - 0.7).abs() < 4.0 * (0.21f64 / 1024.0).sqrt(),
         "{share}"
     );
+}
+
+/// Under the generator's lock: seed it, run `f` on `x`, and take the gradient of the output's
+/// sum. Returns the output's and the input gradient's values.
+fn seeded_pass<const D: usize, const E: usize>(
+    device: &Device,
+    seed: u64,
+    x: Tensor<D>,
+    f: impl FnOnce(Tensor<D>) -> Tensor<E>,
+) -> (Vec<f32>, Vec<f32>) {
+    let _rng = crate::DEVICE_RNG.lock().unwrap_or_else(|e| e.into_inner());
+    device.seed(seed);
+    let x = x.require_grad();
+    let y = f(x.clone());
+    let grads = y.clone().sum().backward();
+    let dx = x.grad(&grads).unwrap().into_data().try_to_vec().unwrap();
+    (y.into_data().try_to_vec().unwrap(), dx)
 }
