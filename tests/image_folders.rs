@@ -42,11 +42,41 @@ fn image_folder_classes_sorted_and_labels() {
     assert_eq!(folder::load(&archive).unwrap(), (train, test));
 }
 
+/// Files not named as images (Windows' Thumbs.db, notes) are skipped, as torchvision's
+/// `ImageFolder` and Keras skip them, in a folder and in its archive; a file named as an
+/// image that does not decode is an error naming it.
 #[test]
 fn image_folder_non_image_is_named() {
     let dir = tempfile::tempdir().unwrap();
     write_png_folder(dir.path(), &["a", "b"], 2);
-    let bad = dir.path().join("train/b/notes.txt");
+    let clean = folder::load(dir.path()).unwrap();
+    std::fs::write(dir.path().join("train/b/notes.txt"), "not an image").unwrap();
+    std::fs::write(
+        dir.path().join("test/a/Thumbs.db"),
+        [0xd0, 0xcf, 0x11, 0xe0],
+    )
+    .unwrap();
+    assert_eq!(folder::load(dir.path()).unwrap(), clean);
+    let members = vec![
+        (
+            "set/train/a/000.png".to_string(),
+            std::fs::read(dir.path().join("train/a/000.png")).unwrap(),
+        ),
+        (
+            "set/train/b/000.png".to_string(),
+            std::fs::read(dir.path().join("train/b/000.png")).unwrap(),
+        ),
+        ("set/train/b/Thumbs.db".to_string(), b"junk".to_vec()),
+        (
+            "set/test/a/000.png".to_string(),
+            std::fs::read(dir.path().join("test/a/000.png")).unwrap(),
+        ),
+    ];
+    let archive = dir.path().join("set.tar.gz");
+    std::fs::write(&archive, tar_gz(&members)).unwrap();
+    let (train, test) = folder::load(&archive).unwrap();
+    assert_eq!((train.len(), test.len()), (2, 1));
+    let bad = dir.path().join("train/b/broken.PNG");
     std::fs::write(&bad, "not an image").unwrap();
     let e = folder::load(dir.path()).unwrap_err().to_string();
     assert!(

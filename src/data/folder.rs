@@ -4,58 +4,18 @@
 //! `from_folder` take it: then a share of each class's files, spread evenly over them in
 //! name order, is the test set (`data.test_fraction`), the same whatever the seed.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use image::DynamicImage;
 use rayon::prelude::*;
 
 use crate::data::dataset::Dataset;
-use crate::data::image_files::{no_class_folders, unreadable_image};
+use crate::data::folder_entries::{
+    Entry, Found, read_archive_entries, read_classes, read_dir_entries,
+};
+use crate::data::image_files::{IMAGE_EXTENSIONS, no_class_folders};
 use crate::data::layout::Layout;
 use crate::error::{Error, Result};
-
-/// One image file before decoding.
-struct Entry {
-    split: String,
-    class: String,
-    name: String,
-    content: Content,
-}
-
-/// A folder's file is read when it is decoded, so a folder of large photos is never in
-/// memory whole; an archive's members can only be read in order, up front.
-enum Content {
-    File(PathBuf),
-    Bytes(Vec<u8>),
-}
-
-impl Entry {
-    fn bytes(&self) -> Result<std::borrow::Cow<'_, [u8]>> {
-        match &self.content {
-            Content::File(p) => Ok(std::fs::read(p).map_err(|e| Error::io(p, e))?.into()),
-            Content::Bytes(b) => Ok(b.as_slice().into()),
-        }
-    }
-
-    fn unreadable(&self, err: image::ImageError) -> Error {
-        Error::input(&self.name, unreadable_image(&err))
-    }
-
-    fn decode(&self) -> Result<DynamicImage> {
-        image::load_from_memory(&self.bytes()?).map_err(|e| self.unreadable(e))
-    }
-
-    /// (width, height) from the file's header, without decoding its pixels.
-    fn dimensions(&self) -> Result<(u32, u32)> {
-        let bytes = self.bytes()?;
-        image::ImageReader::new(std::io::Cursor::new(&bytes[..]))
-            .with_guessed_format()
-            .map_err(|e| self.unreadable(e.into()))?
-            .into_dimensions()
-            .map_err(|e| self.unreadable(e))
-    }
-}
 
 /// Whether `path` looks like an image folder (or an archive of one).
 pub fn is_image_folder(path: &Path) -> bool {
@@ -83,58 +43,16 @@ fn folder_root(path: &Path) -> Option<PathBuf> {
     }
 }
 
-/// Dot-files and dot-folders (.DS_Store, .thumbs) are not part of a dataset.
-pub(super) fn is_hidden(name: &str) -> bool {
-    name.starts_with('.')
-}
-
-fn read_dir_entries(root: &Path) -> Result<Vec<Entry>> {
-    let mut out = Vec::new();
-    for split in ["train", "test"] {
-        let dir = root.join(split);
-        if dir.is_dir() {
-            read_classes(&dir, split, &mut out)?;
-        }
+/// Files in the class folders not named as images: skipped, and said on one line.
+fn warn_skipped(path: &Path, skipped: &[String]) {
+    if let Some(first) = skipped.first() {
+        eprintln!(
+            "warning: {}: skipped {} not named as an image (.{}), e.g. {first}",
+            path.display(),
+            crate::text::counted(skipped.len(), "file"),
+            IMAGE_EXTENSIONS.join(", .")
+        );
     }
-    Ok(out)
-}
-
-/// Every file of every `<class>/` subfolder of `dir` and of the folders inside it (hidden
-/// names skipped), as `split`: torchvision's `ImageFolder` and Keras' `follow_links=False`
-/// walk a class folder's subfolders too, so `dog/2019/*.jpg` is a dog.
-fn read_classes(dir: &Path, split: &str, out: &mut Vec<Entry>) -> Result<()> {
-    let classes = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
-    for class in classes.flatten().filter(|e| e.path().is_dir()) {
-        let cname = class.file_name().to_string_lossy().into_owned();
-        if is_hidden(&cname) {
-            continue;
-        }
-        read_class_files(&class.path(), split, &cname, out)?;
-    }
-    Ok(())
-}
-
-/// Linked folders inside a class are not followed (a link back up would recurse without
-/// end); linked files are read.
-fn read_class_files(dir: &Path, split: &str, class: &str, out: &mut Vec<Entry>) -> Result<()> {
-    let files = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
-    for f in files.flatten() {
-        if is_hidden(&f.file_name().to_string_lossy()) {
-            continue;
-        }
-        let path = f.path();
-        if f.file_type().is_ok_and(|t| t.is_dir()) {
-            read_class_files(&path, split, class, out)?;
-        } else if path.is_file() {
-            out.push(Entry {
-                split: split.into(),
-                class: class.into(),
-                name: path.display().to_string(),
-                content: Content::File(path),
-            });
-        }
-    }
-    Ok(())
 }
 
 /// Of each class's files in name order, the i-th (from 0) is a test image when
@@ -151,86 +69,6 @@ fn split_by_class(entries: &mut [Entry], test_fraction: f64) {
         entries[k].split = if test { "test" } else { "train" }.into();
         i += 1;
     }
-}
-
-fn read_archive_entries(path: &Path) -> Result<Vec<Entry>> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut archive =
-        tar::Archive::new(flate2::read::GzDecoder::new(std::io::BufReader::new(file)));
-    let bad = |e: std::io::Error| Error::input(path.display(), format!("corrupt archive: {e}"));
-    let mut files = Vec::new();
-    for entry in archive.entries().map_err(bad)? {
-        let mut entry = entry.map_err(bad)?;
-        if !entry.header().entry_type().is_file() {
-            continue;
-        }
-        let p = entry.path().map_err(bad)?.into_owned();
-        let parts: Vec<String> = p
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect();
-        if parts.len() < 2 || parts.iter().any(|p| is_hidden(p)) {
-            continue;
-        }
-        let mut bytes = Vec::with_capacity(entry.size() as usize);
-        entry.read_to_end(&mut bytes).map_err(bad)?;
-        let name = format!("{}:{}", path.display(), p.display());
-        files.push((parts, name, bytes));
-    }
-    let (split_at, class_at) = archive_levels(&files);
-    Ok(files
-        .into_iter()
-        .filter_map(|(parts, name, bytes)| {
-            let split = match split_at {
-                Some(k) => match parts.get(k).map(String::as_str) {
-                    Some(s @ ("train" | "test")) => s.to_string(),
-                    _ => return None,
-                },
-                None => String::new(),
-            };
-            // Deeper files belong to their class folder's subfolders, as in a directory.
-            (parts.len() >= class_at + 2).then(|| Entry {
-                split,
-                class: parts[class_at].clone(),
-                name,
-                content: Content::Bytes(bytes),
-            })
-        })
-        .collect())
-}
-
-/// Where an archive's split (`train`/`test`) and class names sit in its member paths: with
-/// a split, just inside the shallowest of the members' innermost `train`/`test` folders
-/// that has a class folder inside it; without, just inside the folder all members share (a
-/// wrapping `photos/`), as a directory's `ROOT/<class>/`: a README or an image beside the
-/// class folders is not a class, and a class's subfolders are not classes either.
-fn archive_levels(files: &[(Vec<String>, String, Vec<u8>)]) -> (Option<usize>, usize) {
-    let split_at = files
-        .iter()
-        .filter_map(|(parts, _, _)| {
-            (0..parts.len().saturating_sub(2))
-                .rev()
-                .find(|&i| matches!(parts[i].as_str(), "train" | "test"))
-        })
-        .min();
-    if let Some(k) = split_at {
-        return (Some(k), k + 1);
-    }
-    let shared = files
-        .iter()
-        .map(|(parts, _, _)| &parts[..parts.len() - 1])
-        .reduce(|a, b| &a[..a.iter().zip(b).take_while(|(x, y)| x == y).count()])
-        .map_or(0, <[String]>::len);
-    // All in one folder: it is the one class (which check_classes then names).
-    let deep_enough = files.iter().any(|(parts, _, _)| parts.len() >= shared + 2);
-    (
-        None,
-        if deep_enough {
-            shared
-        } else {
-            shared.saturating_sub(1)
-        },
-    )
 }
 
 /// The class names (train/ subfolders, sorted); test/ must hold images of those only.
@@ -293,18 +131,20 @@ pub const DEFAULT_TEST_FRACTION: f64 = 0.2;
 /// train/ and test/ holds out `test_fraction` of each class for test (1: every image, for
 /// evaluating a model on a folder it never saw).
 pub fn load_as(path: &Path, layout: &Layout, test_fraction: f64) -> Result<(Dataset, Dataset)> {
-    let mut entries = if path.is_file() {
+    let found = if path.is_file() {
         read_archive_entries(path)?
     } else if let Some(root) = folder_root(path) {
         read_dir_entries(&root)?
     } else {
-        let mut flat = Vec::new();
+        let mut flat = Found::default();
         read_classes(path, "", &mut flat)?;
-        if flat.is_empty() {
-            return Err(no_class_folders(path));
-        }
         flat
     };
+    warn_skipped(path, &found.skipped);
+    let mut entries = found.entries;
+    if entries.is_empty() && !path.is_file() && folder_root(path).is_none() {
+        return Err(no_class_folders(path));
+    }
     let flat = entries.iter().any(|e| e.split.is_empty());
     if flat {
         split_by_class(&mut entries, test_fraction);

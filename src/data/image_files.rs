@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::folder::is_hidden;
+use super::folder_entries::is_hidden;
 use crate::error::{Error, Result};
 
 /// File extensions read as images: torchvision's `ImageFolder` list (jpg, jpeg, png, ppm,
@@ -72,7 +72,8 @@ fn collect_images(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-fn has_image_extension(path: &Path) -> bool {
+/// Whether `path`'s extension is one of [`IMAGE_EXTENSIONS`], in any case.
+pub(super) fn has_image_extension(path: &Path) -> bool {
     path.extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
         .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.as_str()))

@@ -7,6 +7,7 @@ pub mod config;
 pub mod dataset;
 pub mod erase;
 pub mod folder;
+mod folder_entries;
 pub mod idx;
 pub mod image_files;
 pub mod jitter;
