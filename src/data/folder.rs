@@ -131,18 +131,19 @@ pub const DEFAULT_TEST_FRACTION: f64 = 0.2;
 /// train/ and test/ holds out `test_fraction` of each class for test (1: every image, for
 /// evaluating a model on a folder it never saw).
 pub fn load_as(path: &Path, layout: &Layout, test_fraction: f64) -> Result<(Dataset, Dataset)> {
-    let found = if path.is_file() {
-        read_archive_entries(path)?
+    // (the files found, whether `path` is a directory of class folders with no split)
+    let (found, classes_only) = if path.is_file() {
+        (read_archive_entries(path)?, false)
     } else if let Some(root) = folder_root(path) {
-        read_dir_entries(&root)?
+        (read_dir_entries(&root)?, false)
     } else {
         let mut flat = Found::default();
         read_classes(path, "", &mut flat)?;
-        flat
+        (flat, true)
     };
     warn_skipped(path, &found.skipped);
     let mut entries = found.entries;
-    if entries.is_empty() && !path.is_file() && folder_root(path).is_none() {
+    if classes_only && entries.is_empty() {
         return Err(no_class_folders(path));
     }
     let flat = entries.iter().any(|e| e.split.is_empty());
