@@ -258,12 +258,15 @@ fn missing_dataset_says_where_it_looked() {
     );
 }
 
+/// A file named as an image that does not decode is the one error, naming it; a readme
+/// beside it is skipped (as torchvision's `ImageFolder` skips it) with a warning naming it.
 #[test]
 fn non_image_in_an_image_folder() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = setup(dir.path(), "");
     write_png_folder(&dir.path().join("pets"), &["cat", "dog"], 3);
     std::fs::write(dir.path().join("pets/test/dog/readme.md"), "# hi").unwrap();
+    std::fs::write(dir.path().join("pets/test/dog/photo.jpg"), "# not a photo").unwrap();
     let out = train(
         dir.path(),
         &cfg,
@@ -277,9 +280,16 @@ fn non_image_in_an_image_folder() {
     assert_bad_input(
         &out,
         &[
-            "pets/test/dog/readme.md",
+            "pets/test/dog/photo.jpg",
             "not a readable image: PNG, JPEG,",
         ],
+    );
+    let warning = stderr(&out);
+    assert!(
+        warning.lines().any(|l| l
+            .starts_with("warning: pets: skipped 1 file not named as an image")
+            && l.ends_with("pets/test/dog/readme.md")),
+        "{warning}"
     );
 }
 
