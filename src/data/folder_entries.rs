@@ -1,9 +1,10 @@
 //! Which files of an image folder (or its `.tar.gz`) are its images: every file under a
 //! class folder whose name ends in an image extension, as torchvision's `ImageFolder` and
-//! Keras' `image_dataset_from_directory` list them. Other files (a Windows `Thumbs.db`, a
-//! `labels.csv`, a README) are skipped and named, so a folder copied from a desktop loads
-//! instead of failing on a file that was never an image; a file with an image's name that
-//! does not decode is still an error naming it.
+//! Keras' `image_dataset_from_directory` list them. Other files in the class folders (a
+//! Windows `Thumbs.db`, a `labels.csv`) are skipped, counted and one named in a warning
+//! (`folder::load_as`), so a folder copied from a desktop loads instead of failing on a file
+//! that was never an image; a file with an image's name that does not decode is still an
+//! error naming it.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -140,7 +141,7 @@ pub(super) fn read_archive_entries(path: &Path) -> Result<Found> {
         }
         let name = format!("{}:{}", path.display(), p.display());
         if !has_image_extension(&p) {
-            skipped.push(name);
+            skipped.push((parts, name));
             continue;
         }
         let mut bytes = Vec::with_capacity(entry.size() as usize);
@@ -148,24 +149,33 @@ pub(super) fn read_archive_entries(path: &Path) -> Result<Found> {
         files.push((parts, name, bytes));
     }
     let (split_at, class_at) = archive_levels(&files);
+    // The split a member at `parts` is in, when it lies inside a class folder (deeper files
+    // belong to their class folder's subfolders, as in a directory).
+    let split_of = |parts: &[String]| {
+        let split = match split_at {
+            Some(k) => match parts.get(k).map(String::as_str) {
+                Some(s @ ("train" | "test")) => s.to_string(),
+                _ => return None,
+            },
+            None => String::new(),
+        };
+        (parts.len() >= class_at + 2).then_some(split)
+    };
     let entries = files
         .into_iter()
         .filter_map(|(parts, name, bytes)| {
-            let split = match split_at {
-                Some(k) => match parts.get(k).map(String::as_str) {
-                    Some(s @ ("train" | "test")) => s.to_string(),
-                    _ => return None,
-                },
-                None => String::new(),
-            };
-            // Deeper files belong to their class folder's subfolders, as in a directory.
-            (parts.len() >= class_at + 2).then(|| Entry {
-                split,
+            Some(Entry {
+                split: split_of(&parts)?,
                 class: parts[class_at].clone(),
                 name,
                 content: Content::Bytes(bytes),
             })
         })
+        .collect();
+    // Only files in the class folders are skipped ones, as a directory's listing counts them.
+    let skipped = skipped
+        .into_iter()
+        .filter_map(|(parts, name)| split_of(&parts).map(|_| name))
         .collect();
     Ok(Found { entries, skipped })
 }
