@@ -57,21 +57,14 @@ fn image_folder_non_image_is_named() {
     )
     .unwrap();
     assert_eq!(folder::load(dir.path()).unwrap(), clean);
-    let members = vec![
-        (
-            "set/train/a/000.png".to_string(),
-            std::fs::read(dir.path().join("train/a/000.png")).unwrap(),
-        ),
-        (
-            "set/train/b/000.png".to_string(),
-            std::fs::read(dir.path().join("train/b/000.png")).unwrap(),
-        ),
-        ("set/train/b/Thumbs.db".to_string(), b"junk".to_vec()),
-        (
-            "set/test/a/000.png".to_string(),
-            std::fs::read(dir.path().join("test/a/000.png")).unwrap(),
-        ),
-    ];
+    let member = |name: &str| {
+        let bytes = std::fs::read(dir.path().join(name)).unwrap();
+        (format!("set/{name}"), bytes)
+    };
+    let mut members: Vec<_> = ["train/a/000.png", "train/b/000.png", "test/a/000.png"]
+        .map(member)
+        .into();
+    members.push(("set/train/b/Thumbs.db".to_string(), b"junk".to_vec()));
     let archive = dir.path().join("set.tar.gz");
     std::fs::write(&archive, tar_gz(&members)).unwrap();
     let (train, test) = folder::load(&archive).unwrap();
