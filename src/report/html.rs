@@ -4,7 +4,9 @@
 use std::fmt::Write as _;
 
 use crate::report::Figure;
-use crate::report::study::{Group, ReportText, StudyData, best_index, cells, header};
+use crate::report::study::{
+    Group, ReportText, StudyData, best_index, cells, header, raw_column, test_column,
+};
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -15,16 +17,17 @@ fn esc(s: &str) -> String {
 
 /// The same rows as the Markdown table, built from the groups directly.
 fn table(first: &str, groups: &[Group]) -> String {
+    let raw = raw_column(groups);
     let mut out = String::from("<table>\n<tr>");
-    for h in header(first) {
+    for h in header(first, raw) {
         let _ = write!(out, "<th>{}</th>", esc(&h));
     }
     out.push_str("</tr>\n");
     let best = best_index(groups);
     for (i, g) in groups.iter().enumerate() {
         out.push_str("<tr>");
-        for (col, cell) in cells(g).iter().enumerate() {
-            if col == 3 && Some(i) == best {
+        for (col, cell) in cells(g, raw).iter().enumerate() {
+            if col == test_column(raw) && Some(i) == best {
                 let _ = write!(out, "<td><b>{}</b></td>", esc(cell));
             } else {
                 let _ = write!(out, "<td>{}</td>", esc(cell));

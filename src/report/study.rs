@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result, write_atomic};
-pub use crate::report::study_tables::{best_index, cells, header, markdown_table, verdict, welch};
+pub use crate::report::study_tables::{
+    best_index, cells, header, markdown_table, raw_column, test_column, verdict, welch,
+};
 use crate::report::study_tables::{csv, markdown, other_test_sets};
 use crate::run::{EpochMetrics, RunDir, Status, StudyIndex, Summary, TrialEntry, files, read_json};
 use crate::text::counted;
@@ -97,6 +99,11 @@ pub struct Group {
     pub missing: usize,
     pub repeats: usize,
     pub best_val: Stat,
+    /// The trained weights' own val accuracy at each run's best epoch: for a run with a moving
+    /// average (metrics.csv's raw_val_acc) it differs from `best_val`, which is the average's.
+    pub raw_val: Stat,
+    /// Some run counted here kept a moving average of its weights.
+    pub averaged: bool,
     pub test: Stat,
     pub epochs_to_best: Stat,
     pub seconds: Stat,
@@ -113,6 +120,8 @@ fn group(label: String, runs: &[&RunResult]) -> Group {
         done.iter().filter_map(|s| f(s)).collect()
     };
     let test_accs = pick(&|s| s.test_acc);
+    let counted: Vec<&&RunResult> = runs.iter().filter(|r| r.counts()).collect();
+    let raw_val: Vec<f64> = counted.iter().filter_map(|r| raw_val_acc(r)).collect();
     Group {
         label,
         finished: done.len(),
@@ -123,11 +132,24 @@ fn group(label: String, runs: &[&RunResult]) -> Group {
         missing: runs.iter().filter(|r| r.summary.is_none()).count(),
         repeats: runs.iter().filter(|r| r.repeat).count(),
         best_val: Stat::of(&pick(&|s| s.best_val_acc)),
+        raw_val: Stat::of(&raw_val),
+        averaged: counted.iter().any(|r| r.averaged),
         test: Stat::of(&test_accs),
         epochs_to_best: Stat::of(&pick(&|s| Some(s.best_epoch as f64))),
         seconds: Stat::of(&pick(&|s| Some(s.seconds))),
         test_accs,
     }
+}
+
+/// A finished run's trained weights' own val accuracy at its best epoch: the summary's for
+/// a run without a moving average, else that epoch's raw_val_acc in metrics.csv.
+fn raw_val_acc(run: &RunResult) -> Option<f64> {
+    let summary = run.summary.as_ref()?;
+    if !run.averaged {
+        return summary.best_val_acc;
+    }
+    let row = run.rows.iter().find(|m| m.epoch == summary.best_epoch)?;
+    row.raw_val_acc
 }
 
 pub struct StudyData {

@@ -118,16 +118,31 @@ pub fn verdict(groups: &[Group]) -> String {
     }
 }
 
-/// Column titles of every study table; the test accuracy is column 3.
-pub fn header(first: &str) -> [String; 6] {
-    [
+/// Whether a table of these groups has the trained weights' own val accuracy beside the
+/// moving average's: only where some run kept a moving average (train.ema_decay).
+pub fn raw_column(groups: &[Group]) -> bool {
+    groups.iter().any(|g| g.averaged)
+}
+
+/// The column of the test accuracy (the one the best row's is bold in).
+pub fn test_column(raw: bool) -> usize {
+    if raw { 4 } else { 3 }
+}
+
+/// Column titles of every study table; `raw` as [`raw_column`] says.
+pub fn header(first: &str, raw: bool) -> Vec<String> {
+    let mut h = vec![
         first.to_string(),
         "runs".into(),
         "best val acc (%)".into(),
         "test acc (%)".into(),
         "epochs to best".into(),
         "seconds".into(),
-    ]
+    ];
+    if raw {
+        h.insert(3, "its trained weights' val acc (%)".into());
+    }
+    h
 }
 
 fn runs_cell(g: &Group) -> String {
@@ -144,28 +159,36 @@ fn runs_cell(g: &Group) -> String {
     s
 }
 
-pub fn cells(g: &Group) -> Vec<String> {
-    vec![
+pub fn cells(g: &Group, raw: bool) -> Vec<String> {
+    let mut c = vec![
         g.label.clone(),
         runs_cell(g),
         g.best_val.show(100.0, 2),
         g.test.show(100.0, 2),
         g.epochs_to_best.show(1.0, 1),
         g.seconds.show(1.0, 1),
-    ]
+    ];
+    if raw {
+        c.insert(3, g.raw_val.show(100.0, 2));
+    }
+    c
 }
 
 pub fn markdown_table(first: &str, groups: &[Group]) -> String {
+    let raw = raw_column(groups);
+    let titles = header(first, raw);
     let mut out = format!(
-        "| {} |\n|---|---:|---:|---:|---:|---:|\n",
-        header(first).join(" | ")
+        "| {} |\n|---|{}\n",
+        titles.join(" | "),
+        "---:|".repeat(titles.len() - 1)
     );
     let best = best_index(groups);
     for (i, g) in groups.iter().enumerate() {
-        let mut c = cells(g);
+        let mut c = cells(g, raw);
         c[0] = md_cell(&c[0]);
+        let t = test_column(raw);
         if Some(i) == best {
-            c[3] = format!("**{}**", c[3]);
+            c[t] = format!("**{}**", c[t]);
         }
         let _ = writeln!(out, "| {} |", c.join(" | "));
     }
@@ -175,7 +198,7 @@ pub fn markdown_table(first: &str, groups: &[Group]) -> String {
 pub fn csv(data: &StudyData, groups: &[Group]) -> String {
     let axes: Vec<&str> = data.index.axes.iter().map(|a| a.name.as_str()).collect();
     let mut out = format!(
-        "variant,{}{}finished,diverged,missing,repeats,best_val_acc_mean,best_val_acc_std,test_acc_mean,test_acc_std,epochs_to_best_mean,epochs_to_best_std,seconds_mean,seconds_std\n",
+        "variant,{}{}finished,diverged,missing,repeats,best_val_acc_mean,best_val_acc_std,raw_val_acc_mean,raw_val_acc_std,test_acc_mean,test_acc_std,epochs_to_best_mean,epochs_to_best_std,seconds_mean,seconds_std\n",
         axes.join(","),
         if axes.is_empty() { "" } else { "," }
     );
@@ -197,6 +220,7 @@ pub fn csv(data: &StudyData, groups: &[Group]) -> String {
         ]);
         fields.extend([
             opt(&g.best_val, 6),
+            opt(&g.raw_val, 6),
             opt(&g.test, 6),
             opt(&g.epochs_to_best, 2),
             opt(&g.seconds, 2),
@@ -224,10 +248,10 @@ pub fn markdown(data: &StudyData, r: &ReportText, figures: &[String]) -> String 
     let averaged = match ran.clone().filter(|r| r.averaged).count() {
         0 => "",
         n if n == ran.count() => {
-            "; val and test accuracy are those of the moving average of the weights (train.ema_decay)"
+            "; val and test accuracy are those of the moving average of the weights (train.ema_decay), and \"its trained weights' val acc\" is the val accuracy of the weights it averages, at the same epoch"
         }
         _ => {
-            "; for the runs with train.ema_decay > 0, val and test accuracy are those of the moving average of the weights"
+            "; for the runs with train.ema_decay > 0, val and test accuracy are those of the moving average of the weights, and \"its trained weights' val acc\" is the val accuracy of the weights it averages, at the same epoch"
         }
     };
     let mut out = format!(
@@ -278,6 +302,8 @@ mod tests {
             missing,
             repeats: 0,
             best_val: Stat::of(&[]),
+            raw_val: Stat::of(&[]),
+            averaged: false,
             test: Stat::of(accs),
             epochs_to_best: Stat::of(&[]),
             seconds: Stat::of(&[]),

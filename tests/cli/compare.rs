@@ -207,3 +207,65 @@ fn runs_on_different_test_sets_are_not_ranked() {
     );
     assert!(!md.contains("Best:"), "{md}");
 }
+
+/// With a moving average the table's val accuracy is the average's; the column beside it is
+/// the trained weights' own (metrics.csv's raw_val_acc at the best epoch), and a run without
+/// an average shows its one val accuracy there.
+#[test]
+fn a_moving_average_gets_its_trained_weights_val_accuracy_beside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = setup(d, "");
+    for (name, decay) in [("plain", "0"), ("averaged", "0.99")] {
+        let set = [format!("name={name}"), format!("train.ema_decay={decay}")];
+        let args = ["--set", &set[0], "--set", &set[1], "--quiet"];
+        let out = train(d, &cfg, &args);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let out = convlab(&["report", "runs/plain", "runs/averaged"], d);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let md = std::fs::read_to_string(d.join("runs/comparison/report.md")).unwrap();
+    assert!(
+        md.contains("| ema_decay | runs | best val acc (%) | its trained weights' val acc (%) | test acc (%) |"),
+        "{md}"
+    );
+    let summary = |run: &str| -> serde_json::Value {
+        let text = std::fs::read_to_string(d.join("runs").join(run).join("summary.json"));
+        serde_json::from_str(&text.unwrap()).unwrap()
+    };
+    let pct = |x: f64| format!("{:.2}", x * 100.0);
+    let plain = summary("plain")["best_val_acc"].as_f64().unwrap();
+    let row = md.lines().find(|l| l.starts_with("| 0.0 |")).expect(&md);
+    assert!(
+        row.starts_with(&format!("| 0.0 | 1 | {} | {} |", pct(plain), pct(plain))),
+        "{row}"
+    );
+    // The averaged run's own: its metrics.csv row of the best epoch.
+    let best = summary("averaged")["best_epoch"]
+        .as_u64()
+        .unwrap()
+        .to_string();
+    let csv = std::fs::read_to_string(d.join("runs/averaged/metrics.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let col = |name| header.iter().position(|h| *h == name).expect(name);
+    let line: Vec<&str> = (csv.lines().map(|l| l.split(',').collect::<Vec<_>>()))
+        .find(|cells| cells[0] == best)
+        .unwrap();
+    let (val, raw): (f64, f64) = (
+        line[col("val_acc")].parse().unwrap(),
+        line[col("raw_val_acc")].parse().unwrap(),
+    );
+    let row = md.lines().find(|l| l.starts_with("| 0.99 |")).expect(&md);
+    assert!(
+        row.starts_with(&format!("| 0.99 | 1 | {} | {} |", pct(val), pct(raw))),
+        "{row}"
+    );
+    let csv = std::fs::read_to_string(d.join("runs/comparison/report.csv")).unwrap();
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .contains(",best_val_acc_std,raw_val_acc_mean,raw_val_acc_std,test_acc_mean,"),
+        "{csv}"
+    );
+}
