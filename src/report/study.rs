@@ -111,16 +111,12 @@ pub struct Group {
 }
 
 fn group(label: String, runs: &[&RunResult]) -> Group {
-    let done: Vec<&Summary> = runs
-        .iter()
-        .filter(|r| r.counts())
-        .filter_map(|r| r.summary.as_ref())
-        .collect();
+    let counted: Vec<&RunResult> = runs.iter().copied().filter(|r| r.counts()).collect();
+    let done: Vec<&Summary> = counted.iter().filter_map(|r| r.summary.as_ref()).collect();
     let pick = |f: &dyn Fn(&Summary) -> Option<f64>| -> Vec<f64> {
         done.iter().filter_map(|s| f(s)).collect()
     };
     let test_accs = pick(&|s| s.test_acc);
-    let counted: Vec<&&RunResult> = runs.iter().filter(|r| r.counts()).collect();
     let raw_val: Vec<f64> = counted.iter().filter_map(|r| raw_val_acc(r)).collect();
     Group {
         label,
