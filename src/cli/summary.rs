@@ -171,14 +171,22 @@ fn checkpoint_summary(a: &SummaryArgs) -> Result<()> {
 
 fn print(what: &str, layers: &[LayerSpec], input: Shape, classes: usize, dataset: &str) {
     println!("{what}, input {input}, {classes} classes ({dataset})");
+    let rows = summarize(layers, input);
+    // As wide as the longest description ("conv 64 7x7 stride 2 pad 3, no bias"), so the
+    // columns after it stay aligned.
+    let width = rows
+        .iter()
+        .map(|r| r.description.len())
+        .max()
+        .unwrap_or(0)
+        .max(28);
     println!(
-        "{:>3}  {:<28} {:>14} {:>12} {:>15}",
+        "{:>3}  {:<width$} {:>14} {:>12} {:>15}",
         "#", "layer", "output", "params", "mult-adds"
     );
-    let rows = summarize(layers, input);
     for (i, r) in rows.iter().enumerate() {
         println!(
-            "{i:>3}  {:<28} {:>14} {:>12} {:>15}",
+            "{i:>3}  {:<width$} {:>14} {:>12} {:>15}",
             r.description,
             r.output.to_string(),
             thousands(r.params as u64),

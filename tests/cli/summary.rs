@@ -199,3 +199,35 @@ fn a_study_shows_each_distinct_net_with_its_variants() {
     assert_bad_input(&out, &["study.toml", "[study]", "convlab sweep"]);
     assert!(!d.join("runs").exists());
 }
+
+/// A description longer than the layer column's 28 characters widens the column, so every
+/// row's output shape still ends under the header's "output" (it pushed its row's other
+/// columns 8 characters right).
+#[test]
+fn a_long_layer_description_keeps_the_columns_aligned() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("stem.toml"),
+        "[data]\ndataset = \"cifar10\"\n[model]\npreset = \"\"\nlayers = [\n\
+         { type = \"conv\", out = 64, kernel = 7, stride = 2, padding = 3, bias = false },\n\
+         { type = \"flatten\" },\n{ type = \"linear\", out = 10 },\n]\n",
+    )
+    .unwrap();
+    let out = convlab(&["summary", "stem.toml"], d);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    let end_of = |line: &str, word: &str| line.find(word).map(|i| i + word.len());
+    let header_end = end_of(lines[1], "output").unwrap();
+    let rows = [
+        ("conv 64 7x7 stride 2 pad 3, no bias", "64x16x16"),
+        ("flatten", "16384 features"),
+        ("linear 10", "10 features"),
+    ];
+    for (i, (layer, output)) in rows.iter().enumerate() {
+        let row = lines[2 + i];
+        assert!(row.contains(layer), "{text}");
+        assert_eq!(end_of(row, output), Some(header_end), "{text}");
+    }
+}
