@@ -12,7 +12,8 @@ use crate::data::dataset::{Dataset, Splits};
 use crate::error::{SectionReader, write_atomic_parts};
 
 /// 2: image folders read their class folders' subfolders (a cache of 1 may lack them).
-const MAGIC: &[u8; 10] = b"CONVLABDS2";
+/// 3: colour images read as grayscale take PIL's luma (`folder::luma_601`), not sRGB's.
+const MAGIC: &[u8; 10] = b"CONVLABDS3";
 
 #[derive(Serialize, Deserialize)]
 struct Header {

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use image::DynamicImage;
+use image::{DynamicImage, GrayImage};
 use rayon::prelude::*;
 
 use crate::data::dataset::Dataset;
@@ -219,12 +219,14 @@ fn resized(img: DynamicImage, w: u32, h: u32) -> DynamicImage {
     }
 }
 
-/// Resize if needed and lay out as CHW bytes.
+/// Resize if needed and lay out as CHW bytes; `gray`: one channel, converted before the
+/// resize, as Keras' `load_img(color_mode="grayscale")` does.
 pub fn to_chw(img: DynamicImage, w: u32, h: u32, gray: bool) -> Vec<u8> {
-    let img = resized(img, w, h);
     if gray {
-        return img.into_luma8().into_raw();
+        let img = DynamicImage::ImageLuma8(luma_601(img));
+        return resized(img, w, h).into_luma8().into_raw();
     }
+    let img = resized(img, w, h);
     let rgb = img.into_rgb8();
     let plane = (w * h) as usize;
     let mut out = vec![0u8; 3 * plane];
@@ -234,4 +236,25 @@ pub fn to_chw(img: DynamicImage, w: u32, h: u32, gray: bool) -> Vec<u8> {
         out[2 * plane + i] = px[2];
     }
     out
+}
+
+/// Gray as PIL's `convert("L")` makes it, which torchvision's `Grayscale` and Keras'
+/// `color_mode="grayscale"` call: ITU-R 601-2 luma in 16-bit fixed point,
+/// L = (19595 R + 38470 G + 7471 B + 2^15) >> 16. The image crate's `into_luma8` weighs
+/// sRGB's luminance instead (0.2126, 0.7152, 0.0722): pure red is 54 there, 76 here and in
+/// PIL. Gray pixels (R = G = B) keep their value either way.
+pub fn luma_601(img: DynamicImage) -> GrayImage {
+    if let DynamicImage::ImageLuma8(gray) = img {
+        return gray;
+    }
+    let rgb = img.into_rgb8();
+    let (w, h) = rgb.dimensions();
+    let luma = rgb
+        .pixels()
+        .map(|p| {
+            let [r, g, b] = p.0.map(u32::from);
+            ((19595 * r + 38470 * g + 7471 * b + 0x8000) >> 16) as u8
+        })
+        .collect();
+    GrayImage::from_raw(w, h, luma).expect("one byte per pixel")
 }

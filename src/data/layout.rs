@@ -130,6 +130,31 @@ mod tests {
         assert_eq!((gray.shape, gray.images), ([3, 1, 1], vec![100; 3]));
     }
 
+    /// Colour to gray as PIL's `convert("L")`, which torchvision's `Grayscale` calls on the
+    /// images ImageFolder opens (the image crate's sRGB weights gave 54, 182, 18, 118, 187, 128):
+    ///
+    /// ```python
+    /// px = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (200, 100, 50), (13, 250, 77), (128, 128, 128)]
+    /// im = Image.new("RGB", (len(px), 1)); im.putdata(px)
+    /// list(im.convert("L").getdata())  # [76, 150, 29, 124, 159, 128]
+    /// ```
+    #[test]
+    fn colour_becomes_gray_as_pil_converts_it() {
+        let px = [
+            [255, 0, 0],
+            [0, 255, 0],
+            [0, 0, 255],
+            [200, 100, 50],
+            [13, 250, 77],
+            [128, 128, 128],
+        ];
+        let planes: Vec<u8> = (0..3).flat_map(|c| px.map(|p| p[c])).collect();
+        let mut ds = dataset([3, 1, 6], planes);
+        Layout::new(None, ColorMode::Grayscale).apply(&mut ds);
+        assert_eq!(ds.shape, [1, 1, 6]);
+        assert_eq!(ds.images, [76, 150, 29, 124, 159, 128]);
+    }
+
     #[test]
     fn cache_keys_differ_by_layout() {
         assert_eq!(Layout::default().key(), "");
