@@ -1,10 +1,11 @@
-//! `convlab finetune --checkpoint CKPT --data FOLDER`: the fine-tuning recipe (or the same
-//! from scratch), trained and stored as `convlab train` does.
+//! `convlab finetune CKPT --data FOLDER` (or `--checkpoint CKPT`): the fine-tuning recipe (or
+//! the same from scratch), trained and stored as `convlab train` does.
 
 use std::path::PathBuf;
 
 use clap::Args;
 
+use super::CheckpointArg;
 use crate::data::Lookup;
 use crate::error::{Error, Result};
 use crate::experiment::config::{check_run_name, given_keys, to_table, typed};
@@ -16,9 +17,8 @@ use crate::train::finetune::{FinetuneOptions, fit_head, recipe};
 
 #[derive(Args)]
 pub struct FinetuneArgs {
-    /// A checkpoint file (.ckpt), or a run folder: its best.ckpt.
-    #[arg(long)]
-    checkpoint: PathBuf,
+    #[command(flatten)]
+    checkpoint: CheckpointArg,
     /// Image folder ROOT with train/<class>/ and test/<class>/, or just <class>/ folders (then
     /// data.test_fraction of each class is the test set); or a .tar.gz of one.
     #[arg(long, visible_alias = "folder")]
@@ -92,7 +92,7 @@ pub fn run(a: FinetuneArgs) -> Result<()> {
             ),
         ));
     }
-    let checkpoint = run::checkpoint_in(&a.checkpoint)?;
+    let checkpoint = run::checkpoint_in(&a.checkpoint.path())?;
     let base = recipe(&FinetuneOptions {
         checkpoint: checkpoint.clone(),
         folder: a.data.clone(),

@@ -62,11 +62,11 @@ impl DataArgs {
     }
 }
 
-/// The checkpoint of eval and serve: `--checkpoint PATH`, or the path alone
+/// The checkpoint of eval, serve and finetune: `--checkpoint PATH`, or the path alone
 /// (`convlab eval runs/mnist`, as export takes it).
 #[derive(Args)]
 pub struct CheckpointArg {
-    /// The checkpoint, as a flag (predict and finetune take it so).
+    /// CHECKPOINT given as a flag (as predict takes it: its positionals are images).
     #[arg(
         long = "checkpoint",
         id = "checkpoint",

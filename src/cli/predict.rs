@@ -1,4 +1,5 @@
-//! `convlab predict --checkpoint CKPT IMAGE_OR_FOLDER...`: the top-k classes of each image.
+//! `convlab predict CKPT IMAGE_OR_FOLDER...` (or `--checkpoint CKPT`): the top-k classes of
+//! each image.
 
 use std::path::PathBuf;
 
@@ -11,9 +12,10 @@ use crate::train::device;
 
 #[derive(Args)]
 pub struct PredictArgs {
-    /// A checkpoint file (.ckpt), or a run folder: its best.ckpt.
+    /// A checkpoint file (.ckpt), or a run folder: its best.ckpt. Or give it first, before
+    /// the images (`convlab predict runs/mnist digit.png`), as eval and export take it.
     #[arg(long)]
-    checkpoint: PathBuf,
+    checkpoint: Option<PathBuf>,
     /// Image files, or folders: every image file under them (.png .jpg .jpeg .bmp .gif .webp
     /// .tif .tiff .ppm .pgm), in name order.
     #[arg(required = true)]
@@ -39,11 +41,12 @@ pub struct PredictArgs {
 /// Every image is predicted; one that cannot be read or decoded is a one-line error of its
 /// own and the others are still predicted (then the exit code is 2).
 pub fn run(a: PredictArgs) -> Result<()> {
-    let checkpoint = run::checkpoint_in(&a.checkpoint)?;
+    let (checkpoint, images) = checkpoint_and_images(a.checkpoint, a.images)?;
+    let checkpoint = run::checkpoint_in(&checkpoint)?;
     if a.top_k == 0 {
         return Err(Error::input("--top-k", "must be at least 1"));
     }
-    let images = crate::data::image_files::image_files(&a.images)?;
+    let images = crate::data::image_files::image_files(&images)?;
     let dev = device::select(device::parse_flag(&a.device)?)?;
     let predictor = Predictor::load(&checkpoint, &dev)?;
     let k = a.top_k.min(predictor.meta.classes.len());
@@ -110,4 +113,39 @@ pub fn run(a: PredictArgs) -> Result<()> {
             images.len()
         )))
     }
+}
+
+/// `--checkpoint`, or else the first positional when it is a checkpoint: a `.ckpt` file or a
+/// folder holding `best.ckpt` (a run folder; an image folder has none). Anything else is an
+/// error that says how to name the model, not clap's bare "--checkpoint is required".
+fn checkpoint_and_images(
+    flag: Option<PathBuf>,
+    mut images: Vec<PathBuf>,
+) -> Result<(PathBuf, Vec<PathBuf>)> {
+    if let Some(checkpoint) = flag {
+        return Ok((checkpoint, images));
+    }
+    let Some(first) = images.first() else {
+        return Err(Error::input("predict", "no images given"));
+    };
+    let is_checkpoint =
+        first.extension().is_some_and(|e| e == "ckpt") || first.join("best.ckpt").is_file();
+    if !is_checkpoint {
+        return Err(Error::input(
+            "--checkpoint",
+            format!(
+                "no model given: name it with --checkpoint CKPT, or first, before the images \
+                 (a .ckpt file or a run folder); {} is neither",
+                first.display()
+            ),
+        ));
+    }
+    let checkpoint = images.remove(0);
+    if images.is_empty() {
+        return Err(Error::input(
+            "predict",
+            format!("no images after the checkpoint {}", checkpoint.display()),
+        ));
+    }
+    Ok((checkpoint, images))
 }

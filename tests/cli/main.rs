@@ -11,6 +11,7 @@ use common::*;
 mod accumulate;
 mod bad_input;
 mod bench;
+mod checkpoint_first;
 mod compare;
 mod diverged_checkpoint;
 mod early_stopping;
