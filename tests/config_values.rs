@@ -175,7 +175,7 @@ fn impossible_schedule_and_dropout_values_are_refused() {
 }
 
 /// Names as PyTorch and Keras users write them (`nn.LeakyReLU`, Keras' "leaky_relu" and
-/// "swish", "SGD") are read as convlab's own, and the resolved config, which a run saves,
+/// "swish", "SGD", torchvision's "ResNet18") are read as convlab's own, and the resolved config, which a run saves,
 /// holds the canonical name; a name that is none of them is still refused, with the list.
 #[test]
 fn names_are_read_as_pytorch_and_keras_users_write_them() {
@@ -201,6 +201,24 @@ fn names_are_read_as_pytorch_and_keras_users_write_them() {
         resolved("[optimizer]\nname = \"SGD_Momentum\"\n[schedule]\nname = \"OneCycle\"").unwrap();
     assert_eq!(config.optimizer.name.as_str(), "sgd-momentum");
     assert_eq!(config.schedule.name.as_str(), "onecycle");
+    // Presets too (model.preset = "ResNet18" was "unknown preset").
+    for (written, canonical) in [
+        ("ResNet18", "resnet18"),
+        ("resnet-18", "resnet18"),
+        ("VGG_16", "vgg16"),
+        ("MNIST_CNN", "mnist-cnn"),
+    ] {
+        let config = resolved(&format!("[model]\npreset = \"{written}\"")).unwrap();
+        assert_eq!(config.model.preset, canonical, "{written}");
+    }
+    // An unknown one is refused by the config check, before any dataset is looked for.
+    let err = resolved("[model]\npreset = \"resnet50\"")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("model.preset: unknown preset \"resnet50\"") && err.contains("resnet18"),
+        "{err}"
+    );
     let err = resolved("[model]\nactivation = \"swishy\"")
         .unwrap_err()
         .to_string();

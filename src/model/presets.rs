@@ -106,8 +106,17 @@ pub const PRESETS: &[Preset] = &[
     },
 ];
 
+/// The preset a name stands for, read as the config's other names are: case, `-` and `_`
+/// do not matter (`ResNet18`, `resnet-18`, `VGG_16`, `MNIST-CNN`).
 pub fn find(name: &str) -> Option<&'static Preset> {
-    PRESETS.iter().find(|p| p.name == name)
+    let key = crate::choice::fold(name);
+    PRESETS.iter().find(|p| crate::choice::fold(p.name) == key)
+}
+
+/// Every preset's name, comma-separated, for error messages.
+pub fn names() -> String {
+    let names: Vec<_> = PRESETS.iter().map(|p| p.name).collect();
+    names.join(", ")
 }
 
 /// Builds layer lists with the resolved knobs.
@@ -257,13 +266,12 @@ pub fn resolve_layers(model: &ModelConfig, classes: usize, origin: &str) -> Resu
         return Ok(model.layers.clone());
     }
     let preset = find(&model.preset).ok_or_else(|| {
-        let names: Vec<_> = PRESETS.iter().map(|p| p.name).collect();
         Error::input(
             origin,
             format!(
                 "model.preset: unknown preset \"{}\" (expected one of: {})",
                 model.preset,
-                names.join(", ")
+                names()
             ),
         )
     })?;

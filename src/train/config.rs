@@ -254,6 +254,10 @@ impl RunConfig {
     /// Fill the defaults other values imply, so the stored config says what really ran.
     pub fn resolve(&mut self) {
         self.optimizer.resolve();
+        // The stored config holds the preset's own name (`resnet18` for "ResNet-18").
+        if let Some(preset) = crate::model::presets::find(&self.model.preset) {
+            self.model.preset = preset.name.to_string();
+        }
     }
 
     /// The resolved config as TOML, as stored in a run folder.
@@ -276,6 +280,19 @@ impl RunConfig {
         self.train.check()?;
         self.optimizer.check()?;
         self.model.check()?;
+        // Before the data is looked for: it named a missing dataset first.
+        if !self.model.preset.is_empty()
+            && crate::model::presets::find(&self.model.preset).is_none()
+        {
+            return Err((
+                "model.preset",
+                format!(
+                    "unknown preset \"{}\" (expected one of: {})",
+                    self.model.preset,
+                    crate::model::presets::names()
+                ),
+            ));
+        }
         self.schedule.check(has_val)?;
         if self.train.early_stopping_patience > 0 && !has_val {
             return Err((
