@@ -227,3 +227,36 @@ fn names_are_read_as_pytorch_and_keras_users_write_them() {
         "{err}"
     );
 }
+
+/// A layer list written with PyTorch's or Keras' layer and argument names is the same net as
+/// one in convlab's names (`Conv2d`/`Conv2D`, `out_channels`/`filters`, `kernel_size`,
+/// `strides`, `pool_size`, `rate`, `in_features`/`out_features`/`units`, an activation's name
+/// as the type); both were "unknown variant" / "unknown field" errors.
+#[test]
+fn layer_lists_take_pytorch_and_keras_names() {
+    let layers = |list: &str| {
+        let text = format!("[data]\ndataset = \"mnist\"\n[model]\npreset = \"\"\nlayers = [{list}]");
+        run_config(parse_table(&text, "net.toml").unwrap(), "net.toml")
+            .unwrap()
+            .model
+            .layers
+    };
+    let theirs = layers(
+        "{ type = \"Conv2D\", filters = 8, kernel_size = 5, strides = 2, in_channels = 1 },
+         { type = \"BatchNorm2d\" }, { type = \"LeakyReLU\" },
+         { type = \"MaxPooling2D\", pool_size = 3, strides = 1 },
+         { type = \"SpatialDropout2D\", rate = 0.1 }, { type = \"Flatten\" },
+         { type = \"Linear\", in_features = 800, out_features = 32 },
+         { type = \"Dropout\", rate = 0.5 }, { type = \"Dense\", units = 10 }",
+    );
+    let ours = layers(
+        "{ type = \"conv\", out = 8, kernel = 5, stride = 2, in = 1 },
+         { type = \"bn\" }, { type = \"activation\", kind = \"leaky-relu\" },
+         { type = \"pool\", kernel = 3, stride = 1 },
+         { type = \"dropout2d\", p = 0.1 }, { type = \"flatten\" },
+         { type = \"linear\", in = 800, out = 32 },
+         { type = \"dropout\", p = 0.5 }, { type = \"linear\", out = 10 }",
+    );
+    assert_eq!(theirs, ours);
+    assert_eq!(theirs.len(), 9);
+}

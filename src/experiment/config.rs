@@ -112,7 +112,8 @@ pub fn run_config(table: toml::Table, origin: &str) -> Result<RunConfig> {
 }
 
 /// The typed config of a table as it is (a stored config is already resolved).
-pub fn typed(table: toml::Table, origin: &str) -> Result<RunConfig> {
+pub fn typed(mut table: toml::Table, origin: &str) -> Result<RunConfig> {
+    crate::model::spec::canonical_layer_types(&mut table);
     serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
         let path = e.path().to_string();
         let message = e.into_inner().message().trim().replace('\n', " ");

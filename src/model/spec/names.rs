@@ -1,0 +1,137 @@
+//! Layer types as PyTorch and Keras users write them (`Conv2d`, `MaxPooling2D`, `Dense`,
+//! `BatchNorm2d`, `nn.ReLU()` as `{ type = "ReLU" }`), read as convlab's own before the
+//! layer list is parsed, as the config's other names are: case, `-` and `_` do not matter.
+//! A type that is none of them is left for serde to refuse with the list of kinds.
+
+use crate::choice::fold;
+use crate::model::config::Activation;
+
+/// Other names of each layer type (compared folded). AvgPool2d is not among avg-pool's:
+/// PyTorch's averages k x k windows, convlab's `avg-pool` the whole plane (its
+/// `AdaptiveAvgPool2d(1)`, Keras' `GlobalAveragePooling2D`).
+const ALIASES: &[(&str, &[&str])] = &[
+    ("conv", &["conv2d"]),
+    ("pool", &["maxpool", "maxpool2d", "maxpooling2d"]),
+    (
+        "avg-pool",
+        &[
+            "adaptiveavgpool2d",
+            "globalaveragepooling2d",
+            "globalavgpool2d",
+        ],
+    ),
+    (
+        "bn",
+        &[
+            "batchnorm",
+            "batchnorm1d",
+            "batchnorm2d",
+            "batchnormalization",
+        ],
+    ),
+    ("dropout2d", &["spatialdropout2d"]),
+    ("linear", &["dense"]),
+    ("residual", &["basicblock"]),
+];
+
+/// The kinds serde knows (`LayerSpec`'s tags), compared folded too (`AvgPool`, `Dropout`).
+const KINDS: &[&str] = &[
+    "conv",
+    "whiten",
+    "pool",
+    "avg-pool",
+    "bn",
+    "activation",
+    "dropout",
+    "dropout2d",
+    "flatten",
+    "linear",
+    "scale",
+    "residual",
+];
+
+/// Rewrite every `model.layers[i].type` of a config table to convlab's name; an activation's
+/// name as the type (`{ type = "ReLU" }`) becomes `{ type = "activation", kind = "ReLU" }`.
+pub fn canonical_layer_types(config: &mut toml::Table) {
+    let Some(toml::Value::Table(model)) = config.get_mut("model") else {
+        return;
+    };
+    let Some(toml::Value::Array(layers)) = model.get_mut("layers") else {
+        return;
+    };
+    for layer in layers.iter_mut() {
+        let toml::Value::Table(layer) = layer else {
+            continue;
+        };
+        let Some(toml::Value::String(written)) = layer.get("type") else {
+            continue;
+        };
+        let written = written.clone();
+        if let Some(kind) = layer_kind(&written) {
+            layer.insert("type".into(), toml::Value::String(kind.into()));
+        } else if written.parse::<Activation>().is_ok() && !layer.contains_key("kind") {
+            layer.insert("type".into(), toml::Value::String("activation".into()));
+            layer.insert("kind".into(), toml::Value::String(written));
+        }
+    }
+}
+
+/// convlab's name of a layer type written in any of its spellings.
+fn layer_kind(written: &str) -> Option<&'static str> {
+    let key = fold(written);
+    KINDS.iter().copied().find(|k| fold(k) == key).or_else(|| {
+        ALIASES
+            .iter()
+            .find(|(_, names)| names.contains(&key.as_str()))
+            .map(|(kind, _)| *kind)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rewritten(layers: &str) -> String {
+        let mut table: toml::Table = format!("[model]\nlayers = [{layers}]").parse().unwrap();
+        canonical_layer_types(&mut table);
+        table["model"]["layers"].to_string()
+    }
+
+    #[test]
+    fn pytorch_and_keras_layer_names_become_convlabs() {
+        let cases = [
+            ("Conv2d", "conv"),
+            ("Conv2D", "conv"),
+            ("MaxPool2d", "pool"),
+            ("MaxPooling2D", "pool"),
+            ("AdaptiveAvgPool2d", "avg-pool"),
+            ("GlobalAveragePooling2D", "avg-pool"),
+            ("BatchNorm2d", "bn"),
+            ("BatchNormalization", "bn"),
+            ("Dense", "linear"),
+            ("Linear", "linear"),
+            ("Flatten", "flatten"),
+            ("Dropout", "dropout"),
+            ("SpatialDropout2D", "dropout2d"),
+            ("avg_pool", "avg-pool"),
+        ];
+        for (written, kind) in cases {
+            let out = rewritten(&format!("{{ type = \"{written}\" }}"));
+            assert!(
+                out.contains(&format!("type = \"{kind}\"")),
+                "{written}: {out}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_activation_name_is_an_activation_layer_and_unknown_names_stay() {
+        let out = rewritten("{ type = \"LeakyReLU\" }");
+        assert!(out.contains("type = \"activation\""), "{out}");
+        assert!(out.contains("kind = \"LeakyReLU\""), "{out}");
+        // PyTorch's AvgPool2d averages windows, not the plane: not taken for avg-pool.
+        let out = rewritten("{ type = \"AvgPool2d\" }, { type = \"conv3d\" }");
+        assert!(out.contains("type = \"AvgPool2d\""), "{out}");
+        assert!(out.contains("type = \"conv3d\""), "{out}");
+    }
+}
