@@ -201,6 +201,21 @@ fn names_are_read_as_pytorch_and_keras_users_write_them() {
         resolved("[optimizer]\nname = \"SGD_Momentum\"\n[schedule]\nname = \"OneCycle\"").unwrap();
     assert_eq!(config.optimizer.name.as_str(), "sgd-momentum");
     assert_eq!(config.schedule.name.as_str(), "onecycle");
+    // PyTorch's scheduler classes.
+    for (written, canonical) in [
+        ("StepLR", "step"),
+        ("MultiStepLR", "multistep"),
+        ("ExponentialLR", "exponential"),
+        ("CosineAnnealingLR", "cosine"),
+        ("OneCycleLR", "onecycle"),
+        ("ReduceLROnPlateau", "plateau"),
+    ] {
+        let config = resolved(&format!(
+            "[schedule]\nname = \"{written}\"\nmilestones = [2]\n[data]\nval_fraction = 0.1"
+        ))
+        .unwrap();
+        assert_eq!(config.schedule.name.as_str(), canonical, "{written}");
+    }
     // Presets too (model.preset = "ResNet18" was "unknown preset").
     for (written, canonical) in [
         ("ResNet18", "resnet18"),
@@ -235,7 +250,8 @@ fn names_are_read_as_pytorch_and_keras_users_write_them() {
 #[test]
 fn layer_lists_take_pytorch_and_keras_names() {
     let layers = |list: &str| {
-        let text = format!("[data]\ndataset = \"mnist\"\n[model]\npreset = \"\"\nlayers = [{list}]");
+        let text =
+            format!("[data]\ndataset = \"mnist\"\n[model]\npreset = \"\"\nlayers = [{list}]");
         run_config(parse_table(&text, "net.toml").unwrap(), "net.toml")
             .unwrap()
             .model

@@ -9,15 +9,17 @@ use crate::train::optim::MomentumCell;
 
 crate::choice! {
     pub enum ScheduleName("value") {
+        // PyTorch's class names are read too (`StepLR`); not ConstantLR, which scales the lr
+        // for its first total_iters steps only, where `constant` keeps it.
         Constant => "constant",
-        Step => "step",
-        Multistep => "multistep",
-        Exponential => "exponential",
-        Cosine => "cosine",
+        Step => "step" | "step-lr",
+        Multistep => "multistep" | "multistep-lr",
+        Exponential => "exponential" | "exponential-lr",
+        Cosine => "cosine" | "cosine-annealing-lr",
         /// CosineAnnealingWarmRestarts (SGDR), stepped once per epoch.
         CosineRestarts => "cosine-restarts" | "sgdr" | "cosine-annealing-warm-restarts",
-        Onecycle => "onecycle",
-        Plateau => "plateau",
+        Onecycle => "onecycle" | "onecycle-lr",
+        Plateau => "plateau" | "reduce-lr-on-plateau",
     }
 }
 
