@@ -39,6 +39,7 @@
 #   ACCUMULATE=N: one optimizer step per N batches on both sides (train.accumulate_grad_batches;
 #   the script's --accumulate); the batch column reads "batch x N".
 set -euo pipefail
+shopt -s inherit_errexit  # a failure inside $(...) stops the script too
 cd "$(dirname "$0")/.."
 mode=${MODE:-steps}
 device=${DEVICE:-cpu}
@@ -145,7 +146,10 @@ for dtype in $dtypes; do
     for _ in $(seq "$repeats"); do
       for optimizer in $optimizers; do
         label=$batch; [ "$accumulate" = 1 ] || label="${batch}x$accumulate"
-        echo "$model $label $dtype $optimizer $("${mode}_case" "$model" "$batch" $case_steps)" >> "$tmp/rows"
+        # Assigned first, so that a side that fails stops the script here (with its error)
+        # rather than leaving a broken row.
+        row=$("${mode}_case" "$model" "$batch" $case_steps)
+        echo "$model $label $dtype $optimizer $row" >> "$tmp/rows"
       done
     done
   done

@@ -199,7 +199,16 @@ def main():
     ap.add_argument("--save", help="write the trained state_dict here (for convlab import; its mean/std are printed)")
     a = ap.parse_args()
     torch.manual_seed(a.seed)
-    xtr, ytr, xte, yte = mnist(os.path.join(a.data_dir, "mnist")) if a.dataset == "mnist" else cifar_jpeg(os.path.join(a.data_dir, "cifar10/cifar10-jpeg.tar.gz"))
+    if a.dataset == "mnist":
+        xtr, ytr, xte, yte = mnist(os.path.join(a.data_dir, "mnist"))
+    elif a.dataset == "fashion-mnist":
+        # Where convlab looks too: the data dir, else Debian's dataset-fashion-mnist.
+        root = os.path.join(a.data_dir, "fashion-mnist")
+        xtr, ytr, xte, yte = mnist(root if os.path.isdir(root) else "/usr/share/datasets/fashion-mnist")
+    elif a.dataset == "cifar10":
+        xtr, ytr, xte, yte = cifar_jpeg(os.path.join(a.data_dir, "cifar10/cifar10-jpeg.tar.gz"))
+    else:
+        sys.exit(f"--dataset {a.dataset}: mnist, fashion-mnist or cifar10")
     xtr, ytr = limit(xtr, ytr, a.limit_train)
     xte, yte = limit(xte, yte, a.limit_test)
     # convlab's defaults: 10% seeded validation split, per-channel normalization from train.
