@@ -275,4 +275,23 @@ fn layer_lists_take_pytorch_and_keras_names() {
     );
     assert_eq!(theirs, ours);
     assert_eq!(theirs.len(), 9);
+
+    // A --set in convlab's name replaces the file's PyTorch/Keras one (it was "duplicate
+    // field `out`" while the file's names were only serde aliases).
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("net.toml");
+    std::fs::write(
+        &file,
+        "[model]\npreset = \"\"\nlayers = [{ type = \"Conv2d\", filters = 8 }, \
+         { type = \"Flatten\" }, { type = \"Dense\", units = 10 }]\n",
+    )
+    .unwrap();
+    let sets = ["model.layers[0].out=16".to_string()];
+    let cfg = convlab::experiment::config::load_run_config(&file, &sets).unwrap();
+    assert_eq!(
+        cfg.model.layers,
+        layers(
+            "{ type = \"conv\", out = 16 }, { type = \"flatten\" }, { type = \"linear\", out = 10 }",
+        )
+    );
 }

@@ -29,7 +29,10 @@ pub fn read_table(path: &Path) -> Result<toml::Table> {
         ),
         _ => Error::io(path, e),
     })?;
-    parse_table(&text, &path.display().to_string())
+    let mut table = parse_table(&text, &path.display().to_string())?;
+    // Layer names read as convlab's before any --set writes convlab's own beside them.
+    crate::model::spec::canonical_layer_types(&mut table);
+    Ok(table)
 }
 
 /// What a folder given where a config file goes most likely is, and what to give instead

@@ -15,21 +15,15 @@ pub use names::canonical_layer_types;
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum LayerSpec {
     Conv {
-        #[serde(alias = "out_channels", alias = "filters")]
         out: usize,
-        #[serde(default = "three", alias = "kernel_size")]
+        #[serde(default = "three")]
         kernel: usize,
-        #[serde(default = "one", alias = "strides")]
+        #[serde(default = "one")]
         stride: usize,
         #[serde(default)]
         padding: usize,
         /// Optional: checked against the incoming channels.
-        #[serde(
-            default,
-            rename = "in",
-            alias = "in_channels",
-            skip_serializing_if = "Option::is_none"
-        )]
+        #[serde(default, rename = "in", skip_serializing_if = "Option::is_none")]
         input: Option<usize>,
         /// PyTorch's `bias=` (false before batch norm in a ResNet stem).
         #[serde(default = "yes", skip_serializing_if = "is_true")]
@@ -52,9 +46,9 @@ pub enum LayerSpec {
         bias_epochs: usize,
     },
     Pool {
-        #[serde(default = "two", alias = "kernel_size", alias = "pool_size")]
+        #[serde(default = "two")]
         kernel: usize,
-        #[serde(default, alias = "strides", skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         stride: Option<usize>,
     },
     /// Global average pool to 1x1.
@@ -73,24 +67,16 @@ pub enum LayerSpec {
         kind: Activation,
     },
     Dropout {
-        #[serde(alias = "rate")]
         p: f64,
     },
     /// Channel dropout (PyTorch's `nn.Dropout2d`): whole feature maps are zeroed.
     Dropout2d {
-        #[serde(alias = "rate")]
         p: f64,
     },
     Flatten,
     Linear {
-        #[serde(alias = "out_features", alias = "units")]
         out: usize,
-        #[serde(
-            default,
-            rename = "in",
-            alias = "in_features",
-            skip_serializing_if = "Option::is_none"
-        )]
+        #[serde(default, rename = "in", skip_serializing_if = "Option::is_none")]
         input: Option<usize>,
         #[serde(default = "yes", skip_serializing_if = "is_true")]
         bias: bool,

@@ -1,7 +1,8 @@
-//! Layer types as PyTorch and Keras users write them (`Conv2d`, `MaxPooling2D`, `Dense`,
-//! `BatchNorm2d`, `nn.ReLU()` as `{ type = "ReLU" }`), read as convlab's own before the
-//! layer list is parsed, as the config's other names are: case, `-` and `_` do not matter.
-//! A type that is none of them is left for serde to refuse with the list of kinds.
+//! Layer types and arguments as PyTorch and Keras users write them (`Conv2d`, `MaxPooling2D`,
+//! `Dense`, `BatchNorm2d`, `nn.ReLU()` as `{ type = "ReLU" }`; `filters`, `kernel_size`,
+//! `units`), read as convlab's own before the layer list is parsed, as the config's other
+//! names are: in types, case, `-` and `_` do not matter. A type that is none of them is left
+//! for serde to refuse with the list of kinds.
 
 use crate::choice::fold;
 use crate::model::config::Activation;
@@ -34,6 +35,24 @@ const ALIASES: &[(&str, &[&str])] = &[
     ("residual", &["basicblock"]),
 ];
 
+/// Other names of layer arguments, by layer type: (kind, PyTorch's or Keras' name, convlab's).
+/// Keras' batch-norm `momentum` is not among them: it is 1 minus PyTorch's.
+const ARGUMENTS: &[(&str, &str, &str)] = &[
+    ("conv", "out_channels", "out"),
+    ("conv", "filters", "out"),
+    ("conv", "in_channels", "in"),
+    ("conv", "kernel_size", "kernel"),
+    ("conv", "strides", "stride"),
+    ("pool", "kernel_size", "kernel"),
+    ("pool", "pool_size", "kernel"),
+    ("pool", "strides", "stride"),
+    ("linear", "out_features", "out"),
+    ("linear", "units", "out"),
+    ("linear", "in_features", "in"),
+    ("dropout", "rate", "p"),
+    ("dropout2d", "rate", "p"),
+];
+
 /// The kinds serde knows (`LayerSpec`'s tags), compared folded too (`AvgPool`, `Dropout`).
 const KINDS: &[&str] = &[
     "conv",
@@ -50,8 +69,11 @@ const KINDS: &[&str] = &[
     "residual",
 ];
 
-/// Rewrite every `model.layers[i].type` of a config table to convlab's name; an activation's
-/// name as the type (`{ type = "ReLU" }`) becomes `{ type = "activation", kind = "ReLU" }`.
+/// Rewrite every `model.layers[i]` of a config table to convlab's names: its type, and its
+/// arguments' names where convlab's own is not also given (then serde refuses the other);
+/// an activation's name as the type (`{ type = "ReLU" }`) becomes
+/// `{ type = "activation", kind = "ReLU" }`. Run on a file's table before its `--set`s, so
+/// `--set model.layers[0].out=64` replaces a `filters = 32`, and again on the final table.
 pub fn canonical_layer_types(config: &mut toml::Table) {
     let Some(toml::Value::Table(model)) = config.get_mut("model") else {
         return;
@@ -69,6 +91,13 @@ pub fn canonical_layer_types(config: &mut toml::Table) {
         let written = written.clone();
         if let Some(kind) = layer_kind(&written) {
             layer.insert("type".into(), toml::Value::String(kind.into()));
+            for (_, theirs, ours) in ARGUMENTS.iter().filter(|(k, ..)| *k == kind) {
+                if !layer.contains_key(*ours)
+                    && let Some(value) = layer.remove(*theirs)
+                {
+                    layer.insert((*ours).into(), value);
+                }
+            }
         } else if written.parse::<Activation>().is_ok() && !layer.contains_key("kind") {
             layer.insert("type".into(), toml::Value::String("activation".into()));
             layer.insert("kind".into(), toml::Value::String(written));
@@ -122,6 +151,24 @@ mod tests {
                 "{written}: {out}"
             );
         }
+    }
+
+    #[test]
+    fn arguments_take_convlabs_names_unless_those_are_given_too() {
+        let out = rewritten(
+            "{ type = \"Conv2D\", filters = 8, kernel_size = 5, strides = 2 }, \
+             { type = \"Dense\", units = 10, in_features = 4 }",
+        );
+        for arg in ["out = 8", "kernel = 5", "stride = 2", "out = 10", "in = 4"] {
+            assert!(out.contains(arg), "{arg}: {out}");
+        }
+        assert!(!out.contains("filters") && !out.contains("units"), "{out}");
+        // Both names: left for serde to refuse as unknown, not silently one of them.
+        let out = rewritten("{ type = \"conv\", out = 8, filters = 16 }");
+        assert!(
+            out.contains("filters = 16") && out.contains("out = 8"),
+            "{out}"
+        );
     }
 
     #[test]
