@@ -31,7 +31,7 @@ pub fn read_table(path: &Path) -> Result<toml::Table> {
     })?;
     let mut table = parse_table(&text, &path.display().to_string())?;
     // Layer names read as convlab's before any --set writes convlab's own beside them.
-    crate::model::spec::canonical_layer_types(&mut table);
+    crate::model::spec::canonical_layer_names(&mut table);
     Ok(table)
 }
 
@@ -116,7 +116,7 @@ pub fn run_config(table: toml::Table, origin: &str) -> Result<RunConfig> {
 
 /// The typed config of a table as it is (a stored config is already resolved).
 pub fn typed(mut table: toml::Table, origin: &str) -> Result<RunConfig> {
-    crate::model::spec::canonical_layer_types(&mut table);
+    crate::model::spec::canonical_layer_names(&mut table);
     serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
         let path = e.path().to_string();
         let message = e.into_inner().message().trim().replace('\n', " ");

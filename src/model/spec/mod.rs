@@ -9,7 +9,7 @@ use crate::model::config::Activation;
 mod check;
 mod names;
 pub use check::{check_net, lint_net};
-pub use names::canonical_layer_types;
+pub use names::canonical_layer_names;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]

@@ -74,7 +74,7 @@ const KINDS: &[&str] = &[
 /// an activation's name as the type (`{ type = "ReLU" }`) becomes
 /// `{ type = "activation", kind = "ReLU" }`. Run on a file's table before its `--set`s, so
 /// `--set model.layers[0].out=64` replaces a `filters = 32`, and again on the final table.
-pub fn canonical_layer_types(config: &mut toml::Table) {
+pub fn canonical_layer_names(config: &mut toml::Table) {
     let Some(toml::Value::Table(model)) = config.get_mut("model") else {
         return;
     };
@@ -122,7 +122,7 @@ mod tests {
 
     fn rewritten(layers: &str) -> String {
         let mut table: toml::Table = format!("[model]\nlayers = [{layers}]").parse().unwrap();
-        canonical_layer_types(&mut table);
+        canonical_layer_names(&mut table);
         table["model"]["layers"].to_string()
     }
 
