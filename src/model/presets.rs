@@ -113,10 +113,13 @@ pub fn find(name: &str) -> Option<&'static Preset> {
     PRESETS.iter().find(|p| crate::choice::fold(p.name) == key)
 }
 
-/// Every preset's name, comma-separated, for error messages.
-pub fn names() -> String {
+/// What is wrong with a preset name [`find`] does not know, listing the ones it does.
+pub fn unknown_preset(name: &str) -> String {
     let names: Vec<_> = PRESETS.iter().map(|p| p.name).collect();
-    names.join(", ")
+    format!(
+        "unknown preset \"{name}\" (expected one of: {})",
+        names.join(", ")
+    )
 }
 
 /// Builds layer lists with the resolved knobs.
@@ -268,11 +271,7 @@ pub fn resolve_layers(model: &ModelConfig, classes: usize, origin: &str) -> Resu
     let preset = find(&model.preset).ok_or_else(|| {
         Error::input(
             origin,
-            format!(
-                "model.preset: unknown preset \"{}\" (expected one of: {})",
-                model.preset,
-                names()
-            ),
+            format!("model.preset: {}", unknown_preset(&model.preset)),
         )
     })?;
     let mut b = Builder {

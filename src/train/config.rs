@@ -286,11 +286,7 @@ impl RunConfig {
         {
             return Err((
                 "model.preset",
-                format!(
-                    "unknown preset \"{}\" (expected one of: {})",
-                    self.model.preset,
-                    crate::model::presets::names()
-                ),
+                crate::model::presets::unknown_preset(&self.model.preset),
             ));
         }
         self.schedule.check(has_val)?;
