@@ -2,7 +2,7 @@
 # Coverage-guided fuzzing (libFuzzer, cargo-fuzz, nightly) of every parser that reads a user's
 # file: fuzz/fuzz_targets/*.rs (IDX, CIFAR binary, pickle and CIFAR python batches, the
 # checkpoint, run and study TOML, image-folder .tar.gz, the decoded-dataset cache, PyTorch
-# state_dict import).
+# state_dict import, the JPEG decoder).
 #   cargo install cargo-fuzz                       # once
 #   bash bench/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     # default 600 s, every target
 # A crash or a timeout is saved under fuzz/artifacts/<target>/; fix it and keep the input as a
@@ -18,6 +18,7 @@ for t in $targets; do
   # 12-byte magic or a size that is a multiple of 3073), and every input that once crashed.
   [ "$t" = state_dict ] && cp -n tests/fixtures/pytorch/*.pth "fuzz/corpus/$t/" 2>/dev/null || true
   [ -d "tests/fixtures/fuzz/$t" ] && cp -n "tests/fixtures/fuzz/$t"/* "fuzz/corpus/$t/"
+  [ "$t" = jpeg ] && cp -n tests/fixtures/jpeg/*.jpg "fuzz/corpus/$t/"
   if [ "$t" = cifar ]; then   # one and two records: labels 3 and 9, pixels 0..255 repeated
     python3 -c "import sys; r=lambda l: bytes([l])+bytes(i%256 for i in range(3072)); sys.stdout.buffer.write(r(3))" > "fuzz/corpus/$t/seed-1-record"
     python3 -c "import sys; r=lambda l: bytes([l])+bytes(i%256 for i in range(3072)); sys.stdout.buffer.write(r(3)+r(9))" > "fuzz/corpus/$t/seed-2-records"

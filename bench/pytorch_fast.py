@@ -47,12 +47,14 @@ def load(path):
 
 
 def load_convlab_cache(path):
-    """The same images as convlab decoded them (its JPEG decoder is zune-jpeg, not libjpeg):
+    """The same images as convlab decoded them (until 2026-12-07 its JPEG decoder was zune-jpeg,
+    not libjpeg; since then src/data/jpeg/ gives PIL's pixels, so both choices read the same):
     the decoded-dataset cache `convlab train` writes (src/data/cache.rs: magic, header length,
     JSON header, then train images + labels and test images + labels as bytes)."""
     with open(path, "rb") as f:
         raw = f.read()
-    assert raw[:10] == b"CONVLABDS1", f"{path}: not a convlab dataset cache"
+    # The magic's digit (CONVLABDS1-4) counts changes in what is decoded, not in the layout.
+    assert raw[:9] == b"CONVLABDS", f"{path}: not a convlab dataset cache"
     n = int.from_bytes(raw[10:18], "little")
     header, at = json.loads(raw[18:18 + n]), 18 + n
     per, out = int(np.prod(header["shape"])), []

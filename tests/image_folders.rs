@@ -278,3 +278,111 @@ fn image_folder_reads_class_subfolders() {
     std::fs::write(&archive, tar_gz(&members)).unwrap();
     assert_eq!(folder::load(&archive).unwrap(), (train, test));
 }
+
+/// tests/fixtures/jpeg/: 19x13 JPEGs of every sampling libjpeg writes, sequential and
+/// progressive, and the pixels PIL (libjpeg-turbo 3.2.0) decodes from each; make.py there
+/// made both:
+///
+/// ```python
+/// src.save("420.jpg", quality=75, subsampling=2)  # and 422, 444, optimized, restarts, progressive, gray
+/// subprocess.run(["cjpeg", "-sample", "1x2", "src.ppm"])  # and 4x1, 2x1,1x2,1x1, -rgb, -progressive -restart 1
+/// open("420.pil", "wb").write(np.asarray(Image.open("420.jpg")).tobytes())
+/// ```
+const JPEG_FIXTURES: [&str; 12] = [
+    "420",
+    "422",
+    "444",
+    "gray",
+    "h1v2",
+    "h4v1",
+    "mixed",
+    "optimized",
+    "progressive",
+    "progressive-restarts",
+    "restarts",
+    "rgb",
+];
+
+fn jpeg_fixture(name: &str) -> (Vec<u8>, Vec<u8>) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jpeg");
+    let read = |ext: &str| std::fs::read(dir.join(format!("{name}.{ext}"))).unwrap();
+    (read("jpg"), read("pil"))
+}
+
+/// Every fixture decodes to PIL's pixels exactly, so a net sees in convlab what it sees in
+/// torchvision. The image crate alone (what convlab decoded with before) differs on all but
+/// the gray one, by up to 4 levels: that is what this would catch.
+#[test]
+fn jpegs_decode_to_the_pixels_pil_gives() {
+    use convlab::data::image_files::decode_image;
+    let mut crate_differs = 0;
+    for name in JPEG_FIXTURES {
+        let (jpg, pil) = jpeg_fixture(name);
+        let img = decode_image(&jpg).unwrap();
+        let (w, h) = (img.width(), img.height());
+        let ours = if name == "gray" {
+            img.into_luma8().into_raw()
+        } else {
+            img.into_rgb8().into_raw()
+        };
+        assert_eq!((w, h), (19, 13), "{name}.jpg");
+        let differ = ours.iter().zip(&pil).filter(|(a, b)| a != b).count();
+        assert_eq!(differ, 0, "{name}.jpg: {differ} values differ from PIL's");
+        let theirs = image::load_from_memory(&jpg).unwrap();
+        let theirs = if name == "gray" {
+            theirs.into_luma8().into_raw()
+        } else {
+            theirs.into_rgb8().into_raw()
+        };
+        crate_differs += usize::from(theirs != pil);
+    }
+    assert_eq!(crate_differs, 11);
+}
+
+/// The folder loader reads them so: x/ holds the colour fixtures (y/ one again, as a folder
+/// needs two classes); each image is PIL's pixels as channels-first bytes.
+#[test]
+fn an_image_folder_of_jpegs_holds_pils_pixels() {
+    let dir = tempfile::tempdir().unwrap();
+    let colour: Vec<&str> = JPEG_FIXTURES.into_iter().filter(|&n| n != "gray").collect();
+    for split in ["train", "test"] {
+        for class in ["x", "y"] {
+            std::fs::create_dir_all(dir.path().join(split).join(class)).unwrap();
+        }
+        for name in &colour {
+            let to = dir.path().join(format!("{split}/x/{name}.jpg"));
+            std::fs::write(to, jpeg_fixture(name).0).unwrap();
+        }
+        std::fs::write(
+            dir.path().join(format!("{split}/y/420.jpg")),
+            jpeg_fixture("420").0,
+        )
+        .unwrap();
+    }
+    let (train, _) = folder::load(dir.path()).unwrap();
+    assert_eq!(train.shape, [3, 13, 19]);
+    for (i, name) in colour.iter().enumerate() {
+        let pil = jpeg_fixture(name).1;
+        let chw: Vec<u8> = (0..3)
+            .flat_map(|c| pil.iter().skip(c).step_by(3).copied())
+            .collect();
+        assert_eq!(train.image(i), &chw[..], "{name}.jpg");
+    }
+}
+
+/// A JPEG cut short, or with a code no Huffman table holds, is not guessed at: the decoder
+/// leaves it to the image crate, whose error (or reading) convlab gave before.
+#[test]
+fn a_damaged_jpeg_is_left_to_the_image_crate() {
+    use convlab::data::jpeg;
+    let (jpg, _) = jpeg_fixture("420");
+    assert!(jpeg::decode(&jpg).is_some());
+    assert!(jpeg::decode(&jpg[..jpg.len() / 2]).is_none());
+    // Sixteen 1 bits (0xFF stuffed as 0xFF 0x00) where the scan's first DC code starts: the
+    // standard DC table's codes are at most 9 bits, none all ones.
+    let sos = jpg.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
+    let start = sos + 2 + usize::from(u16::from_be_bytes([jpg[sos + 2], jpg[sos + 3]]));
+    let mut bad = jpg.clone();
+    bad[start..start + 4].copy_from_slice(&[0xFF, 0x00, 0xFF, 0x00]);
+    assert!(jpeg::decode(&bad).is_none());
+}

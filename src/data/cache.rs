@@ -13,7 +13,8 @@ use crate::error::{SectionReader, write_atomic_parts};
 
 /// 2: image folders read their class folders' subfolders (a cache of 1 may lack them).
 /// 3: colour images read as grayscale take PIL's luma (`folder::luma_601`), not sRGB's.
-const MAGIC: &[u8; 10] = b"CONVLABDS3";
+/// 4: JPEGs decoded as libjpeg-turbo decodes them (`data::jpeg`), not as zune-jpeg does.
+const MAGIC: &[u8; 10] = b"CONVLABDS4";
 
 #[derive(Serialize, Deserialize)]
 struct Header {

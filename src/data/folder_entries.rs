@@ -49,7 +49,7 @@ impl Entry {
     }
 
     pub fn decode(&self) -> Result<DynamicImage> {
-        image::load_from_memory(&self.bytes()?).map_err(|e| self.unreadable(e))
+        super::image_files::decode_image(&self.bytes()?).map_err(|e| self.unreadable(e))
     }
 
     /// (width, height) from the file's header, without decoding its pixels.

@@ -13,6 +13,15 @@ pub const IMAGE_EXTENSIONS: &[&str] = &[
     "png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff", "ppm", "pgm",
 ];
 
+/// Decode image bytes as PIL does where it matters for the pixels: a baseline JPEG by
+/// [`super::jpeg`] (libjpeg-turbo's arithmetic), anything else by the image crate.
+pub fn decode_image(bytes: &[u8]) -> image::ImageResult<image::DynamicImage> {
+    match super::jpeg::decode(bytes) {
+        Some(img) => Ok(img),
+        None => image::load_from_memory(bytes),
+    }
+}
+
 /// The error text for bytes that do not decode as an image, naming the formats read. An
 /// image past the decoder's memory limit (the image crate's 512 MiB, which keeps a small
 /// file of huge dimensions from taking the machine's memory) is readable, only too large.

@@ -11,6 +11,7 @@ mod folder_entries;
 pub mod idx;
 pub mod image_files;
 pub mod jitter;
+pub mod jpeg;
 pub mod layout;
 pub mod loader;
 pub mod locate;

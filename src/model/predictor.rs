@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::data::Dataset;
 use crate::data::folder::to_chw;
-use crate::data::image_files::unreadable_image;
+use crate::data::image_files::{decode_image, unreadable_image};
 use crate::data::transform::{Normalize, fill_batch};
 use crate::error::{Error, Result, read_file};
 use crate::model::Net;
@@ -184,8 +184,7 @@ pub fn decode_for(
     name: &str,
     invert: bool,
 ) -> Result<Vec<u8>> {
-    let img =
-        image::load_from_memory(bytes).map_err(|e| Error::input(name, unreadable_image(&e)))?;
+    let img = decode_image(bytes).map_err(|e| Error::input(name, unreadable_image(&e)))?;
     let [c, h, w] = meta.input;
     let mut px = to_chw(img, w as u32, h as u32, c == 1);
     if invert {

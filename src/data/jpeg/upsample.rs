@@ -1,0 +1,146 @@
+//! Component planes to the image's pixels as libjpeg-turbo's jdsample.c and jdcolor.c make
+//! them with their defaults (PIL's): chroma halved across, down or both is upsampled with the
+//! "fancy" triangle filter, whose rounding alternates between output columns and rows; other
+//! integer ratios repeat samples. YCbCr becomes RGB through libjpeg's fixed-point tables.
+
+use super::tables::{Component, Frame};
+
+/// Row y of a component's samples, cut to its width; rows past its edges repeat the first
+/// and last, as libjpeg's context rows do.
+#[inline(always)]
+fn row<'p>(c: &Component, plane: &'p [u8], y: isize) -> &'p [u8] {
+    let y = y.clamp(0, c.height as isize - 1) as usize;
+    let stride = 8 * c.blocks_x;
+    &plane[y * stride..y * stride + c.width]
+}
+
+/// One component at the image's full size, `frame.width` by `frame.height`, row-major.
+#[inline(always)]
+pub fn full_size(frame: &Frame, c: &Component) -> Option<Vec<u8>> {
+    let plane = c.samples()?;
+    let (w, h) = (frame.width, frame.height);
+    let (sx, sy) = (frame.hmax / c.h, frame.vmax / c.v);
+    if !frame.hmax.is_multiple_of(c.h) || !frame.vmax.is_multiple_of(c.v) {
+        return None;
+    }
+    let mut out = vec![0u8; w * h];
+    // One upsampled row before it is cut to the image's width, and one row of column sums.
+    let mut wide = vec![0u8; c.width * sx];
+    let mut sums = vec![0u32; c.width];
+    for (y, line) in out.chunks_exact_mut(w).enumerate() {
+        let near = row(c, &plane, (y / sy) as isize);
+        // The row fancy upsampling blends in: above for the upper output row of a pair,
+        // below for the lower one.
+        let far = row(
+            c,
+            &plane,
+            (y / sy) as isize + if y % 2 == 0 { -1 } else { 1 },
+        );
+        match (sx, sy) {
+            (1, 1) => wide.copy_from_slice(near),
+            (2, 1) if c.width > 2 => h2v1(near, &mut wide),
+            (1, 2) => h1v2(near, far, y % 2 == 1, &mut wide),
+            (2, 2) if c.width > 2 => {
+                for ((s, &n), &f) in sums.iter_mut().zip(near).zip(far) {
+                    *s = 3 * u32::from(n) + u32::from(f);
+                }
+                h2v2(&sums, &mut wide);
+            }
+            _ => {
+                for (o, &v) in wide.chunks_exact_mut(sx).zip(near) {
+                    o.fill(v);
+                }
+            }
+        }
+        line.copy_from_slice(&wide[..w]);
+    }
+    Some(out)
+}
+
+/// 3/4 of the nearer sample and 1/4 of the next one across; +1 to the left output, +2 to the
+/// right one (jdsample.c's h2v1_fancy_upsample). The end columns blend with themselves.
+#[inline(always)]
+fn h2v1(src: &[u8], out: &mut [u8]) {
+    let n = src.len();
+    let at = |i: usize| u32::from(src[i]);
+    out[0] = src[0];
+    out[1] = ((3 * at(0) + at(1) + 2) >> 2) as u8;
+    for (o, s) in out[2..2 * n - 2].chunks_exact_mut(2).zip(src.windows(3)) {
+        let (left, mid, right) = (u32::from(s[0]), 3 * u32::from(s[1]), u32::from(s[2]));
+        o[0] = ((mid + left + 1) >> 2) as u8;
+        o[1] = ((mid + right + 2) >> 2) as u8;
+    }
+    out[2 * n - 2] = ((3 * at(n - 1) + at(n - 2) + 1) >> 2) as u8;
+    out[2 * n - 1] = src[n - 1];
+}
+
+/// 3/4 of the nearer row and 1/4 of the other; +1 to the upper output row, +2 to the lower
+/// one (libjpeg-turbo's h1v2_fancy_upsample).
+#[inline(always)]
+fn h1v2(near: &[u8], far: &[u8], lower: bool, out: &mut [u8]) {
+    let bias = if lower { 2 } else { 1 };
+    for ((o, &n), &f) in out.iter_mut().zip(near).zip(far) {
+        *o = ((3 * u32::from(n) + u32::from(f) + bias) >> 2) as u8;
+    }
+}
+
+/// Both at once, from each column's 3:1 blend of the rows (`sums`): 3:1 across, +8 to the
+/// left output and +7 to the right one, over 16 (h2v2_fancy_upsample).
+#[inline(always)]
+fn h2v2(sums: &[u32], out: &mut [u8]) {
+    let n = sums.len();
+    out[0] = ((4 * sums[0] + 8) >> 4) as u8;
+    out[1] = ((3 * sums[0] + sums[1] + 7) >> 4) as u8;
+    for (o, s) in out[2..2 * n - 2].chunks_exact_mut(2).zip(sums.windows(3)) {
+        o[0] = ((3 * s[1] + s[0] + 8) >> 4) as u8;
+        o[1] = ((3 * s[1] + s[2] + 7) >> 4) as u8;
+    }
+    out[2 * n - 2] = ((3 * sums[n - 1] + sums[n - 2] + 8) >> 4) as u8;
+    out[2 * n - 1] = ((4 * sums[n - 1] + 7) >> 4) as u8;
+}
+
+const SCALE_BITS: u32 = 16;
+const HALF: i32 = 1 << (SCALE_BITS - 1);
+// (c * 2^16 + 0.5) truncated, as jdcolor.c's FIX().
+const CR_TO_R: i32 = 91881; // 1.40200
+const CB_TO_B: i32 = 116130; // 1.77200
+const CR_TO_G: i32 = 46802; // 0.71414
+const CB_TO_G: i32 = 22554; // 0.34414
+
+/// Interleaved RGB from full-size Y, Cb and Cr: jdcolor.c's ycc_rgb_convert, whose tables
+/// hold these products (each chroma term rounded; green's two summed, then shifted).
+/// Computed rather than looked up, 16 pixels at a time, so that it vectorizes.
+#[inline(always)]
+pub fn ycc_to_rgb(y: &[u8], cb: &[u8], cr: &[u8]) -> Vec<u8> {
+    const N: usize = 16;
+    let mut out = vec![0u8; 3 * y.len()];
+    let whole = y.len() / N * N;
+    let (mut r, mut g, mut b) = ([0u8; N], [0u8; N], [0u8; N]);
+    for start in (0..y.len()).step_by(N) {
+        let n = if start < whole { N } else { y.len() - start };
+        let mut one = |i: usize| {
+            let at = start + i;
+            let (l, u, v) = (
+                i32::from(y[at]),
+                i32::from(cb[at]) - 128,
+                i32::from(cr[at]) - 128,
+            );
+            r[i] = (l + ((CR_TO_R * v + HALF) >> SCALE_BITS)).clamp(0, 255) as u8;
+            g[i] = (l + ((HALF - CB_TO_G * u - CR_TO_G * v) >> SCALE_BITS)).clamp(0, 255) as u8;
+            b[i] = (l + ((CB_TO_B * u + HALF) >> SCALE_BITS)).clamp(0, 255) as u8;
+        };
+        if n == N {
+            // A constant trip count, which the vectorizer needs.
+            (0..N).for_each(&mut one);
+        } else {
+            (0..n).for_each(&mut one);
+        }
+        for (i, px) in out[3 * start..3 * (start + n)]
+            .chunks_exact_mut(3)
+            .enumerate()
+        {
+            px.copy_from_slice(&[r[i], g[i], b[i]]);
+        }
+    }
+    out
+}
