@@ -4,8 +4,7 @@
 //!     cargo run --release --example decode_pixels -- OUT.bin [--resize WxH] FILE...
 //!
 //! `--image-crate` decodes, and resizes, with the image crate alone (convlab before
-//! 2026-12-07: zune-jpeg, and `resize_exact` with the Triangle filter, which `to_chw` still
-//! uses).
+//! 2026-12-07: zune-jpeg, and `resize_exact` with the Triangle filter).
 //! `--resize WxH` then converts and resizes each image as the image-folder loader and
 //! `predict` do (`data::folder::to_chw`: gray stays gray, colour becomes RGB).
 //! OUT.bin: per file, width and height (u32 little-endian), channels (u8: 1 gray, 3 RGB, 0

@@ -14,7 +14,8 @@ use crate::error::{SectionReader, write_atomic_parts};
 /// 2: image folders read their class folders' subfolders (a cache of 1 may lack them).
 /// 3: colour images read as grayscale take PIL's luma (`folder::luma_601`), not sRGB's.
 /// 4: JPEGs decoded as libjpeg-turbo decodes them (`data::jpeg`), not as zune-jpeg does.
-const MAGIC: &[u8; 10] = b"CONVLABDS4";
+/// 5: images resized as PIL's bilinear filter does it (`data::resize`), not the image crate's.
+const MAGIC: &[u8; 10] = b"CONVLABDS5";
 
 #[derive(Serialize, Deserialize)]
 struct Header {

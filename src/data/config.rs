@@ -99,8 +99,9 @@ pub struct DataConfig {
     /// Use only N training / test images, spread evenly over each set (quick runs); 0 = all.
     pub limit_train: usize,
     pub limit_test: usize,
-    /// Resize every image to [height, width] (triangle filter, as `predict` does); unset:
-    /// the dataset's own size (an image folder's: its first training image's).
+    /// Resize every image to [height, width] (PIL's bilinear filter, as torchvision's `Resize`
+    /// and `predict` do); unset: the dataset's own size (an image folder's: its first training
+    /// image's).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image_size: Option<[usize; 2]>,
     /// "auto" (the dataset's own channels), "grayscale" or "rgb", as Keras' `color_mode`.

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use image::{DynamicImage, GrayImage};
+use image::{DynamicImage, GrayImage, RgbImage};
 use rayon::prelude::*;
 
 use crate::data::dataset::Dataset;
@@ -15,6 +15,7 @@ use crate::data::folder_entries::{
 };
 use crate::data::image_files::{IMAGE_EXTENSIONS, no_class_folders};
 use crate::data::layout::Layout;
+use crate::data::resize;
 use crate::error::{Error, Result};
 
 /// Whether `path` looks like an image folder (or an archive of one).
@@ -174,9 +175,11 @@ pub fn load_as(path: &Path, layout: &Layout, test_fraction: f64) -> Result<(Data
             .expect("check_classes found images")
             .dimensions()?,
     };
+    // A folder asked for in gray is converted before the resize, as PIL's pipeline does.
+    let to_gray = layout.channels == Some(1);
     let decoded: Vec<DynamicImage> = entries
         .par_iter()
-        .map(|e| Ok(resized(e.decode()?, w, h)))
+        .map(|e| Ok(resized(e.decode()?, w, h, to_gray)))
         .collect::<Result<_>>()?;
     let all_gray = decoded.iter().all(|d| !d.color().has_color());
     let natural_c = if all_gray { 1 } else { 3 };
@@ -210,23 +213,38 @@ pub fn load_as(path: &Path, layout: &Layout, test_fraction: f64) -> Result<(Data
     Ok((train, test))
 }
 
-/// `img` squashed to w x h (Triangle filter), unless it has that size already.
-fn resized(img: DynamicImage, w: u32, h: u32) -> DynamicImage {
-    if img.width() != w || img.height() != h {
-        img.resize_exact(w, h, image::imageops::FilterType::Triangle)
-    } else {
-        img
+/// `img` as 8-bit RGB, or 8-bit gray where it has no colour or `gray` asks for it
+/// ([`luma_601`]), as PIL's `convert` gives it; then squashed to w x h as PIL's
+/// `resize(BILINEAR)` does (torchvision's `Resize`), unless it has that size already.
+/// Converting first is PIL's order (`ImageFolder` opens with `convert("RGB")`; Keras'
+/// `load_img(color_mode="grayscale")` converts, then resizes).
+fn resized(img: DynamicImage, w: u32, h: u32, gray: bool) -> DynamicImage {
+    let (iw, ih) = (img.width() as usize, img.height() as usize);
+    let to = (w as usize, h as usize);
+    if gray || !img.color().has_color() {
+        let img = luma_601(img);
+        if (iw, ih) == to {
+            return img.into();
+        }
+        let px = resize::bilinear(img.as_raw(), 1, (iw, ih), to);
+        return GrayImage::from_raw(w, h, px).expect("w * h bytes").into();
     }
+    let img = img.into_rgb8();
+    if (iw, ih) == to {
+        return img.into();
+    }
+    let px = resize::bilinear(img.as_raw(), 3, (iw, ih), to);
+    RgbImage::from_raw(w, h, px)
+        .expect("3 * w * h bytes")
+        .into()
 }
 
-/// Resize if needed and lay out as CHW bytes; `gray`: one channel, converted before the
-/// resize, as Keras' `load_img(color_mode="grayscale")` does.
+/// Convert and resize ([`resized`]), then lay out as CHW bytes; `gray`: one channel.
 pub fn to_chw(img: DynamicImage, w: u32, h: u32, gray: bool) -> Vec<u8> {
+    let img = resized(img, w, h, gray);
     if gray {
-        let img = DynamicImage::ImageLuma8(luma_601(img));
-        return resized(img, w, h).into_luma8().into_raw();
+        return img.into_luma8().into_raw();
     }
-    let img = resized(img, w, h);
     let rgb = img.into_rgb8();
     let plane = (w * h) as usize;
     let mut out = vec![0u8; 3 * plane];

@@ -62,8 +62,8 @@ impl Layout {
         size + &channels
     }
 
-    /// Resize (triangle filter) and convert every image of `ds` to this layout, in place;
-    /// nothing is done when the dataset already has it.
+    /// Resize (PIL's bilinear filter, `data::resize`) and convert every image of `ds` to this
+    /// layout, in place; nothing is done when the dataset already has it.
     pub fn apply(&self, ds: &mut Dataset) {
         let to = self.shape(ds.shape);
         if to == ds.shape {

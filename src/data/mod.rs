@@ -17,6 +17,7 @@ pub mod loader;
 pub mod locate;
 pub mod pickle;
 pub mod resident;
+pub mod resize;
 pub mod rotate;
 pub mod transform;
 

@@ -174,23 +174,26 @@ pub fn looks_inverted(meta: &CheckpointMeta, px: &[u8]) -> bool {
 const NEGATIVE_MARGIN: f64 = 0.3;
 
 /// Image bytes (PNG, JPEG, BMP, GIF, WebP, TIFF, PPM/PGM) to the checkpoint's input as CHW
-/// bytes: grayscale or RGB as the model expects, resized (squashed, Triangle filter) as the
-/// image-folder loader does; with `invert`, each pixel v as 255 - v (predict's `--invert`,
-/// serve's `?invert=true`). It needs only the checkpoint's meta, so threads that prepare
-/// inputs call it without the model.
+/// bytes: decoded, converted to grayscale or RGB as the model expects and resized (squashed)
+/// as PIL does these (`data::jpeg`, `data::resize`), as the image-folder loader does; with
+/// `invert`, each decoded pixel v as 255 - v (predict's `--invert`, serve's
+/// `?invert=true`). It needs only the checkpoint's meta, so threads that prepare inputs call
+/// it without the model.
 pub fn decode_for(
     meta: &CheckpointMeta,
     bytes: &[u8],
     name: &str,
     invert: bool,
 ) -> Result<Vec<u8>> {
-    let img = decode_image(bytes).map_err(|e| Error::input(name, unreadable_image(&e)))?;
-    let [c, h, w] = meta.input;
-    let mut px = to_chw(img, w as u32, h as u32, c == 1);
+    let mut img = decode_image(bytes).map_err(|e| Error::input(name, unreadable_image(&e)))?;
+    // Inverted as decoded, before the conversion and resize, so that a negative reads as
+    // exactly its original: PIL's rounding (which `to_chw` follows) is not symmetric, so
+    // inverting after the resize could move a pixel by a level.
     if invert {
-        px.iter_mut().for_each(|v| *v = 255 - *v);
+        img.invert();
     }
-    Ok(px)
+    let [c, h, w] = meta.input;
+    Ok(to_chw(img, w as u32, h as u32, c == 1))
 }
 
 /// The `k` most probable of `classes`, most probable first.
