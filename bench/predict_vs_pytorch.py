@@ -10,7 +10,8 @@ PIL's Image.open -> convert("L" or "RGB") -> transforms.Resize((H, W)) (bilinear
 antialias, on the PIL image) -> ToTensor -> Normalize(MEAN, STD). Prints the largest and the
 median difference of the logits and how many images get another top-1 class; then the same
 after each image is decoded by PIL and saved as PNG, which leaves out the two JPEG decoders
-(convlab's zune-jpeg against PIL's libjpeg-turbo).
+(since 2026-12-07 convlab's gives PIL's pixels, so both lines read the same; before, it was
+zune-jpeg against PIL's libjpeg-turbo).
 """
 import argparse, json, os, subprocess, tempfile
 

@@ -30,9 +30,8 @@ pub fn sequential(
     prediction: &mut i32,
     block: &mut [i16],
 ) -> Option<()> {
-    *prediction = prediction.wrapping_add(dc_diff(bits, dc)?);
-    // libjpeg keeps coefficients as 16-bit JCOEFs.
-    block[0] = *prediction as i16;
+    // The DC term as a progressive scan's first pass with no scaling.
+    dc_first(bits, dc, 0, prediction, block)?;
     let mut k = 1;
     while k < 64 {
         let rs = bits.decode(ac)?;
@@ -54,7 +53,8 @@ pub fn sequential(
     (!bits.overran()).then_some(())
 }
 
-/// A progressive DC scan's first pass: the difference, scaled up by Al.
+/// A progressive DC scan's first pass: the difference, scaled up by Al (kept as a 16-bit
+/// JCOEF, as libjpeg keeps coefficients).
 pub fn dc_first(
     bits: &mut Bits,
     dc: &Huffman,
