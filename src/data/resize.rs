@@ -85,34 +85,51 @@ pub fn bilinear(
 
 /// Every row resampled from `w` to `out_w` pixels.
 fn horizontal(px: &[u8], c: usize, w: usize, h: usize, out_w: usize) -> Vec<u8> {
+    // The channel count as a constant, so that each tap's channels are summed in one pass.
+    match c {
+        1 => horizontal_of::<1>(px, w, h, out_w),
+        3 => horizontal_of::<3>(px, w, h, out_w),
+        _ => unreachable!("images are gray or RGB here, not {c} channels"),
+    }
+}
+
+fn horizontal_of<const C: usize>(px: &[u8], w: usize, h: usize, out_w: usize) -> Vec<u8> {
     let k = weights(w, out_w);
-    let mut out = vec![0u8; h * out_w * c];
-    for (src, line) in px.chunks_exact(w * c).zip(out.chunks_exact_mut(out_w * c)) {
-        for (x, dst) in line.chunks_exact_mut(c).enumerate() {
-            for (ch, d) in dst.iter_mut().enumerate() {
-                let mut sum = HALF;
-                for (i, &wt) in k.weights[x].iter().enumerate() {
-                    sum += i32::from(src[(k.first[x] + i) * c + ch]) * wt;
+    let mut out = vec![0u8; h * out_w * C];
+    for (src, line) in px.chunks_exact(w * C).zip(out.chunks_exact_mut(out_w * C)) {
+        for ((dst, &first), taps) in line.chunks_exact_mut(C).zip(&k.first).zip(&k.weights) {
+            let mut sum = [HALF; C];
+            let from = &src[first * C..(first + taps.len()) * C];
+            for (p, &wt) in from.chunks_exact(C).zip(taps) {
+                for ch in 0..C {
+                    sum[ch] += i32::from(p[ch]) * wt;
                 }
-                *d = clip8(sum);
+            }
+            for ch in 0..C {
+                dst[ch] = clip8(sum[ch]);
             }
         }
     }
     out
 }
 
-/// Every column resampled from `h` to `out_h` pixels.
+/// Every column resampled from `h` to `out_h` pixels: each output row is a weighted sum of
+/// whole input rows, which vectorizes.
 fn vertical(px: &[u8], c: usize, w: usize, h: usize, out_h: usize) -> Vec<u8> {
     let k = weights(h, out_h);
     let stride = w * c;
     let mut out = vec![0u8; out_h * stride];
-    for (y, line) in out.chunks_exact_mut(stride).enumerate() {
-        for (i, v) in line.iter_mut().enumerate() {
-            let mut sum = HALF;
-            for (r, &wt) in k.weights[y].iter().enumerate() {
-                sum += i32::from(px[(k.first[y] + r) * stride + i]) * wt;
+    let mut sums = vec![0i32; stride];
+    for ((line, &first), taps) in out.chunks_exact_mut(stride).zip(&k.first).zip(&k.weights) {
+        sums.fill(HALF);
+        for (r, &wt) in taps.iter().enumerate() {
+            let row = &px[(first + r) * stride..(first + r + 1) * stride];
+            for (s, &v) in sums.iter_mut().zip(row) {
+                *s += i32::from(v) * wt;
             }
-            *v = clip8(sum);
+        }
+        for (o, &s) in line.iter_mut().zip(&sums) {
+            *o = clip8(s);
         }
     }
     out
