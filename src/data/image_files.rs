@@ -13,8 +13,10 @@ pub const IMAGE_EXTENSIONS: &[&str] = &[
     "png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff", "ppm", "pgm",
 ];
 
-/// Decode image bytes as PIL does where it matters for the pixels: a baseline JPEG by
-/// [`super::jpeg`] (libjpeg-turbo's arithmetic), anything else by the image crate.
+/// Decode image bytes to the pixels PIL gives: a JPEG (sequential or progressive, 8-bit
+/// Huffman-coded) by [`super::jpeg`], which rounds as libjpeg-turbo does; anything else,
+/// and a JPEG that decoder leaves alone, by the image crate (lossless formats give the same
+/// pixels either way).
 pub fn decode_image(bytes: &[u8]) -> image::ImageResult<image::DynamicImage> {
     match super::jpeg::decode(bytes) {
         Some(img) => Ok(img),

@@ -25,7 +25,7 @@ use scan::{ScanComponent, Tables};
 use tables::{Frame, Huffman, Quant};
 
 /// True for bytes that start as a JPEG does (SOI, then a marker).
-pub fn is_jpeg(bytes: &[u8]) -> bool {
+fn is_jpeg(bytes: &[u8]) -> bool {
     bytes.starts_with(&[0xFF, 0xD8, 0xFF])
 }
 
