@@ -219,24 +219,24 @@ pub fn load_as(path: &Path, layout: &Layout, test_fraction: f64) -> Result<(Data
 /// Converting first is PIL's order (`ImageFolder` opens with `convert("RGB")`; Keras'
 /// `load_img(color_mode="grayscale")` converts, then resizes).
 fn resized(img: DynamicImage, w: u32, h: u32, gray: bool) -> DynamicImage {
-    let (iw, ih) = (img.width() as usize, img.height() as usize);
+    let from = (img.width() as usize, img.height() as usize);
     let to = (w as usize, h as usize);
-    if gray || !img.color().has_color() {
-        let img = luma_601(img);
-        if (iw, ih) == to {
-            return img.into();
-        }
-        let px = resize::bilinear(img.as_raw(), 1, (iw, ih), to);
-        return GrayImage::from_raw(w, h, px).expect("w * h bytes").into();
+    let (px, c) = if gray || !img.color().has_color() {
+        (luma_601(img).into_raw(), 1)
+    } else {
+        (img.into_rgb8().into_raw(), 3)
+    };
+    let px = if from == to {
+        px
+    } else {
+        resize::bilinear(&px, c, from, to)
+    };
+    match c {
+        1 => GrayImage::from_raw(w, h, px).expect("w * h bytes").into(),
+        _ => RgbImage::from_raw(w, h, px)
+            .expect("3 * w * h bytes")
+            .into(),
     }
-    let img = img.into_rgb8();
-    if (iw, ih) == to {
-        return img.into();
-    }
-    let px = resize::bilinear(img.as_raw(), 3, (iw, ih), to);
-    RgbImage::from_raw(w, h, px)
-        .expect("3 * w * h bytes")
-        .into()
 }
 
 /// Convert and resize ([`resized`]), then lay out as CHW bytes; `gray`: one channel.

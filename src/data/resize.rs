@@ -71,15 +71,11 @@ pub fn bilinear(
         let tall = vertical(px, c, w, h, out_h);
         return horizontal(&tall, c, w, out_h, out_w);
     }
-    let wide = if across {
-        horizontal(px, c, w, h, out_w)
-    } else {
-        px.to_vec()
-    };
-    if down {
-        vertical(&wide, c, out_w, h, out_h)
-    } else {
-        wide
+    match (across, down) {
+        (true, true) => vertical(&horizontal(px, c, w, h, out_w), c, out_w, h, out_h),
+        (true, false) => horizontal(px, c, w, h, out_w),
+        (false, true) => vertical(px, c, w, h, out_h),
+        (false, false) => px.to_vec(),
     }
 }
 

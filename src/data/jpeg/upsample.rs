@@ -37,7 +37,11 @@ pub fn full_size(frame: &Frame, c: &Component) -> Option<Vec<u8>> {
             (y / sy) as isize + if y % 2 == 0 { -1 } else { 1 },
         );
         match (sx, sy) {
-            (1, 1) => wide.copy_from_slice(near),
+            // Full resolution (luma, or 4:4:4 chroma): the row as it is, copied once.
+            (1, 1) => {
+                out.extend_from_slice(&near[..w]);
+                continue;
+            }
             (2, 1) if c.width > 2 => h2v1(near, &mut wide),
             (1, 2) => h1v2(near, far, y % 2 == 1, &mut wide),
             (2, 2) if c.width > 2 => {
