@@ -7,6 +7,9 @@
 //! 2026-12-07: zune-jpeg, and `resize_exact` with the Triangle filter).
 //! `--resize WxH` then converts and resizes each image as the image-folder loader and
 //! `predict` do (`data::folder::to_chw`: gray stays gray, colour becomes RGB).
+//! `--time ROUNDS` writes nothing: it reads the files into memory, then decodes all of them
+//! ROUNDS times with convlab's decoder and with the image crate's, in turn, and prints each
+//! round's seconds (`bench/decode_speed.py` sets PIL's beside them).
 //! OUT.bin: per file, width and height (u32 little-endian), channels (u8: 1 gray, 3 RGB, 0
 //! where it did not decode), the decoder (u8: 1 convlab's JPEG decoder, 0 the image crate),
 //! then the pixels row-major, channels interleaved.
@@ -17,6 +20,13 @@ fn main() -> std::io::Result<()> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let image_crate = args.iter().any(|a| a == "--image-crate");
     args.retain(|a| a != "--image-crate");
+    if let Some(i) = args.iter().position(|a| a == "--time") {
+        let rounds: usize = args
+            .get(i + 1)
+            .and_then(|r| r.parse().ok())
+            .expect("--time ROUNDS");
+        return time_decoders(rounds, &args[i + 2..]);
+    }
     let mut resize = None;
     if let Some(i) = args.iter().position(|a| a == "--resize") {
         let size = args.remove(i + 1);
@@ -77,4 +87,24 @@ fn main() -> std::io::Result<()> {
         w.write_all(&pixels)?;
     }
     w.flush()
+}
+
+/// Seconds to decode every file, round by round: convlab's decoder, then the image crate's
+/// (zune-jpeg for JPEGs), each on one thread, from bytes already in memory.
+fn time_decoders(rounds: usize, files: &[String]) -> std::io::Result<()> {
+    let bytes: Vec<Vec<u8>> = files.iter().map(std::fs::read).collect::<Result<_, _>>()?;
+    for round in 0..rounds {
+        let start = std::time::Instant::now();
+        for b in &bytes {
+            std::hint::black_box(convlab::data::image_files::decode_image(b).ok());
+        }
+        let ours = start.elapsed().as_secs_f64();
+        let start = std::time::Instant::now();
+        for b in &bytes {
+            std::hint::black_box(image::load_from_memory(b).ok());
+        }
+        let crate_s = start.elapsed().as_secs_f64();
+        println!("round {round}: convlab {ours:.4} s, image crate {crate_s:.4} s");
+    }
+    Ok(())
 }

@@ -125,15 +125,99 @@ pub fn islow(coef: &[i32; 64], out: &mut [u8], stride: usize) {
             cols[c][r] = v;
         }
     }
-    let mut px = transform(cols);
-    for v in &mut px {
-        *v = descale(*v, CONST_BITS + PASS1_BITS + 3);
+    let px = transform(cols);
+    // Output column c, lane r: level-shifted by 128 and clamped, as libjpeg-turbo's SIMD
+    // code saturates (its C table wraps only values no encoder's file produces), as eight
+    // bytes, then turned into rows.
+    let mut columns = [0u64; 8];
+    for (column, p) in columns.iter_mut().zip(px) {
+        let mut bytes = [0u8; 8];
+        for (b, v) in bytes
+            .iter_mut()
+            .zip(descale(p, CONST_BITS + PASS1_BITS + 3))
+        {
+            *b = v.wrapping_add(128).clamp(0, 255) as u8;
+        }
+        *column = u64::from_le_bytes(bytes);
     }
-    for (r, line) in out.chunks_mut(stride).take(8).enumerate() {
-        for (c, o) in line[..8].iter_mut().enumerate() {
-            // Level-shifted by 128 and clamped, as libjpeg-turbo's SIMD code saturates (its C
-            // table wraps only values no encoder's file produces).
-            *o = px[c][r].wrapping_add(128).clamp(0, 255) as u8;
+    for (line, row) in out.chunks_mut(stride).zip(transpose_bytes(columns)) {
+        line[..8].copy_from_slice(&row.to_le_bytes());
+    }
+}
+
+/// The samples of a block whose only nonzero coefficient is the DC term (`dc`,
+/// dequantized): all eight rows and columns of the full transform give this one value, by
+/// the same wrapping steps.
+#[inline(always)]
+pub fn dc_only(dc: i32) -> u8 {
+    let ws = (dc.wrapping_shl(CONST_BITS)).wrapping_add(1 << (CONST_BITS - PASS1_BITS - 1))
+        >> (CONST_BITS - PASS1_BITS);
+    let n = CONST_BITS + PASS1_BITS + 3;
+    let px = (ws.wrapping_shl(CONST_BITS)).wrapping_add(1 << (n - 1)) >> n;
+    px.wrapping_add(128).clamp(0, 255) as u8
+}
+
+/// An 8x8 byte matrix held as eight words (byte j of word i is entry (i, j)) transposed by
+/// swapping ever smaller off-diagonal blocks: 4x4, then 2x2, then single bytes.
+#[inline(always)]
+fn transpose_bytes(mut m: [u64; 8]) -> [u64; 8] {
+    for (half, low) in [
+        (4, 0x0000_0000_FFFF_FFFF_u64),
+        (2, 0x0000_FFFF_0000_FFFF),
+        (1, 0x00FF_00FF_00FF_00FF),
+    ] {
+        let shift = 8 * half as u32;
+        for i in (0..8).filter(|i| i & half == 0) {
+            let (a, b) = (m[i], m[i + half]);
+            m[i] = (a & low) | ((b & low) << shift);
+            m[i + half] = ((a >> shift) & low) | (b & !low);
+        }
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transposes_bytes() {
+        let m: [u64; 8] =
+            std::array::from_fn(|i| u64::from_le_bytes(std::array::from_fn(|j| (8 * i + j) as u8)));
+        let t = transpose_bytes(m);
+        for (j, row) in t.iter().enumerate() {
+            assert_eq!(
+                row.to_le_bytes(),
+                std::array::from_fn(|i| (8 * i + j) as u8),
+                "row {j}"
+            );
+        }
+    }
+
+    #[test]
+    fn dc_only_block_is_the_full_transform() {
+        for dc in [
+            -70000,
+            -2048,
+            -1029,
+            -1024,
+            -1,
+            0,
+            1,
+            3,
+            4,
+            1016,
+            1023,
+            1024,
+            2047,
+            70000,
+            i32::MAX / 3,
+        ] {
+            let mut coef = [0i32; 64];
+            coef[0] = dc;
+            let mut out = [0u8; 64];
+            islow(&coef, &mut out, 8);
+            assert_eq!(out, [dc_only(dc); 64], "dc {dc}");
         }
     }
 }

@@ -115,29 +115,45 @@ fn pixels_avx2(frame: &Frame, rgb_coded: bool) -> Option<DynamicImage> {
     pixels(frame, rgb_coded)
 }
 
-/// The decoded coefficients to the image: inverse DCT, upsampling, colour conversion.
-/// Inlined with its callees into [`pixels_avx2`].
+/// The decoded coefficients to the image: inverse DCT, upsampling, colour conversion, row by
+/// row into the image. Inlined with its callees into [`pixels_avx2`]; loops, not closures,
+/// as a closure is a function of its own, compiled without AVX2.
 #[inline(always)]
 fn pixels(frame: &Frame, rgb_coded: bool) -> Option<DynamicImage> {
-    let (w, h) = (frame.width as u32, frame.height as u32);
-    if let [gray] = &frame.components[..] {
-        return GrayImage::from_raw(w, h, upsample::full_size(frame, gray)?).map(Into::into);
-    }
-    // Loops, not closures: a closure is a function of its own, compiled without AVX2.
+    let (w, h) = (frame.width, frame.height);
     let mut planes = Vec::with_capacity(3);
     for c in &frame.components {
-        planes.push(upsample::full_size(frame, c)?);
+        planes.push(c.samples()?);
     }
-    let rgb = if rgb_coded {
-        let mut rgb = vec![0u8; 3 * planes[0].len()];
-        for (i, px) in rgb.chunks_exact_mut(3).enumerate() {
-            px.copy_from_slice(&[planes[0][i], planes[1][i], planes[2][i]]);
+    let mut rows = Vec::with_capacity(3);
+    for (c, plane) in frame.components.iter().zip(&planes) {
+        rows.push(upsample::Upsampler::new(frame, c, plane)?);
+    }
+    let (w32, h32) = (w as u32, h as u32);
+    match &mut rows[..] {
+        [gray] => {
+            let mut out = vec![0u8; w * h];
+            for (y, line) in out.chunks_exact_mut(w).enumerate() {
+                line.copy_from_slice(gray.row(y));
+            }
+            GrayImage::from_raw(w32, h32, out).map(Into::into)
         }
-        rgb
-    } else {
-        upsample::ycc_to_rgb(&planes[0], &planes[1], &planes[2])
-    };
-    RgbImage::from_raw(w, h, rgb).map(Into::into)
+        [a, b, c] => {
+            let mut out = vec![0u8; 3 * w * h];
+            for (y, line) in out.chunks_exact_mut(3 * w).enumerate() {
+                let (a, b, c) = (a.row(y), b.row(y), c.row(y));
+                if rgb_coded {
+                    for (((px, &r), &g), &b) in line.chunks_exact_mut(3).zip(a).zip(b).zip(c) {
+                        px.copy_from_slice(&[r, g, b]);
+                    }
+                } else {
+                    upsample::ycc_row(a, b, c, line);
+                }
+            }
+            RgbImage::from_raw(w32, h32, out).map(Into::into)
+        }
+        _ => None,
+    }
 }
 
 /// SOS: the scan's components, each a frame component named once, with its tables; and

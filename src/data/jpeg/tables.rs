@@ -155,11 +155,20 @@ impl Component {
         let mut plane = vec![0u8; stride * 8 * self.blocks_y];
         let mut coef = [0i32; 64];
         for (i, block) in self.coefs.chunks_exact(64).enumerate() {
+            let (bx, by) = (i % self.blocks_x, i / self.blocks_x);
+            let out = &mut plane[by * 8 * stride + bx * 8..];
+            // Smooth areas are mostly blocks of one flat value: no transform needed.
+            if block[1..].iter().all(|&b| b == 0) {
+                let v = super::idct::dc_only(i32::from(block[0]).wrapping_mul(quant[0]));
+                for line in out.chunks_mut(stride).take(8) {
+                    line[..8].fill(v);
+                }
+                continue;
+            }
             for ((c, &b), &q) in coef.iter_mut().zip(block).zip(&quant) {
                 *c = i32::from(b).wrapping_mul(q);
             }
-            let (bx, by) = (i % self.blocks_x, i / self.blocks_x);
-            super::idct::islow(&coef, &mut plane[by * 8 * stride + bx * 8..], stride);
+            super::idct::islow(&coef, out, stride);
         }
         Some(plane)
     }

@@ -14,51 +14,70 @@ fn row<'p>(c: &Component, plane: &'p [u8], y: isize) -> &'p [u8] {
     &plane[y * stride..y * stride + c.width]
 }
 
-/// One component at the image's full size, `frame.width` by `frame.height`, row-major.
-#[inline(always)]
-pub fn full_size(frame: &Frame, c: &Component) -> Option<Vec<u8>> {
-    let plane = c.samples()?;
-    let (w, h) = (frame.width, frame.height);
-    let (sx, sy) = (frame.hmax / c.h, frame.vmax / c.v);
-    if !frame.hmax.is_multiple_of(c.h) || !frame.vmax.is_multiple_of(c.v) {
-        return None;
+/// One component's rows at the image's full size, `frame.width` wide, made one at a time from
+/// its samples (`plane`, rows `8 * blocks_x` long), so that no full-size copy of a chroma
+/// plane is ever held.
+pub struct Upsampler<'p> {
+    c: &'p Component,
+    plane: &'p [u8],
+    sx: usize,
+    sy: usize,
+    width: usize,
+    /// One upsampled row before it is cut to the image's width, and one row of column sums.
+    wide: Vec<u8>,
+    sums: Vec<u32>,
+}
+
+impl<'p> Upsampler<'p> {
+    /// None where the component's sampling does not divide the frame's largest.
+    #[inline(always)]
+    pub fn new(frame: &Frame, c: &'p Component, plane: &'p [u8]) -> Option<Self> {
+        if !frame.hmax.is_multiple_of(c.h) || !frame.vmax.is_multiple_of(c.v) {
+            return None;
+        }
+        let sx = frame.hmax / c.h;
+        Some(Upsampler {
+            c,
+            plane,
+            sx,
+            sy: frame.vmax / c.v,
+            width: frame.width,
+            wide: vec![0u8; c.width * sx],
+            sums: vec![0u32; c.width],
+        })
     }
-    let mut out = Vec::with_capacity(w * h);
-    // One upsampled row before it is cut to the image's width, and one row of column sums.
-    let mut wide = vec![0u8; c.width * sx];
-    let mut sums = vec![0u32; c.width];
-    for y in 0..h {
-        let near = row(c, &plane, (y / sy) as isize);
+
+    /// Output row y.
+    #[inline(always)]
+    pub fn row(&mut self, y: usize) -> &[u8] {
+        let (c, plane) = (self.c, self.plane);
+        let near = row(c, plane, (y / self.sy) as isize);
         // The row fancy upsampling blends in: above for the upper output row of a pair,
         // below for the lower one.
         let far = row(
             c,
-            &plane,
-            (y / sy) as isize + if y % 2 == 0 { -1 } else { 1 },
+            plane,
+            (y / self.sy) as isize + if y % 2 == 0 { -1 } else { 1 },
         );
-        match (sx, sy) {
-            // Full resolution (luma, or 4:4:4 chroma): the row as it is, copied once.
-            (1, 1) => {
-                out.extend_from_slice(&near[..w]);
-                continue;
-            }
-            (2, 1) if c.width > 2 => h2v1(near, &mut wide),
-            (1, 2) => h1v2(near, far, y % 2 == 1, &mut wide),
+        match (self.sx, self.sy) {
+            // Full resolution (luma, or 4:4:4 chroma): the row as it is.
+            (1, 1) => return &near[..self.width],
+            (2, 1) if c.width > 2 => h2v1(near, &mut self.wide),
+            (1, 2) => h1v2(near, far, y % 2 == 1, &mut self.wide),
             (2, 2) if c.width > 2 => {
-                for ((s, &n), &f) in sums.iter_mut().zip(near).zip(far) {
+                for ((s, &n), &f) in self.sums.iter_mut().zip(near).zip(far) {
                     *s = 3 * u32::from(n) + u32::from(f);
                 }
-                h2v2(&sums, &mut wide);
+                h2v2(&self.sums, &mut self.wide);
             }
-            _ => {
-                for (o, &v) in wide.chunks_exact_mut(sx).zip(near) {
+            (sx, _) => {
+                for (o, &v) in self.wide.chunks_exact_mut(sx).zip(near) {
                     o.fill(v);
                 }
             }
         }
-        out.extend_from_slice(&wide[..w]);
+        &self.wide[..self.width]
     }
-    Some(out)
 }
 
 /// 3/4 of the nearer sample and 1/4 of the next one across; +1 to the left output, +2 to the
@@ -123,29 +142,10 @@ fn ycc_pixel(y: u8, cb: u8, cr: u8) -> [u8; 3] {
     ]
 }
 
-/// Interleaved RGB from full-size Y, Cb and Cr. Computed rather than looked up, 16 pixels at
-/// a time into planes then interleaved, so that the arithmetic vectorizes; plain loops, as a
-/// closure would be compiled on its own, without AVX2.
+/// One row of interleaved RGB (`out`, 3 bytes a pixel) from full-size rows of Y, Cb and Cr.
 #[inline(always)]
-pub fn ycc_to_rgb(y: &[u8], cb: &[u8], cr: &[u8]) -> Vec<u8> {
-    const N: usize = 16;
-    // Filled by appending: zeroing megabytes first showed in a photo's profile.
-    let mut out = Vec::with_capacity(3 * y.len());
-    let whole = y.len() / N * N;
-    let mut rgb = [[0u8; 3]; N];
-    for start in (0..whole).step_by(N) {
-        let (y, cb, cr) = (
-            &y[start..start + N],
-            &cb[start..start + N],
-            &cr[start..start + N],
-        );
-        for i in 0..N {
-            rgb[i] = ycc_pixel(y[i], cb[i], cr[i]);
-        }
-        out.extend_from_slice(rgb.as_flattened());
+pub fn ycc_row(y: &[u8], cb: &[u8], cr: &[u8], out: &mut [u8]) {
+    for (((o, &l), &u), &v) in out.chunks_exact_mut(3).zip(y).zip(cb).zip(cr) {
+        o.copy_from_slice(&ycc_pixel(l, u, v));
     }
-    for i in whole..y.len() {
-        out.extend_from_slice(&ycc_pixel(y[i], cb[i], cr[i]));
-    }
-    out
 }
