@@ -28,7 +28,30 @@ impl<'a> Bits<'a> {
         }
     }
 
+    /// Tops the buffer up to at least 57 bits: eight bytes at a time where none of them is
+    /// 0xFF (then no byte is stuffed and no marker is near), else byte by byte.
+    #[inline(always)]
     fn fill(&mut self) {
+        if let Some(word) = self.data.get(self.pos..self.pos + 8) {
+            let word = u64::from_be_bytes(word.try_into().expect("8 bytes"));
+            let inverted = !word;
+            let has_ff =
+                inverted.wrapping_sub(0x0101_0101_0101_0101) & !inverted & 0x8080_8080_8080_8080;
+            if has_ff == 0 && self.marker.is_none() {
+                // The whole bytes that fit below the `count` bits held.
+                let bytes = (64 - self.count) / 8;
+                let top = u64::MAX.checked_shr(8 * bytes).map_or(u64::MAX, |low| !low);
+                self.buf |= (word & top) >> self.count;
+                self.count += 8 * bytes;
+                self.pos += bytes as usize;
+                return;
+            }
+        }
+        self.fill_slowly();
+    }
+
+    #[inline(never)]
+    fn fill_slowly(&mut self) {
         while self.count <= 56 {
             let byte = self.next_byte();
             self.buf |= u64::from(byte) << (56 - self.count);
@@ -65,6 +88,7 @@ impl<'a> Bits<'a> {
         0
     }
 
+    #[inline(always)]
     fn peek16(&mut self) -> u32 {
         if self.count < 16 {
             self.fill();
@@ -72,11 +96,13 @@ impl<'a> Bits<'a> {
         (self.buf >> 48) as u32
     }
 
+    #[inline(always)]
     fn consume(&mut self, n: u32) {
         self.buf <<= n;
         self.count -= n;
     }
 
+    #[inline(always)]
     pub fn decode(&mut self, table: &Huffman) -> Option<u8> {
         let (value, len) = table.lookup(self.peek16())?;
         self.consume(len);
@@ -84,6 +110,7 @@ impl<'a> Bits<'a> {
     }
 
     /// `n` more bits as an unsigned number (n <= 16).
+    #[inline(always)]
     pub fn receive(&mut self, n: u32) -> u32 {
         if n == 0 {
             return 0;
@@ -97,6 +124,7 @@ impl<'a> Bits<'a> {
     }
 
     /// `n` more bits as the signed value of T.81's EXTEND (F.2.2.1).
+    #[inline(always)]
     pub fn receive_extend(&mut self, n: u32) -> i32 {
         let bits = self.receive(n) as i32;
         if n == 0 || bits >= 1 << (n - 1) {

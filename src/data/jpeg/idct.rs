@@ -26,97 +26,113 @@ const FIX_2_053119869: i32 = 16819;
 const FIX_2_562915447: i32 = 20995;
 const FIX_3_072711026: i32 = 25172;
 
-/// Eight lanes: the same step of eight 1-D transforms.
-type Lanes = [i32; 8];
-
-#[inline(always)]
-fn add(mut a: Lanes, b: Lanes) -> Lanes {
-    for l in 0..8 {
-        a[l] = a[l].wrapping_add(b[l]);
-    }
-    a
+/// Eight lanes: the same step of eight 1-D transforms, in 32-bit arithmetic that wraps.
+/// Plain arrays here (which the compiler vectorizes as it can); one AVX2 register in
+/// `idct_x86`.
+pub trait Lanes: Copy {
+    fn add(self, b: Self) -> Self;
+    fn sub(self, b: Self) -> Self;
+    fn mul(self, c: i32) -> Self;
+    fn shl(self, n: u32) -> Self;
+    /// x / 2^n rounded half up, as libjpeg's DESCALE.
+    fn descale(self, n: u32) -> Self;
 }
 
-#[inline(always)]
-fn sub(mut a: Lanes, b: Lanes) -> Lanes {
-    for l in 0..8 {
-        a[l] = a[l].wrapping_sub(b[l]);
+impl Lanes for [i32; 8] {
+    #[inline(always)]
+    fn add(mut self, b: Self) -> Self {
+        for l in 0..8 {
+            self[l] = self[l].wrapping_add(b[l]);
+        }
+        self
     }
-    a
-}
 
-#[inline(always)]
-fn mul(mut a: Lanes, c: i32) -> Lanes {
-    for v in &mut a {
-        *v = v.wrapping_mul(c);
+    #[inline(always)]
+    fn sub(mut self, b: Self) -> Self {
+        for l in 0..8 {
+            self[l] = self[l].wrapping_sub(b[l]);
+        }
+        self
     }
-    a
-}
 
-#[inline(always)]
-fn shl(mut a: Lanes, n: u32) -> Lanes {
-    for v in &mut a {
-        *v = v.wrapping_shl(n);
+    #[inline(always)]
+    fn mul(mut self, c: i32) -> Self {
+        for v in &mut self {
+            *v = v.wrapping_mul(c);
+        }
+        self
     }
-    a
-}
 
-/// x / 2^n rounded half up, as libjpeg's DESCALE.
-#[inline(always)]
-fn descale(mut a: Lanes, n: u32) -> Lanes {
-    for v in &mut a {
-        *v = v.wrapping_add(1 << (n - 1)) >> n;
+    #[inline(always)]
+    fn shl(mut self, n: u32) -> Self {
+        for v in &mut self {
+            *v = v.wrapping_shl(n);
+        }
+        self
     }
-    a
+
+    #[inline(always)]
+    fn descale(mut self, n: u32) -> Self {
+        for v in &mut self {
+            *v = v.wrapping_add(1 << (n - 1)) >> n;
+        }
+        self
+    }
 }
 
 /// The 8-point transform, before descaling: inputs 0-7 to outputs 0-7, lane by lane.
 #[inline(always)]
-fn transform(x: [Lanes; 8]) -> [Lanes; 8] {
+pub fn transform<L: Lanes>(x: [L; 8]) -> [L; 8] {
     // Even part: inputs 0, 2, 4, 6.
-    let z1 = mul(add(x[2], x[6]), FIX_0_541196100);
-    let tmp2 = add(z1, mul(x[6], -FIX_1_847759065));
-    let tmp3 = add(z1, mul(x[2], FIX_0_765366865));
-    let tmp0 = shl(add(x[0], x[4]), CONST_BITS);
-    let tmp1 = shl(sub(x[0], x[4]), CONST_BITS);
-    let (tmp10, tmp13) = (add(tmp0, tmp3), sub(tmp0, tmp3));
-    let (tmp11, tmp12) = (add(tmp1, tmp2), sub(tmp1, tmp2));
+    let z1 = x[2].add(x[6]).mul(FIX_0_541196100);
+    let tmp2 = z1.add(x[6].mul(-FIX_1_847759065));
+    let tmp3 = z1.add(x[2].mul(FIX_0_765366865));
+    let tmp0 = x[0].add(x[4]).shl(CONST_BITS);
+    let tmp1 = x[0].sub(x[4]).shl(CONST_BITS);
+    let (tmp10, tmp13) = (tmp0.add(tmp3), tmp0.sub(tmp3));
+    let (tmp11, tmp12) = (tmp1.add(tmp2), tmp1.sub(tmp2));
     // Odd part: inputs 7, 5, 3, 1.
     let (t0, t1, t2, t3) = (x[7], x[5], x[3], x[1]);
-    let (z1, z2, z3, z4) = (add(t0, t3), add(t1, t2), add(t0, t2), add(t1, t3));
-    let z5 = mul(add(z3, z4), FIX_1_175875602);
-    let (t0, t1) = (mul(t0, FIX_0_298631336), mul(t1, FIX_2_053119869));
-    let (t2, t3) = (mul(t2, FIX_3_072711026), mul(t3, FIX_1_501321110));
-    let (z1, z2) = (mul(z1, -FIX_0_899976223), mul(z2, -FIX_2_562915447));
-    let z3 = add(mul(z3, -FIX_1_961570560), z5);
-    let z4 = add(mul(z4, -FIX_0_390180644), z5);
-    let t0 = add(t0, add(z1, z3));
-    let t1 = add(t1, add(z2, z4));
-    let t2 = add(t2, add(z2, z3));
-    let t3 = add(t3, add(z1, z4));
+    let (z1, z2, z3, z4) = (t0.add(t3), t1.add(t2), t0.add(t2), t1.add(t3));
+    let z5 = z3.add(z4).mul(FIX_1_175875602);
+    let (t0, t1) = (t0.mul(FIX_0_298631336), t1.mul(FIX_2_053119869));
+    let (t2, t3) = (t2.mul(FIX_3_072711026), t3.mul(FIX_1_501321110));
+    let (z1, z2) = (z1.mul(-FIX_0_899976223), z2.mul(-FIX_2_562915447));
+    let z3 = z3.mul(-FIX_1_961570560).add(z5);
+    let z4 = z4.mul(-FIX_0_390180644).add(z5);
+    let t0 = t0.add(z1.add(z3));
+    let t1 = t1.add(z2.add(z4));
+    let t2 = t2.add(z2.add(z3));
+    let t3 = t3.add(z1.add(z4));
     [
-        add(tmp10, t3),
-        add(tmp11, t2),
-        add(tmp12, t1),
-        add(tmp13, t0),
-        sub(tmp13, t0),
-        sub(tmp12, t1),
-        sub(tmp11, t2),
-        sub(tmp10, t3),
+        tmp10.add(t3),
+        tmp11.add(t2),
+        tmp12.add(t1),
+        tmp13.add(t0),
+        tmp13.sub(t0),
+        tmp12.sub(t1),
+        tmp11.sub(t2),
+        tmp10.sub(t3),
     ]
 }
 
-/// Dequantized coefficients (natural order) to 8x8 samples written at `out` with `stride`.
+/// Pass 1's descaling (the columns' results keep PASS1_BITS of fraction).
+pub const PASS1_SHIFT: u32 = CONST_BITS - PASS1_BITS;
+/// Pass 2's descaling, to sample values before the level shift.
+pub const PASS2_SHIFT: u32 = CONST_BITS + PASS1_BITS + 3;
+
+/// A block's quantized coefficients (natural order), dequantized by `quant`, to 8x8 samples
+/// written at `out` with `stride`.
 #[inline(always)]
-pub fn islow(coef: &[i32; 64], out: &mut [u8], stride: usize) {
+pub fn islow(block: &[i16; 64], quant: &[i32; 64], out: &mut [u8], stride: usize) {
     // Pass 1, the columns: lane c of input r is coefficient (r, c).
     let mut rows = [[0i32; 8]; 8];
-    for (row, c) in rows.iter_mut().zip(coef.chunks_exact(8)) {
-        row.copy_from_slice(c);
+    for (i, (&b, &q)) in block.iter().zip(quant).enumerate() {
+        rows[i / 8][i % 8] = i32::from(b).wrapping_mul(q);
     }
     let mut ws = transform(rows);
     for v in &mut ws {
-        *v = descale(*v, CONST_BITS - PASS1_BITS);
+        *v = v.descale(PASS1_SHIFT);
     }
     // Pass 2, the rows: lane r of input c is the workspace's (r, c).
     let mut cols = [[0i32; 8]; 8];
@@ -132,10 +148,7 @@ pub fn islow(coef: &[i32; 64], out: &mut [u8], stride: usize) {
     let mut columns = [0u64; 8];
     for (column, p) in columns.iter_mut().zip(px) {
         let mut bytes = [0u8; 8];
-        for (b, v) in bytes
-            .iter_mut()
-            .zip(descale(p, CONST_BITS + PASS1_BITS + 3))
-        {
+        for (b, v) in bytes.iter_mut().zip(p.descale(PASS2_SHIFT)) {
             *b = v.wrapping_add(128).clamp(0, 255) as u8;
         }
         *column = u64::from_le_bytes(bytes);
@@ -145,15 +158,49 @@ pub fn islow(coef: &[i32; 64], out: &mut [u8], stride: usize) {
     }
 }
 
+/// A block's quantized coefficients to its 8x8 samples at `out` (rows `stride` apart), with
+/// AVX2 where `avx2` says the CPU has it.
+#[inline(always)]
+pub fn block_samples(
+    block: &[i16; 64],
+    quant: &[i32; 64],
+    out: &mut [u8],
+    stride: usize,
+    avx2: bool,
+) {
+    // Smooth areas are mostly blocks of one flat value: no transform needed.
+    if block[1..].iter().all(|&b| b == 0) {
+        let v = dc_only(i32::from(block[0]).wrapping_mul(quant[0]));
+        for line in out.chunks_mut(stride).take(8) {
+            line[..8].fill(v);
+        }
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if avx2 {
+        // SAFETY: the caller has checked that the CPU has AVX2.
+        unsafe { super::idct_x86::islow(block, quant, out, stride) };
+        return;
+    }
+    let _ = avx2;
+    islow(block, quant, out, stride);
+}
+
+/// True where the CPU runs [`block_samples`]'s AVX2 code.
+pub fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::is_x86_feature_detected!("avx2");
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
 /// The samples of a block whose only nonzero coefficient is the DC term (`dc`,
 /// dequantized): all eight rows and columns of the full transform give this one value, by
 /// the same wrapping steps.
 #[inline(always)]
 pub fn dc_only(dc: i32) -> u8 {
-    let ws = (dc.wrapping_shl(CONST_BITS)).wrapping_add(1 << (CONST_BITS - PASS1_BITS - 1))
-        >> (CONST_BITS - PASS1_BITS);
-    let n = CONST_BITS + PASS1_BITS + 3;
-    let px = (ws.wrapping_shl(CONST_BITS)).wrapping_add(1 << (n - 1)) >> n;
+    let ws = (dc.wrapping_shl(CONST_BITS)).wrapping_add(1 << (PASS1_SHIFT - 1)) >> PASS1_SHIFT;
+    let px = (ws.wrapping_shl(CONST_BITS)).wrapping_add(1 << (PASS2_SHIFT - 1)) >> PASS2_SHIFT;
     px.wrapping_add(128).clamp(0, 255) as u8
 }
 
@@ -213,10 +260,10 @@ mod tests {
             70000,
             i32::MAX / 3,
         ] {
-            let mut coef = [0i32; 64];
-            coef[0] = dc;
+            let (mut block, mut quant) = ([0i16; 64], [1i32; 64]);
+            (block[0], quant[0]) = (1, dc);
             let mut out = [0u8; 64];
-            islow(&coef, &mut out, 8);
+            islow(&block, &quant, &mut out, 8);
             assert_eq!(out, [dc_only(dc); 64], "dc {dc}");
         }
     }

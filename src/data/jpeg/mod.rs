@@ -14,6 +14,8 @@
 mod bits;
 mod blocks;
 mod idct;
+#[cfg(target_arch = "x86_64")]
+mod idct_x86;
 mod scan;
 mod tables;
 mod upsample;

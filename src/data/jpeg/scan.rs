@@ -5,6 +5,7 @@
 
 use super::bits::Bits;
 use super::blocks::{self, Band};
+use super::idct;
 use super::tables::{Frame, Huffman, Quant};
 
 /// A scan's component: its index in the frame and its DC and AC table destinations.
@@ -62,6 +63,17 @@ pub fn decode(
             c.quant_table = Some(*tables.quant[c.quant].as_ref()?);
         }
     }
+    // A sequential scan's blocks go to the samples as they are read, through each scan
+    // component's table in natural order.
+    let mut dequantizers = Vec::with_capacity(scan.len());
+    if !frame.progressive {
+        for sc in scan {
+            let c = &mut frame.components[sc.index];
+            dequantizers.push(c.dequantizer()?);
+            c.plane = vec![0u8; 64 * c.blocks_x * c.blocks_y];
+        }
+    }
+    let avx2 = super::idct::has_avx2();
     let single = scan.len() == 1;
     let (mcus_x, mcus_y) = if single {
         let c = &frame.components[scan[0].index];
@@ -87,21 +99,31 @@ pub fn decode(
             let (bw, bh) = if single { (1, 1) } else { (c.h, c.v) };
             for by in 0..bh {
                 for bx in 0..bw {
-                    let at = ((my * bh + by) * c.blocks_x + mx * bw + bx) * 64;
-                    let block = &mut c.coefs[at..at + 64];
+                    let (x, y) = (mx * bw + bx, my * bh + by);
                     let prediction = &mut predictions[i];
+                    let at = (y * c.blocks_x + x) * 64;
                     match &kind {
                         Kind::Sequential(t) => {
-                            blocks::sequential(&mut bits, t[i].0, t[i].1, prediction, block)
+                            let mut block = [0i16; 64];
+                            blocks::sequential(&mut bits, t[i].0, t[i].1, prediction, &mut block)?;
+                            let stride = 8 * c.blocks_x;
+                            let out = &mut c.plane[8 * (y * stride + x)..];
+                            idct::block_samples(&block, &dequantizers[i], out, stride, avx2);
+                            Some(())
                         }
                         Kind::DcFirst(t) => {
+                            let block = &mut c.coefs[at..at + 64];
                             blocks::dc_first(&mut bits, t[i], band.al, prediction, block)
                         }
-                        Kind::DcRefine => blocks::dc_refine(&mut bits, band.al, block),
+                        Kind::DcRefine => {
+                            blocks::dc_refine(&mut bits, band.al, &mut c.coefs[at..at + 64])
+                        }
                         Kind::AcFirst(t) => {
+                            let block = &mut c.coefs[at..at + 64];
                             blocks::ac_first(&mut bits, t, band, &mut eob_run, block)
                         }
                         Kind::AcRefine(t) => {
+                            let block = &mut c.coefs[at..at + 64];
                             blocks::ac_refine(&mut bits, t, band, &mut eob_run, block)
                         }
                     }?;

@@ -2,6 +2,8 @@
 //! Huffman tables (DHT), and the frame itself (SOF0/SOF1). Each parser returns None for what a
 //! well-formed file would not hold, so the caller leaves the file to the image crate.
 
+use std::borrow::Cow;
+
 /// Zig-zag index to natural (row-major) index of an 8x8 block (T.81 figure A.6).
 pub const NATURAL_ORDER: [usize; 64] = [
     0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20,
@@ -89,11 +91,18 @@ impl Huffman {
     }
 
     /// The value and length of the code at the top of `peek16` (the next 16 bits).
+    #[inline(always)]
     pub fn lookup(&self, peek16: u32) -> Option<(u8, u32)> {
         let entry = self.fast[(peek16 >> (16 - FAST_BITS)) as usize];
         if entry != 0 {
             return Some((entry as u8, u32::from(entry >> 8)));
         }
+        self.lookup_long(peek16)
+    }
+
+    /// A code longer than FAST_BITS, found by its length's range of codes.
+    #[cold]
+    fn lookup_long(&self, peek16: u32) -> Option<(u8, u32)> {
         for len in FAST_BITS + 1..=16 {
             let code = (peek16 >> (16 - len)) as i32;
             if code <= self.max_code[len as usize] {
@@ -122,7 +131,7 @@ pub fn parse_dht(mut seg: &[u8]) -> Option<Vec<(usize, usize, Huffman)>> {
     seg.is_empty().then_some(out)
 }
 
-/// A frame component (T.81 B.2.2) and its coefficients as the scans so far left them.
+/// A frame component (T.81 B.2.2) and what the scans so far made of it.
 pub struct Component {
     pub id: u8,
     pub h: usize,
@@ -136,41 +145,44 @@ pub struct Component {
     /// Blocks across and down: every block an interleaved scan writes, dummy ones included.
     pub blocks_x: usize,
     pub blocks_y: usize,
-    /// Quantized coefficients, 64 per block in natural order, blocks row-major.
+    /// A progressive frame's quantized coefficients, 64 per block in natural order, blocks
+    /// row-major, as the scans so far left them.
     pub coefs: Vec<i16>,
+    /// A sequential frame's samples, rows `8 * blocks_x` long, written as its scan is read
+    /// (no coefficient is kept: a block is final once read).
+    pub plane: Vec<u8>,
     pub decoded: bool,
 }
 
 impl Component {
-    /// The component's samples: each block dequantized and inverse-transformed (islow);
-    /// rows `8 * blocks_x` long.
-    #[inline(always)]
-    pub fn samples(&self) -> Option<Vec<u8>> {
+    /// The quantization table in natural order, as the inverse DCT takes it.
+    pub fn dequantizer(&self) -> Option<[i32; 64]> {
         let zigzag = self.quant_table.as_ref()?;
         let mut quant = [0i32; 64];
         for (k, &q) in zigzag.iter().enumerate() {
             quant[NATURAL_ORDER[k]] = i32::from(q);
         }
+        Some(quant)
+    }
+
+    /// The component's samples, rows `8 * blocks_x` long: a sequential scan's, made block by
+    /// block as it was read, or each stored block of a progressive one dequantized and
+    /// inverse-transformed (islow) now.
+    #[inline(always)]
+    pub fn samples(&self) -> Option<Cow<'_, [u8]>> {
+        if !self.plane.is_empty() {
+            return Some(Cow::Borrowed(&self.plane));
+        }
+        let quant = self.dequantizer()?;
         let stride = 8 * self.blocks_x;
         let mut plane = vec![0u8; stride * 8 * self.blocks_y];
-        let mut coef = [0i32; 64];
+        let avx2 = super::idct::has_avx2();
         for (i, block) in self.coefs.chunks_exact(64).enumerate() {
             let (bx, by) = (i % self.blocks_x, i / self.blocks_x);
             let out = &mut plane[by * 8 * stride + bx * 8..];
-            // Smooth areas are mostly blocks of one flat value: no transform needed.
-            if block[1..].iter().all(|&b| b == 0) {
-                let v = super::idct::dc_only(i32::from(block[0]).wrapping_mul(quant[0]));
-                for line in out.chunks_mut(stride).take(8) {
-                    line[..8].fill(v);
-                }
-                continue;
-            }
-            for ((c, &b), &q) in coef.iter_mut().zip(block).zip(&quant) {
-                *c = i32::from(b).wrapping_mul(q);
-            }
-            super::idct::islow(&coef, out, stride);
+            super::idct::block_samples(block.try_into().ok()?, &quant, out, stride, avx2);
         }
-        Some(plane)
+        Some(Cow::Owned(plane))
     }
 }
 
@@ -236,7 +248,12 @@ pub fn parse_sof(seg: &[u8], progressive: bool) -> Option<Frame> {
             height: (height * v).div_ceil(vmax),
             blocks_x: mcus_x * h,
             blocks_y: mcus_y * v,
-            coefs: vec![0; mcus_x * h * mcus_y * v * 64],
+            coefs: if progressive {
+                vec![0; mcus_x * h * mcus_y * v * 64]
+            } else {
+                Vec::new()
+            },
+            plane: Vec::new(),
             decoded: false,
         })
         .collect();

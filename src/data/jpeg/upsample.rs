@@ -57,7 +57,7 @@ impl<'p> Upsampler<'p> {
         let far = row(
             c,
             plane,
-            (y / self.sy) as isize + if y % 2 == 0 { -1 } else { 1 },
+            (y / self.sy) as isize + if y.is_multiple_of(2) { -1 } else { 1 },
         );
         match (self.sx, self.sy) {
             // Full resolution (luma, or 4:4:4 chroma): the row as it is.
