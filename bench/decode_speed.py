@@ -1,7 +1,7 @@
 """Seconds to decode image files: convlab's decoder (src/data/jpeg/, PIL's exact pixels),
 the image crate's (zune-jpeg, convlab's before 2026-12-07) and PIL's own (libjpeg-turbo),
 round by round on one thread from bytes in memory, interleaved so that the machine's noise
-falls on all three.
+falls on all three, after one untimed pass of each.
 
     cargo build --release --example decode_pixels
     python3 bench/decode_speed.py FILE_OR_FOLDER... [--rounds 5] [--limit N]
@@ -55,6 +55,7 @@ def main():
         sys.exit("no image files under " + " ".join(args.paths))
     blobs = [open(f, "rb").read() for f in files]
     n = len(files)
+    pil_seconds(blobs)  # untimed, as the example's first pass
     times = {"convlab": [], "image crate": [], "PIL": []}
     for r in range(args.rounds):
         out = subprocess.run([EXAMPLE, "--time", "1", *files], check=True, capture_output=True, text=True).stdout

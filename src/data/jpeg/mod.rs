@@ -19,6 +19,8 @@ mod idct_x86;
 mod scan;
 mod tables;
 mod upsample;
+#[cfg(target_arch = "x86_64")]
+mod ycc_x86;
 
 use image::{DynamicImage, GrayImage, RgbImage};
 
@@ -105,23 +107,23 @@ pub fn decode(bytes: &[u8]) -> Option<DynamicImage> {
         // SAFETY: the CPU has AVX2, checked just above.
         return unsafe { pixels_avx2(&frame, rgb_coded) };
     }
-    pixels(&frame, rgb_coded)
+    pixels(&frame, rgb_coded, false)
 }
 
-/// [`pixels`] compiled for AVX2, where the inverse DCT's eight lanes of 32-bit multiplies
-/// and the colour conversion become vector instructions; x86-64's baseline (SSE2) has no
-/// 32-bit vector multiply, and these stages were three quarters of a photo's decoding.
+/// [`pixels`] compiled for AVX2, where the upsampling's arithmetic becomes vector
+/// instructions, with the colour conversion's own AVX2 code.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn pixels_avx2(frame: &Frame, rgb_coded: bool) -> Option<DynamicImage> {
-    pixels(frame, rgb_coded)
+    pixels(frame, rgb_coded, true)
 }
 
-/// The decoded coefficients to the image: inverse DCT, upsampling, colour conversion, row by
-/// row into the image. Inlined with its callees into [`pixels_avx2`]; loops, not closures,
-/// as a closure is a function of its own, compiled without AVX2.
+/// The decoded samples to the image: a progressive frame's inverse DCT, then upsampling and
+/// colour conversion, row by row into the image. Inlined with its callees into
+/// [`pixels_avx2`]; loops, not closures, as a closure is a function of its own, compiled
+/// without AVX2.
 #[inline(always)]
-fn pixels(frame: &Frame, rgb_coded: bool) -> Option<DynamicImage> {
+fn pixels(frame: &Frame, rgb_coded: bool, avx2: bool) -> Option<DynamicImage> {
     let (w, h) = (frame.width, frame.height);
     let mut planes = Vec::with_capacity(3);
     for c in &frame.components {
@@ -149,13 +151,26 @@ fn pixels(frame: &Frame, rgb_coded: bool) -> Option<DynamicImage> {
                         px.copy_from_slice(&[r, g, b]);
                     }
                 } else {
-                    upsample::ycc_row(a, b, c, line);
+                    ycc_row(a, b, c, line, avx2);
                 }
             }
             RgbImage::from_raw(w32, h32, out).map(Into::into)
         }
         _ => None,
     }
+}
+
+/// One row of RGB from Y, Cb and Cr rows, in AVX2 registers where `avx2` says the CPU has
+/// them.
+#[inline(always)]
+fn ycc_row(y: &[u8], cb: &[u8], cr: &[u8], out: &mut [u8], avx2: bool) {
+    #[cfg(target_arch = "x86_64")]
+    if avx2 {
+        // SAFETY: `avx2` is true only inside pixels_avx2, called where the CPU has AVX2.
+        return unsafe { ycc_x86::ycc_row(y, cb, cr, out) };
+    }
+    let _ = avx2;
+    upsample::ycc_row(y, cb, cr, out)
 }
 
 /// SOS: the scan's components, each a frame component named once, with its tables; and

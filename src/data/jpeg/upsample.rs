@@ -88,8 +88,10 @@ fn h2v1(src: &[u8], out: &mut [u8]) {
     let at = |i: usize| u32::from(src[i]);
     out[0] = src[0];
     out[1] = ((3 * at(0) + at(1) + 2) >> 2) as u8;
-    for (o, s) in out[2..2 * n - 2].chunks_exact_mut(2).zip(src.windows(3)) {
-        let (left, mid, right) = (u32::from(s[0]), 3 * u32::from(s[1]), u32::from(s[2]));
+    // Three shifted slices, not windows(3), so that the loop vectorizes.
+    let pairs = out[2..2 * n - 2].chunks_exact_mut(2);
+    for (((o, &l), &m), &r) in pairs.zip(&src[..n - 2]).zip(&src[1..]).zip(&src[2..]) {
+        let (left, mid, right) = (u32::from(l), 3 * u32::from(m), u32::from(r));
         o[0] = ((mid + left + 1) >> 2) as u8;
         o[1] = ((mid + right + 2) >> 2) as u8;
     }
@@ -114,21 +116,22 @@ fn h2v2(sums: &[u32], out: &mut [u8]) {
     let n = sums.len();
     out[0] = ((4 * sums[0] + 8) >> 4) as u8;
     out[1] = ((3 * sums[0] + sums[1] + 7) >> 4) as u8;
-    for (o, s) in out[2..2 * n - 2].chunks_exact_mut(2).zip(sums.windows(3)) {
-        o[0] = ((3 * s[1] + s[0] + 8) >> 4) as u8;
-        o[1] = ((3 * s[1] + s[2] + 7) >> 4) as u8;
+    let pairs = out[2..2 * n - 2].chunks_exact_mut(2);
+    for (((o, &l), &m), &r) in pairs.zip(&sums[..n - 2]).zip(&sums[1..]).zip(&sums[2..]) {
+        o[0] = ((3 * m + l + 8) >> 4) as u8;
+        o[1] = ((3 * m + r + 7) >> 4) as u8;
     }
     out[2 * n - 2] = ((3 * sums[n - 1] + sums[n - 2] + 8) >> 4) as u8;
     out[2 * n - 1] = ((4 * sums[n - 1] + 7) >> 4) as u8;
 }
 
-const SCALE_BITS: u32 = 16;
-const HALF: i32 = 1 << (SCALE_BITS - 1);
+pub const SCALE_BITS: u32 = 16;
+pub const HALF: i32 = 1 << (SCALE_BITS - 1);
 // (c * 2^16 + 0.5) truncated, as jdcolor.c's FIX().
-const CR_TO_R: i32 = 91881; // 1.40200
-const CB_TO_B: i32 = 116130; // 1.77200
-const CR_TO_G: i32 = 46802; // 0.71414
-const CB_TO_G: i32 = 22554; // 0.34414
+pub const CR_TO_R: i32 = 91881; // 1.40200
+pub const CB_TO_B: i32 = 116130; // 1.77200
+pub const CR_TO_G: i32 = 46802; // 0.71414
+pub const CB_TO_G: i32 = 22554; // 0.34414
 
 /// One pixel's Y, Cb, Cr to R, G, B: jdcolor.c's ycc_rgb_convert, whose tables hold these
 /// products (each chroma term rounded; green's two summed, then shifted).
