@@ -132,37 +132,7 @@ pub const DEFAULT_TEST_FRACTION: f64 = 0.2;
 /// train/ and test/ holds out `test_fraction` of each class for test (1: every image, for
 /// evaluating a model on a folder it never saw).
 pub fn load_as(path: &Path, layout: &Layout, test_fraction: f64) -> Result<(Dataset, Dataset)> {
-    // (the files found, whether `path` is a directory of class folders with no split)
-    let (found, classes_only) = if path.is_file() {
-        (read_archive_entries(path)?, false)
-    } else if let Some(root) = folder_root(path) {
-        (read_dir_entries(&root)?, false)
-    } else {
-        let mut flat = Found::default();
-        read_classes(path, "", &mut flat)?;
-        (flat, true)
-    };
-    warn_skipped(path, &found.skipped);
-    let mut entries = found.entries;
-    if classes_only && entries.is_empty() {
-        return Err(no_class_folders(path));
-    }
-    let flat = entries.iter().any(|e| e.split.is_empty());
-    if flat {
-        split_by_class(&mut entries, test_fraction);
-    }
-    entries.sort_by(|a, b| (&a.split, &a.class, &a.name).cmp(&(&b.split, &b.class, &b.name)));
-    if flat && !entries.iter().any(|e| e.split == "test") {
-        return Err(Error::input(
-            path.display(),
-            format!(
-                "no test images: with data.test_fraction = {test_fraction}, a class needs at \
-                 least {} images (or give ROOT/train/ and ROOT/test/)",
-                (1.0 / test_fraction).ceil()
-            ),
-        ));
-    }
-    let classes = check_classes(path, &entries, flat && test_fraction >= 1.0)?;
+    let (entries, classes) = listed(path, test_fraction)?;
 
     // The size comes from the first training image's header (or the layout); each image is
     // then decoded and resized at once, so only images of that size are held.
@@ -211,6 +181,49 @@ pub fn load_as(path: &Path, layout: &Layout, test_fraction: f64) -> Result<(Data
         ds.labels.push(label);
     }
     Ok((train, test))
+}
+
+/// The class names of the folder or archive at `path`, found as [`load_as`] finds them
+/// (with its errors) but without decoding an image: what `finetune` sizes its head by.
+pub fn class_names(path: &Path, test_fraction: f64) -> Result<Vec<String>> {
+    Ok(listed(path, test_fraction)?.1)
+}
+
+/// The files of the folder or archive at `path` (sorted; a folder without train/ and test/
+/// split by `test_fraction`) and its class names.
+fn listed(path: &Path, test_fraction: f64) -> Result<(Vec<Entry>, Vec<String>)> {
+    // (the files found, whether `path` is a directory of class folders with no split)
+    let (found, classes_only) = if path.is_file() {
+        (read_archive_entries(path)?, false)
+    } else if let Some(root) = folder_root(path) {
+        (read_dir_entries(&root)?, false)
+    } else {
+        let mut flat = Found::default();
+        read_classes(path, "", &mut flat)?;
+        (flat, true)
+    };
+    warn_skipped(path, &found.skipped);
+    let mut entries = found.entries;
+    if classes_only && entries.is_empty() {
+        return Err(no_class_folders(path));
+    }
+    let flat = entries.iter().any(|e| e.split.is_empty());
+    if flat {
+        split_by_class(&mut entries, test_fraction);
+    }
+    entries.sort_by(|a, b| (&a.split, &a.class, &a.name).cmp(&(&b.split, &b.class, &b.name)));
+    if flat && !entries.iter().any(|e| e.split == "test") {
+        return Err(Error::input(
+            path.display(),
+            format!(
+                "no test images: with data.test_fraction = {test_fraction}, a class needs at \
+                 least {} images (or give ROOT/train/ and ROOT/test/)",
+                (1.0 / test_fraction).ceil()
+            ),
+        ));
+    }
+    let classes = check_classes(path, &entries, flat && test_fraction >= 1.0)?;
+    Ok((entries, classes))
 }
 
 /// `img` as 8-bit RGB, or 8-bit gray where it has no colour or `gray` asks for it
@@ -275,4 +288,31 @@ pub fn luma_601(img: DynamicImage) -> GrayImage {
         })
         .collect();
     GrayImage::from_raw(w, h, luma).expect("one byte per pixel")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `class_names` (what finetune sizes its head by) lists the folder without decoding:
+    /// a file that does not decode stops `load`, naming it, but not the listing.
+    #[test]
+    fn class_names_come_from_the_listing_alone() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for (class, n) in [("cat", 5), ("dog", 6)] {
+            std::fs::create_dir(dir.path().join(class)).expect("class folder");
+            for i in 0..n {
+                let img = image::RgbImage::from_pixel(4, 4, image::Rgb([i * 40, 0, 9]));
+                img.save(dir.path().join(format!("{class}/{i}.png")))
+                    .expect("png");
+            }
+        }
+        std::fs::write(dir.path().join("dog/broken.png"), b"not a png").expect("write");
+        let names = class_names(dir.path(), DEFAULT_TEST_FRACTION).expect("listed");
+        assert_eq!(names, ["cat", "dog"]);
+        let err = load(dir.path())
+            .expect_err("broken.png does not decode")
+            .to_string();
+        assert!(err.contains("broken.png"), "{err}");
+    }
 }
