@@ -6,32 +6,25 @@ falls on all three, after one untimed pass of each.
     cargo build --release --example decode_pixels
     python3 bench/decode_speed.py FILE_OR_FOLDER... [--rounds 5] [--limit N]
 
+A folder means every .jpg/.jpeg/.png under it, a .tar.gz its files unpacked (as
+bench/pixels_vs_pil.py reads them).
 PIL's side is what torchvision's pil_loader runs: Image.open, then convert("RGB") (or "L"
 for a gray file), which decodes. Each round prints milliseconds per image; the end, the
 median and range over rounds and convlab's median over PIL's and the image crate's.
 """
 import argparse
 import io
-import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 from PIL import Image
 
+from pixels_vs_pil import image_files
+
 EXAMPLE = "target/release/examples/decode_pixels"
-
-
-def files_under(paths):
-    out = []
-    for p in paths:
-        if os.path.isdir(p):
-            for root, _, names in os.walk(p):
-                out += [os.path.join(root, n) for n in names if n.lower().endswith((".jpg", ".jpeg", ".png"))]
-        else:
-            out.append(p)
-    return sorted(out)
 
 
 def pil_seconds(blobs):
@@ -48,7 +41,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--limit", type=int, default=0)
     args = ap.parse_args()
-    files = files_under(args.paths)
+    tmp = tempfile.TemporaryDirectory()
+    files = image_files(args.paths, tmp.name)
     if args.limit:
         files = files[: args.limit]
     if not files:

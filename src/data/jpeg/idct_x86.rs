@@ -131,6 +131,7 @@ pub unsafe fn islow(block: &[i16; 64], quant: &[i32; 64], out: &mut [u8], stride
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::{Rng, SeedableRng};
 
     /// Random blocks, with coefficients and tables from small to large (where sums wrap),
     /// give the same samples here as in `idct::islow`.
@@ -139,25 +140,18 @@ mod tests {
         if !std::is_x86_feature_detected!("avx2") {
             return;
         }
-        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         for trial in 0..20_000 {
             let (span, qmax) = [(16, 16), (256, 64), (2048, 255), (32768, 65535)][trial % 4];
             let block: [i16; 64] = std::array::from_fn(|i| {
-                let v = (next() % (2 * span)) as i64 - span as i64;
                 // Sparse blocks too, as real ones are.
-                if i > 0 && next() % 3 == 0 {
+                if i > 0 && rng.random_ratio(1, 3) {
                     0
                 } else {
-                    v as i16
+                    rng.random_range(-span..span) as i16
                 }
             });
-            let quant: [i32; 64] = std::array::from_fn(|_| 1 + (next() % qmax) as i32);
+            let quant: [i32; 64] = std::array::from_fn(|_| rng.random_range(1..=qmax));
             let (mut ours, mut portable) = ([0u8; 80], [0u8; 80]);
             // SAFETY: checked above that the CPU has AVX2.
             unsafe { islow(&block, &quant, &mut ours, 10) };

@@ -123,6 +123,8 @@ pub unsafe fn ycc_row(y: &[u8], cb: &[u8], cr: &[u8], out: &mut [u8]) {
 
 #[cfg(test)]
 mod tests {
+    use rand::{Rng, SeedableRng};
+
     /// Random rows of every length up to 70 (whole blocks of sixteen and the tail) give the
     /// portable row's bytes.
     #[test]
@@ -130,16 +132,11 @@ mod tests {
         if !std::is_x86_feature_detected!("avx2") {
             return;
         }
-        let mut state = 0x2545_F491_4F6C_DD1D_u64;
-        let mut byte = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        };
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         for n in 0..=70 {
             for _ in 0..50 {
-                let rows: [Vec<u8>; 3] = std::array::from_fn(|_| (0..n).map(|_| byte()).collect());
+                let rows: [Vec<u8>; 3] =
+                    std::array::from_fn(|_| (0..n).map(|_| rng.random()).collect());
                 let (mut ours, mut portable) = (vec![0u8; 3 * n], vec![0u8; 3 * n]);
                 // SAFETY: checked above that the CPU has AVX2.
                 unsafe { super::ycc_row(&rows[0], &rows[1], &rows[2], &mut ours) };
