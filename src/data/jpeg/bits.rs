@@ -32,8 +32,12 @@ impl<'a> Bits<'a> {
     /// 0xFF (then no byte is stuffed and no marker is near), else byte by byte.
     #[inline(always)]
     fn fill(&mut self) {
-        if let Some(word) = self.data.get(self.pos..self.pos + 8) {
-            let word = u64::from_be_bytes(word.try_into().expect("8 bytes"));
+        if let Some(word) = self
+            .data
+            .get(self.pos..)
+            .and_then(|rest| rest.first_chunk::<8>())
+        {
+            let word = u64::from_be_bytes(*word);
             let inverted = !word;
             let has_ff =
                 inverted.wrapping_sub(0x0101_0101_0101_0101) & !inverted & 0x8080_8080_8080_8080;
