@@ -4,8 +4,9 @@
 //!
 //! Each pass runs the eight 1-D transforms side by side, one per lane of an 8-wide vector
 //! (columns, then rows), as libjpeg-turbo's SIMD code does; jidctint.c's shortcut for a
-//! column or row with no AC terms gives the same values as the full transform, so it is
-//! not needed. The arithmetic is 32-bit, as that SIMD code's is: a file an encoder wrote
+//! column or row with no AC terms gives the same values as the full transform, so only the
+//! whole-block case is kept, for speed ([`dc_only`]: a flat block, most of a smooth image,
+//! is one value). The arithmetic is 32-bit, as that SIMD code's is: a file an encoder wrote
 //! keeps every sum far inside it (dequantized terms stay near +-2048); a crafted file's
 //! sums wrap rather than panic, and its pixels are noise, as in libjpeg.
 
