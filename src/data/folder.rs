@@ -252,7 +252,7 @@ fn resized(img: DynamicImage, w: u32, h: u32, gray: bool) -> DynamicImage {
     }
 }
 
-/// Convert and resize ([`resized`]), then lay out as CHW bytes; `gray`: one channel.
+/// Convert and resize (as `resized` does), then lay out as CHW bytes; `gray`: one channel.
 pub fn to_chw(img: DynamicImage, w: u32, h: u32, gray: bool) -> Vec<u8> {
     let img = resized(img, w, h, gray);
     if gray {
