@@ -5,10 +5,10 @@ use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Initializer, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::{DType, Distribution};
-use rayon::prelude::*;
+use burn::tensor::Distribution;
 
 use crate::model::config::Init;
+use crate::model::orthogonal::orthonormal_rows;
 
 /// Weight init choice: Burn's default (the same uniform bounds as PyTorch's), or one of
 /// `torch.nn.init`'s for weights with zero biases. Burn's fans are PyTorch's (conv: cin x k x k
@@ -123,82 +123,30 @@ fn zeros_like(p: Param<Tensor<1>>, device: &Device) -> Param<Tensor<1>> {
 /// `torch.nn.init.orthogonal_(w)`: a standard normal matrix of one row per output, replaced by
 /// the Q of its QR with R's diagonal made positive (so a matrix wider than tall gets
 /// orthonormal rows, a taller one orthonormal columns; Burn's linear weight is PyTorch's
-/// transposed, which keeps the same vectors orthonormal). That Q is computed by one Cholesky
-/// QR in f64 on the CPU: A = L Q with L L^T = A A^T, so Q = L^-1 A; its two products are
-/// GEMMs. Burn's Householder QR carries a rows x rows Q (ResNet-18's 4608-long filters took
-/// minutes). One pass loses orthogonality as eps x cond(A)^2; a random matrix's condition
-/// number (at most about its side, for a square one) keeps that near 1e-10 in f64, so the
-/// usual second pass (CholeskyQR2) is not needed.
+/// transposed, which keeps the same vectors orthonormal). Q comes from a blocked Cholesky QR
+/// in f64 on the CPU (`orthogonal::orthonormal_rows`): Burn's Householder QR carries a
+/// rows x rows Q (ResNet-18's 4608-long filters took minutes).
 fn orthogonal<const D: usize>(shape: burn::tensor::Shape, device: &Device) -> Tensor<D> {
     let rows = shape.dims::<D>()[0];
     let cols = shape.num_elements() / rows;
     let normal = Tensor::<2>::random([rows, cols], Distribution::Normal(0.0, 1.0), device);
-    let cpu = Device::flex();
-    let drawn = normal.into_data().convert::<f64>();
-    let mut a = Tensor::<2>::from_data(drawn, (&cpu, DType::F64));
-    if rows > cols {
-        a = a.transpose();
-    }
-    let n = rows.min(cols);
-    let gram = a.clone().matmul(a.clone().transpose()).into_data();
-    let l_inv = lower_cholesky_inverse(gram.as_slice::<f64>().unwrap_or_default(), n);
-    let l_inv = Tensor::<2>::from_data(TensorData::new(l_inv, [n, n]), (&cpu, DType::F64));
-    a = l_inv.matmul(a);
-    if rows > cols {
-        a = a.transpose();
-    }
-    let q = a.into_data().convert::<f32>();
-    Tensor::<2>::from_data(q, device).reshape(shape)
+    let drawn: Vec<f64> = normal.into_data().iter::<f64>().collect();
+    let q: Vec<f32> = if rows <= cols {
+        let q = orthonormal_rows(&drawn, rows, cols);
+        q.iter().map(|&x| x as f32).collect()
+    } else {
+        let q = orthonormal_rows(&transpose(&drawn, rows, cols), cols, rows);
+        transpose(&q, cols, rows)
+            .iter()
+            .map(|&x| x as f32)
+            .collect()
+    };
+    Tensor::<2>::from_data(TensorData::new(q, [rows, cols]), device).reshape(shape)
 }
 
-/// L^-1 for the Cholesky factor L of the n x n symmetric positive definite `g` (row-major).
-/// Both passes are dot products along rows, spread over the cores: L column by column (each
-/// column's entries below the diagonal at once), then L^-1 one column at a time (independent).
-fn lower_cholesky_inverse(g: &[f64], n: usize) -> Vec<f64> {
-    let mut l = vec![0f64; n * n];
-    for j in 0..n {
-        let (above, below) = l.split_at_mut((j + 1) * n);
-        let lj = &mut above[j * n..];
-        let d = (g[j * n + j] - dot(&lj[..j], &lj[..j]))
-            .max(f64::MIN_POSITIVE)
-            .sqrt();
-        lj[j] = d;
-        let lj = &lj[..j];
-        below.par_chunks_mut(n).enumerate().for_each(|(r, li)| {
-            let i = j + 1 + r;
-            li[j] = (g[i * n + j] - dot(&li[..j], lj)) / d;
-        });
-    }
-    // Column c of X = L^-1 solves L x = e_c: x_i = (e_c[i] - L[i][c..i] . x[c..i]) / L[i][i].
-    let columns: Vec<Vec<f64>> = (0..n)
-        .into_par_iter()
-        .map(|c| {
-            let mut x = vec![0f64; n - c];
-            for i in c..n {
-                let rhs = if i == c { 1.0 } else { 0.0 };
-                x[i - c] = (rhs - dot(&l[i * n + c..i * n + i], &x[..i - c])) / l[i * n + i];
-            }
-            x
-        })
-        .collect();
-    let mut inv = vec![0f64; n * n];
-    for (c, x) in columns.iter().enumerate() {
-        for (k, v) in x.iter().enumerate() {
-            inv[(c + k) * n + c] = *v;
-        }
-    }
-    inv
-}
-
-/// a . b with four running sums, so the products vectorize (one sum keeps them in order).
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    let mut acc = [0f64; 4];
-    for (a, b) in a.chunks_exact(4).zip(b.chunks_exact(4)) {
-        for k in 0..4 {
-            acc[k] += a[k] * b[k];
-        }
-    }
-    let tail = a.len() / 4 * 4;
-    let rest: f64 = a[tail..].iter().zip(&b[tail..]).map(|(a, b)| a * b).sum();
-    acc.iter().sum::<f64>() + rest
+/// The cols x rows transpose of the row-major rows x cols `m`.
+fn transpose(m: &[f64], rows: usize, cols: usize) -> Vec<f64> {
+    (0..cols)
+        .flat_map(|c| (0..rows).map(move |r| m[r * cols + c]))
+        .collect()
 }

@@ -11,6 +11,7 @@ pub mod elu;
 pub mod gelu;
 mod init;
 pub mod net;
+mod orthogonal;
 pub mod params;
 pub mod predictor;
 pub mod presets;
