@@ -295,3 +295,71 @@ fn layer_lists_take_pytorch_and_keras_names() {
         )
     );
 }
+
+/// A layer list with no `preset` written is the net: the default preset (mnist-cnn) used to
+/// win, and the layers went unread without a word. A preset written beside a layer list (a
+/// `--set model.preset=` on a layer-list file) is the net, and the unread layers a warning.
+/// A conv's padding takes PyTorch's and Keras' "same" and "valid"; "same" follows a `--set`
+/// on the kernel, and where it would pad one side more (strided, an even kernel) it is
+/// refused, as PyTorch refuses it for strided convs.
+#[test]
+fn a_layer_list_needs_no_preset_and_padding_takes_same_and_valid() {
+    use convlab::experiment::config::{load_run_config, load_run_config_and_keys};
+    use convlab::model::spec::LayerSpec;
+    use convlab::train::config::RunConfig;
+    use convlab::train::unused_keys::unused_keys;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("net.toml");
+    std::fs::write(
+        &file,
+        "[data]\ndataset = \"mnist\"\n[model]\nlayers = [\n\
+         { type = \"Conv2d\", out_channels = 8, kernel_size = 3, padding = \"same\" },\n\
+         { type = \"Conv2D\", filters = 8, kernel_size = 3, padding = \"valid\" },\n\
+         { type = \"Flatten\" }, { type = \"Linear\", out_features = 10 }]\n",
+    )
+    .unwrap();
+    let load = |sets: &[&str]| {
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        load_run_config(&file, &sets)
+    };
+    let paddings = |cfg: RunConfig| -> Vec<usize> {
+        let convs = cfg.model.layers.iter().filter_map(|l| match l {
+            LayerSpec::Conv { padding, .. } => Some(*padding),
+            _ => None,
+        });
+        convs.collect()
+    };
+    let cfg = load(&[]).unwrap();
+    assert_eq!((cfg.model.preset.as_str(), cfg.model.layers.len()), ("", 4));
+    assert_eq!(paddings(cfg), [1, 0]);
+    assert_eq!(
+        paddings(load(&["model.layers[0].kernel=5"]).unwrap()),
+        [2, 0]
+    );
+
+    let sets = ["model.preset=resnet18".to_string()];
+    let (cfg, given) = load_run_config_and_keys(&file, &sets).unwrap();
+    assert_eq!(cfg.model.preset, "resnet18");
+    let warnings = unused_keys(&cfg, &given);
+    let unread = "model.layers is a custom net's; model.preset = \"resnet18\" is the net";
+    assert!(
+        warnings.iter().any(|w| w.starts_with(unread)),
+        "{warnings:?}"
+    );
+    let (cfg, given) = load_run_config_and_keys(&file, &[]).unwrap();
+    assert_eq!(unused_keys(&cfg, &given), Vec::<String>::new());
+
+    let refused = |sets: &[&str]| load(sets).unwrap_err().to_string();
+    for set in ["model.layers[0].stride=2", "model.layers[0].kernel=4"] {
+        let err = refused(&[set]);
+        assert!(
+            err.contains("model.layers[0]: padding = \"same\""),
+            "{set}: {err}"
+        );
+        assert!(err.contains("stride 1 and an odd kernel"), "{set}: {err}");
+    }
+    let err = refused(&["model.layers[1].padding=\"full\""]);
+    assert!(err.contains("\"full\" is not a number of pixels"), "{err}");
+    let err = refused(&["model.layers[1].padding=-1"]);
+    assert!(err.contains("padding: -1 is negative"), "{err}");
+}

@@ -117,6 +117,8 @@ pub fn run_config(table: toml::Table, origin: &str) -> Result<RunConfig> {
 /// The typed config of a table as it is (a stored config is already resolved).
 pub fn typed(mut table: toml::Table, origin: &str) -> Result<RunConfig> {
     crate::model::spec::canonical_layer_names(&mut table);
+    crate::model::spec::padding_words(&mut table);
+    layer_list_without_preset(&mut table);
     serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
         let path = e.path().to_string();
         let message = e.into_inner().message().trim().replace('\n', " ");
@@ -126,6 +128,19 @@ pub fn typed(mut table: toml::Table, origin: &str) -> Result<RunConfig> {
             Error::input(origin, format!("{path}: {message}"))
         }
     })
+}
+
+/// A layer list with no `model.preset` written is the net: the preset's default
+/// (`mnist-cnn`) would otherwise win and the layers go unread. A preset written beside a
+/// layer list is the net, with a warning (`unused_keys`).
+fn layer_list_without_preset(table: &mut toml::Table) {
+    let Some(toml::Value::Table(model)) = table.get_mut("model") else {
+        return;
+    };
+    let listed = matches!(model.get("layers"), Some(toml::Value::Array(a)) if !a.is_empty());
+    if listed && !model.contains_key("preset") {
+        model.insert("preset".into(), toml::Value::String(String::new()));
+    }
 }
 
 /// Read a run config file with `--set` overrides; the run name defaults to the file stem.

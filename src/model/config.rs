@@ -62,7 +62,10 @@ crate::choice! {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
-    /// A preset name (`convlab presets` lists them), or empty when `layers` is given.
+    /// A preset name (`convlab presets` lists them), or empty when `layers` is given (a
+    /// config that lists layers and writes no preset gets ""; a preset written beside them
+    /// is the net, and the layers are a warning: `--set model.preset=resnet18` on a
+    /// layer-list file compares a preset).
     pub preset: String,
     /// Activation for every hidden activation; "" (None) keeps the preset's own.
     #[serde(with = "crate::choice::empty_as_none")]

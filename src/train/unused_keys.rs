@@ -187,7 +187,8 @@ fn optimizer_keys(
 }
 
 /// Keys of a part of the run that is not there: the folder dataset's with another dataset,
-/// the crop's padding without a crop, lookahead's decay without lookahead.
+/// the crop's padding without a crop, a layer list beside a preset, lookahead's decay
+/// without lookahead.
 fn switched_off_keys(cfg: &RunConfig, given: &BTreeSet<String>) -> Vec<String> {
     let (data, train) = (&cfg.data, &cfg.train);
     let (d, t) = (DataConfig::default(), TrainConfig::default());
@@ -213,6 +214,14 @@ fn switched_off_keys(cfg: &RunConfig, given: &BTreeSet<String>) -> Vec<String> {
             set("data.padding_mode", data.padding_mode != d.padding_mode) && data.crop_padding == 0,
             "data.padding_mode is the random crop's; data.crop_padding = 0 does not read it"
                 .to_string(),
+        ),
+        (
+            set("model.layers", !cfg.model.layers.is_empty()) && !cfg.model.preset.is_empty(),
+            format!(
+                "model.layers is a custom net's; model.preset = \"{}\" is the net, so the \
+                 layers are not read (leave the preset out to train them)",
+                cfg.model.preset
+            ),
         ),
         (
             set(

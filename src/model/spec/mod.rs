@@ -8,8 +8,10 @@ use crate::model::config::Activation;
 
 mod check;
 mod names;
+mod padding;
 pub use check::{check_net, lint_net};
 pub use names::canonical_layer_names;
+pub use padding::padding_words;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
@@ -20,7 +22,8 @@ pub enum LayerSpec {
         kernel: usize,
         #[serde(default = "one")]
         stride: usize,
-        #[serde(default)]
+        /// Pixels on every side; `"same"` and `"valid"` are read too (padding.rs).
+        #[serde(default, deserialize_with = "padding::pixels")]
         padding: usize,
         /// Optional: checked against the incoming channels.
         #[serde(default, rename = "in", skip_serializing_if = "Option::is_none")]
