@@ -20,6 +20,7 @@ fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
 fn tiny_net(device: &Device) -> (Net, Vec<LayerSpec>) {
     let layers = vec![
         LayerSpec::Bn {
+            input: None,
             momentum: 0.4,
             eps: 1e-5,
             weight: true,

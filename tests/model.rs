@@ -219,6 +219,15 @@ fn custom_net_errors_and_lint() {
         ],
         "relu on the logits is flagged, by its key"
     );
+    // PyTorch's BatchNorm2d(num_features) is checked against the channels it gets.
+    let bn = toml::from_str::<LayerSpec>("type = \"bn\"\nin = 16").unwrap();
+    let e = check_net(&[bn], Shape::Image { c: 8, h: 4, w: 4 }, 10, "t", "")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "t: model.layers[0] (bn), input 8x4x4: declares num_features = 16 but receives 8 channels"
+    );
     // An unknown activation cannot become a LayerSpec: it is rejected while parsing.
     let e = toml::from_str::<LayerSpec>("type = \"activation\"\nkind = \"swirl\"")
         .unwrap_err()

@@ -117,6 +117,9 @@ pub fn run_config(table: toml::Table, origin: &str) -> Result<RunConfig> {
 /// The typed config of a table as it is (a stored config is already resolved).
 pub fn typed(mut table: toml::Table, origin: &str) -> Result<RunConfig> {
     crate::model::spec::canonical_layer_names(&mut table);
+    if let Some(why) = crate::model::spec::refused_layer(&table) {
+        return Err(Error::input(origin, why));
+    }
     crate::model::spec::padding_words(&mut table);
     layer_list_without_preset(&mut table);
     serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {

@@ -11,6 +11,7 @@ fn whiten_bn_net(device: &Device) -> (Vec<LayerSpec>, Net) {
             bias_epochs: 3,
         },
         LayerSpec::Bn {
+            input: None,
             momentum: 0.4,
             eps: 1e-12,
             weight: false,

@@ -83,6 +83,7 @@ fn lookahead_averages_the_running_statistics() {
     device.seed(5);
     let layers = vec![
         LayerSpec::Bn {
+            input: None,
             momentum: 0.4,
             eps: 1e-5,
             weight: true,

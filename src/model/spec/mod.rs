@@ -10,7 +10,7 @@ mod check;
 mod names;
 mod padding;
 pub use check::{check_net, lint_net};
-pub use names::canonical_layer_names;
+pub use names::{canonical_layer_names, refused_layer};
 pub use padding::padding_words;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -59,6 +59,9 @@ pub enum LayerSpec {
     /// Batch norm; PyTorch's `momentum` and `eps`. `weight = false` keeps the scale at 1
     /// and trains only the shift (airbench).
     Bn {
+        /// PyTorch's `num_features`, optional: checked against the incoming width.
+        #[serde(default, rename = "in", skip_serializing_if = "Option::is_none")]
+        input: Option<usize>,
         #[serde(default = "bn_momentum", skip_serializing_if = "is_bn_momentum")]
         momentum: f64,
         #[serde(default = "bn_eps", skip_serializing_if = "is_bn_eps")]
@@ -184,6 +187,7 @@ impl LayerSpec {
     /// Batch norm with PyTorch's defaults.
     pub fn bn() -> Self {
         LayerSpec::Bn {
+            input: None,
             momentum: bn_momentum(),
             eps: bn_eps(),
             weight: true,
@@ -258,7 +262,24 @@ impl LayerSpec {
                 }
                 conv_output((c, h, w), 2 * c * kernel * kernel, *kernel, 1, 0, None)
             }
-            LayerSpec::Bn { momentum, eps, .. } => {
+            LayerSpec::Bn {
+                input: expected,
+                momentum,
+                eps,
+                ..
+            } => {
+                if let Some(e) = expected
+                    && *e != input.width()
+                {
+                    let n = input.width();
+                    let what = match input {
+                        Shape::Image { .. } => "channels",
+                        Shape::Flat(_) => "features",
+                    };
+                    return Err(format!(
+                        "declares num_features = {e} but receives {n} {what}"
+                    ));
+                }
                 if !(0.0..=1.0).contains(momentum) {
                     return Err(format!("momentum = {momentum} is not in [0, 1]"));
                 }

@@ -51,7 +51,11 @@ const ARGUMENTS: &[(&str, &str, &str)] = &[
     ("linear", "in_features", "in"),
     ("dropout", "rate", "p"),
     ("dropout2d", "rate", "p"),
+    ("bn", "num_features", "in"),
 ];
+
+/// Arguments PyTorch users write as pairs (`kernel_size=(3, 3)`): a square pair is one number.
+const PAIRED: &[&str] = &["kernel", "stride", "padding"];
 
 /// The kinds serde knows (`LayerSpec`'s tags), compared folded too (`AvgPool`, `Dropout`).
 const KINDS: &[&str] = &[
@@ -98,11 +102,47 @@ pub fn canonical_layer_names(config: &mut toml::Table) {
                     layer.insert((*ours).into(), value);
                 }
             }
+            for key in PAIRED {
+                if let Some(toml::Value::Array(pair)) = layer.get(*key)
+                    && let [a, b] = pair.as_slice()
+                    && a.as_integer().is_some()
+                    && a == b
+                {
+                    let one = a.clone();
+                    layer.insert((*key).into(), one);
+                }
+            }
         } else if written.parse::<Activation>().is_ok() && !layer.contains_key("kind") {
             layer.insert("type".into(), toml::Value::String("activation".into()));
             layer.insert("kind".into(), toml::Value::String(written));
+            // nn.ReLU(inplace=True): a memory choice of PyTorch's, the same function.
+            if matches!(layer.get("inplace"), Some(toml::Value::Boolean(_))) {
+                layer.remove("inplace");
+            }
         }
     }
+}
+
+/// Why a layer PyTorch users put last is not taken, for the first such layer:
+/// `model.layers[7] (Softmax): ...`. convlab's loss is CrossEntropyLoss on the logits.
+pub fn refused_layer(config: &toml::Table) -> Option<String> {
+    let layers = config.get("model")?.get("layers")?.as_array()?;
+    layers.iter().enumerate().find_map(|(i, layer)| {
+        let written = layer.get("type")?.as_str()?;
+        let why = match fold(written).as_str() {
+            "softmax" => {
+                "the loss is CrossEntropyLoss, which takes the logits and applies log-softmax \
+                 itself; a softmax before it squashes the gradients and the run stalls \
+                 (predict and serve report softmax probabilities themselves): remove this layer"
+            }
+            "logsoftmax" => {
+                "the loss is CrossEntropyLoss, which takes the logits and applies log-softmax \
+                 itself (PyTorch's LogSoftmax + NLLLoss is the same loss): remove this layer"
+            }
+            _ => return None,
+        };
+        Some(format!("model.layers[{i}] ({written}): {why}"))
+    })
 }
 
 /// convlab's name of a layer type written in any of its spellings.
@@ -169,6 +209,39 @@ mod tests {
             out.contains("filters = 16") && out.contains("out = 8"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn square_pairs_are_one_number_and_inplace_is_dropped() {
+        let out = rewritten(
+            "{ type = \"Conv2d\", out_channels = 8, kernel_size = [5, 5], stride = [2, 2], \
+             padding = [1, 1] }, { type = \"MaxPool2d\", kernel_size = [3, 2] }, \
+             { type = \"ReLU\", inplace = true }, { type = \"BatchNorm1d\", num_features = 4 }",
+        );
+        for arg in ["kernel = 5", "stride = 2", "padding = 1", "in = 4"] {
+            assert!(out.contains(arg), "{arg}: {out}");
+        }
+        // Not square: left for serde to refuse.
+        assert!(out.contains("kernel = [3, 2]"), "{out}");
+        assert!(!out.contains("inplace"), "{out}");
+    }
+
+    #[test]
+    fn softmax_layers_are_refused_with_the_reason() {
+        let table = |layers: &str| -> toml::Table {
+            format!("[model]\nlayers = [{layers}]").parse().unwrap()
+        };
+        let why = refused_layer(&table(
+            "{ type = \"Linear\", out_features = 10 }, { type = \"Log_Softmax\", dim = 1 }",
+        ));
+        let why = why.unwrap_or_default();
+        assert!(
+            why.starts_with("model.layers[1] (Log_Softmax): the loss is"),
+            "{why}"
+        );
+        let why = refused_layer(&table("{ type = \"Softmax\" }")).unwrap_or_default();
+        assert!(why.contains("the run stalls"), "{why}");
+        assert_eq!(refused_layer(&table("{ type = \"ReLU\" }")), None);
     }
 
     #[test]
