@@ -123,22 +123,31 @@ pub fn canonical_layer_names(config: &mut toml::Table) {
     }
 }
 
-/// Why a layer PyTorch users put last is not taken, for the first such layer:
-/// `model.layers[7] (Softmax): ...`. convlab's loss is CrossEntropyLoss on the logits.
+const SOFTMAX: &str = "the loss is CrossEntropyLoss, which takes the logits and applies \
+    log-softmax itself; a softmax before it squashes the gradients and the run stalls (predict \
+    and serve report softmax probabilities themselves)";
+
+/// Why a layer as PyTorch or Keras users write it is not taken, for the first such layer
+/// (`model.layers[7] (Softmax): ...`), on a table whose names are convlab's: a softmax at
+/// the end (convlab's loss is CrossEntropyLoss on the logits), and Keras' `activation =` on
+/// a conv or dense layer, which convlab writes as a layer of its own.
 pub fn refused_layer(config: &toml::Table) -> Option<String> {
     let layers = config.get("model")?.get("layers")?.as_array()?;
     layers.iter().enumerate().find_map(|(i, layer)| {
         let written = layer.get("type")?.as_str()?;
-        let why = match fold(written).as_str() {
-            "softmax" => {
-                "the loss is CrossEntropyLoss, which takes the logits and applies log-softmax \
-                 itself; a softmax before it squashes the gradients and the run stalls \
-                 (predict and serve report softmax probabilities themselves): remove this layer"
+        let why = match (fold(written).as_str(), layer.get("activation")) {
+            ("softmax", _) => format!("{SOFTMAX}: remove this layer"),
+            ("logsoftmax", _) => "the loss is CrossEntropyLoss, which takes the logits and \
+                applies log-softmax itself (PyTorch's LogSoftmax + NLLLoss is the same loss): \
+                remove this layer"
+                .to_string(),
+            ("conv" | "linear", Some(toml::Value::String(act))) if fold(act) == "softmax" => {
+                format!("activation = \"{act}\": {SOFTMAX}: leave it out")
             }
-            "logsoftmax" => {
-                "the loss is CrossEntropyLoss, which takes the logits and applies log-softmax \
-                 itself (PyTorch's LogSoftmax + NLLLoss is the same loss): remove this layer"
-            }
+            ("conv" | "linear", Some(toml::Value::String(act))) => format!(
+                "activation = \"{act}\" is Keras' shorthand; convlab writes the activation as \
+                 a layer of its own: {{ type = \"{act}\" }} after this one"
+            ),
             _ => return None,
         };
         Some(format!("model.layers[{i}] ({written}): {why}"))
@@ -242,6 +251,24 @@ mod tests {
         let why = refused_layer(&table("{ type = \"Softmax\" }")).unwrap_or_default();
         assert!(why.contains("the run stalls"), "{why}");
         assert_eq!(refused_layer(&table("{ type = \"ReLU\" }")), None);
+        // Keras' activation argument (names already convlab's, as typed() runs it).
+        let why = refused_layer(&table(
+            "{ type = \"conv\", out = 8, activation = \"relu\" }",
+        ));
+        let want = "model.layers[0] (conv): activation = \"relu\" is Keras' shorthand; \
+                    convlab writes the activation as a layer of its own: { type = \"relu\" } \
+                    after this one";
+        assert_eq!(why.as_deref(), Some(want));
+        let why = refused_layer(&table(
+            "{ type = \"linear\", out = 10, activation = \"softmax\" }",
+        ));
+        assert!(
+            why.unwrap_or_default()
+                .ends_with("themselves): leave it out")
+        );
+        // A residual block's activation is its own argument.
+        let block = "{ type = \"residual\", out = 8, activation = \"elu\" }";
+        assert_eq!(refused_layer(&table(block)), None);
     }
 
     #[test]
