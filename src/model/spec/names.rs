@@ -129,8 +129,9 @@ const SOFTMAX: &str = "the loss is CrossEntropyLoss, which takes the logits and 
 
 /// Why a layer as PyTorch or Keras users write it is not taken, for the first such layer
 /// (`model.layers[7] (Softmax): ...`), on a table whose names are convlab's: a softmax at
-/// the end (convlab's loss is CrossEntropyLoss on the logits), and Keras' `activation =` on
-/// a conv or dense layer, which convlab writes as a layer of its own.
+/// the end (convlab's loss is CrossEntropyLoss on the logits), a windowed average pool
+/// (what to use instead), and Keras' `activation =` on a conv or dense layer, which convlab
+/// writes as a layer of its own.
 pub fn refused_layer(config: &toml::Table) -> Option<String> {
     let layers = config.get("model")?.get("layers")?.as_array()?;
     layers.iter().enumerate().find_map(|(i, layer)| {
@@ -140,6 +141,11 @@ pub fn refused_layer(config: &toml::Table) -> Option<String> {
             ("logsoftmax", _) => "the loss is CrossEntropyLoss, which takes the logits and \
                 applies log-softmax itself (PyTorch's LogSoftmax + NLLLoss is the same loss): \
                 remove this layer"
+                .to_string(),
+            ("avgpool2d" | "averagepooling2d" | "avgpool", _) => "an average over k x k \
+                windows is not a convlab layer: use { type = \"pool\", kernel = K } (max over \
+                the window) or { type = \"avg-pool\" } (the average of the whole plane, \
+                AdaptiveAvgPool2d(1))"
                 .to_string(),
             ("conv" | "linear", Some(toml::Value::String(act))) if fold(act) == "softmax" => {
                 format!("activation = \"{act}\": {SOFTMAX}: leave it out")
@@ -266,6 +272,8 @@ mod tests {
             why.unwrap_or_default()
                 .ends_with("themselves): leave it out")
         );
+        let why = refused_layer(&table("{ type = \"AvgPool2d\", kernel_size = 2 }"));
+        assert!(why.unwrap_or_default().contains("{ type = \"avg-pool\" }"));
         // A residual block's activation is its own argument.
         let block = "{ type = \"residual\", out = 8, activation = \"elu\" }";
         assert_eq!(refused_layer(&table(block)), None);
