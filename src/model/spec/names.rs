@@ -130,12 +130,22 @@ const SOFTMAX: &str = "the loss is CrossEntropyLoss, which takes the logits and 
 /// Why a layer as PyTorch or Keras users write it is not taken, for the first such layer
 /// (`model.layers[7] (Softmax): ...`), on a table whose names are convlab's: a softmax at
 /// the end (convlab's loss is CrossEntropyLoss on the logits), a windowed average pool
-/// (what to use instead), and Keras' `activation =` on a conv or dense layer, which convlab
-/// writes as a layer of its own.
+/// (what to use instead), a pair that is not square (`kernel_size = [3, 5]`), and Keras'
+/// `activation =` on a conv or dense layer, which convlab writes as a layer of its own.
 pub fn refused_layer(config: &toml::Table) -> Option<String> {
     let layers = config.get("model")?.get("layers")?.as_array()?;
     layers.iter().enumerate().find_map(|(i, layer)| {
         let written = layer.get("type")?.as_str()?;
+        let pair = PAIRED
+            .iter()
+            .find(|k| layer.get(**k).is_some_and(|v| v.is_array()));
+        if let (Some(key), "conv" | "pool") = (pair, written) {
+            let pair = layer.get(*key).map(ToString::to_string).unwrap_or_default();
+            return Some(format!(
+                "model.layers[{i}] ({written}): {key} = {pair}: convlab's kernels, strides and \
+                 paddings are square, one number for both sides"
+            ));
+        }
         let why = match (fold(written).as_str(), layer.get("activation")) {
             ("softmax", _) => format!("{SOFTMAX}: remove this layer"),
             ("logsoftmax", _) => "the loss is CrossEntropyLoss, which takes the logits and \
@@ -272,6 +282,10 @@ mod tests {
             why.unwrap_or_default()
                 .ends_with("themselves): leave it out")
         );
+        let why = refused_layer(&table("{ type = \"pool\", kernel = [3, 2] }"));
+        let want = "model.layers[0] (pool): kernel = [3, 2]: convlab's kernels, strides and \
+                    paddings are square, one number for both sides";
+        assert_eq!(why.as_deref(), Some(want));
         let why = refused_layer(&table("{ type = \"AvgPool2d\", kernel_size = 2 }"));
         assert!(why.unwrap_or_default().contains("{ type = \"avg-pool\" }"));
         // A residual block's activation is its own argument.
