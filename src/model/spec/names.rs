@@ -102,6 +102,15 @@ pub fn canonical_layer_names(config: &mut toml::Table) {
                     layer.insert((*ours).into(), value);
                 }
             }
+            // Keras' activation="linear" (its default) is no activation at all.
+            if matches!(kind, "conv" | "linear")
+                && layer
+                    .get("activation")
+                    .and_then(toml::Value::as_str)
+                    .is_some_and(|a| fold(a) == "linear")
+            {
+                layer.remove("activation");
+            }
             for key in PAIRED {
                 if let Some(toml::Value::Array(pair)) = layer.get(*key)
                     && let [a, b] = pair.as_slice()
@@ -237,7 +246,7 @@ mod tests {
     }
 
     #[test]
-    fn square_pairs_are_one_number_and_inplace_is_dropped() {
+    fn square_pairs_are_one_number_and_inplace_and_linear_are_dropped() {
         let out = rewritten(
             "{ type = \"Conv2d\", out_channels = 8, kernel_size = [5, 5], stride = [2, 2], \
              padding = [1, 1] }, { type = \"MaxPool2d\", kernel_size = [3, 2] }, \
@@ -246,13 +255,19 @@ mod tests {
         for arg in ["kernel = 5", "stride = 2", "padding = 1", "in = 4"] {
             assert!(out.contains(arg), "{arg}: {out}");
         }
-        // Not square: left for serde to refuse.
+        // Not square: left for refused_layer to name.
         assert!(out.contains("kernel = [3, 2]"), "{out}");
         assert!(!out.contains("inplace"), "{out}");
+        // Keras' activation = "linear" is the identity: dropped; another one stays.
+        let out = rewritten(
+            "{ type = \"Dense\", units = 10, activation = \"linear\" }, \
+             { type = \"Dense\", units = 10, activation = \"relu\" }",
+        );
+        assert_eq!(out.matches("activation").count(), 1, "{out}");
     }
 
     #[test]
-    fn softmax_layers_are_refused_with_the_reason() {
+    fn layers_convlab_does_not_take_are_refused_with_the_reason() {
         let table = |layers: &str| -> toml::Table {
             format!("[model]\nlayers = [{layers}]").parse().unwrap()
         };
