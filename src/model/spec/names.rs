@@ -161,7 +161,7 @@ pub fn refused_layer(config: &toml::Table) -> Option<String> {
                 applies log-softmax itself (PyTorch's LogSoftmax + NLLLoss is the same loss): \
                 remove this layer"
                 .to_string(),
-            ("avgpool2d" | "averagepooling2d" | "avgpool", _) => "an average over k x k \
+            ("avgpool2d" | "averagepooling2d", _) => "an average over k x k \
                 windows is not a convlab layer: use { type = \"pool\", kernel = K } (max over \
                 the window) or { type = \"avg-pool\" } (the average of the whole plane, \
                 AdaptiveAvgPool2d(1))"
@@ -303,6 +303,8 @@ mod tests {
         assert_eq!(why.as_deref(), Some(want));
         let why = refused_layer(&table("{ type = \"AvgPool2d\", kernel_size = 2 }"));
         assert!(why.unwrap_or_default().contains("{ type = \"avg-pool\" }"));
+        // convlab's own avg-pool (the whole plane) folds to "avgpool": it stays.
+        assert_eq!(refused_layer(&table("{ type = \"avg-pool\" }")), None);
         // A residual block's activation is its own argument.
         let block = "{ type = \"residual\", out = 8, activation = \"elu\" }";
         assert_eq!(refused_layer(&table(block)), None);
