@@ -2,11 +2,12 @@
 //! Q = L^-1 A, where L is the lower Cholesky factor of A A^T (L has a positive diagonal, so Q
 //! is the QR's Q with R's diagonal made positive, as PyTorch makes it). All in f64, by blocks
 //! of `BLOCK` rows, so that nearly all the arithmetic is GEMMs that skip L's zero half:
-//! A A^T only below the diagonal (n^2 m multiply-adds), the factor by column panels (n^3 / 6),
-//! and Q block row by block row, each block's earlier rows subtracted in one GEMM (n^2 m / 2).
-//! The unblocked version (a full A A^T, L^-1 built column by column, then a full product)
-//! did twice the multiply-adds and spent as long again in dot products: 1.4-1.8 s on
-//! vgg-blocks' 2048 x 4096 fc against PyTorch's Householder QR's 0.6 s.
+//! A A^T only on and below the diagonal (about n^2 m / 2 multiply-adds), the factor by column
+//! panels (n^3 / 6), and Q block row by block row, each block's earlier rows subtracted in
+//! one GEMM (n^2 m / 2). The unblocked version (a full A A^T, L^-1 built column by column in
+//! dot products, then a full product) did twice the multiply-adds: vgg-blocks' init, mostly
+//! its 2048 x 4096 fc, took 1.47-1.65 s, now 0.79-1.25 s, PyTorch's `orthogonal_` 0.51-0.60 s
+//! (bench/orthogonal_speed.py, bench/RESULTS.md).
 //!
 //! One pass of Cholesky QR loses orthogonality as eps x cond(A)^2; `orthonormal_rows` says
 //! when it takes a second.
