@@ -79,16 +79,7 @@ const KINDS: &[&str] = &[
 /// `{ type = "activation", kind = "ReLU" }`. Run on a file's table before its `--set`s, so
 /// `--set model.layers[0].out=64` replaces a `filters = 32`, and again on the final table.
 pub fn canonical_layer_names(config: &mut toml::Table) {
-    let Some(toml::Value::Table(model)) = config.get_mut("model") else {
-        return;
-    };
-    let Some(toml::Value::Array(layers)) = model.get_mut("layers") else {
-        return;
-    };
-    for layer in layers.iter_mut() {
-        let toml::Value::Table(layer) = layer else {
-            continue;
-        };
+    for layer in layer_tables(config) {
         let Some(toml::Value::String(written)) = layer.get("type") else {
             continue;
         };
@@ -177,6 +168,18 @@ pub fn refused_layer(config: &toml::Table) -> Option<String> {
         };
         Some(format!("model.layers[{i}] ({written}): {why}"))
     })
+}
+
+/// Each table of a config's `model.layers` (none when it has no layer list).
+pub(super) fn layer_tables(config: &mut toml::Table) -> impl Iterator<Item = &mut toml::Table> {
+    let layers = match config.get_mut("model") {
+        Some(toml::Value::Table(model)) => model.get_mut("layers").and_then(|l| l.as_array_mut()),
+        _ => None,
+    };
+    layers
+        .into_iter()
+        .flatten()
+        .filter_map(toml::Value::as_table_mut)
 }
 
 /// convlab's name of a layer type written in any of its spellings.

@@ -13,13 +13,7 @@ use crate::choice::fold;
 /// the kernel moves "same" along. Run on the final table, after the layer names are
 /// convlab's; a word it cannot rewrite is left for `pixels` to refuse.
 pub fn padding_words(config: &mut toml::Table) {
-    let Some(toml::Value::Table(model)) = config.get_mut("model") else {
-        return;
-    };
-    let Some(toml::Value::Array(layers)) = model.get_mut("layers") else {
-        return;
-    };
-    for layer in layers.iter_mut().filter_map(toml::Value::as_table_mut) {
+    for layer in super::names::layer_tables(config) {
         let (Some("conv"), Some(word)) = (
             layer.get("type").and_then(toml::Value::as_str),
             layer.get("padding").and_then(toml::Value::as_str),
@@ -90,8 +84,7 @@ mod tests {
              { type = \"conv\", out = 8, kernel = 7, stride = 1, padding = \"same\" }, \
              { type = \"conv\", out = 8, kernel = 3, stride = 2, padding = \"valid\" }",
         );
-        let pads: Vec<&str> = out.matches(r"padding = ").map(|_| "").collect();
-        assert_eq!(pads.len(), 4, "{out}");
+        assert_eq!(out.matches("padding = ").count(), 4, "{out}");
         for (i, want) in [1, 2, 3, 0].iter().enumerate() {
             let layer = out.split('}').nth(i).unwrap_or_default();
             assert!(
