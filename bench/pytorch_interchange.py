@@ -8,7 +8,8 @@ batch-norm statistics) saved as a zip state_dict, a legacy one, one tagged as CU
 whole pickled model -> `convlab import --preset` -> `convlab predict --logits` on PNGs,
 against PyTorch's logits on the same pixels.
 Export: those checkpoints and, when MNIST is found, briefly trained ones with other
-activations and batch norm, and when CIFAR-10 is found the cifar10-fast net -> `convlab export --format pytorch` loaded into the printed
+activations and batch norm and a layer-list net with average pools (bench/nets/lenet5-avg.toml),
+and when CIFAR-10 is found the cifar10-fast net -> `convlab export --format pytorch` loaded into the printed
 nn.Sequential with load_state_dict(strict=True), and `--format onnx` run by onnxruntime,
 against convlab's logits. Round trip: an image-folder run exported, trained further in
 PyTorch and imported back with `--like`. Prints one line per check and exits 1 if any is
@@ -129,6 +130,19 @@ def trained_checks(bin, tmp, data_dir, results):
                       paths, x, results, f"mnist-cnn {act}{' + batch norm' if extra else ''}, trained")
 
 
+def layer_list_checks(bin, tmp, data_dir, results):
+    """Nets written as layer lists with PyTorch's names (bench/nets/lenet5-avg.toml: average
+    pools over windows, tanh), briefly trained on MNIST."""
+    paths, x = images(tmp, (1, 28, 28))
+    for name in ["lenet5-avg"]:
+        run = os.path.join(tmp, f"run-{name}")
+        config = os.path.join(os.path.dirname(__file__), "nets", f"{name}.toml")
+        sets = ["train.epochs=1", "data.limit_train=640", "data.limit_test=64"]
+        cmd = [bin, "train", config, "--data-dir", data_dir, "--run-dir", run, "--quiet"]
+        subprocess.run(cmd + [a for s in sets for a in ("--set", s)], check=True, capture_output=True)
+        export_checks(bin, tmp, os.path.join(run, "last.ckpt"), paths, x, results, f"bench/nets/{name}.toml, trained")
+
+
 def fast_checks(bin, tmp, data_dir, results):
     """examples/cifar10-fast.toml's net (whitening conv, shift-only batch norm with eps 1e-12,
     bias-free linear, logit scale), briefly trained on CIFAR-10."""
@@ -192,6 +206,7 @@ def main():
         round_trip_checks(os.path.abspath(a.convlab), tmp, results)
         if os.path.exists(os.path.join(a.data_dir, "mnist")):
             trained_checks(a.convlab, tmp, a.data_dir, results)
+            layer_list_checks(a.convlab, tmp, a.data_dir, results)
         else:
             print(f"(no MNIST under {a.data_dir}: trained-variant export checks skipped)")
         if os.path.exists(os.path.join(a.data_dir, "cifar10")):

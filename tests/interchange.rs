@@ -71,7 +71,7 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
 #[test]
 fn pytorch_files_import_with_pytorchs_logits() {
     let dir = tempfile::tempdir().unwrap();
-    for net in ["tiny_seq", "tiny_res"] {
+    for net in ["tiny_seq", "tiny_res", "tiny_avg"] {
         let want = expected(net);
         for variant in ["", "_legacy", "_cuda", "_model"] {
             let pth = pytorch_fixture(&format!("{net}{variant}.pth"));
@@ -112,7 +112,7 @@ fn training_checkpoint_imports_with_its_key() {
 #[test]
 fn pytorch_export_round_trips() {
     let dir = tempfile::tempdir().unwrap();
-    for net in ["tiny_seq", "tiny_res"] {
+    for net in ["tiny_seq", "tiny_res", "tiny_avg"] {
         let ckpt = dir.path().join(format!("{net}.ckpt"));
         import(&options(
             pytorch_fixture(&format!("{net}.pth")),
@@ -140,6 +140,9 @@ fn pytorch_export_round_trips() {
                     .collect::<Vec<_>>()
                     .join(" ")
             );
+        } else if net == "tiny_avg" {
+            assert!(code.contains("nn.AvgPool2d(3, stride=2),  # 2"), "{code}");
+            assert!(code.contains("nn.AvgPool2d(2, stride=2),  # 5"), "{code}");
         } else {
             assert!(code.contains("class BasicBlock"), "{code}");
             assert!(
@@ -184,6 +187,40 @@ fn onnx_export_has_the_layers_and_weights() {
         w.raw_data,
         reader.get("conv1.weight").unwrap().read().unwrap()
     );
+}
+
+/// A windowed average pool is ONNX's AveragePool with its kernel and strides; the whole
+/// plane's is GlobalAveragePool.
+#[test]
+fn onnx_export_writes_average_pools() {
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = dir.path().join("tiny_avg.ckpt");
+    let pth = pytorch_fixture("tiny_avg.pth");
+    import(&options(pth, "tiny_avg", ckpt.clone())).unwrap();
+    let onnx = dir.path().join("tiny_avg.onnx");
+    to_onnx(&ckpt, &onnx).unwrap();
+    let model = ModelProto::decode(std::fs::read(&onnx).unwrap().as_slice()).unwrap();
+    let graph = model.graph.unwrap();
+    let ops: Vec<&str> = graph.node.iter().map(|n| n.op_type.as_str()).collect();
+    assert_eq!(
+        ops.join(" "),
+        "Conv Relu AveragePool Conv Tanh AveragePool Flatten Gemm Identity"
+    );
+    let attributes = |node: usize| -> Vec<(String, Vec<i64>)> {
+        let node = &graph.node[node];
+        node.attribute
+            .iter()
+            .map(|a| (a.name.clone(), a.ints.clone()))
+            .collect()
+    };
+    let pool = |k: i64, s: i64| {
+        vec![
+            ("kernel_shape".into(), vec![k, k]),
+            ("strides".into(), vec![s, s]),
+        ]
+    };
+    assert_eq!(attributes(2), pool(3, 2));
+    assert_eq!(attributes(5), pool(2, 2));
 }
 
 /// Wrong nets and broken files are one-line errors that name the key or the file.

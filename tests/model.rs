@@ -219,6 +219,33 @@ fn custom_net_errors_and_lint() {
         ],
         "relu on the logits is flagged, by its key"
     );
+    // An average pool over windows is checked as max-pool is; without a kernel, any plane.
+    let avg = |text: &str| toml::from_str::<LayerSpec>(text).unwrap();
+    let pooled = check_net(
+        &[avg("type = \"avg-pool\"\nkernel = 3\nstride = 2")],
+        Shape::Image { c: 2, h: 7, w: 7 },
+        10,
+        "t",
+        "",
+    );
+    let e = pooled.unwrap_err().to_string();
+    assert!(e.contains("the net ends with 2x3x3 but"), "{e}");
+    let image = Shape::Image { c: 2, h: 2, w: 2 };
+    let e = check_net(
+        &[avg("type = \"avg-pool\"\nkernel = 3")],
+        image,
+        10,
+        "t",
+        "",
+    );
+    let e = e.unwrap_err().to_string();
+    assert!(e.ends_with("(avg-pool), input 2x2x2: kernel 3 is larger than its 2x2 input"));
+    let e = check_net(&[avg("type = \"avg-pool\"")], image, 10, "t", "");
+    assert!(
+        e.unwrap_err()
+            .to_string()
+            .contains("the net ends with 2x1x1 but")
+    );
     // PyTorch's BatchNorm2d(num_features) is checked against the channels it gets.
     let bn = toml::from_str::<LayerSpec>("type = \"bn\"\nin = 16").unwrap();
     let e = check_net(&[bn], Shape::Image { c: 8, h: 4, w: 4 }, 10, "t", "")
@@ -333,6 +360,7 @@ fn every_example_run_config_validates_and_its_net_checks() {
             "bench/nets/cifar-k5.toml",
             "bench/nets/deep-mnist.toml",
             "bench/nets/gap-net.toml",
+            "bench/nets/lenet5-avg.toml",
             "bench/nets/lenet5.toml",
             "bench/nets/mlp.toml",
             "bench/nets/nin.toml",

@@ -2,7 +2,10 @@
 //! preset and a custom net are the same type and load from the same checkpoint format.
 
 use burn::nn::conv::Conv2d;
-use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
+use burn::nn::pool::{
+    AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, AvgPool2d, AvgPool2dConfig, MaxPool2d,
+    MaxPool2dConfig,
+};
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear};
 use burn::prelude::*;
 use burn::tensor::{DType, Distribution};
@@ -94,6 +97,7 @@ pub enum Layer {
     Conv(Conv2d),
     Pool(MaxPool2d),
     AvgPool(AdaptiveAvgPool2d),
+    WindowAvgPool(AvgPool2d),
     Bn(BatchNorm),
     Act(Act),
     Dropout(Dropout),
@@ -147,7 +151,17 @@ impl Net {
                         .with_strides([stride.unwrap_or(*kernel); 2])
                         .init(),
                 ),
-                LayerSpec::AvgPool => Layer::AvgPool(AdaptiveAvgPool2dConfig::new([1, 1]).init()),
+                LayerSpec::AvgPool {
+                    kernel: Some(kernel),
+                    stride,
+                } => Layer::WindowAvgPool(
+                    AvgPool2dConfig::new([*kernel, *kernel])
+                        .with_strides([stride.unwrap_or(*kernel); 2])
+                        .init(),
+                ),
+                LayerSpec::AvgPool { kernel: None, .. } => {
+                    Layer::AvgPool(AdaptiveAvgPool2dConfig::new([1, 1]).init())
+                }
                 LayerSpec::Bn { momentum, eps, .. } => Layer::Bn(
                     BatchNormConfig::new(channels)
                         .with_momentum(*momentum)
@@ -206,6 +220,7 @@ impl Net {
                 (Layer::Conv(l), Flow::Image(x)) => Flow::Image(conv(l, x, input)),
                 (Layer::Pool(l), Flow::Image(x)) => Flow::Image(cpu::max_pool::forward(l, x)),
                 (Layer::AvgPool(l), Flow::Image(x)) => Flow::Image(l.forward(x)),
+                (Layer::WindowAvgPool(l), Flow::Image(x)) => Flow::Image(l.forward(x)),
                 (Layer::Residual(l), Flow::Image(x)) => Flow::Image(l.forward(x, bf16)),
                 (Layer::Bn(l), Flow::Image(x)) => Flow::Image(cpu::batch_norm::forward(l, x)),
                 (Layer::Bn(l), Flow::Flat(x)) => Flow::Flat(cpu::batch_norm::forward(l, x)),

@@ -44,7 +44,7 @@ pub fn layer_params(layer: &LayerSpec, shape: Shape) -> usize {
             9 * width * out + 9 * out * out + 4 * out + projection + 2 * slopes(activation)
         }
         LayerSpec::Pool { .. }
-        | LayerSpec::AvgPool
+        | LayerSpec::AvgPool { .. }
         | LayerSpec::Dropout { .. }
         | LayerSpec::Dropout2d { .. }
         | LayerSpec::Flatten

@@ -259,7 +259,7 @@ fn resnet18(b: &mut Builder, classes: usize) {
     ] {
         b.residual(out, stride);
     }
-    b.layers.push(LayerSpec::AvgPool);
+    b.layers.push(LayerSpec::global_avg_pool());
     b.flatten().dropout().linear(classes);
 }
 

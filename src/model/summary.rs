@@ -35,6 +35,10 @@ pub fn summarize(layers: &[LayerSpec], input: Shape) -> Vec<LayerRow> {
 /// A layer in a few words, as a PyTorch user would name it.
 pub fn describe(layer: &LayerSpec) -> String {
     let no_bias = |bias: &bool| if *bias { "" } else { ", no bias" };
+    let window = |what: &str, kernel: &usize, stride: &Option<usize>| match stride {
+        Some(s) if s != kernel => format!("{what} {kernel} stride {s}"),
+        _ => format!("{what} {kernel}"),
+    };
     match layer {
         LayerSpec::Conv {
             out,
@@ -53,11 +57,12 @@ pub fn describe(layer: &LayerSpec) -> String {
             format!("conv {out} {kernel}x{kernel}{stride}{pad}{}", no_bias(bias))
         }
         LayerSpec::Whiten { kernel, .. } => format!("whiten {kernel}x{kernel} (fixed)"),
-        LayerSpec::Pool { kernel, stride } => match stride {
-            Some(s) if s != kernel => format!("max-pool {kernel} stride {s}"),
-            _ => format!("max-pool {kernel}"),
-        },
-        LayerSpec::AvgPool => "avg-pool to 1x1".into(),
+        LayerSpec::Pool { kernel, stride } => window("max-pool", kernel, stride),
+        LayerSpec::AvgPool {
+            kernel: Some(kernel),
+            stride,
+        } => window("avg-pool", kernel, stride),
+        LayerSpec::AvgPool { kernel: None, .. } => "avg-pool to 1x1".into(),
         LayerSpec::Bn { weight: true, .. } => "batch norm".into(),
         LayerSpec::Bn { weight: false, .. } => "batch norm, shift only".into(),
         LayerSpec::Activation { kind } => kind.to_string(),

@@ -137,7 +137,20 @@ impl Graph {
                     ints("strides", &[stride.unwrap_or(*kernel); 2]),
                 ],
             ),
-            LayerSpec::AvgPool => self.node("GlobalAveragePool", vec![x], vec![]),
+            LayerSpec::AvgPool {
+                kernel: Some(kernel),
+                stride,
+            } => self.node(
+                "AveragePool",
+                vec![x],
+                vec![
+                    ints("kernel_shape", &[*kernel, *kernel]),
+                    ints("strides", &[stride.unwrap_or(*kernel); 2]),
+                ],
+            ),
+            LayerSpec::AvgPool { kernel: None, .. } => {
+                self.node("GlobalAveragePool", vec![x], vec![])
+            }
             LayerSpec::Whiten { kernel, .. } => self.conv(x, *kernel, 1, 0),
             LayerSpec::Bn { eps, .. } => self.batch_norm(x, *eps),
             LayerSpec::Scale { factor } => {

@@ -76,7 +76,14 @@ fn module(layer: &LayerSpec, shape: Shape) -> String {
             "nn.MaxPool2d({kernel}, stride={})",
             stride.unwrap_or(*kernel)
         ),
-        LayerSpec::AvgPool => "nn.AdaptiveAvgPool2d(1)".into(),
+        LayerSpec::AvgPool {
+            kernel: Some(kernel),
+            stride,
+        } => format!(
+            "nn.AvgPool2d({kernel}, stride={})",
+            stride.unwrap_or(*kernel)
+        ),
+        LayerSpec::AvgPool { kernel: None, .. } => "nn.AdaptiveAvgPool2d(1)".into(),
         LayerSpec::Whiten { kernel, .. } => {
             let out = 2 * width * kernel * kernel;
             format!("nn.Conv2d({width}, {out}, kernel_size={kernel})")

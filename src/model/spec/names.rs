@@ -7,9 +7,8 @@
 use crate::choice::fold;
 use crate::model::config::Activation;
 
-/// Other names of each layer type (compared folded). AvgPool2d is not among avg-pool's:
-/// PyTorch's averages k x k windows, convlab's `avg-pool` the whole plane (its
-/// `AdaptiveAvgPool2d(1)`, Keras' `GlobalAveragePooling2D`).
+/// Other names of each layer type (compared folded). convlab's `avg-pool` is both PyTorch's
+/// `AdaptiveAvgPool2d(1)` (the whole plane; no kernel) and its `AvgPool2d(k)` (k x k windows).
 const ALIASES: &[(&str, &[&str])] = &[
     ("conv", &["conv2d"]),
     ("pool", &["maxpool", "maxpool2d", "maxpooling2d"]),
@@ -19,6 +18,8 @@ const ALIASES: &[(&str, &[&str])] = &[
             "adaptiveavgpool2d",
             "globalaveragepooling2d",
             "globalavgpool2d",
+            "avgpool2d",
+            "averagepooling2d",
         ],
     ),
     (
@@ -46,6 +47,9 @@ const ARGUMENTS: &[(&str, &str, &str)] = &[
     ("pool", "kernel_size", "kernel"),
     ("pool", "pool_size", "kernel"),
     ("pool", "strides", "stride"),
+    ("avg-pool", "kernel_size", "kernel"),
+    ("avg-pool", "pool_size", "kernel"),
+    ("avg-pool", "strides", "stride"),
     ("linear", "out_features", "out"),
     ("linear", "units", "out"),
     ("linear", "in_features", "in"),
@@ -84,6 +88,19 @@ pub fn canonical_layer_names(config: &mut toml::Table) {
             continue;
         };
         let written = written.clone();
+        let windows = matches!(fold(&written).as_str(), "avgpool2d" | "averagepooling2d");
+        if windows
+            && !["kernel", "kernel_size", "pool_size"]
+                .iter()
+                .any(|k| layer.contains_key(*k))
+        {
+            if fold(&written) == "avgpool2d" {
+                // PyTorch requires kernel_size; without it this is not the whole plane.
+                continue;
+            }
+            // Keras' AveragePooling2D: pool_size=(2, 2) by default.
+            layer.insert("kernel".into(), toml::Value::Integer(2));
+        }
         if let Some(kind) = layer_kind(&written) {
             layer.insert("type".into(), toml::Value::String(kind.into()));
             for (_, theirs, ours) in ARGUMENTS.iter().filter(|(k, ..)| *k == kind) {
@@ -102,6 +119,15 @@ pub fn canonical_layer_names(config: &mut toml::Table) {
             {
                 layer.remove("activation");
             }
+            // Arguments written at the value that is convlab's only behaviour: nn.Flatten()'s
+            // dims, AdaptiveAvgPool2d(1)'s output size.
+            let only = |key: &str, value: &toml::Value| match (kind, key) {
+                ("flatten", "start_dim") => value.as_integer() == Some(1),
+                ("flatten", "end_dim") => value.as_integer() == Some(-1),
+                ("avg-pool", "output_size") => is_one(value),
+                _ => false,
+            };
+            layer.retain(|key, value| !only(key, value));
             for key in PAIRED {
                 if let Some(toml::Value::Array(pair)) = layer.get(*key)
                     && let [a, b] = pair.as_slice()
@@ -129,9 +155,11 @@ const SOFTMAX: &str = "the loss is CrossEntropyLoss, which takes the logits and 
 
 /// Why a layer as PyTorch or Keras users write it is not taken, for the first such layer
 /// (`model.layers[7] (Softmax): ...`), on a table whose names are convlab's: a softmax at
-/// the end (convlab's loss is CrossEntropyLoss on the logits), a windowed average pool
-/// (what to use instead), a pair that is not square (`kernel_size = [3, 5]`), and Keras'
-/// `activation =` on a conv or dense layer, which convlab writes as a layer of its own.
+/// the end (convlab's loss is CrossEntropyLoss on the logits), `AvgPool2d` without its
+/// kernel_size, an adaptive pool to more than 1x1, arguments on a flatten (serde reads a
+/// kind without fields from a table with any keys), a pair that is not square (`kernel_size =
+/// [3, 5]`), and Keras' `activation =` on a conv or dense layer, which convlab writes as a
+/// layer of its own.
 pub fn refused_layer(config: &toml::Table) -> Option<String> {
     let layers = config.get("model")?.get("layers")?.as_array()?;
     layers.iter().enumerate().find_map(|(i, layer)| {
@@ -139,7 +167,7 @@ pub fn refused_layer(config: &toml::Table) -> Option<String> {
         let pair = PAIRED
             .iter()
             .find(|k| layer.get(**k).is_some_and(|v| v.is_array()));
-        if let (Some(key), "conv" | "pool") = (pair, written) {
+        if let (Some(key), "conv" | "pool" | "avg-pool") = (pair, written) {
             let pair = layer.get(*key).map(ToString::to_string).unwrap_or_default();
             return Some(format!(
                 "model.layers[{i}] ({written}): {key} = {pair}: convlab's kernels, strides and \
@@ -152,10 +180,18 @@ pub fn refused_layer(config: &toml::Table) -> Option<String> {
                 applies log-softmax itself (PyTorch's LogSoftmax + NLLLoss is the same loss): \
                 remove this layer"
                 .to_string(),
-            ("avgpool2d" | "averagepooling2d", _) => "an average over k x k \
-                windows is not a convlab layer: use { type = \"pool\", kernel = K } (max over \
-                the window) or { type = \"avg-pool\" } (the average of the whole plane, \
-                AdaptiveAvgPool2d(1))"
+            ("avgpool2d", _) => "kernel_size is required, as in PyTorch: { type = \
+                \"AvgPool2d\", kernel_size = 2 } averages 2x2 windows; { type = \"avg-pool\" } \
+                averages the whole plane (AdaptiveAvgPool2d(1))"
+                .to_string(),
+            ("avgpool", _) if layer.get("output_size").is_some() => format!(
+                "output_size = {}: convlab's adaptive pool averages the whole plane, \
+                 output_size = 1 (for k x k windows write kernel_size = k)",
+                layer["output_size"]
+            ),
+            ("flatten", _) if layer.as_table().is_some_and(|t| t.len() > 1) => "flatten takes \
+                no arguments: it flattens all but the batch dimension (nn.Flatten()'s start_dim \
+                = 1)"
                 .to_string(),
             ("conv" | "linear", Some(toml::Value::String(act))) if fold(act) == "softmax" => {
                 format!("activation = \"{act}\": {SOFTMAX}: leave it out")
@@ -168,6 +204,15 @@ pub fn refused_layer(config: &toml::Table) -> Option<String> {
         };
         Some(format!("model.layers[{i}] ({written}): {why}"))
     })
+}
+
+/// 1 or [1, 1].
+fn is_one(value: &toml::Value) -> bool {
+    let one = |v: &toml::Value| v.as_integer() == Some(1);
+    match value {
+        toml::Value::Array(pair) => pair.len() == 2 && pair.iter().all(one),
+        v => one(v),
+    }
 }
 
 /// Each table of a config's `model.layers` (none when it has no layer list).
@@ -194,133 +239,5 @@ fn layer_kind(written: &str) -> Option<&'static str> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn rewritten(layers: &str) -> String {
-        let mut table: toml::Table = format!("[model]\nlayers = [{layers}]").parse().unwrap();
-        canonical_layer_names(&mut table);
-        table["model"]["layers"].to_string()
-    }
-
-    #[test]
-    fn pytorch_and_keras_layer_names_become_convlabs() {
-        let cases = [
-            ("Conv2d", "conv"),
-            ("Conv2D", "conv"),
-            ("MaxPool2d", "pool"),
-            ("MaxPooling2D", "pool"),
-            ("AdaptiveAvgPool2d", "avg-pool"),
-            ("GlobalAveragePooling2D", "avg-pool"),
-            ("BatchNorm2d", "bn"),
-            ("BatchNormalization", "bn"),
-            ("Dense", "linear"),
-            ("Linear", "linear"),
-            ("Flatten", "flatten"),
-            ("Dropout", "dropout"),
-            ("SpatialDropout2D", "dropout2d"),
-            ("avg_pool", "avg-pool"),
-        ];
-        for (written, kind) in cases {
-            let out = rewritten(&format!("{{ type = \"{written}\" }}"));
-            assert!(
-                out.contains(&format!("type = \"{kind}\"")),
-                "{written}: {out}"
-            );
-        }
-    }
-
-    #[test]
-    fn arguments_take_convlabs_names_unless_those_are_given_too() {
-        let out = rewritten(
-            "{ type = \"Conv2D\", filters = 8, kernel_size = 5, strides = 2 }, \
-             { type = \"Dense\", units = 10, in_features = 4 }",
-        );
-        for arg in ["out = 8", "kernel = 5", "stride = 2", "out = 10", "in = 4"] {
-            assert!(out.contains(arg), "{arg}: {out}");
-        }
-        assert!(!out.contains("filters") && !out.contains("units"), "{out}");
-        // Both names: left for serde to refuse as unknown, not silently one of them.
-        let out = rewritten("{ type = \"conv\", out = 8, filters = 16 }");
-        assert!(
-            out.contains("filters = 16") && out.contains("out = 8"),
-            "{out}"
-        );
-    }
-
-    #[test]
-    fn square_pairs_are_one_number_and_inplace_and_linear_are_dropped() {
-        let out = rewritten(
-            "{ type = \"Conv2d\", out_channels = 8, kernel_size = [5, 5], stride = [2, 2], \
-             padding = [1, 1] }, { type = \"MaxPool2d\", kernel_size = [3, 2] }, \
-             { type = \"ReLU\", inplace = true }, { type = \"BatchNorm1d\", num_features = 4 }",
-        );
-        for arg in ["kernel = 5", "stride = 2", "padding = 1", "in = 4"] {
-            assert!(out.contains(arg), "{arg}: {out}");
-        }
-        // Not square: left for refused_layer to name.
-        assert!(out.contains("kernel = [3, 2]"), "{out}");
-        assert!(!out.contains("inplace"), "{out}");
-        // Keras' activation = "linear" is the identity: dropped; another one stays.
-        let out = rewritten(
-            "{ type = \"Dense\", units = 10, activation = \"linear\" }, \
-             { type = \"Dense\", units = 10, activation = \"relu\" }",
-        );
-        assert_eq!(out.matches("activation").count(), 1, "{out}");
-    }
-
-    #[test]
-    fn layers_convlab_does_not_take_are_refused_with_the_reason() {
-        let table = |layers: &str| -> toml::Table {
-            format!("[model]\nlayers = [{layers}]").parse().unwrap()
-        };
-        let why = refused_layer(&table(
-            "{ type = \"Linear\", out_features = 10 }, { type = \"Log_Softmax\", dim = 1 }",
-        ));
-        let why = why.unwrap_or_default();
-        assert!(
-            why.starts_with("model.layers[1] (Log_Softmax): the loss is"),
-            "{why}"
-        );
-        let why = refused_layer(&table("{ type = \"Softmax\" }")).unwrap_or_default();
-        assert!(why.contains("the run stalls"), "{why}");
-        assert_eq!(refused_layer(&table("{ type = \"ReLU\" }")), None);
-        // Keras' activation argument (names already convlab's, as typed() runs it).
-        let why = refused_layer(&table(
-            "{ type = \"conv\", out = 8, activation = \"relu\" }",
-        ));
-        let want = "model.layers[0] (conv): activation = \"relu\" is Keras' shorthand; \
-                    convlab writes the activation as a layer of its own: { type = \"relu\" } \
-                    after this one";
-        assert_eq!(why.as_deref(), Some(want));
-        let why = refused_layer(&table(
-            "{ type = \"linear\", out = 10, activation = \"softmax\" }",
-        ));
-        assert!(
-            why.unwrap_or_default()
-                .ends_with("themselves): leave it out")
-        );
-        let why = refused_layer(&table("{ type = \"pool\", kernel = [3, 2] }"));
-        let want = "model.layers[0] (pool): kernel = [3, 2]: convlab's kernels, strides and \
-                    paddings are square, one number for both sides";
-        assert_eq!(why.as_deref(), Some(want));
-        let why = refused_layer(&table("{ type = \"AvgPool2d\", kernel_size = 2 }"));
-        assert!(why.unwrap_or_default().contains("{ type = \"avg-pool\" }"));
-        // convlab's own avg-pool (the whole plane) folds to "avgpool": it stays.
-        assert_eq!(refused_layer(&table("{ type = \"avg-pool\" }")), None);
-        // A residual block's activation is its own argument.
-        let block = "{ type = \"residual\", out = 8, activation = \"elu\" }";
-        assert_eq!(refused_layer(&table(block)), None);
-    }
-
-    #[test]
-    fn an_activation_name_is_an_activation_layer_and_unknown_names_stay() {
-        let out = rewritten("{ type = \"LeakyReLU\" }");
-        assert!(out.contains("type = \"activation\""), "{out}");
-        assert!(out.contains("kind = \"LeakyReLU\""), "{out}");
-        // PyTorch's AvgPool2d averages windows, not the plane: not taken for avg-pool.
-        let out = rewritten("{ type = \"AvgPool2d\" }, { type = \"conv3d\" }");
-        assert!(out.contains("type = \"AvgPool2d\""), "{out}");
-        assert!(out.contains("type = \"conv3d\""), "{out}");
-    }
-}
+#[path = "names_tests.rs"]
+mod tests;

@@ -1,0 +1,220 @@
+//! The shape of one example as it flows through a net, and each layer's output shape: checked
+//! here, before any tensor exists, so that a wrong net fails with a message that names the
+//! layer instead of a panic inside a kernel.
+
+use super::LayerSpec;
+
+/// The shape of one example flowing through the net.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Image { c: usize, h: usize, w: usize },
+    Flat(usize),
+}
+
+impl Shape {
+    /// What a layer reads across: an image's channels, or the features of a flat input.
+    pub fn width(&self) -> usize {
+        match *self {
+            Shape::Image { c, .. } => c,
+            Shape::Flat(n) => n,
+        }
+    }
+}
+
+/// Whether a residual block from `width` channels to `out` at `stride` needs the 1x1 conv +
+/// BN shortcut (PyTorch's BasicBlock) instead of the identity.
+pub fn residual_projects(width: usize, out: usize, stride: usize) -> bool {
+    stride != 1 || width != out
+}
+
+impl std::fmt::Display for Shape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Shape::Image { c, h, w } => write!(f, "{c}x{h}x{w}"),
+            Shape::Flat(n) => write!(f, "{n} features"),
+        }
+    }
+}
+
+impl LayerSpec {
+    /// The shape after this layer, or why the layer cannot take `input`.
+    pub fn output_shape(&self, input: Shape) -> std::result::Result<Shape, String> {
+        let image = |what: &str| match input {
+            Shape::Image { c, h, w } => Ok((c, h, w)),
+            Shape::Flat(n) => Err(format!(
+                "{what} needs an image-shaped input but gets {n} features (put it before flatten)"
+            )),
+        };
+        match self {
+            LayerSpec::Conv {
+                out,
+                kernel,
+                stride,
+                padding,
+                input: expected,
+                ..
+            } => conv_output(image("conv")?, *out, *kernel, *stride, *padding, *expected),
+            LayerSpec::Pool { kernel, stride } => window_output(image("pool")?, *kernel, *stride),
+            LayerSpec::AvgPool {
+                kernel: Some(kernel),
+                stride,
+            } => window_output(image("avg-pool")?, *kernel, *stride),
+            LayerSpec::AvgPool { kernel: None, .. } => {
+                let (c, _, _) = image("avg-pool")?;
+                Ok(Shape::Image { c, h: 1, w: 1 })
+            }
+            LayerSpec::Flatten => match input {
+                Shape::Image { c, h, w } => Ok(Shape::Flat(c * h * w)),
+                flat => Ok(flat),
+            },
+            LayerSpec::Whiten {
+                kernel,
+                eps,
+                bias_epochs: _,
+            } => {
+                let (c, h, w) = image("whiten")?;
+                if !(*eps > 0.0 && eps.is_finite()) {
+                    return Err(format!("eps = {eps} must be a positive number"));
+                }
+                conv_output((c, h, w), 2 * c * kernel * kernel, *kernel, 1, 0, None)
+            }
+            LayerSpec::Bn {
+                input: expected,
+                momentum,
+                eps,
+                ..
+            } => {
+                if let Some(e) = expected
+                    && *e != input.width()
+                {
+                    let n = input.width();
+                    let what = match input {
+                        Shape::Image { .. } => "channels",
+                        Shape::Flat(_) => "features",
+                    };
+                    return Err(format!(
+                        "declares num_features = {e} but receives {n} {what}"
+                    ));
+                }
+                if !(0.0..=1.0).contains(momentum) {
+                    return Err(format!("momentum = {momentum} is not in [0, 1]"));
+                }
+                if !(*eps > 0.0 && eps.is_finite()) {
+                    return Err(format!("eps = {eps} must be a positive number"));
+                }
+                Ok(input)
+            }
+            LayerSpec::Scale { factor } if !factor.is_finite() => {
+                Err(format!("factor = {factor} must be a finite number"))
+            }
+            LayerSpec::Scale { .. } => Ok(input),
+            LayerSpec::Activation { .. } => Ok(input),
+            LayerSpec::Dropout { p } => check_p(*p, input),
+            LayerSpec::Dropout2d { p } => {
+                image("dropout2d")?;
+                check_p(*p, input)
+            }
+            LayerSpec::Linear {
+                out,
+                input: expected,
+                ..
+            } => linear_output(input, *out, *expected),
+            LayerSpec::Residual { out, stride, .. } => {
+                let (_, h, w) = image("residual")?;
+                if *stride == 0 || *out == 0 {
+                    return Err("out and stride must be at least 1".into());
+                }
+                Ok(Shape::Image {
+                    c: *out,
+                    h: (h - 1) / stride + 1,
+                    w: (w - 1) / stride + 1,
+                })
+            }
+        }
+    }
+}
+
+fn check_p(p: f64, input: Shape) -> std::result::Result<Shape, String> {
+    if !(0.0..1.0).contains(&p) {
+        return Err(format!("p = {p} is not in [0, 1)"));
+    }
+    Ok(input)
+}
+
+/// A pooling window's output shape from its (c, h, w) input; the stride defaults to the
+/// kernel, and a window that would run past the edge is left out (PyTorch's `ceil_mode=False`).
+fn window_output(
+    (c, h, w): (usize, usize, usize),
+    kernel: usize,
+    stride: Option<usize>,
+) -> std::result::Result<Shape, String> {
+    let s = stride.unwrap_or(kernel);
+    if kernel == 0 || s == 0 {
+        return Err("kernel and stride must be at least 1".into());
+    }
+    if kernel > h || kernel > w {
+        return Err(format!("kernel {kernel} is larger than its {h}x{w} input"));
+    }
+    Ok(Shape::Image {
+        c,
+        h: (h - kernel) / s + 1,
+        w: (w - kernel) / s + 1,
+    })
+}
+
+/// A conv's output shape from its (c, h, w) input.
+fn conv_output(
+    (c, h, w): (usize, usize, usize),
+    out: usize,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    expected: Option<usize>,
+) -> std::result::Result<Shape, String> {
+    if let Some(e) = expected
+        && e != c
+    {
+        return Err(format!("declares in = {e} channels but receives {c}"));
+    }
+    if out == 0 || kernel == 0 || stride == 0 {
+        return Err("out, kernel and stride must be at least 1".into());
+    }
+    let (ph, pw) = (h + 2 * padding, w + 2 * padding);
+    if kernel > ph || kernel > pw {
+        return Err(format!(
+            "kernel {kernel} is larger than its {h}x{w} input (+ padding {padding})"
+        ));
+    }
+    Ok(Shape::Image {
+        c: out,
+        h: (ph - kernel) / stride + 1,
+        w: (pw - kernel) / stride + 1,
+    })
+}
+
+/// A linear layer's output shape; it needs flat features.
+fn linear_output(
+    input: Shape,
+    out: usize,
+    expected: Option<usize>,
+) -> std::result::Result<Shape, String> {
+    let n = match input {
+        Shape::Flat(n) => n,
+        Shape::Image { c, h, w } => {
+            return Err(format!(
+                "linear needs flat features but gets a {c}x{h}x{w} image (add {{ type = \"flatten\" }} before it)"
+            ));
+        }
+    };
+    if let Some(e) = expected
+        && e != n
+    {
+        return Err(format!(
+            "declares in = {e} features but the previous layer gives {n}"
+        ));
+    }
+    if out == 0 {
+        return Err("out must be at least 1".into());
+    }
+    Ok(Shape::Flat(out))
+}
