@@ -220,7 +220,9 @@ impl Net {
                 (Layer::Conv(l), Flow::Image(x)) => Flow::Image(conv(l, x, input)),
                 (Layer::Pool(l), Flow::Image(x)) => Flow::Image(cpu::max_pool::forward(l, x)),
                 (Layer::AvgPool(l), Flow::Image(x)) => Flow::Image(l.forward(x)),
-                (Layer::WindowAvgPool(l), Flow::Image(x)) => Flow::Image(l.forward(x)),
+                (Layer::WindowAvgPool(l), Flow::Image(x)) => {
+                    Flow::Image(cpu::avg_pool::forward(l, x))
+                }
                 (Layer::Residual(l), Flow::Image(x)) => Flow::Image(l.forward(x, bf16)),
                 (Layer::Bn(l), Flow::Image(x)) => Flow::Image(cpu::batch_norm::forward(l, x)),
                 (Layer::Bn(l), Flow::Flat(x)) => Flow::Flat(cpu::batch_norm::forward(l, x)),

@@ -49,6 +49,7 @@ macro_rules! wide {
 pub mod adam;
 pub mod adam_family;
 pub mod average;
+pub mod avg_pool;
 pub mod batch_norm;
 mod batch_norm_passes;
 pub mod bf16;
