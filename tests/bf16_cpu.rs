@@ -336,10 +336,7 @@ fn skipping_the_rounding_of_bf16_values_changes_no_bit() {
     let device = Device::flex().autodiff();
     device.seed(8);
     let act = |kind| LayerSpec::Activation { kind };
-    let pool = |kernel, stride| LayerSpec::Pool {
-        kernel,
-        stride: Some(stride),
-    };
+    let pool = |kernel, stride| LayerSpec::max_pool(kernel, Some(stride));
     let linear = |out| LayerSpec::Linear {
         out,
         input: None,

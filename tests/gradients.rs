@@ -1,12 +1,12 @@
 //! One training step's numbers against PyTorch, as llm.c's test_gpt2 checks a state dumped
 //! from PyTorch: the tiny nets of tests/fixtures/pytorch (PReLU, Dropout2d, batch norm 2d
 //! and 1d, max-pool, ELU; a ResNet block with a projecting shortcut, ReLU, average pool;
-//! average pools over windows, overlapping and not, tanh) imported from their .pth files, one
-//! training-mode forward and backward on a batch of
-//! four, against `make_gradients.py`'s dump of the same in torch 2.15: the logits, the loss
-//! (cross-entropy with label smoothing 0.1), every parameter's gradient, and the running
-//! statistics batch norm keeps after the pass. Dropout is set to p = 0 on both sides: its
-//! draws are random in either framework.
+//! average pools over windows, overlapping and not, tanh; max and average pools with
+//! padding) imported from their .pth files, one training-mode forward and backward on a
+//! batch of four, against `make_gradients.py`'s dump of the same in torch 2.15: the logits,
+//! the loss (cross-entropy with label smoothing 0.1), every parameter's gradient, and the
+//! running statistics batch norm keeps after the pass. Dropout is set to p = 0 on both
+//! sides: its draws are random in either framework.
 
 mod common;
 
@@ -155,4 +155,9 @@ fn tiny_res_training_step_matches_pytorch() {
 #[test]
 fn tiny_avg_training_step_matches_pytorch() {
     check_net("tiny_avg");
+}
+
+#[test]
+fn tiny_pad_training_step_matches_pytorch() {
+    check_net("tiny_pad");
 }

@@ -71,7 +71,7 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
 #[test]
 fn pytorch_files_import_with_pytorchs_logits() {
     let dir = tempfile::tempdir().unwrap();
-    for net in ["tiny_seq", "tiny_res", "tiny_avg"] {
+    for net in ["tiny_seq", "tiny_res", "tiny_avg", "tiny_pad"] {
         let want = expected(net);
         for variant in ["", "_legacy", "_cuda", "_model"] {
             let pth = pytorch_fixture(&format!("{net}{variant}.pth"));
@@ -112,7 +112,7 @@ fn training_checkpoint_imports_with_its_key() {
 #[test]
 fn pytorch_export_round_trips() {
     let dir = tempfile::tempdir().unwrap();
-    for net in ["tiny_seq", "tiny_res", "tiny_avg"] {
+    for net in ["tiny_seq", "tiny_res", "tiny_avg", "tiny_pad"] {
         let ckpt = dir.path().join(format!("{net}.ckpt"));
         import(&options(
             pytorch_fixture(&format!("{net}.pth")),
@@ -143,6 +143,15 @@ fn pytorch_export_round_trips() {
         } else if net == "tiny_avg" {
             assert!(code.contains("nn.AvgPool2d(3, stride=2),  # 2"), "{code}");
             assert!(code.contains("nn.AvgPool2d(2, stride=2),  # 5"), "{code}");
+        } else if net == "tiny_pad" {
+            assert!(
+                code.contains("nn.MaxPool2d(3, stride=2, padding=1),  # 1"),
+                "{code}"
+            );
+            assert!(
+                code.contains("nn.AvgPool2d(3, stride=2, padding=1),  # 4"),
+                "{code}"
+            );
         } else {
             assert!(code.contains("class BasicBlock"), "{code}");
             assert!(
@@ -189,38 +198,51 @@ fn onnx_export_has_the_layers_and_weights() {
     );
 }
 
-/// A windowed average pool is ONNX's AveragePool with its kernel and strides; the whole
-/// plane's is GlobalAveragePool.
+/// Pools over windows are ONNX's MaxPool and AveragePool with their kernel, strides and
+/// padding; an average over padding counts its zeros, as PyTorch's does (ONNX's default
+/// leaves them out). The whole plane's average is GlobalAveragePool.
 #[test]
-fn onnx_export_writes_average_pools() {
+fn onnx_export_writes_pools_with_their_windows() {
     let dir = tempfile::tempdir().unwrap();
-    let ckpt = dir.path().join("tiny_avg.ckpt");
-    let pth = pytorch_fixture("tiny_avg.pth");
-    import(&options(pth, "tiny_avg", ckpt.clone())).unwrap();
-    let onnx = dir.path().join("tiny_avg.onnx");
-    to_onnx(&ckpt, &onnx).unwrap();
-    let model = ModelProto::decode(std::fs::read(&onnx).unwrap().as_slice()).unwrap();
-    let graph = model.graph.unwrap();
-    let ops: Vec<&str> = graph.node.iter().map(|n| n.op_type.as_str()).collect();
-    assert_eq!(
-        ops.join(" "),
-        "Conv Relu AveragePool Conv Tanh AveragePool Flatten Gemm Identity"
-    );
-    let attributes = |node: usize| -> Vec<(String, Vec<i64>)> {
-        let node = &graph.node[node];
-        node.attribute
-            .iter()
-            .map(|a| (a.name.clone(), a.ints.clone()))
-            .collect()
-    };
-    let pool = |k: i64, s: i64| {
-        vec![
-            ("kernel_shape".into(), vec![k, k]),
-            ("strides".into(), vec![s, s]),
-        ]
-    };
-    assert_eq!(attributes(2), pool(3, 2));
-    assert_eq!(attributes(5), pool(2, 2));
+    let cases = [
+        (
+            "tiny_avg",
+            "Conv Relu AveragePool Conv Tanh AveragePool",
+            [2, 5],
+            [(3, 2, 0), (2, 2, 0)],
+        ),
+        (
+            "tiny_pad",
+            "Conv MaxPool Tanh Conv AveragePool",
+            [1, 4],
+            [(3, 2, 1), (3, 2, 1)],
+        ),
+    ];
+    for (net, layers, pools, windows) in cases {
+        let ckpt = dir.path().join(format!("{net}.ckpt"));
+        let pth = pytorch_fixture(&format!("{net}.pth"));
+        import(&options(pth, net, ckpt.clone())).unwrap();
+        let onnx = dir.path().join(format!("{net}.onnx"));
+        to_onnx(&ckpt, &onnx).unwrap();
+        let model = ModelProto::decode(std::fs::read(&onnx).unwrap().as_slice()).unwrap();
+        let graph = model.graph.unwrap();
+        let ops: Vec<&str> = graph.node.iter().map(|n| n.op_type.as_str()).collect();
+        assert_eq!(ops.join(" "), format!("{layers} Flatten Gemm Identity"));
+        for (node, (k, s, p)) in pools.into_iter().zip(windows) {
+            let node = &graph.node[node];
+            let got: Vec<(&str, Vec<i64>, i64)> = (node.attribute.iter())
+                .map(|a| (a.name.as_str(), a.ints.clone(), a.i))
+                .collect();
+            let mut want = vec![("kernel_shape", vec![k, k], 0), ("strides", vec![s, s], 0)];
+            if p > 0 {
+                want.push(("pads", vec![p; 4], 0));
+            }
+            if p > 0 && node.op_type == "AveragePool" {
+                want.push(("count_include_pad", vec![], 1));
+            }
+            assert_eq!(got, want, "{net} {}", node.op_type);
+        }
+    }
 }
 
 /// Wrong nets and broken files are one-line errors that name the key or the file.

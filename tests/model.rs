@@ -219,33 +219,47 @@ fn custom_net_errors_and_lint() {
         ],
         "relu on the logits is flagged, by its key"
     );
-    // An average pool over windows is checked as max-pool is; without a kernel, any plane.
-    let avg = |text: &str| toml::from_str::<LayerSpec>(text).unwrap();
-    let pooled = check_net(
-        &[avg("type = \"avg-pool\"\nkernel = 3\nstride = 2")],
-        Shape::Image { c: 2, h: 7, w: 7 },
-        10,
-        "t",
-        "",
-    );
-    let e = pooled.unwrap_err().to_string();
-    assert!(e.contains("the net ends with 2x3x3 but"), "{e}");
-    let image = Shape::Image { c: 2, h: 2, w: 2 };
-    let e = check_net(
-        &[avg("type = \"avg-pool\"\nkernel = 3")],
-        image,
-        10,
-        "t",
-        "",
-    );
-    let e = e.unwrap_err().to_string();
-    assert!(e.ends_with("(avg-pool), input 2x2x2: kernel 3 is larger than its 2x2 input"));
-    let e = check_net(&[avg("type = \"avg-pool\"")], image, 10, "t", "");
-    assert!(
-        e.unwrap_err()
+    // Pools over windows: each checked against its input; padding at most half the kernel
+    // (PyTorch's limit) and only around windows; the plane's average takes any plane.
+    let pooled = |layer: &str, h: usize| -> String {
+        let layer = toml::from_str::<LayerSpec>(&layer.replace(", ", "\n")).unwrap();
+        let image = Shape::Image { c: 2, h, w: h };
+        check_net(&[layer], image, 10, "t", "")
+            .unwrap_err()
             .to_string()
-            .contains("the net ends with 2x1x1 but")
-    );
+    };
+    let cases = [
+        (
+            "type = \"avg-pool\", kernel = 3, stride = 2",
+            7,
+            "the net ends with 2x3x3 but",
+        ),
+        (
+            "type = \"avg-pool\", kernel = 3",
+            2,
+            ": kernel 3 is larger than its 2x2 input",
+        ),
+        ("type = \"avg-pool\"", 2, "the net ends with 2x1x1 but"),
+        (
+            "type = \"pool\", kernel = 3, padding = 1, stride = 2",
+            2,
+            "ends with 2x1x1 but",
+        ),
+        (
+            "type = \"avg-pool\", padding = 1",
+            2,
+            ": padding needs a kernel: it pads the windows",
+        ),
+        (
+            "type = \"pool\", kernel = 3, padding = 2",
+            2,
+            "(pool), input 2x2x2: padding = 2 is more than half the kernel 3 (PyTorch's limit)",
+        ),
+    ];
+    for (layer, h, want) in cases {
+        let e = pooled(layer, h);
+        assert!(e.contains(want), "{layer}: {e}");
+    }
     // PyTorch's BatchNorm2d(num_features) is checked against the channels it gets.
     let bn = toml::from_str::<LayerSpec>("type = \"bn\"\nin = 16").unwrap();
     let e = check_net(&[bn], Shape::Image { c: 8, h: 4, w: 4 }, 10, "t", "")

@@ -27,10 +27,7 @@ fn net(device: &Device, p: f64) -> (Vec<LayerSpec>, Net) {
         LayerSpec::Activation {
             kind: Activation::Prelu,
         },
-        LayerSpec::Pool {
-            kernel: 2,
-            stride: None,
-        },
+        LayerSpec::max_pool(2, None),
         LayerSpec::Dropout2d { p },
         LayerSpec::Dropout { p },
         LayerSpec::Flatten,

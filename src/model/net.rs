@@ -6,7 +6,7 @@ use burn::nn::pool::{
     AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, AvgPool2d, AvgPool2dConfig, MaxPool2d,
     MaxPool2dConfig,
 };
-use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear};
+use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::{DType, Distribution};
 
@@ -146,17 +146,25 @@ impl Net {
                     let out = 2 * channels * kernel * kernel;
                     Layer::Conv(WeightInit(None).conv(channels, out, *kernel, 1, 0, true, device))
                 }
-                LayerSpec::Pool { kernel, stride } => Layer::Pool(
+                LayerSpec::Pool {
+                    kernel,
+                    stride,
+                    padding,
+                } => Layer::Pool(
                     MaxPool2dConfig::new([*kernel, *kernel])
                         .with_strides([stride.unwrap_or(*kernel); 2])
+                        .with_padding(pool_padding(*padding))
                         .init(),
                 ),
                 LayerSpec::AvgPool {
                     kernel: Some(kernel),
                     stride,
+                    padding,
                 } => Layer::WindowAvgPool(
                     AvgPool2dConfig::new([*kernel, *kernel])
                         .with_strides([stride.unwrap_or(*kernel); 2])
+                        .with_padding(pool_padding(*padding))
+                        .with_count_include_pad(true)
                         .init(),
                 ),
                 LayerSpec::AvgPool { kernel: None, .. } => {
@@ -264,6 +272,14 @@ impl Rounding {
     /// or zero it (`keeps_bf16`), where rounding it there gives what rounding it here did.
     fn input<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
         if self.rounded { x } else { cpu::bf16::round(x) }
+    }
+}
+
+/// A pool's padding on every side (Valid for none, which the CPU passes take).
+fn pool_padding(padding: usize) -> PaddingConfig2d {
+    match padding {
+        0 => PaddingConfig2d::Valid,
+        p => PaddingConfig2d::Explicit(p, p, p, p),
     }
 }
 

@@ -153,10 +153,7 @@ impl Builder {
         self
     }
     fn pool(&mut self) -> &mut Self {
-        self.layers.push(LayerSpec::Pool {
-            kernel: 2,
-            stride: None,
-        });
+        self.layers.push(LayerSpec::max_pool(2, None));
         self
     }
     fn dropout(&mut self) -> &mut Self {

@@ -35,9 +35,17 @@ pub fn summarize(layers: &[LayerSpec], input: Shape) -> Vec<LayerRow> {
 /// A layer in a few words, as a PyTorch user would name it.
 pub fn describe(layer: &LayerSpec) -> String {
     let no_bias = |bias: &bool| if *bias { "" } else { ", no bias" };
-    let window = |what: &str, kernel: &usize, stride: &Option<usize>| match stride {
-        Some(s) if s != kernel => format!("{what} {kernel} stride {s}"),
-        _ => format!("{what} {kernel}"),
+    let window = |what: &str, kernel: &usize, stride: &Option<usize>, padding: &usize| {
+        let stride = match stride {
+            Some(s) if s != kernel => format!(" stride {s}"),
+            _ => String::new(),
+        };
+        let pad = if *padding > 0 {
+            format!(" pad {padding}")
+        } else {
+            String::new()
+        };
+        format!("{what} {kernel}{stride}{pad}")
     };
     match layer {
         LayerSpec::Conv {
@@ -57,11 +65,16 @@ pub fn describe(layer: &LayerSpec) -> String {
             format!("conv {out} {kernel}x{kernel}{stride}{pad}{}", no_bias(bias))
         }
         LayerSpec::Whiten { kernel, .. } => format!("whiten {kernel}x{kernel} (fixed)"),
-        LayerSpec::Pool { kernel, stride } => window("max-pool", kernel, stride),
+        LayerSpec::Pool {
+            kernel,
+            stride,
+            padding,
+        } => window("max-pool", kernel, stride, padding),
         LayerSpec::AvgPool {
             kernel: Some(kernel),
             stride,
-        } => window("avg-pool", kernel, stride),
+            padding,
+        } => window("avg-pool", kernel, stride, padding),
         LayerSpec::AvgPool { kernel: None, .. } => "avg-pool to 1x1".into(),
         LayerSpec::Bn { weight: true, .. } => "batch norm".into(),
         LayerSpec::Bn { weight: false, .. } => "batch norm, shift only".into(),

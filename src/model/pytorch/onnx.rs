@@ -129,25 +129,23 @@ impl Graph {
                 padding,
                 ..
             } => self.conv(x, *kernel, *stride, *padding),
-            LayerSpec::Pool { kernel, stride } => self.node(
-                "MaxPool",
-                vec![x],
-                vec![
-                    ints("kernel_shape", &[*kernel, *kernel]),
-                    ints("strides", &[stride.unwrap_or(*kernel); 2]),
-                ],
-            ),
+            LayerSpec::Pool {
+                kernel,
+                stride,
+                padding,
+            } => self.node("MaxPool", vec![x], window(*kernel, *stride, *padding)),
             LayerSpec::AvgPool {
                 kernel: Some(kernel),
                 stride,
-            } => self.node(
-                "AveragePool",
-                vec![x],
-                vec![
-                    ints("kernel_shape", &[*kernel, *kernel]),
-                    ints("strides", &[stride.unwrap_or(*kernel); 2]),
-                ],
-            ),
+                padding,
+            } => {
+                let mut attributes = window(*kernel, *stride, *padding);
+                if *padding > 0 {
+                    // ONNX leaves the padding out of the average by default; PyTorch counts it.
+                    attributes.push(int("count_include_pad", 1));
+                }
+                self.node("AveragePool", vec![x], attributes)
+            }
             LayerSpec::AvgPool { kernel: None, .. } => {
                 self.node("GlobalAveragePool", vec![x], vec![])
             }
@@ -257,4 +255,16 @@ pub fn model(
             .collect(),
     };
     model.encode_to_vec()
+}
+
+/// A pool's window attributes: kernel, strides, and the padding on every side when there is.
+fn window(kernel: usize, stride: Option<usize>, padding: usize) -> Vec<AttributeProto> {
+    let mut attributes = vec![
+        ints("kernel_shape", &[kernel, kernel]),
+        ints("strides", &[stride.unwrap_or(kernel); 2]),
+    ];
+    if padding > 0 {
+        attributes.push(ints("pads", &[padding; 4]));
+    }
+    attributes
 }

@@ -72,16 +72,23 @@ fn module(layer: &LayerSpec, shape: Shape) -> String {
             "nn.Conv2d({width}, {out}, kernel_size={kernel}, stride={stride}, padding={padding}{})",
             if *bias { "" } else { ", bias=False" }
         ),
-        LayerSpec::Pool { kernel, stride } => format!(
-            "nn.MaxPool2d({kernel}, stride={})",
-            stride.unwrap_or(*kernel)
+        LayerSpec::Pool {
+            kernel,
+            stride,
+            padding,
+        } => format!(
+            "nn.MaxPool2d({kernel}, stride={}{})",
+            stride.unwrap_or(*kernel),
+            pool_padding(*padding)
         ),
         LayerSpec::AvgPool {
             kernel: Some(kernel),
             stride,
+            padding,
         } => format!(
-            "nn.AvgPool2d({kernel}, stride={})",
-            stride.unwrap_or(*kernel)
+            "nn.AvgPool2d({kernel}, stride={}{})",
+            stride.unwrap_or(*kernel),
+            pool_padding(*padding)
         ),
         LayerSpec::AvgPool { kernel: None, .. } => "nn.AdaptiveAvgPool2d(1)".into(),
         LayerSpec::Whiten { kernel, .. } => {
@@ -156,4 +163,13 @@ pub fn sequential(
     }
     code.push_str("    )\n");
     code
+}
+
+/// A pool's `padding=` argument, left out at PyTorch's default 0.
+fn pool_padding(padding: usize) -> String {
+    if padding > 0 {
+        format!(", padding={padding}")
+    } else {
+        String::new()
+    }
 }

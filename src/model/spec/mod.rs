@@ -51,20 +51,35 @@ pub enum LayerSpec {
         #[serde(default = "three")]
         bias_epochs: usize,
     },
+    /// Max pooling over `kernel` x `kernel` windows every `stride` pixels (default: the
+    /// kernel), after `padding` pixels on every side that never win (PyTorch's `MaxPool2d`).
     Pool {
         #[serde(default = "two")]
         kernel: usize,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         stride: Option<usize>,
+        #[serde(
+            default,
+            deserialize_with = "padding::pixels",
+            skip_serializing_if = "is_zero"
+        )]
+        padding: usize,
     },
     /// Average pooling: over the whole plane to 1x1 with no `kernel` (PyTorch's
     /// `AdaptiveAvgPool2d(1)`), else over `kernel` x `kernel` windows every `stride` pixels
-    /// (its `AvgPool2d(kernel, stride)`; the stride defaults to the kernel, as there).
+    /// (its `AvgPool2d(kernel, stride, padding)`; the stride defaults to the kernel, and the
+    /// zeros of the padding count in each average, as there by default).
     AvgPool {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         kernel: Option<usize>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         stride: Option<usize>,
+        #[serde(
+            default,
+            deserialize_with = "padding::pixels",
+            skip_serializing_if = "is_zero"
+        )]
+        padding: usize,
     },
     /// Batch norm; PyTorch's `momentum` and `eps`. `weight = false` keeps the scale at 1
     /// and trains only the shift (airbench).
@@ -129,6 +144,9 @@ fn is_true(b: &bool) -> bool {
 fn is_false(b: &bool) -> bool {
     !*b
 }
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
 fn whiten_eps() -> f64 {
     5e-4
 }
@@ -167,6 +185,16 @@ impl LayerSpec {
         LayerSpec::AvgPool {
             kernel: None,
             stride: None,
+            padding: 0,
+        }
+    }
+
+    /// Max pooling without padding, as `nn.MaxPool2d(kernel, stride)`.
+    pub fn max_pool(kernel: usize, stride: Option<usize>) -> Self {
+        LayerSpec::Pool {
+            kernel,
+            stride,
+            padding: 0,
         }
     }
 

@@ -189,6 +189,17 @@ pub fn refused_layer(config: &toml::Table) -> Option<String> {
                  output_size = 1 (for k x k windows write kernel_size = k)",
                 layer["output_size"]
             ),
+            ("pool" | "avgpool", _)
+                if layer
+                    .get("padding")
+                    .and_then(toml::Value::as_str)
+                    .is_some_and(|p| fold(p) == "same") =>
+            {
+                "padding = \"same\" on a pool is Keras' (it pads the bottom and right more \
+                 when the stride is not 1): give the pixels on every side, as PyTorch's \
+                 padding=1"
+                    .to_string()
+            }
             ("flatten", _) if layer.as_table().is_some_and(|t| t.len() > 1) => "flatten takes \
                 no arguments: it flattens all but the batch dimension (nn.Flatten()'s start_dim \
                 = 1)"

@@ -123,6 +123,11 @@ fn layers_convlab_does_not_take_are_refused_with_the_reason() {
             .contains("flatten takes no arguments")
     );
     assert_eq!(refused_layer(&table("{ type = \"flatten\" }")), None);
+    let why = refused_layer(&table("{ type = \"pool\", padding = \"same\" }"));
+    assert!(
+        why.unwrap_or_default()
+            .contains("give the pixels on every side")
+    );
     // convlab's own avg-pool (the whole plane) folds to "avgpool": it stays.
     assert_eq!(refused_layer(&table("{ type = \"avg-pool\" }")), None);
     // A residual block's activation is its own argument.

@@ -2,7 +2,8 @@
 //! `"same"` (the output as large as the input: kernel / 2 on every side). As PyTorch's
 //! `padding="same"`, it is taken for stride 1 only, and with an odd kernel, because convlab
 //! pads every side alike (Keras' strided "same" pads the bottom and right only, and PyTorch
-//! refuses it: "padding='same' is not supported for strided convolutions").
+//! refuses it: "padding='same' is not supported for strided convolutions"). A pool's
+//! `"valid"` is read too; its `"same"` (Keras' only) is refused in `names::refused_layer`.
 
 use serde::de::{self, Deserializer, Visitor};
 
@@ -14,7 +15,7 @@ use crate::choice::fold;
 /// convlab's; a word it cannot rewrite is left for `pixels` to refuse.
 pub fn padding_words(config: &mut toml::Table) {
     for layer in super::names::layer_tables(config) {
-        let (Some("conv"), Some(word)) = (
+        let (Some(kind @ ("conv" | "pool" | "avg-pool")), Some(word)) = (
             layer.get("type").and_then(toml::Value::as_str),
             layer.get("padding").and_then(toml::Value::as_str),
         ) else {
@@ -26,6 +27,7 @@ pub fn padding_words(config: &mut toml::Table) {
         };
         let pixels = match fold(word).as_str() {
             "valid" => Some(0),
+            "same" if kind != "conv" => None,
             "same" => match (number("kernel", 3), number("stride", 1)) {
                 (Some(kernel), Some(1)) if kernel % 2 == 1 => Some(kernel / 2),
                 _ => None,
@@ -102,5 +104,16 @@ mod tests {
              { type = \"conv\", out = 8, kernel = 4, padding = \"same\" }",
         );
         assert_eq!(out.matches("padding = \"same\"").count(), 2, "{out}");
+    }
+
+    #[test]
+    fn a_pools_valid_is_none_and_its_same_is_left_for_refused_layer() {
+        let out = rewritten(
+            "{ type = \"pool\", padding = \"valid\" }, \
+             { type = \"avg-pool\", kernel = 3, padding = \"Valid\" }, \
+             { type = \"pool\", kernel = 3, stride = 1, padding = \"same\" }",
+        );
+        assert_eq!(out.matches("padding = 0").count(), 2, "{out}");
+        assert!(out.contains("padding = \"same\""), "{out}");
     }
 }

@@ -54,11 +54,21 @@ impl LayerSpec {
                 input: expected,
                 ..
             } => conv_output(image("conv")?, *out, *kernel, *stride, *padding, *expected),
-            LayerSpec::Pool { kernel, stride } => window_output(image("pool")?, *kernel, *stride),
+            LayerSpec::Pool {
+                kernel,
+                stride,
+                padding,
+            } => window_output(image("pool")?, *kernel, *stride, *padding),
             LayerSpec::AvgPool {
                 kernel: Some(kernel),
                 stride,
-            } => window_output(image("avg-pool")?, *kernel, *stride),
+                padding,
+            } => window_output(image("avg-pool")?, *kernel, *stride, *padding),
+            LayerSpec::AvgPool {
+                kernel: None,
+                padding: 1..,
+                ..
+            } => Err("padding needs a kernel: it pads the windows of kernel_size".into()),
             LayerSpec::AvgPool { kernel: None, .. } => {
                 let (c, _, _) = image("avg-pool")?;
                 Ok(Shape::Image { c, h: 1, w: 1 })
@@ -143,22 +153,37 @@ fn check_p(p: f64, input: Shape) -> std::result::Result<Shape, String> {
 
 /// A pooling window's output shape from its (c, h, w) input; the stride defaults to the
 /// kernel, and a window that would run past the edge is left out (PyTorch's `ceil_mode=False`).
+/// PyTorch allows at most half the kernel of padding, so that no window is all padding.
 fn window_output(
     (c, h, w): (usize, usize, usize),
     kernel: usize,
     stride: Option<usize>,
+    padding: usize,
 ) -> std::result::Result<Shape, String> {
     let s = stride.unwrap_or(kernel);
     if kernel == 0 || s == 0 {
         return Err("kernel and stride must be at least 1".into());
     }
-    if kernel > h || kernel > w {
-        return Err(format!("kernel {kernel} is larger than its {h}x{w} input"));
+    if padding > kernel / 2 {
+        return Err(format!(
+            "padding = {padding} is more than half the kernel {kernel} (PyTorch's limit)"
+        ));
+    }
+    let (ph, pw) = (h + 2 * padding, w + 2 * padding);
+    if kernel > ph || kernel > pw {
+        let padded = if padding > 0 {
+            format!(" (+ padding {padding})")
+        } else {
+            String::new()
+        };
+        return Err(format!(
+            "kernel {kernel} is larger than its {h}x{w} input{padded}"
+        ));
     }
     Ok(Shape::Image {
         c,
-        h: (h - kernel) / s + 1,
-        w: (w - kernel) / s + 1,
+        h: (ph - kernel) / s + 1,
+        w: (pw - kernel) / s + 1,
     })
 }
 
