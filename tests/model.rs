@@ -378,6 +378,7 @@ fn every_example_run_config_validates_and_its_net_checks() {
             "bench/nets/lenet5.toml",
             "bench/nets/mlp.toml",
             "bench/nets/nin.toml",
+            "bench/nets/resnet-stem-pad.toml",
             "bench/nets/resnet-stem.toml",
             "bench/nets/strided-cnn.toml",
             "bench/nets/vgg-small.toml",

@@ -1,5 +1,5 @@
-//! Average pooling over square windows (no padding, no dilation) as one pass forward and one
-//! back. Flex runs it through its generic 3-D pooling, which made LeNet-5 with average pools
+//! Average pooling over square windows (the same padding on every side, counted in each
+//! average as PyTorch's count_include_pad=True does) as one pass forward and one back. Flex runs it through its generic 3-D pooling, which made LeNet-5 with average pools
 //! train at 0.63x the speed of the same net with max pools (bench/RESULTS.md, "Average pooling
 //! over windows"), where PyTorch runs both at the same speed. The sums follow PyTorch's CPU
 //! kernel: each window's inputs added in row-major order, then divided by k * k; backward
@@ -20,8 +20,14 @@ use super::{dims, on_flex, tensor, values};
 
 #[backend_extension(Flex, Autodiff)]
 pub trait CpuAvgPool: Backend {
-    /// Average pooling over [n, c, h, w] with a k x k window moved by `stride`.
-    fn cpu_avg_pool2d(x: FloatTensor<Self>, kernel: usize, stride: usize) -> FloatTensor<Self>;
+    /// Average pooling over [n, c, h, w] with a k x k window moved by `stride`, over the
+    /// plane with `padding` zeros on every side.
+    fn cpu_avg_pool2d(
+        x: FloatTensor<Self>,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self>;
 }
 
 /// `AvgPool2d::forward`, through the one-pass operation on flex for plain square windows.
@@ -29,17 +35,19 @@ pub fn forward(pool: &AvgPool2d, x: Tensor<4>) -> Tensor<4> {
     let [k, kw] = pool.kernel_size;
     let [s, sw] = pool.stride;
     let [_, _, h, w] = x.dims();
+    let p = match pool.padding {
+        PaddingConfig2d::Valid => Some(0),
+        PaddingConfig2d::Explicit(t, l, b, r) if t == l && l == b && b == r => Some(t),
+        _ => None,
+    };
     let plain = k == kw
         && s == sw
         && k > 0
         && s > 0
-        && matches!(
-            pool.padding,
-            PaddingConfig2d::Valid | PaddingConfig2d::Explicit(0, 0, 0, 0)
-        )
-        && (!pool.ceil_mode || ((h - k) % s == 0 && (w - k) % s == 0))
-        && h >= k
-        && w >= k;
+        && p.is_some_and(|p| 2 * p <= k && (p == 0 || pool.count_include_pad))
+        && !pool.ceil_mode
+        && h + 2 * p.unwrap_or(0) >= k
+        && w + 2 * p.unwrap_or(0) >= k;
     if !plain || !on_flex(&x) {
         return pool.forward(x);
     }
@@ -47,27 +55,41 @@ pub fn forward(pool: &AvgPool2d, x: Tensor<4>) -> Tensor<4> {
         x.into_dispatch(),
         k,
         s,
+        p.unwrap_or(0),
     ))
 }
 
-/// The window's geometry on one [h, w] plane.
+/// The window's geometry on one [h, w] plane padded by p on every side.
 #[derive(Clone, Copy, Debug)]
 struct Window {
+    h: usize,
     w: usize,
     oh: usize,
     ow: usize,
     k: usize,
     s: usize,
+    p: usize,
 }
 
-fn window(shape: &[usize], k: usize, s: usize) -> Window {
+fn window(shape: &[usize], k: usize, s: usize, p: usize) -> Window {
     let (h, w) = (shape[2], shape[3]);
     Window {
+        h,
         w,
-        oh: (h - k) / s + 1,
-        ow: (w - k) / s + 1,
+        oh: (h + 2 * p - k) / s + 1,
+        ow: (w + 2 * p - k) / s + 1,
         k,
         s,
+        p,
+    }
+}
+
+impl Window {
+    /// The rows (or columns) of the plane under window `o` along a side of `n` pixels; the
+    /// padding's zeros add nothing to a sum, so only these are visited.
+    fn span(&self, o: usize, n: usize) -> std::ops::Range<usize> {
+        let start = o * self.s;
+        start.saturating_sub(self.p)..(start + self.k - self.p).min(n)
     }
 }
 
@@ -76,10 +98,12 @@ fn pool_plane(xp: &[f32], g: Window, yp: &mut [f32]) {
     let count = (g.k * g.k) as f32;
     for (oy, yr) in yp.chunks_exact_mut(g.ow).enumerate() {
         for (ox, y) in yr.iter_mut().enumerate() {
+            let cols = g.span(ox, g.w);
             let mut sum = 0.0f32;
-            for ky in 0..g.k {
-                let row = (oy * g.s + ky) * g.w + ox * g.s;
-                sum = xp[row..row + g.k].iter().fold(sum, |a, &v| a + v);
+            for row in g.span(oy, g.h) {
+                sum = xp[row * g.w..][cols.clone()]
+                    .iter()
+                    .fold(sum, |a, &v| a + v);
             }
             *y = sum / count;
         }
@@ -124,32 +148,34 @@ fn unpool_plane(gp: &[f32], g: Window, dp: &mut [f32]) {
     for (oy, gr) in gp.chunks_exact(g.ow).enumerate() {
         for (ox, &grad) in gr.iter().enumerate() {
             let share = grad / count;
-            for ky in 0..g.k {
-                let row = (oy * g.s + ky) * g.w + ox * g.s;
-                dp[row..row + g.k].iter_mut().for_each(|d| *d += share);
+            let cols = g.span(ox, g.w);
+            for row in g.span(oy, g.h) {
+                dp[row * g.w..][cols.clone()]
+                    .iter_mut()
+                    .for_each(|d| *d += share);
             }
         }
     }
 }
 
-fn pool_forward(x: &FlexTensor, k: usize, s: usize) -> FlexTensor {
+fn pool_forward(x: &FlexTensor, k: usize, s: usize, p: usize) -> FlexTensor {
     let d = dims(x);
-    let g = window(&d, k, s);
+    let g = window(&d, k, s, p);
     let xs = values(x);
     let (in_plane, out_plane) = (d[2] * d[3], g.oh * g.ow);
     let mut y = vec![0.0f32; xs.len() / in_plane * out_plane];
     y.par_chunks_mut(out_plane)
         .zip(xs.par_chunks(in_plane))
-        .for_each(|(yp, xp)| match (k, s) {
-            (2, 2) => pool_plane_2x2(xp, g, yp),
+        .for_each(|(yp, xp)| match (k, s, p) {
+            (2, 2, 0) => pool_plane_2x2(xp, g, yp),
             _ => pool_plane(xp, g, yp),
         });
     tensor(y, [d[0], d[1], g.oh, g.ow])
 }
 
 impl CpuAvgPool for Flex {
-    fn cpu_avg_pool2d(x: FlexTensor, kernel: usize, stride: usize) -> FlexTensor {
-        pool_forward(&x, kernel, stride)
+    fn cpu_avg_pool2d(x: FlexTensor, kernel: usize, stride: usize, padding: usize) -> FlexTensor {
+        pool_forward(&x, kernel, stride, padding)
     }
 }
 
@@ -157,22 +183,22 @@ impl CpuAvgPool for Flex {
 struct AvgPoolBackward;
 
 impl Backward<Flex, 1> for AvgPoolBackward {
-    /// The input's shape, window, stride: the gradient needs no values of the pass.
-    type State = (Vec<usize>, usize, usize);
+    /// The input's shape, window, stride, padding: the gradient needs no values of the pass.
+    type State = (Vec<usize>, usize, usize, usize);
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_x] = ops.parents;
         let dy = grads.consume::<Flex>(&ops.node);
         let Some(node) = node_x else { return };
-        let (shape, k, s) = ops.state;
-        let g = window(&shape, k, s);
+        let (shape, k, s, p) = ops.state;
+        let g = window(&shape, k, s, p);
         let (in_plane, out_plane) = (shape[2] * shape[3], g.oh * g.ow);
         let gs = values(&dy);
         let mut dx = vec![0.0f32; shape.iter().product()];
         dx.par_chunks_mut(in_plane)
             .zip(gs.par_chunks(out_plane))
-            .for_each(|(dp, gp)| match (k, s) {
-                (2, 2) => unpool_plane_2x2(gp, g, dp),
+            .for_each(|(dp, gp)| match (k, s, p) {
+                (2, 2, 0) => unpool_plane_2x2(gp, g, dp),
                 _ => unpool_plane(gp, g, dp),
             });
         grads.register::<Flex>(node.id, tensor(dx, shape));
@@ -180,16 +206,21 @@ impl Backward<Flex, 1> for AvgPoolBackward {
 }
 
 impl<C: CheckpointStrategy> CpuAvgPool for Autodiff<Flex, C> {
-    fn cpu_avg_pool2d(x: FloatTensor<Self>, kernel: usize, stride: usize) -> FloatTensor<Self> {
+    fn cpu_avg_pool2d(
+        x: FloatTensor<Self>,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self> {
         let (xp, xn) = x.into_parts();
         let shape = dims(&xp);
-        let y = pool_forward(&xp, kernel, stride);
+        let y = pool_forward(&xp, kernel, stride, padding);
         match AvgPoolBackward
             .prepare::<C>([xn])
             .compute_bound()
             .stateful()
         {
-            OpsKind::Tracked(prep) => prep.finish((shape, kernel, stride), y),
+            OpsKind::Tracked(prep) => prep.finish((shape, kernel, stride, padding), y),
             OpsKind::UnTracked(prep) => prep.finish(y),
         }
     }
@@ -207,7 +238,7 @@ mod tests {
             let x: Vec<f32> = (0..h * w)
                 .map(|v| ((v * 7919) % 255) as f32 / 7.0)
                 .collect();
-            let g = window(&[1, 1, h, w], 2, 2);
+            let g = window(&[1, 1, h, w], 2, 2, 0);
             let (mut fast, mut generic) = (vec![0.0; g.oh * g.ow], vec![0.0; g.oh * g.ow]);
             pool_plane_2x2(&x, g, &mut fast);
             pool_plane(&x, g, &mut generic);
@@ -225,7 +256,7 @@ mod tests {
     #[test]
     fn averages_and_gradients_by_hand() {
         let x: Vec<f32> = (0..15).map(|v| v as f32).collect();
-        let g = window(&[1, 1, 3, 5], 2, 2);
+        let g = window(&[1, 1, 3, 5], 2, 2, 0);
         let mut y = vec![0.0; g.oh * g.ow];
         pool_plane(&x, g, &mut y);
         // (0 + 1 + 5 + 6) / 4, (2 + 3 + 7 + 8) / 4
@@ -235,7 +266,7 @@ mod tests {
         let want = [1., 1., 2., 2., 0., 1., 1., 2., 2., 0., 0., 0., 0., 0., 0.];
         assert_eq!(dx, want);
 
-        let g = window(&[1, 1, 3, 5], 3, 1);
+        let g = window(&[1, 1, 3, 5], 3, 1, 0);
         let mut y = vec![0.0; g.oh * g.ow];
         pool_plane(&x, g, &mut y);
         // The windows' centres: 6, 7, 8.
@@ -245,5 +276,21 @@ mod tests {
         // Shares 1, 2, 3; column j is in windows max(0, j-2)..=min(2, j).
         let row = [1., 3., 6., 5., 3.];
         assert_eq!(dx, [row, row, row].concat());
+    }
+
+    /// Padding of 1 around a 3x5 plane of ones, windows of 3 every 2: each average counts
+    /// the padding's zeros (PyTorch's count_include_pad=True), so a corner window is 4/9;
+    /// backward, each input gets 1/9 of every window that covers it.
+    #[test]
+    fn padding_counts_as_zeros() {
+        let g = window(&[1, 1, 3, 5], 3, 2, 1);
+        let mut y = vec![0.0; g.oh * g.ow];
+        pool_plane(&[1.0; 15], g, &mut y);
+        let want: Vec<f32> = [4., 6., 4., 4., 6., 4.].iter().map(|v| v / 9.0).collect();
+        assert_eq!(y, want);
+        let mut dx = vec![0.0; 15];
+        unpool_plane(&[9.0; 6], g, &mut dx);
+        let edge = [1., 2., 1., 2., 1.];
+        assert_eq!(dx, [edge, edge.map(|v| 2.0 * v), edge].concat());
     }
 }

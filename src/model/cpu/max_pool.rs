@@ -1,7 +1,8 @@
-//! Max pooling (square window, no padding, no dilation) as one pass forward and one back.
-//! Flex goes through its generic 3-D pooling with per-element index arithmetic. The backward
-//! step finds each window's winner again by comparing the input with the output (first
-//! maximum wins ties, as in PyTorch) instead of storing indices.
+//! Max pooling (square window, the same padding on every side, no dilation) as one pass
+//! forward and one back. Flex goes through its generic 3-D pooling with per-element index
+//! arithmetic. The backward step finds each window's winner again by comparing the input with
+//! the output (first maximum wins ties, as in PyTorch) instead of storing indices. Padding
+//! never wins (PyTorch pads with -inf): a window is cut to the plane.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -18,8 +19,14 @@ use super::{dims, on_flex, tensor, values};
 
 #[backend_extension(Flex, Autodiff)]
 pub trait CpuMaxPool: Backend {
-    /// Max pooling over [n, c, h, w] with a k x k window moved by `stride`.
-    fn cpu_max_pool2d(x: FloatTensor<Self>, kernel: usize, stride: usize) -> FloatTensor<Self>;
+    /// Max pooling over [n, c, h, w] with a k x k window moved by `stride`, over the plane
+    /// with `padding` pixels on every side.
+    fn cpu_max_pool2d(
+        x: FloatTensor<Self>,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self>;
 }
 
 /// `MaxPool2d::forward`, through the one-pass operation on flex for plain square windows.
@@ -27,16 +34,18 @@ pub fn forward(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
     let [k, kw] = pool.kernel_size;
     let [s, sw] = pool.stride;
     let [_, _, h, w] = x.dims();
+    let p = match pool.padding {
+        PaddingConfig2d::Valid => Some(0),
+        PaddingConfig2d::Explicit(t, l, b, r) if t == l && l == b && b == r => Some(t),
+        _ => None,
+    };
     let plain = k == kw
         && s == sw
-        && matches!(
-            pool.padding,
-            PaddingConfig2d::Valid | PaddingConfig2d::Explicit(0, 0, 0, 0)
-        )
+        && p.is_some_and(|p| 2 * p <= k)
         && pool.dilation == [1, 1]
-        && (!pool.ceil_mode || ((h - k) % s == 0 && (w - k) % s == 0))
-        && h >= k
-        && w >= k;
+        && !pool.ceil_mode
+        && h + 2 * p.unwrap_or(0) >= k
+        && w + 2 * p.unwrap_or(0) >= k;
     if !plain || !on_flex(&x) {
         return pool.forward(x);
     }
@@ -44,24 +53,40 @@ pub fn forward(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
         x.into_dispatch(),
         k,
         s,
+        p.unwrap_or(0),
     ))
 }
 
+/// A plane, its windows (k x k every s pixels over the plane padded by p) and the output.
+#[derive(Clone, Copy)]
 struct Geometry {
     h: usize,
     w: usize,
     oh: usize,
     ow: usize,
+    k: usize,
+    s: usize,
+    p: usize,
 }
 
-fn geometry(x: &FlexTensor, k: usize, s: usize) -> Geometry {
-    let d = dims(x);
-    let (h, w) = (d[2], d[3]);
+fn geometry(shape: &[usize], k: usize, s: usize, p: usize) -> Geometry {
+    let (h, w) = (shape[2], shape[3]);
     Geometry {
         h,
         w,
-        oh: (h - k) / s + 1,
-        ow: (w - k) / s + 1,
+        oh: (h + 2 * p - k) / s + 1,
+        ow: (w + 2 * p - k) / s + 1,
+        k,
+        s,
+        p,
+    }
+}
+
+impl Geometry {
+    /// The rows (or columns) of the plane under window `o` along a side of `n` pixels.
+    fn span(&self, o: usize, n: usize) -> std::ops::Range<usize> {
+        let start = o * self.s;
+        start.saturating_sub(self.p)..(start + self.k - self.p).min(n)
     }
 }
 
@@ -82,17 +107,17 @@ fn pool_plane_2x2(xp: &[f32], w: usize, oh: usize, ow: usize, yp: &mut [f32], ro
     }
 }
 
-/// Any square window and stride, on one plane.
-#[allow(clippy::too_many_arguments)]
-fn pool_plane(xp: &[f32], w: usize, oh: usize, ow: usize, k: usize, s: usize, yp: &mut [f32]) {
-    for oy in 0..oh {
-        for ox in 0..ow {
+/// Any square window, stride and padding, on one plane.
+fn pool_plane(xp: &[f32], g: Geometry, yp: &mut [f32]) {
+    for oy in 0..g.oh {
+        for ox in 0..g.ow {
+            let cols = g.span(ox, g.w);
             let mut best = f32::NEG_INFINITY;
-            for ky in 0..k {
-                let row = (oy * s + ky) * w + ox * s;
-                best = xp[row..row + k].iter().fold(best, |m, &v| m.max(v));
+            for y in g.span(oy, g.h) {
+                let row = &xp[y * g.w..][cols.clone()];
+                best = row.iter().fold(best, |m, &v| m.max(v));
             }
-            yp[oy * ow + ox] = best;
+            yp[oy * g.ow + ox] = best;
         }
     }
 }
@@ -100,8 +125,8 @@ fn pool_plane(xp: &[f32], w: usize, oh: usize, ow: usize, k: usize, s: usize, yp
 /// The output of max pooling `x` with a k x k window and stride `s`. NaN inputs are skipped
 /// (Rust's `f32::max`), unlike PyTorch, which propagates them; a NaN that large would show in
 /// the loss and stop the run through the divergence guard anyway.
-fn pool_forward(x: &FlexTensor, k: usize, s: usize) -> FlexTensor {
-    let g = geometry(x, k, s);
+fn pool_forward(x: &FlexTensor, k: usize, s: usize, p: usize) -> FlexTensor {
+    let g = geometry(&dims(x), k, s, p);
     let xs = values(x);
     let (in_plane, out_plane) = (g.h * g.w, g.oh * g.ow);
     let mut y = vec![0.0f32; xs.len() / in_plane * out_plane];
@@ -110,10 +135,10 @@ fn pool_forward(x: &FlexTensor, k: usize, s: usize) -> FlexTensor {
         .for_each_init(
             || vec![0.0f32; 2 * g.ow],
             |rows, (yp, xp)| {
-                if k == 2 && s == 2 {
+                if (k, s, p) == (2, 2, 0) {
                     pool_plane_2x2(xp, g.w, g.oh, g.ow, yp, rows)
                 } else {
-                    pool_plane(xp, g.w, g.oh, g.ow, k, s, yp)
+                    pool_plane(xp, g, yp)
                 }
             },
         );
@@ -123,24 +148,14 @@ fn pool_forward(x: &FlexTensor, k: usize, s: usize) -> FlexTensor {
 
 /// Routes each output gradient to the first input of its window equal to the window's max
 /// (PyTorch's choice among ties), adding up where windows overlap.
-#[allow(clippy::too_many_arguments)]
-fn unpool_plane(
-    xp: &[f32],
-    yp: &[f32],
-    gp: &[f32],
-    w: usize,
-    ow: usize,
-    k: usize,
-    s: usize,
-    dp: &mut [f32],
-) {
-    for (o, (&m, &g)) in yp.iter().zip(gp).enumerate() {
-        let (oy, ox) = (o / ow, o % ow);
-        'window: for ky in 0..k {
-            let row = (oy * s + ky) * w + ox * s;
-            for i in row..row + k {
+fn unpool_plane(xp: &[f32], yp: &[f32], gp: &[f32], g: Geometry, dp: &mut [f32]) {
+    for (o, (&m, &grad)) in yp.iter().zip(gp).enumerate() {
+        let (oy, ox) = (o / g.ow, o % g.ow);
+        let cols = g.span(ox, g.w);
+        'window: for y in g.span(oy, g.h) {
+            for i in cols.clone().map(|x| y * g.w + x) {
                 if xp[i] == m {
-                    dp[i] += g;
+                    dp[i] += grad;
                     break 'window;
                 }
             }
@@ -263,8 +278,8 @@ wide! {
 }
 
 impl CpuMaxPool for Flex {
-    fn cpu_max_pool2d(x: FlexTensor, kernel: usize, stride: usize) -> FlexTensor {
-        pool_forward(&x, kernel, stride)
+    fn cpu_max_pool2d(x: FlexTensor, kernel: usize, stride: usize, padding: usize) -> FlexTensor {
+        pool_forward(&x, kernel, stride, padding)
     }
 }
 
@@ -272,15 +287,15 @@ impl CpuMaxPool for Flex {
 struct MaxPoolBackward;
 
 impl Backward<Flex, 1> for MaxPoolBackward {
-    /// Input, output, window, stride.
-    type State = (FlexTensor, FlexTensor, usize, usize);
+    /// Input, output, window, stride, padding.
+    type State = (FlexTensor, FlexTensor, usize, usize, usize);
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_x] = ops.parents;
         let dy = grads.consume::<Flex>(&ops.node);
         let Some(node) = node_x else { return };
-        let (x, y, k, s) = ops.state;
-        let g = geometry(&x, k, s);
+        let (x, y, k, s, p) = ops.state;
+        let g = geometry(&dims(&x), k, s, p);
         let (in_plane, out_plane) = (g.h * g.w, g.oh * g.ow);
         let (xs, ys, gs) = (values(&x), values(&y), values(&dy));
         let mut dx = vec![0.0f32; xs.len()];
@@ -290,10 +305,10 @@ impl Backward<Flex, 1> for MaxPoolBackward {
             .for_each_init(
                 || vec![0.0f32; unpool_buf_len(g.ow)],
                 |buf, ((dp, xp), (yp, gp))| {
-                    if k == 2 && s == 2 {
+                    if (k, s, p) == (2, 2, 0) {
                         unpool_plane_2x2(xp, yp, gp, g.w, g.ow, dp, buf)
                     } else {
-                        unpool_plane(xp, yp, gp, g.w, g.ow, k, s, dp)
+                        unpool_plane(xp, yp, gp, g, dp)
                     }
                 },
             );
@@ -302,15 +317,20 @@ impl Backward<Flex, 1> for MaxPoolBackward {
 }
 
 impl<C: CheckpointStrategy> CpuMaxPool for Autodiff<Flex, C> {
-    fn cpu_max_pool2d(x: FloatTensor<Self>, kernel: usize, stride: usize) -> FloatTensor<Self> {
+    fn cpu_max_pool2d(
+        x: FloatTensor<Self>,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self> {
         let (xp, xn) = x.into_parts();
-        let y = pool_forward(&xp, kernel, stride);
+        let y = pool_forward(&xp, kernel, stride, padding);
         match MaxPoolBackward
             .prepare::<C>([xn])
             .compute_bound()
             .stateful()
         {
-            OpsKind::Tracked(prep) => prep.finish((xp, y.clone(), kernel, stride), y),
+            OpsKind::Tracked(prep) => prep.finish((xp, y.clone(), kernel, stride, padding), y),
             OpsKind::UnTracked(prep) => prep.finish(y),
         }
     }
@@ -334,12 +354,13 @@ mod tests {
                         })
                         .collect();
                     let mut y = vec![0.0; oh * ow];
-                    super::pool_plane(&x, w, oh, ow, 2, 2, &mut y);
+                    let geometry = super::geometry(&[1, 1, h, w], 2, 2, 0);
+                    super::pool_plane(&x, geometry, &mut y);
                     let g: Vec<f32> = (1..=oh * ow).map(|v| v as f32).collect();
                     let (mut fast, mut generic) = (vec![0.0; h * w], vec![0.0; h * w]);
                     let mut buf = vec![0.0; super::unpool_buf_len(ow)];
                     super::unpool_plane_2x2(&x, &y, &g, w, ow, &mut fast, &mut buf);
-                    super::unpool_plane(&x, &y, &g, w, ow, 2, 2, &mut generic);
+                    super::unpool_plane(&x, &y, &g, geometry, &mut generic);
                     assert_eq!(fast, generic, "{h}x{w} plane, {ow} windows a row");
                 }
             }
