@@ -11,11 +11,11 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::{Autodiff, Backend, Flex, backend_extension, tensor::FloatTensor};
-use burn::nn::PaddingConfig2d;
 use burn::nn::pool::AvgPool2d;
 use burn::tensor::Tensor;
 use rayon::prelude::*;
 
+use super::pool_window::{self, PoolWindow};
 use super::{dims, on_flex, tensor, values};
 
 #[backend_extension(Flex, Autodiff)]
@@ -32,69 +32,31 @@ pub trait CpuAvgPool: Backend {
 
 /// `AvgPool2d::forward`, through the one-pass operation on flex for plain square windows.
 pub fn forward(pool: &AvgPool2d, x: Tensor<4>) -> Tensor<4> {
-    let [k, kw] = pool.kernel_size;
-    let [s, sw] = pool.stride;
     let [_, _, h, w] = x.dims();
-    let p = match pool.padding {
-        PaddingConfig2d::Valid => Some(0),
-        PaddingConfig2d::Explicit(t, l, b, r) if t == l && l == b && b == r => Some(t),
-        _ => None,
+    let window = pool_window::plain(
+        pool.kernel_size,
+        pool.stride,
+        &pool.padding,
+        pool.ceil_mode,
+        (h, w),
+    );
+    // Burn's average can leave the padding out of it; this pass counts it, as PyTorch.
+    let Some((k, s, p)) = window.filter(|&(.., p)| p == 0 || pool.count_include_pad) else {
+        return pool.forward(x);
     };
-    let plain = k == kw
-        && s == sw
-        && k > 0
-        && s > 0
-        && p.is_some_and(|p| 2 * p <= k && (p == 0 || pool.count_include_pad))
-        && !pool.ceil_mode
-        && h + 2 * p.unwrap_or(0) >= k
-        && w + 2 * p.unwrap_or(0) >= k;
-    if !plain || !on_flex(&x) {
+    if !on_flex(&x) {
         return pool.forward(x);
     }
     Tensor::from_dispatch(<burn::backend::Dispatch as CpuAvgPool>::cpu_avg_pool2d(
         x.into_dispatch(),
         k,
         s,
-        p.unwrap_or(0),
+        p,
     ))
 }
 
-/// The window's geometry on one [h, w] plane padded by p on every side.
-#[derive(Clone, Copy, Debug)]
-struct Window {
-    h: usize,
-    w: usize,
-    oh: usize,
-    ow: usize,
-    k: usize,
-    s: usize,
-    p: usize,
-}
-
-fn window(shape: &[usize], k: usize, s: usize, p: usize) -> Window {
-    let (h, w) = (shape[2], shape[3]);
-    Window {
-        h,
-        w,
-        oh: (h + 2 * p - k) / s + 1,
-        ow: (w + 2 * p - k) / s + 1,
-        k,
-        s,
-        p,
-    }
-}
-
-impl Window {
-    /// The rows (or columns) of the plane under window `o` along a side of `n` pixels; the
-    /// padding's zeros add nothing to a sum, so only these are visited.
-    fn span(&self, o: usize, n: usize) -> std::ops::Range<usize> {
-        let start = o * self.s;
-        start.saturating_sub(self.p)..(start + self.k - self.p).min(n)
-    }
-}
-
 /// One plane's averages.
-fn pool_plane(xp: &[f32], g: Window, yp: &mut [f32]) {
+fn pool_plane(xp: &[f32], g: PoolWindow, yp: &mut [f32]) {
     let count = (g.k * g.k) as f32;
     for (oy, yr) in yp.chunks_exact_mut(g.ow).enumerate() {
         for (ox, y) in yr.iter_mut().enumerate() {
@@ -112,7 +74,7 @@ fn pool_plane(xp: &[f32], g: Window, yp: &mut [f32]) {
 
 /// 2x2 windows every 2 pixels, in PyTorch's order ((a + b) + c) + d, as whole rows that the
 /// compiler vectorizes.
-fn pool_plane_2x2(xp: &[f32], g: Window, yp: &mut [f32]) {
+fn pool_plane_2x2(xp: &[f32], g: PoolWindow, yp: &mut [f32]) {
     for (oy, yr) in yp.chunks_exact_mut(g.ow).enumerate() {
         let top = &xp[2 * oy * g.w..][..2 * g.ow];
         let bottom = &xp[(2 * oy + 1) * g.w..][..2 * g.ow];
@@ -126,7 +88,7 @@ fn pool_plane_2x2(xp: &[f32], g: Window, yp: &mut [f32]) {
 }
 
 /// The gradient of `pool_plane_2x2`: the windows do not overlap, so each input is written once.
-fn unpool_plane_2x2(gp: &[f32], g: Window, dp: &mut [f32]) {
+fn unpool_plane_2x2(gp: &[f32], g: PoolWindow, dp: &mut [f32]) {
     for (oy, gr) in gp.chunks_exact(g.ow).enumerate() {
         let (top, bottom) = dp[2 * oy * g.w..].split_at_mut(g.w);
         for ((t, b), &grad) in top[..2 * g.ow]
@@ -143,7 +105,7 @@ fn unpool_plane_2x2(gp: &[f32], g: Window, dp: &mut [f32]) {
 
 /// One plane's input gradient: each window's share, grad / (k * k), added to its inputs
 /// (windows that overlap add up; rows and columns past the last window get nothing).
-fn unpool_plane(gp: &[f32], g: Window, dp: &mut [f32]) {
+fn unpool_plane(gp: &[f32], g: PoolWindow, dp: &mut [f32]) {
     let count = (g.k * g.k) as f32;
     for (oy, gr) in gp.chunks_exact(g.ow).enumerate() {
         for (ox, &grad) in gr.iter().enumerate() {
@@ -160,7 +122,7 @@ fn unpool_plane(gp: &[f32], g: Window, dp: &mut [f32]) {
 
 fn pool_forward(x: &FlexTensor, k: usize, s: usize, p: usize) -> FlexTensor {
     let d = dims(x);
-    let g = window(&d, k, s, p);
+    let g = PoolWindow::new(&d, k, s, p);
     let xs = values(x);
     let (in_plane, out_plane) = (d[2] * d[3], g.oh * g.ow);
     let mut y = vec![0.0f32; xs.len() / in_plane * out_plane];
@@ -191,7 +153,7 @@ impl Backward<Flex, 1> for AvgPoolBackward {
         let dy = grads.consume::<Flex>(&ops.node);
         let Some(node) = node_x else { return };
         let (shape, k, s, p) = ops.state;
-        let g = window(&shape, k, s, p);
+        let g = PoolWindow::new(&shape, k, s, p);
         let (in_plane, out_plane) = (shape[2] * shape[3], g.oh * g.ow);
         let gs = values(&dy);
         let mut dx = vec![0.0f32; shape.iter().product()];
@@ -238,7 +200,7 @@ mod tests {
             let x: Vec<f32> = (0..h * w)
                 .map(|v| ((v * 7919) % 255) as f32 / 7.0)
                 .collect();
-            let g = window(&[1, 1, h, w], 2, 2, 0);
+            let g = PoolWindow::new(&[1, 1, h, w], 2, 2, 0);
             let (mut fast, mut generic) = (vec![0.0; g.oh * g.ow], vec![0.0; g.oh * g.ow]);
             pool_plane_2x2(&x, g, &mut fast);
             pool_plane(&x, g, &mut generic);
@@ -256,7 +218,7 @@ mod tests {
     #[test]
     fn averages_and_gradients_by_hand() {
         let x: Vec<f32> = (0..15).map(|v| v as f32).collect();
-        let g = window(&[1, 1, 3, 5], 2, 2, 0);
+        let g = PoolWindow::new(&[1, 1, 3, 5], 2, 2, 0);
         let mut y = vec![0.0; g.oh * g.ow];
         pool_plane(&x, g, &mut y);
         // (0 + 1 + 5 + 6) / 4, (2 + 3 + 7 + 8) / 4
@@ -266,7 +228,7 @@ mod tests {
         let want = [1., 1., 2., 2., 0., 1., 1., 2., 2., 0., 0., 0., 0., 0., 0.];
         assert_eq!(dx, want);
 
-        let g = window(&[1, 1, 3, 5], 3, 1, 0);
+        let g = PoolWindow::new(&[1, 1, 3, 5], 3, 1, 0);
         let mut y = vec![0.0; g.oh * g.ow];
         pool_plane(&x, g, &mut y);
         // The windows' centres: 6, 7, 8.
@@ -283,7 +245,7 @@ mod tests {
     /// backward, each input gets 1/9 of every window that covers it.
     #[test]
     fn padding_counts_as_zeros() {
-        let g = window(&[1, 1, 3, 5], 3, 2, 1);
+        let g = PoolWindow::new(&[1, 1, 3, 5], 3, 2, 1);
         let mut y = vec![0.0; g.oh * g.ow];
         pool_plane(&[1.0; 15], g, &mut y);
         let want: Vec<f32> = [4., 6., 4., 4., 6., 4.].iter().map(|v| v / 9.0).collect();

@@ -10,11 +10,11 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::{Autodiff, Backend, Flex, backend_extension, tensor::FloatTensor};
-use burn::nn::PaddingConfig2d;
 use burn::nn::pool::MaxPool2d;
 use burn::tensor::Tensor;
 use rayon::prelude::*;
 
+use super::pool_window::{self, PoolWindow};
 use super::{dims, on_flex, tensor, values};
 
 #[backend_extension(Flex, Autodiff)]
@@ -31,63 +31,26 @@ pub trait CpuMaxPool: Backend {
 
 /// `MaxPool2d::forward`, through the one-pass operation on flex for plain square windows.
 pub fn forward(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
-    let [k, kw] = pool.kernel_size;
-    let [s, sw] = pool.stride;
     let [_, _, h, w] = x.dims();
-    let p = match pool.padding {
-        PaddingConfig2d::Valid => Some(0),
-        PaddingConfig2d::Explicit(t, l, b, r) if t == l && l == b && b == r => Some(t),
-        _ => None,
+    let window = pool_window::plain(
+        pool.kernel_size,
+        pool.stride,
+        &pool.padding,
+        pool.ceil_mode,
+        (h, w),
+    );
+    let Some((k, s, p)) = window.filter(|_| pool.dilation == [1, 1]) else {
+        return pool.forward(x);
     };
-    let plain = k == kw
-        && s == sw
-        && p.is_some_and(|p| 2 * p <= k)
-        && pool.dilation == [1, 1]
-        && !pool.ceil_mode
-        && h + 2 * p.unwrap_or(0) >= k
-        && w + 2 * p.unwrap_or(0) >= k;
-    if !plain || !on_flex(&x) {
+    if !on_flex(&x) {
         return pool.forward(x);
     }
     Tensor::from_dispatch(<burn::backend::Dispatch as CpuMaxPool>::cpu_max_pool2d(
         x.into_dispatch(),
         k,
         s,
-        p.unwrap_or(0),
-    ))
-}
-
-/// A plane, its windows (k x k every s pixels over the plane padded by p) and the output.
-#[derive(Clone, Copy)]
-struct Geometry {
-    h: usize,
-    w: usize,
-    oh: usize,
-    ow: usize,
-    k: usize,
-    s: usize,
-    p: usize,
-}
-
-fn geometry(shape: &[usize], k: usize, s: usize, p: usize) -> Geometry {
-    let (h, w) = (shape[2], shape[3]);
-    Geometry {
-        h,
-        w,
-        oh: (h + 2 * p - k) / s + 1,
-        ow: (w + 2 * p - k) / s + 1,
-        k,
-        s,
         p,
-    }
-}
-
-impl Geometry {
-    /// The rows (or columns) of the plane under window `o` along a side of `n` pixels.
-    fn span(&self, o: usize, n: usize) -> std::ops::Range<usize> {
-        let start = o * self.s;
-        start.saturating_sub(self.p)..(start + self.k - self.p).min(n)
-    }
+    ))
 }
 
 /// 2x2 windows with stride 2 on one plane: the max of two rows, then of neighbouring pairs.
@@ -108,7 +71,7 @@ fn pool_plane_2x2(xp: &[f32], w: usize, oh: usize, ow: usize, yp: &mut [f32], ro
 }
 
 /// Any square window, stride and padding, on one plane.
-fn pool_plane(xp: &[f32], g: Geometry, yp: &mut [f32]) {
+fn pool_plane(xp: &[f32], g: PoolWindow, yp: &mut [f32]) {
     for oy in 0..g.oh {
         for ox in 0..g.ow {
             let cols = g.span(ox, g.w);
@@ -126,7 +89,7 @@ fn pool_plane(xp: &[f32], g: Geometry, yp: &mut [f32]) {
 /// (Rust's `f32::max`), unlike PyTorch, which propagates them; a NaN that large would show in
 /// the loss and stop the run through the divergence guard anyway.
 fn pool_forward(x: &FlexTensor, k: usize, s: usize, p: usize) -> FlexTensor {
-    let g = geometry(&dims(x), k, s, p);
+    let g = PoolWindow::new(&dims(x), k, s, p);
     let xs = values(x);
     let (in_plane, out_plane) = (g.h * g.w, g.oh * g.ow);
     let mut y = vec![0.0f32; xs.len() / in_plane * out_plane];
@@ -148,7 +111,7 @@ fn pool_forward(x: &FlexTensor, k: usize, s: usize, p: usize) -> FlexTensor {
 
 /// Routes each output gradient to the first input of its window equal to the window's max
 /// (PyTorch's choice among ties), adding up where windows overlap.
-fn unpool_plane(xp: &[f32], yp: &[f32], gp: &[f32], g: Geometry, dp: &mut [f32]) {
+fn unpool_plane(xp: &[f32], yp: &[f32], gp: &[f32], g: PoolWindow, dp: &mut [f32]) {
     for (o, (&m, &grad)) in yp.iter().zip(gp).enumerate() {
         let (oy, ox) = (o / g.ow, o % g.ow);
         let cols = g.span(ox, g.w);
@@ -295,7 +258,7 @@ impl Backward<Flex, 1> for MaxPoolBackward {
         let dy = grads.consume::<Flex>(&ops.node);
         let Some(node) = node_x else { return };
         let (x, y, k, s, p) = ops.state;
-        let g = geometry(&dims(&x), k, s, p);
+        let g = PoolWindow::new(&dims(&x), k, s, p);
         let (in_plane, out_plane) = (g.h * g.w, g.oh * g.ow);
         let (xs, ys, gs) = (values(&x), values(&y), values(&dy));
         let mut dx = vec![0.0f32; xs.len()];
@@ -354,7 +317,7 @@ mod tests {
                         })
                         .collect();
                     let mut y = vec![0.0; oh * ow];
-                    let geometry = super::geometry(&[1, 1, h, w], 2, 2, 0);
+                    let geometry = super::PoolWindow::new(&[1, 1, h, w], 2, 2, 0);
                     super::pool_plane(&x, geometry, &mut y);
                     let g: Vec<f32> = (1..=oh * ow).map(|v| v as f32).collect();
                     let (mut fast, mut generic) = (vec![0.0; h * w], vec![0.0; h * w]);

@@ -68,6 +68,7 @@ mod im2col;
 mod matmul;
 pub mod max_pool;
 pub mod plane_affine;
+mod pool_window;
 pub mod prelu;
 pub mod rmsprop;
 pub mod sgd;
