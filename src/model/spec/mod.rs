@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::config::Activation;
 
 mod check;
+mod fixed;
 mod names;
 mod padding;
 mod shape;

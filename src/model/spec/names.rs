@@ -4,6 +4,7 @@
 //! names are: in types, case, `-` and `_` do not matter. A type that is none of them is left
 //! for serde to refuse with the list of kinds.
 
+use super::fixed;
 use crate::choice::fold;
 use crate::model::config::Activation;
 
@@ -37,13 +38,15 @@ const ALIASES: &[(&str, &[&str])] = &[
 ];
 
 /// Other names of layer arguments, by layer type: (kind, PyTorch's or Keras' name, convlab's).
-/// Keras' batch-norm `momentum` is not among them: it is 1 minus PyTorch's.
+/// Keras' batch-norm `momentum` is not among them: it is 1 minus PyTorch's. (Arguments that
+/// convlab has one value of, `dilation = 1`, are fixed.rs's.)
 const ARGUMENTS: &[(&str, &str, &str)] = &[
     ("conv", "out_channels", "out"),
     ("conv", "filters", "out"),
     ("conv", "in_channels", "in"),
     ("conv", "kernel_size", "kernel"),
     ("conv", "strides", "stride"),
+    ("conv", "use_bias", "bias"),
     ("pool", "kernel_size", "kernel"),
     ("pool", "pool_size", "kernel"),
     ("pool", "strides", "stride"),
@@ -53,9 +56,11 @@ const ARGUMENTS: &[(&str, &str, &str)] = &[
     ("linear", "out_features", "out"),
     ("linear", "units", "out"),
     ("linear", "in_features", "in"),
+    ("linear", "use_bias", "bias"),
     ("dropout", "rate", "p"),
     ("dropout2d", "rate", "p"),
     ("bn", "num_features", "in"),
+    ("bn", "epsilon", "eps"),
 ];
 
 /// Arguments PyTorch users write as pairs (`kernel_size=(3, 3)`): a square pair is one number.
@@ -119,15 +124,6 @@ pub fn canonical_layer_names(config: &mut toml::Table) {
             {
                 layer.remove("activation");
             }
-            // Arguments written at the value that is convlab's only behaviour: nn.Flatten()'s
-            // dims, AdaptiveAvgPool2d(1)'s output size.
-            let only = |key: &str, value: &toml::Value| match (kind, key) {
-                ("flatten", "start_dim") => value.as_integer() == Some(1),
-                ("flatten", "end_dim") => value.as_integer() == Some(-1),
-                ("avg-pool", "output_size") => is_one(value),
-                _ => false,
-            };
-            layer.retain(|key, value| !only(key, value));
             for key in PAIRED {
                 if let Some(toml::Value::Array(pair)) = layer.get(*key)
                     && let [a, b] = pair.as_slice()
@@ -141,11 +137,8 @@ pub fn canonical_layer_names(config: &mut toml::Table) {
         } else if written.parse::<Activation>().is_ok() && !layer.contains_key("kind") {
             layer.insert("type".into(), toml::Value::String("activation".into()));
             layer.insert("kind".into(), toml::Value::String(written));
-            // nn.ReLU(inplace=True): a memory choice of PyTorch's, the same function.
-            if matches!(layer.get("inplace"), Some(toml::Value::Boolean(_))) {
-                layer.remove("inplace");
-            }
         }
+        fixed::drop_fixed(layer);
     }
 }
 
@@ -156,7 +149,8 @@ const SOFTMAX: &str = "the loss is CrossEntropyLoss, which takes the logits and 
 /// Why a layer as PyTorch or Keras users write it is not taken, for the first such layer
 /// (`model.layers[7] (Softmax): ...`), on a table whose names are convlab's: a softmax at
 /// the end (convlab's loss is CrossEntropyLoss on the logits), `AvgPool2d` without its
-/// kernel_size, an adaptive pool to more than 1x1, arguments on a flatten (serde reads a
+/// kernel_size, an argument convlab has one value of at another (`ceil_mode = true`, an
+/// adaptive pool to more than 1x1: fixed.rs), other arguments on a flatten (serde reads a
 /// kind without fields from a table with any keys), a pair that is not square (`kernel_size =
 /// [3, 5]`), and Keras' `activation =` on a conv or dense layer, which convlab writes as a
 /// layer of its own.
@@ -174,6 +168,9 @@ pub fn refused_layer(config: &toml::Table) -> Option<String> {
                  paddings are square, one number for both sides"
             ));
         }
+        if let Some(why) = layer.as_table().and_then(fixed::refused_fixed) {
+            return Some(format!("model.layers[{i}] ({written}): {why}"));
+        }
         let why = match (fold(written).as_str(), layer.get("activation")) {
             ("softmax", _) => format!("{SOFTMAX}: remove this layer"),
             ("logsoftmax", _) => "the loss is CrossEntropyLoss, which takes the logits and \
@@ -184,11 +181,6 @@ pub fn refused_layer(config: &toml::Table) -> Option<String> {
                 \"AvgPool2d\", kernel_size = 2 } averages 2x2 windows; { type = \"avg-pool\" } \
                 averages the whole plane (AdaptiveAvgPool2d(1))"
                 .to_string(),
-            ("avgpool", _) if layer.get("output_size").is_some() => format!(
-                "output_size = {}: convlab's adaptive pool averages the whole plane, \
-                 output_size = 1 (for k x k windows write kernel_size = k)",
-                layer["output_size"]
-            ),
             ("pool" | "avgpool", _)
                 if layer
                     .get("padding")
@@ -215,15 +207,6 @@ pub fn refused_layer(config: &toml::Table) -> Option<String> {
         };
         Some(format!("model.layers[{i}] ({written}): {why}"))
     })
-}
-
-/// 1 or [1, 1].
-fn is_one(value: &toml::Value) -> bool {
-    let one = |v: &toml::Value| v.as_integer() == Some(1);
-    match value {
-        toml::Value::Array(pair) => pair.len() == 2 && pair.iter().all(one),
-        v => one(v),
-    }
 }
 
 /// Each table of a config's `model.layers` (none when it has no layer list).

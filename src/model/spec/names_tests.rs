@@ -1,6 +1,7 @@
 //! The names of layers and arguments as PyTorch and Keras write them, read as convlab's.
 
 use super::*;
+use crate::model::spec::LayerSpec;
 
 fn rewritten(layers: &str) -> String {
     let mut table: toml::Table = format!("[model]\nlayers = [{layers}]").parse().unwrap();
@@ -117,7 +118,7 @@ fn layers_convlab_does_not_take_are_refused_with_the_reason() {
     let why = refused_layer(&table("{ type = \"avg-pool\", output_size = 7 }"));
     assert!(why.unwrap_or_default().contains("output_size = 7: "));
     // serde reads a kind without fields from a table with any keys: refused here.
-    let why = refused_layer(&table("{ type = \"flatten\", start_dim = 2 }"));
+    let why = refused_layer(&table("{ type = \"flatten\", dims = 2 }"));
     assert!(
         why.unwrap_or_default()
             .contains("flatten takes no arguments")
@@ -163,4 +164,123 @@ fn average_pools_over_windows_and_the_plane() {
     // Other values are the user's to see refused.
     let out = rewritten("{ type = \"AdaptiveAvgPool2d\", output_size = 7 }");
     assert!(out.contains("output_size = 7"), "{out}");
+}
+
+/// The layers of a table after `canonical_layer_names`, parsed.
+fn parsed(layers: &str) -> Vec<LayerSpec> {
+    let mut table: toml::Table = format!("[model]\nlayers = [{layers}]").parse().unwrap();
+    canonical_layer_names(&mut table);
+    assert_eq!(refused_layer(&table), None);
+    table["model"]["layers"].clone().try_into().unwrap()
+}
+
+// Each layer as PyTorch 2.15's print(model) shows it, positional arguments named:
+//   nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(inplace=True),
+//     nn.MaxPool2d(2), nn.Conv2d(32, 64, 3, padding=1, bias=False), nn.LeakyReLU(),
+//     nn.AvgPool2d(2), nn.Dropout2d(0.1), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+//     nn.Linear(64, 128), nn.ELU(), nn.PReLU(), nn.RReLU(), nn.GELU(), nn.Dropout(0.25),
+//     nn.Linear(128, 10))
+#[test]
+fn a_net_as_print_model_shows_it_is_the_same_net_in_convlabs_names() {
+    let printed = parsed(
+        "{ type = \"Conv2d\", in_channels = 1, out_channels = 32, kernel_size = [3, 3], \
+           stride = [1, 1], padding = [1, 1] }, \
+         { type = \"BatchNorm2d\", num_features = 32, eps = 1e-05, momentum = 0.1, \
+           affine = true, bias = true, track_running_stats = true }, \
+         { type = \"ReLU\", inplace = true }, \
+         { type = \"MaxPool2d\", kernel_size = 2, stride = 2, padding = 0, dilation = 1, \
+           ceil_mode = false }, \
+         { type = \"Conv2d\", in_channels = 32, out_channels = 64, kernel_size = [3, 3], \
+           stride = [1, 1], padding = [1, 1], bias = false, dilation = [1, 1], groups = 1, \
+           padding_mode = \"zeros\" }, \
+         { type = \"LeakyReLU\", negative_slope = 0.01 }, \
+         { type = \"AvgPool2d\", kernel_size = 2, stride = 2, padding = 0, ceil_mode = false, \
+           count_include_pad = true }, \
+         { type = \"Dropout2d\", p = 0.1, inplace = false }, \
+         { type = \"AdaptiveAvgPool2d\", output_size = 1 }, \
+         { type = \"Flatten\", start_dim = 1, end_dim = -1 }, \
+         { type = \"Linear\", in_features = 64, out_features = 128, bias = true }, \
+         { type = \"ELU\", alpha = 1.0 }, { type = \"PReLU\", num_parameters = 1 }, \
+         { type = \"RReLU\", lower = 0.125, upper = 0.3333333333333333 }, \
+         { type = \"GELU\", approximate = \"none\" }, \
+         { type = \"Dropout\", p = 0.25, inplace = false }, \
+         { type = \"Linear\", in_features = 128, out_features = 10, bias = true }",
+    );
+    let own = parsed(
+        "{ type = \"conv\", in = 1, out = 32, padding = 1 }, { type = \"bn\", in = 32 }, \
+         { type = \"relu\" }, { type = \"pool\", stride = 2 }, \
+         { type = \"conv\", in = 32, out = 64, padding = 1, bias = false }, \
+         { type = \"leaky-relu\" }, { type = \"avg-pool\", kernel = 2, stride = 2 }, \
+         { type = \"dropout2d\", p = 0.1 }, { type = \"avg-pool\" }, { type = \"flatten\" }, \
+         { type = \"linear\", in = 64, out = 128 }, { type = \"elu\" }, { type = \"prelu\" }, \
+         { type = \"rrelu\" }, { type = \"gelu\" }, { type = \"dropout\", p = 0.25 }, \
+         { type = \"linear\", in = 128, out = 10 }",
+    );
+    assert_eq!(printed, own);
+    // Keras' names of a bias and of batch norm's eps.
+    let keras = parsed(
+        "{ type = \"Conv2D\", filters = 8, use_bias = false, dilation_rate = [1, 1] }, \
+         { type = \"BatchNormalization\", epsilon = 0.001 }",
+    );
+    let own = parsed("{ type = \"conv\", out = 8, bias = false }, { type = \"bn\", eps = 0.001 }");
+    assert_eq!(keras, own);
+}
+
+#[test]
+fn an_argument_at_another_value_than_convlabs_is_refused_with_what_convlab_does() {
+    let cases = [
+        (
+            "{ type = \"MaxPool2d\", kernel_size = 3, ceil_mode = true }",
+            "model.layers[0] (pool): ceil_mode = true: convlab's pools round the output size \
+             down (ceil_mode = false)",
+        ),
+        (
+            "{ type = \"LeakyReLU\", negative_slope = 0.2 }",
+            "model.layers[0] (activation): negative_slope = 0.2: convlab's LeakyReLU has \
+             PyTorch's default slope (negative_slope = 0.01)",
+        ),
+        (
+            "{ type = \"Conv2d\", out_channels = 8, dilation = [2, 2] }",
+            "model.layers[0] (conv): dilation = [2, 2]: convlab's kernels are not dilated \
+             (dilation = 1)",
+        ),
+        (
+            "{ type = \"AvgPool2d\", kernel_size = 3, padding = 1, count_include_pad = false }",
+            "model.layers[0] (avg-pool): count_include_pad = false: convlab's averages count \
+             the padding's zeros (count_include_pad = true)",
+        ),
+        (
+            "{ type = \"BatchNorm2d\", affine = false }",
+            "model.layers[0] (bn): affine = false: convlab's batch norm learns a scale and a \
+             shift (affine = true; weight = false keeps the scale at 1)",
+        ),
+        (
+            "{ type = \"Dropout\", p = 0.5, inplace = \"yes\" }",
+            "model.layers[0] (dropout): inplace = \"yes\": inplace is true or false (the same \
+             function either way: PyTorch's memory choice)",
+        ),
+    ];
+    for (layer, want) in cases {
+        let mut table: toml::Table = format!("[model]\nlayers = [{layer}]").parse().unwrap();
+        canonical_layer_names(&mut table);
+        assert_eq!(refused_layer(&table).as_deref(), Some(want), "{layer}");
+    }
+    for layer in [
+        "{ type = \"ELU\", alpha = 0.5 }",
+        "{ type = \"PReLU\", num_parameters = 64 }",
+        "{ type = \"RReLU\", upper = 0.3 }",
+        "{ type = \"GELU\", approximate = \"tanh\" }",
+        "{ type = \"Conv2d\", out_channels = 8, groups = 8 }",
+        "{ type = \"Conv2d\", out_channels = 8, padding_mode = \"reflect\" }",
+        "{ type = \"BatchNorm2d\", track_running_stats = false }",
+        "{ type = \"Flatten\", end_dim = 2 }",
+    ] {
+        let mut table: toml::Table = format!("[model]\nlayers = [{layer}]").parse().unwrap();
+        canonical_layer_names(&mut table);
+        let why = refused_layer(&table).unwrap_or_default();
+        assert!(
+            why.contains(": convlab's") || why.contains(": flatten"),
+            "{layer}: {why}"
+        );
+    }
 }

@@ -1,0 +1,201 @@
+//! Arguments that PyTorch's `print(model)` shows on its layers (`dilation=1, ceil_mode=False`,
+//! `affine=True`, `negative_slope=0.01`, `inplace=False`), and a few of Keras', where convlab
+//! has one behaviour. A net copied from that printout trains as written: an argument at
+//! convlab's value is dropped, as the same function; at another value it is refused with what
+//! convlab does, where serde would only say "unknown field".
+
+use crate::choice::fold;
+use crate::model::config::Activation;
+
+/// The value an argument must have to be convlab's behaviour.
+enum Value {
+    /// A whole number, or a square pair of it (`dilation = [1, 1]`).
+    Int(i64),
+    /// A number (`alpha = 1` is 1.0).
+    Float(f64),
+    Flag(bool),
+    /// A word, compared folded (`"zeros"`).
+    Word(&'static str),
+    /// Any true or false: PyTorch's `inplace`, a memory choice with the same function.
+    AnyFlag,
+}
+
+/// (layer, argument, convlab's value, what convlab does). The layer is convlab's kind, or for
+/// an activation layer its kind's name (`leaky-relu`), or `activation` for every one.
+const FIXED: &[(&str, &str, Value, &str)] = &[
+    ("conv", "dilation", Value::Int(1), NOT_DILATED),
+    ("conv", "dilation_rate", Value::Int(1), NOT_DILATED),
+    (
+        "conv",
+        "groups",
+        Value::Int(1),
+        "convlab's convolutions connect every input channel to every output channel (groups = 1)",
+    ),
+    (
+        "conv",
+        "padding_mode",
+        Value::Word("zeros"),
+        "convlab's convolutions pad with zeros (padding_mode = \"zeros\")",
+    ),
+    ("pool", "dilation", Value::Int(1), NOT_DILATED),
+    ("pool", "ceil_mode", Value::Flag(false), ROUNDS_DOWN),
+    (
+        "pool",
+        "return_indices",
+        Value::Flag(false),
+        "convlab's pools return the maxima only (return_indices = false)",
+    ),
+    ("avg-pool", "ceil_mode", Value::Flag(false), ROUNDS_DOWN),
+    (
+        "avg-pool",
+        "count_include_pad",
+        Value::Flag(true),
+        "convlab's averages count the padding's zeros (count_include_pad = true)",
+    ),
+    (
+        "avg-pool",
+        "output_size",
+        Value::Int(1),
+        "convlab's adaptive pool averages the whole plane, output_size = 1 (for k x k windows \
+         write kernel_size = k)",
+    ),
+    (
+        "bn",
+        "affine",
+        Value::Flag(true),
+        "convlab's batch norm learns a scale and a shift (affine = true; weight = false keeps \
+         the scale at 1)",
+    ),
+    (
+        "bn",
+        "bias",
+        Value::Flag(true),
+        "convlab's batch norm learns a shift (bias = true)",
+    ),
+    (
+        "bn",
+        "track_running_stats",
+        Value::Flag(true),
+        "convlab's batch norm keeps running statistics and evaluates with them \
+         (track_running_stats = true)",
+    ),
+    ("flatten", "start_dim", Value::Int(1), ALL_BUT_BATCH),
+    ("flatten", "end_dim", Value::Int(-1), ALL_BUT_BATCH),
+    ("dropout", "inplace", Value::AnyFlag, INPLACE),
+    ("dropout2d", "inplace", Value::AnyFlag, INPLACE),
+    ("activation", "inplace", Value::AnyFlag, INPLACE),
+    (
+        "leaky-relu",
+        "negative_slope",
+        Value::Float(0.01),
+        "convlab's LeakyReLU has PyTorch's default slope (negative_slope = 0.01)",
+    ),
+    (
+        "leaky-relu",
+        "alpha",
+        Value::Float(0.01),
+        "convlab's LeakyReLU has PyTorch's default slope, 0.01 (Keras' default is 0.3)",
+    ),
+    (
+        "elu",
+        "alpha",
+        Value::Float(1.0),
+        "convlab's ELU has alpha = 1.0",
+    ),
+    (
+        "prelu",
+        "num_parameters",
+        Value::Int(1),
+        "convlab's PReLU learns one slope for the layer (num_parameters = 1)",
+    ),
+    (
+        "prelu",
+        "init",
+        Value::Float(0.25),
+        "convlab's PReLU starts its slope at 0.25 (init = 0.25)",
+    ),
+    ("rrelu", "lower", Value::Float(0.125), RRELU),
+    ("rrelu", "upper", Value::Float(1.0 / 3.0), RRELU),
+    (
+        "gelu",
+        "approximate",
+        Value::Word("none"),
+        "convlab's GELU is the exact one (approximate = \"none\")",
+    ),
+];
+
+const NOT_DILATED: &str = "convlab's kernels are not dilated (dilation = 1)";
+const INPLACE: &str = "inplace is true or false (the same function either way: PyTorch's \
+                       memory choice)";
+const ROUNDS_DOWN: &str = "convlab's pools round the output size down (ceil_mode = false)";
+const ALL_BUT_BATCH: &str =
+    "flatten flattens all but the batch dimension (start_dim = 1, end_dim = -1)";
+const RRELU: &str = "convlab's RReLU draws its slopes from [1/8, 1/3] (lower = 0.125, upper = \
+                     0.3333333333333333)";
+
+impl Value {
+    fn holds(&self, written: &toml::Value) -> bool {
+        let number = written
+            .as_float()
+            .or_else(|| written.as_integer().map(|n| n as f64));
+        match *self {
+            Value::Int(n) => match written {
+                toml::Value::Array(pair) => {
+                    pair.len() == 2 && pair.iter().all(|v| v.as_integer() == Some(n))
+                }
+                v => v.as_integer() == Some(n),
+            },
+            Value::Float(x) => number.is_some_and(|v| (v - x).abs() <= 1e-12 * x.abs()),
+            Value::Flag(b) => written.as_bool() == Some(b),
+            Value::Word(w) => written.as_str().is_some_and(|s| fold(s) == fold(w)),
+            Value::AnyFlag => written.is_bool(),
+        }
+    }
+}
+
+/// The names a layer table's arguments are looked up under: its type, and for an activation
+/// layer `activation` and its kind's name.
+fn subjects(layer: &toml::Table) -> Vec<&'static str> {
+    match layer.get("type").and_then(toml::Value::as_str) {
+        Some("activation") => {
+            let kind = layer.get("kind").and_then(toml::Value::as_str);
+            let named = kind.and_then(|k| k.parse::<Activation>().ok());
+            std::iter::once("activation")
+                .chain(named.map(Activation::as_str))
+                .collect()
+        }
+        Some(written) => FIXED
+            .iter()
+            .map(|(layer, ..)| *layer)
+            .find(|layer| *layer == written)
+            .into_iter()
+            .collect(),
+        None => Vec::new(),
+    }
+}
+
+/// Drop the arguments of a layer (names already convlab's) that are written at the value that
+/// is convlab's only behaviour.
+pub(super) fn drop_fixed(layer: &mut toml::Table) {
+    let subjects = subjects(layer);
+    layer.retain(|key, written| {
+        !FIXED
+            .iter()
+            .any(|(on, arg, value, _)| subjects.contains(on) && key == *arg && value.holds(written))
+    });
+}
+
+/// Why a layer's argument at another value than convlab's only one is refused (`ceil_mode =
+/// true: convlab's pools round the output size down (ceil_mode = false)`), for its first such
+/// argument.
+pub(super) fn refused_fixed(layer: &toml::Table) -> Option<String> {
+    let subjects = subjects(layer);
+    layer.iter().find_map(|(key, written)| {
+        FIXED
+            .iter()
+            .find(|(on, arg, value, _)| {
+                subjects.contains(on) && key == *arg && !value.holds(written)
+            })
+            .map(|(.., does)| format!("{key} = {written}: {does}"))
+    })
+}
