@@ -57,7 +57,7 @@ fn activations_match_pytorchs_defaults() {
     let device = Device::flex();
     let input = Shape::Image { c: 1, h: 1, w: 5 };
     let net_of = |kind| {
-        let layers = [LayerSpec::Activation { kind }, LayerSpec::Flatten];
+        let layers = [LayerSpec::activation(kind), LayerSpec::Flatten];
         Net::new(&layers, input, Init::Default, &device)
     };
     for (kind, want) in torch {
@@ -79,12 +79,7 @@ fn activations_match_pytorchs_defaults() {
     xs[0] = 3.0;
     let x = Tensor::<4>::from_data(TensorData::new(xs, [1, 1, 1, n]), &train);
     let net = Net::new(
-        &[
-            LayerSpec::Activation {
-                kind: Activation::Rrelu,
-            },
-            LayerSpec::Flatten,
-        ],
+        &[LayerSpec::activation(Activation::Rrelu), LayerSpec::Flatten],
         Shape::Image { c: 1, h: 1, w: n },
         Init::Default,
         &train,
@@ -191,7 +186,7 @@ fn activation_gradients_match_pytorchs() {
     let device = Device::flex().autodiff();
     for (kind, want) in torch {
         let input = Tensor::<4>::from_floats([[[x]]], &device).require_grad();
-        let layers = [LayerSpec::Activation { kind }, LayerSpec::Flatten];
+        let layers = [LayerSpec::activation(kind), LayerSpec::Flatten];
         let net = Net::new(
             &layers,
             Shape::Image { c: 1, h: 1, w: 7 },
@@ -207,6 +202,56 @@ fn activation_gradients_match_pytorchs() {
             .unwrap();
         for (g, w) in got.iter().zip(want) {
             assert!((g - w).abs() < 1e-6, "{kind:?}: {got:?} vs {want:?}");
+        }
+    }
+}
+
+/// LeakyReLU's slope and ELU's alpha as written in a layer, values and gradients:
+///   x = torch.tensor([-2., -0.5, 0., 0.5, 2.], requires_grad=True)
+///   for m in [nn.LeakyReLU(0.2), nn.ELU(0.5)]:
+///       y = m(x); print(y.tolist(), torch.autograd.grad(y.sum(), x)[0].tolist())
+#[test]
+fn a_written_slope_and_alpha_match_pytorchs() {
+    let x = [-2.0f32, -0.5, 0.0, 0.5, 2.0];
+    let leaky = LayerSpec::Activation {
+        kind: Activation::LeakyRelu,
+        negative_slope: Some(0.2),
+        alpha: None,
+    };
+    let elu = LayerSpec::Activation {
+        kind: Activation::Elu,
+        negative_slope: None,
+        alpha: Some(0.5),
+    };
+    let torch = [
+        (
+            leaky,
+            [-0.4, -0.1, 0.0, 0.5, 2.0],
+            [0.2, 0.2, 0.2, 1.0, 1.0],
+        ),
+        (
+            elu,
+            [-0.432_332_37, -0.196_734_67, 0.0, 0.5, 2.0],
+            [0.067_667_64, 0.303_265_33, 0.5, 1.0, 1.0],
+        ),
+    ];
+    let device = Device::flex().autodiff();
+    for (layer, want, slope) in torch {
+        let input = Tensor::<4>::from_floats([[[x]]], &device).require_grad();
+        let layers = [layer.clone(), LayerSpec::Flatten];
+        let shape = Shape::Image { c: 1, h: 1, w: 5 };
+        let net = Net::new(&layers, shape, Init::Default, &device);
+        let y = net.forward(input.clone());
+        let got: Vec<f32> = y.clone().into_data().try_to_vec().unwrap();
+        let grads = y.sum().backward();
+        let dx: Vec<f32> = input
+            .grad(&grads)
+            .unwrap()
+            .into_data()
+            .try_to_vec()
+            .unwrap();
+        for (g, w) in got.iter().zip(want).chain(dx.iter().zip(slope)) {
+            assert!((g - w).abs() < 1e-6, "{layer:?}: {got:?} {dx:?}");
         }
     }
 }

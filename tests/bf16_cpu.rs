@@ -150,9 +150,7 @@ fn bf16_weight_gradients_are_bf16_values() {
     let layers = vec![
         LayerSpec::conv(8, 3, 1),
         LayerSpec::bn(),
-        LayerSpec::Activation {
-            kind: Activation::Relu,
-        },
+        LayerSpec::activation(Activation::Relu),
         LayerSpec::Flatten,
     ];
     let net = net(layers, &device);
@@ -335,7 +333,7 @@ fn rounding_every_input(net: &Net, x: Tensor<4>) -> Tensor<2> {
 fn skipping_the_rounding_of_bf16_values_changes_no_bit() {
     let device = Device::flex().autodiff();
     device.seed(8);
-    let act = |kind| LayerSpec::Activation { kind };
+    let act = LayerSpec::activation;
     let pool = |kernel, stride| LayerSpec::max_pool(kernel, Some(stride));
     let linear = |out| LayerSpec::Linear {
         out,

@@ -68,9 +68,7 @@ fn assert_normal(what: &str, v: &[f64], std_want: f64) {
 fn net(init: Init) -> Net {
     let layers = [
         LayerSpec::conv(64, 3, 1),
-        LayerSpec::Activation {
-            kind: convlab::model::Activation::Prelu,
-        },
+        LayerSpec::activation(convlab::model::Activation::Prelu),
         LayerSpec::bn(),
         LayerSpec::Flatten,
         LayerSpec::Linear {

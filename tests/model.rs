@@ -141,7 +141,7 @@ fn knobs_change_every_preset() {
     assert!(
         layers
             .iter()
-            .all(|l| !matches!(l, LayerSpec::Activation { kind } if *kind != Activation::Elu))
+            .all(|l| !matches!(l, LayerSpec::Activation { kind, .. } if *kind != Activation::Elu))
     );
     assert!(layers.contains(&LayerSpec::Dropout { p: 0.5 }));
     m.dropout = 0.0;
@@ -206,9 +206,7 @@ fn custom_net_errors_and_lint() {
             input: None,
             bias: true,
         },
-        LayerSpec::Activation {
-            kind: Activation::Relu,
-        },
+        LayerSpec::activation(Activation::Relu),
     ];
     assert!(check_net(&layers, Shape::Image { c: 1, h: 28, w: 28 }, 10, "t", "").is_ok());
     assert_eq!(
@@ -378,6 +376,7 @@ fn every_example_run_config_validates_and_its_net_checks() {
             "bench/nets/lenet5.toml",
             "bench/nets/mlp.toml",
             "bench/nets/nin.toml",
+            "bench/nets/print-model.toml",
             "bench/nets/resnet-stem-pad.toml",
             "bench/nets/resnet-stem.toml",
             "bench/nets/strided-cnn.toml",

@@ -24,9 +24,7 @@ fn net(device: &Device, p: f64) -> (Vec<LayerSpec>, Net) {
     let layers = vec![
         LayerSpec::conv(6, 3, 1),
         LayerSpec::bn(),
-        LayerSpec::Activation {
-            kind: Activation::Prelu,
-        },
+        LayerSpec::activation(Activation::Prelu),
         LayerSpec::max_pool(2, None),
         LayerSpec::Dropout2d { p },
         LayerSpec::Dropout { p },

@@ -29,6 +29,25 @@ pub enum Act {
 }
 
 impl Act {
+    /// An activation layer: LeakyReLU's slope and ELU's alpha where given, else PyTorch's
+    /// defaults.
+    pub(crate) fn with(
+        kind: Activation,
+        negative_slope: Option<f64>,
+        alpha: Option<f64>,
+        device: &Device,
+    ) -> Self {
+        match (kind, negative_slope, alpha) {
+            (Activation::LeakyRelu, Some(slope), _) => {
+                Act::LeakyRelu(LeakyReluConfig::new().with_negative_slope(slope).init())
+            }
+            (Activation::Elu, _, Some(alpha)) => {
+                Act::Elu(EluConfig::new().with_alpha(alpha).init())
+            }
+            _ => Act::new(kind, device),
+        }
+    }
+
     pub(crate) fn new(kind: Activation, device: &Device) -> Self {
         match kind {
             Activation::Relu => Act::Relu(Relu::new()),

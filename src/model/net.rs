@@ -177,7 +177,11 @@ impl Net {
                         .init(device),
                 ),
                 LayerSpec::Scale { factor } => Layer::Scale(Scale { factor: *factor }),
-                LayerSpec::Activation { kind } => Layer::Act(Act::new(*kind, device)),
+                LayerSpec::Activation {
+                    kind,
+                    negative_slope,
+                    alpha,
+                } => Layer::Act(Act::with(*kind, *negative_slope, *alpha, device)),
                 LayerSpec::Dropout { p } => Layer::Dropout(DropoutConfig::new(*p).init()),
                 LayerSpec::Dropout2d { p } => Layer::Dropout2d(Dropout2d {
                     inner: DropoutConfig::new(*p).init(),

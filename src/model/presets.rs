@@ -149,7 +149,7 @@ impl Builder {
         self
     }
     fn act(&mut self) -> &mut Self {
-        self.layers.push(LayerSpec::Activation { kind: self.act });
+        self.layers.push(LayerSpec::activation(self.act));
         self
     }
     fn pool(&mut self) -> &mut Self {

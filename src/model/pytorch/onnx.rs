@@ -76,6 +76,25 @@ impl Graph {
         self.node("BatchNormalization", inputs, attrs)
     }
 
+    /// An activation layer; LeakyReLU's slope and ELU's alpha where the layer gives them.
+    fn activation_with(
+        &mut self,
+        x: String,
+        kind: Activation,
+        negative_slope: Option<f64>,
+        alpha: Option<f64>,
+    ) -> String {
+        match (kind, negative_slope, alpha) {
+            (Activation::LeakyRelu, Some(slope), _) => {
+                self.node("LeakyRelu", vec![x], vec![float("alpha", slope as f32)])
+            }
+            (Activation::Elu, _, Some(alpha)) => {
+                self.node("Elu", vec![x], vec![float("alpha", alpha as f32)])
+            }
+            _ => self.activation(x, kind),
+        }
+    }
+
     fn activation(&mut self, x: String, kind: Activation) -> String {
         match kind {
             Activation::Relu => self.node("Relu", vec![x], vec![]),
@@ -155,7 +174,11 @@ impl Graph {
                 let f = self.constant(&format!("scale_{factor}"), *factor as f32);
                 self.node("Mul", vec![x, f], vec![])
             }
-            LayerSpec::Activation { kind } => self.activation(x, *kind),
+            LayerSpec::Activation {
+                kind,
+                negative_slope,
+                alpha,
+            } => self.activation_with(x, *kind, *negative_slope, *alpha),
             LayerSpec::Dropout { .. } | LayerSpec::Dropout2d { .. } => x,
             LayerSpec::Flatten => self.node("Flatten", vec![x], vec![int("axis", 1)]),
             LayerSpec::Linear { .. } => {
@@ -267,4 +290,49 @@ fn window(kernel: usize, stride: Option<usize>, padding: usize) -> Vec<Attribute
         attributes.push(ints("pads", &[padding; 4]));
     }
     attributes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A written LeakyReLU slope and ELU alpha are their nodes' `alpha`; unwritten, PyTorch's
+    /// defaults (0.01, 1.0).
+    #[test]
+    fn activation_arguments_are_the_nodes_alpha() {
+        let act = |kind, negative_slope, alpha| LayerSpec::Activation {
+            kind,
+            negative_slope,
+            alpha,
+        };
+        let layers = [
+            act(Activation::LeakyRelu, Some(0.2), None),
+            act(Activation::Elu, None, Some(0.5)),
+            act(Activation::LeakyRelu, None, None),
+            act(Activation::Elu, None, None),
+        ];
+        let bytes = model(&layers, Shape::Flat(4), Vec::new(), &[]);
+        let graph = ModelProto::decode(bytes.as_slice()).unwrap().graph.unwrap();
+        let got: Vec<(&str, f32)> = graph.node[..4]
+            .iter()
+            .map(|n| (n.op_type.as_str(), n.attribute[0].f))
+            .collect();
+        let want = [
+            ("LeakyRelu", 0.2),
+            ("Elu", 0.5),
+            ("LeakyRelu", 0.01),
+            ("Elu", 1.0),
+        ];
+        assert_eq!(got, want);
+        let code =
+            crate::model::pytorch::python::sequential(&layers, Shape::Flat(4), &[], &[], &[]);
+        for module in [
+            "nn.LeakyReLU(0.2)",
+            "nn.ELU(0.5)",
+            "nn.LeakyReLU(0.01)",
+            "nn.ELU(1.0)",
+        ] {
+            assert!(code.contains(module), "{module}: {code}");
+        }
+    }
 }

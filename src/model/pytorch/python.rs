@@ -110,7 +110,15 @@ fn module(layer: &LayerSpec, shape: Shape) -> String {
             format!("nn.BatchNorm{dims}({args})")
         }
         LayerSpec::Scale { factor } => format!("Scale({factor:?})"),
-        LayerSpec::Activation { kind } => activation(*kind).into(),
+        LayerSpec::Activation {
+            kind,
+            negative_slope,
+            alpha,
+        } => match (kind, negative_slope, alpha) {
+            (Activation::LeakyRelu, Some(slope), _) => format!("nn.LeakyReLU({slope:?})"),
+            (Activation::Elu, _, Some(alpha)) => format!("nn.ELU({alpha:?})"),
+            _ => activation(*kind).into(),
+        },
         LayerSpec::Dropout { p } => format!("nn.Dropout({p})"),
         LayerSpec::Dropout2d { p } => format!("nn.Dropout2d({p})"),
         LayerSpec::Flatten => "nn.Flatten()".into(),

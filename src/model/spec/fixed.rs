@@ -1,5 +1,5 @@
 //! Arguments that PyTorch's `print(model)` shows on its layers (`dilation=1, ceil_mode=False`,
-//! `affine=True`, `negative_slope=0.01`, `inplace=False`), and a few of Keras', where convlab
+//! `affine=True`, `inplace=False`), and a few of Keras', where convlab
 //! has one behaviour. A net copied from that printout trains as written: an argument at
 //! convlab's value is dropped, as the same function; at another value it is refused with what
 //! convlab does, where serde would only say "unknown field".
@@ -21,7 +21,7 @@ enum Value {
 }
 
 /// (layer, argument, convlab's value, what convlab does). The layer is convlab's kind, or for
-/// an activation layer its kind's name (`leaky-relu`), or `activation` for every one.
+/// an activation layer its kind's name (`prelu`), or `activation` for every one.
 const FIXED: &[(&str, &str, Value, &str)] = &[
     ("conv", "dilation", Value::Int(1), NOT_DILATED),
     ("conv", "dilation_rate", Value::Int(1), NOT_DILATED),
@@ -84,24 +84,6 @@ const FIXED: &[(&str, &str, Value, &str)] = &[
     ("dropout", "inplace", Value::AnyFlag, INPLACE),
     ("dropout2d", "inplace", Value::AnyFlag, INPLACE),
     ("activation", "inplace", Value::AnyFlag, INPLACE),
-    (
-        "leaky-relu",
-        "negative_slope",
-        Value::Float(0.01),
-        "convlab's LeakyReLU has PyTorch's default slope (negative_slope = 0.01)",
-    ),
-    (
-        "leaky-relu",
-        "alpha",
-        Value::Float(0.01),
-        "convlab's LeakyReLU has PyTorch's default slope, 0.01 (Keras' default is 0.3)",
-    ),
-    (
-        "elu",
-        "alpha",
-        Value::Float(1.0),
-        "convlab's ELU has alpha = 1.0",
-    ),
     (
         "prelu",
         "num_parameters",

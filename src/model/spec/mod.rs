@@ -95,8 +95,14 @@ pub enum LayerSpec {
         #[serde(default = "yes", skip_serializing_if = "is_true")]
         weight: bool,
     },
+    /// An activation, with PyTorch's defaults; LeakyReLU's `negative_slope` (0.01) and ELU's
+    /// `alpha` (1.0) may be written, on those kinds only (shape.rs checks).
     Activation {
         kind: Activation,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        negative_slope: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        alpha: Option<f64>,
     },
     Dropout {
         p: f64,
@@ -168,6 +174,15 @@ fn relu() -> Activation {
 }
 
 impl LayerSpec {
+    /// An activation layer with PyTorch's defaults (`nn.LeakyReLU()`, `nn.ELU()`).
+    pub fn activation(kind: Activation) -> Self {
+        LayerSpec::Activation {
+            kind,
+            negative_slope: None,
+            alpha: None,
+        }
+    }
+
     /// A conv of stride 1 with a bias, as `nn.Conv2d(in, out, kernel, padding=padding)`.
     pub fn conv(out: usize, kernel: usize, padding: usize) -> Self {
         LayerSpec::Conv {

@@ -138,6 +138,18 @@ pub fn canonical_layer_names(config: &mut toml::Table) {
             layer.insert("type".into(), toml::Value::String("activation".into()));
             layer.insert("kind".into(), toml::Value::String(written));
         }
+        // Keras 2's LeakyReLU(alpha=0.3) is PyTorch's negative_slope (ELU's alpha is alpha).
+        let leaky = layer
+            .get("kind")
+            .and_then(toml::Value::as_str)
+            .map(str::parse);
+        if layer.get("type").and_then(toml::Value::as_str) == Some("activation")
+            && leaky == Some(Ok(Activation::LeakyRelu))
+            && !layer.contains_key("negative_slope")
+            && let Some(slope) = layer.remove("alpha")
+        {
+            layer.insert("negative_slope".into(), slope);
+        }
         fixed::drop_fixed(layer);
     }
 }

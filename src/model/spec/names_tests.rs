@@ -210,9 +210,11 @@ fn a_net_as_print_model_shows_it_is_the_same_net_in_convlabs_names() {
         "{ type = \"conv\", in = 1, out = 32, padding = 1 }, { type = \"bn\", in = 32 }, \
          { type = \"relu\" }, { type = \"pool\", stride = 2 }, \
          { type = \"conv\", in = 32, out = 64, padding = 1, bias = false }, \
-         { type = \"leaky-relu\" }, { type = \"avg-pool\", kernel = 2, stride = 2 }, \
+         { type = \"leaky-relu\", negative_slope = 0.01 }, \
+         { type = \"avg-pool\", kernel = 2, stride = 2 }, \
          { type = \"dropout2d\", p = 0.1 }, { type = \"avg-pool\" }, { type = \"flatten\" }, \
-         { type = \"linear\", in = 64, out = 128 }, { type = \"elu\" }, { type = \"prelu\" }, \
+         { type = \"linear\", in = 64, out = 128 }, { type = \"elu\", alpha = 1.0 }, \
+         { type = \"prelu\" }, \
          { type = \"rrelu\" }, { type = \"gelu\" }, { type = \"dropout\", p = 0.25 }, \
          { type = \"linear\", in = 128, out = 10 }",
     );
@@ -235,9 +237,9 @@ fn an_argument_at_another_value_than_convlabs_is_refused_with_what_convlab_does(
              down (ceil_mode = false)",
         ),
         (
-            "{ type = \"LeakyReLU\", negative_slope = 0.2 }",
-            "model.layers[0] (activation): negative_slope = 0.2: convlab's LeakyReLU has \
-             PyTorch's default slope (negative_slope = 0.01)",
+            "{ type = \"PReLU\", init = 0.1 }",
+            "model.layers[0] (activation): init = 0.1: convlab's PReLU starts its slope at \
+             0.25 (init = 0.25)",
         ),
         (
             "{ type = \"Conv2d\", out_channels = 8, dilation = [2, 2] }",
@@ -266,7 +268,6 @@ fn an_argument_at_another_value_than_convlabs_is_refused_with_what_convlab_does(
         assert_eq!(refused_layer(&table).as_deref(), Some(want), "{layer}");
     }
     for layer in [
-        "{ type = \"ELU\", alpha = 0.5 }",
         "{ type = \"PReLU\", num_parameters = 64 }",
         "{ type = \"RReLU\", upper = 0.3 }",
         "{ type = \"GELU\", approximate = \"tanh\" }",
@@ -283,4 +284,32 @@ fn an_argument_at_another_value_than_convlabs_is_refused_with_what_convlab_does(
             "{layer}: {why}"
         );
     }
+}
+
+#[test]
+fn leaky_relus_slope_and_elus_alpha_are_the_layers_own() {
+    let layers = parsed(
+        "{ type = \"LeakyReLU\", negative_slope = 0.2 }, { type = \"LeakyReLU\", alpha = 0.3 }, \
+         { type = \"ELU\", alpha = 0.5 }",
+    );
+    let act = |kind, negative_slope, alpha| LayerSpec::Activation {
+        kind,
+        negative_slope,
+        alpha,
+    };
+    let want = [
+        act(Activation::LeakyRelu, Some(0.2), None),
+        // Keras 2's LeakyReLU(alpha=0.3).
+        act(Activation::LeakyRelu, Some(0.3), None),
+        act(Activation::Elu, None, Some(0.5)),
+    ];
+    assert_eq!(layers, want);
+    let flat = crate::model::spec::Shape::Flat(4);
+    let why = act(Activation::Relu, Some(0.2), None).output_shape(flat);
+    assert_eq!(
+        why,
+        Err("negative_slope is leaky-relu's argument, not relu's".into())
+    );
+    let why = act(Activation::Elu, None, Some(f64::NAN)).output_shape(flat);
+    assert_eq!(why, Err("alpha = NaN must be a finite number".into()));
 }
