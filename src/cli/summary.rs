@@ -13,7 +13,7 @@ use crate::experiment::study::Study;
 use crate::model::checkpoint;
 use crate::model::params::trainable_params;
 use crate::model::presets::resolve_layers;
-use crate::model::spec::{LayerSpec, Shape, check_net};
+use crate::model::spec::{LayerSpec, Shape, check_input, check_net};
 use crate::model::summary::summarize;
 use crate::run::files;
 use crate::text::counted;
@@ -95,6 +95,7 @@ pub(super) fn config_net(
     let [c, h, w] = cfg.data.layout().shape(native);
     let input = Shape::Image { c, h, w };
     let layers = resolve_layers(&cfg.model, classes, origin)?;
+    check_input(cfg.model.input_shape.as_deref(), input, origin)?;
     check_net(&layers, input, classes, origin, &cfg.model.preset)?;
     let what = match cfg.model.preset.as_str() {
         "" => "custom net".to_string(),

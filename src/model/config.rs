@@ -81,6 +81,10 @@ pub struct ModelConfig {
     /// match it; the last linear layer is new when the class count differs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pretrained: Option<PathBuf>,
+    /// The input the net is written for, as Keras' `input_shape` on the first layer (read
+    /// into here): checked against the data's images before training (spec::check_input).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_shape: Option<Vec<usize>>,
 }
 
 impl Default for ModelConfig {
@@ -93,6 +97,7 @@ impl Default for ModelConfig {
             init: Init::Default,
             layers: Vec::new(),
             pretrained: None,
+            input_shape: None,
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::model::checkpoint;
 use crate::model::net::{Layer, Net};
 use crate::model::presets::resolve_layers;
-use crate::model::spec::{LayerSpec, Shape, check_net, lint_net};
+use crate::model::spec::{LayerSpec, Shape, check_input, check_net, lint_net};
 use crate::model::whiten;
 use crate::train::config::RunConfig;
 use crate::train::device::DeviceName;
@@ -66,6 +66,7 @@ pub fn prepare(cfg: &RunConfig, splits: Splits, origin: &str) -> Result<Prepared
     let input = Shape::Image { c, h, w };
     let classes = splits.train.classes.clone();
     let layers = resolve_layers(&cfg.model, classes.len(), origin)?;
+    check_input(cfg.model.input_shape.as_deref(), input, origin)?;
     check_net(&layers, input, classes.len(), origin, &cfg.model.preset)?;
     let mut warnings = lint_net(&layers);
     if let Some(problem) = cfg.train.class_weights.problem(Some(classes.len())) {

@@ -231,3 +231,52 @@ fn a_long_layer_description_keeps_the_columns_aligned() {
         assert_eq!(end_of(row, output), Some(header_end), "{text}");
     }
 }
+
+/// A Keras-style net: `input_shape` on the first layer is checked against the data's images
+/// (Keras' order [H, W, C], PyTorch's [C, H, W], [H, W] for one channel, or flat), and
+/// `input_dim` on a dense layer is its `in`; both were "unknown field" errors.
+#[test]
+fn keras_input_shape_is_checked_against_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let net = |first: &str| {
+        format!(
+            "[data]\ndataset = \"mnist\"\n[model]\nlayers = [{first}, \
+             {{ type = \"Dense\", units = 32, input_dim = 784 }}, {{ type = \"ReLU\" }}, \
+             {{ type = \"Dense\", units = 10 }}]\n"
+        )
+    };
+    for shape in ["[28, 28, 1]", "[1, 28, 28]", "[28, 28]", "[784]"] {
+        let first = format!("{{ type = \"Flatten\", input_shape = {shape} }}");
+        std::fs::write(d.join("keras.toml"), net(&first)).unwrap();
+        let out = convlab(&["summary", "keras.toml"], d);
+        assert_eq!(totals(&out).0, 784 * 32 + 32 + 32 * 10 + 10, "{shape}");
+    }
+    let first = "{ type = \"Flatten\", input_shape = [32, 32, 3] }";
+    std::fs::write(d.join("keras.toml"), net(first)).unwrap();
+    let out = convlab(&["summary", "keras.toml"], d);
+    assert_bad_input(
+        &out,
+        &[
+            "keras.toml: model.input_shape = [32, 32, 3] (Keras' input_shape) but the data's \
+           images are 1x28x28 (channels x height x width): Keras' order is [28, 28, 1]",
+        ],
+    );
+    // On a later layer Keras ignores it; here it is named.
+    let later =
+        net("{ type = \"Flatten\" }").replace("units = 10", "units = 10, input_shape = [32]");
+    std::fs::write(d.join("keras.toml"), later).unwrap();
+    let out = convlab(&["summary", "keras.toml"], d);
+    assert_bad_input(
+        &out,
+        &["model.layers[3] (linear): input_shape belongs on the first layer"],
+    );
+    // input_dim is checked as `in` is.
+    std::fs::write(
+        d.join("keras.toml"),
+        net("{ type = \"Flatten\" }").replace("784", "100"),
+    )
+    .unwrap();
+    let out = convlab(&["summary", "keras.toml"], d);
+    assert_bad_input(&out, &["model.layers[1] (linear)"]);
+}

@@ -55,6 +55,32 @@ pub fn check_net(
     }
 }
 
+/// Check the input a net is written for (`model.input_shape`, Keras' `input_shape` on the
+/// first layer) against the data's images: Keras' order `[28, 28, 1]`, PyTorch's `[1, 28,
+/// 28]`, `[28, 28]` for one channel, or the flat `[784]` (Keras' `Flatten(input_shape=...)`
+/// and `Dense(input_shape=(784,))`) all match a 1x28x28 image.
+pub fn check_input(declared: Option<&[usize]>, input: Shape, origin: &str) -> Result<()> {
+    let (Some(declared), Shape::Image { c, h, w }) = (declared, input) else {
+        return Ok(());
+    };
+    let matches = [
+        vec![h, w, c],
+        vec![c, h, w],
+        vec![c * h * w],
+        if c == 1 { vec![h, w] } else { vec![] },
+    ];
+    if matches.iter().any(|m| m.as_slice() == declared) {
+        return Ok(());
+    }
+    Err(Error::input(
+        origin,
+        format!(
+            "model.input_shape = {declared:?} (Keras' input_shape) but the data's images are \
+             {c}x{h}x{w} (channels x height x width): Keras' order is [{h}, {w}, {c}]"
+        ),
+    ))
+}
+
 /// Warn about a net that trains badly without failing: an activation on the logits bounds
 /// them (ReLU makes negative scores impossible), which the seed notebooks hit.
 pub fn lint_net(layers: &[LayerSpec]) -> Vec<String> {

@@ -12,7 +12,7 @@ mod fixed;
 mod names;
 mod padding;
 mod shape;
-pub use check::{check_net, lint_net};
+pub use check::{check_input, check_net, lint_net};
 pub use names::{canonical_layer_names, refused_layer};
 pub use padding::padding_words;
 pub use shape::{Shape, residual_projects};

@@ -56,6 +56,7 @@ const ARGUMENTS: &[(&str, &str, &str)] = &[
     ("linear", "out_features", "out"),
     ("linear", "units", "out"),
     ("linear", "in_features", "in"),
+    ("linear", "input_dim", "in"),
     ("linear", "use_bias", "bias"),
     ("dropout", "rate", "p"),
     ("dropout2d", "rate", "p"),
@@ -88,6 +89,7 @@ const KINDS: &[&str] = &[
 /// `{ type = "activation", kind = "ReLU" }`. Run on a file's table before its `--set`s, so
 /// `--set model.layers[0].out=64` replaces a `filters = 32`, and again on the final table.
 pub fn canonical_layer_names(config: &mut toml::Table) {
+    first_layers_input_shape(config);
     for layer in layer_tables(config) {
         let Some(toml::Value::String(written)) = layer.get("type") else {
             continue;
@@ -180,6 +182,13 @@ pub fn refused_layer(config: &toml::Table) -> Option<String> {
                  paddings are square, one number for both sides"
             ));
         }
+        if layer.get("input_shape").is_some() {
+            let why = match i {
+                0 => "input_shape is given twice, here and as model.input_shape: keep one",
+                _ => "input_shape belongs on the first layer (Keras reads it there only)",
+            };
+            return Some(format!("model.layers[{i}] ({written}): {why}"));
+        }
         if let Some(why) = layer.as_table().and_then(fixed::refused_fixed) {
             return Some(format!("model.layers[{i}] ({written}): {why}"));
         }
@@ -219,6 +228,25 @@ pub fn refused_layer(config: &toml::Table) -> Option<String> {
         };
         Some(format!("model.layers[{i}] ({written}): {why}"))
     })
+}
+
+/// Keras' `input_shape` on the first layer becomes `model.input_shape` (checked against the
+/// data by `check_input`), unless that is given too (then refused_layer names both).
+fn first_layers_input_shape(config: &mut toml::Table) {
+    let Some(toml::Value::Table(model)) = config.get_mut("model") else {
+        return;
+    };
+    if model.contains_key("input_shape") {
+        return;
+    }
+    let first = model
+        .get_mut("layers")
+        .and_then(|l| l.as_array_mut())
+        .and_then(|l| l.first_mut())
+        .and_then(toml::Value::as_table_mut);
+    if let Some(shape) = first.and_then(|layer| layer.remove("input_shape")) {
+        model.insert("input_shape".into(), shape);
+    }
 }
 
 /// Each table of a config's `model.layers` (none when it has no layer list).
