@@ -194,6 +194,13 @@ pub fn refused_layer(config: &toml::Table) -> Option<String> {
         }
         let why = match (fold(written).as_str(), layer.get("activation")) {
             ("softmax", _) => format!("{SOFTMAX}: remove this layer"),
+            ("input" | "inputlayer", _) => format!(
+                "keras.Input is not a layer of convlab's list: write its shape on the first \
+                 layer, input_shape = {} (or as model.input_shape), and remove this one",
+                layer
+                    .get("shape")
+                    .map_or("[28, 28, 1]".into(), ToString::to_string)
+            ),
             ("logsoftmax", _) => "the loss is CrossEntropyLoss, which takes the logits and \
                 applies log-softmax itself (PyTorch's LogSoftmax + NLLLoss is the same loss): \
                 remove this layer"

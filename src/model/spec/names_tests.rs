@@ -87,6 +87,12 @@ fn layers_convlab_does_not_take_are_refused_with_the_reason() {
         why.starts_with("model.layers[1] (Log_Softmax): the loss is"),
         "{why}"
     );
+    let why = refused_layer(&table("{ type = \"Input\", shape = [32, 32, 3] }"));
+    let why = why.unwrap_or_default();
+    assert!(
+        why.contains("on the first layer, input_shape = [32, 32, 3] (or"),
+        "{why}"
+    );
     let why = refused_layer(&table("{ type = \"Softmax\" }")).unwrap_or_default();
     assert!(why.contains("the run stalls"), "{why}");
     assert_eq!(refused_layer(&table("{ type = \"ReLU\" }")), None);
