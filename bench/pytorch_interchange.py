@@ -7,6 +7,8 @@ Import: every seed net (bench/seed_nets.py, the notebooks' classes with random w
 batch-norm statistics) saved as a zip state_dict, a legacy one, one tagged as CUDA and a
 whole pickled model -> `convlab import --preset` -> `convlab predict --logits` on PNGs,
 against PyTorch's logits on the same pixels.
+The layer-list fixture nets of tests/fixtures/pytorch (pools over windows, padded, with
+ceil_mode and count_include_pad=False) -> `convlab import --config` -> their logits, and exported.
 Export: those checkpoints and, when MNIST is found, briefly trained ones with other
 activations and batch norm and layer-list nets with average pools (bench/nets/lenet5-avg.toml) and as PyTorch's print(model)
 shows one, with LeakyReLU(0.1) and ELU(alpha=0.5) (bench/nets/print-model.toml),
@@ -116,6 +118,27 @@ def import_checks(bin, tmp, results):
         export_checks(bin, tmp, files["zip"][:-4] + ".ckpt", paths, x, results, name)
 
 
+def fixture_checks(bin, tmp, results):
+    """The layer-list fixture nets of tests/fixtures/pytorch (make_fixtures.py: pools over
+    windows, with padding, with ceil_mode and count_include_pad=False) imported with their
+    config (`import --config`), against their PyTorch class's logits, and exported."""
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "pytorch")
+    sys.path.insert(0, here)
+    import make_fixtures  # noqa: E402
+    paths, x = images(tmp, (1, 28, 28))
+    for name, cls, _ in make_fixtures.NETS:
+        if name in ("tiny_seq", "tiny_res"):  # classes with a preset's layout, checked above
+            continue
+        model = cls()
+        model.load_state_dict(torch.load(os.path.join(here, f"{name}.pth")))
+        model.eval()
+        ckpt = os.path.join(tmp, f"{name}.ckpt")
+        subprocess.run([bin, "import", os.path.join(here, f"{name}.pth"), "--config", os.path.join(here, f"{name}.toml"), "-o", ckpt, "--force"], check=True, capture_output=True)
+        with torch.no_grad():
+            check(results, f"{name}: PyTorch -> convlab (import --config)", convlab_logits(bin, ckpt, paths), model(x))
+        export_checks(bin, tmp, ckpt, paths, x, results, name)
+
+
 def trained_checks(bin, tmp, data_dir, results):
     """Knob variants the seed classes do not cover, briefly trained on MNIST (real batch-norm
     statistics, normalization in the checkpoint)."""
@@ -206,6 +229,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         import_checks(a.convlab, tmp, results)
         round_trip_checks(os.path.abspath(a.convlab), tmp, results)
+        fixture_checks(a.convlab, tmp, results)
         if os.path.exists(os.path.join(a.data_dir, "mnist")):
             trained_checks(a.convlab, tmp, a.data_dir, results)
             layer_list_checks(a.convlab, tmp, a.data_dir, results)

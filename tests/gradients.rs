@@ -161,3 +161,8 @@ fn tiny_avg_training_step_matches_pytorch() {
 fn tiny_pad_training_step_matches_pytorch() {
     check_net("tiny_pad");
 }
+
+#[test]
+fn tiny_ceil_training_step_matches_pytorch() {
+    check_net("tiny_ceil");
+}

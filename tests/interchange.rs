@@ -71,7 +71,7 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
 #[test]
 fn pytorch_files_import_with_pytorchs_logits() {
     let dir = tempfile::tempdir().unwrap();
-    for net in ["tiny_seq", "tiny_res", "tiny_avg", "tiny_pad"] {
+    for net in ["tiny_seq", "tiny_res", "tiny_avg", "tiny_pad", "tiny_ceil"] {
         let want = expected(net);
         for variant in ["", "_legacy", "_cuda", "_model"] {
             let pth = pytorch_fixture(&format!("{net}{variant}.pth"));
@@ -112,7 +112,7 @@ fn training_checkpoint_imports_with_its_key() {
 #[test]
 fn pytorch_export_round_trips() {
     let dir = tempfile::tempdir().unwrap();
-    for net in ["tiny_seq", "tiny_res", "tiny_avg", "tiny_pad"] {
+    for net in ["tiny_seq", "tiny_res", "tiny_avg", "tiny_pad", "tiny_ceil"] {
         let ckpt = dir.path().join(format!("{net}.ckpt"));
         import(&options(
             pytorch_fixture(&format!("{net}.pth")),
@@ -143,6 +143,12 @@ fn pytorch_export_round_trips() {
         } else if net == "tiny_avg" {
             assert!(code.contains("nn.AvgPool2d(3, stride=2),  # 2"), "{code}");
             assert!(code.contains("nn.AvgPool2d(2, stride=2),  # 5"), "{code}");
+        } else if net == "tiny_ceil" {
+            let pool = "AvgPool2d(3, stride=2, padding=1, ceil_mode=True, count_include_pad=False)";
+            assert!(
+                code.contains(pool) && code.contains("ceil_mode=True),  # 1"),
+                "{code}"
+            );
         } else if net == "tiny_pad" {
             assert!(
                 code.contains("nn.MaxPool2d(3, stride=2, padding=1),  # 1"),

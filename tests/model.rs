@@ -376,6 +376,8 @@ fn every_example_run_config_validates_and_its_net_checks() {
             "bench/nets/lenet5.toml",
             "bench/nets/mlp.toml",
             "bench/nets/nin.toml",
+            "bench/nets/print-model-ceil.toml",
+            "bench/nets/print-model-ceil3.toml",
             "bench/nets/print-model.toml",
             "bench/nets/resnet-stem-pad.toml",
             "bench/nets/resnet-stem.toml",

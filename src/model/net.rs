@@ -146,25 +146,32 @@ impl Net {
                     let out = 2 * channels * kernel * kernel;
                     Layer::Conv(WeightInit(None).conv(channels, out, *kernel, 1, 0, true, device))
                 }
+                // The one-pass CPU passes take neither ceil mode nor count_include_pad =
+                // false (cpu::pool_window): those run through Burn's pooling.
                 LayerSpec::Pool {
                     kernel,
                     stride,
                     padding,
+                    ceil_mode,
                 } => Layer::Pool(
                     MaxPool2dConfig::new([*kernel, *kernel])
                         .with_strides([stride.unwrap_or(*kernel); 2])
                         .with_padding(pool_padding(*padding))
+                        .with_ceil_mode(*ceil_mode)
                         .init(),
                 ),
                 LayerSpec::AvgPool {
                     kernel: Some(kernel),
                     stride,
                     padding,
+                    ceil_mode,
+                    count_include_pad,
                 } => Layer::WindowAvgPool(
                     AvgPool2dConfig::new([*kernel, *kernel])
                         .with_strides([stride.unwrap_or(*kernel); 2])
                         .with_padding(pool_padding(*padding))
-                        .with_count_include_pad(true)
+                        .with_ceil_mode(*ceil_mode)
+                        .with_count_include_pad(*count_include_pad)
                         .init(),
                 ),
                 LayerSpec::AvgPool { kernel: None, .. } => {

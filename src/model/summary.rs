@@ -35,7 +35,7 @@ pub fn summarize(layers: &[LayerSpec], input: Shape) -> Vec<LayerRow> {
 /// A layer in a few words, as a PyTorch user would name it.
 pub fn describe(layer: &LayerSpec) -> String {
     let no_bias = |bias: &bool| if *bias { "" } else { ", no bias" };
-    let window = |what: &str, kernel: &usize, stride: &Option<usize>, padding: &usize| {
+    let window = |what: &str, kernel: &usize, stride: &Option<usize>, padding: &usize, ceil| {
         let stride = match stride {
             Some(s) if s != kernel => format!(" stride {s}"),
             _ => String::new(),
@@ -45,7 +45,8 @@ pub fn describe(layer: &LayerSpec) -> String {
         } else {
             String::new()
         };
-        format!("{what} {kernel}{stride}{pad}")
+        let ceil = if ceil { ", ceil" } else { "" };
+        format!("{what} {kernel}{stride}{pad}{ceil}")
     };
     match layer {
         LayerSpec::Conv {
@@ -69,12 +70,21 @@ pub fn describe(layer: &LayerSpec) -> String {
             kernel,
             stride,
             padding,
-        } => window("max-pool", kernel, stride, padding),
+            ceil_mode,
+        } => window("max-pool", kernel, stride, padding, *ceil_mode),
         LayerSpec::AvgPool {
             kernel: Some(kernel),
             stride,
             padding,
-        } => window("avg-pool", kernel, stride, padding),
+            ceil_mode,
+            count_include_pad,
+        } => {
+            let avg = window("avg-pool", kernel, stride, padding, *ceil_mode);
+            match (count_include_pad, padding) {
+                (false, 1..) => format!("{avg}, pad not counted"),
+                _ => avg,
+            }
+        }
         LayerSpec::AvgPool { kernel: None, .. } => "avg-pool to 1x1".into(),
         LayerSpec::Bn { weight: true, .. } => "batch norm".into(),
         LayerSpec::Bn { weight: false, .. } => "batch norm, shift only".into(),

@@ -152,14 +152,20 @@ impl Graph {
                 kernel,
                 stride,
                 padding,
-            } => self.node("MaxPool", vec![x], window(*kernel, *stride, *padding)),
+                ceil_mode,
+            } => {
+                let attributes = window(*kernel, *stride, *padding, *ceil_mode);
+                self.node("MaxPool", vec![x], attributes)
+            }
             LayerSpec::AvgPool {
                 kernel: Some(kernel),
                 stride,
                 padding,
+                ceil_mode,
+                count_include_pad,
             } => {
-                let mut attributes = window(*kernel, *stride, *padding);
-                if *padding > 0 {
+                let mut attributes = window(*kernel, *stride, *padding, *ceil_mode);
+                if *padding > 0 && *count_include_pad {
                     // ONNX leaves the padding out of the average by default; PyTorch counts it.
                     attributes.push(int("count_include_pad", 1));
                 }
@@ -281,13 +287,21 @@ pub fn model(
 }
 
 /// A pool's window attributes: kernel, strides, and the padding on every side when there is.
-fn window(kernel: usize, stride: Option<usize>, padding: usize) -> Vec<AttributeProto> {
+fn window(
+    kernel: usize,
+    stride: Option<usize>,
+    padding: usize,
+    ceil_mode: bool,
+) -> Vec<AttributeProto> {
     let mut attributes = vec![
         ints("kernel_shape", &[kernel, kernel]),
         ints("strides", &[stride.unwrap_or(kernel); 2]),
     ];
     if padding > 0 {
         attributes.push(ints("pads", &[padding; 4]));
+    }
+    if ceil_mode {
+        attributes.push(int("ceil_mode", 1));
     }
     attributes
 }
@@ -334,5 +348,41 @@ mod tests {
         ] {
             assert!(code.contains(module), "{module}: {code}");
         }
+    }
+
+    /// ceil_mode is MaxPool's and AveragePool's `ceil_mode = 1`; an average that leaves the
+    /// padding out has no count_include_pad (ONNX's default, 0), one that counts it has 1.
+    #[test]
+    fn pools_write_ceil_mode_and_count_include_pad() {
+        let avg = |count_include_pad| LayerSpec::AvgPool {
+            kernel: Some(3),
+            stride: Some(2),
+            padding: 1,
+            ceil_mode: true,
+            count_include_pad,
+        };
+        let max = LayerSpec::Pool {
+            kernel: 2,
+            stride: None,
+            padding: 0,
+            ceil_mode: true,
+        };
+        let input = Shape::Image { c: 1, h: 9, w: 9 };
+        let bytes = model(&[max, avg(false), avg(true)], input, Vec::new(), &[]);
+        let graph = ModelProto::decode(bytes.as_slice()).unwrap().graph.unwrap();
+        let names = |n: &NodeProto| -> Vec<(String, i64)> {
+            (n.attribute.iter().filter(|a| a.ints.is_empty()))
+                .map(|a| (a.name.clone(), a.i))
+                .collect()
+        };
+        let (ceil, count) = (
+            ("ceil_mode".to_string(), 1),
+            ("count_include_pad".to_string(), 1),
+        );
+        let got: Vec<_> = graph.node[..3].iter().map(names).collect();
+        assert_eq!(
+            got,
+            [vec![ceil.clone()], vec![ceil.clone()], vec![ceil, count]]
+        );
     }
 }

@@ -76,19 +76,22 @@ fn module(layer: &LayerSpec, shape: Shape) -> String {
             kernel,
             stride,
             padding,
+            ceil_mode,
         } => format!(
             "nn.MaxPool2d({kernel}, stride={}{})",
             stride.unwrap_or(*kernel),
-            pool_padding(*padding)
+            pool_options(*padding, *ceil_mode, true)
         ),
         LayerSpec::AvgPool {
             kernel: Some(kernel),
             stride,
             padding,
+            ceil_mode,
+            count_include_pad,
         } => format!(
             "nn.AvgPool2d({kernel}, stride={}{})",
             stride.unwrap_or(*kernel),
-            pool_padding(*padding)
+            pool_options(*padding, *ceil_mode, *count_include_pad)
         ),
         LayerSpec::AvgPool { kernel: None, .. } => "nn.AdaptiveAvgPool2d(1)".into(),
         LayerSpec::Whiten { kernel, .. } => {
@@ -173,11 +176,18 @@ pub fn sequential(
     code
 }
 
-/// A pool's `padding=` argument, left out at PyTorch's default 0.
-fn pool_padding(padding: usize) -> String {
+/// A pool's `padding=`, `ceil_mode=` and `count_include_pad=` arguments, each left out at
+/// PyTorch's default.
+fn pool_options(padding: usize, ceil_mode: bool, count_include_pad: bool) -> String {
+    let mut options = String::new();
     if padding > 0 {
-        format!(", padding={padding}")
-    } else {
-        String::new()
+        options += &format!(", padding={padding}");
     }
+    if ceil_mode {
+        options += ", ceil_mode=True";
+    }
+    if !count_include_pad {
+        options += ", count_include_pad=False";
+    }
+    options
 }

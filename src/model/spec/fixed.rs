@@ -1,4 +1,4 @@
-//! Arguments that PyTorch's `print(model)` shows on its layers (`dilation=1, ceil_mode=False`,
+//! Arguments that PyTorch's `print(model)` shows on its layers (`dilation=1`,
 //! `affine=True`, `inplace=False`), and a few of Keras', where convlab
 //! has one behaviour. A net copied from that printout trains as written: an argument at
 //! convlab's value is dropped, as the same function; at another value it is refused with what
@@ -38,19 +38,11 @@ const FIXED: &[(&str, &str, Value, &str)] = &[
         "convlab's convolutions pad with zeros (padding_mode = \"zeros\")",
     ),
     ("pool", "dilation", Value::Int(1), NOT_DILATED),
-    ("pool", "ceil_mode", Value::Flag(false), ROUNDS_DOWN),
     (
         "pool",
         "return_indices",
         Value::Flag(false),
         "convlab's pools return the maxima only (return_indices = false)",
-    ),
-    ("avg-pool", "ceil_mode", Value::Flag(false), ROUNDS_DOWN),
-    (
-        "avg-pool",
-        "count_include_pad",
-        Value::Flag(true),
-        "convlab's averages count the padding's zeros (count_include_pad = true)",
     ),
     (
         "avg-pool",
@@ -109,7 +101,6 @@ const FIXED: &[(&str, &str, Value, &str)] = &[
 const NOT_DILATED: &str = "convlab's kernels are not dilated (dilation = 1)";
 const INPLACE: &str = "inplace is true or false (the same function either way: PyTorch's \
                        memory choice)";
-const ROUNDS_DOWN: &str = "convlab's pools round the output size down (ceil_mode = false)";
 const ALL_BUT_BATCH: &str =
     "flatten flattens all but the batch dimension (start_dim = 1, end_dim = -1)";
 const RRELU: &str = "convlab's RReLU draws its slopes from [1/8, 1/3] (lower = 0.125, upper = \

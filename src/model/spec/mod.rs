@@ -53,7 +53,8 @@ pub enum LayerSpec {
         bias_epochs: usize,
     },
     /// Max pooling over `kernel` x `kernel` windows every `stride` pixels (default: the
-    /// kernel), after `padding` pixels on every side that never win (PyTorch's `MaxPool2d`).
+    /// kernel), after `padding` pixels on every side that never win (PyTorch's `MaxPool2d`);
+    /// `ceil_mode` keeps a last window that hangs over the bottom or right edge.
     Pool {
         #[serde(default = "two")]
         kernel: usize,
@@ -65,11 +66,14 @@ pub enum LayerSpec {
             skip_serializing_if = "is_zero"
         )]
         padding: usize,
+        #[serde(default, skip_serializing_if = "is_false")]
+        ceil_mode: bool,
     },
     /// Average pooling: over the whole plane to 1x1 with no `kernel` (PyTorch's
     /// `AdaptiveAvgPool2d(1)`), else over `kernel` x `kernel` windows every `stride` pixels
-    /// (its `AvgPool2d(kernel, stride, padding)`; the stride defaults to the kernel, and the
-    /// zeros of the padding count in each average, as there by default).
+    /// (its `AvgPool2d(kernel, stride, padding, ceil_mode, count_include_pad)`; the stride
+    /// defaults to the kernel, and the zeros of the padding count in each average unless
+    /// `count_include_pad = false`, as there).
     AvgPool {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         kernel: Option<usize>,
@@ -81,6 +85,10 @@ pub enum LayerSpec {
             skip_serializing_if = "is_zero"
         )]
         padding: usize,
+        #[serde(default, skip_serializing_if = "is_false")]
+        ceil_mode: bool,
+        #[serde(default = "yes", skip_serializing_if = "is_true")]
+        count_include_pad: bool,
     },
     /// Batch norm; PyTorch's `momentum` and `eps`. `weight = false` keeps the scale at 1
     /// and trains only the shift (airbench).
@@ -202,6 +210,8 @@ impl LayerSpec {
             kernel: None,
             stride: None,
             padding: 0,
+            ceil_mode: false,
+            count_include_pad: true,
         }
     }
 
@@ -211,6 +221,7 @@ impl LayerSpec {
             kernel,
             stride,
             padding: 0,
+            ceil_mode: false,
         }
     }
 

@@ -238,9 +238,9 @@ fn a_net_as_print_model_shows_it_is_the_same_net_in_convlabs_names() {
 fn an_argument_at_another_value_than_convlabs_is_refused_with_what_convlab_does() {
     let cases = [
         (
-            "{ type = \"MaxPool2d\", kernel_size = 3, ceil_mode = true }",
-            "model.layers[0] (pool): ceil_mode = true: convlab's pools round the output size \
-             down (ceil_mode = false)",
+            "{ type = \"MaxPool2d\", kernel_size = 3, dilation = 2 }",
+            "model.layers[0] (pool): dilation = 2: convlab's kernels are not dilated \
+             (dilation = 1)",
         ),
         (
             "{ type = \"PReLU\", init = 0.1 }",
@@ -253,9 +253,9 @@ fn an_argument_at_another_value_than_convlabs_is_refused_with_what_convlab_does(
              (dilation = 1)",
         ),
         (
-            "{ type = \"AvgPool2d\", kernel_size = 3, padding = 1, count_include_pad = false }",
-            "model.layers[0] (avg-pool): count_include_pad = false: convlab's averages count \
-             the padding's zeros (count_include_pad = true)",
+            "{ type = \"MaxPool2d\", kernel_size = 2, return_indices = true }",
+            "model.layers[0] (pool): return_indices = true: convlab's pools return the maxima \
+             only (return_indices = false)",
         ),
         (
             "{ type = \"BatchNorm2d\", affine = false }",

@@ -59,17 +59,25 @@ impl LayerSpec {
                 kernel,
                 stride,
                 padding,
-            } => window_output(image("pool")?, *kernel, *stride, *padding),
+                ceil_mode,
+            } => window_output(image("pool")?, *kernel, *stride, *padding, *ceil_mode),
             LayerSpec::AvgPool {
                 kernel: Some(kernel),
                 stride,
                 padding,
-            } => window_output(image("avg-pool")?, *kernel, *stride, *padding),
+                ceil_mode,
+                ..
+            } => window_output(image("avg-pool")?, *kernel, *stride, *padding, *ceil_mode),
             LayerSpec::AvgPool {
                 kernel: None,
                 padding: 1..,
                 ..
             } => Err("padding needs a kernel: it pads the windows of kernel_size".into()),
+            LayerSpec::AvgPool {
+                kernel: None,
+                ceil_mode: true,
+                ..
+            } => Err("ceil_mode needs a kernel: it rounds the count of windows up".into()),
             LayerSpec::AvgPool { kernel: None, .. } => {
                 let (c, _, _) = image("avg-pool")?;
                 Ok(Shape::Image { c, h: 1, w: 1 })
@@ -181,6 +189,7 @@ fn window_output(
     kernel: usize,
     stride: Option<usize>,
     padding: usize,
+    ceil_mode: bool,
 ) -> std::result::Result<Shape, String> {
     let s = stride.unwrap_or(kernel);
     if kernel == 0 || s == 0 {
@@ -202,10 +211,23 @@ fn window_output(
             "kernel {kernel} is larger than its {h}x{w} input{padded}"
         ));
     }
+    // PyTorch's count: with ceil_mode a last window that hangs over the edge is kept, unless
+    // it would start past the input and its left padding.
+    let windows = |n: usize, padded: usize| {
+        let out = match ceil_mode {
+            true => (padded - kernel).div_ceil(s) + 1,
+            false => (padded - kernel) / s + 1,
+        };
+        if ceil_mode && (out - 1) * s >= n + padding {
+            out - 1
+        } else {
+            out
+        }
+    };
     Ok(Shape::Image {
         c,
-        h: (ph - kernel) / s + 1,
-        w: (pw - kernel) / s + 1,
+        h: windows(h, ph),
+        w: windows(w, pw),
     })
 }
 
@@ -264,4 +286,54 @@ fn linear_output(
         return Err("out must be at least 1".into());
     }
     Ok(Shape::Flat(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// PyTorch's output sizes with ceil_mode:
+    ///   for k, s, p, n in [(2, 2, 0, 7), (3, 2, 0, 26), (3, 2, 1, 6), (2, 2, 1, 5)]:
+    ///       nn.MaxPool2d(k, s, p, ceil_mode=True)(torch.zeros(1, 1, n, n)).shape[-1]
+    ///   -> 4, 13, 4, 3 (floor: 3, 12, 3, 3; the fourth (2, 2, 1, 5) window would start in the
+    ///   right padding, and is dropped)
+    #[test]
+    fn ceil_mode_keeps_a_last_window_over_the_edge_as_pytorch_does() {
+        let side = |k, s, p, n, ceil_mode| {
+            let pool = LayerSpec::Pool {
+                kernel: k,
+                stride: Some(s),
+                padding: p,
+                ceil_mode,
+            };
+            match pool.output_shape(Shape::Image { c: 1, h: n, w: n }) {
+                Ok(Shape::Image { h, .. }) => h,
+                other => panic!("{other:?}"),
+            }
+        };
+        let cases = [
+            (2, 2, 0, 7, 4, 3),
+            (3, 2, 0, 26, 13, 12),
+            (3, 2, 1, 6, 4, 3),
+            (2, 2, 1, 5, 3, 3),
+        ];
+        for (k, s, p, n, ceil, floor) in cases {
+            assert_eq!(
+                (side(k, s, p, n, true), side(k, s, p, n, false)),
+                (ceil, floor)
+            );
+        }
+        let plane = LayerSpec::AvgPool {
+            kernel: None,
+            stride: None,
+            padding: 0,
+            ceil_mode: true,
+            count_include_pad: true,
+        };
+        let why = plane.output_shape(Shape::Image { c: 1, h: 4, w: 4 });
+        assert_eq!(
+            why,
+            Err("ceil_mode needs a kernel: it rounds the count of windows up".into())
+        );
+    }
 }
