@@ -1,8 +1,9 @@
-//! Arguments that PyTorch's `print(model)` shows on its layers (`dilation=1`,
-//! `affine=True`, `inplace=False`), and a few of Keras', where convlab
-//! has one behaviour. A net copied from that printout trains as written: an argument at
-//! convlab's value is dropped, as the same function; at another value it is refused with what
-//! convlab does, where serde would only say "unknown field".
+//! Arguments that PyTorch's `print(model)` shows on its layers (`dilation=1`, `affine=True`,
+//! `inplace=False`), and a few of Keras', where convlab has one behaviour. A net copied from
+//! that printout trains as written: an argument at convlab's value is dropped, as the same
+//! function; at another value it is refused with what convlab does, where serde would only
+//! say "unknown field". (LeakyReLU's slope, ELU's alpha, a pool's ceil_mode and an average's
+//! count_include_pad are the layers' own arguments: spec/mod.rs.)
 
 use crate::choice::fold;
 use crate::model::config::Activation;

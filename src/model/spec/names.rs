@@ -163,7 +163,7 @@ const SOFTMAX: &str = "the loss is CrossEntropyLoss, which takes the logits and 
 /// Why a layer as PyTorch or Keras users write it is not taken, for the first such layer
 /// (`model.layers[7] (Softmax): ...`), on a table whose names are convlab's: a softmax at
 /// the end (convlab's loss is CrossEntropyLoss on the logits), `AvgPool2d` without its
-/// kernel_size, an argument convlab has one value of at another (`ceil_mode = true`, an
+/// kernel_size, an argument convlab has one value of at another (`dilation = 2`, an
 /// adaptive pool to more than 1x1: fixed.rs), other arguments on a flatten (serde reads a
 /// kind without fields from a table with any keys), a pair that is not square (`kernel_size =
 /// [3, 5]`), and Keras' `activation =` on a conv or dense layer, which convlab writes as a
