@@ -146,8 +146,9 @@ impl Net {
                     let out = 2 * channels * kernel * kernel;
                     Layer::Conv(WeightInit(None).conv(channels, out, *kernel, 1, 0, true, device))
                 }
-                // The one-pass CPU passes take neither ceil mode nor count_include_pad =
-                // false (cpu::pool_window): those run through Burn's pooling.
+                // The one-pass CPU average takes neither a window over the edge (ceil mode)
+                // nor count_include_pad = false: those run through Burn's pooling; the
+                // one-pass max takes ceil mode (cpu::pool_window).
                 LayerSpec::Pool {
                     kernel,
                     stride,

@@ -207,14 +207,31 @@ fn cpu_plane_scaling_matches_a_broadcast_multiply() {
 /// The one-pass max pool gives Burn's output and input gradient, for the presets' 2x2/2
 /// window and an overlapping 3x3/2 one (where gradients of shared winners add up). At 41x41
 /// the 2x2 backward pass takes its 20 rows of 20 windows in two blocks (13 rows, then 7) and
-/// leaves the odd last row and column at zero.
+/// leaves the odd last row and column at zero. With padding and ceil mode (a last window
+/// over the edge, cut to the plane; 5 + 2 by 2x2 drops the one that would start in the
+/// padding), as Burn's pooling, which follows PyTorch's count.
 #[test]
 fn cpu_max_pool_matches_burns_and_its_gradient() {
+    use burn::nn::PaddingConfig2d;
     use burn::nn::pool::MaxPool2dConfig;
     use convlab::model::cpu::max_pool;
     let device = Device::flex().autodiff();
-    for (k, s, hw) in [(2, 2, 8), (3, 2, 9), (2, 2, 7), (2, 2, 41)] {
-        let pool = MaxPool2dConfig::new([k, k]).with_strides([s, s]).init();
+    let cases = [
+        (2, 2, 8, 0, false),
+        (3, 2, 9, 0, false),
+        (2, 2, 7, 0, false),
+        (2, 2, 41, 0, false),
+        (2, 2, 7, 0, true),
+        (3, 2, 26, 0, true),
+        (3, 2, 10, 1, true),
+        (2, 2, 5, 1, true),
+    ];
+    for (k, s, hw, p, ceil) in cases {
+        let pool = MaxPool2dConfig::new([k, k])
+            .with_strides([s, s])
+            .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+            .with_ceil_mode(ceil)
+            .init();
         let run = |fast: bool| {
             let x = wavy([3, 2, hw, hw], 12, &device).require_grad();
             let y = if fast {
@@ -226,8 +243,9 @@ fn cpu_max_pool_matches_burns_and_its_gradient() {
             (y.inner(), x.grad(&grads).unwrap())
         };
         let (fast, burn) = (run(true), run(false));
-        assert_close(&format!("k{k} s{s} hw{hw} output"), fast.0, burn.0);
-        assert_close(&format!("k{k} s{s} hw{hw} dx"), fast.1, burn.1);
+        let case = format!("k{k} s{s} hw{hw} p{p} ceil {ceil}");
+        assert_close(&format!("{case} output"), fast.0, burn.0);
+        assert_close(&format!("{case} dx"), fast.1, burn.1);
     }
 }
 

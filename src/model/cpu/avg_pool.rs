@@ -40,8 +40,12 @@ pub fn forward(pool: &AvgPool2d, x: Tensor<4>) -> Tensor<4> {
         pool.ceil_mode,
         (h, w),
     );
-    // Burn's average can leave the padding out of it; this pass counts it, as PyTorch.
-    let Some((k, s, p)) = window.filter(|&(.., p)| p == 0 || pool.count_include_pad) else {
+    // Burn's average can leave the padding out of it, and divide a window over the edge by
+    // the pixels it covers; this pass counts the padding and divides by k * k.
+    let takes = |&(.., p, over_edge): &(usize, usize, usize, bool)| {
+        (p == 0 || pool.count_include_pad) && !over_edge
+    };
+    let Some((k, s, p, _)) = window.filter(takes) else {
         return pool.forward(x);
     };
     if !on_flex(&x) {

@@ -2,7 +2,8 @@
 //! forward and one back. Flex goes through its generic 3-D pooling with per-element index
 //! arithmetic. The backward step finds each window's winner again by comparing the input with
 //! the output (first maximum wins ties, as in PyTorch) instead of storing indices. Padding
-//! never wins (PyTorch pads with -inf): a window is cut to the plane.
+//! never wins (PyTorch pads with -inf): a window is cut to the plane, as is a last window
+//! over the edge in ceil mode.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -20,12 +21,13 @@ use super::{dims, on_flex, tensor, values};
 #[backend_extension(Flex, Autodiff)]
 pub trait CpuMaxPool: Backend {
     /// Max pooling over [n, c, h, w] with a k x k window moved by `stride`, over the plane
-    /// with `padding` pixels on every side.
+    /// with `padding` pixels on every side; `ceil_mode` keeps a last window over the edge.
     fn cpu_max_pool2d(
         x: FloatTensor<Self>,
         kernel: usize,
         stride: usize,
         padding: usize,
+        ceil_mode: bool,
     ) -> FloatTensor<Self>;
 }
 
@@ -39,7 +41,7 @@ pub fn forward(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
         pool.ceil_mode,
         (h, w),
     );
-    let Some((k, s, p)) = window.filter(|_| pool.dilation == [1, 1]) else {
+    let Some((k, s, p, over_edge)) = window.filter(|_| pool.dilation == [1, 1]) else {
         return pool.forward(x);
     };
     if !on_flex(&x) {
@@ -50,6 +52,7 @@ pub fn forward(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
         k,
         s,
         p,
+        over_edge,
     ))
 }
 
@@ -88,8 +91,8 @@ fn pool_plane(xp: &[f32], g: PoolWindow, yp: &mut [f32]) {
 /// The output of max pooling `x` with a k x k window and stride `s`. NaN inputs are skipped
 /// (Rust's `f32::max`), unlike PyTorch, which propagates them; a NaN that large would show in
 /// the loss and stop the run through the divergence guard anyway.
-fn pool_forward(x: &FlexTensor, k: usize, s: usize, p: usize) -> FlexTensor {
-    let g = PoolWindow::new(&dims(x), k, s, p);
+fn pool_forward(x: &FlexTensor, k: usize, s: usize, p: usize, ceil: bool) -> FlexTensor {
+    let g = PoolWindow::with_mode(&dims(x), k, s, p, ceil);
     let xs = values(x);
     let (in_plane, out_plane) = (g.h * g.w, g.oh * g.ow);
     let mut y = vec![0.0f32; xs.len() / in_plane * out_plane];
@@ -98,7 +101,7 @@ fn pool_forward(x: &FlexTensor, k: usize, s: usize, p: usize) -> FlexTensor {
         .for_each_init(
             || vec![0.0f32; 2 * g.ow],
             |rows, (yp, xp)| {
-                if (k, s, p) == (2, 2, 0) {
+                if (k, s, p, ceil) == (2, 2, 0, false) {
                     pool_plane_2x2(xp, g.w, g.oh, g.ow, yp, rows)
                 } else {
                     pool_plane(xp, g, yp)
@@ -241,8 +244,14 @@ wide! {
 }
 
 impl CpuMaxPool for Flex {
-    fn cpu_max_pool2d(x: FlexTensor, kernel: usize, stride: usize, padding: usize) -> FlexTensor {
-        pool_forward(&x, kernel, stride, padding)
+    fn cpu_max_pool2d(
+        x: FlexTensor,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+        ceil_mode: bool,
+    ) -> FlexTensor {
+        pool_forward(&x, kernel, stride, padding, ceil_mode)
     }
 }
 
@@ -250,15 +259,15 @@ impl CpuMaxPool for Flex {
 struct MaxPoolBackward;
 
 impl Backward<Flex, 1> for MaxPoolBackward {
-    /// Input, output, window, stride, padding.
-    type State = (FlexTensor, FlexTensor, usize, usize, usize);
+    /// Input, output, window, stride, padding, ceil mode.
+    type State = (FlexTensor, FlexTensor, usize, usize, usize, bool);
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_x] = ops.parents;
         let dy = grads.consume::<Flex>(&ops.node);
         let Some(node) = node_x else { return };
-        let (x, y, k, s, p) = ops.state;
-        let g = PoolWindow::new(&dims(&x), k, s, p);
+        let (x, y, k, s, p, ceil) = ops.state;
+        let g = PoolWindow::with_mode(&dims(&x), k, s, p, ceil);
         let (in_plane, out_plane) = (g.h * g.w, g.oh * g.ow);
         let (xs, ys, gs) = (values(&x), values(&y), values(&dy));
         let mut dx = vec![0.0f32; xs.len()];
@@ -268,7 +277,7 @@ impl Backward<Flex, 1> for MaxPoolBackward {
             .for_each_init(
                 || vec![0.0f32; unpool_buf_len(g.ow)],
                 |buf, ((dp, xp), (yp, gp))| {
-                    if (k, s, p) == (2, 2, 0) {
+                    if (k, s, p, ceil) == (2, 2, 0, false) {
                         unpool_plane_2x2(xp, yp, gp, g.w, g.ow, dp, buf)
                     } else {
                         unpool_plane(xp, yp, gp, g, dp)
@@ -285,15 +294,19 @@ impl<C: CheckpointStrategy> CpuMaxPool for Autodiff<Flex, C> {
         kernel: usize,
         stride: usize,
         padding: usize,
+        ceil_mode: bool,
     ) -> FloatTensor<Self> {
         let (xp, xn) = x.into_parts();
-        let y = pool_forward(&xp, kernel, stride, padding);
+        let y = pool_forward(&xp, kernel, stride, padding, ceil_mode);
         match MaxPoolBackward
             .prepare::<C>([xn])
             .compute_bound()
             .stateful()
         {
-            OpsKind::Tracked(prep) => prep.finish((xp, y.clone(), kernel, stride, padding), y),
+            OpsKind::Tracked(prep) => {
+                let state = (xp, y.clone(), kernel, stride, padding, ceil_mode);
+                prep.finish(state, y)
+            }
             OpsKind::UnTracked(prep) => prep.finish(y),
         }
     }

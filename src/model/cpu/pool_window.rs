@@ -1,36 +1,32 @@
 //! What the max and average pooling passes share: which pools they take (square windows,
-//! the same padding on every side, no ceil mode unless it changes nothing) and a window's
-//! place on a plane.
+//! the same padding on every side) and a window's place on a plane, a last window over the
+//! edge included (ceil mode).
 
 use burn::nn::PaddingConfig2d;
 
-/// `(kernel, stride, padding)` of a pool the one-pass CPU operations take, for an input plane
-/// of `h` x `w`; None sends it to Burn's pooling.
+/// `(kernel, stride, padding, over_edge)` of a pool the one-pass CPU operations take, for an
+/// input plane of `h` x `w`; None sends it to Burn's pooling. `over_edge`: ceil mode keeps a
+/// last window that hangs over the bottom or right edge (where the windows tile the padded
+/// plane, ceil mode changes nothing and this is false).
 pub(super) fn plain(
     kernel: [usize; 2],
     stride: [usize; 2],
     padding: &PaddingConfig2d,
     ceil_mode: bool,
     (h, w): (usize, usize),
-) -> Option<(usize, usize, usize)> {
+) -> Option<(usize, usize, usize, bool)> {
     let ([k, kw], [s, sw]) = (kernel, stride);
     let p = match *padding {
         PaddingConfig2d::Valid => 0,
         PaddingConfig2d::Explicit(t, l, b, r) if t == l && l == b && b == r => t,
         _ => return None,
     };
-    // PyTorch's limit, p <= k / 2, keeps every window on the plane in part. Ceil mode
-    // changes nothing where the windows tile the padded plane exactly (28 -> 14 by 2x2).
-    let tiles = |n: usize| (n + 2 * p - k).is_multiple_of(s);
-    let plain = k == kw
-        && s == sw
-        && k > 0
-        && s > 0
-        && 2 * p <= k
-        && h + 2 * p >= k
-        && w + 2 * p >= k
-        && (!ceil_mode || (tiles(h) && tiles(w)));
-    plain.then_some((k, s, p))
+    // PyTorch's limit, p <= k / 2, keeps every window on the plane in part.
+    let plain =
+        k == kw && s == sw && k > 0 && s > 0 && 2 * p <= k && h + 2 * p >= k && w + 2 * p >= k;
+    let g = PoolWindow::with_mode(&[1, 1, h, w], k, s, p, ceil_mode);
+    let floor = PoolWindow::new(&[1, 1, h, w], k, s, p);
+    plain.then_some((k, s, p, (g.oh, g.ow) != (floor.oh, floor.ow)))
 }
 
 /// A plane of `h` x `w`, its windows (k x k every s pixels over the plane padded by p on
@@ -47,14 +43,33 @@ pub(super) struct PoolWindow {
 }
 
 impl PoolWindow {
-    /// For an [n, c, h, w] `shape`.
+    /// For an [n, c, h, w] `shape`, the output size rounded down.
     pub fn new(shape: &[usize], k: usize, s: usize, p: usize) -> Self {
+        Self::with_mode(shape, k, s, p, false)
+    }
+
+    /// The same, rounded up with `ceil_mode`, as PyTorch counts: a last window that would
+    /// start past the plane and its left padding is left out.
+    pub fn with_mode(shape: &[usize], k: usize, s: usize, p: usize, ceil_mode: bool) -> Self {
         let (h, w) = (shape[2], shape[3]);
+        let windows = |n: usize| {
+            let span = n + 2 * p - k;
+            let out = if ceil_mode {
+                span.div_ceil(s)
+            } else {
+                span / s
+            } + 1;
+            if ceil_mode && (out - 1) * s >= n + p {
+                out - 1
+            } else {
+                out
+            }
+        };
         PoolWindow {
             h,
             w,
-            oh: (h + 2 * p - k) / s + 1,
-            ow: (w + 2 * p - k) / s + 1,
+            oh: windows(h),
+            ow: windows(w),
             k,
             s,
             p,
@@ -73,18 +88,21 @@ impl PoolWindow {
 mod tests {
     use super::*;
 
-    /// Ceil mode is taken where it gives the same windows as rounding down (the windows
-    /// tile the padded plane), and sent to Burn's pooling where it adds one over the edge.
+    /// Ceil mode adds a window over the edge only where the windows do not tile the padded
+    /// plane (shapes as PyTorch's: spec::shape's test).
     #[test]
     fn ceil_mode_is_plain_only_where_the_windows_tile_the_plane() {
-        let take = |k, s, p, n, ceil| {
+        let over_edge = |k, s, p, n, ceil| {
             let padding = PaddingConfig2d::Explicit(p, p, p, p);
-            plain([k, k], [s, s], &padding, ceil, (n, n)).is_some()
+            plain([k, k], [s, s], &padding, ceil, (n, n)).map(|(.., over)| over)
         };
-        assert!(take(2, 2, 0, 28, true));
-        assert!(take(3, 2, 1, 7, true));
-        assert!(!take(2, 2, 0, 7, true));
-        assert!(!take(3, 2, 0, 26, true));
-        assert!(take(3, 2, 0, 26, false));
+        assert_eq!(over_edge(2, 2, 0, 28, true), Some(false));
+        assert_eq!(over_edge(3, 2, 1, 7, true), Some(false));
+        assert_eq!(over_edge(2, 2, 0, 7, true), Some(true));
+        assert_eq!(over_edge(3, 2, 0, 26, true), Some(true));
+        assert_eq!(over_edge(3, 2, 0, 26, false), Some(false));
+        // PyTorch drops a last window that would start in the right padding: 5 + 2 by 2x2
+        // gives 3 windows, as rounding down does.
+        assert_eq!(over_edge(2, 2, 1, 5, true), Some(false));
     }
 }
