@@ -24,9 +24,13 @@ pub(super) fn plain(
     // PyTorch's limit, p <= k / 2, keeps every window on the plane in part.
     let plain =
         k == kw && s == sw && k > 0 && s > 0 && 2 * p <= k && h + 2 * p >= k && w + 2 * p >= k;
+    if !plain {
+        return None;
+    }
+    // Counted only now: a kernel larger than the padded plane has no windows to count.
     let g = PoolWindow::with_mode(&[1, 1, h, w], k, s, p, ceil_mode);
     let floor = PoolWindow::new(&[1, 1, h, w], k, s, p);
-    plain.then_some((k, s, p, (g.oh, g.ow) != (floor.oh, floor.ow)))
+    Some((k, s, p, (g.oh, g.ow) != (floor.oh, floor.ow)))
 }
 
 /// A plane of `h` x `w`, its windows (k x k every s pixels over the plane padded by p on
@@ -104,5 +108,7 @@ mod tests {
         // PyTorch drops a last window that would start in the right padding: 5 + 2 by 2x2
         // gives 3 windows, as rounding down does.
         assert_eq!(over_edge(2, 2, 1, 5, true), Some(false));
+        // A kernel larger than the plane is Burn's to refuse.
+        assert_eq!(over_edge(5, 1, 0, 3, true), None);
     }
 }
