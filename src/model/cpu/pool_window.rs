@@ -4,6 +4,8 @@
 
 use burn::nn::PaddingConfig2d;
 
+use crate::model::spec::pooled_size;
+
 /// `(kernel, stride, padding, over_edge)` of a pool the one-pass CPU operations take, for an
 /// input plane of `h` x `w`; None sends it to Burn's pooling. `over_edge`: ceil mode keeps a
 /// last window that hangs over the bottom or right edge (where the windows tile the padded
@@ -56,24 +58,11 @@ impl PoolWindow {
     /// start past the plane and its left padding is left out.
     pub fn with_mode(shape: &[usize], k: usize, s: usize, p: usize, ceil_mode: bool) -> Self {
         let (h, w) = (shape[2], shape[3]);
-        let windows = |n: usize| {
-            let span = n + 2 * p - k;
-            let out = if ceil_mode {
-                span.div_ceil(s)
-            } else {
-                span / s
-            } + 1;
-            if ceil_mode && (out - 1) * s >= n + p {
-                out - 1
-            } else {
-                out
-            }
-        };
         PoolWindow {
             h,
             w,
-            oh: windows(h),
-            ow: windows(w),
+            oh: pooled_size(h, k, s, p, ceil_mode),
+            ow: pooled_size(w, k, s, p, ceil_mode),
             k,
             s,
             p,

@@ -15,7 +15,7 @@ mod shape;
 pub use check::{check_input, check_net, lint_net};
 pub use names::{canonical_layer_names, refused_layer};
 pub use padding::padding_words;
-pub use shape::{Shape, residual_projects};
+pub use shape::{Shape, pooled_size, residual_projects};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]

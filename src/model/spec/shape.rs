@@ -211,24 +211,29 @@ fn window_output(
             "kernel {kernel} is larger than its {h}x{w} input{padded}"
         ));
     }
-    // PyTorch's count: with ceil_mode a last window that hangs over the edge is kept, unless
-    // it would start past the input and its left padding.
-    let windows = |n: usize, padded: usize| {
-        let out = match ceil_mode {
-            true => (padded - kernel).div_ceil(s) + 1,
-            false => (padded - kernel) / s + 1,
-        };
-        if ceil_mode && (out - 1) * s >= n + padding {
-            out - 1
-        } else {
-            out
-        }
-    };
     Ok(Shape::Image {
         c,
-        h: windows(h, ph),
-        w: windows(w, pw),
+        h: pooled_size(h, kernel, s, padding, ceil_mode),
+        w: pooled_size(w, kernel, s, padding, ceil_mode),
     })
+}
+
+/// How many windows of `k` every `s` pixels fit along `n` pixels padded by `p` on each side,
+/// as PyTorch counts: rounded down, or with `ceil_mode` up, keeping a last window that hangs
+/// over the edge unless it would start past the input and its left padding. Needs
+/// `n + 2p >= k` (window_output checks it first).
+pub fn pooled_size(n: usize, k: usize, s: usize, p: usize, ceil_mode: bool) -> usize {
+    let span = n + 2 * p - k;
+    let out = if ceil_mode {
+        span.div_ceil(s)
+    } else {
+        span / s
+    } + 1;
+    if ceil_mode && (out - 1) * s >= n + p {
+        out - 1
+    } else {
+        out
+    }
 }
 
 /// A conv's output shape from its (c, h, w) input.
