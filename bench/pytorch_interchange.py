@@ -8,10 +8,11 @@ batch-norm statistics) saved as a zip state_dict, a legacy one, one tagged as CU
 whole pickled model -> `convlab import --preset` -> `convlab predict --logits` on PNGs,
 against PyTorch's logits on the same pixels.
 The layer-list fixture nets of tests/fixtures/pytorch (pools over windows, padded, with
-ceil_mode and count_include_pad=False) -> `convlab import --config` -> their logits, and exported.
+ceil_mode and count_include_pad=False; PReLU per channel, the tanh GELU) -> `convlab import --config` -> their logits, and exported.
 Export: those checkpoints and, when MNIST is found, briefly trained ones with other
 activations and batch norm and layer-list nets with average pools (bench/nets/lenet5-avg.toml) and as PyTorch's print(model)
-shows one, with LeakyReLU(0.1) and ELU(alpha=0.5) (bench/nets/print-model.toml),
+shows one, with LeakyReLU(0.1) and ELU(alpha=0.5) (bench/nets/print-model.toml) or per-channel
+PReLUs and the tanh GELU (bench/nets/print-model-args.toml),
 and when CIFAR-10 is found the cifar10-fast net -> `convlab export --format pytorch` loaded into the printed
 nn.Sequential with load_state_dict(strict=True), and `--format onnx` run by onnxruntime,
 against convlab's logits. Round trip: an image-folder run exported, trained further in
@@ -156,10 +157,11 @@ def trained_checks(bin, tmp, data_dir, results):
 
 def layer_list_checks(bin, tmp, data_dir, results):
     """Nets written as layer lists with PyTorch's names (bench/nets/lenet5-avg.toml: average
-    pools over windows, tanh; print-model.toml: LeakyReLU(0.1), ELU(alpha=0.5)), briefly
-    trained on MNIST."""
+    pools over windows, tanh; print-model.toml: LeakyReLU(0.1), ELU(alpha=0.5);
+    print-model-args.toml: PReLU per channel and per feature, GELU(approximate='tanh')),
+    briefly trained on MNIST."""
     paths, x = images(tmp, (1, 28, 28))
-    for name in ["lenet5-avg", "print-model"]:
+    for name in ["lenet5-avg", "print-model", "print-model-args"]:
         run = os.path.join(tmp, f"run-{name}")
         config = os.path.join(os.path.dirname(__file__), "nets", f"{name}.toml")
         sets = ["train.epochs=1", "data.limit_train=640", "data.limit_test=64"]

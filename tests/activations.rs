@@ -3,7 +3,8 @@
 
 use burn::prelude::*;
 use convlab::model::Net;
-use convlab::model::spec::{LayerSpec, Shape};
+use convlab::model::net::{Act, Layer};
+use convlab::model::spec::{ActivationLayer, GeluForm, LayerSpec, Shape};
 use convlab::model::{Activation, Init};
 
 /// Each activation a study compares, as PyTorch's module with its defaults computes it:
@@ -206,23 +207,26 @@ fn activation_gradients_match_pytorchs() {
     }
 }
 
-/// LeakyReLU's slope and ELU's alpha as written in a layer, values and gradients:
+/// LeakyReLU's slope, ELU's alpha and GELU's tanh form as written in a layer, values and
+/// gradients:
 ///   x = torch.tensor([-2., -0.5, 0., 0.5, 2.], requires_grad=True)
-///   for m in [nn.LeakyReLU(0.2), nn.ELU(0.5)]:
+///   for m in [nn.LeakyReLU(0.2), nn.ELU(0.5), nn.GELU(approximate='tanh')]:
 ///       y = m(x); print(y.tolist(), torch.autograd.grad(y.sum(), x)[0].tolist())
 #[test]
 fn a_written_slope_and_alpha_match_pytorchs() {
     let x = [-2.0f32, -0.5, 0.0, 0.5, 2.0];
-    let leaky = LayerSpec::Activation {
-        kind: Activation::LeakyRelu,
+    let leaky = LayerSpec::Activation(ActivationLayer {
         negative_slope: Some(0.2),
-        alpha: None,
-    };
-    let elu = LayerSpec::Activation {
-        kind: Activation::Elu,
-        negative_slope: None,
+        ..ActivationLayer::new(Activation::LeakyRelu)
+    });
+    let elu = LayerSpec::Activation(ActivationLayer {
         alpha: Some(0.5),
-    };
+        ..ActivationLayer::new(Activation::Elu)
+    });
+    let gelu_tanh = LayerSpec::Activation(ActivationLayer {
+        approximate: Some(GeluForm::Tanh),
+        ..ActivationLayer::new(Activation::Gelu)
+    });
     let torch = [
         (
             leaky,
@@ -233,6 +237,11 @@ fn a_written_slope_and_alpha_match_pytorchs() {
             elu,
             [-0.432_332_37, -0.196_734_67, 0.0, 0.5, 2.0],
             [0.067_667_64, 0.303_265_33, 0.5, 1.0, 1.0],
+        ),
+        (
+            gelu_tanh,
+            [-0.045_402_29, -0.154_286, 0.0, 0.345_714, 1.954_597_7],
+            [-0.086_099_22, 0.132_630_11, 0.5, 0.867_369_9, 1.086_099_3],
         ),
     ];
     let device = Device::flex().autodiff();
@@ -254,4 +263,69 @@ fn a_written_slope_and_alpha_match_pytorchs() {
             assert!((g - w).abs() < 1e-6, "{layer:?}: {got:?} {dx:?}");
         }
     }
+}
+
+/// PReLU with one slope per channel (`num_parameters`, `init`) and RReLU's written range in
+/// evaluation (the midpoint slope), values and gradients:
+///   x = torch.tensor([[[[-2., 1.]], [[-1., 3.]]]], requires_grad=True)
+///   m = nn.PReLU(num_parameters=2, init=0.1); y = m(x)
+///   torch.autograd.grad((y * torch.tensor([1., 2.])).sum(), [x, m.weight])
+///   -> y [-0.2, 1, -0.1, 3], x [0.1, 2, 0.1, 2], weight [-2, -1]
+///   nn.RReLU(0.1, 0.3).eval()(torch.tensor([-2., 0.5]))  ->  [-0.4, 0.5]
+#[test]
+fn prelu_per_channel_and_a_written_rrelu_range_match_pytorchs() {
+    let device = Device::flex().autodiff();
+    let prelu = LayerSpec::Activation(ActivationLayer {
+        num_parameters: Some(2),
+        init: Some(0.1),
+        ..ActivationLayer::new(Activation::Prelu)
+    });
+    let shape = Shape::Image { c: 2, h: 1, w: 2 };
+    let net = Net::new(&[prelu], shape, Init::Default, &device);
+    let x = Tensor::<4>::from_floats([[[[-2.0, 1.0]], [[-1.0, 3.0]]]], &device).require_grad();
+    let y = net.forward(x.clone());
+    // The net's output is flattened: channel 0's two pixels, then channel 1's.
+    let weights = Tensor::<2>::from_floats([[1.0, 2.0, 1.0, 2.0]], &device);
+    let grads = (y.clone() * weights).sum().backward();
+    let Layer::Act(Act::PRelu(p)) = &net.layers[0] else {
+        panic!("a PReLU layer");
+    };
+    let y: Vec<f32> = y.into_data().try_to_vec().unwrap();
+    assert_eq!(y, [-0.2, 1.0, -0.1, 3.0]);
+    let dx: Vec<f32> = x.grad(&grads).unwrap().into_data().try_to_vec().unwrap();
+    assert_eq!(dx, [0.1, 2.0, 0.1, 2.0]);
+    let slopes: Vec<f32> = p
+        .alpha
+        .val()
+        .grad(&grads)
+        .unwrap()
+        .into_data()
+        .try_to_vec()
+        .unwrap();
+    assert_eq!(slopes, [-2.0, -1.0]);
+
+    let rrelu = LayerSpec::Activation(ActivationLayer {
+        lower: Some(0.1),
+        upper: Some(0.3),
+        ..ActivationLayer::new(Activation::Rrelu)
+    });
+    let shape = Shape::Image { c: 1, h: 1, w: 2 };
+    let net = Net::new(
+        std::slice::from_ref(&rrelu),
+        shape,
+        Init::Default,
+        &Device::flex(),
+    );
+    let y = net.forward(Tensor::<4>::from_floats([[[[-2.0, 0.5]]]], &Device::flex()));
+    let y: Vec<f32> = y.into_data().try_to_vec().unwrap();
+    assert!((y[0] + 0.4).abs() < 1e-6 && y[1] == 0.5, "{y:?}");
+    // In training its slopes are drawn from [0.1, 0.3].
+    let n = 10_000;
+    let shape = Shape::Image { c: 1, h: 1, w: n };
+    let net = Net::new(&[rrelu], shape, Init::Default, &device);
+    let x = Tensor::<4>::from_data(TensorData::new(vec![-1.0f32; n], [1, 1, 1, n]), &device);
+    let slopes: Vec<f32> = net.forward(x).neg().into_data().try_to_vec().unwrap();
+    let mean = slopes.iter().sum::<f32>() / n as f32;
+    assert!(slopes.iter().all(|s| (0.1..=0.3).contains(s)), "{slopes:?}");
+    assert!((mean - 0.2).abs() < 3e-3, "mean slope {mean}");
 }

@@ -2,7 +2,8 @@
 //! from PyTorch: the tiny nets of tests/fixtures/pytorch (PReLU, Dropout2d, batch norm 2d
 //! and 1d, max-pool, ELU; a ResNet block with a projecting shortcut, ReLU, average pool;
 //! average pools over windows, overlapping and not, tanh; max and average pools with
-//! padding) imported from their .pth files, one training-mode forward and backward on a
+//! padding and ceil mode; PReLU per channel and per feature, GELU's tanh form) imported
+//! from their .pth files, one training-mode forward and backward on a
 //! batch of four, against `make_gradients.py`'s dump of the same in torch 2.15: the logits,
 //! the loss (cross-entropy with label smoothing 0.1), every parameter's gradient, and the
 //! running statistics batch norm keeps after the pass. Dropout is set to p = 0 on both
@@ -165,4 +166,9 @@ fn tiny_pad_training_step_matches_pytorch() {
 #[test]
 fn tiny_ceil_training_step_matches_pytorch() {
     check_net("tiny_ceil");
+}
+
+#[test]
+fn tiny_args_training_step_matches_pytorch() {
+    check_net("tiny_args");
 }

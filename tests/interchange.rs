@@ -4,28 +4,23 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use burn::prelude::*;
 use burn::tensor::TensorData;
-use common::pytorch_fixture;
-use convlab::experiment::interchange::{ImportOptions, NetSource, import, to_onnx, to_pytorch};
+use common::{fixture_import as options, pytorch_fixture};
+use convlab::experiment::interchange::{NetSource, import, to_pytorch};
 use convlab::model::checkpoint;
-use convlab::model::pytorch::onnx::ModelProto;
-use prost::Message;
 
-fn options(pth: PathBuf, net: &str, out: PathBuf) -> ImportOptions {
-    ImportOptions {
-        pth,
-        key: None,
-        net: NetSource::Config(pytorch_fixture(&format!("{net}.toml"))),
-        dataset: None,
-        mean: vec![],
-        std: vec![],
-        out,
-        force: false,
-    }
-}
+/// The fixtures of tests/fixtures/pytorch (make_fixtures.py's NETS).
+const NETS: [&str; 6] = [
+    "tiny_seq",
+    "tiny_res",
+    "tiny_avg",
+    "tiny_pad",
+    "tiny_ceil",
+    "tiny_args",
+];
 
 /// make_fixtures.py's input: x[i] = ((i * 7919) % 256) / 255 over [2, 1, 28, 28].
 fn logits(ckpt: &Path) -> Vec<f32> {
@@ -71,7 +66,7 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
 #[test]
 fn pytorch_files_import_with_pytorchs_logits() {
     let dir = tempfile::tempdir().unwrap();
-    for net in ["tiny_seq", "tiny_res", "tiny_avg", "tiny_pad", "tiny_ceil"] {
+    for net in NETS {
         let want = expected(net);
         for variant in ["", "_legacy", "_cuda", "_model"] {
             let pth = pytorch_fixture(&format!("{net}{variant}.pth"));
@@ -112,7 +107,7 @@ fn training_checkpoint_imports_with_its_key() {
 #[test]
 fn pytorch_export_round_trips() {
     let dir = tempfile::tempdir().unwrap();
-    for net in ["tiny_seq", "tiny_res", "tiny_avg", "tiny_pad", "tiny_ceil"] {
+    for net in NETS {
         let ckpt = dir.path().join(format!("{net}.ckpt"));
         import(&options(
             pytorch_fixture(&format!("{net}.pth")),
@@ -128,9 +123,31 @@ fn pytorch_export_round_trips() {
         let reader = burn::store::pytorch_reader::PytorchReader::new(&pth).unwrap();
         let mut keys = reader.keys();
         keys.sort();
+        let modules: &[&str] = match net {
+            "tiny_seq" => &["nn.Dropout2d(0.35),  # 2", "nn.BatchNorm1d(6),  # 9"],
+            "tiny_avg" => &[
+                "nn.AvgPool2d(3, stride=2),  # 2",
+                "nn.AvgPool2d(2, stride=2),  # 5",
+            ],
+            "tiny_ceil" => &[
+                "AvgPool2d(3, stride=2, padding=1, ceil_mode=True, count_include_pad=False)",
+                "ceil_mode=True),  # 1",
+            ],
+            "tiny_pad" => &[
+                "nn.MaxPool2d(3, stride=2, padding=1),  # 1",
+                "nn.AvgPool2d(3, stride=2, padding=1),  # 4",
+            ],
+            "tiny_args" => &[
+                "nn.PReLU(num_parameters=3, init=0.2),  # 1",
+                "nn.GELU(approximate='tanh'),  # 4",
+                "nn.PReLU(num_parameters=16, init=0.25),  # 7",
+            ],
+            _ => &["class BasicBlock"],
+        };
+        for module in modules {
+            assert!(code.contains(module), "{net}: {module}\n{code}");
+        }
         if net == "tiny_seq" {
-            assert!(code.contains("nn.Dropout2d(0.35),  # 2"), "{code}");
-            assert!(code.contains("nn.BatchNorm1d(6),  # 9"), "{code}");
             assert_eq!(
                 keys.join(" "),
                 "0.bias 0.weight 1.weight 10.bias 10.weight 3.bias 3.num_batches_tracked 3.running_mean \
@@ -140,113 +157,11 @@ fn pytorch_export_round_trips() {
                     .collect::<Vec<_>>()
                     .join(" ")
             );
-        } else if net == "tiny_avg" {
-            assert!(code.contains("nn.AvgPool2d(3, stride=2),  # 2"), "{code}");
-            assert!(code.contains("nn.AvgPool2d(2, stride=2),  # 5"), "{code}");
-        } else if net == "tiny_ceil" {
-            let pool = "AvgPool2d(3, stride=2, padding=1, ceil_mode=True, count_include_pad=False)";
-            assert!(
-                code.contains(pool) && code.contains("ceil_mode=True),  # 1"),
-                "{code}"
-            );
-        } else if net == "tiny_pad" {
-            assert!(
-                code.contains("nn.MaxPool2d(3, stride=2, padding=1),  # 1"),
-                "{code}"
-            );
-            assert!(
-                code.contains("nn.AvgPool2d(3, stride=2, padding=1),  # 4"),
-                "{code}"
-            );
-        } else {
-            assert!(code.contains("class BasicBlock"), "{code}");
+        } else if net == "tiny_res" {
             assert!(
                 keys.contains(&"4.shortcut.0.weight".to_string()),
                 "{keys:?}"
             );
-        }
-    }
-}
-
-/// The ONNX graph: the layers in order (dropout is inference's identity), weights as
-/// initializers under their state_dict names with the checkpoint's values.
-#[test]
-fn onnx_export_has_the_layers_and_weights() {
-    let dir = tempfile::tempdir().unwrap();
-    let ckpt = dir.path().join("tiny_seq.ckpt");
-    import(&options(
-        pytorch_fixture("tiny_seq.pth"),
-        "tiny_seq",
-        ckpt.clone(),
-    ))
-    .unwrap();
-    let onnx = dir.path().join("tiny_seq.onnx");
-    to_onnx(&ckpt, &onnx).unwrap();
-    let model = ModelProto::decode(std::fs::read(&onnx).unwrap().as_slice()).unwrap();
-    let graph = model.graph.unwrap();
-    let ops: Vec<&str> = graph.node.iter().map(|n| n.op_type.as_str()).collect();
-    assert_eq!(
-        ops.join(" "),
-        "Conv PRelu BatchNormalization MaxPool Flatten Gemm Elu BatchNormalization Gemm Identity"
-    );
-    assert_eq!(model.opset_import[0].version, 17);
-    let w = graph
-        .initializer
-        .iter()
-        .find(|t| t.name == "0.weight")
-        .unwrap();
-    assert_eq!(w.dims, vec![2, 1, 3, 3]);
-    let reader =
-        burn::store::pytorch_reader::PytorchReader::new(pytorch_fixture("tiny_seq.pth")).unwrap();
-    assert_eq!(
-        w.raw_data,
-        reader.get("conv1.weight").unwrap().read().unwrap()
-    );
-}
-
-/// Pools over windows are ONNX's MaxPool and AveragePool with their kernel, strides and
-/// padding; an average over padding counts its zeros, as PyTorch's does (ONNX's default
-/// leaves them out). The whole plane's average is GlobalAveragePool.
-#[test]
-fn onnx_export_writes_pools_with_their_windows() {
-    let dir = tempfile::tempdir().unwrap();
-    let cases = [
-        (
-            "tiny_avg",
-            "Conv Relu AveragePool Conv Tanh AveragePool",
-            [2, 5],
-            [(3, 2, 0), (2, 2, 0)],
-        ),
-        (
-            "tiny_pad",
-            "Conv MaxPool Tanh Conv AveragePool",
-            [1, 4],
-            [(3, 2, 1), (3, 2, 1)],
-        ),
-    ];
-    for (net, layers, pools, windows) in cases {
-        let ckpt = dir.path().join(format!("{net}.ckpt"));
-        let pth = pytorch_fixture(&format!("{net}.pth"));
-        import(&options(pth, net, ckpt.clone())).unwrap();
-        let onnx = dir.path().join(format!("{net}.onnx"));
-        to_onnx(&ckpt, &onnx).unwrap();
-        let model = ModelProto::decode(std::fs::read(&onnx).unwrap().as_slice()).unwrap();
-        let graph = model.graph.unwrap();
-        let ops: Vec<&str> = graph.node.iter().map(|n| n.op_type.as_str()).collect();
-        assert_eq!(ops.join(" "), format!("{layers} Flatten Gemm Identity"));
-        for (node, (k, s, p)) in pools.into_iter().zip(windows) {
-            let node = &graph.node[node];
-            let got: Vec<(&str, Vec<i64>, i64)> = (node.attribute.iter())
-                .map(|a| (a.name.as_str(), a.ints.clone(), a.i))
-                .collect();
-            let mut want = vec![("kernel_shape", vec![k, k], 0), ("strides", vec![s, s], 0)];
-            if p > 0 {
-                want.push(("pads", vec![p; 4], 0));
-            }
-            if p > 0 && node.op_type == "AveragePool" {
-                want.push(("count_include_pad", vec![], 1));
-            }
-            assert_eq!(got, want, "{net} {}", node.op_type);
         }
     }
 }

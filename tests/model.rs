@@ -141,7 +141,7 @@ fn knobs_change_every_preset() {
     assert!(
         layers
             .iter()
-            .all(|l| !matches!(l, LayerSpec::Activation { kind, .. } if *kind != Activation::Elu))
+            .all(|l| !matches!(l, LayerSpec::Activation(a) if a.kind != Activation::Elu))
     );
     assert!(layers.contains(&LayerSpec::Dropout { p: 0.5 }));
     m.dropout = 0.0;
@@ -376,6 +376,7 @@ fn every_example_run_config_validates_and_its_net_checks() {
             "bench/nets/lenet5.toml",
             "bench/nets/mlp.toml",
             "bench/nets/nin.toml",
+            "bench/nets/print-model-args.toml",
             "bench/nets/print-model-ceil.toml",
             "bench/nets/print-model-ceil3.toml",
             "bench/nets/print-model.toml",

@@ -11,6 +11,7 @@ use burn::prelude::*;
 use crate::model::config::Activation;
 use crate::model::cpu;
 use crate::model::cpu::smooth::{self, Smooth};
+use crate::model::spec::ActivationLayer;
 
 #[derive(Module, Debug)]
 pub enum Act {
@@ -29,32 +30,34 @@ pub enum Act {
 }
 
 impl Act {
-    /// An activation layer: LeakyReLU's slope and ELU's alpha where given, else PyTorch's
-    /// defaults.
-    pub(crate) fn with(
-        kind: Activation,
-        negative_slope: Option<f64>,
-        alpha: Option<f64>,
-        device: &Device,
-    ) -> Self {
-        match (kind, negative_slope, alpha) {
-            (Activation::LeakyRelu, Some(slope), _) => {
-                Act::LeakyRelu(LeakyReluConfig::new().with_negative_slope(slope).init())
-            }
-            (Activation::Elu, _, Some(alpha)) => {
-                Act::Elu(EluConfig::new().with_alpha(alpha).init())
-            }
-            _ => Act::new(kind, device),
-        }
-    }
-
-    pub(crate) fn new(kind: Activation, device: &Device) -> Self {
-        match kind {
+    /// An activation layer with the arguments its spec writes, PyTorch's defaults elsewhere.
+    pub(crate) fn with(spec: &ActivationLayer, device: &Device) -> Self {
+        let (lower, upper) = spec.rrelu_range();
+        match spec.kind {
+            Activation::LeakyRelu => Act::LeakyRelu(
+                LeakyReluConfig::new()
+                    .with_negative_slope(spec.negative_slope.unwrap_or(0.01))
+                    .init(),
+            ),
+            Activation::Elu => Act::Elu(
+                EluConfig::new()
+                    .with_alpha(spec.alpha.unwrap_or(1.0))
+                    .init(),
+            ),
+            Activation::Prelu => Act::PRelu(
+                PReluConfig::new()
+                    .with_num_parameters(spec.slopes())
+                    .with_alpha(spec.prelu_init())
+                    .init(device),
+            ),
+            Activation::Rrelu => Act::RRelu(
+                RReluConfig::new()
+                    .with_lower(lower)
+                    .with_upper(upper)
+                    .init(),
+            ),
+            Activation::Gelu if spec.gelu_tanh() => Act::Gelu(Gelu::new_approximate()),
             Activation::Relu => Act::Relu(Relu::new()),
-            Activation::LeakyRelu => Act::LeakyRelu(LeakyReluConfig::new().init()),
-            Activation::Prelu => Act::PRelu(PReluConfig::new().init(device)),
-            Activation::Rrelu => Act::RRelu(RReluConfig::new().init()),
-            Activation::Elu => Act::Elu(EluConfig::new().init()),
             Activation::Gelu => Act::Gelu(Gelu::new()),
             Activation::Silu => Act::Silu(SiLU::new()),
             Activation::Mish => Act::Mish(Mish::new()),
@@ -62,6 +65,11 @@ impl Act {
             Activation::Tanh => Act::Tanh(Tanh::new()),
             Activation::Sigmoid => Act::Sigmoid(Sigmoid::new()),
         }
+    }
+
+    /// An activation layer with PyTorch's defaults.
+    pub(crate) fn new(kind: Activation, device: &Device) -> Self {
+        Act::with(&ActivationLayer::new(kind), device)
     }
 
     /// Whether the output holds only input values (or zeros), and the gradient likewise: then
@@ -82,6 +90,7 @@ impl Act {
                 };
                 smooth::forward(x, kind, |x| super::elu::elu(x, a.alpha))
             }
+            Act::Gelu(a) if a.approximate => a.forward(x),
             Act::Gelu(_) => super::gelu::forward(x),
             Act::Silu(a) => smooth::forward(x, Smooth::Silu, |x| a.forward(x)),
             Act::Mish(a) => smooth::forward(x, Smooth::Mish, |x| a.forward(x)),

@@ -185,11 +185,7 @@ impl Net {
                         .init(device),
                 ),
                 LayerSpec::Scale { factor } => Layer::Scale(Scale { factor: *factor }),
-                LayerSpec::Activation {
-                    kind,
-                    negative_slope,
-                    alpha,
-                } => Layer::Act(Act::with(*kind, *negative_slope, *alpha, device)),
+                LayerSpec::Activation(act) => Layer::Act(Act::with(act, device)),
                 LayerSpec::Dropout { p } => Layer::Dropout(DropoutConfig::new(*p).init()),
                 LayerSpec::Dropout2d { p } => Layer::Dropout2d(Dropout2d {
                     inner: DropoutConfig::new(*p).init(),

@@ -29,7 +29,7 @@ pub fn layer_params(layer: &LayerSpec, shape: Shape) -> usize {
             out * width * kernel * kernel + out
         }
         LayerSpec::Bn { .. } => 2 * width,
-        LayerSpec::Activation { kind, .. } => slopes(kind),
+        LayerSpec::Activation(act) => act.slopes(),
         LayerSpec::Linear { out, bias, .. } => out * width + if *bias { *out } else { 0 },
         LayerSpec::Residual {
             out,

@@ -88,15 +88,7 @@ pub fn describe(layer: &LayerSpec) -> String {
         LayerSpec::AvgPool { kernel: None, .. } => "avg-pool to 1x1".into(),
         LayerSpec::Bn { weight: true, .. } => "batch norm".into(),
         LayerSpec::Bn { weight: false, .. } => "batch norm, shift only".into(),
-        LayerSpec::Activation {
-            kind,
-            negative_slope,
-            alpha,
-        } => match (negative_slope, alpha) {
-            (Some(slope), _) => format!("{kind} {slope}"),
-            (_, Some(alpha)) => format!("{kind} alpha {alpha}"),
-            _ => kind.to_string(),
-        },
+        LayerSpec::Activation(act) => act.label(),
         LayerSpec::Dropout { p } => format!("dropout {p}"),
         LayerSpec::Dropout2d { p } => format!("dropout2d {p}"),
         LayerSpec::Flatten => "flatten".into(),

@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
+use convlab::experiment::interchange::{ImportOptions, NetSource};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
@@ -212,6 +213,20 @@ pub fn pytorch_fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/pytorch")
         .join(name)
+}
+
+/// Import options for fixture `net`'s weights `pth`, its layer list read from `<net>.toml`.
+pub fn fixture_import(pth: PathBuf, net: &str, out: PathBuf) -> ImportOptions {
+    ImportOptions {
+        pth,
+        key: None,
+        net: NetSource::Config(pytorch_fixture(&format!("{net}.toml"))),
+        dataset: None,
+        mean: vec![],
+        std: vec![],
+        out,
+        force: false,
+    }
 }
 
 pub fn bin() -> PathBuf {

@@ -7,7 +7,7 @@ pub use super::onnx_proto::*;
 
 use crate::model::config::Activation;
 use crate::model::pytorch::Group;
-use crate::model::spec::{LayerSpec, Shape};
+use crate::model::spec::{ActivationLayer, LayerSpec, Shape};
 
 /// Builds the graph node by node; each node's output is a fresh value name.
 struct Graph {
@@ -76,50 +76,35 @@ impl Graph {
         self.node("BatchNormalization", inputs, attrs)
     }
 
-    /// An activation layer; LeakyReLU's slope and ELU's alpha where the layer gives them.
-    fn activation_with(
-        &mut self,
-        x: String,
-        kind: Activation,
-        negative_slope: Option<f64>,
-        alpha: Option<f64>,
-    ) -> String {
-        match (kind, negative_slope, alpha) {
-            (Activation::LeakyRelu, Some(slope), _) => {
-                self.node("LeakyRelu", vec![x], vec![float("alpha", slope as f32)])
-            }
-            (Activation::Elu, _, Some(alpha)) => {
-                self.node("Elu", vec![x], vec![float("alpha", alpha as f32)])
-            }
-            _ => self.activation(x, kind),
-        }
-    }
-
-    fn activation(&mut self, x: String, kind: Activation) -> String {
-        match kind {
-            Activation::Relu => self.node("Relu", vec![x], vec![]),
-            Activation::LeakyRelu => self.node("LeakyRelu", vec![x], vec![float("alpha", 0.01)]),
-            // In inference RReLU is a leaky ReLU with the midpoint slope.
-            Activation::Rrelu => {
-                let slope = ((1.0 / 8.0 + 1.0 / 3.0) / 2.0) as f32;
+    /// An activation layer with the arguments its spec writes, on an input of `shape`.
+    fn activation_with(&mut self, x: String, act: &ActivationLayer, shape: Shape) -> String {
+        let (lower, upper) = act.rrelu_range();
+        match act.kind {
+            Activation::LeakyRelu => {
+                let slope = act.negative_slope.unwrap_or(0.01) as f32;
                 self.node("LeakyRelu", vec![x], vec![float("alpha", slope)])
             }
-            Activation::Elu => self.node("Elu", vec![x], vec![float("alpha", 1.0)]),
+            Activation::Elu => {
+                let alpha = act.alpha.unwrap_or(1.0) as f32;
+                self.node("Elu", vec![x], vec![float("alpha", alpha)])
+            }
+            // In inference RReLU is a leaky ReLU with the midpoint slope.
+            Activation::Rrelu => {
+                let slope = ((lower + upper) / 2.0) as f32;
+                self.node("LeakyRelu", vec![x], vec![float("alpha", slope)])
+            }
+            // One slope per channel broadcasts over an image's planes as [C, 1, 1].
             Activation::Prelu => {
                 let slope = self.weights().remove(0);
+                if let (Shape::Image { c, .. }, 2..) = (shape, act.slopes()) {
+                    let last = self.initializers.last_mut().expect("the slopes");
+                    last.dims = vec![c as i64, 1, 1];
+                }
                 self.node("PRelu", vec![x, slope], vec![])
             }
-            // Exact GELU, x * (1 + erf(x / sqrt 2)) / 2, from opset-17 ops.
-            Activation::Gelu => {
-                let sqrt2 = self.constant("gelu_sqrt2", std::f32::consts::SQRT_2);
-                let one = self.constant("gelu_one", 1.0);
-                let half = self.constant("gelu_half", 0.5);
-                let scaled = self.node("Div", vec![x.clone(), sqrt2], vec![]);
-                let erf = self.node("Erf", vec![scaled], vec![]);
-                let plus = self.node("Add", vec![erf, one], vec![]);
-                let times = self.node("Mul", vec![x, plus], vec![]);
-                self.node("Mul", vec![times, half], vec![])
-            }
+            Activation::Gelu if act.gelu_tanh() => self.gelu_tanh(x),
+            Activation::Gelu => self.gelu_exact(x),
+            Activation::Relu => self.node("Relu", vec![x], vec![]),
             Activation::Silu => {
                 let gate = self.node("Sigmoid", vec![x.clone()], vec![]);
                 self.node("Mul", vec![x, gate], vec![])
@@ -140,7 +125,41 @@ impl Graph {
         }
     }
 
-    fn layer(&mut self, layer: &LayerSpec, x: String) -> String {
+    /// PyTorch's tanh GELU, x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3))).
+    fn gelu_tanh(&mut self, x: String) -> String {
+        let cube = self.constant("gelu_cubic", 0.044_715);
+        let scale = self.constant("gelu_sqrt_2_over_pi", (2.0 / std::f32::consts::PI).sqrt());
+        let one = self.constant("gelu_one", 1.0);
+        let half = self.constant("gelu_half", 0.5);
+        let square = self.node("Mul", vec![x.clone(), x.clone()], vec![]);
+        let cubed = self.node("Mul", vec![square, x.clone()], vec![]);
+        let small = self.node("Mul", vec![cubed, cube], vec![]);
+        let inner = self.node("Add", vec![x.clone(), small], vec![]);
+        let scaled = self.node("Mul", vec![inner, scale], vec![]);
+        let tanh = self.node("Tanh", vec![scaled], vec![]);
+        let plus = self.node("Add", vec![tanh, one], vec![]);
+        let times = self.node("Mul", vec![x, plus], vec![]);
+        self.node("Mul", vec![times, half], vec![])
+    }
+
+    /// A residual block's activation: its kind with PyTorch's defaults.
+    fn activation(&mut self, x: String, kind: Activation) -> String {
+        self.activation_with(x, &ActivationLayer::new(kind), Shape::Flat(1))
+    }
+
+    /// Exact GELU, x * (1 + erf(x / sqrt 2)) / 2, from opset-17 ops.
+    fn gelu_exact(&mut self, x: String) -> String {
+        let sqrt2 = self.constant("gelu_sqrt2", std::f32::consts::SQRT_2);
+        let one = self.constant("gelu_one", 1.0);
+        let half = self.constant("gelu_half", 0.5);
+        let scaled = self.node("Div", vec![x.clone(), sqrt2], vec![]);
+        let erf = self.node("Erf", vec![scaled], vec![]);
+        let plus = self.node("Add", vec![erf, one], vec![]);
+        let times = self.node("Mul", vec![x, plus], vec![]);
+        self.node("Mul", vec![times, half], vec![])
+    }
+
+    fn layer(&mut self, layer: &LayerSpec, x: String, shape: Shape) -> String {
         match layer {
             LayerSpec::Conv {
                 kernel,
@@ -180,11 +199,7 @@ impl Graph {
                 let f = self.constant(&format!("scale_{factor}"), *factor as f32);
                 self.node("Mul", vec![x, f], vec![])
             }
-            LayerSpec::Activation {
-                kind,
-                negative_slope,
-                alpha,
-            } => self.activation_with(x, *kind, *negative_slope, *alpha),
+            LayerSpec::Activation(act) => self.activation_with(x, act, shape),
             LayerSpec::Dropout { .. } | LayerSpec::Dropout2d { .. } => x,
             LayerSpec::Flatten => self.node("Flatten", vec![x], vec![int("axis", 1)]),
             LayerSpec::Linear { .. } => {
@@ -236,7 +251,7 @@ pub fn model(
     let mut x = "input".to_string();
     let mut shape = input;
     for layer in layers {
-        x = g.layer(layer, x);
+        x = g.layer(layer, x, shape);
         shape = layer.output_shape(shape).unwrap_or(shape);
     }
     if let Shape::Image { .. } = shape {
@@ -307,82 +322,5 @@ fn window(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A written LeakyReLU slope and ELU alpha are their nodes' `alpha`; unwritten, PyTorch's
-    /// defaults (0.01, 1.0).
-    #[test]
-    fn activation_arguments_are_the_nodes_alpha() {
-        let act = |kind, negative_slope, alpha| LayerSpec::Activation {
-            kind,
-            negative_slope,
-            alpha,
-        };
-        let layers = [
-            act(Activation::LeakyRelu, Some(0.2), None),
-            act(Activation::Elu, None, Some(0.5)),
-            act(Activation::LeakyRelu, None, None),
-            act(Activation::Elu, None, None),
-        ];
-        let bytes = model(&layers, Shape::Flat(4), Vec::new(), &[]);
-        let graph = ModelProto::decode(bytes.as_slice()).unwrap().graph.unwrap();
-        let got: Vec<(&str, f32)> = graph.node[..4]
-            .iter()
-            .map(|n| (n.op_type.as_str(), n.attribute[0].f))
-            .collect();
-        let want = [
-            ("LeakyRelu", 0.2),
-            ("Elu", 0.5),
-            ("LeakyRelu", 0.01),
-            ("Elu", 1.0),
-        ];
-        assert_eq!(got, want);
-        let code =
-            crate::model::pytorch::python::sequential(&layers, Shape::Flat(4), &[], &[], &[]);
-        for module in [
-            "nn.LeakyReLU(0.2)",
-            "nn.ELU(0.5)",
-            "nn.LeakyReLU(0.01)",
-            "nn.ELU(1.0)",
-        ] {
-            assert!(code.contains(module), "{module}: {code}");
-        }
-    }
-
-    /// ceil_mode is MaxPool's and AveragePool's `ceil_mode = 1`; an average that leaves the
-    /// padding out has no count_include_pad (ONNX's default, 0), one that counts it has 1.
-    #[test]
-    fn pools_write_ceil_mode_and_count_include_pad() {
-        let avg = |count_include_pad| LayerSpec::AvgPool {
-            kernel: Some(3),
-            stride: Some(2),
-            padding: 1,
-            ceil_mode: true,
-            count_include_pad,
-        };
-        let max = LayerSpec::Pool {
-            kernel: 2,
-            stride: None,
-            padding: 0,
-            ceil_mode: true,
-        };
-        let input = Shape::Image { c: 1, h: 9, w: 9 };
-        let bytes = model(&[max, avg(false), avg(true)], input, Vec::new(), &[]);
-        let graph = ModelProto::decode(bytes.as_slice()).unwrap().graph.unwrap();
-        let names = |n: &NodeProto| -> Vec<(String, i64)> {
-            (n.attribute.iter().filter(|a| a.ints.is_empty()))
-                .map(|a| (a.name.clone(), a.i))
-                .collect()
-        };
-        let (ceil, count) = (
-            ("ceil_mode".to_string(), 1),
-            ("count_include_pad".to_string(), 1),
-        );
-        let got: Vec<_> = graph.node[..3].iter().map(names).collect();
-        assert_eq!(
-            got,
-            [vec![ceil.clone()], vec![ceil.clone()], vec![ceil, count]]
-        );
-    }
-}
+#[path = "onnx_tests.rs"]
+mod tests;

@@ -2,7 +2,7 @@
 //! ones `export` writes, so `load_state_dict` takes the file as it is.
 
 use crate::model::config::Activation;
-use crate::model::spec::{LayerSpec, Shape};
+use crate::model::spec::{ActivationLayer, LayerSpec, Shape};
 
 /// The module constructor for an activation, with convlab's (= PyTorch's default) settings.
 pub fn activation(kind: Activation) -> &'static str {
@@ -18,6 +18,31 @@ pub fn activation(kind: Activation) -> &'static str {
         Activation::Selu => "nn.SELU()",
         Activation::Tanh => "nn.Tanh()",
         Activation::Sigmoid => "nn.Sigmoid()",
+    }
+}
+
+/// An activation layer's module with the arguments its spec writes.
+fn activation_with(act: &ActivationLayer) -> String {
+    let (lower, upper) = act.rrelu_range();
+    match act.kind {
+        Activation::LeakyRelu => match act.negative_slope {
+            Some(slope) => format!("nn.LeakyReLU({slope:?})"),
+            None => activation(act.kind).into(),
+        },
+        Activation::Elu => match act.alpha {
+            Some(alpha) => format!("nn.ELU({alpha:?})"),
+            None => activation(act.kind).into(),
+        },
+        Activation::Prelu if act.num_parameters.is_some() || act.init.is_some() => format!(
+            "nn.PReLU(num_parameters={}, init={:?})",
+            act.slopes(),
+            act.prelu_init()
+        ),
+        Activation::Rrelu if act.lower.is_some() || act.upper.is_some() => {
+            format!("nn.RReLU({lower:?}, {upper:?})")
+        }
+        Activation::Gelu if act.gelu_tanh() => "nn.GELU(approximate='tanh')".into(),
+        kind => activation(kind).into(),
     }
 }
 
@@ -113,15 +138,7 @@ fn module(layer: &LayerSpec, shape: Shape) -> String {
             format!("nn.BatchNorm{dims}({args})")
         }
         LayerSpec::Scale { factor } => format!("Scale({factor:?})"),
-        LayerSpec::Activation {
-            kind,
-            negative_slope,
-            alpha,
-        } => match (kind, negative_slope, alpha) {
-            (Activation::LeakyRelu, Some(slope), _) => format!("nn.LeakyReLU({slope:?})"),
-            (Activation::Elu, _, Some(alpha)) => format!("nn.ELU({alpha:?})"),
-            _ => activation(*kind).into(),
-        },
+        LayerSpec::Activation(act) => activation_with(act),
         LayerSpec::Dropout { p } => format!("nn.Dropout({p})"),
         LayerSpec::Dropout2d { p } => format!("nn.Dropout2d({p})"),
         LayerSpec::Flatten => "nn.Flatten()".into(),

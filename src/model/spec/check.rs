@@ -91,7 +91,7 @@ pub fn lint_net(layers: &[LayerSpec]) -> Vec<String> {
     let after = last_linear.and_then(|i| {
         let j = layers[i + 1..]
             .iter()
-            .position(|l| matches!(l, LayerSpec::Activation { .. }))?;
+            .position(|l| matches!(l, LayerSpec::Activation(_)))?;
         Some((i, i + 1 + j))
     });
     if let Some((i, j)) = after {

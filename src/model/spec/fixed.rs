@@ -2,18 +2,15 @@
 //! `inplace=False`), and a few of Keras', where convlab has one behaviour. A net copied from
 //! that printout trains as written: an argument at convlab's value is dropped, as the same
 //! function; at another value it is refused with what convlab does, where serde would only
-//! say "unknown field". (LeakyReLU's slope, ELU's alpha, a pool's ceil_mode and an average's
-//! count_include_pad are the layers' own arguments: spec/mod.rs.)
+//! say "unknown field". (A pool's ceil_mode and an average's count_include_pad are the layers' own
+//! arguments, spec/mod.rs, and so are the activations' arguments, spec/activation.rs.)
 
 use crate::choice::fold;
-use crate::model::config::Activation;
 
 /// The value an argument must have to be convlab's behaviour.
 enum Value {
     /// A whole number, or a square pair of it (`dilation = [1, 1]`).
     Int(i64),
-    /// A number (`alpha = 1` is 1.0).
-    Float(f64),
     Flag(bool),
     /// A word, compared folded (`"zeros"`).
     Word(&'static str),
@@ -21,8 +18,7 @@ enum Value {
     AnyFlag,
 }
 
-/// (layer, argument, convlab's value, what convlab does). The layer is convlab's kind, or for
-/// an activation layer its kind's name (`prelu`), or `activation` for every one.
+/// (layer, argument, convlab's value, what convlab does), the layer by convlab's kind.
 const FIXED: &[(&str, &str, Value, &str)] = &[
     ("conv", "dilation", Value::Int(1), NOT_DILATED),
     ("conv", "dilation_rate", Value::Int(1), NOT_DILATED),
@@ -77,26 +73,6 @@ const FIXED: &[(&str, &str, Value, &str)] = &[
     ("dropout", "inplace", Value::AnyFlag, INPLACE),
     ("dropout2d", "inplace", Value::AnyFlag, INPLACE),
     ("activation", "inplace", Value::AnyFlag, INPLACE),
-    (
-        "prelu",
-        "num_parameters",
-        Value::Int(1),
-        "convlab's PReLU learns one slope for the layer (num_parameters = 1)",
-    ),
-    (
-        "prelu",
-        "init",
-        Value::Float(0.25),
-        "convlab's PReLU starts its slope at 0.25 (init = 0.25)",
-    ),
-    ("rrelu", "lower", Value::Float(0.125), RRELU),
-    ("rrelu", "upper", Value::Float(1.0 / 3.0), RRELU),
-    (
-        "gelu",
-        "approximate",
-        Value::Word("none"),
-        "convlab's GELU is the exact one (approximate = \"none\")",
-    ),
 ];
 
 const NOT_DILATED: &str = "convlab's kernels are not dilated (dilation = 1)";
@@ -104,14 +80,9 @@ const INPLACE: &str = "inplace is true or false (the same function either way: P
                        memory choice)";
 const ALL_BUT_BATCH: &str =
     "flatten flattens all but the batch dimension (start_dim = 1, end_dim = -1)";
-const RRELU: &str = "convlab's RReLU draws its slopes from [1/8, 1/3] (lower = 0.125, upper = \
-                     0.3333333333333333)";
 
 impl Value {
     fn holds(&self, written: &toml::Value) -> bool {
-        let number = written
-            .as_float()
-            .or_else(|| written.as_integer().map(|n| n as f64));
         match *self {
             Value::Int(n) => match written {
                 toml::Value::Array(pair) => {
@@ -119,7 +90,6 @@ impl Value {
                 }
                 v => v.as_integer() == Some(n),
             },
-            Value::Float(x) => number.is_some_and(|v| (v - x).abs() <= 1e-12 * x.abs()),
             Value::Flag(b) => written.as_bool() == Some(b),
             Value::Word(w) => written.as_str().is_some_and(|s| fold(s) == fold(w)),
             Value::AnyFlag => written.is_bool(),
@@ -127,17 +97,10 @@ impl Value {
     }
 }
 
-/// The names a layer table's arguments are looked up under: its type, and for an activation
-/// layer `activation` and its kind's name.
+/// The names a layer table's arguments are looked up under: its type (`activation` for
+/// every activation layer).
 fn subjects(layer: &toml::Table) -> Vec<&'static str> {
     match layer.get("type").and_then(toml::Value::as_str) {
-        Some("activation") => {
-            let kind = layer.get("kind").and_then(toml::Value::as_str);
-            let named = kind.and_then(|k| k.parse::<Activation>().ok());
-            std::iter::once("activation")
-                .chain(named.map(Activation::as_str))
-                .collect()
-        }
         Some(written) => FIXED
             .iter()
             .map(|(layer, ..)| *layer)

@@ -7,11 +7,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::config::Activation;
 
+mod activation;
 mod check;
 mod fixed;
 mod names;
 mod padding;
 mod shape;
+pub use activation::{ActivationLayer, GeluForm};
 pub use check::{check_input, check_net, lint_net};
 pub use names::{canonical_layer_names, refused_layer};
 pub use padding::padding_words;
@@ -103,15 +105,9 @@ pub enum LayerSpec {
         #[serde(default = "yes", skip_serializing_if = "is_true")]
         weight: bool,
     },
-    /// An activation, with PyTorch's defaults; LeakyReLU's `negative_slope` (0.01) and ELU's
-    /// `alpha` (1.0) may be written, on those kinds only (shape.rs checks).
-    Activation {
-        kind: Activation,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        negative_slope: Option<f64>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        alpha: Option<f64>,
-    },
+    /// An activation, with PyTorch's defaults and the arguments of its kind's module
+    /// (activation.rs).
+    Activation(ActivationLayer),
     Dropout {
         p: f64,
     },
@@ -184,11 +180,7 @@ fn relu() -> Activation {
 impl LayerSpec {
     /// An activation layer with PyTorch's defaults (`nn.LeakyReLU()`, `nn.ELU()`).
     pub fn activation(kind: Activation) -> Self {
-        LayerSpec::Activation {
-            kind,
-            negative_slope: None,
-            alpha: None,
-        }
+        LayerSpec::Activation(ActivationLayer::new(kind))
     }
 
     /// A conv of stride 1 with a bias, as `nn.Conv2d(in, out, kernel, padding=padding)`.
@@ -243,7 +235,7 @@ impl LayerSpec {
             LayerSpec::Whiten { .. } => "whiten",
             LayerSpec::Bn { .. } => "bn",
             LayerSpec::Scale { .. } => "scale",
-            LayerSpec::Activation { .. } => "activation",
+            LayerSpec::Activation(_) => "activation",
             LayerSpec::Dropout { .. } => "dropout",
             LayerSpec::Dropout2d { .. } => "dropout2d",
             LayerSpec::Flatten => "flatten",

@@ -189,6 +189,13 @@ pub fn refused_layer(config: &toml::Table) -> Option<String> {
             };
             return Some(format!("model.layers[{i}] ({written}): {why}"));
         }
+        if layer.get("shared_axes").is_some() {
+            return Some(format!(
+                "model.layers[{i}] ({written}): shared_axes is Keras' PReLU argument; convlab's \
+                 PReLU is PyTorch's, with num_parameters = 1 (one slope, Keras' shared_axes = \
+                 [1, 2, 3]) or the channel count (one per channel, shared_axes = [1, 2])"
+            ));
+        }
         if let Some(why) = layer.as_table().and_then(fixed::refused_fixed) {
             return Some(format!("model.layers[{i}] ({written}): {why}"));
         }

@@ -1,7 +1,7 @@
 //! The names of layers and arguments as PyTorch and Keras write them, read as convlab's.
 
 use super::*;
-use crate::model::spec::LayerSpec;
+use crate::model::spec::{ActivationLayer, GeluForm, LayerSpec};
 
 fn rewritten(layers: &str) -> String {
     let mut table: toml::Table = format!("[model]\nlayers = [{layers}]").parse().unwrap();
@@ -220,8 +220,9 @@ fn a_net_as_print_model_shows_it_is_the_same_net_in_convlabs_names() {
          { type = \"avg-pool\", kernel = 2, stride = 2 }, \
          { type = \"dropout2d\", p = 0.1 }, { type = \"avg-pool\" }, { type = \"flatten\" }, \
          { type = \"linear\", in = 64, out = 128 }, { type = \"elu\", alpha = 1.0 }, \
-         { type = \"prelu\" }, \
-         { type = \"rrelu\" }, { type = \"gelu\" }, { type = \"dropout\", p = 0.25 }, \
+         { type = \"prelu\", num_parameters = 1 }, \
+         { type = \"rrelu\", lower = 0.125, upper = 0.3333333333333333 }, \
+         { type = \"gelu\", approximate = \"none\" }, { type = \"dropout\", p = 0.25 }, \
          { type = \"linear\", in = 128, out = 10 }",
     );
     assert_eq!(printed, own);
@@ -243,9 +244,10 @@ fn an_argument_at_another_value_than_convlabs_is_refused_with_what_convlab_does(
              (dilation = 1)",
         ),
         (
-            "{ type = \"PReLU\", init = 0.1 }",
-            "model.layers[0] (activation): init = 0.1: convlab's PReLU starts its slope at \
-             0.25 (init = 0.25)",
+            "{ type = \"PReLU\", shared_axes = [1, 2] }",
+            "model.layers[0] (activation): shared_axes is Keras' PReLU argument; convlab's PReLU \
+             is PyTorch's, with num_parameters = 1 (one slope, Keras' shared_axes = [1, 2, 3]) \
+             or the channel count (one per channel, shared_axes = [1, 2])",
         ),
         (
             "{ type = \"Conv2d\", out_channels = 8, dilation = [2, 2] }",
@@ -274,9 +276,6 @@ fn an_argument_at_another_value_than_convlabs_is_refused_with_what_convlab_does(
         assert_eq!(refused_layer(&table).as_deref(), Some(want), "{layer}");
     }
     for layer in [
-        "{ type = \"PReLU\", num_parameters = 64 }",
-        "{ type = \"RReLU\", upper = 0.3 }",
-        "{ type = \"GELU\", approximate = \"tanh\" }",
         "{ type = \"Conv2d\", out_channels = 8, groups = 8 }",
         "{ type = \"Conv2d\", out_channels = 8, padding_mode = \"reflect\" }",
         "{ type = \"BatchNorm2d\", track_running_stats = false }",
@@ -292,30 +291,88 @@ fn an_argument_at_another_value_than_convlabs_is_refused_with_what_convlab_does(
     }
 }
 
+/// Each activation's arguments as PyTorch's module takes them; an argument on another kind,
+/// a slope count that is neither 1 nor the channels, or an upside-down range is refused.
 #[test]
-fn leaky_relus_slope_and_elus_alpha_are_the_layers_own() {
+fn activation_arguments_are_the_layers_own() {
     let layers = parsed(
         "{ type = \"LeakyReLU\", negative_slope = 0.2 }, { type = \"LeakyReLU\", alpha = 0.3 }, \
-         { type = \"ELU\", alpha = 0.5 }",
+         { type = \"ELU\", alpha = 0.5 }, { type = \"PReLU\", num_parameters = 4, init = 0.1 }, \
+         { type = \"RReLU\", lower = 0.1, upper = 0.3 }, \
+         { type = \"GELU\", approximate = \"tanh\" }",
     );
-    let act = |kind, negative_slope, alpha| LayerSpec::Activation {
-        kind,
-        negative_slope,
-        alpha,
-    };
+    let act = ActivationLayer::new;
     let want = [
-        act(Activation::LeakyRelu, Some(0.2), None),
+        ActivationLayer {
+            negative_slope: Some(0.2),
+            ..act(Activation::LeakyRelu)
+        },
         // Keras 2's LeakyReLU(alpha=0.3).
-        act(Activation::LeakyRelu, Some(0.3), None),
-        act(Activation::Elu, None, Some(0.5)),
+        ActivationLayer {
+            negative_slope: Some(0.3),
+            ..act(Activation::LeakyRelu)
+        },
+        ActivationLayer {
+            alpha: Some(0.5),
+            ..act(Activation::Elu)
+        },
+        ActivationLayer {
+            num_parameters: Some(4),
+            init: Some(0.1),
+            ..act(Activation::Prelu)
+        },
+        ActivationLayer {
+            lower: Some(0.1),
+            upper: Some(0.3),
+            ..act(Activation::Rrelu)
+        },
+        ActivationLayer {
+            approximate: Some(GeluForm::Tanh),
+            ..act(Activation::Gelu)
+        },
     ];
-    assert_eq!(layers, want);
+    assert_eq!(layers, want.map(LayerSpec::Activation));
     let flat = crate::model::spec::Shape::Flat(4);
-    let why = act(Activation::Relu, Some(0.2), None).output_shape(flat);
-    assert_eq!(
-        why,
-        Err("negative_slope is leaky-relu's argument, not relu's".into())
-    );
-    let why = act(Activation::Elu, None, Some(f64::NAN)).output_shape(flat);
-    assert_eq!(why, Err("alpha = NaN must be a finite number".into()));
+    let refused = [
+        (
+            ActivationLayer {
+                negative_slope: Some(0.2),
+                ..act(Activation::Relu)
+            },
+            "negative_slope is leaky-relu's argument, not relu's",
+        ),
+        (
+            ActivationLayer {
+                alpha: Some(f64::NAN),
+                ..act(Activation::Elu)
+            },
+            "alpha = NaN must be a finite number",
+        ),
+        (
+            ActivationLayer {
+                approximate: Some(GeluForm::Tanh),
+                ..act(Activation::Silu)
+            },
+            "approximate is gelu's argument, not silu's",
+        ),
+        (
+            ActivationLayer {
+                num_parameters: Some(8),
+                ..act(Activation::Prelu)
+            },
+            "num_parameters = 8: PReLU learns 1 slope or one per channel, and this layer \
+             receives 4",
+        ),
+        (
+            ActivationLayer {
+                lower: Some(0.5),
+                ..act(Activation::Rrelu)
+            },
+            "lower = 0.5 is above upper = 0.3333333333333333",
+        ),
+    ];
+    for (layer, why) in refused {
+        let got = LayerSpec::Activation(layer.clone()).output_shape(flat);
+        assert_eq!(got, Err(why.into()), "{layer:?}");
+    }
 }

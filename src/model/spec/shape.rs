@@ -3,7 +3,6 @@
 //! layer instead of a panic inside a kernel.
 
 use super::LayerSpec;
-use crate::model::config::Activation;
 
 /// The shape of one example flowing through the net.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,26 +126,8 @@ impl LayerSpec {
                 Err(format!("factor = {factor} must be a finite number"))
             }
             LayerSpec::Scale { .. } => Ok(input),
-            LayerSpec::Activation {
-                kind,
-                negative_slope,
-                alpha,
-            } => {
-                let args = [
-                    ("negative_slope", negative_slope, Activation::LeakyRelu),
-                    ("alpha", alpha, Activation::Elu),
-                ];
-                for (arg, value, owner) in args {
-                    match value {
-                        Some(_) if *kind != owner => {
-                            return Err(format!("{arg} is {owner}'s argument, not {kind}'s"));
-                        }
-                        Some(v) if !v.is_finite() => {
-                            return Err(format!("{arg} = {v} must be a finite number"));
-                        }
-                        _ => {}
-                    }
-                }
+            LayerSpec::Activation(act) => {
+                act.check(input.width())?;
                 Ok(input)
             }
             LayerSpec::Dropout { p } => check_p(*p, input),
