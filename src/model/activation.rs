@@ -90,7 +90,7 @@ impl Act {
                 };
                 smooth::forward(x, kind, |x| super::elu::elu(x, a.alpha))
             }
-            Act::Gelu(a) if a.approximate => a.forward(x),
+            Act::Gelu(a) if a.approximate => smooth::forward(x, Smooth::GeluTanh, |x| a.forward(x)),
             Act::Gelu(_) => super::gelu::forward(x),
             Act::Silu(a) => smooth::forward(x, Smooth::Silu, |x| a.forward(x)),
             Act::Mish(a) => smooth::forward(x, Smooth::Mish, |x| a.forward(x)),

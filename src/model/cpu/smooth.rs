@@ -1,4 +1,4 @@
-//! The smooth activations (sigmoid, tanh, SiLU, Mish, ELU, SELU, GELU) as one pass forward and one
+//! The smooth activations (sigmoid, tanh, SiLU, Mish, ELU, SELU, GELU and its tanh form) as one pass forward and one
 //! backward. Burn's flex backend computes sigmoid and tanh one element at a time through the
 //! C library (no SIMD), and composes the other four from three to six tensor operations, each
 //! with its own gradient pass: a sigmoid or tanh mnist-cnn epoch took twice a ReLU one, and
@@ -32,9 +32,13 @@ pub enum Smooth {
     Tanh,
     Silu,
     Mish,
-    Elu { alpha: f32 },
+    Elu {
+        alpha: f32,
+    },
     Selu,
     Gelu,
+    /// GELU's tanh form, x/2 (1 + tanh(u)) with u = sqrt(2/pi) (x + 0.044715 x^3).
+    GeluTanh,
 }
 
 /// SELU's fixed constants (`model::elu`'s), rounded to f32.
@@ -44,7 +48,10 @@ const SELU_SCALE: f32 = crate::model::elu::SELU_SCALE as f32;
 impl Smooth {
     /// Whether the backward pass reads the output (else the input).
     fn backward_reads_output(self) -> bool {
-        !matches!(self, Smooth::Silu | Smooth::Mish | Smooth::Gelu)
+        !matches!(
+            self,
+            Smooth::Silu | Smooth::Mish | Smooth::Gelu | Smooth::GeluTanh
+        )
     }
 }
 
@@ -170,6 +177,17 @@ fn normal_cdf_pdf(x: f32) -> (f32, f32) {
     (cdf, pdf)
 }
 
+/// For GELU's tanh form: s = (1 + tanh(u)) / 2, which is sigmoid(2u) (so its tail keeps its
+/// relative precision where 1 + tanh(u) would cancel), 1 - s, and du/dx.
+#[inline(always)]
+fn gelu_tanh_parts(x: f32) -> (f32, f32, f32) {
+    const ROOT_2_OVER_PI: f32 = 0.797_884_6;
+    const CUBIC: f32 = 0.044_715;
+    let u = ROOT_2_OVER_PI * (x + CUBIC * x * x * x);
+    let (s, one_minus_s) = sigmoid_pair(2.0 * u);
+    (s, one_minus_s, ROOT_2_OVER_PI * (1.0 + 3.0 * CUBIC * x * x))
+}
+
 /// alpha * (exp(x) - 1) for x <= 0, x above.
 #[inline(always)]
 fn elu(x: f32, alpha: f32) -> f32 {
@@ -189,6 +207,7 @@ fn value(kind: Smooth, x: f32) -> f32 {
         Smooth::Elu { alpha } => elu(x, alpha),
         Smooth::Selu => SELU_SCALE * elu(x, SELU_ALPHA),
         Smooth::Gelu => x * normal_cdf_pdf(x).0,
+        Smooth::GeluTanh => x * gelu_tanh_parts(x).0,
     }
 }
 
@@ -225,6 +244,11 @@ fn slope(kind: Smooth, v: f32, g: f32) -> f32 {
             let (cdf, pdf) = normal_cdf_pdf(v);
             g * (cdf + v * pdf)
         }
+        // d/dx x s(x) = s + x * 2 s (1 - s) du/dx, as sigmoid(2u)' = 2 s (1 - s) u'.
+        Smooth::GeluTanh => {
+            let (s, one_minus_s, du) = gelu_tanh_parts(v);
+            g * (s + 2.0 * v * s * one_minus_s * du)
+        }
     }
 }
 
@@ -240,6 +264,7 @@ macro_rules! per_kind {
             Smooth::Elu { alpha } => $each!(Smooth::Elu { alpha }),
             Smooth::Selu => $each!(Smooth::Selu),
             Smooth::Gelu => $each!(Smooth::Gelu),
+            Smooth::GeluTanh => $each!(Smooth::GeluTanh),
         }
     };
 }

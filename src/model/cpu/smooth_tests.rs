@@ -64,6 +64,15 @@ fn reference(kind: Smooth, x: f64) -> (f64, f64) {
             let pdf = (-x * x / 2.0).exp() / (2.0 * std::f64::consts::PI).sqrt();
             (x * cdf, cdf + x * pdf)
         }
+        Smooth::GeluTanh => {
+            let k = (2.0 / std::f64::consts::PI).sqrt();
+            let t = (k * (x + 0.044715 * x * x * x)).tanh();
+            let du = k * (1.0 + 3.0 * 0.044715 * x * x);
+            (
+                0.5 * x * (1.0 + t),
+                0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du,
+            )
+        }
     }
 }
 
@@ -90,7 +99,7 @@ fn erfc64(x: f64) -> f64 {
     (-x * x).exp() / std::f64::consts::PI.sqrt() / f
 }
 
-const KINDS: [Smooth; 8] = [
+const KINDS: [Smooth; 9] = [
     Smooth::Sigmoid,
     Smooth::Tanh,
     Smooth::Silu,
@@ -99,6 +108,7 @@ const KINDS: [Smooth; 8] = [
     Smooth::Elu { alpha: 0.3 },
     Smooth::Selu,
     Smooth::Gelu,
+    Smooth::GeluTanh,
 ];
 
 #[test]
