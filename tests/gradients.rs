@@ -2,7 +2,8 @@
 //! from PyTorch: the tiny nets of tests/fixtures/pytorch (PReLU, Dropout2d, batch norm 2d
 //! and 1d, max-pool, ELU; a ResNet block with a projecting shortcut, ReLU, average pool;
 //! average pools over windows, overlapping and not, tanh; max and average pools with
-//! padding and ceil mode; PReLU per channel and per feature, GELU's tanh form) imported
+//! padding and ceil mode; PReLU per channel and per feature, GELU's tanh form; convs with
+//! dilation and groups, depthwise among them) imported
 //! from their .pth files, one training-mode forward and backward on a
 //! batch of four, against `make_gradients.py`'s dump of the same in torch 2.15: the logits,
 //! the loss (cross-entropy with label smoothing 0.1), every parameter's gradient, and the
@@ -171,4 +172,9 @@ fn tiny_ceil_training_step_matches_pytorch() {
 #[test]
 fn tiny_args_training_step_matches_pytorch() {
     check_net("tiny_args");
+}
+
+#[test]
+fn tiny_groups_training_step_matches_pytorch() {
+    check_net("tiny_groups");
 }

@@ -192,3 +192,41 @@ fn orthogonal_weights_have_orthonormal_rows_as_torchs_orthogonal() {
     };
     assert_ne!(values(c.weight.val()), cw);
 }
+
+/// A grouped conv's fans are PyTorch's: in / groups x k x k in, out x k x k out (Burn's own
+/// fan-out divides by the groups). A depthwise conv 32 -> 64 (groups 32, 3x3): fan_in 9,
+/// fan_out 576, so `xavier` is U(+-sqrt(6/585)) and the default U(+-1/3):
+///   w = nn.Conv2d(32, 64, 3, groups=32).weight; nn.init._calculate_fan_in_and_fan_out(w)
+///   -> (9, 576)
+#[test]
+fn a_grouped_convs_fans_are_pytorchs() {
+    let weights = |init| {
+        let conv = LayerSpec::Conv {
+            out: 64,
+            kernel: 3,
+            stride: 1,
+            padding: 1,
+            input: None,
+            bias: true,
+            dirac: false,
+            dilation: 1,
+            groups: 32,
+        };
+        let device = Device::flex();
+        device.seed(7);
+        let net = Net::new(&[conv], Shape::Image { c: 32, h: 4, w: 4 }, init, &device);
+        let Layer::Conv(c) = &net.layers[0] else {
+            unreachable!()
+        };
+        assert_eq!(c.weight.val().dims(), [64, 1, 3, 3]);
+        values(c.weight.val())
+    };
+    assert_uniform("xavier", &weights(Init::Xavier), (6.0 / 585f64).sqrt());
+    assert_normal(
+        "xavier-normal",
+        &weights(Init::XavierNormal),
+        (2.0 / 585f64).sqrt(),
+    );
+    assert_uniform("default", &weights(Init::Default), 1.0 / 3.0);
+    assert_normal("kaiming", &weights(Init::Kaiming), (2.0 / 9f64).sqrt());
+}

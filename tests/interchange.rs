@@ -13,13 +13,14 @@ use convlab::experiment::interchange::{NetSource, import, to_pytorch};
 use convlab::model::checkpoint;
 
 /// The fixtures of tests/fixtures/pytorch (make_fixtures.py's NETS).
-const NETS: [&str; 6] = [
+const NETS: [&str; 7] = [
     "tiny_seq",
     "tiny_res",
     "tiny_avg",
     "tiny_pad",
     "tiny_ceil",
     "tiny_args",
+    "tiny_groups",
 ];
 
 /// make_fixtures.py's input: x[i] = ((i * 7919) % 256) / 255 over [2, 1, 28, 28].
@@ -141,6 +142,11 @@ fn pytorch_export_round_trips() {
                 "nn.PReLU(num_parameters=3, init=0.2),  # 1",
                 "nn.GELU(approximate='tanh'),  # 4",
                 "nn.PReLU(num_parameters=16, init=0.25),  # 7",
+            ],
+            "tiny_groups" => &[
+                "nn.Conv2d(1, 4, kernel_size=3, stride=1, padding=2, dilation=2),  # 0",
+                "nn.Conv2d(4, 4, kernel_size=3, stride=1, padding=1, groups=4),  # 3",
+                "dilation=2, groups=2, bias=False),  # 6",
             ],
             _ => &["class BasicBlock"],
         };

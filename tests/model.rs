@@ -382,6 +382,7 @@ fn every_example_run_config_validates_and_its_net_checks() {
             "bench/nets/print-model.toml",
             "bench/nets/resnet-stem-pad.toml",
             "bench/nets/resnet-stem.toml",
+            "bench/nets/separable.toml",
             "bench/nets/strided-cnn.toml",
             "bench/nets/vgg-small.toml",
             "bench/nets/wide-mlp.toml",

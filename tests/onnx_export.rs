@@ -118,3 +118,35 @@ fn onnx_export_shapes_prelu_slopes_and_writes_tanh_gelu() {
     assert_eq!(dims("1.weight"), Some(vec![3, 1, 1]));
     assert_eq!(dims("7.weight"), Some(vec![16]));
 }
+
+/// A conv's dilation and groups are ONNX Conv's `dilations` and `group`, written only where
+/// not 1 (ONNX's defaults).
+#[test]
+fn onnx_export_writes_conv_dilation_and_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = dir.path().join("tiny_groups.ckpt");
+    let pth = pytorch_fixture("tiny_groups.pth");
+    import(&options(pth, "tiny_groups", ckpt.clone())).unwrap();
+    let onnx = dir.path().join("tiny_groups.onnx");
+    to_onnx(&ckpt, &onnx).unwrap();
+    let model = ModelProto::decode(std::fs::read(&onnx).unwrap().as_slice()).unwrap();
+    let graph = model.graph.unwrap();
+    let convs: Vec<Vec<(String, Vec<i64>, i64)>> = (graph.node.iter())
+        .filter(|n| n.op_type == "Conv")
+        .map(|n| {
+            let extra = n.attribute.iter().skip(3);
+            extra
+                .map(|a| (a.name.clone(), a.ints.clone(), a.i))
+                .collect()
+        })
+        .collect();
+    let dilated = ("dilations".to_string(), vec![2, 2], 0);
+    let group = |g| ("group".to_string(), vec![], g);
+    let want = [
+        vec![dilated.clone()],
+        vec![group(4)],
+        vec![],
+        vec![dilated, group(2)],
+    ];
+    assert_eq!(convs, want);
+}

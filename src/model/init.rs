@@ -57,27 +57,30 @@ impl WeightInit {
         }
     }
 
-    /// A conv; `bias: false` for convs followed by batch norm (BN's beta plays that role).
-    /// A `torch.nn.init` choice zeroes the bias, as its users write it.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn conv(
-        &self,
-        cin: usize,
-        cout: usize,
-        k: usize,
-        stride: usize,
-        pad: usize,
-        bias: bool,
-        device: &Device,
-    ) -> Conv2d {
-        let mut config = Conv2dConfig::new([cin, cout], [k, k])
-            .with_stride([stride, stride])
-            .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
-            .with_bias(bias);
-        if let Some(i) = self.layer_initializer() {
-            config = config.with_initializer(i);
-        }
+    /// A conv (`conv_config`'s, with any dilation or groups); a `torch.nn.init` choice
+    /// zeroes the bias, as its users write it.
+    pub(crate) fn conv(&self, config: Conv2dConfig, device: &Device) -> Conv2d {
+        let [cin, cout] = config.channels;
+        let (groups, area) = (config.groups, config.kernel_size.iter().product::<usize>());
+        let initializer = self.layer_initializer();
+        let config = match &initializer {
+            Some(i) => config.with_initializer(i.clone()),
+            None => config,
+        };
         let mut conv = config.init(device);
+        // PyTorch's fan-out of a grouped conv is out x k x k (Burn's divides it by the
+        // groups): the Xavier inits redraw with it.
+        if let Some(i @ (Initializer::XavierUniform { .. } | Initializer::XavierNormal { .. })) =
+            initializer.filter(|_| groups > 1)
+        {
+            let shape = [
+                cout,
+                cin / groups,
+                config.kernel_size[0],
+                config.kernel_size[1],
+            ];
+            conv.weight = i.init_with(shape, Some(cin / groups * area), Some(cout * area), device);
+        }
         if self.0.is_some() {
             conv.bias = conv.bias.map(|b| zeros_like(b, device));
             conv.weight = self.redraw(conv.weight, device);
@@ -97,6 +100,19 @@ impl WeightInit {
             None => c.init(device),
         }
     }
+}
+
+/// A square conv from `cin` to `cout` channels; `bias: false` for convs followed by batch norm
+/// (BN's beta plays that role).
+pub(crate) fn conv_config(
+    [cin, cout]: [usize; 2],
+    [k, stride, pad]: [usize; 3],
+    bias: bool,
+) -> Conv2dConfig {
+    Conv2dConfig::new([cin, cout], [k, k])
+        .with_stride([stride, stride])
+        .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
+        .with_bias(bias)
 }
 
 /// `torch.nn.init.dirac_` on the first `in` filters (each passes its own input channel

@@ -13,7 +13,7 @@ use burn::tensor::{DType, Distribution};
 pub use crate::model::activation::Act;
 use crate::model::config::Init;
 use crate::model::cpu;
-use crate::model::init::{WeightInit, dirac_init};
+use crate::model::init::{WeightInit, conv_config, dirac_init};
 use crate::model::spec::{LayerSpec, Shape, residual_projects};
 
 /// PyTorch's `nn.Dropout2d`: zeroes whole channels of each image. Wraps Burn's dropout for
@@ -136,15 +136,21 @@ impl Net {
                     padding,
                     bias,
                     dirac,
+                    dilation,
+                    groups,
                     ..
                 } => {
-                    let conv = init.conv(channels, *out, *kernel, *stride, *padding, *bias, device);
+                    let config = conv_config([channels, *out], [*kernel, *stride, *padding], *bias)
+                        .with_dilation([*dilation, *dilation])
+                        .with_groups(*groups);
+                    let conv = init.conv(config, device);
                     Layer::Conv(if *dirac { dirac_init(conv) } else { conv })
                 }
                 // Default-initialized here; `whiten::init` sets the filters from the data.
                 LayerSpec::Whiten { kernel, .. } => {
                     let out = 2 * channels * kernel * kernel;
-                    Layer::Conv(WeightInit(None).conv(channels, out, *kernel, 1, 0, true, device))
+                    let config = conv_config([channels, out], [*kernel, 1, 0], true);
+                    Layer::Conv(WeightInit(None).conv(config, device))
                 }
                 // The one-pass CPU average takes neither a window over the edge (ceil mode)
                 // nor count_include_pad = false: those run through Burn's pooling; the
@@ -200,14 +206,20 @@ impl Net {
                     activation,
                 } => {
                     let shortcut = residual_projects(channels, *out, *stride).then(|| Shortcut {
-                        conv: init.conv(channels, *out, 1, *stride, 0, false, device),
+                        conv: init.conv(
+                            conv_config([channels, *out], [1, *stride, 0], false),
+                            device,
+                        ),
                         bn: BatchNormConfig::new(*out).init(device),
                     });
                     Layer::Residual(Residual {
-                        conv1: init.conv(channels, *out, 3, *stride, 1, false, device),
+                        conv1: init.conv(
+                            conv_config([channels, *out], [3, *stride, 1], false),
+                            device,
+                        ),
                         bn1: BatchNormConfig::new(*out).init(device),
                         act1: Act::new(*activation, device),
-                        conv2: init.conv(*out, *out, 3, 1, 1, false, device),
+                        conv2: init.conv(conv_config([*out, *out], [3, 1, 1], false), device),
                         bn2: BatchNormConfig::new(*out).init(device),
                         shortcut,
                         act2: Act::new(*activation, device),

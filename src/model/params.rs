@@ -22,8 +22,12 @@ pub fn layer_params(layer: &LayerSpec, shape: Shape) -> usize {
     let slopes = |kind: &Activation| usize::from(*kind == Activation::Prelu);
     match layer {
         LayerSpec::Conv {
-            out, kernel, bias, ..
-        } => out * width * kernel * kernel + if *bias { *out } else { 0 },
+            out,
+            kernel,
+            bias,
+            groups,
+            ..
+        } => out * (width / groups) * kernel * kernel + if *bias { *out } else { 0 },
         LayerSpec::Whiten { kernel, .. } => {
             let out = 2 * width * kernel * kernel;
             out * width * kernel * kernel + out

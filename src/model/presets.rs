@@ -242,6 +242,8 @@ fn resnet18(b: &mut Builder, classes: usize) {
         input: None,
         bias: false,
         dirac: false,
+        dilation: 1,
+        groups: 1,
     });
     b.bn().act();
     for (out, stride) in [

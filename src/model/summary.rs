@@ -55,6 +55,8 @@ pub fn describe(layer: &LayerSpec) -> String {
             stride,
             padding,
             bias,
+            dilation,
+            groups,
             ..
         } => {
             let stride = stride_words(*stride);
@@ -63,7 +65,16 @@ pub fn describe(layer: &LayerSpec) -> String {
             } else {
                 format!(" pad {padding}")
             };
-            format!("conv {out} {kernel}x{kernel}{stride}{pad}{}", no_bias(bias))
+            let dilation = match dilation {
+                1 => String::new(),
+                d => format!(" dilation {d}"),
+            };
+            let groups = match groups {
+                1 => String::new(),
+                g => format!(" groups {g}"),
+            };
+            let bias = no_bias(bias);
+            format!("conv {out} {kernel}x{kernel}{stride}{pad}{dilation}{groups}{bias}")
         }
         LayerSpec::Whiten { kernel, .. } => format!("whiten {kernel}x{kernel} (fixed)"),
         LayerSpec::Pool {
@@ -121,7 +132,12 @@ fn mult_adds(layer: &LayerSpec, input: Shape, output: Shape) -> u64 {
         Shape::Flat(_) => 1,
     };
     let n = match layer {
-        LayerSpec::Conv { out, kernel, .. } => out * out_pixels * width * kernel * kernel,
+        LayerSpec::Conv {
+            out,
+            kernel,
+            groups,
+            ..
+        } => out * out_pixels * (width / groups) * kernel * kernel,
         LayerSpec::Whiten { kernel, .. } => {
             let filters = 2 * width * kernel * kernel;
             filters * out_pixels * width * kernel * kernel

@@ -60,13 +60,31 @@ impl Graph {
         name.into()
     }
 
+    /// A conv of square `kernel`, `stride`, `padding`; a layer's dilation and groups as
+    /// ONNX's `dilations` and `group` where not 1.
     fn conv(&mut self, x: String, kernel: usize, stride: usize, padding: usize) -> String {
+        self.conv_with(x, [kernel, stride, padding], 1, 1)
+    }
+
+    fn conv_with(
+        &mut self,
+        x: String,
+        [kernel, stride, padding]: [usize; 3],
+        dilation: usize,
+        groups: usize,
+    ) -> String {
         let inputs = std::iter::once(x).chain(self.weights()).collect();
-        let attrs = vec![
+        let mut attrs = vec![
             ints("kernel_shape", &[kernel, kernel]),
             ints("strides", &[stride, stride]),
             ints("pads", &[padding; 4]),
         ];
+        if dilation != 1 {
+            attrs.push(ints("dilations", &[dilation, dilation]));
+        }
+        if groups != 1 {
+            attrs.push(int("group", groups as i64));
+        }
         self.node("Conv", inputs, attrs)
     }
 
@@ -165,8 +183,10 @@ impl Graph {
                 kernel,
                 stride,
                 padding,
+                dilation,
+                groups,
                 ..
-            } => self.conv(x, *kernel, *stride, *padding),
+            } => self.conv_with(x, [*kernel, *stride, *padding], *dilation, *groups),
             LayerSpec::Pool {
                 kernel,
                 stride,

@@ -92,11 +92,23 @@ fn module(layer: &LayerSpec, shape: Shape) -> String {
             stride,
             padding,
             bias,
+            dilation,
+            groups,
             ..
-        } => format!(
-            "nn.Conv2d({width}, {out}, kernel_size={kernel}, stride={stride}, padding={padding}{})",
-            if *bias { "" } else { ", bias=False" }
-        ),
+        } => {
+            let mut args = format!("{width}, {out}, kernel_size={kernel}, stride={stride}");
+            args += &format!(", padding={padding}");
+            if *dilation != 1 {
+                args += &format!(", dilation={dilation}");
+            }
+            if *groups != 1 {
+                args += &format!(", groups={groups}");
+            }
+            if !*bias {
+                args += ", bias=False";
+            }
+            format!("nn.Conv2d({args})")
+        }
         LayerSpec::Pool {
             kernel,
             stride,

@@ -20,14 +20,6 @@ enum Value {
 
 /// (layer, argument, convlab's value, what convlab does), the layer by convlab's kind.
 const FIXED: &[(&str, &str, Value, &str)] = &[
-    ("conv", "dilation", Value::Int(1), NOT_DILATED),
-    ("conv", "dilation_rate", Value::Int(1), NOT_DILATED),
-    (
-        "conv",
-        "groups",
-        Value::Int(1),
-        "convlab's convolutions connect every input channel to every output channel (groups = 1)",
-    ),
     (
         "conv",
         "padding_mode",
@@ -75,7 +67,7 @@ const FIXED: &[(&str, &str, Value, &str)] = &[
     ("activation", "inplace", Value::AnyFlag, INPLACE),
 ];
 
-const NOT_DILATED: &str = "convlab's kernels are not dilated (dilation = 1)";
+const NOT_DILATED: &str = "convlab's pools are not dilated (dilation = 1)";
 const INPLACE: &str = "inplace is true or false (the same function either way: PyTorch's \
                        memory choice)";
 const ALL_BUT_BATCH: &str =

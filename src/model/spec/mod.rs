@@ -41,6 +41,13 @@ pub enum LayerSpec {
         /// as usual: a deep stack then begins close to passing its input through (airbench).
         #[serde(default, skip_serializing_if = "is_false")]
         dirac: bool,
+        /// PyTorch's `dilation`: the kernel's taps this many pixels apart.
+        #[serde(default = "one", skip_serializing_if = "is_one")]
+        dilation: usize,
+        /// PyTorch's `groups`: the channels in this many separate sets, each output set
+        /// reading its own input set (groups = in channels: a depthwise conv).
+        #[serde(default = "one", skip_serializing_if = "is_one")]
+        groups: usize,
     },
     /// A fixed patch-whitening conv (airbench's first layer): `kernel` x `kernel`, no padding,
     /// 2*C*kernel^2 filters, set before training from the training images' patch covariance
@@ -155,6 +162,10 @@ fn is_true(b: &bool) -> bool {
 fn is_false(b: &bool) -> bool {
     !*b
 }
+fn is_one(n: &usize) -> bool {
+    *n == 1
+}
+
 fn is_zero(n: &usize) -> bool {
     *n == 0
 }
@@ -193,6 +204,8 @@ impl LayerSpec {
             input: None,
             bias: true,
             dirac: false,
+            dilation: 1,
+            groups: 1,
         }
     }
 

@@ -39,7 +39,7 @@ const ALIASES: &[(&str, &[&str])] = &[
 
 /// Other names of layer arguments, by layer type: (kind, PyTorch's or Keras' name, convlab's).
 /// Keras' batch-norm `momentum` is not among them: it is 1 minus PyTorch's. (Arguments that
-/// convlab has one value of, `dilation = 1`, are fixed.rs's.)
+/// convlab has one value of, a pool's `dilation = 1`, are fixed.rs's.)
 const ARGUMENTS: &[(&str, &str, &str)] = &[
     ("conv", "out_channels", "out"),
     ("conv", "filters", "out"),
@@ -47,6 +47,7 @@ const ARGUMENTS: &[(&str, &str, &str)] = &[
     ("conv", "kernel_size", "kernel"),
     ("conv", "strides", "stride"),
     ("conv", "use_bias", "bias"),
+    ("conv", "dilation_rate", "dilation"),
     ("pool", "kernel_size", "kernel"),
     ("pool", "pool_size", "kernel"),
     ("pool", "strides", "stride"),
@@ -65,7 +66,7 @@ const ARGUMENTS: &[(&str, &str, &str)] = &[
 ];
 
 /// Arguments PyTorch users write as pairs (`kernel_size=(3, 3)`): a square pair is one number.
-const PAIRED: &[&str] = &["kernel", "stride", "padding"];
+const PAIRED: &[&str] = &["kernel", "stride", "padding", "dilation"];
 
 /// The kinds serde knows (`LayerSpec`'s tags), compared folded too (`AvgPool`, `Dropout`).
 const KINDS: &[&str] = &[

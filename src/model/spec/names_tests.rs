@@ -233,6 +233,17 @@ fn a_net_as_print_model_shows_it_is_the_same_net_in_convlabs_names() {
     );
     let own = parsed("{ type = \"conv\", out = 8, bias = false }, { type = \"bn\", eps = 0.001 }");
     assert_eq!(keras, own);
+    // A conv's dilation (Keras' dilation_rate) and groups are its own.
+    let dilated = parsed(
+        "{ type = \"Conv2d\", out_channels = 8, dilation = [2, 2], groups = 4 }, \
+         { type = \"Conv2D\", filters = 8, dilation_rate = 3 }",
+    );
+    let own = parsed(
+        "{ type = \"conv\", out = 8, dilation = 2, groups = 4 }, \
+         { type = \"conv\", out = 8, dilation = 3 }",
+    );
+    assert_eq!(dilated, own);
+    assert_ne!(dilated[0], LayerSpec::conv(8, 3, 0));
 }
 
 #[test]
@@ -240,7 +251,7 @@ fn an_argument_at_another_value_than_convlabs_is_refused_with_what_convlab_does(
     let cases = [
         (
             "{ type = \"MaxPool2d\", kernel_size = 3, dilation = 2 }",
-            "model.layers[0] (pool): dilation = 2: convlab's kernels are not dilated \
+            "model.layers[0] (pool): dilation = 2: convlab's pools are not dilated \
              (dilation = 1)",
         ),
         (
@@ -248,11 +259,6 @@ fn an_argument_at_another_value_than_convlabs_is_refused_with_what_convlab_does(
             "model.layers[0] (activation): shared_axes is Keras' PReLU argument; convlab's PReLU \
              is PyTorch's, with num_parameters = 1 (one slope, Keras' shared_axes = [1, 2, 3]) \
              or the channel count (one per channel, shared_axes = [1, 2])",
-        ),
-        (
-            "{ type = \"Conv2d\", out_channels = 8, dilation = [2, 2] }",
-            "model.layers[0] (conv): dilation = [2, 2]: convlab's kernels are not dilated \
-             (dilation = 1)",
         ),
         (
             "{ type = \"MaxPool2d\", kernel_size = 2, return_indices = true }",
@@ -276,7 +282,6 @@ fn an_argument_at_another_value_than_convlabs_is_refused_with_what_convlab_does(
         assert_eq!(refused_layer(&table).as_deref(), Some(want), "{layer}");
     }
     for layer in [
-        "{ type = \"Conv2d\", out_channels = 8, groups = 8 }",
         "{ type = \"Conv2d\", out_channels = 8, padding_mode = \"reflect\" }",
         "{ type = \"BatchNorm2d\", track_running_stats = false }",
         "{ type = \"Flatten\", end_dim = 2 }",

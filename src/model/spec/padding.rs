@@ -1,5 +1,6 @@
 //! A conv's `padding` as PyTorch and Keras users also write it: `"valid"` (none) and
-//! `"same"` (the output as large as the input: kernel / 2 on every side). As PyTorch's
+//! `"same"` (the output as large as the input: kernel / 2 on every side, dilation times that
+//! for a dilated kernel). As PyTorch's
 //! `padding="same"`, it is taken for stride 1 only, and with an odd kernel, because convlab
 //! pads every side alike (Keras' strided "same" pads the bottom and right only, and PyTorch
 //! refuses it: "padding='same' is not supported for strided convolutions"). A pool's
@@ -28,8 +29,14 @@ pub fn padding_words(config: &mut toml::Table) {
         let pixels = match fold(word).as_str() {
             "valid" => Some(0),
             "same" if kind != "conv" => None,
-            "same" => match (number("kernel", 3), number("stride", 1)) {
-                (Some(kernel), Some(1)) if kernel % 2 == 1 => Some(kernel / 2),
+            // A dilated kernel spans dilation * (kernel - 1) + 1 pixels: half of the rest
+            // on each side.
+            "same" => match (
+                number("kernel", 3),
+                number("stride", 1),
+                number("dilation", 1),
+            ) {
+                (Some(kernel), Some(1), Some(d)) if kernel % 2 == 1 => Some(d * (kernel - 1) / 2),
                 _ => None,
             },
             _ => None,
@@ -84,10 +91,12 @@ mod tests {
             "{ type = \"conv\", out = 8, padding = \"same\" }, \
              { type = \"conv\", out = 8, kernel = 5, padding = \"Same\" }, \
              { type = \"conv\", out = 8, kernel = 7, stride = 1, padding = \"same\" }, \
-             { type = \"conv\", out = 8, kernel = 3, stride = 2, padding = \"valid\" }",
+             { type = \"conv\", out = 8, kernel = 3, stride = 2, padding = \"valid\" }, \
+             { type = \"conv\", out = 8, kernel = 3, dilation = 2, padding = \"same\" }",
         );
-        assert_eq!(out.matches("padding = ").count(), 4, "{out}");
-        for (i, want) in [1, 2, 3, 0].iter().enumerate() {
+        // The dilated 3x3 spans 5 pixels: 2 on each side (PyTorch's padding='same' too).
+        assert_eq!(out.matches("padding = ").count(), 5, "{out}");
+        for (i, want) in [1, 2, 3, 0, 2].iter().enumerate() {
             let layer = out.split('}').nth(i).unwrap_or_default();
             assert!(
                 layer.contains(&format!("padding = {want}")),

@@ -52,8 +52,29 @@ impl LayerSpec {
                 stride,
                 padding,
                 input: expected,
+                dirac,
+                dilation,
+                groups,
                 ..
-            } => conv_output(image("conv")?, *out, *kernel, *stride, *padding, *expected),
+            } => {
+                let (c, h, w) = image("conv")?;
+                if *groups == 0 || c % groups != 0 || out % groups != 0 {
+                    return Err(format!(
+                        "groups = {groups} must divide the {c} input channels and the {out} \
+                         output channels"
+                    ));
+                }
+                if *dirac && *groups != 1 {
+                    return Err("dirac starts ungrouped filters only (groups = 1)".into());
+                }
+                let window = Window {
+                    kernel: *kernel,
+                    stride: *stride,
+                    padding: *padding,
+                    dilation: *dilation,
+                };
+                conv_output((c, h, w), *out, window, *expected)
+            }
             LayerSpec::Pool {
                 kernel,
                 stride,
@@ -94,7 +115,13 @@ impl LayerSpec {
                 if !(*eps > 0.0 && eps.is_finite()) {
                     return Err(format!("eps = {eps} must be a positive number"));
                 }
-                conv_output((c, h, w), 2 * c * kernel * kernel, *kernel, 1, 0, None)
+                let window = Window {
+                    kernel: *kernel,
+                    stride: 1,
+                    padding: 0,
+                    dilation: 1,
+                };
+                conv_output((c, h, w), 2 * c * kernel * kernel, window, None)
             }
             LayerSpec::Bn {
                 input: expected,
@@ -218,32 +245,50 @@ pub fn pooled_size(n: usize, k: usize, s: usize, p: usize, ceil_mode: bool) -> u
 }
 
 /// A conv's output shape from its (c, h, w) input.
-fn conv_output(
-    (c, h, w): (usize, usize, usize),
-    out: usize,
+/// A conv's window: its kernel, stride, padding and dilation.
+struct Window {
     kernel: usize,
     stride: usize,
     padding: usize,
+    dilation: usize,
+}
+
+fn conv_output(
+    (c, h, w): (usize, usize, usize),
+    out: usize,
+    window: Window,
     expected: Option<usize>,
 ) -> std::result::Result<Shape, String> {
+    let Window {
+        kernel,
+        stride,
+        padding,
+        dilation,
+    } = window;
     if let Some(e) = expected
         && e != c
     {
         return Err(format!("declares in = {e} channels but receives {c}"));
     }
-    if out == 0 || kernel == 0 || stride == 0 {
-        return Err("out, kernel and stride must be at least 1".into());
+    if out == 0 || kernel == 0 || stride == 0 || dilation == 0 {
+        return Err("out, kernel, stride and dilation must be at least 1".into());
     }
+    // A dilated kernel spans dilation * (kernel - 1) + 1 pixels.
+    let span = dilation * (kernel - 1) + 1;
     let (ph, pw) = (h + 2 * padding, w + 2 * padding);
-    if kernel > ph || kernel > pw {
+    if span > ph || span > pw {
+        let spans = match dilation {
+            1 => String::new(),
+            _ => format!(" (spanning {span} pixels at dilation {dilation})"),
+        };
         return Err(format!(
-            "kernel {kernel} is larger than its {h}x{w} input (+ padding {padding})"
+            "kernel {kernel}{spans} is larger than its {h}x{w} input (+ padding {padding})"
         ));
     }
     Ok(Shape::Image {
         c: out,
-        h: (ph - kernel) / stride + 1,
-        w: (pw - kernel) / stride + 1,
+        h: (ph - span) / stride + 1,
+        w: (pw - span) / stride + 1,
     })
 }
 
@@ -275,51 +320,5 @@ fn linear_output(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// PyTorch's output sizes with ceil_mode:
-    ///   for k, s, p, n in [(2, 2, 0, 7), (3, 2, 0, 26), (3, 2, 1, 6), (2, 2, 1, 5)]:
-    ///       nn.MaxPool2d(k, s, p, ceil_mode=True)(torch.zeros(1, 1, n, n)).shape[-1]
-    ///   -> 4, 13, 4, 3 (floor: 3, 12, 3, 3; the fourth (2, 2, 1, 5) window would start in the
-    ///   right padding, and is dropped)
-    #[test]
-    fn ceil_mode_keeps_a_last_window_over_the_edge_as_pytorch_does() {
-        let side = |k, s, p, n, ceil_mode| {
-            let pool = LayerSpec::Pool {
-                kernel: k,
-                stride: Some(s),
-                padding: p,
-                ceil_mode,
-            };
-            match pool.output_shape(Shape::Image { c: 1, h: n, w: n }) {
-                Ok(Shape::Image { h, .. }) => h,
-                other => panic!("{other:?}"),
-            }
-        };
-        let cases = [
-            (2, 2, 0, 7, 4, 3),
-            (3, 2, 0, 26, 13, 12),
-            (3, 2, 1, 6, 4, 3),
-            (2, 2, 1, 5, 3, 3),
-        ];
-        for (k, s, p, n, ceil, floor) in cases {
-            assert_eq!(
-                (side(k, s, p, n, true), side(k, s, p, n, false)),
-                (ceil, floor)
-            );
-        }
-        let plane = LayerSpec::AvgPool {
-            kernel: None,
-            stride: None,
-            padding: 0,
-            ceil_mode: true,
-            count_include_pad: true,
-        };
-        let why = plane.output_shape(Shape::Image { c: 1, h: 4, w: 4 });
-        assert_eq!(
-            why,
-            Err("ceil_mode needs a kernel: it rounds the count of windows up".into())
-        );
-    }
-}
+#[path = "shape_tests.rs"]
+mod tests;
