@@ -9,6 +9,7 @@ use super::{ConfigArgs, thousands};
 use crate::data::{self, DataConfig, Lookup, known_layout};
 use crate::error::{Error, Result};
 use crate::experiment::config::is_study;
+use crate::experiment::overrides::{blame_set, warning_line};
 use crate::experiment::study::Study;
 use crate::model::checkpoint;
 use crate::model::params::trainable_params;
@@ -18,6 +19,7 @@ use crate::model::summary::summarize;
 use crate::run::files;
 use crate::text::counted;
 use crate::train::config::RunConfig;
+use crate::train::unused_keys::unused_keys;
 
 #[derive(Args)]
 pub struct SummaryArgs {
@@ -34,9 +36,15 @@ pub fn run(a: SummaryArgs) -> Result<()> {
     if is_study(path)? {
         return study_summary(&a);
     }
-    let cfg = a.config.load()?;
+    // The warnings train gives on the same config, such as layers a preset leaves unread.
+    let (cfg, given) = a.config.load_and_keys()?;
+    let (origin, sets) = (a.config.origin(), &a.config.set);
+    for line in unused_keys(&cfg, &given) {
+        eprintln!("{}", warning_line(&origin, &line, sets));
+    }
     let lookup = a.config.data.lookup();
-    let net = config_net(&cfg, &mut DataShapes::new(&lookup), &a.config.origin())?;
+    let net =
+        config_net(&cfg, &mut DataShapes::new(&lookup), &origin).map_err(|e| blame_set(e, sets))?;
     net.print(&format!("{}: {}", cfg.name, net.what));
     Ok(())
 }

@@ -280,3 +280,36 @@ fn keras_input_shape_is_checked_against_the_data() {
     let out = convlab(&["summary", "keras.toml"], d);
     assert_bad_input(&out, &["model.layers[1] (linear)"]);
 }
+
+/// The bench nets with dilation, groups and per-channel PReLUs count as PyTorch does
+/// (`sum(p.numel() ...)` of the nn.Sequential in each file's header, FlopCounterMode's
+/// FLOPs / 2); a `--set` that breaks a net is named beside the file, and layers a preset
+/// leaves unread get train's warning.
+#[test]
+fn custom_nets_count_as_pytorch_does_and_a_bad_set_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = |name: &str| format!("{}/bench/nets/{name}", env!("CARGO_MANIFEST_DIR"));
+    let out = convlab(&["summary", &net("separable.toml")], dir.path());
+    assert_eq!(totals(&out), (13_162, 3_777_024));
+    assert!(stdout(&out).contains("conv 64 3x3 pad 2 dilation 2 groups 64, no bias"));
+    let out = convlab(&["summary", &net("print-model-args.toml")], dir.path());
+    assert_eq!(totals(&out), (421_930, 4_241_152));
+    let set = "model.layers[3].groups=5";
+    let out = convlab(
+        &["summary", &net("separable.toml"), "--set", set],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let why = format!("with --set {set}: model.layers[3] (conv), input 32x28x28: groups = 5");
+    assert!(stderr(&out).contains(&why), "{}", stderr(&out));
+    let set = "model.layers=[{type=\"conv\", out=8}]";
+    let out = convlab(
+        &["summary", &example("mnist.toml"), "--set", set],
+        dir.path(),
+    );
+    assert!(
+        stderr(&out).contains("so the layers are not read"),
+        "{}",
+        stderr(&out)
+    );
+}
