@@ -2,8 +2,9 @@
 //! `inplace=False`), and a few of Keras', where convlab has one behaviour. A net copied from
 //! that printout trains as written: an argument at convlab's value is dropped, as the same
 //! function; at another value it is refused with what convlab does, where serde would only
-//! say "unknown field". (A pool's ceil_mode and an average's count_include_pad are the layers' own
-//! arguments, spec/mod.rs, and so are the activations' arguments, spec/activation.rs.)
+//! say "unknown field". (A conv's dilation and groups, a pool's ceil_mode and an average's
+//! count_include_pad are the layers' own arguments, spec/mod.rs, and so are the
+//! activations' arguments, spec/activation.rs.)
 
 use crate::choice::fold;
 

@@ -179,8 +179,8 @@ pub fn refused_layer(config: &toml::Table) -> Option<String> {
         if let (Some(key), "conv" | "pool" | "avg-pool") = (pair, written) {
             let pair = layer.get(*key).map(ToString::to_string).unwrap_or_default();
             return Some(format!(
-                "model.layers[{i}] ({written}): {key} = {pair}: convlab's kernels, strides and \
-                 paddings are square, one number for both sides"
+                "model.layers[{i}] ({written}): {key} = {pair}: convlab's kernels, strides, \
+                 paddings and dilations are square, one number for both sides"
             ));
         }
         if layer.get("input_shape").is_some() {

@@ -112,8 +112,8 @@ fn layers_convlab_does_not_take_are_refused_with_the_reason() {
             .ends_with("themselves): leave it out")
     );
     let why = refused_layer(&table("{ type = \"pool\", kernel = [3, 2] }"));
-    let want = "model.layers[0] (pool): kernel = [3, 2]: convlab's kernels, strides and \
-                paddings are square, one number for both sides";
+    let want = "model.layers[0] (pool): kernel = [3, 2]: convlab's kernels, strides, \
+                paddings and dilations are square, one number for both sides";
     assert_eq!(why.as_deref(), Some(want));
     // AvgPool2d without kernel_size stays as written (canonical_layer_names).
     let why = refused_layer(&table("{ type = \"AvgPool2d\" }")).unwrap_or_default();
