@@ -36,14 +36,10 @@ impl Act {
         match spec.kind {
             Activation::LeakyRelu => Act::LeakyRelu(
                 LeakyReluConfig::new()
-                    .with_negative_slope(spec.negative_slope.unwrap_or(0.01))
+                    .with_negative_slope(spec.leaky_slope())
                     .init(),
             ),
-            Activation::Elu => Act::Elu(
-                EluConfig::new()
-                    .with_alpha(spec.alpha.unwrap_or(1.0))
-                    .init(),
-            ),
+            Activation::Elu => Act::Elu(EluConfig::new().with_alpha(spec.elu_alpha()).init()),
             Activation::Prelu => Act::PRelu(
                 PReluConfig::new()
                     .with_num_parameters(spec.slopes())

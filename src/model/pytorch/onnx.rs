@@ -99,11 +99,11 @@ impl Graph {
         let (lower, upper) = act.rrelu_range();
         match act.kind {
             Activation::LeakyRelu => {
-                let slope = act.negative_slope.unwrap_or(0.01) as f32;
+                let slope = act.leaky_slope() as f32;
                 self.node("LeakyRelu", vec![x], vec![float("alpha", slope)])
             }
             Activation::Elu => {
-                let alpha = act.alpha.unwrap_or(1.0) as f32;
+                let alpha = act.elu_alpha() as f32;
                 self.node("Elu", vec![x], vec![float("alpha", alpha)])
             }
             // In inference RReLU is a leaky ReLU with the midpoint slope.
@@ -114,9 +114,10 @@ impl Graph {
             // One slope per channel broadcasts over an image's planes as [C, 1, 1].
             Activation::Prelu => {
                 let slope = self.weights().remove(0);
-                if let (Shape::Image { c, .. }, 2..) = (shape, act.slopes()) {
-                    let last = self.initializers.last_mut().expect("the slopes");
-                    last.dims = vec![c as i64, 1, 1];
+                if let (Shape::Image { c, .. }, 2..) = (shape, act.slopes())
+                    && let Some(t) = self.initializers.iter_mut().find(|t| t.name == slope)
+                {
+                    t.dims = vec![c as i64, 1, 1];
                 }
                 self.node("PRelu", vec![x, slope], vec![])
             }

@@ -39,7 +39,9 @@ pub enum GeluForm {
     Tanh,
 }
 
-/// PyTorch's RReLU range.
+/// PyTorch's defaults: LeakyReLU's slope, ELU's alpha, RReLU's range, PReLU's start.
+const LEAKY_SLOPE: f64 = 0.01;
+const ELU_ALPHA: f64 = 1.0;
 const RRELU_LOWER: f64 = 1.0 / 8.0;
 const RRELU_UPPER: f64 = 1.0 / 3.0;
 const PRELU_INIT: f64 = 0.25;
@@ -65,6 +67,14 @@ impl ActivationLayer {
             Activation::Prelu => self.num_parameters.unwrap_or(1),
             _ => 0,
         }
+    }
+
+    pub fn leaky_slope(&self) -> f64 {
+        self.negative_slope.unwrap_or(LEAKY_SLOPE)
+    }
+
+    pub fn elu_alpha(&self) -> f64 {
+        self.alpha.unwrap_or(ELU_ALPHA)
     }
 
     pub fn prelu_init(&self) -> f64 {
