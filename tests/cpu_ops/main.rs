@@ -7,6 +7,7 @@ use convlab::model::spec::Shape;
 use convlab::model::{Init, ModelConfig, Net};
 
 mod batch_norm;
+mod depthwise;
 mod dropout;
 
 /// Held by every test here that draws from the flex device's random generator (a net's init,

@@ -16,7 +16,7 @@ use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 
 use super::conv_kernels::{self, ConvShape};
-use super::{conv_pairs, gemm_bf16, winograd, winograd_grid};
+use super::{conv_pairs, depthwise, gemm_bf16, winograd, winograd_grid};
 use super::{dims, on_flex, tensor, values};
 
 /// Which kernels run a convolution.
@@ -65,9 +65,10 @@ pub trait CpuConv: Backend {
     ) -> FloatTensor<Self>;
 }
 
-/// Burn's conv2d, or the im2col one where the tensor lives on flex and the conv is plain
-/// (square kernel, same stride and padding on both axes, no dilation or groups); `bf16`:
-/// its GEMMs in bf16 where the CPU can (`ConvShape::bf16`).
+/// Burn's conv2d, or on flex convlab's: the depthwise passes for a conv with one input
+/// channel per group (`depthwise`), the im2col/Winograd ones where the conv is plain (square
+/// kernel, same stride and padding on both axes, no dilation or groups); `bf16`: their GEMMs
+/// in bf16 where the CPU can (`ConvShape::bf16`). Other grouped or dilated convs keep Burn's.
 pub fn conv2d_fast(
     x: Tensor<4>,
     weight: Tensor<4>,
@@ -82,7 +83,13 @@ pub fn conv2d_fast(
         && options.padding[0] == options.padding[1]
         && options.dilation == [1, 1]
         && options.groups == 1;
-    if !plain || !on_flex(&x) {
+    if !on_flex(&x) {
+        return conv2d(x, weight, bias, options);
+    }
+    if let Some(g) = depthwise::depthwise(x.dims(), weight.dims(), &options) {
+        return depthwise::conv2d(x, weight, bias, g);
+    }
+    if !plain {
         return conv2d(x, weight, bias, options);
     }
     let bias = bias.unwrap_or_else(|| Tensor::zeros([weight.dims()[0]], &weight.device()));

@@ -59,6 +59,8 @@ mod conv_kernels;
 mod conv_pairs;
 mod conv_rows;
 mod conv_side_by_side;
+pub mod depthwise;
+mod depthwise_planes;
 pub mod dropout;
 pub mod gemm_bf16;
 mod gemm_bf16_amx;
