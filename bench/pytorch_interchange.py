@@ -145,7 +145,8 @@ def trained_checks(bin, tmp, data_dir, results):
     statistics, normalization in the checkpoint)."""
     paths, x = images(tmp, (1, 28, 28))
     variants = {"gelu": [], "elu": [], "leaky-relu": [], "rrelu": [], "prelu": ["model.batch_norm=on"],
-                "silu": [], "mish": [], "selu": [], "tanh": [], "sigmoid": []}
+                "silu": [], "mish": [], "selu": [], "tanh": [], "sigmoid": [],
+                "relu6": [], "hardtanh": [], "hardswish": [], "hardsigmoid": []}
     for act, extra in variants.items():
         run = os.path.join(tmp, f"run-{act}")
         sets = ["train.epochs=1", "data.limit_train=640", "data.limit_test=64", f"model.activation={act}", *extra]

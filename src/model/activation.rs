@@ -3,8 +3,9 @@
 //! (`cpu::prelu`, `cpu::smooth`) and Burn's layers elsewhere.
 
 use burn::nn::activation::{
-    Elu, EluConfig, Gelu, LeakyRelu, LeakyReluConfig, Mish, PRelu, PReluConfig, RRelu, RReluConfig,
-    Relu, Selu, SiLU, Sigmoid, Tanh,
+    Elu, EluConfig, Gelu, HardSigmoid, HardSigmoidConfig, HardSwish, Hardtanh, HardtanhConfig,
+    LeakyRelu, LeakyReluConfig, Mish, PRelu, PReluConfig, RRelu, RReluConfig, Relu, Relu6, Selu,
+    SiLU, Sigmoid, Tanh,
 };
 use burn::prelude::*;
 
@@ -27,6 +28,10 @@ pub enum Act {
     Selu(Selu),
     Tanh(Tanh),
     Sigmoid(Sigmoid),
+    Relu6(Relu6),
+    Hardtanh(Hardtanh),
+    Hardswish(HardSwish),
+    Hardsigmoid(HardSigmoid),
 }
 
 impl Act {
@@ -60,6 +65,20 @@ impl Act {
             Activation::Selu => Act::Selu(Selu::new()),
             Activation::Tanh => Act::Tanh(Tanh::new()),
             Activation::Sigmoid => Act::Sigmoid(Sigmoid::new()),
+            Activation::Relu6 => Act::Relu6(Relu6::new()),
+            Activation::Hardtanh => {
+                let (min, max) = spec.hardtanh_range();
+                let config = HardtanhConfig::new().with_min_val(min).with_max_val(max);
+                Act::Hardtanh(config.init())
+            }
+            Activation::Hardswish => Act::Hardswish(HardSwish::new()),
+            // Burn's default is Keras 2's 0.2 x + 0.5; PyTorch's is x / 6 + 1/2.
+            Activation::Hardsigmoid => Act::Hardsigmoid(
+                HardSigmoidConfig::new()
+                    .with_alpha(1.0 / 6.0)
+                    .with_beta(0.5)
+                    .init(),
+            ),
         }
     }
 
@@ -71,7 +90,7 @@ impl Act {
     /// Whether the output holds only input values (or zeros), and the gradient likewise: then
     /// bf16 values stay bf16 values (`Net::forward`'s skipped roundings).
     pub(crate) fn keeps_bf16(&self) -> bool {
-        matches!(self, Act::Relu(_))
+        matches!(self, Act::Relu(_) | Act::Relu6(_))
     }
 
     pub(crate) fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
@@ -93,6 +112,16 @@ impl Act {
             Act::Selu(_) => smooth::forward(x, Smooth::Selu, super::elu::selu),
             Act::Tanh(a) => smooth::forward(x, Smooth::Tanh, |x| a.forward(x)),
             Act::Sigmoid(a) => smooth::forward(x, Smooth::Sigmoid, |x| a.forward(x)),
+            Act::Relu6(a) => {
+                let kind = Smooth::Clamp { min: 0.0, max: 6.0 };
+                smooth::forward(x, kind, |x| a.forward(x))
+            }
+            Act::Hardtanh(a) => {
+                let (min, max) = (a.min_val as f32, a.max_val as f32);
+                smooth::forward(x, Smooth::Clamp { min, max }, |x| a.forward(x))
+            }
+            Act::Hardswish(a) => smooth::forward(x, Smooth::Hardswish, |x| a.forward(x)),
+            Act::Hardsigmoid(a) => smooth::forward(x, Smooth::Hardsigmoid, |x| a.forward(x)),
         }
     }
 }

@@ -10,8 +10,10 @@ use crate::model::spec::LayerSpec;
 crate::choice! {
     /// Hidden-layer activations, with PyTorch's defaults (LeakyReLU slope 0.01, one PReLU
     /// slope initialised to 0.25, RReLU in [1/8, 1/3], ELU alpha 1, exact GELU, SELU's
-    /// fixed alpha and scale). Tanh and sigmoid are the saturating classics a study sets
-    /// against ReLU; SiLU (swish) and Mish the smooth modern ones.
+    /// fixed alpha and scale, Hardtanh in [-1, 1]). Tanh and sigmoid are the saturating
+    /// classics a study sets against ReLU; SiLU (swish) and Mish the smooth modern ones;
+    /// ReLU6, Hardswish and Hardsigmoid MobileNet's piecewise ones (PyTorch's definitions:
+    /// Hardsigmoid is relu6(x + 3) / 6, Keras 3's hard_sigmoid, not Keras 2's 0.2 x + 0.5).
     pub enum Activation("activation") {
         Relu => "relu",
         LeakyRelu => "leaky-relu",
@@ -24,6 +26,10 @@ crate::choice! {
         Selu => "selu",
         Tanh => "tanh",
         Sigmoid => "sigmoid",
+        Relu6 => "relu6",
+        Hardtanh => "hardtanh",
+        Hardswish => "hardswish" | "hard-silu",
+        Hardsigmoid => "hardsigmoid",
     }
 }
 

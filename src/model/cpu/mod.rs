@@ -1,6 +1,7 @@
 //! Hand-written CPU operations for the layers where Burn's flex backend was slow on the seed
 //! notebooks' nets (profiles in bench/README.md): convolution (im2col + GEMM, or
-//! Winograd F(2x2, 3x3) for 3x3 stride-1 convs), batch norm's
+//! Winograd F(2x2, 3x3) for 3x3 stride-1 convs; per-plane multiply-adds for depthwise
+//! convs), batch norm's
 //! training and inference passes, PReLU, max pooling and channel dropout, each with its own
 //! backward pass; dropout's mask (`dropout`); and bf16 mixed precision as arithmetic on
 //! bf16-rounded values (`bf16`), with the convolutions' GEMMs in bf16 on CPUs with AVX512-BF16 (`gemm_bf16`).
@@ -75,6 +76,7 @@ pub mod prelu;
 pub mod rmsprop;
 pub mod sgd;
 pub mod smooth;
+mod smooth_math;
 mod step_parts;
 mod winograd;
 mod winograd_deep;

@@ -1,5 +1,6 @@
-//! The smooth activations (sigmoid, tanh, SiLU, Mish, ELU, SELU, GELU and its tanh form) as one pass forward and one
-//! backward. Burn's flex backend computes sigmoid and tanh one element at a time through the
+//! The smooth activations (sigmoid, tanh, SiLU, Mish, ELU, SELU, GELU and its tanh form), and
+//! MobileNet's piecewise ones (Hardtanh and ReLU6, Hardsigmoid, Hardswish), as one pass
+//! forward and one backward. Burn's flex backend computes sigmoid and tanh one element at a time through the
 //! C library (no SIMD), and composes the other four from three to six tensor operations, each
 //! with its own gradient pass: a sigmoid or tanh mnist-cnn epoch took twice a ReLU one, and
 //! PyTorch's three times. Here every element runs the same branch-free arithmetic (an exp of
@@ -7,9 +8,9 @@
 //!
 //! Values and slopes are PyTorch's: x <= 0 takes ELU's and SELU's negative branch, outputs
 //! underflow to exactly 0 where exp(x) would (no subnormals reach the next layer), and no
-//! input makes a NaN that PyTorch would not. Sigmoid, tanh, ELU and SELU read their output in
-//! the backward pass, as PyTorch's do, so their input can be freed at once (as ReLU's);
-//! SiLU and Mish read their input.
+//! input makes a NaN that PyTorch would not. Sigmoid, tanh, ELU, SELU and Hardtanh read their
+//! output in the backward pass, as PyTorch's do, so their input can be freed at once (as
+//! ReLU's); the others read their input.
 
 use std::mem::MaybeUninit;
 
@@ -22,6 +23,10 @@ use burn::backend::{Autodiff, Backend, Flex, backend_extension, tensor::FloatTen
 use burn::tensor::Tensor;
 use rayon::prelude::*;
 
+use super::smooth_math::{
+    clamp, elu, gelu_tanh_parts, normal_cdf_pdf, relu6_shifted, sigmoid, sigmoid_pair, tanh,
+    tanh_softplus,
+};
 use super::{dims, on_flex, tensor, values};
 
 /// Which activation, with its constant (ELU's alpha must be positive: its backward pass tells
@@ -39,6 +44,15 @@ pub enum Smooth {
     Gelu,
     /// GELU's tanh form, x/2 (1 + tanh(u)) with u = sqrt(2/pi) (x + 0.044715 x^3).
     GeluTanh,
+    /// Hardtanh (ReLU6 is [0, 6]): x clamped to [min, max], slope 1 strictly between.
+    Clamp {
+        min: f32,
+        max: f32,
+    },
+    /// relu6(x + 3) / 6.
+    Hardsigmoid,
+    /// x relu6(x + 3) / 6.
+    Hardswish,
 }
 
 /// SELU's fixed constants (`model::elu`'s), rounded to f32.
@@ -50,7 +64,12 @@ impl Smooth {
     fn backward_reads_output(self) -> bool {
         !matches!(
             self,
-            Smooth::Silu | Smooth::Mish | Smooth::Gelu | Smooth::GeluTanh
+            Smooth::Silu
+                | Smooth::Mish
+                | Smooth::Gelu
+                | Smooth::GeluTanh
+                | Smooth::Hardsigmoid
+                | Smooth::Hardswish
         )
     }
 }
@@ -74,128 +93,6 @@ pub fn forward<const D: usize>(
     Tensor::from_dispatch(out)
 }
 
-/// Below about this, exp(x) is under f32's smallest normal number (e^-87.3365): taken as 0.
-const EXP_LO: f32 = -87.33;
-/// Above this, exp(x) overflows f32: callers clamp or never get there.
-const EXP_HI: f32 = 88.376_26;
-
-/// exp(x) for x in [EXP_LO, EXP_HI] (inputs outside are clamped), within 2 ulps: 2^n times a
-/// degree-7 polynomial on [-ln2/2, ln2/2] (Cody-Waite reduction, Cephes' `expf`
-/// coefficients). Branch-free, so a loop of it vectorizes. The rounding to n adds and
-/// subtracts 1.5 * 2^23 (round half to even, no `round` call, exact for |n| < 2^22).
-#[inline(always)]
-pub(crate) fn exp(x: f32) -> f32 {
-    const SHIFT: f32 = 12_582_912.0;
-    let x = x.clamp(EXP_LO, EXP_HI);
-    let t = x * std::f32::consts::LOG2_E + SHIFT;
-    let n = t - SHIFT;
-    // ln 2 in two parts: 355/512 (exact in f32, so n * it is too) and the rest.
-    let r = x - n * 0.693_359_4 + n * 2.121_944_4e-4;
-    let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
-        + 1.666_666_5e-1)
-        * r
-        + 5e-1;
-    let e = r * r * p + r + 1.0;
-    // n is in [-126, 127] after the clamp: 2^n is a normal number built from its bits.
-    let bits = (t.to_bits() as i32 - SHIFT.to_bits() as i32 + 127) << 23;
-    e * f32::from_bits(bits as u32)
-}
-
-/// The logistic sigmoid s and 1 - s, each without cancellation, from e = exp(-|x|) (exact 0
-/// where it would be subnormal): 1 / (1 + e) is the one of them at least 1/2, e / (1 + e)
-/// the other.
-#[inline(always)]
-fn sigmoid_pair(x: f32) -> (f32, f32) {
-    let e = exp(-x.abs());
-    let e = if -x.abs() < EXP_LO { 0.0 } else { e };
-    let big = 1.0 / (1.0 + e);
-    let small = e * big;
-    if x >= 0.0 { (big, small) } else { (small, big) }
-}
-
-#[inline(always)]
-fn sigmoid(x: f32) -> f32 {
-    sigmoid_pair(x).0
-}
-
-/// tanh: an odd polynomial near 0 (Cephes' `tanhf`, relative error ~1e-7 where 1 - e would
-/// cancel), (1 - e) / (1 + e) with e = exp(-2|x|) elsewhere.
-#[inline(always)]
-fn tanh(x: f32) -> f32 {
-    let a = x.abs();
-    let z = x * x;
-    let near = ((((-5.704_988_7e-3 * z + 2.063_909e-2) * z - 5.373_971_6e-2) * z + 1.333_144_2e-1)
-        * z
-        - 3.333_328e-1)
-        * z
-        * x
-        + x;
-    let e = exp(-2.0 * a);
-    let far = ((1.0 - e) / (1.0 + e)).copysign(x);
-    if a < 0.625 { near } else { far }
-}
-
-/// t = tanh(softplus(x)) and 1 - t^2, without a log: with u = e^x, (1 + u)^2 is
-/// e^(2 softplus), so t = n / (n + 2) with n = u (u + 2), and 1 - t^2 = 4 (n + 1) / (n + 2)^2
-/// (no cancellation as t nears 1). t is 1 in f32 for x above 20, where u is clamped.
-#[inline(always)]
-fn tanh_softplus(x: f32) -> (f32, f32) {
-    let u = exp(x.min(20.0));
-    let u = if x < EXP_LO { 0.0 } else { u };
-    let n = u * (u + 2.0);
-    let inv = 1.0 / (n + 2.0);
-    (n * inv, 4.0 * (n + 1.0) * inv * inv)
-}
-
-/// exp(x), 0 where that would be subnormal.
-#[inline(always)]
-fn exp_or_zero(x: f32) -> f32 {
-    if x < EXP_LO { 0.0 } else { exp(x) }
-}
-
-/// The normal distribution's Phi(x) and density phi(x), for the exact GELU. Phi's smaller tail
-/// is erfc(|x| / sqrt 2) / 2, from the Chebyshev fit of Numerical Recipes' `erfcc`
-/// (fractional error under 1.2e-7 everywhere, so the tail keeps its relative precision
-/// where 1 + erf(x) would cancel).
-#[inline(always)]
-fn normal_cdf_pdf(x: f32) -> (f32, f32) {
-    let z = x.abs() * std::f32::consts::FRAC_1_SQRT_2;
-    let t = 1.0 / (1.0 + 0.5 * z);
-    let poly = -1.265_512_2
-        + t * (1.000_023_7
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_204
-                                + t * (1.488_515_9 + t * (-0.822_152_2 + t * 0.170_872_77))))))));
-    let half_square = -z * z;
-    let tail = 0.5 * t * exp_or_zero(half_square + poly);
-    let cdf = if x >= 0.0 { 1.0 - tail } else { tail };
-    // 1 / sqrt(2 pi)
-    let pdf = 0.398_942_3 * exp_or_zero(half_square);
-    (cdf, pdf)
-}
-
-/// For GELU's tanh form: s = (1 + tanh(u)) / 2, which is sigmoid(2u) (so its tail keeps its
-/// relative precision where 1 + tanh(u) would cancel), 1 - s, and du/dx.
-#[inline(always)]
-fn gelu_tanh_parts(x: f32) -> (f32, f32, f32) {
-    const ROOT_2_OVER_PI: f32 = 0.797_884_6;
-    const CUBIC: f32 = 0.044_715;
-    let u = ROOT_2_OVER_PI * (x + CUBIC * x * x * x);
-    let (s, one_minus_s) = sigmoid_pair(2.0 * u);
-    (s, one_minus_s, ROOT_2_OVER_PI * (1.0 + 3.0 * CUBIC * x * x))
-}
-
-/// alpha * (exp(x) - 1) for x <= 0, x above.
-#[inline(always)]
-fn elu(x: f32, alpha: f32) -> f32 {
-    let curve = alpha * (exp(x.min(0.0)) - 1.0);
-    // NaN fails both tests and passes through, as in PyTorch.
-    if x <= 0.0 { curve } else { x }
-}
-
 /// One output from one input.
 #[inline(always)]
 fn value(kind: Smooth, x: f32) -> f32 {
@@ -208,6 +105,9 @@ fn value(kind: Smooth, x: f32) -> f32 {
         Smooth::Selu => SELU_SCALE * elu(x, SELU_ALPHA),
         Smooth::Gelu => x * normal_cdf_pdf(x).0,
         Smooth::GeluTanh => x * gelu_tanh_parts(x).0,
+        Smooth::Clamp { min, max } => clamp(x, min, max),
+        Smooth::Hardsigmoid => relu6_shifted(x) / 6.0,
+        Smooth::Hardswish => x * relu6_shifted(x) / 6.0,
     }
 }
 
@@ -249,6 +149,33 @@ fn slope(kind: Smooth, v: f32, g: f32) -> f32 {
             let (s, one_minus_s, du) = gelu_tanh_parts(v);
             g * (s + 2.0 * v * s * one_minus_s * du)
         }
+        // PyTorch's backward branches, kinks included: 0 at Hardtanh's bounds (the output
+        // is the bound exactly where the input reached it) and at Hardsigmoid's -3 and 3;
+        // Hardswish's x / 3 + 1/2 strictly between -3 and 3, 0 at -3, 1 at 3. A NaN input
+        // passes its gradient on.
+        Smooth::Clamp { min, max } => {
+            if v <= min || v >= max {
+                0.0
+            } else {
+                g
+            }
+        }
+        Smooth::Hardsigmoid => {
+            if v > -3.0 && v < 3.0 {
+                g * (1.0 / 6.0)
+            } else {
+                0.0
+            }
+        }
+        Smooth::Hardswish => {
+            if v <= -3.0 {
+                0.0
+            } else if v < 3.0 {
+                g * (v / 3.0 + 0.5)
+            } else {
+                g
+            }
+        }
     }
 }
 
@@ -265,6 +192,9 @@ macro_rules! per_kind {
             Smooth::Selu => $each!(Smooth::Selu),
             Smooth::Gelu => $each!(Smooth::Gelu),
             Smooth::GeluTanh => $each!(Smooth::GeluTanh),
+            Smooth::Clamp { min, max } => $each!(Smooth::Clamp { min, max }),
+            Smooth::Hardsigmoid => $each!(Smooth::Hardsigmoid),
+            Smooth::Hardswish => $each!(Smooth::Hardswish),
         }
     };
 }

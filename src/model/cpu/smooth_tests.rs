@@ -1,6 +1,7 @@
 //! The one-pass activations against their definitions in f64, value and slope, over the
 //! whole f32 range that matters and its edges; the PyTorch numbers are checked through the
 //! net in tests/pytorch_semantics.rs.
+use super::super::smooth_math::{EXP_HI, EXP_LO, exp};
 use super::*;
 
 /// Inputs from -200 to 200, dense near 0, with the edges: ±0, tiny, the exp limits.
@@ -73,6 +74,24 @@ fn reference(kind: Smooth, x: f64) -> (f64, f64) {
                 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du,
             )
         }
+        // PyTorch's slopes at the kinks: 0 at the bounds, and Hardswish's 0 at -3, 1 at 3.
+        Smooth::Clamp { min, max } => {
+            let (min, max) = (min as f64, max as f64);
+            let d = if x <= min || x >= max { 0.0 } else { 1.0 };
+            (x.clamp(min, max), d)
+        }
+        Smooth::Hardsigmoid => {
+            let d = if x > -3.0 && x < 3.0 { 1.0 / 6.0 } else { 0.0 };
+            ((x + 3.0).clamp(0.0, 6.0) / 6.0, d)
+        }
+        Smooth::Hardswish => {
+            let d = match x {
+                x if x <= -3.0 => 0.0,
+                x if x < 3.0 => x / 3.0 + 0.5,
+                _ => 1.0,
+            };
+            (x * (x + 3.0).clamp(0.0, 6.0) / 6.0, d)
+        }
     }
 }
 
@@ -99,7 +118,7 @@ fn erfc64(x: f64) -> f64 {
     (-x * x).exp() / std::f64::consts::PI.sqrt() / f
 }
 
-const KINDS: [Smooth; 9] = [
+const KINDS: [Smooth; 13] = [
     Smooth::Sigmoid,
     Smooth::Tanh,
     Smooth::Silu,
@@ -109,6 +128,13 @@ const KINDS: [Smooth; 9] = [
     Smooth::Selu,
     Smooth::Gelu,
     Smooth::GeluTanh,
+    Smooth::Clamp { min: 0.0, max: 6.0 },
+    Smooth::Clamp {
+        min: -1.0,
+        max: 1.0,
+    },
+    Smooth::Hardsigmoid,
+    Smooth::Hardswish,
 ];
 
 #[test]

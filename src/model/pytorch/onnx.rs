@@ -141,7 +141,25 @@ impl Graph {
             }
             Activation::Tanh => self.node("Tanh", vec![x], vec![]),
             Activation::Sigmoid => self.node("Sigmoid", vec![x], vec![]),
+            Activation::Relu6 => self.clip(x, 0.0, 6.0),
+            Activation::Hardtanh => {
+                let (min, max) = act.hardtanh_range();
+                self.clip(x, min as f32, max as f32)
+            }
+            Activation::Hardswish => self.node("HardSwish", vec![x], vec![]),
+            // ONNX's default alpha is Keras 2's 0.2; PyTorch's exporter writes 1/6 too.
+            Activation::Hardsigmoid => {
+                let attrs = vec![float("alpha", 1.0 / 6.0), float("beta", 0.5)];
+                self.node("HardSigmoid", vec![x], attrs)
+            }
         }
+    }
+
+    /// x clamped to [min, max]: opset 11 onward takes the bounds as inputs.
+    fn clip(&mut self, x: String, min: f32, max: f32) -> String {
+        let lo = self.constant(&format!("clip_min_{min:?}"), min);
+        let hi = self.constant(&format!("clip_max_{max:?}"), max);
+        self.node("Clip", vec![x, lo, hi], vec![])
     }
 
     /// PyTorch's tanh GELU, x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3))).

@@ -18,6 +18,10 @@ pub fn activation(kind: Activation) -> &'static str {
         Activation::Selu => "nn.SELU()",
         Activation::Tanh => "nn.Tanh()",
         Activation::Sigmoid => "nn.Sigmoid()",
+        Activation::Relu6 => "nn.ReLU6()",
+        Activation::Hardtanh => "nn.Hardtanh()",
+        Activation::Hardswish => "nn.Hardswish()",
+        Activation::Hardsigmoid => "nn.Hardsigmoid()",
     }
 }
 
@@ -42,6 +46,10 @@ fn activation_with(act: &ActivationLayer) -> String {
             format!("nn.RReLU({lower:?}, {upper:?})")
         }
         Activation::Gelu if act.gelu_tanh() => "nn.GELU(approximate='tanh')".into(),
+        Activation::Hardtanh if act.min_val.is_some() || act.max_val.is_some() => {
+            let (min, max) = act.hardtanh_range();
+            format!("nn.Hardtanh({min:?}, {max:?})")
+        }
         kind => activation(kind).into(),
     }
 }

@@ -1,6 +1,7 @@
 //! An activation layer as written: its kind and the arguments PyTorch's module of that kind
 //! takes (LeakyReLU's `negative_slope`, ELU's `alpha`, PReLU's `num_parameters` and `init`,
-//! RReLU's `lower` and `upper`, GELU's `approximate`), each on its own kind only. Unwritten,
+//! RReLU's `lower` and `upper`, GELU's `approximate`, Hardtanh's `min_val` and `max_val`),
+//! each on its own kind only. Unwritten,
 //! each is PyTorch's default, so a saved config without them keeps its meaning.
 
 use serde::{Deserialize, Serialize};
@@ -29,6 +30,11 @@ pub struct ActivationLayer {
     pub upper: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approximate: Option<GeluForm>,
+    /// Hardtanh's bounds, [-1, 1].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_val: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_val: Option<f64>,
 }
 
 /// GELU's `approximate`: exact (with erf), or PyTorch's tanh formula.
@@ -45,6 +51,8 @@ const ELU_ALPHA: f64 = 1.0;
 const RRELU_LOWER: f64 = 1.0 / 8.0;
 const RRELU_UPPER: f64 = 1.0 / 3.0;
 const PRELU_INIT: f64 = 0.25;
+const HARDTANH_MIN: f64 = -1.0;
+const HARDTANH_MAX: f64 = 1.0;
 
 impl ActivationLayer {
     /// The kind with PyTorch's defaults (`nn.LeakyReLU()`, `nn.PReLU()`, ...).
@@ -58,6 +66,8 @@ impl ActivationLayer {
             lower: None,
             upper: None,
             approximate: None,
+            min_val: None,
+            max_val: None,
         }
     }
 
@@ -89,6 +99,14 @@ impl ActivationLayer {
         )
     }
 
+    /// Hardtanh's bounds, as written or PyTorch's.
+    pub fn hardtanh_range(&self) -> (f64, f64) {
+        (
+            self.min_val.unwrap_or(HARDTANH_MIN),
+            self.max_val.unwrap_or(HARDTANH_MAX),
+        )
+    }
+
     pub fn gelu_tanh(&self) -> bool {
         self.approximate == Some(GeluForm::Tanh)
     }
@@ -103,6 +121,8 @@ impl ActivationLayer {
             ("init", self.init, Activation::Prelu),
             ("lower", self.lower, Activation::Rrelu),
             ("upper", self.upper, Activation::Rrelu),
+            ("min_val", self.min_val, Activation::Hardtanh),
+            ("max_val", self.max_val, Activation::Hardtanh),
         ];
         let others = [
             (
@@ -135,6 +155,12 @@ impl ActivationLayer {
         if lower > upper {
             return Err(format!("lower = {lower} is above upper = {upper}"));
         }
+        let (min, max) = self.hardtanh_range();
+        if min >= max {
+            return Err(format!(
+                "min_val = {min} must be below max_val = {max}, as PyTorch's Hardtanh requires"
+            ));
+        }
         Ok(())
     }
 
@@ -159,6 +185,10 @@ impl ActivationLayer {
         }
         if self.gelu_tanh() {
             label += " tanh";
+        }
+        if self.min_val.is_some() || self.max_val.is_some() {
+            let (min, max) = self.hardtanh_range();
+            label += &format!(" [{min}, {max}]");
         }
         label
     }

@@ -142,16 +142,29 @@ pub fn canonical_layer_names(config: &mut toml::Table) {
             layer.insert("kind".into(), toml::Value::String(written));
         }
         // Keras 2's LeakyReLU(alpha=0.3) is PyTorch's negative_slope (ELU's alpha is alpha).
-        let leaky = layer
+        let parsed = layer
             .get("kind")
             .and_then(toml::Value::as_str)
             .map(str::parse);
         if layer.get("type").and_then(toml::Value::as_str) == Some("activation")
-            && leaky == Some(Ok(Activation::LeakyRelu))
+            && parsed == Some(Ok(Activation::LeakyRelu))
             && !layer.contains_key("negative_slope")
             && let Some(slope) = layer.remove("alpha")
         {
             layer.insert("negative_slope".into(), slope);
+        }
+        // Keras' ReLU(max_value=6) is ReLU6, and another cap m is Hardtanh(0, m).
+        if layer.get("type").and_then(toml::Value::as_str) == Some("activation")
+            && parsed == Some(Ok(Activation::Relu))
+            && let Some(cap) = layer.remove("max_value")
+        {
+            let six = cap.as_float().or(cap.as_integer().map(|i| i as f64)) == Some(6.0);
+            let kind = if six { "relu6" } else { "hardtanh" };
+            layer.insert("kind".into(), toml::Value::String(kind.into()));
+            if !six {
+                layer.insert("min_val".into(), toml::Value::Float(0.0));
+                layer.insert("max_val".into(), cap);
+            }
         }
         fixed::drop_fixed(layer);
     }
