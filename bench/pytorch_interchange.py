@@ -159,10 +159,11 @@ def trained_checks(bin, tmp, data_dir, results):
 def layer_list_checks(bin, tmp, data_dir, results):
     """Nets written as layer lists with PyTorch's names (bench/nets/lenet5-avg.toml: average
     pools over windows, tanh; print-model.toml: LeakyReLU(0.1), ELU(alpha=0.5);
-    print-model-args.toml: PReLU per channel and per feature, GELU(approximate='tanh')),
-    briefly trained on MNIST."""
-    paths, x = images(tmp, (1, 28, 28))
-    for name in ["lenet5-avg", "print-model", "print-model-args"]:
+    print-model-args.toml: PReLU per channel and per feature, GELU(approximate='tanh');
+    separable.toml: depthwise and dilated convs), briefly trained on MNIST; and
+    mobilenet-cifar.toml (stride-2 depthwise convs, ReLU6, Hardswish) on CIFAR-10."""
+    for name in ["lenet5-avg", "print-model", "print-model-args", "separable", "mobilenet-cifar"]:
+        paths, x = images(tmp, (3, 32, 32) if "cifar" in name else (1, 28, 28))
         run = os.path.join(tmp, f"run-{name}")
         config = os.path.join(os.path.dirname(__file__), "nets", f"{name}.toml")
         sets = ["train.epochs=1", "data.limit_train=640", "data.limit_test=64"]
