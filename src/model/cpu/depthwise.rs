@@ -21,7 +21,7 @@ use burn::tensor::ops::ConvOptions;
 
 use super::chunks::{backward_in_chunks, filled_in_chunks, with_scratch};
 pub use super::depthwise_planes::Depthwise;
-use super::depthwise_planes::{backward_plane, forward_plane, pad_plane, unpad_plane};
+use super::depthwise_planes::{Plan, backward_plane, forward_plane, pad_plane, unpad_plane};
 use super::{PAR_MIN, tensor, values};
 
 #[backend_extension(Flex, Autodiff)]
@@ -87,18 +87,19 @@ fn planes_per_job(plane: usize) -> usize {
 fn forward(g: &Depthwise, x: &[f32], weight: &[f32], bias: &[f32]) -> Vec<f32> {
     let (plane_in, plane_out, taps) = (g.h * g.w, g.oh() * g.ow(), g.taps());
     let per = planes_per_job(plane_out);
-    let wide = if g.stride == [1, 1] { g.wide_len() } else { 0 };
+    let plan = Plan::new(*g);
+    let wide = plan.wide_len();
     let (y, _) = filled_in_chunks(g.n * g.o() * plane_out, per * plane_out, |job, part| {
-        with_scratch([g.padded_len(), wide, 0], |padded, wide, _| {
+        with_scratch([plan.padded_len(), wide, 0], |padded, wide, _| {
             for (i, out) in part.chunks_exact_mut(plane_out).enumerate() {
                 // Output plane p is image p / o's channel j = p % o, reading input plane
                 // (image, j / m).
                 let p = job * per + i;
                 let (image, j) = (p / g.o(), p % g.o());
                 let src = (image * g.c + j / g.m) * plane_in;
-                pad_plane(g, &x[src..src + plane_in], padded);
+                pad_plane(&plan, &x[src..src + plane_in], padded);
                 let k = &weight[j * taps..(j + 1) * taps];
-                forward_plane(g, padded, k, bias[j], wide, out);
+                forward_plane(&plan, padded, k, bias[j], wide, out);
             }
         })
     });
@@ -115,8 +116,9 @@ struct Grads {
 fn backward(g: &Depthwise, x: &[f32], weight: &[f32], dy: &[f32], need_x: bool) -> Grads {
     let (plane_in, plane_out, taps, m) = (g.h * g.w, g.oh() * g.ow(), g.taps(), g.m);
     let per = planes_per_job(plane_in.max(plane_out));
-    let wide = if g.stride == [1, 1] { g.wide_len() } else { 0 };
-    let dx_len = if need_x { g.padded_len() } else { 0 };
+    let plan = Plan::new(*g);
+    let wide = plan.wide_len();
+    let dx_len = if need_x { plan.padded_len() } else { 0 };
     // Per input plane: for each of its m output channels, each tap's weight gradient and the
     // bias gradient, summed over that plane.
     let per_plane = m * (taps + 1);
@@ -124,31 +126,34 @@ fn backward(g: &Depthwise, x: &[f32], weight: &[f32], dy: &[f32], need_x: bool) 
         let planes = (job * per..((job + 1) * per).min(g.n * g.c)).len();
         let mut sums = vec![0.0f32; planes * per_plane];
         let mut dx = dx.map(|d| d.chunks_exact_mut(plane_in));
-        with_scratch([g.padded_len(), wide, dx_len], |padded, wide, dx_padded| {
-            for (i, sums) in sums.chunks_exact_mut(per_plane).enumerate() {
-                // Input plane p is image p / c's channel p % c, read by output channels
-                // (p % c) * m onward.
-                let p = job * per + i;
-                let (image, ci) = (p / g.c, p % g.c);
-                pad_plane(g, &x[p * plane_in..(p + 1) * plane_in], padded);
-                dx_padded.fill(0.0);
-                for (q, sums) in sums.chunks_exact_mut(taps + 1).enumerate() {
-                    let j = ci * m + q;
-                    let at = (image * g.o() + j) * plane_out;
-                    let dyp = &dy[at..at + plane_out];
-                    let k = &weight[j * taps..(j + 1) * taps];
-                    let (dk, db) = sums.split_at_mut(taps);
-                    let dxp = need_x.then_some(&mut *dx_padded);
-                    backward_plane(g, padded, k, dyp, wide, dxp, dk);
-                    db[0] = super::sum_zip(dyp, dyp, |a, _| a);
+        with_scratch(
+            [plan.padded_len(), wide, dx_len],
+            |padded, wide, dx_padded| {
+                for (i, sums) in sums.chunks_exact_mut(per_plane).enumerate() {
+                    // Input plane p is image p / c's channel p % c, read by output channels
+                    // (p % c) * m onward.
+                    let p = job * per + i;
+                    let (image, ci) = (p / g.c, p % g.c);
+                    pad_plane(&plan, &x[p * plane_in..(p + 1) * plane_in], padded);
+                    dx_padded.fill(0.0);
+                    for (q, sums) in sums.chunks_exact_mut(taps + 1).enumerate() {
+                        let j = ci * m + q;
+                        let at = (image * g.o() + j) * plane_out;
+                        let dyp = &dy[at..at + plane_out];
+                        let k = &weight[j * taps..(j + 1) * taps];
+                        let (dk, db) = sums.split_at_mut(taps);
+                        let dxp = need_x.then_some(&mut *dx_padded);
+                        backward_plane(&plan, padded, k, dyp, wide, dxp, dk);
+                        db[0] = super::sum_zip(dyp, dyp, |a, _| a);
+                    }
+                    if let Some(planes) = dx.as_mut() {
+                        let out: &mut [MaybeUninit<f32>] =
+                            planes.next().expect("one dx plane per plane");
+                        unpad_plane(&plan, dx_padded, out);
+                    }
                 }
-                if let Some(planes) = dx.as_mut() {
-                    let out: &mut [MaybeUninit<f32>] =
-                        planes.next().expect("one dx plane per plane");
-                    unpad_plane(g, dx_padded, out);
-                }
-            }
-        });
+            },
+        );
         sums
     });
     // Output channel j's gradients: its per-image sums, added in image order.

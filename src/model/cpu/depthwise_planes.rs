@@ -1,10 +1,11 @@
 //! A depthwise convolution's work on one plane: each output channel reads one input channel,
 //! so the conv is k x k multiply-adds per output and no GEMM. The input plane is first copied
-//! into a zero-padded plane (the border written each time, as the scratch is reused), so no
-//! tap needs a bounds check. At stride 1 each tap is then one long multiply-add over a "wide"
-//! grid, the output rows laid out `wp` (the padded width) apart: on MNIST's 14-pixel rows a
-//! loop per row would leave most of a 16-lane register empty. The columns past the output's
-//! width are computed and dropped (forward) or held at zero (backward).
+//! into zero-padded phase planes (the border written each time, as the scratch is reused):
+//! at stride s, s x s planes of every s-th row and column, so that each tap reads
+//! consecutive values (at stride 1, one plane: the padded plane). Each tap is then one long
+//! multiply-add over a "wide" grid, the output rows laid out a phase row apart: on MNIST's
+//! 14-pixel rows a loop per row would leave most of a 16-lane register empty. The columns
+//! past the output's width are computed and dropped (forward) or held at zero (backward).
 
 use std::mem::MaybeUninit;
 
@@ -52,106 +53,163 @@ impl Depthwise {
             len + 2 * self.pad[a] > self.dilation[a] * (k - 1)
         })
     }
-    /// The padded plane's width.
-    fn wp(&self) -> usize {
-        self.w + 2 * self.pad[1]
-    }
-    /// The padded plane's length, with a tail of zeros so that at stride 1 the wide grid's
-    /// last taps, which run past the last row by up to the kernel's width, stay in bounds.
-    pub fn padded_len(&self) -> usize {
-        (self.h + 2 * self.pad[0]) * self.wp() + (self.kw - 1) * self.dilation[1]
-    }
-    /// The wide grid's length at stride 1: the output rows, `wp` apart.
-    pub fn wide_len(&self) -> usize {
-        self.oh() * self.wp()
-    }
-    fn unit_stride(&self) -> bool {
-        self.stride == [1, 1]
-    }
-    /// Where tap (ky, kx) of output (0, 0) reads in the padded plane.
-    fn tap(&self, t: usize) -> usize {
-        let (ky, kx) = (t / self.kw, t % self.kw);
-        ky * self.dilation[0] * self.wp() + kx * self.dilation[1]
-    }
-    /// Where output (oy, ox)'s window starts in the padded plane.
-    fn origin(&self, oy: usize, ox: usize) -> usize {
-        oy * self.stride[0] * self.wp() + ox * self.stride[1]
-    }
 }
 
-wide! {
-    /// Writes the plane `x` (h x w) into `padded`, border and tail zero: every element.
-    pub(super) fn pad_plane(g: &Depthwise, x: &[f32], padded: &mut [f32]) {
-        let (wp, [ph, pw]) = (g.wp(), g.pad);
-        padded[..ph * wp + pw].fill(0.0);
-        for (y, row) in x.chunks_exact(g.w).enumerate() {
-            let start = (y + ph) * wp + pw;
-            padded[start..start + g.w].copy_from_slice(row);
-            // This row's right border and the next row's left one.
-            let end = (start + wp).min(padded.len());
-            padded[start + g.w..end].fill(0.0);
+/// Where a column phase's values sit: phase px holds the padded plane's columns px, px + s,
+/// ...; of those, positions `lo..hi` are the plane's own columns x0, x0 + s, ..., the
+/// others padding.
+#[derive(Clone, Copy, Debug)]
+struct Columns {
+    lo: usize,
+    hi: usize,
+    x0: usize,
+}
+
+/// A depthwise conv's layout, worked out once per call: the phase planes' width and size,
+/// each tap's offset and each column phase's span.
+pub(super) struct Plan {
+    pub g: Depthwise,
+    /// A phase plane's rows and columns (at stride 1, the padded plane's).
+    hq: usize,
+    wq: usize,
+    /// Where tap t (row-major) of output (0, 0) reads: in the phase of its offset, that
+    /// offset's whole strides down and across.
+    taps: Vec<usize>,
+    columns: Vec<Columns>,
+}
+
+impl Plan {
+    pub fn new(g: Depthwise) -> Plan {
+        let ([sy, sx], [ph, pw]) = (g.stride, g.pad);
+        let (hq, wq) = ((g.h + 2 * ph).div_ceil(sy), (g.w + 2 * pw).div_ceil(sx));
+        let taps = (0..g.taps())
+            .map(|t| {
+                let (dy, dx) = (t / g.kw * g.dilation[0], t % g.kw * g.dilation[1]);
+                let phase = (dy % sy) * sx + dx % sx;
+                phase * hq * wq + dy / sy * wq + dx / sx
+            })
+            .collect();
+        let columns = (0..sx)
+            .map(|px| {
+                let lo = pw.saturating_sub(px).div_ceil(sx);
+                let x0 = lo * sx + px - pw;
+                let count = g.w.saturating_sub(x0).div_ceil(sx);
+                Columns {
+                    lo,
+                    hi: lo + count,
+                    x0,
+                }
+            })
+            .collect();
+        Plan {
+            g,
+            hq,
+            wq,
+            taps,
+            columns,
         }
-        let last = (g.h + ph) * wp;
-        padded[last..].fill(0.0);
+    }
+    fn phase_len(&self) -> usize {
+        self.hq * self.wq
+    }
+    fn phases(&self) -> usize {
+        self.g.stride[0] * self.g.stride[1]
+    }
+    /// The phase planes' length in all, with a tail of zeros: the wide grid's last taps run
+    /// past the last row by up to the kernel's width.
+    pub fn padded_len(&self) -> usize {
+        let tail = (self.g.kw - 1) * self.g.dilation[1] / self.g.stride[1];
+        self.phases() * self.phase_len() + tail
+    }
+    /// The wide grid's length: the output rows, a phase row apart.
+    pub fn wide_len(&self) -> usize {
+        self.g.oh() * self.wq
+    }
+    /// Where the padded plane's row `r` starts in the phase planes of column phase 0, or
+    /// None for a padding row.
+    fn row(&self, r: usize) -> Option<usize> {
+        let [sy, sx] = self.g.stride;
+        let inside = r >= self.g.pad[0] && r < self.g.pad[0] + self.g.h;
+        inside.then(|| (r % sy) * sx * self.phase_len() + r / sy * self.wq)
     }
 }
 
 wide! {
-    /// One output plane from its padded input plane, kernel `k` (taps in row-major order) and
-    /// bias: each output is the bias plus the taps in order. `wide` is stride 1's scratch.
+    /// Writes the plane `x` (h x w), zero-padded, into its phase planes (one, the padded
+    /// plane itself, at stride 1), and the tail: every element of `padded`.
+    pub(super) fn pad_plane(p: &Plan, x: &[f32], padded: &mut [f32]) {
+        let (g, wq) = (&p.g, p.wq);
+        let [sy, sx] = g.stride;
+        let (planes, tail) = padded.split_at_mut(p.phases() * p.phase_len());
+        tail.fill(0.0);
+        for (phase, plane) in planes.chunks_exact_mut(p.phase_len()).enumerate() {
+            let (py, px) = (phase / sx, phase % sx);
+            let Columns { lo, hi, x0 } = p.columns[px];
+            for (qy, out) in plane.chunks_exact_mut(wq).enumerate() {
+                let r = qy * sy + py;
+                if p.row(r).is_none() {
+                    out.fill(0.0);
+                    continue;
+                }
+                let src = &x[(r - g.pad[0]) * g.w..][..g.w];
+                out[..lo].fill(0.0);
+                match sx {
+                    1 => out[lo..hi].copy_from_slice(src),
+                    // Every other value: a loop the compiler vectorizes with shuffles.
+                    2 => {
+                        let pairs = src[x0..].chunks_exact(2);
+                        let last = pairs.remainder().first();
+                        let dst = &mut out[lo..hi];
+                        dst.iter_mut().zip(pairs).for_each(|(o, v)| *o = v[0]);
+                        if let Some(&v) = last {
+                            dst[dst.len() - 1] = v;
+                        }
+                    }
+                    _ => {
+                        let values = src[x0..].iter().step_by(sx);
+                        out[lo..hi].iter_mut().zip(values).for_each(|(o, &v)| *o = v);
+                    }
+                }
+                out[hi..].fill(0.0);
+            }
+        }
+    }
+}
+
+wide! {
+    /// One output plane from its input's phase planes, kernel `k` (taps in row-major order)
+    /// and bias: each output is the bias plus the taps in order. `wide` is scratch.
     pub(super) fn forward_plane(
-        g: &Depthwise,
+        p: &Plan,
         padded: &[f32],
         k: &[f32],
         bias: f32,
         wide: &mut [f32],
         out: &mut [MaybeUninit<f32>],
     ) {
-        let (ow, wp) = (g.ow(), g.wp());
-        if g.unit_stride() {
-            wide.fill(bias);
-            let len = wide.len();
-            for (t, &kv) in k.iter().enumerate() {
-                let src = &padded[g.tap(t)..g.tap(t) + len];
-                wide.iter_mut().zip(src).for_each(|(o, &x)| *o += kv * x);
-            }
-            for (row, wrow) in out.chunks_exact_mut(ow).zip(wide.chunks(wp)) {
-                row.iter_mut().zip(wrow).for_each(|(o, &v)| {
-                    o.write(v);
-                });
-            }
-            return;
+        debug_assert_eq!(wide.len(), p.wide_len());
+        wide.fill(bias);
+        let len = wide.len();
+        for (&at, &kv) in p.taps.iter().zip(k) {
+            let src = &padded[at..at + len];
+            wide.iter_mut().zip(src).for_each(|(o, &x)| *o += kv * x);
         }
-        for (oy, row) in out.chunks_exact_mut(ow).enumerate() {
-            for (ox, o) in row.iter_mut().enumerate() {
-                let at = g.origin(oy, ox);
-                let mut s = bias;
-                for (t, &kv) in k.iter().enumerate() {
-                    s += kv * padded[at + g.tap(t)];
-                }
-                o.write(s);
-            }
-        }
-    }
-}
-
-wide! {
-    /// `dy` (oh x ow) laid out on the wide grid, the extra columns zero: every element.
-    pub(super) fn widen(g: &Depthwise, dy: &[f32], wide: &mut [f32]) {
-        for (wrow, row) in wide.chunks_exact_mut(g.wp()).zip(dy.chunks_exact(g.ow())) {
-            wrow[..row.len()].copy_from_slice(row);
-            wrow[row.len()..].fill(0.0);
+        for (row, wrow) in out.chunks_exact_mut(p.g.ow()).zip(wide.chunks(p.wq)) {
+            row.iter_mut().zip(wrow).for_each(|(o, &v)| {
+                o.write(v);
+            });
         }
     }
 }
 
 wide! {
     /// One output channel's share of the backward pass on one image: adds its input gradient
-    /// into the padded `dx_padded` (when given), and writes each tap's weight gradient (the
-    /// sum over this plane, in a fixed order) into `dk`. `dy` is the output gradient plane,
-    /// widened into `wide` here at stride 1.
+    /// into the phase planes `dx_padded` (when given), and writes each tap's weight gradient
+    /// (the sum over this plane, in a fixed order) into `dk`. `dy` is the output gradient
+    /// plane, laid out on the wide grid in `wide` here, its extra columns zero (they add
+    /// nothing).
     pub(super) fn backward_plane(
-        g: &Depthwise,
+        p: &Plan,
         padded: &[f32],
         k: &[f32],
         dy: &[f32],
@@ -159,45 +217,44 @@ wide! {
         dx_padded: Option<&mut [f32]>,
         dk: &mut [f32],
     ) {
-        if g.unit_stride() {
-            widen(g, dy, wide);
-            let len = wide.len();
-            for (t, d) in dk.iter_mut().enumerate() {
-                *d = super::sum_zip(wide, &padded[g.tap(t)..g.tap(t) + len], |a, b| a * b);
-            }
-            if let Some(dx) = dx_padded {
-                for (t, &kv) in k.iter().enumerate() {
-                    let dst = &mut dx[g.tap(t)..g.tap(t) + len];
-                    dst.iter_mut().zip(&*wide).for_each(|(d, &v)| *d += kv * v);
-                }
-            }
-            return;
+        debug_assert_eq!(wide.len(), p.wide_len());
+        for (wrow, row) in wide.chunks_exact_mut(p.wq).zip(dy.chunks_exact(p.g.ow())) {
+            wrow[..row.len()].copy_from_slice(row);
+            wrow[row.len()..].fill(0.0);
         }
-        dk.fill(0.0);
-        let mut dx = dx_padded;
-        for (oy, row) in dy.chunks_exact(g.ow()).enumerate() {
-            for (ox, &gv) in row.iter().enumerate() {
-                let at = g.origin(oy, ox);
-                for (t, (d, &kv)) in dk.iter_mut().zip(k).enumerate() {
-                    *d += gv * padded[at + g.tap(t)];
-                    if let Some(dx) = dx.as_deref_mut() {
-                        dx[at + g.tap(t)] += kv * gv;
-                    }
-                }
+        let len = wide.len();
+        for (d, &at) in dk.iter_mut().zip(&p.taps) {
+            *d = super::sum_zip(wide, &padded[at..at + len], |a, b| a * b);
+        }
+        if let Some(dx) = dx_padded {
+            for (&at, &kv) in p.taps.iter().zip(k) {
+                let dst = &mut dx[at..at + len];
+                dst.iter_mut().zip(&*wide).for_each(|(d, &v)| *d += kv * v);
             }
         }
     }
 }
 
-/// The padded plane's interior (h x w) written into `dx`: every element.
-pub(super) fn unpad_plane(g: &Depthwise, padded: &[f32], dx: &mut [MaybeUninit<f32>]) {
-    let (wp, [ph, pw]) = (g.wp(), g.pad);
-    for (y, row) in dx.chunks_exact_mut(g.w).enumerate() {
-        let start = (y + ph) * wp + pw;
-        row.iter_mut()
-            .zip(&padded[start..start + g.w])
-            .for_each(|(d, &v)| {
-                d.write(v);
-            });
+wide! {
+    /// The input gradient (h x w) read back from its phase planes' interior into `dx`: every
+    /// element.
+    pub(super) fn unpad_plane(p: &Plan, padded: &[f32], dx: &mut [MaybeUninit<f32>]) {
+        let (g, sx) = (&p.g, p.g.stride[1]);
+        for (y, row) in dx.chunks_exact_mut(g.w).enumerate() {
+            let start = p.row(y + g.pad[0]).expect("a plane row");
+            for (px, &Columns { lo, hi, x0 }) in p.columns.iter().enumerate() {
+                let values = &padded[start + px * p.phase_len()..][lo..hi];
+                if sx == 1 {
+                    row.iter_mut().zip(values).for_each(|(d, &v)| {
+                        d.write(v);
+                    });
+                    continue;
+                }
+                let dst = row[x0..].iter_mut().step_by(sx);
+                dst.zip(values).for_each(|(d, &v)| {
+                    d.write(v);
+                });
+            }
+        }
     }
 }
