@@ -1,8 +1,8 @@
 //! An activation layer as written: its kind and the arguments PyTorch's module of that kind
 //! takes (LeakyReLU's `negative_slope`, ELU's `alpha`, PReLU's `num_parameters` and `init`,
 //! RReLU's `lower` and `upper`, GELU's `approximate`, Hardtanh's `min_val` and `max_val`),
-//! each on its own kind only. Unwritten,
-//! each is PyTorch's default, so a saved config without them keeps its meaning.
+//! each on its own kind only. Unwritten, each is PyTorch's default, so a saved config without
+//! them keeps its meaning.
 
 use serde::{Deserialize, Serialize};
 
