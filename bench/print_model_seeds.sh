@@ -3,7 +3,7 @@
 # interleaved:
 #   bash bench/print_model_seeds.sh   (~6 min on 2 cores; DATA=../shared/datasets)
 #   NET=print-model-args bash bench/print_model_seeds.sh
-#   NET=mobilenet-cifar bash bench/print_model_seeds.sh   (CIFAR-10, ~25 min)
+#   NET=mobilenet-cifar bash bench/print_model_seeds.sh   (CIFAR-10, ~11 min)
 set -e
 cd "$(dirname "$0")/.."
 data=${DATA:-../shared/datasets}
