@@ -9,21 +9,22 @@ use convlab::experiment::interchange::{import, to_onnx};
 use convlab::model::pytorch::onnx::ModelProto;
 use prost::Message;
 
+/// Fixture `net` imported with its config and exported as ONNX, read back.
+fn exported(net: &str) -> ModelProto {
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = dir.path().join(format!("{net}.ckpt"));
+    let pth = pytorch_fixture(&format!("{net}.pth"));
+    import(&options(pth, net, ckpt.clone())).unwrap();
+    let onnx = dir.path().join(format!("{net}.onnx"));
+    to_onnx(&ckpt, &onnx).unwrap();
+    ModelProto::decode(std::fs::read(&onnx).unwrap().as_slice()).unwrap()
+}
+
 /// The ONNX graph: the layers in order (dropout is inference's identity), weights as
 /// initializers under their state_dict names with the checkpoint's values.
 #[test]
 fn onnx_export_has_the_layers_and_weights() {
-    let dir = tempfile::tempdir().unwrap();
-    let ckpt = dir.path().join("tiny_seq.ckpt");
-    import(&options(
-        pytorch_fixture("tiny_seq.pth"),
-        "tiny_seq",
-        ckpt.clone(),
-    ))
-    .unwrap();
-    let onnx = dir.path().join("tiny_seq.onnx");
-    to_onnx(&ckpt, &onnx).unwrap();
-    let model = ModelProto::decode(std::fs::read(&onnx).unwrap().as_slice()).unwrap();
+    let model = exported("tiny_seq");
     let graph = model.graph.unwrap();
     let ops: Vec<&str> = graph.node.iter().map(|n| n.op_type.as_str()).collect();
     assert_eq!(
@@ -50,7 +51,6 @@ fn onnx_export_has_the_layers_and_weights() {
 /// leaves them out). The whole plane's average is GlobalAveragePool.
 #[test]
 fn onnx_export_writes_pools_with_their_windows() {
-    let dir = tempfile::tempdir().unwrap();
     let cases = [
         (
             "tiny_avg",
@@ -66,13 +66,7 @@ fn onnx_export_writes_pools_with_their_windows() {
         ),
     ];
     for (net, layers, pools, windows) in cases {
-        let ckpt = dir.path().join(format!("{net}.ckpt"));
-        let pth = pytorch_fixture(&format!("{net}.pth"));
-        import(&options(pth, net, ckpt.clone())).unwrap();
-        let onnx = dir.path().join(format!("{net}.onnx"));
-        to_onnx(&ckpt, &onnx).unwrap();
-        let model = ModelProto::decode(std::fs::read(&onnx).unwrap().as_slice()).unwrap();
-        let graph = model.graph.unwrap();
+        let graph = exported(net).graph.unwrap();
         let ops: Vec<&str> = graph.node.iter().map(|n| n.op_type.as_str()).collect();
         assert_eq!(ops.join(" "), format!("{layers} Flatten Gemm Identity"));
         for (node, (k, s, p)) in pools.into_iter().zip(windows) {
@@ -97,14 +91,7 @@ fn onnx_export_writes_pools_with_their_windows() {
 /// x/2 * (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) from opset-17 nodes.
 #[test]
 fn onnx_export_shapes_prelu_slopes_and_writes_tanh_gelu() {
-    let dir = tempfile::tempdir().unwrap();
-    let ckpt = dir.path().join("tiny_args.ckpt");
-    let pth = pytorch_fixture("tiny_args.pth");
-    import(&options(pth, "tiny_args", ckpt.clone())).unwrap();
-    let onnx = dir.path().join("tiny_args.onnx");
-    to_onnx(&ckpt, &onnx).unwrap();
-    let model = ModelProto::decode(std::fs::read(&onnx).unwrap().as_slice()).unwrap();
-    let graph = model.graph.unwrap();
+    let graph = exported("tiny_args").graph.unwrap();
     let ops: Vec<&str> = graph.node.iter().map(|n| n.op_type.as_str()).collect();
     let gelu = "Mul Mul Mul Add Mul Tanh Add Mul Mul";
     assert_eq!(
@@ -123,14 +110,7 @@ fn onnx_export_shapes_prelu_slopes_and_writes_tanh_gelu() {
 /// not 1 (ONNX's defaults).
 #[test]
 fn onnx_export_writes_conv_dilation_and_groups() {
-    let dir = tempfile::tempdir().unwrap();
-    let ckpt = dir.path().join("tiny_groups.ckpt");
-    let pth = pytorch_fixture("tiny_groups.pth");
-    import(&options(pth, "tiny_groups", ckpt.clone())).unwrap();
-    let onnx = dir.path().join("tiny_groups.onnx");
-    to_onnx(&ckpt, &onnx).unwrap();
-    let model = ModelProto::decode(std::fs::read(&onnx).unwrap().as_slice()).unwrap();
-    let graph = model.graph.unwrap();
+    let graph = exported("tiny_groups").graph.unwrap();
     let convs: Vec<Vec<(String, Vec<i64>, i64)>> = (graph.node.iter())
         .filter(|n| n.op_type == "Conv")
         .map(|n| {
